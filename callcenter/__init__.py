@@ -1,0 +1,3 @@
+"""callcenter: an event-driven contact-center server."""
+
+__version__ = "0.1.0"

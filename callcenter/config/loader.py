@@ -1,0 +1,122 @@
+"""Read ``callcenter.yaml``, build the typed config and check references between sections.
+
+Every problem found is reported (file:line: field: message), not only the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from callcenter.config.model import CenterConfig, QueueConfig
+from callcenter.config.yamlnodes import Builder, Problems, load_dataclass, read_document
+
+DEFAULT_CONFIG_PATH = Path("config/callcenter.yaml")
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> CenterConfig:
+    """Load and check a config file; raise ``ConfigError`` listing every problem."""
+    config, problems = check_config(path)
+    problems.raise_if_any()
+    assert config is not None
+    return config
+
+
+def check_config(path: Path | str) -> tuple[CenterConfig | None, Problems]:
+    """Load a config file and return it (or ``None``) with every problem found."""
+    path = Path(path)
+    problems = Problems()
+    doc = read_document(path)
+    config, builder = load_dataclass(CenterConfig, doc, problems)
+    if config is None:
+        return None, problems
+    _check_references(config, builder)
+    if problems:
+        return None, problems
+    return _resolve_paths(config, path.parent), problems
+
+
+def _resolve_paths(config: CenterConfig, base: Path) -> CenterConfig:
+    """Relative SQLite paths and the IVR folder are relative to the config file."""
+    storage = config.storage
+    prefix = "sqlite+aiosqlite:///"
+    if storage.url.startswith(prefix):
+        db_path = storage.url[len(prefix) :]
+        if db_path and db_path != ":memory:" and not Path(db_path).is_absolute():
+            storage = replace(storage, url=prefix + str((base / db_path).resolve()))
+    ivr_dir = config.ivr_dir
+    if not Path(ivr_dir).is_absolute():
+        ivr_dir = str((base / ivr_dir).resolve())
+    return replace(config, storage=storage, ivr_dir=ivr_dir)
+
+
+def _duplicates(names: Iterable[str]) -> set[str]:
+    seen: set[str] = set()
+    dups: set[str] = set()
+    for name in names:
+        (dups if name in seen else seen).add(name)
+    return dups
+
+
+def _check_references(config: CenterConfig, b: Builder) -> None:
+    skills = {s.name for s in config.skills}
+    queues = {q.name for q in config.queues}
+
+    for kind, names, key in (
+        ("skill", [s.name for s in config.skills], "skills"),
+        ("queue", [q.name for q in config.queues], "queues"),
+        ("user", [u.username for u in config.users], "users"),
+    ):
+        for dup in sorted(_duplicates(names)):
+            index = names.index(dup, names.index(dup) + 1)
+            where = f"{key}[{index}]"
+            b.problems.add(b.file, b.line(where), where, f"{kind} {dup!r} is defined twice")
+
+    for name, hours in config.hours.items():
+        where = f"hours.{name}.timezone"
+        try:
+            ZoneInfo(hours.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            b.problems.add(b.file, b.line(where, b.line(f"hours.{name}")), where,
+                           f"unknown timezone {hours.timezone!r}")
+
+    for qi, queue in enumerate(config.queues):
+        _check_queue(config, queue, f"queues[{qi}]", skills, queues, b)
+
+    for ui, user in enumerate(config.users):
+        for skill in user.skills:
+            where = f"users[{ui}].skills.{skill}"
+            if skill not in skills:
+                b.problems.add(b.file, b.line(where), where, f"unknown skill {skill!r}{_known(skills)}")
+
+
+def _check_queue(
+    config: CenterConfig, queue: QueueConfig, where: str, skills: set[str], queues: set[str], b: Builder
+) -> None:
+    for si, step in enumerate(queue.steps):
+        for skill in step.require:
+            here = f"{where}.steps[{si}].require.{skill}"
+            if skill not in skills:
+                b.problems.add(b.file, b.line(here), here, f"unknown skill {skill!r}{_known(skills)}")
+    if queue.hours is not None and queue.hours not in config.hours:
+        here = f"{where}.hours"
+        b.problems.add(b.file, b.line(here), here,
+                       f"unknown hours {queue.hours!r}{_known(set(config.hours))}")
+    for reason in ("on_full", "on_max_wait", "on_no_agents", "on_closed"):
+        target = getattr(queue.overflow, reason)
+        here = f"{where}.overflow.{reason}.queue"
+        if target is None or target.to != "queue":
+            continue
+        if target.queue not in queues:
+            b.problems.add(b.file, b.line(here), here, f"unknown queue {target.queue!r}{_known(queues)}")
+        elif target.queue == queue.name:
+            b.problems.add(b.file, b.line(here), here, "a queue cannot overflow into itself")
+    if queue.overflow.on_closed is not None and queue.hours is None:
+        here = f"{where}.overflow.on_closed"
+        b.problems.add(b.file, b.line(here), here, "on_closed needs the queue to name its 'hours'")
+
+
+def _known(names: set[str]) -> str:
+    return f" (known: {', '.join(sorted(names))})" if names else " (none are defined)"

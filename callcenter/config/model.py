@@ -1,0 +1,246 @@
+"""Typed, frozen configuration objects for ``callcenter.yaml``.
+
+Each class documents its YAML keys through its fields; ``docs/configuration.md`` shows
+them with an example. Validation of a single value happens in ``__post_init__`` (raising
+``ValueError``, which the loader reports with file and line); references between sections
+(a queue naming a skill) are checked by the loader.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+Strategy = Literal["longest-idle", "least-occupied", "round-robin", "best-skill-match", "random"]
+Channel = Literal["voice", "chat", "callback"]
+Role = Literal["agent", "supervisor", "admin"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_SPAN = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+def _check_name(kind: str, value: str) -> None:
+    if not _NAME.match(value):
+        raise ValueError(
+            f"{kind} name {value!r} must start with a lowercase letter and hold only "
+            "lowercase letters, digits, '-' and '_'"
+        )
+
+
+def parse_span(text: str) -> tuple[int, int]:
+    """``"07:00-24:00"`` -> (420, 1440) in minutes of the day."""
+    m = _SPAN.match(str(text).strip())
+    if not m:
+        raise ValueError(f"{text!r} is not an opening span like '08:00-17:30'")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if m1 > 59 or m2 > 59 or start > 1440 or end > 1440 or start >= end:
+        raise ValueError(f"{text!r} is not a valid span: start must be before end, within 00:00-24:00")
+    return start, end
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    name: str = "callcenter"
+    shutdown_grace_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port {self.port} is outside 0-65535")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StorageConfig:
+    """``url`` is a SQLAlchemy async URL; relative SQLite paths are relative to the config
+    file's folder. Embedded default: a SQLite file beside the config."""
+
+    url: str = "sqlite+aiosqlite:///callcenter.db"
+    batch_max: int = 1000
+    flush_interval_ms: int = 20
+    upgrade_on_start: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                f"storage url {self.url!r} must start with 'sqlite+aiosqlite://' or "
+                "'postgresql+asyncpg://'"
+            )
+        if self.batch_max < 1:
+            raise ValueError("batch_max must be at least 1")
+        if self.flush_interval_ms < 0:
+            raise ValueError("flush_interval_ms must not be negative")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BusConfig:
+    kind: Literal["memory", "redis"] = "memory"
+    url: str = "redis://127.0.0.1:6379/0"
+    prefix: str = "callcenter"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HoursConfig:
+    """Opening hours: a timezone, spans per weekday, and closed dates (YYYY-MM-DD).
+    A weekday not listed is closed all day; ``always_open: true`` ignores the rest."""
+
+    timezone: str = "UTC"
+    always_open: bool = False
+    weekly: dict[str, list[str]] = field(default_factory=dict)
+    closed_dates: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for day, spans in self.weekly.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"weekly: {day!r} is not a weekday ({', '.join(WEEKDAYS)})")
+            for span in spans:
+                parse_span(span)
+        for date in self.closed_dates:
+            if not re.match(r"^\d{4}-\d{2}-\d{2}$", date):
+                raise ValueError(f"closed date {date!r} is not YYYY-MM-DD")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SkillConfig:
+    name: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name("skill", self.name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingStep:
+    """Agents need at least these skill levels (1-5). ``timeout`` seconds after entering the
+    step the contact moves to the next, wider step; the last step has no timeout."""
+
+    require: dict[str, int] = field(default_factory=dict)
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        for skill, level in self.require.items():
+            if not 1 <= level <= 5:
+                raise ValueError(f"skill level for {skill!r} is {level}; levels run from 1 to 5")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+
+
+OverflowKind = Literal["queue", "callback", "voicemail", "disconnect"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OverflowTarget:
+    to: OverflowKind
+    queue: str | None = None
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        if self.to == "queue" and not self.queue:
+            raise ValueError("an overflow to 'queue' must name the queue")
+        if self.to != "queue" and self.queue:
+            raise ValueError(f"'queue' is only for overflow to a queue, not to {self.to!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OverflowConfig:
+    on_full: OverflowTarget | None = None
+    on_max_wait: OverflowTarget | None = None
+    on_no_agents: OverflowTarget | None = None
+    on_closed: OverflowTarget | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriorityRule:
+    """Contacts whose attributes match ``when`` (all keys equal) get a head start in seconds
+    and/or a priority class (lower class is served first; default class 1)."""
+
+    when: dict[str, str]
+    head_start_s: float = 0.0
+    priority_class: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueConfig:
+    name: str
+    description: str = ""
+    channels: list[Channel] = field(default_factory=lambda: ["voice", "chat", "callback"])
+    strategy: Strategy = "longest-idle"
+    steps: list[RoutingStep] = field(default_factory=lambda: [RoutingStep()])
+    ring_time_s: float = 20.0
+    wrap_up_s: float = 30.0
+    max_size: int | None = None
+    max_wait_s: float | None = None
+    service_level_s: float = 20.0
+    hours: str | None = None
+    priority_rules: list[PriorityRule] = field(default_factory=list)
+    overflow: OverflowConfig = field(default_factory=OverflowConfig)
+    announce_interval_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        _check_name("queue", self.name)
+        if not self.steps:
+            raise ValueError("a queue needs at least one routing step")
+        if any(step.timeout is None for step in self.steps[:-1]):
+            raise ValueError("every routing step but the last needs a timeout")
+        if self.ring_time_s <= 0:
+            raise ValueError("ring_time_s must be positive")
+        if self.wrap_up_s < 0:
+            raise ValueError("wrap_up_s must not be negative")
+        if self.max_size is not None and self.max_size < 1:
+            raise ValueError("max_size must be at least 1")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserConfig:
+    """A user seeded into the database at start. ``password`` is for demos; production
+    configs give ``password_hash`` (see ``callcenter user hash-password``)."""
+
+    username: str
+    name: str = ""
+    role: Role = "agent"
+    password: str | None = None
+    password_hash: str | None = None
+    skills: dict[str, int] = field(default_factory=dict)
+    chat_capacity: int = 3
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^[a-zA-Z0-9_.-]{1,64}$", self.username):
+            raise ValueError(f"username {self.username!r} may hold letters, digits, '.', '_', '-'")
+        for skill, level in self.skills.items():
+            if not 1 <= level <= 5:
+                raise ValueError(f"skill level for {skill!r} is {level}; levels run from 1 to 5")
+        if self.chat_capacity < 0:
+            raise ValueError("chat_capacity must not be negative")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeskConfig:
+    not_ready_reasons: list[str] = field(default_factory=lambda: ["break", "lunch", "meeting", "training"])
+    dispositions: list[str] = field(default_factory=lambda: ["resolved", "follow-up", "escalated"])
+    reconnect_grace_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CenterConfig:
+    """The whole of ``callcenter.yaml``."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    bus: BusConfig = field(default_factory=BusConfig)
+    hours: dict[str, HoursConfig] = field(default_factory=dict)
+    skills: list[SkillConfig] = field(default_factory=list)
+    queues: list[QueueConfig] = field(default_factory=list)
+    users: list[UserConfig] = field(default_factory=list)
+    desk: DeskConfig = field(default_factory=DeskConfig)
+    ivr_dir: str = "ivr"
+
+    def queue(self, name: str) -> QueueConfig | None:
+        return next((q for q in self.queues if q.name == name), None)
