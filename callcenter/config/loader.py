@@ -30,9 +30,11 @@ def check_config(path: Path | str) -> tuple[CenterConfig | None, Problems]:
     problems = Problems()
     doc = read_document(path)
     config, builder = load_dataclass(CenterConfig, doc, problems)
+    checkable = config if config is not None else builder.partials.get("")
+    if checkable is not None:
+        _check_references(checkable, builder)
     if config is None:
         return None, problems
-    _check_references(config, builder)
     if problems:
         return None, problems
     return _resolve_paths(config, path.parent), problems

@@ -118,6 +118,9 @@ class Builder:
         self.file = file
         self.problems = problems
         self.lines: dict[str, int] = {}
+        # objects built from only the valid fields of a mapping that had problems, so
+        # that cross-reference checks can still run and report everything in one pass
+        self.partials: dict[str, Any] = {}
 
     def error(self, node: yaml.Node, where: str, message: str) -> None:
         self.problems.add(self.file, line_of(node), where, message)
@@ -243,6 +246,10 @@ class Builder:
                 self.error(node, _join(where, key), "required key is missing")
                 ok = False
         if not ok:
+            try:
+                self.partials[where] = cls(**values)
+            except (ValueError, TypeError):
+                pass
             return _NO_VALUE
         try:
             return cls(**values)

@@ -8,6 +8,7 @@ roughly sortable by creation, followed by 64 random bits from the OS (``secrets`
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -43,9 +44,9 @@ class RandomIds:
     ``now_ms`` is injected (the clock) so that this module stays free of ``time``.
     """
 
-    def __init__(self, now_ms: object) -> None:
+    def __init__(self, now_ms: Callable[[], int]) -> None:
         self._now_ms = now_ms
 
     def new(self, kind: str) -> str:
-        ms = int(self._now_ms())  # type: ignore[operator]
+        ms = int(self._now_ms())
         return f"{prefix_for(kind)}-{ms:011x}-{secrets.token_hex(8)}"

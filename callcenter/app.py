@@ -1,0 +1,162 @@
+"""Composition root: the one place that names concrete adapters and wires them together.
+
+Every resource is opened and closed in an aiohttp ``cleanup_ctx`` so that startup and
+teardown are paired and run in reverse order on shutdown (SIGINT/SIGTERM included): the
+interaction log is flushed before the database engine is disposed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callcenter import __version__
+from callcenter.config.model import CenterConfig
+from callcenter.core.clock import Clock, SystemClock
+from callcenter.core.events import InteractionEvent
+from callcenter.runtime.bus import EventBus, MemoryBus
+from callcenter.storage import database, migrate
+from callcenter.storage.log import SqlInteractionLog
+
+log = logging.getLogger(__name__)
+
+CONFIG = web.AppKey("config", CenterConfig)
+CLOCK = web.AppKey("clock", Clock)
+DB = web.AppKey("db", AsyncEngine)
+LOG = web.AppKey("interaction_log", SqlInteractionLog)
+BUS = web.AppKey("bus", EventBus)
+
+
+class SchemaOutOfDate(database.DatabaseUnavailable):
+    """The database schema is older than this version of callcenter needs."""
+
+
+def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Application:
+    """Build the application; resources open when it starts and close when it stops."""
+    app = web.Application(middlewares=[json_errors], client_max_size=1024**2)
+    app[CONFIG] = config
+    if clock is not None:
+        app[CLOCK] = clock
+    app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx, bus_ctx])
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/v1/version", version)
+    app.router.add_get("/", index)
+    return app
+
+
+# Resources ---------------------------------------------------------------------------
+
+
+async def clock_ctx(app: web.Application) -> AsyncIterator[None]:
+    if CLOCK not in app:
+        app[CLOCK] = SystemClock(asyncio.get_running_loop())
+    yield
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    storage = app[CONFIG].storage
+    engine = await database.open_checked(storage.url)
+    try:
+        if storage.is_sqlite and storage.upgrade_on_start:
+            revision = await migrate.upgrade(engine)
+            log.info("database %s at schema %s", database.describe(storage.url), revision)
+        else:
+            current, head = await migrate.current_revision(engine), migrate.head_revision()
+            if current != head:
+                raise SchemaOutOfDate(
+                    f"database {database.describe(storage.url)} is at schema {current or 'none'}, "
+                    f"this version needs {head}: run `callcenter db upgrade`"
+                )
+    except BaseException:
+        await engine.dispose()
+        raise
+    app[DB] = engine
+    yield
+    await engine.dispose()
+
+
+async def log_ctx(app: web.Application) -> AsyncIterator[None]:
+    storage = app[CONFIG].storage
+    interaction_log = SqlInteractionLog(
+        app[DB], batch_max=storage.batch_max, flush_interval=storage.flush_interval_ms / 1000
+    )
+    await interaction_log.start()
+    app[LOG] = interaction_log
+    clock = app[CLOCK]
+    interaction_log.append(InteractionEvent(type="server.started", at=clock.now(),
+                                            data={"version": __version__}))
+    yield
+    interaction_log.append(InteractionEvent(type="server.stopped", at=clock.now()))
+    await interaction_log.close()
+    log.info("interaction log flushed at seq %d", interaction_log.last_seq)
+
+
+async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
+    bus = MemoryBus()
+    app[BUS] = bus
+    yield
+    await bus.close()
+
+
+# Routes ------------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app
+    db_ok, db_detail = await database.check(app[DB])
+    interaction_log = app[LOG]
+    ok = db_ok and interaction_log.healthy
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "version": __version__,
+        "database": {
+            "ok": db_ok,
+            "detail": db_detail,
+            "url": database.describe(app[CONFIG].storage.url),
+        },
+        "interaction_log": {
+            "ok": interaction_log.healthy,
+            "last_seq": interaction_log.last_seq,
+            "pending": interaction_log.pending,
+            "last_error": interaction_log.last_error,
+        },
+    }
+    return web.json_response(body, status=200 if ok else 503)
+
+
+async def version(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"name": "callcenter", "version": __version__, "api": "v1", "schema": migrate.head_revision()}
+    )
+
+
+async def index(request: web.Request) -> web.Response:
+    name = request.app[CONFIG].server.name
+    html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>{name} · callcenter</title></head><body>
+<h1>{name}</h1><p>callcenter {__version__} is running.</p>
+<ul><li><a href="/healthz">health</a></li><li><a href="/api/v1/version">API version</a></li></ul>
+</body></html>"""
+    return web.Response(text=html, content_type="text/html")
+
+
+# Errors ----------------------------------------------------------------------------
+
+
+@web.middleware
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """API clients get errors as JSON ``{"error": {"status", "message"}}``, never HTML."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/") or exc.status < 400:
+            raise
+        return web.json_response(
+            {"error": {"status": exc.status, "message": exc.text or exc.reason}}, status=exc.status
+        )

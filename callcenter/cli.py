@@ -1,0 +1,123 @@
+"""The ``callcenter`` command: serve, check-config, db."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from callcenter import __version__
+from callcenter.config.loader import DEFAULT_CONFIG_PATH, check_config, load_config
+from callcenter.config.model import CenterConfig
+from callcenter.core.errors import CallcenterError, ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callcenter", description="A contact-center server.")
+    parser.add_argument("--version", action="version", version=f"callcenter {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the server")
+    _config_arg(serve)
+    serve.add_argument("--host", help="address to listen on (default: server.host)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: server.port)")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    check = sub.add_parser("check-config", help="validate the configuration and list every problem")
+    _config_arg(check)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    for name, text in (("upgrade", "upgrade the schema to this version"),
+                       ("current", "print the schema revision in place")):
+        _config_arg(db_sub.add_parser(name, help=text))
+    return parser
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
+                   help=f"configuration file (default: {DEFAULT_CONFIG_PATH})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check-config":
+            return cmd_check_config(args.config)
+        config = load_config(args.config)
+        if args.command == "serve":
+            return cmd_serve(config, args)
+        if args.command == "db":
+            return asyncio.run(cmd_db(config, args.db_command))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"callcenter: {len(exc.problems)} problem(s) in the configuration", file=sys.stderr)
+        return 1
+    except CallcenterError as exc:
+        print(f"callcenter: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def cmd_check_config(path: Path) -> int:
+    try:
+        config, problems = check_config(path)
+    except ConfigError as exc:
+        problems_list = exc.problems
+    else:
+        for warning in problems.warnings:
+            print(warning, file=sys.stderr)
+        problems_list = problems.items
+        if config is not None and not problems_list:
+            print(f"{path}: ok: {len(config.queues)} queues, {len(config.skills)} skills, "
+                  f"{len(config.users)} users")
+            return 0
+    for problem in problems_list:
+        print(problem, file=sys.stderr)
+    print(f"{path}: {len(problems_list)} problem(s)", file=sys.stderr)
+    return 1
+
+
+def cmd_serve(config: CenterConfig, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from callcenter.app import create_app
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = replace(config.server, host=args.host or config.server.host,
+                     port=args.port if args.port is not None else config.server.port)
+    config = replace(config, server=server)
+    print(f"callcenter {__version__}: serving {config.server.name} on "
+          f"http://{server.host}:{server.port}/", flush=True)
+    try:
+        web.run_app(create_app(config), host=server.host, port=server.port, print=None,
+                    shutdown_timeout=server.shutdown_grace_s, access_log=None)
+    except OSError as exc:
+        print(f"callcenter: cannot listen on {server.host}:{server.port}: {exc.strerror}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+async def cmd_db(config: CenterConfig, action: str) -> int:
+    from callcenter.storage import database, migrate
+
+    engine = await database.open_checked(config.storage.url)
+    try:
+        if action == "upgrade":
+            revision = await migrate.upgrade(engine)
+            print(f"{database.describe(config.storage.url)}: schema at {revision}")
+        else:
+            current = await migrate.current_revision(engine)
+            print(f"{database.describe(config.storage.url)}: schema at {current or 'none'}"
+                  f" (this version needs {migrate.head_revision()})")
+    finally:
+        await engine.dispose()
+    return 0

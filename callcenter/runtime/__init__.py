@@ -1,0 +1,1 @@
+"""Runtime: single-writer drivers around the pure engines, command dispatch, event buses."""

@@ -1,0 +1,2 @@
+"""Storage: the database engine, the append-only interaction log, its projections, and
+the Alembic migrations that create them."""

@@ -1,0 +1,63 @@
+"""Table definitions (SQLAlchemy Core). Migrations under ``migrations/versions`` create
+them; this module is what the code queries against, and the two are kept equal by a test."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+metadata = MetaData()
+
+# sqlite only auto-aliases INTEGER PRIMARY KEY to the rowid; BigInteger elsewhere.
+SeqType = BigInteger().with_variant(Integer, "sqlite")
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=False),
+    Column("at", Float(precision=53), nullable=False),
+    Column("contact_id", String(64)),
+    Column("agent_id", String(64)),
+    Column("queue", String(64)),
+    Column("type", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("context_id", String(64)),
+    Column("parent_id", String(64)),
+)
+Index("ix_events_contact_seq", events.c.contact_id, events.c.seq)
+Index("ix_events_at", events.c.at)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("contact_id", String(64), primary_key=True),
+    Column("channel", String(16)),
+    Column("caller", String(128)),
+    Column("customer_id", String(64)),
+    Column("queue", String(64)),
+    Column("agent_id", String(64)),
+    Column("state", String(16), nullable=False),
+    Column("arrived_at", Float(precision=53)),
+    Column("queued_at", Float(precision=53)),
+    Column("offered_at", Float(precision=53)),
+    Column("answered_at", Float(precision=53)),
+    Column("ended_at", Float(precision=53)),
+    Column("end_reason", String(32)),
+    Column("disposition", String(64)),
+    Column("wait_s", Float(precision=53)),
+    Column("offers", Integer, nullable=False, default=0),
+    Column("transfers", Integer, nullable=False, default=0),
+    Column("first_seq", SeqType, nullable=False),
+    Column("last_seq", SeqType, nullable=False),
+)
+Index("ix_contacts_arrived", contacts.c.arrived_at)
+Index("ix_contacts_customer", contacts.c.customer_id)
