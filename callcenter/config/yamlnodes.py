@@ -13,6 +13,7 @@ that is a Python keyword with ``metadata={"key": "from"}``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import types
 import typing
@@ -246,10 +247,8 @@ class Builder:
                 self.error(node, _join(where, key), "required key is missing")
                 ok = False
         if not ok:
-            try:
+            with contextlib.suppress(ValueError, TypeError):
                 self.partials[where] = cls(**values)
-            except (ValueError, TypeError):
-                pass
             return _NO_VALUE
         try:
             return cls(**values)

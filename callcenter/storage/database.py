@@ -19,7 +19,7 @@ class DatabaseUnavailable(CallcenterError):
     """The database cannot be opened or reached; the message says which and why."""
 
 
-def _json_dumps(value: Any) -> str:
+def json_dumps(value: Any) -> str:
     # default=str: an odd value in event data is logged as text rather than blocking the log
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
@@ -39,7 +39,7 @@ def create_engine(url: str) -> AsyncEngine:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DatabaseUnavailable(f"cannot create the folder for {path}: {exc.strerror}") from None
-    kwargs: dict[str, Any] = {"json_serializer": _json_dumps}
+    kwargs: dict[str, Any] = {"json_serializer": json_dumps}
     if url.startswith("postgresql"):
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)

@@ -24,19 +24,22 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import String, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.core.events import InteractionEvent, StoredEvent
 from callcenter.storage import schema
+from callcenter.storage.database import json_dumps
 from callcenter.storage.projections import COLUMNS, Row, fold_contact
 
 log = logging.getLogger(__name__)
 
 _IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 _RENUMBERED = "renumbered"
+_EVENT_COLUMNS = ("seq", "at", "contact_id", "agent_id", "queue", "type", "data", "context_id", "parent_id")
 
 
 def _describe(exc: BaseException) -> str:
@@ -207,7 +210,10 @@ class SqlInteractionLog:
 
     async def _write(self, batch: Sequence[tuple[int, InteractionEvent]]) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(schema.events.insert(), [_event_row(s, e) for s, e in batch])
+            if conn.dialect.name == "postgresql":
+                await self._copy_events(conn, batch)
+            else:
+                await conn.execute(schema.events.insert(), [_event_row(s, e) for s, e in batch])
             rows = await self._fold(conn, batch)
             if rows:
                 await conn.execute(self._upsert(conn), list(rows.values()))
@@ -217,15 +223,42 @@ class SqlInteractionLog:
             else:
                 self._open_rows[cid] = row
 
+    @staticmethod
+    async def _copy_events(conn: AsyncConnection, batch: Sequence[tuple[int, InteractionEvent]]) -> None:
+        """PostgreSQL: COPY the batch (several times faster than a multi-row INSERT)."""
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        records = [
+            (s, e.at, e.contact_id, e.agent_id, e.queue, e.type, json_dumps(dict(e.data)),
+             e.context_id, e.parent_id)
+            for s, e in batch
+        ]
+        await driver.copy_records_to_table("events", records=records, columns=_EVENT_COLUMNS)
+
     async def _fold(
         self, conn: AsyncConnection, batch: Sequence[tuple[int, InteractionEvent]]
     ) -> dict[str, Row]:
-        touched = {e.contact_id for _, e in batch if e.contact_id is not None}
+        # A contact's life begins with ``contact.arrived`` under a freshly minted id, so a
+        # contact whose first event here is its arrival has no row yet: no lookup needed.
+        first_type: dict[str, str] = {}
+        for _, e in batch:
+            if e.contact_id is not None and e.contact_id not in first_type:
+                first_type[e.contact_id] = e.type
         rows: dict[str, Row] = {}
-        missing = [cid for cid in touched if cid not in self._open_rows]
+        missing = [
+            cid for cid, kind in first_type.items()
+            if kind != "contact.arrived" and cid not in self._open_rows
+        ]
+        c = schema.contacts
+        if missing and conn.dialect.name == "postgresql":
+            # one array parameter: the same prepared statement for every batch
+            query = select(c).where(c.c.contact_id == any_(bindparam("ids", type_=ARRAY(String))))
+            for r in await conn.execute(query, {"ids": missing}):
+                rows[r.contact_id] = dict(r._mapping)
+            missing = []
         for i in range(0, len(missing), _IN_CHUNK):
             chunk = missing[i : i + _IN_CHUNK]
-            c = schema.contacts
             for r in await conn.execute(select(c).where(c.c.contact_id.in_(chunk))):
                 rows[r.contact_id] = dict(r._mapping)
         for seq, event in batch:

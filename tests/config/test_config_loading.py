@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.config.loader import check_config, load_config
+from callcenter.config.loader import load_config
 from callcenter.config.model import CenterConfig
 from callcenter.core.errors import ConfigError
 
