@@ -12,23 +12,18 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter import __version__
+from callcenter.appkeys import BUS, CLOCK, CONFIG, DB, LOG
 from callcenter.config.model import CenterConfig
 from callcenter.core.clock import Clock, SystemClock
 from callcenter.core.events import InteractionEvent
-from callcenter.runtime.bus import EventBus, MemoryBus
+from callcenter.runtime.bus import MemoryBus
 from callcenter.storage import database, migrate
 from callcenter.storage.log import SqlInteractionLog
 
 log = logging.getLogger(__name__)
 
-CONFIG = web.AppKey("config", CenterConfig)
-CLOCK = web.AppKey("clock", Clock)
-DB = web.AppKey("db", AsyncEngine)
-LOG = web.AppKey("interaction_log", SqlInteractionLog)
-BUS = web.AppKey("bus", EventBus)
 
 
 class SchemaOutOfDate(database.DatabaseUnavailable):
