@@ -1,0 +1,221 @@
+"""Scenario files: the traffic, the callers' behaviour and the agents of a simulated day.
+
+A scenario is YAML loaded into these frozen dataclasses with the same builder as the
+center configuration, so a mistake is reported as ``file:line: field: message``. Queues
+and skills come either from a center configuration (``center: path``) or are written in
+the scenario itself (``skills``/``queues``, the same keys as in ``callcenter.yaml``).
+See docs/simulator.md for a worked example.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from callcenter.config.loader import load_config
+from callcenter.config.model import WEEKDAYS, QueueConfig, SkillConfig, parse_span
+from callcenter.config.yamlnodes import Problems, load_dataclass, read_document
+from callcenter.core.errors import ConfigError
+from simulator.distributions import Dist, exponential, fixed
+
+
+def _parse_start(value: object) -> datetime:
+    if isinstance(value, datetime):
+        start = value
+    else:
+        try:
+            start = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO date-time like 2026-11-23T08:00:00+00:00") from None
+    if start.tzinfo is None:
+        raise ValueError("start needs a UTC offset, e.g. 2026-11-23T08:00:00+00:00")
+    return start
+
+
+def _parse_duration(value: object) -> float:
+    """``3600``, ``"90m"``, ``"8h"``, ``"2d"`` -> seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        text = str(value).strip()
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        if not text or text[-1] not in units:
+            raise ValueError(f"{value!r} is not a duration like 3600, '90m', '8h' or '2d'")
+        try:
+            seconds = float(text[:-1]) * units[text[-1]]
+        except ValueError:
+            raise ValueError(f"{value!r} is not a duration like 3600, '90m', '8h' or '2d'") from None
+    if seconds <= 0:
+        raise ValueError("duration must be positive")
+    return seconds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arrivals:
+    """Poisson arrivals at ``rate_per_hour`` times the hour-of-day and weekday factors, or
+    the arrival times of a trace file (CSV with a header: ``at`` in seconds from the start,
+    optional ``type``/``queue``/``priority``/``service_s`` columns)."""
+
+    rate_per_hour: float = 0.0
+    hourly: list[float] = field(default_factory=list)
+    weekdays: dict[str, float] = field(default_factory=dict)
+    trace: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.trace is None and self.rate_per_hour <= 0:
+            raise ValueError("arrivals need a positive rate_per_hour, or a trace file")
+        if self.hourly and len(self.hourly) != 24:
+            raise ValueError(f"hourly needs 24 factors (hours 0-23), found {len(self.hourly)}")
+        if any(f < 0 for f in self.hourly) or any(f < 0 for f in self.weekdays.values()):
+            raise ValueError("arrival factors must not be negative")
+        for day in self.weekdays:
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactType:
+    """One kind of contact in the mix, drawn with probability weight / total weight."""
+
+    queue: str
+    weight: float = 1.0
+    channel: Literal["voice", "chat"] = "voice"
+    intent: str = ""
+    language: str = ""
+    segment: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.weight <= 0:
+            raise ValueError("weight must be positive")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IvrBehaviour:
+    """Time callers spend in the IVR, how many hang up there, and how many key a wrong
+    option first (which costs one more prompt)."""
+
+    time: Dist = field(default_factory=lambda: fixed(0.0))
+    hangup_rate: float = 0.0
+    mistake_rate: float = 0.0
+    input: Literal["digits", "speech"] = "digits"
+
+    def __post_init__(self) -> None:
+        for name in ("hangup_rate", "mistake_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Break:
+    at: str
+    minutes: float
+
+    def __post_init__(self) -> None:
+        parse_span(f"{self.at}-24:00")
+        if self.minutes <= 0:
+            raise ValueError("a break needs positive minutes")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentGroup:
+    """``count`` agents with the same skills, shift and behaviour."""
+
+    count: int
+    name: str = "agent"
+    skills: dict[str, int] = field(default_factory=dict)
+    chat_capacity: int = 1
+    shift: str = "00:00-24:00"
+    breaks: list[Break] = field(default_factory=list)
+    handle_time: Dist = field(default_factory=lambda: exponential(180.0))
+    wrap_up: Dist = field(default_factory=lambda: fixed(0.0))
+    answer_delay: Dist = field(default_factory=lambda: fixed(0.0))
+    decline_rate: float = 0.0
+    no_answer_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.count < 0:
+            raise ValueError("count must not be negative")
+        parse_span(self.shift)
+        for name in ("decline_rate", "no_answer_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    name: str
+    duration: float = field(metadata={"parse": _parse_duration})
+    arrivals: Arrivals
+    mix: list[ContactType]
+    agents: list[AgentGroup]
+    seed: int = 1
+    start: datetime = field(default=datetime.fromisoformat("2026-01-05T00:00:00+00:00"),
+                            metadata={"parse": _parse_start})
+    center: str | None = None
+    skills: list[SkillConfig] = field(default_factory=list)
+    queues: list[QueueConfig] = field(default_factory=list)
+    patience: Dist | None = None
+    ivr: IvrBehaviour = field(default_factory=IvrBehaviour)
+    service_level_s: float = 20.0
+    short_abandon_s: float = 0.0
+    interval_s: float = 1800.0
+    drain: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.mix:
+            raise ValueError("mix needs at least one contact type")
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Load a scenario file; queues from ``center`` are merged in; all problems at once."""
+    path = Path(path)
+    problems = Problems()
+    doc = read_document(path)
+    scenario, builder = load_dataclass(Scenario, doc, problems)
+    if scenario is None:
+        problems.raise_if_any()
+        raise ConfigError([f"{path}: not a scenario"])
+    if scenario.center is not None:
+        center_path = (path.parent / scenario.center).resolve()
+        try:
+            center = load_config(center_path)
+        except ConfigError as exc:
+            problems.items.extend(exc.problems)
+            problems.raise_if_any()
+        scenario = _with_center(scenario, center.skills, center.queues)
+    _check(scenario, builder.file, builder.lines, problems)
+    problems.raise_if_any()
+    return scenario
+
+
+def _with_center(s: Scenario, skills: list[SkillConfig], queues: list[QueueConfig]) -> Scenario:
+    from dataclasses import replace
+
+    own = {q.name for q in s.queues}
+    return replace(s, skills=[*s.skills, *skills], queues=[*s.queues, *(q for q in queues if q.name not in own)])
+
+
+def _check(s: Scenario, file: str, lines: dict[str, int], problems: Problems) -> None:
+    queues = {q.name for q in s.queues}
+    skills = {k.name for k in s.skills}
+    if not queues:
+        problems.add(file, 1, "queues", "no queues: name a center config with 'center' or list 'queues'")
+    for i, kind in enumerate(s.mix):
+        if queues and kind.queue not in queues:
+            where = f"mix[{i}].queue"
+            problems.add(file, lines.get(where, 1), where,
+                         f"unknown queue {kind.queue!r} (known: {', '.join(sorted(queues))})")
+    for i, group in enumerate(s.agents):
+        for skill in group.skills:
+            where = f"agents[{i}].skills.{skill}"
+            if skill not in skills:
+                problems.add(file, lines.get(where, 1), where, f"unknown skill {skill!r}")
+    for qi, queue in enumerate(s.queues):
+        for si, step in enumerate(queue.steps):
+            for skill in step.require:
+                if skill not in skills:
+                    where = f"queues[{qi}].steps[{si}].require.{skill}"
+                    problems.add(file, lines.get(where, 1), where, f"unknown skill {skill!r}")
