@@ -4,7 +4,7 @@ A distribution is written as a mapping: ``{dist: exponential, mean: 180}``,
 ``{dist: lognormal, mean: 300, sd: 200}``, ``{dist: fixed, value: 30}``,
 ``{dist: uniform, min: 10, max: 20}``. Log-normal is given by the mean and standard
 deviation of the values themselves (not of their logarithm), which is how call-center
-data is usually summarised: sigma² = ln(1 + sd²/mean²), mu = ln(mean) − sigma²/2.
+data is usually summarised: sigma² = ln(1 + sd²/mean²), mu = ln(mean) - sigma²/2.
 """
 
 from __future__ import annotations

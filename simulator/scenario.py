@@ -195,7 +195,8 @@ def _with_center(s: Scenario, skills: list[SkillConfig], queues: list[QueueConfi
     from dataclasses import replace
 
     own = {q.name for q in s.queues}
-    return replace(s, skills=[*s.skills, *skills], queues=[*s.queues, *(q for q in queues if q.name not in own)])
+    merged = [*s.queues, *(q for q in queues if q.name not in own)]
+    return replace(s, skills=[*s.skills, *skills], queues=merged)
 
 
 def _check(s: Scenario, file: str, lines: dict[str, int], problems: Problems) -> None:
