@@ -41,8 +41,12 @@ def matches(pattern: str, topic: str) -> bool:
     return pattern == topic
 
 
+class _Owner(Protocol):
+    def _discard(self, sub: MemorySubscription) -> None: ...
+
+
 class MemorySubscription:
-    def __init__(self, bus: MemoryBus, patterns: tuple[str, ...], maxsize: int) -> None:
+    def __init__(self, bus: _Owner, patterns: tuple[str, ...], maxsize: int) -> None:
         self._bus = bus
         self.patterns = patterns
         self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue(maxsize)
@@ -71,7 +75,7 @@ class MemorySubscription:
         if self.closed:
             return
         self.closed = True
-        self._bus._subscriptions.discard(self)
+        self._bus._discard(self)
         if self._queue.full():
             self._queue.get_nowait()
         self._queue.put_nowait(None)
@@ -93,6 +97,9 @@ class MemoryBus:
         sub = MemorySubscription(self, patterns or ("*",), maxsize)
         self._subscriptions.add(sub)
         return sub
+
+    def _discard(self, sub: MemorySubscription) -> None:
+        self._subscriptions.discard(sub)
 
     async def close(self) -> None:
         for sub in tuple(self._subscriptions):

@@ -1,0 +1,38 @@
+"""Every Redis key and stream name the center uses, from one prefix (``bus.prefix``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RedisKeys:
+    prefix: str = "callcenter"
+
+    @property
+    def bus_stream(self) -> str:
+        """The event bus: one stream, every node reads it all."""
+        return f"{self.prefix}:bus"
+
+    @property
+    def inputs_stream(self) -> str:
+        """Inputs forwarded by nodes to the routing-lease holder."""
+        return f"{self.prefix}:acd:inputs"
+
+    @property
+    def lease(self) -> str:
+        """Who holds the routing lease: ``node_id:token``, with a TTL."""
+        return f"{self.prefix}:acd:lease"
+
+    @property
+    def fencing_counter(self) -> str:
+        """Monotonic counter; each new lease term takes the next token."""
+        return f"{self.prefix}:acd:fencing"
+
+    def node(self, node_id: str) -> str:
+        """A node's presence key (expires when it stops heartbeating)."""
+        return f"{self.prefix}:node:{node_id}"
+
+    @property
+    def nodes_pattern(self) -> str:
+        return f"{self.prefix}:node:*"
