@@ -1,0 +1,238 @@
+"""The desk hub: which agents have a desk open, and delivery of frames to them.
+
+Theory of operation
+-------------------
+An agent may have one or more desk WebSockets open (a second tab, a reconnect racing
+the old socket). Frames for an agent go to every open socket. When the last socket of an
+agent closes (or stops heartbeating), the agent enters a grace period
+(``desk.reconnect_grace_s``): frames meant for them are kept in a bounded outbox, and a
+desk that reconnects within the grace period gets a fresh ``welcome`` snapshot (from
+``snapshot(agent_id)``) followed by what it missed. If the grace period ends with no
+desk, ``on_gone(agent_id)`` is called once; the center turns that into the ACD input that
+re-queues the agent's offers and puts the agent NOT_READY, so no one is ever stuck.
+
+The hub does no routing itself: validated client messages are handed to ``on_message``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from callcenter.agent_desk.protocol import (
+    MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    Heartbeat,
+    Hello,
+    ProtocolError,
+    parse_client_frame,
+)
+from callcenter.core.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+Frame = dict[str, Any]
+MessageHandler = Callable[[str, Any], Awaitable[Frame | None]]
+Snapshot = Callable[[str], Frame]
+
+
+class _Conn:
+    """One desk socket with its own ordered outgoing queue and writer task."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=1000)
+        self.task = asyncio.create_task(self._write(), name="desk-writer")
+
+    def send(self, frame: Frame) -> None:
+        if self.ws.closed:
+            return
+        if self.queue.full():  # a desk this far behind is broken; it will resume on reconnect
+            self.task.cancel()
+            closing = asyncio.ensure_future(self.ws.close(code=1013, message=b"too far behind"))
+            closing.add_done_callback(_quiet)
+            return
+        self.queue.put_nowait(frame)
+
+    async def _write(self) -> None:
+        while (frame := await self.queue.get()) is not None:
+            try:
+                await self.ws.send_json(frame)
+            except (ConnectionError, RuntimeError):
+                return
+
+    async def stop(self) -> None:
+        if self.queue.full():
+            self.task.cancel()
+        else:
+            self.queue.put_nowait(None)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+@dataclass
+class _Agent:
+    sockets: set[_Conn] = field(default_factory=set)
+    outbox: deque[Frame] = field(default_factory=lambda: deque(maxlen=500))
+    grace: asyncio.TimerHandle | None = None
+
+
+class DeskHub:
+    def __init__(self, *, on_message: MessageHandler, snapshot: Snapshot,
+                 on_gone: Callable[[str], None], grace_s: float = 30.0,
+                 heartbeat_s: float = 15.0) -> None:
+        self._on_message = on_message
+        self._snapshot = snapshot
+        self._on_gone = on_gone
+        self.grace_s = grace_s
+        self.heartbeat_s = heartbeat_s
+        self._agents: dict[str, _Agent] = {}
+
+    # Public methods for the center ----------------------------------------------------
+
+    def deliver(self, agent_id: str, frame: Frame) -> None:
+        """Send a frame to the agent's desks, or keep it for a reconnect within grace."""
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return
+        if not agent.sockets:
+            agent.outbox.append(frame)
+            return
+        for conn in tuple(agent.sockets):
+            conn.send(frame)
+
+    def connected(self, agent_id: str) -> bool:
+        agent = self._agents.get(agent_id)
+        return agent is not None and bool(agent.sockets)
+
+    def present(self) -> set[str]:
+        """Agents with a desk open or within their grace period."""
+        return set(self._agents)
+
+    async def close(self) -> None:
+        for agent in self._agents.values():
+            if agent.grace is not None:
+                agent.grace.cancel()
+            for conn in tuple(agent.sockets):
+                await conn.ws.close(code=1001, message=b"server shutting down")
+                await conn.stop()
+        self._agents.clear()
+
+    # The WebSocket endpoint ------------------------------------------------------------
+
+    async def serve(self, request: web.Request, agent_id: str) -> web.WebSocketResponse:
+        """Run one desk connection for an authenticated agent until it closes."""
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=MAX_FRAME_BYTES * 2)
+        await ws.prepare(request)
+        hello = await self._handshake(ws)
+        if hello is None:
+            return ws
+        conn = _Conn(ws)
+        agent = self._attach(agent_id, conn)
+        conn.send({"type": "welcome", "protocol": PROTOCOL_VERSION, **self._snapshot(agent_id)})
+        while agent.outbox:
+            conn.send(agent.outbox.popleft())
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._handle(agent_id, conn, msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    refusal = ProtocolError("bad_frame", "binary frames are not part of the protocol")
+                    conn.send(refusal.frame())
+        finally:
+            self._detach(agent_id, conn)
+            await conn.stop()
+        return ws
+
+    async def _handshake(self, ws: web.WebSocketResponse) -> Hello | None:
+        try:
+            msg = await asyncio.wait_for(ws.receive(), timeout=10)
+        except TimeoutError:
+            await ws.close(code=4008, message=b"no hello within 10 s")
+            return None
+        if msg.type != WSMsgType.TEXT:
+            await ws.close(code=4000, message=b"expected a hello frame")
+            return None
+        try:
+            parsed = parse_client_frame(msg.data)
+            if not isinstance(parsed.message, Hello):
+                raise ProtocolError("hello_first", "the first frame must be hello", msg_id=parsed.msg_id)
+            if parsed.message.protocol != PROTOCOL_VERSION:
+                raise ProtocolError("protocol_version",
+                                    f"this server speaks desk protocol {PROTOCOL_VERSION}, "
+                                    f"not {parsed.message.protocol}", field="protocol")
+        except ProtocolError as exc:
+            await ws.send_json(exc.frame())
+            await ws.close(code=4002, message=exc.message.encode()[:120])
+            return None
+        return parsed.message  # type: ignore[no-any-return]
+
+    async def _handle(self, agent_id: str, conn: _Conn, raw: str) -> None:
+        msg_id = None
+        try:
+            parsed = parse_client_frame(raw)
+            msg_id = parsed.msg_id
+            if isinstance(parsed.message, Heartbeat):
+                reply: Frame | None = None
+            elif isinstance(parsed.message, Hello):
+                raise ProtocolError("bad_frame", "hello is only for the first frame", msg_id=msg_id)
+            else:
+                reply = await self._on_message(agent_id, parsed.message)
+        except ProtocolError as exc:
+            conn.send(exc.frame())
+            return
+        except EngineError as exc:
+            conn.send(_with_id({"type": "error", "code": exc.code, "message": str(exc)}, msg_id))
+            return
+        except web.HTTPException as exc:  # a refusal from an access check
+            code = "forbidden" if exc.status == 403 else "refused"
+            conn.send(_with_id({"type": "error", "code": code, "message": exc.text or exc.reason}, msg_id))
+            return
+        conn.send(_with_id({"type": "ack", **(reply or {})}, msg_id))
+
+    # Internals ---------------------------------------------------------------------------
+
+    def _attach(self, agent_id: str, conn: _Conn) -> _Agent:
+        agent = self._agents.setdefault(agent_id, _Agent())
+        if agent.grace is not None:
+            agent.grace.cancel()
+            agent.grace = None
+        agent.sockets.add(conn)
+        return agent
+
+    def _detach(self, agent_id: str, conn: _Conn) -> None:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return
+        agent.sockets.discard(conn)
+        if not agent.sockets and agent.grace is None:
+            loop = asyncio.get_running_loop()
+            agent.grace = loop.call_later(self.grace_s, self._expire, agent_id)
+
+    def _expire(self, agent_id: str) -> None:
+        agent = self._agents.get(agent_id)
+        if agent is None or agent.sockets:
+            return
+        del self._agents[agent_id]
+        log.info("desk of %s did not come back within %.0f s", agent_id, self.grace_s)
+        try:
+            self._on_gone(agent_id)
+        except Exception:
+            log.exception("handling the departure of %s failed", agent_id)
+
+def _with_id(frame: Frame, msg_id: Any) -> Frame:
+    if msg_id is not None:
+        frame["id"] = msg_id
+    return frame
+
+
+def _quiet(task: asyncio.Future[None]) -> None:
+    with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
+        task.result()
