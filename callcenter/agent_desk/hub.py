@@ -172,7 +172,7 @@ class DeskHub:
             await ws.send_json(exc.frame())
             await ws.close(code=4002, message=exc.message.encode()[:120])
             return None
-        return parsed.message  # type: ignore[no-any-return]
+        return parsed.message
 
     async def _handle(self, agent_id: str, conn: _Conn, raw: str) -> None:
         msg_id = None
@@ -233,6 +233,6 @@ def _with_id(frame: Frame, msg_id: Any) -> Frame:
     return frame
 
 
-def _quiet(task: asyncio.Future[None]) -> None:
+def _quiet(task: asyncio.Future[Any]) -> None:
     with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
         task.result()
