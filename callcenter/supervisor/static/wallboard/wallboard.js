@@ -1,0 +1,123 @@
+// The supervisor wallboard: a snapshot, then updates, over /ws/supervisor.
+const $ = (id) => document.getElementById(id);
+const el = (tag, attrs = {}, ...kids) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v; else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== null && v !== undefined) node.setAttribute(k, v);
+  }
+  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) node.append(kid);
+  return node;
+};
+const clock = (s) => { if (s === null || s === undefined) return "–"; s = Math.max(0, Math.round(s)); return s >= 3600 ? `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}` : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`; };
+const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)}%`);
+
+const board = { queues: [], agents: [], series: [], skew: 0, thresholds: {}, reasons: [], csrf: null };
+let ws; let backoff = 500;
+
+function connect() {
+  ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/supervisor`);
+  ws.onmessage = (ev) => onFrame(JSON.parse(ev.data));
+  ws.onopen = () => { backoff = 500; setConn(true); };
+  ws.onclose = (ev) => {
+    setConn(false);
+    if (ev.code === 4401 || ev.code === 4403) { location.href = "/login?next=/wallboard"; return; }
+    setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 10000);
+  };
+}
+function setConn(up) { $("conn").textContent = up ? "live" : "offline"; $("conn").classList.toggle("off", !up); }
+
+function onFrame(f) {
+  if (f.type === "snapshot" || f.type === "update") {
+    if (f.server_time) board.skew = f.server_time - Date.now() / 1000;
+    for (const key of ["queues", "agents", "series", "thresholds", "reasons", "center"]) if (f[key] !== undefined) board[key] = f[key];
+    render();
+  } else if (f.type === "error") toast(f.message);
+}
+
+function render() {
+  if (board.center) { $("center-name").textContent = board.center; document.title = `${board.center} · wallboard`; }
+  $("queues").replaceChildren(...board.queues.map(queueCard));
+  renderAgents(); renderChart();
+}
+
+function queueCard(q) {
+  const a = q.agents || {}; const total = (a.available || 0) + (a.on_contact || 0) + (a.wrap_up || 0) + (a.not_ready || 0) || 1;
+  const bar = (cls, n) => el("i", { class: cls, style: `width:${(100 * (n || 0)) / total}%` });
+  return el("article", { class: `queue ${q.status || ""}`, "data-queue": q.name },
+    el("h3", {}, q.name, el("span", { class: "muted" }, q.status === "trouble" ? "⚠ trouble" : "")),
+    el("div", { class: "big" },
+      el("div", {}, el("b", { class: "waiting" }, String(q.waiting ?? 0)), el("span", {}, "waiting")),
+      el("div", {}, el("b", {}, clock(q.longest_wait_s)), el("span", {}, "longest")),
+      el("div", {}, el("b", {}, clock(q.ewt_s)), el("span", {}, "est. wait"))),
+    el("div", { class: "facts" },
+      el("div", {}, el("b", {}, pct(q.service_level)), el("span", {}, "SL today")),
+      el("div", {}, el("b", {}, clock(q.asa_s)), el("span", {}, "ASA")),
+      el("div", {}, el("b", {}, clock(q.aht_s)), el("span", {}, "AHT")),
+      el("div", {}, el("b", {}, pct(q.abandon_rate)), el("span", {}, "abandoned"))),
+    el("div", { class: "agentsbar", title: `${a.available || 0} available, ${a.on_contact || 0} on contact, ${a.wrap_up || 0} wrap-up, ${a.not_ready || 0} not ready` },
+      bar("a-available", a.available), bar("a-on", a.on_contact), bar("a-wrap", a.wrap_up), bar("a-nr", a.not_ready)),
+    el("div", { class: "muted agents-count" }, `${a.available || 0} available · ${a.on_contact || 0} on contact · ${a.wrap_up || 0} wrap-up · ${a.not_ready || 0} not ready`));
+}
+
+function renderAgents() {
+  const now = Date.now() / 1000 + board.skew;
+  const rows = board.agents.map((ag) => el("tr", { "data-agent": ag.agent_id },
+    el("td", {}, ag.name || ag.agent_id),
+    el("td", {}, el("span", { class: `st ${ag.state}` }, ag.state === "NOT_READY" && ag.reason ? `not ready · ${ag.reason}` : ag.state.replace("_", " ").toLowerCase())),
+    el("td", { class: "since", "data-since": ag.since }, clock(now - ag.since)),
+    el("td", {}, ag.contact_id || ""),
+    el("td", {}, String(ag.handled_today ?? 0)),
+    el("td", {}, forceState(ag))));
+  $("agents").tBodies[0].replaceChildren(...rows);
+}
+
+function forceState(ag) {
+  const pick = el("select", { "aria-label": `Force state of ${ag.agent_id}` }, el("option", { value: "" }, "force…"),
+    el("option", { value: "ready" }, "ready"), ...(board.reasons || []).map((r) => el("option", { value: `not_ready:${r}` }, `not ready · ${r}`)),
+    el("option", { value: "logged_out" }, "log out"));
+  pick.addEventListener("change", async () => {
+    if (!pick.value) return;
+    const [state, reason] = pick.value.split(":");
+    const res = await post(`/api/v1/supervisor/agents/${encodeURIComponent(ag.agent_id)}/state`, { state, reason });
+    toast(res.ok ? `${ag.agent_id}: ${state}` : (await res.json()).error?.message || "refused");
+    pick.value = "";
+  });
+  return pick;
+}
+
+async function post(url, body) {
+  if (!board.csrf) board.csrf = (await fetch("/api/v1/auth/me").then((r) => (r.ok ? r.json() : {}))).csrf_token;
+  return fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": board.csrf || "" }, body: JSON.stringify(body) });
+}
+
+function renderChart() {
+  const svg = $("chart"); const pts = board.series || [];
+  if (pts.length < 2) { svg.replaceChildren(); return; }
+  const W = 800, H = 220, t0 = pts[0].t, t1 = pts[pts.length - 1].t || t0 + 1;
+  const maxW = Math.max(5, ...pts.map((p) => p.waiting || 0));
+  const x = (t) => ((t - t0) / (t1 - t0 || 1)) * (W - 40) + 30;
+  const yW = (v) => H - 20 - (v / maxW) * (H - 40);
+  const yS = (v) => H - 20 - v * (H - 40);
+  const line = (f, key) => pts.filter((p) => p[key] !== null && p[key] !== undefined).map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${f(p[key]).toFixed(1)}`).join("");
+  const ns = "http://www.w3.org/2000/svg";
+  const mk = (tag, attrs) => { const n = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); return n; };
+  const label = (xx, yy, text) => { const n = mk("text", { x: xx, y: yy, fill: "#8a9bb0", "font-size": 11 }); n.textContent = text; return n; };
+  svg.replaceChildren(
+    mk("line", { x1: 30, x2: W - 10, y1: H - 20, y2: H - 20, stroke: "#33455f" }),
+    label(2, 14, String(maxW)), label(W - 40, 14, "100%"),
+    label(30, H - 4, new Date(t0 * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+    label(W - 60, H - 4, new Date(t1 * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+    mk("path", { d: line(yW, "waiting"), fill: "none", stroke: "#4c9aff", "stroke-width": 2 }),
+    mk("path", { d: line(yS, "service_level"), fill: "none", stroke: "#2fbf71", "stroke-width": 2 }));
+}
+
+function toast(text) { const t = $("toast"); t.textContent = text; t.classList.add("show"); clearTimeout(toast.t); toast.t = setTimeout(() => t.classList.remove("show"), 2500); }
+
+setInterval(() => {
+  $("clock").textContent = new Date().toLocaleTimeString();
+  const now = Date.now() / 1000 + board.skew;
+  for (const td of document.querySelectorAll("td.since")) td.textContent = clock(now - Number(td.dataset.since));
+}, 1000);
+connect();
+window.board = board;
