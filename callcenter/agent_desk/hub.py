@@ -17,7 +17,6 @@ The hub does no routing itself: validated client messages are handed to ``on_mes
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -35,6 +34,7 @@ from callcenter.agent_desk.protocol import (
     parse_client_frame,
 )
 from callcenter.core.errors import EngineError
+from callcenter.runtime.ws_sender import WsSender
 
 log = logging.getLogger(__name__)
 
@@ -43,43 +43,9 @@ MessageHandler = Callable[[str, Any], Awaitable[Frame | None]]
 Snapshot = Callable[[str], Frame]
 
 
-class _Conn:
-    """One desk socket with its own ordered outgoing queue and writer task."""
-
-    def __init__(self, ws: web.WebSocketResponse) -> None:
-        self.ws = ws
-        self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=1000)
-        self.task = asyncio.create_task(self._write(), name="desk-writer")
-
-    def send(self, frame: Frame) -> None:
-        if self.ws.closed:
-            return
-        if self.queue.full():  # a desk this far behind is broken; it will resume on reconnect
-            self.task.cancel()
-            closing = asyncio.ensure_future(self.ws.close(code=1013, message=b"too far behind"))
-            closing.add_done_callback(_quiet)
-            return
-        self.queue.put_nowait(frame)
-
-    async def _write(self) -> None:
-        while (frame := await self.queue.get()) is not None:
-            try:
-                await self.ws.send_json(frame)
-            except (ConnectionError, RuntimeError):
-                return
-
-    async def stop(self) -> None:
-        if self.queue.full():
-            self.task.cancel()
-        else:
-            self.queue.put_nowait(None)
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-
-
 @dataclass
 class _Agent:
-    sockets: set[_Conn] = field(default_factory=set)
+    sockets: set[WsSender] = field(default_factory=set)
     outbox: deque[Frame] = field(default_factory=lambda: deque(maxlen=500))
     grace: asyncio.TimerHandle | None = None
 
@@ -134,7 +100,7 @@ class DeskHub:
         hello = await self._handshake(ws)
         if hello is None:
             return ws
-        conn = _Conn(ws)
+        conn = WsSender(ws)
         agent = self._attach(agent_id, conn)
         conn.send({"type": "welcome", "protocol": PROTOCOL_VERSION, **self._snapshot(agent_id)})
         while agent.outbox:
@@ -174,7 +140,7 @@ class DeskHub:
             return None
         return parsed.message
 
-    async def _handle(self, agent_id: str, conn: _Conn, raw: str) -> None:
+    async def _handle(self, agent_id: str, conn: WsSender, raw: str) -> None:
         msg_id = None
         try:
             parsed = parse_client_frame(raw)
@@ -199,7 +165,7 @@ class DeskHub:
 
     # Internals ---------------------------------------------------------------------------
 
-    def _attach(self, agent_id: str, conn: _Conn) -> _Agent:
+    def _attach(self, agent_id: str, conn: WsSender) -> _Agent:
         agent = self._agents.setdefault(agent_id, _Agent())
         if agent.grace is not None:
             agent.grace.cancel()
@@ -207,7 +173,7 @@ class DeskHub:
         agent.sockets.add(conn)
         return agent
 
-    def _detach(self, agent_id: str, conn: _Conn) -> None:
+    def _detach(self, agent_id: str, conn: WsSender) -> None:
         agent = self._agents.get(agent_id)
         if agent is None:
             return
@@ -231,8 +197,3 @@ def _with_id(frame: Frame, msg_id: Any) -> Frame:
     if msg_id is not None:
         frame["id"] = msg_id
     return frame
-
-
-def _quiet(task: asyncio.Future[Any]) -> None:
-    with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
-        task.result()

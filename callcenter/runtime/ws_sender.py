@@ -1,0 +1,56 @@
+"""Ordered, bounded delivery of JSON frames to one WebSocket.
+
+Each socket gets one writer task draining a queue, so frames arrive in the order they
+were sent even when the socket applies backpressure. A socket that falls 1,000 frames
+behind is closed (code 1013): its client reconnects and resumes from a fresh snapshot,
+rather than the server buffering without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from aiohttp import web
+
+Frame = dict[str, Any]
+
+
+class WsSender:
+    """One desk socket with its own ordered outgoing queue and writer task."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=1000)
+        self.task = asyncio.create_task(self._write(), name="desk-writer")
+
+    def send(self, frame: Frame) -> None:
+        if self.ws.closed:
+            return
+        if self.queue.full():  # a desk this far behind is broken; it will resume on reconnect
+            self.task.cancel()
+            closing = asyncio.ensure_future(self.ws.close(code=1013, message=b"too far behind"))
+            closing.add_done_callback(_quiet)
+            return
+        self.queue.put_nowait(frame)
+
+    async def _write(self) -> None:
+        while (frame := await self.queue.get()) is not None:
+            try:
+                await self.ws.send_json(frame)
+            except (ConnectionError, RuntimeError):
+                return
+
+    async def stop(self) -> None:
+        if self.queue.full():
+            self.task.cancel()
+        else:
+            self.queue.put_nowait(None)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+def _quiet(task: asyncio.Future[Any]) -> None:
+    with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
+        task.result()
