@@ -1,0 +1,126 @@
+"""Agents and their one transition table.
+
+An agent's state is one of LOGGED_OUT, NOT_READY(reason), AVAILABLE, OFFERED, ON_CONTACT,
+WRAP_UP. What may happen in each state is the ``TRANSITIONS`` table below: a pair
+(state, input) that is not in the table is refused with ``IllegalTransition``.
+
+Some targets depend on what the agent holds, so the table names them symbolically:
+``SETTLE`` means "what the agent's contacts make it": ON_CONTACT while it has any,
+otherwise NOT_READY if a not-ready reason is pending, otherwise AVAILABLE. ``AFTER_CONTACT``
+is SETTLE, except that ending the last contact starts wrap-up when the queue has one.
+
+Capacity: a voice or callback contact is exclusive; chats share up to ``chat_capacity``.
+An agent on chats below capacity stays ON_CONTACT and may be offered another chat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class State(StrEnum):
+    LOGGED_OUT = "LOGGED_OUT"
+    NOT_READY = "NOT_READY"
+    AVAILABLE = "AVAILABLE"
+    OFFERED = "OFFERED"
+    ON_CONTACT = "ON_CONTACT"
+    WRAP_UP = "WRAP_UP"
+
+
+SETTLE = "SETTLE"
+AFTER_CONTACT = "AFTER_CONTACT"
+
+S = State
+TRANSITIONS: dict[tuple[State, str], str] = {
+    (S.LOGGED_OUT, "login"): S.NOT_READY,
+    (S.NOT_READY, "ready"): S.AVAILABLE,
+    (S.NOT_READY, "not_ready"): S.NOT_READY,
+    (S.NOT_READY, "logout"): S.LOGGED_OUT,
+    (S.NOT_READY, "disconnect"): S.NOT_READY,
+    (S.AVAILABLE, "ready"): S.AVAILABLE,
+    (S.AVAILABLE, "not_ready"): S.NOT_READY,
+    (S.AVAILABLE, "logout"): S.LOGGED_OUT,
+    (S.AVAILABLE, "offer"): S.OFFERED,
+    (S.AVAILABLE, "disconnect"): S.NOT_READY,
+    (S.OFFERED, "accept"): S.ON_CONTACT,
+    (S.OFFERED, "decline"): SETTLE,
+    (S.OFFERED, "ring_timeout"): SETTLE,
+    (S.OFFERED, "withdraw"): SETTLE,
+    (S.OFFERED, "not_ready"): SETTLE,
+    (S.OFFERED, "logout"): S.LOGGED_OUT,
+    (S.OFFERED, "disconnect"): SETTLE,
+    (S.OFFERED, "ready"): S.OFFERED,
+    (S.OFFERED, "contact_end"): S.OFFERED,
+    (S.ON_CONTACT, "offer"): S.OFFERED,
+    (S.ON_CONTACT, "contact_end"): AFTER_CONTACT,
+    (S.ON_CONTACT, "not_ready"): S.ON_CONTACT,
+    (S.ON_CONTACT, "ready"): S.ON_CONTACT,
+    (S.ON_CONTACT, "disconnect"): S.ON_CONTACT,
+    (S.WRAP_UP, "ready"): S.AVAILABLE,
+    (S.WRAP_UP, "wrap_up_end"): SETTLE,
+    (S.WRAP_UP, "not_ready"): S.NOT_READY,
+    (S.WRAP_UP, "logout"): S.LOGGED_OUT,
+    (S.WRAP_UP, "disconnect"): S.NOT_READY,
+}
+# Declining, missing an offer, asking for a break or losing the desk set a pending
+# not-ready reason first ("declined", "missed", the reason, "disconnected"), so SETTLE lands
+# on NOT_READY, or on ON_CONTACT for an agent who still has chats open.
+
+EXCLUSIVE_CHANNELS = frozenset({"voice", "callback"})
+
+
+@dataclass(slots=True, eq=False)
+class Agent:
+    agent_id: str
+    name: str
+    skills: dict[str, int]
+    chat_capacity: int
+    state: State = State.NOT_READY
+    reason: str | None = "logged_in"
+    since: float = 0.0
+    idle_since: float = 0.0
+    pending_not_ready: str | None = None
+    offer_id: str | None = None
+    contacts: dict[str, str] = field(default_factory=dict)  # contact_id -> channel
+    wrap_up_until: float | None = None
+    wrap_up_contact: str | None = None
+    handled: int = 0
+    handle_time: float = 0.0
+    offers_received: int = 0
+    matches: tuple[int, ...] = ()  # ids of the routing requirements this agent meets
+    ctx: str | None = None
+
+    def meets(self, require: Mapping[str, int]) -> bool:
+        skills = self.skills
+        return all(skills.get(skill, 0) >= level for skill, level in require.items())
+
+    @property
+    def chats(self) -> int:
+        return sum(1 for ch in self.contacts.values() if ch == "chat")
+
+    @property
+    def exclusive_busy(self) -> bool:
+        return any(ch in EXCLUSIVE_CHANNELS for ch in self.contacts.values())
+
+    def free_for(self, pool: str) -> bool:
+        """May this agent be offered a contact of ``pool`` ("voice" or "chat") right now?"""
+        if self.state not in (State.AVAILABLE, State.ON_CONTACT) or self.offer_id is not None:
+            return False
+        if self.pending_not_ready is not None:
+            return False
+        if pool == "voice":
+            return not self.contacts
+        return not self.exclusive_busy and self.chats < self.chat_capacity
+
+    def settle_state(self) -> State:
+        if self.contacts:
+            return State.ON_CONTACT
+        if self.pending_not_ready is not None:
+            return State.NOT_READY
+        return State.AVAILABLE
+
+
+def pool_of(channel: str) -> str:
+    return "voice" if channel in EXCLUSIVE_CHANNELS else "chat"

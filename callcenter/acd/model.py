@@ -1,0 +1,281 @@
+"""The ACD's inputs (named in the past tense), commands (named as orders) and errors.
+
+Inputs and commands are frozen, slotted, keyword-only dataclasses. Every refusal is an
+``AcdError`` with a stable ``code``; the engine's state is unchanged when one is raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from callcenter.config.model import OverflowTarget
+from callcenter.core.errors import EngineError
+
+# Errors ----------------------------------------------------------------------------------
+
+
+class AcdError(EngineError):
+    code = "acd_error"
+
+
+class UnknownAgent(AcdError):
+    code = "unknown_agent"
+
+
+class UnknownQueue(AcdError):
+    code = "unknown_queue"
+
+
+class UnknownSkill(AcdError):
+    code = "unknown_skill"
+
+
+class UnknownContact(AcdError):
+    code = "unknown_contact"
+
+
+class ContactEndedAlready(AcdError):
+    code = "contact_ended"
+
+
+class DuplicateContact(AcdError):
+    code = "duplicate_contact"
+
+
+class DuplicateLogin(AcdError):
+    code = "duplicate_login"
+
+
+class IllegalTransition(AcdError):
+    code = "illegal_transition"
+
+
+class UnknownOffer(AcdError):
+    code = "unknown_offer"
+
+
+class NotYours(AcdError):
+    code = "not_yours"
+
+
+class BadInput(AcdError):
+    code = "bad_input"
+
+
+# Inputs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentLoggedIn:
+    agent_id: str
+    skills: Mapping[str, int] = field(default_factory=dict)
+    chat_capacity: int = 1
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentLoggedOut:
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentReady:
+    """Ready for contacts; during wrap-up it ends wrap-up early."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentNotReady:
+    agent_id: str
+    reason: str = "break"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentSkillsChanged:
+    agent_id: str
+    skills: Mapping[str, int]
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentDisconnected:
+    """The agent's desk is gone: ringing offers go back, the agent becomes NOT_READY."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactArrived:
+    contact_id: str
+    channel: str
+    queue: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    caller: str | None = None
+    priority_class: int | None = None
+    head_start_s: float | None = None
+    context_id: str | None = None
+    arrived_at: float | None = None  # when the contact reached the center (default: now)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferAccepted:
+    offer_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferDeclined:
+    offer_id: str
+    agent_id: str
+    reason: str = "declined"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactAbandoned:
+    """The customer left before being connected (hung up while waiting or ringing)."""
+
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactEnded:
+    """A connected contact is over (either side ended it); its agent goes to wrap-up."""
+
+    contact_id: str
+    by: str = "agent"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactTransferred:
+    contact_id: str
+    by_agent: str
+    to_queue: str | None = None
+    to_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallbackRequested:
+    """A waiting caller asked to be called back: they keep their place in line."""
+
+    contact_id: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactHeld:
+    contact_id: str
+    on: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactMoved:
+    """A supervisor moves a waiting contact to another queue (it keeps its wait)."""
+
+    contact_id: str
+    to_queue: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriorityChanged:
+    contact_id: str
+    by: str
+    priority_class: int | None = None
+    head_start_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactsRestored:
+    """After a restart: contacts that were waiting when the node stopped, in their order."""
+
+    contacts: tuple[ContactArrived, ...]
+
+
+# Commands ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferContact:
+    offer_id: str
+    contact_id: str
+    agent_id: str
+    queue: str
+    channel: str
+    ring_deadline: float
+    trace: str
+    caller: str | None
+    attributes: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WithdrawOffer:
+    offer_id: str
+    contact_id: str
+    agent_id: str
+    reason: str  # timed_out, declined, abandoned, agent_not_ready, agent_gone, logged_out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectContact:
+    contact_id: str
+    agent_id: str
+    offer_id: str
+    queue: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OverflowContact:
+    """The contact leaves its queue for ``target``; adapters act on callback, voicemail,
+    disconnect (play ``target.message`` and hang up); a queue move needs nothing from them."""
+
+    contact_id: str
+    queue: str
+    reason: str  # closed, full, max_wait, no_agents
+    target: OverflowTarget
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FinishContact:
+    """The contact is over as far as routing goes; adapters release what they hold."""
+
+    contact_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotifyAgentState:
+    agent_id: str
+    state: str
+    reason: str | None
+    since: float
+    wrap_up_deadline: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentSnapshot:
+    agent_id: str
+    name: str
+    state: str
+    reason: str | None
+    since: float
+    skills: Mapping[str, int]
+    contacts: tuple[str, ...]
+    offer_id: str | None
+    handled: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueSnapshot:
+    name: str
+    waiting: int
+    longest_wait_s: float
+    ewt_s: float | None
+    agents: Mapping[str, int]
+
+
+def event_data(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
