@@ -124,7 +124,8 @@ class AcdEngine:
                 self._steps_for_req.setdefault(req, []).append((name, i))
         self.agents: dict[str, Agent] = {}
         self._agent_seq: dict[str, int] = {}
-        self._staffed = [0] * len(self._reqs)
+        self._staffed = [0] * len(self._reqs)  # agents working (ready, ringing, busy, wrap-up)
+        self._logged_in = [0] * len(self._reqs)  # agents logged in, whatever their state
         self._pools = AgentPools()
         self.contacts: dict[str, Contact] = {}
         self.offers: dict[str, Offer] = {}
@@ -133,6 +134,7 @@ class AcdEngine:
         self._offer_seq = 0
         self._last_offered: dict[str, int] = {}
         self._commands: list[Any] = []
+        self._deferred: list[Contact] | None = None  # contacts to match once timers settle
         self._ended_ids: set[str] = set()
         self._ended_order: list[str] = []
         self._handlers: dict[type, Callable[[Any, float], None]] = {
@@ -171,17 +173,27 @@ class AcdEngine:
         handler(event, now)
 
     def handle_timer(self, now: float) -> None:
-        """Fire every timer due at ``now``: ring timeouts, step changes, max waits, wrap-ups."""
+        """Fire every timer due at ``now``: ring timeouts, step changes, max waits, wrap-ups.
+
+        Timers due at the same instant are all applied before any contact they moved is
+        matched, and those contacts are then matched in queue order, so that two contacts
+        widening to the next step at once keep their order."""
         while self._timers and self._timers[0][0] <= now:
-            _, _, kind, ident, token = heapq.heappop(self._timers)
-            if kind == "ring":
-                self._ring_timeout(ident, token, now)
-            elif kind == "step":
-                self._step_timeout(ident, token, now)
-            elif kind == "max_wait":
-                self._max_wait(ident, token, now)
-            elif kind == "wrap":
-                self._wrap_end(ident, token, now)
+            instant = self._timers[0][0]
+            self._deferred = []
+            while self._timers and self._timers[0][0] == instant:
+                _, _, kind, ident, token = heapq.heappop(self._timers)
+                if kind == "ring":
+                    self._ring_timeout(ident, token, now)
+                elif kind == "step":
+                    self._step_timeout(ident, token, now)
+                elif kind == "max_wait":
+                    self._max_wait(ident, token, now)
+                elif kind == "wrap":
+                    self._wrap_end(ident, token, now)
+            moved, self._deferred = self._deferred, None
+            for contact in sorted(moved, key=lambda c: c.key):
+                self._match_contact(contact, now)
 
     def take_commands(self) -> list[Any]:
         """Commands produced since the last call, in order; the caller must carry them out."""
@@ -302,12 +314,17 @@ class AcdEngine:
         agent = self._agent(e.agent_id)
         self._check_skills(e.skills)
         working = agent.state in WORKING
+        present = agent.state is not State.LOGGED_OUT
         if working:
             self._count_staffed(agent, -1)
+        if present:
+            self._count_logged_in(agent, -1)
         agent.skills = dict(e.skills)
         agent.matches = self._matching_reqs(agent)
         if working:
             self._count_staffed(agent, +1)
+        if present:
+            self._count_logged_in(agent, +1)
         self._log_agent(agent, "agent.skills_changed", now, skills=dict(e.skills), by=e.by)
         self._refresh(agent)
         self._match_agent(agent, now)
@@ -510,7 +527,7 @@ class AcdEngine:
         if qs.cfg.max_size is not None and len(qs.waiting) >= qs.cfg.max_size:
             target = ov.on_full or OverflowTarget(to="disconnect", message="All our lines are busy.")
             return self._overflow(contact, queue, "full", target, now)
-        if ov.on_no_agents and self._staffed[qs.reqs[-1]] == 0:
+        if ov.on_no_agents and self._logged_in[qs.reqs[-1]] == 0:
             return self._overflow(contact, queue, "no_agents", ov.on_no_agents, now)
         self._place(contact, queue, now, head_start=head_start)
         return None
@@ -618,6 +635,9 @@ class AcdEngine:
     # Matching ------------------------------------------------------------------------------------
 
     def _match_contact(self, contact: Contact, now: float) -> None:
+        if self._deferred is not None:
+            self._deferred.append(contact)
+            return
         if contact.state != "waiting" or contact.target_agent is not None:
             return
         qs = self.queues[contact.queue]
@@ -900,6 +920,8 @@ class AcdEngine:
             )
         if was_working != (new in WORKING):
             self._count_staffed(agent, +1 if new in WORKING else -1)
+        if (previous is State.LOGGED_OUT) != (new is State.LOGGED_OUT):
+            self._count_logged_in(agent, +1 if previous is State.LOGGED_OUT else -1)
         self._refresh(agent)
 
     def _refresh(self, agent: Agent) -> None:
@@ -935,6 +957,10 @@ class AcdEngine:
     def _count_staffed(self, agent: Agent, delta: int) -> None:
         for req in agent.matches:
             self._staffed[req] += delta
+
+    def _count_logged_in(self, agent: Agent, delta: int) -> None:
+        for req in agent.matches:
+            self._logged_in[req] += delta
 
     # Helpers -----------------------------------------------------------------------------------------
 

@@ -1,0 +1,335 @@
+"""ACD behaviour as agents and callers would notice it, on a virtual time axis."""
+
+from __future__ import annotations
+
+import pytest
+from acd_harness import Acd, OverflowConfig, OverflowTarget, PriorityRule, RoutingStep, m, queue
+
+from callcenter.acd.agents import TRANSITIONS, State
+
+
+@pytest.mark.parametrize(("state", "action"), sorted(TRANSITIONS, key=str))
+def test_every_row_of_the_transition_table_is_reachable_state(state: State, action: str) -> None:
+    """Each row names a real state and an action the engine uses."""
+    assert state in State
+    assert action in {"login", "logout", "ready", "not_ready", "offer", "accept", "decline", "ring_timeout",
+                      "withdraw", "contact_end", "wrap_up_end", "disconnect"}
+
+
+@pytest.mark.parametrize("state", list(State))
+def test_inputs_outside_the_table_are_refused_and_change_nothing(state: State) -> None:
+    acd = Acd()
+    acd.agent("a")
+    if state is State.LOGGED_OUT:
+        acd(m.AgentNotReady(agent_id="a"))
+        acd(m.AgentLoggedOut(agent_id="a"))
+    elif state is State.NOT_READY:
+        acd(m.AgentNotReady(agent_id="a"))
+    elif state in (State.OFFERED, State.ON_CONTACT, State.WRAP_UP):
+        acd.arrive("c1")
+        if state is not State.OFFERED:
+            acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a"))
+        if state is State.WRAP_UP:
+            acd.engine.queues["general"].cfg = queue(wrap_up_s=30)
+            acd(m.ContactEnded(contact_id="c1"))
+    assert acd.state("a") == state.value
+    allowed = {action for (s, action) in TRANSITIONS if s is state}
+    probes = {"logout": m.AgentLoggedOut(agent_id="a"), "ready": m.AgentReady(agent_id="a"),
+              "not_ready": m.AgentNotReady(agent_id="a"), "disconnect": m.AgentDisconnected(agent_id="a")}
+    for action, event in probes.items():
+        if action in allowed:
+            continue
+        before = acd.fingerprint()
+        with pytest.raises(m.IllegalTransition):
+            acd(event)
+        assert acd.fingerprint() == before
+
+
+def test_a_contact_is_offered_to_the_longest_idle_agent_with_a_trace() -> None:
+    acd = Acd()
+    acd.agent("ann", billing=2)
+    acd(m.AgentReady(agent_id="ann"), at=10)
+    acd.agent("bob", billing=2)
+    acd.now = 20
+    acd(m.AgentLoggedIn(agent_id="cy", skills={"billing": 2}))
+    acd(m.AgentReady(agent_id="cy"), at=30)
+    acd.arrive("c1", at=40)
+    offer = acd.last_offer()
+    assert offer.agent_id == "ann" and offer.ring_deadline == 60.0
+    assert "longest-idle: ann idle 40 s, the longest of 3 free" in offer.trace
+    assert acd.state("ann") == "OFFERED"
+
+
+def test_ring_no_answer_puts_the_agent_not_ready_and_the_contact_keeps_its_place() -> None:
+    acd = Acd()
+    acd.agent("ann")
+    acd.arrive("c1", at=1)
+    acd.arrive("c2", at=2)
+    acd.advance_to(21)  # ann does not answer c1 within 20 s
+    assert acd.state("ann") == "NOT_READY" and acd.engine.agents["ann"].reason == "missed"
+    assert acd.engine.position("c1") == (1, None) or acd.engine.position("c1")[0] == 1  # type: ignore[index]
+    acd.agent("bob")
+    assert acd.last_offer().contact_id == "c1" and acd.last_offer().agent_id == "bob"
+    assert "contact.offer_timed_out" in acd.types("c1")
+
+
+def test_decline_is_like_a_miss_but_says_declined() -> None:
+    acd = Acd()
+    acd.agent("ann")
+    acd.arrive("c1")
+    acd(m.OfferDeclined(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    assert acd.engine.agents["ann"].reason == "declined"
+    assert acd.engine.contacts["c1"].state == "waiting"
+
+
+def test_wrap_up_then_ready_and_ended_early_by_the_agent() -> None:
+    acd = Acd([queue(wrap_up_s=30)])
+    acd.agent("ann")
+    acd.arrive("c1", at=0)
+    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"), at=2)
+    acd(m.ContactEnded(contact_id="c1"), at=62)
+    assert acd.state("ann") == "WRAP_UP" and acd.engine.next_deadline() == 92
+    acd.arrive("c2", at=70)
+    assert acd.last_offer().contact_id == "c1"  # nobody is offered c2 during wrap-up
+    acd(m.AgentReady(agent_id="ann"), at=75)  # ends wrap-up early
+    assert acd.last_offer().contact_id == "c2" and acd.state("ann") == "OFFERED"
+
+
+def test_chats_share_an_agent_up_to_capacity_but_a_call_is_exclusive() -> None:
+    acd = Acd([queue(channels=["voice", "chat"])])
+    acd.agent("ann", chats=2)
+    for cid in ("t1", "t2", "t3"):
+        acd.arrive(cid, channel="chat")
+        if acd.engine.agents["ann"].offer_id:
+            acd(m.OfferAccepted(offer_id=acd.engine.agents["ann"].offer_id, agent_id="ann"))
+    assert sorted(acd.engine.agents["ann"].contacts) == ["t1", "t2"]
+    assert acd.engine.contacts["t3"].state == "waiting"
+    acd.arrive("v1")  # a call waits for an agent with no contacts at all
+    assert acd.engine.contacts["v1"].state == "waiting"
+    acd(m.ContactEnded(contact_id="t1"))
+    assert acd.last_offer().contact_id == "t3"  # the freed chat slot goes to the waiting chat
+
+
+def test_routing_steps_widen_after_their_timeout() -> None:
+    steps = [RoutingStep(require={"billing": 4}, timeout=30), RoutingStep(require={"billing": 1})]
+    acd = Acd([queue(steps=steps)])
+    acd.agent("junior", billing=1)
+    acd.arrive("c1", at=0)
+    assert acd.offers() == []
+    acd.advance_to(29.9)
+    assert acd.offers() == []
+    acd.advance_to(30)
+    assert acd.last_offer().agent_id == "junior" and "step 2/2" in acd.last_offer().trace
+
+
+def test_priority_head_start_and_fifo_within_a_class() -> None:
+    acd = Acd([queue(priority_rules=[PriorityRule(when={"tier": "top"}, head_start_s=90)])])
+    acd.arrive("early", at=0)
+    acd.arrive("later", at=10)
+    acd.arrive("vip", at=60, attributes={"tier": "top"})  # virtual time -30: ahead of both
+    acd.arrive("vip-late", at=100, attributes={"tier": "top"})  # virtual time 10: after "early", with "later"
+    acd.arrive("urgent", at=200, priority_class=0)
+    order = []
+    acd.agent("ann")
+    for _ in range(5):
+        offer = acd.last_offer()
+        order.append(offer.contact_id)
+        acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id="ann"))
+        acd(m.ContactEnded(contact_id=offer.contact_id))
+    assert order == ["urgent", "vip", "early", "later", "vip-late"]
+
+
+@pytest.mark.parametrize(("strategy", "expected"), [
+    ("longest-idle", "old"), ("least-occupied", "fresh"), ("best-skill-match", "expert")])
+def test_strategies_choose_the_agent_they_promise(strategy: str, expected: str) -> None:
+    acd = Acd([queue(strategy=strategy)])
+    acd.agent("old", billing=1)  # idle since 0
+    acd.now = 50
+    acd.agent("expert", billing=5)
+    acd.now = 60
+    acd.agent("fresh", billing=2)
+    for name in ("old", "expert"):  # give them handled time
+        acd.engine.agents[name].handle_time = 500.0
+        acd.engine._refresh(acd.engine.agents[name])
+    acd.arrive("c1", at=100)
+    assert acd.last_offer().agent_id == expected
+
+
+def test_round_robin_takes_turns() -> None:
+    acd = Acd([queue(strategy="round-robin")])
+    for name in ("a", "b", "c"):
+        acd.agent(name)
+    got = []
+    for i in range(6):
+        acd.arrive(f"c{i}")
+        offer = acd.last_offer()
+        got.append(offer.agent_id)
+        acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
+        acd(m.ContactEnded(contact_id=offer.contact_id))
+    assert got == ["a", "b", "c", "a", "b", "c"]
+
+
+def test_random_strategy_is_reproducible_from_the_seed() -> None:
+    def picks(seed: int) -> list[str]:
+        acd = Acd([queue(strategy="random")], seed=seed)
+        for name in "abcdef":
+            acd.agent(name)
+        out = []
+        for i in range(8):
+            acd.arrive(f"c{i}")
+            offer = acd.last_offer()
+            out.append(offer.agent_id)
+            acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
+            acd(m.ContactEnded(contact_id=offer.contact_id))
+        return out
+
+    assert picks(3) == picks(3) and len(set(picks(3))) > 1
+
+
+def test_overflows_closed_full_no_agents_and_max_wait() -> None:
+    ov = OverflowConfig(on_closed=OverflowTarget(to="voicemail", message="closed"),
+                        on_no_agents=OverflowTarget(to="queue", queue="backup"),
+                        on_max_wait=OverflowTarget(to="callback"),
+                        on_full=OverflowTarget(to="disconnect", message="busy"))
+    acd = Acd([queue(hours="office", overflow=ov, max_size=1, max_wait_s=60), queue("backup")])
+    acd.arrive("nobody")  # no agent can serve general: it goes to backup
+    assert acd.engine.contacts["nobody"].queue == "backup"
+    acd.agent("ann", ready=False)
+    acd.arrive("first", at=1)
+    acd.arrive("second", at=2)  # general holds one: full
+    assert acd.types("second")[-1] == "contact.ended" and acd.log[-1].data["reason"] == "overflow_disconnect"
+    acd.advance_to(61)  # first waited 60 s: becomes a callback, keeping its place
+    first = acd.engine.contacts["first"]
+    assert first.channel == "callback" and first.state == "waiting" and first.queue == "general"
+    acd.hours.closed.add("office")
+    acd.arrive("night", at=70)
+    assert [c for c in acd.commands if isinstance(c, m.FinishContact)][-1].reason == "voicemail"
+
+
+def test_transfers_to_a_queue_and_to_a_named_agent() -> None:
+    acd = Acd([queue(), queue("sales", steps=[RoutingStep(require={"sales": 1})])])
+    acd.agent("ann")
+    acd.agent("sam", sales=2)
+    acd.arrive("c1")
+    offer = acd.last_offer()
+    acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
+    first = offer.agent_id
+    acd(m.ContactTransferred(contact_id="c1", by_agent=first, to_queue="sales"))
+    assert acd.last_offer().agent_id == "sam" and acd.state(first) == "AVAILABLE"
+    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="sam"))
+    acd(m.ContactTransferred(contact_id="c1", by_agent="sam", to_agent="ann"))
+    assert acd.last_offer().agent_id == "ann" and "transferred" in acd.last_offer().trace
+    with pytest.raises(m.NotYours):
+        acd(m.ContactTransferred(contact_id="c1", by_agent="sam", to_queue="general"))
+
+
+def test_callback_keeps_the_place_in_line() -> None:
+    acd = Acd()
+    acd.arrive("c1", at=0)
+    acd.arrive("c2", at=1)
+    acd(m.CallbackRequested(contact_id="c1", number="+15550199"), at=5)
+    assert acd.engine.position("c1")[0] == 1  # type: ignore[index]
+    acd.agent("ann")
+    offer = acd.last_offer()
+    assert (offer.contact_id, offer.channel, offer.attributes["callback_number"]) == ("c1", "callback", "+15550199")
+
+
+def test_abandon_while_ringing_frees_the_agent() -> None:
+    acd = Acd()
+    acd.agent("ann")
+    acd.arrive("c1")
+    acd(m.ContactAbandoned(contact_id="c1"))
+    assert acd.state("ann") == "AVAILABLE" and "c1" not in acd.engine.contacts
+    assert [c.reason for c in acd.commands if isinstance(c, m.WithdrawOffer)] == ["abandoned"]
+
+
+def test_a_desk_that_disappears_gives_its_offer_back() -> None:
+    acd = Acd()
+    acd.agent("ann")
+    acd.agent("bob")
+    acd.arrive("c1")
+    first = acd.last_offer().agent_id
+    acd(m.AgentDisconnected(agent_id=first))
+    assert acd.engine.agents[first].reason == "disconnected"
+    assert acd.last_offer().agent_id != first and acd.last_offer().contact_id == "c1"
+
+
+def test_skills_change_at_run_time() -> None:
+    acd = Acd([queue(steps=[RoutingStep(require={"cards": 2})])])
+    acd.agent("ann", billing=3)
+    acd.arrive("c1")
+    assert acd.offers() == []
+    acd(m.AgentSkillsChanged(agent_id="ann", skills={"cards": 3}, by="sam"))
+    assert acd.last_offer().agent_id == "ann"
+
+
+def test_position_and_ewt_move_as_the_queue_moves() -> None:
+    acd = Acd()
+    acd.agent("ann")
+    acd.agent("bob")
+    for busy in ("b1", "b2"):  # both agents busy: the next four wait
+        acd.arrive(busy)
+        offer = acd.last_offer()
+        acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
+    for i in range(4):
+        acd.arrive(f"c{i}", at=i)
+    assert [acd.engine.position(f"c{i}")[0] for i in range(4)] == [1, 2, 3, 4]  # type: ignore[index]
+    assert acd.engine.position("c3")[1] == pytest.approx(4 * 180 / 2)  # type: ignore[index]
+    acd(m.ContactAbandoned(contact_id="c0"))
+    assert acd.engine.position("c3")[0] == 3  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("event", "error"), [
+    (m.ContactArrived(contact_id="x", channel="voice", queue="nowhere"), m.UnknownQueue),
+    (m.AgentReady(agent_id="ghost"), m.UnknownAgent),
+    (m.AgentLoggedIn(agent_id="ann", skills={"juggling": 3}), m.DuplicateLogin),
+    (m.AgentLoggedIn(agent_id="zed", skills={"juggling": 3}), m.UnknownSkill),
+    (m.AgentLoggedIn(agent_id="zed", skills={"billing": 9}), m.BadInput),
+    (m.ContactArrived(contact_id="c1", channel="voice", queue="general"), m.DuplicateContact),
+    (m.ContactArrived(contact_id="c9", channel="fax", queue="general"), m.BadInput),
+    (m.OfferAccepted(offer_id="o-999", agent_id="ann"), m.UnknownOffer),
+    (m.ContactEnded(contact_id="gone"), m.ContactEndedAlready),
+    (m.ContactEnded(contact_id="c1"), m.IllegalTransition),
+    (m.ContactAbandoned(contact_id="nope"), m.UnknownContact),
+    (m.AgentLoggedOut(agent_id="ann"), m.IllegalTransition),
+])
+def test_bad_input_is_a_named_error_and_changes_nothing(event: object, error: type) -> None:
+    acd = Acd()
+    acd.agent("ann", ready=False)
+    acd(m.AgentReady(agent_id="ann"))
+    acd.agent("bob", ready=False)
+    acd.arrive("gone")
+    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    acd(m.ContactEnded(contact_id="gone"))
+    acd(m.AgentNotReady(agent_id="ann"))
+    acd.arrive("c1")
+    acd(m.AgentReady(agent_id="ann"))
+    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))  # ann has c1
+    if error is m.IllegalTransition and isinstance(event, m.ContactEnded):
+        event = m.ContactAbandoned(contact_id="c1")  # abandoning a connected contact is refused
+    before = acd.fingerprint()
+    with pytest.raises(error):
+        acd(event)
+    assert acd.fingerprint() == before
+
+
+def test_accepting_someone_elses_offer_is_refused() -> None:
+    acd = Acd()
+    acd.agent("ann")
+    acd.agent("bob", ready=False)
+    acd.arrive("c1")
+    before = acd.fingerprint()
+    with pytest.raises(m.NotYours):
+        acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="bob"))
+    assert acd.fingerprint() == before
+
+
+def test_contacts_widening_at_the_same_instant_keep_their_priority_order() -> None:
+    """Found by the property test: both contacts reach step 2 at t=30; the priority one wins."""
+    steps = [RoutingStep(require={"billing": 3}, timeout=30), RoutingStep(require={"billing": 1})]
+    acd = Acd([queue(steps=steps)])
+    acd.agent("junior", billing=1)
+    acd.arrive("regular", at=0)
+    acd.arrive("urgent", at=0, priority_class=0)
+    acd.advance_to(31)
+    assert acd.last_offer().contact_id == "urgent"
