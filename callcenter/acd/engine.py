@@ -573,7 +573,8 @@ class AcdEngine:
         self._index_waiting(contact)
         if log:
             pos = qs.positions.rank(contact.key) + 1
-            ewt = self._ewt(qs, pos)
+            free = self._pools.best((qs.reqs[contact.step], pool_of(contact.channel), qs.cfg.strategy))
+            ewt = 0.0 if free is not None else self._ewt(qs, pos)
             self._log_contact(
                 contact,
                 "contact.queued",
