@@ -27,13 +27,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _machine import machine  # noqa: E402
+from _machine import machine
 
-from callcenter.acd import model as m  # noqa: E402
-from callcenter.acd.engine import AcdEngine  # noqa: E402
-from callcenter.config.model import QueueConfig, RoutingStep  # noqa: E402
-from callcenter.core.events import RecordEvent  # noqa: E402
-from callcenter.core.ids import SequentialIds  # noqa: E402
+from callcenter.acd import model as m
+from callcenter.acd.engine import AcdEngine
+from callcenter.config.model import QueueConfig, RoutingStep
+from callcenter.core.events import RecordEvent
+from callcenter.core.ids import SequentialIds
 
 SKILLS = [f"s{i}" for i in range(20)]
 STRATEGIES = ["longest-idle", "least-occupied", "round-robin", "best-skill-match", "random"]
