@@ -83,12 +83,19 @@ def build(agents: int, waiting: int, seed: int = 7) -> tuple[AcdEngine, random.R
     return engine, rng, connected
 
 
-def measure(agents: int, inputs: int, waiting: int = 10_000) -> dict[str, float]:
+def measure(agents: int, inputs: int, waiting: int = 10_000, rounds: int = 3) -> dict[str, float]:
+    """Best of ``rounds`` measured rounds on one built center (this VM's clock is noisy)."""
     engine, rng, connected = build(agents, waiting)
     rng.shuffle(connected)
+    results = [_round(engine, rng, connected, inputs, 10_000_000 * (r + 1)) for r in range(rounds)]
+    return max(results, key=lambda r: r["inputs_per_s"])
+
+
+def _round(
+    engine: AcdEngine, rng: random.Random, connected: list[str], inputs: int, n: int
+) -> dict[str, float]:
     times: list[int] = []
-    now = 100.0
-    n = 10_000_000
+    now = 100.0 + n / 1e5
     i = 0
     gc.collect()
     gc.disable()

@@ -69,6 +69,9 @@ TRANSITIONS: dict[tuple[State, str], str] = {
 # on NOT_READY, or on ON_CONTACT for an agent who still has chats open.
 
 EXCLUSIVE_CHANNELS = frozenset({"voice", "callback"})
+# plain module constants: enum attribute access is slow on the hot path
+_AVAILABLE, _ON_CONTACT = State.AVAILABLE, State.ON_CONTACT
+_BOTH, _VOICE, _CHAT = ("voice", "chat"), ("voice",), ("chat",)
 
 
 @dataclass(slots=True, eq=False)
@@ -90,7 +93,9 @@ class Agent:
     handle_time: float = 0.0
     offers_received: int = 0
     matches: tuple[int, ...] = ()  # ids of the routing requirements this agent meets
+    bag_keys: tuple[tuple[str, int], ...] = ()  # (queue, step) pairs whose requirement it meets
     ctx: str | None = None
+    ctx_n: int = 0
 
     def meets(self, require: Mapping[str, int]) -> bool:
         skills = self.skills
@@ -106,13 +111,18 @@ class Agent:
 
     def free_for(self, pool: str) -> bool:
         """May this agent be offered a contact of ``pool`` ("voice" or "chat") right now?"""
-        if self.state not in (State.AVAILABLE, State.ON_CONTACT) or self.offer_id is not None:
-            return False
-        if self.pending_not_ready is not None:
-            return False
-        if pool == "voice":
-            return not self.contacts
-        return not self.exclusive_busy and self.chats < self.chat_capacity
+        return pool in self.free_pools()
+
+    def free_pools(self) -> tuple[str, ...]:
+        """The pools ("voice", "chat") this agent may be offered a contact from now."""
+        if self.offer_id is not None or self.pending_not_ready is not None:
+            return ()
+        state = self.state
+        if state is _AVAILABLE and not self.contacts:
+            return _BOTH if self.chat_capacity > 0 else _VOICE
+        if state is _ON_CONTACT and not self.exclusive_busy and self.chats < self.chat_capacity:
+            return _CHAT
+        return ()
 
     def settle_state(self) -> State:
         if self.contacts:

@@ -61,6 +61,7 @@ class Contact:
     step: int = 0
     epoch: int = 0  # bumps whenever its place changes: stale step timers are ignored
     placements: int = 0  # bumps on each queue entry: stale max-wait timers are ignored
+    ctx_n: int = 0
     step_deadline: float | None = None
     offer_id: str | None = None
     agent_id: str | None = None
@@ -112,9 +113,10 @@ class AcdEngine:
         self._reqs: list[dict[str, int]] = []
         self._req_ids: dict[tuple[tuple[str, int], ...], int] = {}
         self._req_strategies: dict[int, set[str]] = {}
+        self._req_pools: dict[int, set[str]] = {}  # pools some queue step with this requirement takes
         self.queues: dict[str, QueueState] = {}
         for q in queues:
-            reqs = tuple(self._requirement(step.require, q.strategy) for step in q.steps)
+            reqs = tuple(self._requirement(step.require, q.strategy, q.channels) for step in q.steps)
             self.queues[q.name] = QueueState(cfg=q, reqs=reqs, aht=default_aht)
         self._waiting_bags: dict[tuple[str, int, str], SortedBag] = {}
         self._targeted: dict[str, SortedBag] = {}  # agent id -> contacts transferred to them
@@ -271,6 +273,7 @@ class AcdEngine:
         self.agents[e.agent_id] = agent
         self._agent_seq.setdefault(e.agent_id, len(self._agent_seq))
         agent.matches = self._matching_reqs(agent)
+        agent.bag_keys = tuple(qs for req in agent.matches for qs in self._steps_for_req.get(req, ()))
         self._set_state(agent, "login", now, reason="logged_in")
 
     def _logout(self, e: m.AgentLoggedOut, now: float) -> None:
@@ -321,6 +324,7 @@ class AcdEngine:
             self._count_logged_in(agent, -1)
         agent.skills = dict(e.skills)
         agent.matches = self._matching_reqs(agent)
+        agent.bag_keys = tuple(qs for req in agent.matches for qs in self._steps_for_req.get(req, ()))
         if working:
             self._count_staffed(agent, +1)
         if present:
@@ -387,7 +391,8 @@ class AcdEngine:
                 channel=contact.channel,
             )
         )
-        self._match_agent(agent, now)  # room for another chat?
+        if contact.channel == "chat":
+            self._match_agent(agent, now)  # room for another chat?
 
     def _declined(self, e: m.OfferDeclined, now: float) -> None:
         offer = self._find_offer(e.offer_id, e.agent_id)
@@ -652,7 +657,7 @@ class AcdEngine:
         self._offer(contact, agent, now, self._why(qs, contact.step, agent, free, now))
 
     def _match_agent(self, agent: Agent, now: float) -> None:
-        pools = [p for p in ("voice", "chat") if agent.free_for(p)]
+        pools = agent.free_pools()
         if not pools:
             return
         best: Key | None = None
@@ -663,12 +668,12 @@ class AcdEngine:
                     best = key
                     break
         if best is None:
-            for req in agent.matches:
-                for queue, step in self._steps_for_req.get(req, ()):
-                    for pool in pools:
-                        bag = self._waiting_bags.get((queue, step, pool))
-                        if bag and (best is None or bag.items[0] < best):
-                            best = bag.items[0]
+            bags = self._waiting_bags
+            for queue, step in agent.bag_keys:
+                for pool in pools:
+                    bag = bags.get((queue, step, pool))
+                    if bag and (best is None or bag.items[0] < best):
+                        best = bag.items[0]
         if best is None:
             return
         contact = self.contacts[best[3]]
@@ -927,17 +932,19 @@ class AcdEngine:
 
     def _refresh(self, agent: Agent) -> None:
         """Put the agent in, or take it out of, the free-agent indexes it belongs in now."""
-        pools = [p for p in ("voice", "chat") if agent.free_for(p)]
+        pools = agent.free_pools()
         if not pools:
             self._pools.drop(agent.agent_id)
             return
         seq = self._agent_seq[agent.agent_id]
         placements = []
         for req in agent.matches:
+            used = self._req_pools[req]
             for strategy in self._req_strategies[req]:
                 key = self._strategy_key(strategy, agent, req, seq)
                 for pool in pools:
-                    placements.append(((req, pool, strategy), key))
+                    if pool in used:
+                        placements.append(((req, pool, strategy), key))
         self._pools.put(agent.agent_id, placements)
 
     def _strategy_key(self, strategy: str, agent: Agent, req: int, seq: int) -> tuple[Any, ...]:
@@ -965,7 +972,7 @@ class AcdEngine:
 
     # Helpers -----------------------------------------------------------------------------------------
 
-    def _requirement(self, require: Mapping[str, int], strategy: str) -> int:
+    def _requirement(self, require: Mapping[str, int], strategy: str, channels: Sequence[str]) -> int:
         for skill in require:
             if skill not in self.skills:
                 raise m.UnknownSkill(f"routing step requires unknown skill {skill!r}")
@@ -975,6 +982,7 @@ class AcdEngine:
             req = self._req_ids[key] = len(self._reqs)
             self._reqs.append(dict(require))
         self._req_strategies.setdefault(req, set()).add(strategy)
+        self._req_pools.setdefault(req, set()).update(pool_of(ch) for ch in channels)
         return req
 
     def _matching_reqs(self, agent: Agent) -> tuple[int, ...]:
@@ -1044,7 +1052,8 @@ class AcdEngine:
     def _log_contact(
         self, contact: Contact, kind: str, now: float, *, agent: str | None = None, **data: Any
     ) -> None:
-        ctx = self._ids.new("context")
+        contact.ctx_n += 1
+        ctx = f"{contact.contact_id}.{contact.ctx_n}"  # unique and reproducible, no id minting
         self._commands.append(
             RecordEvent(
                 event=InteractionEvent(
@@ -1062,7 +1071,8 @@ class AcdEngine:
         contact.ctx = ctx
 
     def _log_agent(self, agent: Agent, kind: str, now: float, **data: Any) -> None:
-        ctx = self._ids.new("context")
+        agent.ctx_n += 1
+        ctx = f"{agent.agent_id}.{agent.ctx_n}"
         self._commands.append(
             RecordEvent(
                 event=InteractionEvent(
