@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from callcenter import __version__
-from callcenter.appkeys import BUS, CLOCK, CONFIG, DB, LOG
+from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG
 from callcenter.config.model import CenterConfig
 from callcenter.core.clock import Clock, SystemClock
 from callcenter.core.events import InteractionEvent
+from callcenter.core.ids import RandomIds
 from callcenter.runtime.bus import MemoryBus
+from callcenter.runtime.center import Center
 from callcenter.storage import database, migrate
 from callcenter.storage.log import SqlInteractionLog
 
@@ -36,7 +38,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     app[CONFIG] = config
     if clock is not None:
         app[CLOCK] = clock
-    app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx, bus_ctx])
+    app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx, bus_ctx, center_ctx])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/version", version)
     app.router.add_get("/", index)
@@ -95,6 +97,16 @@ async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
     app[BUS] = bus
     yield
     await bus.close()
+
+
+async def center_ctx(app: web.Application) -> AsyncIterator[None]:
+    clock = app[CLOCK]
+    center = Center(app[CONFIG], clock=clock, log=app[LOG], bus=app[BUS],
+                    ids=RandomIds(lambda: int(clock.now() * 1000)))
+    center.start()
+    app[CENTER] = center
+    yield
+    await center.stop()  # handles what is already queued, so its events reach the log
 
 
 # Routes ------------------------------------------------------------------------------

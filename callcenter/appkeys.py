@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.config.model import CenterConfig
 from callcenter.core.clock import Clock
 from callcenter.runtime.bus import EventBus
+from callcenter.runtime.center import Center
 from callcenter.storage.log import SqlInteractionLog
 
 CONFIG = web.AppKey("config", CenterConfig)
@@ -20,3 +21,4 @@ CLOCK = web.AppKey("clock", Clock)
 DB = web.AppKey("db", AsyncEngine)
 LOG = web.AppKey("interaction_log", SqlInteractionLog)
 BUS = web.AppKey("bus", EventBus)
+CENTER = web.AppKey("center", Center)

@@ -1,0 +1,156 @@
+"""The running center: the ACD engine under its single writer, and where its commands go.
+
+Adapters (desks, chats, calls) never touch the engine: they ``submit`` inputs (and hear
+whether they were accepted) or ``post`` them. The engine's commands are routed here:
+
+- ``RecordEvent`` -> appended to the interaction log and published on the bus (topic =
+  event type), so projections, wallboards and other nodes see every transition;
+- offers, withdrawals, connections and agent states -> the agent's desk frames, through
+  ``DeskSink`` (the desk hub), and the bus;
+- what concerns a contact's own channel (connected, overflowed, finished) -> the contact's
+  ``ContactEndpoint`` (a chat session, a call) registered by its adapter.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from callcenter.acd import model as m
+from callcenter.acd.engine import AcdEngine
+from callcenter.config.hours import HoursTable
+from callcenter.config.model import CenterConfig
+from callcenter.core.clock import Clock
+from callcenter.core.events import InteractionEvent, RecordEvent
+from callcenter.core.ids import IdGenerator
+from callcenter.runtime.bus import EventBus
+from callcenter.runtime.dispatch import CommandRouter
+from callcenter.runtime.driver import Driver
+from callcenter.storage.log import InteractionLog
+
+log = logging.getLogger(__name__)
+
+
+class DeskSink(Protocol):
+    def deliver(self, agent_id: str, frame: dict[str, Any]) -> None: ...
+
+
+class ContactEndpoint(Protocol):
+    """A contact's own channel (chat session, call leg), told what routing decided."""
+
+    def on_routing(self, command: Any) -> None: ...
+
+
+def event_payload(event: InteractionEvent) -> dict[str, Any]:
+    return {"type": event.type, "at": event.at, "contact_id": event.contact_id, "agent_id": event.agent_id,
+            "queue": event.queue, "data": dict(event.data), "context_id": event.context_id,
+            "parent_id": event.parent_id}
+
+
+class Center:
+    def __init__(self, config: CenterConfig, *, clock: Clock, log: InteractionLog, bus: EventBus,
+                 ids: IdGenerator, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.ids = ids
+        self._log = log
+        self._bus = bus
+        self.engine = AcdEngine.from_config(config, ids=ids, rng=rng or random.Random(),
+                                            hours=HoursTable(config.hours))
+        router = CommandRouter()
+        router.register(RecordEvent, self._record)
+        router.register(m.OfferContact, self._offer)
+        router.register(m.WithdrawOffer, self._withdrawn)
+        router.register(m.ConnectContact, self._connected)
+        router.register(m.NotifyAgentState, self._agent_state)
+        router.register(m.OverflowContact, self._to_endpoint)
+        router.register(m.FinishContact, self._finished)
+        self.acd: Driver[AcdEngine] = Driver(self.engine, clock, router, name="acd")
+        self.desks: DeskSink | None = None
+        self._endpoints: dict[str, ContactEndpoint] = {}
+        self._agent_of: dict[str, str] = {}  # connected contact -> its agent, for desk notices
+
+    # Lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.acd.start()
+
+    async def stop(self) -> None:
+        await self.acd.stop()
+
+    # Public methods for adapters ---------------------------------------------------------------
+
+    async def submit(self, event: object) -> None:
+        """Hand an input to the ACD and wait until it is applied (raises ``AcdError`` if not)."""
+        await self.acd.submit(event)
+
+    def post(self, event: object) -> None:
+        self.acd.post(event)
+
+    def record(self, event: InteractionEvent) -> None:
+        """Log something that happened outside the engine (an arrival, a note, a rating)."""
+        self._record(RecordEvent(event=event))
+
+    def attach(self, contact_id: str, endpoint: ContactEndpoint) -> None:
+        self._endpoints[contact_id] = endpoint
+
+    def detach(self, contact_id: str) -> None:
+        self._endpoints.pop(contact_id, None)
+
+    async def contact_arrived(self, *, contact_id: str, channel: str, queue: str, caller: str | None,
+                              attributes: Mapping[str, str] | None = None, context_id: str | None = None,
+                              priority_class: int | None = None, head_start_s: float | None = None) -> None:
+        """Log the arrival and queue the contact (raises ``AcdError`` if the ACD refuses)."""
+        self.record(InteractionEvent(type="contact.arrived", at=self.clock.now(), contact_id=contact_id,
+                                     queue=queue, data={"channel": channel, "caller": caller},
+                                     context_id=context_id))
+        await self.submit(m.ContactArrived(contact_id=contact_id, channel=channel, queue=queue,
+                                           attributes=dict(attributes or {}), caller=caller,
+                                           context_id=context_id, priority_class=priority_class,
+                                           head_start_s=head_start_s))
+
+    # Command handlers (run in the ACD writer's task; they must not block) ------------------------
+
+    def _record(self, command: RecordEvent) -> None:
+        self._log.append(command.event)
+        self._bus.publish(command.event.type, event_payload(command.event))
+
+    def _desk(self, agent_id: str, frame: dict[str, Any]) -> None:
+        if self.desks is not None:
+            self.desks.deliver(agent_id, frame)
+
+    def _offer(self, c: m.OfferContact) -> None:
+        self._desk(c.agent_id, {"type": "offer", **asdict(c)})
+
+    def _withdrawn(self, c: m.WithdrawOffer) -> None:
+        self._desk(c.agent_id, {"type": "offer_withdrawn", "offer_id": c.offer_id, "contact_id": c.contact_id,
+                                "reason": c.reason})
+
+    def _connected(self, c: m.ConnectContact) -> None:
+        self._agent_of[c.contact_id] = c.agent_id
+        self._desk(c.agent_id, {"type": "contact", "contact_id": c.contact_id, "status": "connected",
+                                "channel": c.channel, "queue": c.queue})
+        self._to_endpoint(c)
+
+    def _agent_state(self, c: m.NotifyAgentState) -> None:
+        self._desk(c.agent_id, {"type": "state", "state": c.state, "reason": c.reason, "since": c.since,
+                                "wrap_up_deadline": c.wrap_up_deadline})
+
+    def _finished(self, c: m.FinishContact) -> None:
+        agent = self._agent_of.pop(c.contact_id, None)
+        if agent is not None:
+            self._desk(agent, {"type": "contact", "contact_id": c.contact_id, "status": "wrap_up",
+                               "reason": c.reason})
+        self._to_endpoint(c)
+        self._endpoints.pop(c.contact_id, None)
+
+    def _to_endpoint(self, c: Any) -> None:
+        endpoint = self._endpoints.get(c.contact_id)
+        if endpoint is not None:
+            try:
+                endpoint.on_routing(c)
+            except Exception:
+                log.exception("endpoint of %s failed on %s", c.contact_id, type(c).__name__)
