@@ -66,13 +66,15 @@ def read_trace(path: Path) -> list[Arrival]:
             problems: list[str] = []
             for line, row in enumerate(reader, start=2):
                 try:
-                    out.append(Arrival(
-                        at=float(row["at"]),
-                        queue=row.get("queue") or None,
-                        priority=int(row["priority"]) if row.get("priority") else None,
-                        service_s=float(row["service_s"]) if row.get("service_s") else None,
-                        kind=row.get("type") or None,
-                    ))
+                    out.append(
+                        Arrival(
+                            at=float(row["at"]),
+                            queue=row.get("queue") or None,
+                            priority=int(row["priority"]) if row.get("priority") else None,
+                            service_s=float(row["service_s"]) if row.get("service_s") else None,
+                            kind=row.get("type") or None,
+                        )
+                    )
                 except ValueError as exc:
                     problems.append(f"{path}:{line}: {exc}")
     except FileNotFoundError:

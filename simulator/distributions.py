@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,8 +38,12 @@ class Dist:
 
     @property
     def expected(self) -> float:
-        return {"exponential": self.mean, "lognormal": self.mean, "fixed": self.value,
-                "uniform": (self.min + self.max) / 2}[self.dist]
+        return {
+            "exponential": self.mean,
+            "lognormal": self.mean,
+            "fixed": self.value,
+            "uniform": (self.min + self.max) / 2,
+        }[self.dist]
 
     def sampler(self, rng: random.Random) -> Sampler:
         return Sampler(self, rng)
@@ -50,6 +55,7 @@ class Sampler:
     __slots__ = ("_draw",)
 
     def __init__(self, d: Dist, rng: random.Random) -> None:
+        self._draw: Callable[[], float]
         if d.dist == "exponential":
             rate = 1.0 / d.mean
             self._draw = lambda: rng.expovariate(rate)

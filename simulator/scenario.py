@@ -152,8 +152,9 @@ class Scenario:
     mix: list[ContactType]
     agents: list[AgentGroup]
     seed: int = 1
-    start: datetime = field(default=datetime.fromisoformat("2026-01-05T00:00:00+00:00"),
-                            metadata={"parse": _parse_start})
+    start: datetime = field(
+        default=datetime.fromisoformat("2026-01-05T00:00:00+00:00"), metadata={"parse": _parse_start}
+    )
     center: str | None = None
     skills: list[SkillConfig] = field(default_factory=list)
     queues: list[QueueConfig] = field(default_factory=list)
@@ -178,6 +179,11 @@ def load_scenario(path: Path | str) -> Scenario:
     if scenario is None:
         problems.raise_if_any()
         raise ConfigError([f"{path}: not a scenario"])
+    if scenario.arrivals.trace is not None and not Path(scenario.arrivals.trace).is_absolute():
+        from dataclasses import replace
+
+        trace = str((path.parent / scenario.arrivals.trace).resolve())
+        scenario = replace(scenario, arrivals=replace(scenario.arrivals, trace=trace))
     if scenario.center is not None:
         center_path = (path.parent / scenario.center).resolve()
         try:
@@ -207,8 +213,12 @@ def _check(s: Scenario, file: str, lines: dict[str, int], problems: Problems) ->
     for i, kind in enumerate(s.mix):
         if queues and kind.queue not in queues:
             where = f"mix[{i}].queue"
-            problems.add(file, lines.get(where, 1), where,
-                         f"unknown queue {kind.queue!r} (known: {', '.join(sorted(queues))})")
+            problems.add(
+                file,
+                lines.get(where, 1),
+                where,
+                f"unknown queue {kind.queue!r} (known: {', '.join(sorted(queues))})",
+            )
     for i, group in enumerate(s.agents):
         for skill in group.skills:
             where = f"agents[{i}].skills.{skill}"

@@ -80,6 +80,23 @@ class ErlangAResult:
     c: int
     _tail: tuple[float, ...]  # P(an arrival finds c + j contacts in the system), j = 0, 1, ...
 
+    @property
+    def asa_answered(self) -> float:
+        """Mean wait of the contacts that were answered (the usual ASA), seconds.
+
+        Behind ``j`` waiting contacts, the stages a contact passes have rates
+        ``c mu + k theta`` (k = j + 1 down to 1), whatever ends each stage, so the expected
+        wait of one that is served is the sum of ``1 / rate``; it is served with probability
+        ``c mu / (c mu + (j + 1) theta)`` (the product of the stage odds telescopes)."""
+        service, theta = self.c / self.aht, 1.0 / self.patience
+        total = 0.0
+        stage_sum = 0.0
+        for j, w in enumerate(self._tail):
+            stage_sum += 1.0 / (service + (j + 1) * theta)
+            total += w * service / (service + (j + 1) * theta) * stage_sum
+        answered = 1.0 - self.p_abandon
+        return total / answered if answered > 0 else math.inf
+
     def service_level(self, t: float) -> float:
         """Share of all arrivals answered within ``t`` seconds (abandoned ones count as not).
 

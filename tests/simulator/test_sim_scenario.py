@@ -54,21 +54,38 @@ def test_a_good_scenario_loads(tmp_path: Path) -> None:
 
 
 def test_queues_can_come_from_a_center_config(tmp_path: Path) -> None:
-    text = GOOD.replace("skills: [{name: billing}]\nqueues:\n  - name: general\n    steps: [{require: {billing: 1}}]\n",
-                        f"center: {ROOT / 'config' / 'callcenter.yaml'}\n").replace("billing: 2", "banking: 2")
+    text = GOOD.replace(
+        "skills: [{name: billing}]\nqueues:\n  - name: general\n    steps: [{require: {billing: 1}}]\n",
+        f"center: {ROOT / 'config' / 'callcenter.yaml'}\n",
+    ).replace("billing: 2", "banking: 2")
     s = load_scenario(write(tmp_path, text))
     assert "cards" in {q.name for q in s.queues}
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    (("rate_per_hour: 120", "rate_per_hour: -1"), "scenario.yaml:10: arrivals: arrivals need a positive rate_per_hour"),
-    (("{queue: general, weight: 3}", "{queue: genral, weight: 3}"), "scenario.yaml:12: mix[0].queue: unknown queue 'genral' (known: general)"),
-    (("mean: 300}", "mean: 0}"), "scenario.yaml:14: patience: an exponential distribution needs a positive 'mean'"),
-    (("billing: 2", "bliling: 2"), "scenario.yaml:17: agents[0].skills.bliling: unknown skill 'bliling'"),
-    (("duration: 2h", "duration: soon"), "scenario.yaml:3: duration: 'soon' is not a duration"),
-    (("count: 5", "count: five"), "scenario.yaml:16: agents[0].count: expected a whole number, found 'five'"),
-    (("seed: 7", "seed: 7\nspeed: 3"), "scenario.yaml:3: speed: unknown key"),
-])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("rate_per_hour: 120", "rate_per_hour: -1"),
+            "scenario.yaml:10: arrivals: arrivals need a positive rate_per_hour",
+        ),
+        (
+            ("{queue: general, weight: 3}", "{queue: genral, weight: 3}"),
+            "scenario.yaml:12: mix[0].queue: unknown queue 'genral' (known: general)",
+        ),
+        (
+            ("mean: 300}", "mean: 0}"),
+            "scenario.yaml:14: patience: an exponential distribution needs a positive 'mean'",
+        ),
+        (("billing: 2", "bliling: 2"), "scenario.yaml:17: agents[0].skills.bliling: unknown skill 'bliling'"),
+        (("duration: 2h", "duration: soon"), "scenario.yaml:3: duration: 'soon' is not a duration"),
+        (
+            ("count: 5", "count: five"),
+            "scenario.yaml:16: agents[0].count: expected a whole number, found 'five'",
+        ),
+        (("seed: 7", "seed: 7\nspeed: 3"), "scenario.yaml:3: speed: unknown key"),
+    ],
+)
 def test_mistakes_are_named_by_file_and_line(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_scenario(write(tmp_path, GOOD.replace(*change)))
@@ -102,7 +119,10 @@ def test_same_seed_same_arrivals_and_weekday_factor() -> None:
 def test_trace_files_are_read_with_per_row_errors(tmp_path: Path) -> None:
     good = tmp_path / "trace.csv"
     good.write_text("at,queue,priority\n5,general,2\n1.5,cards,\n")
-    assert [(a.at, a.queue, a.priority) for a in read_trace(good)] == [(1.5, "cards", None), (5.0, "general", 2)]
+    assert [(a.at, a.queue, a.priority) for a in read_trace(good)] == [
+        (1.5, "cards", None),
+        (5.0, "general", 2),
+    ]
     bad = tmp_path / "bad.csv"
     bad.write_text("at,queue\n1,general\nsoon,general\n")
     with pytest.raises(ConfigError) as info:

@@ -1,0 +1,155 @@
+"""The ``callcenter-sim`` command (also ``python -m simulator``)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from callcenter.core.errors import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="callcenter-sim", description="Simulate traffic through callcenter."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a scenario file")
+    run.add_argument("scenario", type=Path)
+    run.add_argument("--mode", choices=["virtual", "live"], default="virtual")
+    run.add_argument("--url", help="the running server, for --mode live")
+    run.add_argument("--out", type=Path, required=True, help="folder for summary.json, CSV and charts")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    erl = sub.add_parser("erlang", help="an M/M/c (or M/M/c+M) what-if beside the Erlang prediction")
+    erl.add_argument("--arrivals-per-hour", type=float, required=True)
+    erl.add_argument("--aht-seconds", type=float, required=True)
+    erl.add_argument("--agents", type=int, required=True)
+    erl.add_argument("--patience-seconds", type=float)
+    erl.add_argument("--sl-seconds", type=float, default=20.0)
+    erl.add_argument("--calls", type=int, default=100_000)
+    erl.add_argument("--seed", type=int, default=1)
+    erl.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def progress_bar(label: str, enabled: bool) -> Callable[[float], None]:
+    started = time.monotonic()
+
+    def show(fraction: float) -> None:
+        if not enabled:
+            return
+        elapsed = time.monotonic() - started
+        eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
+        filled = int(fraction * 30)
+        sys.stderr.write(
+            f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {fraction:5.1%} "
+            f"elapsed {elapsed:5.0f} s, about {eta:4.0f} s left"
+        )
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "erlang":
+            return cmd_erlang(args)
+        return cmd_run(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"callcenter-sim: {len(exc.problems)} problem(s)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_erlang(args: argparse.Namespace) -> int:
+    from simulator.erlang_check import erlang_whatif
+
+    if args.agents < 1 or args.arrivals_per_hour <= 0 or args.aht_seconds <= 0 or args.calls < 1:
+        print("callcenter-sim: agents, calls, arrivals and handling time must be positive", file=sys.stderr)
+        return 2
+    summary = erlang_whatif(
+        arrivals_per_hour=args.arrivals_per_hour,
+        aht_seconds=args.aht_seconds,
+        agents=args.agents,
+        calls=args.calls,
+        seed=args.seed,
+        patience_seconds=args.patience_seconds,
+        sl_seconds=args.sl_seconds,
+        progress=progress_bar("simulating", not args.quiet and sys.stderr.isatty()),
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from simulator.scenario import load_scenario
+    from simulator.summary import summarise
+    from simulator.virtual import run_virtual
+
+    scenario = load_scenario(args.scenario)
+    if args.mode == "live":
+        print(
+            "callcenter-sim: live mode needs the desk and chat endpoints of a running server; "
+            "this version runs scenarios in virtual mode only",
+            file=sys.stderr,
+        )
+        return 2
+    started = time.monotonic()
+    run = run_virtual(scenario, progress=progress_bar(scenario.name, not args.quiet and sys.stderr.isatty()))
+    summary = summarise(
+        run.events,
+        start=run.start_epoch,
+        end=run.end_epoch,
+        sl_seconds=scenario.service_level_s,
+        short_abandon_s=scenario.short_abandon_s,
+        interval_s=scenario.interval_s,
+    )
+    summary["scenario"] = scenario.name
+    summary["seed"] = scenario.seed
+    summary["mode"] = "virtual"
+    summary["wall_seconds"] = round(time.monotonic() - started, 3)
+    write_outputs(args.out, summary, run.events)
+    print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, list | dict)}, indent=2))
+    return 0
+
+
+def write_outputs(out: Path, summary: dict[str, Any], events: Sequence[Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    with (out / "intervals.csv").open("w", newline="") as f:
+        rows = summary["per_interval"]
+        if rows:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    with (out / "events.jsonl").open("w") as f:
+        for e in events:
+            f.write(
+                json.dumps(
+                    {
+                        "at": e.at,
+                        "type": e.type,
+                        "contact_id": e.contact_id,
+                        "agent_id": e.agent_id,
+                        "queue": e.queue,
+                        "data": dict(e.data),
+                    },
+                    sort_keys=True,
+                )
+                + "\n"
+            )
+    from simulator.charts import write_charts
+
+    write_charts(out, summary)

@@ -1,0 +1,305 @@
+"""Virtual mode: the real ACD engine on a virtual clock, with simulated callers and agents.
+
+One heap of future happenings keyed by (time, sequence) drives everything; the engine is
+called directly (it is pure), and its ``RecordEvent`` commands are the run's interaction
+log, the same events the server writes. All randomness comes from one generator seeded by
+the scenario, and the order of happenings is fully determined, so the same seed gives the
+identical event log.
+
+Callers: arrive (Poisson or trace), spend time in the IVR (some hang up there, some key a
+wrong option first), join a queue, and abandon if their patience runs out before an agent
+connects. Agents: log in for their shift, take breaks, answer offers after a delay (or
+decline, or let them ring out, at configured rates; they are ready again 10 s later),
+handle contacts for a sampled time and wrap up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from callcenter.acd import model as m
+from callcenter.acd.engine import AcdEngine
+from callcenter.config.hours import HoursTable
+from callcenter.config.model import parse_span
+from callcenter.core.events import InteractionEvent, RecordEvent
+from callcenter.core.ids import SequentialIds
+from simulator.arrivals import Arrival, poisson, read_trace
+from simulator.scenario import AgentGroup, Scenario
+
+RETRY_AFTER_MISS_S = 10.0
+MISTAKE_COST_S = 8.0
+
+
+@dataclass
+class VirtualRun:
+    scenario: Scenario
+    events: list[InteractionEvent] = field(default_factory=list)
+    start_epoch: float = 0.0
+    end_epoch: float = 0.0
+    contacts: int = 0
+
+
+@dataclass
+class _Agent:
+    agent_id: str
+    group: AgentGroup
+    rng_draws: dict[str, Callable[[], float]]
+
+
+class _Simulation:
+    def __init__(self, scenario: Scenario, progress: Callable[[float], None] | None) -> None:
+        self.s = scenario
+        self.rng = random.Random(scenario.seed)
+        self.engine = AcdEngine(
+            scenario.queues,
+            [k.name for k in scenario.skills],
+            ids=SequentialIds(),
+            rng=random.Random(scenario.seed + 1),
+            hours=HoursTable({}),
+        )
+        self.t0 = scenario.start.timestamp()
+        self.heap: list[tuple[float, int, str, Any]] = []
+        self.seq = 0
+        self.run = VirtualRun(scenario=scenario, start_epoch=self.t0)
+        self.progress = progress
+        self.patience = scenario.patience.sampler(self.rng) if scenario.patience else None
+        self.ivr_time = scenario.ivr.time.sampler(self.rng)
+        weights = [k.weight for k in scenario.mix]
+        total = sum(weights)
+        self.mix_cum = [sum(weights[: i + 1]) / total for i in range(len(weights))]
+        self.agents: dict[str, _Agent] = {}
+        self.connected: dict[str, str] = {}
+        self.wrap_for: dict[str, float] = {}
+
+    def at(self, t: float, kind: str, payload: Any) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (t, self.seq, kind, payload))
+
+    # Set-up -------------------------------------------------------------------------------------
+
+    def schedule(self) -> None:
+        s = self.s
+        arrivals = (
+            read_trace(Path(s.arrivals.trace))
+            if s.arrivals.trace
+            else poisson(s.arrivals, s.start, s.duration, self.rng)
+        )
+        for arrival in arrivals:
+            if arrival.at < s.duration:
+                self.at(self.t0 + arrival.at, "arrive", arrival)
+        for gi, group in enumerate(s.agents):
+            for n in range(group.count):
+                agent_id = f"{group.name}-{gi}-{n}"
+                self.agents[agent_id] = _Agent(
+                    agent_id,
+                    group,
+                    {
+                        "handle": group.handle_time.sampler(self.rng),
+                        "wrap": group.wrap_up.sampler(self.rng),
+                        "answer": group.answer_delay.sampler(self.rng),
+                    },
+                )
+                self._schedule_shifts(agent_id, group)
+
+    def _schedule_shifts(self, agent_id: str, group: AgentGroup) -> None:
+        start_min, end_min = parse_span(group.shift)
+        if (start_min, end_min) == (0, 1440) and not group.breaks:  # on all the time
+            self.at(self.t0, "login", agent_id)
+            return
+        day0 = self.s.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        days = int(self.s.duration // 86400) + 2
+        for d in range(days):
+            day = day0 + timedelta(days=d)
+            on = (day + timedelta(minutes=start_min)).timestamp()
+            off = (day + timedelta(minutes=end_min)).timestamp()
+            if off <= self.t0 or on >= self.t0 + self.s.duration:
+                continue
+            self.at(max(on, self.t0), "login", agent_id)
+            for br in group.breaks:
+                b_min = parse_span(f"{br.at}-24:00")[0]
+                b_at = (day + timedelta(minutes=b_min)).timestamp()
+                if max(on, self.t0) < b_at < off:
+                    self.at(b_at, "break", agent_id)
+                    self.at(b_at + br.minutes * 60, "ready", agent_id)
+            if off < self.t0 + self.s.duration:
+                self.at(off, "logout", agent_id)
+
+    # The loop -----------------------------------------------------------------------------------
+
+    def go(self) -> VirtualRun:
+        self.schedule()
+        end = self.t0 + self.s.duration
+        next_report = 0.0
+        while True:
+            due = self.engine.next_deadline()
+            if self.heap and (due is None or self.heap[0][0] <= due):
+                now, _, kind, payload = heapq.heappop(self.heap)
+                if now >= end and not self.s.drain and kind in ("arrive", "login"):
+                    continue
+                self.handle(kind, payload, now)
+            elif due is not None:
+                now = due
+                self.engine.handle_timer(now)
+                self.collect(now)
+            else:
+                break
+            if self.progress and now - self.t0 >= next_report:
+                self.progress(min(1.0, (now - self.t0) / self.s.duration))
+                next_report += self.s.duration / 100
+        self.run.end_epoch = max(end, self.run.events[-1].at if self.run.events else end)
+        return self.run
+
+    def handle(self, kind: str, payload: Any, now: float) -> None:
+        # an abandon for a contact connected a moment earlier is a real race: the engine's
+        # refusal is the right outcome, nothing to do
+        with contextlib.suppress(m.AcdError):
+            getattr(self, f"on_{kind}")(payload, now)
+        self.collect(now)
+
+    def feed(self, event: object, now: float) -> None:
+        self.engine.handle(event, now)
+        self.collect(now)
+
+    def collect(self, now: float) -> None:
+        while cmds := self.engine.take_commands():  # accepting an offer yields more at once
+            for cmd in cmds:
+                self._command(cmd, now)
+
+    def _command(self, cmd: Any, now: float) -> None:
+        if isinstance(cmd, RecordEvent):
+            self.run.events.append(cmd.event)
+        elif isinstance(cmd, m.OfferContact):
+            self.on_offered(cmd, now)
+        elif isinstance(cmd, m.ConnectContact):
+            agent = self.agents[cmd.agent_id]
+            self.connected[cmd.contact_id] = cmd.agent_id
+            self.at(now + agent.rng_draws["handle"](), "end", cmd.contact_id)
+        elif isinstance(cmd, m.FinishContact):
+            self.connected.pop(cmd.contact_id, None)
+
+    # Callers ------------------------------------------------------------------------------------
+
+    def on_arrive(self, arrival: Arrival, now: float) -> None:
+        self.run.contacts += 1
+        cid = f"c{self.run.contacts:07d}"
+        r = self.rng.random()
+        kind = self.s.mix[next(i for i, c in enumerate(self.mix_cum) if r <= c)]
+        queue = arrival.queue or kind.queue
+        self.run.events.append(
+            InteractionEvent(
+                type="contact.arrived",
+                at=now,
+                contact_id=cid,
+                queue=queue,
+                data={"channel": kind.channel, "caller": f"+1555{cid[1:]}"},
+            )
+        )
+        ivr = self.ivr_time()
+        if self.rng.random() < self.s.ivr.mistake_rate:
+            ivr += MISTAKE_COST_S
+        if self.rng.random() < self.s.ivr.hangup_rate:
+            self.at(now + ivr * self.rng.random(), "ivr_hangup", cid)
+            return
+        attrs = dict(kind.attributes)
+        for key in ("intent", "language", "segment"):
+            if getattr(kind, key):
+                attrs[key] = getattr(kind, key)
+        if arrival.priority is not None and arrival.priority >= 2:
+            attrs["tier"] = "top"
+        if arrival.service_s is not None:
+            attrs["service_s"] = str(arrival.service_s)
+        self.at(now + ivr, "queue", (cid, queue, kind.channel, attrs))
+
+    def on_ivr_hangup(self, cid: str, now: float) -> None:
+        self.run.events.append(
+            InteractionEvent(type="contact.ended", at=now, contact_id=cid, data={"reason": "ivr_hangup"})
+        )
+
+    def on_queue(self, payload: tuple[str, str, str, dict[str, str]], now: float) -> None:
+        cid, queue, channel, attrs = payload
+        self.feed(
+            m.ContactArrived(
+                contact_id=cid, channel=channel, queue=queue, attributes=attrs, caller=f"+1555{cid[1:]}"
+            ),
+            now,
+        )
+        if self.patience is not None:
+            self.at(now + self.patience(), "abandon", cid)
+
+    def on_abandon(self, cid: str, now: float) -> None:
+        c = self.engine.contacts.get(cid)
+        if c is not None and c.state in ("waiting", "offered"):
+            self.feed(m.ContactAbandoned(contact_id=cid), now)
+
+    def on_end(self, cid: str, now: float) -> None:
+        agent_id = self.connected.get(cid)
+        if agent_id is None:
+            return
+        contact = self.engine.contacts[cid]
+        self.feed(m.ContactEnded(contact_id=cid), now)
+        wrap = self.agents[agent_id].rng_draws["wrap"]()
+        queue_wrap = self.engine.queues[contact.queue].cfg.wrap_up_s
+        if 0 < wrap < queue_wrap:
+            self.at(now + wrap, "wrap_done", agent_id)
+
+    # Agents -------------------------------------------------------------------------------------
+
+    def on_offered(self, offer: m.OfferContact, now: float) -> None:
+        agent = self.agents[offer.agent_id]
+        r = self.rng.random()
+        g = agent.group
+        if r < g.decline_rate:
+            self.at(now + agent.rng_draws["answer"](), "decline", offer)
+        elif r < g.decline_rate + g.no_answer_rate:
+            self.at(offer.ring_deadline + RETRY_AFTER_MISS_S, "ready", agent.agent_id)
+        else:
+            delay = agent.rng_draws["answer"]()
+            if delay == 0:
+                self.engine.handle(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id), now)
+            else:
+                self.at(now + delay, "accept", offer)
+
+    def on_accept(self, offer: m.OfferContact, now: float) -> None:
+        self.feed(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id), now)
+
+    def on_decline(self, offer: m.OfferContact, now: float) -> None:
+        self.feed(m.OfferDeclined(offer_id=offer.offer_id, agent_id=offer.agent_id), now)
+        self.at(now + RETRY_AFTER_MISS_S, "ready", offer.agent_id)
+
+    def on_login(self, agent_id: str, now: float) -> None:
+        g = self.agents[agent_id].group
+        self.feed(m.AgentLoggedIn(agent_id=agent_id, skills=g.skills, chat_capacity=g.chat_capacity), now)
+        self.feed(m.AgentReady(agent_id=agent_id), now)
+
+    def on_ready(self, agent_id: str, now: float) -> None:
+        a = self.engine.agents.get(agent_id)
+        if a is not None and a.state.value in ("NOT_READY", "WRAP_UP"):
+            self.feed(m.AgentReady(agent_id=agent_id), now)
+
+    on_wrap_done = on_ready
+
+    def on_break(self, agent_id: str, now: float) -> None:
+        self.feed(m.AgentNotReady(agent_id=agent_id, reason="break"), now)
+
+    def on_logout(self, agent_id: str, now: float) -> None:
+        a = self.engine.agents.get(agent_id)
+        if a is None:
+            return
+        if a.contacts:  # finish the contact first
+            self.feed(m.AgentNotReady(agent_id=agent_id, reason="end of shift"), now)
+            self.at(now + 30, "logout", agent_id)
+            return
+        if a.state.value != "LOGGED_OUT":
+            self.feed(m.AgentLoggedOut(agent_id=agent_id), now)
+
+
+def run_virtual(scenario: Scenario, progress: Callable[[float], None] | None = None) -> VirtualRun:
+    """Run a scenario on a virtual clock; returns its interaction events."""
+    return _Simulation(scenario, progress).go()
