@@ -92,7 +92,7 @@ def summarise(
             )
             next_sample += sample_every
         kind = e.type
-        if kind == "contact.queued" and e.contact_id not in queued:
+        if kind == "contact.queued" and e.contact_id is not None and e.contact_id not in queued:
             bucket = int((e.at - start) // interval_s)
             queued[e.contact_id] = (e.at, e.queue or "", bucket)
             for t in (s.total, s.queues[e.queue or ""], s.intervals[bucket]):
