@@ -15,6 +15,7 @@ from aiohttp import web
 
 from callcenter import __version__
 from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG
+from callcenter.auth import web as auth_web
 from callcenter.config.model import CenterConfig
 from callcenter.core.clock import Clock, SystemClock
 from callcenter.core.events import InteractionEvent
@@ -39,6 +40,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     if clock is not None:
         app[CLOCK] = clock
     app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx, bus_ctx, center_ctx])
+    auth_web.install(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/version", version)
     app.router.add_get("/", index)

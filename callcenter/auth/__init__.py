@@ -1,0 +1,1 @@
+"""Users, roles, password login, server-side sessions and CSRF protection."""
