@@ -84,6 +84,7 @@ def test_mmc_agrees_with_erlang_c() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_mmc_matches_erlang_c_over_a_million_calls() -> None:
     """ASA is a noisy figure (SimPy's own M/M/14 swings -8%..+10% between seeds at 200,000
     calls), so the check runs over 1,000,000 calls (about 4 minutes)."""
@@ -94,6 +95,7 @@ def test_mmc_matches_erlang_c_over_a_million_calls() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_mmcm_matches_erlang_a_abandonment_over_200000_calls() -> None:
     r = erlang_whatif(
         arrivals_per_hour=200, aht_seconds=180, agents=14, calls=200_000, seed=13, patience_seconds=300
