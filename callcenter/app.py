@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from callcenter import __version__
+from callcenter.agent_desk import routes as desk_routes
 from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG
 from callcenter.auth import web as auth_web
 from callcenter.config.model import CenterConfig
@@ -41,6 +42,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
         app[CLOCK] = clock
     app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx, bus_ctx, center_ctx])
     auth_web.install(app)
+    desk_routes.install(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/version", version)
     app.router.add_get("/", index)

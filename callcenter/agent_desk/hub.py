@@ -152,6 +152,8 @@ class DeskHub:
             else:
                 reply = await self._on_message(agent_id, parsed.message)
         except ProtocolError as exc:
+            if exc.msg_id is None:  # raised past parsing: answer the request it belongs to
+                exc.msg_id = msg_id
             conn.send(exc.frame())
             return
         except EngineError as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, Protocol
@@ -45,21 +46,37 @@ class ContactEndpoint(Protocol):
 
 
 def event_payload(event: InteractionEvent) -> dict[str, Any]:
-    return {"type": event.type, "at": event.at, "contact_id": event.contact_id, "agent_id": event.agent_id,
-            "queue": event.queue, "data": dict(event.data), "context_id": event.context_id,
-            "parent_id": event.parent_id}
+    return {
+        "type": event.type,
+        "at": event.at,
+        "contact_id": event.contact_id,
+        "agent_id": event.agent_id,
+        "queue": event.queue,
+        "data": dict(event.data),
+        "context_id": event.context_id,
+        "parent_id": event.parent_id,
+    }
 
 
 class Center:
-    def __init__(self, config: CenterConfig, *, clock: Clock, log: InteractionLog, bus: EventBus,
-                 ids: IdGenerator, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        config: CenterConfig,
+        *,
+        clock: Clock,
+        log: InteractionLog,
+        bus: EventBus,
+        ids: IdGenerator,
+        rng: random.Random | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.ids = ids
         self._log = log
         self._bus = bus
-        self.engine = AcdEngine.from_config(config, ids=ids, rng=rng or random.Random(),
-                                            hours=HoursTable(config.hours))
+        self.engine = AcdEngine.from_config(
+            config, ids=ids, rng=rng or random.Random(), hours=HoursTable(config.hours)
+        )
         router = CommandRouter()
         router.register(RecordEvent, self._record)
         router.register(m.OfferContact, self._offer)
@@ -72,6 +89,7 @@ class Center:
         self.desks: DeskSink | None = None
         self._endpoints: dict[str, ContactEndpoint] = {}
         self._agent_of: dict[str, str] = {}  # connected contact -> its agent, for desk notices
+        self.handled_by: OrderedDict[str, str] = OrderedDict()  # recent contacts -> who had them
 
     # Lifecycle ----------------------------------------------------------------------------------
 
@@ -100,17 +118,41 @@ class Center:
     def detach(self, contact_id: str) -> None:
         self._endpoints.pop(contact_id, None)
 
-    async def contact_arrived(self, *, contact_id: str, channel: str, queue: str, caller: str | None,
-                              attributes: Mapping[str, str] | None = None, context_id: str | None = None,
-                              priority_class: int | None = None, head_start_s: float | None = None) -> None:
+    async def contact_arrived(
+        self,
+        *,
+        contact_id: str,
+        channel: str,
+        queue: str,
+        caller: str | None,
+        attributes: Mapping[str, str] | None = None,
+        context_id: str | None = None,
+        priority_class: int | None = None,
+        head_start_s: float | None = None,
+    ) -> None:
         """Log the arrival and queue the contact (raises ``AcdError`` if the ACD refuses)."""
-        self.record(InteractionEvent(type="contact.arrived", at=self.clock.now(), contact_id=contact_id,
-                                     queue=queue, data={"channel": channel, "caller": caller},
-                                     context_id=context_id))
-        await self.submit(m.ContactArrived(contact_id=contact_id, channel=channel, queue=queue,
-                                           attributes=dict(attributes or {}), caller=caller,
-                                           context_id=context_id, priority_class=priority_class,
-                                           head_start_s=head_start_s))
+        self.record(
+            InteractionEvent(
+                type="contact.arrived",
+                at=self.clock.now(),
+                contact_id=contact_id,
+                queue=queue,
+                data={"channel": channel, "caller": caller},
+                context_id=context_id,
+            )
+        )
+        await self.submit(
+            m.ContactArrived(
+                contact_id=contact_id,
+                channel=channel,
+                queue=queue,
+                attributes=dict(attributes or {}),
+                caller=caller,
+                context_id=context_id,
+                priority_class=priority_class,
+                head_start_s=head_start_s,
+            )
+        )
 
     # Command handlers (run in the ACD writer's task; they must not block) ------------------------
 
@@ -126,24 +168,52 @@ class Center:
         self._desk(c.agent_id, {"type": "offer", **asdict(c)})
 
     def _withdrawn(self, c: m.WithdrawOffer) -> None:
-        self._desk(c.agent_id, {"type": "offer_withdrawn", "offer_id": c.offer_id, "contact_id": c.contact_id,
-                                "reason": c.reason})
+        self._desk(
+            c.agent_id,
+            {
+                "type": "offer_withdrawn",
+                "offer_id": c.offer_id,
+                "contact_id": c.contact_id,
+                "reason": c.reason,
+            },
+        )
 
     def _connected(self, c: m.ConnectContact) -> None:
         self._agent_of[c.contact_id] = c.agent_id
-        self._desk(c.agent_id, {"type": "contact", "contact_id": c.contact_id, "status": "connected",
-                                "channel": c.channel, "queue": c.queue})
+        self.handled_by[c.contact_id] = c.agent_id
+        if len(self.handled_by) > 50_000:
+            self.handled_by.popitem(last=False)
+        self._desk(
+            c.agent_id,
+            {
+                "type": "contact",
+                "contact_id": c.contact_id,
+                "status": "connected",
+                "channel": c.channel,
+                "queue": c.queue,
+            },
+        )
         self._to_endpoint(c)
 
     def _agent_state(self, c: m.NotifyAgentState) -> None:
-        self._desk(c.agent_id, {"type": "state", "state": c.state, "reason": c.reason, "since": c.since,
-                                "wrap_up_deadline": c.wrap_up_deadline})
+        self._desk(
+            c.agent_id,
+            {
+                "type": "state",
+                "state": c.state,
+                "reason": c.reason,
+                "since": c.since,
+                "wrap_up_deadline": c.wrap_up_deadline,
+            },
+        )
 
     def _finished(self, c: m.FinishContact) -> None:
         agent = self._agent_of.pop(c.contact_id, None)
         if agent is not None:
-            self._desk(agent, {"type": "contact", "contact_id": c.contact_id, "status": "wrap_up",
-                               "reason": c.reason})
+            self._desk(
+                agent,
+                {"type": "contact", "contact_id": c.contact_id, "status": "wrap_up", "reason": c.reason},
+            )
         self._to_endpoint(c)
         self._endpoints.pop(c.contact_id, None)
 

@@ -1,0 +1,200 @@
+"""What desk messages do: each becomes an ACD input or a logged fact, after checking that the
+agent may act on that offer or contact.
+
+An agent may answer only offers made to them, and act only on contacts they are handling or
+have just handled (notes, dispositions and tickets during wrap-up). Bad values (a reason or
+a disposition code not in the config) are refused naming the field, and change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from callcenter.acd import model as m
+from callcenter.agent_desk import protocol as p
+from callcenter.core.events import InteractionEvent
+from callcenter.runtime.center import Center
+
+log = logging.getLogger(__name__)
+
+
+class ChatOut(Protocol):
+    def agent_says(self, contact_id: str, agent_name: str, text: str) -> bool: ...
+
+
+class DeskService:
+    def __init__(self, center: Center, chats: ChatOut | None = None) -> None:
+        self.center = center
+        self.chats = chats
+        self.desk = center.config.desk
+
+    # Hub callbacks --------------------------------------------------------------------------------
+
+    async def on_message(self, agent: str, msg: Any) -> dict[str, Any] | None:
+        c = self.center
+        if isinstance(msg, p.SetState):
+            if msg.state == "ready":
+                await c.submit(m.AgentReady(agent_id=agent))
+            elif msg.state == "not_ready":
+                reason = msg.reason or (
+                    self.desk.not_ready_reasons[0] if self.desk.not_ready_reasons else "break"
+                )
+                if reason not in self.desk.not_ready_reasons:
+                    raise p.ProtocolError(
+                        "bad_field",
+                        f"unknown reason {reason!r} (one of {', '.join(self.desk.not_ready_reasons)})",
+                        field="reason",
+                    )
+                await c.submit(m.AgentNotReady(agent_id=agent, reason=reason))
+            else:
+                await c.submit(m.AgentLoggedOut(agent_id=agent))
+            return {"state": c.engine.agents[agent].state.value}
+        if isinstance(msg, p.Accept):
+            await c.submit(m.OfferAccepted(offer_id=msg.offer_id, agent_id=agent))
+        elif isinstance(msg, p.Decline):
+            await c.submit(
+                m.OfferDeclined(offer_id=msg.offer_id, agent_id=agent, reason=msg.reason or "declined")
+            )
+        elif isinstance(msg, p.WrapUpDone):
+            await c.submit(m.AgentReady(agent_id=agent))
+        elif isinstance(msg, p.Hold):
+            self._own_live(agent, msg.contact_id)
+            await c.submit(m.ContactHeld(contact_id=msg.contact_id, on=msg.on))
+        elif isinstance(msg, p.Mute):
+            self._own_live(agent, msg.contact_id)
+            self._note(agent, msg.contact_id, "contact.muted" if msg.on else "contact.unmuted", {})
+        elif isinstance(msg, p.Transfer):
+            await c.submit(
+                m.ContactTransferred(
+                    contact_id=msg.contact_id, by_agent=agent, to_queue=msg.to_queue, to_agent=msg.to_agent
+                )
+            )
+        elif isinstance(msg, p.End):
+            self._own_live(agent, msg.contact_id)
+            await c.submit(m.ContactEnded(contact_id=msg.contact_id, by="agent"))
+        elif isinstance(msg, p.Note):
+            self._own(agent, msg.contact_id)
+            self._note(agent, msg.contact_id, "contact.note", {"text": msg.text, "by": agent})
+        elif isinstance(msg, p.Disposition):
+            self._own(agent, msg.contact_id)
+            if msg.code not in self.desk.dispositions:
+                raise p.ProtocolError(
+                    "bad_field",
+                    f"unknown disposition {msg.code!r} (one of {', '.join(self.desk.dispositions)})",
+                    field="code",
+                )
+            self._note(agent, msg.contact_id, "contact.disposition", {"code": msg.code, "by": agent})
+        elif isinstance(msg, p.CreateTicket):
+            self._own(agent, msg.contact_id)
+            ticket_id = c.ids.new("ticket")
+            self._note(
+                agent,
+                msg.contact_id,
+                "ticket.created",
+                {
+                    "ticket_id": ticket_id,
+                    "kind": msg.kind,
+                    "subject": msg.subject,
+                    "due": msg.due,
+                    "owner": agent,
+                },
+            )
+            return {"ticket_id": ticket_id}
+        elif isinstance(msg, p.ChatSend):
+            self._own_live(agent, msg.contact_id)
+            name = c.engine.agents[agent].name
+            if self.chats is None or not self.chats.agent_says(msg.contact_id, name, msg.text):
+                raise p.ProtocolError(
+                    "not_a_chat", f"contact {msg.contact_id} is not an open chat", field="contact_id"
+                )
+            self._note(agent, msg.contact_id, "contact.chat_message", {"from": "agent", "text": msg.text})
+        return None
+
+    def snapshot(self, agent: str) -> dict[str, Any]:
+        engine = self.center.engine
+        a = engine.agents.get(agent)
+        offers = [self._offer_frame(o.offer_id) for o in engine.offers.values() if o.agent_id == agent]
+        contacts = []
+        if a is not None:
+            for cid, channel in a.contacts.items():
+                contact = engine.contacts[cid]
+                contacts.append(
+                    {
+                        "contact_id": cid,
+                        "channel": channel,
+                        "queue": contact.queue,
+                        "caller": contact.caller,
+                        "status": "connected",
+                    }
+                )
+        return {
+            "agent": {"username": agent, "name": a.name if a else agent},
+            "state": a.state.value if a else "LOGGED_OUT",
+            "reason": a.reason if a else None,
+            "since": a.since if a else self.center.clock.now(),
+            "server_time": self.center.clock.now(),
+            "offers": [o for o in offers if o is not None],
+            "contacts": contacts,
+            "reasons": list(self.desk.not_ready_reasons),
+            "dispositions": list(self.desk.dispositions),
+            "queues": [q.name for q in self.center.config.queues],
+            "agents": sorted(x for x, ag in engine.agents.items() if ag.state.value != "LOGGED_OUT"),
+        }
+
+    def on_gone(self, agent: str) -> None:
+        a = self.center.engine.agents.get(agent)
+        if a is not None and a.state.value != "LOGGED_OUT":
+            self.center.post(m.AgentDisconnected(agent_id=agent))
+
+    async def ensure_logged_in(
+        self, agent: str, name: str, skills: dict[str, int], chat_capacity: int
+    ) -> None:
+        a = self.center.engine.agents.get(agent)
+        if a is None or a.state.value == "LOGGED_OUT":
+            await self.center.submit(
+                m.AgentLoggedIn(agent_id=agent, name=name, skills=skills, chat_capacity=chat_capacity)
+            )
+
+    # Helpers -------------------------------------------------------------------------------------
+
+    def _offer_frame(self, offer_id: str) -> dict[str, Any] | None:
+        offer = self.center.engine.offers.get(offer_id)
+        if offer is None:
+            return None
+        contact = self.center.engine.contacts[offer.contact_id]
+        return {
+            "type": "offer",
+            "offer_id": offer_id,
+            "contact_id": contact.contact_id,
+            "agent_id": offer.agent_id,
+            "queue": contact.queue,
+            "channel": contact.channel,
+            "ring_deadline": offer.deadline,
+            "caller": contact.caller,
+            "attributes": dict(contact.attributes),
+            "trace": "",
+        }
+
+    def _own(self, agent: str, contact_id: str) -> None:
+        if self.center.handled_by.get(contact_id) != agent:
+            raise p.ProtocolError("forbidden", f"contact {contact_id} is not yours", field="contact_id")
+
+    def _own_live(self, agent: str, contact_id: str) -> None:
+        self._own(agent, contact_id)
+        contact = self.center.engine.contacts.get(contact_id)
+        if contact is None or contact.agent_id != agent:
+            raise p.ProtocolError(
+                "contact_ended", f"contact {contact_id} is no longer connected to you", field="contact_id"
+            )
+
+    def _note(self, agent: str, contact_id: str, kind: str, data: dict[str, Any]) -> None:
+        self.center.record(
+            InteractionEvent(
+                type=kind,
+                at=self.center.clock.now(),
+                contact_id=contact_id,
+                agent_id=agent,
+                data={k: v for k, v in data.items() if v is not None},
+            )
+        )
