@@ -102,7 +102,7 @@ async def test_bad_messages_get_an_error_frame_and_change_nothing(desk, frame: s
 
 
 async def test_engine_refusal_becomes_an_error_frame(desk) -> None:  # type: ignore[no-untyped-def]
-    client, _, center = desk
+    client, _, _center = desk
     ws = await connect(client)
     await ws.send_json({"type": "accept", "offer_id": "o-other", "id": 9})
     assert await ws.receive_json(timeout=5) == {

@@ -149,7 +149,12 @@ function renderWorkspace() {
   const ws = $("workspace");
   const c = desk.contacts.get(desk.selected);
   ws.classList.toggle("empty-state", !c);
-  if (!c) { ws.replaceChildren(el("p", { class: "muted" }, desk.state === "AVAILABLE" ? "Waiting for a contact…" : "Go Ready to receive contacts.")); return; }
+  if (!c) {
+    const hint = { AVAILABLE: "Waiting for a contact…", OFFERED: "A contact is ringing: accept it on the left (A).",
+      WRAP_UP: "Wrap-up: press Ready (R) when done." }[desk.state] || "Go Ready to receive contacts.";
+    ws.replaceChildren(el("p", { class: "muted" }, hint));
+    return;
+  }
   const held = c.status === "held"; const wrap = c.status === "wrap_up";
   const controls = el("div", { class: "controls" },
     c.channel !== "chat" ? el("button", { class: `btn ${desk.muted.has(c.contact_id) ? "on" : ""}`, title: "Mute (M)", disabled: wrap ? "" : null, onclick: () => toggleMute(c) }, desk.muted.has(c.contact_id) ? "Unmute" : "Mute") : null,
