@@ -17,6 +17,7 @@ from callcenter import __version__
 from callcenter.agent_desk import routes as desk_routes
 from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG
 from callcenter.auth import web as auth_web
+from callcenter.chat import routes as chat_routes
 from callcenter.config.model import CenterConfig
 from callcenter.core.clock import Clock, SystemClock
 from callcenter.core.events import InteractionEvent
@@ -43,6 +44,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx, bus_ctx, center_ctx])
     auth_web.install(app)
     desk_routes.install(app)
+    chat_routes.install(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/version", version)
     app.router.add_get("/", index)

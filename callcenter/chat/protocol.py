@@ -70,8 +70,14 @@ class Leave:
     pass
 
 
-_TYPES: dict[str, type] = {"start": Start, "text": Text, "choose": Choose, "typing": Typing,
-                           "rate": Rate, "leave": Leave}
+_TYPES: dict[str, type] = {
+    "start": Start,
+    "text": Text,
+    "choose": Choose,
+    "typing": Typing,
+    "rate": Rate,
+    "leave": Leave,
+}
 
 
 def parse(raw: str | bytes) -> Any:

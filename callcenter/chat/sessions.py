@@ -69,8 +69,9 @@ class ChatBackend(Protocol):
 
 
 class ChatSessions:
-    def __init__(self, backend: ChatBackend, new_contact_id: Callable[[], str], *,
-                 grace_s: float = 120.0) -> None:
+    def __init__(
+        self, backend: ChatBackend, new_contact_id: Callable[[], str], *, grace_s: float = 120.0
+    ) -> None:
         self._backend = backend
         self._new_id = new_contact_id
         self.grace_s = grace_s
@@ -124,14 +125,16 @@ class ChatSessions:
         if message.resume is not None:
             session = self._by_token.get(message.resume)
             if session is None or session.ended:
-                raise ChatProtocolError("unknown_session", "that chat has ended or expired; start a new one",
-                                        "resume")
+                raise ChatProtocolError(
+                    "unknown_session", "that chat has ended or expired; start a new one", "resume"
+                )
             if session.grace is not None:
                 session.grace.cancel()
                 session.grace = None
             session.sockets.add(sender)
-            sender.send({"type": "session", "contact_id": session.contact_id, "token": session.token,
-                         "resumed": True})
+            sender.send(
+                {"type": "session", "contact_id": session.contact_id, "token": session.token, "resumed": True}
+            )
             for frame in session.history:
                 sender.send(frame)
             return session
@@ -139,8 +142,9 @@ class ChatSessions:
         self._by_token[session.token] = session
         self._by_contact[session.contact_id] = session
         session.sockets.add(sender)
-        sender.send({"type": "session", "contact_id": session.contact_id, "token": session.token,
-                     "resumed": False})
+        sender.send(
+            {"type": "session", "contact_id": session.contact_id, "token": session.token, "resumed": False}
+        )
         await self._backend.started(session)
         return session
 

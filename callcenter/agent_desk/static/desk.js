@@ -176,7 +176,10 @@ function renderWorkspace() {
     const transcript = el("div", { class: "transcript" }, ...(c.transcript || []).map((m) => el("div", { class: `msg ${m.from}` }, m.text)));
     const input = el("input", { placeholder: "Type a reply and press Enter", "aria-label": "Chat reply" });
     input.addEventListener("keydown", async (ev) => {
-      if (ev.key === "Enter" && input.value.trim()) { const text = input.value; input.value = ""; await act("chat_send", { contact_id: c.contact_id, text }); }
+      if (ev.key === "Enter" && input.value.trim()) {
+        const text = input.value; input.value = "";
+        if (await act("chat_send", { contact_id: c.contact_id, text })) { (c.transcript ||= []).push({ from: "agent", text }); render(); }
+      }
     });
     parts.push(transcript, input);
     queueMicrotask(() => { transcript.scrollTop = transcript.scrollHeight; });

@@ -1,0 +1,179 @@
+"""The chat channel's brain: a customer chat becomes a contact of channel ``chat``.
+
+Until the IVR's text mode runs chats, the customer picks a topic from the queues that take
+chats (each shown as a button, labelled with the queue's description); typing the topic's
+number or name works too. The contact then waits in that queue like any other; when an
+agent accepts, both sides talk in real time through the desk and the chat socket, and every
+message is logged (``contact.chat_message``). The customer can rate the chat at the end
+(``contact.rated``). If the customer leaves, the contact is abandoned or ended.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from callcenter.acd import model as m
+from callcenter.chat.sessions import ChatSession, ChatSessions
+from callcenter.core.events import InteractionEvent
+from callcenter.runtime.center import Center
+
+log = logging.getLogger(__name__)
+
+GREETING = "Hello! What would you like to chat about?"
+
+
+class ChatBackend:
+    def __init__(self, center: Center) -> None:
+        self.center = center
+        self.sessions: ChatSessions | None = None  # set once the sessions exist
+        self.topics = [
+            (str(i + 1), q.name, q.description or q.name)
+            for i, q in enumerate(q for q in center.config.queues if "chat" in q.channels)
+        ]
+        self._queued: set[str] = set()
+
+    # ChatBackend port (callcenter.chat.sessions) ---------------------------------------------------
+
+    async def started(self, session: ChatSession) -> None:
+        self._prompt(session)
+
+    async def text(self, session: ChatSession, text: str) -> None:
+        if session.contact_id not in self._queued:
+            wanted = text.strip().lower()
+            for key, queue, label in self.topics:
+                if wanted in (key, queue, label.lower()):
+                    await self.choose(session, key)
+                    return
+            session.send(
+                {"type": "prompt", "text": "Please pick one of these topics:", "options": self._options()}
+            )
+            return
+        self._log(session, "contact.chat_message", {"from": "customer", "text": text})
+        agent = self._agent_of(session.contact_id)
+        if agent is not None and self.center.desks is not None:
+            self.center.desks.deliver(
+                agent,
+                {
+                    "type": "chat_message",
+                    "contact_id": session.contact_id,
+                    "from": "customer",
+                    "text": text,
+                    "at": self.center.clock.now(),
+                },
+            )
+
+    async def choose(self, session: ChatSession, key: str) -> None:
+        if session.contact_id in self._queued:
+            return
+        topic = next((t for t in self.topics if t[0] == key), None)
+        if topic is None:
+            self._prompt(session, "Please pick one of these topics:")
+            return
+        self._queued.add(session.contact_id)
+        self.center.attach(session.contact_id, _Endpoint(self, session))
+        attributes = {"topic": topic[1]}
+        if session.name:
+            attributes["name"] = session.name
+        try:
+            await self.center.contact_arrived(
+                contact_id=session.contact_id,
+                channel="chat",
+                queue=topic[1],
+                caller=session.phone or session.email,
+                attributes=attributes,
+            )
+        except m.AcdError as exc:
+            log.warning("chat %s could not queue: %s", session.contact_id, exc)
+            self._queued.discard(session.contact_id)
+            session.send(
+                {
+                    "type": "prompt",
+                    "text": "Sorry, that topic is not available now. Another?",
+                    "options": self._options(),
+                }
+            )
+            return
+        if session.contact_id in self.center.engine.contacts:
+            where = self.center.engine.position(session.contact_id)
+            if where is not None:
+                session.send({"type": "queued", "position": where[0], "ewt_s": where[1]})
+
+    def typing(self, session: ChatSession) -> None:
+        agent = self._agent_of(session.contact_id)
+        if agent is not None and self.center.desks is not None:
+            self.center.desks.deliver(agent, {"type": "typing", "contact_id": session.contact_id})
+
+    async def rated(self, session: ChatSession, rating: int, comment: str | None) -> None:
+        self._log(session, "contact.rated", {"rating": rating, "comment": comment, "channel": "chat"})
+
+    async def left(self, session: ChatSession, reason: str) -> None:
+        contact = self.center.engine.contacts.get(session.contact_id)
+        self.center.detach(session.contact_id)
+        if contact is None:
+            if session.contact_id not in self._queued:  # never reached a queue
+                self._log(session, "contact.ended", {"reason": "customer_left_menu"})
+            return
+        if contact.state == "connected":
+            await self.center.submit(m.ContactEnded(contact_id=session.contact_id, by="customer"))
+        else:
+            await self.center.submit(m.ContactAbandoned(contact_id=session.contact_id))
+
+    # The desk side -------------------------------------------------------------------------------
+
+    def agent_says(self, contact_id: str, agent_name: str, text: str) -> bool:
+        session = self.sessions.get(contact_id) if self.sessions is not None else None
+        if session is None or session.ended:
+            return False
+        session.send(
+            {
+                "type": "message",
+                "from": "agent",
+                "name": agent_name,
+                "text": text,
+                "at": self.center.clock.now(),
+            }
+        )
+        return True
+
+    # Helpers ------------------------------------------------------------------------------------
+
+    def _options(self) -> list[dict[str, str]]:
+        return [{"key": key, "label": label} for key, _, label in self.topics]
+
+    def _prompt(self, session: ChatSession, text: str = GREETING) -> None:
+        session.send({"type": "prompt", "text": text, "options": self._options()})
+
+    def _agent_of(self, contact_id: str) -> str | None:
+        contact = self.center.engine.contacts.get(contact_id)
+        return contact.agent_id if contact is not None else None
+
+    def _log(self, session: ChatSession, kind: str, data: dict[str, Any]) -> None:
+        self.center.record(
+            InteractionEvent(
+                type=kind,
+                at=self.center.clock.now(),
+                contact_id=session.contact_id,
+                data={k: v for k, v in data.items() if v is not None},
+            )
+        )
+
+
+class _Endpoint:
+    """What routing decisions mean for a chat customer."""
+
+    def __init__(self, backend: ChatBackend, session: ChatSession) -> None:
+        self.backend = backend
+        self.session = session
+
+    def on_routing(self, command: Any) -> None:
+        if isinstance(command, m.ConnectContact):
+            agent = self.backend.center.engine.agents.get(command.agent_id)
+            self.session.send({"type": "agent_joined", "name": agent.name if agent else command.agent_id})
+        elif isinstance(command, m.OverflowContact):
+            if command.target.message:
+                self.session.send({"type": "message", "from": "system", "text": command.target.message})
+        elif isinstance(command, m.FinishContact) and self.backend.sessions is not None:
+            self.backend.sessions.finish(
+                self.session, command.reason, ask_rating=command.reason == "completed"
+            )

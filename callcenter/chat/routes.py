@@ -1,0 +1,43 @@
+"""Customer chat: the page (``/chat``, embeddable in an iframe) and its WebSocket (``/ws/chat``).
+Customers need no login; each conversation is a contact of channel ``chat``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from callcenter.agent_desk.routes import SERVICE
+from callcenter.appkeys import CENTER
+from callcenter.chat.backend import ChatBackend
+from callcenter.chat.sessions import ChatSessions
+
+STATIC = Path(__file__).with_name("static")
+SESSIONS = web.AppKey("chat_sessions", ChatSessions)
+
+
+def install(app: web.Application) -> None:
+    app.cleanup_ctx.append(_chat_ctx)
+    app.router.add_get("/chat", chat_page)
+    app.router.add_get("/ws/chat", chat_socket)
+    app.router.add_static("/static/chat", STATIC)
+
+
+async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
+    center = app[CENTER]
+    backend = ChatBackend(center)
+    sessions = ChatSessions(backend, lambda: center.ids.new("contact"))
+    backend.sessions = sessions
+    app[SERVICE].chats = backend
+    app[SESSIONS] = sessions
+    yield
+    await sessions.close()
+
+
+async def chat_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "chat.html")
+
+
+async def chat_socket(request: web.Request) -> web.StreamResponse:
+    return await request.app[SESSIONS].serve(request)
