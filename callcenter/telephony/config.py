@@ -1,0 +1,65 @@
+"""Telephony settings. The lead hooks ``TelephonyConfig`` into ``CenterConfig``.
+
+Validation of single values happens in ``__post_init__`` (raising ``ValueError``) so the
+YAML loader can report it with file and line, like the other config classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Transport = Literal["udp", "tcp"]
+
+
+def _check_port(name: str, port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{name} {port} is outside 0-65535")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TelephonyConfig:
+    """Where the SIP, RTP and AudioSocket listeners bind and how calls are timed out.
+
+    ``sip_port`` 0 picks a free port (tests). ``public_address`` is what the SDP answer
+    advertises for RTP; empty means ``sip_host``. ``ring_seconds`` is how long the server
+    sends 180 Ringing before it answers (0 answers at once; a caller may CANCEL meanwhile).
+    ``no_rtp_timeout_s`` hangs up a confirmed call whose caller sends no RTP for that long
+    (not while the call is on hold). Recordings go under ``recordings_dir`` when ``record``.
+    """
+
+    enabled: bool = True
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    transports: tuple[Transport, ...] = ("udp", "tcp")
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 20999
+    public_address: str = ""
+    ring_seconds: float = 0.0
+    no_rtp_timeout_s: float = 30.0
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int = 9092
+    recordings_dir: str = "recordings"
+    record: bool = False
+    max_calls: int = 1000
+
+    def __post_init__(self) -> None:
+        _check_port("sip_port", self.sip_port)
+        _check_port("audiosocket_port", self.audiosocket_port)
+        _check_port("rtp_port_min", self.rtp_port_min)
+        _check_port("rtp_port_max", self.rtp_port_max)
+        if self.rtp_port_min > self.rtp_port_max:
+            raise ValueError("rtp_port_min must not exceed rtp_port_max")
+        if not self.transports or any(t not in ("udp", "tcp") for t in self.transports):
+            raise ValueError("transports must list 'udp' and/or 'tcp'")
+        if self.ring_seconds < 0:
+            raise ValueError("ring_seconds must be >= 0")
+        if self.no_rtp_timeout_s <= 0:
+            raise ValueError("no_rtp_timeout_s must be > 0")
+        if self.max_calls < 1:
+            raise ValueError("max_calls must be >= 1")
+
+    @property
+    def media_address(self) -> str:
+        """The address written into SDP ``c=`` lines."""
+        return self.public_address or self.sip_host
