@@ -26,6 +26,7 @@ from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
 from callcenter.storage import database, migrate
 from callcenter.storage.log import SqlInteractionLog
+from callcenter.supervisor import wallboard
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     auth_web.install(app)
     desk_routes.install(app)
     chat_routes.install(app)
+    wallboard.install(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/version", version)
     app.router.add_get("/", index)

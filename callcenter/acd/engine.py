@@ -222,9 +222,9 @@ class AcdEngine:
         qs = self.queues[name]
         longest = max((now - c.queued_at for c in qs.waiting.values()), default=0.0)
         counts = {"available": 0, "on_contact": 0, "wrap_up": 0, "not_ready": 0, "offered": 0}
-        last = self._reqs[qs.reqs[-1]]
+        steps = set(qs.reqs)  # agents who can serve the queue at any of its steps
         for a in self.agents.values():
-            if a.state is State.LOGGED_OUT or not a.meets(last):
+            if a.state is State.LOGGED_OUT or steps.isdisjoint(a.matches):
                 continue
             counts[a.state.value.lower()] += 1
         return m.QueueSnapshot(

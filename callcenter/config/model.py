@@ -229,6 +229,18 @@ class DeskConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WallboardConfig:
+    """When a queue tile turns amber (warning) or red (trouble) on the wallboard."""
+
+    warn_waiting: int = 3
+    trouble_waiting: int = 8
+    warn_longest_wait_s: float = 60.0
+    trouble_longest_wait_s: float = 180.0
+    trouble_service_level: float = 0.7
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CenterConfig:
     """The whole of ``callcenter.yaml``."""
 
@@ -240,6 +252,7 @@ class CenterConfig:
     queues: list[QueueConfig] = field(default_factory=list)
     users: list[UserConfig] = field(default_factory=list)
     desk: DeskConfig = field(default_factory=DeskConfig)
+    wallboard: WallboardConfig = field(default_factory=WallboardConfig)
     ivr_dir: str = "ivr"
 
     def queue(self, name: str) -> QueueConfig | None:

@@ -1,0 +1,1 @@
+"""Supervisors: the live wallboard, actions, reports, metrics and staffing."""

@@ -1,0 +1,303 @@
+"""The live wallboard: ``/wallboard`` (page) and ``/ws/supervisor`` (feed), supervisors only.
+
+The feed folds every interaction event from the bus into today's figures per queue
+(offered, answered, abandoned, answered within the queue's service-level time, waits, talk
+time) and per agent (handled today), and reads waiting contacts, longest wait, estimated
+wait and agents by state from the ACD engine itself. Supervisors get a full ``snapshot``
+on connect, then an ``update`` at most every half second while anything changes, so the
+board follows an event within a second. Thresholds from ``wallboard:`` in the config mark a
+queue as ``warning`` or ``trouble``.
+
+Supervisor actions (each logged with who did it): ``POST /api/v1/supervisor/agents/{id}/state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import WSMsgType, web
+
+from callcenter.acd import model as m
+from callcenter.appkeys import BUS, CENTER, CONFIG
+from callcenter.auth.web import Refused, json_error, require, session_of
+from callcenter.core.events import InteractionEvent
+from callcenter.runtime.bus import BusMessage
+from callcenter.runtime.center import Center
+from callcenter.runtime.ws_sender import WsSender
+
+STATIC = Path(__file__).with_name("static") / "wallboard"
+SUPERVISOR_ROLES = ("supervisor",)
+SERIES_EVERY_S = 60.0
+SERIES_KEEP = 6 * 60  # six hours of minutes
+
+
+@dataclass
+class _Today:
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    within: int = 0
+    wait_total: float = 0.0
+    talk_total: float = 0.0
+    talks: int = 0
+
+
+class WallboardFeed:
+    def __init__(self, center: Center) -> None:
+        self.center = center
+        self.cfg = center.config.wallboard
+        self.zone = ZoneInfo(self.cfg.timezone)
+        self.sl_s = {q.name: q.service_level_s for q in center.config.queues}
+        self.wrap_s = {q.name: q.wrap_up_s for q in center.config.queues}
+        self.today: dict[str, _Today] = defaultdict(_Today)
+        self.handled: dict[str, int] = defaultdict(int)
+        self.day = self._day(center.clock.now())
+        self.queued_at: dict[str, tuple[float, str]] = {}
+        self.series: deque[dict[str, Any]] = deque(maxlen=SERIES_KEEP)
+        self.subscribers: set[WsSender] = set()
+        self.dirty = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _day(self, now: float) -> str:
+        return datetime.fromtimestamp(now, self.zone).strftime("%Y-%m-%d")
+
+    # Folding events ---------------------------------------------------------------------------
+
+    def apply(self, e: dict[str, Any]) -> None:
+        kind, cid, at = e["type"], e.get("contact_id"), float(e["at"])
+        day = self._day(at)
+        if day != self.day:
+            self.day, self.today, self.handled = day, defaultdict(_Today), defaultdict(int)
+        if kind.startswith(("contact.", "agent.")):
+            self.dirty = True
+        if kind == "contact.queued" and cid and cid not in self.queued_at:
+            queue = e.get("queue") or ""
+            self.queued_at[cid] = (at, queue)
+            self.today[queue].offered += 1
+        elif kind == "contact.connected" and cid in self.queued_at:
+            since, queue = self.queued_at[cid]
+            t = self.today[queue]
+            t.answered += 1
+            t.wait_total += at - since
+            t.within += at - since <= self.sl_s.get(queue, 20.0)
+        elif kind == "contact.wrap_up" and cid in self.queued_at:
+            t = self.today[self.queued_at[cid][1]]
+            t.talk_total += float(e["data"].get("talk_s", 0.0))
+            t.talks += 1
+            if e.get("agent_id"):
+                self.handled[e["agent_id"]] += 1
+        elif kind == "contact.ended" and cid in self.queued_at:
+            _, queue = self.queued_at.pop(cid)
+            if e["data"].get("reason") == "abandoned":
+                self.today[queue].abandoned += 1
+
+    # Snapshots --------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        engine, now = self.center.engine, self.center.clock.now()
+        queues = []
+        for q in self.center.config.queues:
+            live = engine.queue_snapshot(q.name, now)
+            t = self.today[q.name]
+            closed = t.answered + t.abandoned
+            sl = t.within / closed if closed else None
+            aht = t.talk_total / t.talks + self.wrap_s[q.name] if t.talks else None
+            queues.append(
+                {
+                    "name": q.name,
+                    "waiting": live.waiting,
+                    "longest_wait_s": live.longest_wait_s,
+                    "ewt_s": live.ewt_s,
+                    "agents": {k: v for k, v in live.agents.items() if k != "offered"},
+                    "offered_today": t.offered,
+                    "answered_today": t.answered,
+                    "service_level": sl,
+                    "asa_s": t.wait_total / t.answered if t.answered else None,
+                    "aht_s": aht,
+                    "abandon_rate": t.abandoned / closed if closed else None,
+                    "status": self._status(live.waiting, live.longest_wait_s, sl),
+                }
+            )
+        agents = []
+        for a in sorted(engine.agents.values(), key=lambda a: a.agent_id):
+            agents.append(
+                {
+                    "agent_id": a.agent_id,
+                    "name": a.name,
+                    "state": a.state.value,
+                    "reason": a.reason,
+                    "since": a.since,
+                    "contact_id": next(iter(a.contacts), None),
+                    "handled_today": self.handled.get(a.agent_id, 0),
+                }
+            )
+        return {
+            "center": self.center.config.server.name,
+            "server_time": now,
+            "queues": queues,
+            "agents": agents,
+            "series": list(self.series),
+            "reasons": list(self.center.config.desk.not_ready_reasons),
+        }
+
+    def _status(self, waiting: int, longest: float, sl: float | None) -> str:
+        c = self.cfg
+        if (
+            waiting >= c.trouble_waiting
+            or longest >= c.trouble_longest_wait_s
+            or (sl is not None and sl < c.trouble_service_level)
+        ):
+            return "trouble"
+        if waiting >= c.warn_waiting or longest >= c.warn_longest_wait_s:
+            return "warning"
+        return ""
+
+    def sample(self) -> None:
+        snap = self.snapshot()
+        answered = sum(q["answered_today"] for q in snap["queues"])
+        closed = sum(self.today[q].answered + self.today[q].abandoned for q in self.today)
+        within = sum(t.within for t in self.today.values())
+        self.series.append(
+            {
+                "t": snap["server_time"],
+                "waiting": sum(q["waiting"] for q in snap["queues"]),
+                "service_level": within / closed if closed else None,
+                "answered": answered,
+            }
+        )
+
+    # Running -----------------------------------------------------------------------------------
+
+    async def run(self, sub: Any) -> None:
+        async for message in sub:
+            assert isinstance(message, BusMessage)
+            self.apply(dict(message.payload))
+
+    async def push(self) -> None:
+        next_sample = 0.0
+        while True:
+            await asyncio.sleep(0.5)
+            now = self.center.clock.now()
+            if now >= next_sample:
+                self.sample()
+                next_sample = now + SERIES_EVERY_S
+                self.dirty = True
+            if self.dirty and self.subscribers:
+                self.dirty = False
+                frame = {"type": "update", **self.snapshot()}
+                for sender in tuple(self.subscribers):
+                    sender.send(frame)
+
+
+FEED = web.AppKey("wallboard_feed", WallboardFeed)
+
+
+def install(app: web.Application) -> None:
+    app.cleanup_ctx.append(_feed_ctx)
+    app.router.add_get("/wallboard", wallboard_page)
+    app.router.add_get("/ws/supervisor", supervisor_socket)
+    app.router.add_post("/api/v1/supervisor/agents/{agent_id}/state", force_state)
+    app.router.add_static("/static/wallboard", STATIC)
+
+
+async def _feed_ctx(app: web.Application) -> AsyncIterator[None]:
+    feed = WallboardFeed(app[CENTER])
+    sub = app[BUS].subscribe("contact.*", "agent.*", maxsize=10_000)
+    tasks = [
+        asyncio.create_task(feed.run(sub), name="wallboard-fold"),
+        asyncio.create_task(feed.push(), name="wallboard-push"),
+    ]
+    app[FEED] = feed
+    yield
+    sub.close()
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def wallboard_page(request: web.Request) -> web.StreamResponse:
+    found = await session_of(request)
+    if found is None:
+        raise web.HTTPFound("/login?next=/wallboard")
+    if found[0].role not in ("supervisor", "admin"):
+        return web.Response(status=403, text="The wallboard is for supervisors.")
+    return web.FileResponse(STATIC / "wallboard.html")
+
+
+async def supervisor_socket(request: web.Request) -> web.StreamResponse:
+    ws = web.WebSocketResponse(heartbeat=20)
+    try:
+        await require(request, *SUPERVISOR_ROLES)
+    except Refused as refusal:
+        await ws.prepare(request)
+        await ws.close(code=4401 if refusal.status_code == 401 else 4403, message=b"supervisors only")
+        return ws
+    await ws.prepare(request)
+    feed = request.app[FEED]
+    sender = WsSender(ws)
+    sender.send({"type": "snapshot", **feed.snapshot()})
+    feed.subscribers.add(sender)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                sender.send(
+                    {
+                        "type": "error",
+                        "code": "read_only",
+                        "message": "the wallboard feed takes no messages; use the API for actions",
+                    }
+                )
+    finally:
+        feed.subscribers.discard(sender)
+        await sender.stop()
+    return ws
+
+
+async def force_state(request: web.Request) -> web.Response:
+    principal = await require(request, *SUPERVISOR_ROLES)
+    center = request.app[CENTER]
+    agent_id = request.match_info["agent_id"]
+    try:
+        body = await request.json()
+    except ValueError:
+        return json_error(400, 'the body must be JSON: {"state": "ready"|"not_ready"|"logged_out"}')
+    state = body.get("state") if isinstance(body, dict) else None
+    reasons = request.app[CONFIG].desk.not_ready_reasons
+    if state not in ("ready", "not_ready", "logged_out"):
+        return json_error(400, "state must be ready, not_ready or logged_out", "state")
+    reason = body.get("reason") or (reasons[0] if reasons else "break")
+    if state == "not_ready" and reason not in reasons:
+        return json_error(400, f"reason must be one of {', '.join(reasons)}", "reason")
+    event = {
+        "ready": m.AgentReady(agent_id=agent_id),
+        "logged_out": m.AgentLoggedOut(agent_id=agent_id),
+        "not_ready": m.AgentNotReady(agent_id=agent_id, reason=reason),
+    }[state]
+    try:
+        await center.submit(event)
+    except m.AcdError as exc:
+        return json_error(409 if exc.code == "illegal_transition" else 404, str(exc))
+    center.record(
+        InteractionEvent(
+            type="supervisor.action",
+            at=center.clock.now(),
+            agent_id=agent_id,
+            data={
+                "action": "force_state",
+                "state": state,
+                "reason": reason if state == "not_ready" else None,
+                "by": principal.username,
+            },
+        )
+    )
+    return web.json_response({"agent_id": agent_id, "state": center.engine.agents[agent_id].state.value})

@@ -1,0 +1,103 @@
+"""The wallboard feed for supervisors: a snapshot on connect, then an update within a
+second when a contact joins a queue and when an agent changes state; today's figures;
+force-state actions logged with who did them; agents are kept out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import WSMsgType
+
+from callcenter.acd import model as m
+from callcenter.app import create_app
+from callcenter.appkeys import CENTER, LOG
+from callcenter.config.loader import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def app_client(aiohttp_client, tmp_path: Path):  # type: ignore[no-untyped-def]
+    config = load_config(ROOT / "config" / "callcenter.yaml")
+    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))
+    return await aiohttp_client(create_app(config))
+
+
+async def logged_in(client, user: str) -> tuple[aiohttp.ClientSession, str]:  # type: ignore[no-untyped-def]
+    session = aiohttp.ClientSession(base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    res = await session.post("/api/v1/auth/login", json={"username": user, "password": user})
+    return session, (await res.json())["csrf_token"]
+
+
+async def next_update(ws, predicate) -> tuple[dict[str, Any], float]:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    while True:
+        frame = await ws.receive_json(timeout=3)
+        if predicate(frame):
+            return frame, time.monotonic() - started
+
+
+def queue(frame: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(q for q in frame["queues"] if q["name"] == name)
+
+
+async def test_the_board_follows_events_within_a_second(app_client) -> None:  # type: ignore[no-untyped-def]
+    app = app_client.server.app
+    center = app[CENTER]
+    session, _ = await logged_in(app_client, "sam")
+    ws = await session.ws_connect("/ws/supervisor")
+    snapshot = await ws.receive_json(timeout=3)
+    assert snapshot["type"] == "snapshot" and queue(snapshot, "cards")["waiting"] == 0
+
+    await center.contact_arrived(contact_id="c-1", channel="voice", queue="cards", caller="+1")
+    frame, delay = await next_update(ws, lambda f: queue(f, "cards")["waiting"] == 1)
+    assert delay < 1.0
+
+    await center.submit(m.AgentLoggedIn(agent_id="alice", skills={"cards": 4}))
+    frame, delay = await next_update(ws, lambda f: any(a["agent_id"] == "alice" for a in f["agents"]))
+    assert delay < 1.0 and queue(frame, "cards")["agents"]["not_ready"] == 1
+
+    await center.submit(m.AgentReady(agent_id="alice"))
+    offer = next(iter(center.engine.offers.values()))
+    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+    frame, delay = await next_update(ws, lambda f: queue(f, "cards")["answered_today"] == 1)
+    cards = queue(frame, "cards")
+    assert delay < 1.0 and cards["waiting"] == 0 and cards["service_level"] == 1.0 and cards["offered_today"] == 1
+    alice = next(a for a in frame["agents"] if a["agent_id"] == "alice")
+    assert alice["state"] == "ON_CONTACT" and alice["contact_id"] == "c-1"
+    await ws.close()
+    await session.close()
+
+
+async def test_force_state_is_logged_with_who_did_it(app_client) -> None:  # type: ignore[no-untyped-def]
+    app = app_client.server.app
+    await app[CENTER].submit(m.AgentLoggedIn(agent_id="bob", skills={"banking": 3}))
+    session, csrf = await logged_in(app_client, "sam")
+    url = "/api/v1/supervisor/agents/bob/state"
+    ok = await session.post(url, json={"state": "ready"}, headers={"X-CSRF-Token": csrf})
+    assert ok.status == 200 and (await ok.json())["state"] == "AVAILABLE"
+    bad = await session.post(url, json={"state": "not_ready", "reason": "nap"}, headers={"X-CSRF-Token": csrf})
+    assert bad.status == 400 and (await bad.json())["error"]["field"] == "reason"
+    ghost = await session.post("/api/v1/supervisor/agents/ghost/state", json={"state": "ready"},
+                               headers={"X-CSRF-Token": csrf})
+    assert ghost.status == 404
+    await app[LOG].flush()
+    actions = [e for e in await app[LOG].read(limit=500) if e.type == "supervisor.action"]
+    assert [(a.agent_id, a.data["by"], a.data["state"]) for a in actions] == [("bob", "sam", "ready")]
+    await session.close()
+
+
+async def test_agents_cannot_watch_or_act(app_client) -> None:  # type: ignore[no-untyped-def]
+    session, csrf = await logged_in(app_client, "alice")
+    ws = await session.ws_connect("/ws/supervisor")
+    msg = await ws.receive(timeout=3)
+    assert msg.type == WSMsgType.CLOSE and msg.data == 4403
+    res = await session.post("/api/v1/supervisor/agents/bob/state", json={"state": "ready"},
+                             headers={"X-CSRF-Token": csrf})
+    assert res.status == 403
+    await session.close()
