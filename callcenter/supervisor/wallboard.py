@@ -116,7 +116,7 @@ class WallboardFeed:
                     "waiting": live.waiting,
                     "longest_wait_s": live.longest_wait_s,
                     "ewt_s": live.ewt_s,
-                    "agents": {k: v for k, v in live.agents.items() if k != "offered"},
+                    "agents": _agent_counts(live.agents),
                     "offered_today": t.offered,
                     "answered_today": t.answered,
                     "service_level": sl,
@@ -195,6 +195,13 @@ class WallboardFeed:
                 frame = {"type": "update", **self.snapshot()}
                 for sender in tuple(self.subscribers):
                     sender.send(frame)
+
+
+def _agent_counts(counts: Any) -> dict[str, int]:
+    """Ringing agents are shown with those on a contact: they are taken for this moment."""
+    out = {k: v for k, v in counts.items() if k != "offered"}
+    out["on_contact"] = out.get("on_contact", 0) + counts.get("offered", 0)
+    return out
 
 
 FEED = web.AppKey("wallboard_feed", WallboardFeed)
