@@ -8,6 +8,7 @@ interaction log is flushed before the database engine is disposed.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -150,13 +151,26 @@ async def version(request: web.Request) -> web.Response:
 
 
 async def index(request: web.Request) -> web.Response:
-    name = request.app[CONFIG].server.name
-    html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>{name} · callcenter</title></head><body>
+    name = html.escape(request.app[CONFIG].server.name)
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{name} · callcenter</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:720px;margin:40px auto;padding:0 16px;
+color:#1d2733}}
+a{{color:#1f5fbf}} li{{margin:6px 0}} code{{background:#eef2f6;padding:1px 5px;border-radius:4px}}</style>
+</head><body>
 <h1>{name}</h1><p>callcenter {__version__} is running.</p>
-<ul><li><a href="/healthz">health</a></li><li><a href="/api/v1/version">API version</a></li></ul>
+<ul>
+<li><a href="/desk">Agent desk</a>: answer calls and chats (log in as an agent)</li>
+<li><a href="/wallboard">Wallboard</a>: queues and agents live (log in as a supervisor)</li>
+<li><a href="/chat">Customer chat</a>: what a customer sees on your website</li>
+<li><a href="/healthz">Health</a> · <a href="/api/v1/version">API version</a></li>
+</ul>
+<p>The demo configuration has agents <code>alice</code>, <code>bob</code>, <code>carol</code>,
+<code>dan</code> and supervisor <code>sam</code>; each password is the user name
+(see <code>config/callcenter.yaml</code>).</p>
 </body></html>"""
-    return web.Response(text=html, content_type="text/html")
+    return web.Response(text=page, content_type="text/html")
 
 
 # Errors ----------------------------------------------------------------------------
