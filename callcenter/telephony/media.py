@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -32,6 +32,7 @@ FRAME_SAMPLES = 160
 FRAME_BYTES = 320
 FRAME_SECONDS = 0.02
 SILENCE = bytes(FRAME_BYTES)
+MAX_FEED_BACKLOG = 5
 DIGITS = frozenset("0123456789*#ABCD")
 
 
@@ -95,6 +96,11 @@ class CallChannel(Protocol):
         """Queue audio; return True once it was all sent, False if cleared or hung up."""
         ...
 
+    def feed(self, pcm_8k: bytes) -> None:
+        """Queue live audio (a bridge) without waiting; a backlog beyond ~100 ms is dropped
+        so latency stays bounded."""
+        ...
+
     def clear(self) -> None:
         """Drop queued audio now (barge-in); pending ``play`` calls return False."""
         ...
@@ -146,6 +152,7 @@ class ChannelCore:
         self._held = False
         self.frames_in = 0
         self.frames_out = 0
+        self.frames_dropped = 0
         self.continuous = False
         clock.add(self)
 
@@ -183,6 +190,17 @@ class ChannelCore:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiters.append((self._queued_frames, future))
         return await future
+
+    def feed(self, pcm_8k: bytes) -> None:
+        if self._ended:
+            return
+        for start in range(0, len(pcm_8k) - 1, FRAME_BYTES):
+            if len(self._outbound) >= MAX_FEED_BACKLOG:
+                self.frames_dropped += 1
+                continue
+            frame = bytes(pcm_8k[start : start + FRAME_BYTES])
+            self._outbound.append(frame + bytes(FRAME_BYTES - len(frame)))
+            self._queued_frames += 1
 
     def clear(self) -> None:
         self._sent_frames += len(self._outbound)
@@ -262,3 +280,23 @@ class ChannelCore:
 
     async def _send_hangup(self) -> None:
         raise NotImplementedError
+
+
+async def run_call(on_call: Callable[[CallChannel], Awaitable[None]], channel: ChannelCore) -> None:
+    """Run the application's call handler; the call is hung up when the handler returns or
+    fails (a failure is logged, never propagated into the front-end)."""
+    try:
+        await on_call(channel)
+    except Exception:
+        log.exception("call handler failed for %s", channel.info.call_id)
+    finally:
+        if not channel.ended:
+            await channel.hangup()
+
+
+async def settle(task: asyncio.Task[None], grace: float = 5.0) -> None:
+    """Give a call handler ``grace`` seconds to return after its call ended, then cancel it."""
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if not done:
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

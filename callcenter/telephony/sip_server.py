@@ -25,7 +25,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 
 from callcenter.telephony.config import TelephonyConfig
-from callcenter.telephony.media import CallChannel, CallInfo
+from callcenter.telephony.media import CallChannel, CallInfo, run_call
 from callcenter.telephony.pacer import MediaClock
 from callcenter.telephony.sdp import SdpError, answer_sdp, parse_offer
 from callcenter.telephony.sip_call import Peer, SipCall
@@ -247,7 +247,7 @@ class SipServer:
         self.stats["answered"] += 1
         self._send_ok(call, call.invite)
         self._watch_rtp(call)
-        self._spawn(self._run_application(call))
+        self._spawn(run_call(self._on_call, call))
 
     def _send_ok(self, call: SipCall, request: SipRequest) -> None:
         body = answer_sdp(address=self.config.media_address, port=call.rtp_port,
@@ -404,15 +404,6 @@ class SipServer:
             self._hang_up(call, "no_rtp")
 
         call.timers["rtp"] = loop.call_later(timeout, check)
-
-    async def _run_application(self, call: SipCall) -> None:
-        try:
-            await self._on_call(call)
-        except Exception:
-            log.exception("call handler failed for %s", call.info.call_id)
-        finally:
-            if not call.ended:
-                await call.hangup()
 
     # Sending
 

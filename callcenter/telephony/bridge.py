@@ -1,0 +1,156 @@
+"""Bridge two calls (the caller and the agent's leg) so audio flows both ways.
+
+Each side's frames are fed to the other side with ``feed`` (never awaited, so a slow side
+cannot stall the other; the backlog is bounded). ``hold()`` stops both directions, plays
+music on hold to the caller and nothing to the agent, and pauses the recording;
+``resume()`` restores the talk path. ``run()`` returns when either side hangs up or
+``stop()`` is called; it never hangs up the other side: what happens next (wrap-up, a
+survey, a transfer) is the caller of ``run``'s decision. Digits pressed during the bridge
+go to the optional ``on_digit(side, digit)`` callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from callcenter.telephony.media import (
+    FRAME_BYTES,
+    SAMPLE_RATE,
+    AudioFrame,
+    CallChannel,
+    DigitPressed,
+    HungUp,
+)
+from callcenter.telephony.pacer import MediaClock
+from callcenter.telephony.recorder import Recorder
+
+OnDigit = Callable[[str, str], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BridgeResult:
+    """``ended_by``: 'caller', 'agent' or 'stopped'; ``reason`` from that side's HungUp;
+    ``recording`` is the WAV path when the bridge recorded (for the interaction log)."""
+
+    ended_by: str
+    reason: str
+    recording: Path | None
+
+
+def hold_music(seconds: float = 4.0) -> bytes:
+    """A generated, gentle music-on-hold pattern (a rising three-note chime, then a rest),
+    16-bit PCM at 8 kHz, about -20 dBFS."""
+    notes = (523.25, 659.25, 783.99)
+    samples: list[int] = []
+    for freq in notes:
+        for i in range(int(0.4 * SAMPLE_RATE)):
+            fade = min(1.0, i / 200, (0.4 * SAMPLE_RATE - i) / 400)
+            samples.append(int(3200 * fade * math.sin(2 * math.pi * freq * i / SAMPLE_RATE)))
+    total = int(seconds * SAMPLE_RATE)
+    samples += [0] * max(0, total - len(samples))
+    return struct.pack(f"<{len(samples)}h", *samples[:total])
+
+
+def load_music(path: Path) -> bytes:
+    """Music on hold from a WAV file that is already 8 kHz, mono, 16-bit."""
+    with wave.open(str(path), "rb") as wav:
+        if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (SAMPLE_RATE, 1, 2):
+            raise ValueError(f"{path}: music on hold must be 8 kHz mono 16-bit PCM WAV")
+        return wav.readframes(wav.getnframes())
+
+
+class Bridge:
+    """Connect ``caller`` and ``agent``; see the module docstring."""
+
+    def __init__(self, caller: CallChannel, agent: CallChannel, *, clock: MediaClock,
+                 music: bytes | None = None, recording: Path | None = None,
+                 on_digit: OnDigit | None = None) -> None:
+        self.caller = caller
+        self.agent = agent
+        self._music = music if music is not None else hold_music()
+        self._recorder = Recorder(recording, clock) if recording is not None else None
+        self._on_digit = on_digit
+        self._held = False
+        self._music_task: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def hold(self) -> None:
+        if self._held:
+            return
+        self._held = True
+        self.agent.clear()
+        self.caller.clear()
+        if self._recorder is not None:
+            self._recorder.pause()
+        self._music_task = asyncio.get_running_loop().create_task(self._play_music())
+
+    def resume(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        self._stop_music()
+        self.caller.clear()
+        if self._recorder is not None:
+            self._recorder.resume()
+
+    def stop(self) -> None:
+        """End the bridge without hanging up either side (e.g. a transfer)."""
+        self._stopped.set()
+
+    async def run(self) -> BridgeResult:
+        """Forward audio until a side hangs up or ``stop()``; then release everything."""
+        pumps = {
+            asyncio.ensure_future(self._pump("caller", self.caller, self.agent)): "caller",
+            asyncio.ensure_future(self._pump("agent", self.agent, self.caller)): "agent",
+        }
+        stopper = asyncio.ensure_future(self._stopped.wait())
+        try:
+            done, _ = await asyncio.wait({*pumps, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (*pumps, stopper):
+                task.cancel()
+            await asyncio.gather(*pumps, stopper, return_exceptions=True)
+            self._stop_music()
+            path = self._recorder.close() if self._recorder is not None else None
+        ended = next((t for t in pumps if t in done), None)
+        if ended is None:
+            return BridgeResult(ended_by="stopped", reason="stopped", recording=path)
+        return BridgeResult(ended_by=pumps[ended], reason=ended.result(), recording=path)
+
+    async def _pump(self, side: str, source: CallChannel, sink: CallChannel) -> str:
+        add = None
+        if self._recorder is not None:
+            add = self._recorder.add_caller if side == "caller" else self._recorder.add_agent
+        async for event in source.events():
+            if isinstance(event, AudioFrame):
+                if not self._held:
+                    sink.feed(event.pcm)
+                    if add is not None:
+                        add(event.pcm)
+            elif isinstance(event, DigitPressed):
+                if self._on_digit is not None:
+                    self._on_digit(side, event.digit)
+            elif isinstance(event, HungUp):
+                return event.reason
+        return "ended"
+
+    async def _play_music(self) -> None:
+        chunk = max(FRAME_BYTES, len(self._music) - len(self._music) % FRAME_BYTES)
+        while self._held and not self.caller.ended:
+            if not self._music or not await self.caller.play(self._music[:chunk]):
+                return
+
+    def _stop_music(self) -> None:
+        if self._music_task is not None:
+            self._music_task.cancel()
+            self._music_task = None

@@ -1,0 +1,168 @@
+"""A WebSocket media-stream endpoint speaking the Twilio Media Streams message set.
+
+A carrier or PBX opens the socket and sends ``connected``, then ``start`` (stream and call
+ids, media format, custom parameters), then ``media`` messages (base64 mu-law, 8 kHz),
+``dtmf``, ``mark`` echoes and finally ``stop``. We answer with ``media`` (our audio, paced
+at 20 ms by the media clock), ``mark`` after each completed ``play`` and ``clear`` on
+barge-in. The caller and called numbers come from the start message's custom parameters
+(``From``/``To``, or ``caller``/``called``).
+
+Mount: ``app.router.add_get("/media-stream", media_stream_handler(on_call))``.
+Bad frames (not JSON, unknown event, media before start, bad base64) are logged and
+skipped; the stream keeps going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from callcenter.telephony import g711
+from callcenter.telephony.media import CallChannel, CallInfo, ChannelCore, run_call, settle
+from callcenter.telephony.pacer import MediaClock
+
+log = logging.getLogger(__name__)
+
+OnCall = Callable[[CallChannel], Awaitable[None]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class MediaStreamChannel(ChannelCore):
+    """A call carried over a media-stream WebSocket."""
+
+    def __init__(self, info: CallInfo, clock: MediaClock, stream_sid: str) -> None:
+        super().__init__(info, clock)
+        self.stream_sid = stream_sid
+        self.outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._marks = 0
+
+    def _send_frame(self, pcm: bytes) -> None:
+        payload = base64.b64encode(g711.ulaw_encode(pcm)).decode()
+        self.outbox.put_nowait({"event": "media", "streamSid": self.stream_sid,
+                                "media": {"payload": payload}})
+
+    async def play(self, pcm_8k: bytes) -> bool:
+        done = await super().play(pcm_8k)
+        if done:
+            self._marks += 1
+            self.outbox.put_nowait({"event": "mark", "streamSid": self.stream_sid,
+                                    "mark": {"name": f"play-{self._marks}"}})
+        return done
+
+    def clear(self) -> None:
+        super().clear()
+        if not self.ended:
+            self.outbox.put_nowait({"event": "clear", "streamSid": self.stream_sid})
+
+    async def _send_hangup(self) -> None:
+        self.outbox.put_nowait(None)
+
+
+def media_stream_handler(on_call: OnCall, *, clock: MediaClock | None = None,
+                         heartbeat: float = 20.0) -> Handler:
+    """An aiohttp GET handler: one WebSocket is one call handed to ``on_call(channel)``."""
+    media_clock = clock or MediaClock()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(heartbeat=heartbeat)
+        await ws.prepare(request)
+        session = _Session(ws, on_call, media_clock)
+        try:
+            await session.receive()
+        finally:
+            await session.close()
+        return ws
+
+    return handler
+
+
+class _Session:
+    def __init__(self, ws: web.WebSocketResponse, on_call: OnCall, clock: MediaClock) -> None:
+        self._ws = ws
+        self._on_call = on_call
+        self._clock = clock
+        self.channel: MediaStreamChannel | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def receive(self) -> None:
+        async for message in self._ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            try:
+                data = json.loads(message.data)
+                if not isinstance(data, dict):
+                    raise ValueError("not a JSON object")
+                if self._handle(data):
+                    return
+            except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+                log.info("media-stream: bad message skipped: %s", exc)
+            if self.channel is not None and self.channel.ended:
+                return
+
+    def _handle(self, data: dict[str, Any]) -> bool:
+        """Apply one message; True when the stream is over."""
+        event = data.get("event")
+        channel = self.channel
+        if event == "connected":
+            return False
+        if event == "start":
+            if channel is None:
+                self._start(data)
+            return False
+        if channel is None:
+            raise ValueError(f"{event!r} before start")
+        if event == "media":
+            media = data["media"]
+            if media.get("track", "inbound") in ("inbound", "inbound_track"):
+                channel.deliver_audio(g711.ulaw_decode(base64.b64decode(media["payload"], validate=True)))
+        elif event == "dtmf":
+            channel.deliver_digit(str(data["dtmf"]["digit"]), "media-stream")
+        elif event == "mark":
+            pass  # the far end played up to one of our marks; play() already returned
+        elif event == "stop":
+            channel.end("caller")
+            return True
+        else:
+            raise ValueError(f"unknown event {event!r}")
+        return False
+
+    def _start(self, data: dict[str, Any]) -> None:
+        start = data["start"]
+        params = start.get("customParameters") or {}
+        stream_sid = str(data.get("streamSid") or start.get("streamSid") or "")
+        info = CallInfo(
+            call_id=str(start.get("callSid") or stream_sid),
+            caller=str(params.get("From") or params.get("caller") or ""),
+            called=str(params.get("To") or params.get("called") or ""),
+            front_end="media-stream",
+        )
+        self.channel = channel = MediaStreamChannel(info, self._clock, stream_sid)
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._write(channel)))
+        self._tasks.append(loop.create_task(run_call(self._on_call, channel)))
+
+    async def _write(self, channel: MediaStreamChannel) -> None:
+        while (item := await channel.outbox.get()) is not None:
+            if self._ws.closed:
+                return
+            await self._ws.send_str(json.dumps(item))
+        await self._ws.close()
+
+    async def close(self) -> None:
+        channel = self.channel
+        if channel is not None:
+            channel.end("caller" if not channel.ended else "server")
+            channel.outbox.put_nowait(None)
+        if self._tasks:
+            writer, app = self._tasks
+            await asyncio.wait_for(asyncio.gather(writer, return_exceptions=True), 5)
+            await settle(app)
+        if not self._ws.closed:
+            await self._ws.close()
