@@ -25,6 +25,7 @@ from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import RandomIds
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
+from callcenter.runtime.recovery import recover
 from callcenter.storage import database, migrate
 from callcenter.storage.log import SqlInteractionLog
 from callcenter.supervisor import wallboard
@@ -113,6 +114,7 @@ async def center_ctx(app: web.Application) -> AsyncIterator[None]:
     center = Center(app[CONFIG], clock=clock, log=app[LOG], bus=app[BUS],
                     ids=RandomIds(lambda: int(clock.now() * 1000)))
     center.start()
+    await recover(center, app[DB])  # settle what a previous run left open, before any traffic
     app[CENTER] = center
     yield
     await center.stop()  # handles what is already queued, so its events reach the log

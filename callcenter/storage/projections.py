@@ -76,6 +76,10 @@ def fold_contact(row: Row | None, event: InteractionEvent | StoredEvent, seq: in
         if data.get("to_queue"):
             row["queue"] = data["to_queue"]
             row["state"] = "queued"
+    elif kind == "contact.callback_requested":
+        row["channel"] = "callback"  # the call is over; we call the customer back later
+    elif kind == "contact.moved":
+        row["queue"] = data.get("to_queue", row["queue"])
     elif kind == "contact.overflowed":
         if data.get("to_queue"):
             row["queue"] = data["to_queue"]
