@@ -212,6 +212,8 @@ def install(app: web.Application) -> None:
     app.router.add_get("/wallboard", wallboard_page)
     app.router.add_get("/ws/supervisor", supervisor_socket)
     app.router.add_post("/api/v1/supervisor/agents/{agent_id}/state", force_state)
+    app.router.add_post("/api/v1/supervisor/contacts/{contact_id}/move", move_contact)
+    app.router.add_post("/api/v1/supervisor/contacts/{contact_id}/priority", raise_priority)
     app.router.add_static("/static/wallboard", STATIC)
 
 
@@ -308,3 +310,85 @@ async def force_state(request: web.Request) -> web.Response:
         )
     )
     return web.json_response({"agent_id": agent_id, "state": center.engine.agents[agent_id].state.value})
+
+
+async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        return json_error(400, "the body must be a JSON object")
+    if not isinstance(body, dict):
+        return json_error(400, "the body must be a JSON object")
+    return body
+
+
+async def _contact_action(
+    request: web.Request, event: object, action: str, details: dict[str, Any]
+) -> web.Response:
+    principal = await require(request, *SUPERVISOR_ROLES)
+    center = request.app[CENTER]
+    contact_id = request.match_info["contact_id"]
+    try:
+        await center.submit(event)
+    except m.AcdError as exc:
+        status = {"unknown_contact": 404, "unknown_queue": 400, "bad_input": 400}.get(exc.code, 409)
+        return json_error(status, str(exc))
+    center.record(
+        InteractionEvent(
+            type="supervisor.action",
+            at=center.clock.now(),
+            contact_id=contact_id,
+            data={"action": action, **details, "by": principal.username},
+        )
+    )
+    where = center.engine.position(contact_id)
+    return web.json_response(
+        {
+            "contact_id": contact_id,
+            "queue": center.engine.contacts[contact_id].queue,
+            "position": where[0] if where else None,
+        }
+    )
+
+
+async def move_contact(request: web.Request) -> web.Response:
+    """Move a waiting contact to another queue; it keeps its waiting time."""
+    principal = await require(request, *SUPERVISOR_ROLES)
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    to_queue = body.get("to_queue")
+    if not isinstance(to_queue, str) or not to_queue:
+        return json_error(400, "to_queue is required", "to_queue")
+    event = m.ContactMoved(
+        contact_id=request.match_info["contact_id"], to_queue=to_queue, by=principal.username
+    )
+    return await _contact_action(request, event, "move", {"to_queue": to_queue})
+
+
+async def raise_priority(request: web.Request) -> web.Response:
+    """Give a waiting contact a better priority class and/or a head start in seconds."""
+    principal = await require(request, *SUPERVISOR_ROLES)
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    pclass, head = body.get("priority_class"), body.get("head_start_s")
+    if pclass is not None and (
+        not isinstance(pclass, int) or isinstance(pclass, bool) or not 0 <= pclass <= 9
+    ):
+        return json_error(400, "priority_class is a whole number from 0 (first) to 9", "priority_class")
+    if head is not None and (
+        not isinstance(head, int | float) or isinstance(head, bool) or not 0 < head <= 86400
+    ):
+        return json_error(
+            400, "head_start_s is a number of seconds, above 0 and at most a day", "head_start_s"
+        )
+    if pclass is None and head is None:
+        return json_error(400, "give priority_class or head_start_s", "priority_class")
+    event = m.PriorityChanged(
+        contact_id=request.match_info["contact_id"],
+        by=principal.username,
+        priority_class=pclass,
+        head_start_s=head,
+    )
+    return await _contact_action(request, event, "priority", {"priority_class": pclass, "head_start_s": head})

@@ -101,3 +101,29 @@ async def test_agents_cannot_watch_or_act(app_client) -> None:  # type: ignore[n
                              headers={"X-CSRF-Token": csrf})
     assert res.status == 403
     await session.close()
+
+
+async def test_supervisors_move_and_prioritise_waiting_contacts(app_client) -> None:  # type: ignore[no-untyped-def]
+    app = app_client.server.app
+    center = app[CENTER]
+    for i in range(3):
+        await center.contact_arrived(contact_id=f"w-{i}", channel="voice", queue="general", caller=f"+{i}")
+    session, csrf = await logged_in(app_client, "sam")
+    headers = {"X-CSRF-Token": csrf}
+    up = await session.post("/api/v1/supervisor/contacts/w-2/priority", json={"priority_class": 0}, headers=headers)
+    assert up.status == 200 and (await up.json())["position"] == 1
+    moved = await session.post("/api/v1/supervisor/contacts/w-1/move", json={"to_queue": "english"}, headers=headers)
+    assert moved.status == 200 and (await moved.json())["queue"] == "english"
+    bad = await session.post("/api/v1/supervisor/contacts/w-0/move", json={"to_queue": "nowhere"}, headers=headers)
+    assert bad.status == 400 and "unknown queue" in (await bad.json())["error"]["message"]
+    await center.submit(m.ContactAbandoned(contact_id="w-0"))
+    gone = await session.post("/api/v1/supervisor/contacts/w-0/priority", json={"head_start_s": 60}, headers=headers)
+    assert gone.status == 409 and "already ended" in (await gone.json())["error"]["message"]
+    field = await session.post("/api/v1/supervisor/contacts/w-2/priority", json={"priority_class": "high"},
+                               headers=headers)
+    assert field.status == 400 and (await field.json())["error"]["field"] == "priority_class"
+    await app[LOG].flush()
+    actions = [(e.contact_id, e.data["action"], e.data["by"]) for e in await app[LOG].read(limit=500)
+               if e.type == "supervisor.action"]
+    assert actions == [("w-2", "priority", "sam"), ("w-1", "move", "sam")]
+    await session.close()
