@@ -83,7 +83,7 @@ class SipServer:
     def port(self) -> int:
         return self._listeners.port
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 2.0) -> None:
         for call in list(self.calls.values()):
             if call.state == "ringing":
                 self._reply(call.invite, call.peer, 503, "Service Unavailable")
@@ -94,6 +94,8 @@ class SipServer:
             retransmitter.stop()
         self._pending_ack.clear()
         self._client_tx.clear()
+        if self._tasks:  # handlers see their HungUp and get a moment to finish
+            await asyncio.wait(set(self._tasks), timeout=grace)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -212,7 +214,8 @@ class SipServer:
                         headers=[("Warning", '399 callcenter "no free RTP port"')])
             self._finish(call, "no_rtp_port")
             return
-        if call.ended:
+        if call.ended:  # cancelled or shut down while the socket was being bound
+            call.release()
             return
         self._ringing(call)
         if self.config.ring_seconds > 0:
