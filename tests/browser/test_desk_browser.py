@@ -4,67 +4,57 @@ interaction log shows it all. A screenshot of the desk is kept in docs/img."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
-from callcenter.config.loader import load_config
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_an_agent_works_a_call_in_the_browser(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))
-    app = create_app(config)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
+async def test_an_agent_works_a_call_in_the_browser(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    server = live_server
+    app = server.app
     errors: list[str] = []
-    try:
-        page = await browser.new_page(viewport={"width": 1400, "height": 850})
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(str(server.make_url("/desk")))
-        assert "/login" in page.url
-        await page.fill("input[name=username]", "alice")
-        await page.fill("input[name=password]", "alice")
-        await page.click("button")
-        await page.wait_for_url("**/desk")
-        await page.wait_for_selector("#conn:text('online')")
-        assert await page.text_content("#agent-name") == "Alice Cohen"
-        await page.click("#btn-ready")
-        await page.wait_for_selector("#state-pill.AVAILABLE")
+    page = await browser.new_page(viewport={"width": 1400, "height": 850})
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(str(server.make_url("/desk")))
+    assert "/login" in page.url
+    await page.fill("input[name=username]", "alice")
+    await page.fill("input[name=password]", "alice")
+    await page.click("button")
+    await page.wait_for_url("**/desk")
+    await page.wait_for_selector("#conn:text('online')")
+    assert await page.text_content("#agent-name") == "Alice Cohen"
+    await page.click("#btn-ready")
+    await page.wait_for_selector("#state-pill.AVAILABLE")
 
-        await app[CENTER].contact_arrived(contact_id="c-web-1", channel="voice", queue="cards",
-                                          caller="+972501234567")
-        await page.wait_for_selector("#offer:not(.hidden)")
-        assert "+972501234567" in await page.text_content("#offer-who")
-        assert ":" in await page.text_content("#offer-countdown")
-        await page.screenshot(path=str(ROOT / "docs" / "img" / "desk-offer.png"))
-        await page.keyboard.press("a")  # the accept shortcut
-        await page.wait_for_selector("#state-pill.ON_CONTACT")
-        await page.fill("#note", "Customer lost the card on the train")
-        await page.click("text=Save note")
-        await page.select_option("#disposition", "resolved")
-        await page.click("text=Set")
-        await page.click("button[title='End (E)']")
-        await page.wait_for_selector("#state-pill.WRAP_UP")
-        await page.keyboard.press("r")  # ready: ends wrap-up early
-        await page.wait_for_selector("#state-pill.AVAILABLE")
-        assert errors == []
+    await app[CENTER].contact_arrived(contact_id="c-web-1", channel="voice", queue="cards",
+                                      caller="+972501234567")
+    await page.wait_for_selector("#offer:not(.hidden)")
+    assert "+972501234567" in await page.text_content("#offer-who")
+    assert ":" in await page.text_content("#offer-countdown")
+    await page.screenshot(path=str(ROOT / "docs" / "img" / "desk-offer.png"))
+    await page.keyboard.press("a")  # the accept shortcut
+    await page.wait_for_selector("#state-pill.ON_CONTACT")
+    await page.fill("#note", "Customer lost the card on the train")
+    await page.click("text=Save note")
+    await page.select_option("#disposition", "resolved")
+    await page.click("text=Set")
+    await page.click("button[title='End (E)']")
+    await page.wait_for_selector("#state-pill.WRAP_UP")
+    await page.keyboard.press("r")  # ready: ends wrap-up early
+    await page.wait_for_selector("#state-pill.AVAILABLE")
+    assert errors == []
 
-        await app[LOG].flush()
-        events = await app[LOG].read(contact_id="c-web-1")
-        kinds = [e.type for e in events]
-        for kind in ("contact.offered", "contact.connected", "contact.note", "contact.disposition",
-                     "contact.ended"):
-            assert kind in kinds, kinds
-        note = next(e for e in events if e.type == "contact.note")
-        assert note.data["text"] == "Customer lost the card on the train" and note.agent_id == "alice"
-    finally:
-        await server.close()
+    await app[LOG].flush()
+    events = await app[LOG].read(contact_id="c-web-1")
+    kinds = [e.type for e in events]
+    for kind in ("contact.offered", "contact.connected", "contact.note", "contact.disposition",
+                 "contact.ended"):
+        assert kind in kinds, kinds
+    note = next(e for e in events if e.type == "contact.note")
+    assert note.data["text"] == "Customer lost the card on the train" and note.agent_id == "alice"
