@@ -133,6 +133,7 @@ function renderOffer() {
   $("offer-channel").textContent = offer.channel;
   $("offer-queue").textContent = `${offer.queue}${pop.customer?.tier ? " · " + pop.customer.tier : ""}`;
   $("offer-trace").textContent = offer.trace ? `why you: ${offer.trace}` : "";
+  $("offer-countdown").textContent = fmtClock(offer.ring_deadline - (Date.now() / 1000 + desk.skew));
 }
 
 function renderContacts() {
