@@ -24,6 +24,10 @@ class SdpError(ValueError):
         self.line = line
 
 
+class NoCommonCodec(SdpError):
+    """The offer is well formed but offers nothing we speak (answered with 488)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Negotiated:
     """What both sides agreed: ``codec`` is 'pcmu' or 'pcma'."""
@@ -55,7 +59,7 @@ class Offer:
             codec = name.split("/")[0]
             if codec in CODECS and name.endswith("/8000"):
                 return Negotiated(codec=codec, payload_type=pt, dtmf_payload_type=dtmf)
-        raise SdpError("no common codec (we speak PCMU and PCMA)", line="m")
+        raise NoCommonCodec("no common codec (we speak PCMU and PCMA)", line="m")
 
 
 def parse_offer(body: bytes) -> Offer:

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from callcenter.telephony.config import TelephonyConfig
 from callcenter.telephony.media import CallChannel, CallInfo, run_call
 from callcenter.telephony.pacer import MediaClock
-from callcenter.telephony.sdp import SdpError, answer_sdp, parse_offer
+from callcenter.telephony.sdp import NoCommonCodec, SdpError, answer_sdp, parse_offer
 from callcenter.telephony.sip_call import Peer, SipCall
 from callcenter.telephony.sip_transport import TIMEOUT, Retransmitter, SipListeners
 from callcenter.telephony.sipmsg import (
@@ -188,7 +188,7 @@ class SipServer:
             negotiated = offer.negotiate()
         except SdpError as exc:
             self.stats["bad_sdp"] += 1
-            status, reason = (488, "Not Acceptable Here") if exc.line == "m" and "codec" in str(exc) \
+            status, reason = (488, "Not Acceptable Here") if isinstance(exc, NoCommonCodec) \
                 else (400, "Bad SDP")
             self._reply(request, peer, status, reason,
                         headers=[("Warning", f'399 callcenter "{_quote(str(exc))}"')])
