@@ -1,10 +1,18 @@
-"""Users and sessions tables (migration: ``auth_0001_users``)."""
+"""Users and sessions tables (migrations: ``auth_0001_users``, ``auth_0002_user_origin``).
+
+``users.origin`` says who manages a user: ``config`` (seeded from the config file, which
+wins on every start) or ``api`` (created by an admin, left alone by seeding).
+``users.disabled_by`` says why a user is disabled: ``config`` when removed from the config
+(re-enabled if listed again), otherwise the admin who disabled them (seeding keeps that).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, String, Table, text
 
 from callcenter.storage.schema import metadata
+
+ROLES = ("agent", "supervisor", "admin")
 
 users = Table(
     "users",
@@ -18,6 +26,8 @@ users = Table(
     Column("chat_capacity", Integer, nullable=False),
     Column("disabled", Boolean, nullable=False),
     Column("created_at", Float(precision=53), nullable=False),
+    Column("origin", String(16), nullable=False, server_default=text("'config'")),
+    Column("disabled_by", String(64), nullable=True),
 )
 
 sessions = Table(
@@ -31,4 +41,4 @@ sessions = Table(
     Column("revoked", Boolean, nullable=False),
 )
 
-__all__ = ["MetaData", "metadata", "sessions", "users"]
+__all__ = ["ROLES", "metadata", "sessions", "users"]

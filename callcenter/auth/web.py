@@ -1,54 +1,77 @@
-"""Login routes, the session cookie, role checks and CSRF protection.
+"""Login routes and the session cookie; ``install(app)`` also adds the admin API and the
+checks of ``guard`` (re-exported here for the desk and the wallboard).
 
 - ``POST /api/v1/auth/login`` {username, password} -> {user, csrf_token} and the session
-  cookie (HttpOnly, SameSite=Strict: the desk and wallboard are same-site pages, so the
-  cookie never needs to travel on a cross-site request; Secure when served over HTTPS).
-- ``POST /api/v1/auth/logout``, ``GET /api/v1/auth/me``, and the ``/login`` page.
-- Every state-changing request (POST/PUT/PATCH/DELETE) made with a session must carry the
-  session's CSRF token in ``X-CSRF-Token``; an ``Origin`` header, when sent, must be ours.
-- ``require(request, *roles)`` gives the principal or answers 401/403.
+  cookie: HttpOnly (scripts cannot read it), SameSite=Strict (the desk and the wallboard
+  are same-site pages, so the cookie never needs to travel on a request started by another
+  site; links from elsewhere land on the login page and its ``?next=``), Path=/, and Secure
+  when the request came over HTTPS (directly, or per ``X-Forwarded-Proto`` from a proxy).
+- ``POST /api/v1/auth/logout`` revokes the session; ``GET /api/v1/auth/me`` answers the
+  user and CSRF token, or 401 when not logged in or expired.
+- ``GET /login`` is the login page (HTML and a small ES module under ``/static/auth``).
+
+Failed logins are slowed down per username and per address (see ``throttle``) and logged
+as ``auth.login_failed``; logins as ``auth.login``, logouts as ``auth.logout``.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, CONFIG, DB, LOG
-from callcenter.auth.store import (
-    MAX_S,
-    LoginThrottle,
-    Principal,
-    check_password,
-    create_session,
-    revoke_session,
-    seed_users,
-    session_user,
+from callcenter.auth import admin
+from callcenter.auth.guard import (
+    COOKIE,
+    Refused,
+    auth_middleware,
+    authenticate_request,
+    check_role,
+    ensure_owner,
+    json_error,
+    read_json,
+    require,
+    require_role,
+    session_of,
 )
+from callcenter.auth.store import MAX_S, Principal, check_password, create_session, revoke_session, seed_users
+from callcenter.auth.throttle import LoginThrottle
 from callcenter.core.events import InteractionEvent
 
-COOKIE = "cc_session"
+__all__ = [
+    "COOKIE",
+    "THROTTLE",
+    "Principal",
+    "Refused",
+    "authenticate_request",
+    "check_role",
+    "ensure_owner",
+    "install",
+    "json_error",
+    "require",
+    "require_role",
+    "session_of",
+]
+
 STATIC = Path(__file__).with_name("static")
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
-SESSION = web.RequestKey("session", object)  # tuple[Principal, str] | None, looked up once
-UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-OPEN_POSTS = {"/api/v1/auth/login"}
+LOGIN_BODY_LIMIT = 4096
 
 
 def install(app: web.Application) -> None:
+    """Add the auth routes, the admin API, the CSRF/role middleware and user seeding.
+    Call after the core resources (CONFIG, CLOCK, DB, LOG) are in ``cleanup_ctx``."""
     app[THROTTLE] = LoginThrottle()
     app.cleanup_ctx.append(_seed_ctx)
-    app.middlewares.append(csrf_guard)
+    app.middlewares.append(auth_middleware)
     app.router.add_post("/api/v1/auth/login", login)
     app.router.add_post("/api/v1/auth/logout", logout)
     app.router.add_get("/api/v1/auth/me", me)
     app.router.add_get("/login", login_page)
     app.router.add_static("/static/auth", STATIC)
+    admin.add_routes(app)
 
 
 async def _seed_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -56,113 +79,59 @@ async def _seed_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-def json_error(status: int, message: str, field: str | None = None, **headers: str) -> web.Response:
-    body: dict[str, Any] = {"status": status, "message": message}
-    if field is not None:
-        body["field"] = field
-    return web.json_response({"error": body}, status=status, headers=headers or None)
+def _address(request: web.Request) -> str:
+    return request.remote or "unknown"
 
 
-class Refused(web.HTTPException):
-    """An HTTP refusal with a JSON body, raised from ``require``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status_code = status
-        super().__init__(
-            text=json.dumps({"error": {"status": status, "message": message}}),
-            content_type="application/json",
-        )
-
-
-async def session_of(request: web.Request) -> tuple[Principal, str] | None:
-    """The request's logged-in user and CSRF token (looked up once per request)."""
-    if SESSION not in request:
-        token = request.cookies.get(COOKIE)
-        request[SESSION] = (
-            await session_user(request.app[DB], token, request.app[CLOCK].now()) if token else None
-        )
-    result: tuple[Principal, str] | None = request[SESSION]  # type: ignore[assignment]
-    return result
-
-
-async def require(request: web.Request, *roles: str) -> Principal:
-    found = await session_of(request)
-    if found is None:
-        raise Refused(401, "log in first (no session, or it has expired)")
-    principal = found[0]
-    if roles and principal.role not in roles and principal.role != "admin":
-        raise Refused(403, f"this needs the {' or '.join(roles)} role; you are {principal.role}")
-    return principal
-
-
-@web.middleware
-async def csrf_guard(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    if request.method in UNSAFE:
-        origin = request.headers.get("Origin")
-        if origin is not None and origin.split("://", 1)[-1] != request.host:
-            return json_error(403, f"cross-origin request from {origin} refused", "Origin")
-        if request.path not in OPEN_POSTS and request.cookies.get(COOKIE):
-            found = await session_of(request)
-            sent = request.headers.get("X-CSRF-Token", "")
-            if found is not None and not hmac.compare_digest(sent.encode(), found[1].encode()):
-                return json_error(403, "missing or wrong CSRF token", "X-CSRF-Token")
-    return await handler(request)
+def _is_https(request: web.Request) -> bool:
+    # Trusting the proxy header can only add Secure, which at worst keeps the cookie from
+    # travelling over plain HTTP: it cannot weaken anything.
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.secure or forwarded == "https"
 
 
 async def login(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        return json_error(400, 'the body must be JSON: {"username": ..., "password": ...}')
-    if not isinstance(body, dict):
-        return json_error(400, "the body must be a JSON object")
+    body = await read_json(request, LOGIN_BODY_LIMIT)
     for name in ("username", "password"):
         if not isinstance(body.get(name), str) or not body[name]:
-            return json_error(400, f"{name} is required (text)", name)
+            raise Refused(400, f"{name} is required (text)", name)
     username, password = body["username"][:64], body["password"][:1024]
-    now = request.app[CLOCK].now()
+    now, address, log = request.app[CLOCK].now(), _address(request), request.app[LOG]
     throttle = request.app[THROTTLE]
-    keys = [f"user:{username.lower()}", f"addr:{request.remote}"]
-    wait = throttle.retry_after(keys, now)
+    wait = throttle.attempt(username, address, now)
     if wait > 0:
-        return json_error(
-            429,
-            f"too many failed logins; try again in {wait:.0f} s",
-            **{"Retry-After": str(max(1, round(wait)))},
-        )
+        log.append(InteractionEvent(type="auth.login_failed", at=now,
+                                    data={"username": username, "address": address, "reason": "throttled"}))
+        seconds = max(1, round(wait))
+        return json_error(429, f"too many failed logins; try again in {seconds} s", None,
+                          **{"Retry-After": str(seconds)})
     principal = await check_password(request.app[DB], username, password)
-    log = request.app[LOG]
     if principal is None:
-        throttle.failed(keys, now)
-        log.append(
-            InteractionEvent(
-                type="auth.login_failed", at=now, data={"username": username, "address": request.remote}
-            )
-        )
+        log.append(InteractionEvent(type="auth.login_failed", at=now, data={
+            "username": username, "address": address, "reason": "bad_credentials"}))
         return json_error(401, "wrong username or password")
-    throttle.succeeded(keys[0])
+    throttle.succeeded(username, address)
+    old = request.cookies.get(COOKIE)
+    if old:
+        await revoke_session(request.app[DB], old)
     token, csrf = await create_session(request.app[DB], principal.user_id, now)
-    log.append(
-        InteractionEvent(
-            type="auth.login",
-            at=now,
-            agent_id=principal.username,
-            data={"role": principal.role, "address": request.remote},
-        )
-    )
+    log.append(InteractionEvent(type="auth.login", at=now, agent_id=principal.username,
+                                data={"role": principal.role, "address": address}))
     response = web.json_response({"user": principal.public(), "csrf_token": csrf})
-    response.set_cookie(
-        COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/", max_age=int(MAX_S)
-    )
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=_is_https(request),
+                        path="/", max_age=int(MAX_S))
     return response
 
 
 async def logout(request: web.Request) -> web.Response:
+    """Revoke the session (the CSRF middleware has checked the token). Idempotent."""
+    found = await session_of(request)
     token = request.cookies.get(COOKIE)
     if token:
         await revoke_session(request.app[DB], token)
+    if found is not None:
+        request.app[LOG].append(InteractionEvent(type="auth.logout", at=request.app[CLOCK].now(),
+                                                 agent_id=found[0].username))
     response = web.json_response({"ok": True})
     response.del_cookie(COOKIE, path="/")
     return response
@@ -171,9 +140,9 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     found = await session_of(request)
     if found is None:
-        return json_error(401, "not logged in")
+        return json_error(401, "not logged in (no session, or it has expired)")
     return web.json_response({"user": found[0].public(), "csrf_token": found[1]})
 
 
 async def login_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "login.html")
+    return web.FileResponse(STATIC / "login.html", headers={"Cache-Control": "no-store"})
