@@ -16,24 +16,16 @@ message, field}.
 
 from __future__ import annotations
 
-import json
-from dataclasses import MISSING, dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from callcenter.runtime.frames import FrameError, parse_frame
 
 MAX_FRAME_BYTES = 16 * 1024
 MAX_TEXT = 2000
 
 
-class ChatProtocolError(Exception):
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.field = code, message, field
-
-    def frame(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
-        if self.field:
-            out["field"] = self.field
-        return out
+ChatProtocolError = FrameError  # the chat's name for a refused frame
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,7 +53,7 @@ class Typing:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rate:
-    rating: int
+    rating: int = field(metadata={"min": 1, "max": 5})
     comment: str | None = None
 
 
@@ -82,32 +74,4 @@ _TYPES: dict[str, type] = {
 
 def parse(raw: str | bytes) -> Any:
     """One customer frame as a message object, or ``ChatProtocolError`` naming the problem."""
-    if len(raw) > MAX_FRAME_BYTES:
-        raise ChatProtocolError("frame_too_large", f"frames are limited to {MAX_FRAME_BYTES} bytes")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ChatProtocolError("bad_json", "the frame is not JSON") from None
-    if not isinstance(data, dict):
-        raise ChatProtocolError("bad_frame", "a frame must be a JSON object")
-    kind = data.pop("type", None)
-    cls = _TYPES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise ChatProtocolError("unknown_type", f"unknown message type {kind!r}", "type")
-    allowed = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
-    for key, value in data.items():
-        if key not in allowed:
-            raise ChatProtocolError("bad_field", f"unknown field {key!r}", key)
-        if key == "rating":
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
-                raise ChatProtocolError("bad_field", "rating must be a whole number from 1 to 5", key)
-        elif value is not None and not isinstance(value, str):
-            raise ChatProtocolError("bad_field", f"{key} must be text", key)
-        elif isinstance(value, str) and len(value) > MAX_TEXT:
-            raise ChatProtocolError("bad_field", f"{key} is longer than {MAX_TEXT} characters", key)
-    for key, f in cls.__dataclass_fields__.items():  # type: ignore[attr-defined]
-        if f.default is MISSING and f.default_factory is MISSING and key not in data:
-            raise ChatProtocolError("bad_field", f"{key} is required", key)
-    if cls is Text and not data["text"].strip():
-        raise ChatProtocolError("bad_field", "text must not be empty", "text")
-    return cls(**data)
+    return parse_frame(raw, _TYPES, max_bytes=MAX_FRAME_BYTES, max_text=MAX_TEXT)[1]

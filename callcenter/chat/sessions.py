@@ -126,7 +126,7 @@ class ChatSessions:
             session = self._by_token.get(message.resume)
             if session is None or session.ended:
                 raise ChatProtocolError(
-                    "unknown_session", "that chat has ended or expired; start a new one", "resume"
+                    "unknown_session", "that chat has ended or expired; start a new one", field="resume"
                 )
             if session.grace is not None:
                 session.grace.cancel()
