@@ -6,7 +6,7 @@ Definitions (the same words as the supervisor's reports):
   a short abandon left within ``short_abandon_s`` and is excluded from service level;
 - service level: answered within T / (offered - short abandons - still waiting at the end);
 - ASA: mean wait of answered contacts; P(wait): share of answered or abandoned contacts
-  that were not connected the moment they joined the queue;
+  that no agent was offered the moment they joined the queue (ringing is not waiting);
 - AHT: mean talk time plus mean wrap-up time per handled contact;
 - occupancy: agents' time on contacts, ringing or wrapping up / that plus time available.
 """
@@ -77,6 +77,7 @@ def summarise(
     """Fold a run's events into the summary dictionary written to summary.json."""
     s = Summary()
     queued: dict[str, tuple[float, str, int]] = {}
+    first_offer: dict[str, float] = {}
     agent_state: dict[str, tuple[str, float]] = {}
     waiting = 0
     sample_every = interval_s
@@ -98,6 +99,8 @@ def summarise(
             for t in (s.total, s.queues[e.queue or ""], s.intervals[bucket]):
                 t.offered += 1
             waiting += 1
+        elif kind == "contact.offered" and e.contact_id in queued and e.contact_id not in first_offer:
+            first_offer[e.contact_id] = e.at
         elif kind == "contact.connected" and e.contact_id in queued:
             at, q, bucket = queued[e.contact_id]
             wait = e.at - at
@@ -105,7 +108,7 @@ def summarise(
                 t.answered += 1
                 t.wait_total += wait
                 t.within += wait <= sl_seconds
-                t.waited += wait > 1e-9
+                t.waited += first_offer.get(e.contact_id, e.at) > at + 1e-9
             waiting -= 1
         elif kind == "contact.wrap_up" and e.contact_id in queued:
             _, q, bucket = queued[e.contact_id]

@@ -202,3 +202,15 @@ def test_a_scenario_with_mistakes_is_refused_with_file_and_line(tmp_path: Path) 
     )
     assert result.returncode == 1
     assert f"{bad}:1: queues: no queues" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_example_scenario_runs() -> None:
+    from simulator.scenario import load_scenario
+    from simulator.summary import summarise
+
+    s = load_scenario(ROOT / "simulator" / "scenarios" / "bank_morning.yaml")
+    run = run_virtual(s)
+    summary = summarise(run.events, start=run.start_epoch, end=run.end_epoch, sl_seconds=s.service_level_s,
+                        short_abandon_s=s.short_abandon_s, interval_s=s.interval_s)
+    assert summary["offered"] > 500 and 0 < summary["service_level"] < 1
+    assert summary["ivr_hangups"] > 0 and summary["per_queue"]["internet"]["answered"] > 0
