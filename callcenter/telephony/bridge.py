@@ -53,8 +53,8 @@ def hold_music(seconds: float = 4.0) -> bytes:
             fade = min(1.0, i / 200, (0.4 * SAMPLE_RATE - i) / 400)
             samples.append(int(3200 * fade * math.sin(2 * math.pi * freq * i / SAMPLE_RATE)))
     total = int(seconds * SAMPLE_RATE)
-    samples += [0] * max(0, total - len(samples))
-    return struct.pack(f"<{len(samples)}h", *samples[:total])
+    samples = (samples + [0] * max(0, total - len(samples)))[:total]
+    return struct.pack(f"<{len(samples)}h", *samples)
 
 
 def load_music(path: Path) -> bytes:

@@ -4,6 +4,7 @@ are timed out and cleaned up."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from telsupport import free_port, until
 
 from callcenter.telephony.config import TelephonyConfig
-from callcenter.telephony.media import CallChannel, HungUp
+from callcenter.telephony.media import CallChannel
 from callcenter.telephony.sip_server import SipServer
 from callcenter.telephony.sipmsg import SipParseError, parse_message
 
@@ -185,10 +186,8 @@ def test_parser_refuses_mutated_messages_with_a_named_error_only(data: st.DataOb
             raw[pos:pos] = data.draw(st.binary(min_size=1, max_size=10))
         if not raw:
             raw = bytearray(b"x")
-    try:
+    with contextlib.suppress(SipParseError):
         parse_message(bytes(raw))
-    except SipParseError:
-        pass
 
 
 async def test_server_survives_a_burst_of_fuzzed_datagrams(server, clients) -> None:  # type: ignore[no-untyped-def]
@@ -212,8 +211,6 @@ async def test_server_survives_a_burst_of_fuzzed_datagrams(server, clients) -> N
                              call_id="after-fuzz")
     assert reply is not None and reply.startswith("SIP/2.0 200"), reply
     await server.stop()  # hangs up whatever the fuzz managed to set up
-    assert all(isinstance(c, object) for c in server.answered_calls)
+    assert all(c.ended for c in server.answered_calls)
     await until(lambda: server.open_resources()["calls"] == 0)
 
-
-_ = HungUp
