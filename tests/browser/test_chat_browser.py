@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_support import login
+from browser_support import login, screenshot
 
 from callcenter.appkeys import LOG
 
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser
 
 
-async def test_customer_and_agent_chat_and_the_customer_rates_it(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+async def test_customer_and_agent_chat_and_the_customer_rates_it(browser, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     server = live_server
     app = server.app
     errors: list[str] = []
@@ -46,7 +46,7 @@ async def test_customer_and_agent_chat_and_the_customer_rates_it(browser, live_s
     await customer.wait_for_selector("#rating:not(.hidden)")
     await customer.click(".stars button[data-r='5']")
     await customer.wait_for_selector("text=Thank you for your rating!")
-    await customer.screenshot(path=str(ROOT / "docs" / "img" / "chat-customer.png"))
+    await screenshot(customer, "chat-customer.png", tmp_path)
     assert errors == []
 
     await app[LOG].flush()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from browser_support import screenshot
 
 from callcenter.appkeys import CENTER, LOG
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_an_agent_works_a_call_in_the_browser(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+async def test_an_agent_works_a_call_in_the_browser(browser, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     server = live_server
     app = server.app
     errors: list[str] = []
@@ -38,7 +39,7 @@ async def test_an_agent_works_a_call_in_the_browser(browser, live_server) -> Non
     assert "+972501234567" in await page.text_content("#offer-who")
     countdown = await page.text_content("#offer-countdown")
     assert countdown is not None and countdown.startswith("0:1")  # shown with the card: 15 s to answer
-    await page.screenshot(path=str(ROOT / "docs" / "img" / "desk-offer.png"))
+    await screenshot(page, "desk-offer.png", tmp_path)
     await page.keyboard.press("a")  # the accept shortcut
     await page.wait_for_selector("#state-pill.ON_CONTACT")
     await page.fill("#note", "Customer lost the card on the train")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_support import login
+from browser_support import login, screenshot
 
 from callcenter.acd import model as m
 from callcenter.appkeys import CENTER
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser
 
 
-async def test_wallboard_follows_the_center(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+async def test_wallboard_follows_the_center(browser, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     server = live_server
     app = server.app
     errors: list[str] = []
@@ -36,5 +36,5 @@ async def test_wallboard_follows_the_center(browser, live_server) -> None:  # ty
     await page.wait_for_selector("tr[data-agent='bob'] .st.OFFERED, tr[data-agent='bob'] .st.AVAILABLE",
                                  timeout=3000)
     await page.wait_for_selector("article[data-queue='general'] b.waiting:text('3')", timeout=3000)
-    await page.screenshot(path=str(ROOT / "docs" / "img" / "wallboard.png"))
+    await screenshot(page, "wallboard.png", tmp_path)
     assert errors == []

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestServer
+
+DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+async def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
+    """Keep a screenshot: in the test's temp folder, or in docs/img when
+    CALLCENTER_DOC_SCREENSHOTS=1 (to refresh the pictures in the docs)."""
+    folder = DOC_IMAGES if os.environ.get("CALLCENTER_DOC_SCREENSHOTS") == "1" else tmp_path
+    path = folder / name
+    await page.screenshot(path=str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return path
 
 
 async def login(page: Any, server: TestServer, path: str, user: str) -> None:
