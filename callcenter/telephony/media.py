@@ -219,6 +219,10 @@ class ChannelCore:
         """Inbound PCM of any length; emitted as whole 20 ms ``AudioFrame``s."""
         if self._ended:
             return
+        if not self._inbound and len(pcm) == FRAME_BYTES:  # the common case: one whole frame
+            self.frames_in += 1
+            self._events.put_nowait(AudioFrame(pcm=pcm))
+            return
         self._inbound += pcm
         while len(self._inbound) >= FRAME_BYTES:
             frame = bytes(self._inbound[:FRAME_BYTES])

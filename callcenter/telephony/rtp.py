@@ -71,6 +71,9 @@ class JitterBuffer:
     def push(self, packet: RtpPacket) -> list[RtpPacket | None]:
         if self._next is None:
             self._next = packet.sequence
+        elif not self._held and packet.sequence == self._next & 0xFFFF:  # the common case
+            self._next += 1
+            return [packet]
         delta = (packet.sequence - self._next) & 0xFFFF
         if delta >= 0x8000:
             delta -= 0x10000

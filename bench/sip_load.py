@@ -1,0 +1,169 @@
+"""SIP front-end load: calls per second without failures, and concurrent calls with audio.
+
+Drives sipp (Debian package sip-tester) against an in-process ``SipServer`` on loopback.
+Every answered call plays a looping prompt (20 ms RTP frames from the shared media clock)
+and consumes whatever the caller sends.
+
+1. Call rate: for each rate R, sipp places R calls per second for ``--rate-seconds``, each
+   call lasting 1 s; the figure is the highest R with every call successful (sipp's count).
+2. Concurrency: for each level N, sipp holds N calls (set up at 50 calls/s) with
+   ``-rtp_echo`` (so every call also sends audio back to us); once all are up the media
+   clock's lateness is measured for ``--hold-seconds``. The figure is the largest N held
+   with every call up, none failed, and under 1% of frames sent more than 20 ms late.
+
+Usage: python bench/sip_load.py [--quick]
+Ends with one JSON line: name, cores, max_cps_no_failures, max_concurrent_calls,
+late_frame_ratio (at that level), and the per-level detail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import math
+import re
+import shutil
+import socket
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _machine import machine
+
+from callcenter.telephony.config import TelephonyConfig
+from callcenter.telephony.media import CallChannel
+from callcenter.telephony.sip_server import SipServer
+
+SCENARIO = Path(__file__).resolve().parent.parent / "tests" / "telephony" / "sipp" / "call_load.xml"
+PROMPT = struct.pack("<8000h", *(int(6000 * math.sin(2 * math.pi * 440 * i / 8000)) for i in range(8000)))
+
+
+async def on_call(channel: CallChannel) -> None:
+    async def speak() -> None:
+        while await channel.play(PROMPT):
+            pass
+
+    speaker = asyncio.ensure_future(speak())
+    async for _ in channel.events():
+        pass
+    await speaker
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sipp_counts(output: str) -> tuple[int, int]:
+    ok = re.findall(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", output)
+    failed = re.findall(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", output)
+    return (int(ok[-1]) if ok else 0), (int(failed[-1]) if failed else -1)
+
+
+async def sipp(port: int, workdir: Path, *args: str, timeout: float) -> tuple[int, int]:
+    process = await asyncio.create_subprocess_exec(
+        "sipp", "-sf", str(SCENARIO), "-i", "127.0.0.1", "-p", "0", "-nostdin", "-mp",
+        str(free_udp_port()), "-timeout", f"{int(timeout)}s", *args, f"127.0.0.1:{port}",
+        cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), timeout + 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return sipp_counts(out.decode("utf-8", "replace"))
+
+
+async def rate_level(server: SipServer, workdir: Path, rate: int, seconds: int) -> dict[str, object]:
+    total = rate * seconds
+    ok, failed = await sipp(server.port, workdir, "-r", str(rate), "-m", str(total), "-d", "1000",
+                            "-l", str(rate * 3), timeout=seconds + 20)
+    return {"rate": rate, "calls": total, "successful": ok, "failed": failed,
+            "passed": ok == total and failed == 0}
+
+
+async def concurrency_level(server: SipServer, workdir: Path, level: int, hold: float) -> dict[str, object]:
+    setup = level / 50
+    duration_ms = int((setup + hold + 3) * 1000)
+    run = asyncio.ensure_future(sipp(server.port, workdir, "-r", "50", "-m", str(level), "-l", str(level),
+                                     "-d", str(duration_ms), "-rtp_echo", timeout=setup + hold + 30))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + setup + 10
+    while len(server.calls) < level and loop.time() < deadline and not run.done():
+        await asyncio.sleep(0.1)
+    up = len(server.calls)
+    server.clock.reset_stats()
+    cpu0 = time.process_time()
+    await asyncio.sleep(hold)
+    cpu = (time.process_time() - cpu0) / hold
+    late, max_late, held = server.clock.late_ratio, server.clock.max_lateness, len(server.calls)
+    ok, failed = await run
+    passed = up >= level and held >= level and failed == 0 and ok == level and late < 0.01
+    return {"level": level, "up": up, "held_through": held, "successful": ok, "failed": failed,
+            "late_frame_ratio": round(late, 5), "max_lateness_ms": round(max_late * 1000, 1),
+            "server_cpu_share": round(cpu, 2), "passed": passed}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer levels (a smoke run)")
+    parser.add_argument("--rate-seconds", type=int, default=5)
+    parser.add_argument("--hold-seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    if shutil.which("sipp") is None:
+        sys.exit("sipp is not installed (Debian package sip-tester)")
+    logging.basicConfig(level=logging.WARNING)
+    rates = [25, 50] if args.quick else [25, 50, 75, 100, 150, 200]
+    levels = [50, 100] if args.quick else [50, 100, 200, 300, 400]
+    server = SipServer(TelephonyConfig(sip_port=0, rtp_port_min=40000, rtp_port_max=44999,
+                                       transports=("udp",), max_calls=5000), on_call)
+    await server.start()
+    info = machine()
+    print(f"machine: {info}")
+    rate_results: list[dict[str, object]] = []
+    level_results: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for rate in rates:
+            result = await rate_level(server, workdir, rate, args.rate_seconds)
+            rate_results.append(result)
+            print(f"rate {rate:>4} calls/s: {result['successful']}/{result['calls']} successful, "
+                  f"{result['failed']} failed")
+            await asyncio.sleep(1.5)
+            if not result["passed"]:
+                break
+        for level in levels:
+            result = await concurrency_level(server, workdir, level, args.hold_seconds)
+            level_results.append(result)
+            print(f"concurrent {level:>4}: up {result['up']}, late frames {result['late_frame_ratio']:.3%}, "
+                  f"max lateness {result['max_lateness_ms']} ms, server CPU {result['server_cpu_share']}, "
+                  f"failed {result['failed']}")
+            await asyncio.sleep(2)
+            if not result["passed"]:
+                break
+    await server.stop()
+    passed_rates = [int(str(r["rate"])) for r in rate_results if r["passed"]]
+    passed_levels = [r for r in level_results if r["passed"]]
+    best = passed_levels[-1] if passed_levels else None
+    summary = {
+        "name": "sip_load",
+        "cores": info["cores"],
+        "max_cps_no_failures": max(passed_rates, default=0),
+        "max_concurrent_calls": int(str(best["level"])) if best else 0,
+        "late_frame_ratio": best["late_frame_ratio"] if best else None,
+        "rates": rate_results,
+        "levels": level_results,
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
