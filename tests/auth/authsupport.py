@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -70,13 +71,9 @@ def build_app(url: str, clock: VirtualClock) -> web.Application:
 class Client:
     """The test client with the app's virtual clock and login helpers."""
 
-    def __init__(self, client: TestClient[Any, Any], clock: VirtualClock) -> None:
-        self.http, self.clock = client, clock
+    def __init__(self, client: TestClient[Any, Any], clock: VirtualClock, app: web.Application) -> None:
+        self.http, self.clock, self.app = client, clock, app
         self.csrf = ""
-
-    @property
-    def app(self) -> web.Application:
-        return self.http.server.app  # type: ignore[return-value]
 
     async def login(self, username: str, password: str | None = None) -> Any:
         res = await self.http.post("/api/v1/auth/login",
@@ -87,3 +84,7 @@ class Client:
 
     def headers(self) -> dict[str, str]:
         return {"X-CSRF-Token": self.csrf}
+
+    def browser(self) -> aiohttp.ClientSession:
+        """A second browser (its own cookie jar) on the same server; use with ``async with``."""
+        return aiohttp.ClientSession(base_url=self.http.make_url("/"), cookie_jar=aiohttp.CookieJar(unsafe=True))

@@ -19,7 +19,8 @@ from callcenter.storage import database, migrate
 @pytest.fixture
 async def client(aiohttp_client: Any, sqlite_url: str) -> Client:
     clock = VirtualClock(start=START)
-    return Client(await aiohttp_client(build_app(sqlite_url, clock)), clock)
+    app = build_app(sqlite_url, clock)
+    return Client(await aiohttp_client(app), clock, app)
 
 
 @pytest.fixture
@@ -30,4 +31,5 @@ async def pg_client(aiohttp_client: Any, pg_url: str) -> Client:
     finally:
         await engine.dispose()
     clock = VirtualClock(start=START)
-    return Client(await aiohttp_client(build_app(pg_url, clock)), clock)
+    app = build_app(pg_url, clock)
+    return Client(await aiohttp_client(app), clock, app)
