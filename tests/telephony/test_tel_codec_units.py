@@ -166,3 +166,11 @@ def test_g711_round_trip_stays_close(pcm: bytes) -> None:
 def test_g711_silence_codes() -> None:
     assert g711.ulaw_encode(bytes(4)) == b"\xff\xff"
     assert g711.alaw_encode(bytes(4)) == b"\xd5\xd5"
+
+
+@given(st.binary(min_size=2, max_size=320).filter(lambda b: len(b) % 2 == 0))
+def test_g711_stdlib_fallback_matches_the_fast_path(pcm: bytes) -> None:
+    for table, encode in ((g711._ULAW_ENC, g711.ulaw_encode), (g711._ALAW_ENC, g711.alaw_encode)):
+        assert g711._encode_stdlib(table)(pcm) == encode(pcm)
+    for dec_table, decode in ((g711._ULAW_DEC, g711.ulaw_decode), (g711._ALAW_DEC, g711.alaw_decode)):
+        assert g711._decode_stdlib(dec_table)(pcm) == decode(pcm)
