@@ -17,7 +17,9 @@ CSRF: any POST/PUT/PATCH/DELETE that carries a live session cookie must also car
 session's CSRF token in ``X-CSRF-Token`` (compared in constant time); a request with an
 ``Origin`` header from another origin is refused whatever it carries. Requests without a
 session cookie have no ambient authority to abuse and reach the handler, which refuses
-them with 401 if it needs a login.
+them with 401 if it needs a login. A WebSocket upgrade carrying the session cookie must come
+from our own origin too (no cross-site WebSocket hijacking); the customer chat, which has no
+session, may be opened from anywhere.
 """
 
 from __future__ import annotations
@@ -160,15 +162,21 @@ async def auth_middleware(
     try:
         if request.method in UNSAFE:
             await _check_unsafe(request)
+        elif request.headers.get("Upgrade", "").lower() == "websocket" and request.cookies.get(COOKIE):
+            _check_origin(request)  # a page elsewhere must not open a socket with our cookie
         return await handler(request)
     except Refused as refusal:
         return json_error(refusal.status_code, refusal.message, refusal.field)
 
 
-async def _check_unsafe(request: web.Request) -> None:
+def _check_origin(request: web.Request) -> None:
     origin = request.headers.get("Origin")
     if origin is not None and origin.split("://", 1)[-1] != request.host:
         raise Refused(403, f"cross-origin request from {origin} refused", "Origin")
+
+
+async def _check_unsafe(request: web.Request) -> None:
+    _check_origin(request)
     if request.path in OPEN_POSTS or not request.cookies.get(COOKIE):
         return
     found = await session_of(request)

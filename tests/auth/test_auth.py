@@ -173,13 +173,16 @@ async def test_websocket_upgrade_and_messages_check_the_session(client: Client) 
     anonymous = await client.http.ws_connect("/ws/test")
     assert (await anonymous.receive()).type == aiohttp.WSMsgType.CLOSE and anonymous.close_code == 4401
     await client.login("alice")
-    ws = await client.http.ws_connect("/ws/test")
+    ws = await client.http.ws_connect("/ws/test", origin=str(client.http.make_url("/")).rstrip("/"))
     await ws.send_str("hi")
     assert await ws.receive_json() == {"user": "alice"}
     async with client.app[DB].begin() as conn:  # logged out elsewhere (another tab)
         await conn.execute(sessions.update().values(revoked=True))
     await ws.send_str("still there?")
     assert (await ws.receive()).type == aiohttp.WSMsgType.CLOSE and ws.close_code == 4401
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.http.ws_connect("/ws/test", origin="http://evil.example")
+    assert refused.value.status == 403
     await client.login("sam")
     supervisor = await client.http.ws_connect("/ws/test")
     assert (await supervisor.receive()).type == aiohttp.WSMsgType.CLOSE and supervisor.close_code == 4403
