@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -79,6 +80,8 @@ class SipCall(ChannelCore):
         self.last_rtp = 0.0
         self.rtp_packets_in = 0
         self.rtp_packets_out = 0
+        self.rtp_send_dropped = 0
+        self._send: Callable[[bytes, tuple[str, int]], int] | None = None
         self._latched = False
         self._ssrc = secrets.randbits(32)
         self._seq = secrets.randbits(16)
@@ -94,10 +97,19 @@ class SipCall(ChannelCore):
     async def open_rtp(self, host: str, port: int) -> None:
         """Bind the call's RTP socket on ``port``; raises OSError if it is taken."""
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _RtpProtocol(self), local_addr=(host, port))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((host, port))
+            sock.setblocking(False)
+            transport, _ = await loop.create_datagram_endpoint(lambda: _RtpProtocol(self), sock=sock)
+        except BaseException:
+            sock.close()
+            raise
         self.rtp_transport = transport
-        self.rtp_port = transport.get_extra_info("sockname")[1]
+        # Sending straight on the socket skips the transport's per-packet bookkeeping (the
+        # media hot path); a full send buffer drops the frame, as a late RTP frame is useless.
+        self._send = sock.sendto
+        self.rtp_port = sock.getsockname()[1]
         self.last_rtp = loop.time()
 
     def update_media(self, offer: Offer, negotiated: Negotiated) -> None:
@@ -139,8 +151,7 @@ class SipCall(ChannelCore):
     # Media out
 
     def _send_frame(self, pcm: bytes) -> None:
-        transport = self.rtp_transport
-        if transport is None or self.state == "ringing":
+        if self._send is None or self.rtp_transport is None or self.state == "ringing":
             return
         if pcm is SILENCE:
             if not self._silence_payload:
@@ -154,7 +165,12 @@ class SipCall(ChannelCore):
         self._seq = (self._seq + 1) & 0xFFFF
         self._ts = (self._ts + len(payload)) & 0xFFFFFFFF
         self.rtp_packets_out += 1
-        transport.sendto(packet, self.remote_rtp)
+        try:
+            self._send(packet, self.remote_rtp)
+        except (BlockingIOError, InterruptedError):
+            self.rtp_send_dropped += 1
+        except OSError as exc:  # e.g. ICMP unreachable reported on a later send
+            log.debug("RTP send on %s failed: %s", self.info.call_id, exc)
 
     async def _send_hangup(self) -> None:
         self._hangup_hook(self)
