@@ -912,17 +912,15 @@ class AcdEngine:
         agent.state, agent.reason = new, reason
         if (new, reason) != (previous, previous_reason):
             agent.since = now
+            # the log event is also what desks and wallboards are told (no second command)
             self._log_agent(
-                agent, "agent.state", now, state=new.value, reason=reason, previous=previous.value
-            )
-            self._emit(
-                m.NotifyAgentState(
-                    agent_id=agent.agent_id,
-                    state=new.value,
-                    reason=reason,
-                    since=now,
-                    wrap_up_deadline=agent.wrap_up_until if wrap else None,
-                )
+                agent,
+                "agent.state",
+                now,
+                state=new.value,
+                reason=reason,
+                previous=previous.value,
+                until=agent.wrap_up_until if wrap else None,
             )
         if was_working != (new in WORKING):
             self._count_staffed(agent, +1 if new in WORKING else -1)

@@ -247,15 +247,6 @@ class FinishContact:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NotifyAgentState:
-    agent_id: str
-    state: str
-    reason: str | None
-    since: float
-    wrap_up_deadline: float | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentSnapshot:
     agent_id: str
     name: str

@@ -82,7 +82,6 @@ class Center:
         router.register(m.OfferContact, self._offer)
         router.register(m.WithdrawOffer, self._withdrawn)
         router.register(m.ConnectContact, self._connected)
-        router.register(m.NotifyAgentState, self._agent_state)
         router.register(m.OverflowContact, self._to_endpoint)
         router.register(m.FinishContact, self._finished)
         self.acd: Driver[AcdEngine] = Driver(self.engine, clock, router, name="acd")
@@ -157,8 +156,21 @@ class Center:
     # Command handlers (run in the ACD writer's task; they must not block) ------------------------
 
     def _record(self, command: RecordEvent) -> None:
-        self._log.append(command.event)
-        self._bus.publish(command.event.type, event_payload(command.event))
+        event = command.event
+        self._log.append(event)
+        self._bus.publish(event.type, event_payload(event))
+        if event.type == "agent.state" and event.agent_id is not None:
+            data = event.data
+            self._desk(
+                event.agent_id,
+                {
+                    "type": "state",
+                    "state": data.get("state"),
+                    "reason": data.get("reason"),
+                    "since": event.at,
+                    "wrap_up_deadline": data.get("until"),
+                },
+            )
 
     def _desk(self, agent_id: str, frame: dict[str, Any]) -> None:
         if self.desks is not None:
@@ -194,18 +206,6 @@ class Center:
             },
         )
         self._to_endpoint(c)
-
-    def _agent_state(self, c: m.NotifyAgentState) -> None:
-        self._desk(
-            c.agent_id,
-            {
-                "type": "state",
-                "state": c.state,
-                "reason": c.reason,
-                "since": c.since,
-                "wrap_up_deadline": c.wrap_up_deadline,
-            },
-        )
 
     def _finished(self, c: m.FinishContact) -> None:
         agent = self._agent_of.pop(c.contact_id, None)
