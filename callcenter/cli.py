@@ -30,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate the configuration and list every problem")
     _config_arg(check)
 
+    user = sub.add_parser("user", help="users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    user_sub.add_parser("hash-password", help="hash a password for `password_hash` in the config "
+                        "(asked twice on a terminal, else one line from standard input)")
+
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     for name, text in (("upgrade", "upgrade the schema to this version"),
@@ -46,6 +51,10 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "user":
+            from callcenter.auth.cli import hash_password_command
+
+            return hash_password_command()
         if args.command == "check-config":
             return cmd_check_config(args.config)
         config = load_config(args.config)
