@@ -67,13 +67,14 @@ class ErlangC:
     def occupancy(self) -> float:
         return min(1.0, self.load / self.c) if self.c else 1.0
 
-
 @dataclass(frozen=True, slots=True)
 class ErlangAResult:
-    p_wait: float
-    p_abandon: float
-    asa: float  # mean wait of all arrivals, seconds
-    occupancy: float
+    """M/M/c+M figures; build it with :func:`erlang_a`. Times are seconds."""
+
+    p_wait: float  # an arrival finds every agent busy
+    p_abandon: float  # an arrival hangs up before an agent answers
+    asa: float  # mean wait of all arrivals (answered and abandoned alike)
+    occupancy: float  # mean share of agents busy
     lam: float
     aht: float
     patience: float
@@ -100,116 +101,80 @@ class ErlangAResult:
     def service_level(self, t: float) -> float:
         """Share of all arrivals answered within ``t`` seconds (abandoned ones count as not).
 
-        A contact that finds all agents busy and ``j`` others waiting is answered once the
-        ``j + 1`` contacts ahead of it (and itself) have moved up, each step at rate
-        ``c mu`` (a service ends) plus ``theta`` per waiting contact (one abandons); it is
-        answered within ``t`` if that happens before ``t`` and before its own patience runs
-        out. The sum over ``j`` weights each case by the probability an arrival sees it."""
-        mu, theta, c = 1.0 / self.aht, 1.0 / self.patience, self.c
-        weights = self._tail  # P(arrival finds c + j in system), j = 0, 1, ...
-        answered_in_t = 0.0
-        for j, w in enumerate(weights):
-            if w < 1e-15:
-                break
-            answered_in_t += w * _answered_within(j, t, c * mu, theta)
-        return (1.0 - self.p_wait) + answered_in_t
+        Exact (docs/erlang.md): behind ``j`` waiting contacts the answer probability within
+        ``t`` is ``alpha / (alpha + j + 1) * I_y(j + 1, alpha + 1)`` with
+        ``alpha = c mu / theta``, ``y = 1 - exp(-theta t)`` and ``I`` the regularised
+        incomplete beta function. ``1 - I_y(j + 1, b)`` grows with ``j`` by positive terms
+        (computed in log space), so summing over ``j`` never subtracts close numbers."""
+        if t <= 0:
+            return 1.0 - self.p_wait
+        theta = 1.0 / self.patience
+        alpha = self.c / self.aht / theta
+        b = alpha + 1.0
+        log_y = math.log(-math.expm1(-theta * t))
+        log_1my = -theta * t
+        comp = math.exp(b * log_1my)  # 1 - I_y(1, b) = (1 - y)^b
+        log_term = math.log(b) + log_y + b * log_1my  # I_y(1, b) - I_y(2, b)
+        answered = 0.0
+        for j, w in enumerate(self._tail):
+            answered += w * alpha / (alpha + j + 1) * (1.0 - comp)
+            comp = min(1.0, comp + math.exp(log_term))
+            log_term += math.log((j + 1 + b) / (j + 2)) + log_y
+        return min(1.0, (1.0 - self.p_wait) + answered)
 
 
-def erlang_a(
-    lam: float, aht: float, patience: float, c: int, *, max_queue: int | None = None
-) -> ErlangAResult:
-    """M/M/c+M (Palm's model): exponential service and exponential patience.
+def erlang_a(lam: float, aht: float, patience: float, c: int) -> ErlangAResult:
+    """M/M/c+M (Palm's model): exponential service (mean ``aht``) and exponential patience
+    (mean ``patience``), ``c >= 1`` agents, arrivals at ``lam`` per second.
 
-    Birth-death chain: in state ``n`` (contacts in system) arrivals come at ``lam``,
-    departures at ``min(n, c) mu + max(0, n - c) theta``. Stationary probabilities are
-    computed as log-weights relative to state ``c`` and normalised, so the chain's length
-    is cut only where the tail is negligible (below 1e-16 of the mass)."""
-    if lam < 0 or aht <= 0 or patience <= 0 or c < 0:
-        raise ValueError("rates and times must be positive and agents not negative")
-    mu, theta = 1.0 / aht, 1.0 / patience
+    Birth-death chain: in state ``n`` arrivals come at ``lam``, departures at
+    ``min(n, c) mu + max(0, n - c) theta``. States up to ``c`` are summed through Erlang B
+    (``sum_{n<=c} p_n = p_c / B(c, a)``); the waiting states ``c + j`` are kept as log-weights
+    relative to their largest one and cut where they fall below ``e^-45`` of it, so neither an
+    overloaded nor a heavily overstaffed center overflows."""
+    if lam < 0 or aht <= 0 or patience <= 0 or c < 1:
+        raise ValueError("times must be positive, the arrival rate not negative, agents >= 1")
+    if lam == 0:
+        return ErlangAResult(0.0, 0.0, 0.0, 0.0, lam, aht, patience, c, ())
+    service, theta = c / aht, 1.0 / patience
     a = lam * aht
-    # log p_n - log p_c for n < c: p_{n} = p_{n+1} (n+1) mu / lam
-    below = 0.0  # sum_{n<c} p_n / p_c
-    term = 1.0
-    for n in range(c, 0, -1):
-        term *= n / a if a > 0 else 0.0
-        below += term
-        if term < 1e-300:
-            break
-    tail: list[float] = []  # p_{c+j} / p_c for j >= 0
-    term = 1.0
-    j = 0
-    limit = max_queue if max_queue is not None else 10_000_000
-    while j <= limit:
-        tail.append(term)
-        j += 1
-        term *= lam / (c * mu + j * theta)
-        if term < 1e-16 * (1.0 + below + sum(tail[-1:])) and j > 10:
-            break
-    total = below + sum(tail)
-    p_c = 1.0 / total
-    p_wait = sum(tail) * p_c  # PASTA: an arrival sees the stationary distribution
-    mean_queue = sum(jj * t for jj, t in enumerate(tail)) * p_c
-    p_abandon = theta * mean_queue / lam if lam > 0 else 0.0
-    asa = mean_queue / lam if lam > 0 else 0.0  # Little's law over all arrivals
-    busy = (sum(min(n, c) * w for n, w in _below_weights(c, a)) + c * sum(tail)) * p_c
-    occupancy = busy / c if c else 1.0
+    log_tail = _log_tail_weights(lam, service, theta)
+    top = max(log_tail)
+    tail = [math.exp(x - top) for x in log_tail]  # p_{c+j} / p_c, scaled by e^-top
+    rest = math.exp(-top)  # p_c / p_c, scaled alike
+    b = erlang_b(c, a)
+    # p_c = B / (1 - B + B S) with S = sum_j p_{c+j} / p_c; scaled by e^-top throughout
+    denom = (1.0 - b) * rest + b * sum(tail)
+    probs = tuple(b * x / denom for x in tail)
+    p_wait = sum(probs)  # PASTA: an arrival sees the stationary distribution
+    mean_queue = sum(j * p for j, p in enumerate(probs))
+    busy = (a * (1.0 - b) * rest + b * c * (sum(tail) - rest)) / denom
     return ErlangAResult(
-        p_wait=p_wait,
-        p_abandon=p_abandon,
-        asa=asa,
-        occupancy=occupancy,
+        p_wait=min(1.0, p_wait),
+        p_abandon=theta * mean_queue / lam,  # abandonment flow over arrival flow
+        asa=mean_queue / lam,  # Little's law over all arrivals
+        occupancy=min(1.0, busy / c),
         lam=lam,
         aht=aht,
         patience=patience,
         c=c,
-        _tail=tuple(t * p_c for t in tail),
+        _tail=probs,
     )
 
 
-def _below_weights(c: int, a: float) -> list[tuple[int, float]]:
-    out: list[tuple[int, float]] = []
-    term = 1.0
-    for n in range(c, 0, -1):
-        term *= n / a if a > 0 else 0.0
-        out.append((n - 1, term))
-        if term < 1e-300:
-            break
-    return out
-
-
-def _answered_within(j: int, t: float, service: float, theta: float) -> float:
-    """P(a contact arriving behind ``j`` waiting ones is answered within ``t``).
-
-    Ahead of it, the queue drains through ``j + 1`` exponential stages; in stage ``i`` (with
-    ``j - i`` others still ahead of it plus itself waiting) the total rate is
-    ``service + (j - i + 1) theta`` and the stage ends in its favour with probability
-    ``(service + (j - i) theta) / (service + (j - i + 1) theta)`` (not its own abandonment).
-    The answer is the probability that all stages end in its favour before ``t``: a
-    hypoexponential CDF with distinct rates, times the product of favourable chances."""
-    rates = [service + (j - i + 1) * theta for i in range(j + 1)]
-    favour = 1.0
-    for i in range(j + 1):
-        favour *= (service + (j - i) * theta) / rates[i]
-    return favour * _hypoexp_cdf(rates, t)
-
-
-def _hypoexp_cdf(rates: list[float], t: float) -> float:
-    """P(sum of independent exponentials with these distinct rates <= t)."""
-    if len(rates) == 1:
-        return 1.0 - math.exp(-rates[0] * t)
-    if len(rates) > 40:  # long chains: the normal approximation of the sum is ample
-        mean = sum(1.0 / r for r in rates)
-        sd = math.sqrt(sum(1.0 / (r * r) for r in rates))
-        return 0.5 * (1.0 + math.erf((t - mean) / (sd * math.sqrt(2.0))))
-    survival = 0.0
-    for i, ri in enumerate(rates):
-        coef = 1.0
-        for k, rk in enumerate(rates):
-            if k != i:
-                coef *= rk / (rk - ri)
-        survival += coef * math.exp(-ri * t)
-    return min(1.0, max(0.0, 1.0 - survival))
+def _log_tail_weights(lam: float, service: float, theta: float) -> list[float]:
+    """``log(p_{c+j} / p_c)`` for j = 0, 1, ... until past the peak and negligible."""
+    out = [0.0]
+    log_lam = math.log(lam)
+    top = 0.0
+    j = 0
+    while True:
+        j += 1
+        x = out[-1] + log_lam - math.log(service + j * theta)
+        out.append(x)
+        top = max(top, x)
+        if x < top - 45.0 and lam < service + j * theta:
+            return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,9 +182,9 @@ class Staffing:
     agents: int  # on the phones at once
     scheduled: int  # agents to schedule, allowing for shrinkage
     service_level: float
-    asa: float
+    asa: float  # mean wait of all contacts, seconds
     occupancy: float
-    p_abandon: float | None
+    p_abandon: float | None  # Erlang A only
 
 
 def agents_for_service_level(
@@ -233,32 +198,52 @@ def agents_for_service_level(
     max_occupancy: float | None = None,
     shrinkage: float = 0.0,
 ) -> Staffing:
-    """The fewest agents that answer ``target_sl`` of contacts within ``t`` seconds (and keep
-    occupancy at or under ``max_occupancy``); ``scheduled = ceil(agents / (1 - shrinkage))``."""
+    """The fewest agents that answer ``target_sl`` of contacts within ``t`` seconds and keep
+    occupancy at or under ``max_occupancy``; ``scheduled = ceil(agents / (1 - shrinkage))``.
+
+    Both conditions are monotone in the number of agents, so the search gallops up from a
+    lower bound and then bisects: about ``2 log2(agents)`` evaluations of ``O(agents)``."""
     if not 0 < target_sl < 1:
         raise ValueError("the service-level target is a fraction between 0 and 1")
     if not 0 <= shrinkage < 1:
         raise ValueError("shrinkage is a fraction from 0 up to (not including) 1")
+    if max_occupancy is not None and not 0 < max_occupancy <= 1:
+        raise ValueError("the occupancy cap is a fraction above 0, at most 1")
     if model not in ("C", "A"):
         raise ValueError("model is 'C' (Erlang C) or 'A' (Erlang A)")
     if model == "A" and not patience:
         raise ValueError("Erlang A needs the mean patience")
-    a = lam * aht
-    c = max(1, math.floor(a) + (1 if model == "C" else 0))
-    if max_occupancy is not None:
-        c = max(c, math.ceil(a / max_occupancy - 1e-9))
-    # service level grows with c: step up from the stability bound (a doubling search then a
-    # walk would be faster for huge loads, but the walk from floor(a) is short: O(sqrt(a)))
-    while True:
+    if lam <= 0 or aht <= 0:
+        raise ValueError("the arrival rate and handling time must be positive")
+
+    def evaluate(c: int) -> Staffing | None:
         if model == "C":
             q = ErlangC(lam, aht, c)
             sl, asa, occ, pab = q.service_level(t), q.asa, q.occupancy, None
         else:
-            r = erlang_a(lam, aht, patience, c)  # type: ignore[arg-type]
+            r = erlang_a(lam, aht, patience or 0.0, c)
             sl, asa, occ, pab = r.service_level(t), r.asa, r.occupancy, r.p_abandon
-        if sl >= target_sl and (max_occupancy is None or occ <= max_occupancy + 1e-12):
-            scheduled = math.ceil(c / (1.0 - shrinkage) - 1e-9)
-            return Staffing(
-                agents=c, scheduled=scheduled, service_level=sl, asa=asa, occupancy=occ, p_abandon=pab
-            )
-        c += 1
+        if sl < target_sl or (max_occupancy is not None and occ > max_occupancy + 1e-12):
+            return None
+        scheduled = math.ceil(c / (1.0 - shrinkage) - 1e-9)
+        return Staffing(c, scheduled, sl, asa, occ, pab)
+
+    a = lam * aht
+    low = math.floor(a) + 1 if model == "C" else 1  # C needs c > a to be stable at all
+    if max_occupancy is not None:
+        low = max(low, math.ceil(a / max_occupancy - 1e-9))
+    found = evaluate(low)
+    if found:
+        return found
+    step = max(1, math.isqrt(math.ceil(a)))
+    high = low + step
+    while not (found := evaluate(high)):  # gallop: `low` fails, `high` will pass
+        low, step = high, step * 2
+        high = low + step
+    while high - low > 1:  # bisect: low fails, high passes
+        mid = (low + high) // 2
+        if (r := evaluate(mid)) is not None:
+            high, found = mid, r
+        else:
+            low = mid
+    return found

@@ -76,3 +76,100 @@ def test_erlang_a_staffing_needs_fewer_agents_because_some_callers_leave() -> No
 def test_bad_staffing_questions_are_refused(kwargs: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(ValueError):
         agents_for_service_level(LAM, AHT, t=20, **kwargs)
+
+
+def test_erlang_b_agrees_with_scipy_poisson_at_ten_thousand_agents() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    for c, a in ((10_000, 9_000.0), (10_000, 10_500.0), (20_000, 19_600.0), (50, 30.0)):
+        expected = stats.poisson.pmf(c, a) / stats.poisson.cdf(c, a)
+        assert erlang_b(c, a) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(("lam", "aht", "patience", "c", "t"), [
+    (100 / 1800, 180.0, 300.0, 14, 20.0),  # the reference case
+    (100 / 1800, 180.0, 60.0, 8, 30.0),  # understaffed: long queues, many leave
+    (1.0, 100.0, 60.0, 90, 20.0),
+    (2.0, 60.0, 30.0, 100, 10.0),
+])
+def test_erlang_a_service_level_matches_a_matrix_exponential(
+    lam: float, aht: float, patience: float, c: int, t: float
+) -> None:
+    """Independent check: the tagged contact's absorbing chain (k contacts ahead, then served
+    or abandoned), solved with scipy's matrix exponential instead of the beta-function sum."""
+    np = pytest.importorskip("numpy")
+    linalg = pytest.importorskip("scipy.linalg")
+    r = erlang_a(lam, aht, patience, c)
+    weights = r._tail
+    served, gone = len(weights), len(weights) + 1
+    q = np.zeros((len(weights) + 2, len(weights) + 2))
+    for k in range(len(weights)):
+        move = c / aht + k / patience  # a service ends or one of the k ahead leaves
+        q[k, k - 1 if k else served] += move
+        q[k, gone] += 1 / patience
+        q[k, k] = -(move + 1 / patience)
+    p = linalg.expm(q * t)
+    expected = 1 - r.p_wait + sum(w * p[j, served] for j, w in enumerate(weights))
+    assert r.service_level(t) == pytest.approx(expected, abs=1e-12)
+
+
+def test_erlang_a_with_endless_patience_is_erlang_c() -> None:
+    a, c = erlang_a(LAM, AHT, 1e9, 14), ErlangC(LAM, AHT, 14)
+    assert a.p_wait == pytest.approx(c.p_wait, rel=1e-6)
+    assert a.service_level(20) == pytest.approx(c.service_level(20), rel=1e-6)
+    assert a.asa == pytest.approx(c.asa, rel=1e-5) and a.p_abandon < 1e-6
+
+
+def test_erlang_a_service_level_limits_and_answered_wait() -> None:
+    r = erlang_a(LAM, AHT, 300.0, 14)
+    assert r.service_level(0) == pytest.approx(1 - r.p_wait)  # only those never queued
+    assert r.service_level(1e6) == pytest.approx(1 - r.p_abandon, abs=1e-9)  # all answered
+    # the answered wait less than the all-arrivals mean over the answered would suggest,
+    # since those who leave took their waiting time with them
+    assert 0 < r.asa_answered < r.asa / (1 - r.p_abandon)
+    assert erlang_a(LAM, AHT, 1e9, 14).asa_answered == pytest.approx(ErlangC(LAM, AHT, 14).asa, rel=1e-5)
+
+
+def test_erlang_a_is_finite_when_far_overloaded_or_far_overstaffed() -> None:
+    flooded = erlang_a(9000 / AHT, AHT, 300.0, 100)  # 9,000 Erlangs on 100 agents
+    assert flooded.p_wait == pytest.approx(1.0) and flooded.occupancy == pytest.approx(1.0)
+    assert flooded.p_abandon == pytest.approx(1 - 100 / 9000, rel=1e-6)  # only c mu get served
+    idle = erlang_a(100 / AHT, AHT, 300.0, 2000)
+    assert idle.p_wait == 0.0 and idle.occupancy == pytest.approx(0.05)
+
+
+def test_erlang_a_service_level_grows_with_agents_at_ten_thousand() -> None:
+    lam = 10_000 / AHT
+    levels = [erlang_a(lam, AHT, 300.0, c).service_level(20) for c in (9_800, 9_900, 10_000, 10_100)]
+    assert all(0 <= x <= 1 for x in levels) and levels == sorted(levels) and levels[0] < levels[-1]
+
+
+@pytest.mark.parametrize(("model", "load", "sl", "t", "cap"), [
+    ("C", 10.0, 0.8, 20.0, None), ("C", 37.5, 0.9, 15.0, None), ("C", 37.5, 0.8, 20.0, 0.85),
+    ("A", 10.0, 0.8, 20.0, None), ("A", 37.5, 0.5, 60.0, None), ("A", 3.0, 0.95, 5.0, 0.7)])
+def test_staffing_is_the_fewest_agents_that_meet_every_condition(
+    model: str, load: float, sl: float, t: float, cap: float | None
+) -> None:
+    s = agents_for_service_level(load / AHT, AHT, sl, t, model=model, patience=120, max_occupancy=cap)
+
+    def meets(c: int) -> bool:
+        if model == "C":
+            q = ErlangC(load / AHT, AHT, c)
+            level, occ = q.service_level(t), q.occupancy
+        else:
+            r = erlang_a(load / AHT, AHT, 120, c)
+            level, occ = r.service_level(t), r.occupancy
+        return level >= sl and (cap is None or occ <= cap + 1e-12)
+
+    assert meets(s.agents) and not any(meets(c) for c in range(1, s.agents))
+
+
+def test_staffing_a_nine_thousand_erlang_center() -> None:
+    lam = 9_000 / AHT
+    c = agents_for_service_level(lam, AHT, 0.8, 20)
+    assert 9_000 < c.agents < 9_100 and ErlangC(lam, AHT, c.agents - 1).service_level(20) < 0.8
+    # with callers who leave, the queue stays stable below the load: Erlang A staffs fewer,
+    # unless an occupancy cap says otherwise
+    a = agents_for_service_level(lam, AHT, 0.8, 20, model="A", patience=300)
+    assert a.agents < 9_000 and a.p_abandon is not None and a.p_abandon > 0.01
+    capped = agents_for_service_level(lam, AHT, 0.8, 20, model="A", patience=300, max_occupancy=0.95)
+    assert capped.agents == math.ceil(9_000 / 0.95) and capped.occupancy <= 0.95
