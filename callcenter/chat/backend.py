@@ -31,15 +31,19 @@ class ChatBackend:
             (str(i + 1), q.name, q.description or q.name)
             for i, q in enumerate(q for q in center.config.queues if "chat" in q.channels)
         ]
-        self._queued: set[str] = set()
 
     # ChatBackend port (callcenter.chat.sessions) ---------------------------------------------------
 
     async def started(self, session: ChatSession) -> None:
+        self._log(
+            session,
+            "contact.arrived",
+            {"channel": "chat", "caller": session.phone or session.email, "name": session.name},
+        )
         self._prompt(session)
 
     async def text(self, session: ChatSession, text: str) -> None:
-        if session.contact_id not in self._queued:
+        if not session.queued:
             wanted = text.strip().lower()
             for key, queue, label in self.topics:
                 if wanted in (key, queue, label.lower()):
@@ -64,28 +68,30 @@ class ChatBackend:
             )
 
     async def choose(self, session: ChatSession, key: str) -> None:
-        if session.contact_id in self._queued:
+        if session.queued:
             return
         topic = next((t for t in self.topics if t[0] == key), None)
         if topic is None:
             self._prompt(session, "Please pick one of these topics:")
             return
-        self._queued.add(session.contact_id)
+        session.queued = True
         self.center.attach(session.contact_id, _Endpoint(self, session))
         attributes = {"topic": topic[1]}
         if session.name:
             attributes["name"] = session.name
         try:
-            await self.center.contact_arrived(
-                contact_id=session.contact_id,
-                channel="chat",
-                queue=topic[1],
-                caller=session.phone or session.email,
-                attributes=attributes,
+            await self.center.submit(  # its arrival was logged when the chat started
+                m.ContactArrived(
+                    contact_id=session.contact_id,
+                    channel="chat",
+                    queue=topic[1],
+                    caller=session.phone or session.email,
+                    attributes=attributes,
+                )
             )
         except m.AcdError as exc:
             log.warning("chat %s could not queue: %s", session.contact_id, exc)
-            self._queued.discard(session.contact_id)
+            session.queued = False
             session.send(
                 {
                     "type": "prompt",
@@ -111,7 +117,7 @@ class ChatBackend:
         contact = self.center.engine.contacts.get(session.contact_id)
         self.center.detach(session.contact_id)
         if contact is None:
-            if session.contact_id not in self._queued:  # never reached a queue
+            if not session.queued:  # left at the menu, before reaching a queue
                 self._log(session, "contact.ended", {"reason": "customer_left_menu"})
             return
         if contact.state == "connected":

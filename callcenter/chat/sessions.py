@@ -47,6 +47,7 @@ class ChatSession:
         self.history: list[Frame] = []
         self.ended = False
         self.rated = False
+        self.queued = False  # reached a queue (the backend sets it)
         self.grace: asyncio.TimerHandle | None = None
 
     def send(self, frame: Frame) -> None:
