@@ -1,14 +1,8 @@
 """Figures of a run, folded from its interaction events.
 
-Definitions (the same words as the supervisor's reports):
-- offered: contacts that joined a queue (IVR hang-ups are counted apart);
-- answered: offered contacts connected to an agent; abandoned: those who left first;
-  a short abandon left within ``short_abandon_s`` and is excluded from service level;
-- service level: answered within T / (offered - short abandons - still waiting at the end);
-- ASA: mean wait of answered contacts; P(wait): share of answered or abandoned contacts
-  that no agent was offered the moment they joined the queue (ringing is not waiting);
-- AHT: mean talk time plus mean wrap-up time per handled contact;
-- occupancy: agents' time on contacts, ringing or wrapping up / that plus time available.
+The per-slice figures are ``callcenter.supervisor.tally.Tally``'s (the same definitions as
+the live wallboard); IVR hang-ups are counted apart. Occupancy: agents' time on contacts,
+ringing or wrapping up / that plus time available.
 """
 
 from __future__ import annotations
@@ -19,48 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.core.events import InteractionEvent
+from callcenter.supervisor.tally import Tally
 
 BUSY = {"ON_CONTACT", "OFFERED", "WRAP_UP"}
 
 
 @dataclass
-class _Tally:
-    offered: int = 0
-    answered: int = 0
-    abandoned: int = 0
-    short_abandoned: int = 0
-    within: int = 0
-    waited: int = 0
-    wait_total: float = 0.0
-    talk_total: float = 0.0
-    talks: int = 0
-    ivr_hangups: int = 0
-    overflowed: int = 0
-
-    def figures(self, wrap_per_contact: float | None = None) -> dict[str, Any]:
-        closed = self.answered + self.abandoned
-        denominator = self.answered + self.abandoned - self.short_abandoned
-        aht = (self.talk_total / self.talks if self.talks else 0.0) + (wrap_per_contact or 0.0)
-        return {
-            "offered": self.offered,
-            "answered": self.answered,
-            "abandoned": self.abandoned,
-            "short_abandoned": self.short_abandoned,
-            "ivr_hangups": self.ivr_hangups,
-            "overflowed": self.overflowed,
-            "service_level": self.within / denominator if denominator else None,
-            "asa_seconds": self.wait_total / self.answered if self.answered else None,
-            "aht_seconds": aht if self.talks else None,
-            "p_wait": self.waited / closed if closed else None,
-            "abandon_rate": self.abandoned / closed if closed else None,
-        }
-
-
-@dataclass
 class Summary:
-    total: _Tally = field(default_factory=_Tally)
-    queues: dict[str, _Tally] = field(default_factory=lambda: defaultdict(_Tally))
-    intervals: dict[int, _Tally] = field(default_factory=lambda: defaultdict(_Tally))
+    total: Tally = field(default_factory=Tally)
+    queues: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    intervals: dict[int, Tally] = field(default_factory=lambda: defaultdict(Tally))
     agent_time: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     series: list[dict[str, float]] = field(default_factory=list)
 
@@ -104,19 +66,16 @@ def summarise(
         elif kind == "contact.connected" and e.contact_id in queued:
             at, q, bucket = queued[e.contact_id]
             wait = e.at - at
+            waited = first_offer.get(e.contact_id, e.at) > at + 1e-9
             for t in (s.total, s.queues[q], s.intervals[bucket]):
-                t.answered += 1
-                t.wait_total += wait
-                t.within += wait <= sl_seconds
-                t.waited += first_offer.get(e.contact_id, e.at) > at + 1e-9
+                t.answer(wait, sl_seconds, waited=waited)
             waiting -= 1
         elif kind == "contact.wrap_up" and e.contact_id in queued:
             _, q, bucket = queued[e.contact_id]
             talk = float(e.data.get("talk_s", 0.0))
             handled += 1
             for t in (s.total, s.queues[q], s.intervals[bucket]):
-                t.talk_total += talk
-                t.talks += 1
+                t.talk(talk)
         elif kind == "contact.ended":
             reason = e.data.get("reason")
             if reason == "ivr_hangup":
@@ -125,9 +84,7 @@ def summarise(
                 at, q, bucket = queued[e.contact_id]
                 short = e.at - at < short_abandon_s
                 for t in (s.total, s.queues[q], s.intervals[bucket]):
-                    t.abandoned += 1
-                    t.waited += 1
-                    t.short_abandoned += short
+                    t.abandon(short=short)
                 waiting -= 1
             elif reason in ("overflow_disconnect", "voicemail") and e.contact_id in queued:
                 _, q, _ = queued[e.contact_id]

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,22 +31,12 @@ from callcenter.core.events import InteractionEvent
 from callcenter.runtime.bus import BusMessage
 from callcenter.runtime.center import Center
 from callcenter.runtime.ws_sender import WsSender
+from callcenter.supervisor.tally import Tally
 
 STATIC = Path(__file__).with_name("static") / "wallboard"
 SUPERVISOR_ROLES = ("supervisor",)
 SERIES_EVERY_S = 60.0
 SERIES_KEEP = 6 * 60  # six hours of minutes
-
-
-@dataclass
-class _Today:
-    offered: int = 0
-    answered: int = 0
-    abandoned: int = 0
-    within: int = 0
-    wait_total: float = 0.0
-    talk_total: float = 0.0
-    talks: int = 0
 
 
 class WallboardFeed:
@@ -57,10 +46,11 @@ class WallboardFeed:
         self.zone = ZoneInfo(self.cfg.timezone)
         self.sl_s = {q.name: q.service_level_s for q in center.config.queues}
         self.wrap_s = {q.name: q.wrap_up_s for q in center.config.queues}
-        self.today: dict[str, _Today] = defaultdict(_Today)
+        self.today: dict[str, Tally] = defaultdict(Tally)
         self.handled: dict[str, int] = defaultdict(int)
         self.day = self._day(center.clock.now())
         self.queued_at: dict[str, tuple[float, str]] = {}
+        self.first_offer: dict[str, float] = {}
         self.series: deque[dict[str, Any]] = deque(maxlen=SERIES_KEEP)
         self.subscribers: set[WsSender] = set()
         self.dirty = False
@@ -75,29 +65,28 @@ class WallboardFeed:
         kind, cid, at = e["type"], e.get("contact_id"), float(e["at"])
         day = self._day(at)
         if day != self.day:
-            self.day, self.today, self.handled = day, defaultdict(_Today), defaultdict(int)
+            self.day, self.today, self.handled = day, defaultdict(Tally), defaultdict(int)
         if kind.startswith(("contact.", "agent.")):
             self.dirty = True
         if kind == "contact.queued" and cid and cid not in self.queued_at:
             queue = e.get("queue") or ""
             self.queued_at[cid] = (at, queue)
             self.today[queue].offered += 1
+        elif kind == "contact.offered" and cid in self.queued_at:
+            self.first_offer.setdefault(cid, at)
         elif kind == "contact.connected" and cid in self.queued_at:
             since, queue = self.queued_at[cid]
-            t = self.today[queue]
-            t.answered += 1
-            t.wait_total += at - since
-            t.within += at - since <= self.sl_s.get(queue, 20.0)
+            waited = self.first_offer.get(cid, at) > since + 1e-9
+            self.today[queue].answer(at - since, self.sl_s.get(queue, 20.0), waited=waited)
         elif kind == "contact.wrap_up" and cid in self.queued_at:
-            t = self.today[self.queued_at[cid][1]]
-            t.talk_total += float(e["data"].get("talk_s", 0.0))
-            t.talks += 1
+            self.today[self.queued_at[cid][1]].talk(float(e["data"].get("talk_s", 0.0)))
             if e.get("agent_id"):
                 self.handled[e["agent_id"]] += 1
         elif kind == "contact.ended" and cid in self.queued_at:
             _, queue = self.queued_at.pop(cid)
+            self.first_offer.pop(cid, None)
             if e["data"].get("reason") == "abandoned":
-                self.today[queue].abandoned += 1
+                self.today[queue].abandon(short=False)
 
     # Snapshots --------------------------------------------------------------------------------
 
@@ -107,9 +96,8 @@ class WallboardFeed:
         for q in self.center.config.queues:
             live = engine.queue_snapshot(q.name, now)
             t = self.today[q.name]
-            closed = t.answered + t.abandoned
-            sl = t.within / closed if closed else None
-            aht = t.talk_total / t.talks + self.wrap_s[q.name] if t.talks else None
+            f = t.figures(wrap_per_contact=self.wrap_s[q.name])
+            sl = f["service_level"]
             queues.append(
                 {
                     "name": q.name,
@@ -120,9 +108,9 @@ class WallboardFeed:
                     "offered_today": t.offered,
                     "answered_today": t.answered,
                     "service_level": sl,
-                    "asa_s": t.wait_total / t.answered if t.answered else None,
-                    "aht_s": aht,
-                    "abandon_rate": t.abandoned / closed if closed else None,
+                    "asa_s": f["asa_seconds"],
+                    "aht_s": f["aht_seconds"],
+                    "abandon_rate": f["abandon_rate"],
                     "status": self._status(live.waiting, live.longest_wait_s, sl),
                 }
             )
@@ -162,15 +150,13 @@ class WallboardFeed:
 
     def sample(self) -> None:
         snap = self.snapshot()
-        answered = sum(q["answered_today"] for q in snap["queues"])
-        closed = sum(self.today[q].answered + self.today[q].abandoned for q in self.today)
-        within = sum(t.within for t in self.today.values())
+        today = Tally.total(self.today.values()).figures()
         self.series.append(
             {
                 "t": snap["server_time"],
                 "waiting": sum(q["waiting"] for q in snap["queues"]),
-                "service_level": within / closed if closed else None,
-                "answered": answered,
+                "service_level": today["service_level"],
+                "answered": today["answered"],
             }
         )
 

@@ -1,0 +1,33 @@
+"""The figure definitions shared by the wallboard and the simulator, on hand-computed cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from callcenter.supervisor.tally import Tally
+
+
+def test_figures_on_a_hand_computed_slice() -> None:
+    t = Tally(offered=6)
+    t.answer(5.0, 20.0, waited=False)   # in time, no wait
+    t.answer(15.0, 20.0, waited=True)   # in time
+    t.answer(40.0, 20.0, waited=True)   # late
+    t.abandon(short=True)               # left within the short-abandon threshold
+    t.abandon(short=False)
+    t.talk(100.0)
+    t.talk(200.0)
+    f = t.figures(wrap_per_contact=10.0)
+    assert f["service_level"] == pytest.approx(2 / (5 - 1))  # answered in time / (answered+abandoned-short)
+    assert f["asa_seconds"] == pytest.approx(60.0 / 3)
+    assert f["aht_seconds"] == pytest.approx(150.0 + 10.0)
+    assert f["p_wait"] == pytest.approx(4 / 5)  # two answered after waiting, two abandoned
+    assert f["abandon_rate"] == pytest.approx(2 / 5)
+
+
+def test_empty_slices_have_no_figures_and_totals_add_up() -> None:
+    assert Tally().figures()["service_level"] is None
+    a, b = Tally(offered=2), Tally(offered=3)
+    a.answer(10, 20, waited=True)
+    b.abandon(short=False)
+    total = Tally.total([a, b])
+    assert (total.offered, total.answered, total.abandoned) == (5, 1, 1)
