@@ -95,6 +95,7 @@ class Agent:
     matches: tuple[int, ...] = ()  # ids of the routing requirements this agent meets
     bag_keys: tuple[tuple[str, int], ...] = ()  # (queue, step) pairs whose requirement it meets
     ctx: str | None = None
+    ctx_base: str | None = None
     ctx_n: int = 0
 
     def meets(self, require: Mapping[str, int]) -> bool:

@@ -69,6 +69,7 @@ class Contact:
     target_agent: str | None = None
     hops: int = 0
     ctx: str | None = None
+    ctx_base: str | None = None
 
     @property
     def key(self) -> Key:
@@ -1050,8 +1051,12 @@ class AcdEngine:
     def _log_contact(
         self, contact: Contact, kind: str, now: float, *, agent: str | None = None, **data: Any
     ) -> None:
+        # one id minted per contact, then numbered: unique across restarts (the injected ids
+        # are), reproducible with seeded ids, and no id minting on every event
+        if contact.ctx_base is None:
+            contact.ctx_base = self._ids.new("context")
         contact.ctx_n += 1
-        ctx = f"{contact.contact_id}.{contact.ctx_n}"  # unique and reproducible, no id minting
+        ctx = f"{contact.ctx_base}.{contact.ctx_n}"
         self._commands.append(
             RecordEvent(
                 event=InteractionEvent(
@@ -1069,8 +1074,10 @@ class AcdEngine:
         contact.ctx = ctx
 
     def _log_agent(self, agent: Agent, kind: str, now: float, **data: Any) -> None:
+        if agent.ctx_base is None:  # minted once per login, as for contacts
+            agent.ctx_base = self._ids.new("context")
         agent.ctx_n += 1
-        ctx = f"{agent.agent_id}.{agent.ctx_n}"
+        ctx = f"{agent.ctx_base}.{agent.ctx_n}"
         self._commands.append(
             RecordEvent(
                 event=InteractionEvent(

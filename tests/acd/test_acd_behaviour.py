@@ -333,3 +333,24 @@ def test_contacts_widening_at_the_same_instant_keep_their_priority_order() -> No
     acd.arrive("urgent", at=0, priority_class=0)
     acd.advance_to(31)
     assert acd.last_offer().contact_id == "urgent"
+
+
+def test_each_contact_is_one_causal_chain_from_the_ivr_context_and_ids_never_repeat() -> None:
+    acd = Acd()
+    acd.agent("ann")
+    acd(m.ContactArrived(contact_id="c1", channel="voice", queue="general", context_id="ivr-7"))
+    acd(m.OfferDeclined(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    acd(m.AgentReady(agent_id="ann"))
+    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    acd(m.ContactEnded(contact_id="c1"))
+    acd(m.AgentNotReady(agent_id="ann"))
+    acd(m.AgentLoggedOut(agent_id="ann"))
+    acd.agent("ann")  # a second login continues the agent's chain with fresh ids
+    chain = [(e.context_id, e.parent_id) for e in acd.log if e.contact_id == "c1"]
+    assert [e.type for e in acd.log if e.contact_id == "c1"][-1] == "contact.ended"
+    assert chain[0][1] == "ivr-7"
+    assert all(parent == prev for (_, parent), (prev, _) in zip(chain[1:], chain[:-1], strict=True))
+    agent_chain = [(e.context_id, e.parent_id) for e in acd.log if e.contact_id is None]
+    assert all(parent == prev for (_, parent), (prev, _) in zip(agent_chain[1:], agent_chain[:-1], strict=True))
+    ids = [e.context_id for e in acd.log]
+    assert len(ids) == len(set(ids))
