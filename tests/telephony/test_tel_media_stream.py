@@ -50,10 +50,11 @@ def start(sid: str = "MZ1") -> dict[str, object]:
                       "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}
 
 
-async def make_client(aiohttp_client, handler) -> TestClient:  # type: ignore[no-untyped-def]
+async def make_client(aiohttp_client, handler) -> TestClient:  # type: ignore[no-untyped-def,type-arg]
     app = web.Application()
     app.router.add_get("/media-stream", media_stream_handler(handler))
-    return await aiohttp_client(app)
+    client: TestClient = await aiohttp_client(app)  # type: ignore[type-arg]
+    return client
 
 
 async def test_stream_delivers_caller_audio_and_digits_and_plays_our_prompt(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
