@@ -20,7 +20,7 @@ See docs/acd.md.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -105,11 +105,20 @@ class AcdEngine:
         hours: HoursLike,
         default_aht: float = 180.0,
         aht_weight: float = 0.05,
+        position_updates_s: float | None = None,
     ) -> None:
+        """``position_updates_s``: every so many seconds while contacts wait, emit
+        ``PositionUpdated`` for those whose position or rounded wait estimate changed
+        (None: never; ``position()`` and ``snapshot()`` answer at any time)."""
+        if position_updates_s is not None and position_updates_s <= 0:
+            raise m.BadInput("position_updates_s must be positive")
         self._ids = ids
         self._rng = rng
         self._hours = hours
         self._aht_weight = aht_weight
+        self._pos_every = position_updates_s
+        self._pos_armed = False
+        self._pos_told: dict[str, tuple[int, float | None]] = {}
         self.skills = frozenset(skills)
         self._reqs: list[dict[str, int]] = []
         self._req_ids: dict[tuple[tuple[str, int], ...], int] = {}
@@ -194,6 +203,8 @@ class AcdEngine:
                     self._max_wait(ident, token, now)
                 elif kind == "wrap":
                     self._wrap_end(ident, token, now)
+                elif kind == "positions":
+                    self._tell_positions(now)
             moved, self._deferred = self._deferred, None
             for contact in sorted(moved, key=lambda c: c.key):
                 self._match_contact(contact, now)
@@ -234,6 +245,28 @@ class AcdEngine:
             longest_wait_s=longest,
             ewt_s=self._ewt(qs, len(qs.waiting) + 1),
             agents=counts,
+        )
+
+    def snapshot(self, now: float) -> m.CenterSnapshot:
+        """Every queue's figures and every waiting contact's position and estimated wait
+        (costs one pass over the waiting contacts; ``position()`` is the cheap one)."""
+        return m.CenterSnapshot(
+            at=now,
+            queues={name: self.queue_snapshot(name, now) for name in self.queues},
+            waiting={
+                name: tuple(
+                    m.ContactPosition(
+                        contact_id=c.contact_id,
+                        queue=name,
+                        channel=c.channel,
+                        position=pos,
+                        ewt_s=ewt,
+                        waited_s=now - c.queued_at,
+                    )
+                    for pos, c, ewt in self._ranked(qs)
+                )
+                for name, qs in self.queues.items()
+            },
         )
 
     def agent_snapshot(self, agent_id: str) -> m.AgentSnapshot:
@@ -592,6 +625,8 @@ class AcdEngine:
                 ewt_s=round(ewt, 1) if ewt is not None else None,
                 attributes=dict(contact.attributes) or None,
             )
+        if self._pos_every is not None and not self._pos_armed:
+            self._arm_positions(now)
         if qs.cfg.max_wait_s is not None and qs.cfg.overflow.on_max_wait is not None:
             self._arm(
                 "max_wait", contact.contact_id, contact.queued_at + qs.cfg.max_wait_s, contact.placements
@@ -825,6 +860,8 @@ class AcdEngine:
         when, _, kind, ident, token = timer
         if kind == "ring":
             return ident in self.offers
+        if kind == "positions":
+            return True
         if kind == "wrap":
             a = self.agents.get(ident)
             return a is not None and a.state is State.WRAP_UP and a.wrap_up_until == when
@@ -871,6 +908,38 @@ class AcdEngine:
         self._leave_queue(contact)
         contact.queued_at = now if target.to == "queue" else contact.queued_at
         self._overflow(contact, queue, "max_wait", target, now)
+
+    def _ranked(self, qs: QueueState) -> Iterator[tuple[int, Contact, float | None]]:
+        """(position, contact, estimated wait) of each waiting contact, in queue order."""
+        contacts = self.contacts
+        for i, key in enumerate(qs.positions.items):
+            yield i + 1, contacts[key[3]], self._ewt(qs, i + 1)
+
+    def _tell_positions(self, now: float) -> None:
+        """The bounded-rate position announcements (see ``position_updates_s``)."""
+        self._pos_armed = False
+        told, self._pos_told = self._pos_told, {}
+        for name, qs in self.queues.items():
+            for pos, c, ewt in self._ranked(qs):
+                shown = (pos, None if ewt is None else round(ewt / 10) * 10.0)  # to 10 s
+                self._pos_told[c.contact_id] = shown
+                if told.get(c.contact_id) != shown:
+                    self._emit(
+                        m.PositionUpdated(
+                            contact_id=c.contact_id,
+                            queue=name,
+                            channel=c.channel,
+                            position=pos,
+                            ewt_s=shown[1],
+                        )
+                    )
+        if self._pos_told:
+            self._arm_positions(now)
+
+    def _arm_positions(self, now: float) -> None:
+        if self._pos_every is not None and not self._pos_armed:
+            self._pos_armed = True
+            self._arm("positions", "", now + self._pos_every, 0)
 
     def _wrap_end(self, agent_id: str, _token: int, now: float) -> None:
         agent = self.agents.get(agent_id)

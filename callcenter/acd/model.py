@@ -247,6 +247,28 @@ class FinishContact:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PositionUpdated:
+    """Tell a waiting customer where they are: sent at a bounded rate, and only to contacts
+    whose position or (rounded) estimated wait changed since they were last told."""
+
+    contact_id: str
+    queue: str
+    channel: str
+    position: int
+    ewt_s: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactPosition:
+    contact_id: str
+    queue: str
+    channel: str
+    position: int
+    ewt_s: float | None
+    waited_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentSnapshot:
     agent_id: str
     name: str
@@ -266,6 +288,15 @@ class QueueSnapshot:
     longest_wait_s: float
     ewt_s: float | None
     agents: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CenterSnapshot:
+    """Every queue's figures and every waiting contact's place, in queue order."""
+
+    at: float
+    queues: Mapping[str, QueueSnapshot]
+    waiting: Mapping[str, tuple[ContactPosition, ...]]
 
 
 def event_data(**values: Any) -> dict[str, Any]:

@@ -354,3 +354,37 @@ def test_each_contact_is_one_causal_chain_from_the_ivr_context_and_ids_never_rep
     assert all(parent == prev for (_, parent), (prev, _) in zip(agent_chain[1:], agent_chain[:-1], strict=True))
     ids = [e.context_id for e in acd.log]
     assert len(ids) == len(set(ids))
+
+
+def _busy_center(**engine_kw: object) -> Acd:
+    acd = Acd(**engine_kw)  # type: ignore[arg-type]
+    acd.agent("ann")
+    acd.arrive("b1")
+    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    return acd
+
+
+def test_snapshot_lists_every_waiting_contact_in_order_with_its_wait_estimate() -> None:
+    acd = _busy_center()
+    for i in range(3):
+        acd.arrive(f"c{i}", at=10 + i)
+    snap = acd.engine.snapshot(20)
+    waiting = snap.waiting["general"]
+    assert [(w.contact_id, w.position, w.waited_s) for w in waiting] == [("c0", 1, 10), ("c1", 2, 9), ("c2", 3, 8)]
+    assert [w.ewt_s for w in waiting] == [acd.engine.position(f"c{i}")[1] for i in range(3)]  # type: ignore[index]
+    assert snap.queues["general"].waiting == 3 and snap.queues["general"].longest_wait_s == 10
+
+
+def test_position_updates_come_at_a_bounded_rate_and_only_when_something_changed() -> None:
+    acd = _busy_center(position_updates_s=15)
+    acd.arrive("c1", at=1)
+    acd.arrive("c2", at=2)
+    told = [c for c in acd.advance_to(16) if isinstance(c, m.PositionUpdated)]
+    assert [(c.contact_id, c.position) for c in told] == [("c1", 1), ("c2", 2)]
+    assert not [c for c in acd.advance_to(31) if isinstance(c, m.PositionUpdated)]  # nothing moved
+    acd(m.ContactAbandoned(contact_id="c1"), at=33)
+    told = [c for c in acd.advance_to(46) if isinstance(c, m.PositionUpdated)]
+    assert [(c.contact_id, c.position) for c in told] == [("c2", 1)]  # told once, within 15 s
+    acd(m.ContactAbandoned(contact_id="c2"))
+    acd.advance_to(100)
+    assert acd.engine.next_deadline() is None  # nobody waits: the announcements stop

@@ -27,7 +27,7 @@ class AcdMachine(RuleBasedStateMachine):
                   steps=[RoutingStep(require={"billing": 3}, timeout=30), RoutingStep(require={"billing": 1})]),
             queue("q2", strategy="round-robin", wrap_up_s=10, ring_time_s=15,
                   steps=[RoutingStep(require={"cards": 1})]),
-        ])
+        ], position_updates_s=20)
         self.n = 0
         self.seen_offers = 0
 

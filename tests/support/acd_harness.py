@@ -32,10 +32,10 @@ __all__ = ["OverflowConfig", "OverflowTarget", "PriorityRule", "RoutingStep", "m
 
 
 class Acd:
-    def __init__(self, queues: list[QueueConfig] | None = None, seed: int = 1) -> None:
+    def __init__(self, queues: list[QueueConfig] | None = None, seed: int = 1, **engine_kw: Any) -> None:
         self.hours = Hours()
         self.engine = AcdEngine(queues or [queue()], SKILLS, ids=SequentialIds(), rng=random.Random(seed),
-                                hours=self.hours)
+                                hours=self.hours, **engine_kw)
         self.now = 0.0
         self.commands: list[Any] = []
         self.log: list[Any] = []
