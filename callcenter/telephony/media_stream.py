@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from callcenter.telephony import g711
+from callcenter.speech import codecs
 from callcenter.telephony.media import CallChannel, CallInfo, ChannelCore, run_call, settle
 from callcenter.telephony.pacer import MediaClock
 
@@ -44,7 +44,7 @@ class MediaStreamChannel(ChannelCore):
         self._marks = 0
 
     def _send_frame(self, pcm: bytes) -> None:
-        payload = base64.b64encode(g711.ulaw_encode(pcm)).decode()
+        payload = base64.b64encode(codecs.ulaw_encode(pcm)).decode()
         self.outbox.put_nowait({"event": "media", "streamSid": self.stream_sid,
                                 "media": {"payload": payload}})
 
@@ -121,7 +121,7 @@ class _Session:
         if event == "media":
             media = data["media"]
             if media.get("track", "inbound") in ("inbound", "inbound_track"):
-                channel.deliver_audio(g711.ulaw_decode(base64.b64decode(media["payload"], validate=True)))
+                channel.deliver_audio(codecs.ulaw_decode(base64.b64decode(media["payload"], validate=True)))
         elif event == "dtmf":
             channel.deliver_digit(str(data["dtmf"]["digit"]), "media-stream")
         elif event == "mark":

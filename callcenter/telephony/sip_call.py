@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from callcenter.telephony import g711
+from callcenter.speech import codecs
 from callcenter.telephony.media import SILENCE, CallInfo, ChannelCore
 from callcenter.telephony.rtp import DigitReceiver, JitterBuffer, build_rtp, parse_rtp
 from callcenter.telephony.sdp import Negotiated, Offer
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_ENCODE = {"pcmu": g711.ulaw_encode, "pcma": g711.alaw_encode}
-_DECODE = {"pcmu": g711.ulaw_decode, "pcma": g711.alaw_decode}
+_ENCODE = {"pcmu": codecs.ulaw_encode, "pcma": codecs.alaw_encode}
+_DECODE = {"pcmu": codecs.ulaw_decode, "pcma": codecs.alaw_decode}
 
 
 @dataclass(slots=True)

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callcenter.telephony import g711
 from callcenter.telephony.rtp import DigitReceiver, JitterBuffer, RtpPacket, build_rtp, parse_rtp
 from callcenter.telephony.sdp import NoCommonCodec, SdpError, answer_sdp, parse_offer
 from callcenter.telephony.sipmsg import (
@@ -152,25 +151,3 @@ def test_rfc4733_reports_each_event_once_despite_three_end_packets() -> None:
               dtmf(1700, 10, True, 480)]:  # ... so '#' is reported when '*' starts
         digits += receiver.push(p)
     assert digits == ["1", "#", "*"]
-
-
-@given(st.binary(min_size=2, max_size=640).filter(lambda b: len(b) % 2 == 0))
-def test_g711_round_trip_stays_close(pcm: bytes) -> None:
-    n = len(pcm) // 2
-    original = struct.unpack(f"<{n}h", pcm)
-    for encode, decode in ((g711.ulaw_encode, g711.ulaw_decode), (g711.alaw_encode, g711.alaw_decode)):
-        back = struct.unpack(f"<{n}h", decode(encode(pcm)))
-        assert all(abs(a - b) <= max(64, abs(a) // 12) for a, b in zip(original, back, strict=True))
-
-
-def test_g711_silence_codes() -> None:
-    assert g711.ulaw_encode(bytes(4)) == b"\xff\xff"
-    assert g711.alaw_encode(bytes(4)) == b"\xd5\xd5"
-
-
-@given(st.binary(min_size=2, max_size=320).filter(lambda b: len(b) % 2 == 0))
-def test_g711_stdlib_fallback_matches_the_fast_path(pcm: bytes) -> None:
-    for table, encode in ((g711._ULAW_ENC, g711.ulaw_encode), (g711._ALAW_ENC, g711.alaw_encode)):
-        assert g711._encode_stdlib(table)(pcm) == encode(pcm)
-    for dec_table, decode in ((g711._ULAW_DEC, g711.ulaw_decode), (g711._ALAW_DEC, g711.alaw_decode)):
-        assert g711._decode_stdlib(dec_table)(pcm) == decode(pcm)

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from telsupport import tone, tone_power
 
-from callcenter.telephony import g711
+from callcenter.speech import codecs
 from callcenter.telephony.media import AudioFrame, CallChannel, CallInfo, DigitPressed, HungUp
 from callcenter.telephony.media_stream import media_stream_handler
 
@@ -63,7 +63,7 @@ async def test_stream_delivers_caller_audio_and_digits_and_plays_our_prompt(aioh
     ws = await client.ws_connect("/media-stream")
     await ws.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
     await ws.send_json(start())
-    payload = base64.b64encode(g711.ulaw_encode(tone(400, 0.1))).decode()
+    payload = base64.b64encode(codecs.ulaw_encode(tone(400, 0.1))).decode()
     for chunk in range(5):
         await ws.send_json({"event": "media", "streamSid": "MZ1",
                             "media": {"track": "inbound", "chunk": str(chunk), "payload": payload[:216]}})
@@ -76,7 +76,7 @@ async def test_stream_delivers_caller_audio_and_digits_and_plays_our_prompt(aioh
         data = json.loads(message.data)
         if data["event"] == "media":
             assert data["streamSid"] == "MZ1"
-            heard.append(g711.ulaw_decode(base64.b64decode(data["media"]["payload"])))
+            heard.append(codecs.ulaw_decode(base64.b64decode(data["media"]["payload"])))
         elif data["event"] == "mark":
             marks.append(data["mark"]["name"])
     await asyncio.wait_for(caller.done.wait(), 5)
