@@ -1,0 +1,1 @@
+"""Links to the customer-relationship side: customer data and analytics over it."""
