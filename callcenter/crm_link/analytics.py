@@ -326,6 +326,8 @@ def _usual_interval(days: list[date]) -> float | None:
     n = len(days) - 1
     if n < 1:
         return None
+    if n == 1:
+        return float((days[1] - days[0]).days)
     gaps = sorted((b - a).days for a, b in itertools.pairwise(days))
     return float(gaps[n // 2]) if n % 2 else (gaps[n // 2 - 1] + gaps[n // 2]) / 2
 
