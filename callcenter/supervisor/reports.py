@@ -7,7 +7,8 @@ and groups its 15-minute cells into the requested intervals, cut in the center's
 Parameters (``parse_request``), every problem a ``ReportError`` naming the parameter:
 - ``from`` / ``to``: ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` in the center's time zone, or
   epoch seconds. ``to`` is exclusive, but a bare date means the end of that day, so
-  ``from=2026-03-02&to=2026-03-02`` is that one day.
+  ``from=2026-03-02&to=2026-03-02`` is that one day; without ``to``, the report
+  ends with the day ``from`` falls in; without both, it is today.
 - ``interval``: ``15``, ``30``, ``60`` (minutes) or ``day``; ranges are capped per interval.
 - ``queue``, ``agent``: keep only that queue's or agent's figures.
 - ``by``: ``queue`` or ``agent`` gives one row per interval and queue (or agent);
@@ -64,7 +65,10 @@ def parse_request(query: Mapping[str, str], zone: ZoneInfo, now: float) -> Repor
         raise ReportError("interval must be 15, 30, 60 (minutes) or day", "interval")
     today = datetime.fromtimestamp(now, zone).date()
     start = _instant(query.get("from") or today.isoformat(), zone, "from", end=False)
-    end = _instant(query.get("to") or today.isoformat(), zone, "to", end=True)
+    if query.get("to"):
+        end = _instant(query["to"], zone, "to", end=True)
+    else:  # the end of the day ``from`` falls in
+        end = _instant(datetime.fromtimestamp(start, zone).date().isoformat(), zone, "to", end=True)
     if end < start:
         raise ReportError("to is before from", "to")
     if end == start:

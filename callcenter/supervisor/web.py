@@ -1,0 +1,306 @@
+"""Report, staffing and Prometheus routes, and the live metrics fold they share.
+
+Routes (supervisors and admins, except ``/metrics``):
+- ``GET /reports`` (page), ``GET /api/v1/reports?from=&to=&interval=&queue=&agent=&by=``
+  (JSON, or CSV with ``format=csv``); parameters in ``reports.parse_request``;
+- ``GET /staffing`` (page), ``GET /api/v1/staffing?date=&interval=&queue=&target=&t=
+  &shrinkage=&max_occupancy=&patience=`` (forecast from the log) and ``POST`` of the same
+  with a CSV body ``interval,calls[,aht]`` (forecast given);
+- ``GET /metrics``: Prometheus text format from the live fold (no login, as scrapers have
+  none; put it behind the network's access rules).
+
+The live fold (``METRICS``) is primed at start from the stored events of the last
+``LIVE_DAYS`` days, then follows the bus; events that arrive on the bus while the log is
+read are recognised and not counted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+from collections.abc import AsyncIterator, Mapping
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from sqlalchemy import select
+
+from callcenter.appkeys import BUS, CLOCK, CONFIG, DB, LOG
+from callcenter.auth.guard import json_error, require, session_of
+from callcenter.core.events import StoredEvent
+from callcenter.runtime.bus import BusMessage
+from callcenter.storage import schema
+from callcenter.storage.log import stored
+from callcenter.supervisor import prometheus
+from callcenter.supervisor.metrics import MetricsFold, normalise
+from callcenter.supervisor.reports import ReportError, build_report, fold_range, parse_request, to_csv
+from callcenter.supervisor.staffing import (
+    Forecast,
+    StaffingError,
+    Target,
+    forecast_from_log,
+    parse_forecast_csv,
+    staffing_table,
+    summary,
+)
+
+STATIC = Path(__file__).with_name("static") / "reports"
+ROLES = ("supervisor",)
+LIVE_DAYS = 8
+PRUNE_EVERY_S = 3600.0
+CSV_LIMIT = 256 * 1024
+
+METRICS = web.AppKey("metrics_fold", MetricsFold)
+REGISTRY = web.AppKey("metrics_registry", object)
+
+
+def install(app: web.Application) -> None:
+    app.cleanup_ctx.append(_fold_ctx)
+    app.router.add_get("/reports", _page("reports.html", "/reports"))
+    app.router.add_get("/staffing", _page("staffing.html", "/staffing"))
+    app.router.add_get("/api/v1/reports", reports_api)
+    app.router.add_get("/api/v1/staffing", staffing_api)
+    app.router.add_post("/api/v1/staffing", staffing_api)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_static("/static/reports", STATIC)
+
+
+def _thresholds(app: web.Application) -> dict[str, float]:
+    return {q.name: q.service_level_s for q in app[CONFIG].queues}
+
+
+def _zone(app: web.Application) -> ZoneInfo:
+    return ZoneInfo(app[CONFIG].wallboard.timezone)
+
+
+# The live fold ---------------------------------------------------------------------------
+
+
+async def _fold_ctx(app: web.Application) -> AsyncIterator[None]:
+    fold = MetricsFold(service_level_s=_thresholds(app))
+    sub = app[BUS].subscribe("contact.*", "agent.*", "ivr.*")
+    now = app[CLOCK].now()
+    await app[LOG].flush()
+    seen = await _prime(app, fold, now - LIVE_DAYS * 86400.0, now)
+    app[METRICS] = fold
+    app[REGISTRY] = prometheus.registry_for(fold, app[CLOCK].now, [q.name for q in app[CONFIG].queues])
+    task = asyncio.create_task(_follow(fold, sub, seen), name="metrics-fold")
+    yield
+    sub.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _prime(
+    app: web.Application, fold: MetricsFold, since: float, subscribed_at: float
+) -> set[tuple[Any, ...]]:
+    """Fold the stored events since ``since``; return the keys of those stored after the
+    subscription began (the bus may hand them over again)."""
+    ev = schema.events
+    seen: set[tuple[Any, ...]] = set()
+    after = 0
+    async with app[DB].connect() as conn:
+        while True:
+            query = select(ev).where(ev.c.at >= since, ev.c.seq > after).order_by(ev.c.seq).limit(5000)
+            rows: list[StoredEvent] = [stored(r) for r in await conn.execute(query)]
+            for e in rows:
+                fold.apply(e)
+                if e.at >= subscribed_at:
+                    seen.add(_key(e))
+            if len(rows) < 5000:
+                return seen
+            after = rows[-1].seq
+
+
+def _key(event: Any) -> tuple[Any, ...]:
+    kind, at, cid, agent, _queue, _data = normalise(event)
+    return kind, at, cid, agent
+
+
+async def _follow(fold: MetricsFold, sub: Any, seen: set[tuple[Any, ...]]) -> None:
+    last_prune = 0.0
+    async for message in sub:
+        assert isinstance(message, BusMessage)
+        payload = message.payload
+        if seen and _key(payload) in seen:
+            seen.discard(_key(payload))
+            continue
+        fold.apply(payload)
+        at = float(payload["at"])
+        if at - last_prune > PRUNE_EVERY_S:
+            fold.prune(at - LIVE_DAYS * 86400.0)
+            last_prune = at
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[REGISTRY]
+    body = prometheus.render(registry)  # type: ignore[arg-type]
+    return web.Response(body=body, headers={"Content-Type": prometheus.CONTENT_TYPE})
+
+
+# Reports ----------------------------------------------------------------------------------
+
+
+async def reports_api(request: web.Request) -> web.Response:
+    await require(request, *ROLES)
+    app = request.app
+    zone, now = _zone(app), app[CLOCK].now()
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        return json_error(400, "format must be json or csv", "format")
+    try:
+        req = parse_request(request.query, zone, now)
+    except ReportError as exc:
+        return json_error(400, str(exc), exc.field)
+    await app[LOG].flush()
+    fold = await fold_range(app[DB], req.start, req.end, service_level_s=_thresholds(app), now=now)
+    report = build_report(fold, req, zone)
+    if fmt == "csv":
+        name = f"report-{req.interval}-{report['from'][:10]}.csv"
+        return web.Response(
+            text=to_csv(report),
+            content_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return web.json_response(report, dumps=_dumps_finite)
+
+
+# Staffing ---------------------------------------------------------------------------------
+
+
+def _target(query: Mapping[str, str], default_t: float) -> Target:
+    def number(
+        name: str, default: float | None, low: float, high: float, *, open_low: bool = True
+    ) -> float | None:
+        text = query.get(name)
+        if text in (None, ""):
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            raise StaffingError(f"{name} must be a number", name) from None
+        if not math.isfinite(value) or value > high or value < low or (open_low and value == low):
+            raise StaffingError(
+                f"{name} must be {'above' if open_low else 'at least'} {low} and at most {high}", name
+            )
+        return value
+
+    sl = number("target", 0.8, 0.0, 0.999)
+    t = number("t", default_t, 0.0, 3600.0, open_low=False)
+    shrink = number("shrinkage", 0.0, 0.0, 0.9, open_low=False)
+    occ = number("max_occupancy", None, 0.0, 1.0)
+    return Target(service_level=sl or 0.8, threshold_s=t or 0.0, shrinkage=shrink or 0.0, max_occupancy=occ)
+
+
+async def staffing_api(request: web.Request) -> web.Response:
+    await require(request, *ROLES)
+    app = request.app
+    q, zone, now = request.query, _zone(app), app[CLOCK].now()
+    try:
+        interval = q.get("interval", "60")
+        if interval not in ("15", "30", "60"):
+            raise StaffingError("interval must be 15, 30 or 60 (minutes)", "interval")
+        interval_s = float(interval) * 60.0
+        queue = q.get("queue") or None
+        if queue is not None and app[CONFIG].queue(queue) is None:
+            raise StaffingError(f"no queue named {queue!r}", "queue")
+        qcfg = app[CONFIG].queue(queue) if queue else None
+        target = _target(q, qcfg.service_level_s if qcfg else 20.0)
+        day = _day(q.get("date"), zone, now)
+        uploaded = await _uploaded(request, interval_s) if request.method == "POST" else None
+        forecast = await forecast_from_log(
+            app[DB], day, zone, interval_s, queue=queue, service_level_s=_thresholds(app), now=now
+        )
+        if uploaded is not None:  # the log still gives the callers' patience
+            forecast = Forecast(interval_s, uploaded.rows, "csv", forecast.patience_s)
+        if q.get("patience"):
+            forecast = _with_patience(forecast, q["patience"])
+    except StaffingError as exc:
+        return json_error(400 if exc.field != "body" else 413, str(exc), exc.field)
+    table = staffing_table(forecast, target)
+    return web.json_response(
+        {
+            "date": day.isoformat(),
+            "interval": interval,
+            "queue": queue,
+            "source": forecast.source,
+            "days_averaged": list(forecast.days),
+            "patience_s": forecast.patience_s,
+            "target": {
+                "service_level": target.service_level,
+                "t": target.threshold_s,
+                "shrinkage": target.shrinkage,
+                "max_occupancy": target.max_occupancy,
+            },
+            "rows": table,
+            "summary": summary(table),
+        },
+        dumps=_dumps_finite,
+    )
+
+
+def _dumps_finite(obj: Any) -> str:
+    """JSON without NaN or Infinity (an unstable queue's ASA is infinite: null)."""
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), allow_nan=False)
+
+
+def _day(text: str | None, zone: ZoneInfo, now: float) -> date:
+    if not text:
+        return datetime.fromtimestamp(now, zone).date() + timedelta(days=1)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise StaffingError("date must be YYYY-MM-DD", "date") from None
+
+
+def _with_patience(forecast: Forecast, text: str) -> Forecast:
+    try:
+        value = float(text)
+    except ValueError:
+        raise StaffingError("patience must be a number of seconds", "patience") from None
+    if not math.isfinite(value) or not 0 < value <= 86400:
+        raise StaffingError("patience must be above 0 and at most a day (seconds)", "patience")
+    return Forecast(forecast.interval_s, forecast.rows, forecast.source, value, forecast.days)
+
+
+async def _uploaded(request: web.Request, interval_s: float) -> Forecast:
+    if request.content_length is not None and request.content_length > CSV_LIMIT:
+        raise StaffingError(f"the forecast is over {CSV_LIMIT} bytes", "body")
+    raw = await request.content.read(CSV_LIMIT + 1)
+    if len(raw) > CSV_LIMIT:
+        raise StaffingError(f"the forecast is over {CSV_LIMIT} bytes", "body")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StaffingError("the forecast must be UTF-8 text", "csv") from None
+    return Forecast(interval_s, parse_forecast_csv(text, interval_s), "csv")
+
+
+# Pages -------------------------------------------------------------------------------------
+
+
+def _page(name: str, path: str) -> Any:
+    async def page(request: web.Request) -> web.StreamResponse:
+        found = await session_of(request)
+        if found is None:
+            raise web.HTTPFound(f"/login?next={path}")
+        if found[0].role not in ("supervisor", "admin"):
+            return web.Response(status=403, text="Reports are for supervisors.")
+        return web.FileResponse(STATIC / name)
+
+    return page
