@@ -23,6 +23,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from callcenter.supervisor.metrics import AGENT_STATES, WAIT_BUCKETS_S, MetricsFold
 
@@ -84,13 +85,9 @@ class FoldCollector(Collector):
             running, buckets = 0, []
             for edge, n in zip([*WAIT_BUCKETS_S, float("inf")], counts, strict=True):
                 running += n
-                buckets.append(("+Inf" if edge == float("inf") else _edge(edge), running))
+                buckets.append((floatToGoString(edge), running))
             hist.add_metric([q], buckets, t.wait_sum if t else 0.0)
         yield hist
-
-
-def _edge(edge: float) -> str:
-    return str(int(edge)) if edge == int(edge) else str(edge)
 
 
 def registry_for(fold: MetricsFold, now: Callable[[], float], queues: list[str]) -> CollectorRegistry:
