@@ -69,8 +69,12 @@ class Counts:
     busy_s: float = 0.0
 
     def add(self, other: Counts) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        mine, theirs = self.__dict__, other.__dict__
+        for name in _COUNT_NAMES:
+            mine[name] += theirs[name]
+
+
+_COUNT_NAMES = tuple(f.name for f in fields(Counts))
 
 
 def figures(c: Counts) -> dict[str, Any]:
@@ -231,8 +235,8 @@ class MetricsFold:
         for key in [k for k in self.cells if k[0] < bucket_of(before)]:
             del self.cells[key]
         horizon = before - self.repeat_window_s
-        for key in [k for k, t in self.last_seen.items() if t < horizon]:
-            del self.last_seen[key]
+        for who in [k for k, t in self.last_seen.items() if t < horizon]:
+            del self.last_seen[who]
 
     # Public methods for reading ---------------------------------------------------------------
 

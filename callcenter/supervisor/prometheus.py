@@ -85,7 +85,7 @@ class FoldCollector(Collector):
             running, buckets = 0, []
             for edge, n in zip([*WAIT_BUCKETS_S, float("inf")], counts, strict=True):
                 running += n
-                buckets.append((floatToGoString(edge), running))
+                buckets.append((floatToGoString(edge), running))  # type: ignore[no-untyped-call]
             hist.add_metric([q], buckets, t.wait_sum if t else 0.0)
         yield hist
 

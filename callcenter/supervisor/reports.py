@@ -131,13 +131,16 @@ def build_report(fold: MetricsFold, req: ReportRequest, zone: ZoneInfo) -> dict[
     index = {s: i for i, (s, _e) in enumerate(spans)}
     grouped: dict[tuple[int, str | None], Counts] = defaultdict(Counts)
     total = Counts()
+    slot: dict[float, int] = {}
     for (bucket, queue, agent), counts in fold.cells.items():
         if not req.start <= bucket < req.end:
             continue
         if (req.queue and queue != req.queue) or (req.agent and agent != req.agent):
             continue
         total.add(counts)
-        i = index[max(interval_start(bucket, req.interval, zone), req.start)]
+        i = slot.get(bucket)
+        if i is None:  # many cells share a bucket: find its interval once
+            i = slot[bucket] = index[max(interval_start(bucket, req.interval, zone), req.start)]
         key = {"queue": queue, "agent": agent, None: None}[req.by]
         if req.by is None or key is not None:
             grouped[(i, key)].add(counts)
