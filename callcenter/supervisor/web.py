@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime, timedelta
@@ -54,6 +55,7 @@ LIVE_DAYS = 8
 PRUNE_EVERY_S = 3600.0
 CSV_LIMIT = 256 * 1024
 
+log = logging.getLogger(__name__)
 METRICS = web.AppKey("metrics_fold", MetricsFold)
 REGISTRY = web.AppKey("metrics_registry", object)
 
@@ -130,7 +132,11 @@ async def _follow(fold: MetricsFold, sub: Any, seen: set[tuple[Any, ...]]) -> No
         if seen and _key(payload) in seen:
             seen.discard(_key(payload))
             continue
-        fold.apply(payload)
+        try:
+            fold.apply(payload)
+        except (KeyError, TypeError, ValueError):  # one bad payload must not stop the figures
+            log.exception("metrics fold skipped a malformed event: %r", payload)
+            continue
         at = float(payload["at"])
         if at - last_prune > PRUNE_EVERY_S:
             fold.prune(at - LIVE_DAYS * 86400.0)
