@@ -1,13 +1,17 @@
-"""The TTS worker process: ``python -m callcenter.speech.tts_worker``.
+"""The TTS worker process: ``python -m callcenter.speech.tts_worker [--voice V] [--rate N]``.
 
 pyttsx3 drives espeak-ng through a C library that keeps global state and may block or
 crash; calling it twice from one server process is unsafe. So the server never imports
 pyttsx3: it starts this worker and talks to it over pipes, one JSON object per line.
 
+A worker speaks with ONE voice and rate, fixed at start: with pyttsx3 2.99's espeak
+driver, changing the rate between renders is not reliably applied (later renders kept
+the earlier rate), and an extra ``runAndWait`` to flush it re-speaks the previous text.
+The renderer starts one worker per voice instead.
+
 Request (stdin)::
 
-    {"id": 7, "text": "...", "voice": "ko" | null, "rate": 160 | null,
-     "out": "<cache>/<key>.wav", "src": "<cache>/src/<key>.wav"}
+    {"id": 7, "text": "...", "out": "<cache>/<key>.wav", "src": "<cache>/src/<key>.wav"}
 
 Reply (stdout), one per request, in order::
 
@@ -22,9 +26,11 @@ to stderr: the protocol owns the real stdout.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,25 +40,34 @@ PHONE_RATE = 8000
 
 
 class _Engine:
-    """One pyttsx3 engine for the worker's life; voice and rate set per request."""
+    """One pyttsx3 engine with one voice and rate for the worker's life."""
 
-    def __init__(self) -> None:
+    def __init__(self, voice: str | None, rate: int | None) -> None:
         import pyttsx3  # only ever imported in the worker
 
         self._engine = pyttsx3.init()
-        self._default_voice = self._engine.getProperty("voice")
-        self._default_rate = self._engine.getProperty("rate")
-        self._voices = {v.id for v in self._engine.getProperty("voices")}
-        self._voices |= {v.name for v in self._engine.getProperty("voices")}
-
-    def render(self, text: str, voice: str | None, rate: int | None, path: Path) -> None:
+        self.error: str | None = None
+        # espeak-ng takes a voice's id ("gmw/en-us"), its file name ("en-us") or name.
+        known: set[str] = set()
+        for v in self._engine.getProperty("voices"):
+            known |= {v.id, v.id.rsplit("/", 1)[-1], v.name}
         # espeak silently falls back to its default voice for unknown names; we refuse,
         # so a typo in the config does not make every prompt speak the wrong language.
-        if voice and voice.split("+")[0] not in self._voices:
-            raise ValueError(f"unknown voice {voice!r} (espeak-ng --voices lists them)")
-        # Voice first: selecting an espeak voice can reset the rate.
-        self._engine.setProperty("voice", voice or self._default_voice)
-        self._engine.setProperty("rate", rate or self._default_rate)
+        if voice and voice.split("+")[0] not in known:
+            self.error = f"unknown voice {voice!r} (espeak-ng --voices lists them)"
+            return
+        if voice:  # voice first: selecting an espeak voice resets the rate
+            self._engine.setProperty("voice", voice)
+        if rate:
+            self._engine.setProperty("rate", rate)
+        fd, warm = tempfile.mkstemp(suffix=".wav")
+        os.close(fd)
+        self.render("warm up", Path(warm))  # loads the voice data once
+        os.unlink(warm)
+
+    def render(self, text: str, path: Path) -> None:
+        if self.error:
+            raise ValueError(self.error)
         self._engine.save_to_file(text, str(path))
         self._engine.runAndWait()
 
@@ -63,13 +78,13 @@ def handle(engine: _Engine, request: dict[str, Any]) -> dict[str, Any]:
     try:
         text, out = str(request["text"]), Path(request["out"])
         src = Path(request["src"]) if request.get("src") else None
-        voice, rate = request.get("voice"), request.get("rate")
         out.parent.mkdir(parents=True, exist_ok=True)
         raw = out.with_name(f".{out.stem}.{os.getpid()}.raw.wav")
-        engine.render(text, voice, int(rate) if rate else None, raw)
+        engine.render(text, raw)
         pcm, engine_rate = read_wav(raw)
         if not pcm:
-            raise RuntimeError(f"the engine produced no audio (voice {voice!r})")
+            raw.unlink()
+            raise RuntimeError("the engine produced no audio")
         tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.wav")
         write_wav(tmp, resample(pcm, engine_rate, PHONE_RATE), PHONE_RATE)
         if src is not None:
@@ -83,9 +98,9 @@ def handle(engine: _Engine, request: dict[str, Any]) -> dict[str, Any]:
         return {"id": rid, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def serve(requests: TextIO, replies: TextIO) -> None:
+def serve(requests: TextIO, replies: TextIO, voice: str | None = None, rate: int | None = None) -> None:
     """Answer each request line until ``requests`` ends."""
-    engine = _Engine()
+    engine = _Engine(voice, rate)
     for line in requests:
         if not line.strip():
             continue
@@ -99,13 +114,17 @@ def serve(requests: TextIO, replies: TextIO) -> None:
         replies.flush()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m callcenter.speech.tts_worker")
+    parser.add_argument("--voice", help="espeak-ng voice name (default: the engine's)")
+    parser.add_argument("--rate", type=int, help="words per minute (default: the engine's)")
+    args = parser.parse_args(argv)
     # Keep the protocol on a private copy of stdout; point fd 1 (and print) at stderr.
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     requests = open(sys.stdin.fileno(), encoding="utf-8", closefd=False)  # noqa: SIM115
-    serve(requests, replies)
+    serve(requests, replies, args.voice, args.rate)
 
 
 if __name__ == "__main__":
