@@ -29,6 +29,7 @@ from callcenter.runtime.recovery import recover
 from callcenter.storage import database, migrate
 from callcenter.storage.log import SqlInteractionLog
 from callcenter.supervisor import wallboard
+from callcenter.supervisor import web as supervisor_web
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     desk_routes.install(app)
     chat_routes.install(app)
     wallboard.install(app)
+    supervisor_web.install(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/version", version)
     app.router.add_get("/", index)
