@@ -1,0 +1,355 @@
+"""Load a folder of flow files and check them as a whole.
+
+``load_flows`` either returns a complete ``FlowSet`` or raises ``ConfigError`` listing
+every problem in every file (``file:line: field: message``), so a server reloading its
+flows keeps the previous set when the new one has a mistake. Checks, in order:
+
+* shape: unknown node kinds and fields, wrong types, bad values (the YAML builder);
+* references: ``start`` and every ``next``-like target exist; queues and opening-hours
+  calendars exist in the center config; no two flows claim one number on one channel;
+* menus: no key or phrase twice; phrases the recognizer cannot know (a warning);
+* graph: every node reachable from ``start``; no loop through nodes that never wait for
+  the caller (say, set, branch, lookup); from every menu, collect and survey some path
+  reaches an ending node (queue, callback, transfer, hangup) — a menu with a way out.
+
+The graph checks run only when every node of the file was built, so one typo does not
+bury its file under follow-on reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from callcenter.config.yamlnodes import Builder, Problems, line_of, read_document
+from callcenter.core.errors import ConfigError
+from callcenter.ivr.model import (
+    ENDING_KINDS,
+    NODE_KINDS,
+    WAITING_KINDS,
+    Branch,
+    Callback,
+    Flow,
+    FlowHeader,
+    Menu,
+    Node,
+    Queue,
+    Survey,
+    check_node_id,
+    edges,
+    normalise,
+)
+
+Vocabulary = Iterable[str] | Callable[[str], bool] | None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSet:
+    """Loaded flows by name, with the entry table and any load warnings."""
+
+    flows: Mapping[str, Flow]
+    entries: Mapping[tuple[str, str], str]
+    warnings: tuple[str, ...] = ()
+
+    def entry_for(self, channel: str, number: str | None = None) -> Flow | None:
+        """The flow answering ``number`` on ``channel``; else the channel's default flow
+        (one with no numbers); else None."""
+        name = self.entries.get((channel, number or "")) or self.entries.get((channel, ""))
+        return self.flows[name] if name is not None else None
+
+    def __getitem__(self, name: str) -> Flow:
+        return self.flows[name]
+
+    def __iter__(self) -> Iterator[Flow]:
+        return iter(self.flows.values())
+
+    def __len__(self) -> int:
+        return len(self.flows)
+
+
+def load_flows(
+    folder: Path | str, *, queues: set[str], hours: set[str], vocabulary: Vocabulary = None
+) -> FlowSet:
+    """Load every ``*.yaml``/``*.yml`` file in ``folder`` (sorted by name).
+
+    ``queues`` and ``hours`` are the names defined in the center config; ``vocabulary``
+    (a set of words or a ``knows(word) -> bool``) turns on the recognizer warning.
+    Raises ``ConfigError`` with every problem found when any file has one.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError([f"{folder}: IVR flow folder not found"])
+    problems = Problems()
+    knows = _knower(vocabulary)
+    flows: dict[str, Flow] = {}
+    entries: dict[tuple[str, str], str] = {}
+    paths = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    for path in paths:
+        try:
+            doc = read_document(path)
+        except ConfigError as exc:
+            problems.items.extend(exc.problems)
+            continue
+        if doc.root is None:
+            problems.add(doc.file, 1, "", "file is empty")
+            continue
+        checker = _FileChecker(Builder(doc.file, problems), path.stem, queues, hours, knows)
+        flow = checker.check(doc.root)
+        if flow is None:
+            continue
+        if flow.name in flows:
+            problems.add(doc.file, checker.b.line("name"), "name",
+                         f"flow {flow.name!r} is also defined in {flows[flow.name].file}")
+            continue
+        _claim(flow, flows, entries, checker.b)
+        flows[flow.name] = flow
+    problems.raise_if_any()
+    return FlowSet(flows=flows, entries=entries, warnings=tuple(problems.warnings))
+
+
+def _knower(vocabulary: Vocabulary) -> Callable[[str], bool] | None:
+    if vocabulary is None or callable(vocabulary):
+        return vocabulary
+    words = {w.lower() for w in vocabulary}
+    return words.__contains__
+
+
+def _claim(flow: Flow, flows: Mapping[str, Flow], entries: dict[tuple[str, str], str], b: Builder) -> None:
+    for channel in flow.entry.channels:
+        for number in flow.entry.numbers or [""]:
+            owner = entries.get((channel, number))
+            if owner is not None:
+                what = f"number {number!r}" if number else "the default flow"
+                b.problems.add(b.file, b.line("entry"), "entry",
+                               f"{what} on {channel} is already claimed by flow {owner!r} "
+                               f"({flows[owner].file})")
+            else:
+                entries[(channel, number)] = flow.name
+
+
+class _FileChecker:
+    """Builds one flow file's header and nodes, then checks references and the graph."""
+
+    def __init__(self, b: Builder, stem: str, queues: set[str], hours: set[str],
+                 knows: Callable[[str], bool] | None) -> None:
+        self.b = b
+        self.stem = stem
+        self.queues = queues
+        self.hours = hours
+        self.knows = knows
+
+    def error(self, where: str, message: str) -> None:
+        self.b.problems.add(self.b.file, self.b.line(where), where, message)
+
+    def check(self, root: yaml.Node) -> Flow | None:
+        before = len(self.b.problems.items)
+        if not isinstance(root, yaml.MappingNode):
+            self.b.error(root, "(top level)", "expected a mapping with 'entry', 'start' and 'nodes'")
+            return None
+        nodes_node = next((v for k, v in root.value if k.value == "nodes"), None)
+        header_node = yaml.MappingNode(root.tag, [(k, v) for k, v in root.value if k.value != "nodes"],
+                                       root.start_mark, root.end_mark)
+        header = self.b.build_dataclass(FlowHeader, header_node, "")
+        if nodes_node is None:
+            self.b.error(root, "nodes", "required key is missing")
+            return None
+        nodes, ids, complete = self._nodes(nodes_node)
+        header_ok = isinstance(header, FlowHeader)
+        partial = header if header_ok else self.b.partials.get("")
+        if partial is not None and partial.start not in ids:
+            self.error("start", f"start node {partial.start!r} is not defined{_known(ids)}")
+            header_ok = False
+        for node_id, node in nodes.items():
+            self._references(node_id, node, ids)
+        if complete and header_ok:
+            self._graph(header.start, nodes)
+        if not (complete and header_ok) or len(self.b.problems.items) > before:
+            return None
+        return Flow(name=header.name or self.stem, file=self.b.file, description=header.description,
+                    entry=header.entry, start=header.start, language=header.language, nodes=nodes)
+
+    def _nodes(self, mapping: yaml.Node) -> tuple[dict[str, Node], set[str], bool]:
+        if not isinstance(mapping, yaml.MappingNode) or not mapping.value:
+            self.b.error(mapping, "nodes", "expected a mapping of node ids to nodes")
+            return {}, set(), False
+        nodes: dict[str, Node] = {}
+        ids: set[str] = set()
+        complete = True
+        for key_node, value_node in mapping.value:
+            node_id = str(key_node.value)
+            where = f"nodes.{node_id}"
+            self.b.lines[where] = line_of(key_node)
+            if node_id in ids:
+                self.b.error(key_node, where, "duplicate node id")
+                complete = False
+                continue
+            ids.add(node_id)
+            try:
+                check_node_id(node_id)
+            except ValueError as exc:
+                self.b.error(key_node, where, str(exc))
+                complete = False
+            node = self._node(value_node, where)
+            if node is None:
+                complete = False
+            else:
+                nodes[node_id] = node
+        return nodes, ids, complete
+
+    def _node(self, value_node: yaml.Node, where: str) -> Node | None:
+        if not isinstance(value_node, yaml.MappingNode):
+            self.b.error(value_node, where, "expected a mapping with a 'kind'")
+            return None
+        kind_node = next((v for k, v in value_node.value if k.value == "kind"), None)
+        if kind_node is None:
+            self.b.error(value_node, f"{where}.kind",
+                         f"required key is missing (kinds: {', '.join(NODE_KINDS)})")
+            return None
+        cls = NODE_KINDS.get(str(kind_node.value))
+        if cls is None:
+            self.b.error(kind_node, f"{where}.kind",
+                         f"unknown node kind {kind_node.value!r} (kinds: {', '.join(NODE_KINDS)})")
+            return None
+        built: Any = self.b.build_dataclass(cls, value_node, where)
+        return built if isinstance(built, cls) else self.b.partials.get(where)
+
+    def _references(self, node_id: str, node: Node, ids: set[str]) -> None:
+        where = f"nodes.{node_id}"
+        for path, target in edges(node):
+            if target not in ids:
+                self.error(f"{where}.{path}", f"no node {target!r} in this flow{_known(ids)}")
+        if isinstance(node, Queue | Callback) and node.queue not in self.queues:
+            self.error(f"{where}.queue", f"unknown queue {node.queue!r}{_known(self.queues)}")
+        if isinstance(node, Branch):
+            for i, case in enumerate(node.cases):
+                for cond in case.when.walk():
+                    here = f"{where}.cases[{i}].when"
+                    if cond.queue_ewt is not None and cond.queue_ewt not in self.queues:
+                        self.error(here, f"unknown queue {cond.queue_ewt!r}{_known(self.queues)}")
+                    if cond.open is not None and cond.open not in self.hours:
+                        self.error(here, f"unknown hours {cond.open!r}{_known(self.hours)}")
+        if isinstance(node, Menu):
+            self._menu(where, node)
+        if isinstance(node, Survey):
+            self.b.lines.setdefault(f"{where}.phrases", self.b.line(where))
+            self._vocabulary(f"{where}.phrases", list(node.phrases))
+
+    def _menu(self, where: str, menu: Menu) -> None:
+        digits: dict[str, int] = {}
+        phrases: dict[str, int] = {}
+        for i, option in enumerate(menu.options):
+            here = f"{where}.options[{i}]"
+            if option.digit is not None:
+                if option.digit in digits:
+                    self.error(f"{here}.digit",
+                               f"key {option.digit!r} is already option {digits[option.digit]}")
+                digits.setdefault(option.digit, i)
+            for phrase in option.say:
+                key = normalise(phrase)
+                if key in phrases:
+                    self.error(f"{here}.say", f"phrase {phrase!r} is already option {phrases[key]}")
+                phrases.setdefault(key, i)
+            self._vocabulary(f"{here}.say", option.say)
+
+    def _vocabulary(self, where: str, phrases: list[str]) -> None:
+        if self.knows is None:
+            return
+        for phrase in phrases:
+            unknown = [w for w in normalise(phrase).split() if not self.knows(w)]
+            if unknown:
+                self.b.problems.warn(self.b.file, self.b.line(where), where,
+                                     f"the recognizer does not know {', '.join(map(repr, unknown))} "
+                                     f"in {phrase!r}; callers saying it will not be understood")
+
+    def _graph(self, start: str, nodes: Mapping[str, Node]) -> None:
+        succ = {nid: [t for _p, t in edges(n)] for nid, n in nodes.items()}
+        reachable = _reach([start], succ)
+        for nid in nodes:
+            if nid not in reachable:
+                self.error(f"nodes.{nid}", f"node {nid!r} cannot be reached from start {start!r}")
+        busy = {nid: [t for t in ts if nodes[t].kind not in WAITING_KINDS]
+                for nid, ts in succ.items() if nodes[nid].kind not in WAITING_KINDS}
+        for cycle in _cycles(busy):
+            self.error(f"nodes.{cycle[0]}", "loop that never waits for the caller: "
+                       + " -> ".join([*cycle, cycle[0]]))
+        pred: dict[str, list[str]] = {nid: [] for nid in nodes}
+        for nid, ts in succ.items():
+            for t in ts:
+                pred[t].append(nid)
+        can_end = _reach([nid for nid, n in nodes.items() if n.kind in ENDING_KINDS], pred)
+        for nid, node in nodes.items():
+            if nid in reachable and nid not in can_end and node.kind in ("menu", "collect", "survey"):
+                self.error(f"nodes.{nid}", f"{node.kind} {nid!r} has no way out: no path from it reaches "
+                           "a queue, callback, transfer or hangup node")
+
+
+def _reach(starts: list[str], succ: Mapping[str, list[str]]) -> set[str]:
+    seen = set(starts)
+    todo = list(starts)
+    while todo:
+        for nxt in succ.get(todo.pop(), []):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _cycles(succ: Mapping[str, list[str]]) -> list[list[str]]:
+    """One representative cycle per strongly connected group (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    for root in succ:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            nid, i = work.pop()
+            if i == 0:
+                index[nid] = low[nid] = len(index)
+                stack.append(nid)
+                on_stack.add(nid)
+            children = succ.get(nid, [])
+            if i < len(children):
+                work.append((nid, i + 1))
+                child = children[i]
+                if child not in index:
+                    work.append((child, 0))
+                elif child in on_stack:
+                    low[nid] = min(low[nid], index[child])
+                continue
+            for child in children:
+                if child in on_stack:
+                    low[nid] = min(low[nid], low[child])
+            if low[nid] == index[nid]:
+                group = []
+                while True:
+                    top = stack.pop()
+                    on_stack.discard(top)
+                    group.append(top)
+                    if top == nid:
+                        break
+                if len(group) > 1 or nid in succ.get(nid, []):
+                    out.append(_cycle_path(sorted(group), set(group), succ))
+    return out
+
+
+def _cycle_path(group: list[str], members: set[str], succ: Mapping[str, list[str]]) -> list[str]:
+    """A readable cycle inside one strongly connected group, starting at its first id."""
+    path = [group[0]]
+    while True:
+        nxt = next(t for t in succ[path[-1]] if t in members)
+        if nxt in path:
+            return path[path.index(nxt):]
+        path.append(nxt)
+
+
+def _known(names: Iterable[str]) -> str:
+    names = sorted(names)
+    return f" (known: {', '.join(names)})" if names else " (none are defined)"

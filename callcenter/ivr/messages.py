@@ -1,0 +1,221 @@
+"""Inputs to and commands from ``IvrSession``.
+
+Inputs are named in the past tense (what happened on the call); commands are orders the
+runtime carries out (play, listen, ask the CRM, hand to the ACD). All are frozen,
+slotted, keyword-only dataclasses. ``RecordEvent`` (from ``callcenter.core.events``) is
+also among the commands: every step worth logging becomes one interaction event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from callcenter.core.errors import EngineError
+from callcenter.core.events import RecordEvent
+
+# Inputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionStarted:
+    """The call or chat reached the IVR. ``caller`` is the calling number ("" if withheld)."""
+
+    caller: str
+    called: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigitsReceived:
+    """One or more keys (0-9, * and #) in the order pressed, or chat buttons pressed."""
+
+    digits: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechRecognized:
+    """What the recognizer heard (a grammar phrase, "" for a no-match), or chat text."""
+
+    text: str
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromptFinished:
+    """The prompt finished playing (voice) or was shown (chat). Stopped prompts need not
+    report; a report for a prompt that is no longer current is ignored."""
+
+    prompt_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallerHungUp:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LookupCompleted:
+    request_id: str
+    found: bool
+    customer: Mapping[str, Any] | None = None
+    answer: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoicemailRecorded:
+    path: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactCompleted:
+    """The agent part of a routed contact is over (the agent hung up or closed the chat)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueStatusChanged:
+    """Position (1 = next) and estimated wait of the routed contact, for announcements."""
+
+    position: int
+    ewt_s: float | None = None
+
+
+IvrInput = (
+    SessionStarted
+    | DigitsReceived
+    | SpeechRecognized
+    | PromptFinished
+    | CallerHungUp
+    | LookupCompleted
+    | VoicemailRecorded
+    | ContactCompleted
+    | QueueStatusChanged
+)
+
+# Commands -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayPrompt:
+    """Speak (voice) or show (chat) ``text``. ``barge_in``: keys or speech may cut it off.
+    ``options`` are ``(key, label)`` pairs a chat widget can show as buttons; pressing
+    one is reported as ``DigitsReceived(digits=key)``. Report ``PromptFinished`` after."""
+
+    prompt_id: str
+    text: str
+    barge_in: bool = False
+    options: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopPrompt:
+    prompt_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartRecognition:
+    """Listen for these phrases (replacing any running recognition); report the first
+    result as ``SpeechRecognized``. ``timeout_s`` bounds one attempt's listening."""
+
+    grammar: tuple[str, ...]
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopRecognition:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LookupCustomer:
+    """Ask the CRM; answer with ``LookupCompleted(request_id=...)``. ``want`` is
+    ``customer`` or a self-service answer name (``balance``, ``order_status``...)."""
+
+    request_id: str
+    by: Literal["caller_number", "account_number", "customer_id"]
+    value: str
+    want: str = "customer"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteToQueue:
+    """Hand the contact to the ACD (``acd.ContactArrived`` carries the same fields)."""
+
+    contact_id: str
+    queue: str
+    channel: str
+    caller: str | None
+    priority_class: int | None = None
+    head_start_s: float | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    context_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferCallback:
+    """The caller accepted a callback to ``number``; queue it in ``queue`` (channel callback)."""
+
+    contact_id: str
+    number: str
+    queue: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    context_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartVoicemail:
+    """Record the caller for up to ``max_s`` seconds; report ``VoicemailRecorded``."""
+
+    max_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferExternal:
+    uri: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HangUp:
+    reason: str
+
+
+IvrCommand = (
+    PlayPrompt
+    | StopPrompt
+    | StartRecognition
+    | StopRecognition
+    | LookupCustomer
+    | RouteToQueue
+    | OfferCallback
+    | StartVoicemail
+    | TransferExternal
+    | HangUp
+    | RecordEvent
+)
+
+# Errors ---------------------------------------------------------------------------------
+
+
+class IvrError(EngineError):
+    code = "ivr_rejected"
+
+
+class SessionNotStarted(IvrError):
+    code = "ivr_not_started"
+
+
+class SessionAlreadyStarted(IvrError):
+    code = "ivr_already_started"
+
+
+class SessionEnded(IvrError):
+    code = "ivr_session_ended"
+
+
+class UnexpectedInput(IvrError):
+    """The input does not fit the session's state (a voicemail result when none was
+    being recorded, an answer to a lookup never asked)."""
+
+    code = "ivr_unexpected_input"

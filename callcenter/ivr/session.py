@@ -1,0 +1,567 @@
+"""The IVR session interpreter: walks one flow for one contact, sans I/O.
+
+Theory of operation
+-------------------
+The runtime feeds inputs with ``handle(event, now)`` and timer expiries with
+``handle_timer(now)``; after each call it must ``take_commands()`` (in order) and re-arm
+its one timer at ``next_deadline()``. ``SessionStarted`` comes first; after the session
+ended every input raises ``SessionEnded``. An input that does not fit raises an
+``IvrError`` subclass and changes nothing.
+
+The session sits in one phase at a time:
+
+* ``prompt``: a prompt plays; when it finishes (``PromptFinished``, or the guard timer
+  if the runtime never reports) the phase's ``after`` action runs: continue to ``next``
+  (say), listen (menu, collect, survey), record (voicemail), or end the call;
+* ``input``: waiting for keys or speech, with a no-input timer (or, once a collect node
+  has keys, an inter-digit timer);
+* ``lookup``: waiting for ``LookupCompleted`` (timer: give up and take ``not_found``);
+* ``recording``: waiting for ``VoicemailRecorded``;
+* ``queued``: handed to the ACD; announcements on ``QueueStatusChanged``; on
+  ``ContactCompleted`` the flow continues at the queue node's ``after`` (a survey).
+
+Nodes that do not wait (set, branch, a lookup without a value) run straight through, at
+most ``MAX_STEPS`` at a time; load-time validation already rejects such loops.
+Keys pressed while a barge-in prompt plays cut it off and count as input; keys left over
+(``12`` at a menu where ``1`` leads to a collect node) are typed ahead into the next node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
+
+from callcenter.core.context import Context
+from callcenter.core.events import InteractionEvent, RecordEvent
+from callcenter.core.ids import IdGenerator
+from callcenter.ivr import asking
+from callcenter.ivr.conditions import Facts, HoursPort, QueueStatusPort, evaluate, render
+from callcenter.ivr.messages import (
+    CallerHungUp,
+    ContactCompleted,
+    DigitsReceived,
+    HangUp,
+    IvrCommand,
+    IvrError,
+    LookupCompleted,
+    LookupCustomer,
+    OfferCallback,
+    PlayPrompt,
+    PromptFinished,
+    QueueStatusChanged,
+    RouteToQueue,
+    SessionAlreadyStarted,
+    SessionEnded,
+    SessionNotStarted,
+    SessionStarted,
+    SpeechRecognized,
+    StartRecognition,
+    StartVoicemail,
+    StopPrompt,
+    StopRecognition,
+    TransferExternal,
+    UnexpectedInput,
+    VoicemailRecorded,
+)
+from callcenter.ivr.model import (
+    KEYS,
+    Branch,
+    Callback,
+    Collect,
+    Flow,
+    HangUpNode,
+    Lookup,
+    Menu,
+    Node,
+    Queue,
+    Say,
+    SetVars,
+    Survey,
+    Transfer,
+    Voicemail,
+)
+from callcenter.ivr.variables import flatten, mask, wait_vars
+
+N = TypeVar("N")
+MAX_STEPS = 200
+VOICEMAIL_GRACE_S = 15.0
+Phase = Literal["idle", "prompt", "input", "lookup", "recording", "queued"]
+After = Literal["next", "listen", "record", "hangup", "transfer", "none"]
+
+
+def prompt_guard_s(text: str) -> float:
+    """How long a prompt may play before the session stops waiting for ``PromptFinished``:
+    slow speech (about 8 characters a second) plus ten seconds."""
+    return 10.0 + len(text) / 8.0
+
+
+class IvrSession:
+    """One contact's walk through ``flow`` (see the module docstring for the contract)."""
+
+    def __init__(self, *, flow: Flow, contact_id: str, context: Context | str, ids: IdGenerator,
+                 hours: HoursPort, queues: QueueStatusPort) -> None:
+        self.flow = flow
+        self.contact_id = contact_id
+        self.context = context if isinstance(context, Context) else Context(id=context)
+        self._ids = ids
+        self._hours = hours
+        self._queues = queues
+        self.variables: dict[str, str] = {"contact_id": contact_id, "flow": flow.name}
+        self.state: Literal["new", "running", "ended"] = "new"
+        self.end_reason: str | None = None
+        self.node_id: str | None = None
+        self._phase: Phase = "idle"
+        self._after: After = "none"
+        self._prompt_id: str | None = None
+        self._deadline: float | None = None
+        self._attempt = 0
+        self._buffer = ""
+        self._typeahead = ""
+        self._listening = False
+        self._request_id: str | None = None
+        self._requests: set[str] = set()
+        self._routed: RouteToQueue | None = None
+        self._secrets: set[str] = set()
+        self._commands: list[IvrCommand] = []
+
+    # Public methods for the runtime -------------------------------------------------------
+
+    def handle(self, event: Any, now: float) -> None:
+        """Apply one input; then call ``take_commands()`` and re-arm ``next_deadline()``."""
+        if isinstance(event, SessionStarted):
+            if self.state != "new":
+                raise SessionAlreadyStarted("this session has already started")
+            self._start(event, now)
+            return
+        if self.state == "new":
+            raise SessionNotStarted(f"{type(event).__name__} before SessionStarted")
+        if self.state == "ended":
+            raise SessionEnded(f"{type(event).__name__} after the session ended ({self.end_reason})")
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            raise IvrError(f"not an IVR input: {type(event).__name__}", code="ivr_unknown_input")
+        self._goto(handler(self, event, now), now)
+
+    def handle_timer(self, now: float) -> None:
+        """Run the timer if it is due; calling it early or after the end does nothing."""
+        if self.state != "running" or self._deadline is None or now < self._deadline:
+            return
+        self._deadline = None
+        if self._phase == "prompt":
+            self._goto(self._prompt_done(now), now)
+        elif self._phase == "input":
+            self._goto(self._timed_out(now), now)
+        elif self._phase == "lookup":
+            lookup = self._node(Lookup)
+            self._record("ivr.lookup", now, {"node": self.node_id, "by": lookup.by, "want": lookup.want,
+                                             "found": False, "timed_out": True})
+            self._goto(lookup.not_found, now)
+        elif self._phase == "recording":
+            self._record("ivr.voicemail", now, {"node": self.node_id, "recorded": False})
+            self._goto(self._node(Voicemail).next, now)
+
+    def take_commands(self) -> list[IvrCommand]:
+        """Commands produced since the last call, in the order they must be carried out."""
+        out, self._commands = self._commands, []
+        return out
+
+    def next_deadline(self) -> float | None:
+        return self._deadline if self.state == "running" else None
+
+    # Inputs ---------------------------------------------------------------------------------
+
+    def _start(self, event: SessionStarted, now: float) -> None:
+        self.state = "running"
+        self.variables.update(caller=event.caller, called=event.called, channel=event.channel)
+        self._record("ivr.started", now, {"flow": self.flow.name, "caller": event.caller,
+                                          "called": event.called, "channel": event.channel})
+        self._goto(self.flow.start, now)
+
+    def _on_digits(self, event: DigitsReceived, now: float) -> str | None:
+        if not event.digits or any(k not in KEYS for k in event.digits):
+            raise IvrError(f"keys must be 0-9, * or #, not {event.digits!r}", code="ivr_bad_keys")
+        node = self._current()
+        if self._phase == "prompt" and self._after == "next" and isinstance(node, Say) and node.barge_in:
+            self._stop_prompt()
+            self._typeahead += event.digits
+            return node.next
+        if not self._accepts_input(node):
+            return None
+        return self._keys(event.digits, now)
+
+    def _on_speech(self, event: SpeechRecognized, now: float) -> str | None:
+        node = self._current()
+        if not self._accepts_input(node):
+            return None
+        self._input_stop_prompt()
+        if isinstance(node, Collect):
+            keys = asking.typed_digits(event.text)
+            if keys is not None and node.terminator:
+                keys = keys.rstrip(node.terminator)
+            if not keys:
+                return self._no_match(now, {"speech": "*" if node.sensitive else event.text})
+            self._buffer = keys
+            return self._collected(node, now)
+        if isinstance(node, Menu):
+            option = asking.menu_by_speech(node, event.text, event.confidence)
+            if option is None:
+                return self._no_match(now, {"speech": event.text, "confidence": event.confidence})
+            self._record("ivr.input", now, {"node": self.node_id, "speech": event.text,
+                                            "confidence": event.confidence})
+            return self._chose(node, option.key, option.next, option.set)
+        assert isinstance(node, Survey)
+        rating = asking.survey_by_speech(node, event.text, event.confidence)
+        if rating is None:
+            return self._no_match(now, {"speech": event.text, "confidence": event.confidence})
+        return self._rated(node, rating, "speech", now)
+
+    def _on_prompt_finished(self, event: PromptFinished, now: float) -> str | None:
+        if event.prompt_id != self._prompt_id:
+            return None  # a stopped or earlier prompt; nothing waits for it
+        self._prompt_id = None
+        return self._prompt_done(now) if self._phase == "prompt" else None
+
+    def _on_hangup(self, event: CallerHungUp, now: float) -> str | None:
+        self._end("caller_hung_up", now, hang_up=False)
+        return None
+
+    def _on_lookup(self, event: LookupCompleted, now: float) -> str | None:
+        if event.request_id not in self._requests:
+            raise UnexpectedInput(f"no lookup {event.request_id!r} was asked by this session")
+        if event.request_id != self._request_id or self._phase != "lookup":
+            return None  # answered after it timed out: the flow has moved on
+        node = self._node(Lookup)
+        self._request_id = None
+        self._deadline = None
+        if event.customer:
+            self.variables.update(flatten("customer", event.customer))
+        if event.answer:
+            self.variables.update(flatten("answer", event.answer))
+        customer_id = (event.customer or {}).get("id") or (event.customer or {}).get("customer_id")
+        self._record("ivr.lookup", now, {"node": self.node_id, "by": node.by, "want": node.want,
+                                         "found": event.found, "customer_id": customer_id})
+        if event.found and customer_id is not None:
+            self._record("contact.identified", now, {"customer_id": customer_id, "by": node.by})
+        return node.found if event.found else node.not_found
+
+    def _on_voicemail(self, event: VoicemailRecorded, now: float) -> str | None:
+        if self._phase != "recording":
+            raise UnexpectedInput("no voicemail is being recorded")
+        node = self._node(Voicemail)
+        self._deadline = None
+        self._record("ivr.voicemail", now, {"node": self.node_id, "recorded": True, "path": event.path,
+                                            "seconds": event.seconds})
+        return node.next
+
+    def _on_completed(self, event: ContactCompleted, now: float) -> str | None:
+        if self._phase != "queued":
+            raise UnexpectedInput("the contact was not handed to a queue")
+        node = self._node(Queue)
+        if node.after is None:
+            self._end("completed", now, hang_up=False)
+            return None
+        self._phase = "idle"
+        return node.after
+
+    def _on_queue_status(self, event: QueueStatusChanged, now: float) -> str | None:
+        if self._phase != "queued":
+            raise UnexpectedInput("the contact is not waiting in a queue")
+        self.variables.update(wait_vars(event.position, event.ewt_s))
+        node = self._node(Queue)
+        if node.announce:
+            self._play(render(node.announce, self.variables), barge_in=False)
+        return None
+
+    # Asking: menus, collect, survey ---------------------------------------------------------
+
+    def _accepts_input(self, node: Node) -> bool:
+        if not isinstance(node, Menu | Collect | Survey):
+            return False
+        prompting = self._phase == "prompt" and self._after == "listen"
+        return self._phase == "input" or (prompting and node.barge_in)
+
+    def _input_stop_prompt(self) -> None:
+        if self._phase == "prompt":
+            self._stop_prompt()
+        self._phase = "input"
+        self._deadline = None
+
+    def _keys(self, keys: str, now: float) -> str | None:
+        node = self._current()
+        self._input_stop_prompt()
+        if isinstance(node, Collect):
+            return self._collect_keys(node, keys, now)
+        key, self._typeahead = keys[0], keys[1:]
+        if isinstance(node, Menu):
+            option = asking.menu_by_key(node, key)
+            if option is None:
+                return self._no_match(now, {"digits": key})
+            self._record("ivr.input", now, {"node": self.node_id, "digits": key})
+            return self._chose(node, option.key, option.next, option.set)
+        assert isinstance(node, Survey)
+        rating = asking.survey_by_key(key)
+        if rating is None:
+            return self._no_match(now, {"digits": key})
+        return self._rated(node, rating, "digits", now)
+
+    def _collect_keys(self, node: Collect, keys: str, now: float) -> str | None:
+        for i, key in enumerate(keys):
+            if key == node.terminator:
+                self._typeahead = keys[i + 1:]
+                return self._collected(node, now)
+            self._buffer += key
+            if len(self._buffer) >= node.max_length:
+                self._typeahead = keys[i + 1:]
+                return self._collected(node, now)
+        self._deadline = now + node.inter_digit_s
+        return None
+
+    def _collected(self, node: Collect, now: float) -> str | None:
+        value, self._buffer = self._buffer, ""
+        shown = mask(value, node.show_last) if node.sensitive else value
+        if not asking.collect_valid(node, value):
+            return self._no_match(now, {"digits": shown})
+        if node.sensitive:
+            self._secrets.add(value)
+        self.variables[node.var or f"digits.{self.node_id}"] = value
+        self._record("ivr.input", now, {"node": self.node_id, "digits": shown})
+        return self._leave_asking(node.next)
+
+    def _chose(self, node: Menu, key: str, target: str, values: Mapping[str, str]) -> str:
+        self.variables[f"choice.{self.node_id}"] = key
+        self.variables.update({k: render(v, self.variables) for k, v in values.items()})
+        return self._leave_asking(target)
+
+    def _rated(self, node: Survey, rating: int, via: str, now: float) -> str:
+        self.variables["rating"] = str(rating)
+        self._record("ivr.survey", now, {"node": self.node_id, "rating": rating, "via": via},
+                     queue=self._routed.queue if self._routed else None)
+        return self._leave_asking(node.next)
+
+    def _leave_asking(self, target: str) -> str:
+        if self._listening:
+            self._commands.append(StopRecognition())
+            self._listening = False
+        self._deadline = None
+        return target
+
+    def _timed_out(self, now: float) -> str | None:
+        node = self._current()
+        if isinstance(node, Collect) and self._buffer:
+            return self._collected(node, now)
+        return self._retry("ivr.no_input", now, {})
+
+    def _no_match(self, now: float, data: dict[str, Any]) -> str | None:
+        self._buffer = ""
+        self._typeahead = ""
+        return self._retry("ivr.no_match", now, data)
+
+    def _retry(self, kind: str, now: float, data: dict[str, Any]) -> str | None:
+        node = self._current()
+        assert isinstance(node, Menu | Collect | Survey)
+        self._attempt += 1
+        self._record(kind, now, {"node": self.node_id, "attempt": self._attempt, **data})
+        if self._attempt > node.retries:
+            return self._leave_asking(node.next if isinstance(node, Survey) else node.fallback)
+        sorry = node.no_input if kind == "ivr.no_input" else node.no_match
+        self._ask(node, f"{sorry} {render(node.prompt, self.variables)}".strip(), now)
+        return None
+
+    def _ask(self, node: Menu | Collect | Survey, text: str, now: float) -> None:
+        self._play(text, barge_in=node.barge_in, options=asking.buttons(node))
+        self._phase, self._after = "prompt", "listen"
+        self._deadline = now + prompt_guard_s(text)
+        words = asking.grammar(node)
+        if words:
+            listen_s = prompt_guard_s(text) + node.timeout_s
+            self._commands.append(StartRecognition(grammar=words, timeout_s=listen_s))
+            self._listening = True
+
+    # Walking the flow ------------------------------------------------------------------------
+
+    def _goto(self, node_id: str | None, now: float) -> None:
+        steps = 0
+        while node_id is not None and self.state == "running":
+            steps += 1
+            if steps > MAX_STEPS:
+                self._end("flow_error", now, hang_up=True)
+                return
+            node_id = self._enter(node_id, now)
+
+    def _enter(self, node_id: str, now: float) -> str | None:
+        node = self.flow.node(node_id)
+        self.node_id = node_id
+        self._phase, self._after, self._deadline = "idle", "none", None
+        self._record("ivr.node", now, {"node": node_id, "kind": node.kind})
+        if isinstance(node, Menu | Collect | Survey):
+            return self._enter_asking(node, now)
+        if isinstance(node, SetVars):
+            self.variables.update({k: render(v, self.variables) for k, v in node.values.items()})
+            return node.next
+        if isinstance(node, Branch):
+            facts = Facts(self.variables, self._hours, self._queues, now)
+            return next((c.next for c in node.cases if evaluate(c.when, facts)), node.otherwise)
+        if isinstance(node, Lookup):
+            return self._enter_lookup(node, now)
+        if isinstance(node, Queue):
+            self._enter_queue(node, now)
+            return None
+        if isinstance(node, Callback):
+            self._offer_callback(node, now)
+            return self._closing(node.prompt, "hangup", now)
+        if isinstance(node, Voicemail):
+            return self._closing(node.prompt, "record", now)
+        if isinstance(node, Transfer):
+            return self._closing(node.prompt, "transfer", now)
+        if isinstance(node, HangUpNode):
+            return self._closing(node.prompt, "hangup", now)
+        assert isinstance(node, Say)
+        text = render(node.text, self.variables)
+        if not text.strip():
+            return node.next
+        self._play(text, barge_in=node.barge_in)
+        self._phase, self._after = "prompt", "next"
+        self._deadline = now + prompt_guard_s(text)
+        return None
+
+    def _enter_asking(self, node: Menu | Collect | Survey, now: float) -> str | None:
+        self._attempt = 0
+        self._buffer = ""
+        typed, self._typeahead = self._typeahead, ""
+        if typed and node.barge_in:
+            self._phase = "input"
+            return self._keys(typed, now)
+        self._ask(node, render(node.prompt, self.variables), now)
+        return None
+
+    def _enter_lookup(self, node: Lookup, now: float) -> str | None:
+        value = render(node.value, self.variables).strip()
+        if not value:
+            self._record("ivr.lookup", now, {"node": self.node_id, "by": node.by, "want": node.want,
+                                             "found": False, "no_value": True})
+            return node.not_found
+        self._request_id = self._ids.new("lookup")
+        self._requests.add(self._request_id)
+        self._commands.append(LookupCustomer(request_id=self._request_id, by=node.by, value=value,
+                                             want=node.want))
+        self._phase = "lookup"
+        self._deadline = now + node.timeout_s
+        return None
+
+    def _enter_queue(self, node: Queue, now: float) -> None:
+        self._typeahead = ""
+        attributes = self._attributes(node.attributes)
+        self.variables["queue"] = node.queue
+        if node.prompt:
+            self._play(render(node.prompt, self.variables), barge_in=False)
+        self._routed = RouteToQueue(
+            contact_id=self.contact_id, queue=node.queue, channel=self.variables.get("channel", "voice"),
+            caller=self.variables.get("caller") or None, priority_class=node.priority_class,
+            head_start_s=node.head_start_s, attributes=attributes, context_id=self.context.id)
+        self._commands.append(self._routed)
+        self._record("ivr.routed", now, {"node": self.node_id, "priority_class": node.priority_class,
+                                         "head_start_s": node.head_start_s,
+                                         "attributes": self._masked(attributes)}, queue=node.queue)
+        self._phase = "queued"
+
+    def _offer_callback(self, node: Callback, now: float) -> None:
+        number = render(node.number, self.variables).strip()
+        attributes = self._attributes(node.attributes)
+        self._commands.append(OfferCallback(contact_id=self.contact_id, number=number, queue=node.queue,
+                                            attributes=attributes, context_id=self.context.id))
+        self._record("ivr.callback", now, {"node": self.node_id, "number": number,
+                                           "attributes": self._masked(attributes)}, queue=node.queue)
+
+    def _closing(self, prompt: str, after: After, now: float) -> str | None:
+        """Play the node's last words, then act; act at once when there are none."""
+        self._typeahead = ""
+        text = render(prompt, self.variables)
+        self._after = after
+        if not text.strip():
+            return self._prompt_done(now)
+        self._play(text, barge_in=False)
+        self._phase = "prompt"
+        self._deadline = now + prompt_guard_s(text)
+        return None
+
+    def _prompt_done(self, now: float) -> str | None:
+        node = self._current()
+        self._prompt_id = None
+        self._deadline = None
+        after, self._after, self._phase = self._after, "none", "idle"
+        if after == "next":
+            assert isinstance(node, Say)
+            return node.next
+        if after == "listen":
+            assert isinstance(node, Menu | Collect | Survey)
+            self._phase = "input"
+            self._deadline = now + node.timeout_s
+        elif after == "record":
+            assert isinstance(node, Voicemail)
+            self._commands.append(StartVoicemail(max_s=node.max_s))
+            self._phase = "recording"
+            self._deadline = now + node.max_s + VOICEMAIL_GRACE_S
+        elif after == "transfer":
+            assert isinstance(node, Transfer)
+            self._commands.append(TransferExternal(uri=node.uri))
+            self._end("transferred", now, hang_up=False, data={"uri": node.uri})
+        elif after == "hangup":
+            reason = node.reason if isinstance(node, HangUpNode) else "callback"
+            self._end(reason, now, hang_up=True)
+        return None
+
+    # Helpers ----------------------------------------------------------------------------------
+
+    def _current(self) -> Node:
+        assert self.node_id is not None
+        return self.flow.node(self.node_id)
+
+    def _node(self, cls: type[N]) -> N:
+        node = self._current()
+        assert isinstance(node, cls)
+        return node
+
+    def _play(self, text: str, *, barge_in: bool, options: tuple[tuple[str, str], ...] = ()) -> None:
+        self._prompt_id = self._ids.new("prompt")
+        self._commands.append(PlayPrompt(prompt_id=self._prompt_id, text=text, barge_in=barge_in,
+                                         options=options))
+
+    def _stop_prompt(self) -> None:
+        if self._prompt_id is not None:
+            self._commands.append(StopPrompt(prompt_id=self._prompt_id))
+            self._prompt_id = None
+
+    def _attributes(self, templates: Mapping[str, str]) -> dict[str, str]:
+        rendered = {k: render(v, self.variables).strip() for k, v in templates.items()}
+        return {k: v for k, v in rendered.items() if v}
+
+    def _masked(self, values: Mapping[str, str]) -> dict[str, str]:
+        """Sensitive input never reaches the log, even when a flow copies it elsewhere."""
+        return {k: ("*" * len(v) if v in self._secrets else v) for k, v in values.items()}
+
+    def _end(self, reason: str, now: float, *, hang_up: bool, data: Mapping[str, Any] | None = None) -> None:
+        if self._listening:
+            self._commands.append(StopRecognition())
+            self._listening = False
+        if hang_up:
+            self._commands.append(HangUp(reason=reason))
+        self._record("ivr.ended", now, {"reason": reason, "node": self.node_id, **(data or {})})
+        self.state, self.end_reason = "ended", reason
+        self._phase, self._deadline = "idle", None
+
+    def _record(self, kind: str, now: float, data: Mapping[str, Any], *, queue: str | None = None) -> None:
+        self._commands.append(RecordEvent(event=InteractionEvent(
+            type=kind, at=now, contact_id=self.contact_id, queue=queue, data=dict(data),
+            context_id=self.context.id, parent_id=self.context.parent_id)))
+
+
+_HANDLERS: dict[type, Any] = {
+    DigitsReceived: IvrSession._on_digits,
+    SpeechRecognized: IvrSession._on_speech,
+    PromptFinished: IvrSession._on_prompt_finished,
+    CallerHungUp: IvrSession._on_hangup,
+    LookupCompleted: IvrSession._on_lookup,
+    VoicemailRecorded: IvrSession._on_voicemail,
+    ContactCompleted: IvrSession._on_completed,
+    QueueStatusChanged: IvrSession._on_queue_status,
+}
