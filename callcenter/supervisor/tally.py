@@ -4,7 +4,8 @@ The live wallboard and the simulator's run summary both fold interaction events 
 so a figure means the same everywhere:
 - offered: contacts that joined a queue; answered: connected to an agent; abandoned: left
   first; a short abandon left within the short-abandon threshold;
-- service level: answered within T / (answered + abandoned - short abandons);
+- service level: answered within T / (answered + abandoned + overflowed - short abandons),
+  as in docs/metrics.md (a contact sent elsewhere was not answered here in time);
 - ASA: mean wait of answered contacts; AHT: mean talk time plus wrap-up per handled contact;
 - P(wait): share of answered or abandoned contacts that no agent was offered on arrival;
 - abandon rate: abandoned / (answered + abandoned).
@@ -57,7 +58,7 @@ class Tally:
 
     def figures(self, wrap_per_contact: float = 0.0) -> dict[str, Any]:
         closed = self.answered + self.abandoned
-        denominator = closed - self.short_abandoned
+        denominator = closed + self.overflowed - self.short_abandoned
         return {
             "offered": self.offered,
             "answered": self.answered,

@@ -36,6 +36,7 @@ from callcenter.supervisor.tally import Tally
 STATIC = Path(__file__).with_name("static") / "wallboard"
 SUPERVISOR_ROLES = ("supervisor",)
 SERIES_EVERY_S = 60.0
+SHORT_ABANDON_S = 5.0  # the same threshold the reports use (docs/metrics.md)
 SERIES_KEEP = 6 * 60  # six hours of minutes
 
 
@@ -83,10 +84,13 @@ class WallboardFeed:
             if e.get("agent_id"):
                 self.handled[e["agent_id"]] += 1
         elif kind == "contact.ended" and cid in self.queued_at:
-            _, queue = self.queued_at.pop(cid)
+            since, queue = self.queued_at.pop(cid)
             self.first_offer.pop(cid, None)
-            if e["data"].get("reason") == "abandoned":
-                self.today[queue].abandon(short=False)
+            reason = e["data"].get("reason")
+            if reason == "abandoned":
+                self.today[queue].abandon(short=at - since < SHORT_ABANDON_S)
+            elif reason in ("overflow_disconnect", "voicemail"):
+                self.today[queue].overflowed += 1
 
     # Snapshots --------------------------------------------------------------------------------
 
