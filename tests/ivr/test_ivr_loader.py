@@ -64,8 +64,8 @@ def test_a_flow_without_numbers_is_the_default_of_its_channels(tmp_path: Path) -
 
 def test_two_flows_claiming_one_number_on_one_channel_is_an_error(tmp_path: Path) -> None:
     [problem] = problems(tmp_path, {"a.yaml": GOOD, "b.yaml": GOOD.replace("voice, chat", "chat")})
-    assert problem == ("{0}:1: entry: number '+15550100' on chat is already claimed by flow 'a' ({1})"
-                       .format(tmp_path / "b.yaml", tmp_path / "a.yaml"))
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    assert problem == f"{b}:1: entry: number '+15550100' on chat is already claimed by flow 'a' ({a})"
 
 
 def test_unknown_node_kind_is_named_with_its_line(tmp_path: Path) -> None:
