@@ -117,10 +117,14 @@ class VoskRecognizer:
 
     # Public methods for callers ---------------------------------------------------------
 
+    def knows(self, word: str) -> bool:
+        """Whether the model's vocabulary has ``word`` (``ivr.load_flows(vocabulary=...)``)."""
+        return bool(self.model.vosk_model_find_word(word) >= 0)
+
     def missing_words(self, phrases: Sequence[str]) -> list[str]:
         """Words of ``phrases`` the model does not know (vosk would silently drop them)."""
         words = dict.fromkeys(w for p in phrases for w in p.split())
-        return [w for w in words if self.model.vosk_model_find_word(w) < 0]
+        return [w for w in words if not self.knows(w)]
 
     def start(self, grammar: Sequence[str]) -> VoskStream:
         """A stream that hears only ``grammar`` (phrases of known words) or a no-match.

@@ -6,6 +6,7 @@ import math
 import struct
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -44,7 +45,7 @@ def test_alaw_known_code_points(sample: int, code: int) -> None:
     assert codecs.alaw_encode(pcm_of(sample)) == bytes([code])
 
 
-def _stdlib_audioop():  # type: ignore[no-untyped-def]
+def _stdlib_audioop() -> Any:
     # Only as an independent reference: deprecated in 3.11 (the warning is silenced here),
     # removed in 3.13 (the test is then skipped).
     import warnings

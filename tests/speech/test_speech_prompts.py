@@ -50,7 +50,8 @@ class RecordingRenderer:
     """Fake port: records what it was asked to render; some texts fail."""
 
     def __init__(self, cached: set[str], failing: set[str]) -> None:
-        self.have, self.failing, self.rendered = set(cached), failing, []  # type: list[str]
+        self.have, self.failing = set(cached), failing
+        self.rendered: list[str] = []
 
     def cached(self, text: str, *, voice: str | None = None) -> Path | None:
         return Path(text) if text in self.have else None
