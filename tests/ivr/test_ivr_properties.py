@@ -5,6 +5,7 @@ exactly once."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def apply(session: IvrSession, step: tuple[str, Any], now: float, commands: list
     kind, arg = step
     prompts = [c for c in commands if isinstance(c, PlayPrompt)]
     asks = [c for c in commands if isinstance(c, LookupCustomer)]
-    event: Any = {
+    makers: dict[str, Callable[[], Any]] = {
         "keys": lambda: DigitsReceived(digits=arg),
         "say": lambda: SpeechRecognized(text=arg, confidence=0.9),
         "finish": lambda: PromptFinished(prompt_id=prompts[-1].prompt_id if prompts else "p-0"),
@@ -90,7 +91,8 @@ def apply(session: IvrSession, step: tuple[str, Any], now: float, commands: list
         "voicemail": lambda: VoicemailRecorded(path="vm.wav", seconds=3),
         "hangup": lambda: CallerHungUp(),
         "wait": lambda: None,
-    }[kind]()
+    }
+    event = makers[kind]()
     if kind == "wait":
         now += arg
         deadline = session.next_deadline()
