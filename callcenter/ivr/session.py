@@ -208,7 +208,7 @@ class IvrSession:
                 return self._no_match(now, {"speech": event.text, "confidence": event.confidence})
             self._record("ivr.input", now, {"node": self.node_id, "speech": event.text,
                                             "confidence": event.confidence})
-            return self._chose(node, option.key, option.next, option.set)
+            return self._chose(option.key, option.next, option.set)
         assert isinstance(node, Survey)
         rating = asking.survey_by_speech(node, event.text, event.confidence)
         if rating is None:
@@ -297,7 +297,7 @@ class IvrSession:
             if option is None:
                 return self._no_match(now, {"digits": key})
             self._record("ivr.input", now, {"node": self.node_id, "digits": key})
-            return self._chose(node, option.key, option.next, option.set)
+            return self._chose(option.key, option.next, option.set)
         assert isinstance(node, Survey)
         rating = asking.survey_by_key(key)
         if rating is None:
@@ -327,7 +327,7 @@ class IvrSession:
         self._record("ivr.input", now, {"node": self.node_id, "digits": shown})
         return self._leave_asking(node.next)
 
-    def _chose(self, node: Menu, key: str, target: str, values: Mapping[str, str]) -> str:
+    def _chose(self, key: str, target: str, values: Mapping[str, str]) -> str:
         self.variables[f"choice.{self.node_id}"] = key
         self.variables.update({k: render(v, self.variables) for k, v in values.items()})
         return self._leave_asking(target)
