@@ -1,0 +1,100 @@
+"""A customer's contact history, read from the interaction log: the ``contacts``
+projection (one row per contact, by ``customer_id``) with its disposition, and the
+``contact.note`` and ``ivr.survey`` events of those contacts. Nothing is copied into
+CRM tables, so history and reports always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from callcenter.storage.schema import contacts, events
+
+HISTORY_EVENTS = ("contact.note", "contact.disposition", "ivr.survey")
+
+
+async def contact_history(
+    engine: AsyncEngine, customer_id: str, *, limit: int = 20, before: float | None = None,
+    exclude: str | None = None,
+) -> list[dict[str, Any]]:
+    """The customer's contacts, newest first: channel, queue, agent, times, how it ended,
+    disposition, the agents' notes and the survey rating. ``before`` keeps contacts that
+    arrived earlier (paging); ``exclude`` leaves one contact out (the one being handled)."""
+    query = select(contacts).where(contacts.c.customer_id == customer_id)
+    if before is not None:
+        query = query.where(contacts.c.arrived_at < before)
+    if exclude is not None:
+        query = query.where(contacts.c.contact_id != exclude)
+    query = query.order_by(contacts.c.arrived_at.desc(), contacts.c.contact_id).limit(limit)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+        extras = await _extras(conn, [r["contact_id"] for r in rows])
+    out = []
+    for r in rows:
+        notes, rating = extras.get(r["contact_id"], ([], None))
+        out.append({
+            "contact_id": r["contact_id"], "channel": r["channel"], "queue": r["queue"],
+            "agent_id": r["agent_id"], "state": r["state"], "arrived_at": r["arrived_at"],
+            "answered_at": r["answered_at"], "ended_at": r["ended_at"], "end_reason": r["end_reason"],
+            "wait_s": r["wait_s"], "disposition": r["disposition"], "notes": notes, "rating": rating,
+        })
+    return out
+
+
+async def _extras(
+    conn: AsyncConnection, contact_ids: Sequence[str]
+) -> dict[str, tuple[list[dict[str, Any]], int | None]]:
+    if not contact_ids:
+        return {}
+    found = await conn.execute(
+        select(events.c.contact_id, events.c.type, events.c.at, events.c.agent_id, events.c.data)
+        .where(events.c.contact_id.in_(list(contact_ids)), events.c.type.in_(HISTORY_EVENTS))
+        .order_by(events.c.seq))
+    out: dict[str, tuple[list[dict[str, Any]], int | None]] = {}
+    for cid, kind, at, agent_id, data in found:
+        notes, rating = out.get(cid, ([], None))
+        data = data or {}
+        if kind == "contact.note" and data.get("text"):
+            notes.append({"at": at, "by": data.get("by") or agent_id, "text": str(data["text"])})
+        elif kind == "ivr.survey" and isinstance(data.get("rating"), int):
+            rating = data["rating"]
+        out[cid] = (notes, rating)
+    return out
+
+
+async def ivr_trail(engine: AsyncEngine, contact_id: str) -> dict[str, Any]:
+    """What happened in the IVR on ``contact_id``: flow, nodes in order, what the caller
+    keyed or said, lookups. Digits are shown exactly as logged: the IVR masks sensitive
+    input before it is logged, and nothing here can (or tries to) unmask it."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(
+            select(events.c.type, events.c.at, events.c.data)
+            .where(events.c.contact_id == contact_id, events.c.type.like("ivr.%"))
+            .order_by(events.c.seq))).all()
+    return fold_ivr([(kind, at, data or {}) for kind, at, data in rows])
+
+
+def fold_ivr(rows: Sequence[tuple[str, float, dict[str, Any]]]) -> dict[str, Any]:
+    """The IVR part of a screen pop from ``(type, at, data)`` events in log order."""
+    trail: dict[str, Any] = {"flow": None, "path": [], "inputs": [], "lookups": [], "ended": None}
+    for kind, at, data in rows:
+        if kind == "ivr.started":
+            trail["flow"] = data.get("flow")
+        elif kind == "ivr.node" and data.get("node"):
+            trail["path"].append(data["node"])
+        elif kind == "ivr.input":
+            entry: dict[str, Any] = {"node": data.get("node"), "at": at}
+            if "digits" in data:
+                entry["digits"] = data["digits"]
+            if "speech" in data:
+                entry["speech"] = data["speech"]
+            trail["inputs"].append(entry)
+        elif kind == "ivr.lookup":
+            trail["lookups"].append({k: data.get(k) for k in ("node", "by", "want", "found")})
+        elif kind == "ivr.ended":
+            trail["ended"] = data.get("reason")
+    return trail
