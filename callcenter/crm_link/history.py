@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from callcenter.crm_link.records import ticket_dict
+from callcenter.crm_link.schema import tickets
 from callcenter.storage.schema import contacts, events
 
 HISTORY_EVENTS = ("contact.note", "contact.disposition", "ivr.survey")
@@ -98,3 +100,22 @@ def fold_ivr(rows: Sequence[tuple[str, float, dict[str, Any]]]) -> dict[str, Any
         elif kind == "ivr.ended":
             trail["ended"] = data.get("reason")
     return trail
+
+
+async def contact_summary(engine: AsyncEngine, contact_id: str) -> dict[str, Any] | None:
+    """One contact as the end-of-contact webhook sends it: the contacts row (customer,
+    queue, agent, times, end reason, disposition), the agents' notes, the survey rating and
+    the tickets that name this contact. None if the log has no such contact."""
+    async with engine.connect() as conn:
+        query = select(contacts).where(contacts.c.contact_id == contact_id)
+        row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            return None
+        notes, rating = (await _extras(conn, [contact_id])).get(contact_id, ([], None))
+        linked: list[dict[str, Any]] = []
+        if row["customer_id"] is not None:
+            found = (await conn.execute(select(tickets).where(tickets.c.customer_id == row["customer_id"])))
+            linked = [ticket_dict(t) for t in found.mappings() if contact_id in (t["contact_ids"] or [])]
+    keys = ("contact_id", "channel", "caller", "customer_id", "queue", "agent_id", "state", "arrived_at",
+            "answered_at", "ended_at", "end_reason", "disposition", "wait_s", "transfers")
+    return {**{k: row[k] for k in keys}, "notes": notes, "rating": rating, "tickets": linked}
