@@ -119,3 +119,11 @@ async def contact_summary(engine: AsyncEngine, contact_id: str) -> dict[str, Any
     keys = ("contact_id", "channel", "caller", "customer_id", "queue", "agent_id", "state", "arrived_at",
             "answered_at", "ended_at", "end_reason", "disposition", "wait_s", "transfers")
     return {**{k: row[k] for k in keys}, "notes": notes, "rating": rating, "tickets": linked}
+
+
+async def customer_of(engine: AsyncEngine, contact_id: str) -> str | None:
+    """The customer the log identified on ``contact_id`` (``contact.identified``), if any."""
+    async with engine.connect() as conn:
+        found = await conn.execute(select(contacts.c.customer_id).where(contacts.c.contact_id == contact_id))
+        value = found.scalar()
+    return None if value is None else str(value)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callcenter.crm_link.analytics import ContactRecord, is_repeat_contact
-from callcenter.crm_link.history import contact_history, ivr_trail
+from callcenter.crm_link.history import contact_history, customer_of, ivr_trail
 from callcenter.crm_link.model import CustomerCard, contact_attributes, unidentified_card
 from callcenter.crm_link.records import list_tickets, open_ticket_ids
 from callcenter.crm_link.store import SqlCrmStore
@@ -84,8 +84,11 @@ async def load_screen_pop(
     store: SqlCrmStore, contact_id: str, card: CustomerCard | None = None, *, customer_id: str | None = None
 ) -> dict[str, Any]:
     """Build the pop for ``contact_id`` from the database. Pass the ``card`` the offer
-    already has, or a ``customer_id`` to look it up; with neither (or an unknown id) the
+    already has, or a ``customer_id`` to look it up; with neither, the customer the log
+    identified on this contact is used; with none (or an unknown id) the
     pop is the unidentified one with the IVR trail only."""
+    if card is None and customer_id is None:
+        customer_id = await customer_of(store.engine, contact_id)
     if card is None and customer_id is not None:
         card = await store.card(customer_id)
     ivr = await ivr_trail(store.engine, contact_id)

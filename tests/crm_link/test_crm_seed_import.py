@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -107,3 +109,20 @@ async def test_a_csv_without_required_columns_imports_nothing(crm_engine: AsyncE
     assert report.imported == 0
     assert report.errors == [RowError(1, "account_number", "required column is missing from the header"),
                              RowError(1, "colour", report.errors[1].reason)]
+
+
+@pytest.mark.postgres
+async def test_seed_lookup_search_and_refresh_on_postgres(pg_url: str) -> None:
+    engine = database.create_engine(pg_url)
+    try:
+        await migrate.upgrade(engine)
+        stats = await seed(engine, 300, 42)  # COPY
+        assert stats.customers == 300 and stats.tickets > 10
+        assert (await refresh_scores(engine, NOW)).customers == 300
+        store = SqlCrmStore(engine, now=lambda: NOW, ids=SequentialIds())
+        card = await store.lookup("caller_number", phone_number(7, 42, "1"))
+        assert card is not None and card.customer_id == "cus-00000007" and card.segment is not None
+        made = await store.create_customer({"name": "Love_ly", "account_number": "PG-1"})
+        assert [r["id"] for r in await store.search("love_")] == [made["id"]]
+    finally:
+        await engine.dispose()
