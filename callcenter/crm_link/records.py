@@ -22,7 +22,7 @@ async def _require_customer(conn: AsyncConnection, customer_id: str) -> None:
         raise CrmInputError("customer_id", f"no customer {customer_id!r}", 404)
 
 
-def ticket_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+def ticket_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {
         "id": row["id"], "customer_id": row["customer_id"], "kind": row["kind"], "status": row["status"],
         "owner": row["owner"], "due_at": row["due_at"], "subject": row["subject"],

@@ -135,7 +135,7 @@ def _orders(
 def _tickets(rng: random.Random, cid: str, i: int, created: float, end: float) -> list[dict[str, Any]]:
     if rng.random() >= 0.15:
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     for k in range(1 + int(rng.random() < 0.2)):
         kind = rng.choice(("complaint", "request", "follow-up"))
         at = rng.uniform(max(created, end - 120 * DAY_S), end)

@@ -93,7 +93,7 @@ class SqlCrmStore:
         return await self.lookup("customer_id", customer_id)
 
     async def _card(
-        self, conn: AsyncConnection, row: Mapping[str, Any], looked_up: tuple[str, str] | None
+        self, conn: AsyncConnection, row: Mapping[Any, Any], looked_up: tuple[str, str] | None
     ) -> CustomerCard:
         cid = row["id"]
         points = (await conn.execute(
@@ -195,7 +195,7 @@ class SqlCrmStore:
         conditions = [customers.c.account_number == q, customers.c.id == q,
                       func.lower(customers.c.name).like(_like_prefix(q.lower()), escape="\\")]
         for by in ("caller_number", "email"):
-            key = self.normalize(by, q)  # type: ignore[arg-type]
+            key = self.normalize(by, q)
             if key is not None and (by == "email") == ("@" in q):
                 conditions.append(customers.c.id.in_(
                     select(contact_points.c.customer_id).where(contact_points.c.value == key)))

@@ -45,7 +45,7 @@ __all__ = ["CRM_DIRECTORY", "CRM_STORE", "OPENAPI_PATHS", "install"]
 log = logging.getLogger(__name__)
 
 CRM_STORE = web.AppKey("crm_store", SqlCrmStore)
-CRM_DIRECTORY = web.AppKey("crm_directory", CrmDirectory)  # type: ignore[type-abstract]
+CRM_DIRECTORY = web.AppKey("crm_directory", CrmDirectory)
 CRM_CONFIG = web.AppKey("crm_config", CrmConfig)
 CRM_GUARD = web.AppKey("crm_guard", object)
 ROLES = ("agent", "supervisor")

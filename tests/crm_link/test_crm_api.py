@@ -145,7 +145,7 @@ def test_openapi_fragment_describes_every_route() -> None:
     assert described == routes
     for ops in OPENAPI_PATHS.values():
         for op in ops.values():
-            assert op["summary"] and "200" in op["responses"] or "201" in op["responses"]
+            assert (op["summary"] and "200" in op["responses"]) or "201" in op["responses"]
 
 
 async def test_a_contact_ending_is_sent_to_the_crm_webhook(

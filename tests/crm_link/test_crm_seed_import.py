@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
