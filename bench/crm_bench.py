@@ -1,0 +1,186 @@
+"""CRM lookup latency with a large customer base, in SQLite and PostgreSQL, and the time to
+build a full screen pop.
+
+Each backend gets a fresh temporary database, migrated, seeded with ``--customers``
+synthetic customers (numbers and e-mails; COPY on PostgreSQL) and a score row each. Then
+``--lookups`` random customers are looked up by caller number, written the national way
+(so normalization is included), one at a time as the IVR and the ACD do; the figures are
+the p50 and p99 of single lookups. The screen pop is built for one customer with 30
+earlier contacts (dispositions, notes), open tickets and an IVR trail.
+
+Usage: python bench/crm_bench.py [--customers N] [--lookups N] [--skip-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _machine import machine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callcenter.core.events import InteractionEvent
+from callcenter.crm_link.config import CrmConfig
+from callcenter.crm_link.records import create_ticket
+from callcenter.crm_link.screen_pop import load_screen_pop
+from callcenter.crm_link.seed import phone_number, seed
+from callcenter.crm_link.store import SqlCrmStore
+from callcenter.storage import database, migrate
+from callcenter.storage.log import SqlInteractionLog
+
+SEED = 11
+NOW = 1_735_689_600.0  # the seed's default end of history
+SCORES_SQL = (
+    "INSERT INTO customer_scores (customer_id, computed_at, rfm, segment, pyramid, value_cell, clv, "
+    "churn_risk, churn_score, total_spend, order_count, last_order_at) "
+    "SELECT id, {now}, '333', 'loyal', 'regular', 'maintain', 100.0, 'low', 0.1, 500.0, 3, {now} "
+    "FROM customers"
+)
+
+
+async def _pg_create() -> tuple[str, str]:
+    import asyncpg
+
+    name = f"cc_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="test")
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return name, f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+async def _pg_drop(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="test")
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _prepare(engine: AsyncEngine, customers: int) -> float:
+    await migrate.upgrade(engine)
+    started = time.perf_counter()
+    await seed(engine, customers, SEED, country_code="+972", history=False)
+    async with engine.begin() as conn:
+        await conn.execute(text(SCORES_SQL.format(now=NOW)))
+    async with engine.begin() as conn:  # fresh planner statistics, as after a nightly load
+        await conn.execute(text("ANALYZE"))
+    return time.perf_counter() - started
+
+
+async def _lookups(store: SqlCrmStore, customers: int, n: int) -> list[float]:
+    rng = random.Random(5)
+    samples = []
+    for _ in range(n):
+        i = rng.randint(1, customers)
+        national = "0" + phone_number(i, SEED, "972")[4:]
+        started = time.perf_counter()
+        card = await store.lookup("caller_number", national)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert card is not None and card.customer_id == f"cus-{i:08d}"
+    return samples
+
+
+async def _screen_pops(engine: AsyncEngine, store: SqlCrmStore, n: int) -> list[float]:
+    cid = "cus-00000001"
+    log = SqlInteractionLog(engine, batch_max=500, flush_interval=0.01)
+    await log.start()
+    for k in range(30):
+        contact, at = f"c-bench-{k}", NOW - (30 - k) * 86400
+        for kind, data in [("contact.arrived", {"channel": "voice", "caller": "+972500000001"}),
+                           ("contact.identified", {"customer_id": cid}), ("contact.queued", {}),
+                           ("contact.connected", {"wait_s": 20.0}),
+                           ("contact.ended", {"reason": "completed"}),
+                           ("contact.note", {"text": f"note {k}", "by": "alice"}),
+                           ("contact.disposition", {"code": "resolved"})]:
+            log.append(InteractionEvent(type=kind, at=at, contact_id=contact, data=data, queue="general"))
+    for kind, data in [("ivr.started", {"flow": "bank"}), ("ivr.node", {"node": "welcome", "kind": "say"}),
+                       ("ivr.node", {"node": "main_menu", "kind": "menu"}),
+                       ("ivr.input", {"node": "main_menu", "digits": "1"}),
+                       ("ivr.input", {"node": "pin", "digits": "****"}),
+                       ("contact.identified", {"customer_id": cid})]:
+        log.append(InteractionEvent(type=kind, at=NOW - 30, contact_id="c-bench-now", data=data))
+    await log.close()
+    for k in range(3):
+        body = {"kind": "complaint", "subject": f"Issue {k}", "contact_ids": [f"c-bench-{29 - k}"]}
+        await create_ticket(engine, cid, body, ticket_id=f"T-bench-{k}", now=NOW)
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        card = await store.lookup("caller_number", phone_number(1, SEED, "972"))
+        pop = await load_screen_pop(store, "c-bench-now", card)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert pop["repeat"] is not None and len(pop["recent_contacts"]) == 5
+    return samples
+
+
+async def run(url: str, customers: int, lookups: int, label: str, pops: int) -> dict[str, float]:
+    engine = database.create_engine(url)
+    try:
+        seeded = await _prepare(engine, customers)
+        print(f"{label}: seeded {customers:,} customers in {seeded:.1f} s", flush=True)
+        store = SqlCrmStore(engine, CrmConfig(default_country_code="+972"), now=lambda: NOW)
+        await _lookups(store, customers, 50)  # warm the pool and the page cache
+        samples = await _lookups(store, customers, lookups)
+        out = {"p50": statistics.median(samples), "p99": _pct(samples, 0.99), "seed_s": seeded}
+        print(f"{label}: lookup by caller number p50 {out['p50']:.2f} ms, p99 {out['p99']:.2f} ms "
+              f"({lookups} lookups)", flush=True)
+        if pops:
+            pop_samples = await _screen_pops(engine, store, pops)
+            out["pop_p50"], out["pop_p99"] = statistics.median(pop_samples), _pct(pop_samples, 0.99)
+            print(f"{label}: screen pop (lookup + tickets + 5 contacts + IVR trail) "
+                  f"p50 {out['pop_p50']:.2f} ms, p99 {out['pop_p99']:.2f} ms ({pops} pops)", flush=True)
+        return out
+    finally:
+        await engine.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--lookups", type=int, default=2000)
+    parser.add_argument("--pops", type=int, default=500)
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    info = machine()
+    print(f"machine: {info['cores']} cores, {info['cpu']}, Python {info['python']}, {info['system']}")
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite = await run(f"sqlite+aiosqlite:///{Path(tmp) / 'crm.db'}", args.customers, args.lookups,
+                           "sqlite", args.pops)
+    postgres = None
+    if not args.skip_postgres:
+        name, url = await _pg_create()
+        try:
+            postgres = await run(url, args.customers, args.lookups, "postgres", args.pops)
+        finally:
+            await _pg_drop(name)
+    print(json.dumps({
+        "name": "crm_bench", "cores": info["cores"], "customers": args.customers,
+        "sqlite_lookup_p50_ms": round(sqlite["p50"], 3), "sqlite_lookup_p99_ms": round(sqlite["p99"], 3),
+        "postgres_lookup_p50_ms": round(postgres["p50"], 3) if postgres else None,
+        "postgres_lookup_p99_ms": round(postgres["p99"], 3) if postgres else None,
+        "screen_pop_p50_ms": round(sqlite["pop_p50"], 3), "screen_pop_p99_ms": round(sqlite["pop_p99"], 3),
+        "postgres_screen_pop_p99_ms": round(postgres["pop_p99"], 3) if postgres else None,
+        "sqlite_seed_s": round(sqlite["seed_s"], 1),
+        "postgres_seed_s": round(postgres["seed_s"], 1) if postgres else None,
+    }))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
