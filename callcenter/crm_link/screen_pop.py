@@ -10,6 +10,7 @@ notes and rating), ``ivr`` (flow, path, what the caller keyed or said, masked as
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -91,12 +92,15 @@ async def load_screen_pop(
         customer_id = await customer_of(store.engine, contact_id)
     if card is None and customer_id is not None:
         card = await store.card(customer_id)
-    ivr = await ivr_trail(store.engine, contact_id)
     if card is None or card.customer_id is None:
+        ivr = await ivr_trail(store.engine, contact_id)
         return build_screen_pop(card or unidentified_card(), contact_id=contact_id, now=store.now(), ivr=ivr)
     limit = store.config.history_limit
-    tickets = await list_tickets(store.engine, card.customer_id, status="open", limit=20)
-    history = await contact_history(store.engine, card.customer_id, limit=limit, exclude=contact_id)
+    # independent reads: run them side by side on the pool rather than one after another
+    tickets, history, ivr = await asyncio.gather(
+        list_tickets(store.engine, card.customer_id, status="open", limit=20),
+        contact_history(store.engine, card.customer_id, limit=limit, exclude=contact_id),
+        ivr_trail(store.engine, contact_id))
     return build_screen_pop(
         card, contact_id=contact_id, now=store.now(), open_tickets=tickets, history=history, ivr=ivr,
         repeat_window_days=store.config.repeat_window_days, history_limit=limit)
