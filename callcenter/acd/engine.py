@@ -1120,12 +1120,7 @@ class AcdEngine:
     def _log_contact(
         self, contact: Contact, kind: str, now: float, *, agent: str | None = None, **data: Any
     ) -> None:
-        # one id minted per contact, then numbered: unique across restarts (the injected ids
-        # are), reproducible with seeded ids, and no id minting on every event
-        if contact.ctx_base is None:
-            contact.ctx_base = self._ids.new("context")
-        contact.ctx_n += 1
-        ctx = f"{contact.ctx_base}.{contact.ctx_n}"
+        ctx, parent = self._next_context(contact)
         self._commands.append(
             RecordEvent(
                 event=InteractionEvent(
@@ -1136,17 +1131,25 @@ class AcdEngine:
                     queue=contact.queue,
                     data=m.event_data(**data),
                     context_id=ctx,
-                    parent_id=contact.ctx,
+                    parent_id=parent,
                 )
             )
         )
-        contact.ctx = ctx
+
+    def _next_context(self, holder: Contact | Agent) -> tuple[str, str | None]:
+        """The next link of a contact's or agent's causal chain: (its id, its parent's id).
+
+        One id is minted per contact (and per agent login), then numbered: unique across
+        restarts (the injected ids are), reproducible with seeded ids, cheap per event."""
+        if holder.ctx_base is None:
+            holder.ctx_base = self._ids.new("context")
+        holder.ctx_n += 1
+        ctx, parent = f"{holder.ctx_base}.{holder.ctx_n}", holder.ctx
+        holder.ctx = ctx
+        return ctx, parent
 
     def _log_agent(self, agent: Agent, kind: str, now: float, **data: Any) -> None:
-        if agent.ctx_base is None:  # minted once per login, as for contacts
-            agent.ctx_base = self._ids.new("context")
-        agent.ctx_n += 1
-        ctx = f"{agent.ctx_base}.{agent.ctx_n}"
+        ctx, parent = self._next_context(agent)
         self._commands.append(
             RecordEvent(
                 event=InteractionEvent(
@@ -1155,8 +1158,7 @@ class AcdEngine:
                     agent_id=agent.agent_id,
                     data=m.event_data(**data),
                     context_id=ctx,
-                    parent_id=agent.ctx,
+                    parent_id=parent,
                 )
             )
         )
-        agent.ctx = ctx
