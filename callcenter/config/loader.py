@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callcenter.config.model import CenterConfig, QueueConfig
 from callcenter.config.yamlnodes import Builder, Problems, load_dataclass, read_document
+from callcenter.speech.config import KOREAN_DEMO_MODEL
 
 DEFAULT_CONFIG_PATH = Path("config/callcenter.yaml")
 
@@ -41,17 +42,25 @@ def check_config(path: Path | str) -> tuple[CenterConfig | None, Problems]:
 
 
 def _resolve_paths(config: CenterConfig, base: Path) -> CenterConfig:
-    """Relative SQLite paths and the IVR folder are relative to the config file."""
+    """Relative SQLite paths and folders (IVR flows, speech model and prompt cache,
+    recordings) are relative to the config file."""
     storage = config.storage
     prefix = "sqlite+aiosqlite:///"
     if storage.url.startswith(prefix):
         db_path = storage.url[len(prefix) :]
         if db_path and db_path != ":memory:" and not Path(db_path).is_absolute():
             storage = replace(storage, url=prefix + str((base / db_path).resolve()))
-    ivr_dir = config.ivr_dir
-    if not Path(ivr_dir).is_absolute():
-        ivr_dir = str((base / ivr_dir).resolve())
-    return replace(config, storage=storage, ivr_dir=ivr_dir)
+    def here(folder: str) -> str:
+        return folder if Path(folder).is_absolute() else str((base / folder).resolve())
+
+    speech = config.speech
+    model_path = speech.model_path
+    if model_path is not None and model_path != KOREAN_DEMO_MODEL:
+        model_path = here(model_path)
+    speech = replace(speech, model_path=model_path, cache_dir=here(speech.cache_dir))
+    telephony = replace(config.telephony, recordings_dir=here(config.telephony.recordings_dir))
+    return replace(config, storage=storage, ivr_dir=here(config.ivr_dir), speech=speech,
+                   telephony=telephony)
 
 
 def _duplicates(names: Iterable[str]) -> set[str]:

@@ -12,6 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from callcenter.crm_link.config import CrmConfig
+from callcenter.speech.config import SpeechConfig
+from callcenter.telephony.config import TelephonyConfig
+
 Strategy = Literal["longest-idle", "least-occupied", "round-robin", "best-skill-match", "random"]
 Channel = Literal["voice", "chat", "callback"]
 Role = Literal["agent", "supervisor", "admin"]
@@ -253,6 +257,9 @@ class CenterConfig:
     users: list[UserConfig] = field(default_factory=list)
     desk: DeskConfig = field(default_factory=DeskConfig)
     wallboard: WallboardConfig = field(default_factory=WallboardConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    telephony: TelephonyConfig = field(default_factory=lambda: TelephonyConfig(enabled=False))
+    crm: CrmConfig = field(default_factory=CrmConfig)
     ivr_dir: str = "ivr"
 
     def queue(self, name: str) -> QueueConfig | None:
