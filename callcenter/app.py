@@ -23,6 +23,7 @@ from callcenter.config.model import CenterConfig
 from callcenter.core.clock import Clock, SystemClock
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import RandomIds
+from callcenter.crm_link import web as crm_web
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
 from callcenter.runtime.recovery import recover
@@ -45,12 +46,13 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     app[CONFIG] = config
     if clock is not None:
         app[CLOCK] = clock
-    app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx, bus_ctx, center_ctx])
+    app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx, bus_ctx, crm_ctx, center_ctx])
     auth_web.install(app)
     desk_routes.install(app)
     chat_routes.install(app)
     wallboard.install(app)
     supervisor_web.install(app)
+    crm_web.install(app)  # customers, tickets, contact history, lookup, screen pop
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/version", version)
     app.router.add_get("/", index)
@@ -109,6 +111,11 @@ async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
     app[BUS] = bus
     yield
     await bus.close()
+
+
+# The CRM store on the center's database, and the directory lookups go to (the store, or
+# the outside CRM with ``crm.external``): app[CRM_STORE], app[CRM_DIRECTORY].
+crm_ctx = crm_web.crm_ctx
 
 
 async def center_ctx(app: web.Application) -> AsyncIterator[None]:

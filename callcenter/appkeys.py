@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.config.model import CenterConfig
 from callcenter.core.clock import Clock
+from callcenter.crm_link.ports import CrmDirectory
+from callcenter.crm_link.store import SqlCrmStore
 from callcenter.runtime.bus import EventBus
 from callcenter.runtime.center import Center
 from callcenter.storage.log import SqlInteractionLog
@@ -22,3 +24,7 @@ DB = web.AppKey("db", AsyncEngine)
 LOG = web.AppKey("interaction_log", SqlInteractionLog)
 BUS = web.AppKey("bus", EventBus)
 CENTER = web.AppKey("center", Center)
+# The CRM (``crm_link``): the directory answers lookups (the local store, or the outside CRM
+# when ``crm.external`` has lookup URLs); the store is always the center's own database.
+CRM_DIRECTORY = web.AppKey("crm_directory", CrmDirectory)
+CRM_STORE = web.AppKey("crm_store", SqlCrmStore)

@@ -28,37 +28,49 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from callcenter.appkeys import BUS, CLOCK, CONFIG, DB, LOG
+from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_DIRECTORY, CRM_STORE, DB, LOG
 from callcenter.auth.guard import json_error, read_json, require
 from callcenter.crm_link.config import LOOKUP_KEYS, CrmConfig
 from callcenter.crm_link.history import contact_history, contact_summary
 from callcenter.crm_link.http_crm import HttpCrmDirectory, WebhookSender
 from callcenter.crm_link.inputs import CrmInputError
 from callcenter.crm_link.openapi import OPENAPI_PATHS
-from callcenter.crm_link.ports import CrmDirectory, CrmUnavailable
+from callcenter.crm_link.ports import CrmUnavailable
 from callcenter.crm_link.records import create_ticket, list_tickets, patch_ticket
 from callcenter.crm_link.screen_pop import load_screen_pop
 from callcenter.crm_link.store import SqlCrmStore
 
-__all__ = ["CRM_DIRECTORY", "CRM_STORE", "OPENAPI_PATHS", "install"]
+__all__ = ["CRM_DIRECTORY", "CRM_STORE", "OPENAPI_PATHS", "crm_ctx", "install"]
 
 log = logging.getLogger(__name__)
 
-CRM_STORE = web.AppKey("crm_store", SqlCrmStore)
-CRM_DIRECTORY = web.AppKey("crm_directory", CrmDirectory)
 CRM_CONFIG = web.AppKey("crm_config", CrmConfig)
-CRM_GUARD = web.AppKey("crm_guard", object)
 ROLES = ("agent", "supervisor")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Guard = Callable[..., Awaitable[Any]]
 
 
+class _GuardSlot:
+    """The guard the routes run (a slot, so a second ``install`` can replace it)."""
+
+    def __init__(self, guard: Guard | None) -> None:
+        self.guard = guard
+
+
+CRM_GUARD = web.AppKey("crm_guard", _GuardSlot)
+
+
 def install(app: web.Application, config: CrmConfig | None = None, *, guard: Guard | None = require) -> None:
-    """Add the CRM routes and resources. ``config`` defaults to ``app[CONFIG].crm`` when the
-    center's config has that section, else to ``CrmConfig()``. ``guard=None`` leaves the
-    routes open (tests, or a deployment that checks roles in front)."""
+    """Add the CRM routes and resources. ``config`` defaults to ``app[CONFIG].crm``.
+    ``guard=None`` leaves the routes open (tests, or a deployment that checks roles in
+    front). ``create_app`` installs it; installing again (a test) replaces config and guard."""
+    first = CRM_GUARD not in app
     app[CRM_CONFIG] = config or getattr(app[CONFIG], "crm", None) or CrmConfig()
-    app.cleanup_ctx.append(_crm_ctx)
+    app[CRM_GUARD] = _GuardSlot(guard)
+    if not first:
+        return
+    if crm_ctx not in app.cleanup_ctx:  # app.py puts it before the center's
+        app.cleanup_ctx.append(crm_ctx)
     routes: list[tuple[str, str, Handler]] = [
         ("GET", "/api/v1/customers", search_customers),
         ("POST", "/api/v1/customers", create_customer),
@@ -72,11 +84,12 @@ def install(app: web.Application, config: CrmConfig | None = None, *, guard: Gua
         ("GET", "/api/v1/contacts/{contact_id}/screen-pop", screen_pop),
     ]
     for method, path, handler in routes:
-        app.router.add_route(method, path, _guarded(handler, guard))
+        app.router.add_route(method, path, _guarded(handler))
 
 
-def _guarded(handler: Handler, guard: Guard | None) -> Handler:
+def _guarded(handler: Handler) -> Handler:
     async def run(request: web.Request) -> web.StreamResponse:
+        guard = request.app[CRM_GUARD].guard
         if guard is not None:
             await guard(request, *ROLES)
         try:
@@ -88,8 +101,11 @@ def _guarded(handler: Handler, guard: Guard | None) -> Handler:
     return run
 
 
-async def _crm_ctx(app: web.Application) -> AsyncIterator[None]:
-    config, clock = app[CRM_CONFIG], app[CLOCK]
+async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the store on the center's database and the directory (``CRM_DIRECTORY``: the
+    store, or the outside CRM); with a webhook URL, start the sender and its bus feed."""
+    config = app[CRM_CONFIG] if CRM_CONFIG in app else app[CONFIG].crm
+    clock = app[CLOCK]
     store = SqlCrmStore(app[DB], config, now=clock.now)
     app[CRM_STORE] = store
     app[CRM_DIRECTORY] = store
