@@ -1,0 +1,120 @@
+"""Agents' audio legs: which ``CallChannel`` carries a given agent's voice.
+
+When the ACD connects a call to an agent (``ConnectContact``), the voice runtime
+(``callcenter/runtime/voice.py``) asks this registry for the agent's leg and bridges the
+caller to it (``callcenter/telephony/bridge.py``). Whoever owns an agent's audio registers
+it here: the desk's WebRTC leg (``callcenter/agent_desk/webrtc.py``), or a SIP phone or a
+media-stream connection that dialled the agent line (``agent-<agent id>``, when
+``telephony.agent_lines`` is on).
+
+Calling contract for a leg owner:
+
+- ``register(agent_id, leg)`` once the leg carries audio; a newer leg for the same agent
+  replaces the older one. ``unregister(agent_id, leg)`` when it goes away (passing the leg
+  makes a late unregister of a replaced leg harmless). A leg whose ``ended`` is true counts
+  as absent.
+- A leg may live across many calls (a desk's peer connection) or only one (a phone call).
+  While ``in_use(agent_id)`` is true a bridge is the one reader of ``leg.events()`` and
+  ``feed``s the caller's audio into it; between calls nobody reads ``events()``, so a
+  long-lived leg should not queue inbound audio while it is not in use (drop it), and
+  ``on_change`` tells it when that changes.
+- The bridge never hangs up a leg: when the call ends the leg stays registered for the next
+  one. If the leg itself ends (``HungUp``) during a call, the call ends as ended by the agent.
+
+Calling contract for the voice runtime: ``claim(agent_id)`` returns the live leg (waiting up
+to ``timeout`` for one to register) and marks it in use; ``release(agent_id, leg)`` after
+the bridge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from callcenter.telephony.media import CallChannel
+
+LegListener = Callable[[str, bool], None]
+
+
+class AgentLegs:
+    """Registry of agent id -> audio leg. Use from the event loop thread only."""
+
+    def __init__(self) -> None:
+        self._legs: dict[str, CallChannel] = {}
+        self._in_use: set[str] = set()
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._listeners: list[LegListener] = []
+
+    # Public methods for leg owners -------------------------------------------------------
+
+    def register(self, agent_id: str, leg: CallChannel) -> None:
+        """Make ``leg`` the agent's audio from now on (replacing any older leg)."""
+        self._legs[agent_id] = leg
+        for future in self._waiters.pop(agent_id, []):
+            if not future.done():
+                future.set_result(None)
+
+    def unregister(self, agent_id: str, leg: CallChannel | None = None) -> None:
+        """Forget the agent's leg; with ``leg``, only if it is still the registered one."""
+        if leg is None or self._legs.get(agent_id) is leg:
+            self._legs.pop(agent_id, None)
+
+    def on_change(self, listener: LegListener) -> Callable[[], None]:
+        """Call ``listener(agent_id, in_use)`` when a leg starts or stops carrying a call;
+        returns a function that removes the listener."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    # Queries -----------------------------------------------------------------------------
+
+    def get(self, agent_id: str) -> CallChannel | None:
+        """The agent's live leg, or None (an ended leg is dropped here)."""
+        leg = self._legs.get(agent_id)
+        if leg is not None and leg.ended:
+            del self._legs[agent_id]
+            return None
+        return leg
+
+    def in_use(self, agent_id: str) -> bool:
+        return agent_id in self._in_use
+
+    def __len__(self) -> int:
+        return sum(1 for agent in tuple(self._legs) if self.get(agent) is not None)
+
+    # Public methods for the voice runtime ------------------------------------------------
+
+    async def claim(self, agent_id: str, timeout: float) -> CallChannel | None:
+        """The agent's live leg, waiting up to ``timeout`` s for one; marks it in use.
+        None if there is none by then, or it is already carrying another call."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (leg := self.get(agent_id)) is None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            future: asyncio.Future[None] = loop.create_future()
+            self._waiters.setdefault(agent_id, []).append(future)
+            try:
+                await asyncio.wait_for(future, remaining)
+            except TimeoutError:
+                return None
+            finally:
+                waiting = self._waiters.get(agent_id)
+                if waiting is not None and future in waiting:
+                    waiting.remove(future)
+                    if not waiting:
+                        del self._waiters[agent_id]
+        if agent_id in self._in_use:
+            return None
+        self._in_use.add(agent_id)
+        self._tell(agent_id, True)
+        return leg
+
+    def release(self, agent_id: str) -> None:
+        if agent_id in self._in_use:
+            self._in_use.discard(agent_id)
+            self._tell(agent_id, False)
+
+    def _tell(self, agent_id: str, in_use: bool) -> None:
+        for listener in tuple(self._listeners):
+            listener(agent_id, in_use)

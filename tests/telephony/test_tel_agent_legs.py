@@ -1,0 +1,58 @@
+"""The agent-leg registry: register, replace, claim (waiting for a late leg), release."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from callcenter.runtime.voice_legs import AgentLegs
+from callcenter.telephony.media import CallInfo, ChannelCore
+from callcenter.telephony.pacer import MediaClock
+
+pytestmark = pytest.mark.timeout(10)
+
+
+class Leg(ChannelCore):
+    def __init__(self, name: str, clock: MediaClock) -> None:
+        super().__init__(CallInfo(call_id=name, caller=name, called="", front_end="test"), clock)
+
+    def _send_frame(self, pcm: bytes) -> None:
+        pass
+
+    async def _send_hangup(self) -> None:
+        pass
+
+
+async def test_claim_waits_for_a_leg_marks_it_in_use_and_release_tells_listeners() -> None:
+    clock = MediaClock()
+    legs = AgentLegs()
+    changes: list[tuple[str, bool]] = []
+    legs.on_change(lambda agent, busy: changes.append((agent, busy)))
+    leg = Leg("alice-phone", clock)
+    claiming = asyncio.ensure_future(legs.claim("alice", timeout=2.0))
+    await asyncio.sleep(0)
+    legs.register("alice", leg)
+    assert await claiming is leg
+    assert legs.in_use("alice")
+    assert await legs.claim("alice", timeout=0.05) is None  # one call at a time
+    legs.release("alice")
+    assert changes == [("alice", True), ("alice", False)]
+    await leg.hangup()
+    assert legs.get("alice") is None and len(legs) == 0  # an ended leg counts as absent
+
+
+async def test_a_newer_leg_replaces_the_older_and_a_late_unregister_is_harmless() -> None:
+    clock = MediaClock()
+    legs = AgentLegs()
+    old, new = Leg("old", clock), Leg("new", clock)
+    legs.register("bob", old)
+    legs.register("bob", new)
+    legs.unregister("bob", old)
+    assert legs.get("bob") is new
+    assert await legs.claim("carol", timeout=0.05) is None
+    legs.unregister("bob")
+    assert legs.get("bob") is None
+    for leg in (old, new):
+        await leg.hangup()
+    assert not clock.active
