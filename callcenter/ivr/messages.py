@@ -71,7 +71,13 @@ class VoicemailRecorded:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactCompleted:
-    """The agent part of a routed contact is over (the agent hung up or closed the chat)."""
+    """The agent part of a routed contact is over (the agent hung up or closed the chat).
+
+    ``reason`` is the ACD's: ``completed`` continues at the queue node's ``after``; any
+    other (``voicemail``, ``overflow_disconnect``: the queue sent the contact away) ends
+    the session with that reason and hangs up."""
+
+    reason: str = "completed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -257,6 +257,9 @@ class IvrSession:
         if self._phase != "queued":
             raise UnexpectedInput("the contact was not handed to a queue")
         node = self._node(Queue)
+        if event.reason != "completed":
+            self._end(event.reason, now, hang_up=True)
+            return None
         if node.after is None:
             self._end("completed", now, hang_up=False)
             return None

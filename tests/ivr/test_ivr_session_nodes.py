@@ -200,6 +200,20 @@ def test_queue_routes_with_priority_and_announces_position_and_wait(call_flow: A
     assert call.of(HangUp) == []  # the agent leg ends the call, not the IVR
 
 
+def test_a_queue_that_sends_the_contact_away_ends_the_session_with_its_reason(call_flow: Any) -> None:
+    call = call_flow("""
+        start: q
+        nodes:
+          q: {kind: queue, queue: cards, after: rate}
+          rate: {kind: survey, prompt: Rate us., next: bye}
+          bye: {kind: hangup}
+    """)
+    call.send(ContactCompleted(reason="overflow_disconnect"), after=30)
+    assert call.events("ivr.ended")[0].data == {"reason": "overflow_disconnect", "node": "q"}
+    assert call.of(HangUp) == [HangUp(reason="overflow_disconnect")]
+    assert call.events("ivr.survey") == [] and "Rate us." not in call.prompts()
+
+
 def test_callback_offers_the_callers_number_then_hangs_up(call_flow: Any) -> None:
     call = call_flow("""
         start: cb
