@@ -1,0 +1,342 @@
+"""The agent's browser audio: one aiortc peer connection per agent desk, and per call a
+``CallChannel`` on it (the agent leg a bridge connects to the caller).
+
+Theory of operation
+-------------------
+The desk page opens its microphone and sends an SDP offer over the desk WebSocket
+(``webrtc_offer``); ``DeskAudio.offer`` answers it from an ``RTCPeerConnection`` with no
+STUN or TURN servers (host candidates only: the browser and the server reach each other
+directly). aiortc does not trickle, so the answer carries all our candidates; the browser
+may trickle its own (``webrtc_ice``). A new offer from the same agent (a reloaded page)
+replaces the old connection.
+
+The connection outlives calls: it is set up once per desk, and each call takes a fresh
+``WebRtcLeg`` from ``DeskAudio.leg(agent_id)``. Inbound audio (Opus, 48 kHz stereo, or
+whatever was negotiated) is resampled to 8 kHz mono 16-bit and delivered as 20 ms frames to
+the current leg only; between calls it is dropped. Outbound, the leg is paced by the shared
+``MediaClock`` and sends silence between prompts; our track hands aiortc one 20 ms frame at
+a time on its own absolute-deadline pacing, taking the leg's newest frames (a small jitter
+allowance, bounded so latency cannot grow) and silence when there is none.
+
+``hangup()`` on a leg ends that call's leg only; the desk's connection stays for the next
+call. When the desk goes away (``close_agent``: the desk's grace period ran out, the agent
+logged out, the browser closed the connection) or its ICE/DTLS connection fails, the peer
+closes and a leg in use ends with ``HungUp("agent_gone")``, so a bridge never waits on a
+dead agent. ``mute`` makes the agent's leg deliver silence (the log says muted: it is).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import av
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+from aiortc.sdp import candidate_from_sdp
+
+from callcenter.telephony.media import (
+    FRAME_BYTES,
+    FRAME_SAMPLES,
+    FRAME_SECONDS,
+    SAMPLE_RATE,
+    CallInfo,
+    ChannelCore,
+)
+from callcenter.telephony.pacer import MediaClock
+
+log = logging.getLogger(__name__)
+
+MAX_SDP = 32 * 1024
+JITTER_FRAMES = 3  # at most 60 ms of our audio waits for the track
+TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
+SILENT_FRAME = bytes(FRAME_BYTES)
+
+StateListener = Callable[[str, str], None]  # (agent_id, connection state)
+
+
+class AudioError(Exception):
+    """A signalling message that cannot be applied (bad SDP, no connection, ...)."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+
+class WebRtcLeg(ChannelCore):
+    """One call's agent leg on the agent's desk connection."""
+
+    def __init__(self, info: CallInfo, clock: MediaClock, peer: _Peer) -> None:
+        super().__init__(info, clock)
+        self.continuous = True
+        self._peer = peer
+
+    def _send_frame(self, pcm: bytes) -> None:
+        self._peer.outbound.push(pcm)
+
+    async def _send_hangup(self) -> None:
+        self._peer.release(self)
+
+
+class _OutboundTrack(MediaStreamTrack):
+    """Our audio to the browser: 20 ms frames of 8 kHz mono s16, paced on absolute deadlines."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frames: deque[bytes] = deque()
+        self._pts = 0
+        self._start: float | None = None
+        self.frames_sent = 0
+
+    def push(self, pcm: bytes) -> None:
+        self._frames.append(pcm)
+        while len(self._frames) > JITTER_FRAMES:
+            self._frames.popleft()  # the oldest: keep latency bounded
+
+    def flush(self) -> None:
+        self._frames.clear()
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        else:
+            self._pts += FRAME_SAMPLES
+            delay = self._start + self._pts / SAMPLE_RATE - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -5 * FRAME_SECONDS:  # a stalled loop: resynchronise, do not burst
+                self._start = loop.time() - self._pts / SAMPLE_RATE
+        pcm = self._frames.popleft() if self._frames else SILENT_FRAME
+        frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
+        frame.planes[0].update(pcm)
+        frame.pts = self._pts
+        frame.sample_rate = SAMPLE_RATE
+        frame.time_base = TIME_BASE
+        self.frames_sent += 1
+        return frame
+
+
+class _Peer:
+    """One agent desk's peer connection, its two audio directions and the leg in use."""
+
+    def __init__(self, agent_id: str, pc: RTCPeerConnection) -> None:
+        self.agent_id = agent_id
+        self.pc = pc
+        self.outbound = _OutboundTrack()
+        self.leg: WebRtcLeg | None = None
+        self.muted = False
+        self.frames_in = 0
+        self.remote_track = asyncio.get_running_loop().create_future()
+        self.up = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        self.closed = False
+
+    def start_reading(self, track: MediaStreamTrack) -> None:
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read(track))
+            if not self.remote_track.done():
+                self.remote_track.set_result(track)
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                assert isinstance(frame, av.AudioFrame)
+                for out in self._resampler.resample(frame):
+                    pcm = bytes(out.planes[0])[: out.samples * 2]
+                    self.frames_in += 1
+                    leg = self.leg
+                    if leg is not None and not leg.ended:
+                        leg.deliver_audio(bytes(len(pcm)) if self.muted else pcm)
+
+    def attach(self, leg: WebRtcLeg) -> None:
+        previous, self.leg = self.leg, leg
+        self.outbound.flush()
+        if previous is not None and previous is not leg:
+            previous.end("replaced")
+
+    def release(self, leg: WebRtcLeg) -> None:
+        if self.leg is leg:
+            self.leg = None
+            self.outbound.flush()
+
+    async def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        leg, self.leg = self.leg, None
+        if leg is not None:
+            leg.end(reason)
+        self.outbound.stop()
+        await self.pc.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        if not self.remote_track.done():
+            self.remote_track.cancel()
+
+
+class DeskAudio:
+    """The WebRTC side of every desk in this process: signalling in, agent legs out.
+
+    Use from the event loop. ``offer`` / ``add_ice`` / ``close_agent`` come from desk
+    messages; ``leg(agent_id, info)`` is for whoever bridges a call to the agent (the voice
+    runtime); ``close()`` at shutdown. ``on_state(agent_id, state)`` hears connection states
+    (``connected``, ``failed``, ``closed``) so the desk can show them.
+    """
+
+    def __init__(self, clock: MediaClock | None = None, *, on_state: StateListener | None = None) -> None:
+        self.clock = clock or MediaClock()
+        self._peers: dict[str, _Peer] = {}
+        self._on_state = on_state
+
+    # Public methods for the desk (signalling) ---------------------------------------------------
+
+    async def offer(self, agent_id: str, sdp: str) -> str:
+        """Answer a desk's SDP offer; return the answer SDP (with all our candidates)."""
+        check_sdp(sdp)
+        old = self._peers.pop(agent_id, None)
+        if old is not None:
+            await old.close("replaced")
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        peer = _Peer(agent_id, pc)
+        self._peers[agent_id] = peer
+        self._watch(peer)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
+            if not audio:
+                raise AudioError("bad_field", "the offer has no audio section", field="sdp")
+            pc.addTrack(peer.outbound)  # takes the offer's audio transceiver: send and receive
+            await pc.setLocalDescription(await pc.createAnswer())
+        except AudioError:
+            await self._drop(peer, "bad_offer")
+            raise
+        except Exception as exc:  # aiortc refuses SDP it cannot use with ValueError and friends
+            await self._drop(peer, "bad_offer")
+            raise AudioError("bad_field", f"the offer cannot be answered: {exc}", field="sdp") from None
+        return pc.localDescription.sdp
+
+    async def add_ice(self, agent_id: str, candidate: str, sdp_mid: str | None,
+                      sdp_mline_index: int | None) -> None:
+        """Add a candidate the browser trickled; an empty candidate means no more will come."""
+        peer = self._peers.get(agent_id)
+        if peer is None:
+            raise AudioError("no_audio", "send webrtc_offer before ICE candidates")
+        text = candidate.removeprefix("candidate:")
+        try:
+            parsed = candidate_from_sdp(text)
+        except (ValueError, IndexError):
+            raise AudioError("bad_field", f"not an ICE candidate: {candidate[:80]!r}",
+                             field="candidate") from None
+        parsed.sdpMid = sdp_mid
+        parsed.sdpMLineIndex = sdp_mline_index
+        await peer.pc.addIceCandidate(parsed)
+
+    async def close_agent(self, agent_id: str, reason: str = "agent_gone") -> bool:
+        """Tear down the agent's connection (and end a leg in use); False if there was none."""
+        peer = self._peers.pop(agent_id, None)
+        if peer is None:
+            return False
+        await peer.close(reason)
+        self._tell(agent_id, "closed")
+        return True
+
+    def set_muted(self, agent_id: str, muted: bool) -> None:
+        peer = self._peers.get(agent_id)
+        if peer is not None:
+            peer.muted = muted
+
+    async def close(self) -> None:
+        for agent_id in list(self._peers):
+            await self.close_agent(agent_id, "server_stopped")
+
+    # Public methods for the voice runtime --------------------------------------------------------
+
+    def connected(self, agent_id: str) -> bool:
+        peer = self._peers.get(agent_id)
+        return peer is not None and peer.pc.connectionState == "connected"
+
+    async def wait_connected(self, agent_id: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the agent's connection to be up; False if it is not."""
+        peer = self._peers.get(agent_id)
+        if peer is None:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(peer.up.wait(), timeout)
+        return self.connected(agent_id)
+
+    def leg(self, agent_id: str, info: CallInfo) -> WebRtcLeg | None:
+        """A fresh agent leg for one call, or None when the agent has no live audio."""
+        peer = self._peers.get(agent_id)
+        if peer is None or peer.closed or peer.pc.connectionState in ("failed", "closed"):
+            return None
+        leg = WebRtcLeg(info, self.clock, peer)
+        peer.attach(leg)
+        return leg
+
+    def stats(self, agent_id: str) -> dict[str, Any]:
+        peer = self._peers.get(agent_id)
+        if peer is None:
+            return {}
+        return {"state": peer.pc.connectionState, "frames_in": peer.frames_in,
+                "frames_out": peer.outbound.frames_sent, "muted": peer.muted}
+
+    # Internals ------------------------------------------------------------------------------------
+
+    def _watch(self, peer: _Peer) -> None:
+        @peer.pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio":
+                peer.start_reading(track)
+
+        @peer.pc.on("connectionstatechange")
+        async def on_state() -> None:
+            state = peer.pc.connectionState
+            if self._peers.get(peer.agent_id) is not peer:
+                return
+            self._tell(peer.agent_id, state)
+            if state == "connected":
+                peer.up.set()
+            elif state == "failed":
+                log.info("desk audio of %s failed; closing it", peer.agent_id)
+                await self.close_agent(peer.agent_id, "agent_gone")
+
+    async def _drop(self, peer: _Peer, reason: str) -> None:
+        if self._peers.get(peer.agent_id) is peer:
+            del self._peers[peer.agent_id]
+        await peer.close(reason)
+
+    def _tell(self, agent_id: str, state: str) -> None:
+        if self._on_state is not None:
+            try:
+                self._on_state(agent_id, state)
+            except Exception:
+                log.exception("desk audio state listener failed")
+
+
+def check_sdp(sdp: str) -> None:
+    """Refuse what is plainly not a WebRTC audio offer, naming the field."""
+    if len(sdp) > MAX_SDP:
+        raise AudioError("bad_field", f"sdp is longer than {MAX_SDP} characters", field="sdp")
+    if not sdp.startswith("v=0"):
+        raise AudioError("bad_field", "sdp must be a session description (starting with v=0)", field="sdp")
+    if "m=audio" not in sdp:
+        raise AudioError("bad_field", "the offer has no audio section (m=audio)", field="sdp")

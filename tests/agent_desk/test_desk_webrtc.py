@@ -1,0 +1,202 @@
+"""The agent's WebRTC leg against a second, real aiortc peer standing in for the browser:
+a tone the "browser" sends comes out of the leg as 8 kHz frames, a tone played on the leg
+reaches the "browser"; mute gives silence; a call's leg ends without the connection; the
+desk going away ends a leg in use; bad offers are refused naming the field."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+from collections.abc import AsyncIterator
+
+import av
+import pytest
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from callcenter.agent_desk.webrtc import AudioError, DeskAudio
+from callcenter.speech.codecs import rms_dbfs, sine, tone_power
+from callcenter.telephony.media import AudioFrame, CallInfo, HungUp
+
+RATE = 8000
+
+
+class ToneTrack(MediaStreamTrack):
+    """The browser's microphone: a steady tone, 20 ms frames paced in real time."""
+
+    kind = "audio"
+
+    def __init__(self, freq: float) -> None:
+        super().__init__()
+        self._pcm = sine(freq, 1000, amplitude=0.3)
+        self._n = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        else:
+            await asyncio.sleep(max(0.0, self._start + self._n * 0.02 - loop.time()))
+        offset = (self._n % 50) * 320
+        frame = av.AudioFrame(format="s16", layout="mono", samples=160)
+        frame.planes[0].update(self._pcm[offset : offset + 320])
+        frame.pts, frame.sample_rate, frame.time_base = self._n * 160, RATE, fractions.Fraction(1, RATE)
+        self._n += 1
+        return frame
+
+
+class Browser:
+    """A real aiortc peer that offers like the desk page does."""
+
+    def __init__(self, freq: float) -> None:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc.addTrack(ToneTrack(freq))
+        self.track: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+        self.connected = asyncio.Event()
+        self._reader: asyncio.Future[None] | None = None
+        self._heard = bytearray()
+        self._enough: tuple[int, asyncio.Future[bytes]] = (0, asyncio.get_running_loop().create_future())
+
+        @self.pc.on("track")
+        def _track(track: MediaStreamTrack) -> None:
+            if not self.track.done():
+                self.track.set_result(track)
+
+        @self.pc.on("connectionstatechange")
+        def _state() -> None:
+            if self.pc.connectionState == "connected":
+                self.connected.set()
+
+    async def call(self, audio: DeskAudio, agent: str) -> None:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        answer = await audio.offer(agent, self.pc.localDescription.sdp)
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await asyncio.wait_for(self.connected.wait(), 10)
+        assert await audio.wait_connected(agent, 10)
+
+    async def hear(self, seconds: float) -> bytes:
+        """The next ``seconds`` of what the browser's speaker gets (8 kHz mono)."""
+        track = await asyncio.wait_for(self.track, 5)
+        if self._reader is None:
+            self._reader = asyncio.ensure_future(self._read(track))
+        self._heard.clear()
+        self._enough = (int(seconds * RATE * 2), asyncio.get_running_loop().create_future())
+        return await asyncio.wait_for(self._enough[1], seconds + 5)
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+        while True:
+            frame = await track.recv()
+            assert isinstance(frame, av.AudioFrame)
+            for f in resampler.resample(frame):
+                self._heard += bytes(f.planes[0])[: f.samples * 2]
+            size, done = self._enough
+            if len(self._heard) >= size and not done.done():
+                done.set_result(bytes(self._heard[:size]))
+
+    async def close(self) -> None:
+        await self.pc.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+@pytest.fixture
+async def audio() -> AsyncIterator[DeskAudio]:
+    desk_audio = DeskAudio()
+    yield desk_audio
+    await desk_audio.close()
+
+
+def info(n: int = 1) -> CallInfo:
+    return CallInfo(call_id=f"call-{n}", caller="+972501234567", called="100", front_end="test")
+
+
+async def agent_says(leg_events: AsyncIterator[object], frames: int) -> bytes:
+    pcm = bytearray()
+    async for event in leg_events:
+        if isinstance(event, AudioFrame):
+            assert len(event.pcm) == 320
+            pcm += event.pcm
+            if len(pcm) >= frames * 320:
+                break
+    return bytes(pcm)
+
+
+async def test_audio_flows_both_ways_between_the_leg_and_the_browser(audio: DeskAudio) -> None:
+    browser = Browser(freq=440)
+    try:
+        await browser.call(audio, "alice")
+        leg = audio.leg("alice", info())
+        assert leg is not None
+        events = leg.events()
+        await agent_says(events, 25)  # let the Opus round trip settle
+        assert audio.connected("alice")
+        heard_from_agent = await asyncio.wait_for(agent_says(events, 50), 5)
+        assert tone_power(heard_from_agent, RATE, 440) > 0.005  # 0.3 amplitude: about 0.045
+        assert tone_power(heard_from_agent, RATE, 440) > 10 * tone_power(heard_from_agent, RATE, 1000)
+
+        await browser.hear(0.3)
+        playing = asyncio.ensure_future(leg.play(sine(1000, 3000, amplitude=0.3)))
+        assert rms_dbfs(await browser.hear(0.1)) < -60  # before our tone: silence, not old audio
+        await browser.hear(0.3)
+        heard_by_agent = await browser.hear(1.0)
+        assert tone_power(heard_by_agent, RATE, 1000) > 0.005  # 0.3 amplitude: about 0.045
+        assert tone_power(heard_by_agent, RATE, 1000) > 10 * tone_power(heard_by_agent, RATE, 440)
+        leg.clear()
+        assert await playing is False
+    finally:
+        await browser.close()
+
+
+async def test_mute_gives_the_caller_silence(audio: DeskAudio) -> None:
+    browser = Browser(freq=440)
+    try:
+        await browser.call(audio, "alice")
+        leg = audio.leg("alice", info())
+        assert leg is not None
+        audio.set_muted("alice", True)
+        events = leg.events()
+        assert rms_dbfs(await asyncio.wait_for(agent_says(events, 25), 5)) == float("-inf")
+        audio.set_muted("alice", False)
+        await agent_says(events, 10)
+        assert tone_power(await asyncio.wait_for(agent_says(events, 25), 5), RATE, 440) > 0.005
+    finally:
+        await browser.close()
+
+
+async def test_a_call_leg_ends_without_the_desk_connection_and_the_desk_going_ends_a_leg(
+        audio: DeskAudio) -> None:
+    browser = Browser(freq=440)
+    try:
+        await browser.call(audio, "alice")
+        first = audio.leg("alice", info(1))
+        assert first is not None
+        await first.hangup()
+        assert first.ended and audio.connected("alice")
+        second = audio.leg("alice", info(2))
+        assert second is not None
+        events = second.events()
+        assert tone_power(await asyncio.wait_for(agent_says(events, 50), 5), RATE, 440) > 0.005
+
+        assert await audio.close_agent("alice")
+        last = [e async for e in events if not isinstance(e, AudioFrame)]
+        assert last == [HungUp(reason="agent_gone")]
+        assert audio.leg("alice", info(3)) is None and not audio.connected("alice")
+    finally:
+        await browser.close()
+
+
+async def test_no_leg_without_a_desk_connection_and_bad_offers_are_refused(audio: DeskAudio) -> None:
+    assert audio.leg("bob", info()) is None
+    for sdp, words in (("hello", "v=0"), ("v=0\r\ns=-\r\n", "no audio"), ("v=0\r\n" + "a" * 40_000, "longer")):
+        with pytest.raises(AudioError) as refused:
+            await audio.offer("bob", sdp)
+        assert refused.value.field == "sdp" and words in str(refused.value)
+    with pytest.raises(AudioError) as refused:
+        await audio.offer("bob", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n")
+    assert refused.value.field == "sdp"
+    assert audio.leg("bob", info()) is None
+    with pytest.raises(AudioError) as refused:
+        await audio.add_ice("bob", "candidate:1 1 udp 1 192.0.2.2 5000 typ host", "0", 0)
+    assert refused.value.code == "no_audio"
