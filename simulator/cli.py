@@ -8,6 +8,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--url", help="the running server, for --mode live")
     run.add_argument("--out", type=Path, required=True, help="folder for summary.json, CSV and charts")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    rep = sub.add_parser("replay", help="replay the Anonymous Bank records through the ACD")
+    rep.add_argument("records", type=Path, help="anonymous_bank_february_1999.tsv")
+    rep.add_argument("--out", type=Path, required=True)
+    rep.add_argument("--from", dest="first", type=date.fromisoformat, help="first day, e.g. 1999-02-01")
+    rep.add_argument("--to", dest="last", type=date.fromisoformat, help="last day (inclusive)")
+    rep.add_argument("--sl-seconds", type=float, default=20.0)
+    rep.add_argument("--gap-minutes", type=float, default=30.0, help="idle time that ends an agent's session")
+    rep.add_argument(
+        "--wrap-seconds", type=float, default=0.0, help="after-call work the data does not record"
+    )
+    rep.add_argument("--seed", type=int, default=1)
+    rep.add_argument("--quiet", action="store_true")
 
     erl = sub.add_parser("erlang", help="an M/M/c (or M/M/c+M) what-if beside the Erlang prediction")
     erl.add_argument("--arrivals-per-hour", type=float, required=True)
@@ -63,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "erlang":
             return cmd_erlang(args)
+        if args.command == "replay":
+            from simulator.replay_cli import cmd_replay
+
+            return cmd_replay(args)
         return cmd_run(args)
     except ConfigError as exc:
         for problem in exc.problems:

@@ -76,7 +76,9 @@ class _Simulation:
         self.mix_cum = [sum(weights[: i + 1]) / total for i in range(len(weights))]
         self.agents: dict[str, _Agent] = {}
         self.connected: dict[str, str] = {}
-        self.wrap_for: dict[str, float] = {}
+        # per-contact values that replace the scenario's draws (a replay's recorded ones)
+        self.service_for: dict[str, float] = {}
+        self.patience_for: dict[str, float] = {}
 
     def at(self, t: float, kind: str, payload: Any) -> None:
         self.seq += 1
@@ -180,7 +182,10 @@ class _Simulation:
         elif isinstance(cmd, m.ConnectContact):
             agent = self.agents[cmd.agent_id]
             self.connected[cmd.contact_id] = cmd.agent_id
-            self.at(now + agent.rng_draws["handle"](), "end", cmd.contact_id)
+            handle = self.service_for.pop(cmd.contact_id, None)
+            if handle is None:
+                handle = agent.rng_draws["handle"]()
+            self.at(now + handle, "end", cmd.contact_id)
         elif isinstance(cmd, m.FinishContact):
             self.connected.pop(cmd.contact_id, None)
 
@@ -230,8 +235,11 @@ class _Simulation:
             ),
             now,
         )
-        if self.patience is not None:
-            self.at(now + self.patience(), "abandon", cid)
+        patience = self.patience_for.pop(cid, None)
+        if patience is None and self.patience is not None:
+            patience = self.patience()
+        if patience is not None:
+            self.at(now + patience, "abandon", cid)
 
     def on_abandon(self, cid: str, now: float) -> None:
         c = self.engine.contacts.get(cid)
