@@ -1,14 +1,10 @@
-"""Counters for one slice of contacts (a queue, an interval, a day) and the figures they give.
+"""Hand-fed counts for the simulator's run summary, read through the one set of definitions.
 
-The live wallboard and the simulator's run summary both fold interaction events into these,
-so a figure means the same everywhere:
-- offered: contacts that joined a queue; answered: connected to an agent; abandoned: left
-  first; a short abandon left within the short-abandon threshold;
-- service level: answered within T / (answered + abandoned + overflowed - short abandons),
-  as in docs/metrics.md (a contact sent elsewhere was not answered here in time);
-- ASA: mean wait of answered contacts; AHT: mean talk time plus wrap-up per handled contact;
-- P(wait): share of answered or abandoned contacts that no agent was offered on arrival;
-- abandon rate: abandoned / (answered + abandoned).
+``Tally`` is ``metrics.Counts`` (the fold's additive cell) with a few feeding helpers and
+two figures only a what-if run has: P(wait) (the share of answered or abandoned contacts
+that no agent was offered on arrival, for comparison with Erlang) and IVR hang-ups. Every
+other figure (service level, ASA, AHT, abandon rate, ...) comes from ``metrics.figures``,
+defined once in docs/metrics.md; the wallboard and the reports read ``MetricsFold`` itself.
 """
 
 from __future__ import annotations
@@ -17,20 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
+from callcenter.supervisor.metrics import Counts, figures
+
 
 @dataclass
-class Tally:
-    offered: int = 0
-    answered: int = 0
-    abandoned: int = 0
-    short_abandoned: int = 0
-    within: int = 0
+class Tally(Counts):
     waited: int = 0
-    wait_total: float = 0.0
-    talk_total: float = 0.0
-    talks: int = 0
     ivr_hangups: int = 0
-    overflowed: int = 0
 
     @classmethod
     def total(cls, tallies: Iterable[Tally]) -> Tally:
@@ -43,32 +32,37 @@ class Tally:
 
     def answer(self, wait: float, sl_seconds: float, *, waited: bool) -> None:
         self.answered += 1
-        self.wait_total += wait
-        self.within += wait <= sl_seconds
+        self.answered_wait_s += wait
+        self.answered_within += wait <= sl_seconds + 1e-9
         self.waited += waited
 
-    def abandon(self, *, short: bool) -> None:
+    def abandon(self, *, short: bool, wait: float = 0.0) -> None:
         self.abandoned += 1
+        self.abandoned_wait_s += wait
         self.waited += 1
         self.short_abandoned += short
 
     def talk(self, seconds: float) -> None:
-        self.talk_total += seconds
-        self.talks += 1
+        self.talk_s += seconds
+        self.handled += 1
 
     def figures(self, wrap_per_contact: float = 0.0) -> dict[str, Any]:
+        """``metrics.figures`` of these counts (wrap-up given per contact, as a run summary
+        has no wrap-up cells) under the names the run summary uses, plus P(wait)."""
+        counts = Counts(**{f.name: getattr(self, f.name) for f in fields(Counts)})
+        counts.wrap_s += wrap_per_contact * counts.handled
+        f = figures(counts)
         closed = self.answered + self.abandoned
-        denominator = closed + self.overflowed - self.short_abandoned
         return {
-            "offered": self.offered,
-            "answered": self.answered,
-            "abandoned": self.abandoned,
-            "short_abandoned": self.short_abandoned,
+            "offered": f["offered"],
+            "answered": f["answered"],
+            "abandoned": f["abandoned"],
+            "short_abandoned": f["short_abandoned"],
             "ivr_hangups": self.ivr_hangups,
-            "overflowed": self.overflowed,
-            "service_level": self.within / denominator if denominator else None,
-            "asa_seconds": self.wait_total / self.answered if self.answered else None,
-            "aht_seconds": self.talk_total / self.talks + wrap_per_contact if self.talks else None,
+            "overflowed": f["overflowed"],
+            "service_level": f["service_level"],
+            "asa_seconds": f["asa_s"],
+            "aht_seconds": f["aht_s"],
             "p_wait": self.waited / closed if closed else None,
-            "abandon_rate": self.abandoned / closed if closed else None,
+            "abandon_rate": f["abandon_rate"],
         }

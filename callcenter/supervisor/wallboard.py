@@ -1,125 +1,81 @@
 """The live wallboard: ``/wallboard`` (page) and ``/ws/supervisor`` (feed), supervisors only.
 
-The feed folds every interaction event from the bus into today's figures per queue
-(offered, answered, abandoned, answered within the queue's service-level time, waits, talk
-time) and per agent (handled today), and reads waiting contacts, longest wait, estimated
-wait and agents by state from the ACD engine itself. Supervisors get a full ``snapshot``
-on connect, then an ``update`` at most every half second while anything changes, so the
+Today's figures per queue (offered, answered, service level, ASA, AHT, abandon rate) and
+per agent (handled, occupancy) are read from the app's live ``MetricsFold``
+(``supervisor/live.py``), the same fold and definitions as the reports, so the board at
+the end of a day shows that day's report. Waiting contacts, longest wait, estimated wait
+and agents by state come from the ACD engine itself. Supervisors get a full ``snapshot``
+on connect, then an ``update`` at most every ``PUSH_EVERY_S`` while the fold moves, so the
 board follows an event within a second. Thresholds from ``wallboard:`` in the config mark a
-queue as ``warning`` or ``trouble``.
+queue as ``warning`` or ``trouble``; the chart's points are ``LiveMetrics.series``.
 
-Supervisor actions (each logged with who did it): ``POST /api/v1/supervisor/agents/{id}/state``.
+Supervisor actions (each logged as ``supervisor.action`` with who did it):
+``POST /api/v1/supervisor/agents/{id}/state``, ``.../agents/{id}/skills``,
+``.../contacts/{id}/move``, ``.../contacts/{id}/priority``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict, deque
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import WSMsgType, web
 
 from callcenter.acd import model as m
-from callcenter.appkeys import BUS, CENTER, CONFIG
+from callcenter.appkeys import CENTER, CONFIG
 from callcenter.auth.web import Refused, json_error, require, session_of
 from callcenter.core.events import InteractionEvent
-from callcenter.runtime.bus import BusMessage
 from callcenter.runtime.center import Center
 from callcenter.runtime.ws_sender import WsSender
-from callcenter.supervisor.tally import Tally
+from callcenter.supervisor import live as live_metrics
+from callcenter.supervisor.live import LIVE, LiveMetrics
+from callcenter.supervisor.metrics import Counts, figures
 
 STATIC = Path(__file__).with_name("static") / "wallboard"
 SUPERVISOR_ROLES = ("supervisor",)
-SERIES_EVERY_S = 60.0
-SHORT_ABANDON_S = 5.0  # the same threshold the reports use (docs/metrics.md)
-SERIES_KEEP = 6 * 60  # six hours of minutes
+PUSH_EVERY_S = 0.5
+_EMPTY = Counts()
 
 
 class WallboardFeed:
-    def __init__(self, center: Center) -> None:
-        self.center = center
+    def __init__(self, center: Center, live: LiveMetrics) -> None:
+        self.center, self.live = center, live
         self.cfg = center.config.wallboard
-        self.zone = ZoneInfo(self.cfg.timezone)
-        self.sl_s = {q.name: q.service_level_s for q in center.config.queues}
-        self.wrap_s = {q.name: q.wrap_up_s for q in center.config.queues}
-        self.today: dict[str, Tally] = defaultdict(Tally)
-        self.handled: dict[str, int] = defaultdict(int)
-        self.day = self._day(center.clock.now())
-        self.queued_at: dict[str, tuple[float, str]] = {}
-        self.first_offer: dict[str, float] = {}
-        self.series: deque[dict[str, Any]] = deque(maxlen=SERIES_KEEP)
         self.subscribers: set[WsSender] = set()
-        self.dirty = False
-        self._tasks: list[asyncio.Task[None]] = []
-
-    def _day(self, now: float) -> str:
-        return datetime.fromtimestamp(now, self.zone).strftime("%Y-%m-%d")
-
-    # Folding events ---------------------------------------------------------------------------
-
-    def apply(self, e: dict[str, Any]) -> None:
-        kind, cid, at = e["type"], e.get("contact_id"), float(e["at"])
-        day = self._day(at)
-        if day != self.day:
-            self.day, self.today, self.handled = day, defaultdict(Tally), defaultdict(int)
-        if kind.startswith(("contact.", "agent.")):
-            self.dirty = True
-        if kind == "contact.queued" and cid and cid not in self.queued_at:
-            queue = e.get("queue") or ""
-            self.queued_at[cid] = (at, queue)
-            self.today[queue].offered += 1
-        elif kind == "contact.offered" and cid in self.queued_at:
-            self.first_offer.setdefault(cid, at)
-        elif kind == "contact.connected" and cid in self.queued_at:
-            since, queue = self.queued_at[cid]
-            waited = self.first_offer.get(cid, at) > since + 1e-9
-            self.today[queue].answer(at - since, self.sl_s.get(queue, 20.0), waited=waited)
-        elif kind == "contact.wrap_up" and cid in self.queued_at:
-            self.today[self.queued_at[cid][1]].talk(float(e["data"].get("talk_s", 0.0)))
-            if e.get("agent_id"):
-                self.handled[e["agent_id"]] += 1
-        elif kind == "contact.ended" and cid in self.queued_at:
-            since, queue = self.queued_at.pop(cid)
-            self.first_offer.pop(cid, None)
-            reason = e["data"].get("reason")
-            if reason == "abandoned":
-                self.today[queue].abandon(short=at - since < SHORT_ABANDON_S)
-            elif reason in ("overflow_disconnect", "voicemail"):
-                self.today[queue].overflowed += 1
+        self.pushed_at = (-1, -1)  # (events folded, chart points) at the last push
 
     # Snapshots --------------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
         engine, now = self.center.engine, self.center.clock.now()
+        by_queue, by_agent, total = self.live.today(now)
         queues = []
         for q in self.center.config.queues:
-            live = engine.queue_snapshot(q.name, now)
-            t = self.today[q.name]
-            f = t.figures(wrap_per_contact=self.wrap_s[q.name])
-            sl = f["service_level"]
+            snap = engine.queue_snapshot(q.name, now)
+            f = figures(by_queue.get(q.name, _EMPTY))
             queues.append(
                 {
                     "name": q.name,
-                    "waiting": live.waiting,
-                    "longest_wait_s": live.longest_wait_s,
-                    "ewt_s": live.ewt_s,
-                    "agents": _agent_counts(live.agents),
-                    "offered_today": t.offered,
-                    "answered_today": t.answered,
-                    "service_level": sl,
-                    "asa_s": f["asa_seconds"],
-                    "aht_s": f["aht_seconds"],
+                    "waiting": snap.waiting,
+                    "longest_wait_s": snap.longest_wait_s,
+                    "ewt_s": snap.ewt_s,
+                    "agents": _agent_counts(snap.agents),
+                    "offered_today": f["offered"],
+                    "answered_today": f["answered"],
+                    "service_level": f["service_level"],
+                    "asa_s": f["asa_s"],
+                    "aht_s": f["aht_s"],
                     "abandon_rate": f["abandon_rate"],
-                    "status": self._status(live.waiting, live.longest_wait_s, sl),
+                    "status": self._status(snap.waiting, snap.longest_wait_s, f["service_level"]),
+                    "today": f,
                 }
             )
         agents = []
         for a in sorted(engine.agents.values(), key=lambda a: a.agent_id):
+            f = figures(by_agent.get(a.agent_id, _EMPTY))
             agents.append(
                 {
                     "agent_id": a.agent_id,
@@ -128,7 +84,9 @@ class WallboardFeed:
                     "reason": a.reason,
                     "since": a.since,
                     "contact_id": next(iter(a.contacts), None),
-                    "handled_today": self.handled.get(a.agent_id, 0),
+                    "skills": dict(a.skills),
+                    "handled_today": f["handled"],
+                    "occupancy_today": f["occupancy"],
                 }
             )
         return {
@@ -136,8 +94,15 @@ class WallboardFeed:
             "server_time": now,
             "queues": queues,
             "agents": agents,
-            "series": list(self.series),
+            "today": figures(total),
+            "series": list(self.live.series),
+            "thresholds": {
+                "warn_waiting": self.cfg.warn_waiting,
+                "trouble_waiting": self.cfg.trouble_waiting,
+                "trouble_service_level": self.cfg.trouble_service_level,
+            },
             "reasons": list(self.center.config.desk.not_ready_reasons),
+            "skills": [s.name for s in self.center.config.skills],
         }
 
     def _status(self, waiting: int, longest: float, sl: float | None) -> str:
@@ -152,36 +117,15 @@ class WallboardFeed:
             return "warning"
         return ""
 
-    def sample(self) -> None:
-        snap = self.snapshot()
-        today = Tally.total(self.today.values()).figures()
-        self.series.append(
-            {
-                "t": snap["server_time"],
-                "waiting": sum(q["waiting"] for q in snap["queues"]),
-                "service_level": today["service_level"],
-                "answered": today["answered"],
-            }
-        )
-
     # Running -----------------------------------------------------------------------------------
 
-    async def run(self, sub: Any) -> None:
-        async for message in sub:
-            assert isinstance(message, BusMessage)
-            self.apply(dict(message.payload))
-
     async def push(self) -> None:
-        next_sample = 0.0
+        """Send an update when the fold took events or the chart took a point."""
         while True:
-            await asyncio.sleep(0.5)
-            now = self.center.clock.now()
-            if now >= next_sample:
-                self.sample()
-                next_sample = now + SERIES_EVERY_S
-                self.dirty = True
-            if self.dirty and self.subscribers:
-                self.dirty = False
+            await asyncio.sleep(PUSH_EVERY_S)
+            moved = (self.live.fold.applied, len(self.live.series) and int(self.live.series[-1]["t"]))
+            if moved != self.pushed_at and self.subscribers:
+                self.pushed_at = moved
                 frame = {"type": "update", **self.snapshot()}
                 for sender in tuple(self.subscribers):
                     sender.send(frame)
@@ -198,30 +142,25 @@ FEED = web.AppKey("wallboard_feed", WallboardFeed)
 
 
 def install(app: web.Application) -> None:
+    live_metrics.install(app)
     app.cleanup_ctx.append(_feed_ctx)
     app.router.add_get("/wallboard", wallboard_page)
     app.router.add_get("/ws/supervisor", supervisor_socket)
     app.router.add_post("/api/v1/supervisor/agents/{agent_id}/state", force_state)
+    app.router.add_post("/api/v1/supervisor/agents/{agent_id}/skills", change_skills)
     app.router.add_post("/api/v1/supervisor/contacts/{contact_id}/move", move_contact)
     app.router.add_post("/api/v1/supervisor/contacts/{contact_id}/priority", raise_priority)
     app.router.add_static("/static/wallboard", STATIC)
 
 
 async def _feed_ctx(app: web.Application) -> AsyncIterator[None]:
-    feed = WallboardFeed(app[CENTER])
-    sub = app[BUS].subscribe("contact.*", "agent.*", maxsize=10_000)
-    tasks = [
-        asyncio.create_task(feed.run(sub), name="wallboard-fold"),
-        asyncio.create_task(feed.push(), name="wallboard-push"),
-    ]
+    feed = WallboardFeed(app[CENTER], app[LIVE])
+    task = asyncio.create_task(feed.push(), name="wallboard-push")
     app[FEED] = feed
     yield
-    sub.close()
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def wallboard_page(request: web.Request) -> web.StreamResponse:
@@ -300,6 +239,47 @@ async def force_state(request: web.Request) -> web.Response:
         )
     )
     return web.json_response({"agent_id": agent_id, "state": center.engine.agents[agent_id].state.value})
+
+
+async def change_skills(request: web.Request) -> web.Response:
+    """Replace an agent's skills, e.g. ``{"skills": {"cards": 4, "banking": 2}}`` (levels 1-5).
+
+    Routing takes the new skills at once (a waiting contact they now match is offered);
+    they hold until the agent logs in again with the skills of their user record."""
+    principal = await require(request, *SUPERVISOR_ROLES)
+    center = request.app[CENTER]
+    agent_id = request.match_info["agent_id"]
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    skills = body.get("skills")
+    if not isinstance(skills, dict):
+        return json_error(400, 'skills must be an object of skill levels: {"cards": 3}', "skills")
+    known = {s.name for s in request.app[CONFIG].skills}
+    for name, level in skills.items():
+        if name not in known:
+            problem = f"unknown skill {name!r}; skills are {', '.join(sorted(known))}"
+            return json_error(400, problem, f"skills.{name}")
+        if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 5:
+            problem = f"the level of {name!r} must be a whole number from 1 to 5"
+            return json_error(400, problem, f"skills.{name}")
+    agent = center.engine.agents.get(agent_id)
+    if agent is None:
+        return json_error(404, f"no agent {agent_id!r} is logged in")
+    before = dict(agent.skills)
+    try:
+        await center.submit(m.AgentSkillsChanged(agent_id=agent_id, skills=skills, by=principal.username))
+    except m.AcdError as exc:
+        return json_error(404 if exc.code == "unknown_agent" else 400, str(exc))
+    center.record(
+        InteractionEvent(
+            type="supervisor.action",
+            at=center.clock.now(),
+            agent_id=agent_id,
+            data={"action": "skills", "skills": skills, "before": before, "by": principal.username},
+        )
+    )
+    return web.json_response({"agent_id": agent_id, "skills": dict(center.engine.agents[agent_id].skills)})
 
 
 async def _body(request: web.Request) -> dict[str, Any] | web.Response:

@@ -9,35 +9,25 @@ Routes (supervisors and admins, except ``/metrics``):
 - ``GET /metrics``: Prometheus text format from the live fold (no login, as scrapers have
   none; put it behind the network's access rules).
 
-The live fold (``METRICS``) is primed at start from the stored events of the last
-``LIVE_DAYS`` days, then follows the bus; events that arrive on the bus while the log is
-read are recognised and not counted twice.
+``/metrics`` reads the app's live fold (``live.METRICS``, shared with the wallboard).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import logging
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import select
 
-from callcenter.appkeys import BUS, CLOCK, CONFIG, DB, LOG
+from callcenter.appkeys import CLOCK, CONFIG, DB, LOG
 from callcenter.auth.guard import json_error, require, session_of
-from callcenter.core.events import StoredEvent
-from callcenter.runtime.bus import BusMessage
-from callcenter.storage import schema
-from callcenter.storage.log import stored
-from callcenter.supervisor import prometheus
-from callcenter.supervisor.metrics import MetricsFold, normalise
+from callcenter.supervisor import live, prometheus
+from callcenter.supervisor.live import METRICS, REGISTRY
 from callcenter.supervisor.reports import ReportError, build_report, fold_range, parse_request, to_csv
 from callcenter.supervisor.staffing import (
     Forecast,
@@ -51,17 +41,13 @@ from callcenter.supervisor.staffing import (
 
 STATIC = Path(__file__).with_name("static") / "reports"
 ROLES = ("supervisor",)
-LIVE_DAYS = 8
-PRUNE_EVERY_S = 3600.0
 CSV_LIMIT = 256 * 1024
 
-log = logging.getLogger(__name__)
-METRICS = web.AppKey("metrics_fold", MetricsFold)
-REGISTRY = web.AppKey("metrics_registry", object)
+__all__ = ["METRICS", "REGISTRY", "install"]
 
 
 def install(app: web.Application) -> None:
-    app.cleanup_ctx.append(_fold_ctx)
+    live.install(app)
     app.router.add_get("/reports", _page("reports.html", "/reports"))
     app.router.add_get("/staffing", _page("staffing.html", "/staffing"))
     app.router.add_get("/api/v1/reports", reports_api)
@@ -77,70 +63,6 @@ def _thresholds(app: web.Application) -> dict[str, float]:
 
 def _zone(app: web.Application) -> ZoneInfo:
     return ZoneInfo(app[CONFIG].wallboard.timezone)
-
-
-# The live fold ---------------------------------------------------------------------------
-
-
-async def _fold_ctx(app: web.Application) -> AsyncIterator[None]:
-    fold = MetricsFold(service_level_s=_thresholds(app))
-    sub = app[BUS].subscribe("contact.*", "agent.*", "ivr.*")
-    now = app[CLOCK].now()
-    await app[LOG].flush()
-    seen = await _prime(app, fold, now - LIVE_DAYS * 86400.0, now)
-    app[METRICS] = fold
-    app[REGISTRY] = prometheus.registry_for(fold, app[CLOCK].now, [q.name for q in app[CONFIG].queues])
-    task = asyncio.create_task(_follow(fold, sub, seen), name="metrics-fold")
-    yield
-    sub.close()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-async def _prime(
-    app: web.Application, fold: MetricsFold, since: float, subscribed_at: float
-) -> set[tuple[Any, ...]]:
-    """Fold the stored events since ``since``; return the keys of those stored after the
-    subscription began (the bus may hand them over again)."""
-    ev = schema.events
-    seen: set[tuple[Any, ...]] = set()
-    after = 0
-    async with app[DB].connect() as conn:
-        while True:
-            query = select(ev).where(ev.c.at >= since, ev.c.seq > after).order_by(ev.c.seq).limit(5000)
-            rows: list[StoredEvent] = [stored(r) for r in await conn.execute(query)]
-            for e in rows:
-                fold.apply(e)
-                if e.at >= subscribed_at:
-                    seen.add(_key(e))
-            if len(rows) < 5000:
-                return seen
-            after = rows[-1].seq
-
-
-def _key(event: Any) -> tuple[Any, ...]:
-    kind, at, cid, agent, _queue, _data = normalise(event)
-    return kind, at, cid, agent
-
-
-async def _follow(fold: MetricsFold, sub: Any, seen: set[tuple[Any, ...]]) -> None:
-    last_prune = 0.0
-    async for message in sub:
-        assert isinstance(message, BusMessage)
-        payload = message.payload
-        if seen and _key(payload) in seen:
-            seen.discard(_key(payload))
-            continue
-        try:
-            fold.apply(payload)
-        except (KeyError, TypeError, ValueError):  # one bad payload must not stop the figures
-            log.exception("metrics fold skipped a malformed event: %r", payload)
-            continue
-        at = float(payload["at"])
-        if at - last_prune > PRUNE_EVERY_S:
-            fold.prune(at - LIVE_DAYS * 86400.0)
-            last_prune = at
 
 
 async def metrics(request: web.Request) -> web.Response:
