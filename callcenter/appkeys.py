@@ -16,6 +16,9 @@ from callcenter.crm_link.ports import CrmDirectory
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.runtime.bus import EventBus
 from callcenter.runtime.center import Center
+from callcenter.runtime.ivr_runner import IvrRunner
+from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
+from callcenter.speech.vosk_recognizer import VoskRecognizer
 from callcenter.storage.log import SqlInteractionLog
 
 CONFIG = web.AppKey("config", CenterConfig)
@@ -28,3 +31,9 @@ CENTER = web.AppKey("center", Center)
 # when ``crm.external`` has lookup URLs); the store is always the center's own database.
 CRM_DIRECTORY = web.AppKey("crm_directory", CrmDirectory)
 CRM_STORE = web.AppKey("crm_store", SqlCrmStore)
+# Speech (``speech/server.py``): the prompt renderer (TTS worker) always; the recognizer
+# only when a vosk model is configured and loads (else absent: digits only).
+PROMPTS = web.AppKey("prompt_renderer", Pyttsx3Renderer)
+RECOGNIZER = web.AppKey("speech_recognizer", VoskRecognizer)
+# The IVR runner (``runtime/ivr_runner_app.py``): chat and voice front-ends start sessions on it.
+IVR_RUNNER = web.AppKey("ivr_runner", IvrRunner)
