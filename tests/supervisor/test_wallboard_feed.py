@@ -127,3 +127,43 @@ async def test_supervisors_move_and_prioritise_waiting_contacts(app_client) -> N
                if e.type == "supervisor.action"]
     assert actions == [("w-2", "priority", "sam"), ("w-1", "move", "sam")]
     await session.close()
+
+
+async def test_a_skills_change_routes_at_once_and_is_logged_with_who_did_it(app_client) -> None:  # type: ignore[no-untyped-def]
+    app = app_client.server.app
+    center = app[CENTER]
+    await center.submit(m.AgentLoggedIn(agent_id="dana", skills={"english": 2}))
+    await center.submit(m.AgentReady(agent_id="dana"))
+    await center.contact_arrived(contact_id="lost-card", channel="voice", queue="cards", caller="+9725")
+    assert center.engine.offers == {}  # nobody with cards or banking: the contact waits
+    session, csrf = await logged_in(app_client, "sam")
+    headers = {"X-CSRF-Token": csrf}
+    url = "/api/v1/supervisor/agents/dana/skills"
+    for body, field in [({"skills": {"cards": 9}}, "skills.cards"), ({"skills": {"karate": 2}}, "skills.karate"),
+                        ({"skills": ["cards"]}, "skills"), ({"skills": {"cards": True}}, "skills.cards")]:
+        bad = await session.post(url, json=body, headers=headers)
+        assert bad.status == 400 and (await bad.json())["error"]["field"] == field, body
+    assert center.engine.agents["dana"].skills == {"english": 2} and center.engine.offers == {}
+    ghost = await session.post("/api/v1/supervisor/agents/ghost/skills", json={"skills": {"cards": 2}},
+                               headers=headers)
+    assert ghost.status == 404
+    ok = await session.post(url, json={"skills": {"english": 2, "cards": 4}}, headers=headers)
+    assert ok.status == 200 and (await ok.json())["skills"] == {"english": 2, "cards": 4}
+    offer = next(iter(center.engine.offers.values()))
+    assert (offer.agent_id, offer.contact_id) == ("dana", "lost-card")
+    ws = await session.ws_connect("/ws/supervisor")
+    snapshot = await ws.receive_json(timeout=3)
+    dana = next(a for a in snapshot["agents"] if a["agent_id"] == "dana")
+    assert dana["skills"] == {"english": 2, "cards": 4} and "cards" in snapshot["skills"]
+    await ws.close()
+    await app[LOG].flush()
+    logged = await app[LOG].read(limit=500)
+    actions = [(e.agent_id, e.data["action"], e.data["by"], e.data["before"], e.data["skills"])
+               for e in logged if e.type == "supervisor.action"]
+    assert actions == [("dana", "skills", "sam", {"english": 2}, {"english": 2, "cards": 4})]
+    assert [e.data["by"] for e in logged if e.type == "agent.skills_changed"] == ["sam"]
+    agent_session, agent_csrf = await logged_in(app_client, "alice")
+    refused = await agent_session.post(url, json={"skills": {"cards": 5}}, headers={"X-CSRF-Token": agent_csrf})
+    assert refused.status == 403 and center.engine.agents["dana"].skills == {"english": 2, "cards": 4}
+    await agent_session.close()
+    await session.close()
