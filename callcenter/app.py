@@ -26,7 +26,10 @@ from callcenter.core.ids import RandomIds
 from callcenter.crm_link import web as crm_web
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
+from callcenter.runtime.cluster_app import CLUSTER, cluster_center_ctx, redis_bus_ctx
+from callcenter.runtime.ivr_runner_app import ivr_ctx
 from callcenter.runtime.recovery import recover
+from callcenter.speech.server import speech_ctx
 from callcenter.storage import database, migrate
 from callcenter.storage.log import SqlInteractionLog
 from callcenter.supervisor import wallboard
@@ -46,7 +49,10 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     app[CONFIG] = config
     if clock is not None:
         app[CLOCK] = clock
-    app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx, bus_ctx, crm_ctx, center_ctx])
+    app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx,
+                            redis_bus_ctx if config.bus.kind == "redis" else bus_ctx, crm_ctx,
+                            cluster_center_ctx if config.cluster.enabled else center_ctx,
+                            speech_ctx, ivr_ctx])  # speech: TTS worker, vosk; ivr: flows, runner
     auth_web.install(app)
     desk_routes.install(app)
     chat_routes.install(app)
@@ -152,6 +158,10 @@ async def healthz(request: web.Request) -> web.Response:
             "last_error": interaction_log.last_error,
         },
     }
+    if CLUSTER in app:
+        body["cluster"] = app[CLUSTER].health()
+        ok = ok and body["cluster"]["ok"]
+        body["status"] = "ok" if ok else "unavailable"
     return web.json_response(body, status=200 if ok else 503)
 
 

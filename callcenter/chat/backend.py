@@ -1,11 +1,19 @@
 """The chat channel's brain: a customer chat becomes a contact of channel ``chat``.
 
-Until the IVR's text mode runs chats, the customer picks a topic from the queues that take
-chats (each shown as a button, labelled with the queue's description); typing the topic's
-number or name works too. The contact then waits in that queue like any other; when an
-agent accepts, both sides talk in real time through the desk and the chat socket, and every
-message is logged (``contact.chat_message``). The customer can rate the chat at the end
-(``contact.rated``). If the customer leaves, the contact is abandoned or ended.
+When an IVR flow answers the chat entry (``entry: {channels: [chat]}`` in config/ivr, the
+flow claiming the widget's ``entry`` id or else the chat default flow), the chat runs it in
+text mode through the ``IvrRunner`` (``chat/ivr_channel.py``): prompts are bot messages,
+menu options are buttons, typed text is an answer; the flow queues the chat, and after the
+agent part its survey is the rating. The IVR part of the transcript is the ``ivr.*``
+events (they mask sensitive entries, so the typed text is not logged twice).
+
+Without a chat flow the customer picks a topic from the queues that take chats (each
+shown as a button, labelled with the queue's description; typing the topic's number or
+name works too), and may rate the chat at the end (``contact.rated``).
+
+Either way the contact waits in its queue like any other; when an agent accepts, both
+sides talk in real time through the desk and the chat socket, and every message is logged
+(``contact.chat_message``). If the customer leaves, the contact is abandoned or ended.
 """
 
 from __future__ import annotations
@@ -14,9 +22,12 @@ import logging
 from typing import Any
 
 from callcenter.acd import model as m
+from callcenter.chat.ivr_channel import ChatIvrChannel
 from callcenter.chat.sessions import ChatSession, ChatSessions
+from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
+from callcenter.runtime.ivr_runner import IvrRunner
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +35,11 @@ GREETING = "Hello! What would you like to chat about?"
 
 
 class ChatBackend:
-    def __init__(self, center: Center) -> None:
+    def __init__(self, center: Center, runner: IvrRunner | None = None, *, entry: str = "") -> None:
         self.center = center
+        self.runner = runner
+        self.entry = entry  # the widget id a chat flow may claim in its entry numbers
+        self.ivr: dict[str, ChatIvrChannel] = {}  # chats the IVR runs, by contact id
         self.sessions: ChatSessions | None = None  # set once the sessions exist
         self.topics = [
             (str(i + 1), q.name, q.description or q.name)
@@ -35,7 +49,20 @@ class ChatBackend:
     # ChatBackend port (callcenter.chat.sessions) ---------------------------------------------------
 
     async def started(self, session: ChatSession) -> None:
-        self._log(
+        if self.runner is not None and self.runner.flows.entry_for("chat", self.entry) is not None:
+            channel = ChatIvrChannel(self, session)
+            self.ivr[session.contact_id] = channel
+            try:
+                await self.runner.start(
+                    channel=channel, caller=session.phone or session.email or "", called=self.entry,
+                    contact_id=session.contact_id,
+                    attributes={"name": session.name} if session.name else None)
+            except CallcenterError:
+                log.exception("chat %s: the IVR did not start; showing topics", session.contact_id)
+                del self.ivr[session.contact_id]
+            else:
+                return
+        self.log(
             session,
             "contact.arrived",
             {"channel": "chat", "caller": session.phone or session.email, "name": session.name},
@@ -43,6 +70,10 @@ class ChatBackend:
         self._prompt(session)
 
     async def text(self, session: ChatSession, text: str) -> None:
+        channel = self.ivr.get(session.contact_id)
+        if channel is not None and not channel.with_agent:
+            channel.typed(text)
+            return
         if not session.queued:
             wanted = text.strip().lower()
             for key, queue, label in self.topics:
@@ -53,7 +84,7 @@ class ChatBackend:
                 {"type": "prompt", "text": "Please pick one of these topics:", "options": self._options()}
             )
             return
-        self._log(session, "contact.chat_message", {"from": "customer", "text": text})
+        self.log(session, "contact.chat_message", {"from": "customer", "text": text})
         agent = self._agent_of(session.contact_id)
         if agent is not None and self.center.desks is not None:
             self.center.desks.deliver(
@@ -68,6 +99,11 @@ class ChatBackend:
             )
 
     async def choose(self, session: ChatSession, key: str) -> None:
+        channel = self.ivr.get(session.contact_id)
+        if channel is not None:
+            if not channel.with_agent:
+                channel.pressed(key)
+            return
         if session.queued:
             return
         topic = next((t for t in self.topics if t[0] == key), None)
@@ -111,14 +147,19 @@ class ChatBackend:
             self.center.desks.deliver(agent, {"type": "typing", "contact_id": session.contact_id})
 
     async def rated(self, session: ChatSession, rating: int, comment: str | None) -> None:
-        self._log(session, "contact.rated", {"rating": rating, "comment": comment, "channel": "chat"})
+        self.log(session, "contact.rated", {"rating": rating, "comment": comment, "channel": "chat"})
 
     async def left(self, session: ChatSession, reason: str) -> None:
+        channel = self.ivr.pop(session.contact_id, None)
+        if channel is not None:
+            if channel.call is not None:
+                channel.call.hang_up()  # the runner ends the contact in the ACD if it has it
+            return
         contact = self.center.engine.contacts.get(session.contact_id)
         self.center.detach(session.contact_id)
         if contact is None:
             if not session.queued:  # left at the menu, before reaching a queue
-                self._log(session, "contact.ended", {"reason": "customer_left_menu"})
+                self.log(session, "contact.ended", {"reason": "customer_left_menu"})
             return
         if contact.state == "connected":
             await self.center.submit(m.ContactEnded(contact_id=session.contact_id, by="customer"))
@@ -154,7 +195,7 @@ class ChatBackend:
         contact = self.center.engine.contacts.get(contact_id)
         return contact.agent_id if contact is not None else None
 
-    def _log(self, session: ChatSession, kind: str, data: dict[str, Any]) -> None:
+    def log(self, session: ChatSession, kind: str, data: dict[str, Any]) -> None:
         self.center.record(
             InteractionEvent(
                 type=kind,

@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from callcenter.agent_desk.routes import SERVICE
-from callcenter.appkeys import CENTER
+from callcenter.appkeys import CENTER, IVR_RUNNER
 from callcenter.chat.backend import ChatBackend
 from callcenter.chat.sessions import ChatSessions
 
@@ -26,7 +26,7 @@ def install(app: web.Application) -> None:
 
 async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     center = app[CENTER]
-    backend = ChatBackend(center)
+    backend = ChatBackend(center, app.get(IVR_RUNNER))
     sessions = ChatSessions(backend, lambda: center.ids.new("contact"))
     backend.sessions = sessions
     app[SERVICE].chats = backend

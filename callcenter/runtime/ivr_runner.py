@@ -69,10 +69,12 @@ class _QueueEwt:
 class IvrRunner:
     """Runs the IVR sessions of one node (see the module docstring)."""
 
-    def __init__(self, center: Center, flows: FlowSet, *, directory: IvrDirectory | None = None) -> None:
+    def __init__(self, center: Center, flows: FlowSet, *,
+                 directory: Callable[[], IvrDirectory | None] | None = None) -> None:
+        """``directory`` gives the CRM directory at lookup time (None: nobody is found)."""
         self.center = center
         self.flows = flows
-        self.directory = directory
+        self._directory = directory
         self.runs: dict[str, _Run] = {}
         self._hours = HoursTable(center.config.hours)
         self._ewt = _QueueEwt(center)
@@ -101,6 +103,9 @@ class IvrRunner:
         run.driver.start()
         run.post(ivr.SessionStarted(caller=caller, called=called, channel=channel.kind))
         return run
+
+    def directory(self) -> IvrDirectory | None:
+        return self._directory() if self._directory is not None else None
 
     def replace_flows(self, flows: FlowSet) -> None:
         """New sessions use ``flows``; running ones finish on the flow they started with."""
@@ -259,7 +264,7 @@ class _Run:
     # Lookups and the ACD -----------------------------------------------------------------
 
     async def _lookup(self, c: ivr.LookupCustomer) -> None:
-        self.post(await answer_lookup(self.runner.directory, c, self.contact_id))
+        self.post(await answer_lookup(self.runner.directory(), c, self.contact_id))
 
     async def _route(self, c: ivr.RouteToQueue) -> None:
         self.center.attach(self.contact_id, self)

@@ -1,0 +1,103 @@
+"""``IvrChannel`` for web chat: the IVR in text mode.
+
+Prompts are shown as bot messages with the menu's options as buttons and count as
+finished once sent; there is no recognizer (typed text is reported as
+``SpeechRecognized`` by the backend); a voicemail is the customer's next typed message.
+Routing outcomes become the chat frames the widget already knows (``agent_joined``,
+system messages), and the end of the session ends the chat.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from callcenter.acd import model as m
+from callcenter.ivr import messages as ivr
+from callcenter.runtime.ivr_runner_ports import IvrCall
+
+if TYPE_CHECKING:
+    from callcenter.chat.backend import ChatBackend
+    from callcenter.chat.sessions import ChatSession
+
+
+class ChatIvrChannel:
+    kind = "chat"
+
+    def __init__(self, backend: ChatBackend, session: ChatSession) -> None:
+        self.backend = backend
+        self.session = session
+        self.call: IvrCall | None = None
+        self.with_agent = False  # from queueing until the agent part is over: text goes to the agent
+        self.voicemail = False  # the next typed text is the message
+
+    # IvrChannel ---------------------------------------------------------------------------
+
+    def opened(self, call: IvrCall) -> None:
+        self.call = call
+
+    def play(self, prompt: ivr.PlayPrompt) -> None:
+        options = [{"key": key, "label": label} for key, label in prompt.options]
+        self.session.send({"type": "prompt", "text": prompt.text, "options": options})
+        if self.call is not None:
+            self.call.post(ivr.PromptFinished(prompt_id=prompt.prompt_id))
+
+    def stop_prompt(self, prompt_id: str) -> None:
+        """Shown text cannot be taken back; nothing to stop."""
+
+    def start_recognition(self, grammar: tuple[str, ...], timeout_s: float) -> None:
+        """Typed text is always reported; there is nothing to start."""
+
+    def stop_recognition(self) -> None:
+        pass
+
+    def start_voicemail(self, max_s: float) -> None:
+        self.voicemail = True
+
+    def transfer(self, uri: str) -> None:
+        self.session.send({"type": "message", "from": "system", "text": f"Please contact us at {uri}."})
+        self._end("transferred")
+
+    def hang_up(self, reason: str) -> None:
+        self._end(reason)
+
+    def on_routing(self, command: Any) -> None:
+        if isinstance(command, ivr.RouteToQueue):
+            self.with_agent = True
+            self.session.queued = True
+        elif isinstance(command, m.ConnectContact):
+            agent = self.backend.center.engine.agents.get(command.agent_id)
+            self.session.send({"type": "agent_joined", "name": agent.name if agent else command.agent_id})
+        elif isinstance(command, m.OverflowContact) and command.target.message:
+            self.session.send({"type": "message", "from": "system", "text": command.target.message})
+        elif isinstance(command, m.FinishContact):
+            self.with_agent = False
+            if command.reason == "completed":
+                self.session.send({"type": "agent_left"})
+
+    # From the backend -----------------------------------------------------------------------
+
+    def typed(self, text: str) -> None:
+        """Customer text while the IVR has the chat."""
+        if self.call is None:
+            return
+        if self.voicemail:
+            self.voicemail = False
+            self.backend.log(self.session, "contact.chat_message",
+                             {"from": "customer", "text": text, "voicemail": True})
+            self.call.post(ivr.VoicemailRecorded(path=f"chat:{self.session.contact_id}", seconds=0.0))
+            return
+        self.call.post(ivr.SpeechRecognized(text=text, confidence=1.0))
+
+    def pressed(self, key: str) -> None:
+        """A button: keys are digits, anything else is a phrase of the option."""
+        if self.call is None:
+            return
+        if key and all(k in "0123456789*#" for k in key):
+            self.call.post(ivr.DigitsReceived(digits=key))
+        else:
+            self.call.post(ivr.SpeechRecognized(text=key, confidence=1.0))
+
+    def _end(self, reason: str) -> None:
+        sessions = self.backend.sessions
+        if sessions is not None:  # the flow's survey node is the rating: no second one
+            sessions.finish(self.session, reason, ask_rating=False)

@@ -1,0 +1,77 @@
+"""The IVR runner in the server: flows loaded from ``ivr_dir`` at startup, reloaded on
+SIGHUP, the runner under ``app[IVR_RUNNER]``.
+
+A folder with errors loads nothing: at startup the server runs without flows (chat shows
+its topic list, calls find no flow) and logs every problem; on reload the previous flows
+stay. Flow phrases are checked against the recognizer's vocabulary when a model is loaded
+(unknown words are warnings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from callcenter.appkeys import CENTER, CONFIG, CRM_DIRECTORY, IVR_RUNNER, RECOGNIZER
+from callcenter.config.model import CenterConfig
+from callcenter.core.errors import ConfigError
+from callcenter.ivr import FlowSet, load_flows
+from callcenter.runtime.ivr_runner import IvrRunner
+from callcenter.speech.vosk_recognizer import VoskRecognizer
+
+log = logging.getLogger(__name__)
+
+NO_FLOWS = FlowSet(flows={}, entries={})
+
+
+def load_center_flows(config: CenterConfig, recognizer: VoskRecognizer | None = None) -> FlowSet:
+    """The flows of ``config.ivr_dir`` checked against the config; raises ``ConfigError``."""
+    flows = load_flows(config.ivr_dir, queues={q.name for q in config.queues}, hours=set(config.hours),
+                       vocabulary=recognizer.knows if recognizer is not None else None)
+    for warning in flows.warnings:
+        log.warning("IVR flows: %s", warning)
+    return flows
+
+
+def reload_flows(app: web.Application) -> bool:
+    """Load the flow folder again; on errors keep the running flows. True if replaced."""
+    runner = app[IVR_RUNNER]
+    try:
+        flows = load_center_flows(app[CONFIG], app.get(RECOGNIZER))
+    except ConfigError as exc:
+        log.error("IVR flows not reloaded, the previous %d flows stay:\n%s", len(runner.flows), exc)
+        return False
+    runner.replace_flows(flows)
+    log.info("IVR flows reloaded: %s", ", ".join(f.name for f in flows) or "none")
+    return True
+
+
+async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    try:
+        flows = load_center_flows(config, app.get(RECOGNIZER))
+    except ConfigError as exc:
+        log.error("IVR flows in %s did not load; running without IVR:\n%s", config.ivr_dir, exc)
+        flows = NO_FLOWS
+    runner = IvrRunner(app[CENTER], flows, directory=lambda: app.get(CRM_DIRECTORY))
+    app[IVR_RUNNER] = runner
+    loop = asyncio.get_running_loop()
+    hup = _add_sighup(loop, lambda: reload_flows(app))
+    yield
+    if hup:
+        loop.remove_signal_handler(signal.SIGHUP)
+    await runner.close()
+
+
+def _add_sighup(loop: asyncio.AbstractEventLoop, reload: Callable[[], object]) -> bool:
+    if not hasattr(signal, "SIGHUP"):
+        return False
+    try:
+        loop.add_signal_handler(signal.SIGHUP, reload)
+    except (RuntimeError, ValueError, NotImplementedError):  # not the main thread, or no signals
+        return False
+    return True
