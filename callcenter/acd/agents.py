@@ -19,6 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from callcenter.acd.index import SortedBag
+
+# what a free agent's pools tuple maps to: the waiting-contact bags it takes from, and the
+# free-agent bags it goes into as (strategy, requirement, bags) (filled in by the engine)
+WaitBags = dict[tuple[str, ...], tuple[SortedBag, ...]]
+FreeSlots = dict[tuple[str, ...], tuple[tuple[str, int, tuple[SortedBag, ...]], ...]]
+
 
 class State(StrEnum):
     LOGGED_OUT = "LOGGED_OUT"
@@ -97,6 +104,8 @@ class Agent:
     ctx: str | None = None
     ctx_base: str | None = None
     ctx_n: int = 0
+    wait_bags: WaitBags = field(default_factory=dict, repr=False)
+    free_slots: FreeSlots = field(default_factory=dict, repr=False)
 
     def meets(self, require: Mapping[str, int]) -> bool:
         skills = self.skills

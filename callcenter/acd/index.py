@@ -47,12 +47,12 @@ class SortedBag:
 
 
 class AgentPools:
-    """Free agents per (requirement id, pool, strategy), each with its key remembered so it
-    can be removed without a search by value."""
+    """Free agents per (requirement id, pool, strategy), each with its entries remembered so
+    it can be taken out again without a search by value."""
 
     def __init__(self) -> None:
         self._bags: dict[tuple[int, str, str], SortedBag] = {}
-        self._entries: dict[str, list[tuple[tuple[int, str, str], Any]]] = {}
+        self._entries: dict[str, list[tuple[SortedBag, Any]]] = {}
 
     def bag(self, key: tuple[int, str, str]) -> SortedBag:
         bag = self._bags.get(key)
@@ -60,19 +60,21 @@ class AgentPools:
             bag = self._bags[key] = SortedBag()
         return bag
 
-    def put(self, agent_id: str, placements: list[tuple[tuple[int, str, str], Any]]) -> None:
-        self.drop(agent_id)
-        for key, entry in placements:
-            self.bag(key).add(entry)
+    def put(self, agent_id: str, placements: list[tuple[SortedBag, Any]]) -> None:
+        """Place the agent at ``(bag, entry)`` pairs (bags from ``bag()``), replacing where it was."""
+        for bag, entry in self._entries.pop(agent_id, ()):
+            bag.remove(entry)
+        for bag, entry in placements:
+            insort(bag.items, entry)
         self._entries[agent_id] = placements
 
     def drop(self, agent_id: str) -> None:
-        for key, entry in self._entries.pop(agent_id, ()):
-            self._bags[key].remove(entry)
+        for bag, entry in self._entries.pop(agent_id, ()):
+            bag.remove(entry)
 
     def holds(self, agent_id: str) -> bool:
         return agent_id in self._entries
 
     def best(self, key: tuple[int, str, str]) -> Any | None:
         bag = self._bags.get(key)
-        return bag.first() if bag else None
+        return bag.items[0] if bag else None
