@@ -13,12 +13,14 @@ from aiohttp import web
 
 from callcenter.agent_desk.hub import DeskHub
 from callcenter.agent_desk.service import DeskService
+from callcenter.agent_desk.webrtc import DeskAudio
 from callcenter.appkeys import CENTER, CONFIG
 from callcenter.auth.web import Refused, require, session_of
 
 STATIC = Path(__file__).with_name("static")
 HUB = web.AppKey("desk_hub", DeskHub)
 SERVICE = web.AppKey("desk_service", DeskService)
+AUDIO = web.AppKey("desk_audio", DeskAudio)  # agents' browser audio: AUDIO.leg(agent_id, info)
 DESK_ROLES = ("agent", "supervisor")
 
 
@@ -31,7 +33,9 @@ def install(app: web.Application) -> None:
 
 async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     center = app[CENTER]
-    service = DeskService(center)
+    audio = DeskAudio(on_state=lambda agent, state: hub.deliver(agent, {"type": "webrtc_state",
+                                                                        "state": state}))
+    service = DeskService(center, audio=audio)
     hub = DeskHub(
         on_message=service.on_message,
         snapshot=service.snapshot,
@@ -39,8 +43,9 @@ async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
         grace_s=app[CONFIG].desk.reconnect_grace_s,
     )
     center.desks = hub
-    app[HUB], app[SERVICE] = hub, service
+    app[HUB], app[SERVICE], app[AUDIO] = hub, service, audio
     yield
+    await audio.close()
     await hub.close()
 
 

@@ -8,11 +8,13 @@ a disposition code not in the config) are refused naming the field, and change n
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Protocol
 
 from callcenter.acd import model as m
 from callcenter.agent_desk import protocol as p
+from callcenter.agent_desk.webrtc import AudioError, DeskAudio
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
 
@@ -24,14 +26,18 @@ class ChatOut(Protocol):
 
 
 class DeskService:
-    def __init__(self, center: Center, chats: ChatOut | None = None) -> None:
+    def __init__(self, center: Center, chats: ChatOut | None = None, audio: DeskAudio | None = None) -> None:
         self.center = center
         self.chats = chats
+        self.audio = audio
         self.desk = center.config.desk
+        self._closing: set[asyncio.Task[bool]] = set()
 
     # Hub callbacks --------------------------------------------------------------------------------
 
     async def on_message(self, agent: str, msg: Any) -> dict[str, Any] | None:
+        if isinstance(msg, p.WebRtcOffer | p.WebRtcIce | p.WebRtcClose):
+            return await self._audio_message(agent, msg)
         c = self.center
         if isinstance(msg, p.SetState):
             if msg.state == "ready":
@@ -63,6 +69,8 @@ class DeskService:
             await c.submit(m.ContactHeld(contact_id=msg.contact_id, on=msg.on))
         elif isinstance(msg, p.Mute):
             self._own_live(agent, msg.contact_id)
+            if self.audio is not None:
+                self.audio.set_muted(agent, msg.on)
             self._note(agent, msg.contact_id, "contact.muted" if msg.on else "contact.unmuted", {})
         elif isinstance(msg, p.Transfer):
             await c.submit(
@@ -140,9 +148,16 @@ class DeskService:
             "dispositions": list(self.desk.dispositions),
             "queues": [q.name for q in self.center.config.queues],
             "agents": sorted(x for x, ag in engine.agents.items() if ag.state.value != "LOGGED_OUT"),
+            "revision": p.PROTOCOL_REVISION,
+            "audio": {"webrtc": self.audio is not None, "ice_servers": [],
+                      "connected": self.audio is not None and self.audio.connected(agent)},
         }
 
     def on_gone(self, agent: str) -> None:
+        if self.audio is not None:  # the desk is gone, and with it the agent's microphone
+            task = asyncio.get_running_loop().create_task(self.audio.close_agent(agent))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
         a = self.center.engine.agents.get(agent)
         if a is not None and a.state.value != "LOGGED_OUT":
             self.center.post(m.AgentDisconnected(agent_id=agent))
@@ -157,6 +172,20 @@ class DeskService:
             )
 
     # Helpers -------------------------------------------------------------------------------------
+
+    async def _audio_message(self, agent: str, msg: Any) -> dict[str, Any] | None:
+        if self.audio is None:
+            raise p.ProtocolError("no_audio", "browser audio is not enabled on this server")
+        try:
+            if isinstance(msg, p.WebRtcOffer):
+                return {"answer": {"type": "answer", "sdp": await self.audio.offer(agent, msg.sdp)}}
+            if isinstance(msg, p.WebRtcIce):
+                await self.audio.add_ice(agent, msg.candidate, msg.sdp_mid, msg.sdp_mline_index)
+            else:
+                await self.audio.close_agent(agent, "desk_closed")
+        except AudioError as exc:
+            raise p.ProtocolError(exc.code, str(exc), field=exc.field) from None
+        return None
 
     def _offer_frame(self, offer_id: str) -> dict[str, Any] | None:
         offer = self.center.engine.offers.get(offer_id)

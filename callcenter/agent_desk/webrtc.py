@@ -45,6 +45,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
+from callcenter.agent_desk.protocol import MAX_SDP
 from callcenter.telephony.media import (
     FRAME_BYTES,
     FRAME_SAMPLES,
@@ -57,7 +58,6 @@ from callcenter.telephony.pacer import MediaClock
 
 log = logging.getLogger(__name__)
 
-MAX_SDP = 32 * 1024
 JITTER_FRAMES = 3  # at most 60 ms of our audio waits for the track
 TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 SILENT_FRAME = bytes(FRAME_BYTES)
@@ -234,18 +234,26 @@ class DeskAudio:
             raise AudioError("bad_field", f"the offer cannot be answered: {exc}", field="sdp") from None
         return pc.localDescription.sdp
 
-    async def add_ice(self, agent_id: str, candidate: str, sdp_mid: str | None,
+    async def add_ice(self, agent_id: str, candidate: str | None, sdp_mid: str | None,
                       sdp_mline_index: int | None) -> None:
-        """Add a candidate the browser trickled; an empty candidate means no more will come."""
+        """Add a candidate the browser trickled; ``None`` means no more will come."""
         peer = self._peers.get(agent_id)
         if peer is None:
             raise AudioError("no_audio", "send webrtc_offer before ICE candidates")
+        if candidate is None:
+            await peer.pc.addIceCandidate(None)
+            return
+        if sdp_mid is None and sdp_mline_index is None:
+            raise AudioError("bad_field", "a candidate needs sdp_mid or sdp_mline_index", field="sdp_mid")
         text = candidate.removeprefix("candidate:")
+        bits = text.split()
+        refusal = AudioError("bad_field", f"not an ICE candidate: {candidate[:80]!r}", field="candidate")
+        if len(bits) < 8 or bits[6] != "typ" or not bits[1].isdigit() or not bits[5].isdigit():
+            raise refusal  # checked here: aiortc's parser only asserts
         try:
             parsed = candidate_from_sdp(text)
         except (ValueError, IndexError):
-            raise AudioError("bad_field", f"not an ICE candidate: {candidate[:80]!r}",
-                             field="candidate") from None
+            raise refusal from None
         parsed.sdpMid = sdp_mid
         parsed.sdpMLineIndex = sdp_mline_index
         await peer.pc.addIceCandidate(parsed)

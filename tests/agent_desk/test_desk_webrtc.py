@@ -8,16 +8,24 @@ from __future__ import annotations
 import asyncio
 import fractions
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
+import aiohttp
 import av
 import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from callcenter.agent_desk.routes import AUDIO
 from callcenter.agent_desk.webrtc import AudioError, DeskAudio
+from callcenter.app import create_app
+from callcenter.config.loader import load_config
 from callcenter.speech.codecs import rms_dbfs, sine, tone_power
 from callcenter.telephony.media import AudioFrame, CallInfo, HungUp
 
 RATE = 8000
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class ToneTrack(MediaStreamTrack):
@@ -200,3 +208,97 @@ async def test_no_leg_without_a_desk_connection_and_bad_offers_are_refused(audio
     with pytest.raises(AudioError) as refused:
         await audio.add_ice("bob", "candidate:1 1 udp 1 192.0.2.2 5000 typ host", "0", 0)
     assert refused.value.code == "no_audio"
+
+
+# Signalling over the real desk WebSocket ------------------------------------------------------
+
+
+@pytest.fixture
+async def app_client(aiohttp_client, tmp_path: Path):  # type: ignore[no-untyped-def]
+    config = load_config(ROOT / "config" / "callcenter.yaml")
+    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
+                     desk=replace(config.desk, reconnect_grace_s=0.2))
+    return await aiohttp_client(create_app(config))
+
+
+class Desk:
+    """A logged-in desk socket, keeping events that arrive before a reply."""
+
+    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse,
+                 welcome: dict[str, Any]) -> None:
+        self.session, self.ws, self.welcome = session, ws, welcome
+        self.n = 0
+        self.backlog: list[dict[str, Any]] = []
+
+    async def ask(self, type_: str, **fields: Any) -> dict[str, Any]:
+        self.n += 1
+        await self.ws.send_json({"type": type_, "id": self.n, **fields})
+        while True:
+            frame = await self.ws.receive_json(timeout=10)
+            if frame.get("id") == self.n:
+                return frame  # type: ignore[no-any-return]
+            self.backlog.append(frame)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self.session.close()
+
+
+async def open_desk(client: Any, user: str) -> Desk:
+    session = aiohttp.ClientSession(base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    assert (await session.post("/api/v1/auth/login", json={"username": user, "password": user})).status == 200
+    ws = await session.ws_connect("/ws/desk")
+    await ws.send_json({"type": "hello", "protocol": 1})
+    return Desk(session, ws, await ws.receive_json(timeout=5))
+
+
+async def test_the_desk_negotiates_its_audio_over_the_desk_socket(app_client) -> None:  # type: ignore[no-untyped-def]
+    audio = app_client.server.app[AUDIO]
+    desk = await open_desk(app_client, "alice")
+    assert desk.welcome["audio"] == {"webrtc": True, "ice_servers": [], "connected": False}
+    assert desk.welcome["revision"] == "1.1"
+    browser = Browser(freq=440)
+    try:
+        bad = await desk.ask("webrtc_offer", sdp="v=0\r\ns=-\r\n")
+        assert (bad["type"], bad["code"], bad["field"]) == ("error", "bad_field", "sdp")
+        late = await desk.ask("webrtc_ice", candidate="candidate:1 1 udp 1 192.0.2.2 9 typ host", sdp_mid="0")
+        assert late["code"] == "no_audio"
+        await browser.pc.setLocalDescription(await browser.pc.createOffer())
+        reply = await desk.ask("webrtc_offer", sdp=browser.pc.localDescription.sdp)
+        assert reply["type"] == "ack" and reply["answer"]["type"] == "answer"
+        await browser.pc.setRemoteDescription(RTCSessionDescription(**reply["answer"]))
+        assert await audio.wait_connected("alice", 10)
+        wrong = await desk.ask("webrtc_ice", candidate="candidate:nonsense", sdp_mid="0")
+        assert (wrong["code"], wrong["field"]) == ("bad_field", "candidate")
+        assert (await desk.ask("webrtc_ice", candidate=None))["type"] == "ack"
+
+        leg = audio.leg("alice", info())
+        assert leg is not None
+        events = leg.events()
+        await agent_says(events, 10)
+        assert tone_power(await asyncio.wait_for(agent_says(events, 25), 5), RATE, 440) > 0.005
+        assert (await desk.ask("webrtc_close"))["type"] == "ack"
+        assert [e async for e in events if not isinstance(e, AudioFrame)] == [HungUp(reason="desk_closed")]
+        assert {"type": "webrtc_state", "state": "closed"} in desk.backlog
+    finally:
+        await browser.close()
+        await desk.close()
+
+
+async def test_a_desk_that_does_not_come_back_takes_its_audio_with_it(app_client) -> None:  # type: ignore[no-untyped-def]
+    audio = app_client.server.app[AUDIO]
+    desk = await open_desk(app_client, "alice")
+    browser = Browser(freq=440)
+    try:
+        await browser.pc.setLocalDescription(await browser.pc.createOffer())
+        reply = await desk.ask("webrtc_offer", sdp=browser.pc.localDescription.sdp)
+        await browser.pc.setRemoteDescription(RTCSessionDescription(**reply["answer"]))
+        assert await audio.wait_connected("alice", 10)
+        leg = audio.leg("alice", info())
+        assert leg is not None
+        await desk.ws.close()
+        ended = [e async for e in leg.events() if isinstance(e, HungUp)]
+        assert ended == [HungUp(reason="agent_gone")] and not audio.connected("alice")
+    finally:
+        await browser.close()
+        await desk.close()
