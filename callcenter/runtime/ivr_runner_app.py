@@ -37,11 +37,10 @@ def load_center_flows(config: CenterConfig, recognizer: VoskRecognizer | None = 
     return flows
 
 
-def reload_flows(app: web.Application) -> bool:
-    """Load the flow folder again; on errors keep the running flows. True if replaced."""
-    runner = app[IVR_RUNNER]
+def reload_flows(runner: IvrRunner, config: CenterConfig, recognizer: VoskRecognizer | None = None) -> bool:
+    """Load ``config.ivr_dir`` again; on errors keep the running flows. True if replaced."""
     try:
-        flows = load_center_flows(app[CONFIG], app.get(RECOGNIZER))
+        flows = load_center_flows(config, recognizer)
     except ConfigError as exc:
         log.error("IVR flows not reloaded, the previous %d flows stay:\n%s", len(runner.flows), exc)
         return False
@@ -60,7 +59,7 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
     runner = IvrRunner(app[CENTER], flows, directory=lambda: app.get(CRM_DIRECTORY))
     app[IVR_RUNNER] = runner
     loop = asyncio.get_running_loop()
-    hup = _add_sighup(loop, lambda: reload_flows(app))
+    hup = _add_sighup(loop, lambda: reload_flows(runner, app[CONFIG], app.get(RECOGNIZER)))
     yield
     if hup:
         loop.remove_signal_handler(signal.SIGHUP)
