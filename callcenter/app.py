@@ -24,6 +24,7 @@ from callcenter.core.clock import Clock, SystemClock
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import RandomIds
 from callcenter.crm_link import web as crm_web
+from callcenter.runtime import voice_app
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
 from callcenter.runtime.cluster_app import CLUSTER, cluster_center_ctx, redis_bus_ctx
@@ -59,6 +60,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     wallboard.install(app)
     supervisor_web.install(app)
     crm_web.install(app)  # customers, tickets, contact history, lookup, screen pop
+    voice_app.install(app)  # calls: SIP, AudioSocket, /media-stream -> IVR, queue, agent legs
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/version", version)
     app.router.add_get("/", index)

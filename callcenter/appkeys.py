@@ -17,6 +17,7 @@ from callcenter.crm_link.store import SqlCrmStore
 from callcenter.runtime.bus import EventBus
 from callcenter.runtime.center import Center
 from callcenter.runtime.ivr_runner import IvrRunner
+from callcenter.runtime.voice_legs import AgentLegs
 from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
 from callcenter.speech.vosk_recognizer import VoskRecognizer
 from callcenter.storage.log import SqlInteractionLog
@@ -37,3 +38,6 @@ PROMPTS = web.AppKey("prompt_renderer", Pyttsx3Renderer)
 RECOGNIZER = web.AppKey("speech_recognizer", VoskRecognizer)
 # The IVR runner (``runtime/ivr_runner_app.py``): chat and voice front-ends start sessions on it.
 IVR_RUNNER = web.AppKey("ivr_runner", IvrRunner)
+# Agents' audio legs (``runtime/voice_legs.py``): the desk's WebRTC leg or an agent's phone
+# registers here; the voice bridge claims it when a call is connected to that agent.
+AGENT_LEGS = web.AppKey("agent_legs", AgentLegs)

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from callcenter.telephony.media import CallChannel, CallInfo, ChannelCore, run_call, settle
 from callcenter.telephony.pacer import MediaClock
+from callcenter.telephony.sip_transport import ListenError
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,12 @@ class AudioSocketServer:
         self.channels: dict[str, AudioSocketChannel] = {}
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        try:
+            self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        except OSError as exc:
+            raise ListenError(f"AudioSocket cannot listen on {self._host}:{self._port}/tcp: "
+                              f"{exc.strerror or exc} (telephony.audiosocket_host, "
+                              "telephony.audiosocket_port)") from exc
 
     @property
     def port(self) -> int:

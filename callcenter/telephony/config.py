@@ -26,6 +26,14 @@ class TelephonyConfig:
     sends 180 Ringing before it answers (0 answers at once; a caller may CANCEL meanwhile).
     ``no_rtp_timeout_s`` hangs up a confirmed call whose caller sends no RTP for that long
     (not while the call is on hold). Recordings go under ``recordings_dir`` when ``record``.
+
+    While a call waits in a queue, ``callback_key`` (empty: off) takes a callback to the
+    calling number and keeps the place in line; ``callback_offer`` is said once on queueing,
+    ``callback_confirm`` before the call ends. ``agent_lines``: a call to ``agent-<id>``
+    becomes that agent's audio leg (a desk phone); SIP has no authentication here, so turn
+    it on only where the SIP port is reachable by trusted phones alone. ``agent_leg_wait_s``
+    is how long a connected call waits for its agent's leg before saying so in the log
+    (the caller hears comfort audio meanwhile and is bridged as soon as the leg comes).
     """
 
     enabled: bool = True
@@ -42,6 +50,11 @@ class TelephonyConfig:
     recordings_dir: str = "recordings"
     record: bool = False
     max_calls: int = 1000
+    callback_key: str = "*"
+    callback_offer: str = "To be called back without losing your place in line, press star."
+    callback_confirm: str = "Thank you. We will call you back when it is your turn. Goodbye."
+    agent_lines: bool = False
+    agent_leg_wait_s: float = 10.0
 
     def __post_init__(self) -> None:
         _check_port("sip_port", self.sip_port)
@@ -58,6 +71,10 @@ class TelephonyConfig:
             raise ValueError("no_rtp_timeout_s must be > 0")
         if self.max_calls < 1:
             raise ValueError("max_calls must be >= 1")
+        if self.callback_key not in ("", *"0123456789*#"):
+            raise ValueError(f"callback_key {self.callback_key!r} must be one key (0-9, *, #) or empty")
+        if self.agent_leg_wait_s <= 0:
+            raise ValueError("agent_leg_wait_s must be > 0")
 
     @property
     def media_address(self) -> str:

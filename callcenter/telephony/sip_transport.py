@@ -88,6 +88,10 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         log.debug("SIP UDP error: %s", exc)
 
 
+class ListenError(OSError):
+    """A front-end could not bind its address (busy port, bad host); names the setting."""
+
+
 class SipListeners:
     """Binds UDP and/or TCP on one host and port; ``close`` releases every socket and task."""
 
@@ -100,14 +104,23 @@ class SipListeners:
         self.port = 0
 
     async def open(self, host: str, port: int, transports: tuple[str, ...]) -> None:
+        """Bind every transport, or none: raises ``ListenError`` naming the one that failed."""
         loop = asyncio.get_running_loop()
-        if "udp" in transports:
-            self._udp, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(self._on_message), local_addr=(host, port))
-            port = self._udp.get_extra_info("sockname")[1]
-        if "tcp" in transports:
-            self._tcp = await asyncio.start_server(self._serve_tcp, host, port)
-            port = self._tcp.sockets[0].getsockname()[1]
+        transport = ""
+        try:
+            if "udp" in transports:
+                transport = "udp"
+                self._udp, _ = await loop.create_datagram_endpoint(
+                    lambda: _UdpProtocol(self._on_message), local_addr=(host, port))
+                port = self._udp.get_extra_info("sockname")[1]
+            if "tcp" in transports:
+                transport = "tcp"
+                self._tcp = await asyncio.start_server(self._serve_tcp, host, port)
+                port = self._tcp.sockets[0].getsockname()[1]
+        except OSError as exc:
+            await self.close()
+            raise ListenError(f"SIP cannot listen on {host}:{port}/{transport}: "
+                              f"{exc.strerror or exc} (telephony.sip_host, telephony.sip_port)") from exc
         self.port = port
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -1,0 +1,110 @@
+"""Calls in the server: the SIP server (UDP/TCP), the AudioSocket server and the
+``/media-stream`` WebSocket, all handing their calls to one ``VoiceFront``.
+
+``install(app)`` (from ``app.py``) puts the agents' leg registry under ``app[AGENT_LEGS]``
+at once (the desk's WebRTC leg registers there whether or not telephony is on), adds the
+``/media-stream`` route and ``telephony_ctx``. With ``telephony.enabled`` the context
+starts the front-ends after the IVR runner; on shutdown every call is hung up and every
+socket closed before the runner and the center stop.
+
+A busy or unusable port does not stop the server: chat, desks and the wallboard keep
+working, and one error names the address and the setting (``telephony.sip_port`` ...);
+fix it and restart. The listeners that could bind are serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from callcenter.appkeys import AGENT_LEGS, BUS, CENTER, CONFIG, IVR_RUNNER, PROMPTS, RECOGNIZER
+from callcenter.runtime.ivr_runner import IvrRunner
+from callcenter.runtime.ivr_runner_ports import IvrChannel
+from callcenter.runtime.voice import SessionStarter, VoiceFront
+from callcenter.runtime.voice_legs import AgentLegs
+from callcenter.runtime.voice_media import PromptAudio
+from callcenter.telephony.audiosocket import AudioSocketServer
+from callcenter.telephony.media_stream import media_stream_handler
+from callcenter.telephony.pacer import MediaClock
+from callcenter.telephony.sip_server import SipServer
+from callcenter.telephony.sip_transport import ListenError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(slots=True)
+class Telephony:
+    """What ``telephony_ctx`` started (``app[TELEPHONY]``); a listener that could not bind
+    is None."""
+
+    front: VoiceFront
+    media_stream: Handler
+    sip: SipServer | None = None
+    audiosocket: AudioSocketServer | None = None
+
+
+TELEPHONY = web.AppKey("telephony", Telephony)
+
+
+def install(app: web.Application) -> None:
+    app[AGENT_LEGS] = AgentLegs()
+    app.router.add_get("/media-stream", media_stream)
+    app.cleanup_ctx.append(telephony_ctx)
+
+
+async def media_stream(request: web.Request) -> web.StreamResponse:
+    telephony = request.app.get(TELEPHONY)
+    if telephony is None:
+        raise web.HTTPNotFound(text="telephony is not enabled on this server (telephony.enabled)")
+    return await telephony.media_stream(request)
+
+
+def ivr_starter(runner: IvrRunner) -> SessionStarter:
+    async def start(channel: IvrChannel, *, caller: str, called: str) -> None:
+        await runner.start(channel=channel, caller=caller, called=called)
+
+    return start
+
+
+async def telephony_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    cfg = config.telephony
+    if not cfg.enabled:
+        yield
+        return
+    clock = MediaClock()
+    front = VoiceFront(center=app[CENTER], bus=app[BUS], telephony=cfg, legs=app[AGENT_LEGS],
+                       clock=clock, start_ivr=ivr_starter(app[IVR_RUNNER]),
+                       audio=PromptAudio(app.get(PROMPTS), config.speech.tts_voice),
+                       recognizer=app.get(RECOGNIZER))
+    front.start()
+    sip = SipServer(cfg, front.handle_call, clock=clock)
+    audiosocket = AudioSocketServer(cfg.audiosocket_host, cfg.audiosocket_port, front.handle_call,
+                                    clock=clock)
+    started = [server for server in (sip, audiosocket) if await _start(server)]
+    telephony = Telephony(front=front, media_stream=media_stream_handler(front.handle_call, clock=clock))
+    if sip in started:
+        telephony.sip = sip
+    if audiosocket in started:
+        telephony.audiosocket = audiosocket
+        log.info("AudioSocket listening on %s:%s", cfg.audiosocket_host, audiosocket.port)
+    app[TELEPHONY] = telephony
+    yield
+    for server in started:
+        await server.stop()
+    await front.hang_up_all()
+    await front.stop()
+
+
+async def _start(server: SipServer | AudioSocketServer) -> bool:
+    try:
+        await server.start()
+    except ListenError as exc:
+        log.error("%s; the server runs without it until restarted", exc)
+        return False
+    return True

@@ -1,0 +1,304 @@
+"""One voice contact's life on its ``CallChannel``: IVR, queue, agent bridge, survey.
+
+``VoiceCall`` is the ``IvrChannel`` (``runtime/ivr_runner_ports.py``) of a call. The IVR
+runner drives it: prompts are spoken by ``PromptPlayer`` (barge-in cuts them), the
+caller's frames go to the recognizer while a menu listens, keys become
+``DigitsReceived``. Routing tells it what happened:
+
+- ``RouteToQueue``: comfort audio between the queue's announcements (the runner sends them
+  at the queue's ``announce_interval_s``); the ``callback_key`` takes a callback to the
+  calling number that keeps the place in line (``CallbackRequested``), then the call ends;
+- ``ConnectContact``: the agent's leg is claimed from ``AgentLegs`` and bridged to the
+  caller (recorded to one stereo WAV per contact when ``telephony.record``, logged as
+  ``contact.recording``); desk hold plays music to the caller; a transfer puts the caller
+  back on comfort audio until the next agent; the leg hanging up ends the contact as
+  ended by the agent;
+- ``FinishContact``: the bridge stops and the flow goes on (a survey) or hangs up.
+
+One task reads the channel's events outside the bridge; the bridge reads them while it
+runs; they never overlap. When the caller hangs up the runner hears ``hang_up()`` and ends
+the contact in the ACD with the reason for the stage it was in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from callcenter.acd import model as m
+from callcenter.core.events import InteractionEvent
+from callcenter.ivr import messages as ivr
+from callcenter.runtime.ivr_runner_ports import IvrCall
+from callcenter.runtime.voice_media import PromptPlayer, SpeechListener, VoicemailTaker
+from callcenter.speech.recognition import Recognition
+from callcenter.telephony.bridge import Bridge, BridgeResult
+from callcenter.telephony.media import AudioFrame, CallChannel, DigitPressed, HungUp
+from callcenter.telephony.recorder import recording_path
+
+if TYPE_CHECKING:
+    from callcenter.runtime.voice import VoiceFront
+
+log = logging.getLogger(__name__)
+
+OWN_PROMPT = "voice-"  # prompt ids of the front-end's own words (not the flow's)
+
+
+class VoiceCall:
+    kind = "voice"
+
+    def __init__(self, front: VoiceFront, channel: CallChannel) -> None:
+        self.front = front
+        self.channel = channel
+        self.call: IvrCall | None = None
+        self.queued = False
+        self.callback_taken = False
+        self.bridge: Bridge | None = None
+        self.held = False
+        self.bridges = 0
+        self.agent_id: str | None = None
+        self.end_reason: str | None = None
+        self._done = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._voicemail: VoicemailTaker | None = None
+        self._hangup_after: str | None = None  # own prompt id after which we hang up
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.player = PromptPlayer(channel, front.audio, front.music, self._prompt_done)
+        self.listener = SpeechListener(front.recognizer, self._heard)
+
+    @property
+    def contact_id(self) -> str | None:
+        return self.call.contact_id if self.call is not None else None
+
+    # Public methods for the front ---------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the call until it is over (either side hung up), then release everything."""
+        self._reader = asyncio.ensure_future(self._read())
+        try:
+            await self.front.start_session(self)
+            await self._done.wait()
+        finally:
+            await self._release()
+
+    def on_held(self, on: bool) -> None:
+        self.held = on
+        if self.bridge is not None:
+            (self.bridge.hold if on else self.bridge.resume)()
+
+    def on_transferred(self) -> None:
+        """The agent transferred the call: the caller waits again, on comfort audio."""
+        self.queued, self.held = True, False
+        if self.bridge is not None:
+            self.bridge.stop()
+        elif self._connecting is not None:
+            self._connecting.cancel()
+        self.player.comfort(True)
+
+    # IvrChannel port ----------------------------------------------------------------------
+
+    def opened(self, call: IvrCall) -> None:
+        self.call = call
+
+    def play(self, prompt: ivr.PlayPrompt) -> None:
+        self.player.say(prompt)
+
+    def stop_prompt(self, prompt_id: str) -> None:
+        self.player.stop(prompt_id)
+
+    def start_recognition(self, grammar: tuple[str, ...], timeout_s: float) -> None:
+        self.listener.start(grammar, timeout_s)
+
+    def stop_recognition(self) -> None:
+        self.listener.stop()
+
+    def start_voicemail(self, max_s: float) -> None:
+        folder = self.front.telephony.recordings_dir
+        path = recording_path(f"{folder}/voicemail", self.contact_id or self.channel.info.call_id)
+        self._voicemail = VoicemailTaker(self.channel, path, max_s)
+
+    def transfer(self, uri: str) -> None:
+        # The SIP front-end is a UAS without REFER; the flow's transfer ends the call.
+        log.warning("call %s: transfer to %s is not supported by the %s front-end; hanging up",
+                    self.channel.info.call_id, uri, self.channel.info.front_end)
+        self.hang_up("transferred")
+
+    def hang_up(self, reason: str) -> None:
+        self.end_reason = self.end_reason or reason
+        self._spawn(self.channel.hangup())
+
+    def on_routing(self, command: Any) -> None:
+        if isinstance(command, ivr.RouteToQueue):
+            self.queued = True
+            self.player.comfort(True)
+            if self.front.telephony.callback_key and self.channel.info.caller:
+                self._say_own(self.front.telephony.callback_offer)
+        elif isinstance(command, m.ConnectContact):
+            self.queued = False
+            self.agent_id = command.agent_id
+            self._connecting = asyncio.ensure_future(self._connect(command))
+        elif isinstance(command, m.FinishContact):
+            self.queued = False
+            self.player.comfort(False)
+            if self.bridge is not None:
+                self.bridge.stop()
+            elif self._connecting is not None:
+                self._connecting.cancel()
+
+    # Caller events ------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        async for event in self.channel.events():
+            if isinstance(event, AudioFrame):
+                self.listener.feed(event.pcm)
+                if self._voicemail is not None and not self._voicemail.add(event.pcm):
+                    self._spawn(self._voicemail_done())
+            elif isinstance(event, DigitPressed):
+                self._digit(event.digit)
+            elif isinstance(event, HungUp):
+                self._caller_gone(event.reason)
+
+    def _digit(self, digit: str) -> None:
+        if self._voicemail is not None and digit == "#":
+            self._spawn(self._voicemail_done())
+        elif self.queued and digit == self.front.telephony.callback_key and not self.callback_taken:
+            self._spawn(self._take_callback())
+        elif digit in ivr_keys and self.call is not None:
+            self.call.post(ivr.DigitsReceived(digits=digit))
+
+    def _heard(self, result: Recognition) -> None:
+        if self.call is not None:
+            self.call.post(ivr.SpeechRecognized(text=result.text, confidence=result.confidence))
+
+    def _prompt_done(self, prompt_id: str) -> None:
+        if prompt_id.startswith(OWN_PROMPT):
+            if prompt_id == self._hangup_after:
+                self._spawn(self.channel.hangup())
+        elif self.call is not None:
+            self.call.post(ivr.PromptFinished(prompt_id=prompt_id))
+
+    def _caller_gone(self, reason: str) -> None:
+        if self.end_reason is None:
+            self.end_reason = reason if reason == "server" else f"caller_{reason}"
+        if self._voicemail is not None:
+            self._spawn(self._voicemail_done())
+        if self.call is not None and not self.call.ended:
+            self.call.hang_up()
+        self._done.set()
+
+    async def _voicemail_done(self) -> None:
+        taker, self._voicemail = self._voicemail, None
+        if taker is None:
+            return
+        path, seconds = await taker.finish()
+        if self.call is not None:
+            self.call.post(ivr.VoicemailRecorded(path=str(path), seconds=seconds))
+
+    async def _take_callback(self) -> None:
+        contact_id = self.contact_id
+        if contact_id is None or not self.channel.info.caller:
+            return
+        self.callback_taken = True
+        try:
+            await self.front.center.submit(
+                m.CallbackRequested(contact_id=contact_id, number=self.channel.info.caller))
+        except m.AcdError as exc:  # connected meanwhile, or no longer waiting
+            log.info("call %s: callback not taken: %s", contact_id, exc)
+            self.callback_taken = False
+            return
+        self.queued = False
+        self.end_reason = "callback"
+        self.player.comfort(False)
+        self._hangup_after = self._say_own(self.front.telephony.callback_confirm)
+
+    def _say_own(self, text: str) -> str:
+        prompt_id = f"{OWN_PROMPT}{len(self.player.played)}-{id(text)}"
+        self.player.say(ivr.PlayPrompt(prompt_id=prompt_id, text=text))
+        return prompt_id
+
+    # The agent bridge ---------------------------------------------------------------------
+
+    async def _connect(self, command: m.ConnectContact) -> None:
+        legs, wait = self.front.legs, self.front.telephony.agent_leg_wait_s
+        leg = await legs.claim(command.agent_id, wait)
+        while leg is None and not self.channel.ended:
+            self._record("contact.agent_audio_missing", agent=command.agent_id, waited_s=wait)
+            leg = await legs.claim(command.agent_id, wait)
+        if leg is None:
+            return
+        try:
+            await self._bridged(command, leg)
+        finally:
+            legs.release(command.agent_id)
+            self._connecting = None
+
+    async def _bridged(self, command: m.ConnectContact, leg: CallChannel) -> None:
+        await self._stop_reader()
+        self.player.pause()
+        self.listener.stop()
+        cfg = self.front.telephony
+        self.bridges += 1
+        name = command.contact_id if self.bridges == 1 else f"{command.contact_id}-{self.bridges}"
+        self.bridge = Bridge(self.channel, leg, clock=self.front.clock, music=self.front.music,
+                             recording=recording_path(cfg.recordings_dir, name) if cfg.record else None)
+        if self.held:
+            self.bridge.hold()
+        self._record("contact.bridged", agent=command.agent_id, agent_leg=leg.info.front_end)
+        try:
+            result = await self.bridge.run()
+        finally:
+            self.bridge = None
+            self.player.resume()
+        self._after_bridge(command, result)
+
+    def _after_bridge(self, command: m.ConnectContact, result: BridgeResult) -> None:
+        if result.recording is not None:
+            self._record("contact.recording", agent=command.agent_id, path=str(result.recording))
+        if result.ended_by == "caller":
+            self._caller_gone(result.reason)
+            return
+        self._reader = asyncio.ensure_future(self._read())
+        if result.ended_by == "agent":  # the agent's phone hung up
+            self._spawn(self._agent_hung_up(command))
+
+    async def _agent_hung_up(self, command: m.ConnectContact) -> None:
+        try:
+            await self.front.center.submit(m.ContactEnded(contact_id=command.contact_id, by="agent"))
+        except m.AcdError as exc:  # ended meanwhile from the desk
+            log.info("call %s: %s", command.contact_id, exc)
+
+    async def _stop_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+            self._reader = None
+
+    # Helpers ------------------------------------------------------------------------------
+
+    def _record(self, kind: str, **data: Any) -> None:
+        self.front.center.record(InteractionEvent(
+            type=kind, at=self.front.center.clock.now(), contact_id=self.contact_id,
+            agent_id=data.pop("agent", None), data=data))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _release(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            await asyncio.gather(self._connecting, return_exceptions=True)
+        await self._stop_reader()
+        if self._voicemail is not None:
+            await self._voicemail_done()
+        await self.listener.close()
+        await self.player.close()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=2.0)
+        for task in tuple(self._tasks):
+            task.cancel()
+
+
+ivr_keys = frozenset("0123456789*#")

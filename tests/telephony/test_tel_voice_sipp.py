@@ -1,0 +1,93 @@
+"""Real calls through the running center: sipp keys through the bank IVR (RFC 4733 digits
+from sip-tester's pcaps) into a queue, an agent accepts, and the call is bridged to the
+agent's audio leg (a media-stream WebSocket), with audio both ways and a recording."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telsupport import free_port, needs_sipp, open_fds, run_sipp, tone_power, until
+from voicesupport import AgentPhone, center_of, contact_events, offer_for, ready_agent, voice_config
+
+from callcenter.acd import model as m
+from callcenter.app import create_app
+from callcenter.runtime.voice_app import TELEPHONY
+
+pytestmark = [needs_sipp, pytest.mark.timeout(60)]
+
+BANK = "+15550100"
+
+
+@pytest.fixture(scope="module")
+def prompts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("prompts")  # rendered once for the module's calls
+
+
+async def test_keyed_call_reaches_the_agent_with_audio_both_ways_and_a_recording(
+        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
+    center = center_of(client)
+    telephony = client.app[TELEPHONY]
+    assert telephony.sip is not None
+    await ready_agent(center, "alice", {"sales": 1})
+    phone = AgentPhone(client, "alice")
+    await phone.dial()
+    try:
+        await _keyed_call(client, phone, tmp_path)
+    finally:
+        await phone.hang_up()
+    await until(lambda: not client.app[TELEPHONY].front.agent_lines)
+    await client.close()
+
+
+async def _keyed_call(client: Any, phone: AgentPhone, tmp_path: Path) -> None:
+    center = center_of(client)
+    telephony = client.app[TELEPHONY]
+    fds = open_fds()
+
+    sipp = asyncio.ensure_future(run_sipp(
+        "bank_keys.xml", telephony.sip.port, tmp_path, "-m", "1", "-mp", str(free_port()),
+        "-rtp_echo", "-s", BANK, "-d", "5000"))
+    offer = await offer_for(center, "alice")
+    assert center.engine.contacts[offer.contact_id].queue == "sales"  # 1 English, 2 new customer
+    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+    rc, out = await sipp
+    assert rc == 0, out
+
+    await until(lambda: offer.contact_id not in center.engine.contacts)
+    await until(lambda: not telephony.front.calls)
+    # the agent's voice went to the caller, who echoed it back through the bridge
+    assert phone.tone_frames() >= 50
+    events = await contact_events(client, offer.contact_id)
+    kinds = [e.type for e in events]
+    assert {"ivr.started", "ivr.routed", "contact.queued", "contact.connected", "contact.bridged",
+            "contact.recording"} <= set(kinds)
+    ended = [e for e in events if e.type == "contact.ended"]
+    assert [(e.data["reason"], e.data.get("by")) for e in ended] == [("completed", "customer")]
+    digits = [e.data.get("digits") for e in events if e.type == "ivr.input"]
+    assert digits[:2] == ["1", "2"]
+    recording = Path(next(e.data["path"] for e in events if e.type == "contact.recording"))
+    with wave.open(str(recording)) as wav:
+        assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
+        stereo = wav.readframes(wav.getnframes())
+    left, right = _split(stereo)
+    assert _tone_seconds(right) > 1.0  # the agent's side
+    assert _tone_seconds(left) > 1.0  # the caller's side: the agent's voice came back
+    assert telephony.sip.open_resources()["calls"] == 0
+    assert open_fds() <= fds
+
+
+def _split(stereo: bytes) -> tuple[bytes, bytes]:
+    import array
+
+    samples = array.array("h", stereo)
+    return samples[0::2].tobytes(), samples[1::2].tobytes()
+
+
+def _tone_seconds(pcm: bytes) -> float:
+    frames = [pcm[i:i + 320] for i in range(0, len(pcm) - 319, 320)]
+    return sum(1 for f in frames if tone_power(f, 1000) > 0.5) * 0.02

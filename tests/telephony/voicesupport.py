@@ -1,0 +1,118 @@
+"""Helpers for the voice tests: the demo center with telephony on (always open, loopback
+ports), an agent whose audio leg is a media-stream WebSocket, and log reading."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientWebSocketResponse, WSMsgType
+from aiohttp.test_utils import TestClient
+from telsupport import free_port, tone, tone_power, until
+
+from callcenter.acd import model as m
+from callcenter.appkeys import AGENT_LEGS, CENTER, LOG
+from callcenter.config.loader import load_config
+from callcenter.config.model import CenterConfig, HoursConfig
+from callcenter.runtime.center import Center
+from callcenter.speech import codecs
+from callcenter.storage.log import StoredEvent
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def voice_config(tmp_path: Path, prompts: Path, **telephony: Any) -> CenterConfig:
+    """The demo config, open all hours, with telephony on loopback (SIP and AudioSocket on
+    free ports, agent lines on, recording into ``tmp_path``)."""
+    config = load_config(ROOT / "config" / "callcenter.yaml")
+    base = free_port()
+    values: dict[str, Any] = {
+        "enabled": True, "sip_port": 0, "audiosocket_port": 0, "rtp_port_min": base,
+        "rtp_port_max": base + 60, "agent_lines": True, "record": True,
+        "recordings_dir": str(tmp_path / "recordings"), "no_rtp_timeout_s": 10.0,
+        "agent_leg_wait_s": 2.0}
+    values.update(telephony)
+    hours = {name: HoursConfig(always_open=True) for name in config.hours}
+    return replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
+                   hours=hours, telephony=replace(config.telephony, **values),
+                   speech=replace(config.speech, cache_dir=str(prompts)))
+
+
+async def ready_agent(center: Center, agent: str, skills: dict[str, int]) -> None:
+    await center.submit(m.AgentLoggedIn(agent_id=agent, name=agent.title(), skills=skills))
+    await center.submit(m.AgentReady(agent_id=agent))
+
+
+async def offer_for(center: Center, agent: str, timeout: float = 15.0) -> Any:
+    """The engine's offer to ``agent`` (``offer_id``, ``contact_id``), once there is one."""
+    await until(lambda: any(o.agent_id == agent for o in center.engine.offers.values()), timeout)
+    return next(o for o in center.engine.offers.values() if o.agent_id == agent)
+
+
+class AgentPhone:
+    """An agent's audio leg over the media-stream WebSocket: sends a 1 kHz tone as the
+    agent's voice (paced at 20 ms) and keeps what it hears."""
+
+    def __init__(self, client: TestClient[Any, Any], agent: str) -> None:
+        self.client = client
+        self.agent = agent
+        self.heard: list[bytes] = []
+        self.ws: ClientWebSocketResponse | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def dial(self) -> None:
+        self.ws = ws = await self.client.ws_connect("/media-stream")
+        sid = f"MZ-{self.agent}"
+        await ws.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        await ws.send_json({"event": "start", "streamSid": sid, "start": {
+            "streamSid": sid, "callSid": f"CA-{self.agent}", "tracks": ["inbound"],
+            "customParameters": {"From": self.agent, "To": f"agent-{self.agent}"}}})
+        self._tasks = [asyncio.ensure_future(self._speak(ws, sid)), asyncio.ensure_future(self._listen(ws))]
+        legs = self.client.app[AGENT_LEGS]  # type: ignore[index]
+        await until(lambda: legs.get(self.agent) is not None)
+
+    async def _speak(self, ws: ClientWebSocketResponse, sid: str) -> None:
+        voice = tone(1000, 0.2, amplitude=6000)
+        with contextlib.suppress(ConnectionError):
+            while not ws.closed:
+                await self._speak_once(ws, sid, voice)
+
+    async def _speak_once(self, ws: ClientWebSocketResponse, sid: str, voice: bytes) -> None:
+        for start in range(0, len(voice), 320):
+            payload = base64.b64encode(codecs.ulaw_encode(voice[start:start + 320])).decode()
+            await ws.send_str(json.dumps({"event": "media", "streamSid": sid,
+                                          "media": {"track": "inbound", "payload": payload}}))
+            await asyncio.sleep(0.02)  # real-time pacing of the agent's voice
+
+    async def _listen(self, ws: ClientWebSocketResponse) -> None:
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                break
+            data = json.loads(message.data)
+            if data.get("event") == "media":
+                self.heard.append(codecs.ulaw_decode(base64.b64decode(data["media"]["payload"])))
+
+    def tone_frames(self) -> int:
+        return sum(1 for pcm in self.heard if len(pcm) >= 160 and tone_power(pcm, 1000) > 0.5)
+
+    async def hang_up(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def contact_events(client: TestClient[Any, Any], contact_id: str) -> list[StoredEvent]:
+    log = client.app[LOG]  # type: ignore[index]
+    await log.flush()
+    return list(await log.read(contact_id=contact_id, limit=1000))
+
+
+def center_of(client: TestClient[Any, Any]) -> Center:
+    return client.app[CENTER]  # type: ignore[index,no-any-return]
