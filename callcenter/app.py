@@ -130,6 +130,7 @@ async def center_ctx(app: web.Application) -> AsyncIterator[None]:
     clock = app[CLOCK]
     center = Center(app[CONFIG], clock=clock, log=app[LOG], bus=app[BUS],
                     ids=RandomIds(lambda: int(clock.now() * 1000)))
+    center.use_crm(crm_web.live_crm(app))  # arrivals get CRM attributes, offers a screen pop
     center.start()
     await recover(center, app[DB])  # settle what a previous run left open, before any traffic
     app[CENTER] = center

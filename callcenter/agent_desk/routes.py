@@ -14,13 +14,13 @@ from aiohttp import web
 from callcenter.agent_desk.hub import DeskHub
 from callcenter.agent_desk.service import DeskService
 from callcenter.agent_desk.webrtc import DeskAudio
-from callcenter.appkeys import CENTER, CONFIG
+from callcenter.appkeys import AGENT_LEGS, CENTER, CONFIG
 from callcenter.auth.web import Refused, require, session_of
 
 STATIC = Path(__file__).with_name("static")
 HUB = web.AppKey("desk_hub", DeskHub)
 SERVICE = web.AppKey("desk_service", DeskService)
-AUDIO = web.AppKey("desk_audio", DeskAudio)  # agents' browser audio: AUDIO.leg(agent_id, info)
+AUDIO = web.AppKey("desk_audio", DeskAudio)  # agents' browser audio (legs go into AGENT_LEGS)
 DESK_ROLES = ("agent", "supervisor")
 
 
@@ -33,7 +33,8 @@ def install(app: web.Application) -> None:
 
 async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     center = app[CENTER]
-    audio = DeskAudio(on_state=lambda agent, state: hub.deliver(agent, {"type": "webrtc_state",
+    audio = DeskAudio(legs=app.get(AGENT_LEGS),  # each desk's connection is its agent's leg
+                      on_state=lambda agent, state: hub.deliver(agent, {"type": "webrtc_state",
                                                                         "state": state}))
     service = DeskService(center, audio=audio)
     hub = DeskHub(

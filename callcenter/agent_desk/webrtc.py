@@ -10,19 +10,22 @@ directly). aiortc does not trickle, so the answer carries all our candidates; th
 may trickle its own (``webrtc_ice``). A new offer from the same agent (a reloaded page)
 replaces the old connection.
 
-The connection outlives calls: it is set up once per desk, and each call takes a fresh
-``WebRtcLeg`` from ``DeskAudio.leg(agent_id)``. Inbound audio (Opus, 48 kHz stereo, or
-whatever was negotiated) is resampled to 8 kHz mono 16-bit and delivered as 20 ms frames to
-the current leg only; between calls it is dropped. Outbound, the leg is paced by the shared
-``MediaClock`` and sends silence between prompts; our track hands aiortc one 20 ms frame at
-a time on its own absolute-deadline pacing, taking the leg's newest frames (a small jitter
-allowance, bounded so latency cannot grow) and silence when there is none.
+The connection outlives calls: its ``WebRtcLeg`` (a ``CallChannel``) is registered as the
+agent's leg in the agent-leg registry (``runtime/voice_legs.py``: ``register`` once the
+connection is up, ``unregister`` when it goes) and the voice runtime bridges each call to
+it. Inbound audio (Opus, 48 kHz stereo, or whatever was negotiated) is resampled to 8 kHz
+mono 16-bit and delivered as 20 ms frames only while the registry says the leg carries a
+call; between calls it is dropped, and what a previous call left unread is discarded when
+the next one starts. Outbound, the leg is paced by the shared ``MediaClock`` and sends
+silence between prompts; our track hands aiortc one 20 ms frame at a time on its own
+absolute-deadline pacing, taking the leg's newest frames (a small jitter allowance, bounded
+so latency cannot grow) and silence when there is none.
 
-``hangup()`` on a leg ends that call's leg only; the desk's connection stays for the next
-call. When the desk goes away (``close_agent``: the desk's grace period ran out, the agent
-logged out, the browser closed the connection) or its ICE/DTLS connection fails, the peer
-closes and a leg in use ends with ``HungUp("agent_gone")``, so a bridge never waits on a
-dead agent. ``mute`` makes the agent's leg deliver silence (the log says muted: it is).
+When the desk goes away (``close_agent``: the desk's grace period ran out, the browser
+closed its audio), its ICE/DTLS connection fails, or someone hangs the leg up, the peer
+closes and the leg ends with ``HungUp`` (``agent_gone``, ``desk_closed``...), so a bridge
+never waits on a dead agent. ``set_muted`` makes the leg deliver silence (the log says
+muted: it is); a new call starts unmuted.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import fractions
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from aiortc import (
@@ -51,6 +54,7 @@ from callcenter.telephony.media import (
     FRAME_SAMPLES,
     FRAME_SECONDS,
     SAMPLE_RATE,
+    CallChannel,
     CallInfo,
     ChannelCore,
 )
@@ -65,6 +69,18 @@ SILENT_FRAME = bytes(FRAME_BYTES)
 StateListener = Callable[[str, str], None]  # (agent_id, connection state)
 
 
+class LegRegistry(Protocol):
+    """The agent-leg registry's side for leg owners (``runtime/voice_legs.AgentLegs``)."""
+
+    def register(self, agent_id: str, leg: CallChannel) -> None: ...
+
+    def unregister(self, agent_id: str, leg: CallChannel | None = None) -> None: ...
+
+    def on_change(self, listener: Callable[[str, bool], None]) -> Callable[[], None]: ...
+
+    def get(self, agent_id: str) -> CallChannel | None: ...
+
+
 class AudioError(Exception):
     """A signalling message that cannot be applied (bad SDP, no connection, ...)."""
 
@@ -75,18 +91,28 @@ class AudioError(Exception):
 
 
 class WebRtcLeg(ChannelCore):
-    """One call's agent leg on the agent's desk connection."""
+    """The agent's audio over their desk's connection, for as many calls as it lives."""
 
     def __init__(self, info: CallInfo, clock: MediaClock, peer: _Peer) -> None:
         super().__init__(info, clock)
         self.continuous = True
+        self.carrying = False
         self._peer = peer
+
+    def carry(self, on: bool) -> None:
+        """A call starts (``on``) or stops using this leg."""
+        self.carrying = on
+        self._peer.muted = False
+        self._peer.outbound.flush()
+        if on and not self.ended:  # what nobody read after the last call is not this call's audio
+            while not self._events.empty():
+                self._events.get_nowait()
 
     def _send_frame(self, pcm: bytes) -> None:
         self._peer.outbound.push(pcm)
 
     async def _send_hangup(self) -> None:
-        self._peer.release(self)
+        await self._peer.close("server")
 
 
 class _OutboundTrack(MediaStreamTrack):
@@ -133,26 +159,27 @@ class _OutboundTrack(MediaStreamTrack):
 
 
 class _Peer:
-    """One agent desk's peer connection, its two audio directions and the leg in use."""
+    """One agent desk's peer connection, its two audio directions and its leg."""
 
-    def __init__(self, agent_id: str, pc: RTCPeerConnection) -> None:
+    def __init__(self, agent_id: str, pc: RTCPeerConnection, clock: MediaClock,
+                 on_closed: Callable[[_Peer], None]) -> None:
         self.agent_id = agent_id
         self.pc = pc
         self.outbound = _OutboundTrack()
-        self.leg: WebRtcLeg | None = None
         self.muted = False
         self.frames_in = 0
-        self.remote_track = asyncio.get_running_loop().create_future()
         self.up = asyncio.Event()
+        self.closed = False
+        self._on_closed = on_closed
         self._reader: asyncio.Task[None] | None = None
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-        self.closed = False
+        info = CallInfo(call_id=f"desk-audio-{agent_id}-{id(self):x}", caller=agent_id,
+                        called=agent_id, front_end="webrtc")
+        self.leg = WebRtcLeg(info, clock, self)
 
     def start_reading(self, track: MediaStreamTrack) -> None:
         if self._reader is None:
             self._reader = asyncio.get_running_loop().create_task(self._read(track))
-            if not self.remote_track.done():
-                self.remote_track.set_result(track)
 
     async def _read(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):
@@ -162,75 +189,62 @@ class _Peer:
                 for out in self._resampler.resample(frame):
                     pcm = bytes(out.planes[0])[: out.samples * 2]
                     self.frames_in += 1
-                    leg = self.leg
-                    if leg is not None and not leg.ended:
-                        leg.deliver_audio(bytes(len(pcm)) if self.muted else pcm)
-
-    def attach(self, leg: WebRtcLeg) -> None:
-        previous, self.leg = self.leg, leg
-        self.outbound.flush()
-        if previous is not None and previous is not leg:
-            previous.end("replaced")
-
-    def release(self, leg: WebRtcLeg) -> None:
-        if self.leg is leg:
-            self.leg = None
-            self.outbound.flush()
+                    if self.leg.carrying:
+                        self.leg.deliver_audio(bytes(len(pcm)) if self.muted else pcm)
 
     async def close(self, reason: str) -> None:
         if self.closed:
             return
         self.closed = True
-        leg, self.leg = self.leg, None
-        if leg is not None:
-            leg.end(reason)
+        self.leg.end(reason)
+        self._on_closed(self)
         self.outbound.stop()
         await self.pc.close()
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
-        if not self.remote_track.done():
-            self.remote_track.cancel()
 
 
 class DeskAudio:
     """The WebRTC side of every desk in this process: signalling in, agent legs out.
 
-    Use from the event loop. ``offer`` / ``add_ice`` / ``close_agent`` come from desk
-    messages; ``leg(agent_id, info)`` is for whoever bridges a call to the agent (the voice
-    runtime); ``close()`` at shutdown. ``on_state(agent_id, state)`` hears connection states
-    (``connected``, ``failed``, ``closed``) so the desk can show them.
+    Use from the event loop. ``offer`` / ``add_ice`` / ``close_agent`` / ``set_muted`` come
+    from desk messages; each connection's leg goes into ``legs`` (the agent-leg registry)
+    once it is up; ``close()`` at shutdown. ``on_state(agent_id, state)`` hears connection
+    states (``connected``, ``failed``, ``closed``) so the desk can show them.
     """
 
-    def __init__(self, clock: MediaClock | None = None, *, on_state: StateListener | None = None) -> None:
+    def __init__(self, clock: MediaClock | None = None, *, legs: LegRegistry | None = None,
+                 on_state: StateListener | None = None) -> None:
         self.clock = clock or MediaClock()
+        self.legs = legs
         self._peers: dict[str, _Peer] = {}
         self._on_state = on_state
+        self._stop_listening = legs.on_change(self._carrying) if legs is not None else None
 
     # Public methods for the desk (signalling) ---------------------------------------------------
 
     async def offer(self, agent_id: str, sdp: str) -> str:
         """Answer a desk's SDP offer; return the answer SDP (with all our candidates)."""
         check_sdp(sdp)
-        old = self._peers.pop(agent_id, None)
+        old = self._peers.get(agent_id)
         if old is not None:
             await old.close("replaced")
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        peer = _Peer(agent_id, pc)
+        peer = _Peer(agent_id, pc, self.clock, self._closed)
         self._peers[agent_id] = peer
         self._watch(peer)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
-            if not audio:
+            if not any(t.kind == "audio" for t in pc.getTransceivers()):
                 raise AudioError("bad_field", "the offer has no audio section", field="sdp")
             pc.addTrack(peer.outbound)  # takes the offer's audio transceiver: send and receive
             await pc.setLocalDescription(await pc.createAnswer())
         except AudioError:
-            await self._drop(peer, "bad_offer")
+            await peer.close("bad_offer")
             raise
         except Exception as exc:  # aiortc refuses SDP it cannot use with ValueError and friends
-            await self._drop(peer, "bad_offer")
+            await peer.close("bad_offer")
             raise AudioError("bad_field", f"the offer cannot be answered: {exc}", field="sdp") from None
         return pc.localDescription.sdp
 
@@ -259,12 +273,11 @@ class DeskAudio:
         await peer.pc.addIceCandidate(parsed)
 
     async def close_agent(self, agent_id: str, reason: str = "agent_gone") -> bool:
-        """Tear down the agent's connection (and end a leg in use); False if there was none."""
-        peer = self._peers.pop(agent_id, None)
+        """Tear down the agent's connection (its leg ends with ``reason``); False if none."""
+        peer = self._peers.get(agent_id)
         if peer is None:
             return False
         await peer.close(reason)
-        self._tell(agent_id, "closed")
         return True
 
     def set_muted(self, agent_id: str, muted: bool) -> None:
@@ -275,8 +288,10 @@ class DeskAudio:
     async def close(self) -> None:
         for agent_id in list(self._peers):
             await self.close_agent(agent_id, "server_stopped")
+        if self._stop_listening is not None:
+            self._stop_listening()
 
-    # Public methods for the voice runtime --------------------------------------------------------
+    # Queries ------------------------------------------------------------------------------------
 
     def connected(self, agent_id: str) -> bool:
         peer = self._peers.get(agent_id)
@@ -291,21 +306,18 @@ class DeskAudio:
             await asyncio.wait_for(peer.up.wait(), timeout)
         return self.connected(agent_id)
 
-    def leg(self, agent_id: str, info: CallInfo) -> WebRtcLeg | None:
-        """A fresh agent leg for one call, or None when the agent has no live audio."""
+    def leg(self, agent_id: str) -> WebRtcLeg | None:
+        """The agent's leg on their desk connection, or None when there is none."""
         peer = self._peers.get(agent_id)
-        if peer is None or peer.closed or peer.pc.connectionState in ("failed", "closed"):
-            return None
-        leg = WebRtcLeg(info, self.clock, peer)
-        peer.attach(leg)
-        return leg
+        return None if peer is None or peer.closed else peer.leg
 
     def stats(self, agent_id: str) -> dict[str, Any]:
         peer = self._peers.get(agent_id)
         if peer is None:
             return {}
         return {"state": peer.pc.connectionState, "frames_in": peer.frames_in,
-                "frames_out": peer.outbound.frames_sent, "muted": peer.muted}
+                "frames_out": peer.outbound.frames_sent, "muted": peer.muted,
+                "carrying": peer.leg.carrying}
 
     # Internals ------------------------------------------------------------------------------------
 
@@ -318,19 +330,29 @@ class DeskAudio:
         @peer.pc.on("connectionstatechange")
         async def on_state() -> None:
             state = peer.pc.connectionState
-            if self._peers.get(peer.agent_id) is not peer:
+            if peer.closed:
                 return
             self._tell(peer.agent_id, state)
-            if state == "connected":
+            if state == "connected" and not peer.up.is_set():
                 peer.up.set()
+                if self.legs is not None:
+                    self.legs.register(peer.agent_id, peer.leg)
             elif state == "failed":
                 log.info("desk audio of %s failed; closing it", peer.agent_id)
-                await self.close_agent(peer.agent_id, "agent_gone")
+                await peer.close("agent_gone")
 
-    async def _drop(self, peer: _Peer, reason: str) -> None:
+    def _closed(self, peer: _Peer) -> None:
         if self._peers.get(peer.agent_id) is peer:
             del self._peers[peer.agent_id]
-        await peer.close(reason)
+        if self.legs is not None:
+            self.legs.unregister(peer.agent_id, peer.leg)
+        if peer.up.is_set():
+            self._tell(peer.agent_id, "closed")
+
+    def _carrying(self, agent_id: str, in_use: bool) -> None:
+        peer = self._peers.get(agent_id)
+        if peer is not None and self.legs is not None and self.legs.get(agent_id) is peer.leg:
+            peer.leg.carry(in_use)
 
     def _tell(self, agent_id: str, state: str) -> None:
         if self._on_state is not None:

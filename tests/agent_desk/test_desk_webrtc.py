@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,10 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 from callcenter.agent_desk.routes import AUDIO
 from callcenter.agent_desk.webrtc import AudioError, DeskAudio
 from callcenter.app import create_app
+from callcenter.appkeys import AGENT_LEGS
 from callcenter.config.loader import load_config
 from callcenter.speech.codecs import rms_dbfs, sine, tone_power
-from callcenter.telephony.media import AudioFrame, CallInfo, HungUp
+from callcenter.telephony.media import AudioFrame, CallChannel, HungUp
 
 RATE = 8000
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,14 +111,45 @@ class Browser:
 
 
 @pytest.fixture
-async def audio() -> AsyncIterator[DeskAudio]:
-    desk_audio = DeskAudio()
+def legs() -> Legs:
+    return Legs()
+
+
+@pytest.fixture
+async def audio(legs: Legs) -> AsyncIterator[DeskAudio]:
+    desk_audio = DeskAudio(legs=legs)
     yield desk_audio
     await desk_audio.close()
 
 
-def info(n: int = 1) -> CallInfo:
-    return CallInfo(call_id=f"call-{n}", caller="+972501234567", called="100", front_end="test")
+class Legs:
+    """A recording agent-leg registry (the port ``DeskAudio`` registers its legs with)."""
+
+    def __init__(self) -> None:
+        self.legs: dict[str, CallChannel] = {}
+        self.history: list[tuple[str, str]] = []
+        self._listeners: list[Callable[[str, bool], None]] = []
+
+    def register(self, agent_id: str, leg: CallChannel) -> None:
+        self.legs[agent_id] = leg
+        self.history.append(("register", agent_id))
+
+    def unregister(self, agent_id: str, leg: CallChannel | None = None) -> None:
+        if leg is None or self.legs.get(agent_id) is leg:
+            del self.legs[agent_id]
+            self.history.append(("unregister", agent_id))
+
+    def on_change(self, listener: Callable[[str, bool], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def get(self, agent_id: str) -> CallChannel | None:
+        return self.legs.get(agent_id)
+
+    def use(self, agent_id: str, in_use: bool) -> CallChannel:
+        for listener in self._listeners:
+            listener(agent_id, in_use)
+        return self.legs[agent_id]
 
 
 async def agent_says(leg_events: AsyncIterator[object], frames: int) -> bytes:
@@ -131,12 +163,13 @@ async def agent_says(leg_events: AsyncIterator[object], frames: int) -> bytes:
     return bytes(pcm)
 
 
-async def test_audio_flows_both_ways_between_the_leg_and_the_browser(audio: DeskAudio) -> None:
+async def test_audio_flows_both_ways_between_the_leg_and_the_browser(audio: DeskAudio, legs: Legs) -> None:
     browser = Browser(freq=440)
     try:
         await browser.call(audio, "alice")
-        leg = audio.leg("alice", info())
-        assert leg is not None
+        assert legs.history == [("register", "alice")]
+        leg = legs.use("alice", True)
+        assert leg is audio.leg("alice")
         events = leg.events()
         await agent_says(events, 25)  # let the Opus round trip settle
         assert audio.connected("alice")
@@ -157,12 +190,11 @@ async def test_audio_flows_both_ways_between_the_leg_and_the_browser(audio: Desk
         await browser.close()
 
 
-async def test_mute_gives_the_caller_silence(audio: DeskAudio) -> None:
+async def test_mute_gives_the_caller_silence(audio: DeskAudio, legs: Legs) -> None:
     browser = Browser(freq=440)
     try:
         await browser.call(audio, "alice")
-        leg = audio.leg("alice", info())
-        assert leg is not None
+        leg = legs.use("alice", True)
         audio.set_muted("alice", True)
         events = leg.events()
         assert rms_dbfs(await asyncio.wait_for(agent_says(events, 25), 5)) == float("-inf")
@@ -173,30 +205,46 @@ async def test_mute_gives_the_caller_silence(audio: DeskAudio) -> None:
         await browser.close()
 
 
-async def test_a_call_leg_ends_without_the_desk_connection_and_the_desk_going_ends_a_leg(
-        audio: DeskAudio) -> None:
+async def test_the_leg_outlives_calls_and_ends_when_the_desk_goes(audio: DeskAudio, legs: Legs) -> None:
     browser = Browser(freq=440)
     try:
         await browser.call(audio, "alice")
-        first = audio.leg("alice", info(1))
-        assert first is not None
-        await first.hangup()
-        assert first.ended and audio.connected("alice")
-        second = audio.leg("alice", info(2))
-        assert second is not None
-        events = second.events()
-        assert tone_power(await asyncio.wait_for(agent_says(events, 50), 5), RATE, 440) > 0.005
+        leg = legs.use("alice", True)
+        first_call = leg.events()
+        await asyncio.wait_for(agent_says(first_call, 10), 5)
+        legs.use("alice", False)  # the call ended: the leg and the connection stay
+        frames = audio.stats("alice")["frames_in"]
+        while audio.stats("alice")["frames_in"] < frames + 25:  # half a second between calls
+            await browser.hear(0.1)
+        assert audio.connected("alice") and not leg.ended
+        legs.use("alice", True)
+        second_call = leg.events()
+        first = await asyncio.wait_for(second_call.__anext__(), 1)  # fresh audio, not a backlog
+        assert isinstance(first, AudioFrame)
+        assert tone_power(await asyncio.wait_for(agent_says(second_call, 50), 5), RATE, 440) > 0.005
 
         assert await audio.close_agent("alice")
-        last = [e async for e in events if not isinstance(e, AudioFrame)]
-        assert last == [HungUp(reason="agent_gone")]
-        assert audio.leg("alice", info(3)) is None and not audio.connected("alice")
+        rest = [e async for e in second_call if not isinstance(e, AudioFrame)]
+        assert rest == [HungUp(reason="agent_gone")]
+        assert audio.leg("alice") is None and not audio.connected("alice")
+        assert legs.history == [("register", "alice"), ("unregister", "alice")]
+    finally:
+        await browser.close()
+
+
+async def test_hanging_up_the_leg_closes_the_desk_audio(audio: DeskAudio, legs: Legs) -> None:
+    browser = Browser(freq=440)
+    try:
+        await browser.call(audio, "alice")
+        leg = legs.use("alice", True)
+        await leg.hangup()
+        assert leg.ended and audio.leg("alice") is None and legs.get("alice") is None
     finally:
         await browser.close()
 
 
 async def test_no_leg_without_a_desk_connection_and_bad_offers_are_refused(audio: DeskAudio) -> None:
-    assert audio.leg("bob", info()) is None
+    assert audio.leg("bob") is None
     for sdp, words in (("hello", "v=0"), ("v=0\r\ns=-\r\n", "no audio"), ("v=0\r\n" + "a" * 40_000, "longer")):
         with pytest.raises(AudioError) as refused:
             await audio.offer("bob", sdp)
@@ -204,7 +252,7 @@ async def test_no_leg_without_a_desk_connection_and_bad_offers_are_refused(audio
     with pytest.raises(AudioError) as refused:
         await audio.offer("bob", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n")
     assert refused.value.field == "sdp"
-    assert audio.leg("bob", info()) is None
+    assert audio.leg("bob") is None
     with pytest.raises(AudioError) as refused:
         await audio.add_ice("bob", "candidate:1 1 udp 1 192.0.2.2 5000 typ host", "0", 0)
     assert refused.value.code == "no_audio"
@@ -272,13 +320,15 @@ async def test_the_desk_negotiates_its_audio_over_the_desk_socket(app_client) ->
         assert (wrong["code"], wrong["field"]) == ("bad_field", "candidate")
         assert (await desk.ask("webrtc_ice", candidate=None))["type"] == "ack"
 
-        leg = audio.leg("alice", info())
-        assert leg is not None
+        legs = app_client.server.app[AGENT_LEGS]
+        leg = await legs.claim("alice", 5)  # as the voice runtime does when a call connects
+        assert leg is not None and leg is audio.leg("alice")
         events = leg.events()
         await agent_says(events, 10)
         assert tone_power(await asyncio.wait_for(agent_says(events, 25), 5), RATE, 440) > 0.005
         assert (await desk.ask("webrtc_close"))["type"] == "ack"
         assert [e async for e in events if not isinstance(e, AudioFrame)] == [HungUp(reason="desk_closed")]
+        assert legs.get("alice") is None
         assert {"type": "webrtc_state", "state": "closed"} in desk.backlog
     finally:
         await browser.close()
@@ -294,7 +344,7 @@ async def test_a_desk_that_does_not_come_back_takes_its_audio_with_it(app_client
         reply = await desk.ask("webrtc_offer", sdp=browser.pc.localDescription.sdp)
         await browser.pc.setRemoteDescription(RTCSessionDescription(**reply["answer"]))
         assert await audio.wait_connected("alice", 10)
-        leg = audio.leg("alice", info())
+        leg = audio.leg("alice")
         assert leg is not None
         await desk.ws.close()
         ended = [e async for e in leg.events() if isinstance(e, HungUp)]
