@@ -6,6 +6,11 @@ Example::
       default_country_code: "+972"
       lookup_budget_ms: 200
       repeat_window_days: 7
+      demo_customers: 200           # seed a synthetic customer base on first start
+      route_rules:                  # at arrival, by the caller's CRM attributes
+        - when: {repeat_contact: "yes", open_complaint: "yes"}
+          queue: complaints
+          from_queues: [general, english]
       external:
         lookup_urls:
           caller_number: "https://crm.example/api/customers?phone={value}"
@@ -29,6 +34,11 @@ from dataclasses import dataclass, field
 from callcenter.crm_link.phone import parse_country_code
 
 LOOKUP_KEYS = ("caller_number", "email", "account_number", "customer_id")
+# the keys ``model.contact_attributes`` gives; route rules may match only these
+ATTRIBUTE_KEYS = (
+    "identified", "tier", "segment", "value_cell", "churn_risk", "language", "rfm", "repeat_contact",
+    "open_complaint",
+)
 CARD_FIELDS = (
     "customer_id", "name", "first_name", "account_number", "language", "tier", "phones", "emails",
 )
@@ -76,16 +86,47 @@ class ExternalCrmConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CrmRouteRule:
+    """At arrival, a contact whose CRM attributes match ``when`` (every key equal; the keys
+    of ``ATTRIBUTE_KEYS``) goes to ``queue`` instead of the queue it was headed for;
+    ``from_queues`` limits the rule to contacts headed for those queues (empty: any). The
+    first matching rule wins; the loader checks that the queues exist."""
+
+    when: dict[str, str]
+    queue: str
+    from_queues: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.when:
+            raise ValueError("when: name at least one attribute (a rule matching everyone is a queue)")
+        for key, value in self.when.items():
+            if key not in ATTRIBUTE_KEYS:
+                raise ValueError(f"when.{key}: not a CRM attribute ({', '.join(ATTRIBUTE_KEYS)})")
+            if not value:
+                raise ValueError(f"when.{key}: needs a value")
+
+    def applies(self, attributes: dict[str, str], queue: str) -> bool:
+        if self.from_queues and queue not in self.from_queues:
+            return False
+        return queue != self.queue and all(attributes.get(k) == v for k, v in self.when.items())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CrmConfig:
     """``default_country_code`` turns national numbers (``050-123 4567``) into E.164;
     ``lookup_budget_ms`` is how long an offer waits for the CRM before it goes out with an
     "unidentified caller" card that is filled in later; a contact is a repeat when the
-    customer's previous contact arrived within ``repeat_window_days``."""
+    customer's previous contact arrived within ``repeat_window_days``. ``route_rules``
+    send contacts to another queue by the caller's CRM attributes (``CrmRouteRule``).
+    ``demo_customers`` > 0 seeds that many synthetic customers (and the demo callers,
+    ``demo.py``) when the server starts on a store with no customers."""
 
     default_country_code: str = "+1"
     lookup_budget_ms: int = 200
     repeat_window_days: float = 7.0
     history_limit: int = 5
+    route_rules: list[CrmRouteRule] = field(default_factory=list)
+    demo_customers: int = 0
     external: ExternalCrmConfig | None = None
 
     def __post_init__(self) -> None:
@@ -96,6 +137,16 @@ class CrmConfig:
             raise ValueError("repeat_window_days must be positive")
         if not 1 <= self.history_limit <= 50:
             raise ValueError("history_limit must be 1-50")
+        if not 0 <= self.demo_customers <= 100_000:
+            raise ValueError("demo_customers must be 0-100000 (use `callcenter crm seed` for more)")
+
+    def route(self, attributes: dict[str, str], queue: str) -> tuple[str, int | None]:
+        """The queue a contact headed for ``queue`` goes to, and the index of the rule that
+        sent it there (None: no rule matched)."""
+        for index, rule in enumerate(self.route_rules):
+            if rule.applies(attributes, queue):
+                return rule.queue, index
+        return queue, None
 
     @property
     def lookup_budget_s(self) -> float:

@@ -31,16 +31,18 @@ from aiohttp import web
 from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_DIRECTORY, CRM_STORE, DB, LOG
 from callcenter.auth.guard import json_error, read_json, require
 from callcenter.crm_link.config import LOOKUP_KEYS, CrmConfig
+from callcenter.crm_link.demo import ensure_demo_customers
 from callcenter.crm_link.history import contact_history, contact_summary
 from callcenter.crm_link.http_crm import HttpCrmDirectory, WebhookSender
 from callcenter.crm_link.inputs import CrmInputError
+from callcenter.crm_link.live import LiveCrm
 from callcenter.crm_link.openapi import OPENAPI_PATHS
 from callcenter.crm_link.ports import CrmUnavailable
 from callcenter.crm_link.records import create_ticket, list_tickets, patch_ticket
 from callcenter.crm_link.screen_pop import load_screen_pop
 from callcenter.crm_link.store import SqlCrmStore
 
-__all__ = ["CRM_DIRECTORY", "CRM_STORE", "OPENAPI_PATHS", "crm_ctx", "install"]
+__all__ = ["CRM_DIRECTORY", "CRM_STORE", "OPENAPI_PATHS", "crm_ctx", "install", "live_crm"]
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +105,12 @@ def _guarded(handler: Handler) -> Handler:
 
 async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open the store on the center's database and the directory (``CRM_DIRECTORY``: the
-    store, or the outside CRM); with a webhook URL, start the sender and its bus feed."""
+    store, or the outside CRM); seed the demo customers when the config asks and the
+    store is empty; with a webhook URL, start the sender and its bus feed."""
     config = app[CRM_CONFIG] if CRM_CONFIG in app else app[CONFIG].crm
     clock = app[CLOCK]
     store = SqlCrmStore(app[DB], config, now=clock.now)
+    await ensure_demo_customers(app[DB], config, clock.now())
     app[CRM_STORE] = store
     app[CRM_DIRECTORY] = store
     external = config.external
@@ -129,6 +133,12 @@ async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
         await sender.close()
     if session is not None:
         await session.close()
+
+
+def live_crm(app: web.Application) -> LiveCrm:
+    """The CRM the running center uses (``Center.use_crm``): after ``crm_ctx`` has run."""
+    return LiveCrm(app[CRM_STORE], app[CRM_DIRECTORY], app[CRM_STORE].config, now=app[CLOCK].now,
+                   flush=app[LOG].flush)
 
 
 async def _webhook_feed(app: web.Application, sender: WebhookSender) -> None:

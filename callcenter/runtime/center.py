@@ -9,6 +9,11 @@ whether they were accepted) or ``post`` them. The engine's commands are routed h
   ``DeskSink`` (the desk hub), and the bus;
 - what concerns a contact's own channel (connected, overflowed, finished) -> the contact's
   ``ContactEndpoint`` (a chat session, a call) registered by its adapter.
+
+With a ``ContactCrm`` (``use_crm``; app.py gives it ``crm_link.live.LiveCrm``), an arriving
+contact is looked up within the CRM's budget and queued with the customer's routing
+attributes (and the queue the CRM's route rules pick), and each offer goes to the desk with
+its screen pop (see crm_link/live.py).
 """
 
 from __future__ import annotations
@@ -37,6 +42,25 @@ log = logging.getLogger(__name__)
 
 class DeskSink(Protocol):
     def deliver(self, agent_id: str, frame: dict[str, Any]) -> None: ...
+
+
+class ContactCrm(Protocol):
+    """The CRM as the center uses it (``crm_link.live.LiveCrm`` documents the contract)."""
+
+    def bind(self, *, record: Any, deliver: Any) -> None: ...
+
+    async def arrival(
+        self, *, contact_id: str, caller: str | None, queue: str, attributes: Mapping[str, str],
+        context_id: str | None = None,
+    ) -> tuple[str, dict[str, str]]: ...
+
+    def offer(self, agent_id: str, frame: dict[str, Any]) -> None: ...
+
+    def withdrawn(self, offer_id: str) -> None: ...
+
+    def ended(self, contact_id: str) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class ContactEndpoint(Protocol):
@@ -86,6 +110,7 @@ class Center:
         router.register(m.FinishContact, self._finished)
         self.acd: Driver[AcdEngine] = Driver(self.engine, clock, router, name="acd")
         self.desks: DeskSink | None = None
+        self.crm: ContactCrm | None = None
         self._endpoints: dict[str, ContactEndpoint] = {}
         self._agent_of: dict[str, str] = {}  # connected contact -> its agent, for desk notices
         self.handled_by: OrderedDict[str, str] = OrderedDict()  # recent contacts -> who had them
@@ -97,6 +122,13 @@ class Center:
 
     async def stop(self) -> None:
         await self.acd.stop()
+        if self.crm is not None:
+            await self.crm.close()
+
+    def use_crm(self, crm: ContactCrm) -> None:
+        """Look arriving contacts up and pop the customer with each offer (module docstring)."""
+        crm.bind(record=self.record, deliver=self._desk)
+        self.crm = crm
 
     # Public methods for adapters ---------------------------------------------------------------
 
@@ -129,7 +161,11 @@ class Center:
         priority_class: int | None = None,
         head_start_s: float | None = None,
     ) -> None:
-        """Log the arrival and queue the contact (raises ``AcdError`` if the ACD refuses)."""
+        """Log the arrival and queue the contact (raises ``AcdError`` if the ACD refuses).
+
+        With a CRM, the caller is looked up first (within its budget): the customer's
+        attributes join ``attributes`` (which win on a clash) and a route rule may pick
+        another queue."""
         self.record(
             InteractionEvent(
                 type="contact.arrived",
@@ -140,12 +176,18 @@ class Center:
                 context_id=context_id,
             )
         )
+        given = dict(attributes or {})
+        if self.crm is not None:
+            queue, crm_attributes = await self.crm.arrival(
+                contact_id=contact_id, caller=caller, queue=queue, attributes=given, context_id=context_id
+            )
+            given = {**crm_attributes, **given}
         await self.submit(
             m.ContactArrived(
                 contact_id=contact_id,
                 channel=channel,
                 queue=queue,
-                attributes=dict(attributes or {}),
+                attributes=given,
                 caller=caller,
                 context_id=context_id,
                 priority_class=priority_class,
@@ -177,9 +219,15 @@ class Center:
             self.desks.deliver(agent_id, frame)
 
     def _offer(self, c: m.OfferContact) -> None:
-        self._desk(c.agent_id, {"type": "offer", **asdict(c)})
+        frame = {"type": "offer", **asdict(c)}
+        if self.crm is not None:
+            self.crm.offer(c.agent_id, frame)  # sends it with the screen pop, within the budget
+        else:
+            self._desk(c.agent_id, frame)
 
     def _withdrawn(self, c: m.WithdrawOffer) -> None:
+        if self.crm is not None:
+            self.crm.withdrawn(c.offer_id)
         self._desk(
             c.agent_id,
             {
@@ -216,6 +264,8 @@ class Center:
             )
         self._to_endpoint(c)
         self._endpoints.pop(c.contact_id, None)
+        if self.crm is not None:
+            self.crm.ended(c.contact_id)
 
     def _to_endpoint(self, c: Any) -> None:
         endpoint = self._endpoints.get(c.contact_id)

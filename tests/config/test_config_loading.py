@@ -119,7 +119,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_check_config_exits_0_on_the_demo_config() -> None:
     result = run_cli("check-config", "--config", str(DEMO))
     assert result.returncode == 0, result.stderr
-    assert "ok: 6 queues" in result.stdout
+    assert "ok: 7 queues" in result.stdout
 
 
 def test_check_config_prints_all_problems_and_exits_1(tmp_path: Path) -> None:

@@ -1,0 +1,219 @@
+"""The CRM in the running center: who the caller is when a contact arrives, and the
+screen pop that goes out with its offer. ``runtime.center.Center`` calls it (its
+``ContactCrm`` port) and does no CRM I/O itself; the ACD engine stays pure.
+
+Theory of operation:
+
+- ``arrival(contact_id=, caller=, queue=, attributes=)``, before the contact is queued,
+  looks the caller up within ``crm.lookup_budget_ms`` (by ``attributes["customer_id"]``
+  when the IVR already identified the caller, else by caller number). In time, it logs
+  ``contact.identified`` and returns the card's routing attributes (``tier``,
+  ``repeat_contact``, ``open_complaint`` ...) and the queue after ``crm.route_rules``
+  (logged as ``contact.crm_routed``). Late, the contact is queued as
+  ``identified: no`` at once, and is identified (logged) when the answer arrives.
+- ``offer(agent_id, frame)`` sends the ACD's offer frame with ``screen_pop`` (tickets,
+  history and IVR trail read fresh) once the pop is ready, but waits at most the budget:
+  past it the frame goes out with the "unidentified caller" pop and
+  ``screen_pop_pending: true``, and a ``screen_pop`` frame fills it in when ready. The
+  offer frame always goes out, whatever the CRM does.
+- ``withdrawn(offer_id)``: an offer whose frame has not gone out yet never goes out.
+- ``ended(contact_id)`` forgets the contact; ``close()`` cancels what is in flight.
+
+Use from the event loop only; ``bind`` gives it the center's log and desks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
+
+from callcenter.core.events import InteractionEvent
+from callcenter.crm_link.budget import lookup_with_budget
+from callcenter.crm_link.config import CrmConfig
+from callcenter.crm_link.model import CustomerCard, LookupBy, contact_attributes, unidentified_card
+from callcenter.crm_link.ports import CrmDirectory
+from callcenter.crm_link.screen_pop import build_screen_pop, load_screen_pop
+from callcenter.crm_link.store import SqlCrmStore
+
+log = logging.getLogger(__name__)
+
+Record = Callable[[InteractionEvent], None]
+Deliver = Callable[[str, dict[str, Any]], None]
+MAX_CONTACTS = 20_000  # cards kept for contacts still in the center (oldest dropped first)
+
+
+class LiveCrm:
+    """``Center``'s ``ContactCrm``: see the module docstring. ``flush`` writes the
+    interaction log out, so the pop's IVR trail and history include this contact."""
+
+    def __init__(
+        self,
+        store: SqlCrmStore,
+        directory: CrmDirectory,
+        config: CrmConfig,
+        *,
+        now: Callable[[], float],
+        flush: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store, self.directory, self.config = store, directory, config
+        self._now, self._flush = now, flush
+        self._record: Record = lambda event: None
+        self._deliver: Deliver = lambda agent_id, frame: None
+        self._cards: OrderedDict[str, CustomerCard] = OrderedDict()
+        self._late: dict[str, asyncio.Task[None]] = {}  # contact -> its late identification
+        self._unsent: dict[str, asyncio.Task[None]] = {}  # offer -> task that will send its frame
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def bind(self, *, record: Record, deliver: Deliver) -> None:
+        self._record, self._deliver = record, deliver
+
+    # Public methods for the center --------------------------------------------------------
+
+    async def arrival(
+        self, *, contact_id: str, caller: str | None, queue: str, attributes: Mapping[str, str],
+        context_id: str | None = None,
+    ) -> tuple[str, dict[str, str]]:
+        """The queue the contact goes to and the CRM attributes to add (see module doc)."""
+        by, value = _key(caller, attributes)
+        if value is None:
+            return queue, {"identified": "no"}
+        found = await lookup_with_budget(self.directory, by, value, self.config.lookup_budget_s)
+        if found.error is not None:
+            log.warning("CRM lookup for %s failed: %s", contact_id, found.error)
+        if found.pending is not None:
+            late = self._identify_late(contact_id, by, found.pending, context_id)
+            self._late[contact_id] = self._spawn(late)
+            return queue, {"identified": "no"}
+        card = found.card
+        self._remember(contact_id, card)
+        crm = contact_attributes(card, contact_id=contact_id)
+        if card.identified:
+            self._identified(contact_id, card, by, context_id)
+        target, rule = self.config.route(crm, queue)
+        if rule is not None:
+            self._record(InteractionEvent(
+                type="contact.crm_routed", at=self._now(), contact_id=contact_id, queue=target,
+                data={"from_queue": queue, "to_queue": target, "rule": rule,
+                      "when": dict(self.config.route_rules[rule].when)},
+                context_id=context_id))
+        return target, crm
+
+    def offer(self, agent_id: str, frame: dict[str, Any]) -> None:
+        """Send the offer ``frame`` to ``agent_id`` with its screen pop (see module doc)."""
+        offer_id = str(frame["offer_id"])
+        self._unsent[offer_id] = self._spawn(self._send_offer(agent_id, offer_id, frame))
+
+    def withdrawn(self, offer_id: str) -> None:
+        task = self._unsent.pop(offer_id, None)
+        if task is not None:
+            task.cancel()
+
+    def ended(self, contact_id: str) -> None:
+        self._cards.pop(contact_id, None)
+        late = self._late.pop(contact_id, None)
+        if late is not None:
+            late.cancel()
+
+    async def close(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # The screen pop -----------------------------------------------------------------------
+
+    async def screen_pop(self, contact_id: str, caller: str | None = None) -> dict[str, Any]:
+        """The pop for ``contact_id`` now: its card (from arrival, its late lookup, or a
+        lookup of ``caller`` for a contact that did not come through ``arrival``)."""
+        late = self._late.get(contact_id)
+        if late is not None:
+            await asyncio.shield(late)
+        card = self._cards.get(contact_id)
+        if card is None and caller:
+            card = await self.directory.lookup("caller_number", caller)
+            if card is not None:
+                self._remember(contact_id, card)
+                self._identified(contact_id, card, "caller_number", None)
+        if self._flush is not None:
+            await self._flush()
+        return await load_screen_pop(self.store, contact_id, card if card and card.identified else None)
+
+    def placeholder_pop(self, contact_id: str) -> dict[str, Any]:
+        return build_screen_pop(unidentified_card(), contact_id=contact_id, now=self._now())
+
+    async def _send_offer(self, agent_id: str, offer_id: str, frame: dict[str, Any]) -> None:
+        contact_id = str(frame["contact_id"])
+        pop_task = asyncio.ensure_future(self.screen_pop(contact_id, frame.get("caller")))
+        try:
+            done, _ = await asyncio.wait({pop_task}, timeout=self.config.lookup_budget_s)
+        except asyncio.CancelledError:  # withdrawn before it went out
+            pop_task.cancel()
+            raise
+        pop = _result(pop_task, contact_id) if done else None
+        self._unsent.pop(offer_id, None)
+        self._deliver(agent_id, {**frame, "screen_pop": pop or self.placeholder_pop(contact_id),
+                                 "screen_pop_pending": not done})
+        if done:
+            return
+        await asyncio.wait({pop_task})
+        late_pop = _result(pop_task, contact_id)
+        if late_pop is not None:
+            self._deliver(agent_id, {"type": "screen_pop", "contact_id": contact_id, "offer_id": offer_id,
+                                     "screen_pop": late_pop})
+
+    # Helpers ------------------------------------------------------------------------------
+
+    async def _identify_late(
+        self, contact_id: str, by: LookupBy, pending: asyncio.Task[CustomerCard | None],
+        context_id: str | None,
+    ) -> None:
+        try:
+            card = await pending
+        finally:
+            self._late.pop(contact_id, None)
+        if card is not None:
+            self._remember(contact_id, card)
+            self._identified(contact_id, card, by, context_id, late=True)
+
+    def _identified(
+        self, contact_id: str, card: CustomerCard, by: LookupBy, context_id: str | None, *, late: bool = False
+    ) -> None:
+        if by == "customer_id":
+            return  # whoever put the id on the contact (the IVR) has logged it
+        data: dict[str, Any] = {"customer_id": card.customer_id, "by": by, "source": card.source}
+        if late:
+            data["late"] = True
+        self._record(InteractionEvent(type="contact.identified", at=self._now(), contact_id=contact_id,
+                                      data=data, context_id=context_id))
+
+    def _remember(self, contact_id: str, card: CustomerCard) -> None:
+        self._cards[contact_id] = card
+        self._cards.move_to_end(contact_id)
+        while len(self._cards) > MAX_CONTACTS:
+            self._cards.popitem(last=False)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+def _key(caller: str | None, attributes: Mapping[str, str]) -> tuple[LookupBy, str | None]:
+    customer_id = attributes.get("customer_id")
+    if customer_id:
+        return "customer_id", customer_id
+    return "caller_number", caller or None
+
+
+def _result(task: asyncio.Future[dict[str, Any]], contact_id: str) -> dict[str, Any] | None:
+    if task.cancelled():
+        return None
+    exc = task.exception()
+    if exc is not None:
+        log.warning("screen pop for %s failed: %s: %s", contact_id, type(exc).__name__, exc)
+        return None
+    return task.result()
