@@ -98,6 +98,7 @@ class ChatIvrChannel:
             self.call.post(ivr.SpeechRecognized(text=key, confidence=1.0))
 
     def _end(self, reason: str) -> None:
+        self.backend.ivr.pop(self.session.contact_id, None)
         sessions = self.backend.sessions
         if sessions is not None:  # the flow's survey node is the rating: no second one
             sessions.finish(self.session, reason, ask_rating=False)

@@ -9,7 +9,8 @@ Customer -> server frames (JSON objects with a ``type``):
   ``rate``   {rating, comment?}  1-5 at the end;
   ``leave``  {}           the customer closes the chat.
 Server -> customer frames: ``session`` {contact_id, token}, ``prompt`` {text, options:
-[{key, label}]}, ``queued`` {position, ewt_s}, ``agent_joined`` {name}, ``message``
+[{key, label}]}, ``queued`` {position, ewt_s}, ``agent_joined`` {name}, ``agent_left`` {}
+(the agent part is over; the IVR may ask for a rating next), ``message``
 {from, text, at}, ``typing`` {from}, ``ended`` {reason, rate: bool}, ``error`` {code,
 message, field}.
 """

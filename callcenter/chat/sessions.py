@@ -35,7 +35,7 @@ from callcenter.runtime.ws_sender import WsSender
 log = logging.getLogger(__name__)
 
 Frame = dict[str, Any]
-REPLAYED = {"prompt", "message", "queued", "agent_joined", "ended"}
+REPLAYED = {"prompt", "message", "queued", "agent_joined", "agent_left", "ended"}
 
 
 class ChatSession:

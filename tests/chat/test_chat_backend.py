@@ -1,45 +1,119 @@
-"""The real chat backend in the real app: a customer who leaves at the menu still has a
-complete life in the log; one who picks a topic waits in that queue as a chat contact."""
+"""The real chat backend in the real app, over the real chat WebSocket.
+
+With the demo flows, the chat runs the bank's chat flow in text mode: buttons and typed
+text walk it into a queue, the agent part follows, then the flow's survey; a customer who
+leaves at the menu still has a complete life in the log. Without a chat flow, the
+customer picks a topic from the queues that take chats."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from callcenter.acd import model as m
+from callcenter.agent_desk.routes import SERVICE
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
 from callcenter.config.loader import load_config
+from callcenter.config.model import CenterConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_menu_leaver_and_queued_chat(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def demo_config(tmp_path: Path) -> CenterConfig:
     config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))
-    client = await aiohttp_client(create_app(config))
+    return replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
+                   speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
+
+
+async def frames_until(ws: Any, kind: str, text: str = "") -> list[dict[str, Any]]:
+    """Frames received up to and including the first of ``kind`` whose text starts so."""
+    got: list[dict[str, Any]] = []
+    while True:
+        frame = await ws.receive_json(timeout=5)
+        got.append(frame)
+        if frame["type"] == kind and str(frame.get("text", "")).startswith(text):
+            return got
+
+
+async def test_a_chat_walks_the_flow_by_buttons_and_text_talks_to_the_agent_and_rates(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client = await aiohttp_client(create_app(demo_config(tmp_path)))
     app = client.server.app
+    center = app[CENTER]
 
     leaver = await client.ws_connect("/ws/chat")
     await leaver.send_json({"type": "start", "name": "Eli"})
     gone = (await leaver.receive_json(timeout=5))["contact_id"]
-    await leaver.receive_json(timeout=5)  # the topic menu
+    welcome = await frames_until(leaver, "prompt", "What can we help you with?")
+    assert welcome[0] == {"type": "prompt", "text": "Welcome to Demo Bank chat.", "options": []}
+    assert [o["label"] for o in welcome[-1]["options"]][:2] == ["Lost or stolen card", "My balance"]
     await leaver.send_json({"type": "leave"})
 
-    stayer = await client.ws_connect("/ws/chat")
-    await stayer.send_json({"type": "start", "email": "noa@example.com"})
-    waiting = (await stayer.receive_json(timeout=5))["contact_id"]
-    menu = await stayer.receive_json(timeout=5)
-    internet = next(o["key"] for o in menu["options"] if o["label"] == "online banking support")
-    await stayer.send_json({"type": "text", "text": "hello?"})  # not a topic: the menu again
-    assert (await stayer.receive_json(timeout=5))["type"] == "prompt"
-    await stayer.send_json({"type": "choose", "key": internet})
-    queued = await stayer.receive_json(timeout=5)
-    assert queued == {"type": "queued", "position": 1, "ewt_s": None}  # nobody is logged in yet
+    ws = await client.ws_connect("/ws/chat")
+    await ws.send_json({"type": "start", "name": "Noa", "email": "noa@example.com"})
+    cid = (await ws.receive_json(timeout=5))["contact_id"]
+    menu = (await frames_until(ws, "prompt", "What can we help you with?"))[-1]
+    await ws.send_json({"type": "text", "text": "hello?"})  # not a topic: said again
+    assert (await frames_until(ws, "prompt"))[-1]["text"].startswith("Sorry, I did not understand that.")
+    await ws.send_json({"type": "text", "text": "internet"})  # typed phrase of an option
+    assert (await frames_until(ws, "prompt", "You are number 1 in line."))[-2]["text"] == (
+        "An internet banking specialist will be with you shortly.")
+    contact = center.engine.contacts[cid]
+    assert (contact.channel, contact.queue, contact.caller) == ("chat", "internet", "noa@example.com")
+    assert (contact.attributes["name"], contact.attributes["intent"]) == ("Noa", "internet")
+    assert any(o["key"] == "3" for o in menu["options"])
 
+    await center.submit(m.AgentLoggedIn(agent_id="bob", skills={"internet": 4}, name="Bob Levi"))
+    await center.submit(m.AgentReady(agent_id="bob"))
+    offer = next(iter(center.engine.offers.values()))
+    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="bob"))
+    assert (await frames_until(ws, "agent_joined"))[-1]["name"] == "Bob Levi"
+    await ws.send_json({"type": "text", "text": "my login fails"})  # to the agent now, not the IVR
+    assert app[SERVICE].chats.agent_says(cid, "Bob Levi", "Try again now, please.")
+    assert (await frames_until(ws, "message"))[-1]["text"] == "Try again now, please."
+
+    await center.submit(m.ContactEnded(contact_id=cid, by="agent"))
+    survey = (await frames_until(ws, "prompt", "How satisfied"))
+    assert survey[0]["type"] == "agent_left"
+    assert [o["key"] for o in survey[-1]["options"]] == ["1", "2", "3", "4", "5"]
+    await ws.send_json({"type": "choose", "key": "4"})
+    end = await frames_until(ws, "ended")
+    assert end[-2]["text"] == "Thank you for chatting with Demo Bank. Goodbye."
+    assert end[-1] == {"type": "ended", "reason": "completed", "rate": False}
+    await app[IVR_RUNNER].idle()
+
+    await app[LOG].flush()
+    mine = await app[LOG].read(contact_id=cid, limit=500)
+    assert [(e.data["rating"], e.queue) for e in mine if e.type == "ivr.survey"] == [(4, "internet")]
+    assert [e.data["text"] for e in mine if e.type == "contact.chat_message"] == ["my login fails"]
+    assert [e.data["speech"] for e in mine if e.type == "ivr.no_match"] == ["hello?"]
+    left = [e.type for e in await app[LOG].read(contact_id=gone)]
+    assert left[0] == "ivr.started" and left[-2:] == ["ivr.ended", "contact.ended"]
+    await ws.close()
+    await leaver.close()
+
+
+async def test_without_a_chat_flow_the_customer_picks_a_topic(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    flows = tmp_path / "ivr"
+    flows.mkdir()
+    shutil.copy(ROOT / "config" / "ivr" / "bank.yaml", flows)  # answers the chat id web-bank only
+    config = replace(demo_config(tmp_path), ivr_dir=str(flows))
+    client = await aiohttp_client(create_app(config))
+    app = client.server.app
+
+    ws = await client.ws_connect("/ws/chat")
+    await ws.send_json({"type": "start", "email": "noa@example.com"})
+    waiting = (await ws.receive_json(timeout=5))["contact_id"]
+    menu = await ws.receive_json(timeout=5)
+    internet = next(o["key"] for o in menu["options"] if o["label"] == "online banking support")
+    await ws.send_json({"type": "text", "text": "hello?"})  # not a topic: the menu again
+    assert (await ws.receive_json(timeout=5))["type"] == "prompt"
+    await ws.send_json({"type": "choose", "key": internet})
+    assert await ws.receive_json(timeout=5) == {"type": "queued", "position": 1, "ewt_s": None}
     contact = app[CENTER].engine.contacts[waiting]
     assert (contact.channel, contact.queue, contact.caller) == ("chat", "internet", "noa@example.com")
     await app[LOG].flush()
-    assert [e.type for e in await app[LOG].read(contact_id=gone)] == ["contact.arrived", "contact.ended"]
     assert [e.type for e in await app[LOG].read(contact_id=waiting)] == ["contact.arrived", "contact.queued"]
-    await leaver.close()
-    await stayer.close()
+    await ws.close()

@@ -40,6 +40,7 @@ function onFrame(f) {
     case "prompt": bubble("bot", f.text); showOptions(f.options); break;
     case "queued": bubble("note", f.position ? `You are number ${f.position} in line` + (f.ewt_s ? `, about ${Math.max(1, Math.round(f.ewt_s / 60))} min` : "") : "Waiting for an agent"); break;
     case "agent_joined": bubble("note", `${f.name} joined the chat`); showOptions([]); break;
+    case "agent_left": bubble("note", "The agent has left the chat"); break;
     case "message": bubble(f.from === "customer" ? "customer" : "agent", f.text); break;
     case "typing": $("status").textContent = `${f.from || "agent"} is typing…`; setTimeout(() => { $("status").textContent = "connected"; }, 2000); break;
     case "ended":
