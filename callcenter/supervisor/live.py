@@ -84,10 +84,11 @@ class LiveMetrics:
             self.series.popleft()
         self.next_sample = now + self.sample_every_s
 
-    def sample_until(self, at: float, since: float) -> None:
-        """While reading the log: the points due before an event at ``at`` (from ``since``)."""
-        if self.next_sample < since:
-            self.next_sample = since - since % self.sample_every_s + self.sample_every_s
+    def sample_until(self, at: float) -> None:
+        """While reading the log: the points due before an event at ``at``; the first
+        event read sets where the chart begins."""
+        if not self.series and self.next_sample == 0.0:
+            self.next_sample = at - at % self.sample_every_s + self.sample_every_s
         while self.next_sample <= at:
             self.sample(self.next_sample)
 
@@ -141,7 +142,7 @@ async def _prime(
             rows: list[StoredEvent] = [stored(r) for r in await conn.execute(query)]
             for e in rows:
                 if e.at >= series_since:
-                    live.sample_until(min(e.at, subscribed_at), series_since)
+                    live.sample_until(min(e.at, subscribed_at))
                 live.fold.apply(e)
                 if e.at >= subscribed_at:
                     seen.add(_key(e))

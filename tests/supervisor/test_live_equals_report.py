@@ -1,6 +1,7 @@
 """One fold for the live view and the reports: the wallboard at the end of a day shows the
 day's report, figure for figure, whether the day is the hand-written log (through the bus,
-as the server logs it) or a day the real ACD engine ran on a virtual clock."""
+as the server logs it) or a day the real ACD engine ran on a virtual clock; the chart's
+points of the hours before a restart are read back from the log."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from callcenter.appkeys import CENTER, LOG
 from callcenter.config.loader import load_config
 from callcenter.core.clock import VirtualClock
 from callcenter.runtime.center import Center
+from callcenter.supervisor.live import LIVE
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY_START = 1_772_402_400.0  # 2026-03-02 00:00 in Asia/Jerusalem (the demo's zone)
@@ -111,3 +113,20 @@ async def test_a_day_of_the_real_engine_on_the_board_equals_its_report(started) 
         if q["name"] in rows:
             assert q["today"] == rows[q["name"]], q["name"]
     assert {a["agent_id"]: a["handled_today"] for a in frame["agents"]} == {"alice": 2, "bob": 2}
+
+
+async def test_after_a_restart_the_chart_has_the_hours_before_from_the_log(aiohttp_client, tmp_path: Path, case: SimpleNamespace) -> None:  # type: ignore[no-untyped-def]
+    config = load_config(ROOT / "config" / "callcenter.yaml")
+    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))
+    first = await aiohttp_client(create_app(config, clock=VirtualClock(start=T0)))
+    for event in case.events(T0):
+        first.server.app[LOG].append(event)
+    await first.close()
+    again = await aiohttp_client(create_app(config, clock=VirtualClock(start=T0 + 2 * 3600)))
+    series = {round(p["t"] - T0): p for p in again.server.app[LIVE].series}
+    assert min(series) == 60 and max(series) == 2 * 3600  # from the first event on, one a minute, to now
+    assert series[360]["queues"]["cards"]["waiting"] == 1 and series[360]["waiting"] == 1  # c3, 300-360
+    assert series[1260]["queues"]["general"]["waiting"] == 1  # c7 waits 1200-1500
+    assert series[1260]["service_level"] == pytest.approx(3 / (4 + 3 - 1))  # the day so far
+    assert series[1260]["queues"]["general"]["service_level"] == pytest.approx(2 / (3 + 1 - 1))  # c2 late
+    assert series[7200]["waiting"] == 0 and series[7200]["service_level"] == pytest.approx(case.day["service_level"])

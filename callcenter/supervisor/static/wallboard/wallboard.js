@@ -1,4 +1,6 @@
 // The supervisor wallboard: a snapshot, then updates, over /ws/supervisor.
+import { drawChart } from "./chart.js";
+
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, ...kids) => {
   const node = document.createElement(tag);
@@ -12,7 +14,7 @@ const el = (tag, attrs = {}, ...kids) => {
 const clock = (s) => { if (s === null || s === undefined) return "–"; s = Math.max(0, Math.round(s)); return s >= 3600 ? `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}` : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`; };
 const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)}%`);
 
-const board = { queues: [], agents: [], series: [], skew: 0, thresholds: {}, reasons: [], csrf: null };
+const board = { queues: [], agents: [], series: [], skew: 0, thresholds: {}, reasons: [], skills: [], csrf: null, chartQueue: "" };
 let ws; let backoff = 500;
 
 function connect() {
@@ -30,7 +32,7 @@ function setConn(up) { $("conn").textContent = up ? "live" : "offline"; $("conn"
 function onFrame(f) {
   if (f.type === "snapshot" || f.type === "update") {
     if (f.server_time) board.skew = f.server_time - Date.now() / 1000;
-    for (const key of ["queues", "agents", "series", "thresholds", "reasons", "center"]) if (f[key] !== undefined) board[key] = f[key];
+    for (const key of ["queues", "agents", "series", "thresholds", "reasons", "skills", "center"]) if (f[key] !== undefined) board[key] = f[key];
     render();
   } else if (f.type === "error") toast(f.message);
 }
@@ -39,6 +41,16 @@ function render() {
   if (board.center) { $("center-name").textContent = board.center; document.title = `${board.center} · wallboard`; }
   $("queues").replaceChildren(...board.queues.map(queueCard));
   renderAgents(); renderChart();
+}
+
+function renderChart() {
+  const pickQ = $("chart-queue");
+  const names = ["", ...board.queues.map((q) => q.name)];
+  if (pickQ.options.length !== names.length) {
+    pickQ.replaceChildren(...names.map((n) => el("option", { value: n }, n || "all queues")));
+    pickQ.value = board.chartQueue;
+  }
+  drawChart($("chart"), board.series, board.thresholds, board.chartQueue);
 }
 
 function queueCard(q) {
@@ -68,6 +80,8 @@ function renderAgents() {
     el("td", { class: "since", "data-since": ag.since }, clock(now - ag.since)),
     el("td", {}, ag.contact_id || ""),
     el("td", {}, String(ag.handled_today ?? 0)),
+    el("td", { class: "skills" }, skillText(ag.skills),
+      el("button", { type: "button", "aria-label": `Change skills of ${ag.agent_id}`, onclick: () => openSkills(ag) }, "edit")),
     el("td", {}, forceState(ag))));
   $("agents").tBodies[0].replaceChildren(...rows);
 }
@@ -86,30 +100,31 @@ function forceState(ag) {
   return pick;
 }
 
+const skillText = (skills) => Object.entries(skills || {}).map(([k, v]) => `${k} ${v}`).join(" · ") || "none";
+
+// The skills dialog lives outside the table, so the updates that redraw the table leave it be.
+function openSkills(ag) {
+  const dlg = $("skills-dialog");
+  dlg.dataset.agent = ag.agent_id;
+  $("skills-who").textContent = ag.name || ag.agent_id;
+  $("skills-fields").replaceChildren(...board.skills.map((name) => el("label", {}, name,
+    el("input", { type: "number", min: 1, max: 5, step: 1, name, value: (ag.skills || {})[name] ?? "", placeholder: "–" }))));
+  $("skills-error").textContent = "";
+  dlg.showModal();
+}
+
+async function saveSkills(ev) {
+  ev.preventDefault();
+  const dlg = $("skills-dialog"); const agent = dlg.dataset.agent; const skills = {};
+  for (const input of $("skills-fields").querySelectorAll("input")) if (input.value !== "") skills[input.name] = Number(input.value);
+  const res = await post(`/api/v1/supervisor/agents/${encodeURIComponent(agent)}/skills`, { skills });
+  if (!res.ok) { $("skills-error").textContent = (await res.json()).error?.message || "refused"; return; }
+  dlg.close(); toast(`${agent}: ${skillText(skills)}`);
+}
+
 async function post(url, body) {
   if (!board.csrf) board.csrf = (await fetch("/api/v1/auth/me").then((r) => (r.ok ? r.json() : {}))).csrf_token;
   return fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": board.csrf || "" }, body: JSON.stringify(body) });
-}
-
-function renderChart() {
-  const svg = $("chart"); const pts = board.series || [];
-  if (pts.length < 2) { svg.replaceChildren(); return; }
-  const W = 800, H = 220, t0 = pts[0].t, t1 = pts[pts.length - 1].t || t0 + 1;
-  const maxW = Math.max(5, ...pts.map((p) => p.waiting || 0));
-  const x = (t) => ((t - t0) / (t1 - t0 || 1)) * (W - 40) + 30;
-  const yW = (v) => H - 20 - (v / maxW) * (H - 40);
-  const yS = (v) => H - 20 - v * (H - 40);
-  const line = (f, key) => pts.filter((p) => p[key] !== null && p[key] !== undefined).map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${f(p[key]).toFixed(1)}`).join("");
-  const ns = "http://www.w3.org/2000/svg";
-  const mk = (tag, attrs) => { const n = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); return n; };
-  const label = (xx, yy, text) => { const n = mk("text", { x: xx, y: yy, fill: "#8a9bb0", "font-size": 11 }); n.textContent = text; return n; };
-  svg.replaceChildren(
-    mk("line", { x1: 30, x2: W - 10, y1: H - 20, y2: H - 20, stroke: "#33455f" }),
-    label(2, 14, String(maxW)), label(W - 40, 14, "100%"),
-    label(30, H - 4, new Date(t0 * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
-    label(W - 60, H - 4, new Date(t1 * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
-    mk("path", { d: line(yW, "waiting"), fill: "none", stroke: "#4c9aff", "stroke-width": 2 }),
-    mk("path", { d: line(yS, "service_level"), fill: "none", stroke: "#2fbf71", "stroke-width": 2 }));
 }
 
 function toast(text) { const t = $("toast"); t.textContent = text; t.classList.add("show"); clearTimeout(toast.t); toast.t = setTimeout(() => t.classList.remove("show"), 2500); }
@@ -119,5 +134,8 @@ setInterval(() => {
   const now = Date.now() / 1000 + board.skew;
   for (const td of document.querySelectorAll("td.since")) td.textContent = clock(now - Number(td.dataset.since));
 }, 1000);
+$("skills-form").addEventListener("submit", saveSkills);
+$("skills-cancel").addEventListener("click", () => $("skills-dialog").close());
+$("chart-queue").addEventListener("change", (ev) => { board.chartQueue = ev.target.value; renderChart(); });
 connect();
 window.board = board;
