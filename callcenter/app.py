@@ -162,8 +162,9 @@ async def healthz(request: web.Request) -> web.Response:
         },
     }
     if CLUSTER in app:
-        body["cluster"] = app[CLUSTER].health()
-        ok = ok and body["cluster"]["ok"]
+        cluster = app[CLUSTER].health()
+        body["cluster"] = cluster
+        ok = ok and bool(cluster["ok"])
         body["status"] = "ok" if ok else "unavailable"
     return web.json_response(body, status=200 if ok else 503)
 

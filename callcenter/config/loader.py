@@ -93,6 +93,7 @@ def _check_references(config: CenterConfig, b: Builder) -> None:
             b.problems.add(b.file, b.line(where, b.line(f"hours.{name}")), where,
                            f"unknown timezone {hours.timezone!r}")
 
+    _check_cluster(config, b)
     for qi, queue in enumerate(config.queues):
         _check_queue(config, queue, f"queues[{qi}]", skills, queues, b)
 
@@ -108,6 +109,18 @@ def _check_references(config: CenterConfig, b: Builder) -> None:
             where = f"crm.route_rules[{ri}].{key}"
             if name not in queues:
                 b.problems.add(b.file, b.line(where), where, f"unknown queue {name!r}{_known(queues)}")
+
+
+def _check_cluster(config: CenterConfig, b: Builder) -> None:
+    if not config.cluster.enabled:
+        return
+    where = "cluster.enabled"
+    if config.bus.kind != "redis":
+        b.problems.add(b.file, b.line("bus.kind", b.line(where)), "bus.kind",
+                       "cluster mode needs the Redis bus (bus.kind: redis)")
+    if config.storage.is_sqlite:
+        b.problems.add(b.file, b.line("storage.url", b.line(where)), "storage.url",
+                       "cluster mode needs a PostgreSQL storage url shared by every node")
 
 
 def _check_queue(

@@ -92,6 +92,26 @@ class BusConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterConfig:
+    """Several nodes sharing queues (docs/cluster.md). Needs ``bus.kind: redis`` and a
+    PostgreSQL ``storage.url``; every node names itself (``node_id``; empty: host-port)."""
+
+    enabled: bool = False
+    node_id: str = ""
+    lease_ttl_s: float = 2.0
+    snapshot_every_s: float = 2.0
+    submit_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.node_id and not re.match(r"^[A-Za-z0-9_.-]{1,64}$", self.node_id):
+            raise ValueError(f"node_id {self.node_id!r} may hold letters, digits, '.', '_', '-'")
+        if self.lease_ttl_s < 0.3:
+            raise ValueError("lease_ttl_s must be at least 0.3")
+        if self.snapshot_every_s <= 0 or self.submit_timeout_s <= 0:
+            raise ValueError("snapshot_every_s and submit_timeout_s must be positive")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HoursConfig:
     """Opening hours: a timezone, spans per weekday, and closed dates (YYYY-MM-DD).
     A weekday not listed is closed all day; ``always_open: true`` ignores the rest."""
@@ -251,6 +271,7 @@ class CenterConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     bus: BusConfig = field(default_factory=BusConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     hours: dict[str, HoursConfig] = field(default_factory=dict)
     skills: list[SkillConfig] = field(default_factory=list)
     queues: list[QueueConfig] = field(default_factory=list)

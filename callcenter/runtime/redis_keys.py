@@ -20,6 +20,21 @@ class RedisKeys:
         return f"{self.prefix}:acd:inputs"
 
     @property
+    def applied_stream(self) -> str:
+        """What the lease holder sequenced: every replica applies it in this order."""
+        return f"{self.prefix}:acd:applied"
+
+    @property
+    def snapshot(self) -> str:
+        """The engine replica as of one applied-stream id (joining nodes start from it)."""
+        return f"{self.prefix}:acd:snapshot"
+
+    @property
+    def relay(self) -> str:
+        """Pub/sub channel for frames that must reach a desk or chat on another node."""
+        return f"{self.prefix}:relay"
+
+    @property
     def lease(self) -> str:
         """Who holds the routing lease: ``node_id:token``, with a TTL."""
         return f"{self.prefix}:acd:lease"

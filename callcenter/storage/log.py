@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from sqlalchemy import String, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.core.events import InteractionEvent, StoredEvent
@@ -234,7 +234,14 @@ class SqlInteractionLog:
              e.context_id, e.parent_id)
             for s, e in batch
         ]
-        await driver.copy_records_to_table("events", records=records, columns=_EVENT_COLUMNS)
+        try:
+            await driver.copy_records_to_table("events", records=records, columns=_EVENT_COLUMNS)
+        except Exception as exc:  # the raw driver's errors are not wrapped by SQLAlchemy
+            if type(exc).__module__.split(".")[0] != "asyncpg":
+                raise
+            if getattr(exc, "sqlstate", None) == "23505":  # another writer took these numbers
+                raise IntegrityError("COPY events", None, exc) from exc
+            raise OperationalError("COPY events", None, exc) from exc
 
     async def _fold(
         self, conn: AsyncConnection, batch: Sequence[tuple[int, InteractionEvent]]

@@ -1,0 +1,340 @@
+"""Cluster mode: one routing-lease holder sequences, every node keeps a replica of the ACD.
+
+Theory of operation
+-------------------
+Adapters on any node use ``Center.submit/post/record/contact_arrived`` as in embedded
+mode. A ``ClusterCenter`` forwards each input to the inputs stream in Redis. The node that
+holds the routing lease (``cluster_lead.Lead``) reads that stream and appends every input,
+with the time it stamps on it and its fencing token, to the applied stream; it also
+appends a timer entry whenever the engine's next deadline passes. Every node (the holder
+too) reads the applied stream in its one order and applies each entry to its own replica of
+the pure ACD engine, so every replica goes through the same states and emits the same
+commands. Each node then does with the commands only what concerns it:
+
+- desk frames go to the desks connected to this node (the hub ignores other agents);
+- endpoint notices go to the chats and calls this node carries;
+- the interaction log and the bus are written once, by the node that sequenced the entry.
+
+The submitter's node settles the submitter's future from its own replica's outcome, so a
+refusal reaches the adapter exactly as in embedded mode. Adapters keep reading
+``center.engine`` (positions, offers, agent states) and the wallboard sees the whole
+center, from any node.
+
+Fencing: the holder's appends are one Lua call that checks the lease first, so a holder
+whose lease has passed to another node has its writes refused by Redis; replicas also keep
+the largest token seen (``FencingGate``) and refuse entries with a smaller one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from callcenter.acd import model as m
+from callcenter.acd.engine import AcdEngine
+from callcenter.config.model import CenterConfig
+from callcenter.core.clock import Clock
+from callcenter.core.errors import EngineError
+from callcenter.core.events import InteractionEvent, RecordEvent
+from callcenter.core.ids import RandomIds
+from callcenter.runtime.bus import EventBus, Subscription
+from callcenter.runtime.center import Center
+from callcenter.runtime.cluster_wire import ClusterIds, Entry, Forwarded, ReplicaState, dump, load
+from callcenter.runtime.driver import Driver, Rejected
+from callcenter.runtime.lease import FencingGate
+from callcenter.runtime.redis_keys import RedisKeys
+from callcenter.storage.log import InteractionLog
+
+log = logging.getLogger(__name__)
+
+
+class ClusterUnavailable(m.AcdError):
+    """The cluster cannot take this input now (Redis unreachable, no routing leader)."""
+
+    code = "cluster_unavailable"
+
+
+class StaleToken(m.AcdError):
+    code = "stale_fencing_token"
+
+
+class _Writes:
+    """Passes log appends and bus publishes through only while this node is the writer."""
+
+    def __init__(self, center: ClusterCenter, log_: InteractionLog, bus: EventBus) -> None:
+        self._center, self._log, self._bus = center, log_, bus
+
+    # InteractionLog
+    def append(self, event: InteractionEvent) -> None:
+        if self._center.writing:
+            self._log.append(event)
+
+    async def flush(self) -> None:
+        await self._log.flush()
+
+    async def read(self, *, after: int = 0, limit: int = 1000, contact_id: str | None = None) -> Any:
+        return await self._log.read(after=after, limit=limit, contact_id=contact_id)
+
+    # EventBus
+    def publish(self, topic: str, payload: Any) -> None:
+        if self._center.writing:
+            self._bus.publish(topic, payload)
+
+    def subscribe(self, *patterns: str, maxsize: int = 1000) -> Subscription:
+        return self._bus.subscribe(*patterns, maxsize=maxsize)
+
+    async def close(self) -> None:
+        await self._bus.close()
+
+
+class ClusterCenter(Center):
+    """A ``Center`` whose engine is a replica fed from the applied stream (module docstring)."""
+
+    def __init__(self, config: CenterConfig, *, clock: Clock, log: InteractionLog, bus: EventBus,
+                 redis: Redis, keys: RedisKeys, node_id: str, incarnation: str,
+                 config_hash: str) -> None:
+        self.writing = False
+        writes = _Writes(self, log, bus)
+        epoch = RandomIds(lambda: int(clock.now() * 1000)).new("epoch")[4:]
+        super().__init__(config, clock=clock, log=writes, bus=writes, ids=ClusterIds(epoch),
+                         rng=random.Random(0))
+        self.ids = RandomIds(lambda: int(clock.now() * 1000))  # adapters' ids stay unique per node
+        self.redis, self.keys = redis, keys
+        self.node_id = node_id
+        self.owner = f"{node_id}/{incarnation}"  # where contacts that arrive here live
+        self.config_hash = config_hash
+        self.state: ReplicaState | None = None
+        self.gate = FencingGate()
+        self.my_tokens: set[int] = set()
+        self.after_apply: Callable[[], None] | None = None  # set by the lead while leading
+        self.ready = asyncio.Event()
+        self.applied_event = asyncio.Event()
+        self.cluster = ClusterDriver(self)
+        self.acd = self.cluster
+
+    # Replica state ------------------------------------------------------------------------
+
+    def fresh_state(self) -> ReplicaState:
+        return ReplicaState(engine=self.engine, config_hash=self.config_hash,
+                            agent_of=self._agent_of, handled_by=self.handled_by)
+
+    def adopt(self, state: ReplicaState) -> None:
+        """Make ``state`` this node's replica (a snapshot loaded, or a fresh cluster)."""
+        self.state = state
+        self.engine = self.cluster.engine = state.engine
+        self._agent_of, self.handled_by = state.agent_of, state.handled_by
+        self.gate.highest = max(self.gate.highest, state.highest_token)
+        self.ready.set()
+
+    # Applying the applied stream -----------------------------------------------------------
+
+    def apply(self, entry_id: str, entry: Entry) -> None:
+        """Apply one sequenced entry to the replica and carry out this node's part."""
+        st = self.state
+        assert st is not None
+        st.entry_id = entry_id
+        if not self.gate.admit(entry.token):
+            log.warning("refused an entry with stale fencing token %d (highest %d)", entry.token,
+                        self.gate.highest)
+            self.cluster.settle(entry, StaleToken(f"fencing token {entry.token} is stale"))
+            return
+        st.highest_token = self.gate.highest
+        if entry.src:
+            st.src = entry.src
+        now = st.last_now = max(entry.now, st.last_now)
+        self.writing = entry.token in self.my_tokens
+        error: BaseException | None = None
+        try:
+            if entry.kind == "in":
+                self.engine.handle(entry.body, now)
+                self._track(entry)
+            elif entry.kind == "timer":
+                self.engine.handle_timer(now)
+            elif entry.kind == "rec":
+                self._record(RecordEvent(event=entry.body))
+        except EngineError as exc:
+            error = exc
+        except Exception as exc:
+            log.exception("replica failed on %r", entry.body)
+            error = Rejected(f"internal error handling {type(entry.body).__name__}: {exc}")
+        commands = self.engine.take_commands()
+        try:
+            if commands:
+                self.cluster.dispatch(commands)
+                for c in commands:
+                    if isinstance(c, m.FinishContact):
+                        st.owners.pop(c.contact_id, None)
+        finally:
+            self.writing = False
+        self.cluster.settle(entry, error)
+        if self.after_apply is not None:
+            self.after_apply()
+
+    def _track(self, entry: Entry) -> None:
+        body, st = entry.body, self.state
+        assert st is not None
+        if isinstance(body, m.ContactArrived) and body.channel != "callback":
+            st.owners[body.contact_id] = entry.node
+
+    # Public methods for adapters (cluster versions) -----------------------------------------
+
+    def record(self, event: InteractionEvent) -> None:
+        self.cluster.forward("rec", event)
+
+    async def contact_arrived(self, **kwargs: Any) -> None:
+        self.cluster.check_available()  # refuse before logging an arrival that could not queue
+        await super().contact_arrived(**kwargs)
+
+
+class ClusterDriver(Driver[AcdEngine]):
+    """Stands in for the local driver: forwards inputs, reads and applies the applied stream."""
+
+    def __init__(self, center: ClusterCenter) -> None:
+        super().__init__(center.engine, center.clock, self._no_dispatch, name="acd-cluster")
+        self.center = center
+        self.dispatch: Callable[[Any], None] = center.acd._dispatch
+        self._outbox: deque[bytes] = deque()
+        self._wake = asyncio.Event()
+        self._reqs = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.forward_error: str | None = None
+        self.read_error: str | None = None
+        self.timeout_s = center.config.cluster.submit_timeout_s
+
+    @staticmethod
+    def _no_dispatch(commands: Any) -> None:
+        raise AssertionError("the cluster driver dispatches from the applied stream")
+
+    # Lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._forward_loop(), name="cluster-forward"),
+                       asyncio.create_task(self._apply_loop(), name="cluster-apply")]
+
+    async def stop(self) -> None:
+        try:
+            async with asyncio.timeout(2.0):
+                await self.idle()
+        except TimeoutError:
+            log.warning("stopping with %d inputs not forwarded", len(self._outbox))
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(ClusterUnavailable("the node is stopping"))
+
+    async def idle(self) -> None:
+        """Wait until every input forwarded so far has been applied here."""
+        while self._outbox or any(not f.done() for f in self._waiting.values()):
+            self.center.applied_event.clear()
+            try:
+                async with asyncio.timeout(0.1):
+                    await self.center.applied_event.wait()
+            except TimeoutError:
+                pass
+
+    # Public methods for adapters ----------------------------------------------------------
+
+    def post(self, event: object) -> None:
+        self.forward("in", event)
+
+    async def submit(self, event: object) -> None:
+        self.check_available()
+        req = next(self._reqs)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[req] = future
+        self.forward("in", event, req)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                await future
+        except TimeoutError:
+            raise ClusterUnavailable(
+                f"no routing leader applied {type(event).__name__} within {self.timeout_s:g} s") from None
+        finally:
+            self._waiting.pop(req, None)
+
+    def check_available(self) -> None:
+        if self.forward_error is not None:
+            raise ClusterUnavailable(f"the cluster is unavailable: {self.forward_error}")
+        if not self.center.ready.is_set():
+            raise ClusterUnavailable("the node has not joined the cluster yet")
+
+    def forward(self, kind: Any, body: object, req: int = 0) -> None:
+        self._outbox.append(dump(Forwarded(node=self.center.owner, req=req, kind=kind, body=body)))
+        self._wake.set()
+
+    def settle(self, entry: Entry, error: BaseException | None) -> None:
+        if entry.node != self.center.owner or not entry.req:
+            return
+        future = self._waiting.get(entry.req)
+        if future is None or future.done():
+            return
+        if error is None:
+            self.handled += 1
+            future.set_result(None)
+        else:
+            self.rejected += 1
+            future.set_exception(error)
+
+    # Internals ---------------------------------------------------------------------------
+
+    async def _forward_loop(self) -> None:
+        redis, stream = self.center.redis, self.center.keys.inputs_stream
+        while True:
+            if not self._outbox:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = [self._outbox[i] for i in range(min(500, len(self._outbox)))]
+            try:
+                async with redis.pipeline(transaction=False) as pipe:
+                    for blob in batch:
+                        pipe.xadd(stream, {"f": blob}, maxlen=100_000, approximate=True)
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                self._fail("forward", exc)
+                await asyncio.sleep(0.3)
+                continue
+            for _ in batch:
+                self._outbox.popleft()
+            self.forward_error = None
+
+    async def _apply_loop(self) -> None:
+        center = self.center
+        await center.ready.wait()
+        redis, stream = center.redis, center.keys.applied_stream
+        while True:
+            assert center.state is not None
+            try:
+                replies: Any = await redis.xread({stream: center.state.entry_id}, count=1000, block=1000)
+            except (RedisError, OSError) as exc:
+                self._fail("read", exc)
+                await asyncio.sleep(0.3)
+                continue
+            self.read_error = None
+            for _stream, entries in list(replies or ()):
+                for entry_id, fields in entries:
+                    center.apply(entry_id.decode(), load(fields[b"e"]))
+            center.applied_event.set()
+
+    def _fail(self, what: str, exc: BaseException) -> None:
+        reason = f"redis unavailable: {type(exc).__name__}: {exc}"
+        if what == "forward":
+            if self.forward_error is None:
+                log.error("cluster: forwarding inputs failed: %s", exc)
+            self.forward_error = reason
+        else:
+            if self.read_error is None:
+                log.error("cluster: reading the applied stream failed: %s", exc)
+            self.read_error = reason

@@ -1,0 +1,229 @@
+"""Cluster mode in the application: the Redis bus, joining, presence, the lease, health.
+
+``redis_bus_ctx`` replaces the memory bus when ``bus.kind: redis``; ``cluster_center_ctx``
+replaces the embedded center when ``cluster.enabled``. Joining refuses a node whose shared
+configuration differs from a live node's (a hash of the config without what is per node:
+``server.host``, ``server.port``, ``cluster.node_id``). Each node keeps a presence key
+(its incarnation, config hash and the agents whose desks it holds) that expires when the
+node stops, which is how the lease holder learns that a node and its connections died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG
+from callcenter.config.model import CenterConfig
+from callcenter.core.errors import CallcenterError
+from callcenter.runtime.cluster import ClusterCenter, ClusterUnavailable
+from callcenter.runtime.cluster_lead import Fenced, Lead
+from callcenter.runtime.cluster_wire import config_hash, load, text
+from callcenter.runtime.lease import LeaseKeeper, RoutingLease
+from callcenter.runtime.redis_bus import RedisBus
+from callcenter.runtime.redis_keys import RedisKeys
+
+log = logging.getLogger(__name__)
+
+PRESENCE_TTL_S = 3.0
+JOIN_TIMEOUT_S = 30.0
+
+
+class ClusterConflict(CallcenterError):
+    """This node cannot join: its configuration or node id conflicts with a live node's."""
+
+
+def node_id_of(config: CenterConfig) -> str:
+    return config.cluster.node_id or f"{socket.gethostname()}-{config.server.port}"
+
+
+class ClusterNode:
+    """This node's membership: presence, the lease keeper, and the lead while it holds it."""
+
+    def __init__(self, center: ClusterCenter, app: web.Application) -> None:
+        self.center, self.app = center, app
+        self.redis, self.keys = center.redis, center.keys
+        cfg = center.config.cluster
+        self.lease = RoutingLease(self.redis, self.keys, center.node_id, ttl=cfg.lease_ttl_s)
+        self.keeper = LeaseKeeper(self.lease, self._acquired, self._lost)
+        self.lead: Lead | None = None
+        self._lead_task: asyncio.Task[None] | None = None
+        self._presence_task: asyncio.Task[None] | None = None
+        self.presence_error: str | None = None
+        self.terms = 0
+
+    async def join(self) -> None:
+        """Check the configuration against live nodes, announce this node, follow or lead."""
+        await self._check_conflicts()
+        await self._announce()
+        self._presence_task = asyncio.create_task(self._presence_loop(), name="cluster-presence")
+        blob = await self.redis.get(self.keys.snapshot)
+        state = load(blob) if blob is not None else None
+        if state is not None and state.config_hash == self.center.config_hash:
+            self.center.adopt(state)
+        self.keeper.start()
+        try:
+            async with asyncio.timeout(JOIN_TIMEOUT_S):
+                while not self.center.ready.is_set():
+                    blob = await self.redis.get(self.keys.snapshot)
+                    state = load(blob) if blob is not None else None
+                    if state is not None and state.config_hash == self.center.config_hash:
+                        self.center.adopt(state)
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(0.1):
+                            await self.center.ready.wait()
+        except TimeoutError:
+            raise ClusterUnavailable(f"no routing leader published the ACD state within "
+                                     f"{JOIN_TIMEOUT_S:g} s") from None
+
+    async def leave(self) -> None:
+        await self.keeper.stop(release=True)
+        await self._end_lead()
+        if self._presence_task is not None:
+            self._presence_task.cancel()
+            await asyncio.gather(self._presence_task, return_exceptions=True)
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.delete(self.keys.node(self.center.node_id))
+
+    def health(self) -> dict[str, Any]:
+        d = self.center.cluster
+        problems = [p for p in (d.forward_error, d.read_error, self.presence_error) if p]
+        st = self.center.state
+        return {
+            "ok": not problems and self.center.ready.is_set(),
+            "node_id": self.center.node_id,
+            "leader": self.lease.held,
+            "fencing_token": self.lease.token,
+            "highest_token": self.center.gate.highest,
+            "applied": st.entry_id if st else None,
+            "terms_led": self.terms,
+            "detail": "; ".join(problems) if problems else ("ok" if st else "joining"),
+        }
+
+    # Lease callbacks ------------------------------------------------------------------------
+
+    def _acquired(self, token: int) -> None:
+        self.terms += 1
+        self._lead_task = asyncio.create_task(self._lead(token), name="cluster-lead")
+
+    def _lost(self) -> None:
+        if self._lead_task is not None:
+            self._lead_task.cancel()
+
+    async def _lead(self, token: int) -> None:
+        self.lead = Lead(self.center, token, self.app[DB])
+        try:
+            await self.lead.run()
+        except Fenced as exc:
+            log.warning("node %s: writes refused, the term is over: %s", self.center.node_id, exc)
+            self.lease.token = None
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("node %s: leading failed", self.center.node_id)
+            self.lease.token = None
+        finally:
+            self.lead = None
+
+    async def _end_lead(self) -> None:
+        if self._lead_task is not None:
+            self._lead_task.cancel()
+            await asyncio.gather(self._lead_task, return_exceptions=True)
+            self._lead_task = None
+
+    # Presence and conflicts ------------------------------------------------------------------
+
+    def _presence(self) -> str:
+        desks = self.center.desks
+        present = getattr(desks, "present", None)
+        agents = sorted(present()) if callable(present) else []
+        return json.dumps({"node": self.center.node_id, "owner": self.center.owner,
+                           "hash": self.center.config_hash, "agents": agents})
+
+    async def _announce(self) -> None:
+        await self.redis.set(self.keys.node(self.center.node_id), self._presence(),
+                             px=int(PRESENCE_TTL_S * 1000))
+
+    async def _presence_loop(self) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_TTL_S / 3)
+            try:
+                await self._announce()
+                self.presence_error = None
+            except (RedisError, OSError) as exc:
+                self.presence_error = f"redis unavailable: {type(exc).__name__}: {exc}"
+
+    async def _check_conflicts(self) -> None:
+        me, mine = self.center.node_id, self.center.config_hash
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PRESENCE_TTL_S + 0.5
+        while True:
+            same_id = False
+            async for key in self.redis.scan_iter(self.keys.nodes_pattern):
+                raw = await self.redis.get(key)
+                if raw is None:
+                    continue
+                info = json.loads(text(raw))
+                if info["hash"] != mine:
+                    raise ClusterConflict(
+                        f"node {me} cannot join: its configuration (hash {mine}) differs from that of "
+                        f"live node {info['node']} (hash {info['hash']}); every node of a cluster needs "
+                        "the same queues, skills, users and settings (only server.host, server.port "
+                        "and cluster.node_id may differ)")
+                same_id = same_id or info["node"] == me
+            if not same_id:
+                return
+            if loop.time() > deadline:
+                raise ClusterConflict(f"node id {me!r} is in use by a running node; give each node "
+                                      "its own cluster.node_id")
+            await asyncio.sleep(0.2)  # a killed node's presence expires within PRESENCE_TTL_S
+
+
+REDIS = web.AppKey("redis", Redis)
+CLUSTER = web.AppKey("cluster", ClusterNode)
+
+
+async def redis_bus_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    redis = Redis.from_url(config.bus.url)
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        await redis.aclose()
+        raise ClusterUnavailable(f"Redis at {config.bus.url} is unreachable: {exc}") from None
+    bus = RedisBus(redis, RedisKeys(config.bus.prefix), node_id=node_id_of(config))
+    await bus.start()
+    app[REDIS], app[BUS] = redis, bus
+    yield
+    await bus.close()
+    await redis.aclose()
+
+
+async def cluster_center_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    center = ClusterCenter(config, clock=app[CLOCK], log=app[LOG], bus=app[BUS], redis=app[REDIS],
+                           keys=RedisKeys(config.bus.prefix), node_id=node_id_of(config),
+                           incarnation=uuid.uuid4().hex[:8], config_hash=config_hash(config))
+    node = ClusterNode(center, app)
+    center.start()
+    try:
+        await node.join()
+    except BaseException:
+        await node.leave()
+        await center.stop()
+        raise
+    app[CENTER], app[CLUSTER] = center, node
+    yield
+    await center.stop()  # what this node forwarded is applied before the lease is released
+    await node.leave()

@@ -1,0 +1,258 @@
+"""The routing-lease holder's work: sequence inputs and timers, store snapshots, reap.
+
+A term starts when this node takes the lease (token ``t``):
+
+1. the replica catches up with the whole applied stream (nothing can be appended to it
+   any more by the previous holder: its fenced appends fail once the lease changed);
+2. on a cluster with no snapshot yet, the replica starts fresh and the contacts the log
+   shows open are settled (``runtime/recovery.py``), as after an embedded restart;
+3. a ``term`` entry opens the term, and a snapshot is stored so joiners start from it;
+4. then, until the lease is lost: inputs forwarded by any node are read in stream order
+   from where the last term stopped and appended with the time stamped now; a timer entry
+   is appended when the engine's next deadline passes; a snapshot is stored every
+   ``snapshot_every_s``; contacts carried by nodes that died are closed and agents whose
+   desk is on no live node become NOT_READY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from redis.exceptions import RedisError, ResponseError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callcenter.acd import model as m
+from callcenter.core.clock import TimerHandle
+from callcenter.runtime.cluster import ClusterCenter
+from callcenter.runtime.cluster_wire import (
+    APPEND_FENCED,
+    STORE_FENCED,
+    Entry,
+    Forwarded,
+    dump,
+    id_after,
+    load,
+    text,
+)
+from callcenter.runtime.recovery import recover
+
+log = logging.getLogger(__name__)
+
+REAP_AFTER_S = 2.5  # an agent listed by no live node for this long has lost its desk
+
+
+class Fenced(Exception):
+    """Redis refused a write: this node's lease term is over."""
+
+
+class Lead:
+    def __init__(self, center: ClusterCenter, token: int, db: AsyncEngine | None) -> None:
+        self.center, self.token, self.db = center, token, db
+        self.redis, self.keys = center.redis, center.keys
+        self.lease_value = f"{center.node_id}:{token}"
+        self._append = self.redis.register_script(APPEND_FENCED)
+        self._store = self.redis.register_script(STORE_FENCED)
+        self._timer: TimerHandle | None = None
+        self._armed_at: float | None = None
+        self._timer_sent = False
+        self._timer_task: asyncio.Task[None] | None = None
+        self._absent_since: dict[str, float] = {}
+        self.sequenced = 0
+
+    # The term ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        c = self.center
+        c.my_tokens.add(self.token)
+        fresh = await self._catch_up()
+        await self.append([Entry(self.token, c.clock.now(), "term", node=c.owner)])
+        await self.snapshot()
+        c.after_apply = self._rearm
+        self._rearm()
+        log.info("node %s leads with fencing token %d", c.node_id, self.token)
+        tasks = [asyncio.create_task(self._sequence(), name="lead-sequence"),
+                 asyncio.create_task(self._every(c.config.cluster.snapshot_every_s, self.snapshot),
+                                     name="lead-snapshot"),
+                 asyncio.create_task(self._every(1.0, self.reap), name="lead-reap")]
+        if fresh and self.db is not None:
+            tasks.append(asyncio.create_task(self._recover(), name="lead-recover"))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            c.after_apply = None
+            if self._timer is not None:
+                self._timer.cancel()
+
+    async def _catch_up(self) -> bool:
+        """Adopt a snapshot or start fresh, then apply the applied stream to its end."""
+        c = self.center
+        last: Any = await self.redis.xrevrange(self.keys.applied_stream, count=1)
+        end = last[0][0].decode() if last else "0-0"
+        fresh = False
+        if c.state is None:
+            blob = await self.redis.get(self.keys.snapshot)
+            state = load(blob) if blob is not None else None
+            if state is None or state.config_hash != c.config_hash:
+                state = c.fresh_state()
+                state.entry_id = end
+                newest: Any = await self.redis.xrevrange(self.keys.inputs_stream, count=1)
+                state.src = newest[0][0].decode() if newest else "0-0"
+                fresh = True
+            c.adopt(state)
+        assert c.state is not None
+        while c.state.entry_id != end and not id_after(c.state.entry_id, end):
+            c.applied_event.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await c.applied_event.wait()
+        return fresh
+
+    async def _recover(self) -> None:
+        assert self.db is not None
+        try:
+            await recover(self.center, self.db)
+        except Exception:
+            log.exception("recovery of the contacts the log shows open failed")
+
+    # Writes (fenced) -----------------------------------------------------------------------------
+
+    async def append(self, entries: list[Entry]) -> None:
+        try:
+            await self._append(keys=[self.keys.lease, self.keys.applied_stream],
+                               args=[self.lease_value, 200_000, *[dump(e) for e in entries]])
+        except ResponseError as exc:
+            if "FENCED" in str(exc):
+                raise Fenced(str(exc)) from None
+            raise
+        self.sequenced += len(entries)
+
+    async def snapshot(self) -> None:
+        state = self.center.state
+        assert state is not None
+        try:
+            await self._store(keys=[self.keys.lease, self.keys.snapshot],
+                              args=[self.lease_value, dump(state)])
+        except ResponseError as exc:
+            if "FENCED" in str(exc):
+                raise Fenced(str(exc)) from None
+            raise
+
+    # Sequencing ---------------------------------------------------------------------------------
+
+    async def _sequence(self) -> None:
+        c = self.center
+        assert c.state is not None
+        cursor = c.state.src
+        stream = self.keys.inputs_stream
+        while True:
+            try:
+                replies: Any = await self.redis.xread({stream: cursor}, count=500, block=500)
+            except (RedisError, OSError) as exc:
+                log.warning("lead: reading inputs failed: %s", exc)
+                await asyncio.sleep(0.2)
+                continue
+            for _stream, items in list(replies or ()):
+                entries = []
+                for item_id, fields in items:
+                    fwd: Forwarded = load(fields[b"f"])
+                    entries.append(Entry(self.token, c.clock.now(), fwd.kind, node=fwd.node,
+                                         req=fwd.req, body=fwd.body, src=item_id.decode()))
+                await self._append_retrying(entries)
+                cursor = entries[-1].src
+
+    async def _append_retrying(self, entries: list[Entry]) -> None:
+        while True:
+            try:
+                await self.append(entries)
+                return
+            except (RedisError, OSError) as exc:
+                log.warning("lead: appending failed: %s", exc)
+                await asyncio.sleep(0.2)
+
+    def _rearm(self) -> None:
+        deadline = self.center.engine.next_deadline()
+        if deadline == self._armed_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._armed_at = deadline
+        self._timer_sent = False
+        if deadline is not None:
+            self._timer = self.center.clock.call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        if not self._timer_sent:
+            self._timer_sent = True
+            self._timer_task = asyncio.create_task(self._send_timer())
+
+    async def _send_timer(self) -> None:
+        try:
+            await self.append([Entry(self.token, self.center.clock.now(), "timer", node=self.center.owner)])
+        except (RedisError, OSError) as exc:
+            log.warning("lead: timer entry failed: %s", exc)
+            self._armed_at = None  # re-armed at the next apply
+            self._timer_sent = False
+        except Fenced:
+            pass  # the keeper notices the lost lease and ends the term
+
+    # Periodic work ------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _every(period: float, work: Any) -> None:
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await work()
+            except (RedisError, OSError) as exc:
+                log.warning("lead: %s failed: %s", getattr(work, "__name__", "work"), exc)
+
+    async def live_nodes(self) -> tuple[set[str], set[str]]:
+        """(owners alive: ``node/incarnation``, agents with a desk on some live node)."""
+        owners: set[str] = set()
+        agents: set[str] = set()
+        async for key in self.redis.scan_iter(self.keys.nodes_pattern):
+            raw = await self.redis.get(key)
+            if raw is None:
+                continue
+            info = json.loads(text(raw))
+            owners.add(info["owner"])
+            agents.update(info.get("agents", ()))
+        return owners, agents
+
+    async def reap(self) -> None:
+        """Close contacts whose node died; agents whose desk is gone become NOT_READY."""
+        c = self.center
+        st = c.state
+        assert st is not None
+        owners, agents = await self.live_nodes()
+        for cid, owner in list(st.owners.items()):
+            contact = c.engine.contacts.get(cid)
+            if owner in owners or contact is None:
+                continue
+            st.owners.pop(cid, None)
+            log.warning("contact %s was carried by %s, which is gone: closing it", cid, owner)
+            if contact.state == "connected":
+                c.post(m.ContactEnded(contact_id=cid, by="system_restart"))
+            else:
+                c.post(m.ContactAbandoned(contact_id=cid))
+        now = c.clock.now()
+        for agent_id, agent in c.engine.agents.items():
+            gone = agent.state.value not in ("LOGGED_OUT", "NOT_READY") and agent_id not in agents
+            if not gone:
+                self._absent_since.pop(agent_id, None)
+                continue
+            since = self._absent_since.setdefault(agent_id, now)
+            if now - since >= REAP_AFTER_S:
+                del self._absent_since[agent_id]
+                log.warning("agent %s has no desk on any live node: NOT_READY", agent_id)
+                c.post(m.AgentDisconnected(agent_id=agent_id))
+

@@ -1,0 +1,120 @@
+"""What travels between cluster nodes, and the Lua that fences the lease holder's writes.
+
+- ``Forwarded``: an input a node hands to the routing-lease holder (inputs stream).
+- ``Entry``: what the holder sequenced (applied stream): an ACD input, a timer tick, an
+  event to log, or the start of a term. It carries the holder's fencing token and the
+  time the holder stamped on it, so every replica applies the same thing at the same time.
+- ``ReplicaState``: an engine replica and what the center derived from it, as of one
+  applied-stream id; the holder stores it in Redis so a joining node starts from it.
+
+Entries are pickled: only the nodes of one cluster read them, through the Redis they share.
+The holder appends entries and stores snapshots with one Lua call that first checks that
+the lease still holds its ``node:token``, so a holder whose lease has passed to another
+node has its writes refused by Redis itself (``FENCED``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from callcenter.acd.engine import AcdEngine
+from callcenter.config.model import CenterConfig
+from callcenter.core.ids import prefix_for
+
+EntryKind = Literal["in", "rec", "timer", "term"]
+
+APPEND_FENCED = """
+local cur = redis.call('GET', KEYS[1])
+if cur ~= ARGV[1] then
+  return redis.error_reply('FENCED the routing lease is ' .. tostring(cur) .. ', not ' .. ARGV[1])
+end
+local last = ''
+for i = 3, #ARGV do
+  last = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[i])
+end
+return last
+"""
+
+STORE_FENCED = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('FENCED the routing lease is not ' .. ARGV[1])
+end
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    node: str
+    req: int  # 0: nobody waits for the outcome (``post``)
+    kind: Literal["in", "rec"]
+    body: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    token: int
+    now: float
+    kind: EntryKind
+    node: str = ""
+    req: int = 0
+    body: Any = None
+    src: str = ""  # the inputs-stream id it was sequenced from
+
+
+class ClusterIds:
+    """Ids the engine mints: the same on every replica (a counter under a cluster epoch)."""
+
+    def __init__(self, epoch: str) -> None:
+        self.epoch = epoch
+        self.n = 0
+
+    def new(self, kind: str) -> str:
+        self.n += 1
+        return f"{prefix_for(kind)}-{self.epoch}-{self.n:x}"
+
+
+@dataclass
+class ReplicaState:
+    engine: AcdEngine
+    config_hash: str
+    entry_id: str = "0-0"  # the last applied-stream entry folded in
+    src: str = "0-0"  # the last inputs-stream id sequenced
+    highest_token: int = 0
+    last_now: float = 0.0
+    owners: dict[str, str] = field(default_factory=dict)  # contact or agent -> node it is on
+    agent_of: dict[str, str] = field(default_factory=dict)
+    handled_by: OrderedDict[str, str] = field(default_factory=OrderedDict)
+
+
+def dump(obj: Any) -> bytes:
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load(blob: Any) -> Any:
+    return pickle.loads(blob)  # only nodes of this cluster write these keys
+
+
+def config_hash(config: CenterConfig) -> str:
+    """What every node of a cluster must agree on: the config without what is per node."""
+    shared = replace(config, server=replace(config.server, host="", port=0),
+                     cluster=replace(config.cluster, node_id=""))
+    text = json.dumps(asdict(shared), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def id_after(a: str, b: str) -> bool:
+    """Stream id ``a`` comes after ``b``."""
+    ams, _, aseq = a.partition("-")
+    bms, _, bseq = b.partition("-")
+    return (int(ams), int(aseq or 0)) > (int(bms), int(bseq or 0))

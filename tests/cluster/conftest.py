@@ -1,0 +1,104 @@
+"""Cluster fixtures: a fresh PostgreSQL database with the schema, a Redis key prefix of its
+own per test, node configs, and helpers to drive desks and chats over real WebSockets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from callcenter.config.loader import load_config
+from callcenter.config.model import CenterConfig
+from callcenter.storage import database, migrate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def cluster_db(pg_url: str) -> str:
+    engine = database.create_engine(pg_url)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    return pg_url
+
+
+@pytest.fixture
+async def prefix(redis_server: str) -> AsyncIterator[str]:
+    name = f"cctest-{uuid.uuid4().hex[:8]}"
+    yield name
+    redis = Redis.from_url(redis_server)
+    keys = [k async for k in redis.scan_iter(f"{name}:*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+def node_config(db_url: str, prefix: str, node_id: str, **cluster: Any) -> CenterConfig:
+    config = load_config(ROOT / "config" / "callcenter.yaml")
+    return replace(
+        config,
+        storage=replace(config.storage, url=db_url),
+        bus=replace(config.bus, kind="redis", prefix=prefix),
+        cluster=replace(config.cluster, enabled=True, node_id=node_id, **cluster),
+    )
+
+
+class Desk:
+    """An agent's desk over a real WebSocket: ``ask`` waits for the answer to one request,
+    ``until`` for the next frame of a type (frames that come first are kept)."""
+
+    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse,
+                 welcome: dict[str, Any]) -> None:
+        self.session, self.ws, self.welcome = session, ws, welcome
+        self.n = 0
+        self.backlog: list[dict[str, Any]] = []
+
+    @classmethod
+    async def open(cls, base_url: str, user: str) -> Desk:
+        session = aiohttp.ClientSession(base_url=base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+        res = await session.post("/api/v1/auth/login", json={"username": user, "password": user})
+        assert res.status == 200, await res.text()
+        ws = await session.ws_connect("/ws/desk")
+        await ws.send_json({"type": "hello", "protocol": 1})
+        welcome = await ws.receive_json(timeout=10)
+        assert welcome["type"] == "welcome", welcome
+        return cls(session, ws, welcome)
+
+    async def ask(self, type_: str, **fields: Any) -> dict[str, Any]:
+        self.n += 1
+        await self.ws.send_json({"type": type_, "id": self.n, **fields})
+        while True:
+            frame: dict[str, Any] = await self.ws.receive_json(timeout=15)
+            if frame.get("id") == self.n:
+                return frame
+            self.backlog.append(frame)
+
+    async def until(self, type_: str, timeout: float = 10) -> dict[str, Any]:
+        while True:
+            frame: dict[str, Any] = self.backlog.pop(0) if self.backlog else await self.ws.receive_json(
+                timeout=timeout)
+            if frame["type"] == type_:
+                return frame
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self.session.close()
+
+
+async def start_chat(session: aiohttp.ClientSession, base_url: str, topic: str,
+                     email: str) -> tuple[aiohttp.ClientWebSocketResponse, str, dict[str, Any]]:
+    """A customer chat on one node: (socket, contact id, the ``queued`` frame)."""
+    ws = await session.ws_connect(f"{base_url}/ws/chat")
+    await ws.send_json({"type": "start", "email": email})
+    contact_id = (await ws.receive_json(timeout=10))["contact_id"]
+    menu = await ws.receive_json(timeout=10)
+    key = next(o["key"] for o in menu["options"] if o["label"] == topic)
+    await ws.send_json({"type": "choose", "key": key})
+    queued: dict[str, Any] = await ws.receive_json(timeout=15)
+    return ws, contact_id, queued

@@ -1,0 +1,67 @@
+"""Two cluster nodes in one process, on the real PostgreSQL and Redis: a chat that arrives
+on node A is offered to an agent whose desk is on node B; both nodes see the same center;
+a node with a different configuration refuses to join."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from callcenter.app import create_app
+from callcenter.appkeys import CENTER, LOG
+from callcenter.runtime.cluster_app import CLUSTER, ClusterConflict
+from tests.cluster.conftest import Desk, node_config
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+
+
+@pytest.fixture
+async def nodes(cluster_db: str, prefix: str) -> AsyncIterator[list[TestServer]]:
+    servers: list[TestServer] = []
+    for name in ("a", "b"):
+        server = TestServer(create_app(node_config(cluster_db, prefix, name)))
+        await server.start_server()
+        servers.append(server)
+    yield servers
+    for server in reversed(servers):
+        await server.close()
+
+
+def url(server: TestServer) -> str:
+    return str(server.make_url("")).rstrip("/")
+
+
+async def test_a_chat_on_node_a_is_offered_to_a_desk_on_node_b(nodes: list[TestServer]) -> None:
+    a, b = nodes
+    assert a.app[CLUSTER].lease.held != b.app[CLUSTER].lease.held  # exactly one leads
+    alice = await Desk.open(url(b), "alice")
+    assert (await alice.ask("set_state", state="ready"))["state"] == "AVAILABLE"
+    await a.app[CENTER].contact_arrived(contact_id="chat-1", channel="chat", queue="cards",
+                                        caller="noa@example.com")
+    contact_id = "chat-1"
+    offer = await alice.until("offer")
+    assert offer["contact_id"] == contact_id
+    assert (await alice.ask("accept", offer_id=offer["offer_id"]))["type"] == "ack"
+    assert (await alice.until("contact"))["status"] == "connected"
+    for node in (a, b):  # every replica agrees, and both nodes' wallboards see it
+        await node.app[CENTER].acd.idle()
+        contact = node.app[CENTER].engine.contacts[contact_id]
+        assert (contact.state, contact.agent_id) == ("connected", "alice")
+    await alice.close()
+    leader = a if a.app[CLUSTER].lease.held else b
+    await leader.app[LOG].flush()
+    kinds = [e.type for e in await leader.app[LOG].read(contact_id=contact_id)]
+    assert kinds.count("contact.offered") == 1 and kinds.count("contact.arrived") == 1, kinds
+
+
+async def test_a_node_with_another_configuration_refuses_to_join(nodes: list[TestServer], cluster_db: str,
+                                                                  prefix: str) -> None:
+    config = node_config(cluster_db, prefix, "c")
+    other = replace(config, desk=replace(config.desk, reconnect_grace_s=5))
+    server = TestServer(create_app(other))
+    with pytest.raises(ClusterConflict, match="differs from that of live node"):
+        await server.start_server()
+    await server.close()
