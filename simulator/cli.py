@@ -25,7 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=["virtual", "live"], default="virtual")
     run.add_argument("--url", help="the running server, for --mode live")
     run.add_argument("--out", type=Path, required=True, help="folder for summary.json, CSV and charts")
+    run.add_argument("--speed", type=float, default=1.0, help="live mode: scenario seconds per wall second")
+    run.add_argument("--password", help="live mode: every agent's password (default: the username)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    users = sub.add_parser("users", help="print the users block a server needs for a live run")
+    users.add_argument("scenario", type=Path)
 
     rep = sub.add_parser("replay", help="replay the Anonymous Bank records through the ACD")
     rep.add_argument("records", type=Path, help="anonymous_bank_february_1999.tsv")
@@ -77,6 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "erlang":
             return cmd_erlang(args)
+        if args.command == "users":
+            from simulator.live import users_yaml
+            from simulator.scenario import load_scenario
+
+            print(users_yaml(load_scenario(args.scenario)), end="")
+            return 0
         if args.command == "replay":
             from simulator.replay_cli import cmd_replay
 
@@ -118,12 +129,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     if args.mode == "live":
-        print(
-            "callcenter-sim: live mode needs the desk and chat endpoints of a running server; "
-            "this version runs scenarios in virtual mode only",
-            file=sys.stderr,
-        )
-        return 2
+        from simulator.live_cli import cmd_live
+
+        return cmd_live(args, scenario)
     started = time.monotonic()
     run = run_virtual(scenario, progress=progress_bar(scenario.name, not args.quiet and sys.stderr.isatty()))
     summary = summarise(

@@ -1,0 +1,301 @@
+"""Live mode: a scenario's traffic driven through a running server over its real protocols.
+
+Agents log in over HTTP (``/api/v1/auth/login``) and work from the desk WebSocket
+(``/ws/desk``, docs/desk-protocol.md): ready, accept (or decline, or let an offer ring out,
+at the scenario's rates), hold the contact for its handling time, set a disposition, end
+it, wrap up, ready again. Customers come over the chat WebSocket (``/ws/chat``): start,
+spend their IVR time, name their queue, wait, and leave when their patience runs out
+before an agent joins. Voice contacts of the mix are carried over the chat socket too (to
+the same queue) and the summary says so (``voice_as_chat``).
+
+Time: scenario seconds run ``speed`` times faster than the wall clock; every wait of the
+scenario (gaps between arrivals, IVR time, patience, answer delay, handling, wrap-up) is
+divided by ``speed``, and the events are stamped in scenario time, so the run folds into
+the same summary as a virtual one. The events are what the simulator saw from outside
+(the customers' and agents' sockets), not the server's log.
+
+A server that goes away (a refused connection, a socket closed under us) stops the run:
+every task is cancelled and what was measured so far is returned with ``stopped`` set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from callcenter.core.events import InteractionEvent
+from simulator.arrivals import Arrival, poisson, read_trace
+from simulator.live_desk import DeskAgent, ServerGone
+from simulator.scenario import AgentGroup, ContactType, Scenario
+
+DRAIN_TIMEOUT_S = 60.0
+RECEIVE_TIMEOUT_S = 30.0
+
+
+@dataclass
+class LiveRun:
+    scenario: Scenario
+    url: str
+    speed: float
+    events: list[InteractionEvent] = field(default_factory=list)
+    start_epoch: float = 0.0
+    end_epoch: float = 0.0
+    contacts: int = 0
+    contact_ids: list[str] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)  # no end seen by the customer
+    voice_as_chat: int = 0
+    stopped: str | None = None
+
+
+def agent_ids(scenario: Scenario) -> list[tuple[str, AgentGroup]]:
+    """The usernames live mode logs in as (the same ids as virtual mode's agents)."""
+    return [(f"{g.name}-{gi}-{n}", g) for gi, g in enumerate(scenario.agents) for n in range(g.count)]
+
+
+def users_yaml(scenario: Scenario) -> str:
+    """The ``users:`` block a server needs for a scenario's live run (password = username)."""
+    lines = ["users:"]
+    for agent_id, g in agent_ids(scenario):
+        skills = ", ".join(f"{k}: {v}" for k, v in g.skills.items())
+        lines.append(
+            f"  - {{username: {agent_id}, password: {agent_id}, skills: {{{skills}}}, "
+            f"chat_capacity: {g.chat_capacity}}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+class Live:
+    def __init__(
+        self,
+        scenario: Scenario,
+        url: str,
+        *,
+        speed: float = 1.0,
+        password: Callable[[str], str] | None = None,
+        progress: Callable[[float], None] | None = None,
+        drain_timeout_s: float = DRAIN_TIMEOUT_S,
+    ) -> None:
+        self.s = scenario
+        self.url = url.rstrip("/")
+        self.speed = speed
+        self.password = password or (lambda user: user)
+        self.progress = progress
+        self.drain_timeout_s = drain_timeout_s
+        self.rng = random.Random(scenario.seed)
+        self.run = LiveRun(
+            scenario=scenario, url=self.url, speed=speed, start_epoch=scenario.start.timestamp()
+        )
+        self.stop = asyncio.Event()
+        self._t0 = 0.0
+        self._customers: set[asyncio.Task[None]] = set()
+        weights = [k.weight for k in scenario.mix]
+        total = sum(weights)
+        self.mix_cum = [sum(weights[: i + 1]) / total for i in range(len(weights))]
+        self.patience = scenario.patience.sampler(self.rng) if scenario.patience else None
+        self.ivr_time = scenario.ivr.time.sampler(self.rng)
+
+    # Clock and log ------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Scenario time (epoch seconds of the scenario's clock)."""
+        return self.run.start_epoch + (asyncio.get_running_loop().time() - self._t0) * self.speed
+
+    async def sleep(self, scenario_seconds: float) -> None:
+        if scenario_seconds > 0:
+            await asyncio.sleep(scenario_seconds / self.speed)
+
+    def record(
+        self,
+        type_: str,
+        *,
+        contact_id: str | None = None,
+        agent_id: str | None = None,
+        queue: str | None = None,
+        **data: Any,
+    ) -> None:
+        self.run.events.append(
+            InteractionEvent(
+                type=type_, at=self.now(), contact_id=contact_id, agent_id=agent_id, queue=queue, data=data
+            )
+        )
+
+    def fail(self, reason: str) -> None:
+        if self.run.stopped is None and not self.stop.is_set():
+            self.run.stopped = reason
+        self.stop.set()
+
+    # The run ------------------------------------------------------------------------------------
+
+    async def go(self) -> LiveRun:
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
+        async with aiohttp.ClientSession(timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()) as http:
+            try:
+                async with http.get(f"{self.url}/healthz") as res:
+                    if res.status >= 500:
+                        raise ServerGone(f"{self.url}/healthz answered {res.status}")
+            except aiohttp.ClientError as exc:
+                raise ServerGone(f"cannot reach {self.url}: {exc}") from None
+            self._t0 = asyncio.get_running_loop().time()
+            agents = [DeskAgent(self, agent_id, group) for agent_id, group in agent_ids(self.s)]
+            agent_tasks = [asyncio.create_task(a.work()) for a in agents]
+            try:
+                await self._wait_or_stop(asyncio.gather(*(a.ready_once.wait() for a in agents)), 30.0)
+                self._t0 = asyncio.get_running_loop().time()  # the scenario starts with agents on
+                await self._wait_or_stop(self._arrivals(http), None)
+                if not self.stop.is_set() and self._customers:
+                    await self._wait_or_stop(
+                        asyncio.gather(*self._customers, return_exceptions=True), self.drain_timeout_s
+                    )
+            finally:
+                for a in agents:
+                    a.finishing = True
+                for t in [*self._customers, *agent_tasks]:
+                    t.cancel()
+                await asyncio.gather(*self._customers, *agent_tasks, return_exceptions=True)
+        self.run.end_epoch = self.now()
+        self.run.unfinished = sorted(set(self.run.contact_ids) - self._ended)
+        self.run.events = _settled(self.run.events)
+        return self.run
+
+    async def _wait_or_stop(self, aw: Any, timeout: float | None) -> None:
+        task = asyncio.ensure_future(aw)
+        stopper = asyncio.create_task(self.stop.wait())
+        done, _ = await asyncio.wait({task, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if task not in done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        elif task.exception() is not None:
+            raise task.exception()
+
+    async def _arrivals(self, http: aiohttp.ClientSession) -> None:
+        s = self.s
+        arrivals = (
+            read_trace(Path(s.arrivals.trace))
+            if s.arrivals.trace
+            else poisson(s.arrivals, s.start, s.duration, self.rng)
+        )
+        loop = asyncio.get_running_loop()
+        next_report = 0.0
+        for arrival in arrivals:
+            if arrival.at >= s.duration:
+                break
+            delay = self._t0 + arrival.at / self.speed - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(self._customer(http, arrival))
+            self._customers.add(task)
+            task.add_done_callback(self._customers.discard)
+            if self.progress and arrival.at >= next_report:
+                self.progress(min(1.0, arrival.at / s.duration))
+                next_report += s.duration / 100
+        if self.progress:
+            self.progress(1.0)
+
+    # Customers ----------------------------------------------------------------------------------
+
+    @property
+    def _ended(self) -> set[str]:
+        return {e.contact_id for e in self.run.events if e.type == "contact.ended" and e.contact_id}
+
+    def _draw(self, arrival: Arrival) -> tuple[ContactType, str, float, bool, float | None]:
+        r = self.rng.random()
+        kind = self.s.mix[next(i for i, c in enumerate(self.mix_cum) if r <= c)]
+        ivr = self.ivr_time()
+        if self.rng.random() < self.s.ivr.mistake_rate:
+            ivr += 8.0
+        hangup = self.rng.random() < self.s.ivr.hangup_rate
+        patience = self.patience() if self.patience is not None else None
+        return kind, arrival.queue or kind.queue, ivr, hangup, patience
+
+    async def _customer(self, http: aiohttp.ClientSession, arrival: Arrival) -> None:
+        kind, queue, ivr, hangup, patience = self._draw(arrival)
+        self.run.contacts += 1
+        n = self.run.contacts
+        try:
+            ws = await http.ws_connect(f"{self.url}/ws/chat", heartbeat=20)
+        except aiohttp.ClientError as exc:
+            self.fail(f"chat socket refused: {exc}")
+            return
+        cid: str | None = None
+        try:
+            await ws.send_json({"type": "start", "name": f"sim {n}", "phone": f"+1555{n:07d}"})
+            cid = (await self._expect(ws, "session"))["contact_id"]
+            self.run.contact_ids.append(cid)
+            self.run.voice_as_chat += kind.channel == "voice"
+            self.record("contact.arrived", contact_id=cid, queue=queue, channel=kind.channel)
+            await self._expect(ws, "prompt")
+            if hangup:
+                await self.sleep(ivr * self.rng.random())
+                await ws.send_json({"type": "leave"})
+                self.record("contact.ended", contact_id=cid, reason="ivr_hangup")
+                return
+            await self.sleep(ivr)
+            await ws.send_json({"type": "text", "text": queue})
+            # an agent free at once joins before any position is sent
+            first = await self._expect(ws, "queued", "agent_joined")
+            self.record("contact.queued", contact_id=cid, queue=queue)
+            if first["type"] != "agent_joined" and not await self._agent_joins(ws, cid, patience):
+                return
+            ended = await self._expect(ws, "ended", timeout=None)
+            self.record("contact.ended", contact_id=cid, reason=ended.get("reason", "completed"))
+            if ended.get("rate"):
+                await ws.send_json({"type": "rate", "rating": 1 + self.rng.randrange(5)})
+        except ServerGone as exc:
+            self.fail(str(exc))
+        finally:
+            await ws.close()
+
+    async def _agent_joins(
+        self, ws: aiohttp.ClientWebSocketResponse, cid: str, patience: float | None
+    ) -> bool:
+        """Wait for an agent; False when patience ran out first (the customer leaves)."""
+        try:
+            limit = None if patience is None else patience / self.speed
+            await asyncio.wait_for(self._expect(ws, "agent_joined", timeout=None), limit)
+        except TimeoutError:
+            await ws.send_json({"type": "leave"})
+            self.record("contact.ended", contact_id=cid, reason="abandoned")
+            return False
+        return True
+
+    async def _expect(
+        self, ws: aiohttp.ClientWebSocketResponse, *types: str, timeout: float | None = RECEIVE_TIMEOUT_S
+    ) -> dict[str, Any]:
+        """The next frame of one of ``types`` (frames of other types are skipped)."""
+        while True:
+            msg = await ws.receive(timeout=timeout)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                raise ServerGone(f"the chat socket closed ({msg.type.name}, {ws.close_code})")
+            frame: dict[str, Any] = msg.json()
+            if frame.get("type") in types:
+                return frame
+            if frame.get("type") == "error":
+                raise ServerGone(f"the chat refused a frame: {frame.get('message')}")
+
+
+def _settled(events: list[InteractionEvent]) -> list[InteractionEvent]:
+    """Time order; a customer's leave that crossed an agent's accept is the end of a talk."""
+    events = sorted(events, key=lambda e: e.at)
+    connected: set[str] = set()
+    out = []
+    for e in events:
+        if e.type == "contact.connected" and e.contact_id:
+            connected.add(e.contact_id)
+        if e.type == "contact.ended" and e.data.get("reason") == "abandoned" and e.contact_id in connected:
+            e = InteractionEvent(
+                type=e.type, at=e.at, contact_id=e.contact_id, data={"reason": "customer_left"}
+            )
+        out.append(e)
+    return out
+
+
+async def run_live(scenario: Scenario, url: str, **kwargs: Any) -> LiveRun:
+    """Drive ``scenario`` through the server at ``url``; see :class:`Live`."""
+    return await Live(scenario, url, **kwargs).go()

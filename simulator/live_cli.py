@@ -1,0 +1,85 @@
+"""``callcenter-sim run SCENARIO --mode live --url URL [--speed X]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from simulator.live import LiveRun, run_live
+from simulator.live_desk import ServerGone
+from simulator.scenario import Scenario
+
+STOPPED_EXIT = 3
+
+
+def live_summary(run: LiveRun) -> dict[str, Any]:
+    from simulator.summary import summarise
+
+    s = run.scenario
+    summary = summarise(
+        run.events,
+        start=run.start_epoch,
+        end=max(run.end_epoch, run.start_epoch + 1e-3),
+        sl_seconds=s.service_level_s,
+        short_abandon_s=s.short_abandon_s,
+        interval_s=s.interval_s,
+    )
+    summary["scenario"] = s.name
+    summary["seed"] = s.seed
+    summary["mode"] = "live"
+    summary["live"] = {
+        "url": run.url,
+        "speed": run.speed,
+        "contacts": run.contacts,
+        "unfinished": len(run.unfinished),
+        "unfinished_ids": run.unfinished[:100],
+        "voice_as_chat": run.voice_as_chat,
+        "stopped": run.stopped,
+    }
+    return summary
+
+
+def cmd_live(args: argparse.Namespace, scenario: Scenario) -> int:
+    from simulator.cli import progress_bar, write_outputs
+
+    if not args.url:
+        print("callcenter-sim: --mode live needs --url of the running server", file=sys.stderr)
+        return 2
+    if args.speed <= 0:
+        print("callcenter-sim: --speed must be positive", file=sys.stderr)
+        return 2
+    password = args.password
+    started = time.monotonic()
+    try:
+        run = asyncio.run(
+            run_live(
+                scenario,
+                args.url,
+                speed=args.speed,
+                password=(lambda _user: password) if password else None,
+                progress=progress_bar(scenario.name, not args.quiet and sys.stderr.isatty()),
+            )
+        )
+    except ServerGone as exc:
+        print(f"callcenter-sim: {exc}", file=sys.stderr)
+        return 2
+    summary = live_summary(run)
+    summary["wall_seconds"] = round(time.monotonic() - started, 3)
+    write_outputs(args.out, summary, run.events)
+    print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, list | dict)}, indent=2))
+    if run.voice_as_chat:
+        print(
+            f"callcenter-sim: {run.voice_as_chat} voice contacts were carried over the chat socket",
+            file=sys.stderr,
+        )
+    if run.stopped:
+        print(
+            f"callcenter-sim: stopped early: {run.stopped}; the summary holds what was measured",
+            file=sys.stderr,
+        )
+        return STOPPED_EXIT
+    return 0

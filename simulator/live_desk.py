@@ -1,0 +1,165 @@
+"""A simulated agent at a real desk: login over HTTP, then the desk WebSocket protocol.
+
+One reader task per desk takes every frame: replies (``ack``/``error`` with our ``id``)
+resolve the request waiting for them, events (``offer``, ``state``, ``contact``,
+``wrap_up``) start what the agent does about them. Each accepted contact is its own task,
+so an agent with chat capacity works several at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from simulator.scenario import AgentGroup
+
+if TYPE_CHECKING:
+    from simulator.live import Live
+
+RETRY_AFTER_MISS_S = 10.0
+REPLY_TIMEOUT_S = 30.0
+
+
+class ServerGone(Exception):
+    """The server refused a connection, closed a socket under us, or stopped answering."""
+
+
+class DeskAgent:
+    def __init__(self, live: Live, agent_id: str, group: AgentGroup) -> None:
+        self.live = live
+        self.agent_id = agent_id
+        self.g = group
+        rng = live.rng
+        self.handle = group.handle_time.sampler(rng)
+        self.wrap = group.wrap_up.sampler(rng)
+        self.answer = group.answer_delay.sampler(rng)
+        self.ready_once = asyncio.Event()
+        self.finishing = False
+        self.dispositions: list[str] = []
+        self._ids = itertools.count(1)
+        self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+
+    async def work(self) -> None:
+        live = self.live
+        jar = aiohttp.CookieJar(unsafe=True)
+        try:
+            async with aiohttp.ClientSession(cookie_jar=jar) as http:
+                body = {"username": self.agent_id, "password": live.password(self.agent_id)}
+                async with http.post(f"{live.url}/api/v1/auth/login", json=body) as res:
+                    if res.status != 200:
+                        raise ServerGone(
+                            f"login of {self.agent_id} refused ({res.status}: {await res.text()})"
+                        )
+                async with http.ws_connect(f"{live.url}/ws/desk", heartbeat=15) as ws:
+                    self._ws = ws
+                    await ws.send_json({"type": "hello", "protocol": 1})
+                    welcome = await ws.receive_json(timeout=REPLY_TIMEOUT_S)
+                    if welcome.get("type") != "welcome":
+                        raise ServerGone(f"the desk of {self.agent_id} answered {welcome}")
+                    self.dispositions = list(welcome.get("dispositions") or [])
+                    reader = asyncio.create_task(self._read(ws))
+                    try:
+                        await self.ask("set_state", state="ready")
+                        self.ready_once.set()
+                        await reader
+                    finally:
+                        reader.cancel()
+                        for t in self._tasks:
+                            t.cancel()
+        except (aiohttp.ClientError, ConnectionError, TimeoutError, ServerGone) as exc:
+            if not self.finishing:
+                live.fail(f"desk of {self.agent_id}: {exc or type(exc).__name__}")
+
+    async def ask(self, type_: str, **fields: Any) -> dict[str, Any]:
+        """Send a request; its reply (``ack`` or ``error``)."""
+        assert self._ws is not None
+        n = next(self._ids)
+        reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[n] = reply
+        await self._ws.send_json({"type": type_, "id": n, **fields})
+        try:
+            return await asyncio.wait_for(reply, REPLY_TIMEOUT_S)
+        finally:
+            self._replies.pop(n, None)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            frame: dict[str, Any] = msg.json()
+            n = frame.get("id")
+            if isinstance(n, int) and n in self._replies:
+                self._replies[n].set_result(frame)
+                continue
+            self._event(frame)
+        if not self.finishing:
+            raise ServerGone(f"the desk socket of {self.agent_id} closed ({ws.close_code})")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and not self.finishing:
+            self.live.fail(f"desk of {self.agent_id}: {task.exception()!r}")
+
+    # What the agent does ------------------------------------------------------------------------
+
+    def _event(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        live = self.live
+        if kind == "state":
+            live.record(
+                "agent.state", agent_id=self.agent_id, state=frame.get("state"), reason=frame.get("reason")
+            )
+            if frame.get("state") == "NOT_READY" and frame.get("reason") in ("missed", "declined"):
+                self._spawn(self._ready_later(RETRY_AFTER_MISS_S))
+        elif kind == "offer":
+            live.record(
+                "contact.offered",
+                contact_id=frame["contact_id"],
+                agent_id=self.agent_id,
+                queue=frame.get("queue"),
+            )
+            self._spawn(self._offered(frame))
+
+    async def _ready_later(self, seconds: float) -> None:
+        await self.live.sleep(seconds)
+        await self.ask("set_state", state="ready")
+
+    async def _offered(self, offer: dict[str, Any]) -> None:
+        live, g = self.live, self.g
+        r = live.rng.random()
+        if r < g.decline_rate:
+            await live.sleep(self.answer())
+            await self.ask("decline", offer_id=offer["offer_id"], reason="declined")
+            return
+        if r < g.decline_rate + g.no_answer_rate:
+            return  # lets it ring out: the server makes the agent NOT_READY (missed)
+        await live.sleep(self.answer())
+        reply = await self.ask("accept", offer_id=offer["offer_id"])
+        if reply.get("type") != "ack":
+            return  # withdrawn meanwhile (the customer left, or it rang out)
+        cid = offer["contact_id"]
+        started = live.now()
+        live.record("contact.connected", contact_id=cid, agent_id=self.agent_id, queue=offer.get("queue"))
+        await live.sleep(self.handle())
+        if offer.get("channel") == "chat":
+            await self.ask("chat_send", contact_id=cid, text="Thank you, that is all done.")
+        if self.dispositions:
+            await self.ask("disposition", contact_id=cid, code=self.dispositions[0])
+        reply = await self.ask("end", contact_id=cid)
+        if reply.get("type") == "ack":
+            live.record(
+                "contact.wrap_up", contact_id=cid, agent_id=self.agent_id, talk_s=live.now() - started
+            )
+        wrap = self.wrap()
+        await live.sleep(wrap)
+        await self.ask("wrap_up_done", contact_id=cid)

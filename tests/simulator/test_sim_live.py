@@ -1,0 +1,108 @@
+"""Live mode against a real in-process server (aiohttp on loopback, SQLite): agents log in
+and work from the desk WebSocket, customers come over the chat WebSocket, every contact's
+end reaches the server's log; a server that goes away stops the run with what it measured."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callcenter.app import create_app
+from callcenter.appkeys import LOG
+from callcenter.config.loader import load_config
+from simulator.live import run_live, users_yaml
+from simulator.live_cli import live_summary
+from simulator.scenario import load_scenario
+
+SCENARIO = """\
+name: live-small
+seed: 5
+duration: 4m
+skills: [{name: billing}, {name: cards}]
+queues:
+  - {name: general, steps: [{require: {billing: 1}}]}
+  - {name: cards, steps: [{require: {cards: 1}}]}
+arrivals: {rate_per_hour: 400}
+mix:
+  - {queue: general, weight: 3, channel: chat}
+  - {queue: cards, weight: 1}
+patience: {dist: exponential, mean: 90}
+ivr: {time: {dist: uniform, min: 2, max: 10}, hangup_rate: 0.05}
+agents:
+  - name: desk
+    count: 3
+    skills: {billing: 2, cards: 1}
+    handle_time: {dist: exponential, mean: 40}
+    wrap_up: {dist: fixed, value: 5}
+    answer_delay: {dist: uniform, min: 1, max: 3}
+    decline_rate: 0.05
+"""
+
+
+def center(tmp_path: Path, scenario_path: Path) -> Any:
+    scenario = load_scenario(scenario_path)
+    text = f"""\
+    storage: {{url: "sqlite+aiosqlite:///{tmp_path / "cc.db"}"}}
+    skills: [{{name: billing}}, {{name: cards}}]
+    queues:
+      - {{name: general, steps: [{{require: {{billing: 1}}}}], wrap_up_s: 30, ring_time_s: 10}}
+      - {{name: cards, steps: [{{require: {{cards: 1}}}}], wrap_up_s: 30, ring_time_s: 10}}
+    """
+    path = tmp_path / "callcenter.yaml"
+    path.write_text(textwrap.dedent(text) + users_yaml(scenario))
+    return load_config(path)
+
+
+@pytest.fixture
+def scenario_path(tmp_path: Path) -> Path:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(SCENARIO)
+    return path
+
+
+async def test_a_live_run_answers_chats_from_real_desks(  # type: ignore[no-untyped-def]
+    aiohttp_server, tmp_path: Path, scenario_path: Path
+) -> None:
+    server = await aiohttp_server(create_app(center(tmp_path, scenario_path)))
+    scenario = load_scenario(scenario_path)
+    run = await asyncio.wait_for(run_live(scenario, str(server.make_url("")), speed=60.0), 30)
+    assert run.stopped is None
+    assert run.contacts >= 15 and run.unfinished == []
+    assert run.voice_as_chat > 0  # the cards contacts are voice in the mix
+    summary = live_summary(run)
+    assert summary["offered"] > 10 and summary["answered"] > 5
+    assert summary["answered"] + summary["abandoned"] + summary["ivr_hangups"] <= run.contacts
+    assert 0 < summary["occupancy"] <= 1
+    log = server.app[LOG]
+    await log.flush()
+    ended = {e.contact_id for e in await log.read(limit=100_000) if e.type == "contact.ended"}
+    assert set(run.contact_ids) <= ended  # every contact's end reached the server's log
+    dispositions = [e for e in await log.read(limit=100_000) if e.type == "contact.disposition"]
+    assert dispositions and all(e.data["code"] == "resolved" for e in dispositions)
+
+
+async def test_a_server_that_goes_away_stops_the_run_with_what_it_measured(  # type: ignore[no-untyped-def]
+    aiohttp_server, tmp_path: Path, scenario_path: Path
+) -> None:
+    server = await aiohttp_server(create_app(center(tmp_path, scenario_path)))
+    scenario = load_scenario(scenario_path)
+    task = asyncio.create_task(run_live(scenario, str(server.make_url("")), speed=20.0))
+    await asyncio.sleep(4)  # let part of the run happen before the server stops
+    await server.close()
+    run = await asyncio.wait_for(task, 15)
+    assert run.stopped is not None
+    summary = live_summary(run)
+    assert summary["live"]["stopped"] == run.stopped and summary["offered"] > 0
+    json.dumps(summary)  # still a complete summary to write
+
+
+async def test_an_unreachable_server_is_named(scenario_path: Path) -> None:
+    from simulator.live_desk import ServerGone
+
+    with pytest.raises(ServerGone, match=r"cannot reach http://127\.0\.0\.1:9"):
+        await run_live(load_scenario(scenario_path), "http://127.0.0.1:9", speed=10.0)
