@@ -1,6 +1,7 @@
-"""Web chat in real Chromium, two browser contexts: a customer on /chat picks a topic, an
-agent on /desk accepts, they talk both ways in real time, the agent ends the chat and the
-customer rates it; the transcript and the rating are in the interaction log."""
+"""Web chat in real Chromium, two browser contexts: a customer on /chat walks the bank's
+chat flow (the IVR in text mode) by buttons into the cards queue, an agent on /desk
+accepts, they talk both ways in real time, the agent ends the chat and the flow's survey
+asks the customer for a rating; the transcript and the rating are in the interaction log."""
 
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ async def test_customer_and_agent_chat_and_the_customer_rates_it(browser, live_s
     await customer.goto(str(server.make_url("/chat")))
     await customer.fill("input[name=name]", "Dana Levi")
     await customer.get_by_role("button", name="Start chat").click()
-    await customer.get_by_role("button", name="lost or stolen cards, answered first").click()
+    await customer.wait_for_selector(".bubble.bot:text('Welcome to Demo Bank chat.')")
+    await customer.wait_for_selector(".bubble.bot:text('What can we help you with?')")
+    await customer.get_by_role("button", name="Lost or stolen card").click()
+    await customer.wait_for_selector(".bubble.bot:text('We are connecting you to our cards team right away.')")
 
     await agent.wait_for_selector("#offer:not(.hidden)")
     await agent.click("#btn-accept")
@@ -43,16 +47,20 @@ async def test_customer_and_agent_chat_and_the_customer_rates_it(browser, live_s
     await agent.press("input[aria-label='Chat reply']", "Enter")
     await customer.wait_for_selector(".bubble.agent:text('I have blocked it. A new one is on its way.')")
     await agent.click("button[title='End (E)']")
-    await customer.wait_for_selector("#rating:not(.hidden)")
-    await customer.click(".stars button[data-r='5']")
-    await customer.wait_for_selector("text=Thank you for your rating!")
+    await customer.wait_for_selector("text=The agent has left the chat")
+    await customer.wait_for_selector(".bubble.bot:text('How satisfied were you with this chat?')")
+    await customer.click("#options button[data-key='5']")
+    await customer.wait_for_selector(".bubble.bot:text('Thank you for chatting with Demo Bank. Goodbye.')")
+    await customer.wait_for_selector("text=The chat has ended")
+    assert await customer.is_hidden("#rating")  # the flow's survey was the rating
     await screenshot(customer, "chat-customer.png", tmp_path)
     assert errors == []
 
     await app[LOG].flush()
-    events = [e for e in await app[LOG].read(limit=1000) if e.type.startswith("contact.")]
+    events = await app[LOG].read(limit=1000)
     chats = [(e.data["from"], e.data["text"]) for e in events if e.type == "contact.chat_message"]
     assert chats == [("customer", "I lost my card at the station"),
                      ("agent", "I have blocked it. A new one is on its way.")]
-    assert [e.data["rating"] for e in events if e.type == "contact.rated"] == [5]
+    assert [(e.data["rating"], e.queue) for e in events if e.type == "ivr.survey"] == [(5, "cards")]
+    assert [e.data["digits"] for e in events if e.type == "ivr.input"] == ["1"]  # the topic button
     assert {e.data.get("channel") for e in events if e.type == "contact.arrived"} == {"chat"}

@@ -1,4 +1,5 @@
 // The agent desk: one WebSocket (desk protocol v1, docs/desk-protocol.md), plain DOM.
+import { customerName, notePop, popOf, showPop } from "./screenpop.js";
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, ...kids) => {
   const node = document.createElement(tag);
@@ -11,7 +12,6 @@ const el = (tag, attrs = {}, ...kids) => {
   return node;
 };
 const fmtClock = (s) => { s = Math.max(0, Math.floor(s)); return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`; };
-const money = (v) => (v === null || v === undefined ? "–" : Number(v).toLocaleString(undefined, { maximumFractionDigits: 0 }));
 
 const desk = {
   agent: null, state: "LOGGED_OUT", reason: null, since: Date.now() / 1000, skew: 0,
@@ -67,6 +67,7 @@ async function act(type, fields) {
 // --- server frames -------------------------------------------------------------------
 function onFrame(f) {
   const now = Date.now() / 1000;
+  notePop(f); // the customer card (screenpop.js)
   switch (f.type) {
     case "welcome":
       desk.agent = f.agent; desk.reasons = f.reasons || []; desk.dispositions = f.dispositions || [];
@@ -84,11 +85,7 @@ function onFrame(f) {
       desk.offers.delete(f.offer_id);
       toast(f.reason === "timed_out" ? "Offer not answered in time: you are now Not ready" : "The offer was withdrawn");
       break;
-    case "screen_pop": {
-      const c = desk.contacts.get(f.contact_id); if (c) c.screen_pop = f.card;
-      for (const o of desk.offers.values()) if (o.contact_id === f.contact_id) o.screen_pop = f.card;
-      break;
-    }
+    case "screen_pop": break; // kept by notePop
     case "contact": {
       const c = { ...(desk.contacts.get(f.contact_id) || {}), ...f };
       if (f.status === "closed") { desk.contacts.delete(f.contact_id); desk.history.unshift(c); }
@@ -127,8 +124,9 @@ function renderOffer() {
   const offer = desk.offers.values().next().value;
   $("offer").classList.toggle("hidden", !offer);
   if (!offer) return;
-  const pop = offer.screen_pop || {};
-  const who = pop.customer?.name || offer.caller || "Unidentified caller";
+  const pop = popOf(offer.contact_id) || {};
+  const name = customerName(offer.contact_id);
+  const who = name ? `${name} · ${offer.caller || ""}` : offer.caller || "Unidentified caller";
   $("offer-who").textContent = who;
   $("offer-channel").textContent = offer.channel;
   $("offer-queue").textContent = `${offer.queue}${pop.customer?.tier ? " · " + pop.customer.tier : ""}`;
@@ -142,7 +140,7 @@ function renderContacts() {
     class: c.contact_id === desk.selected ? "selected" : "",
     onclick: () => { desk.selected = c.contact_id; render(); },
   }, el("span", { class: "status" }, c.status || ""), `${i + 1}. ${c.channel === "chat" ? "💬" : "📞"} `,
-  c.screen_pop?.customer?.name || c.caller || c.contact_id));
+  customerName(c.contact_id) || c.caller || c.contact_id));
   list.replaceChildren(...(items.length ? items : [el("li", { class: "empty muted" }, "No contacts")]));
 }
 
@@ -166,7 +164,7 @@ function renderWorkspace() {
       ...(desk.agents || []).filter((a) => a !== desk.agent?.username).map((a) => el("option", { value: `agent:${a}` }, `agent ${a}`))),
     el("button", { class: "btn", disabled: wrap ? "" : null, onclick: () => transfer(c) }, "Transfer"),
     el("button", { class: "btn bad", title: "End (E)", disabled: wrap ? "" : null, onclick: () => act("end", { contact_id: c.contact_id }) }, "End"));
-  const parts = [el("div", { class: "ws-head" }, el("h1", {}, c.screen_pop?.customer?.name || c.caller || "Unidentified caller"),
+  const parts = [el("div", { class: "ws-head" }, el("h1", {}, customerName(c.contact_id) || c.caller || "Unidentified caller"),
     el("span", { class: "muted" }, `${c.channel} · ${c.queue || ""} · ${c.status || ""}`)), controls];
   if (wrap) {
     const left = c.wrap_up_deadline ? c.wrap_up_deadline - (Date.now() / 1000 + desk.skew) : 0;
@@ -199,29 +197,12 @@ function renderWorkspace() {
 }
 
 function renderCard() {
-  const c = desk.contacts.get(desk.selected) || desk.offers.values().next().value;
-  const card = $("card");
-  const pop = c?.screen_pop;
-  card.classList.toggle("hidden", !pop);
-  if (!pop) return;
-  const cust = pop.customer;
-  if (!cust) { card.replaceChildren(el("h3", {}, "Unidentified caller"), el("p", { class: "muted" }, pop.pending ? "Looking up the caller…" : `Number ${c.caller || "withheld"}`)); return; }
-  const tickets = pop.open_tickets || []; const recent = pop.recent_contacts || []; const path = pop.ivr_path || [];
-  card.replaceChildren(
-    el("h3", {}, cust.name),
-    el("div", {}, el("span", { class: `badge ${cust.tier || ""}` }, cust.tier || "—"), pop.segment ? el("span", { class: "badge" }, pop.segment) : null,
-      pop.churn_risk ? el("span", { class: `badge risk-${pop.churn_risk.level || pop.churn_risk}` }, `churn ${pop.churn_risk.level || pop.churn_risk}`) : null),
-    pop.repeat_contact ? el("div", { class: "warn" }, `Repeat contact: ${pop.repeat_contact.reason || "called again recently"}`) : null,
-    el("dl", { class: "facts" }, el("dt", {}, "Account"), el("dd", {}, cust.account_number || "–"),
-      el("dt", {}, "Language"), el("dd", {}, cust.language || "–"), el("dt", {}, "CLV"), el("dd", {}, money(pop.clv))),
-    el("b", {}, `Open tickets (${tickets.length})`), el("ul", {}, ...tickets.map((t) => el("li", {}, `${t.kind}: ${t.subject} (${t.status})`))),
-    el("b", {}, "Last contacts"), el("ul", {}, ...recent.map((r) => el("li", {}, `${r.date || ""} ${r.channel || ""} ${r.disposition || ""} ${r.note || ""}`))),
-    path.length ? el("b", {}, "IVR path") : null, path.length ? el("ul", {}, ...path.map((p) => el("li", {}, p.input ? `${p.node}: ${p.input}` : p.node))) : null);
+  showPop($("card"), desk.contacts.get(desk.selected) || desk.offers.values().next().value, render);
 }
 
 function renderHistory() {
   $("history").replaceChildren(...desk.history.slice(0, 20).map((h) => el("li", {},
-    `${h.channel === "chat" ? "💬" : "📞"} ${h.screen_pop?.customer?.name || h.caller || h.contact_id} · ${h.disposition || "no disposition"}`)));
+    `${h.channel === "chat" ? "💬" : "📞"} ${customerName(h.contact_id) || h.caller || h.contact_id} · ${h.disposition || "no disposition"}`)));
 }
 
 // --- actions ---------------------------------------------------------------------------------
