@@ -1,5 +1,6 @@
 // The agent desk: one WebSocket (desk protocol v1, docs/desk-protocol.md), plain DOM.
 import { customerName, notePop, popOf, showPop } from "./screenpop.js";
+import * as deskAudio from "./audio.js";
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, ...kids) => {
   const node = document.createElement(tag);
@@ -78,7 +79,9 @@ function onFrame(f) {
       desk.contacts = new Map((f.contacts || []).map((c) => [c.contact_id, c]));
       desk.history = f.history || [];
       if (!desk.contacts.has(desk.selected)) desk.selected = desk.contacts.keys().next().value ?? null;
+      deskAudio.onWelcome(f, socket);
       break;
+    case "webrtc_state": deskAudio.onServerState(f); break;
     case "state": setState(f); break;
     case "offer": desk.offers.set(f.offer_id, f); break;
     case "offer_withdrawn":
@@ -90,7 +93,7 @@ function onFrame(f) {
       const c = { ...(desk.contacts.get(f.contact_id) || {}), ...f };
       if (f.status === "closed") { desk.contacts.delete(f.contact_id); desk.history.unshift(c); }
       else desk.contacts.set(f.contact_id, c);
-      if (f.status === "connected") desk.selected = f.contact_id;
+      if (f.status === "connected") { desk.selected = f.contact_id; deskAudio.setMuted(desk.muted.has(f.contact_id)); }
       if (!desk.contacts.has(desk.selected)) desk.selected = desk.contacts.keys().next().value ?? null;
       break;
     }
@@ -209,7 +212,7 @@ function renderHistory() {
 async function toggleHold(c) { await act("hold", { contact_id: c.contact_id, on: c.status !== "held" }); }
 async function toggleMute(c) {
   const on = !desk.muted.has(c.contact_id);
-  if (await act("mute", { contact_id: c.contact_id, on })) { on ? desk.muted.add(c.contact_id) : desk.muted.delete(c.contact_id); render(); }
+  if (await act("mute", { contact_id: c.contact_id, on })) { on ? desk.muted.add(c.contact_id) : desk.muted.delete(c.contact_id); deskAudio.setMuted(on); render(); }
 }
 async function transfer(c) {
   const target = $("transfer-to").value;
