@@ -55,6 +55,7 @@ class ClusterNode:
         self.redis, self.keys = center.redis, center.keys
         cfg = center.config.cluster
         self.lease = RoutingLease(self.redis, self.keys, center.node_id, ttl=cfg.lease_ttl_s)
+        self.lease.floor = lambda: center.gate.highest
         self.keeper = LeaseKeeper(self.lease, self._acquired, self._lost)
         self.lead: Lead | None = None
         self._lead_task: asyncio.Task[None] | None = None

@@ -37,6 +37,10 @@ if cur then
   return -1
 end
 local token = redis.call('INCR', KEYS[2])
+if token <= tonumber(ARGV[3]) then
+  token = tonumber(ARGV[3]) + 1
+  redis.call('SET', KEYS[2], token)
+end
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
 return token
 """
@@ -80,6 +84,9 @@ class RoutingLease:
         self.node_id = node_id
         self.ttl = ttl
         self.token: int | None = None
+        # The largest token this node has seen: a Redis that lost its data (restarted
+        # without persistence) must not hand out a token that replicas would refuse.
+        self.floor: Callable[[], int] = lambda: 0
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
@@ -91,7 +98,7 @@ class RoutingLease:
     async def try_acquire(self) -> int | None:
         """Take or extend the lease; the token of this term, or ``None`` if another holds it."""
         result = int(await self._acquire(keys=[self._keys.lease, self._keys.fencing_counter],
-                                         args=[self.node_id, int(self.ttl * 1000)]))
+                                         args=[self.node_id, int(self.ttl * 1000), self.floor()]))
         self.token = result if result > 0 else None
         return self.token
 
