@@ -21,7 +21,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.crm_link.config import CrmConfig
-from callcenter.crm_link.schema import contact_points, customers, tickets
+from callcenter.crm_link.schema import contact_points, customers, orders, tickets
 from callcenter.crm_link.scores import refresh_scores
 from callcenter.crm_link.seed import seed
 
@@ -68,6 +68,7 @@ async def ensure_demo_customers(engine: AsyncEngine, config: CrmConfig, now: flo
         await conn.execute(insert(customers), [_customer_row(c, now) for c in DEMO_CALLERS])
         await conn.execute(insert(contact_points), [p for c in DEMO_CALLERS for p in _points(c)])
         await conn.execute(insert(tickets), [_ticket_row(c, now) for c in DEMO_CALLERS])
+        await conn.execute(insert(orders), [o for c in DEMO_CALLERS for o in _orders(c, now)])
     await refresh_scores(engine, now)
     written = stats.customers + len(DEMO_CALLERS)
     log.info("demo CRM: seeded %d customers (demo caller %s)", written, DEMO_CALLERS[0].phone)
@@ -83,6 +84,13 @@ def _customer_row(c: DemoCaller, now: float) -> dict[str, Any]:
 def _points(c: DemoCaller) -> list[dict[str, Any]]:
     return [{"customer_id": c.customer_id, "kind": "phone", "value": c.phone, "label": "mobile"},
             {"customer_id": c.customer_id, "kind": "email", "value": c.email, "label": None}]
+
+
+def _orders(c: DemoCaller, now: float) -> list[dict[str, Any]]:
+    """A steady customer: an order about every two months for two years."""
+    return [{"id": f"ord-{c.customer_id}-{k}", "customer_id": c.customer_id,
+             "ordered_at": round(now - (10 + 60 * k) * DAY_S, 3), "amount": 180.0 + 15 * (k % 4),
+             "currency": "ILS", "status": "delivered", "tracking": None} for k in range(12)]
 
 
 def _ticket_row(c: DemoCaller, now: float) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The agent desk in real Chromium against the real server: log in, go ready, an offer rings
-with the caller and a countdown, accept, note, disposition, end, wrap-up, ready; the
-interaction log shows it all. A screenshot of the desk is kept in docs/img."""
+with the caller, the customer's card (name, tier, open ticket) and a countdown, accept (the
+card stays), note, disposition, end, wrap-up, ready; the interaction log shows it all. A
+screenshot of the desk is kept in docs/img."""
 
 from __future__ import annotations
 
@@ -36,12 +37,19 @@ async def test_an_agent_works_a_call_in_the_browser(browser, live_server, tmp_pa
     await app[CENTER].contact_arrived(contact_id="c-web-1", channel="voice", queue="cards",
                                       caller="+972501234567")
     await page.wait_for_selector("#offer:not(.hidden)")
-    assert "+972501234567" in await page.text_content("#offer-who")
+    who = await page.text_content("#offer-who")
+    assert who is not None and "+972501234567" in who and "Noa Levi" in who  # the demo's customer
+    assert "top" in (await page.text_content("#offer-queue") or "")
+    await page.wait_for_selector("#card:not(.hidden)")
+    assert await page.text_content("#card .pop-name") == "Noa Levi"
+    assert await page.text_content("#card .pop-tier") == "top"
+    assert "Card payment declined twice" in (await page.text_content("#card .pop-tickets") or "")
     countdown = await page.text_content("#offer-countdown")
     assert countdown is not None and countdown.startswith("0:1")  # shown with the card: 15 s to answer
     await screenshot(page, "desk-offer.png", tmp_path)
     await page.keyboard.press("a")  # the accept shortcut
     await page.wait_for_selector("#state-pill.ON_CONTACT")
+    assert await page.text_content("#card .pop-name") == "Noa Levi"  # the card stays with the contact
     await page.fill("#note", "Customer lost the card on the train")
     await page.click("text=Save note")
     await page.select_option("#disposition", "resolved")
