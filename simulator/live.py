@@ -50,6 +50,7 @@ class LiveRun:
     contact_ids: list[str] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)  # no end seen by the customer
     voice_as_chat: int = 0
+    max_lag_s: float = 0.0  # the latest an arrival started behind its schedule (wall seconds)
     stopped: str | None = None
 
 
@@ -189,6 +190,8 @@ class Live:
             delay = self._t0 + arrival.at / self.speed - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            else:
+                self.run.max_lag_s = max(self.run.max_lag_s, -delay)
             task = asyncio.create_task(self._customer(http, arrival))
             self._customers.add(task)
             task.add_done_callback(self._customers.discard)
@@ -237,10 +240,10 @@ class Live:
                 self.record("contact.ended", contact_id=cid, reason="ivr_hangup")
                 return
             await self.sleep(ivr)
+            self.record("contact.queued", contact_id=cid, queue=queue)  # it joins as this arrives
             await ws.send_json({"type": "text", "text": queue})
             # an agent free at once joins before any position is sent
             first = await self._expect(ws, "queued", "agent_joined")
-            self.record("contact.queued", contact_id=cid, queue=queue)
             if first["type"] != "agent_joined" and not await self._agent_joins(ws, cid, patience):
                 return
             ended = await self._expect(ws, "ended", timeout=None)
