@@ -63,21 +63,10 @@ class EngineState:
         self._req_strategies: dict[int, set[str]] = {}
         self._req_pools: dict[int, set[str]] = {}  # pools some queue step with this requirement takes
         self.queues: dict[str, QueueState] = {}
-        for q in queues:
-            reqs = tuple(self._requirement(step.require, q.strategy, q.channels) for step in q.steps)
-            self.queues[q.name] = QueueState(
-                cfg=q,
-                reqs=reqs,
-                pools=frozenset(pool_of(ch) for ch in q.channels),
-                step_texts=tuple(step_text(q, i) for i in range(len(q.steps))),
-                aht=default_aht,
-            )
+        self._steps_for_req: dict[int, list[tuple[str, int]]] = {}
+        self._setup_queues(queues, default_aht)
         self._waiting_bags: dict[tuple[str, int, str], SortedBag] = {}
         self._targeted: dict[str, SortedBag] = {}  # agent id -> contacts transferred to them
-        self._steps_for_req: dict[int, list[tuple[str, int]]] = {}
-        for name, qs in self.queues.items():
-            for i, req in enumerate(qs.reqs):
-                self._steps_for_req.setdefault(req, []).append((name, i))
         self.agents: dict[str, Agent] = {}
         self._agent_seq: dict[str, int] = {}
         self._staffed = [0] * len(self._reqs)  # agents working (ready, ringing, busy, wrap-up)
@@ -93,6 +82,19 @@ class EngineState:
         self._deferred: list[Contact] | None = None  # contacts to match once timers settle
         self._ended_ids: set[str] = set()
         self._ended_order: list[str] = []
+
+    def _setup_queues(self, queues: Sequence[QueueConfig], default_aht: float) -> None:
+        for q in queues:
+            reqs = tuple(self._requirement(step.require, q.strategy, q.channels) for step in q.steps)
+            self.queues[q.name] = QueueState(
+                cfg=q,
+                reqs=reqs,
+                pools=frozenset(pool_of(ch) for ch in q.channels),
+                step_texts=tuple(step_text(q, i) for i in range(len(q.steps))),
+                aht=default_aht,
+            )
+            for i, req in enumerate(reqs):
+                self._steps_for_req.setdefault(req, []).append((q.name, i))
 
     # State changes and the pools -----------------------------------------------------------------
 
@@ -138,14 +140,7 @@ class EngineState:
         agent.state, agent.reason = new, reason
         if new is not previous or reason != previous_reason:
             agent.since = now
-            # the log event is also what desks and wallboards are told (no second command)
-            data: dict[str, Any] = {"state": _NAMES[new]}
-            if reason is not None:
-                data["reason"] = reason
-            data["previous"] = _NAMES[previous]
-            if wrap and agent.wrap_up_until is not None:
-                data["until"] = agent.wrap_up_until
-            self._log_agent(agent, "agent.state", now, data)
+            self._log_state(agent, previous, now, wrap)
         working = new in WORKING
         if (previous in WORKING) != working:
             self._count_staffed(agent, +1 if working else -1)
@@ -153,6 +148,16 @@ class EngineState:
             self._count_logged_in(agent, +1 if previous is _LOGGED_OUT else -1)
         if refresh:
             self._refresh(agent)
+
+    def _log_state(self, agent: Agent, previous: State, now: float, wrap: bool) -> None:
+        # the log event is also what desks and wallboards are told (no second command)
+        data: dict[str, Any] = {"state": _NAMES[agent.state]}
+        if agent.reason is not None:
+            data["reason"] = agent.reason
+        data["previous"] = _NAMES[previous]
+        if wrap and agent.wrap_up_until is not None:
+            data["until"] = agent.wrap_up_until
+        self._log_agent(agent, "agent.state", now, data)
 
     def _refresh(self, agent: Agent) -> None:
         """Put the agent in, or take it out of, the free-agent indexes it belongs in now."""
