@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     user_sub.add_parser("hash-password", help="hash a password for `password_hash` in the config "
                         "(asked twice on a terminal, else one line from standard input)")
 
+    prompts = sub.add_parser("prompts", help="IVR prompts (TTS)")
+    prompts_sub = prompts.add_subparsers(dest="prompts_command", required=True)
+    _config_arg(prompts_sub.add_parser("build", help="render every static prompt of the flows into "
+                                       "the prompt cache ahead (prints rendered/cached and the time)"))
+
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     for name, text in (("upgrade", "upgrade the schema to this version"),
@@ -62,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_serve(config, args)
         if args.command == "db":
             return asyncio.run(cmd_db(config, args.db_command))
+        if args.command == "prompts":
+            from callcenter.speech.flow_prompts import prompts_build_command
+
+            return prompts_build_command(config)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

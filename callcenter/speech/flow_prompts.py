@@ -1,0 +1,127 @@
+"""The static prompts of IVR flows, and ``callcenter prompts build`` that renders them ahead.
+
+A prompt is static when its text holds no ``{variable}``: say texts, menu, collect and
+survey prompts, the same prompts after their no-input and no-match apologies (the session
+says ``"<sorry> <prompt>"`` as one prompt), queue, callback, voicemail, transfer and
+hang-up prompts, and the queues' overflow messages. Announcements and greetings with
+variables are dynamic: rendered on demand, and cached the same way.
+
+A flow is spoken with ``flow_voice``: the configured ``speech.tts_voice`` when it suits
+the flow's language, else the espeak-ng voice named by the language (``ko``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from callcenter.config.model import CenterConfig
+from callcenter.ivr.loader import FlowSet
+from callcenter.ivr.model import (
+    Callback,
+    Collect,
+    Flow,
+    HangUpNode,
+    Menu,
+    Queue,
+    Say,
+    Survey,
+    Transfer,
+    Voicemail,
+)
+from callcenter.speech.config import SpeechConfig
+from callcenter.speech.prompts import PromptBuildStats, PromptRenderer, build_prompts
+
+
+def flow_voice(flow: Flow, speech: SpeechConfig) -> str | None:
+    """The voice that speaks ``flow`` (None: the engine's default, English)."""
+    configured = speech.tts_voice
+    language = flow.language or "en"
+    if (configured or "en").lower().startswith(language.lower()):
+        return configured
+    return language
+
+
+def static_texts(flow: Flow) -> list[str]:
+    """Every prompt of ``flow`` whose text is known before a call, in flow order, once."""
+    out: list[str] = []
+    for node in flow.nodes.values():
+        if isinstance(node, Say):
+            out.append(node.text)
+        elif isinstance(node, Menu | Collect | Survey):
+            out += [node.prompt, f"{node.no_input} {node.prompt}", f"{node.no_match} {node.prompt}"]
+        elif isinstance(node, Queue | Callback | Voicemail | Transfer | HangUpNode):
+            out.append(node.prompt)
+    return list(dict.fromkeys(t.strip() for t in out if t.strip() and "{" not in t))
+
+
+def overflow_messages(config: CenterConfig) -> list[str]:
+    out: list[str] = []
+    for queue in config.queues:
+        for target in (queue.overflow.on_max_wait, queue.overflow.on_closed, queue.overflow.on_full,
+                       queue.overflow.on_no_agents):
+            if target is not None and target.message.strip():
+                out.append(target.message.strip())
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceBatch:
+    voice: str | None
+    texts: tuple[str, ...]
+
+
+def prompt_batches(flows: FlowSet, config: CenterConfig) -> Iterator[VoiceBatch]:
+    """The texts to render, grouped by voice (one TTS worker per voice)."""
+    by_voice: dict[str | None, list[str]] = {config.speech.tts_voice: overflow_messages(config)}
+    for flow in flows:
+        by_voice.setdefault(flow_voice(flow, config.speech), []).extend(static_texts(flow))
+    for voice, texts in by_voice.items():
+        unique = tuple(dict.fromkeys(texts))
+        if unique:
+            yield VoiceBatch(voice=voice, texts=unique)
+
+
+async def build_flow_prompts(
+    batches: Iterable[VoiceBatch], renderer: PromptRenderer
+) -> list[tuple[str | None, PromptBuildStats]]:
+    """Render every batch (voices one after another); failures are collected per batch."""
+    results = []
+    for batch in batches:
+        results.append((batch.voice, await build_prompts(batch.texts, renderer, voice=batch.voice)))
+    return results
+
+
+def prompts_build_command(config: CenterConfig) -> int:
+    """``callcenter prompts build``: print what was rendered; exit 1 if any prompt failed."""
+    import sys
+
+    from callcenter.runtime.ivr_runner_app import load_center_flows
+    from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
+
+    flows = load_center_flows(config)  # ConfigError: the CLI prints every problem
+    speech = config.speech
+    batches = list(prompt_batches(flows, config))
+
+    async def run() -> list[tuple[str | None, PromptBuildStats]]:
+        renderer = Pyttsx3Renderer(speech.cache_dir, voice=speech.tts_voice, rate=speech.tts_rate)
+        try:
+            return await build_flow_prompts(batches, renderer)
+        finally:
+            await renderer.close()
+
+    results = asyncio.run(run())
+    failed = 0
+    for voice, stats in results:
+        print(f"voice {voice or 'default'}: {stats.total} prompts, {stats.rendered} rendered, "
+              f"{stats.already_cached} already cached, {len(stats.failed)} failed, {stats.seconds:.1f} s")
+        for text, error in stats.failed:
+            print(f"  failed: {text!r}: {error}", file=sys.stderr)
+        failed += len(stats.failed)
+    total = sum(s.total for _, s in results)
+    rendered = sum(s.rendered for _, s in results)
+    seconds = sum(s.seconds for _, s in results)
+    print(f"{len(flows)} flows: {total} static prompts, {rendered} rendered, {total - rendered - failed} "
+          f"already cached, {failed} failed in {seconds:.1f} s; cache: {speech.cache_dir}")
+    return 1 if failed else 0
