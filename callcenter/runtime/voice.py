@@ -126,8 +126,9 @@ class VoiceFront:
                 await free.wait()
                 if channel.ended:
                     break
-                drain = asyncio.ensure_future(_drain(channel))
-                claimed = asyncio.ensure_future(busy.wait())
+                loop = asyncio.get_running_loop()  # named: a live leg's tasks, not leaks
+                drain = loop.create_task(_drain(channel), name=f"agent-line-{agent_id}")
+                claimed = loop.create_task(busy.wait(), name=f"agent-line-{agent_id}-claimed")
                 await asyncio.wait({drain, claimed}, return_when=asyncio.FIRST_COMPLETED)
                 for task in (drain, claimed):
                     task.cancel()

@@ -174,7 +174,7 @@ class VoiceCall:
     def _prompt_done(self, prompt_id: str) -> None:
         if prompt_id.startswith(OWN_PROMPT):
             if prompt_id == self._hangup_after:
-                self._spawn(self.channel.hangup())
+                self._callback_said()
         elif self.call is not None:
             self.call.post(ivr.PromptFinished(prompt_id=prompt_id))
 
@@ -183,9 +183,19 @@ class VoiceCall:
             self.end_reason = reason if reason == "server" else f"caller_{reason}"
         if self._voicemail is not None:
             self._spawn(self._voicemail_done())
-        if self.call is not None and not self.call.ended:
+        if self.callback_taken:
+            self._callback_said()
+        elif self.call is not None and not self.call.ended:
             self.call.hang_up()
         self._done.set()
+
+    def _callback_said(self) -> None:
+        """The caller took a callback: the session ends (and hangs up) without the ACD
+        hearing an abandon; the contact keeps its place as a callback."""
+        if self.call is not None and not self.call.ended:
+            self.call.post(ivr.ContactCompleted(reason="callback"))
+        else:
+            self._spawn(self.channel.hangup())
 
     async def _voicemail_done(self) -> None:
         taker, self._voicemail = self._voicemail, None

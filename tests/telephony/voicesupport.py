@@ -19,9 +19,9 @@ from callcenter.acd import model as m
 from callcenter.appkeys import AGENT_LEGS, CENTER, LOG
 from callcenter.config.loader import load_config
 from callcenter.config.model import CenterConfig, HoursConfig
+from callcenter.core.events import StoredEvent
 from callcenter.runtime.center import Center
 from callcenter.speech import codecs
-from callcenter.storage.log import StoredEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,7 +73,7 @@ class AgentPhone:
             "streamSid": sid, "callSid": f"CA-{self.agent}", "tracks": ["inbound"],
             "customParameters": {"From": self.agent, "To": f"agent-{self.agent}"}}})
         self._tasks = [asyncio.ensure_future(self._speak(ws, sid)), asyncio.ensure_future(self._listen(ws))]
-        legs = self.client.app[AGENT_LEGS]  # type: ignore[index]
+        legs = self.client.app[AGENT_LEGS]
         await until(lambda: legs.get(self.agent) is not None)
 
     async def _speak(self, ws: ClientWebSocketResponse, sid: str) -> None:
@@ -109,10 +109,11 @@ class AgentPhone:
 
 
 async def contact_events(client: TestClient[Any, Any], contact_id: str) -> list[StoredEvent]:
-    log = client.app[LOG]  # type: ignore[index]
+    log = client.app[LOG]
     await log.flush()
     return list(await log.read(contact_id=contact_id, limit=1000))
 
 
 def center_of(client: TestClient[Any, Any]) -> Center:
-    return client.app[CENTER]  # type: ignore[index,no-any-return]
+    center: Center = client.app[CENTER]
+    return center
