@@ -104,8 +104,8 @@ def _check_references(config: CenterConfig, b: Builder) -> None:
                 b.problems.add(b.file, b.line(where), where, f"unknown skill {skill!r}{_known(skills)}")
 
     for ri, rule in enumerate(config.crm.route_rules):  # CRM rules send contacts to queues
-        names = [("queue", rule.queue)] + [(f"from_queues[{i}]", q) for i, q in enumerate(rule.from_queues)]
-        for key, name in names:
+        targets = [("queue", rule.queue)] + [(f"from_queues[{i}]", q) for i, q in enumerate(rule.from_queues)]
+        for key, name in targets:
             where = f"crm.route_rules[{ri}].{key}"
             if name not in queues:
                 b.problems.add(b.file, b.line(where), where, f"unknown queue {name!r}{_known(queues)}")
