@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _VAR_NAME = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
 
@@ -44,6 +45,15 @@ def template_vars(text: str) -> list[str]:
 def render(text: str, variables: Mapping[str, str]) -> str:
     """Fill ``{name}`` placeholders; an unset variable renders as empty text."""
     return _PLACEHOLDER.sub(lambda m: variables.get(m.group(1), ""), text)
+
+
+def render_known(text: str, variables: Mapping[str, str]) -> str:
+    """``render``, leaving out every sentence that names an unset variable: "You are
+    number 2. The wait is about {ewt_minutes} minutes." without an estimate says only the
+    first sentence."""
+    sentences = _SENTENCE_END.split(text.strip())
+    kept = [s for s in sentences if all(variables.get(n) for n in _PLACEHOLDER.findall(s))]
+    return render(" ".join(kept), variables)
 
 
 def _one(label: str, present: list[str]) -> None:

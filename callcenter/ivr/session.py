@@ -35,7 +35,7 @@ from callcenter.core.context import Context
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import IdGenerator
 from callcenter.ivr import asking
-from callcenter.ivr.conditions import Facts, HoursPort, QueueStatusPort, evaluate, render
+from callcenter.ivr.conditions import Facts, HoursPort, QueueStatusPort, evaluate, render, render_known
 from callcenter.ivr.messages import (
     CallerHungUp,
     ContactCompleted,
@@ -269,10 +269,13 @@ class IvrSession:
     def _on_queue_status(self, event: QueueStatusChanged, now: float) -> str | None:
         if self._phase != "queued":
             raise UnexpectedInput("the contact is not waiting in a queue")
+        for stale in ("ewt_s", "ewt_minutes"):  # an estimate may go away (no agents left)
+            self.variables.pop(stale, None)
         self.variables.update(wait_vars(event.position, event.ewt_s))
         node = self._node(Queue)
-        if node.announce:
-            self._play(render(node.announce, self.variables), barge_in=False)
+        text = render_known(node.announce, self.variables)
+        if text.strip():
+            self._play(text, barge_in=False)
         return None
 
     # Asking: menus, collect, survey ---------------------------------------------------------

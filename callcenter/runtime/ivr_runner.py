@@ -303,8 +303,8 @@ class _Run:
     async def _release_acd(self) -> None:
         """The caller left: end the contact in the ACD if it has it."""
         contact = self.center.engine.contacts.get(self.contact_id)
-        if contact is None or self._callback:
-            return
+        if contact is None or self._callback or contact.channel == "callback":
+            return  # gone, or waiting to be called back (the caller may hang up)
         event: object = (m.ContactEnded(contact_id=self.contact_id, by="customer")
                          if contact.state == "connected" else m.ContactAbandoned(contact_id=self.contact_id))
         try:

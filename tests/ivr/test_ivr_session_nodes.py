@@ -194,6 +194,8 @@ def test_queue_routes_with_priority_and_announces_position_and_wait(call_flow: A
     assert routed.queue == "cards" and routed.context_id == "x-9" and routed.parent_id == "x-1"
     call.send(QueueStatusChanged(position=3, ewt_s=125))
     assert call.prompts()[-1] == "You are number 3. About 3 minutes."
+    call.send(QueueStatusChanged(position=2, ewt_s=None))  # no estimate: that sentence is left out
+    assert call.prompts()[-1] == "You are number 2."
     assert call.send(DigitsReceived(digits="1")) == []  # keys while queued do nothing
     call.send(ContactCompleted(), after=600)
     assert call.events("ivr.ended")[0].data["reason"] == "completed"
