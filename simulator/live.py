@@ -31,7 +31,7 @@ import aiohttp
 
 from callcenter.core.events import InteractionEvent
 from simulator.arrivals import Arrival, poisson, read_trace
-from simulator.live_desk import DeskAgent, ServerGone
+from simulator.live_desk import LOGINS_AT_ONCE, DeskAgent, ServerGone
 from simulator.scenario import AgentGroup, ContactType, Scenario
 
 DRAIN_TIMEOUT_S = 60.0
@@ -93,6 +93,7 @@ class Live:
             scenario=scenario, url=self.url, speed=speed, start_epoch=scenario.start.timestamp()
         )
         self.stop = asyncio.Event()
+        self.login_gate = asyncio.Semaphore(LOGINS_AT_ONCE)
         self._t0 = 0.0
         self._customers: set[asyncio.Task[None]] = set()
         weights = [k.weight for k in scenario.mix]

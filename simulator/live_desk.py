@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 RETRY_AFTER_MISS_S = 10.0
 REPLY_TIMEOUT_S = 30.0
+LOGIN_TRIES = 5
+LOGINS_AT_ONCE = 8
 
 
 class ServerGone(Exception):
@@ -49,12 +51,7 @@ class DeskAgent:
         jar = aiohttp.CookieJar(unsafe=True)
         try:
             async with aiohttp.ClientSession(cookie_jar=jar) as http:
-                body = {"username": self.agent_id, "password": live.password(self.agent_id)}
-                async with http.post(f"{live.url}/api/v1/auth/login", json=body) as res:
-                    if res.status != 200:
-                        raise ServerGone(
-                            f"login of {self.agent_id} refused ({res.status}: {await res.text()})"
-                        )
+                await self._login(http)
                 async with http.ws_connect(f"{live.url}/ws/desk", heartbeat=15) as ws:
                     self._ws = ws
                     await ws.send_json({"type": "hello", "protocol": 1})
@@ -74,6 +71,22 @@ class DeskAgent:
         except (aiohttp.ClientError, ConnectionError, TimeoutError, ServerGone) as exc:
             if not self.finishing:
                 live.fail(f"desk of {self.agent_id}: {exc or type(exc).__name__}")
+
+    async def _login(self, http: aiohttp.ClientSession) -> None:
+        """Log in; at most a few logins at once, since the server counts each one in flight
+        against the address's free attempts, and a throttled one waits its Retry-After."""
+        live = self.live
+        body = {"username": self.agent_id, "password": live.password(self.agent_id)}
+        for _ in range(LOGIN_TRIES):
+            async with live.login_gate, http.post(f"{live.url}/api/v1/auth/login", json=body) as res:
+                if res.status == 200:
+                    return
+                text = await res.text()
+                if res.status != 429:
+                    raise ServerGone(f"login of {self.agent_id} refused ({res.status}: {text})")
+                wait = float(res.headers.get("Retry-After", "1"))
+            await asyncio.sleep(wait)
+        raise ServerGone(f"login of {self.agent_id} throttled {LOGIN_TRIES} times")
 
     async def ask(self, type_: str, **fields: Any) -> dict[str, Any]:
         """Send a request; its reply (``ack`` or ``error``)."""
