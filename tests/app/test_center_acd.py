@@ -81,7 +81,7 @@ async def desk(client, user: str) -> Any:  # type: ignore[no-untyped-def]
     ws = await session.ws_connect("/ws/desk")
     await ws.send_json({"type": "hello", "protocol": 1})
     assert (await ws.receive_json(timeout=5))["type"] == "welcome"
-    ws.session = session
+    ws.session = session  # type: ignore[attr-defined]
     return ws
 
 
@@ -104,7 +104,7 @@ async def test_a_top_tier_caller_is_offered_first_with_the_customer_on_the_desk(
     assert center.engine.contacts["c-stranger"].attributes == {"identified": "no"}
     assert (noa.attributes["identified"], noa.attributes["tier"], noa.attributes["open_complaint"]) == (
         "yes", "top", "yes")
-    assert center.engine.position("c-noa")[0] == 1  # type: ignore[index]  # the 90 s head start
+    assert center.engine.position("c-noa")[0] == 1  # first in line: the 90 s head start
 
     await alice.send_json({"type": "set_state", "id": 1, "state": "ready"})
     offer = await frame_of(alice, "offer")
