@@ -27,7 +27,7 @@ from callcenter.crm_link import web as crm_web
 from callcenter.runtime import voice_app
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
-from callcenter.runtime.cluster_app import CLUSTER, cluster_center_ctx, redis_bus_ctx
+from callcenter.runtime.cluster_app import CLUSTER, cluster_center_ctx, install_relay, redis_bus_ctx
 from callcenter.runtime.ivr_runner_app import ivr_ctx
 from callcenter.runtime.recovery import recover
 from callcenter.speech.server import speech_ctx
@@ -60,6 +60,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     wallboard.install(app)
     supervisor_web.install(app)
     crm_web.install(app)  # customers, tickets, contact history, lookup, screen pop
+    install_relay(app)  # cluster mode: chat lines and desk frames to other nodes
     voice_app.install(app)  # calls: SIP, AudioSocket, /media-stream -> IVR, queue, agent legs
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/version", version)

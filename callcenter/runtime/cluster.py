@@ -46,7 +46,8 @@ from callcenter.core.errors import EngineError
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import RandomIds
 from callcenter.runtime.bus import EventBus, Subscription
-from callcenter.runtime.center import Center
+from callcenter.runtime.center import Center, DeskSink
+from callcenter.runtime.cluster_relay import Relay
 from callcenter.runtime.cluster_wire import ClusterIds, Entry, Forwarded, ReplicaState, dump, load
 from callcenter.runtime.driver import Driver, Rejected
 from callcenter.runtime.lease import FencingGate
@@ -119,6 +120,28 @@ class ClusterCenter(Center):
         self.applied_event = asyncio.Event()
         self.cluster = ClusterDriver(self)
         self.acd = self.cluster
+        self.relay = Relay(redis, keys, self.owner)
+
+    # Desks: what the engine decides goes to this node's desks only (every node applies
+    # the same entries); what adapters send goes through the relay to wherever the desk is.
+
+    @property
+    def desks(self) -> DeskSink | None:
+        return self.relay if self.relay.desks is not None else None
+
+    @desks.setter
+    def desks(self, hub: Any) -> None:
+        if hasattr(self, "relay"):
+            self.relay.desks = hub
+
+    def _offer(self, c: m.OfferContact) -> None:
+        desks = self.relay.desks
+        if desks is not None and c.agent_id in desks.present():  # the screen pop is looked up once
+            super()._offer(c)
+
+    def _desk(self, agent_id: str, frame: dict[str, Any]) -> None:
+        if self.relay.desks is not None:
+            self.relay.desks.deliver(agent_id, frame)
 
     # Replica state ------------------------------------------------------------------------
 

@@ -23,9 +23,11 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from callcenter.agent_desk.routes import SERVICE
 from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG
 from callcenter.config.model import CenterConfig
 from callcenter.core.errors import CallcenterError
+from callcenter.crm_link import web as crm_web
 from callcenter.runtime.cluster import ClusterCenter, ClusterUnavailable
 from callcenter.runtime.cluster_lead import Fenced, Lead
 from callcenter.runtime.cluster_wire import config_hash, load, text
@@ -146,9 +148,8 @@ class ClusterNode:
     # Presence and conflicts ------------------------------------------------------------------
 
     def _presence(self) -> str:
-        desks = self.center.desks
-        present = getattr(desks, "present", None)
-        agents = sorted(present()) if callable(present) else []
+        desks = self.center.relay.desks
+        agents = sorted(desks.present()) if desks is not None else []
         return json.dumps({"node": self.center.node_id, "owner": self.center.owner,
                            "hash": self.center.config_hash, "agents": agents})
 
@@ -216,6 +217,7 @@ async def cluster_center_ctx(app: web.Application) -> AsyncIterator[None]:
     center = ClusterCenter(config, clock=app[CLOCK], log=app[LOG], bus=app[BUS], redis=app[REDIS],
                            keys=RedisKeys(config.bus.prefix), node_id=node_id_of(config),
                            incarnation=uuid.uuid4().hex[:8], config_hash=config_hash(config))
+    center.use_crm(crm_web.live_crm(app))
     node = ClusterNode(center, app)
     center.start()
     try:
@@ -228,3 +230,21 @@ async def cluster_center_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await center.stop()  # what this node forwarded is applied before the lease is released
     await node.leave()
+
+
+def install_relay(app: web.Application) -> None:
+    """In cluster mode, after the desk and chat routes: their frames reach other nodes."""
+    if app[CONFIG].cluster.enabled:
+        app.cleanup_ctx.append(_relay_ctx)
+
+
+async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
+    center = app[CENTER]
+    assert isinstance(center, ClusterCenter)
+    service = app[SERVICE]
+    if service.chats is not None:
+        center.relay.chats = service.chats  # this node's chats
+    service.chats = center.relay
+    center.relay.start()
+    yield
+    await center.relay.stop()

@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.runtime.cluster_app import CLUSTER, ClusterConflict
-from tests.cluster.conftest import Desk, node_config
+from tests.cluster.conftest import Desk, node_config, start_chat
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -65,3 +66,23 @@ async def test_a_node_with_another_configuration_refuses_to_join(nodes: list[Tes
     with pytest.raises(ClusterConflict, match="differs from that of live node"):
         await server.start_server()
     await server.close()
+
+
+async def test_chat_lines_cross_nodes_both_ways(nodes: list[TestServer]) -> None:
+    a, b = nodes
+    alice = await Desk.open(url(b), "alice")
+    await alice.ask("set_state", state="ready")
+    async with aiohttp.ClientSession() as customer:
+        chat, contact_id = await start_chat(customer, url(a), "noa@example.com")
+        offer = await alice.until("offer")
+        assert offer["contact_id"] == contact_id
+        await alice.ask("accept", offer_id=offer["offer_id"])
+        await chat.send_json({"type": "text", "text": "my card is gone"})
+        line = await alice.until("chat_message")
+        assert (line["from"], line["text"]) == ("customer", "my card is gone")
+        assert (await alice.ask("chat_send", contact_id=contact_id, text="blocking it now"))["type"] == "ack"
+        while (frame := await chat.receive_json(timeout=10))["type"] != "message":
+            pass
+        assert (frame["from"], frame["text"]) == ("agent", "blocking it now")
+        await chat.close()
+    await alice.close()
