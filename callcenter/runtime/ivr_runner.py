@@ -234,10 +234,10 @@ class _Run:
         self._stop_announcing()
         self._spawn(self._finish())
 
-    def _log_end(self) -> None:
+    def _log_end(self, reason: str | None = None) -> None:
         self.center.record(InteractionEvent(
             type="contact.ended", at=self.center.clock.now(), contact_id=self.contact_id,
-            data={"reason": self.session.end_reason or "completed", "channel": self.channel.kind,
+            data={"reason": reason or self.session.end_reason or "completed", "channel": self.channel.kind,
                   "in": "ivr"},
             context_id=self.session.context.id))
 
@@ -253,6 +253,10 @@ class _Run:
             self.center.detach(self.contact_id)
 
     async def stop(self) -> None:
+        """Server shutdown: a contact still in the IVR ends here (its session cannot
+        survive the process); one the ACD has is left to it and to restart recovery."""
+        if not self._closed and not self._acd_had and not self._chain:
+            self._log_end("system_shutdown")
         self._closed = True
         self._stop_announcing()
         for task in tuple(self.tasks):

@@ -226,3 +226,18 @@ async def test_no_flow_for_the_number_is_refused_and_a_broken_folder_keeps_the_f
     assert reload_flows(runner, config) is True
     channel, _ = await dial(runner)
     assert channel.said == ["Closed."] and channel.hung_up == ["completed"]
+
+
+async def test_a_contact_still_in_the_ivr_at_shutdown_ends_there(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    config = load_config(ROOT / "config" / "callcenter.yaml")
+    db = tmp_path / "cc.db"
+    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{db}"),
+                     speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
+    client = await aiohttp_client(create_app(config, clock=VirtualClock(MONDAY_10)))
+    _, call = await dial(client.server.app[IVR_RUNNER])
+    await client.close()
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT state, end_reason FROM contacts WHERE contact_id=?", (call.contact_id,)).fetchone()
+    assert row == ("ended", "system_shutdown")
