@@ -257,6 +257,8 @@ async def lookup(request: web.Request) -> web.Response:
 
 async def screen_pop(request: web.Request) -> web.Response:
     store = request.app[CRM_STORE]
+    if LOG in request.app:
+        await request.app[LOG].flush()  # this contact's identification and IVR trail
     pop = await load_screen_pop(store, request.match_info["contact_id"],
                                 customer_id=request.query.get("customer_id") or None)
     return web.json_response(pop)
