@@ -49,12 +49,13 @@ class ChatBackend:
     # ChatBackend port (callcenter.chat.sessions) ---------------------------------------------------
 
     async def started(self, session: ChatSession) -> None:
-        if self.runner is not None and self.runner.flows.entry_for("chat", self.entry) is not None:
+        entry = session.entry or self.entry
+        if self.runner is not None and self.runner.flows.entry_for("chat", entry) is not None:
             channel = ChatIvrChannel(self, session)
             self.ivr[session.contact_id] = channel
             try:
                 await self.runner.start(
-                    channel=channel, caller=session.phone or session.email or "", called=self.entry,
+                    channel=channel, caller=session.phone or session.email or "", called=entry,
                     contact_id=session.contact_id,
                     attributes={"name": session.name} if session.name else None)
             except CallcenterError:

@@ -1,8 +1,10 @@
 """The customer chat WebSocket protocol (``/ws/chat``), version 1.
 
 Customer -> server frames (JSON objects with a ``type``):
-  ``start``  {name?, email?, phone?, resume?}  first frame; ``resume`` is the token from an
-             earlier ``session`` frame, to continue the same chat after a reconnect;
+  ``start``  {name?, email?, phone?, entry?, resume?}  first frame; ``entry`` is the widget
+             id a chat flow claims (``/chat?entry=web-bank``; default: the chat's default
+             flow); ``resume`` is the token from an earlier ``session`` frame, to continue
+             the same chat after a reconnect;
   ``text``   {text}       something the customer typed;
   ``choose`` {key}        a menu button pressed (the same as keying that digit);
   ``typing`` {}           the customer is typing (forwarded to the agent);
@@ -34,6 +36,7 @@ class Start:
     name: str | None = None
     email: str | None = None
     phone: str | None = None
+    entry: str | None = None
     resume: str | None = None
 
 

@@ -43,6 +43,7 @@ class ChatSession:
         self.contact_id = contact_id
         self.token = secrets.token_urlsafe(24)
         self.name, self.email, self.phone = start.name, start.email, start.phone
+        self.entry = start.entry or ""
         self.sockets: set[WsSender] = set()
         self.history: list[Frame] = []
         self.ended = False

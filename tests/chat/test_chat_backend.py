@@ -51,6 +51,12 @@ async def test_a_chat_walks_the_flow_by_buttons_and_text_talks_to_the_agent_and_
     assert [o["label"] for o in welcome[-1]["options"]][:2] == ["Lost or stolen card", "My balance"]
     await leaver.send_json({"type": "leave"})
 
+    phone_line = await client.ws_connect("/ws/chat")  # a widget with the id the voice flow claims
+    await phone_line.send_json({"type": "start", "entry": "web-bank"})
+    await phone_line.receive_json(timeout=5)
+    assert (await phone_line.receive_json(timeout=5))["text"] == "Welcome to Demo Bank."
+    await phone_line.close()
+
     ws = await client.ws_connect("/ws/chat")
     await ws.send_json({"type": "start", "name": "Noa", "email": "noa@example.com"})
     cid = (await ws.receive_json(timeout=5))["contact_id"]

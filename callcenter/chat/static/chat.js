@@ -58,6 +58,8 @@ $("intro").onsubmit = (ev) => {
   ev.preventDefault();
   const data = new FormData(ev.target);
   intro = Object.fromEntries([...data.entries()].filter(([, v]) => v.trim()));
+  const entry = new URLSearchParams(location.search).get("entry");
+  if (entry) intro.entry = entry;
   started = true;
   $("intro").classList.add("hidden"); $("log").classList.remove("hidden"); $("compose").classList.remove("hidden");
   connect(null);
