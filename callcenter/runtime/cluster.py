@@ -288,8 +288,9 @@ class ClusterDriver(Driver[AcdEngine]):
             self._waiting.pop(req, None)
 
     def check_available(self) -> None:
-        if self.forward_error is not None:
-            raise ClusterUnavailable(f"the cluster is unavailable: {self.forward_error}")
+        error = self.forward_error or self.read_error
+        if error is not None:
+            raise ClusterUnavailable(f"the cluster is unavailable: {error}")
         if not self.center.ready.is_set():
             raise ClusterUnavailable("the node has not joined the cluster yet")
 

@@ -234,9 +234,11 @@ class Lead:
         st = c.state
         assert st is not None
         owners, agents = await self.live_nodes()
+        owners.add(c.owner)
+        now = c.clock.now()
         for cid, owner in list(st.owners.items()):
             contact = c.engine.contacts.get(cid)
-            if owner in owners or contact is None:
+            if owner in owners or contact is None or not self._gone_for(owner, now):
                 continue
             st.owners.pop(cid, None)
             log.warning("contact %s was carried by %s, which is gone: closing it", cid, owner)
@@ -244,15 +246,22 @@ class Lead:
                 c.post(m.ContactEnded(contact_id=cid, by="system_restart"))
             else:
                 c.post(m.ContactAbandoned(contact_id=cid))
-        now = c.clock.now()
         for agent_id, agent in c.engine.agents.items():
             gone = agent.state.value not in ("LOGGED_OUT", "NOT_READY") and agent_id not in agents
             if not gone:
                 self._absent_since.pop(agent_id, None)
-                continue
-            since = self._absent_since.setdefault(agent_id, now)
-            if now - since >= REAP_AFTER_S:
-                del self._absent_since[agent_id]
+            elif self._gone_for(agent_id, now):
                 log.warning("agent %s has no desk on any live node: NOT_READY", agent_id)
                 c.post(m.AgentDisconnected(agent_id=agent_id))
+        for name in [n for n in self._absent_since if n in owners]:
+            del self._absent_since[name]
+
+    def _gone_for(self, name: str, now: float) -> bool:
+        """Absent from every presence key for ``REAP_AFTER_S`` (keys are renewed every second,
+        and all of them vanish at once if Redis restarted without its data)."""
+        since = self._absent_since.setdefault(name, now)
+        if now - since < REAP_AFTER_S:
+            return False
+        del self._absent_since[name]
+        return True
 

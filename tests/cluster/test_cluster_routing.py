@@ -11,9 +11,13 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from callcenter.acd import model as m
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
+from callcenter.runtime.cluster import ClusterCenter
 from callcenter.runtime.cluster_app import CLUSTER, ClusterConflict
+from callcenter.runtime.cluster_lead import Fenced, Lead
+from callcenter.runtime.cluster_wire import Entry, dump
 from tests.cluster.conftest import Desk, node_config, start_chat
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -86,3 +90,23 @@ async def test_chat_lines_cross_nodes_both_ways(nodes: list[TestServer]) -> None
         assert (frame["from"], frame["text"]) == ("agent", "blocking it now")
         await chat.close()
     await alice.close()
+
+
+async def test_commands_with_a_stale_fencing_token_are_refused(nodes: list[TestServer]) -> None:
+    a, b = nodes
+    leader = a if a.app[CLUSTER].lease.held else b
+    center = leader.app[CENTER]
+    assert isinstance(center, ClusterCenter)
+    token = leader.app[CLUSTER].lease.token
+    assert token is not None
+    ghost = m.ContactArrived(contact_id="ghost", channel="chat", queue="cards", caller="x@y.z")
+    stale = Entry(token - 1, center.clock.now(), "in", node=center.owner, body=ghost)
+    with pytest.raises(Fenced, match="FENCED"):  # Redis refuses a holder whose term is over
+        await Lead(center, token - 1, None).append([stale])
+    await center.redis.xadd(center.keys.applied_stream, {"e": dump(stale)})  # one that got in anyway
+    await center.contact_arrived(contact_id="real", channel="chat", queue="cards", caller="r@y.z")
+    for node in (a, b):
+        await node.app[CENTER].acd.idle()
+        contacts = node.app[CENTER].engine.contacts
+        assert "real" in contacts and "ghost" not in contacts  # every replica refused it
+        assert node.app[CENTER].gate.refused >= 1  # type: ignore[attr-defined]
