@@ -50,6 +50,9 @@ async def test_an_agent_works_a_call_in_the_browser(browser, live_server, tmp_pa
     await page.keyboard.press("a")  # the accept shortcut
     await page.wait_for_selector("#state-pill.ON_CONTACT")
     assert await page.text_content("#card .pop-name") == "Noa Levi"  # the card stays with the contact
+    await page.reload()  # a desk reloaded mid-contact asks the REST API for the card
+    await page.wait_for_selector("#conn:text('online')")
+    await page.wait_for_selector("#card .pop-name:text('Noa Levi')")
     await page.fill("#note", "Customer lost the card on the train")
     await page.click("text=Save note")
     await page.select_option("#disposition", "resolved")
