@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ from callcenter.app import create_app
 from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
 from callcenter.config.loader import load_config
 from callcenter.config.model import CenterConfig
+from callcenter.core.clock import VirtualClock
 
 ROOT = Path(__file__).resolve().parents[2]
+MONDAY_10 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()  # the bank's queues are open
 
 
 def demo_config(tmp_path: Path) -> CenterConfig:
@@ -39,7 +42,7 @@ async def frames_until(ws: Any, kind: str, text: str = "") -> list[dict[str, Any
 
 
 async def test_a_chat_walks_the_flow_by_buttons_and_text_talks_to_the_agent_and_rates(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    client = await aiohttp_client(create_app(demo_config(tmp_path)))
+    client = await aiohttp_client(create_app(demo_config(tmp_path), clock=VirtualClock(MONDAY_10)))
     app = client.server.app
     center = app[CENTER]
 
@@ -106,7 +109,7 @@ async def test_without_a_chat_flow_the_customer_picks_a_topic(aiohttp_client, tm
     flows.mkdir()
     shutil.copy(ROOT / "config" / "ivr" / "bank.yaml", flows)  # answers the chat id web-bank only
     config = replace(demo_config(tmp_path), ivr_dir=str(flows))
-    client = await aiohttp_client(create_app(config))
+    client = await aiohttp_client(create_app(config, clock=VirtualClock(MONDAY_10)))
     app = client.server.app
 
     ws = await client.ws_connect("/ws/chat")
