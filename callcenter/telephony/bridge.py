@@ -7,6 +7,11 @@ music on hold to the caller and nothing to the agent, and pauses the recording;
 ``stop()`` is called; it never hangs up the other side: what happens next (wrap-up, a
 survey, a transfer) is the caller of ``run``'s decision. Digits pressed during the bridge
 go to the optional ``on_digit(side, digit)`` callback.
+
+Listen-in: ``add_listener(channel, on_end)`` lets a third party (a supervisor) hear both
+sides, mixed, without being heard: the bridge only ``feed``s the listener and never reads
+its events. ``remove_listener(channel)`` takes it off; when the bridge's ``run()`` ends,
+every listener's ``on_end`` is called once (the listener is not hung up here).
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import asyncio
 import math
 import struct
 import wave
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from callcenter.telephony.media import (
@@ -65,6 +71,35 @@ def load_music(path: Path) -> bytes:
         return wav.readframes(wav.getnframes())
 
 
+MIX_BACKLOG = 3  # frames of one side kept waiting for the other side's frame to mix with
+
+
+@dataclass(slots=True)
+class _Listener:
+    """A receive-only third party: each caller frame is mixed with the agent's oldest
+    waiting frame; agent frames the caller's side never comes to pair go out alone."""
+
+    channel: CallChannel
+    on_end: Callable[[], None] | None
+    waiting: dict[str, deque[bytes]] = field(default_factory=lambda: {"caller": deque(), "agent": deque()})
+
+    def hear(self, side: str, pcm: bytes) -> None:
+        other = self.waiting["agent" if side == "caller" else "caller"]
+        if other:
+            self.channel.feed(_mix(pcm, other.popleft()))
+            return
+        mine = self.waiting[side]
+        mine.append(pcm)
+        if len(mine) > MIX_BACKLOG:  # the other side is silent (on hold, muted, no packets)
+            self.channel.feed(mine.popleft())
+
+
+def _mix(a: bytes, b: bytes) -> bytes:
+    n = min(len(a), len(b)) // 2
+    xs, ys = struct.unpack(f"<{n}h", a[: 2 * n]), struct.unpack(f"<{n}h", b[: 2 * n])
+    return struct.pack(f"<{n}h", *(max(-32768, min(32767, x + y)) for x, y in zip(xs, ys, strict=True)))
+
+
 class Bridge:
     """Connect ``caller`` and ``agent``; see the module docstring."""
 
@@ -79,6 +114,7 @@ class Bridge:
         self._held = False
         self._music_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
+        self._listeners: list[_Listener] = []
 
     @property
     def held(self) -> bool:
@@ -103,6 +139,20 @@ class Bridge:
         if self._recorder is not None:
             self._recorder.resume()
 
+    def add_listener(self, channel: CallChannel, on_end: Callable[[], None] | None = None) -> None:
+        """Let ``channel`` hear both sides from now on; it is never heard (see the module)."""
+        self._listeners.append(_Listener(channel, on_end))
+
+    def remove_listener(self, channel: CallChannel) -> bool:
+        """Stop feeding ``channel``; False if it was not listening."""
+        before = len(self._listeners)
+        self._listeners = [x for x in self._listeners if x.channel is not channel]
+        return len(self._listeners) < before
+
+    @property
+    def listeners(self) -> tuple[CallChannel, ...]:
+        return tuple(x.channel for x in self._listeners)
+
     def stop(self) -> None:
         """End the bridge without hanging up either side (e.g. a transfer)."""
         self._stopped.set()
@@ -122,6 +172,7 @@ class Bridge:
             await asyncio.gather(*pumps, stopper, return_exceptions=True)
             self._stop_music()
             path = self._recorder.close() if self._recorder is not None else None
+            self._end_listeners()
         ended = next((t for t in pumps if t in done), None)
         if ended is None:
             return BridgeResult(ended_by="stopped", reason="stopped", recording=path)
@@ -137,6 +188,8 @@ class Bridge:
                     sink.feed(event.pcm)
                     if add is not None:
                         add(event.pcm)
+                    for listener in self._listeners:
+                        listener.hear(side, event.pcm)
             elif isinstance(event, DigitPressed):
                 if self._on_digit is not None:
                     self._on_digit(side, event.digit)
@@ -149,6 +202,12 @@ class Bridge:
         while self._held and not self.caller.ended:
             if not self._music or not await self.caller.play(self._music[:chunk]):
                 return
+
+    def _end_listeners(self) -> None:
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            if listener.on_end is not None:
+                listener.on_end()
 
     def _stop_music(self) -> None:
         if self._music_task is not None:
