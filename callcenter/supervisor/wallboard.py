@@ -30,6 +30,7 @@ from callcenter.auth.web import Refused, json_error, require, session_of
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
 from callcenter.runtime.ws_sender import WsSender
+from callcenter.supervisor import listen
 from callcenter.supervisor import live as live_metrics
 from callcenter.supervisor.live import LIVE, LiveMetrics
 from callcenter.supervisor.metrics import Counts, figures
@@ -143,6 +144,7 @@ FEED = web.AppKey("wallboard_feed", WallboardFeed)
 
 def install(app: web.Application) -> None:
     live_metrics.install(app)
+    listen.install(app)
     app.cleanup_ctx.append(_feed_ctx)
     app.router.add_get("/wallboard", wallboard_page)
     app.router.add_get("/ws/supervisor", supervisor_socket)
