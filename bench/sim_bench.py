@@ -166,14 +166,40 @@ def live_bench(agents: int, per_second: float, seconds: float) -> dict[str, Any]
     }
 
 
+def profile_shares() -> dict[str, float]:
+    """Where a virtual run's time goes (own time per part, under cProfile)."""
+    import cProfile
+    import pstats
+
+    s = scenario(1)
+    prof = cProfile.Profile()
+    prof.enable()
+    run = run_virtual(s)
+    summarise(run.events, start=run.start_epoch, end=run.end_epoch, sl_seconds=20.0)
+    prof.disable()
+    stats: Any = pstats.Stats(prof)
+    parts = {"simulator": 0.0, "acd engine": 0.0, "other callcenter": 0.0, "python": 0.0}
+    for (path, _, _), (_, _, own, _, _) in stats.stats.items():
+        if "/simulator/" in path:
+            parts["simulator"] += own
+        elif "/callcenter/acd/" in path:
+            parts["acd engine"] += own
+        elif "/callcenter/" in path:
+            parts["other callcenter"] += own
+        else:
+            parts["python"] += own
+    total = sum(parts.values())
+    return {k: round(v / total, 3) for k, v in parts.items()}
+
+
 def virtual_bench() -> tuple[float, float]:
     best_virtual, best_simpy = 0.0, 0.0
     for seed in (1, 2, 3):
         s = scenario(seed)
         t0 = time.perf_counter()
         run = run_virtual(s)
-        dt = time.perf_counter() - t0
         summary = summarise(run.events, start=run.start_epoch, end=run.end_epoch, sl_seconds=20.0)
+        dt = time.perf_counter() - t0  # the run and its summary, as SimPy's run counts its figures
         best_virtual = max(best_virtual, summary["offered"] / dt)
         t0 = time.perf_counter()
         base = run_baseline(
@@ -207,10 +233,13 @@ def main() -> None:
     )
     parser.add_argument("--soak", action="store_true", help="live: 100 agents, 20 contacts/s, 10 minutes")
     parser.add_argument("--no-live", action="store_true", help="the virtual comparison only")
+    parser.add_argument("--profile", action="store_true", help="print where virtual mode's time goes")
     args = parser.parse_args()
     info = machine()
     print(f"machine: {info}")
     best_virtual, best_simpy = virtual_bench()
+    if args.profile:
+        print(f"virtual mode, share of own time under cProfile: {json.dumps(profile_shares())}")
     live: dict[str, Any] | None = None
     if not args.no_live:
         live = live_bench(100, 20.0, 600.0) if args.soak else live_bench(20, 5.0, 20.0)

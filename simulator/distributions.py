@@ -50,28 +50,32 @@ class Dist:
 
 
 class Sampler:
-    """Draws from one distribution with one generator; cheap to call in a hot loop."""
+    """Draws from one distribution with one generator; ``draw`` (or calling the sampler)
+    gives the next value. ``draw`` is the bare function, for hot loops."""
 
-    __slots__ = ("_draw",)
+    __slots__ = ("draw",)
 
     def __init__(self, d: Dist, rng: random.Random) -> None:
-        self._draw: Callable[[], float]
+        self.draw: Callable[[], float]
         if d.dist == "exponential":
             rate = 1.0 / d.mean
-            self._draw = lambda: rng.expovariate(rate)
+            expovariate = rng.expovariate
+            self.draw = lambda: expovariate(rate)
         elif d.dist == "lognormal":
             sigma2 = math.log(1.0 + (d.sd / d.mean) ** 2)
             mu, sigma = math.log(d.mean) - sigma2 / 2.0, math.sqrt(sigma2)
-            self._draw = lambda: rng.lognormvariate(mu, sigma)
+            lognormvariate = rng.lognormvariate
+            self.draw = lambda: lognormvariate(mu, sigma)
         elif d.dist == "fixed":
-            value = d.value
-            self._draw = lambda: value
+            value = float(d.value)
+            self.draw = lambda: value
         else:
             lo, hi = d.min, d.max
-            self._draw = lambda: rng.uniform(lo, hi)
+            uniform = rng.uniform
+            self.draw = lambda: uniform(lo, hi)
 
     def __call__(self) -> float:
-        return float(self._draw())
+        return self.draw()
 
 
 def fixed(value: float) -> Dist:

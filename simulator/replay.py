@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from callcenter.acd import model as m
 from callcenter.config.model import PriorityRule, QueueConfig, RoutingStep, SkillConfig
@@ -198,6 +198,8 @@ def replay_scenario(plan: ReplayPlan, *, seed: int, sl_seconds: float, wrap_up_s
 
 
 class _Replay(_Simulation):
+    KINDS: ClassVar[tuple[str, ...]] = (*_Simulation.KINDS, "replayed", "session_start", "session_end")
+
     def __init__(self, scenario: Scenario, plan: ReplayPlan) -> None:
         super().__init__(scenario, None)
         self.plan = plan
@@ -215,8 +217,8 @@ class _Replay(_Simulation):
                     wrap_up=fixed(0.0),
                     handle_time=exponential(180.0),
                 )
-                zero = fixed(0.0).sampler(self.rng)
-                self.agents[s.agent_id] = _Agent(s.agent_id, group, {"wrap": zero, "answer": zero})
+                zero = fixed(0.0).sampler(self.rng).draw
+                self.agents[s.agent_id] = _Agent(s.agent_id, group, handle=zero, wrap=zero, answer=zero)
             self.at(s.login, "session_start", (s.agent_id, n))
             self.at(s.logout, "session_end", (s.agent_id, n))
 

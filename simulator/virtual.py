@@ -15,14 +15,16 @@ handle contacts for a sampled time and wrap up.
 
 from __future__ import annotations
 
-import contextlib
 import heapq
+import itertools
+import math
 import random
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
@@ -35,6 +37,7 @@ from simulator.scenario import AgentGroup, Scenario
 
 RETRY_AFTER_MISS_S = 10.0
 MISTAKE_COST_S = 8.0
+CONTACT_KEYS = ("intent", "language", "segment")
 
 
 @dataclass
@@ -46,11 +49,13 @@ class VirtualRun:
     contacts: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Agent:
     agent_id: str
     group: AgentGroup
-    rng_draws: dict[str, Callable[[], float]]
+    handle: Callable[[], float]
+    wrap: Callable[[], float]
+    answer: Callable[[], float]
 
 
 class _Simulation:
@@ -66,7 +71,7 @@ class _Simulation:
         )
         self.t0 = scenario.start.timestamp()
         self.heap: list[tuple[float, int, str, Any]] = []
-        self.seq = 0
+        self.seq = itertools.count(1)
         self.run = VirtualRun(scenario=scenario, start_epoch=self.t0)
         self.progress = progress
         self.patience = scenario.patience.sampler(self.rng) if scenario.patience else None
@@ -74,15 +79,24 @@ class _Simulation:
         weights = [k.weight for k in scenario.mix]
         total = sum(weights)
         self.mix_cum = [sum(weights[: i + 1]) / total for i in range(len(weights))]
+        self.mix_cum[-1] = 1.0  # no draw falls past the last kind through rounding
+        self.kind_attrs = [
+            {
+                **k.attributes,
+                **{key: getattr(k, key) for key in ("intent", "language", "segment") if getattr(k, key)},
+            }
+            for k in scenario.mix
+        ]
         self.agents: dict[str, _Agent] = {}
+        self.arrivals: list[Arrival] = []
         self.connected: dict[str, str] = {}
+        self.more = False  # the engine took an input while its commands were carried out
         # per-contact values that replace the scenario's draws (a replay's recorded ones)
         self.service_for: dict[str, float] = {}
         self.patience_for: dict[str, float] = {}
 
     def at(self, t: float, kind: str, payload: Any) -> None:
-        self.seq += 1
-        heapq.heappush(self.heap, (t, self.seq, kind, payload))
+        heapq.heappush(self.heap, (t, next(self.seq), kind, payload))
 
     # Set-up -------------------------------------------------------------------------------------
 
@@ -93,20 +107,17 @@ class _Simulation:
             if s.arrivals.trace
             else poisson(s.arrivals, s.start, s.duration, self.rng)
         )
-        for arrival in arrivals:
-            if arrival.at < s.duration:
-                self.at(self.t0 + arrival.at, "arrive", arrival)
+        # drawn in full before anything else, as they are the first happenings scheduled
+        self.arrivals = [a for a in arrivals if a.at < s.duration]
         for gi, group in enumerate(s.agents):
             for n in range(group.count):
                 agent_id = f"{group.name}-{gi}-{n}"
                 self.agents[agent_id] = _Agent(
                     agent_id,
                     group,
-                    {
-                        "handle": group.handle_time.sampler(self.rng),
-                        "wrap": group.wrap_up.sampler(self.rng),
-                        "answer": group.answer_delay.sampler(self.rng),
-                    },
+                    handle=group.handle_time.sampler(self.rng).draw,
+                    wrap=group.wrap_up.sampler(self.rng).draw,
+                    answer=group.answer_delay.sampler(self.rng).draw,
                 )
                 self._schedule_shifts(agent_id, group)
 
@@ -136,86 +147,127 @@ class _Simulation:
     # The loop -----------------------------------------------------------------------------------
 
     def go(self) -> VirtualRun:
+        """Run to the end. Three sources of happenings, taken in time order: the arrivals (a
+        sorted list, scheduled before anything else, so they go first at equal times), the
+        heap of everything else, and the engine's own deadline (after both at equal times).
+        Locals stand in for attribute look-ups: this loop runs a few times per contact."""
         self.schedule()
-        end = self.t0 + self.s.duration
-        next_report = 0.0
+        arrivals, ai, n_arrivals = self.arrivals, 0, len(self.arrivals)
+        heap, pop, inf = self.heap, heapq.heappop, math.inf
+        engine = self.engine
+        next_deadline, handle_timer = engine.next_deadline, engine.handle_timer
+        handlers = {kind: getattr(self, f"on_{kind}") for kind in self.KINDS}
+        on_arrive, collect, acd_error = self.on_arrive, self.collect, m.AcdError
+        end, skip_late = self.t0 + self.s.duration, not self.s.drain
+        progress, t0, step = self.progress, self.t0, self.s.duration / 100
+        next_report = t0
         while True:
-            due = self.engine.next_deadline()
-            if self.heap and (due is None or self.heap[0][0] <= due):
-                now, _, kind, payload = heapq.heappop(self.heap)
-                if now >= end and not self.s.drain and kind in ("arrive", "login"):
+            due = next_deadline()
+            d = inf if due is None else due
+            h = heap[0][0] if heap else inf
+            if ai < n_arrivals and arrivals[ai].at + t0 <= h and arrivals[ai].at + t0 <= d:
+                arrival = arrivals[ai]
+                ai += 1
+                now = arrival.at + t0
+                on_arrive(arrival, now)
+            elif h <= d and h < inf:
+                now, _, kind, payload = pop(heap)
+                if skip_late and now >= end and kind == "login":
                     continue
-                self.handle(kind, payload, now)
-            elif due is not None:
-                now = due
-                self.engine.handle_timer(now)
-                self.collect(now)
+                # an abandon for a contact connected a moment earlier is a real race: the
+                # engine's refusal is the right outcome, nothing to do (try is cheaper here
+                # than contextlib.suppress)
+                try:  # noqa: SIM105
+                    handlers[kind](payload, now)  # handlers reach the engine through feed()
+                except acd_error:
+                    pass
+            elif d < inf:
+                now = d
+                handle_timer(now)
+                collect(now)
             else:
                 break
-            if self.progress and now - self.t0 >= next_report:
-                self.progress(min(1.0, (now - self.t0) / self.s.duration))
-                next_report += self.s.duration / 100
+            if progress is not None and now >= next_report:
+                progress(min(1.0, (now - t0) / self.s.duration))
+                next_report += step
         self.run.end_epoch = max(end, self.run.events[-1].at if self.run.events else end)
         return self.run
 
-    def handle(self, kind: str, payload: Any, now: float) -> None:
-        # an abandon for a contact connected a moment earlier is a real race: the engine's
-        # refusal is the right outcome, nothing to do
-        with contextlib.suppress(m.AcdError):
-            getattr(self, f"on_{kind}")(payload, now)
-        self.collect(now)
+    KINDS: ClassVar[tuple[str, ...]] = (
+        "queue",
+        "ivr_hangup",
+        "abandon",
+        "end",
+        "accept",
+        "decline",
+        "login",
+        "ready",
+        "wrap_done",
+        "break",
+        "logout",
+    )
 
     def feed(self, event: object, now: float) -> None:
+        """Give the engine one input and carry out what it commands (handlers use this)."""
         self.engine.handle(event, now)
         self.collect(now)
 
     def collect(self, now: float) -> None:
-        while cmds := self.engine.take_commands():  # accepting an offer yields more at once
+        """Carry out the engine's commands; only an offer accepted at once (``on_offered``)
+        gives the engine an input meanwhile, so only then are there more to take."""
+        take, append = self.engine.take_commands, self.run.events.append
+        while cmds := take():
+            self.more = False
             for cmd in cmds:
-                self._command(cmd, now)
+                if type(cmd) is RecordEvent:
+                    append(cmd.event)
+                else:
+                    self._command(cmd, now)
+            if not self.more:
+                return
 
     def _command(self, cmd: Any, now: float) -> None:
-        if isinstance(cmd, RecordEvent):
-            self.run.events.append(cmd.event)
-        elif isinstance(cmd, m.OfferContact):
+        kind = type(cmd)
+        if kind is m.OfferContact:
             self.on_offered(cmd, now)
-        elif isinstance(cmd, m.ConnectContact):
+        elif kind is m.ConnectContact:
             agent = self.agents[cmd.agent_id]
             self.connected[cmd.contact_id] = cmd.agent_id
             handle = self.service_for.pop(cmd.contact_id, None)
             if handle is None:
-                handle = agent.rng_draws["handle"]()
+                handle = agent.handle()
             self.at(now + handle, "end", cmd.contact_id)
-        elif isinstance(cmd, m.FinishContact):
+        elif kind is m.FinishContact:
             self.connected.pop(cmd.contact_id, None)
 
     # Callers ------------------------------------------------------------------------------------
 
     def on_arrive(self, arrival: Arrival, now: float) -> None:
         self.run.contacts += 1
-        cid = f"c{self.run.contacts:07d}"
-        r = self.rng.random()
-        kind = self.s.mix[next(i for i, c in enumerate(self.mix_cum) if r <= c)]
+        number = f"{self.run.contacts:07d}"
+        cid = "c" + number
+        rng = self.rng
+        i = bisect_left(self.mix_cum, rng.random())  # the first kind whose share reaches the draw
+        kind = self.s.mix[i]
         queue = arrival.queue or kind.queue
+        caller = "+1555" + number
         self.run.events.append(
             InteractionEvent(
                 type="contact.arrived",
                 at=now,
                 contact_id=cid,
                 queue=queue,
-                data={"channel": kind.channel, "caller": f"+1555{cid[1:]}"},
+                data={"channel": kind.channel, "caller": caller},
             )
         )
         ivr = self.ivr_time()
-        if self.rng.random() < self.s.ivr.mistake_rate:
+        ivr_s = self.s.ivr
+        if rng.random() < ivr_s.mistake_rate:
             ivr += MISTAKE_COST_S
-        if self.rng.random() < self.s.ivr.hangup_rate:
-            self.at(now + ivr * self.rng.random(), "ivr_hangup", cid)
+        if rng.random() < ivr_s.hangup_rate:
+            self.at(now + ivr * rng.random(), "ivr_hangup", cid)
             return
-        attrs = dict(kind.attributes)
-        for key in ("intent", "language", "segment"):
-            if getattr(kind, key):
-                attrs[key] = getattr(kind, key)
+        attrs = dict(self.kind_attrs[i])
         if arrival.priority is not None and arrival.priority >= 2:
             attrs["tier"] = "top"
         if arrival.service_s is not None:
@@ -252,7 +304,7 @@ class _Simulation:
             return
         contact = self.engine.contacts[cid]
         self.feed(m.ContactEnded(contact_id=cid), now)
-        wrap = self.agents[agent_id].rng_draws["wrap"]()
+        wrap = self.agents[agent_id].wrap()
         queue_wrap = self.engine.queues[contact.queue].cfg.wrap_up_s
         if 0 < wrap < queue_wrap:
             self.at(now + wrap, "wrap_done", agent_id)
@@ -264,13 +316,14 @@ class _Simulation:
         r = self.rng.random()
         g = agent.group
         if r < g.decline_rate:
-            self.at(now + agent.rng_draws["answer"](), "decline", offer)
+            self.at(now + agent.answer(), "decline", offer)
         elif r < g.decline_rate + g.no_answer_rate:
             self.at(offer.ring_deadline + RETRY_AFTER_MISS_S, "ready", agent.agent_id)
         else:
-            delay = agent.rng_draws["answer"]()
+            delay = agent.answer()
             if delay == 0:
                 self.engine.handle(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id), now)
+                self.more = True  # collect() takes what this yields
             else:
                 self.at(now + delay, "accept", offer)
 
