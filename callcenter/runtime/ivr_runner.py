@@ -272,6 +272,8 @@ class _Run:
 
     async def _route(self, c: ivr.RouteToQueue) -> None:
         self.center.attach(self.contact_id, self)
+        if not self._closed:  # before the ACD can answer, so the channel hears it first
+            self.channel.on_routing(c)
         attributes = {**self.extra, **c.attributes}
         try:
             await self.center.contact_arrived(
@@ -287,9 +289,7 @@ class _Run:
         if self.center.engine.contacts.get(self.contact_id) is None:
             return  # the queue sent it away at once (closed, full): FinishContact came back
         self._routed = c.queue
-        if not self._closed:
-            self.channel.on_routing(c)
-            self._announce_now()
+        self._announce_now()
 
     async def _offer_callback(self, c: ivr.OfferCallback) -> None:
         attributes = {**self.extra, **c.attributes, "callback_number": c.number}
@@ -322,10 +322,12 @@ class _Run:
         self._announce = None
         if self._closed or self._routed is None:
             return
+        contact = self.center.engine.contacts.get(self.contact_id)
+        if contact is None or contact.state == "connected":
+            return  # over, or with an agent: no more announcements
         where = self.center.engine.position(self.contact_id)
-        if where is None:
-            return  # offered or connected: no more announcements
-        self.post(ivr.QueueStatusChanged(position=where[0], ewt_s=where[1]))
+        if where is not None:  # not while an agent's desk rings (it may not answer)
+            self.post(ivr.QueueStatusChanged(position=where[0], ewt_s=where[1]))
         queue = self.center.engine.queues.get(self._routed)
         every = queue.cfg.announce_interval_s if queue is not None else 60.0
         self._announce = self.center.clock.call_at(self.center.clock.now() + every, self._announce_now)

@@ -241,3 +241,23 @@ async def test_a_contact_still_in_the_ivr_at_shutdown_ends_there(aiohttp_client,
     with sqlite3.connect(db) as conn:
         row = conn.execute("SELECT state, end_reason FROM contacts WHERE contact_id=?", (call.contact_id,)).fetchone()
     assert row == ("ended", "system_shutdown")
+
+
+async def test_announcements_pause_while_a_desk_rings_and_resume_when_it_is_not_answered(server) -> None:  # type: ignore[no-untyped-def]
+    app, clock = server
+    runner, center = app[IVR_RUNNER], app[CENTER]
+    channel, call = await dial(runner)
+    await press(runner, call, "1")
+    await center.submit(m.AgentLoggedIn(agent_id="carol", skills={"sales": 3}))
+    await center.submit(m.AgentReady(agent_id="carol"))
+    await press(runner, call, "2")  # offered to carol at once: nothing to announce
+    assert center.engine.contacts[call.contact_id].state == "offered"
+    assert "You are number 1 in line." not in channel.said
+    clock.advance(21)  # carol does not answer within the ring time: back in line
+    await settle(runner)
+    assert center.engine.contacts[call.contact_id].state == "waiting"
+    clock.advance(40)  # the queue's next announcement is due
+    await settle(runner)
+    assert channel.said[-1] == "You are number 1 in line."
+    call.hang_up()
+    await settle(runner)
