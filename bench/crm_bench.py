@@ -6,9 +6,12 @@ synthetic customers (numbers and e-mails; COPY on PostgreSQL) and a score row ea
 ``--lookups`` random customers are looked up by caller number, written the national way
 (so normalization is included), one at a time as the IVR and the ACD do; the figures are
 the p50 and p99 of single lookups. The screen pop is built for one customer with 30
-earlier contacts (dispositions, notes), open tickets and an IVR trail.
+earlier contacts (dispositions, notes), open tickets and an IVR trail. Last, the running
+center's path (``crm_link.live.LiveCrm``, real interaction log): ``--live`` contacts arrive
+from random customers' numbers (the arrival lookup, before queueing) and are offered (the
+offer frame with its fresh screen pop, the log flushed first), one at a time.
 
-Usage: python bench/crm_bench.py [--customers N] [--lookups N] [--skip-postgres]
+Usage: python bench/crm_bench.py [--customers N] [--lookups N] [--pops N] [--live N] [--skip-postgres]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.events import InteractionEvent
 from callcenter.crm_link.config import CrmConfig
+from callcenter.crm_link.live import LiveCrm
 from callcenter.crm_link.records import create_ticket
 from callcenter.crm_link.screen_pop import load_screen_pop
 from callcenter.crm_link.seed import phone_number, seed
@@ -103,12 +108,14 @@ async def _screen_pops(engine: AsyncEngine, store: SqlCrmStore, n: int) -> list[
     await log.start()
     for k in range(30):
         contact, at = f"c-bench-{k}", NOW - (30 - k) * 86400
-        for kind, data in [("contact.arrived", {"channel": "voice", "caller": "+972500000001"}),
-                           ("contact.identified", {"customer_id": cid}), ("contact.queued", {}),
-                           ("contact.connected", {"wait_s": 20.0}),
-                           ("contact.ended", {"reason": "completed"}),
-                           ("contact.note", {"text": f"note {k}", "by": "alice"}),
-                           ("contact.disposition", {"code": "resolved"})]:
+        life: list[tuple[str, dict[str, Any]]] = [
+            ("contact.arrived", {"channel": "voice", "caller": "+972500000001"}),
+            ("contact.identified", {"customer_id": cid}), ("contact.queued", {}),
+            ("contact.connected", {"wait_s": 20.0}),
+            ("contact.ended", {"reason": "completed"}),
+            ("contact.note", {"text": f"note {k}", "by": "alice"}),
+            ("contact.disposition", {"code": "resolved"})]
+        for kind, data in life:
             log.append(InteractionEvent(type=kind, at=at, contact_id=contact, data=data, queue="general"))
     for kind, data in [("ivr.started", {"flow": "bank"}), ("ivr.node", {"node": "welcome", "kind": "say"}),
                        ("ivr.node", {"node": "main_menu", "kind": "menu"}),
@@ -130,7 +137,37 @@ async def _screen_pops(engine: AsyncEngine, store: SqlCrmStore, n: int) -> list[
     return samples
 
 
-async def run(url: str, customers: int, lookups: int, label: str, pops: int) -> dict[str, float]:
+async def _live(store: SqlCrmStore, customers: int, n: int) -> tuple[list[float], list[float]]:
+    """Arrival (lookup + attributes) and offer-to-frame times of the running center's CRM."""
+    rng = random.Random(7)
+    frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    log = SqlInteractionLog(store.engine, batch_max=1000, flush_interval=0.02)
+    await log.start()
+    crm = LiveCrm(store, store, store.config, now=lambda: NOW, flush=log.flush)
+    crm.bind(record=log.append, deliver=lambda agent, frame: frames.put_nowait(frame))
+    arrivals, offers = [], []
+    for k in range(n):
+        i = rng.randint(1, customers)
+        national, contact = "0" + phone_number(i, SEED, "972")[4:], f"c-live-{k}"
+        log.append(InteractionEvent(type="contact.arrived", at=NOW, contact_id=contact,
+                                    data={"channel": "voice", "caller": national}))
+        started = time.perf_counter()
+        _, attributes = await crm.arrival(contact_id=contact, caller=national, queue="general", attributes={})
+        queued = time.perf_counter()
+        crm.offer("alice", {"type": "offer", "offer_id": f"o-{k}", "contact_id": contact, "caller": national})
+        frame = await frames.get()
+        arrivals.append((queued - started) * 1000)
+        offers.append((time.perf_counter() - queued) * 1000)
+        assert attributes["identified"] == "yes" and frame["screen_pop"]["customer"]["id"] == f"cus-{i:08d}"
+        crm.ended(contact)
+    await crm.close()
+    await log.close()
+    return arrivals, offers
+
+
+async def run(
+    url: str, customers: int, lookups: int, label: str, pops: int, live: int
+) -> dict[str, float]:
     engine = database.create_engine(url)
     try:
         seeded = await _prepare(engine, customers)
@@ -146,6 +183,14 @@ async def run(url: str, customers: int, lookups: int, label: str, pops: int) -> 
             out["pop_p50"], out["pop_p99"] = statistics.median(pop_samples), _pct(pop_samples, 0.99)
             print(f"{label}: screen pop (lookup + tickets + 5 contacts + IVR trail) "
                   f"p50 {out['pop_p50']:.2f} ms, p99 {out['pop_p99']:.2f} ms ({pops} pops)", flush=True)
+        if live:
+            arrivals, offers = await _live(store, customers, live)
+            out["arrival_p50"], out["arrival_p99"] = statistics.median(arrivals), _pct(arrivals, 0.99)
+            out["offer_p50"], out["offer_p99"] = statistics.median(offers), _pct(offers, 0.99)
+            print(f"{label}: live arrival lookup p50 {out['arrival_p50']:.2f} ms, "
+                  f"p99 {out['arrival_p99']:.2f} ms; offer frame with screen pop "
+                  f"p50 {out['offer_p50']:.2f} ms, p99 {out['offer_p99']:.2f} ms ({live} contacts)",
+                  flush=True)
         return out
     finally:
         await engine.dispose()
@@ -156,18 +201,19 @@ async def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=2000)
     parser.add_argument("--pops", type=int, default=500)
+    parser.add_argument("--live", type=int, default=300)
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
     info = machine()
     print(f"machine: {info['cores']} cores, {info['cpu']}, Python {info['python']}, {info['system']}")
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = await run(f"sqlite+aiosqlite:///{Path(tmp) / 'crm.db'}", args.customers, args.lookups,
-                           "sqlite", args.pops)
+                           "sqlite", args.pops, args.live)
     postgres = None
     if not args.skip_postgres:
         name, url = await _pg_create()
         try:
-            postgres = await run(url, args.customers, args.lookups, "postgres", args.pops)
+            postgres = await run(url, args.customers, args.lookups, "postgres", args.pops, args.live)
         finally:
             await _pg_drop(name)
     print(json.dumps({
@@ -177,6 +223,9 @@ async def main() -> None:
         "postgres_lookup_p99_ms": round(postgres["p99"], 3) if postgres else None,
         "screen_pop_p50_ms": round(sqlite["pop_p50"], 3), "screen_pop_p99_ms": round(sqlite["pop_p99"], 3),
         "postgres_screen_pop_p99_ms": round(postgres["pop_p99"], 3) if postgres else None,
+        **{f"{label}_live_{key}_ms": round(figures[key], 3) for label, figures in
+           (("sqlite", sqlite), ("postgres", postgres or {})) for key in
+           ("arrival_p50", "arrival_p99", "offer_p50", "offer_p99") if key in figures},
         "sqlite_seed_s": round(sqlite["seed_s"], 1),
         "postgres_seed_s": round(postgres["seed_s"], 1) if postgres else None,
     }))
