@@ -102,12 +102,13 @@ class IvrChannel(Protocol):
         ...
 
     def on_routing(self, command: Any) -> None:
-        """What routing did with the contact, after the runner carried it out:
-        ``ivr.RouteToQueue`` (now waiting: music on hold), ``ivr.OfferCallback`` (queued for
-        a callback), then the ACD's ``acd.model.ConnectContact`` (bridge to / show the
-        agent), ``OverflowContact`` and ``FinishContact`` (the agent part is over; the
-        session may go on to a survey, so do not hang up on it: ``hang_up`` follows when
-        the session ends)."""
+        """What routing did with the contact: ``ivr.RouteToQueue`` (told just before the
+        contact is handed to the ACD, so it comes before any ACD outcome: start music on
+        hold), ``ivr.OfferCallback`` (after the callback contact was queued), then the
+        ACD's ``acd.model.ConnectContact`` (bridge to / show the agent),
+        ``OverflowContact`` and ``FinishContact`` (the agent part is over; the session may
+        go on to a survey, so do not hang up on it: ``hang_up`` follows when the session
+        ends)."""
         ...
 
 
