@@ -130,9 +130,14 @@ class Agent:
         state = self.state
         if state is _AVAILABLE and not self.contacts:
             return _BOTH if self.chat_capacity > 0 else _VOICE
-        if state is _ON_CONTACT and not self.exclusive_busy and self.chats < self.chat_capacity:
-            return _CHAT
-        return ()
+        if state is not _ON_CONTACT:
+            return ()
+        chats = 0  # one pass instead of exclusive_busy and chats: this runs on every state change
+        for channel in self.contacts.values():
+            if channel != "chat":
+                return ()  # a voice or callback contact is exclusive
+            chats += 1
+        return _CHAT if chats < self.chat_capacity else ()
 
     def settle_state(self) -> State:
         if self.contacts:

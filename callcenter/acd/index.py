@@ -62,10 +62,9 @@ class AgentPools:
 
     def put(self, agent_id: str, placements: list[tuple[SortedBag, Any]]) -> None:
         """Place the agent at ``(bag, entry)`` pairs (bags from ``bag()``), replacing where it was."""
-        for bag, entry in self._entries.pop(agent_id, ()):
-            bag.remove(entry)
+        self.drop(agent_id)
         for bag, entry in placements:
-            insort(bag.items, entry)
+            bag.add(entry)
         self._entries[agent_id] = placements
 
     def drop(self, agent_id: str) -> None:
