@@ -94,13 +94,30 @@ def cmd_check_config(path: Path) -> int:
             print(warning, file=sys.stderr)
         problems_list = problems.items
         if config is not None and not problems_list:
+            flows, problems_list = _check_flows(config)
+        if config is not None and not problems_list:
             print(f"{path}: ok: {len(config.queues)} queues, {len(config.skills)} skills, "
-                  f"{len(config.users)} users")
+                  f"{len(config.users)} users, {flows}")
             return 0
     for problem in problems_list:
         print(problem, file=sys.stderr)
     print(f"{path}: {len(problems_list)} problem(s)", file=sys.stderr)
     return 1
+
+
+def _check_flows(config: CenterConfig) -> tuple[str, list[str]]:
+    """The IVR flows of ``ivr_dir`` checked against the config: (summary, problems)."""
+    from callcenter.runtime.ivr_runner_app import load_center_flows
+
+    if not Path(config.ivr_dir).is_dir():
+        return f"no IVR flows ({config.ivr_dir} not found)", []
+    try:
+        flows = load_center_flows(config)
+    except ConfigError as exc:
+        return "", list(exc.problems)
+    for warning in flows.warnings:
+        print(warning, file=sys.stderr)
+    return f"{len(flows)} IVR flows", []
 
 
 def cmd_serve(config: CenterConfig, args: argparse.Namespace) -> int:
