@@ -28,6 +28,7 @@ from callcenter.runtime import voice_app
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
 from callcenter.runtime.cluster_app import CLUSTER, cluster_center_ctx, install_relay, redis_bus_ctx
+from callcenter.runtime.ivr_runner_app import install as install_ivr_admin
 from callcenter.runtime.ivr_runner_app import ivr_ctx
 from callcenter.runtime.recovery import recover
 from callcenter.speech.server import speech_ctx
@@ -57,6 +58,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     auth_web.install(app)
     desk_routes.install(app)
     chat_routes.install(app)
+    install_ivr_admin(app)  # POST /api/v1/admin/ivr/reload
     wallboard.install(app)
     supervisor_web.install(app)
     crm_web.install(app)  # customers, tickets, contact history, lookup, screen pop

@@ -1,5 +1,5 @@
 """The IVR runner in the server: flows loaded from ``ivr_dir`` at startup, reloaded on
-SIGHUP, the runner under ``app[IVR_RUNNER]``.
+SIGHUP or ``POST /api/v1/admin/ivr/reload``, the runner under ``app[IVR_RUNNER]``.
 
 A folder with errors loads nothing: at startup the server runs without flows (chat shows
 its topic list, calls find no flow) and logs every problem; on reload the previous flows
@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from callcenter.appkeys import CENTER, CONFIG, CRM_DIRECTORY, IVR_RUNNER, RECOGNIZER
+from callcenter.auth.guard import require_role
+from callcenter.auth.store import Principal
 from callcenter.config.model import CenterConfig
 from callcenter.core.errors import ConfigError
 from callcenter.ivr import FlowSet, load_flows
@@ -37,16 +39,35 @@ def load_center_flows(config: CenterConfig, recognizer: VoskRecognizer | None = 
     return flows
 
 
-def reload_flows(runner: IvrRunner, config: CenterConfig, recognizer: VoskRecognizer | None = None) -> bool:
-    """Load ``config.ivr_dir`` again; on errors keep the running flows. True if replaced."""
+def reload_flows(
+    runner: IvrRunner, config: CenterConfig, recognizer: VoskRecognizer | None = None
+) -> list[str]:
+    """Load ``config.ivr_dir`` again; on errors keep the running flows and return them
+    (``file:line: field: message``); an empty list means the new flows run."""
     try:
         flows = load_center_flows(config, recognizer)
     except ConfigError as exc:
         log.error("IVR flows not reloaded, the previous %d flows stay:\n%s", len(runner.flows), exc)
-        return False
+        return list(exc.problems)
     runner.replace_flows(flows)
     log.info("IVR flows reloaded: %s", ", ".join(f.name for f in flows) or "none")
-    return True
+    return []
+
+
+def install(app: web.Application) -> None:
+    """``POST /api/v1/admin/ivr/reload`` (admins): the same reload as SIGHUP."""
+    app.router.add_post("/api/v1/admin/ivr/reload", reload_route)
+
+
+@require_role("admin")
+async def reload_route(request: web.Request, principal: Principal) -> web.Response:
+    app = request.app
+    runner = app[IVR_RUNNER]
+    problems = reload_flows(runner, app[CONFIG], app.get(RECOGNIZER))
+    body = {"reloaded": not problems, "flows": sorted(f.name for f in runner.flows),
+            "warnings": list(runner.flows.warnings), "problems": problems}
+    log.info("IVR reload asked by %s: %s", principal.username, "done" if not problems else "refused")
+    return web.json_response(body, status=422 if problems else 200)
 
 
 async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -218,12 +218,12 @@ async def test_no_flow_for_the_number_is_refused_and_a_broken_folder_keeps_the_f
     broken.mkdir()
     (broken / "bad.yaml").write_text("start: nowhere\nnodes: {}\n", encoding="utf-8")
     config = replace(app[CONFIG], ivr_dir=str(broken))
-    assert reload_flows(runner, config) is False
+    assert any("bad.yaml:1: start" in p for p in reload_flows(runner, config))
     assert runner.flows is before
     (broken / "bad.yaml").write_text(
         "entry: {channels: [voice]}\nstart: bye\nnodes:\n  bye: {kind: hangup, prompt: Closed.}\n",
         encoding="utf-8")
-    assert reload_flows(runner, config) is True
+    assert reload_flows(runner, config) == []
     channel, _ = await dial(runner)
     assert channel.said == ["Closed."] and channel.hung_up == ["completed"]
 

@@ -103,7 +103,7 @@ class Channel:
 
 
 @pytest.fixture
-async def app(aiohttp_client, tmp_path: Path) -> AsyncIterator[Any]:  # type: ignore[no-untyped-def]
+async def client(aiohttp_client, tmp_path: Path) -> AsyncIterator[Any]:  # type: ignore[no-untyped-def]
     folder = tmp_path / "ivr"
     folder.mkdir()
     for name, text in FLOWS.items():
@@ -112,8 +112,13 @@ async def app(aiohttp_client, tmp_path: Path) -> AsyncIterator[Any]:  # type: ig
     config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
                      speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")), ivr_dir=str(folder))
     client = await aiohttp_client(create_app(config, clock=VirtualClock(MONDAY_10)))
-    yield client.server.app
+    yield client
     await client.close()
+
+
+@pytest.fixture
+def app(client: Any) -> Any:
+    return client.server.app
 
 
 async def settle(runner: IvrRunner) -> None:
@@ -178,3 +183,25 @@ async def test_a_voicemail_is_recorded_then_the_flow_goes_on(app) -> None:  # ty
     await app[LOG].flush()
     [vm] = [e for e in await app[LOG].read(contact_id=call.contact_id) if e.type == "ivr.voicemail"]
     assert vm.data == {"node": "vm", "recorded": True, "path": "/var/vm/1.wav", "seconds": 12.5}
+
+
+async def test_an_admin_reloads_the_flows_and_a_broken_folder_is_refused_with_its_problems(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    runner = client.server.app[IVR_RUNNER]
+
+    async def reload_as(user: str) -> Any:
+        login = await client.post("/api/v1/auth/login", json={"username": user, "password": user})
+        csrf = (await login.json())["csrf_token"]
+        return await client.post("/api/v1/admin/ivr/reload", headers={"X-CSRF-Token": csrf})
+
+    assert (await reload_as("alice")).status == 403
+    (tmp_path / "ivr" / "later.yaml").write_text("start: cb\nnodes: {cb: {kind: callback, queue: nosuch}}\n",
+                                                 encoding="utf-8")
+    refused = await reload_as("admin")
+    body = await refused.json()
+    assert refused.status == 422 and body["reloaded"] is False
+    assert any("later.yaml:2" in p and "nosuch" in p for p in body["problems"])
+    assert sorted(f.name for f in runner.flows) == ["later", "message", "speak"]  # the running flows stay
+    (tmp_path / "ivr" / "later.yaml").unlink()
+    done = await reload_as("admin")
+    assert done.status == 200 and (await done.json())["flows"] == ["message", "speak"]
+    assert runner.flows.entry_for("voice", "+1002") is None
