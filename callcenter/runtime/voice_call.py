@@ -27,6 +27,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from callcenter.acd import model as m
+from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
 from callcenter.ivr import messages as ivr
 from callcenter.runtime.ivr_runner_ports import IvrCall
@@ -77,7 +78,12 @@ class VoiceCall:
         """Serve the call until it is over (either side hung up), then release everything."""
         self._reader = asyncio.ensure_future(self._read())
         try:
-            await self.front.start_session(self)
+            try:
+                await self.front.start_session(self)
+            except CallcenterError as exc:  # no flow answers the number: say so in the log
+                log.warning("call %s from %r to %r: %s; hanging up", self.channel.info.call_id,
+                            self.channel.info.caller, self.channel.info.called, exc)
+                return
             await self._done.wait()
         finally:
             await self._release()
@@ -220,6 +226,7 @@ class VoiceCall:
         self.queued = False
         self.end_reason = "callback"
         self.player.comfort(False)
+        self.player.flush()
         self._hangup_after = self._say_own(self.front.telephony.callback_confirm)
 
     def _say_own(self, text: str) -> str:

@@ -97,6 +97,13 @@ class PromptPlayer:
         else:
             self._queue = deque(p for p in self._queue if p.prompt_id != prompt_id)
 
+    def flush(self) -> None:
+        """Cut the prompt playing and drop the waiting ones (none of them is reported)."""
+        self._queue.clear()
+        if self._current is not None:
+            self._cut = True
+        self._channel.clear()
+
     def comfort(self, on: bool) -> None:
         """Comfort audio between prompts (the call waits in a queue) or not."""
         self._comfort = on
@@ -140,6 +147,8 @@ class PromptPlayer:
             except Exception as exc:  # the flow goes on without this prompt's audio
                 log.warning("prompt %r could not be rendered: %s", prompt.text[:60], exc)
                 pcm = b""
+            if self._cut or self._paused:  # stopped or bridged while it was being rendered
+                return
             finished = (not pcm or await self._channel.play(pcm)) and not self._cut
         finally:
             self._current = None

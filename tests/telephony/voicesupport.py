@@ -54,30 +54,37 @@ async def offer_for(center: Center, agent: str, timeout: float = 15.0) -> Any:
     return next(o for o in center.engine.offers.values() if o.agent_id == agent)
 
 
-class AgentPhone:
-    """An agent's audio leg over the media-stream WebSocket: sends a 1 kHz tone as the
-    agent's voice (paced at 20 ms) and keeps what it hears."""
+class StreamPhone:
+    """A call over the media-stream WebSocket (Twilio message set): sends a tone of
+    ``freq`` as its voice (paced at 20 ms), presses keys, keeps what it hears."""
 
-    def __init__(self, client: TestClient[Any, Any], agent: str) -> None:
+    def __init__(self, client: TestClient[Any, Any], caller: str, called: str, freq: float) -> None:
         self.client = client
-        self.agent = agent
+        self.caller, self.called, self.freq = caller, called, freq
+        self.sid = f"MZ-{caller}-{free_port()}"
         self.heard: list[bytes] = []
         self.ws: ClientWebSocketResponse | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def dial(self) -> None:
         self.ws = ws = await self.client.ws_connect("/media-stream")
-        sid = f"MZ-{self.agent}"
+        sid = self.sid
         await ws.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await ws.send_json({"event": "start", "streamSid": sid, "start": {
-            "streamSid": sid, "callSid": f"CA-{self.agent}", "tracks": ["inbound"],
-            "customParameters": {"From": self.agent, "To": f"agent-{self.agent}"}}})
+            "streamSid": sid, "callSid": f"CA{sid}", "tracks": ["inbound"],
+            "customParameters": {"From": self.caller, "To": self.called}}})
         self._tasks = [asyncio.ensure_future(self._speak(ws, sid)), asyncio.ensure_future(self._listen(ws))]
-        legs = self.client.app[AGENT_LEGS]
-        await until(lambda: legs.get(self.agent) is not None)
+
+    async def press(self, digit: str) -> None:
+        assert self.ws is not None
+        await self.ws.send_json({"event": "dtmf", "streamSid": self.sid, "dtmf": {"digit": digit}})
+
+    @property
+    def closed(self) -> bool:
+        return self.ws is None or self.ws.closed
 
     async def _speak(self, ws: ClientWebSocketResponse, sid: str) -> None:
-        voice = tone(1000, 0.2, amplitude=6000)
+        voice = tone(self.freq, 0.2, amplitude=6000)
         with contextlib.suppress(ConnectionError):
             while not ws.closed:
                 await self._speak_once(ws, sid, voice)
@@ -97,8 +104,8 @@ class AgentPhone:
             if data.get("event") == "media":
                 self.heard.append(codecs.ulaw_decode(base64.b64decode(data["media"]["payload"])))
 
-    def tone_frames(self) -> int:
-        return sum(1 for pcm in self.heard if len(pcm) >= 160 and tone_power(pcm, 1000) > 0.5)
+    def tone_frames(self, freq: float = 1000.0) -> int:
+        return sum(1 for pcm in self.heard if len(pcm) >= 160 and tone_power(pcm, freq) > 0.5)
 
     async def hang_up(self) -> None:
         if self.ws is not None:
@@ -106,6 +113,19 @@ class AgentPhone:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class AgentPhone(StreamPhone):
+    """An agent's audio leg: a media-stream call to ``agent-<id>``; its voice is 1 kHz."""
+
+    def __init__(self, client: TestClient[Any, Any], agent: str) -> None:
+        super().__init__(client, agent, f"agent-{agent}", 1000.0)
+        self.agent = agent
+
+    async def dial(self) -> None:
+        await super().dial()
+        legs = self.client.app[AGENT_LEGS]
+        await until(lambda: legs.get(self.agent) is not None)
 
 
 async def contact_events(client: TestClient[Any, Any], contact_id: str) -> list[StoredEvent]:

@@ -1,0 +1,134 @@
+"""Calls over the media-stream WebSocket through the running center: the callback key while
+queued, a transfer between agents' legs, an agent's phone hanging up; and how the server
+starts when telephony is off or its SIP port is taken."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telsupport import until
+from voicesupport import AgentPhone, StreamPhone, center_of, contact_events, offer_for, ready_agent, voice_config
+
+from callcenter.acd import model as m
+from callcenter.app import create_app
+from callcenter.appkeys import AGENT_LEGS, IVR_RUNNER
+from callcenter.runtime.voice_app import TELEPHONY
+
+pytestmark = pytest.mark.timeout(60)
+
+BANK = "+15550100"
+CALLER = "+15557654321"  # not a customer: the bank flow asks account (1) or new (2)
+
+
+@pytest.fixture(scope="module")
+def prompts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("prompts")
+
+
+async def key_into_sales(client: Any, caller: StreamPhone) -> str:
+    """Dial the bank, press 1 (English) and, at the next menu, 2 (new customer: sales)."""
+    runner = client.app[IVR_RUNNER]
+    await caller.dial()
+    await until(lambda: any(r.channel.channel.info.caller == caller.caller for r in runner.runs.values()))
+    cid = next(c for c, r in runner.runs.items() if r.channel.channel.info.caller == caller.caller)
+    await caller.press("1")
+    await until(lambda: runner.runs[cid].session.node_id == "customer_check")
+    await caller.press("2")
+    front, engine = client.app[TELEPHONY].front, center_of(client).engine
+    await until(lambda: cid in engine.contacts and (c := front.by_contact(cid)) is not None
+                and (c.queued or c.agent_id is not None))
+    return cid
+
+
+async def test_the_callback_key_keeps_the_place_in_line_and_ends_the_call(
+        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
+    center = center_of(client)
+    caller = StreamPhone(client, CALLER, BANK, 500)
+    cid = await key_into_sales(client, caller)
+    queued_at = center.engine.contacts[cid].queued_at
+    await caller.press("*")
+    await until(lambda: caller.closed, timeout=20)  # the confirmation is said, then we hang up
+    await until(lambda: not client.app[TELEPHONY].front.calls and not client.app[IVR_RUNNER].runs)
+    contact = center.engine.contacts[cid]
+    assert (contact.channel, contact.state, contact.queue) == ("callback", "waiting", "sales")
+    assert contact.queued_at == queued_at and center.engine.position(cid) is not None
+    assert contact.attributes["callback_number"] == CALLER
+    events = await contact_events(client, cid)
+    assert [e.data["reason"] for e in events if e.type == "ivr.ended"] == ["callback"]
+    assert "contact.callback_requested" in [e.type for e in events]
+    assert not [e for e in events if e.type == "contact.ended"]  # waiting for its callback
+    await caller.hang_up()
+    await client.close()
+
+
+async def test_a_transfer_moves_the_caller_to_the_next_agents_leg_whose_hang_up_ends_it(
+        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
+    center = center_of(client)
+    front = client.app[TELEPHONY].front
+    phones = {agent: AgentPhone(client, agent) for agent in ("alice", "bob")}
+    for agent, phone in phones.items():
+        await ready_agent(center, agent, {"sales": 1})
+        await phone.dial()
+    caller = StreamPhone(client, CALLER, BANK, 500)
+    try:
+        cid = await key_into_sales(client, caller)
+        offer = next(iter(center.engine.offers.values()))
+        first = offer.agent_id
+        second = "bob" if first == "alice" else "alice"
+        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id=first))
+        await until(lambda: phones[first].tone_frames(500) > 10)  # the agent hears the caller
+        await until(lambda: caller.tone_frames(1000) > 10)  # and the caller the agent
+
+        await center.submit(m.ContactTransferred(contact_id=cid, by_agent=first, to_agent=second))
+        offer = await offer_for(center, second)
+        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id=second))
+        await until(lambda: phones[second].tone_frames(500) > 10)
+        assert client.app[AGENT_LEGS].in_use(second) and not client.app[AGENT_LEGS].in_use(first)
+
+        await phones[second].hang_up()  # the agent's phone hangs up: the agent ended the call
+        await until(lambda: cid not in center.engine.contacts)
+        await until(lambda: front.by_contact(cid) is not None and front.by_contact(cid).bridge is None)
+        await until(lambda: client.app[IVR_RUNNER].runs[cid].session.node_id == "survey")
+    finally:
+        await caller.hang_up()
+        for phone in phones.values():
+            await phone.hang_up()
+    await until(lambda: not front.calls and not front.agent_lines)
+    events = await contact_events(client, cid)
+    kinds = [e.type for e in events]
+    assert kinds.count("contact.bridged") == 2 and "contact.transferred" in kinds
+    ended = [(e.data["reason"], e.data.get("by")) for e in events if e.type == "contact.ended"]
+    assert ended == [("completed", "agent")]
+    assert [e.data.get("agent_leg") for e in events if e.type == "contact.bridged"] == ["media-stream"] * 2
+    await client.close()
+
+
+async def test_telephony_off_has_no_media_stream_and_a_busy_sip_port_is_one_clear_error(
+        aiohttp_client: Any, tmp_path: Path, prompts: Path, caplog: pytest.LogCaptureFixture) -> None:
+    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts, enabled=False)))
+    response = await client.get("/media-stream")
+    assert response.status == 404
+    assert "telephony.enabled" in await response.text()
+    await client.close()
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        caplog.set_level(logging.ERROR, logger="callcenter.runtime.voice_app")
+        client = await aiohttp_client(create_app(voice_config(tmp_path / "busy", prompts, sip_port=port)))
+        telephony = client.app[TELEPHONY]
+        assert telephony.sip is None and telephony.audiosocket is not None
+        errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert any(f"127.0.0.1:{port}/udp" in e and "telephony.sip_port" in e for e in errors), errors
+        caller = StreamPhone(client, CALLER, BANK, 500)  # the other front-ends still take calls
+        await caller.dial()
+        await until(lambda: bool(client.app[IVR_RUNNER].runs))
+        await caller.hang_up()
+        await until(lambda: not telephony.front.calls)
+        await client.close()
