@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 from telsupport import until
-from voicesupport import AgentPhone, StreamPhone, center_of, contact_events, offer_for, ready_agent, voice_config
+from voicesupport import (
+    AgentPhone,
+    StreamPhone,
+    center_of,
+    contact_events,
+    offer_for,
+    ready_agent,
+    voice_config,
+)
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
