@@ -42,7 +42,7 @@ async def key_into_sales(client: Any, caller: StreamPhone) -> str:
     runner = client.app[IVR_RUNNER]
     await caller.dial()
     await until(lambda: any(r.channel.channel.info.caller == caller.caller for r in runner.runs.values()))
-    cid = next(c for c, r in runner.runs.items() if r.channel.channel.info.caller == caller.caller)
+    cid: str = next(c for c, r in runner.runs.items() if r.channel.channel.info.caller == caller.caller)
     await caller.press("1")
     await until(lambda: runner.runs[cid].session.node_id == "customer_check")
     await caller.press("2")
