@@ -32,6 +32,7 @@ from callcenter.runtime.center import Center
 from callcenter.runtime.ws_sender import WsSender
 from callcenter.supervisor import listen
 from callcenter.supervisor import live as live_metrics
+from callcenter.supervisor.listen import ListenIn
 from callcenter.supervisor.live import LIVE, LiveMetrics
 from callcenter.supervisor.metrics import Counts, figures
 
@@ -42,11 +43,11 @@ _EMPTY = Counts()
 
 
 class WallboardFeed:
-    def __init__(self, center: Center, live: LiveMetrics) -> None:
-        self.center, self.live = center, live
+    def __init__(self, center: Center, live: LiveMetrics, listen_in: ListenIn | None = None) -> None:
+        self.center, self.live, self.listen = center, live, listen_in
         self.cfg = center.config.wallboard
         self.subscribers: set[WsSender] = set()
-        self.pushed_at = (-1, -1)  # (events folded, chart points) at the last push
+        self.pushed_at: tuple[int, int, tuple[str, ...]] = (-1, -1, ())  # folded, last point, listens
 
     # Snapshots --------------------------------------------------------------------------------
 
@@ -77,6 +78,8 @@ class WallboardFeed:
         agents = []
         for a in sorted(engine.agents.values(), key=lambda a: a.agent_id):
             f = figures(by_agent.get(a.agent_id, _EMPTY))
+            contact_id = next(iter(a.contacts), None)
+            contact = engine.contacts.get(contact_id) if contact_id else None
             agents.append(
                 {
                     "agent_id": a.agent_id,
@@ -84,7 +87,8 @@ class WallboardFeed:
                     "state": a.state.value,
                     "reason": a.reason,
                     "since": a.since,
-                    "contact_id": next(iter(a.contacts), None),
+                    "contact_id": contact_id,
+                    "channel": contact.channel if contact is not None else None,
                     "skills": dict(a.skills),
                     "handled_today": f["handled"],
                     "occupancy_today": f["occupancy"],
@@ -104,6 +108,10 @@ class WallboardFeed:
             },
             "reasons": list(self.center.config.desk.not_ready_reasons),
             "skills": [s.name for s in self.center.config.skills],
+            "listening": [
+                {"listen_id": x.listen_id, "contact_id": x.contact_id, "agent_id": x.agent_id, "by": x.by}
+                for x in (self.listen.listens.values() if self.listen is not None else ())
+            ],
         }
 
     def _status(self, waiting: int, longest: float, sl: float | None) -> str:
@@ -124,7 +132,9 @@ class WallboardFeed:
         """Send an update when the fold took events or the chart took a point."""
         while True:
             await asyncio.sleep(PUSH_EVERY_S)
-            moved = (self.live.fold.applied, len(self.live.series) and int(self.live.series[-1]["t"]))
+            last_point = len(self.live.series) and int(self.live.series[-1]["t"])
+            listens = tuple(self.listen.listens) if self.listen is not None else ()
+            moved = (self.live.fold.applied, last_point, listens)
             if moved != self.pushed_at and self.subscribers:
                 self.pushed_at = moved
                 frame = {"type": "update", **self.snapshot()}
@@ -156,7 +166,7 @@ def install(app: web.Application) -> None:
 
 
 async def _feed_ctx(app: web.Application) -> AsyncIterator[None]:
-    feed = WallboardFeed(app[CENTER], app[LIVE])
+    feed = WallboardFeed(app[CENTER], app[LIVE], app.get(listen.LISTEN))
     task = asyncio.create_task(feed.push(), name="wallboard-push")
     app[FEED] = feed
     yield

@@ -1,17 +1,33 @@
 """The wallboard in real Chromium updates when a contact joins a queue and when an agent
 changes state (and a supervisor can force an agent's state from it); its chart of the last
 hours shows waiting contacts and service level with the trouble thresholds, and a
-supervisor changes an agent's skills from it (routing follows at once)."""
+supervisor changes an agent's skills from it (routing follows at once); a supervisor listens
+to a live call from it (a real media-stream caller and agent phone) and the listen ends
+with the call."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 from browser_support import login, screenshot
 
 from callcenter.acd import model as m
-from callcenter.appkeys import CENTER, LOG
+from callcenter.app import create_app
+from callcenter.appkeys import BUS, CENTER, LOG
+from callcenter.config.loader import load_config
+from callcenter.config.model import HoursConfig
+from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.speech.codecs import sine, ulaw_encode
+from callcenter.supervisor.listen import LISTEN
 from callcenter.supervisor.live import LIVE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,4 +100,123 @@ async def test_wallboard_chart_marks_trouble_and_a_supervisor_changes_skills(bro
     assert [(a["action"], a["by"], a["skills"]) for a in actions] == [("skills", "sam", {"english": 2, "cards": 4})]
     await screenshot(page, "wallboard-chart.png", tmp_path)
     await page.close()
+    assert errors == []
+
+
+class Phone:
+    """A media-stream call that says a steady tone in real time (what it hears is dropped)."""
+
+    def __init__(self, session: aiohttp.ClientSession, caller: str, called: str, freq: float) -> None:
+        self.session, self.caller, self.called, self.freq = session, caller, called, freq
+        self.sid = f"MZ-{caller}"
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def dial(self) -> None:
+        self.ws = ws = await self.session.ws_connect("/media-stream")
+        await ws.send_json({"event": "start", "streamSid": self.sid, "start": {
+            "streamSid": self.sid, "callSid": f"CA-{self.caller}",
+            "customParameters": {"From": self.caller, "To": self.called}}})
+        self.tasks = [asyncio.ensure_future(self._speak(ws)), asyncio.ensure_future(self._drop(ws))]
+
+    async def key(self, digit: str) -> None:
+        assert self.ws is not None
+        await self.ws.send_json({"event": "dtmf", "streamSid": self.sid, "dtmf": {"digit": digit}})
+
+    async def _speak(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        voice = sine(self.freq, 200, amplitude=0.25)
+        with contextlib.suppress(ConnectionError):
+            while not ws.closed:
+                for start in range(0, len(voice), 320):
+                    payload = base64.b64encode(ulaw_encode(voice[start:start + 320])).decode()
+                    await ws.send_json({"event": "media", "streamSid": self.sid, "media": {"payload": payload}})
+                    await asyncio.sleep(0.02)  # real-time pacing
+
+    async def _drop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for _message in ws:
+            pass
+
+    async def hang_up(self) -> None:
+        if self.ws is not None and not self.ws.closed:
+            await self.ws.send_json({"event": "stop", "streamSid": self.sid})
+            await self.ws.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait (bounded) for a condition with no awaitable (the engine, the far end's media)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+async def at_node(sub: Any, node: str, timeout: float = 15.0) -> None:
+    """Wait for the caller's IVR to enter ``node`` (``ivr.node`` on the bus)."""
+    async with asyncio.timeout(timeout):
+        async for message in sub:
+            if (message.payload.get("data") or {}).get("node") == node:
+                return
+
+
+async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = load_config(ROOT / "config" / "callcenter.yaml")
+    config = replace(
+        config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
+        hours={name: HoursConfig(always_open=True) for name in config.hours},
+        telephony=replace(config.telephony, enabled=True, sip_port=0, audiosocket_port=0, agent_lines=True,
+                          record=False),
+        speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
+    server = TestServer(create_app(config), host="127.0.0.1")
+    await server.start_server()
+    app = server.app
+    center = app[CENTER]
+    errors: list[str] = []
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    async with aiohttp.ClientSession(base_url=str(server.make_url("/"))) as lines:
+        await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
+        agent = Phone(lines, "alice", "agent-alice", 1000.0)
+        await agent.dial()
+        caller = Phone(lines, "+972541234567", "+15550100", 500.0)
+        ivr = app[BUS].subscribe("ivr.node")
+        await caller.dial()
+        await at_node(ivr, "language")
+        await caller.key("1")  # English
+        await at_node(ivr, "customer_check")
+        await caller.key("2")  # not a customer: sales
+        ivr.close()
+        call = next(iter(app[TELEPHONY].front.calls.values()))
+        await until(lambda: (c := center.engine.contacts.get(call.contact_id or "")) is not None and c.queue == "sales")
+        await center.submit(m.AgentReady(agent_id="alice"))
+        offer = next(o for o in center.engine.offers.values() if o.contact_id == call.contact_id)
+        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+        await until(lambda: call.bridge is not None)
+
+        await login(page, server, "/wallboard", "sam")
+        await page.click("button[aria-label='Listen to alice']")
+        await page.wait_for_selector("#listen-bar:not([hidden])", timeout=5000)
+        assert call.contact_id in (await page.text_content("#listen-who") or "")
+        # The call's audio reaches the page: the level meter rises well above silence.
+        await page.wait_for_function("Number(document.querySelector('#listen-level').dataset.dbfs) > -40", timeout=10000)
+        bridge = call.bridge
+        assert bridge is not None and len(app[LISTEN].listens) == 1 and len(bridge.listeners) == 1
+        await page.click("#listen-stop")
+        await page.wait_for_selector("#listen-bar", state="hidden", timeout=5000)
+        await until(lambda: not app[LISTEN].listens)
+
+        await page.click("button[aria-label='Listen to alice']")
+        await page.wait_for_selector("#listen-bar:not([hidden])", timeout=5000)
+        await caller.hang_up()  # the call ends: the board stops listening by itself
+        await page.wait_for_selector("#listen-bar", state="hidden", timeout=5000)
+        await page.wait_for_selector("#toast:text('the call ended')", timeout=3000)
+        await agent.hang_up()
+    await app[LOG].flush()
+    actions = [(e.data["action"], e.data.get("reason"), e.data["by"]) for e in await app[LOG].read(limit=2000)
+               if e.type == "supervisor.action"]
+    assert actions == [("listen", None, "sam"), ("listen_end", "supervisor_stopped", "sam"),
+                       ("listen", None, "sam"), ("listen_end", "call_ended", "sam")]
+    await page.close()
+    await server.close()
     assert errors == []

@@ -24,7 +24,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
-from callcenter.appkeys import AGENT_LEGS, CENTER, LOG
+from callcenter.appkeys import AGENT_LEGS, BUS, CENTER, LOG
 from callcenter.config.loader import load_config
 from callcenter.config.model import CenterConfig, HoursConfig
 from callcenter.runtime.voice_app import TELEPHONY
@@ -49,6 +49,13 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+async def at_node(sub: Any, node: str, timeout: float = 15.0) -> None:
+    """Wait for the caller's IVR to enter ``node`` (``ivr.node`` on the bus)."""
+    async with asyncio.timeout(timeout):
+        async for message in sub:
+            if (message.payload.get("data") or {}).get("node") == node:
+                return
 
 
 def tone(freq: float, seconds: float) -> bytes:
@@ -269,11 +276,14 @@ async def test_a_supervisor_listens_to_a_live_call_and_is_never_heard(aiohttp_cl
         await agent.dial()
         await until(lambda: app[AGENT_LEGS].get("alice") is not None)
         caller = Phone(lines, "+972541234567", "+15550100", CALLER_HZ)
+        ivr = app[BUS].subscribe("ivr.node")
         await caller.dial()
-        await caller.key("1")  # English (the welcome lets the caller key ahead)
-        await until(lambda: any(c.contact_id for c in app[TELEPHONY].front.calls.values()))
-        call = next(iter(app[TELEPHONY].front.calls.values()))
+        await at_node(ivr, "language")
+        await caller.key("1")  # English
+        await at_node(ivr, "customer_check")
         await caller.key("2")  # not a customer yet: sales
+        ivr.close()
+        call = next(iter(app[TELEPHONY].front.calls.values()))
         await until(lambda: (c := center.engine.contacts.get(call.contact_id or "")) is not None
                     and c.queue == "sales", timeout=20)
         contact_id = call.contact_id

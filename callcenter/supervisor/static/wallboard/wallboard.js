@@ -32,7 +32,8 @@ function setConn(up) { $("conn").textContent = up ? "live" : "offline"; $("conn"
 function onFrame(f) {
   if (f.type === "snapshot" || f.type === "update") {
     if (f.server_time) board.skew = f.server_time - Date.now() / 1000;
-    for (const key of ["queues", "agents", "series", "thresholds", "reasons", "skills", "center"]) if (f[key] !== undefined) board[key] = f[key];
+    for (const key of ["queues", "agents", "series", "thresholds", "reasons", "skills", "center", "listening"]) if (f[key] !== undefined) board[key] = f[key];
+    if (listening && !(board.listening || []).some((l) => l.listen_id === listening.id)) endListen("the call ended");
     render();
   } else if (f.type === "error") toast(f.message);
 }
@@ -78,7 +79,7 @@ function renderAgents() {
     el("td", {}, ag.name || ag.agent_id),
     el("td", {}, el("span", { class: `st ${ag.state}` }, ag.state === "NOT_READY" && ag.reason ? `not ready · ${ag.reason}` : ag.state.replace("_", " ").toLowerCase())),
     el("td", { class: "since", "data-since": ag.since }, clock(now - ag.since)),
-    el("td", {}, ag.contact_id || ""),
+    el("td", {}, ag.contact_id || "", listenButton(ag)),
     el("td", {}, String(ag.handled_today ?? 0)),
     el("td", { class: "skills" }, skillText(ag.skills),
       el("button", { type: "button", "aria-label": `Change skills of ${ag.agent_id}`, onclick: () => openSkills(ag) }, "edit")),
@@ -98,6 +99,75 @@ function forceState(ag) {
     pick.value = "";
   });
   return pick;
+}
+
+// Listen-in: a receive-only WebRTC connection to the call's bridge (one HTTP round trip:
+// our offer with every ICE candidate, the server's answer). The microphone is never opened.
+let listening = null; // {id, pc, agent, contact, meter}
+
+function listenButton(ag) {
+  if (ag.state !== "ON_CONTACT" || ag.channel !== "voice" || !ag.contact_id) return null;
+  const mine = listening && listening.contact === ag.contact_id;
+  return el("button", { type: "button", class: "listen", "aria-label": `Listen to ${ag.agent_id}`, disabled: mine ? "" : null,
+    onclick: () => listen(ag) }, mine ? "listening" : "listen");
+}
+
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { if (pc.iceGatheringState === "complete") resolve(); };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, 3000); // host candidates come at once; do not wait forever
+  });
+}
+
+async function listen(ag) {
+  if (listening) await stopListening();
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  const audio = $("listen-audio");
+  pc.ontrack = (ev) => { audio.srcObject = ev.streams[0] || new MediaStream([ev.track]); audio.play().catch(() => {}); meter(audio.srcObject); };
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  const res = await post(`/api/v1/supervisor/contacts/${encodeURIComponent(ag.contact_id)}/listen`, { sdp: pc.localDescription.sdp });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) { pc.close(); toast(body.error?.message || "cannot listen"); return; }
+  listening = { id: body.listen_id, pc, agent: ag.name || ag.agent_id, contact: ag.contact_id, meter: null };
+  await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
+  pc.onconnectionstatechange = () => { if (["failed", "closed"].includes(pc.connectionState)) endListen("the connection ended"); };
+  $("listen-who").textContent = `${listening.agent} · ${listening.contact}`;
+  $("listen-bar").hidden = false;
+  renderAgents();
+}
+
+function meter(stream) {
+  const ctx = new AudioContext(); const an = ctx.createAnalyser(); an.fftSize = 1024;
+  ctx.createMediaStreamSource(stream).connect(an);
+  const buf = new Float32Array(an.fftSize); const bar = $("listen-level");
+  const timer = setInterval(() => {
+    an.getFloatTimeDomainData(buf);
+    const rms = Math.sqrt(buf.reduce((a, x) => a + x * x, 0) / buf.length);
+    const db = rms > 0 ? 20 * Math.log10(rms) : -100;
+    bar.dataset.dbfs = db.toFixed(1); bar.value = Math.max(0, 60 + db);
+  }, 200);
+  if (listening) listening.meter = { ctx, timer }; else { clearInterval(timer); ctx.close(); }
+}
+
+function endListen(why) {
+  if (!listening) return;
+  const { pc, meter: m } = listening;
+  listening = null;
+  if (m) { clearInterval(m.timer); m.ctx.close(); }
+  pc.close(); $("listen-audio").srcObject = null; $("listen-bar").hidden = true;
+  if (why) toast(`Listening stopped: ${why}`);
+  renderAgents();
+}
+
+async function stopListening() {
+  if (!listening) return;
+  const id = listening.id;  // the server first, so it logs who stopped it (not a lost connection)
+  await fetch(`/api/v1/supervisor/listen/${encodeURIComponent(id)}`, { method: "DELETE", headers: { "X-CSRF-Token": board.csrf || "" } });
+  endListen();
 }
 
 const skillText = (skills) => Object.entries(skills || {}).map(([k, v]) => `${k} ${v}`).join(" · ") || "none";
@@ -135,6 +205,7 @@ setInterval(() => {
   for (const td of document.querySelectorAll("td.since")) td.textContent = clock(now - Number(td.dataset.since));
 }, 1000);
 $("skills-form").addEventListener("submit", saveSkills);
+$("listen-stop").addEventListener("click", stopListening);
 $("skills-cancel").addEventListener("click", () => $("skills-dialog").close());
 $("chart-queue").addEventListener("change", (ev) => { board.chartQueue = ev.target.value; renderChart(); });
 connect();
