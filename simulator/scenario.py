@@ -9,7 +9,7 @@ See docs/simulator.md for a worked example.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -95,9 +95,12 @@ class ContactType:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IvrBehaviour:
     """Time callers spend in the IVR, how many hang up there, and how many key a wrong
-    option first (which costs one more prompt)."""
+    option first (which costs one more prompt). With ``flow`` (an IVR flow file) voice
+    callers in virtual mode walk that flow through the real IVR engine instead of spending
+    ``time``, which is then only when those who hang up do so."""
 
     time: Dist = field(default_factory=lambda: fixed(0.0))
+    flow: str | None = None
     hangup_rate: float = 0.0
     mistake_rate: float = 0.0
     input: Literal["digits", "speech"] = "digits"
@@ -158,6 +161,7 @@ class Scenario:
     center: str | None = None
     skills: list[SkillConfig] = field(default_factory=list)
     queues: list[QueueConfig] = field(default_factory=list)
+    hours: list[str] = field(default_factory=list)  # business-hours names a flow may name (all open)
     patience: Dist | None = None
     ivr: IvrBehaviour = field(default_factory=IvrBehaviour)
     service_level_s: float = 20.0
@@ -180,8 +184,6 @@ def load_scenario(path: Path | str) -> Scenario:
         problems.raise_if_any()
         raise ConfigError([f"{path}: not a scenario"])
     if scenario.arrivals.trace is not None and not Path(scenario.arrivals.trace).is_absolute():
-        from dataclasses import replace
-
         trace = str((path.parent / scenario.arrivals.trace).resolve())
         scenario = replace(scenario, arrivals=replace(scenario.arrivals, trace=trace))
     if scenario.center is not None:
@@ -192,14 +194,32 @@ def load_scenario(path: Path | str) -> Scenario:
             problems.items.extend(exc.problems)
             problems.raise_if_any()
         scenario = _with_center(scenario, center.skills, center.queues)
+        scenario = replace(scenario, hours=sorted({*scenario.hours, *center.hours}))
+    if scenario.ivr.flow is not None:
+        flow = str((path.parent / scenario.ivr.flow).resolve())
+        scenario = replace(scenario, ivr=replace(scenario.ivr, flow=flow))
     _check(scenario, builder.file, builder.lines, problems)
     problems.raise_if_any()
+    _check_flow(scenario, problems)
     return scenario
 
 
-def _with_center(s: Scenario, skills: list[SkillConfig], queues: list[QueueConfig]) -> Scenario:
-    from dataclasses import replace
+def _check_flow(s: Scenario, problems: Problems) -> None:
+    """The IVR flow loads against the scenario's queues (its own file:line problems)."""
+    if s.ivr.flow is None:
+        return
+    from simulator.ivr_caller import load_flow
 
+    try:
+        load_flow(Path(s.ivr.flow), queues={q.name for q in s.queues}, hours=set(s.hours))
+    except ConfigError as exc:
+        problems.items.extend(exc.problems)
+    except (OSError, ValueError) as exc:
+        problems.items.append(f"{s.ivr.flow}: {exc}")
+    problems.raise_if_any()
+
+
+def _with_center(s: Scenario, skills: list[SkillConfig], queues: list[QueueConfig]) -> Scenario:
     own = {q.name for q in s.queues}
     merged = [*s.queues, *(q for q in queues if q.name not in own)]
     return replace(s, skills=[*s.skills, *skills], queues=merged)

@@ -33,6 +33,7 @@ from callcenter.config.model import parse_span
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import SequentialIds
 from simulator.arrivals import Arrival, poisson, read_trace
+from simulator.ivr_caller import IvrCallers, load_flow
 from simulator.scenario import AgentGroup, Scenario
 
 RETRY_AFTER_MISS_S = 10.0
@@ -91,6 +92,12 @@ class _Simulation:
         self.arrivals: list[Arrival] = []
         self.connected: dict[str, str] = {}
         self.more = False  # the engine took an input while its commands were carried out
+        self.callers: IvrCallers | None = None
+        if scenario.ivr.flow is not None:  # voice callers walk the real IVR flow
+            flow = load_flow(
+                Path(scenario.ivr.flow), queues={q.name for q in scenario.queues}, hours=set(scenario.hours)
+            )
+            self.callers = IvrCallers(self, flow)
         # per-contact values that replace the scenario's draws (a replay's recorded ones)
         self.service_for: dict[str, float] = {}
         self.patience_for: dict[str, float] = {}
@@ -157,6 +164,8 @@ class _Simulation:
         engine = self.engine
         next_deadline, handle_timer = engine.next_deadline, engine.handle_timer
         handlers = {kind: getattr(self, f"on_{kind}") for kind in self.KINDS}
+        if self.callers is not None:
+            handlers.update({kind: getattr(self.callers, f"on_{kind}") for kind in self.callers.KINDS})
         on_arrive, collect, acd_error = self.on_arrive, self.collect, m.AcdError
         end, skip_late = self.t0 + self.s.duration, not self.s.drain
         progress, t0, step = self.progress, self.t0, self.s.duration / 100
@@ -239,6 +248,8 @@ class _Simulation:
             self.at(now + handle, "end", cmd.contact_id)
         elif kind is m.FinishContact:
             self.connected.pop(cmd.contact_id, None)
+            if self.callers is not None:
+                self.callers.completed(cmd.contact_id, cmd.reason, now)
 
     # Callers ------------------------------------------------------------------------------------
 
@@ -262,16 +273,23 @@ class _Simulation:
         )
         ivr = self.ivr_time()
         ivr_s = self.s.ivr
-        if rng.random() < ivr_s.mistake_rate:
-            ivr += MISTAKE_COST_S
-        if rng.random() < ivr_s.hangup_rate:
-            self.at(now + ivr * rng.random(), "ivr_hangup", cid)
-            return
+        mistake = rng.random() < ivr_s.mistake_rate
+        hangup = rng.random() < ivr_s.hangup_rate
         attrs = dict(self.kind_attrs[i])
         if arrival.priority is not None and arrival.priority >= 2:
             attrs["tier"] = "top"
         if arrival.service_s is not None:
             attrs["service_s"] = str(arrival.service_s)
+        if self.callers is not None and kind.channel == "voice":  # the real IVR flow
+            if hangup:  # their IVR time is when they give up
+                self.at(now + ivr * rng.random(), "ivr_caller_hangup", cid)
+            self.callers.start(cid, caller, queue, attrs, mistake, now)
+            return
+        if mistake:
+            ivr += MISTAKE_COST_S
+        if hangup:
+            self.at(now + ivr * rng.random(), "ivr_hangup", cid)
+            return
         self.at(now + ivr, "queue", (cid, queue, kind.channel, attrs))
 
     def on_ivr_hangup(self, cid: str, now: float) -> None:
@@ -281,12 +299,15 @@ class _Simulation:
 
     def on_queue(self, payload: tuple[str, str, str, dict[str, str]], now: float) -> None:
         cid, queue, channel, attrs = payload
-        self.feed(
-            m.ContactArrived(
-                contact_id=cid, channel=channel, queue=queue, attributes=attrs, caller=f"+1555{cid[1:]}"
-            ),
-            now,
+        arrived = m.ContactArrived(
+            contact_id=cid, channel=channel, queue=queue, attributes=attrs, caller=f"+1555{cid[1:]}"
         )
+        self.enqueue(arrived, now)
+
+    def enqueue(self, arrived: m.ContactArrived, now: float) -> None:
+        """The contact joins its queue; its patience starts."""
+        cid = arrived.contact_id
+        self.feed(arrived, now)
         patience = self.patience_for.pop(cid, None)
         if patience is None and self.patience is not None:
             patience = self.patience()
