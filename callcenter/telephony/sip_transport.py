@@ -104,7 +104,18 @@ class SipListeners:
         self.port = 0
 
     async def open(self, host: str, port: int, transports: tuple[str, ...]) -> None:
-        """Bind every transport, or none: raises ``ListenError`` naming the one that failed."""
+        """Bind every transport, or none: raises ``ListenError`` naming the one that failed.
+        Port 0 takes a port free for all transports (UDP picks it; if TCP finds it taken,
+        another is tried)."""
+        for attempt in range(5 if port == 0 else 1):
+            try:
+                await self._open(host, port, transports)
+                return
+            except ListenError:
+                if attempt == 4 or port != 0:
+                    raise
+
+    async def _open(self, host: str, port: int, transports: tuple[str, ...]) -> None:
         loop = asyncio.get_running_loop()
         transport = ""
         try:
