@@ -31,7 +31,7 @@ def _queues() -> list[QueueConfig]:
             name=f"q{i}",
             strategy=strategy,
             wrap_up_s=[0.0, 4.0][i % 2],
-            ring_time_s=12,
+            ring_time_s=20,
             channels=["voice", "chat"],
             steps=[
                 RoutingStep(require={SKILLS[i % 4]: 3}, timeout=9),
@@ -49,11 +49,11 @@ def _next_input(r: random.Random, e: AcdEngine, n: int) -> object | None:
         return m.AgentLoggedIn(agent_id=agent, skills=skills, chat_capacity=r.randint(0, 2))
     if k < 0.25:
         return m.AgentReady(agent_id=agent)
-    if k < 0.3:
+    if k < 0.27:
         return m.AgentNotReady(agent_id=agent)
-    if k < 0.33:
+    if k < 0.3:
         return m.AgentSkillsChanged(agent_id=agent, skills={s: r.randint(1, 5) for s in r.sample(SKILLS, 2)})
-    if k < 0.55:
+    if k < 0.42:
         return m.ContactArrived(
             contact_id=f"c{n}", channel=r.choice(["voice", "chat"]), queue=f"q{r.randrange(5)}"
         )
@@ -62,11 +62,12 @@ def _next_input(r: random.Random, e: AcdEngine, n: int) -> object | None:
         o = e.offers[r.choice(offers)]
         cls = m.OfferAccepted if r.random() < 0.85 else m.OfferDeclined
         return cls(offer_id=o.offer_id, agent_id=o.agent_id)
-    contacts = sorted(e.contacts)
-    if k < 0.95 and contacts:
-        return m.ContactEnded(contact_id=r.choice(contacts))
-    if contacts:
-        return m.ContactAbandoned(contact_id=r.choice(contacts))
+    connected = sorted(c.contact_id for c in e.contacts.values() if c.state == "connected")
+    if k < 0.95 and connected:
+        return m.ContactEnded(contact_id=r.choice(connected))
+    waiting = sorted(c.contact_id for c in e.contacts.values() if c.state == "waiting")
+    if waiting:
+        return m.ContactAbandoned(contact_id=r.choice(waiting))
     return None
 
 
