@@ -119,6 +119,9 @@ async def test_supervisors_move_and_prioritise_waiting_contacts(app_client) -> N
     await center.submit(m.ContactAbandoned(contact_id="w-0"))
     gone = await session.post("/api/v1/supervisor/contacts/w-0/priority", json={"head_start_s": 60}, headers=headers)
     assert gone.status == 409 and "already ended" in (await gone.json())["error"]["message"]
+    gone = await session.post("/api/v1/supervisor/contacts/w-0/move", json={"to_queue": "cards"}, headers=headers)
+    assert gone.status == 409 and "already ended" in (await gone.json())["error"]["message"]
+    assert "w-0" not in center.engine.contacts and center.engine.queue_snapshot("cards", 0.0).waiting == 0
     field = await session.post("/api/v1/supervisor/contacts/w-2/priority", json={"priority_class": "high"},
                                headers=headers)
     assert field.status == 400 and (await field.json())["error"]["field"] == "priority_class"
