@@ -100,7 +100,7 @@ class VoiceFront:
 
     async def start_session(self, call: VoiceCall) -> None:
         info = call.channel.info
-        await self._start_ivr(call, caller=info.caller, called=info.called)
+        await self._start_ivr(call, caller=info.caller, called=info.called or self.telephony.default_called)
 
     def by_contact(self, contact_id: str) -> VoiceCall | None:
         return next((c for c in self.calls.values() if c.contact_id == contact_id), None)

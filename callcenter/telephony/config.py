@@ -34,6 +34,8 @@ class TelephonyConfig:
     it on only where the SIP port is reachable by trusted phones alone. ``agent_leg_wait_s``
     is how long a connected call waits for its agent's leg before saying so in the log
     (the caller hears comfort audio meanwhile and is bridged as soon as the leg comes).
+    ``default_called`` is the number a call that carries none is taken to have dialled
+    (AudioSocket calls never carry one), so it reaches that number's IVR flow.
     """
 
     enabled: bool = True
@@ -55,6 +57,7 @@ class TelephonyConfig:
     callback_confirm: str = "Thank you. We will call you back when it is your turn. Goodbye."
     agent_lines: bool = False
     agent_leg_wait_s: float = 10.0
+    default_called: str = ""
 
     def __post_init__(self) -> None:
         _check_port("sip_port", self.sip_port)

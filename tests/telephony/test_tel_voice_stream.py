@@ -4,8 +4,10 @@ starts when telephony is off or its SIP port is taken."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from callcenter.acd import model as m
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS, IVR_RUNNER
 from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.telephony.audiosocket import KIND_AUDIO, KIND_DTMF, KIND_HANGUP, KIND_UUID, frame
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -140,3 +143,31 @@ async def test_telephony_off_has_no_media_stream_and_a_busy_sip_port_is_one_clea
         await caller.hang_up()
         await until(lambda: not telephony.front.calls)
         await client.close()
+
+
+async def test_an_audiosocket_call_reaches_the_default_numbers_flow_and_hangs_up_cleanly(
+        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    config = voice_config(tmp_path, prompts, default_called=BANK)
+    client = await aiohttp_client(create_app(config))
+    telephony = client.app[TELEPHONY]
+    assert telephony.audiosocket is not None
+    runner = client.app[IVR_RUNNER]
+    reader, writer = await asyncio.open_connection("127.0.0.1", telephony.audiosocket.port)
+    writer.write(frame(KIND_UUID, uuid.uuid4().bytes))
+    writer.write(frame(KIND_DTMF, b"1"))  # English
+    await writer.drain()
+    await until(lambda: bool(runner.runs))
+    cid = next(iter(runner.runs))
+    await until(lambda: runner.runs[cid].session.node_id == "customer_check")
+    heard = await reader.readexactly(3 + 320)  # our prompts come as slin frames
+    assert heard[0] == KIND_AUDIO
+    writer.write(frame(KIND_HANGUP, b""))
+    await writer.drain()
+    await until(lambda: not telephony.front.calls and not runner.runs)
+    writer.close()
+    await writer.wait_closed()
+    events = await contact_events(client, cid)
+    assert [e.data["called"] for e in events if e.type == "ivr.started"] == [BANK]
+    assert [(e.data["reason"], e.data.get("in")) for e in events if e.type == "contact.ended"] == [
+        ("caller_hung_up", "ivr")]
+    await client.close()
