@@ -12,7 +12,7 @@ choosing the best agent for a contact, or the oldest contact for an agent, is a 
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from typing import Any
 
 
@@ -22,8 +22,11 @@ class SortedBag:
     def __init__(self) -> None:
         self.items: list[Any] = []
 
-    def add(self, entry: Any) -> None:
-        insort(self.items, entry)
+    def add(self, entry: Any) -> int:
+        """Insert ``entry``; returns its 0-based position (the rank, for unique entries)."""
+        i = bisect_left(self.items, entry)
+        self.items.insert(i, entry)
+        return i
 
     def remove(self, entry: Any) -> None:
         i = bisect_left(self.items, entry)

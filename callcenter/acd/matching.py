@@ -73,9 +73,9 @@ class Matching(EngineState):
         contact.placements += 1
         contact.target_agent = None
         self._arm_step(contact, now, fresh=True)
-        self._index_waiting(contact, qs)
+        rank = self._index_waiting(contact, qs)
         if log:
-            pos = qs.positions.rank(contact.key) + 1
+            pos = rank + 1
             free = self._pools.best((qs.reqs[contact.step], contact.pool, cfg.strategy))
             ewt = 0.0 if free is not None else self._ewt(qs, pos)
             data: dict[str, Any] = {"channel": contact.channel, "priority_class": contact.priority_class}
@@ -99,10 +99,11 @@ class Matching(EngineState):
         self._targeted.setdefault(agent_id, SortedBag()).add(contact.key)
         self._match_agent(self.agents[agent_id], now)
 
-    def _index_waiting(self, contact: Contact, qs: QueueState) -> None:
-        qs.positions.add(contact.key)
+    def _index_waiting(self, contact: Contact, qs: QueueState) -> int:
+        """Index a waiting contact; returns its 0-based position in its queue."""
         qs.waiting[contact.contact_id] = contact
         self._bag(contact.queue, contact.step, contact.pool).add(contact.key)
+        return qs.positions.add(contact.key)
 
     def _leave_queue(self, contact: Contact) -> None:
         """Take a waiting contact out of every waiting index."""
