@@ -145,7 +145,7 @@ class VoiceCall:
             self.agent_id = command.agent_id
             self._connecting = asyncio.ensure_future(self._connect(command))
         elif isinstance(command, m.FinishContact):
-            self.queued = False
+            self.queued, self.held = False, False
             self.player.comfort(False)
             if self.bridge is not None:
                 self.bridge.stop()
@@ -248,7 +248,8 @@ class VoiceCall:
             await self._bridged(command, leg)
         finally:
             legs.release(command.agent_id)
-            self._connecting = None
+            if self._connecting is asyncio.current_task():
+                self._connecting = None
 
     async def _bridged(self, command: m.ConnectContact, leg: CallChannel) -> None:
         await self._stop_reader()
