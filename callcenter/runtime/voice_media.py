@@ -249,6 +249,11 @@ class VoicemailTaker:
         wav.setframerate(SAMPLE_RATE)
         self._wav = wav
 
+    @property
+    def recording(self) -> bool:
+        """The beep is over and frames are being written."""
+        return self._wav is not None
+
     def add(self, pcm: bytes) -> bool:
         """Write one frame; False once ``max_s`` is reached (then call ``finish``)."""
         if self._wav is None:

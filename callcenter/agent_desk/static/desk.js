@@ -209,7 +209,10 @@ function renderHistory() {
 }
 
 // --- actions ---------------------------------------------------------------------------------
-async function toggleHold(c) { await act("hold", { contact_id: c.contact_id, on: c.status !== "held" }); }
+async function toggleHold(c) {
+  const on = c.status !== "held";
+  if (await act("hold", { contact_id: c.contact_id, on })) { c.status = on ? "held" : "connected"; render(); }
+}
 async function toggleMute(c) {
   const on = !desk.muted.has(c.contact_id);
   if (await act("mute", { contact_id: c.contact_id, on })) { on ? desk.muted.add(c.contact_id) : desk.muted.delete(c.contact_id); deskAudio.setMuted(on); render(); }
