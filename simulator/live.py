@@ -32,6 +32,7 @@ import aiohttp
 from callcenter.core.events import InteractionEvent
 from simulator.arrivals import Arrival, poisson, read_trace
 from simulator.live_desk import LOGINS_AT_ONCE, DeskAgent, ServerGone
+from simulator.live_voice import VoiceLine, rename, voice_call
 from simulator.scenario import AgentGroup, ContactType, Scenario
 
 DRAIN_TIMEOUT_S = 60.0
@@ -49,7 +50,8 @@ class LiveRun:
     contacts: int = 0
     contact_ids: list[str] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)  # no end seen by the customer
-    voice_as_chat: int = 0
+    voice_as_chat: int = 0  # voice contacts carried over the chat socket (telephony off)
+    voice_calls: int = 0  # over the media-stream WebSocket
     max_lag_s: float = 0.0  # the latest an arrival started behind its schedule (wall seconds)
     stopped: str | None = None
 
@@ -94,6 +96,8 @@ class Live:
         )
         self.stop = asyncio.Event()
         self.login_gate = asyncio.Semaphore(LOGINS_AT_ONCE)
+        self.voice = VoiceLine()
+        self.voice_on = False
         self._t0 = 0.0
         self._customers: set[asyncio.Task[None]] = set()
         weights = [k.weight for k in scenario.mix]
@@ -141,6 +145,8 @@ class Live:
                 async with http.get(f"{self.url}/healthz") as res:
                     if res.status >= 500:
                         raise ServerGone(f"{self.url}/healthz answered {res.status}")
+                async with http.get(f"{self.url}/media-stream") as res:
+                    self.voice_on = res.status != 404  # 404: the server's telephony is off
             except aiohttp.ClientError as exc:
                 raise ServerGone(f"cannot reach {self.url}: {exc}") from None
             self._t0 = asyncio.get_running_loop().time()
@@ -161,8 +167,10 @@ class Live:
                     t.cancel()
                 await asyncio.gather(*self._customers, *agent_tasks, return_exceptions=True)
         self.run.end_epoch = self.now()
+        ids = self.voice.contact_ids
+        self.run.events = _settled(rename(self.run.events, ids))
+        self.run.contact_ids = [ids.get(c, c) for c in self.run.contact_ids]
         self.run.unfinished = sorted(set(self.run.contact_ids) - self._ended)
-        self.run.events = _settled(self.run.events)
         return self.run
 
     async def _wait_or_stop(self, aw: Any, timeout: float | None) -> None:
@@ -222,6 +230,10 @@ class Live:
         kind, queue, ivr, hangup, patience = self._draw(arrival)
         self.run.contacts += 1
         n = self.run.contacts
+        if kind.channel == "voice" and self.voice_on:
+            self.run.voice_calls += 1
+            await voice_call(self, http, n, kind, queue, ivr, hangup, patience)
+            return
         try:
             ws = await http.ws_connect(f"{self.url}/ws/chat", heartbeat=20)
         except aiohttp.ClientError as exc:

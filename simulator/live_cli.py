@@ -38,6 +38,7 @@ def live_summary(run: LiveRun) -> dict[str, Any]:
         "unfinished": len(run.unfinished),
         "unfinished_ids": run.unfinished[:100],
         "voice_as_chat": run.voice_as_chat,
+        "voice_calls": run.voice_calls,
         "max_arrival_lag_s": round(run.max_lag_s, 3),
         "stopped": run.stopped,
     }

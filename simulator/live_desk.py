@@ -163,12 +163,17 @@ class DeskAgent:
         cid = offer["contact_id"]
         started = live.now()
         live.record("contact.connected", contact_id=cid, agent_id=self.agent_id, queue=offer.get("queue"))
+        voice = offer.get("channel") == "voice"
+        if voice:
+            live.voice.agent_accepted(offer.get("caller"), cid)
         await live.sleep(self.handle())
         if offer.get("channel") == "chat":
             await self.ask("chat_send", contact_id=cid, text="Thank you, that is all done.")
         if self.dispositions:
             await self.ask("disposition", contact_id=cid, code=self.dispositions[0])
         reply = await self.ask("end", contact_id=cid)
+        if voice:
+            live.voice.agent_ended(offer.get("caller"))
         if reply.get("type") == "ack":
             live.record(
                 "contact.wrap_up", contact_id=cid, agent_id=self.agent_id, talk_s=live.now() - started

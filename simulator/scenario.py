@@ -86,6 +86,8 @@ class ContactType:
     language: str = ""
     segment: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
+    # live mode, voice: what the caller keys, one entry after each prompt heard to its end
+    keys: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.weight <= 0:
@@ -101,6 +103,7 @@ class IvrBehaviour:
 
     time: Dist = field(default_factory=lambda: fixed(0.0))
     flow: str | None = None
+    called: str = ""  # live mode: the number voice callers dial (the flow's entry)
     hangup_rate: float = 0.0
     mistake_rate: float = 0.0
     input: Literal["digits", "speech"] = "digits"

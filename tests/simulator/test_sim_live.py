@@ -19,6 +19,8 @@ from simulator.live import run_live, users_yaml
 from simulator.live_cli import live_summary
 from simulator.scenario import load_scenario
 
+ROOT = Path(__file__).resolve().parents[2]
+
 SCENARIO = """\
 name: live-small
 seed: 5
@@ -106,3 +108,59 @@ async def test_an_unreachable_server_is_named(scenario_path: Path) -> None:
 
     with pytest.raises(ServerGone, match=r"cannot reach http://127\.0\.0\.1:9"):
         await run_live(load_scenario(scenario_path), "http://127.0.0.1:9", speed=10.0)
+
+
+VOICE = """\
+name: live-voice
+seed: 3
+duration: 10s
+center: {root}/config/callcenter.yaml
+arrivals: {{trace: calls.csv}}
+mix:
+  - {{queue: sales, keys: ["1", "2"]}}
+patience: {{dist: fixed, value: 300}}
+ivr: {{called: "+15550100"}}
+agents:
+  - name: desk
+    count: 1
+    skills: {{sales: 2}}
+    handle_time: {{dist: fixed, value: 2}}
+"""
+
+
+async def test_voice_callers_key_through_the_real_ivr_over_the_media_stream(  # type: ignore[no-untyped-def]
+    aiohttp_server, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from callcenter.config.model import HoursConfig, UserConfig
+
+    (tmp_path / "calls.csv").write_text("at\n0\n1.5\n")
+    path = tmp_path / "voice.yaml"
+    path.write_text(VOICE.format(root=ROOT))
+    scenario = load_scenario(path)
+    config = load_config(ROOT / "config" / "callcenter.yaml")
+    config = replace(
+        config,
+        storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
+        hours={name: HoursConfig(always_open=True) for name in config.hours},
+        users=[UserConfig(username="desk-0-0", password="desk-0-0", skills={"sales": 2})],
+        telephony=replace(config.telephony, enabled=True, sip_port=0, audiosocket_port=0),
+        speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")),
+    )
+    server = await aiohttp_server(create_app(config))
+    run = await asyncio.wait_for(run_live(scenario, str(server.make_url("")), speed=1.0), 60)
+    assert run.stopped is None and run.voice_calls == 2 and run.voice_as_chat == 0
+    assert run.unfinished == []
+    summary = live_summary(run)
+    assert summary["answered"] == 2  # one agent: the second caller waited for the first
+    log = server.app[LOG]
+    await log.flush()
+    events = await log.read(limit=100_000)
+    for cid in run.contact_ids:  # the server's own contact ids, learnt from the offers
+        mine = [e for e in events if e.contact_id == cid]
+        kinds = [e.type for e in mine]
+        assert "ivr.started" in kinds and "contact.ended" in kinds
+        assert "ivr.survey" in kinds  # the caller rated the call after the agent ended it
+        assert [e.queue for e in mine if e.type == "contact.queued"] == ["sales"]
+        assert [e.data["digits"] for e in mine if e.type == "ivr.input"][:2] == ["1", "2"]

@@ -1,0 +1,163 @@
+"""Live mode's voice callers: calls over the server's media-stream WebSocket (the Twilio
+Media Streams message set), keys pressed as ``dtmf`` events.
+
+A caller dials ``ivr.called`` from their own number, then listens: each time a prompt has
+played to its end (the server's ``mark``), they key the next entry of their contact type's
+``keys`` (several digits are sent one by one). With no keys left they are in the queue;
+their patience runs until an agent of this simulation accepts them (the agents tell the
+callers by caller number, as a caller would hear the agent pick up). When the agent has
+ended the call, the caller rates it at the next prompt (the flow's survey) and waits for
+the server to hang up. The server's contact id is learnt from the agent's offer; events
+before that carry ``voice:<caller number>`` and are renamed when the run is settled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from simulator.live_desk import ServerGone
+from simulator.scenario import ContactType
+
+if TYPE_CHECKING:
+    from simulator.live import Live
+
+RATING_TIMEOUT_S = 30.0
+
+
+class VoiceLine:
+    """What the agents and the callers of one run share: who picked up whom."""
+
+    def __init__(self) -> None:
+        self.picked_up: dict[str, asyncio.Future[str]] = {}  # caller number -> contact id
+        self.hung_up: dict[str, asyncio.Event] = {}  # the agent ended the call
+        self.contact_ids: dict[str, str] = {}  # provisional id -> the server's
+
+    def expect(self, caller: str) -> None:
+        self.picked_up[caller] = asyncio.get_running_loop().create_future()
+        self.hung_up[caller] = asyncio.Event()
+
+    def agent_accepted(self, caller: str | None, contact_id: str) -> None:
+        fut = self.picked_up.get(caller or "")
+        if fut is not None and not fut.done():
+            fut.set_result(contact_id)
+            self.contact_ids[f"voice:{caller}"] = contact_id
+
+    def agent_ended(self, caller: str | None) -> None:
+        done = self.hung_up.get(caller or "")
+        if done is not None:
+            done.set()
+
+
+async def voice_call(
+    live: Live,
+    http: aiohttp.ClientSession,
+    n: int,
+    kind: ContactType,
+    queue: str,
+    ivr: float,
+    hangup: bool,
+    patience: float | None,
+) -> None:
+    caller = f"+1555{n:07d}"
+    pid = f"voice:{caller}"
+    line = live.voice
+    line.expect(caller)
+    try:
+        ws = await http.ws_connect(f"{live.url}/media-stream", heartbeat=20)
+    except aiohttp.ClientError as exc:
+        live.fail(f"media-stream socket refused: {exc}")
+        return
+    sid = f"MZsim{n}"
+    try:
+        await ws.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        await ws.send_json(
+            {
+                "event": "start",
+                "streamSid": sid,
+                "start": {
+                    "streamSid": sid,
+                    "callSid": f"CAsim{n}",
+                    "tracks": ["inbound"],
+                    "customParameters": {"From": caller, "To": live.s.ivr.called},
+                },
+            }
+        )
+        live.run.contact_ids.append(pid)
+        live.record("contact.arrived", contact_id=pid, queue=queue, channel="voice")
+        keys = deque(kind.keys)
+        try:
+            await asyncio.wait_for(
+                _key_through(ws, sid, keys), ivr * live.rng.random() / live.speed if hangup else None
+            )
+        except TimeoutError:
+            live.record("contact.ended", contact_id=pid, reason="ivr_hangup")
+            return
+        live.record("contact.queued", contact_id=pid, queue=queue)
+        listening = asyncio.create_task(_drain(ws))
+        try:
+            limit = None if patience is None else patience / live.speed
+            await asyncio.wait_for(asyncio.shield(line.picked_up[caller]), limit)
+        except TimeoutError:
+            live.record("contact.ended", contact_id=pid, reason="abandoned")
+            return
+        finally:
+            listening.cancel()
+        await line.hung_up[caller].wait()
+        live.record("contact.ended", contact_id=pid, reason="completed")
+        await _rate(ws, sid, live)
+    except ServerGone as exc:
+        live.fail(str(exc))
+    finally:
+        if not ws.closed:
+            await ws.send_json({"event": "stop", "streamSid": sid})
+        await ws.close()
+
+
+async def _next_mark(ws: aiohttp.ClientWebSocketResponse) -> None:
+    while True:
+        msg = await ws.receive()
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            raise ServerGone(f"the media stream closed ({msg.type.name}, {ws.close_code})")
+        if msg.json().get("event") == "mark":
+            return
+
+
+async def _press(ws: aiohttp.ClientWebSocketResponse, sid: str, digits: str) -> None:
+    for digit in digits:
+        await ws.send_json({"event": "dtmf", "streamSid": sid, "dtmf": {"digit": digit}})
+
+
+async def _key_through(ws: aiohttp.ClientWebSocketResponse, sid: str, keys: deque[str]) -> None:
+    while keys:
+        await _next_mark(ws)
+        await _press(ws, sid, keys.popleft())
+
+
+async def _drain(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """Listen while queued (music, announcements); a closed stream ends the listening."""
+    async for msg in ws:
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            break
+
+
+async def _rate(ws: aiohttp.ClientWebSocketResponse, sid: str, live: Live) -> None:
+    """Key a rating at the survey's prompt, then wait for the server to hang up."""
+    try:
+        await asyncio.wait_for(_next_mark(ws), RATING_TIMEOUT_S)
+    except (TimeoutError, ServerGone):
+        return  # no survey: the call is over
+    await _press(ws, sid, str(1 + live.rng.randrange(5)))
+    async for msg in ws:
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            break
+
+
+def rename(events: list[Any], ids: dict[str, str]) -> list[Any]:
+    """Events under a provisional ``voice:`` id get the server's contact id."""
+    from dataclasses import replace
+
+    return [replace(e, contact_id=ids[e.contact_id]) if e.contact_id in ids else e for e in events]
