@@ -75,6 +75,9 @@ class Arrivals:
                 raise ValueError(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})")
 
 
+KEYPAD = frozenset("0123456789*#")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactType:
     """One kind of contact in the mix, drawn with probability weight / total weight."""
@@ -92,6 +95,9 @@ class ContactType:
     def __post_init__(self) -> None:
         if self.weight <= 0:
             raise ValueError("weight must be positive")
+        for key in self.keys:
+            if not key or any(ch not in KEYPAD for ch in key):
+                raise ValueError(f"keys: {key!r} is not keypad input (digits, * and #)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

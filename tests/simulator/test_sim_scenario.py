@@ -84,6 +84,10 @@ def test_queues_can_come_from_a_center_config(tmp_path: Path) -> None:
             "scenario.yaml:16: agents[0].count: expected a whole number, found 'five'",
         ),
         (("seed: 7", "seed: 7\nspeed: 3"), "scenario.yaml:3: speed: unknown key"),
+        (
+            ("{queue: general, weight: 3}", "{queue: general, weight: 3, keys: ['1', 'two']}"),
+            "scenario.yaml:12: mix[0]: keys: 'two' is not keypad input",
+        ),
     ],
 )
 def test_mistakes_are_named_by_file_and_line(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
