@@ -72,7 +72,7 @@ def ends(events: list[Any]) -> list[tuple[str, str | None]]:
 
 async def test_caller_hangs_up_while_ringing_in_the_ivr_and_in_the_queue(
         aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
-    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts, ring_seconds=2.0)))
+    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts, ring_seconds=0.5)))
     stage = Stage(client, tmp_path)
     sip = stage.telephony.sip
     await stage.warm()
@@ -84,7 +84,7 @@ async def test_caller_hangs_up_while_ringing_in_the_ivr_and_in_the_queue(
     await stage.settled(fds, tasks)  # never became a contact: nothing runs, nothing logged
 
     runner = client.app[IVR_RUNNER]
-    sipp = stage.call("call_hangup.xml", 1500)  # IVR: hangs up while the menu plays
+    sipp = stage.call("call_hangup.xml", 1000)  # IVR: hangs up while the menu plays
     await until(lambda: bool(runner.runs), timeout=10)
     contact = next(iter(runner.runs))
     rc, out = await sipp
@@ -126,7 +126,7 @@ async def test_caller_hangs_up_offered_connected_and_on_hold_and_the_agent_ends_
         assert center.engine.agents["alice"].state.value == "AVAILABLE"
 
         # connected, then on hold: music to the caller, nothing to the agent; caller hangs up
-        sipp = stage.call("bank_keys.xml", 4000)
+        sipp = stage.call("bank_keys.xml", 3000)
         offer = await offer_for(center, "alice")
         await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
         call = next(iter(stage.telephony.front.calls.values()))
@@ -148,7 +148,7 @@ async def test_caller_hangs_up_offered_connected_and_on_hold_and_the_agent_ends_
         await center.submit(m.AgentReady(agent_id="alice"))  # wrap-up done
 
         # the agent ends the call from the desk: the caller goes on to the survey
-        sipp = stage.call("bank_keys.xml", 3500)
+        sipp = stage.call("bank_keys.xml", 2500)
         offer = await offer_for(center, "alice")
         await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
         call = next(iter(stage.telephony.front.calls.values()))
