@@ -50,9 +50,7 @@ class AgentLegs:
     def register(self, agent_id: str, leg: CallChannel) -> None:
         """Make ``leg`` the agent's audio from now on (replacing any older leg)."""
         self._legs[agent_id] = leg
-        for future in self._waiters.pop(agent_id, []):
-            if not future.done():
-                future.set_result(None)
+        self._wake(agent_id)
 
     def unregister(self, agent_id: str, leg: CallChannel | None = None) -> None:
         """Forget the agent's leg; with ``leg``, only if it is still the registered one."""
@@ -84,11 +82,11 @@ class AgentLegs:
     # Public methods for the voice runtime ------------------------------------------------
 
     async def claim(self, agent_id: str, timeout: float) -> CallChannel | None:
-        """The agent's live leg, waiting up to ``timeout`` s for one; marks it in use.
-        None if there is none by then, or it is already carrying another call."""
+        """The agent's live leg, waiting up to ``timeout`` s for one to register (or for
+        the call on it to release it); marks it in use. None if there is none by then."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while (leg := self.get(agent_id)) is None:
+        while (leg := self.get(agent_id)) is None or agent_id in self._in_use:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
@@ -104,8 +102,6 @@ class AgentLegs:
                     waiting.remove(future)
                     if not waiting:
                         del self._waiters[agent_id]
-        if agent_id in self._in_use:
-            return None
         self._in_use.add(agent_id)
         self._tell(agent_id, True)
         return leg
@@ -114,7 +110,13 @@ class AgentLegs:
         if agent_id in self._in_use:
             self._in_use.discard(agent_id)
             self._tell(agent_id, False)
+            self._wake(agent_id)
 
     def _tell(self, agent_id: str, in_use: bool) -> None:
         for listener in tuple(self._listeners):
             listener(agent_id, in_use)
+
+    def _wake(self, agent_id: str) -> None:
+        for future in self._waiters.pop(agent_id, []):
+            if not future.done():
+                future.set_result(None)

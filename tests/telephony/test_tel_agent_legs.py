@@ -36,8 +36,12 @@ async def test_claim_waits_for_a_leg_marks_it_in_use_and_release_tells_listeners
     assert await claiming is leg
     assert legs.in_use("alice")
     assert await legs.claim("alice", timeout=0.05) is None  # one call at a time
+    next_call = asyncio.ensure_future(legs.claim("alice", timeout=2.0))
+    await asyncio.sleep(0)
+    legs.release("alice")  # the first call's bridge is over: the next one gets the leg
+    assert await next_call is leg
     legs.release("alice")
-    assert changes == [("alice", True), ("alice", False)]
+    assert changes == [("alice", True), ("alice", False), ("alice", True), ("alice", False)]
     await leg.hangup()
     assert legs.get("alice") is None and len(legs) == 0  # an ended leg counts as absent
 
