@@ -39,7 +39,10 @@ async def test_play_is_paced_at_20ms_and_clear_releases_the_waiter() -> None:
     assert await leg.play(tone(1000, 0.2)) is True
     assert len(leg.sent) == 10
     gaps = [b - a for a, b in zip(leg.sent_at, leg.sent_at[1:], strict=False)]
-    assert all(0.01 < g < 0.04 for g in gaps)
+    # paced, not bursted: 20 ms on average (a loaded machine delays single ticks, and the
+    # clock's absolute deadlines then catch up, so single gaps vary)
+    assert 0.015 < sum(gaps) / len(gaps) < 0.03
+    assert max(gaps) < 0.1
     pending = asyncio.ensure_future(leg.play(tone(1000, 2.0)))
     await asyncio.sleep(0.05)
     leg.clear()  # barge-in
