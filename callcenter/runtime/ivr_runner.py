@@ -37,7 +37,7 @@ from callcenter.core.clock import TimerHandle
 from callcenter.core.context import Context
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent, RecordEvent
-from callcenter.ivr import FlowSet, IvrSession
+from callcenter.ivr import Flow, FlowSet, IvrSession
 from callcenter.ivr import messages as ivr
 from callcenter.runtime.center import Center
 from callcenter.runtime.driver import Driver
@@ -159,6 +159,10 @@ class _Run:
     @property
     def ended(self) -> bool:
         return self.session.state == "ended"
+
+    @property
+    def flow(self) -> Flow:
+        return self.session.flow
 
     def post(self, event: ivr.IvrInput) -> None:
         if not self._closed:

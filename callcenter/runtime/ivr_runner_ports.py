@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from callcenter.crm_link.model import CustomerCard, LookupBy
 from callcenter.ivr.messages import IvrInput, PlayPrompt
+from callcenter.ivr.model import Flow
 
 
 class IvrCall(Protocol):
@@ -35,6 +36,13 @@ class IvrCall(Protocol):
     @property
     def ended(self) -> bool:
         """True once the session ended (hung up, transferred, completed)."""
+        ...
+
+    @property
+    def flow(self) -> Flow:
+        """The flow this contact walks; speak its prompts with
+        ``speech.flow_prompts.flow_voice(call.flow, config.speech)`` (the voice
+        ``callcenter prompts build`` rendered them with, so they are cache hits)."""
         ...
 
     def post(self, event: IvrInput) -> None:

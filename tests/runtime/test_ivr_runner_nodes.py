@@ -137,6 +137,7 @@ async def dial(runner: IvrRunner, called: str) -> tuple[Channel, IvrCall]:
 async def test_barge_in_stops_the_prompt_and_a_spoken_answer_transfers(app) -> None:  # type: ignore[no-untyped-def]
     runner = app[IVR_RUNNER]
     channel, call = await dial(runner, "+1001")
+    assert call.flow.name == "speak"
     assert channel.log == [("play", "Hello.")]
     call.post(ivr.DigitsReceived(digits="9"))  # a key while the barge-in welcome plays
     await settle(runner)
