@@ -200,7 +200,9 @@ function renderWorkspace() {
 }
 
 function renderCard() {
-  showPop($("card"), desk.contacts.get(desk.selected) || desk.offers.values().next().value, render);
+  // a card fetched later redraws what shows the name, never the workspace (its inputs)
+  showPop($("card"), desk.contacts.get(desk.selected) || desk.offers.values().next().value,
+    () => { renderOffer(); renderContacts(); renderCard(); });
 }
 
 function renderHistory() {
