@@ -126,3 +126,26 @@ async def test_without_a_chat_flow_the_customer_picks_a_topic(aiohttp_client, tm
     await app[LOG].flush()
     assert [e.type for e in await app[LOG].read(contact_id=waiting)] == ["contact.arrived", "contact.queued"]
     await ws.close()
+
+
+async def test_after_hours_the_chat_takes_a_message(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    saturday_10 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC).timestamp()
+    client = await aiohttp_client(create_app(demo_config(tmp_path), clock=VirtualClock(saturday_10)))
+    app = client.server.app
+    ws = await client.ws_connect("/ws/chat")
+    await ws.send_json({"type": "start", "name": "Noa"})
+    cid = (await ws.receive_json(timeout=5))["contact_id"]
+    await frames_until(ws, "prompt", "What can we help you with?")
+    await ws.send_json({"type": "choose", "key": "0"})  # something else: an agent, but the bank is closed
+    await frames_until(ws, "prompt", "We are closed now.")
+    await ws.send_json({"type": "text", "text": "Please call me about my mortgage, 050-1234567"})
+    end = await frames_until(ws, "ended")
+    assert end[-2]["text"] == "Thank you for chatting with Demo Bank. Goodbye."
+    await app[IVR_RUNNER].idle()
+    await app[LOG].flush()
+    events = await app[LOG].read(contact_id=cid)
+    [message] = [e.data for e in events if e.type == "contact.chat_message"]
+    assert message == {"from": "customer", "text": "Please call me about my mortgage, 050-1234567", "voicemail": True}
+    assert [e.data["recorded"] for e in events if e.type == "ivr.voicemail"] == [True]
+    assert app[CENTER].engine.contacts.get(cid) is None  # never queued: the IVR ended it
+    await ws.close()
