@@ -6,7 +6,8 @@ Theory of operation:
 
 - ``arrival(contact_id=, caller=, queue=, attributes=)``, before the contact is queued,
   looks the caller up within ``crm.lookup_budget_ms`` (by ``attributes["customer_id"]``
-  when the IVR already identified the caller, else by caller number). In time, it logs
+  when the IVR already identified the caller, else by caller number, or e-mail address
+  for a chat whose customer gave one). In time, it logs
   ``contact.identified`` and returns the card's routing attributes (``tier``,
   ``repeat_contact``, ``open_complaint`` ...) and the queue after ``crm.route_rules``
   (logged as ``contact.crm_routed``). Late, the contact is queued as
@@ -132,11 +133,12 @@ class LiveCrm:
         if late is not None:
             await asyncio.shield(late)
         card = self._cards.get(contact_id)
-        if card is None and caller:
-            card = await self.directory.lookup("caller_number", caller)
+        by, value = _key(caller, {})
+        if card is None and value is not None:
+            card = await self.directory.lookup(by, value)
             if card is not None:
                 self._remember(contact_id, card)
-                self._identified(contact_id, card, "caller_number", None)
+                self._identified(contact_id, card, by, None)
         if self._flush is not None:
             await self._flush()
         return await load_screen_pop(self.store, contact_id, card if card and card.identified else None)
@@ -206,6 +208,8 @@ def _key(caller: str | None, attributes: Mapping[str, str]) -> tuple[LookupBy, s
     customer_id = attributes.get("customer_id")
     if customer_id:
         return "customer_id", customer_id
+    if caller and "@" in caller:  # a web chat's customer gave an e-mail address
+        return "email", caller
     return "caller_number", caller or None
 
 

@@ -80,7 +80,8 @@ def offer_frame(contact_id: str, caller: str | None = "050-123 4567") -> dict[st
 
 async def add_noa(store: SqlCrmStore) -> str:
     noa = await store.create_customer({"name": "Levi", "first_name": "Noa", "account_number": "AC-9",
-                                       "tier": "top", "phones": ["050-123 4567"]})
+                                       "tier": "top", "phones": ["050-123 4567"],
+                                       "emails": ["Noa.Levi@example.com"]})
     await create_ticket(store.engine, noa["id"], {"kind": "complaint", "subject": "Fee charged twice"},
                         ticket_id="T-1", now=NOW - DAY)
     return str(noa["id"])
@@ -196,6 +197,18 @@ async def test_a_contact_the_ivr_identified_is_looked_up_by_its_customer_id(
     assert desk.events == []  # the IVR logged its identification already
     _, nobody = await crm.arrival(contact_id="c-8", caller=None, queue="general", attributes={})
     assert nobody == {"identified": "no"}
+    await crm.close()
+
+
+async def test_a_chat_offered_without_an_arrival_lookup_is_identified_by_its_email(
+    crm_store: SqlCrmStore, noa: str
+) -> None:
+    desk = Desk()
+    crm = live(crm_store, crm_store, desk)
+    crm.offer("alice", offer_frame("c-chat", caller="noa.levi@example.com"))
+    frame = await desk.next()
+    assert frame["screen_pop"]["customer"]["id"] == noa and frame["screen_pop_pending"] is False
+    assert [(e.type, e.data["by"]) for e in desk.events] == [("contact.identified", "email")]
     await crm.close()
 
 
