@@ -15,7 +15,9 @@ from voicesupport import AgentPhone, center_of, contact_events, offer_for, ready
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
+from callcenter.appkeys import AGENT_LEGS
 from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.speech.codecs import rms_dbfs
 
 pytestmark = [needs_sipp, pytest.mark.timeout(60)]
 
@@ -91,3 +93,41 @@ def _split(stereo: bytes) -> tuple[bytes, bytes]:
 def _tone_seconds(pcm: bytes) -> float:
     frames = [pcm[i:i + 320] for i in range(0, len(pcm) - 319, 320)]
     return sum(1 for f in frames if tone_power(f, 1000) > 0.5) * 0.02
+
+
+async def test_an_agents_sip_phone_is_their_leg_and_hears_the_caller(
+        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
+    center = center_of(client)
+    telephony = client.app[TELEPHONY]
+    assert telephony.sip is not None
+    await ready_agent(center, "bob", {"sales": 1})
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "caller").mkdir()
+    phone = asyncio.ensure_future(run_sipp(  # bob's desk phone dials his agent line, echoes
+        "call_hangup.xml", telephony.sip.port, tmp_path / "agent", "-m", "1", "-mp", str(free_port()),
+        "-rtp_echo", "-s", "agent-bob", "-d", "9000"))
+    await until(lambda: client.app[AGENT_LEGS].get("bob") is not None, timeout=10)
+    caller = asyncio.ensure_future(run_sipp(  # keys into sales, then talks (sipp's g711a.pcap)
+        "bank_keys_talk.xml", telephony.sip.port, tmp_path / "caller", "-m", "1", "-mp",
+        str(free_port()), "-s", BANK, "-d", "3000"))
+    offer = await offer_for(center, "bob")
+    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="bob"))
+    for sipp in (caller, phone):
+        rc, out = await sipp
+        assert rc == 0, out
+    await until(lambda: not telephony.front.calls and not telephony.front.agent_lines)
+
+    events = await contact_events(client, offer.contact_id)
+    assert [e.data["agent_leg"] for e in events if e.type == "contact.bridged"] == ["sip"]
+    recording = Path(next(e.data["path"] for e in events if e.type == "contact.recording"))
+    with wave.open(str(recording)) as wav:
+        left, right = _split(wav.readframes(wav.getnframes()))
+    assert _voiced_seconds(left) > 1.0  # the caller talked
+    assert _voiced_seconds(right) > 1.0  # and the agent's phone got it (and echoed it back)
+    await client.close()
+
+
+def _voiced_seconds(pcm: bytes) -> float:
+    frames = [pcm[i:i + 320] for i in range(0, len(pcm) - 319, 320)]
+    return sum(1 for f in frames if rms_dbfs(f) > -40) * 0.02
