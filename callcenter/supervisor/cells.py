@@ -8,7 +8,7 @@ cell store, indexed by bucket so that a short window is summed without walking t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -91,16 +91,27 @@ def bucket_of(at: float) -> float:
 
 class Cells(dict[CellKey, Counts]):
     """The fold's cells, with the keys of each bucket at hand so that a short window (the
-    live view's day) is summed without walking the days kept before it."""
+    live view's day) is summed without walking the days kept before it.
+
+    The fold takes a cell to change with ``cell(key)``, which counts a change of its bucket
+    in ``versions``: a view that caches sums per bucket (``WindowCounts``) redoes only the
+    buckets whose version moved."""
 
     def __init__(self) -> None:
         super().__init__()
         self.by_bucket: dict[float, list[CellKey]] = defaultdict(list)
+        self.versions: dict[float, int] = defaultdict(int)
 
     def __missing__(self, key: CellKey) -> Counts:
         cell = self[key] = Counts()
         self.by_bucket[key[0]].append(key)
+        self.versions[key[0]] += 1
         return cell
+
+    def cell(self, key: CellKey) -> Counts:
+        """The cell at ``key`` (created if new), to be changed by the caller."""
+        self.versions[key[0]] += 1
+        return self[key]
 
     def between(self, start: float, end: float) -> Iterator[tuple[CellKey, Counts]]:
         """The cells with buckets in [start, end)."""
@@ -116,5 +127,75 @@ class Cells(dict[CellKey, Counts]):
 
     def drop_before(self, bucket: float) -> None:
         for old in [b for b in self.by_bucket if b < bucket]:
+            self.versions.pop(old, None)
             for key in self.by_bucket.pop(old):
                 del self[key]
+
+
+Slices = tuple[dict[str, Counts], dict[str, Counts], Counts]  # per queue, per agent, in all
+
+
+def slice_cells(items: Iterable[tuple[CellKey, Counts]]) -> Slices:
+    """The counts per queue, per agent and in all of some cells."""
+    by_queue: dict[str, Counts] = {}
+    by_agent: dict[str, Counts] = {}
+    total = Counts()
+    for (_bucket, q, a), c in items:
+        total.add(c)
+        if q is not None:
+            by_queue.setdefault(q, Counts()).add(c)
+        if a is not None:
+            by_agent.setdefault(a, Counts()).add(c)
+    return by_queue, by_agent, total
+
+
+def merge(parts: Iterable[Slices]) -> Slices:
+    """Slices adding up several (fresh objects: the parts are left as they are)."""
+    by_queue: dict[str, Counts] = {}
+    by_agent: dict[str, Counts] = {}
+    total = Counts()
+    for part_queue, part_agent, part_total in parts:
+        total.add(part_total)
+        for q, c in part_queue.items():
+            by_queue.setdefault(q, Counts()).add(c)
+        for a, c in part_agent.items():
+            by_agent.setdefault(a, Counts()).add(c)
+    return by_queue, by_agent, total
+
+
+class WindowCounts:
+    """The slices of one window (the live view's day), kept cheaply up to date.
+
+    Each bucket's slices are cached with the bucket's version; the buckets before the
+    newest ``HOT`` are merged once into a base that is merged again only when one of them
+    changed (a late wrap-up), went (pruned), or the window moved on. A call then costs the
+    changed buckets and the hot ones, not the whole day."""
+
+    HOT = 2
+
+    def __init__(self, cells: Cells) -> None:
+        self.cells = cells
+        self.window: tuple[float, float] | None = None
+        self.parts: dict[float, tuple[int, Slices]] = {}
+        self.base: Slices = ({}, {}, Counts())
+        self.base_buckets: list[float] = []
+
+    def slices(self, start: float, end: float) -> Slices:
+        cells = self.cells
+        if self.window != (start, end):
+            self.window, self.parts, self.base_buckets = (start, end), {}, []
+        buckets = sorted(b for b in cells.by_bucket if start <= b < end)
+        changed = {b for b in self.parts if b not in cells.by_bucket}
+        for b in changed:
+            del self.parts[b]
+        for b in buckets:
+            version = cells.versions.get(b, 0)
+            cached = self.parts.get(b)
+            if cached is None or cached[0] != version:
+                self.parts[b] = (version, slice_cells((k, cells[k]) for k in cells.by_bucket[b]))
+                changed.add(b)
+        cold, hot = buckets[: -self.HOT], buckets[-self.HOT :]
+        if cold != self.base_buckets or not changed.isdisjoint(cold):
+            self.base = merge(self.parts[b][1] for b in cold)
+            self.base_buckets = cold
+        return merge([self.base, *(self.parts[b][1] for b in hot)])

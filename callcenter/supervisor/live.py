@@ -31,7 +31,8 @@ from callcenter.runtime.bus import BusMessage
 from callcenter.storage import schema
 from callcenter.storage.log import stored
 from callcenter.supervisor import prometheus
-from callcenter.supervisor.metrics import Counts, MetricsFold, figures, normalise
+from callcenter.supervisor.cells import Counts, WindowCounts, figures
+from callcenter.supervisor.metrics import MetricsFold, normalise
 
 LIVE_DAYS = 8
 PRUNE_EVERY_S = 3600.0
@@ -46,6 +47,7 @@ class LiveMetrics:
 
     def __init__(self, fold: MetricsFold, zone: ZoneInfo, queues: list[str]) -> None:
         self.fold, self.zone, self.queues = fold, zone, queues
+        self.window = WindowCounts(fold.cells)
         self.series: deque[dict[str, Any]] = deque()
         self.sample_every_s = SERIES_EVERY_S
         self.next_sample = 0.0
@@ -60,12 +62,12 @@ class LiveMetrics:
     def today(self, now: float) -> tuple[dict[str, Counts], dict[str, Counts], Counts]:
         """Today's counts per queue, per agent and in all, agents' time booked up to ``now``."""
         self.fold.advance(now)
-        return self.fold.slices(*self.day(now))
+        return self.window.slices(*self.day(now))
 
     def sample(self, now: float) -> None:
         """One chart point: contacts waiting now, and today's service level so far."""
         live = self.fold.live(now)
-        by_queue, _agents, total = self.fold.slices(*self.day(now))
+        by_queue, _agents, total = self.window.slices(*self.day(now))
         self.series.append(
             {
                 "t": now,

@@ -28,7 +28,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.core.events import InteractionEvent, StoredEvent
-from callcenter.supervisor.cells import BUCKET_S, CellKey, Cells, Counts, bucket_of, figures
+from callcenter.supervisor.cells import (
+    BUCKET_S,
+    CellKey,
+    Cells,
+    Counts,
+    Slices,
+    bucket_of,
+    figures,
+    slice_cells,
+)
 
 __all__ = ["BUCKET_S", "CellKey", "Cells", "Counts", "MetricsFold", "bucket_of", "figures", "normalise"]
 
@@ -186,21 +195,13 @@ class MetricsFold:
     ) -> dict[str, Any]:
         return figures(self.counts(start, end, queue=queue, agent=agent))
 
-    def slices(self, start: float, end: float) -> tuple[dict[str, Counts], dict[str, Counts], Counts]:
+    def slices(self, start: float, end: float) -> Slices:
         """In one pass over [start, end): the counts per queue, per agent, and in all.
 
         The same sums as ``counts(start, end, queue=q)``, ``counts(..., agent=a)`` and
-        ``counts(start, end)``, for a view that shows every queue and agent at once."""
-        by_queue: dict[str, Counts] = defaultdict(Counts)
-        by_agent: dict[str, Counts] = defaultdict(Counts)
-        total = Counts()
-        for (_bucket, q, a), c in self.cells.between(start, end):
-            total.add(c)
-            if q is not None:
-                by_queue[q].add(c)
-            if a is not None:
-                by_agent[a].add(c)
-        return by_queue, by_agent, total
+        ``counts(start, end)``, for a view that shows every queue and agent at once (a view
+        that asks again and again keeps a ``cells.WindowCounts``)."""
+        return slice_cells(self.cells.between(start, end))
 
     def dimensions(self, start: float, end: float) -> tuple[list[str], list[str]]:
         """The queues and agents that have figures in [start, end), sorted."""
@@ -223,7 +224,7 @@ class MetricsFold:
     # Contacts -------------------------------------------------------------------------------
 
     def _cell(self, at: float, queue: str | None, agent: str | None) -> Counts:
-        return self.cells[(bucket_of(at), queue, agent)]
+        return self.cells.cell((bucket_of(at), queue, agent))
 
     def _arrived(self, cid: str, at: float, q: str | None, ag: str | None, data: Mapping[str, Any]) -> None:
         self.contacts[cid] = _Contact(arrived_at=at, caller=data.get("caller"), queue=q)
@@ -290,7 +291,7 @@ class MetricsFold:
         talk_and_hold = float(data.get("talk_s") or 0.0)
         hold = min(c.hold_s, talk_and_hold)
         key = (bucket_of(at), c.queue or q, ag)
-        cell = self.cells[key]
+        cell = self.cells.cell(key)
         cell.handled += 1
         cell.talk_s += talk_and_hold - hold
         cell.hold_s += hold
@@ -353,7 +354,7 @@ class MetricsFold:
             self._book(agent_id, a.state, a.booked_to, at)
             a.booked_to = at
         if a.state == "WRAP_UP" and a.wrap_cell is not None:
-            self.cells[a.wrap_cell].wrap_s += max(0.0, at - a.since)
+            self.cells.cell(a.wrap_cell).wrap_s += max(0.0, at - a.since)
         if state != "WRAP_UP":
             a.wrap_cell = None
         a.state, a.since = state, at
