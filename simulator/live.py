@@ -21,6 +21,7 @@ every task is cancelled and what was measured so far is returned with ``stopped`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,6 +98,7 @@ class Live:
         self.stop = asyncio.Event()
         self.login_gate = asyncio.Semaphore(LOGINS_AT_ONCE)
         self.voice = VoiceLine()
+        self.clock_started = asyncio.Event()
         self.voice_on = False
         self._t0 = 0.0
         self._customers: set[asyncio.Task[None]] = set()
@@ -111,6 +113,10 @@ class Live:
     def now(self) -> float:
         """Scenario time (epoch seconds of the scenario's clock)."""
         return self.run.start_epoch + (asyncio.get_running_loop().time() - self._t0) * self.speed
+
+    async def sleep_until(self, epoch: float) -> None:
+        """Until ``epoch`` of the scenario's clock."""
+        await self.sleep(epoch - self.now())
 
     async def sleep(self, scenario_seconds: float) -> None:
         if scenario_seconds > 0:
@@ -155,6 +161,7 @@ class Live:
             try:
                 await self._wait_or_stop(asyncio.gather(*(a.ready_once.wait() for a in agents)), 30.0)
                 self._t0 = asyncio.get_running_loop().time()  # the scenario starts with agents on
+                self.clock_started.set()
                 await self._wait_or_stop(self._arrivals(http), None)
                 if not self.stop.is_set() and self._customers:
                     await self._wait_or_stop(
@@ -248,11 +255,11 @@ class Live:
             self.record("contact.arrived", contact_id=cid, queue=queue, channel=kind.channel)
             await self._expect(ws, "prompt")
             if hangup:
-                await self.sleep(ivr * self.rng.random())
+                await self._listen(ws, ivr * self.rng.random())
                 await ws.send_json({"type": "leave"})
                 self.record("contact.ended", contact_id=cid, reason="ivr_hangup")
                 return
-            await self.sleep(ivr)
+            await self._listen(ws, ivr)
             self.record("contact.queued", contact_id=cid, queue=queue)  # it joins as this arrives
             await ws.send_json({"type": "text", "text": queue})
             # an agent free at once joins before any position is sent
@@ -280,6 +287,11 @@ class Live:
             self.record("contact.ended", contact_id=cid, reason="abandoned")
             return False
         return True
+
+    async def _listen(self, ws: aiohttp.ClientWebSocketResponse, scenario_seconds: float) -> None:
+        """Spend a while on the chat, still reading it (a server closing it is noticed)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._expect(ws, timeout=None), scenario_seconds / self.speed)
 
     async def _expect(
         self, ws: aiohttp.ClientWebSocketResponse, *types: str, timeout: float | None = RECEIVE_TIMEOUT_S

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from simulator.scenario import AgentGroup
+from simulator.shifts import Period, work_periods
 
 if TYPE_CHECKING:
     from simulator.live import Live
@@ -23,6 +24,16 @@ RETRY_AFTER_MISS_S = 10.0
 REPLY_TIMEOUT_S = 30.0
 LOGIN_TRIES = 5
 LOGINS_AT_ONCE = 8
+
+
+async def _until(reader: asyncio.Task[None], moment: Any) -> None:
+    """Wait for ``moment``; the desk's reader ending first (the server went away) raises."""
+    timer = asyncio.ensure_future(moment)
+    done, _ = await asyncio.wait({reader, timer}, return_when=asyncio.FIRST_COMPLETED)
+    if reader in done:
+        timer.cancel()
+        reader.result()
+        raise ServerGone("the desk socket closed")
 
 
 class ServerGone(Exception):
@@ -44,33 +55,68 @@ class DeskAgent:
         self._ids = itertools.count(1)
         self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._offers: set[asyncio.Task[None]] = set()  # the tasks handling an offer
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._leaving = False  # the agent closes the desk at the end of a shift
 
     async def work(self) -> None:
+        """The agent's shifts: at each one's start log in and open the desk, take breaks,
+        and at its end stop taking offers, finish what is open and log out."""
         live = self.live
+        periods = work_periods(live.s, self.g)
+        if not periods or periods[0].on > live.run.start_epoch:
+            self.ready_once.set()  # not on at the start: the run need not wait
         jar = aiohttp.CookieJar(unsafe=True)
         try:
             async with aiohttp.ClientSession(cookie_jar=jar) as http:
-                await self._login(http)
-                async with http.ws_connect(f"{live.url}/ws/desk", heartbeat=15) as ws:
-                    self._ws = ws
-                    await ws.send_json({"type": "hello", "protocol": 1})
-                    welcome = await ws.receive_json(timeout=REPLY_TIMEOUT_S)
-                    if welcome.get("type") != "welcome":
-                        raise ServerGone(f"the desk of {self.agent_id} answered {welcome}")
-                    self.dispositions = list(welcome.get("dispositions") or [])
-                    reader = asyncio.create_task(self._read(ws))
-                    try:
-                        await self.ask("set_state", state="ready")
-                        self.ready_once.set()
-                        await reader
-                    finally:
-                        reader.cancel()
-                        for t in self._tasks:
-                            t.cancel()
+                for period in periods:
+                    if period.on > live.run.start_epoch:
+                        await live.clock_started.wait()
+                        await live.sleep_until(period.on)
+                    await self._login(http)
+                    await self._shift(http, period)
         except (aiohttp.ClientError, ConnectionError, TimeoutError, ServerGone) as exc:
             if not self.finishing:
                 live.fail(f"desk of {self.agent_id}: {exc or type(exc).__name__}")
+
+    async def _shift(self, http: aiohttp.ClientSession, period: Period) -> None:
+        live = self.live
+        async with http.ws_connect(f"{live.url}/ws/desk", heartbeat=15) as ws:
+            self._ws, self._leaving = ws, False
+            await ws.send_json({"type": "hello", "protocol": 1})
+            welcome = await ws.receive_json(timeout=REPLY_TIMEOUT_S)
+            if welcome.get("type") != "welcome":
+                raise ServerGone(f"the desk of {self.agent_id} answered {welcome}")
+            self.dispositions = list(welcome.get("dispositions") or [])
+            reasons = list(welcome.get("reasons") or ["break"])
+            reader = asyncio.create_task(self._read(ws))
+            try:
+                await self.ask("set_state", state="ready")
+                self.ready_once.set()
+                await live.clock_started.wait()  # the scenario's clock starts once all are on
+                for start, end in period.breaks:
+                    self._spawn(self._break(start, end, "break" if "break" in reasons else reasons[0]))
+                if period.off is None:
+                    await reader
+                    return
+                await _until(reader, live.sleep_until(period.off))
+                await self.ask("set_state", state="not_ready", reason=reasons[0])  # no new offers
+                for t in self._tasks - self._offers:  # a break or a ready still to come
+                    t.cancel()
+                while self._offers:  # contacts still open
+                    await asyncio.wait(set(self._offers))
+                self._leaving = True
+                await self.ask("set_state", state="logged_out")
+            finally:
+                reader.cancel()
+                for t in self._tasks:
+                    t.cancel()
+
+    async def _break(self, start: float, end: float, reason: str) -> None:
+        await self.live.sleep_until(start)
+        await self.ask("set_state", state="not_ready", reason=reason)
+        await self.live.sleep_until(end)
+        await self.ask("set_state", state="ready")
 
     async def _login(self, http: aiohttp.ClientSession) -> None:
         """Log in; at most a few logins at once, since the server counts each one in flight
@@ -110,16 +156,18 @@ class DeskAgent:
                 self._replies[n].set_result(frame)
                 continue
             self._event(frame)
-        if not self.finishing:
+        if not (self.finishing or self._leaving):
             raise ServerGone(f"the desk socket of {self.agent_id} closed ({ws.close_code})")
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._offers.discard(task)
         if not task.cancelled() and task.exception() is not None and not self.finishing:
             self.live.fail(f"desk of {self.agent_id}: {task.exception()!r}")
 
@@ -141,7 +189,7 @@ class DeskAgent:
                 agent_id=self.agent_id,
                 queue=frame.get("queue"),
             )
-            self._spawn(self._offered(frame))
+            self._offers.add(self._spawn(self._offered(frame)))
 
     async def _ready_later(self, seconds: float) -> None:
         await self.live.sleep(seconds)

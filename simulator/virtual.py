@@ -22,19 +22,18 @@ import random
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
 from callcenter.config.hours import HoursTable
-from callcenter.config.model import parse_span
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import SequentialIds
 from simulator.arrivals import Arrival, poisson, read_trace
 from simulator.ivr_caller import IvrCallers, load_flow
 from simulator.scenario import AgentGroup, Scenario
+from simulator.shifts import work_periods
 
 RETRY_AFTER_MISS_S = 10.0
 MISTAKE_COST_S = 8.0
@@ -129,27 +128,13 @@ class _Simulation:
                 self._schedule_shifts(agent_id, group)
 
     def _schedule_shifts(self, agent_id: str, group: AgentGroup) -> None:
-        start_min, end_min = parse_span(group.shift)
-        if (start_min, end_min) == (0, 1440) and not group.breaks:  # on all the time
-            self.at(self.t0, "login", agent_id)
-            return
-        day0 = self.s.start.replace(hour=0, minute=0, second=0, microsecond=0)
-        days = int(self.s.duration // 86400) + 2
-        for d in range(days):
-            day = day0 + timedelta(days=d)
-            on = (day + timedelta(minutes=start_min)).timestamp()
-            off = (day + timedelta(minutes=end_min)).timestamp()
-            if off <= self.t0 or on >= self.t0 + self.s.duration:
-                continue
-            self.at(max(on, self.t0), "login", agent_id)
-            for br in group.breaks:
-                b_min = parse_span(f"{br.at}-24:00")[0]
-                b_at = (day + timedelta(minutes=b_min)).timestamp()
-                if max(on, self.t0) < b_at < off:
-                    self.at(b_at, "break", agent_id)
-                    self.at(b_at + br.minutes * 60, "ready", agent_id)
-            if off < self.t0 + self.s.duration:
-                self.at(off, "logout", agent_id)
+        for period in work_periods(self.s, group):
+            self.at(period.on, "login", agent_id)
+            for start, end in period.breaks:
+                self.at(start, "break", agent_id)
+                self.at(end, "ready", agent_id)
+            if period.off is not None:
+                self.at(period.off, "logout", agent_id)
 
     # The loop -----------------------------------------------------------------------------------
 

@@ -164,3 +164,58 @@ async def test_voice_callers_key_through_the_real_ivr_over_the_media_stream(  # 
         assert "ivr.survey" in kinds  # the caller rated the call after the agent ended it
         assert [e.queue for e in mine if e.type == "contact.queued"] == ["sales"]
         assert [e.data["digits"] for e in mine if e.type == "ivr.input"][:2] == ["1", "2"]
+
+
+SHIFTS = """\
+name: live-shifts
+seed: 2
+duration: 4m
+start: 2026-11-25T08:00:00+00:00
+skills: [{name: billing}]
+queues: [{name: general, steps: [{require: {billing: 1}}]}]
+arrivals: {rate_per_hour: 600}
+mix: [{queue: general, channel: chat}]
+patience: {dist: exponential, mean: 120}
+agents:
+  - name: early
+    count: 2
+    skills: {billing: 1}
+    shift: "07:00-08:02"
+    handle_time: {dist: fixed, value: 15}
+  - name: late
+    count: 2
+    skills: {billing: 1}
+    shift: "08:01-09:00"
+    breaks: [{at: "08:02", minutes: 1}]
+    handle_time: {dist: fixed, value: 15}
+"""
+
+
+async def test_live_agents_keep_their_shifts_and_breaks(  # type: ignore[no-untyped-def]
+    aiohttp_server, tmp_path: Path
+) -> None:
+    path = tmp_path / "shifts.yaml"
+    path.write_text(SHIFTS)
+    server = await aiohttp_server(create_app(center(tmp_path, path)))
+    scenario = load_scenario(path)
+    run = await asyncio.wait_for(run_live(scenario, str(server.make_url("")), speed=30.0), 40)
+    assert run.stopped is None
+    t0 = scenario.start.timestamp()
+
+    def states(agent: str) -> list[tuple[float, str]]:
+        return [
+            (e.at - t0, e.data["state"])
+            for e in run.events
+            if e.type == "agent.state" and e.agent_id == agent
+        ]
+
+    early, late = states("early-0-0"), states("late-1-0")
+    assert early[0][1] == "AVAILABLE" and early[-1][1] == "LOGGED_OUT"
+    assert 115 < early[-1][0] < 160  # off at 08:02 once the open chat (15 s) is done
+    assert late[0][1] == "AVAILABLE" and 55 < late[0][0] < 85  # on at 08:01 (after a login)
+    breaks = [t for t, state in late if state == "NOT_READY"]
+    assert breaks and 115 < breaks[0] < 140  # the break at 08:02
+    offered_early = [
+        e.at - t0 for e in run.events if e.type == "contact.offered" and str(e.agent_id).startswith("early")
+    ]
+    assert offered_early and max(offered_early) < 140  # none after the shift's end
