@@ -142,3 +142,24 @@ def open_ticket_ids(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
             for cid in r["contact_ids"] or []:
                 out.setdefault(cid, r["id"])
     return out
+
+
+SELF_SERVICE = ("card_status", "order_status", "open_tickets")
+
+
+async def self_service_answer(engine: AsyncEngine, want: str, customer_id: str) -> dict[str, Any] | None:
+    """What an IVR self-service lookup (``want``) tells the caller, or None when the CRM
+    has no such answer: ``card_status`` / ``order_status`` is the latest order (status,
+    tracking, ordered_at, order_id); ``open_tickets`` is their count and the latest subject.
+    Balances are not kept here (``balance`` is None: the flow's not_found branch)."""
+    if want in ("card_status", "order_status"):
+        latest = await recent_orders(engine, customer_id, limit=1)
+        if not latest:
+            return None
+        order = latest[0]
+        return {"status": order["status"], "tracking": order["tracking"], "ordered_at": order["ordered_at"],
+                "order_id": order["id"]}
+    if want == "open_tickets":
+        rows = await list_tickets(engine, customer_id, status="open", limit=50)
+        return {"count": len(rows), "latest_subject": rows[0]["subject"] if rows else None}
+    return None

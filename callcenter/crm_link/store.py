@@ -20,6 +20,7 @@ from callcenter.crm_link.config import CrmConfig
 from callcenter.crm_link.inputs import CrmInputError, customer_values
 from callcenter.crm_link.model import CustomerCard, LookupBy, RecentContact
 from callcenter.crm_link.phone import InvalidEmail, InvalidPhone, normalize_email, normalize_phone
+from callcenter.crm_link.records import self_service_answer
 from callcenter.crm_link.schema import contact_points, customer_scores, customers, tickets
 from callcenter.storage.schema import contacts
 
@@ -110,6 +111,12 @@ class SqlCrmStore:
 
     def _since(self) -> float:
         return self.now() - self.config.repeat_window_days * DAY_S
+
+    async def answer(self, want: str, card: CustomerCard) -> dict[str, Any] | None:
+        """A self-service answer for the IVR's lookup node (``records.self_service_answer``)."""
+        if card.customer_id is None:
+            return None
+        return await self_service_answer(self.engine, want, card.customer_id)
 
     async def card(self, customer_id: str) -> CustomerCard | None:
         """The card of a known customer id (the desk's refresh, the screen pop)."""

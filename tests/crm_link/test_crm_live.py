@@ -23,7 +23,7 @@ from callcenter.crm_link.config import CrmConfig, CrmRouteRule
 from callcenter.crm_link.live import LiveCrm
 from callcenter.crm_link.model import CustomerCard, LookupBy
 from callcenter.crm_link.ports import CrmUnavailable
-from callcenter.crm_link.records import create_ticket
+from callcenter.crm_link.records import add_order, create_ticket
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.storage import database, migrate
 from tests.crm_link.conftest import DAY, NOW, contact_events
@@ -210,6 +210,18 @@ async def test_a_chat_offered_without_an_arrival_lookup_is_identified_by_its_ema
     assert frame["screen_pop"]["customer"]["id"] == noa and frame["screen_pop_pending"] is False
     assert [(e.type, e.data["by"]) for e in desk.events] == [("contact.identified", "email")]
     await crm.close()
+
+
+async def test_the_ivr_self_service_answers_come_from_the_store(crm_store: SqlCrmStore, noa: str) -> None:
+    card = await crm_store.card(noa)
+    assert card is not None
+    assert await crm_store.answer("card_status", card) is None  # no order yet: the flow's not_found
+    await add_order(crm_store.engine, noa, {"ordered_at": NOW - 3 * DAY, "amount": 0, "currency": "ILS",
+                                            "status": "shipped", "tracking": "TRK-7"}, order_id="ord-1")
+    assert await crm_store.answer("card_status", card) == {
+        "status": "shipped", "tracking": "TRK-7", "ordered_at": NOW - 3 * DAY, "order_id": "ord-1"}
+    assert await crm_store.answer("open_tickets", card) == {"count": 1, "latest_subject": "Fee charged twice"}
+    assert await crm_store.answer("balance", card) is None  # balances are not kept in the CRM
 
 
 def test_route_rules_are_checked_where_they_are_written(tmp_path: Path) -> None:
