@@ -93,8 +93,13 @@ async def noa(crm_store: SqlCrmStore) -> str:
 
 
 async def test_a_known_caller_in_time_gets_attributes_and_the_offer_carries_the_pop(
-    crm_store: SqlCrmStore, noa: str
+    crm_store: SqlCrmStore, noa: str, write_events: Callable[..., Any]
 ) -> None:
+    await write_events([("ivr.started", NOW - 40, "c-1", {"flow": "bank"}),
+                        ("ivr.node", NOW - 39, "c-1", {"node": "main_menu"}),
+                        ("ivr.input", NOW - 35, "c-1", {"node": "main_menu", "digits": "3"}),
+                        ("ivr.node", NOW - 34, "c-1", {"node": "ask_id"}),
+                        ("ivr.input", NOW - 20, "c-1", {"node": "ask_id", "digits": "*****6789"})])
     desk = Desk()
     crm = live(crm_store, crm_store, desk)
     queue, attributes = await crm.arrival(contact_id="c-1", caller="+972 50 123 4567", queue="general",
@@ -108,6 +113,8 @@ async def test_a_known_caller_in_time_gets_attributes_and_the_offer_carries_the_
     pop = frame["screen_pop"]
     assert pop["customer"]["first_name"] == "Noa" and pop["customer"]["tier"] == "top"
     assert [t["subject"] for t in pop["open_tickets"]] == ["Fee charged twice"]
+    assert pop["ivr"]["path"] == ["main_menu", "ask_id"]  # this contact's IVR path and input, masked
+    assert [i["digits"] for i in pop["ivr"]["inputs"]] == ["3", "*****6789"]
     await crm.close()
 
 
