@@ -160,22 +160,22 @@ def write_outputs(out: Path, summary: dict[str, Any], events: Sequence[Any]) -> 
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+    encode = json.JSONEncoder(sort_keys=True).encode  # one encoder for the whole log
+    lines = [
+        encode(
+            {
+                "agent_id": e.agent_id,
+                "at": e.at,
+                "contact_id": e.contact_id,
+                "data": e.data if type(e.data) is dict else dict(e.data),
+                "queue": e.queue,
+                "type": e.type,
+            }
+        )
+        for e in events
+    ]
     with (out / "events.jsonl").open("w") as f:
-        for e in events:
-            f.write(
-                json.dumps(
-                    {
-                        "at": e.at,
-                        "type": e.type,
-                        "contact_id": e.contact_id,
-                        "agent_id": e.agent_id,
-                        "queue": e.queue,
-                        "data": dict(e.data),
-                    },
-                    sort_keys=True,
-                )
-                + "\n"
-            )
+        f.write("\n".join(lines) + ("\n" if lines else ""))
     from simulator.charts import write_charts
 
     write_charts(out, summary)
