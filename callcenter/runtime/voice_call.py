@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OWN_PROMPT = "voice-"  # prompt ids of the front-end's own words (not the flow's)
+IVR_KEYS = frozenset("0123456789*#")  # A-D exist on the line but not in flows
 
 
 class VoiceCall:
@@ -58,7 +59,6 @@ class VoiceCall:
         self.held = False
         self.bridges = 0
         self.agent_id: str | None = None
-        self.end_reason: str | None = None
         self._done = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
         self._connecting: asyncio.Task[None] | None = None
@@ -67,6 +67,11 @@ class VoiceCall:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.player = PromptPlayer(channel, front.audio, front.music, self._prompt_done)
         self.listener = SpeechListener(front.recognizer, self._heard)
+
+    @property
+    def taking_message(self) -> bool:
+        """A voicemail is being recorded (the beep is over)."""
+        return self._voicemail is not None and self._voicemail.recording
 
     @property
     def contact_id(self) -> str | None:
@@ -134,7 +139,6 @@ class VoiceCall:
         self.hang_up("transferred")
 
     def hang_up(self, reason: str) -> None:
-        self.end_reason = self.end_reason or reason
         self._spawn(self.channel.hangup())
 
     def on_routing(self, command: Any) -> None:
@@ -173,7 +177,7 @@ class VoiceCall:
             self._spawn(self._voicemail_done())
         elif self.queued and digit == self.front.telephony.callback_key and not self.callback_taken:
             self._spawn(self._take_callback())
-        elif digit in ivr_keys and self.call is not None:
+        elif digit in IVR_KEYS and self.call is not None:
             self.call.post(ivr.DigitsReceived(digits=digit))
 
     def _heard(self, result: Recognition) -> None:
@@ -188,15 +192,19 @@ class VoiceCall:
             self.call.post(ivr.PromptFinished(prompt_id=prompt_id))
 
     def _caller_gone(self, reason: str) -> None:
-        if self.end_reason is None:
-            self.end_reason = reason if reason == "server" else f"caller_{reason}"
-        if self._voicemail is not None:
-            self._spawn(self._voicemail_done())
-        if self.callback_taken:
+        log.debug("call %s ended (%s)", self.channel.info.call_id, reason)
+        if self._voicemail is not None:  # hanging up is how a message usually ends
+            self._spawn(self._leave_after_voicemail())
+        elif self.callback_taken:
             self._callback_said()
         elif self.call is not None and not self.call.ended:
             self.call.hang_up()
         self._done.set()
+
+    async def _leave_after_voicemail(self) -> None:
+        await self._voicemail_done()  # reported before the hang-up, so the message is kept
+        if self.call is not None and not self.call.ended:
+            self.call.hang_up()
 
     def _callback_said(self) -> None:
         """The caller took a callback: the session ends (and hangs up) without the ACD
@@ -227,7 +235,6 @@ class VoiceCall:
             self.callback_taken = False
             return
         self.queued = False
-        self.end_reason = "callback"
         self.player.comfort(False)
         self.player.flush()
         self._hangup_after = self._say_own(self.front.telephony.callback_confirm)
@@ -321,5 +328,3 @@ class VoiceCall:
         for task in tuple(self._tasks):
             task.cancel()
 
-
-ivr_keys = frozenset("0123456789*#")

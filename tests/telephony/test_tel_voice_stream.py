@@ -8,11 +8,12 @@ import asyncio
 import logging
 import socket
 import uuid
+import wave
 from pathlib import Path
 from typing import Any
 
 import pytest
-from telsupport import until
+from telsupport import tone_power, until
 from voicesupport import (
     AgentPhone,
     StreamPhone,
@@ -171,3 +172,29 @@ async def test_an_audiosocket_call_reaches_the_default_numbers_flow_and_hangs_up
     assert [(e.data["reason"], e.data.get("in")) for e in events if e.type == "contact.ended"] == [
         ("caller_hung_up", "ivr")]
     await client.close()
+
+
+@pytest.mark.slow  # the closed-hours prompt plays to its end before the tone (about 8 s)
+async def test_a_voicemail_left_after_hours_is_kept_when_the_caller_hangs_up(
+        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts, open_hours=False)))
+    runner, front = client.app[IVR_RUNNER], client.app[TELEPHONY].front
+    caller = StreamPhone(client, "+972501234567", BANK, 500)  # the demo CRM's known caller
+    await caller.dial()
+    await until(lambda: bool(runner.runs))
+    cid = next(iter(runner.runs))
+    await caller.press("1")  # English; known: greeted, then the main menu
+    await until(lambda: runner.runs[cid].session.node_id == "main_menu")
+    await caller.press("0")  # an agent, but the bank is closed: voicemail after the tone
+    await until(lambda: (c := front.by_contact(cid)) is not None and c.taking_message, timeout=20)
+    await until(lambda: caller.tone_frames(1000) >= 15)  # the beep
+    await asyncio.sleep(1.0)  # one second of message
+    await caller.hang_up()
+    await until(lambda: not front.calls and not runner.runs)
+    events = await contact_events(client, cid)
+    [message] = [e.data for e in events if e.type == "ivr.voicemail"]
+    assert message["recorded"] and message["seconds"] >= 0.5
+    with wave.open(message["path"]) as wav:
+        pcm = wav.readframes(wav.getnframes())
+    assert tone_power(pcm[:8000], 500) > 0.5  # the caller's voice is in the file
+    assert [e.data["reason"] for e in events if e.type == "ivr.ended"] == ["caller_hung_up"]

@@ -26,9 +26,9 @@ from callcenter.speech import codecs
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def voice_config(tmp_path: Path, prompts: Path, **telephony: Any) -> CenterConfig:
-    """The demo config, open all hours, with telephony on loopback (SIP and AudioSocket on
-    free ports, agent lines on, recording into ``tmp_path``)."""
+def voice_config(tmp_path: Path, prompts: Path, *, open_hours: bool = True, **telephony: Any) -> CenterConfig:
+    """The demo config, open all hours (or closed all day), with telephony on loopback (SIP
+    and AudioSocket on free ports, agent lines on, recording into ``tmp_path``)."""
     config = load_config(ROOT / "config" / "callcenter.yaml")
     base = free_port()
     values: dict[str, Any] = {
@@ -37,7 +37,7 @@ def voice_config(tmp_path: Path, prompts: Path, **telephony: Any) -> CenterConfi
         "recordings_dir": str(tmp_path / "recordings"), "no_rtp_timeout_s": 10.0,
         "agent_leg_wait_s": 2.0}
     values.update(telephony)
-    hours = {name: HoursConfig(always_open=True) for name in config.hours}
+    hours = {name: HoursConfig(always_open=open_hours) for name in config.hours}
     return replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
                    hours=hours, telephony=replace(config.telephony, **values),
                    speech=replace(config.speech, cache_dir=str(prompts)))
