@@ -202,6 +202,7 @@ async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, t
         await page.wait_for_function("Number(document.querySelector('#listen-level').dataset.dbfs) > -40", timeout=10000)
         bridge = call.bridge
         assert bridge is not None and len(app[LISTEN].listens) == 1 and len(bridge.listeners) == 1
+        await page.wait_for_selector("tr[data-agent='alice'] .heard-by:text('sam')", timeout=3000)
         await page.click("#listen-stop")
         await page.wait_for_selector("#listen-bar", state="hidden", timeout=5000)
         await until(lambda: not app[LISTEN].listens)

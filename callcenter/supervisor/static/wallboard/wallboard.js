@@ -79,7 +79,7 @@ function renderAgents() {
     el("td", {}, ag.name || ag.agent_id),
     el("td", {}, el("span", { class: `st ${ag.state}` }, ag.state === "NOT_READY" && ag.reason ? `not ready · ${ag.reason}` : ag.state.replace("_", " ").toLowerCase())),
     el("td", { class: "since", "data-since": ag.since }, clock(now - ag.since)),
-    el("td", {}, ag.contact_id || "", listenButton(ag)),
+    el("td", {}, ag.contact_id || "", listenButton(ag), ...listeners(ag)),
     el("td", {}, String(ag.handled_today ?? 0)),
     el("td", { class: "skills" }, skillText(ag.skills),
       el("button", { type: "button", "aria-label": `Change skills of ${ag.agent_id}`, onclick: () => openSkills(ag) }, "edit")),
@@ -111,6 +111,10 @@ function listenButton(ag) {
   return el("button", { type: "button", class: "listen", "aria-label": `Listen to ${ag.agent_id}`, disabled: mine ? "" : null,
     onclick: () => listen(ag) }, mine ? "listening" : "listen");
 }
+
+// Who is listening to this agent's call now (any supervisor), shown beside the contact.
+const listeners = (ag) => (board.listening || []).filter((l) => l.agent_id === ag.agent_id && l.contact_id === ag.contact_id)
+  .map((l) => el("span", { class: "heard-by", title: `${l.by} is listening` }, `🎧 ${l.by}`));
 
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
