@@ -1,10 +1,10 @@
 """An IVR ``LookupCustomer`` answered from the CRM directory.
 
 ``want: customer`` identifies the caller (the card's fields become ``customer.*``). Any
-other ``want`` is a self-service answer: the directory answers it when it has an
-``answer(want, card)`` coroutine (returning a mapping, or None when it has no such
-answer); the center's own CRM store has none yet, so those lookups are not found and the
-flow takes its ``not_found`` branch (a flow always has one). A directory that cannot
+other ``want`` is a self-service answer for the customer found: from the runner's
+``SelfService`` (``ivr_answers.CrmAnswers`` in the server), else from an
+``answer(want, card)`` coroutine of the directory; None (no such answer) is not found and
+the flow takes its ``not_found`` branch (a flow always has one). A directory that cannot
 answer (``CrmUnavailable``, any error) counts as not found; the session's own timeout
 covers one that hangs.
 """
@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
+from callcenter.crm_link.model import CustomerCard
 from callcenter.ivr.messages import LookupCompleted, LookupCustomer
 from callcenter.runtime.ivr_runner_ports import IvrDirectory
 
 log = logging.getLogger(__name__)
 
 
+class SelfService(Protocol):
+    """Self-service answers (``runtime/ivr_answers.CrmAnswers``): a mapping, or None
+    when there is no such answer for this customer."""
+
+    async def answer(self, want: str, card: CustomerCard) -> Mapping[str, Any] | None: ...
+
+
 async def answer_lookup(
-    directory: IvrDirectory | None, c: LookupCustomer, contact_id: str
+    directory: IvrDirectory | None, c: LookupCustomer, contact_id: str, answers: SelfService | None = None
 ) -> LookupCompleted:
     not_found = LookupCompleted(request_id=c.request_id, found=False)
     if directory is None or not c.value:
@@ -34,7 +42,8 @@ async def answer_lookup(
         customer = card.to_dict()
         if c.want == "customer":
             return LookupCompleted(request_id=c.request_id, found=True, customer=customer)
-        answer = await _answer(directory, c.want, card)
+        answer = await (answers.answer(c.want, card) if answers is not None
+                        else _answer(directory, c.want, card))
     except Exception as exc:  # CrmUnavailable and adapter bugs alike: the caller goes on
         log.warning("IVR %s: lookup %s=%s (%s) failed: %s", contact_id, c.by, c.value, c.want, exc)
         return not_found

@@ -41,7 +41,7 @@ from callcenter.ivr import Flow, FlowSet, IvrSession
 from callcenter.ivr import messages as ivr
 from callcenter.runtime.center import Center
 from callcenter.runtime.driver import Driver
-from callcenter.runtime.ivr_lookup import answer_lookup
+from callcenter.runtime.ivr_lookup import SelfService, answer_lookup
 from callcenter.runtime.ivr_runner_ports import IvrCall, IvrChannel, IvrDirectory
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,13 @@ class IvrRunner:
     """Runs the IVR sessions of one node (see the module docstring)."""
 
     def __init__(self, center: Center, flows: FlowSet, *,
-                 directory: Callable[[], IvrDirectory | None] | None = None) -> None:
-        """``directory`` gives the CRM directory at lookup time (None: nobody is found)."""
+                 directory: Callable[[], IvrDirectory | None] | None = None,
+                 answers: SelfService | None = None) -> None:
+        """``directory`` gives the CRM directory at lookup time (None: nobody is found);
+        ``answers`` gives self-service answers (``want: order_status``...)."""
         self.center = center
         self.flows = flows
+        self.answers = answers
         self._directory = directory
         self.runs: dict[str, _Run] = {}
         self._hours = HoursTable(center.config.hours)
@@ -272,7 +275,8 @@ class _Run:
     # Lookups and the ACD -----------------------------------------------------------------
 
     async def _lookup(self, c: ivr.LookupCustomer) -> None:
-        self.post(await answer_lookup(self.runner.directory(), c, self.contact_id))
+        self.post(await answer_lookup(self.runner.directory(), c, self.contact_id,
+                                     self.runner.answers))
 
     async def _route(self, c: ivr.RouteToQueue) -> None:
         self.center.attach(self.contact_id, self)

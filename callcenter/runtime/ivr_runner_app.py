@@ -16,12 +16,13 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from callcenter.appkeys import CENTER, CONFIG, CRM_DIRECTORY, IVR_RUNNER, RECOGNIZER
+from callcenter.appkeys import CENTER, CONFIG, CRM_DIRECTORY, DB, IVR_RUNNER, RECOGNIZER
 from callcenter.auth.guard import require_role
 from callcenter.auth.store import Principal
 from callcenter.config.model import CenterConfig
 from callcenter.core.errors import ConfigError
 from callcenter.ivr import FlowSet, load_flows
+from callcenter.runtime.ivr_answers import CrmAnswers
 from callcenter.runtime.ivr_runner import IvrRunner
 from callcenter.speech.vosk_recognizer import VoskRecognizer
 
@@ -77,7 +78,9 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
     except ConfigError as exc:
         log.error("IVR flows in %s did not load; running without IVR:\n%s", config.ivr_dir, exc)
         flows = NO_FLOWS
-    runner = IvrRunner(app[CENTER], flows, directory=lambda: app.get(CRM_DIRECTORY))
+    center = app[CENTER]
+    runner = IvrRunner(center, flows, directory=lambda: app.get(CRM_DIRECTORY),
+                       answers=CrmAnswers(app[DB], center.clock.now))
     app[IVR_RUNNER] = runner
     loop = asyncio.get_running_loop()
     hup = _add_sighup(loop, lambda: reload_flows(runner, app[CONFIG], app.get(RECOGNIZER)))

@@ -17,10 +17,11 @@ import pytest
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, CONFIG, CRM_STORE, IVR_RUNNER, LOG
+from callcenter.appkeys import CENTER, CONFIG, CRM_STORE, DB, IVR_RUNNER, LOG
 from callcenter.config.loader import load_config
 from callcenter.core.clock import VirtualClock
 from callcenter.ivr import messages as ivr
+from callcenter.runtime.ivr_answers import CrmAnswers
 from callcenter.runtime.ivr_runner import IvrRunner, NoFlow
 from callcenter.runtime.ivr_runner_app import reload_flows
 from callcenter.runtime.ivr_runner_ports import IvrCall
@@ -261,3 +262,37 @@ async def test_announcements_pause_while_a_desk_rings_and_resume_when_it_is_not_
     assert channel.said[-1] == "You are number 1 in line."
     call.hang_up()
     await settle(runner)
+
+
+async def test_a_known_caller_hears_the_status_of_the_newest_order_from_the_crm(server) -> None:  # type: ignore[no-untyped-def]
+    app, _ = server
+    runner = app[IVR_RUNNER]
+    channel, call = await dial(runner, caller="+972501234567")  # the demo CRM's Noa Levi
+    await press(runner, call, "1")
+    assert "Hello Noa." in channel.said
+    await press(runner, call, "2")  # the status of a card order
+    assert channel.said[-2:-1] == ["Your card order is delivered."]
+    assert channel.said[-1].startswith("To return to the main menu, press 1.")
+    await app[LOG].flush()
+    [asked] = [e.data for e in await app[LOG].read(contact_id=call.contact_id)
+               if e.type == "ivr.lookup" and e.data["want"] == "card_status"]
+    assert asked["found"] is True
+    call.hang_up()
+    await settle(runner)
+
+
+async def test_self_service_answers_come_from_what_the_crm_holds(server) -> None:  # type: ignore[no-untyped-def]
+    app, clock = server
+    answers = CrmAnswers(app[DB], clock.now)
+    noa = await app[CRM_STORE].lookup("caller_number", "+972501234567")
+    assert noa is not None
+    order = await answers.answer("order_status", noa)
+    assert order is not None and (order["status"], order["currency"], order["ordered_days_ago"]) == (
+        "delivered", "ILS", 10)
+    assert await answers.answer("open_tickets", noa) == {
+        "count": 1, "subject": "Card payment declined twice", "status": "open"}
+    assert await answers.answer("balance", noa) is None  # the CRM keeps no accounts
+    await app[CRM_STORE].create_customer({"name": "Dana Levi", "account_number": "12345678",
+                                          "phones": ["050-111-2233"]})
+    dana = await app[CRM_STORE].lookup("caller_number", "+972501112233")
+    assert dana is not None and await answers.answer("order_status", dana) is None  # no orders yet
