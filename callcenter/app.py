@@ -171,6 +171,8 @@ async def healthz(request: web.Request) -> web.Response:
         body["status"] = "ok" if ok else "unavailable"
     return web.json_response(body, status=200 if ok else 503)
 
+    if voice_app.TELEPHONY in app:  # listeners that could not bind show as null, not a 503
+        body["telephony"] = app[voice_app.TELEPHONY].health()
 
 async def version(request: web.Request) -> web.Response:
     return web.json_response(

@@ -48,6 +48,17 @@ class Telephony:
     audiosocket: AudioSocketServer | None = None
 
 
+    def health(self) -> dict[str, object]:
+        """For /healthz: where each listener is (None: it could not bind), live calls."""
+        return {
+            "sip_port": self.sip.port if self.sip is not None else None,
+            "audiosocket_port": self.audiosocket.port if self.audiosocket is not None else None,
+            "calls": len(self.front.calls),
+            "agent_lines": len(self.front.agent_lines),
+            "agent_legs": len(self.front.legs),
+        }
+
+
 TELEPHONY = web.AppKey("telephony", Telephony)
 
 

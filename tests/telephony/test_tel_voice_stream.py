@@ -138,6 +138,9 @@ async def test_telephony_off_has_no_media_stream_and_a_busy_sip_port_is_one_clea
         assert telephony.sip is None and telephony.audiosocket is not None
         errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
         assert any(f"127.0.0.1:{port}/udp" in e and "telephony.sip_port" in e for e in errors), errors
+        health = await (await client.get("/healthz")).json()
+        assert health["telephony"]["sip_port"] is None
+        assert health["telephony"]["audiosocket_port"] == telephony.audiosocket.port
         caller = StreamPhone(client, CALLER, BANK, 500)  # the other front-ends still take calls
         await caller.dial()
         await until(lambda: bool(client.app[IVR_RUNNER].runs))
