@@ -16,7 +16,7 @@ from aiohttp import web
 
 from callcenter import __version__
 from callcenter.agent_desk import routes as desk_routes
-from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG
+from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG, OPENAPI
 from callcenter.auth import web as auth_web
 from callcenter.chat import routes as chat_routes
 from callcenter.config.model import CenterConfig
@@ -49,6 +49,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     """Build the application; resources open when it starts and close when it stops."""
     app = web.Application(middlewares=[json_errors], client_max_size=1024**2)
     app[CONFIG] = config
+    app[OPENAPI] = {"paths": {}, "schemas": {}}  # web modules add their routes' description
     if clock is not None:
         app[CLOCK] = clock
     app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx,
@@ -66,6 +67,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     voice_app.install(app)  # calls: SIP, AudioSocket, /media-stream -> IVR, queue, agent legs
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/version", version)
+    app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/", index)
     return app
 
@@ -169,10 +171,21 @@ async def healthz(request: web.Request) -> web.Response:
         body["cluster"] = cluster
         ok = ok and bool(cluster["ok"])
         body["status"] = "ok" if ok else "unavailable"
-    return web.json_response(body, status=200 if ok else 503)
-
     if voice_app.TELEPHONY in app:  # listeners that could not bind show as null, not a 503
         body["telephony"] = app[voice_app.TELEPHONY].health()
+    return web.json_response(body, status=200 if ok else 503)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document of /api/v1, from what the web modules registered."""
+    doc = request.app[OPENAPI]
+    return web.json_response({
+        "openapi": "3.1.0",
+        "info": {"title": f"callcenter: {request.app[CONFIG].server.name}", "version": __version__},
+        "paths": dict(sorted(doc["paths"].items())),
+        "components": {"schemas": dict(sorted(doc["schemas"].items()))},
+    })
+
 
 async def version(request: web.Request) -> web.Response:
     return web.json_response(

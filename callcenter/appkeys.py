@@ -41,3 +41,6 @@ IVR_RUNNER = web.AppKey("ivr_runner", IvrRunner)
 # Agents' audio legs (``runtime/voice_legs.py``): the desk's WebRTC leg or an agent's phone
 # registers here; the voice bridge claims it when a call is connected to that agent.
 AGENT_LEGS = web.AppKey("agent_legs", AgentLegs)
+# The OpenAPI document of ``/api/v1`` (``GET /api/v1/openapi.json``): ``{"paths": {...},
+# "schemas": {...}}`` that app.py creates and each web module's ``install`` adds to.
+OPENAPI = web.AppKey("openapi", dict)

@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_DIRECTORY, CRM_STORE, DB, LOG
+from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_DIRECTORY, CRM_STORE, DB, LOG, OPENAPI
 from callcenter.auth.guard import json_error, read_json, require
 from callcenter.crm_link.config import LOOKUP_KEYS, CrmConfig
 from callcenter.crm_link.demo import ensure_demo_customers
@@ -36,7 +36,7 @@ from callcenter.crm_link.history import contact_history, contact_summary
 from callcenter.crm_link.http_crm import HttpCrmDirectory, WebhookSender
 from callcenter.crm_link.inputs import CrmInputError
 from callcenter.crm_link.live import LiveCrm
-from callcenter.crm_link.openapi import OPENAPI_PATHS
+from callcenter.crm_link.openapi import OPENAPI_PATHS, OPENAPI_SCHEMAS
 from callcenter.crm_link.ports import CrmUnavailable
 from callcenter.crm_link.records import create_ticket, list_tickets, patch_ticket
 from callcenter.crm_link.screen_pop import load_screen_pop
@@ -87,6 +87,9 @@ def install(app: web.Application, config: CrmConfig | None = None, *, guard: Gua
     ]
     for method, path, handler in routes:
         app.router.add_route(method, path, _guarded(handler))
+    if OPENAPI in app:  # the app's /api/v1/openapi.json
+        app[OPENAPI]["paths"].update(OPENAPI_PATHS)
+        app[OPENAPI]["schemas"].update(OPENAPI_SCHEMAS)
 
 
 def _guarded(handler: Handler) -> Handler:

@@ -148,6 +148,26 @@ def test_openapi_fragment_describes_every_route() -> None:
             assert (op["summary"] and "200" in op["responses"]) or "201" in op["responses"]
 
 
+async def test_the_servers_openapi_document_has_the_crm_routes(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = await client.get("/api/v1/openapi.json")
+    assert response.status == 200
+    doc = await response.json()
+    assert doc["openapi"].startswith("3.") and doc["info"]["version"]
+    for path, ops in OPENAPI_PATHS.items():
+        assert set(doc["paths"][path]) == set(ops)
+    refs = _refs(doc["paths"]) | _refs(doc["components"]["schemas"])
+    assert refs and {ref.rsplit("/", 1)[1] for ref in refs} <= set(doc["components"]["schemas"])
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
 async def test_a_contact_ending_is_sent_to_the_crm_webhook(
         aiohttp_client: Callable[..., Any], aiohttp_server: Callable[..., Any], sqlite_url: str) -> None:
     import asyncio
