@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
@@ -200,8 +200,10 @@ def replay_scenario(plan: ReplayPlan, *, seed: int, sl_seconds: float, wrap_up_s
 class _Replay(_Simulation):
     KINDS: ClassVar[tuple[str, ...]] = (*_Simulation.KINDS, "replayed", "session_start", "session_end")
 
-    def __init__(self, scenario: Scenario, plan: ReplayPlan) -> None:
-        super().__init__(scenario, None)
+    def __init__(
+        self, scenario: Scenario, plan: ReplayPlan, progress: Callable[[float], None] | None
+    ) -> None:
+        super().__init__(scenario, progress)
         self.plan = plan
         self.session_of: dict[str, int] = {}
 
@@ -260,11 +262,16 @@ class _Replay(_Simulation):
 
 
 def run_replay(
-    plan: ReplayPlan, *, seed: int = 1, sl_seconds: float = 20.0, wrap_up_s: float = 0.0
+    plan: ReplayPlan,
+    *,
+    seed: int = 1,
+    sl_seconds: float = 20.0,
+    wrap_up_s: float = 0.0,
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[Scenario, VirtualRun]:
     """Run the plan; ``wrap_up_s`` adds after-call work the data does not record."""
     scenario = replay_scenario(plan, seed=seed, sl_seconds=sl_seconds, wrap_up_s=wrap_up_s)
-    return scenario, _Replay(scenario, plan).go()
+    return scenario, _Replay(scenario, plan, progress).go()
 
 
 def recorded_events(plan: ReplayPlan) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,13 @@ def load_records(path: Path) -> list[CallRecord]:
 
 
 def replay_summary(
-    records: list[CallRecord], *, seed: int, sl_seconds: float, gap_s: float, wrap_up_s: float = 0.0
+    records: list[CallRecord],
+    *,
+    seed: int,
+    sl_seconds: float,
+    gap_s: float,
+    wrap_up_s: float = 0.0,
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[dict[str, Any], list[Any]]:
     """Run the replay of ``records``; returns the summary and the run's events."""
     from simulator.replay import plan_replay, run_replay
@@ -40,7 +47,7 @@ def replay_summary(
     if not plan.contacts:
         raise ConfigError(["no calls reached the queue on the chosen days"])
     started = time.monotonic()
-    scenario, run = run_replay(plan, seed=seed, sl_seconds=sl_seconds, wrap_up_s=wrap_up_s)
+    scenario, run = run_replay(plan, seed=seed, sl_seconds=sl_seconds, wrap_up_s=wrap_up_s, progress=progress)
     summary = summarise(
         run.events, start=run.start_epoch, end=run.end_epoch, sl_seconds=sl_seconds, interval_s=3600.0
     )
@@ -65,7 +72,7 @@ def replay_summary(
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from simulator.anonymous_bank import usable
-    from simulator.cli import write_outputs
+    from simulator.cli import progress_bar, write_outputs
     from simulator.replay import select_days
 
     records = select_days(load_records(args.records), args.first, args.last)
@@ -78,6 +85,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         sl_seconds=args.sl_seconds,
         gap_s=args.gap_minutes * 60.0,
         wrap_up_s=args.wrap_seconds,
+        progress=progress_bar("replay", not args.quiet and sys.stderr.isatty()),
     )
     write_outputs(args.out, summary, events)
     write_comparison(args.out, summary["comparison"])
