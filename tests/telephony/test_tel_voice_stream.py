@@ -26,7 +26,7 @@ from voicesupport import (
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
-from callcenter.appkeys import AGENT_LEGS, IVR_RUNNER
+from callcenter.appkeys import AGENT_LEGS, BUS, IVR_RUNNER
 from callcenter.runtime.voice_app import TELEPHONY
 from callcenter.telephony.audiosocket import KIND_AUDIO, KIND_DTMF, KIND_HANGUP, KIND_UUID, frame
 
@@ -176,6 +176,33 @@ async def test_an_audiosocket_call_reaches_the_default_numbers_flow_and_hangs_up
         ("caller_hung_up", "ivr")]
     await client.close()
 
+
+
+async def test_a_leg_that_comes_after_the_accept_is_bridged_and_the_wait_is_logged(
+        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts, agent_leg_wait_s=0.3)))
+    center = center_of(client)
+    await ready_agent(center, "alice", {"sales": 1})
+    caller = StreamPhone(client, CALLER, BANK, 500)
+    phone = AgentPhone(client, "alice")
+    try:
+        cid = await key_into_sales(client, caller)
+        offer = await offer_for(center, "alice")
+        missing = client.app[BUS].subscribe("contact.agent_audio_missing")
+        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+        said = await asyncio.wait_for(missing.get(), 5)  # no leg within agent_leg_wait_s
+        assert (said.payload["contact_id"], said.payload["agent_id"]) == (cid, "alice")
+        missing.close()
+        await phone.dial()  # the agent's audio comes up late (a desk setting up WebRTC)
+        await until(lambda: phone.tone_frames(500) > 10 and caller.tone_frames(1000) > 10)
+    finally:
+        await caller.hang_up()
+        await phone.hang_up()
+    await until(lambda: cid not in center.engine.contacts)
+    kinds = [e.type for e in await contact_events(client, cid)]
+    assert "contact.agent_audio_missing" in kinds
+    assert kinds.index("contact.agent_audio_missing") < kinds.index("contact.bridged")
+    await client.close()
 
 @pytest.mark.slow  # the closed-hours prompt plays to its end before the tone (about 8 s)
 async def test_a_voicemail_left_after_hours_is_kept_when_the_caller_hangs_up(
