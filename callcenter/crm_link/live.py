@@ -77,7 +77,18 @@ class LiveCrm:
         self, *, contact_id: str, caller: str | None, queue: str, attributes: Mapping[str, str],
         context_id: str | None = None,
     ) -> tuple[str, dict[str, str]]:
-        """The queue the contact goes to and the CRM attributes to add (see module doc)."""
+        """The queue the contact goes to and the CRM attributes to add (see module doc).
+        Never raises: whatever goes wrong here, the contact is queued, unidentified."""
+        try:
+            return await self._arrival(contact_id, caller, queue, attributes, context_id)
+        except Exception:
+            log.exception("CRM at the arrival of %s failed; queued unidentified", contact_id)
+            return queue, {"identified": "no"}
+
+    async def _arrival(
+        self, contact_id: str, caller: str | None, queue: str, attributes: Mapping[str, str],
+        context_id: str | None,
+    ) -> tuple[str, dict[str, str]]:
         by, value = _key(caller, attributes)
         if value is None:
             return queue, {"identified": "no"}

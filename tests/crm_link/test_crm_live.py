@@ -172,6 +172,18 @@ async def test_a_failing_crm_still_lets_the_offer_out_unidentified(crm_store: Sq
     await crm.close()
 
 
+async def test_whatever_breaks_in_the_crm_the_contact_is_still_queued(crm_store: SqlCrmStore, noa: str) -> None:
+    crm = live(crm_store, crm_store, Desk())
+
+    def closed_log(event: InteractionEvent) -> None:
+        raise RuntimeError("the interaction log is closed")
+
+    crm.bind(record=closed_log, deliver=lambda agent, frame: None)
+    assert await crm.arrival(contact_id="c-9", caller="0501234567", queue="general", attributes={}) == (
+        "general", {"identified": "no"})
+    await crm.close()
+
+
 async def test_a_repeat_caller_with_an_open_complaint_is_routed_to_complaints(
     crm_store: SqlCrmStore, noa: str, write_events: Callable[..., Any]
 ) -> None:
