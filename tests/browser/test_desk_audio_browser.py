@@ -37,7 +37,9 @@ from callcenter.speech import codecs
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 ROOT = Path(__file__).resolve().parents[2]
-CALLER = "+972501234567"
+CALLER = "+972501234567"  # Noa Levi in the demo CRM: tier top, an open complaint
+NOA = "cus-demo-0001"
+NOTE = "Card lost on the train; blocked and reissued"
 BANK = "+15550100"
 CALLER_TONE, AGENT_TONE = 1000.0, 600.0
 CHROMIUM_FLAGS = [
@@ -208,8 +210,13 @@ async def test_an_agent_talks_with_a_caller_in_the_browser(audio_browser, voice_
         await caller.dial()
         await keys_through_ivr(server, caller)
         await page.wait_for_selector("#offer:not(.hidden)", timeout=20000)
+        # the offer rings with who is calling: the CRM's customer, tier and open ticket
+        await page.wait_for_selector("#offer-who:has-text('Noa Levi')")
+        assert "top" in (await page.text_content("#offer-queue") or "")
+        await page.wait_for_selector("#card:has-text('Card payment declined twice')")
         await page.keyboard.press("a")
         await page.wait_for_selector("#state-pill.ON_CONTACT")
+        await page.wait_for_selector("#offer", state="hidden")  # answered: no longer ringing
         contact_id = next(iter(app[CENTER].engine.agents["alice"].contacts))
 
         # caller -> agent: the caller's tone reaches the desk's speaker
@@ -218,7 +225,7 @@ async def test_an_agent_talks_with_a_caller_in_the_browser(audio_browser, voice_
         # agent -> caller: the desk microphone's tone reaches the caller
         mark = len(caller.heard)
         await until(lambda: caller.agent_frames(mark) > 25)
-        await screenshot(page, "desk-call-audio.png", tmp_path)
+        await screenshot(page, "desk-call.png", tmp_path)
 
         await page.click("button[title='Hold (H)']")
         await page.wait_for_selector("button[title='Hold (H)']:text('Retrieve')")
@@ -237,23 +244,34 @@ async def test_an_agent_talks_with_a_caller_in_the_browser(audio_browser, voice_
         await until(lambda: len(caller.heard) - mark >= 50)
         assert caller.agent_frames(mark) <= 3  # muted: the caller does not hear the agent
         await page.click("button[title='Mute (M)']")
+        await page.wait_for_selector("#audio-state:text('audio · connected')")
 
-        await page.fill("#note", "Card lost on the train; blocked and reissued")
+        await page.fill("#note", NOTE)
         await page.click("text=Save note")
+        await page.wait_for_selector("#toast:text('Note saved')")
         await page.select_option("#disposition", "resolved")
         await page.click("text=Set")
+        await page.wait_for_selector("#toast:text('Disposition set')")
         await page.click("button[title='End (E)']")
         await page.wait_for_selector("#state-pill.WRAP_UP")
         await page.keyboard.press("r")
         await page.wait_for_selector("#state-pill.AVAILABLE")
         assert errors == []
+
+        await app[LOG].flush()
+        events = await app[LOG].read(contact_id=contact_id)
+        kinds = [e.type for e in events]
+        for kind in ("contact.offered", "contact.connected", "contact.bridged", "contact.held", "contact.muted",
+                     "contact.note", "contact.disposition", "contact.ended"):
+            assert kind in kinds, (kind, kinds)
+        # the customer's CRM history shows the call, its disposition and the note
+        reply = await page.request.get(str(server.make_url(f"/api/v1/customers/{NOA}/contacts")))
+        assert reply.ok, await reply.text()
+        history = await reply.json()
+        rows = history["contacts"] if isinstance(history, dict) else history
+        row = next(r for r in rows if r["contact_id"] == contact_id)
+        assert row["disposition"] == "resolved" and row["agent_id"] == "alice"
+        assert [n["text"] for n in row["notes"]] == [NOTE]
     finally:
         await caller.hang_up()
         await session.close()
-
-    await app[LOG].flush()
-    events = await app[LOG].read(contact_id=contact_id)
-    kinds = [e.type for e in events]
-    for kind in ("contact.offered", "contact.connected", "contact.held", "contact.muted", "contact.note",
-                 "contact.disposition", "contact.ended"):
-        assert kind in kinds, kinds

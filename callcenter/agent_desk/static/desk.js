@@ -94,6 +94,7 @@ function onFrame(f) {
       if (f.status === "closed") { desk.contacts.delete(f.contact_id); desk.history.unshift(c); }
       else desk.contacts.set(f.contact_id, c);
       if (f.status === "connected") { desk.selected = f.contact_id; deskAudio.setMuted(desk.muted.has(f.contact_id)); }
+      for (const [id, o] of desk.offers) if (o.contact_id === f.contact_id) desk.offers.delete(id); // answered
       if (!desk.contacts.has(desk.selected)) desk.selected = desk.contacts.keys().next().value ?? null;
       break;
     }
