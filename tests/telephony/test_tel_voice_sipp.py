@@ -95,6 +95,7 @@ def _tone_seconds(pcm: bytes) -> float:
     return sum(1 for f in frames if tone_power(f, 1000) > 0.5) * 0.02
 
 
+@pytest.mark.slow  # about 10 s; the default run bridges to a media-stream leg (above)
 async def test_an_agents_sip_phone_is_their_leg_and_hears_the_caller(
         aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
     client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
