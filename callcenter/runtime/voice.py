@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from callcenter.runtime.bus import EventBus, Subscription
@@ -47,7 +48,9 @@ class SessionStarter(Protocol):
 class VoiceFront:
     def __init__(self, *, center: Center, bus: EventBus, telephony: TelephonyConfig,
                  legs: AgentLegs, clock: MediaClock, start_ivr: SessionStarter,
-                 audio: PromptAudio, recognizer: SpeechRecognizer | None) -> None:
+                 audio: PromptAudio, recognizer: SpeechRecognizer | None,
+                 voice_for: Callable[[str], str | None] = lambda called: None) -> None:
+        """``voice_for(called)``: the TTS voice of the flow answering that number."""
         self.center = center
         self.telephony = telephony
         self.legs = legs
@@ -59,6 +62,7 @@ class VoiceFront:
         self.agent_lines: dict[str, CallChannel] = {}
         self._bus = bus
         self._start_ivr = start_ivr
+        self._voice_for = voice_for
         self._follow: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
 
@@ -91,7 +95,7 @@ class VoiceFront:
         if self.telephony.agent_lines and called.startswith(AGENT_LINE):
             await self._agent_line(called[len(AGENT_LINE):], channel)
             return
-        call = VoiceCall(self, channel)
+        call = VoiceCall(self, channel, voice=self._voice_for(self.called(channel)))
         self.calls[channel.info.call_id] = call
         try:
             await call.run()
@@ -99,8 +103,11 @@ class VoiceFront:
             self.calls.pop(channel.info.call_id, None)
 
     async def start_session(self, call: VoiceCall) -> None:
-        info = call.channel.info
-        await self._start_ivr(call, caller=info.caller, called=info.called or self.telephony.default_called)
+        await self._start_ivr(call, caller=call.channel.info.caller, called=self.called(call.channel))
+
+    def called(self, channel: CallChannel) -> str:
+        """The number the call dialled (``default_called`` for calls that carry none)."""
+        return channel.info.called or self.telephony.default_called
 
     def by_contact(self, contact_id: str) -> VoiceCall | None:
         return next((c for c in self.calls.values() if c.contact_id == contact_id), None)

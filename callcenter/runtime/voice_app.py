@@ -26,6 +26,7 @@ from callcenter.runtime.ivr_runner_ports import IvrChannel
 from callcenter.runtime.voice import SessionStarter, VoiceFront
 from callcenter.runtime.voice_legs import AgentLegs
 from callcenter.runtime.voice_media import PromptAudio
+from callcenter.speech.flow_prompts import flow_voice
 from callcenter.telephony.audiosocket import AudioSocketServer
 from callcenter.telephony.media_stream import media_stream_handler
 from callcenter.telephony.pacer import MediaClock
@@ -89,10 +90,15 @@ async def telephony_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     clock = MediaClock()
+    runner = app[IVR_RUNNER]
+
+    def voice_for(called: str) -> str | None:  # the voice `callcenter prompts build` used
+        flow = runner.flows.entry_for("voice", called)
+        return flow_voice(flow, config.speech) if flow is not None else config.speech.tts_voice
+
     front = VoiceFront(center=app[CENTER], bus=app[BUS], telephony=cfg, legs=app[AGENT_LEGS],
-                       clock=clock, start_ivr=ivr_starter(app[IVR_RUNNER]),
-                       audio=PromptAudio(app.get(PROMPTS), config.speech.tts_voice),
-                       recognizer=app.get(RECOGNIZER))
+                       clock=clock, start_ivr=ivr_starter(runner), audio=PromptAudio(app.get(PROMPTS)),
+                       recognizer=app.get(RECOGNIZER), voice_for=voice_for)
     front.start()
     sip = SipServer(cfg, front.handle_call, clock=clock)
     audiosocket = AudioSocketServer(cfg.audiosocket_host, cfg.audiosocket_port, front.handle_call,

