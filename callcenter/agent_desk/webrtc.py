@@ -162,7 +162,7 @@ class _Peer:
     """One agent desk's peer connection, its two audio directions and its leg."""
 
     def __init__(self, agent_id: str, pc: RTCPeerConnection, clock: MediaClock,
-                 on_closed: Callable[[_Peer], None]) -> None:
+                 on_closed: Callable[[_Peer, str], None]) -> None:
         self.agent_id = agent_id
         self.pc = pc
         self.outbound = _OutboundTrack()
@@ -197,7 +197,7 @@ class _Peer:
             return
         self.closed = True
         self.leg.end(reason)
-        self._on_closed(self)
+        self._on_closed(self, reason)
         self.outbound.stop()
         await self.pc.close()
         if self._reader is not None:
@@ -341,12 +341,12 @@ class DeskAudio:
                 log.info("desk audio of %s failed; closing it", peer.agent_id)
                 await peer.close("agent_gone")
 
-    def _closed(self, peer: _Peer) -> None:
+    def _closed(self, peer: _Peer, reason: str) -> None:
         if self._peers.get(peer.agent_id) is peer:
             del self._peers[peer.agent_id]
         if self.legs is not None:
             self.legs.unregister(peer.agent_id, peer.leg)
-        if peer.up.is_set():
+        if peer.up.is_set() and reason != "replaced":  # the desk is negotiating its successor
             self._tell(peer.agent_id, "closed")
 
     def _carrying(self, agent_id: str, in_use: bool) -> None:

@@ -352,3 +352,22 @@ async def test_a_desk_that_does_not_come_back_takes_its_audio_with_it(app_client
     finally:
         await browser.close()
         await desk.close()
+
+
+async def test_a_reloaded_page_replaces_the_connection_without_a_closed_notice(legs: Legs) -> None:
+    states: list[tuple[str, str]] = []
+    audio = DeskAudio(legs=legs, on_state=lambda agent, state: states.append((agent, state)))
+    first, second = Browser(freq=440), Browser(freq=440)
+    try:
+        await first.call(audio, "alice")
+        old = audio.leg("alice")
+        await second.call(audio, "alice")  # the page was reloaded: a new offer
+        assert old is not None and old.ended and audio.leg("alice") is not old
+        assert ("alice", "closed") not in states  # the desk is not told to start over
+        assert legs.get("alice") is audio.leg("alice")
+        await audio.close_agent("alice", "desk_closed")
+        assert states[-1] == ("alice", "closed") and legs.get("alice") is None
+    finally:
+        await first.close()
+        await second.close()
+        await audio.close()

@@ -6,6 +6,7 @@
 // element, so the meters read the same stream the element plays.
 
 const GATHER_MS = 2000; // host candidates gather in milliseconds; do not wait forever
+const RETRY_MS = 3000;
 
 export const audio = {
   state: "off", // off, starting, connecting, connected, failed, closed, unavailable
@@ -15,18 +16,26 @@ export const audio = {
 
 let socket = null;
 let starting = null;
+let iceServers = [];
 
 /** Called with every welcome: start the audio unless a live connection survived. */
 export function onWelcome(frame, deskSocket) {
   socket = deskSocket;
   if (!frame.audio?.webrtc) { setState("unavailable"); return; }
   if (audio.pc && ["connected", "connecting", "new"].includes(audio.pc.connectionState) && frame.audio.connected) return;
-  if (!starting) starting = start(frame.audio.ice_servers || []).finally(() => { starting = null; });
+  iceServers = frame.audio.ice_servers || [];
+  if (!starting) starting = start(iceServers).finally(() => { starting = null; });
 }
 
-/** The server's view of the connection (webrtc_state frames). */
+/** The server's view of the connection (webrtc_state frames): when it closed ours (ICE
+ * failed, the server restarted its side), open a new one a little later. */
 export function onServerState(frame) {
-  if (frame.state === "closed" && audio.state !== "off") setState("closed");
+  if (frame.state !== "closed" || audio.state === "off") return;
+  setState("closed");
+  clearTimeout(onServerState.retry);
+  onServerState.retry = setTimeout(() => {
+    if (!starting && audio.state === "closed") starting = start(iceServers).finally(() => { starting = null; });
+  }, RETRY_MS);
 }
 
 export function setMuted(on) {
@@ -51,12 +60,12 @@ export function measure(side, freq) {
   return { dbfs: 20 * Math.log10(rms || 1e-12), tone: total ? power / (total * x.length / 2) : 0 };
 }
 
-async function start(iceServers) {
+async function start(servers) {
   close();
   setState("starting");
   try {
     audio.mic ||= await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
-    const pc = new RTCPeerConnection({ iceServers });
+    const pc = new RTCPeerConnection({ iceServers: servers });
     audio.pc = pc;
     for (const track of audio.mic.getAudioTracks()) { track.enabled = !audio.muted; pc.addTrack(track, audio.mic); }
     pc.ontrack = (ev) => attachRemote(ev.streams[0] || new MediaStream([ev.track]));
