@@ -296,7 +296,9 @@ class _Simulation:
         patience = self.patience_for.pop(cid, None)
         if patience is None and self.patience is not None:
             patience = self.patience()
-        if patience is not None:
+        # connected at once: no abandon to come (contacts never go back to a queue here), but
+        # the patience is drawn all the same so the draws stay in step
+        if patience is not None and cid not in self.connected:
             self.at(now + patience, "abandon", cid)
 
     def on_abandon(self, cid: str, now: float) -> None:
