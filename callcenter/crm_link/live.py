@@ -160,22 +160,21 @@ class LiveCrm:
     async def _send_offer(self, agent_id: str, offer_id: str, frame: dict[str, Any]) -> None:
         contact_id = str(frame["contact_id"])
         pop_task = asyncio.ensure_future(self.screen_pop(contact_id, frame.get("caller")))
-        try:
+        try:  # cancelled: withdrawn before the frame went out, or the center stops
             done, _ = await asyncio.wait({pop_task}, timeout=self.config.lookup_budget_s)
-        except asyncio.CancelledError:  # withdrawn before it went out
-            pop_task.cancel()
-            raise
-        pop = _result(pop_task, contact_id) if done else None
-        self._unsent.pop(offer_id, None)
-        self._deliver(agent_id, {**frame, "screen_pop": pop or self.placeholder_pop(contact_id),
-                                 "screen_pop_pending": not done})
-        if done:
-            return
-        await asyncio.wait({pop_task})
-        late_pop = _result(pop_task, contact_id)
-        if late_pop is not None:
-            self._deliver(agent_id, {"type": "screen_pop", "contact_id": contact_id, "offer_id": offer_id,
-                                     "screen_pop": late_pop})
+            pop = _result(pop_task, contact_id) if done else None
+            self._unsent.pop(offer_id, None)
+            self._deliver(agent_id, {**frame, "screen_pop": pop or self.placeholder_pop(contact_id),
+                                     "screen_pop_pending": not done})
+            if done:
+                return
+            await asyncio.wait({pop_task})
+            late_pop = _result(pop_task, contact_id)
+            if late_pop is not None:
+                self._deliver(agent_id, {"type": "screen_pop", "contact_id": contact_id, "offer_id": offer_id,
+                                         "screen_pop": late_pop})
+        finally:
+            pop_task.cancel()  # a no-op once it is done
 
     # Helpers ------------------------------------------------------------------------------
 
