@@ -48,13 +48,27 @@ from callcenter.core.ids import RandomIds
 from callcenter.runtime.bus import EventBus, Subscription
 from callcenter.runtime.center import Center, DeskSink
 from callcenter.runtime.cluster_relay import Relay
-from callcenter.runtime.cluster_wire import ClusterIds, Entry, Forwarded, ReplicaState, dump, load
+from callcenter.runtime.cluster_wire import ClusterIds, Entry, Forwarded, ReplicaState, cancelling, dump, load
 from callcenter.runtime.driver import Driver, Rejected
 from callcenter.runtime.lease import FencingGate
 from callcenter.runtime.redis_keys import RedisKeys
 from callcenter.storage.log import InteractionLog
 
 log = logging.getLogger(__name__)
+
+
+async def finish(tasks: list[asyncio.Task[None]], ask_to_stop: Callable[[], None]) -> None:
+    """Let loops end by themselves (their blocking reads return within half a second), and
+    cancel only what is still running then: cancelling a blocking redis-py read can leave
+    the connection pool waiting."""
+    ask_to_stop()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=2.0)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=2.0)
 
 
 class ClusterUnavailable(m.AcdError):
@@ -232,6 +246,7 @@ class ClusterDriver(Driver[AcdEngine]):
         self.forward_error: str | None = None
         self.read_error: str | None = None
         self.timeout_s = center.config.cluster.submit_timeout_s
+        self._stopping = False
 
     @staticmethod
     def _no_dispatch(commands: Any) -> None:
@@ -249,9 +264,7 @@ class ClusterDriver(Driver[AcdEngine]):
                 await self.idle()
         except TimeoutError:
             log.warning("stopping with %d inputs not forwarded", len(self._outbox))
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await finish(self._tasks, self._stop_loops)
         self._tasks = []
         for future in self._waiting.values():
             if not future.done():
@@ -313,9 +326,13 @@ class ClusterDriver(Driver[AcdEngine]):
 
     # Internals ---------------------------------------------------------------------------
 
+    def _stop_loops(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
     async def _forward_loop(self) -> None:
         redis, stream = self.center.redis, self.center.keys.inputs_stream
-        while True:
+        while not self._stopping:
             if not self._outbox:
                 self._wake.clear()
                 await self._wake.wait()
@@ -327,6 +344,8 @@ class ClusterDriver(Driver[AcdEngine]):
                         pipe.xadd(stream, {"f": blob}, maxlen=100_000, approximate=True)
                     await pipe.execute()
             except (RedisError, OSError) as exc:
+                if cancelling():
+                    raise asyncio.CancelledError from exc
                 self._fail("forward", exc)
                 await asyncio.sleep(0.3)
                 continue
@@ -338,11 +357,13 @@ class ClusterDriver(Driver[AcdEngine]):
         center = self.center
         await center.ready.wait()
         redis, stream = center.redis, center.keys.applied_stream
-        while True:
+        while not self._stopping:
             assert center.state is not None
             try:
-                replies: Any = await redis.xread({stream: center.state.entry_id}, count=1000, block=1000)
+                replies: Any = await redis.xread({stream: center.state.entry_id}, count=1000, block=500)
             except (RedisError, OSError) as exc:
+                if cancelling():
+                    raise asyncio.CancelledError from exc
                 self._fail("read", exc)
                 await asyncio.sleep(0.3)
                 continue

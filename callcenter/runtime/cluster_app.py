@@ -22,15 +22,16 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.agent_desk.routes import SERVICE
 from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG
 from callcenter.config.model import CenterConfig
 from callcenter.core.errors import CallcenterError
 from callcenter.crm_link import web as crm_web
-from callcenter.runtime.cluster import ClusterCenter, ClusterUnavailable
+from callcenter.runtime.cluster import ClusterCenter, ClusterUnavailable, finish
 from callcenter.runtime.cluster_lead import Fenced, Lead
-from callcenter.runtime.cluster_wire import config_hash, load, text
+from callcenter.runtime.cluster_wire import cancelling, config_hash, load, text
 from callcenter.runtime.lease import LeaseKeeper, RoutingLease
 from callcenter.runtime.redis_bus import RedisBus
 from callcenter.runtime.redis_keys import RedisKeys
@@ -52,8 +53,9 @@ def node_id_of(config: CenterConfig) -> str:
 class ClusterNode:
     """This node's membership: presence, the lease keeper, and the lead while it holds it."""
 
-    def __init__(self, center: ClusterCenter, app: web.Application) -> None:
-        self.center, self.app = center, app
+    def __init__(self, center: ClusterCenter, db: AsyncEngine | None, *, can_lead: bool = True) -> None:
+        """``can_lead=False``: an observer (a bench, a tool) that follows but never leads."""
+        self.center, self.db, self.can_lead = center, db, can_lead
         self.redis, self.keys = center.redis, center.keys
         cfg = center.config.cluster
         self.lease = RoutingLease(self.redis, self.keys, center.node_id, ttl=cfg.lease_ttl_s)
@@ -74,7 +76,8 @@ class ClusterNode:
         state = load(blob) if blob is not None else None
         if state is not None and state.config_hash == self.center.config_hash:
             self.center.adopt(state)
-        self.keeper.start()
+        if self.can_lead:
+            self.keeper.start()
         try:
             async with asyncio.timeout(JOIN_TIMEOUT_S):
                 while not self.center.ready.is_set():
@@ -91,8 +94,8 @@ class ClusterNode:
                                      f"{JOIN_TIMEOUT_S:g} s") from None
 
     async def leave(self) -> None:
-        await self.keeper.stop(release=True)
         await self._end_lead()
+        await self.keeper.stop(release=True)
         if self._presence_task is not None:
             self._presence_task.cancel()
             await asyncio.gather(self._presence_task, return_exceptions=True)
@@ -125,7 +128,7 @@ class ClusterNode:
             self._lead_task.cancel()
 
     async def _lead(self, token: int) -> None:
-        self.lead = Lead(self.center, token, self.app[DB])
+        self.lead = Lead(self.center, token, self.db)
         try:
             await self.lead.run()
         except Fenced as exc:
@@ -141,8 +144,8 @@ class ClusterNode:
 
     async def _end_lead(self) -> None:
         if self._lead_task is not None:
-            self._lead_task.cancel()
-            await asyncio.gather(self._lead_task, return_exceptions=True)
+            lead = self.lead
+            await finish([self._lead_task], lambda: setattr(lead, "stopping", True) if lead else None)
             self._lead_task = None
 
     # Presence and conflicts ------------------------------------------------------------------
@@ -164,6 +167,8 @@ class ClusterNode:
                 await self._announce()
                 self.presence_error = None
             except (RedisError, OSError) as exc:
+                if cancelling():
+                    raise asyncio.CancelledError from exc
                 self.presence_error = f"redis unavailable: {type(exc).__name__}: {exc}"
 
     async def _check_conflicts(self) -> None:
@@ -218,7 +223,7 @@ async def cluster_center_ctx(app: web.Application) -> AsyncIterator[None]:
                            keys=RedisKeys(config.bus.prefix), node_id=node_id_of(config),
                            incarnation=uuid.uuid4().hex[:8], config_hash=config_hash(config))
     center.use_crm(crm_web.live_crm(app))
-    node = ClusterNode(center, app)
+    node = ClusterNode(center, app[DB])
     center.start()
     try:
         await node.join()

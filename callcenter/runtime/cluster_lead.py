@@ -27,12 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.acd import model as m
 from callcenter.core.clock import TimerHandle
-from callcenter.runtime.cluster import ClusterCenter
+from callcenter.runtime.cluster import ClusterCenter, finish
 from callcenter.runtime.cluster_wire import (
     APPEND_FENCED,
     STORE_FENCED,
     Entry,
     Forwarded,
+    cancelling,
     dump,
     id_after,
     load,
@@ -62,6 +63,7 @@ class Lead:
         self._timer_task: asyncio.Task[None] | None = None
         self._absent_since: dict[str, float] = {}
         self.sequenced = 0
+        self.stopping = False  # set to end the term at the next read (``finish``)
 
     # The term ---------------------------------------------------------------------------------
 
@@ -81,14 +83,17 @@ class Lead:
         if fresh and self.db is not None:
             tasks.append(asyncio.create_task(self._recover(), name="lead-recover"))
         try:
-            await asyncio.gather(*tasks)
+            await tasks[0]  # sequencing ends with the term
         finally:
-            for task in tasks:
+            for task in tasks[1:]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await finish(tasks, self._stop)
             c.after_apply = None
             if self._timer is not None:
                 self._timer.cancel()
+
+    def _stop(self) -> None:
+        self.stopping = True
 
     async def _catch_up(self) -> bool:
         """Adopt a snapshot or start fresh, then apply the applied stream to its end."""
@@ -151,10 +156,12 @@ class Lead:
         assert c.state is not None
         cursor = c.state.src
         stream = self.keys.inputs_stream
-        while True:
+        while not self.stopping:
             try:
                 replies: Any = await self.redis.xread({stream: cursor}, count=500, block=500)
             except (RedisError, OSError) as exc:
+                if cancelling():
+                    raise asyncio.CancelledError from exc
                 log.warning("lead: reading inputs failed: %s", exc)
                 await asyncio.sleep(0.2)
                 continue
@@ -173,6 +180,8 @@ class Lead:
                 await self.append(entries)
                 return
             except (RedisError, OSError) as exc:
+                if cancelling():
+                    raise asyncio.CancelledError from exc
                 log.warning("lead: appending failed: %s", exc)
                 await asyncio.sleep(0.2)
 
@@ -213,6 +222,8 @@ class Lead:
             try:
                 await work()
             except (RedisError, OSError) as exc:
+                if cancelling():
+                    raise asyncio.CancelledError from exc
                 log.warning("lead: %s failed: %s", getattr(work, "__name__", "work"), exc)
 
     async def live_nodes(self) -> tuple[set[str], set[str]]:

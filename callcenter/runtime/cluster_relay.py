@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from callcenter.runtime.cluster_wire import cancelling
 from callcenter.runtime.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ class Relay:
             try:
                 await self._redis.publish(self._channel, self._outbox[0])
             except (RedisError, OSError) as exc:
+                if cancelling():
+                    raise asyncio.CancelledError from exc
                 log.warning("relay: publish failed: %s", exc)
                 await asyncio.sleep(0.3)
                 continue
@@ -96,6 +99,8 @@ class Relay:
                 async for raw in pubsub.listen():
                     self._receive(json.loads(raw["data"]))
             except (RedisError, OSError) as exc:
+                if cancelling():
+                    raise asyncio.CancelledError from exc
                 log.warning("relay: subscription lost: %s", exc)
                 await asyncio.sleep(0.3)
             finally:

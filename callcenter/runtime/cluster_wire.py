@@ -15,6 +15,7 @@ node has its writes refused by Redis itself (``FENCED``).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import pickle
@@ -118,3 +119,10 @@ def id_after(a: str, b: str) -> bool:
     ams, _, aseq = a.partition("-")
     bms, _, bseq = b.partition("-")
     return (int(ams), int(aseq or 0)) > (int(bms), int(bseq or 0))
+
+
+def cancelling() -> bool:
+    """The current task is being cancelled (redis-py may turn the cancellation of a blocking
+    read into a connection error, which the retry loops would otherwise swallow)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
