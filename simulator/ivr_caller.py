@@ -35,6 +35,7 @@ from callcenter.ivr import (
     PromptFinished,
     RouteToQueue,
     SessionStarted,
+    SpeechRecognized,
     load_flows,
 )
 from callcenter.ivr.messages import (
@@ -168,7 +169,7 @@ class IvrCallers:
         c = self.callers.get(cid)
         if c is None or c.session.node_id != node_id or c.prompt is not None:
             return
-        self._feed(cid, DigitsReceived(digits=self._answer(c)), now)
+        self._feed(cid, self._answer(c), now)
 
     def on_ivr_lookup(self, payload: tuple[str, str], now: float) -> None:
         cid, request_id = payload
@@ -255,26 +256,36 @@ class IvrCallers:
             context_id=cmd.context_id,
         )
 
-    def _answer(self, c: _Caller) -> str:
+    def _answer(self, c: _Caller) -> DigitsReceived | SpeechRecognized:
+        """What the caller keys (or, with ``ivr.input: speech``, says) at their node."""
         node = self.flow.nodes[c.session.node_id or ""]
         rng = self.sim.rng
+        speech = self.sim.s.ivr.input == "speech"
         if isinstance(node, Menu):
-            digits = [o.digit for o in node.options if o.digit]
-            if c.mistake:
+            keyed = [o for o in node.options if o.digit or (speech and o.say)]
+            if c.mistake:  # no option: a key no option has, or words the grammar lacks
                 c.mistake = False
-                return next(d for d in "9876543210*" if d not in digits)
+                digits = {o.digit for o in node.options}
+                if speech:
+                    return SpeechRecognized(text="")
+                return DigitsReceived(digits=next(d for d in "9876543210*" if d not in digits))
             dist = self.dist.get(c.target, {})
-            best = min(
-                (o for o in node.options if o.digit),
-                key=lambda o: dist.get(o.next, 1_000_000),
-                default=None,
-            )
-            return best.digit if best is not None and best.digit else "1"
+            best = min(keyed, key=lambda o: dist.get(o.next, 1_000_000), default=None)
+            if best is None:
+                return DigitsReceived(digits="1")
+            if speech and best.say:
+                return SpeechRecognized(text=best.say[0])
+            return DigitsReceived(digits=best.digit or "1")
         if isinstance(node, Collect):
             keys = "".join(str(rng.randrange(10)) for _ in range(max(1, node.min_length)))
             full = len(keys) >= node.max_length  # the node takes them without a terminator
-            return keys if full else keys + (node.terminator or "")
-        return str(1 + rng.randrange(5))  # a survey's rating
+            return DigitsReceived(digits=keys if full else keys + (node.terminator or ""))
+        rating = 1 + rng.randrange(5)  # a survey's
+        if speech and isinstance(node, Survey):
+            words = [w for w, n in node.phrases.items() if n == rating]
+            if words:
+                return SpeechRecognized(text=words[0])
+        return DigitsReceived(digits=str(rating))
 
     def _ended(self, cid: str, reason: str, now: float) -> None:
         self.sim.run.events.append(

@@ -73,3 +73,14 @@ def test_a_scenario_naming_a_missing_flow_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_scenario(scenario_file(tmp_path, flow=str(tmp_path / "nowhere" / "bank.yaml")))
     assert "nowhere" in "\n".join(err.value.problems)
+
+
+def test_callers_can_answer_the_menus_by_voice(tmp_path: Path) -> None:
+    path = scenario_file(tmp_path)
+    path.write_text(path.read_text().replace("  mistake_rate: 0.2", "  input: speech\n  mistake_rate: 0.2"))
+    events = run_virtual(load_scenario(path)).events
+    said = [e.data for e in events if e.type == "ivr.input" and e.data["node"] == "language"]
+    assert said and {d.get("speech") for d in said} == {"english"}
+    assert any(e.data["via"] == "speech" for e in events if e.type == "ivr.survey")
+    cards = [e for e in events if e.type == "contact.queued" and e.queue == "cards"]
+    assert cards and all(e.data["attributes"]["intent"] == "lost_card" for e in cards)
