@@ -2,7 +2,7 @@
 
 ``want: customer`` identifies the caller (the card's fields become ``customer.*``). Any
 other ``want`` is a self-service answer for the customer found: from the runner's
-``SelfService`` (``ivr_answers.CrmAnswers`` in the server), else from an
+``SelfService`` (the CRM store in the server), else from an
 ``answer(want, card)`` coroutine of the directory; None (no such answer) is not found and
 the flow takes its ``not_found`` branch (a flow always has one). A directory that cannot
 answer (``CrmUnavailable``, any error) counts as not found; the session's own timeout
@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 
 class SelfService(Protocol):
-    """Self-service answers (``runtime/ivr_answers.CrmAnswers``): a mapping, or None
-    when there is no such answer for this customer."""
+    """Self-service answers (``crm_link.store.SqlCrmStore.answer`` in the server): a
+    mapping, or None when there is no such answer for this customer."""
 
     async def answer(self, want: str, card: CustomerCard) -> Mapping[str, Any] | None: ...
 

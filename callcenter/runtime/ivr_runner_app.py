@@ -16,13 +16,12 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from callcenter.appkeys import CENTER, CONFIG, CRM_DIRECTORY, DB, IVR_RUNNER, RECOGNIZER
+from callcenter.appkeys import CENTER, CONFIG, CRM_DIRECTORY, CRM_STORE, IVR_RUNNER, RECOGNIZER
 from callcenter.auth.guard import require_role
 from callcenter.auth.store import Principal
 from callcenter.config.model import CenterConfig
 from callcenter.core.errors import ConfigError
 from callcenter.ivr import FlowSet, load_flows
-from callcenter.runtime.ivr_answers import CrmAnswers
 from callcenter.runtime.ivr_runner import IvrRunner
 from callcenter.speech.vosk_recognizer import VoskRecognizer
 
@@ -80,7 +79,7 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         flows = NO_FLOWS
     center = app[CENTER]
     runner = IvrRunner(center, flows, directory=lambda: app.get(CRM_DIRECTORY),
-                       answers=CrmAnswers(app[DB], center.clock.now))
+                       answers=app.get(CRM_STORE))  # self-service answers: the CRM store's
     app[IVR_RUNNER] = runner
     loop = asyncio.get_running_loop()
     hup = _add_sighup(loop, lambda: reload_flows(runner, app[CONFIG], app.get(RECOGNIZER)))

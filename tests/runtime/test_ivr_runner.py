@@ -17,11 +17,10 @@ import pytest
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, CONFIG, CRM_STORE, DB, IVR_RUNNER, LOG
+from callcenter.appkeys import CENTER, CONFIG, CRM_STORE, IVR_RUNNER, LOG
 from callcenter.config.loader import load_config
 from callcenter.core.clock import VirtualClock
 from callcenter.ivr import messages as ivr
-from callcenter.runtime.ivr_answers import CrmAnswers
 from callcenter.runtime.ivr_runner import IvrRunner, NoFlow
 from callcenter.runtime.ivr_runner_app import reload_flows
 from callcenter.runtime.ivr_runner_ports import IvrCall
@@ -280,19 +279,3 @@ async def test_a_known_caller_hears_the_status_of_the_newest_order_from_the_crm(
     call.hang_up()
     await settle(runner)
 
-
-async def test_self_service_answers_come_from_what_the_crm_holds(server) -> None:  # type: ignore[no-untyped-def]
-    app, clock = server
-    answers = CrmAnswers(app[DB], clock.now)
-    noa = await app[CRM_STORE].lookup("caller_number", "+972501234567")
-    assert noa is not None
-    order = await answers.answer("order_status", noa)
-    assert order is not None and (order["status"], order["currency"], order["ordered_days_ago"]) == (
-        "delivered", "ILS", 10)
-    assert await answers.answer("open_tickets", noa) == {
-        "count": 1, "subject": "Card payment declined twice", "status": "open"}
-    assert await answers.answer("balance", noa) is None  # the CRM keeps no accounts
-    await app[CRM_STORE].create_customer({"name": "Dana Levi", "account_number": "12345678",
-                                          "phones": ["050-111-2233"]})
-    dana = await app[CRM_STORE].lookup("caller_number", "+972501112233")
-    assert dana is not None and await answers.answer("order_status", dana) is None  # no orders yet
