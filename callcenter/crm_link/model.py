@@ -58,7 +58,8 @@ class CustomerCard:
         return next((c for c in self.recent_contacts if c.contact_id != contact_id), None)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready; the IVR reads ``customer.id`` and ``customer.first_name`` from it."""
+        """JSON-ready; the IVR's lookup node gives it to flows as ``customer.*`` (``id``,
+        ``first_name``, ``tier``, ``segment``, ``open_complaint``, ``repeat_contact`` ...)."""
         return {
             "id": self.customer_id,
             "identified": self.identified,
@@ -77,6 +78,7 @@ class CustomerCard:
             "emails": list(self.emails),
             "open_tickets": self.open_tickets,
             "open_complaint": self.open_complaint,
+            "repeat_contact": self.previous_contact() is not None,  # within the repeat window
             "source": self.source,
         }
 

@@ -88,6 +88,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "emails": {"type": "array", "items": {"type": "string"}},
             "open_tickets": {"type": "integer"},
             "open_complaint": {"type": "boolean"},
+            "repeat_contact": {"type": "boolean", "description": "another contact within the repeat window"},
             "source": {"type": "string", "enum": ["local", "external", "placeholder"]},
         },
     },

@@ -193,6 +193,8 @@ async def test_a_repeat_caller_with_an_open_complaint_is_routed_to_complaints(
     queue, attributes = await crm.arrival(contact_id="c-5", caller="0501234567", queue="general",
                                           attributes={})
     assert queue == "complaints" and attributes["repeat_contact"] == "yes"
+    card = await crm_store.lookup("caller_number", "0501234567")  # what IVR branches see as customer.*
+    assert card is not None and card.to_dict()["repeat_contact"] is True and card.to_dict()["open_complaint"]
     routed = next(e for e in desk.events if e.type == "contact.crm_routed")
     assert routed.data == {"from_queue": "general", "to_queue": "complaints", "rule": 0,
                            "when": {"repeat_contact": "yes", "open_complaint": "yes"}}
