@@ -42,6 +42,7 @@ def compare(plan: ReplayPlan, events: Iterable[InteractionEvent], sl_seconds: fl
     """The comparison section of a replay's summary."""
     hour_of = {c.contact_id: _hour(c.at) for c in plan.contacts}
     top = {c.contact_id for c in plan.contacts if c.priority}
+    queue_of = {c.contact_id: f"queue:{c.queue}" for c in plan.contacts}
     sim: dict[object, Tally] = defaultdict(Tally)
     rec: dict[object, Tally] = defaultdict(Tally)
     queued: dict[str, float] = {}
@@ -49,7 +50,7 @@ def compare(plan: ReplayPlan, events: Iterable[InteractionEvent], sl_seconds: fl
         cid = e.contact_id
         if cid is None or cid not in hour_of:
             continue
-        keys = ("all", hour_of[cid], "priority" if cid in top else "regular")
+        keys = ("all", hour_of[cid], "priority" if cid in top else "regular", queue_of[cid])
         if e.type == "contact.queued" and cid not in queued:
             queued[cid] = e.at
             for k in keys:
@@ -62,7 +63,12 @@ def compare(plan: ReplayPlan, events: Iterable[InteractionEvent], sl_seconds: fl
             for k in keys:
                 sim[k].abandon(short=False)
     for c in plan.contacts:
-        for k in ("all", hour_of[c.contact_id], "priority" if c.priority else "regular"):
+        for k in (
+            "all",
+            hour_of[c.contact_id],
+            "priority" if c.priority else "regular",
+            queue_of[c.contact_id],
+        ):
             rec[k].offered += 1
             if c.recorded_outcome == "answered":
                 rec[k].answer(c.recorded_wait_s, sl_seconds, waited=c.recorded_wait_s > 0)
@@ -82,6 +88,10 @@ def compare(plan: ReplayPlan, events: Iterable[InteractionEvent], sl_seconds: fl
         "difference": _diff(_pick(sim["all"]), _pick(rec["all"])),
         "per_priority": {
             k: {"simulated": _pick(sim[k]), "recorded": _pick(rec[k])} for k in ("regular", "priority")
+        },
+        "per_queue": {
+            q: {"simulated": _pick(sim[f"queue:{q}"]), "recorded": _pick(rec[f"queue:{q}"])}
+            for q in sorted({c.queue for c in plan.contacts})
         },
         "per_hour": per_hour,
         "largest_wait_differences": [{"hour": row["hour"], **row["difference"]} for row in largest],

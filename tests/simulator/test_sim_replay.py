@@ -88,6 +88,9 @@ def test_a_replayed_morning_accounts_for_every_recorded_call(tmp_path: Path) -> 
     assert rows[0]["hour"] == "8" and "recorded_asa_seconds" in rows[0]
     assert (tmp_path / "out" / "replay_per_hour.png").stat().st_size > 1000
     assert summary["replay"]["days"] == ["1999-02-03"]
+    per_queue = c["per_queue"]
+    assert sum(q["recorded"]["offered"] for q in per_queue.values()) == len(calls)
+    assert per_queue["general"]["recorded"]["offered"] == sum(r.type in ("PS", "TT") for r in calls)
 
 
 @needs_data
