@@ -168,7 +168,7 @@ async def running_center(folder: Path, telephony: TelephonyConfig) -> AsyncItera
     from aiohttp import web
 
     from callcenter.app import create_app
-    from callcenter.appkeys import PROMPTS
+    from callcenter.appkeys import LOG, PROMPTS
     from callcenter.config.loader import load_config
     from callcenter.config.model import HoursConfig
     from callcenter.runtime.voice_app import TELEPHONY
@@ -189,6 +189,8 @@ async def running_center(folder: Path, telephony: TelephonyConfig) -> AsyncItera
         server = app[TELEPHONY].sip
         assert server is not None
         yield server
+        await app[LOG].flush()
+        print(f"center: {app[LOG].last_seq} interaction events logged")
     finally:
         await runner.cleanup()
 
