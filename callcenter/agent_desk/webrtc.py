@@ -162,7 +162,7 @@ class _Peer:
     """One agent desk's peer connection, its two audio directions and its leg."""
 
     def __init__(self, agent_id: str, pc: RTCPeerConnection, clock: MediaClock,
-                 on_closed: Callable[[_Peer, str], None]) -> None:
+                 on_closed: Callable[[_Peer, str], None], on_done: Callable[[_Peer], None]) -> None:
         self.agent_id = agent_id
         self.pc = pc
         self.outbound = _OutboundTrack()
@@ -171,6 +171,8 @@ class _Peer:
         self.up = asyncio.Event()
         self.closed = False
         self._on_closed = on_closed
+        self._on_done = on_done
+        self._finished = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         info = CallInfo(call_id=f"desk-audio-{agent_id}-{id(self):x}", caller=agent_id,
@@ -193,16 +195,22 @@ class _Peer:
                         self.leg.deliver_audio(bytes(len(pcm)) if self.muted else pcm)
 
     async def close(self, reason: str) -> None:
+        """Close once; a second caller waits until the first has released everything."""
         if self.closed:
+            await self._finished.wait()
             return
         self.closed = True
-        self.leg.end(reason)
-        self._on_closed(self, reason)
-        self.outbound.stop()
-        await self.pc.close()
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+        try:
+            self.leg.end(reason)
+            self._on_closed(self, reason)
+            self.outbound.stop()
+            await self.pc.close()
+            if self._reader is not None:
+                self._reader.cancel()
+                await asyncio.gather(self._reader, return_exceptions=True)
+        finally:
+            self._finished.set()
+            self._on_done(self)
 
 
 class DeskAudio:
@@ -219,6 +227,8 @@ class DeskAudio:
         self.clock = clock or MediaClock()
         self.legs = legs
         self._peers: dict[str, _Peer] = {}
+        self._open: set[_Peer] = set()  # every peer until its close has finished
+        self._stopped = False
         self._on_state = on_state
         self._stop_listening = legs.on_change(self._carrying) if legs is not None else None
 
@@ -230,9 +240,12 @@ class DeskAudio:
         old = self._peers.get(agent_id)
         if old is not None:
             await old.close("replaced")
+        if self._stopped:
+            raise AudioError("no_audio", "the server is shutting down")
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        peer = _Peer(agent_id, pc, self.clock, self._closed)
+        peer = _Peer(agent_id, pc, self.clock, self._closed, self._open.discard)
         self._peers[agent_id] = peer
+        self._open.add(peer)
         self._watch(peer)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -286,10 +299,14 @@ class DeskAudio:
             peer.muted = muted
 
     async def close(self) -> None:
-        for agent_id in list(self._peers):
-            await self.close_agent(agent_id, "server_stopped")
+        """Close every connection, also those whose close is already under way (a desk
+        that just left), so no ICE socket outlives the server."""
+        self._stopped = True
+        while self._open:
+            await next(iter(self._open)).close("server_stopped")
         if self._stop_listening is not None:
             self._stop_listening()
+            self._stop_listening = None
 
     # Queries ------------------------------------------------------------------------------------
 

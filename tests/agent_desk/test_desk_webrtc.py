@@ -371,3 +371,21 @@ async def test_a_reloaded_page_replaces_the_connection_without_a_closed_notice(l
         await first.close()
         await second.close()
         await audio.close()
+
+
+async def test_shutting_down_waits_for_a_close_under_way_and_refuses_new_offers(legs: Legs) -> None:
+    audio = DeskAudio(legs=legs)
+    browser = Browser(freq=440)
+    try:
+        await browser.call(audio, "alice")
+        pc = audio._peers["alice"].pc  # the test looks at the connection itself
+        leaving = asyncio.ensure_future(audio.close_agent("alice"))  # the desk just left
+        await asyncio.sleep(0)
+        await audio.close()  # the server stops meanwhile
+        assert pc.connectionState == "closed" and pc.iceConnectionState == "closed"
+        assert await leaving
+        with pytest.raises(AudioError) as refused:
+            await audio.offer("bob", browser.pc.localDescription.sdp)
+        assert refused.value.code == "no_audio"
+    finally:
+        await browser.close()
