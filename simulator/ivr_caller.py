@@ -3,12 +3,14 @@
 Theory of operation: a caller who arrives starts a session (``SessionStarted`` from their
 number to the flow's first entry number). What the session commands is carried out on
 the virtual clock: a prompt takes the time its text takes to say (``CHARS_PER_S``), a
-CRM lookup answers "not found" after ``LOOKUP_S``, the session's own timers are armed in
+CRM lookup answers after ``LOOKUP_S`` (found for callers whose contact type names a
+segment or tier, with those; not found for the others), the session's own timers are armed in
 the simulation's heap, ``RouteToQueue`` hands the contact to the ACD with the flow's
 attributes, priority and context, and ``HangUp`` ends the call in the IVR. When a prompt of
 a menu, collect or survey node has finished, the caller answers after ``THINK_S``: at a
 menu the option whose path reaches their queue in the fewest nodes (a caller who makes
-the scenario's mistake first keys a digit that is no option), digits for a collect node,
+the scenario's mistake first keys a digit that is no option; an option that sets what the
+caller is not, such as another ``language``, comes last), digits for a collect node,
 a rating for a survey. Once the ACD is done with the contact the session hears
 ``ContactCompleted`` and goes on to its survey, if the flow has one.
 """
@@ -171,9 +173,23 @@ class IvrCallers:
             return
         self._feed(cid, self._answer(c), now)
 
-    def on_ivr_lookup(self, payload: tuple[str, str], now: float) -> None:
-        cid, request_id = payload
-        if cid in self.callers:
+    def on_ivr_lookup(self, payload: tuple[str, str, str], now: float) -> None:
+        """Callers whose contact type names a segment or tier are customers the CRM knows
+        (by number, account or id); the others, and self-service questions, find nothing."""
+        cid, request_id, want = payload
+        c = self.callers.get(cid)
+        if c is None:
+            return
+        attrs = c.attributes
+        if want == "customer" and ("segment" in attrs or "tier" in attrs):
+            customer = {
+                "id": f"cu-{cid}",
+                "first_name": "Sim",
+                "tier": attrs.get("tier", "regular"),
+                "segment": attrs.get("segment", ""),
+            }
+            self._feed(cid, LookupCompleted(request_id=request_id, found=True, customer=customer), now)
+        else:
             self._feed(cid, LookupCompleted(request_id=request_id, found=False), now)
 
     def on_ivr_timer(self, payload: tuple[str, float], now: float) -> None:
@@ -221,7 +237,7 @@ class IvrCallers:
                 c.prompt = cmd.prompt_id
                 sim.at(now + len(cmd.text) / CHARS_PER_S, "ivr_prompt_done", (cid, cmd.prompt_id))
             elif isinstance(cmd, LookupCustomer):
-                sim.at(now + LOOKUP_S, "ivr_lookup", (cid, cmd.request_id))
+                sim.at(now + LOOKUP_S, "ivr_lookup", (cid, cmd.request_id, cmd.want))
             elif isinstance(cmd, RouteToQueue):
                 c.routed = True
                 sim.enqueue(self._arrived(c, cmd), now)
@@ -270,7 +286,12 @@ class IvrCallers:
                     return SpeechRecognized(text="")
                 return DigitsReceived(digits=next(d for d in "9876543210*" if d not in digits))
             dist = self.dist.get(c.target, {})
-            best = min(keyed, key=lambda o: dist.get(o.next, 1_000_000), default=None)
+            attrs = c.attributes
+
+            def clash(o: Any) -> int:  # an option setting what the caller is not (language: he)
+                return sum(k in attrs and attrs[k] != v for k, v in o.set.items())
+
+            best = min(keyed, key=lambda o: (clash(o), dist.get(o.next, 1_000_000)), default=None)
             if best is None:
                 return DigitsReceived(digits="1")
             if speech and best.say:

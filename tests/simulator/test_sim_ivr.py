@@ -84,3 +84,18 @@ def test_callers_can_answer_the_menus_by_voice(tmp_path: Path) -> None:
     assert any(e.data["via"] == "speech" for e in events if e.type == "ivr.survey")
     cards = [e for e in events if e.type == "contact.queued" and e.queue == "cards"]
     assert cards and all(e.data["attributes"]["intent"] == "lost_card" for e in cards)
+
+
+def test_known_customers_are_found_and_keep_their_tier_and_language(tmp_path: Path) -> None:
+    path = scenario_file(tmp_path)
+    text = path.read_text().replace(
+        "  - {queue: general, weight: 5}",
+        "  - {queue: general, weight: 5, language: he, attributes: {tier: top}}",
+    )
+    path.write_text(text)
+    events = run_virtual(load_scenario(path)).events
+    found = [e.data["found"] for e in events if e.type == "ivr.lookup" and e.data["node"] == "identify"]
+    assert True in found and False in found  # the general callers are known, the card ones not
+    general = [e for e in events if e.type == "contact.queued" and e.queue == "general"]
+    assert general and all(e.data["attributes"]["tier"] == "top" for e in general)
+    assert all(e.data["attributes"]["language"] == "he" and e.data["head_start_s"] == 90 for e in general)
