@@ -111,10 +111,13 @@ class CallChannel(Protocol):
 
 
 class _EventIterator:
-    """Async iterator over a channel's queue; stops after the ``HungUp``."""
+    """Async iterator over a channel's queue; stops after the ``HungUp``. On a channel whose
+    ``HungUp`` another reader already took, it ends at once with the same ``HungUp``, so a
+    reader that starts late (a bridge taking over a leg) never waits forever."""
 
-    def __init__(self, queue: asyncio.Queue[MediaEvent]) -> None:
+    def __init__(self, queue: asyncio.Queue[MediaEvent], ended: Callable[[], HungUp | None]) -> None:
         self._queue = queue
+        self._ended = ended
         self._done = False
 
     def __aiter__(self) -> _EventIterator:
@@ -123,6 +126,9 @@ class _EventIterator:
     async def __anext__(self) -> MediaEvent:
         if self._done:
             raise StopAsyncIteration
+        if self._queue.empty() and (last := self._ended()) is not None:
+            self._done = True
+            return last
         event = await self._queue.get()
         if isinstance(event, HungUp):
             self._done = True
@@ -149,6 +155,7 @@ class ChannelCore:
         self._queued_frames = 0
         self._sent_frames = 0
         self._ended = False
+        self._hung_up: HungUp | None = None  # the last event, once the call ended
         self._held = False
         self.frames_in = 0
         self.frames_out = 0
@@ -171,7 +178,7 @@ class ChannelCore:
         return self._held
 
     def events(self) -> AsyncIterator[MediaEvent]:
-        return _EventIterator(self._events)
+        return _EventIterator(self._events, lambda: self._hung_up)
 
     async def play(self, pcm_8k: bytes) -> bool:
         if self._ended:
@@ -247,7 +254,8 @@ class ChannelCore:
         self._clock.remove(self)
         self._outbound.clear()
         self._resolve_waiters(cleared=True)
-        self._events.put_nowait(HungUp(reason=reason))
+        self._hung_up = HungUp(reason=reason)
+        self._events.put_nowait(self._hung_up)
 
     def on_tick(self) -> None:
         """Called by the media clock every 20 ms: send the next queued frame, if any.

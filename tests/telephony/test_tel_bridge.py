@@ -125,3 +125,14 @@ def test_music_on_hold_from_a_wav_must_be_8k_mono(tmp_path: Path) -> None:
     assert load_music(good) == hold_music(0.5)
     with pytest.raises(ValueError, match="8 kHz"):
         load_music(bad)
+
+
+async def test_a_reader_that_starts_after_the_hang_up_was_taken_still_sees_it() -> None:
+    clock = MediaClock()
+    leg = Leg("agent", clock)
+    leg.deliver_audio(bytes(FRAME_BYTES))
+    leg.end("caller")
+    first = [e async for e in leg.events()]  # someone else drained the leg, HungUp included
+    assert first[-1] == HungUp(reason="caller")
+    late = [e async for e in leg.events()]  # the bridge comes later: it does not wait forever
+    assert late == [HungUp(reason="caller")]
