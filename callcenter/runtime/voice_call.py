@@ -264,6 +264,7 @@ class VoiceCall:
 
     async def _bridged(self, command: m.ConnectContact, leg: CallChannel) -> None:
         await self._stop_reader()
+        self.player.flush()  # what was queued for the wait (announcements) is moot now
         self.player.pause()
         self.listener.stop()
         cfg = self.front.telephony

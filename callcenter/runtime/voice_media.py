@@ -112,7 +112,8 @@ class PromptPlayer:
         self._wake.set()
 
     def pause(self) -> None:
-        """Silence now (the agent bridge takes over the call's audio); prompts stay queued."""
+        """Silence now (the agent bridge takes over the call's audio); prompts given while
+        paused wait for ``resume``."""
         self._paused = True
         self._cut = self._current is not None
         self._channel.clear()
