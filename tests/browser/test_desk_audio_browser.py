@@ -229,20 +229,19 @@ async def test_an_agent_talks_with_a_caller_in_the_browser(audio_browser, voice_
 
         await page.click("button[title='Hold (H)']")
         await page.wait_for_selector("button[title='Hold (H)']:text('Retrieve')")
-        await asyncio.sleep(0.5)  # audio already on its way drains
-        mark = len(caller.heard)
-        await until(lambda: len(caller.heard) - mark >= 50)  # one second on hold
-        assert caller.agent_frames(mark) <= 3  # music on hold, not the agent
+        held = len(caller.heard)
+        await until(lambda: len(caller.heard) - held >= 75)  # half a second to drain, then one on hold
+        assert caller.agent_frames(held + 25) <= 3  # not the agent, but music on hold:
+        assert sum(1 for pcm in caller.heard[held:] if tone_share(pcm, 523.25) > 0.5) >= 10
         await page.click("button[title='Hold (H)']")
         mark = len(caller.heard)
         await until(lambda: caller.agent_frames(mark) > 25)  # talking again
 
         await page.click("button[title='Mute (M)']")
         await page.wait_for_selector("#audio-state:text('audio · muted')")
-        await asyncio.sleep(0.5)
-        mark = len(caller.heard)
-        await until(lambda: len(caller.heard) - mark >= 50)
-        assert caller.agent_frames(mark) <= 3  # muted: the caller does not hear the agent
+        muted = len(caller.heard)
+        await until(lambda: len(caller.heard) - muted >= 75)
+        assert caller.agent_frames(muted + 25) <= 3  # muted: the caller does not hear the agent
         await page.click("button[title='Mute (M)']")
         await page.wait_for_selector("#audio-state:text('audio · connected')")
 
