@@ -184,10 +184,10 @@ class ClusterNode:
                 info = json.loads(text(raw))
                 if info["hash"] != mine:
                     raise ClusterConflict(
-                        f"node {me} cannot join: its configuration (hash {mine}) differs from that of "
-                        f"live node {info['node']} (hash {info['hash']}); every node of a cluster needs "
-                        "the same queues, skills, users and settings (only server.host, server.port "
-                        "and cluster.node_id may differ)")
+                        f"node {me} cannot join: its version or configuration (hash {mine}) differs "
+                        f"from that of live node {info['node']} (hash {info['hash']}); every node of a "
+                        "cluster needs the same callcenter version, queues, skills, users and settings "
+                        "(only server.host, server.port and cluster.node_id may differ)")
                 same_id = same_id or info["node"] == me
             if not same_id:
                 return

@@ -23,6 +23,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from callcenter import __version__
 from callcenter.acd.engine import AcdEngine
 from callcenter.config.model import CenterConfig
 from callcenter.core.ids import prefix_for
@@ -103,10 +104,11 @@ def load(blob: Any) -> Any:
 
 
 def config_hash(config: CenterConfig) -> str:
-    """What every node of a cluster must agree on: the config without what is per node."""
+    """What every node of a cluster must agree on: the version (replicas exchange pickled
+    engine state) and the config without what is per node."""
     shared = replace(config, server=replace(config.server, host="", port=0),
                      cluster=replace(config.cluster, node_id=""))
-    text = json.dumps(asdict(shared), sort_keys=True, default=str)
+    text = json.dumps([__version__, asdict(shared)], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
