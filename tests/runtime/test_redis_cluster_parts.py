@@ -96,3 +96,11 @@ def test_fencing_gate_refuses_stale_tokens() -> None:
     assert gate.admit(3) and gate.admit(3) and gate.admit(5)
     assert not gate.admit(4)
     assert gate.refused == 1 and gate.highest == 5
+
+
+async def test_a_redis_that_lost_its_data_never_hands_out_a_stale_token(redis: Redis, keys: RedisKeys) -> None:
+    lease = RoutingLease(redis, keys, "node-1", ttl=0.3)
+    lease.floor = lambda: 41  # the largest token this node has seen before Redis restarted empty
+    assert await lease.try_acquire() == 42
+    await lease.release()
+    assert await RoutingLease(redis, keys, "node-2", ttl=0.3).try_acquire() == 43
