@@ -140,7 +140,13 @@ class VoiceCall:
         self.hang_up("transferred")
 
     def hang_up(self, reason: str) -> None:
-        self._spawn(self.channel.hangup())
+        """The flow's prompts were said already; words of our own (an overflow message)
+        are let finish first."""
+        self._spawn(self._hang_up_when_said())
+
+    async def _hang_up_when_said(self) -> None:
+        await self.player.drained(timeout=20.0)
+        await self.channel.hangup()
 
     def on_routing(self, command: Any) -> None:
         if isinstance(command, ivr.RouteToQueue):
@@ -152,6 +158,11 @@ class VoiceCall:
             self.queued = False
             self.agent_id = command.agent_id
             self._connecting = asyncio.ensure_future(self._connect(command))
+        elif isinstance(command, m.OverflowContact):
+            # the queue sends the call elsewhere: say why (a voicemail target has its own prompt)
+            if command.target.message and command.target.to != "voicemail":
+                self.player.comfort(False)
+                self._say_own(command.target.message)
         elif isinstance(command, m.FinishContact):
             self.queued, self.held = False, False
             self.player.comfort(False)

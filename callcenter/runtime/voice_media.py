@@ -16,6 +16,7 @@ Each owns at most one task and ends it in ``close()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import wave
 from collections import OrderedDict, deque
@@ -81,11 +82,14 @@ class PromptPlayer:
         self._comfort = False
         self._paused = False
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._task = asyncio.get_running_loop().create_task(self._run())
         self.played: list[str] = []  # prompt ids that played to the end (for the log/tests)
 
     def say(self, prompt: PlayPrompt) -> None:
         self._queue.append(prompt)
+        self._idle.clear()
         if self._current is None and self._comfort:
             self._channel.clear()  # cut the music: the prompt goes first
         self._wake.set()
@@ -100,6 +104,7 @@ class PromptPlayer:
     def flush(self) -> None:
         """Cut the prompt playing and drop the waiting ones (none of them is reported)."""
         self._queue.clear()
+        self._wake.set()
         if self._current is not None:
             self._cut = True
         self._channel.clear()
@@ -126,19 +131,31 @@ class PromptPlayer:
     def idle(self) -> bool:
         return self._current is None and not self._queue
 
+    async def drained(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until every prompt given so far has been said."""
+        if self._paused:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+
     async def close(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        while not self._channel.ended:
-            if not self._paused and self._queue:
-                await self._play(self._queue.popleft())
-            elif not self._paused and self._comfort and self._music:
-                await self._channel.play(self._music)  # returns early when a prompt clears it
-            else:
-                self._wake.clear()
-                await self._wake.wait()
+        try:
+            while not self._channel.ended:
+                if not self._queue:
+                    self._idle.set()
+                if not self._paused and self._queue:
+                    await self._play(self._queue.popleft())
+                elif not self._paused and self._comfort and self._music:
+                    await self._channel.play(self._music)  # returns early when a prompt clears it
+                else:
+                    self._wake.clear()
+                    await self._wake.wait()
+        finally:
+            self._idle.set()  # nothing more will be said
 
     async def _play(self, prompt: PlayPrompt) -> None:
         self._current, self._cut = prompt.prompt_id, False

@@ -204,6 +204,27 @@ async def test_a_leg_that_comes_after_the_accept_is_bridged_and_the_wait_is_logg
     assert kinds.index("contact.agent_audio_missing") < kinds.index("contact.bridged")
     await client.close()
 
+
+@pytest.mark.slow  # the queue prompt and the message play out in real time (about 10 s)
+async def test_a_closed_queue_says_its_message_before_the_call_ends(
+        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts, open_hours=False)))
+    runner = client.app[IVR_RUNNER]
+    caller = StreamPhone(client, CALLER, BANK, 500)
+    await caller.dial()
+    await until(lambda: bool(runner.runs))
+    cid = next(iter(runner.runs))
+    await caller.press("1")
+    await until(lambda: runner.runs[cid].session.node_id == "customer_check")
+    await caller.press("2")  # sales, closed now: "Our advisers are available ..." then goodbye
+    heard_before = len(caller.heard)
+    await until(lambda: caller.closed, timeout=20)
+    assert len(caller.heard) - heard_before > 100  # over two seconds of words, then the hang-up
+    events = await contact_events(client, cid)
+    assert [e.data["reason"] for e in events if e.type == "contact.ended"] == ["overflow_disconnect"]
+    await caller.hang_up()
+    await client.close()
+
 @pytest.mark.slow  # the closed-hours prompt plays to its end before the tone (about 8 s)
 async def test_a_voicemail_left_after_hours_is_kept_when_the_caller_hangs_up(
         aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
