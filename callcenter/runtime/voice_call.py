@@ -65,6 +65,7 @@ class VoiceCall:
         self._connecting: asyncio.Task[None] | None = None
         self._voicemail: VoicemailTaker | None = None
         self._hangup_after: str | None = None  # own prompt id after which we hang up
+        self._own_said = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self.player = PromptPlayer(channel, front.audio, front.music, self._prompt_done, voice=voice)
         self.listener = SpeechListener(front.recognizer, self._heard)
@@ -252,7 +253,8 @@ class VoiceCall:
         self._hangup_after = self._say_own(self.front.telephony.callback_confirm)
 
     def _say_own(self, text: str) -> str:
-        prompt_id = f"{OWN_PROMPT}{len(self.player.played)}-{id(text)}"
+        self._own_said += 1
+        prompt_id = f"{OWN_PROMPT}{self._own_said}"
         self.player.say(ivr.PlayPrompt(prompt_id=prompt_id, text=text))
         return prompt_id
 
