@@ -47,6 +47,7 @@ from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import RandomIds
 from callcenter.runtime.bus import EventBus, Subscription
 from callcenter.runtime.center import Center, DeskSink
+from callcenter.runtime.cluster_check import Checks
 from callcenter.runtime.cluster_relay import Relay
 from callcenter.runtime.cluster_wire import ClusterIds, Entry, Forwarded, ReplicaState, cancelling, dump, load
 from callcenter.runtime.driver import Driver, Rejected
@@ -130,6 +131,8 @@ class ClusterCenter(Center):
         self.gate = FencingGate()
         self.my_tokens: set[int] = set()
         self.after_apply: Callable[[], None] | None = None  # set by the lead while leading
+        self.on_mark: Callable[[int, str], None] | None = None  # the lead sends its digest
+        self.checks = Checks()
         self.ready = asyncio.Event()
         self.applied_event = asyncio.Event()
         self.cluster = ClusterDriver(self)
@@ -197,6 +200,12 @@ class ClusterCenter(Center):
                 self.engine.handle_timer(now)
             elif entry.kind == "rec":
                 self._record(RecordEvent(event=entry.body))
+            elif entry.kind == "mark":
+                value = self.checks.at_mark(entry.body, self.engine)
+                if self.writing and self.on_mark is not None:
+                    self.on_mark(entry.body, value)
+            elif entry.kind == "digest":
+                self.checks.holder_says(*entry.body)
         except EngineError as exc:
             error = exc
         except Exception as exc:
@@ -371,7 +380,16 @@ class ClusterDriver(Driver[AcdEngine]):
             for _stream, entries in list(replies or ()):
                 for entry_id, fields in entries:
                     center.apply(entry_id.decode(), load(fields[b"e"]))
+                    if center.checks.diverged:
+                        await self._resync()
+                        break
             center.applied_event.set()
+
+    async def _resync(self) -> None:
+        blob = await self.center.redis.get(self.center.keys.snapshot)
+        if blob is not None:
+            self.center.adopt(load(blob))
+        self.center.checks.diverged = False
 
     def _fail(self, what: str, exc: BaseException) -> None:
         reason = f"redis unavailable: {type(exc).__name__}: {exc}"

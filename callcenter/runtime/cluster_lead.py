@@ -64,6 +64,8 @@ class Lead:
         self._absent_since: dict[str, float] = {}
         self.sequenced = 0
         self.stopping = False  # set to end the term at the next read (``finish``)
+        self._marks = 0
+        self._digest_tasks: set[asyncio.Task[None]] = set()
 
     # The term ---------------------------------------------------------------------------------
 
@@ -74,6 +76,7 @@ class Lead:
         await self.append([Entry(self.token, c.clock.now(), "term", node=c.owner)])
         await self.snapshot()
         c.after_apply = self._rearm
+        c.on_mark = self._send_digest
         self._rearm()
         log.info("node %s leads with fencing token %d", c.node_id, self.token)
         tasks = [asyncio.create_task(self._sequence(), name="lead-sequence"),
@@ -89,6 +92,7 @@ class Lead:
                 task.cancel()
             await finish(tasks, self._stop)
             c.after_apply = None
+            c.on_mark = None
             if self._timer is not None:
                 self._timer.cancel()
 
@@ -148,6 +152,22 @@ class Lead:
             if "FENCED" in str(exc):
                 raise Fenced(str(exc)) from None
             raise
+        self._marks += 1
+        await self.append([Entry(self.token, self.center.clock.now(), "mark", node=self.center.owner,
+                                 body=self._marks)])
+
+    def _send_digest(self, mark: int, value: str) -> None:
+        entry = Entry(self.token, self.center.clock.now(), "digest", node=self.center.owner,
+                      body=(mark, value))
+        task = asyncio.create_task(self._append_quietly(entry))
+        self._digest_tasks.add(task)
+        task.add_done_callback(self._digest_tasks.discard)
+
+    async def _append_quietly(self, entry: Entry) -> None:
+        try:
+            await self.append([entry])
+        except (RedisError, OSError, Fenced) as exc:  # the next mark checks again
+            log.warning("lead: %s entry failed: %s", entry.kind, exc)
 
     # Sequencing ---------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from callcenter.acd.engine import AcdEngine
 from callcenter.config.model import CenterConfig
 from callcenter.core.ids import prefix_for
 
-EntryKind = Literal["in", "rec", "timer", "term"]
+EntryKind = Literal["in", "rec", "timer", "term", "mark", "digest"]
 
 APPEND_FENCED = """
 local cur = redis.call('GET', KEYS[1])

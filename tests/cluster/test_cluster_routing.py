@@ -4,6 +4,7 @@ a node with a different configuration refuses to join."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -110,3 +111,27 @@ async def test_commands_with_a_stale_fencing_token_are_refused(nodes: list[TestS
         contacts = node.app[CENTER].engine.contacts
         assert "real" in contacts and "ghost" not in contacts  # every replica refused it
         assert node.app[CENTER].gate.refused >= 1  # type: ignore[attr-defined]
+
+
+async def test_a_replica_that_differs_from_the_holder_resynchronises(cluster_db: str, prefix: str) -> None:
+    servers = [TestServer(create_app(node_config(cluster_db, prefix, name, snapshot_every_s=0.3)))
+               for name in ("a", "b")]
+    for server in servers:
+        await server.start_server()
+    try:
+        leader = next(s for s in servers if s.app[CLUSTER].lease.held)
+        follower = next(s for s in servers if s is not leader)
+        await leader.app[CENTER].contact_arrived(contact_id="c-1", channel="chat", queue="cards",
+                                                 caller="a@b.c")
+        replica = follower.app[CENTER]
+        assert isinstance(replica, ClusterCenter)
+        await replica.acd.idle()
+        del replica.engine.contacts["c-1"]  # as if the replica had gone its own way
+        async with asyncio.timeout(10):
+            while "c-1" not in replica.engine.contacts:
+                await asyncio.sleep(0.05)
+        assert replica.checks.mismatches >= 1 and replica.engine.position("c-1") == leader.app[
+            CENTER].engine.position("c-1")
+    finally:
+        for server in reversed(servers):
+            await server.close()

@@ -94,6 +94,8 @@ async def test_killing_the_leader_hands_over_within_5_s_and_loses_nothing(
             while doomed_id in center.engine.contacts or center.engine.agents["bob"].state.value != "NOT_READY":
                 await asyncio.sleep(0.1)
         assert places() == [1, 2, 3]
+        checks = center.checks  # type: ignore[attr-defined]
+        assert checks.checked >= 1 and checks.mismatches == 0  # this replica agreed with the holders
         await alice.close()
         await bob.session.close()
         await doomed.close()
