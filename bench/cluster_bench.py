@@ -250,6 +250,8 @@ async def failover(db_url: str, rounds: int) -> tuple[list[float], int, int, int
             await feeder
             await center.acd.idle()
             lost = sum(1 for cid in accepted if center.engine.position(cid) is None)
+            print(f"  the observer's replica was checked against the holders' {center.checks.checked} "
+                  f"times: {center.checks.mismatches} differences")
             await observer.close()
         finally:
             stop.set()

@@ -114,6 +114,8 @@ class ClusterNode:
             "highest_token": self.center.gate.highest,
             "applied": st.entry_id if st else None,
             "terms_led": self.terms,
+            "replica_checks": self.center.checks.checked,
+            "replica_mismatches": self.center.checks.mismatches,
             "detail": "; ".join(problems) if problems else ("ok" if st else "joining"),
         }
 
