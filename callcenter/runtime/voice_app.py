@@ -49,6 +49,14 @@ class Telephony:
     audiosocket: AudioSocketServer | None = None
 
 
+    async def hang_up(self) -> None:
+        """Stop the listeners and end every call (idempotent): callers first (SIP BYE,
+        AudioSocket hang-up, media-stream close), then agents' phone legs."""
+        for server in (self.sip, self.audiosocket):
+            if server is not None:
+                await server.stop()
+        await self.front.hang_up_all()
+
     def health(self) -> dict[str, object]:
         """For /healthz: where each listener is (None: it could not bind), live calls."""
         return {
@@ -67,6 +75,15 @@ def install(app: web.Application) -> None:
     app[AGENT_LEGS] = AgentLegs()
     app.router.add_get("/media-stream", media_stream)
     app.cleanup_ctx.append(telephony_ctx)
+    app.on_shutdown.append(_hang_up_calls)
+
+
+async def _hang_up_calls(app: web.Application) -> None:
+    """On shutdown, before aiohttp closes open WebSockets: calls end in order, callers
+    first, while the IVR runner and the center still record how they ended."""
+    telephony = app.get(TELEPHONY)
+    if telephony is not None:
+        await telephony.hang_up()
 
 
 async def media_stream(request: web.Request) -> web.StreamResponse:
@@ -112,9 +129,7 @@ async def telephony_ctx(app: web.Application) -> AsyncIterator[None]:
         log.info("AudioSocket listening on %s:%s", cfg.audiosocket_host, audiosocket.port)
     app[TELEPHONY] = telephony
     yield
-    for server in started:
-        await server.stop()
-    await front.hang_up_all()
+    await telephony.hang_up()  # done already on shutdown, unless startup failed after this
     await front.stop()
 
 

@@ -5,6 +5,7 @@ no call, task, RTP socket or descriptor behind, and the log shows the right end.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,32 @@ async def test_caller_hangs_up_offered_connected_and_on_hold_and_the_agent_ends_
     await until(lambda: not stage.telephony.front.agent_lines)
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("agent-line-")]
     await client.close()
+
+
+async def test_shutdown_hangs_up_every_call_and_their_ends_reach_the_log(
+        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
+    stage = Stage(client, tmp_path)
+    center = center_of(client)
+    await ready_agent(center, "alice", {"sales": 1})
+    phone = AgentPhone(client, "alice")
+    await phone.dial()
+    sipp = stage.call("bank_keys.xml", 30000)  # would stay 30 s; the server stops first
+    offer = await offer_for(center, "alice")
+    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+    call = next(iter(stage.telephony.front.calls.values()))
+    await until(lambda: call.bridge is not None)
+    sip = stage.telephony.sip
+    await client.server.close()  # the server stops (the test client's sockets stay open)
+    # BYE to the caller first, then the agent's leg closed, then the log flushed
+    assert sip.open_resources()["calls"] == 0 and not stage.telephony.front.calls
+    assert not stage.telephony.front.agent_lines
+    await asyncio.wait_for(sipp, 40)  # sipp took our BYE (its script expected to send one)
+    await phone.hang_up()
+    await client.close()
+    with sqlite3.connect(tmp_path / "cc.db") as db:
+        ends = db.execute("SELECT json_extract(data, '$.reason'), json_extract(data, '$.by') FROM events "
+                          "WHERE contact_id = ? AND type = 'contact.ended'", (offer.contact_id,)).fetchall()
+        last = db.execute("SELECT type FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    assert ends == [("completed", "customer")]
+    assert last == ("server.stopped",)
