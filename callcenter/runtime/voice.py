@@ -40,7 +40,7 @@ DESK_TOPICS = ("contact.held", "contact.retrieved", "contact.transferred")
 
 
 class SessionStarter(Protocol):
-    """How the front starts the IVR for a call (the IVR runner, adapted in app.py)."""
+    """How the front starts the IVR for a call (the IVR runner, adapted in voice_app.py)."""
 
     async def __call__(self, channel: IvrChannel, *, caller: str, called: str) -> None: ...
 
