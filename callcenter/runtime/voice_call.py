@@ -263,8 +263,9 @@ class VoiceCall:
     async def _connect(self, command: m.ConnectContact) -> None:
         legs, wait = self.front.legs, self.front.telephony.agent_leg_wait_s
         leg = await legs.claim(command.agent_id, wait)
-        while leg is None and not self.channel.ended:
+        if leg is None and not self.channel.ended:  # said once; the caller waits on comfort audio
             self._record("contact.agent_audio_missing", agent=command.agent_id, waited_s=wait)
+        while leg is None and not self.channel.ended:
             leg = await legs.claim(command.agent_id, wait)
         if leg is None:
             return
