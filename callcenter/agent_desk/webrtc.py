@@ -172,7 +172,8 @@ class _Peer:
         self.closed = False
         self._on_closed = on_closed
         self._on_done = on_done
-        self._finished = asyncio.Event()
+        self._closing: asyncio.Future[None] | None = None
+        self.negotiation: asyncio.Future[str] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         info = CallInfo(call_id=f"desk-audio-{agent_id}-{id(self):x}", caller=agent_id,
@@ -195,22 +196,30 @@ class _Peer:
                         self.leg.deliver_audio(bytes(len(pcm)) if self.muted else pcm)
 
     async def close(self, reason: str) -> None:
-        """Close once; a second caller waits until the first has released everything."""
-        if self.closed:
-            await self._finished.wait()
-            return
-        self.closed = True
-        try:
+        """Close once; later callers wait for the same close. The close runs in its own
+        task, so a caller cancelled meanwhile (a desk's request when the server stops)
+        cannot leave it half done with the connection's sockets open."""
+        if self._closing is None:
+            self.closed = True
             self.leg.end(reason)
             self._on_closed(self, reason)
+            self._closing = asyncio.ensure_future(self._release())
+        await asyncio.shield(self._closing)
+
+    async def _release(self) -> None:
+        try:
             self.outbound.stop()
-            await self.pc.close()
+            if self.negotiation is not None:  # let it finish gathering: see DeskAudio.offer
+                await asyncio.wait({self.negotiation})
+            try:
+                await self.pc.close()
+            except Exception:
+                log.exception("closing the desk audio of %s failed", self.agent_id)
             if self._reader is not None:
                 self._reader.cancel()
                 await asyncio.gather(self._reader, return_exceptions=True)
         finally:
-            self._finished.set()
-            self._on_done(self)
+            self._on_done(self)  # before the close counts as done: DeskAudio.close relies on it
 
 
 class DeskAudio:
@@ -247,19 +256,15 @@ class DeskAudio:
         self._peers[agent_id] = peer
         self._open.add(peer)
         self._watch(peer)
+        # Run to the end even if the desk's request is cancelled: a connection closed while
+        # it gathers its candidates would leave the sockets opened after the close behind.
+        peer.negotiation = asyncio.ensure_future(_answer(pc, peer.outbound, sdp))
+        peer.negotiation.add_done_callback(_seen)
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            if not any(t.kind == "audio" for t in pc.getTransceivers()):
-                raise AudioError("bad_field", "the offer has no audio section", field="sdp")
-            pc.addTrack(peer.outbound)  # takes the offer's audio transceiver: send and receive
-            await pc.setLocalDescription(await pc.createAnswer())
+            return await asyncio.shield(peer.negotiation)
         except AudioError:
             await peer.close("bad_offer")
             raise
-        except Exception as exc:  # aiortc refuses SDP it cannot use with ValueError and friends
-            await peer.close("bad_offer")
-            raise AudioError("bad_field", f"the offer cannot be answered: {exc}", field="sdp") from None
-        return pc.localDescription.sdp
 
     async def add_ice(self, agent_id: str, candidate: str | None, sdp_mid: str | None,
                       sdp_mline_index: int | None) -> None:
@@ -377,6 +382,26 @@ class DeskAudio:
                 self._on_state(agent_id, state)
             except Exception:
                 log.exception("desk audio state listener failed")
+
+
+async def _answer(pc: RTCPeerConnection, outbound: MediaStreamTrack, sdp: str) -> str:
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        if not any(t.kind == "audio" for t in pc.getTransceivers()):
+            raise AudioError("bad_field", "the offer has no audio section", field="sdp")
+        pc.addTrack(outbound)  # takes the offer's audio transceiver: send and receive
+        await pc.setLocalDescription(await pc.createAnswer())
+    except AudioError:
+        raise
+    except Exception as exc:  # aiortc refuses SDP it cannot use with ValueError and friends
+        raise AudioError("bad_field", f"the offer cannot be answered: {exc}", field="sdp") from None
+    return str(pc.localDescription.sdp)
+
+
+def _seen(future: asyncio.Future[str]) -> None:
+    """An answer nobody waits for any more (the desk left) must not log a lost error."""
+    if not future.cancelled():
+        future.exception()
 
 
 def check_sdp(sdp: str) -> None:

@@ -389,3 +389,19 @@ async def test_shutting_down_waits_for_a_close_under_way_and_refuses_new_offers(
         assert refused.value.code == "no_audio"
     finally:
         await browser.close()
+
+
+async def test_a_close_whose_caller_is_cancelled_still_releases_the_connection(legs: Legs) -> None:
+    audio = DeskAudio(legs=legs)
+    browser = Browser(freq=440)
+    try:
+        await browser.call(audio, "alice")
+        pc = audio._peers["alice"].pc  # the test looks at the connection itself
+        request = asyncio.ensure_future(audio.close_agent("alice", "desk_closed"))
+        await asyncio.sleep(0)
+        request.cancel()  # the desk's socket handler, cancelled as the server stops
+        await asyncio.gather(request, return_exceptions=True)
+        await audio.close()
+        assert pc.connectionState == "closed" and pc.iceConnectionState == "closed"
+    finally:
+        await browser.close()
