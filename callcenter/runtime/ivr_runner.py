@@ -256,7 +256,9 @@ class _Run:
         await self.driver.stop()
         if self.runner.runs.get(self.contact_id) is self:
             del self.runner.runs[self.contact_id]
-        if self.center.engine.contacts.get(self.contact_id) is None or self._callback:
+        contact = self.center.engine.contacts.get(self.contact_id)
+        if contact is None or self._callback or contact.channel == "callback":
+            # gone, or to be called back (by the IVR's offer or the caller's key in the queue)
             self.center.detach(self.contact_id)
 
     async def stop(self) -> None:
