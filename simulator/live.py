@@ -40,6 +40,17 @@ DRAIN_TIMEOUT_S = 60.0
 RECEIVE_TIMEOUT_S = 30.0
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    n: int
+    kind: ContactType
+    queue: str
+    ivr_s: float
+    hangup_after_s: float | None  # hangs up in the IVR after this long
+    patience_s: float | None
+    rating: int
+
+
 @dataclass
 class LiveRun:
     scenario: Scenario
@@ -91,7 +102,11 @@ class Live:
         self.password = password or (lambda user: user)
         self.progress = progress
         self.drain_timeout_s = drain_timeout_s
-        self.rng = random.Random(scenario.seed)
+        # three streams: arrivals and customers are drawn in arrival order, so a seed gives
+        # the same traffic every run; agents draw as offers come, in the server's order
+        self.arrivals_rng = random.Random(scenario.seed)
+        self.rng = random.Random(scenario.seed + 1)
+        self.agent_rng = random.Random(scenario.seed + 2)
         self.run = LiveRun(
             scenario=scenario, url=self.url, speed=speed, start_epoch=scenario.start.timestamp()
         )
@@ -196,7 +211,7 @@ class Live:
         arrivals = (
             read_trace(Path(s.arrivals.trace))
             if s.arrivals.trace
-            else poisson(s.arrivals, s.start, s.duration, self.rng)
+            else poisson(s.arrivals, s.start, s.duration, self.arrivals_rng)
         )
         loop = asyncio.get_running_loop()
         next_report = 0.0
@@ -223,23 +238,33 @@ class Live:
     def _ended(self) -> set[str]:
         return {e.contact_id for e in self.run.events if e.type == "contact.ended" and e.contact_id}
 
-    def _draw(self, arrival: Arrival) -> tuple[ContactType, str, float, bool, float | None]:
-        r = self.rng.random()
+    def _draw(self, arrival: Arrival) -> Caller:
+        """Everything about one customer, drawn as they arrive (so in arrival order)."""
+        rng = self.rng
+        r = rng.random()
         kind = self.s.mix[next(i for i, c in enumerate(self.mix_cum) if r <= c)]
         ivr = self.ivr_time()
-        if self.rng.random() < self.s.ivr.mistake_rate:
+        if rng.random() < self.s.ivr.mistake_rate:
             ivr += 8.0
-        hangup = self.rng.random() < self.s.ivr.hangup_rate
+        hangup = rng.random() < self.s.ivr.hangup_rate
         patience = self.patience() if self.patience is not None else None
-        return kind, arrival.queue or kind.queue, ivr, hangup, patience
+        self.run.contacts += 1
+        return Caller(
+            n=self.run.contacts,
+            kind=kind,
+            queue=arrival.queue or kind.queue,
+            ivr_s=ivr,
+            hangup_after_s=ivr * rng.random() if hangup else None,
+            patience_s=patience,
+            rating=1 + rng.randrange(5),
+        )
 
     async def _customer(self, http: aiohttp.ClientSession, arrival: Arrival) -> None:
-        kind, queue, ivr, hangup, patience = self._draw(arrival)
-        self.run.contacts += 1
-        n = self.run.contacts
+        caller = self._draw(arrival)
+        kind, queue, patience, n = caller.kind, caller.queue, caller.patience_s, caller.n
         if kind.channel == "voice" and self.voice_on:
             self.run.voice_calls += 1
-            await voice_call(self, http, n, kind, queue, ivr, hangup, patience)
+            await voice_call(self, http, caller)
             return
         try:
             ws = await http.ws_connect(f"{self.url}/ws/chat", heartbeat=20)
@@ -254,12 +279,12 @@ class Live:
             self.run.voice_as_chat += kind.channel == "voice"
             self.record("contact.arrived", contact_id=cid, queue=queue, channel=kind.channel)
             await self._expect(ws, "prompt")
-            if hangup:
-                await self._listen(ws, ivr * self.rng.random())
+            if caller.hangup_after_s is not None:
+                await self._listen(ws, caller.hangup_after_s)
                 await ws.send_json({"type": "leave"})
                 self.record("contact.ended", contact_id=cid, reason="ivr_hangup")
                 return
-            await self._listen(ws, ivr)
+            await self._listen(ws, caller.ivr_s)
             self.record("contact.queued", contact_id=cid, queue=queue)  # it joins as this arrives
             await ws.send_json({"type": "text", "text": queue})
             # an agent free at once joins before any position is sent
@@ -269,7 +294,7 @@ class Live:
             ended = await self._expect(ws, "ended", timeout=None)
             self.record("contact.ended", contact_id=cid, reason=ended.get("reason", "completed"))
             if ended.get("rate"):
-                await ws.send_json({"type": "rate", "rating": 1 + self.rng.randrange(5)})
+                await ws.send_json({"type": "rate", "rating": caller.rating})
         except ServerGone as exc:
             self.fail(str(exc))
         finally:

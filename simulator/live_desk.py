@@ -45,7 +45,7 @@ class DeskAgent:
         self.live = live
         self.agent_id = agent_id
         self.g = group
-        rng = live.rng
+        rng = live.agent_rng
         self.handle = group.handle_time.sampler(rng)
         self.wrap = group.wrap_up.sampler(rng)
         self.answer = group.answer_delay.sampler(rng)
@@ -197,7 +197,7 @@ class DeskAgent:
 
     async def _offered(self, offer: dict[str, Any]) -> None:
         live, g = self.live, self.g
-        r = live.rng.random()
+        r = live.agent_rng.random()
         if r < g.decline_rate:
             await live.sleep(self.answer())
             await self.ask("decline", offer_id=offer["offer_id"], reason="declined")

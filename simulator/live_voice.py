@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from simulator.live_desk import ServerGone
-from simulator.scenario import ContactType
 
 if TYPE_CHECKING:
-    from simulator.live import Live
+    from simulator.live import Caller, Live
 
 RATING_TIMEOUT_S = 30.0
 
@@ -52,16 +51,8 @@ class VoiceLine:
             done.set()
 
 
-async def voice_call(
-    live: Live,
-    http: aiohttp.ClientSession,
-    n: int,
-    kind: ContactType,
-    queue: str,
-    ivr: float,
-    hangup: bool,
-    patience: float | None,
-) -> None:
+async def voice_call(live: Live, http: aiohttp.ClientSession, who: Caller) -> None:
+    n, kind, queue, patience = who.n, who.kind, who.queue, who.patience_s
     caller = f"+1555{n:07d}"
     pid = f"voice:{caller}"
     line = live.voice
@@ -91,7 +82,8 @@ async def voice_call(
         keys = deque(kind.keys)
         try:
             await asyncio.wait_for(
-                _key_through(ws, sid, keys), ivr * live.rng.random() / live.speed if hangup else None
+                _key_through(ws, sid, keys),
+                None if who.hangup_after_s is None else who.hangup_after_s / live.speed,
             )
         except TimeoutError:
             live.record("contact.ended", contact_id=pid, reason="ivr_hangup")
@@ -108,7 +100,7 @@ async def voice_call(
             listening.cancel()
         await line.hung_up[caller].wait()
         live.record("contact.ended", contact_id=pid, reason="completed")
-        await _rate(ws, sid, live)
+        await _rate(ws, sid, who.rating)
     except ServerGone as exc:
         live.fail(str(exc))
     finally:
@@ -144,13 +136,13 @@ async def _drain(ws: aiohttp.ClientWebSocketResponse) -> None:
             break
 
 
-async def _rate(ws: aiohttp.ClientWebSocketResponse, sid: str, live: Live) -> None:
+async def _rate(ws: aiohttp.ClientWebSocketResponse, sid: str, rating: int) -> None:
     """Key a rating at the survey's prompt, then wait for the server to hang up."""
     try:
         await asyncio.wait_for(_next_mark(ws), RATING_TIMEOUT_S)
     except (TimeoutError, ServerGone):
         return  # no survey: the call is over
-    await _press(ws, sid, str(1 + live.rng.randrange(5)))
+    await _press(ws, sid, str(rating))
     async for msg in ws:
         if msg.type != aiohttp.WSMsgType.TEXT:
             break

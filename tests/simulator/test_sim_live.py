@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
 from callcenter.config.loader import load_config
+from simulator.arrivals import poisson
 from simulator.live import run_live, users_yaml
 from simulator.live_cli import live_summary
 from simulator.scenario import load_scenario
@@ -75,6 +77,9 @@ async def test_a_live_run_answers_chats_from_real_desks(  # type: ignore[no-unty
     run = await asyncio.wait_for(run_live(scenario, str(server.make_url("")), speed=60.0), 30)
     assert run.stopped is None
     assert run.contacts >= 15 and run.unfinished == []
+    # the arrivals are the seed's, whatever the agents drew meanwhile
+    expected = poisson(scenario.arrivals, scenario.start, scenario.duration, random.Random(scenario.seed))
+    assert run.contacts == len(list(expected))
     assert run.voice_as_chat > 0  # the cards contacts are voice in the mix
     summary = live_summary(run)
     assert summary["offered"] > 10 and summary["answered"] > 5

@@ -210,7 +210,13 @@ def test_the_example_scenario_runs() -> None:
 
     s = load_scenario(ROOT / "simulator" / "scenarios" / "bank_morning.yaml")
     run = run_virtual(s)
-    summary = summarise(run.events, start=run.start_epoch, end=run.end_epoch, sl_seconds=s.service_level_s,
-                        short_abandon_s=s.short_abandon_s, interval_s=s.interval_s)
+    summary = summarise(
+        run.events,
+        start=run.start_epoch,
+        end=run.end_epoch,
+        sl_seconds=s.service_level_s,
+        short_abandon_s=s.short_abandon_s,
+        interval_s=s.interval_s,
+    )
     assert summary["offered"] > 500 and 0 < summary["service_level"] < 1
     assert summary["ivr_hangups"] > 0 and summary["per_queue"]["internet"]["answered"] > 0
