@@ -48,6 +48,7 @@ from callcenter.core.ids import RandomIds
 from callcenter.runtime.bus import EventBus, Subscription
 from callcenter.runtime.center import Center, DeskSink
 from callcenter.runtime.cluster_check import Checks
+from callcenter.runtime.cluster_log import LogCatchUp
 from callcenter.runtime.cluster_relay import Relay
 from callcenter.runtime.cluster_wire import ClusterIds, Entry, Forwarded, ReplicaState, cancelling, dump, load
 from callcenter.runtime.driver import Driver, Rejected
@@ -90,8 +91,11 @@ class _Writes:
 
     # InteractionLog
     def append(self, event: InteractionEvent) -> None:
-        if self._center.writing:
+        center = self._center
+        if center.writing:
             self._log.append(event)
+        elif center.state is not None:  # until the writer says it is durable (cluster_log)
+            center.log_catch_up.keep(center.state.entry_id, event)
 
     async def flush(self) -> None:
         await self._log.flush()
@@ -133,6 +137,8 @@ class ClusterCenter(Center):
         self.after_apply: Callable[[], None] | None = None  # set by the lead while leading
         self.on_mark: Callable[[int, str], None] | None = None  # the lead sends its digest
         self.checks = Checks()
+        self.interaction_log = log
+        self.log_catch_up = LogCatchUp()
         self.ready = asyncio.Event()
         self.applied_event = asyncio.Event()
         self.cluster = ClusterDriver(self)

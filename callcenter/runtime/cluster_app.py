@@ -168,6 +168,8 @@ class ClusterNode:
             try:
                 await self._announce()
                 self.presence_error = None
+                mark = await self.center.log_catch_up.durable_mark(self.redis, self.keys)
+                self.center.log_catch_up.drop_until(mark)
             except (RedisError, OSError) as exc:
                 if cancelling():
                     raise asyncio.CancelledError from exc

@@ -73,6 +73,7 @@ class Lead:
         c = self.center
         c.my_tokens.add(self.token)
         fresh = await self._catch_up()
+        await self._log_what_was_not()
         await self.append([Entry(self.token, c.clock.now(), "term", node=c.owner)])
         await self.snapshot()
         c.after_apply = self._rearm
@@ -82,7 +83,8 @@ class Lead:
         tasks = [asyncio.create_task(self._sequence(), name="lead-sequence"),
                  asyncio.create_task(self._every(c.config.cluster.snapshot_every_s, self.snapshot),
                                      name="lead-snapshot"),
-                 asyncio.create_task(self._every(1.0, self.reap), name="lead-reap")]
+                 asyncio.create_task(self._every(1.0, self.reap), name="lead-reap"),
+                 asyncio.create_task(self._every(0.2, self.mark_durable), name="lead-log-mark")]
         if fresh and self.db is not None:
             tasks.append(asyncio.create_task(self._recover(), name="lead-recover"))
         try:
@@ -122,6 +124,23 @@ class Lead:
                 async with asyncio.timeout(0.2):
                     await c.applied_event.wait()
         return fresh
+
+    async def _log_what_was_not(self) -> None:
+        """Write the events the previous holder sequenced but may not have logged."""
+        c = self.center
+        if self.db is None:
+            return
+        mark = await c.log_catch_up.durable_mark(self.redis, self.keys)
+        written = await c.log_catch_up.write_missing(self.db, c.interaction_log, mark)
+        if written:
+            log.warning("logged %d events the previous lease holder had not written", written)
+
+    async def mark_durable(self) -> None:
+        st = self.center.state
+        assert st is not None
+        mark = st.entry_id
+        await self.center.interaction_log.flush()
+        await self._store(keys=[self.keys.lease, self.keys.log_durable], args=[self.lease_value, mark])
 
     async def _recover(self) -> None:
         assert self.db is not None

@@ -30,6 +30,11 @@ class RedisKeys:
         return f"{self.prefix}:acd:snapshot"
 
     @property
+    def log_durable(self) -> str:
+        """The last applied-stream id whose events the lease holder's log has written."""
+        return f"{self.prefix}:acd:log_durable"
+
+    @property
     def relay(self) -> str:
         """Pub/sub channel for frames that must reach a desk or chat on another node."""
         return f"{self.prefix}:relay"

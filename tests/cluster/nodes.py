@@ -26,11 +26,12 @@ def free_port() -> int:
 
 
 def write_config(folder: Path, node_id: str, port: int, *, db_url: str, prefix: str,
-                 redis_url: str = "redis://127.0.0.1:6379/0", **cluster: Any) -> Path:
+                 redis_url: str = "redis://127.0.0.1:6379/0", flush_interval_ms: int = 20,
+                 **cluster: Any) -> Path:
     """The demo config in cluster mode; folders stay those of the repository's config."""
     data = yaml.safe_load((ROOT / "config" / "callcenter.yaml").read_text(encoding="utf-8"))
     data["server"] = {**data.get("server", {}), "host": "127.0.0.1", "port": port}
-    data["storage"] = {"url": db_url, "upgrade_on_start": False}
+    data["storage"] = {"url": db_url, "upgrade_on_start": False, "flush_interval_ms": flush_interval_ms}
     data["bus"] = {"kind": "redis", "url": redis_url, "prefix": prefix}
     data["cluster"] = {"enabled": True, "node_id": node_id, **cluster}
     data["ivr_dir"] = str(ROOT / "config" / "ivr")
