@@ -9,8 +9,9 @@ unknown or missing fields. Every refusal is a ``FrameError`` that names the fiel
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, Field, fields
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 
@@ -61,9 +62,14 @@ def parse_frame(raw: str | bytes, types: dict[str, type], *, max_bytes: int, max
     return msg_id, build(cls, data, msg_id=msg_id, max_text=max_text)
 
 
+@functools.cache
+def _shape(cls: type) -> tuple[dict[str, Any], dict[str, Field[Any]]]:
+    """A frame class's field types and specs, worked out once (``get_type_hints`` compiles)."""
+    return get_type_hints(cls), {f.name: f for f in fields(cls)}
+
+
 def build(cls: type, data: dict[str, Any], *, msg_id: Any, max_text: int) -> Any:
-    hints = get_type_hints(cls)
-    specs = {f.name: f for f in fields(cls)}
+    hints, specs = _shape(cls)
     for key in data:
         if key not in specs:
             raise FrameError("bad_field", f"unknown field {key!r}", field=key, msg_id=msg_id)
