@@ -114,7 +114,7 @@ async def test_commands_with_a_stale_fencing_token_are_refused(nodes: list[TestS
 
 
 async def test_a_replica_that_differs_from_the_holder_resynchronises(cluster_db: str, prefix: str) -> None:
-    servers = [TestServer(create_app(node_config(cluster_db, prefix, name, snapshot_every_s=0.3)))
+    servers = [TestServer(create_app(node_config(cluster_db, prefix, name, snapshot_every_s=0.3, lease_ttl_s=5.0)))
                for name in ("a", "b")]
     for server in servers:
         await server.start_server()
