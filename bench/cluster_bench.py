@@ -7,8 +7,8 @@
    arrivals and agents are spread over the nodes, and each agent's desk accepts its offer
    and ends the contact at once (queues without wrap-up).
 2. Failover: three ``callcenter serve`` processes and an observer node here (it follows
-   and never leads). Chats arrive on the observer all along (20 a second); ten times the
-   lease holder is killed with SIGKILL and started again. Failover time: kill -> the
+   and never leads). Chats arrive on the observer all along (each 50 ms after the last
+   was taken); ten times the lease holder is killed with SIGKILL and started again. Failover time: kill -> the
    observer applies a term entry with a larger fencing token. Lost contacts: arrivals the
    cluster accepted that are not waiting in the queue at the end.
 
