@@ -65,6 +65,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     crm_web.install(app)  # customers, tickets, contact history, lookup, screen pop
     install_relay(app)  # cluster mode: chat lines and desk frames to other nodes
     voice_app.install(app)  # calls: SIP, AudioSocket, /media-stream -> IVR, queue, agent legs
+    app.on_shutdown.append(close_client_sockets)  # after the calls' own shutdown hook
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/version", version)
     app.router.add_get("/api/v1/openapi.json", openapi)
@@ -141,6 +142,16 @@ async def center_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CENTER] = center
     yield
     await center.stop()  # handles what is already queued, so its events reach the log
+
+
+async def close_client_sockets(app: web.Application) -> None:
+    """Desks, chats and wallboards still open are told the server is going away (1001), so
+    shutdown does not wait on their WebSockets until the heartbeat gives up on them."""
+    for closing in (app[desk_routes.HUB].close, app[chat_routes.SESSIONS].close, app[wallboard.FEED].close):
+        try:
+            await closing()
+        except Exception:
+            log.exception("closing client sockets at shutdown")
 
 
 # Routes ------------------------------------------------------------------------------

@@ -49,6 +49,12 @@ class WallboardFeed:
         self.subscribers: set[WsSender] = set()
         self.pushed_at: tuple[int, int, tuple[str, ...]] = (-1, -1, ())  # folded, last point, listens
 
+    async def close(self) -> None:
+        """The server is going away: tell every open wallboard (1001) instead of letting
+        shutdown wait for them."""
+        for sender in tuple(self.subscribers):
+            await sender.ws.close(code=1001, message=b"server shutting down")
+
     # Snapshots --------------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:

@@ -153,3 +153,28 @@ def _wait_healthy(port: int, proc: subprocess.Popen[str]) -> None:
         except OSError:
             time.sleep(0.1)
     raise AssertionError("server did not become healthy within 30 s")
+
+
+async def test_stopping_tells_open_chats_the_server_is_going_away_without_waiting_on_them(tmp_path: Path) -> None:
+    from aiohttp.test_utils import TestServer
+
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
+    config = replace(config, telephony=replace(config.telephony, enabled=False))
+    server = TestServer(create_app(config), host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(server.make_url("/ws/chat"))
+        await ws.send_json({"type": "start", "name": "Dana"})
+        first = await ws.receive_json(timeout=10)
+        assert first["type"] == "session"
+
+        async def customer_page() -> None:  # an open page reads (and so answers a close) all along
+            async for _ in ws:
+                pass
+
+        reading = asyncio.create_task(customer_page())
+        # The page stays open; stopping must not wait on it (it used to take the heartbeat's
+        # 20 s and more).
+        await asyncio.wait_for(server.close(), timeout=8)
+        await asyncio.wait_for(reading, timeout=5)
+        assert ws.close_code == 1001
