@@ -31,7 +31,7 @@ from callcenter.core.errors import CallcenterError
 from callcenter.crm_link import web as crm_web
 from callcenter.runtime.cluster import ClusterCenter, ClusterUnavailable, finish
 from callcenter.runtime.cluster_lead import Fenced, Lead
-from callcenter.runtime.cluster_wire import cancelling, config_hash, load, text
+from callcenter.runtime.cluster_wire import bounded, cancelling, config_hash, load, stop_tasks, text
 from callcenter.runtime.lease import LeaseKeeper, RoutingLease
 from callcenter.runtime.redis_bus import RedisBus
 from callcenter.runtime.redis_keys import RedisKeys
@@ -39,6 +39,8 @@ from callcenter.runtime.redis_keys import RedisKeys
 log = logging.getLogger(__name__)
 
 PRESENCE_TTL_S = 3.0
+REDIS_CONNECT_TIMEOUT_S = 2.0
+REDIS_SOCKET_TIMEOUT_S = 5.0
 JOIN_TIMEOUT_S = 30.0
 
 
@@ -97,10 +99,8 @@ class ClusterNode:
         await self._end_lead()
         await self.keeper.stop(release=True)
         if self._presence_task is not None:
-            self._presence_task.cancel()
-            await asyncio.gather(self._presence_task, return_exceptions=True)
-        with contextlib.suppress(RedisError, OSError):
-            await self.redis.delete(self.keys.node(self.center.node_id))
+            await stop_tasks([self._presence_task])
+        await bounded(self.redis.delete(self.keys.node(self.center.node_id)), "removing this node's presence")
 
     def health(self) -> dict[str, Any]:
         d = self.center.cluster
@@ -207,7 +207,11 @@ CLUSTER = web.AppKey("cluster", ClusterNode)
 
 async def redis_bus_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    redis = Redis.from_url(config.bus.url)
+    # Bounded socket waits: a Redis that vanished without closing its connections (a
+    # partition) must show in health and must not hold up the shutdown. Blocking reads
+    # block for at most a second, well within the socket timeout.
+    redis = Redis.from_url(config.bus.url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+                           socket_timeout=REDIS_SOCKET_TIMEOUT_S)
     try:
         await redis.ping()
     except (RedisError, OSError) as exc:
@@ -218,7 +222,7 @@ async def redis_bus_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS], app[BUS] = redis, bus
     yield
     await bus.close()
-    await redis.aclose()
+    await bounded(redis.aclose(), "closing the Redis connections")
 
 
 async def cluster_center_ctx(app: web.Application) -> AsyncIterator[None]:

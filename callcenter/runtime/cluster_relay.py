@@ -11,7 +11,6 @@ is at most once, like the desk socket itself; the chat lines are in the log eith
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import deque
@@ -20,7 +19,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from callcenter.runtime.cluster_wire import cancelling
+from callcenter.runtime.cluster_wire import bounded, cancelling, stop_tasks
 from callcenter.runtime.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -49,9 +48,7 @@ class Relay:
                        asyncio.create_task(self._receive_loop(), name="relay-receive")]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(self._tasks)
 
     # Public methods ---------------------------------------------------------------------
 
@@ -96,16 +93,17 @@ class Relay:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
-                async for raw in pubsub.listen():
-                    self._receive(json.loads(raw["data"]))
+                while True:  # a bounded wait: the client's socket timeout must not end it
+                    raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if raw is not None:
+                        self._receive(json.loads(raw["data"]))
             except (RedisError, OSError) as exc:
                 if cancelling():
                     raise asyncio.CancelledError from exc
                 log.warning("relay: subscription lost: %s", exc)
                 await asyncio.sleep(0.3)
             finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await bounded(pubsub.aclose(), "closing the relay subscription")  # type: ignore[no-untyped-call]
 
     def _receive(self, message: dict[str, Any]) -> None:
         if message.get("from") == self.node:

@@ -18,15 +18,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import pickle
 from collections import OrderedDict
+from collections.abc import Awaitable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
+
+from redis.exceptions import RedisError
 
 from callcenter import __version__
 from callcenter.acd.engine import AcdEngine
 from callcenter.config.model import CenterConfig
 from callcenter.core.ids import prefix_for
+
+log = logging.getLogger(__name__)
 
 EntryKind = Literal["in", "rec", "timer", "term", "mark", "digest"]
 
@@ -128,3 +134,33 @@ def cancelling() -> bool:
     read into a connection error, which the retry loops would otherwise swallow)."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+# Shutting down while Redis is away: nothing in a cleanup may wait without a bound.
+
+STOP_TIMEOUT_S = 2.0
+
+
+async def stop_tasks(tasks: Iterable[asyncio.Task[None]], timeout: float = STOP_TIMEOUT_S) -> None:
+    """Cancel ``tasks`` and wait for them at most ``timeout``: a task stuck in a Redis call
+    (or one whose cancellation redis-py swallowed) is left behind with an error logged,
+    rather than holding up the node's shutdown."""
+    tasks = [t for t in tasks if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        log.error("task %s did not stop within %g s; shutting down without it", task.get_name(), timeout)
+
+
+async def bounded(step: Awaitable[object], what: str, timeout: float = STOP_TIMEOUT_S) -> None:
+    """Await one cleanup step for at most ``timeout``; Redis being away only logs a warning."""
+    try:
+        async with asyncio.timeout(timeout):
+            await step
+    except TimeoutError:
+        log.warning("%s took more than %g s; going on without it", what, timeout)
+    except (RedisError, OSError) as exc:
+        log.warning("%s failed: %s", what, exc)

@@ -15,13 +15,13 @@ Each operation is one Lua script, so check-and-set is atomic in Redis.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from callcenter.runtime.cluster_wire import bounded, cancelling, stop_tasks
 from callcenter.runtime.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -145,12 +145,10 @@ class LeaseKeeper:
 
     async def stop(self, *, release: bool = True) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await stop_tasks([self._task])
             self._task = None
         if release and self._lease.held:
-            with contextlib.suppress(RedisError, OSError):
-                await self._lease.release()
+            await bounded(self._lease.release(), "releasing the routing lease")
             self._lease.token = None
             self._on_lost()
 
@@ -163,6 +161,8 @@ class LeaseKeeper:
                 await (self._lease.renew() if was_held else self._lease.try_acquire())
                 last_ok = loop.time()
             except (RedisError, OSError) as exc:
+                if cancelling():  # redis-py can turn a cancellation into a connection error
+                    raise asyncio.CancelledError from exc
                 log.warning("routing lease: redis unavailable: %s", exc)
                 if was_held and loop.time() - last_ok > self._lease.ttl:
                     self._lease.token = None  # another node may hold it by now

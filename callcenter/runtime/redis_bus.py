@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from callcenter.runtime.bus import BusMessage, MemorySubscription, matches
+from callcenter.runtime.cluster_wire import cancelling, stop_tasks
 from callcenter.runtime.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,7 @@ class RedisBus:
             log.warning("closing the bus with %d unsent messages", len(self._outbox))
         self._closing = True
         self._wake.set()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(self._tasks)
         for sub in tuple(self._subscriptions):
             sub.close()
 
@@ -98,6 +97,8 @@ class RedisBus:
                                   maxlen=self._maxlen, approximate=True)
                     await pipe.execute()
             except (RedisError, OSError) as exc:
+                if cancelling():
+                    raise asyncio.CancelledError from exc
                 self._fail(exc)
                 await asyncio.sleep(0.5)
                 continue
@@ -111,6 +112,8 @@ class RedisBus:
                 streams: dict[Any, Any] = {self._keys.bus_stream: self._last_id}
                 replies = await self._redis.xread(streams, count=1000, block=1000)
             except (RedisError, OSError) as exc:
+                if cancelling():
+                    raise asyncio.CancelledError from exc
                 self._fail(exc)
                 await asyncio.sleep(0.5)
                 continue

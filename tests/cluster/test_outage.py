@@ -113,3 +113,27 @@ async def test_redis_outage_is_reported_refused_and_recovered(node: TestServer,
         assert center.engine.position("chat-1")[0] == 1  # type: ignore[index]
         assert center.engine.position("chat-3")[0] == 2  # type: ignore[index]
         assert "chat-2" not in center.engine.contacts
+
+
+async def test_a_node_shuts_down_promptly_while_redis_is_away(private_redis: PrivateRedis, cluster_db: str,
+                                                              prefix: str) -> None:
+    await private_redis.wait_up()
+    config = node_config(cluster_db, prefix, "solo")
+    config = replace(config, bus=replace(config.bus, url=f"redis://127.0.0.1:{private_redis.port}/0"))
+    server = TestServer(create_app(config))
+    await server.start_server()
+    closed = False
+    try:
+        center = server.app[CENTER]
+        async with aiohttp.ClientSession() as http:
+            await wait_health(http, server, 200)
+            await center.contact_arrived(contact_id="chat-1", channel="chat", queue="cards", caller="a@b.c")
+            private_redis.kill()
+            await wait_health(http, server, 503)
+        started = asyncio.get_running_loop().time()
+        await server.close()
+        closed = True
+        assert asyncio.get_running_loop().time() - started < 10.0  # every wait on Redis is bounded
+    finally:
+        if not closed:
+            await server.close()
