@@ -5,8 +5,10 @@ Agents log in over HTTP (``/api/v1/auth/login``) and work from the desk WebSocke
 at the scenario's rates), hold the contact for its handling time, set a disposition, end
 it, wrap up, ready again. Customers come over the chat WebSocket (``/ws/chat``): start,
 spend their IVR time, name their queue, wait, and leave when their patience runs out
-before an agent joins. Voice contacts of the mix are carried over the chat socket too (to
-the same queue) and the summary says so (``voice_as_chat``).
+before an agent joins. With telephony on, voice contacts call over the media stream
+(``simulator/live_voice.py``; speaking callers: ``simulator/live_speech.py``); with it
+off they are carried over the chat socket (to the same queue) and the summary says so
+(``voice_as_chat``).
 
 Time: scenario seconds run ``speed`` times faster than the wall clock; every wait of the
 scenario (gaps between arrivals, IVR time, patience, answer delay, handling, wrap-up) is
@@ -33,6 +35,7 @@ import aiohttp
 from callcenter.core.events import InteractionEvent
 from simulator.arrivals import Arrival, poisson, read_trace
 from simulator.live_desk import LOGINS_AT_ONCE, DeskAgent, ServerGone
+from simulator.live_speech import Speaker, SpeechTally, spoken_phrases
 from simulator.live_voice import VoiceLine, rename, voice_call
 from simulator.scenario import AgentGroup, ContactType, Scenario
 
@@ -49,6 +52,7 @@ class Caller:
     hangup_after_s: float | None  # hangs up in the IVR after this long
     patience_s: float | None
     rating: int
+    speaks: bool = False  # answers the IVR by speech (the contact type's ``say``)
 
 
 @dataclass
@@ -65,6 +69,7 @@ class LiveRun:
     voice_as_chat: int = 0  # voice contacts carried over the chat socket (telephony off)
     voice_calls: int = 0  # over the media-stream WebSocket
     max_lag_s: float = 0.0  # the latest an arrival started behind its schedule (wall seconds)
+    speech: SpeechTally = field(default_factory=SpeechTally)
     stopped: str | None = None
 
 
@@ -95,6 +100,7 @@ class Live:
         password: Callable[[str], str] | None = None,
         progress: Callable[[float], None] | None = None,
         drain_timeout_s: float = DRAIN_TIMEOUT_S,
+        speech_cache: Path | None = None,
     ) -> None:
         self.s = scenario
         self.url = url.rstrip("/")
@@ -107,6 +113,9 @@ class Live:
         self.arrivals_rng = random.Random(scenario.seed)
         self.rng = random.Random(scenario.seed + 1)
         self.agent_rng = random.Random(scenario.seed + 2)
+        self.speech_rng = random.Random(scenario.seed + 3)  # who speaks: the others stay as they were
+        self.speaker: Speaker | None = None
+        self.speech_cache = speech_cache
         self.run = LiveRun(
             scenario=scenario, url=self.url, speed=speed, start_epoch=scenario.start.timestamp()
         )
@@ -170,30 +179,48 @@ class Live:
                     self.voice_on = res.status != 404  # 404: the server's telephony is off
             except aiohttp.ClientError as exc:
                 raise ServerGone(f"cannot reach {self.url}: {exc}") from None
-            self._t0 = asyncio.get_running_loop().time()
-            agents = [DeskAgent(self, agent_id, group) for agent_id, group in agent_ids(self.s)]
-            agent_tasks = [asyncio.create_task(a.work()) for a in agents]
             try:
-                await self._wait_or_stop(asyncio.gather(*(a.ready_once.wait() for a in agents)), 30.0)
-                self._t0 = asyncio.get_running_loop().time()  # the scenario starts with agents on
-                self.clock_started.set()
-                await self._wait_or_stop(self._arrivals(http), None)
-                if not self.stop.is_set() and self._customers:
-                    await self._wait_or_stop(
-                        asyncio.gather(*self._customers, return_exceptions=True), self.drain_timeout_s
-                    )
+                await self._start_speaker()
+                await self._work(http)
             finally:
-                for a in agents:
-                    a.finishing = True
-                for t in [*self._customers, *agent_tasks]:
-                    t.cancel()
-                await asyncio.gather(*self._customers, *agent_tasks, return_exceptions=True)
+                if self.speaker is not None:
+                    await self.speaker.close()
         self.run.end_epoch = self.now()
         ids = self.voice.contact_ids
         self.run.events = _settled(rename(self.run.events, ids))
         self.run.contact_ids = [ids.get(c, c) for c in self.run.contact_ids]
         self.run.unfinished = sorted(set(self.run.contact_ids) - self._ended)
         return self.run
+
+    async def _work(self, http: aiohttp.ClientSession) -> None:
+        """Agents on, the arrivals, the drain; every task ended on the way out."""
+        self._t0 = asyncio.get_running_loop().time()
+        agents = [DeskAgent(self, agent_id, group) for agent_id, group in agent_ids(self.s)]
+        agent_tasks = [asyncio.create_task(a.work()) for a in agents]
+        try:
+            await self._wait_or_stop(asyncio.gather(*(a.ready_once.wait() for a in agents)), 30.0)
+            self._t0 = asyncio.get_running_loop().time()  # the scenario starts with agents on
+            self.clock_started.set()
+            await self._wait_or_stop(self._arrivals(http), None)
+            if not self.stop.is_set() and self._customers:
+                await self._wait_or_stop(
+                    asyncio.gather(*self._customers, return_exceptions=True), self.drain_timeout_s
+                )
+        finally:
+            for a in agents:
+                a.finishing = True
+            for t in [*self._customers, *agent_tasks]:
+                t.cancel()
+            await asyncio.gather(*self._customers, *agent_tasks, return_exceptions=True)
+
+    async def _start_speaker(self) -> None:
+        """Render the phrases of speaking callers before the first arrival (if any may speak)."""
+        voiced = [k for k in self.s.mix if k.channel == "voice" and k.say]
+        if not (self.voice_on and voiced and self.s.speech_share > 0):
+            return
+        ivr = self.s.ivr
+        self.speaker = Speaker(ivr.voice or None, ivr.voice_rate, self.speech_cache)
+        await self.speaker.prepare(spoken_phrases(a for k in voiced for a in k.say))
 
     async def _wait_or_stop(self, aw: Any, timeout: float | None) -> None:
         task = asyncio.ensure_future(aw)
@@ -248,6 +275,7 @@ class Live:
             ivr += 8.0
         hangup = rng.random() < self.s.ivr.hangup_rate
         patience = self.patience() if self.patience is not None else None
+        speaks = kind.channel == "voice" and bool(kind.say) and self.speech_rng.random() < self.s.speech_share
         self.run.contacts += 1
         return Caller(
             n=self.run.contacts,
@@ -257,6 +285,7 @@ class Live:
             hangup_after_s=ivr * rng.random() if hangup else None,
             patience_s=patience,
             rating=1 + rng.randrange(5),
+            speaks=speaks,
         )
 
     async def _customer(self, http: aiohttp.ClientSession, arrival: Arrival) -> None:
@@ -264,6 +293,7 @@ class Live:
         kind, queue, patience, n = caller.kind, caller.queue, caller.patience_s, caller.n
         if kind.channel == "voice" and self.voice_on:
             self.run.voice_calls += 1
+            self.run.speech.callers += caller.speaks
             await voice_call(self, http, caller)
             return
         try:

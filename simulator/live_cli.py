@@ -11,6 +11,7 @@ from typing import Any
 
 from simulator.live import LiveRun, run_live
 from simulator.live_desk import ServerGone
+from simulator.live_speech import SpeechUnavailable
 from simulator.scenario import Scenario
 
 STOPPED_EXIT = 3
@@ -39,6 +40,7 @@ def live_summary(run: LiveRun) -> dict[str, Any]:
         "unfinished_ids": run.unfinished[:100],
         "voice_as_chat": run.voice_as_chat,
         "voice_calls": run.voice_calls,
+        "speech": run.speech.as_dict(),
         "max_arrival_lag_s": round(run.max_lag_s, 3),
         "stopped": run.stopped,
     }
@@ -66,7 +68,7 @@ def cmd_live(args: argparse.Namespace, scenario: Scenario) -> int:
                 progress=progress_bar(scenario.name, not args.quiet and sys.stderr.isatty()),
             )
         )
-    except ServerGone as exc:
+    except (ServerGone, SpeechUnavailable) as exc:
         print(f"callcenter-sim: {exc}", file=sys.stderr)
         return 2
     summary = live_summary(run)

@@ -213,7 +213,8 @@ class DeskAgent:
         live.record("contact.connected", contact_id=cid, agent_id=self.agent_id, queue=offer.get("queue"))
         voice = offer.get("channel") == "voice"
         if voice:
-            live.voice.agent_accepted(offer.get("caller"), cid)
+            queue, attributes = offer.get("queue") or "", offer.get("attributes")
+            live.voice.agent_accepted(offer.get("caller"), cid, queue, attributes)
         await live.sleep(self.handle())
         if offer.get("channel") == "chat":
             await self.ask("chat_send", contact_id=cid, text="Thank you, that is all done.")

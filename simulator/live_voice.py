@@ -9,17 +9,25 @@ callers by caller number, as a caller would hear the agent pick up). When the ag
 ended the call, the caller rates it at the next prompt (the flow's survey) and waits for
 the server to hang up. The server's contact id is learnt from the agent's offer; events
 before that carry ``voice:<caller number>`` and are renamed when the run is settled.
+
+A caller who speaks (``ivr.speech_share``) answers with their contact type's ``say``
+instead: after each prompt's end they say the next entry (``simulator/live_speech.py``),
+listen silently for an empty one, and key one that is keypad input. Whether the spoken
+answers took the intended branch is read from the agent's offer: its queue is the caller's
+and, when the contact type names an ``intent``, the offer's ``intent`` attribute is that.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from simulator.live_desk import ServerGone
+from simulator.scenario import KEYPAD
 
 if TYPE_CHECKING:
     from simulator.live import Caller, Live
@@ -34,14 +42,18 @@ class VoiceLine:
         self.picked_up: dict[str, asyncio.Future[str]] = {}  # caller number -> contact id
         self.hung_up: dict[str, asyncio.Event] = {}  # the agent ended the call
         self.contact_ids: dict[str, str] = {}  # provisional id -> the server's
+        self.offers: dict[str, tuple[str, dict[str, Any]]] = {}  # caller -> (queue, attributes)
 
     def expect(self, caller: str) -> None:
         self.picked_up[caller] = asyncio.get_running_loop().create_future()
         self.hung_up[caller] = asyncio.Event()
 
-    def agent_accepted(self, caller: str | None, contact_id: str) -> None:
+    def agent_accepted(
+        self, caller: str | None, contact_id: str, queue: str = "", attributes: dict[str, Any] | None = None
+    ) -> None:
         fut = self.picked_up.get(caller or "")
         if fut is not None and not fut.done():
+            self.offers[caller or ""] = (queue, dict(attributes or {}))
             fut.set_result(contact_id)
             self.contact_ids[f"voice:{caller}"] = contact_id
 
@@ -79,16 +91,19 @@ async def voice_call(live: Live, http: aiohttp.ClientSession, who: Caller) -> No
         )
         live.run.contact_ids.append(pid)
         live.record("contact.arrived", contact_id=pid, queue=queue, channel="voice")
-        keys = deque(kind.keys)
+        answers = deque(kind.say if who.speaks else kind.keys)
+
+        def queued() -> None:  # the last answer is given: the caller is in the queue
+            live.record("contact.queued", contact_id=pid, queue=queue)
+
         try:
             await asyncio.wait_for(
-                _key_through(ws, sid, keys),
+                _answer_through(live, ws, sid, answers, queued),
                 None if who.hangup_after_s is None else who.hangup_after_s / live.speed,
             )
         except TimeoutError:
             live.record("contact.ended", contact_id=pid, reason="ivr_hangup")
             return
-        live.record("contact.queued", contact_id=pid, queue=queue)
         listening = asyncio.create_task(_drain(ws))
         try:
             limit = None if patience is None else patience / live.speed
@@ -98,6 +113,8 @@ async def voice_call(live: Live, http: aiohttp.ClientSession, who: Caller) -> No
             return
         finally:
             listening.cancel()
+        if who.speaks:
+            _judge(live, who, line.offers.get(caller))
         await line.hung_up[caller].wait()
         live.record("contact.ended", contact_id=pid, reason="completed")
         await _rate(ws, sid, who.rating)
@@ -123,10 +140,43 @@ async def _press(ws: aiohttp.ClientWebSocketResponse, sid: str, digits: str) -> 
         await ws.send_json({"event": "dtmf", "streamSid": sid, "dtmf": {"digit": digit}})
 
 
-async def _key_through(ws: aiohttp.ClientWebSocketResponse, sid: str, keys: deque[str]) -> None:
-    while keys:
+async def _answer_through(
+    live: Live,
+    ws: aiohttp.ClientWebSocketResponse,
+    sid: str,
+    answers: deque[str],
+    queued: Callable[[], None],
+) -> None:
+    """After each prompt's end: key the next answer, say it, or (empty) just listen on;
+    ``queued()`` once the last is given (a spoken one: when its words end)."""
+    while answers:
         await _next_mark(ws)
-        await _press(ws, sid, keys.popleft())
+        answer = answers.popleft().strip()
+        last = not answers
+        if not answer:
+            continue
+        if all(ch in KEYPAD for ch in answer):
+            await _press(ws, sid, answer)
+        else:
+            assert live.speaker is not None  # started by the run when anyone may speak
+            live.run.speech.answers += 1
+            await live.speaker.say(ws, sid, answer, said=queued if last else None)
+            if last:
+                return
+    queued()
+
+
+def _judge(live: Live, who: Caller, offer: tuple[str, dict[str, Any]] | None) -> None:
+    """Did the spoken answers take the branch the caller meant? (Seen in the agent's offer.)"""
+    speech = live.run.speech
+    speech.reached_agent += 1
+    if offer is None:
+        return
+    queue, attributes = offer
+    if queue == who.queue and (not who.kind.intent or attributes.get("intent") == who.kind.intent):
+        speech.intended += 1
+    else:
+        speech.wrong.append(f"{who.kind.intent or who.queue} -> {attributes.get('intent') or queue}")
 
 
 async def _drain(ws: aiohttp.ClientWebSocketResponse) -> None:

@@ -91,6 +91,9 @@ class ContactType:
     attributes: dict[str, str] = field(default_factory=dict)
     # live mode, voice: what the caller keys, one entry after each prompt heard to its end
     keys: list[str] = field(default_factory=list)
+    # live mode, voice, callers who speak (ivr.speech_share): the same, said instead of
+    # keyed; "" listens to that prompt silently, keypad input (account numbers) is keyed
+    say: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.weight <= 0:
@@ -98,6 +101,13 @@ class ContactType:
         for key in self.keys:
             if not key or any(ch not in KEYPAD for ch in key):
                 raise ValueError(f"keys: {key!r} is not keypad input (digits, * and #)")
+        if self.say and not any(is_spoken(answer) for answer in self.say):
+            raise ValueError("say: no entry is speech (all are silent or keypad input); use keys")
+
+
+def is_spoken(answer: str) -> bool:
+    """A ``say`` entry that is speech (not silence, not keypad input)."""
+    return bool(answer.strip()) and any(ch not in KEYPAD for ch in answer)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,9 +123,16 @@ class IvrBehaviour:
     hangup_rate: float = 0.0
     mistake_rate: float = 0.0
     input: Literal["digits", "speech"] = "digits"
+    # live mode: the share of voice callers (of contact types with ``say``) who speak their
+    # answers (``input: speech``: all of them), in this espeak-ng voice at this rate (wpm)
+    speech_share: float = 0.0
+    voice: str = ""
+    voice_rate: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("hangup_rate", "mistake_rate"):
+        if self.voice_rate is not None and not 80 <= self.voice_rate <= 400:
+            raise ValueError(f"voice_rate {self.voice_rate} is outside 80-400 words per minute")
+        for name in ("hangup_rate", "mistake_rate", "speech_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be between 0 and 1")
 
@@ -181,6 +198,11 @@ class Scenario:
     def __post_init__(self) -> None:
         if not self.mix:
             raise ValueError("mix needs at least one contact type")
+
+    @property
+    def speech_share(self) -> float:
+        """The share of voice callers who speak their answers (live mode)."""
+        return 1.0 if self.ivr.input == "speech" else self.ivr.speech_share
 
 
 def load_scenario(path: Path | str) -> Scenario:
