@@ -33,6 +33,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -57,6 +58,8 @@ from callcenter.runtime.redis_keys import RedisKeys
 from callcenter.storage.log import InteractionLog
 
 log = logging.getLogger(__name__)
+
+NODE_LOST = "node_lost"  # why a contact whose node died ended (not a customer's abandon)
 
 
 async def finish(tasks: list[asyncio.Task[None]], ask_to_stop: Callable[[], None]) -> None:
@@ -144,6 +147,7 @@ class ClusterCenter(Center):
         self.cluster = ClusterDriver(self)
         self.acd = self.cluster
         self.relay = Relay(redis, keys, self.owner)
+        self._lost: tuple[str, dict[str, str]] | None = None  # while applying a "lost" entry
 
     # Desks: what the engine decides goes to this node's desks only (every node applies
     # the same entries); what adapters send goes through the relay to wherever the desk is.
@@ -206,6 +210,9 @@ class ClusterCenter(Center):
                 self.engine.handle_timer(now)
             elif entry.kind == "rec":
                 self._record(RecordEvent(event=entry.body))
+            elif entry.kind == "lost":
+                contact_id, owner = entry.body
+                self._end_lost(contact_id, owner, now)
             elif entry.kind == "mark":
                 value = self.checks.at_mark(entry.body, self.engine)
                 if self.writing and self.on_mark is not None:
@@ -226,9 +233,30 @@ class ClusterCenter(Center):
                         st.owners.pop(c.contact_id, None)
         finally:
             self.writing = False
+            self._lost = None
         self.cluster.settle(entry, error)
         if self.after_apply is not None:
             self.after_apply()
+
+    def _end_lost(self, contact_id: str, owner: str, now: float) -> None:
+        """End a contact whose node died with what happened: a connected one ``by: node_lost``;
+        one waiting or ringing leaves the engine as an abandon would, but its ``contact.ended``
+        says ``reason: node_lost`` (with the state it was in and the node), so the contacts
+        table and the metrics do not count it as a customer's abandon."""
+        contact = self.engine.contacts.get(contact_id)
+        if contact is None:
+            return  # ended meanwhile
+        if contact.state == "connected":
+            self.engine.handle(m.ContactEnded(contact_id=contact_id, by=NODE_LOST), now)
+            return
+        self._lost = (contact_id, {"reason": NODE_LOST, "was": contact.state, "node": owner})
+        self.engine.handle(m.ContactAbandoned(contact_id=contact_id), now)
+
+    def _record(self, command: RecordEvent) -> None:
+        event, lost = command.event, self._lost
+        if lost is not None and event.type == "contact.ended" and event.contact_id == lost[0]:
+            command = RecordEvent(event=replace(event, data={**event.data, **lost[1]}))
+        super()._record(command)
 
     def _track(self, entry: Entry) -> None:
         body, st = entry.body, self.state

@@ -292,10 +292,7 @@ class Lead:
                 continue
             st.owners.pop(cid, None)
             log.warning("contact %s was carried by %s, which is gone: closing it", cid, owner)
-            if contact.state == "connected":
-                c.post(m.ContactEnded(contact_id=cid, by="system_restart"))
-            else:
-                c.post(m.ContactAbandoned(contact_id=cid))
+            c.cluster.forward("lost", (cid, owner))  # ends it with reason node_lost (cluster.py)
         for agent_id, agent in c.engine.agents.items():
             gone = agent.state.value not in ("LOGGED_OUT", "NOT_READY") and agent_id not in agents
             if not gone:

@@ -34,7 +34,7 @@ from callcenter.core.ids import prefix_for
 
 log = logging.getLogger(__name__)
 
-EntryKind = Literal["in", "rec", "timer", "term", "mark", "digest"]
+EntryKind = Literal["in", "rec", "lost", "timer", "term", "mark", "digest"]
 
 APPEND_FENCED = """
 local cur = redis.call('GET', KEYS[1])
@@ -61,7 +61,7 @@ return 1
 class Forwarded:
     node: str
     req: int  # 0: nobody waits for the outcome (``post``)
-    kind: Literal["in", "rec"]
+    kind: Literal["in", "rec", "lost"]  # lost: (contact id, owner) of a contact whose node died
     body: Any
 
 
