@@ -40,6 +40,12 @@ from callcenter.storage.log import InteractionLog
 log = logging.getLogger(__name__)
 
 
+class LogBacklogged(m.AcdError):
+    """New contacts wait: the interaction log holds as many unwritten events as it may."""
+
+    code = "log_backlogged"
+
+
 class DeskSink(Protocol):
     def deliver(self, agent_id: str, frame: dict[str, Any]) -> None: ...
 
@@ -134,7 +140,16 @@ class Center:
 
     async def submit(self, event: object) -> None:
         """Hand an input to the ACD and wait until it is applied (raises ``AcdError`` if not)."""
+        if isinstance(event, m.ContactArrived):
+            self._admit()
         await self.acd.submit(event)
+
+    def _admit(self) -> None:
+        """Refuse a new contact while the log's fallback buffer is full (``storage/log.py``)."""
+        backlog = getattr(self._log, "backlog_error", None)  # recording fakes need not have it
+        reason = backlog() if backlog is not None else None
+        if reason is not None:
+            raise LogBacklogged(reason)
 
     def post(self, event: object) -> None:
         self.acd.post(event)
@@ -166,6 +181,7 @@ class Center:
         With a CRM, the caller is looked up first (within its budget): the customer's
         attributes join ``attributes`` (which win on a clash) and a route rule may pick
         another queue."""
+        self._admit()
         self.record(
             InteractionEvent(
                 type="contact.arrived",

@@ -55,7 +55,7 @@ from callcenter.runtime.cluster_wire import ClusterIds, Entry, Forwarded, Replic
 from callcenter.runtime.driver import Driver, Rejected
 from callcenter.runtime.lease import FencingGate
 from callcenter.runtime.redis_keys import RedisKeys
-from callcenter.storage.log import InteractionLog
+from callcenter.storage.log import MAX_PENDING, InteractionLog
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,16 @@ class _Writes:
 
     async def flush(self) -> None:
         await self._log.flush()
+
+    def backlog_error(self) -> str | None:
+        """The log's bound (``storage/log.py``), on this node's log or, as only the holder
+        writes, on what this replica keeps until the holder says it is written."""
+        backlog = getattr(self._log, "backlog_error", None)
+        reason: str | None = backlog() if backlog is not None else None
+        kept, limit = len(self._center.log_catch_up.pending), getattr(self._log, "max_pending", MAX_PENDING)
+        if reason is None and kept >= limit:
+            reason = f"the lease holder has not logged {kept} events (at most {limit}); is its database away?"
+        return reason
 
     async def read(self, *, after: int = 0, limit: int = 1000, contact_id: str | None = None) -> Any:
         return await self._log.read(after=after, limit=limit, contact_id=contact_id)

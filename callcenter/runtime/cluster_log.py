@@ -24,13 +24,13 @@ from callcenter.core.events import InteractionEvent
 from callcenter.runtime.cluster_wire import id_after, text
 from callcenter.runtime.redis_keys import RedisKeys
 from callcenter.storage import schema
-from callcenter.storage.log import InteractionLog
+from callcenter.storage.log import MAX_PENDING, InteractionLog
 
 log = logging.getLogger(__name__)
 
 
 class LogCatchUp:
-    def __init__(self, keep: int = 200_000) -> None:
+    def __init__(self, keep: int = MAX_PENDING) -> None:
         self.pending: deque[tuple[str, InteractionEvent]] = deque(maxlen=keep)
 
     def keep(self, entry_id: str, event: InteractionEvent) -> None:

@@ -13,6 +13,10 @@ transaction, so the projection always agrees with the events written.
 
 If a write fails (database gone), the batch stays at the front of the buffer and is tried
 again with backoff; nothing appended is dropped. ``healthy``/``last_error`` tell /healthz.
+The buffer is the fallback while the database is away, and it is bounded: once it holds
+``max_pending`` events, ``backlog_error()`` says why, and the center refuses new contacts
+(those already accepted go on, and their events are still kept) until the database is
+back and the backlog has drained below the bound.
 ``flush()`` waits until everything appended so far is durable; ``close()`` flushes.
 """
 
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 
 _IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 _RENUMBERED = "renumbered"
+MAX_PENDING = 200_000  # unwritten events kept while the database is away (~1 KB each)
 _EVENT_COLUMNS = ("seq", "at", "contact_id", "agent_id", "queue", "type", "data", "context_id", "parent_id")
 
 
@@ -76,9 +81,11 @@ class SqlInteractionLog:
     """The interaction log on SQLite or PostgreSQL (see module docstring)."""
 
     def __init__(
-        self, engine: AsyncEngine, *, batch_max: int = 1000, flush_interval: float = 0.02
+        self, engine: AsyncEngine, *, batch_max: int = 1000, flush_interval: float = 0.02,
+        max_pending: int = MAX_PENDING,
     ) -> None:
         self._engine = engine
+        self.max_pending = max_pending
         self._batch_max = batch_max
         self._interval = flush_interval
         self._buffer: deque[InteractionEvent] = deque()
@@ -127,6 +134,13 @@ class SqlInteractionLog:
     @property
     def pending(self) -> int:
         return len(self._buffer)
+
+    def backlog_error(self) -> str | None:
+        """Why new contacts must wait (the log holds ``max_pending`` unwritten events), or None."""
+        if len(self._buffer) < self.max_pending:
+            return None
+        return (f"the interaction log holds {len(self._buffer)} events it could not write "
+                f"(at most {self.max_pending}): {self.last_error or 'the database is slow'}")
 
     async def flush(self) -> None:
         """Return once every event appended before this call is written."""

@@ -1,8 +1,8 @@
 """PostgreSQL going away under a node (a TCP proxy between the node and the shared server,
 cut and restored), embedded and in cluster mode: /healthz turns 503 naming the database,
-routing goes on while the interaction log keeps what it could not write, and when the
-database is back the node is healthy again by itself and every event appended during the
-outage is in the table, in the order it was appended."""
+routing goes on while the interaction log keeps what it could not write (new contacts are
+refused once it holds its bound), and when the database is back the node is healthy again
+by itself and every event appended during the outage is in the table, in append order."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from callcenter.app import create_app
 from callcenter.appkeys import BUS, CENTER, LOG
 from callcenter.config.model import CenterConfig
 from callcenter.core.events import InteractionEvent
+from callcenter.runtime.center import LogBacklogged
 from callcenter.storage import database, schema
 from tests.cluster.conftest import node_config
 from tests.cluster.tcp_proxy import TcpProxy
@@ -91,6 +92,10 @@ async def ride_out_outage(server: TestServer, proxy: TcpProxy, direct_url: str) 
                                          caller=f"c{i}@d.e")
         await center.acd.idle()
         assert center.engine.position("chat-3")[0] == 3  # type: ignore[index]
+        log_.max_pending = log_.pending  # the fallback's bound, reached: new contacts refused
+        with pytest.raises(LogBacklogged, match="could not write"):
+            await center.contact_arrived(contact_id="chat-x", channel="chat", queue="cards", caller="x@y.z")
+        assert center.engine.contacts["chat-3"].state == "waiting" and "chat-x" not in center.engine.contacts
         async with asyncio.timeout(15):
             while log_.healthy:
                 await asyncio.sleep(0.05)
@@ -100,6 +105,7 @@ async def ride_out_outage(server: TestServer, proxy: TcpProxy, direct_url: str) 
 
         await proxy.restore()
         body = await wait_health(http, server, 200, timeout=30)  # the log retries with backoff
+        await center.contact_arrived(contact_id="chat-4", channel="chat", queue="cards", caller="e@f.g")
         center.record(InteractionEvent(type="test.after_outage", at=center.clock.now()))
         appended: list[tuple[str, str | None]] = []
         async with asyncio.timeout(15):
@@ -113,6 +119,7 @@ async def ride_out_outage(server: TestServer, proxy: TcpProxy, direct_url: str) 
     assert [(kind, cid) for _, kind, cid in rows] == appended  # nothing lost, nothing reordered
     assert [seq for seq, _, _ in rows] == list(range(before + 1, before + 1 + len(rows)))
     assert ("contact.arrived", "chat-2") in appended and ("contact.queued", "chat-3") in appended
+    assert ("contact.arrived", "chat-4") in appended and "chat-x" not in {cid for _, cid in appended}
 
 
 async def test_embedded_node_rides_out_a_database_outage(proxy: TcpProxy, cluster_db: str) -> None:
