@@ -80,6 +80,13 @@ def cmd_live(args: argparse.Namespace, scenario: Scenario) -> int:
             f"callcenter-sim: {run.voice_as_chat} voice contacts were carried over the chat socket",
             file=sys.stderr,
         )
+    if run.speech.callers:
+        sp = run.speech
+        print(
+            f"callcenter-sim: {sp.callers} callers spoke {sp.answers} answers; {sp.intended} of the "
+            f"{sp.reached_agent} an agent picked up took the branch they meant",
+            file=sys.stderr,
+        )
     if run.stopped:
         print(
             f"callcenter-sim: stopped early: {run.stopped}; the summary holds what was measured",
