@@ -46,16 +46,16 @@ from callcenter.core.clock import Clock
 from callcenter.core.errors import EngineError
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import RandomIds
-from callcenter.runtime.bus import EventBus, Subscription
+from callcenter.runtime.bus import EventBus
 from callcenter.runtime.center import Center, DeskSink
 from callcenter.runtime.cluster_check import Checks
-from callcenter.runtime.cluster_log import LogCatchUp
+from callcenter.runtime.cluster_log import LogCatchUp, Writes
 from callcenter.runtime.cluster_relay import Relay
 from callcenter.runtime.cluster_wire import ClusterIds, Entry, Forwarded, ReplicaState, cancelling, dump, load
 from callcenter.runtime.driver import Driver, Rejected
 from callcenter.runtime.lease import FencingGate
 from callcenter.runtime.redis_keys import RedisKeys
-from callcenter.storage.log import MAX_PENDING, InteractionLog
+from callcenter.storage.log import InteractionLog
 
 log = logging.getLogger(__name__)
 
@@ -86,48 +86,6 @@ class StaleToken(m.AcdError):
     code = "stale_fencing_token"
 
 
-class _Writes:
-    """Passes log appends and bus publishes through only while this node is the writer."""
-
-    def __init__(self, center: ClusterCenter, log_: InteractionLog, bus: EventBus) -> None:
-        self._center, self._log, self._bus = center, log_, bus
-
-    # InteractionLog
-    def append(self, event: InteractionEvent) -> None:
-        center = self._center
-        if center.writing:
-            self._log.append(event)
-        elif center.state is not None:  # until the writer says it is durable (cluster_log)
-            center.log_catch_up.keep(center.state.entry_id, event)
-
-    async def flush(self) -> None:
-        await self._log.flush()
-
-    def backlog_error(self) -> str | None:
-        """The log's bound (``storage/log.py``), on this node's log or, as only the holder
-        writes, on what this replica keeps until the holder says it is written."""
-        backlog = getattr(self._log, "backlog_error", None)
-        reason: str | None = backlog() if backlog is not None else None
-        kept, limit = len(self._center.log_catch_up.pending), getattr(self._log, "max_pending", MAX_PENDING)
-        if reason is None and kept >= limit:
-            reason = f"the lease holder has not logged {kept} events (at most {limit}); is its database away?"
-        return reason
-
-    async def read(self, *, after: int = 0, limit: int = 1000, contact_id: str | None = None) -> Any:
-        return await self._log.read(after=after, limit=limit, contact_id=contact_id)
-
-    # EventBus
-    def publish(self, topic: str, payload: Any) -> None:
-        if self._center.writing:
-            self._bus.publish(topic, payload)
-
-    def subscribe(self, *patterns: str, maxsize: int = 1000) -> Subscription:
-        return self._bus.subscribe(*patterns, maxsize=maxsize)
-
-    async def close(self) -> None:
-        await self._bus.close()
-
-
 class ClusterCenter(Center):
     """A ``Center`` whose engine is a replica fed from the applied stream (module docstring)."""
 
@@ -135,7 +93,7 @@ class ClusterCenter(Center):
                  redis: Redis, keys: RedisKeys, node_id: str, incarnation: str,
                  config_hash: str) -> None:
         self.writing = False
-        writes = _Writes(self, log, bus)
+        writes = Writes(self, log, bus)
         epoch = RandomIds(lambda: int(clock.now() * 1000)).new("epoch")[4:]
         super().__init__(config, clock=clock, log=writes, bus=writes, ids=ClusterIds(epoch),
                          rng=random.Random(0))

@@ -8,12 +8,16 @@ entry id whose events are written (``<prefix>:acd:log_durable``, fenced like its
 writes). The next holder writes those kept events that came after that mark and that the
 log does not hold yet (same type, contact, agent and time: every replica derives the same
 events, stamped with the same time).
+
+``Writes`` is what a replica's center writes through: log appends and bus publishes go
+on only while this node applies an entry it sequenced; otherwise the events are kept here.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -21,10 +25,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.events import InteractionEvent
+from callcenter.runtime.bus import EventBus, Subscription
 from callcenter.runtime.cluster_wire import id_after, text
 from callcenter.runtime.redis_keys import RedisKeys
 from callcenter.storage import schema
 from callcenter.storage.log import MAX_PENDING, InteractionLog
+
+if TYPE_CHECKING:
+    from callcenter.runtime.cluster import ClusterCenter
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +72,45 @@ class LogCatchUp:
         for event in missing:
             target.append(event)
         return len(missing)
+
+
+class Writes:
+    """Passes log appends and bus publishes through only while this node is the writer."""
+
+    def __init__(self, center: ClusterCenter, log_: InteractionLog, bus: EventBus) -> None:
+        self._center, self._log, self._bus = center, log_, bus
+
+    # InteractionLog
+    def append(self, event: InteractionEvent) -> None:
+        center = self._center
+        if center.writing:
+            self._log.append(event)
+        elif center.state is not None:  # until the writer says it is durable (above)
+            center.log_catch_up.keep(center.state.entry_id, event)
+
+    async def flush(self) -> None:
+        await self._log.flush()
+
+    def backlog_error(self) -> str | None:
+        """The log's bound (``storage/log.py``), on this node's log or, as only the holder
+        writes, on what this replica keeps until the holder says it is written."""
+        backlog = getattr(self._log, "backlog_error", None)
+        reason: str | None = backlog() if backlog is not None else None
+        kept, limit = len(self._center.log_catch_up.pending), getattr(self._log, "max_pending", MAX_PENDING)
+        if reason is None and kept >= limit:
+            reason = f"the lease holder has not logged {kept} events (at most {limit}); is its database away?"
+        return reason
+
+    async def read(self, *, after: int = 0, limit: int = 1000, contact_id: str | None = None) -> Any:
+        return await self._log.read(after=after, limit=limit, contact_id=contact_id)
+
+    # EventBus
+    def publish(self, topic: str, payload: Any) -> None:
+        if self._center.writing:
+            self._bus.publish(topic, payload)
+
+    def subscribe(self, *patterns: str, maxsize: int = 1000) -> Subscription:
+        return self._bus.subscribe(*patterns, maxsize=maxsize)
+
+    async def close(self) -> None:
+        await self._bus.close()
