@@ -22,6 +22,7 @@ import aiohttp
 from callcenter.speech import codecs
 from callcenter.speech.prompts import PromptRenderError
 from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
+from simulator.live_desk import ServerGone
 
 RATE = 8000
 FRAME_S = 0.02
@@ -98,7 +99,10 @@ class Speaker:
             if i == words_end and said is not None:
                 said()
             media = {"track": "inbound", "payload": payload}
-            await ws.send_json({"event": "media", "streamSid": sid, "media": media})
+            try:
+                await ws.send_json({"event": "media", "streamSid": sid, "media": media})
+            except (ConnectionError, aiohttp.ClientError) as exc:
+                raise ServerGone(f"the media stream closed while a caller spoke: {exc}") from None
             delay = t0 + (i + 1) * FRAME_S - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
