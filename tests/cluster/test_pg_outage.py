@@ -21,6 +21,7 @@ from callcenter.appkeys import BUS, CENTER, LOG
 from callcenter.config.model import CenterConfig
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import LogBacklogged
+from callcenter.runtime.cluster_app import CLUSTER
 from callcenter.storage import database, schema
 from tests.cluster.conftest import node_config
 from tests.cluster.tcp_proxy import TcpProxy
@@ -139,3 +140,35 @@ async def test_cluster_node_rides_out_a_database_outage(proxy: TcpProxy, cluster
         await ride_out_outage(server, proxy, cluster_db)
     finally:
         await server.close()
+
+
+@pytest.mark.redis
+async def test_contacts_on_a_follower_are_refused_when_the_holders_log_is_full(
+        proxy: TcpProxy, cluster_db: str, prefix: str) -> None:
+    servers = [TestServer(create_app(node_config(through(proxy, cluster_db), prefix, name))) for name in "ab"]
+    for server in servers:
+        await server.start_server()
+    holder, follower = servers
+    try:
+        assert holder.app[CLUSTER].lease.held and not follower.app[CLUSTER].lease.held
+        center = follower.app[CENTER]
+        await proxy.cut()
+        for i in range(3):
+            await center.contact_arrived(contact_id=f"chat-{i}", channel="chat", queue="cards", caller=f"{i}@b.c")
+        await center.acd.idle()
+        follower.app[LOG].max_pending = 3  # what the follower keeps for the holder counts too
+        with pytest.raises(LogBacklogged, match="lease holder has not logged"):
+            await center.contact_arrived(contact_id="chat-x", channel="chat", queue="cards", caller="x@y.z")
+        await proxy.restore()
+        async with asyncio.timeout(30):  # the holder writes and says so; the follower takes contacts again
+            while True:
+                try:
+                    await center.contact_arrived(contact_id="chat-y", channel="chat", queue="cards",
+                                                 caller="y@y.z")
+                    break
+                except LogBacklogged:
+                    await asyncio.sleep(0.2)
+        assert "chat-y" in center.engine.contacts and "chat-x" not in center.engine.contacts
+    finally:
+        for server in reversed(servers):
+            await server.close()
