@@ -44,7 +44,7 @@ from callcenter.config.loader import load_config  # noqa: E402
 from callcenter.config.model import CenterConfig  # noqa: E402
 from callcenter.core.clock import SystemClock  # noqa: E402
 from callcenter.runtime.cluster import ClusterCenter, ClusterUnavailable  # noqa: E402
-from callcenter.runtime.cluster_app import ClusterNode  # noqa: E402
+from callcenter.runtime.cluster_app import ClusterNode, redis_client  # noqa: E402
 from callcenter.runtime.cluster_wire import config_hash  # noqa: E402
 from callcenter.runtime.redis_bus import RedisBus  # noqa: E402
 from callcenter.runtime.redis_keys import RedisKeys  # noqa: E402
@@ -125,7 +125,7 @@ async def open_node(config: CenterConfig, *, can_lead: bool = True) -> LocalNode
     db = database.create_engine(config.storage.url)
     log = SqlInteractionLog(db)
     await log.start()
-    redis = Redis.from_url(config.bus.url)
+    redis = redis_client(config.bus.url)
     keys = RedisKeys(config.bus.prefix)
     bus = RedisBus(redis, keys, node_id=config.cluster.node_id)
     await bus.start()

@@ -205,13 +205,17 @@ REDIS = web.AppKey("redis", Redis)
 CLUSTER = web.AppKey("cluster", ClusterNode)
 
 
+def redis_client(url: str) -> Redis:
+    """A client with bounded socket waits: a Redis that vanished without closing its
+    connections (a partition) must show in health and must not hold up the shutdown.
+    Blocking reads block for at most a second, well within the socket timeout."""
+    return Redis.from_url(url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+                          socket_timeout=REDIS_SOCKET_TIMEOUT_S)
+
+
 async def redis_bus_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    # Bounded socket waits: a Redis that vanished without closing its connections (a
-    # partition) must show in health and must not hold up the shutdown. Blocking reads
-    # block for at most a second, well within the socket timeout.
-    redis = Redis.from_url(config.bus.url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
-                           socket_timeout=REDIS_SOCKET_TIMEOUT_S)
+    redis = redis_client(config.bus.url)
     try:
         await redis.ping()
     except (RedisError, OSError) as exc:
