@@ -31,7 +31,15 @@ from callcenter.core.errors import CallcenterError
 from callcenter.crm_link import web as crm_web
 from callcenter.runtime.cluster import ClusterCenter, ClusterUnavailable, finish
 from callcenter.runtime.cluster_lead import Fenced, Lead
-from callcenter.runtime.cluster_wire import bounded, cancelling, config_hash, load, stop_tasks, text
+from callcenter.runtime.cluster_wire import (
+    STOP_TIMEOUT_S,
+    bounded,
+    cancelling,
+    config_hash,
+    load,
+    stop_tasks,
+    text,
+)
 from callcenter.runtime.lease import LeaseKeeper, RoutingLease
 from callcenter.runtime.redis_bus import RedisBus
 from callcenter.runtime.redis_keys import RedisKeys
@@ -123,13 +131,18 @@ class ClusterNode:
 
     def _acquired(self, token: int) -> None:
         self.terms += 1
-        self._lead_task = asyncio.create_task(self._lead(token), name="cluster-lead")
+        previous = self._lead_task
+        self._lead_task = asyncio.create_task(self._lead(token, previous), name="cluster-lead")
 
     def _lost(self) -> None:
         if self._lead_task is not None:
             self._lead_task.cancel()
 
-    async def _lead(self, token: int) -> None:
+    async def _lead(self, token: int, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None and not previous.done():
+            # Redis came back within a term's ending (it takes up to 4 s): that term's
+            # clean-up must not undo this one's (timers, marks), so it finishes first.
+            await asyncio.wait([previous], timeout=2 * STOP_TIMEOUT_S + 1)
         self.lead = Lead(self.center, token, self.db)
         try:
             await self.lead.run()
