@@ -6,7 +6,6 @@ desk going away ends a leg in use; bad offers are refused naming the field."""
 from __future__ import annotations
 
 import asyncio
-import fractions
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +15,7 @@ import aiohttp
 import av
 import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from tone_track import ToneTrack
 
 from callcenter.agent_desk.routes import AUDIO
 from callcenter.agent_desk.webrtc import AudioError, DeskAudio
@@ -27,31 +27,6 @@ from callcenter.telephony.media import AudioFrame, CallChannel, HungUp
 
 RATE = 8000
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class ToneTrack(MediaStreamTrack):
-    """The browser's microphone: a steady tone, 20 ms frames paced in real time."""
-
-    kind = "audio"
-
-    def __init__(self, freq: float) -> None:
-        super().__init__()
-        self._pcm = sine(freq, 1000, amplitude=0.3)
-        self._n = 0
-        self._start: float | None = None
-
-    async def recv(self) -> av.AudioFrame:
-        loop = asyncio.get_running_loop()
-        if self._start is None:
-            self._start = loop.time()
-        else:
-            await asyncio.sleep(max(0.0, self._start + self._n * 0.02 - loop.time()))
-        offset = (self._n % 50) * 320
-        frame = av.AudioFrame(format="s16", layout="mono", samples=160)
-        frame.planes[0].update(self._pcm[offset : offset + 320])
-        frame.pts, frame.sample_rate, frame.time_base = self._n * 160, RATE, fractions.Fraction(1, RATE)
-        self._n += 1
-        return frame
 
 
 class Browser:

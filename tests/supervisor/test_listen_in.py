@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import fractions
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -21,6 +20,7 @@ import aiohttp
 import av
 import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from tone_track import ToneTrack
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
@@ -190,31 +190,6 @@ class Phone:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-class ToneTrack(MediaStreamTrack):
-    """The supervisor's microphone: a steady tone, paced in real time."""
-
-    kind = "audio"
-
-    def __init__(self, freq: float) -> None:
-        super().__init__()
-        self._pcm = sine(freq, 1000, amplitude=0.3)
-        self._n = 0
-        self._start: float | None = None
-
-    async def recv(self) -> av.AudioFrame:
-        loop = asyncio.get_running_loop()
-        if self._start is None:
-            self._start = loop.time()
-        else:
-            await asyncio.sleep(max(0.0, self._start + self._n * 0.02 - loop.time()))
-        offset = (self._n % 50) * 320
-        frame = av.AudioFrame(format="s16", layout="mono", samples=160)
-        frame.planes[0].update(self._pcm[offset:offset + 320])
-        frame.pts, frame.sample_rate, frame.time_base = self._n * 160, RATE, fractions.Fraction(1, RATE)
-        self._n += 1
-        return frame
 
 
 class SupervisorBrowser:
