@@ -109,8 +109,11 @@ function onFrame(f) {
 }
 
 function setState(f) {
+  // A second contact taken while on a contact restates ON_CONTACT: the agent's time on
+  // contacts goes on rather than starting again at 0:00.
+  const still = desk.state === "ON_CONTACT" && f.state === "ON_CONTACT";
   desk.state = f.state; desk.reason = f.reason ?? null;
-  if (f.since) desk.since = f.since;
+  if (f.since && !still) desk.since = f.since;
 }
 
 // --- rendering ----------------------------------------------------------------------------
