@@ -146,7 +146,7 @@ function renderContacts() {
   const items = [...desk.contacts.values()].map((c, i) => el("li", {
     class: c.contact_id === desk.selected ? "selected" : "",
     onclick: () => { desk.selected = c.contact_id; render(); },
-  }, el("span", { class: "status" }, c.status || ""), `${i + 1}. ${c.channel === "chat" ? "💬" : "📞"} `,
+  }, el("span", { class: "status" }, c.status || ""), `${i + 1}. `, channelTag(c.channel),
   customerName(c.contact_id) || c.caller || c.contact_id));
   list.replaceChildren(...(items.length ? items : [el("li", { class: "empty muted" }, "No contacts")]));
 }
@@ -210,8 +210,13 @@ function renderCard() {
 }
 
 function renderHistory() {
-  $("history").replaceChildren(...desk.history.slice(0, 20).map((h) => el("li", {},
-    `${h.channel === "chat" ? "💬" : "📞"} ${customerName(h.contact_id) || h.caller || h.contact_id} · ${h.disposition || "no disposition"}`)));
+  $("history").replaceChildren(...desk.history.slice(0, 20).map((h) => el("li", {}, channelTag(h.channel),
+    `${customerName(h.contact_id) || h.caller || h.contact_id} · ${h.disposition || "no disposition"}`)));
+}
+
+// A text tag rather than an emoji: it reads the same on every machine, fonts or not.
+function channelTag(channel) {
+  return el("span", { class: `chan ${channel === "chat" ? "chat" : "voice"}` }, channel === "chat" ? "chat" : "call");
 }
 
 // --- actions ---------------------------------------------------------------------------------
