@@ -101,6 +101,7 @@ class ClusterConfig:
     lease_ttl_s: float = 2.0
     snapshot_every_s: float = 2.0
     submit_timeout_s: float = 10.0
+    chat_grace_s: float = 120.0  # a chat whose socket or node is gone waits this long for its customer
 
     def __post_init__(self) -> None:
         if self.node_id and not re.match(r"^[A-Za-z0-9_.-]{1,64}$", self.node_id):
@@ -109,6 +110,8 @@ class ClusterConfig:
             raise ValueError("lease_ttl_s must be at least 0.3")
         if self.snapshot_every_s <= 0 or self.submit_timeout_s <= 0:
             raise ValueError("snapshot_every_s and submit_timeout_s must be positive")
+        if self.chat_grace_s <= 0:
+            raise ValueError("chat_grace_s must be positive")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
