@@ -146,8 +146,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary["seed"] = scenario.seed
     summary["mode"] = "virtual"
     summary["wall_seconds"] = round(time.monotonic() - started, 3)
+    spoke = run.speech if run.speech is not None and run.speech.callers else None
+    if spoke is not None:  # speaking callers (ivr.speech_share)
+        summary["speech"] = spoke.as_dict()
     write_outputs(args.out, summary, run.events)
     print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, list | dict)}, indent=2))
+    if spoke is not None:
+        print(
+            f"{spoke.callers} callers spoke {spoke.answers} answers, {spoke.misheard} misheard; "
+            f"{spoke.intended} of the {spoke.routed} routed took the branch they meant"
+        )
     return 0
 
 

@@ -13,12 +13,21 @@ the scenario's mistake first keys a digit that is no option; an option that sets
 caller is not, such as another ``language``, comes last), digits for a collect node,
 a rating for a survey. Once the ACD is done with the contact the session hears
 ``ContactCompleted`` and goes on to its survey, if the flow has one.
+
+Speaking callers (``ivr.speech_share`` of those whose contact type has ``say``; with
+``ivr.input: speech`` all): at a menu that listens (the session started recognition) they
+say the next spoken entry of their ``say`` list (the option's first phrase once the list is
+used up) when the prompt has ended, and the recogniser reports it after the phrase's spoken
+time. It hears it right with probability ``ivr.speech_accuracy``; a misheard answer is a
+no-match (``SpeechRecognized("")``), so the caller hears the retry prompt and says the same
+entry again. Menus that do not listen get keys. ``SpeechCount`` tallies what they did.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +47,8 @@ from callcenter.ivr import (
     RouteToQueue,
     SessionStarted,
     SpeechRecognized,
+    StartRecognition,
+    StopRecognition,
     load_flows,
 )
 from callcenter.ivr.messages import (
@@ -49,6 +60,7 @@ from callcenter.ivr.messages import (
     TransferExternal,
 )
 from callcenter.ivr.model import Branch, Collect, Menu, Queue, Survey
+from simulator.scenario import KEYPAD
 
 if TYPE_CHECKING:
     from simulator.virtual import _Simulation
@@ -56,6 +68,9 @@ if TYPE_CHECKING:
 CHARS_PER_S = 15.0  # espeak-ng speaks about 175 words a minute
 THINK_S = 1.5
 LOOKUP_S = 0.3
+SPEAK_LEAD_S = 0.2  # a speaking caller's breath before the words (live mode sends 200 ms)
+DEFAULT_WPM = 175  # espeak-ng's default rate, the one CHARS_PER_S is measured at
+HEARD_CONFIDENCE = 0.9
 ENDS_IN_IVR = (OfferCallback, StartVoicemail, TransferExternal)
 
 
@@ -114,11 +129,50 @@ class _Estimates:
         return self.callers.sim.engine.queue_snapshot(queue, self.callers.now).ewt_s
 
 
+@dataclass
+class SpeechCount:
+    """What a virtual run's speaking callers did and where their answers took them."""
+
+    callers: int = 0  # voice callers who answer by speech
+    answers: int = 0  # phrases said (misheard ones included)
+    misheard: int = 0  # ... that the recogniser did not hear right (a no-match)
+    routed: int = 0  # speaking callers the flow handed to a queue
+    intended: int = 0  # ... to the queue (and intent) they meant
+    wrong: list[str] = field(default_factory=list)  # "meant -> taken" for the others
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "callers": self.callers,
+            "answers": self.answers,
+            "misheard": self.misheard,
+            "routed": self.routed,
+            "intended_branch": self.intended,
+            "wrong_branch": self.wrong[:100],
+        }
+
+
 class _Caller:
-    __slots__ = ("armed", "attributes", "mistake", "prompt", "routed", "session", "target")
+    __slots__ = (
+        "armed",
+        "attributes",
+        "listening",
+        "mistake",
+        "prompt",
+        "routed",
+        "said",
+        "say",
+        "session",
+        "speaks",
+        "target",
+    )
 
     def __init__(
-        self, session: IvrSession, target: str, attributes: Mapping[str, str], mistake: bool
+        self,
+        session: IvrSession,
+        target: str,
+        attributes: Mapping[str, str],
+        mistake: bool,
+        say: Sequence[str] | None,
     ) -> None:
         self.session = session
         self.target = target
@@ -127,6 +181,10 @@ class _Caller:
         self.armed: float | None = None
         self.prompt: str | None = None
         self.routed = False
+        self.speaks = say is not None
+        self.say = [a.strip() for a in say or () if a.strip()]  # silent entries: no menu waits
+        self.said = 0  # entries of ``say`` heard right so far
+        self.listening = False  # the session's recognition runs
 
 
 class IvrCallers:
@@ -141,10 +199,21 @@ class IvrCallers:
         self.hours, self.estimates = _Open(), _Estimates(self)
         self.ids = SequentialIds()
         self.now = 0.0
+        self.speech = SpeechCount()
+        rate = sim.s.ivr.voice_rate or DEFAULT_WPM
+        self.speak_cps = CHARS_PER_S * rate / DEFAULT_WPM
 
     def start(
-        self, cid: str, caller: str, queue: str, attributes: Mapping[str, str], mistake: bool, now: float
+        self,
+        cid: str,
+        caller: str,
+        queue: str,
+        attributes: Mapping[str, str],
+        mistake: bool,
+        now: float,
+        say: Sequence[str] | None = None,
     ) -> None:
+        """A voice caller calls; ``say`` (their contact type's list) if they speak."""
         session = IvrSession(
             flow=self.flow,
             contact_id=cid,
@@ -153,7 +222,8 @@ class IvrCallers:
             hours=self.hours,
             queues=self.estimates,
         )
-        self.callers[cid] = _Caller(session, queue, attributes, mistake)
+        self.callers[cid] = _Caller(session, queue, attributes, mistake, say)
+        self.speech.callers += say is not None
         self._feed(cid, SessionStarted(caller=caller, called=self.called, channel="voice"), now)
 
     # Happenings on the simulation's heap --------------------------------------------------------
@@ -171,7 +241,11 @@ class IvrCallers:
         c = self.callers.get(cid)
         if c is None or c.session.node_id != node_id or c.prompt is not None:
             return
-        self._feed(cid, self._answer(c), now)
+        answer = self._answer(c)
+        if isinstance(answer, SpeechRecognized):
+            self.speech.answers += 1
+            self.speech.misheard += answer.confidence == 0.0 and not answer.text
+        self._feed(cid, answer, now)
 
     def on_ivr_lookup(self, payload: tuple[str, str, str], now: float) -> None:
         """Callers whose contact type names a segment or tier are customers the CRM knows
@@ -238,8 +312,12 @@ class IvrCallers:
                 sim.at(now + len(cmd.text) / CHARS_PER_S, "ivr_prompt_done", (cid, cmd.prompt_id))
             elif isinstance(cmd, LookupCustomer):
                 sim.at(now + LOOKUP_S, "ivr_lookup", (cid, cmd.request_id, cmd.want))
+            elif isinstance(cmd, StartRecognition | StopRecognition):
+                c.listening = isinstance(cmd, StartRecognition)
             elif isinstance(cmd, RouteToQueue):
                 c.routed = True
+                if c.speaks:
+                    self._count_branch(c, cmd)
                 sim.enqueue(self._arrived(c, cmd), now)
             elif isinstance(cmd, HangUp):
                 if not c.routed:
@@ -258,7 +336,46 @@ class IvrCallers:
             sim.at(deadline, "ivr_timer", (cid, deadline))
         node = self.flow.nodes.get(c.session.node_id or "")
         if c.prompt is None and c.session.state == "running" and isinstance(node, Menu | Collect | Survey):
-            sim.at(now + THINK_S, "ivr_input", (cid, c.session.node_id))
+            phrase = self._phrase(c, node)
+            delay = THINK_S if phrase is None else SPEAK_LEAD_S + len(phrase) / self.speak_cps
+            sim.at(now + delay, "ivr_input", (cid, c.session.node_id))
+
+    def _count_branch(self, c: _Caller, cmd: RouteToQueue) -> None:
+        """Did the speaking caller's answers take them where they meant to go?"""
+        meant, taken = c.attributes.get("intent", ""), cmd.attributes.get("intent", "")
+        self.speech.routed += 1
+        if cmd.queue == c.target and (not meant or meant == taken):
+            self.speech.intended += 1
+        else:
+            self.speech.wrong.append(f"{c.target}/{meant} -> {cmd.queue}/{taken}")
+
+    def _phrase(self, c: _Caller, node: Any) -> str | None:
+        """What a speaking caller will say at this listening menu (None: they key)."""
+        if not (c.speaks and c.listening and isinstance(node, Menu)) or c.mistake:
+            return None
+        if c.said < len(c.say):
+            entry = c.say[c.said]
+            return entry if any(ch not in KEYPAD for ch in entry) else None
+        best = self._best(c, node, speech=True)
+        return best.say[0] if best is not None and best.say else None
+
+    def _hear(self, c: _Caller, phrase: str) -> SpeechRecognized:
+        """The recogniser's result for what the caller said: right, or a no-match."""
+        if self.sim.hear_rng.random() >= self.sim.s.ivr.speech_accuracy:
+            return SpeechRecognized(text="", confidence=0.0)
+        return SpeechRecognized(text=phrase, confidence=HEARD_CONFIDENCE)
+
+    def _best(self, c: _Caller, node: Menu, *, speech: bool) -> Any:
+        """The option whose path reaches the caller's queue in the fewest nodes, never one
+        that sets what the caller is not (language: he) while another is left."""
+        keyed = [o for o in node.options if o.digit or (speech and o.say)]
+        dist = self.dist.get(c.target, {})
+        attrs = c.attributes
+
+        def clash(o: Any) -> int:
+            return sum(k in attrs and attrs[k] != v for k, v in o.set.items())
+
+        return min(keyed, key=lambda o: (clash(o), dist.get(o.next, 1_000_000)), default=None)
 
     def _arrived(self, c: _Caller, cmd: RouteToQueue) -> m.ContactArrived:
         return m.ContactArrived(
@@ -273,30 +390,27 @@ class IvrCallers:
         )
 
     def _answer(self, c: _Caller) -> DigitsReceived | SpeechRecognized:
-        """What the caller keys (or, with ``ivr.input: speech``, says) at their node."""
+        """What the caller keys (or, speaking at a menu that listens, says) at their node."""
         node = self.flow.nodes[c.session.node_id or ""]
         rng = self.sim.rng
-        speech = self.sim.s.ivr.input == "speech"
+        speech = c.speaks and c.listening
         if isinstance(node, Menu):
-            keyed = [o for o in node.options if o.digit or (speech and o.say)]
             if c.mistake:  # no option: a key no option has, or words the grammar lacks
                 c.mistake = False
                 digits = {o.digit for o in node.options}
                 if speech:
                     return SpeechRecognized(text="")
                 return DigitsReceived(digits=next(d for d in "9876543210*" if d not in digits))
-            dist = self.dist.get(c.target, {})
-            attrs = c.attributes
-
-            def clash(o: Any) -> int:  # an option setting what the caller is not (language: he)
-                return sum(k in attrs and attrs[k] != v for k, v in o.set.items())
-
-            best = min(keyed, key=lambda o: (clash(o), dist.get(o.next, 1_000_000)), default=None)
-            if best is None:
-                return DigitsReceived(digits="1")
-            if speech and best.say:
-                return SpeechRecognized(text=best.say[0])
-            return DigitsReceived(digits=best.digit or "1")
+            phrase = self._phrase(c, node)
+            if phrase is not None:
+                heard = self._hear(c, phrase)
+                c.said += bool(heard.text) and c.said < len(c.say)
+                return heard
+            if speech and c.said < len(c.say):  # keypad input in ``say``
+                c.said += 1
+                return DigitsReceived(digits=c.say[c.said - 1])
+            best = self._best(c, node, speech=False)
+            return DigitsReceived(digits="1" if best is None else best.digit or "1")
         if isinstance(node, Collect):
             keys = "".join(str(rng.randrange(10)) for _ in range(max(1, node.min_length)))
             full = len(keys) >= node.max_length  # the node takes them without a terminator
@@ -305,7 +419,7 @@ class IvrCallers:
         if speech and isinstance(node, Survey):
             words = [w for w, n in node.phrases.items() if n == rating]
             if words:
-                return SpeechRecognized(text=words[0])
+                return self._hear(c, words[0])
         return DigitsReceived(digits=str(rating))
 
     def _ended(self, cid: str, reason: str, now: float) -> None:

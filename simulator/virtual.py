@@ -31,7 +31,7 @@ from callcenter.config.hours import HoursTable
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import SequentialIds
 from simulator.arrivals import Arrival, poisson, read_trace
-from simulator.ivr_caller import IvrCallers, load_flow
+from simulator.ivr_caller import IvrCallers, SpeechCount, load_flow
 from simulator.scenario import AgentGroup, Scenario
 from simulator.shifts import work_periods
 
@@ -47,6 +47,7 @@ class VirtualRun:
     start_epoch: float = 0.0
     end_epoch: float = 0.0
     contacts: int = 0
+    speech: SpeechCount | None = None  # with an IVR flow: what the speaking callers did
 
 
 @dataclass(slots=True)
@@ -62,6 +63,10 @@ class _Simulation:
     def __init__(self, scenario: Scenario, progress: Callable[[float], None] | None) -> None:
         self.s = scenario
         self.rng = random.Random(scenario.seed)
+        # who speaks and what the recogniser hears: streams of their own, as in live mode, so
+        # the rest of the traffic is the seed's whatever the speech settings
+        self.speech_rng = random.Random(scenario.seed + 3)
+        self.hear_rng = random.Random(scenario.seed + 4)
         self.engine = AcdEngine(
             scenario.queues,
             [k.name for k in scenario.skills],
@@ -97,6 +102,7 @@ class _Simulation:
                 Path(scenario.ivr.flow), queues={q.name for q in scenario.queues}, hours=set(scenario.hours)
             )
             self.callers = IvrCallers(self, flow)
+            self.run.speech = self.callers.speech
         # per-contact values that replace the scenario's draws (a replay's recorded ones)
         self.service_for: dict[str, float] = {}
         self.patience_for: dict[str, float] = {}
@@ -268,7 +274,10 @@ class _Simulation:
         if self.callers is not None and kind.channel == "voice":  # the real IVR flow
             if hangup:  # their IVR time is when they give up
                 self.at(now + ivr * rng.random(), "ivr_caller_hangup", cid)
-            self.callers.start(cid, caller, queue, attrs, mistake, now)
+            s = self.s
+            speaks = bool(kind.say) and self.speech_rng.random() < s.speech_share  # live mode's rule
+            say = kind.say if speaks or s.ivr.input == "speech" else None
+            self.callers.start(cid, caller, queue, attrs, mistake, now, say)
             return
         if mistake:
             ivr += MISTAKE_COST_S
