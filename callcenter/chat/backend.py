@@ -167,6 +167,23 @@ class ChatBackend:
         else:
             await self.center.submit(m.ContactAbandoned(contact_id=session.contact_id))
 
+    async def resumed(self, session: ChatSession) -> None:
+        """A chat carried by another node (dead, or the customer came back here) resumes: a
+        queued or connected one goes on where it is in the ACD; one still in the IVR is
+        ended, since the IVR's state died with its node (so did the flow's part after the
+        agent: the customer is asked to rate the chat instead)."""
+        contact = self.center.engine.contacts.get(session.contact_id)
+        if session.queued and contact is not None:
+            self.center.attach(session.contact_id, _Endpoint(self, session))
+            where = self.center.engine.position(session.contact_id)
+            if where is not None:
+                session.send({"type": "queued", "position": where[0], "ewt_s": where[1]})
+            return
+        if not session.queued:
+            self.log(session, "contact.ended", {"reason": "node_lost", "was": "ivr"})
+        if self.sessions is not None:
+            self.sessions.finish(session, "node_lost", ask_rating=False)
+
     # The desk side -------------------------------------------------------------------------------
 
     def agent_says(self, contact_id: str, agent_name: str, text: str) -> bool:

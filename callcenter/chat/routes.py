@@ -12,6 +12,8 @@ from callcenter.agent_desk.routes import SERVICE
 from callcenter.appkeys import CENTER, IVR_RUNNER
 from callcenter.chat.backend import ChatBackend
 from callcenter.chat.sessions import ChatSessions
+from callcenter.runtime.cluster import ClusterCenter
+from callcenter.runtime.cluster_chat import RedisChatStore
 
 STATIC = Path(__file__).with_name("static")
 SESSIONS = web.AppKey("chat_sessions", ChatSessions)
@@ -27,12 +29,22 @@ def install(app: web.Application) -> None:
 async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     center = app[CENTER]
     backend = ChatBackend(center, app.get(IVR_RUNNER))
-    sessions = ChatSessions(backend, lambda: center.ids.new("contact"))
+    store = None
+    grace_s = 120.0
+    if isinstance(center, ClusterCenter):  # any node can resume the chat (runtime/cluster_chat.py)
+        grace_s = center.config.cluster.chat_grace_s
+        store = RedisChatStore(center, grace_s)
+        store.start()
+    sessions = ChatSessions(backend, lambda: center.ids.new("contact"), grace_s=grace_s, store=store)
     backend.sessions = sessions
     app[SERVICE].chats = backend
     app[SESSIONS] = sessions
+    if isinstance(center, ClusterCenter):
+        center.on_disowned = sessions.disown
     yield
     await sessions.close()
+    if store is not None:
+        await store.stop()
 
 
 async def chat_page(request: web.Request) -> web.FileResponse:

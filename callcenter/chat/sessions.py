@@ -7,6 +7,10 @@ again; after that the backend hears ``left(session, "disconnected")`` once and t
 ends (or, if an agent has it, the agent sees the customer left). What to do with the
 customer's words is the backend's business (IVR in text mode, queue, agent): this module
 only carries frames.
+
+In cluster mode a ``ChatStore`` (``runtime/cluster_chat.py``) keeps what a resume needs in
+Redis as the session changes, so the customer may reconnect to any node, even after the
+node it was on died.
 """
 
 from __future__ import annotations
@@ -36,29 +40,78 @@ log = logging.getLogger(__name__)
 
 Frame = dict[str, Any]
 REPLAYED = {"prompt", "message", "queued", "agent_joined", "agent_left", "ended"}
+MAX_HISTORY = 1000  # frames kept for replay (the store keeps as many)
+
+
+class ChatStore(Protocol):
+    """Where a session's resumable part lives besides this node's memory (cluster mode)."""
+
+    def saved(self, session: ChatSession) -> None: ...
+    def frame(self, session: ChatSession, frame: Frame) -> None: ...
+    def forget(self, session: ChatSession) -> None: ...
+    async def load(self, token: str) -> ChatSession | None: ...
 
 
 class ChatSession:
-    def __init__(self, contact_id: str, start: Start) -> None:
+    def __init__(self, contact_id: str, start: Start, *, token: str | None = None) -> None:
+        self.store: ChatStore | None = None
         self.contact_id = contact_id
-        self.token = secrets.token_urlsafe(24)
+        self.token = token or secrets.token_urlsafe(24)
         self.name, self.email, self.phone = start.name, start.email, start.phone
         self.entry = start.entry or ""
         self.sockets: set[WsSender] = set()
         self.history: list[Frame] = []
-        self.ended = False
-        self.rated = False
-        self.queued = False  # reached a queue (the backend sets it)
+        self._ended = self._rated = self._queued = False
         self.grace: asyncio.TimerHandle | None = None
+
+    # What a resume needs: the store hears of each change.
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    @ended.setter
+    def ended(self, value: bool) -> None:
+        self._ended = value
+        self._changed()
+
+    @property
+    def rated(self) -> bool:
+        return self._rated
+
+    @rated.setter
+    def rated(self, value: bool) -> None:
+        self._rated = value
+        self._changed()
+
+    @property
+    def queued(self) -> bool:
+        """Reached a queue (the backend sets it)."""
+        return self._queued
+
+    @queued.setter
+    def queued(self, value: bool) -> None:
+        self._queued = value
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.store is not None:
+            self.store.saved(self)
 
     def send(self, frame: Frame) -> None:
         """Send to the customer's open pages; kept for replay if it is part of the conversation."""
         if frame.get("type") in REPLAYED:
-            self.history.append(frame)
-            if len(self.history) > 1000:
-                del self.history[:100]
+            self.keep(frame)
         for sender in tuple(self.sockets):
             sender.send(frame)
+
+    def keep(self, frame: Frame) -> None:
+        """Keep ``frame`` for replay (and in the store)."""
+        self.history.append(frame)
+        if len(self.history) > MAX_HISTORY:
+            del self.history[:100]
+        if self.store is not None:
+            self.store.frame(self, frame)
 
 
 class ChatBackend(Protocol):
@@ -68,17 +121,22 @@ class ChatBackend(Protocol):
     def typing(self, session: ChatSession) -> None: ...
     async def rated(self, session: ChatSession, rating: int, comment: str | None) -> None: ...
     async def left(self, session: ChatSession, reason: str) -> None: ...
+    async def resumed(self, session: ChatSession) -> None:
+        """A session from the store (its node died or it was carried by another) resumed here."""
 
 
 class ChatSessions:
     def __init__(
-        self, backend: ChatBackend, new_contact_id: Callable[[], str], *, grace_s: float = 120.0
+        self, backend: ChatBackend, new_contact_id: Callable[[], str], *, grace_s: float = 120.0,
+        store: ChatStore | None = None,
     ) -> None:
         self._backend = backend
         self._new_id = new_contact_id
         self.grace_s = grace_s
+        self.store = store
         self._by_token: dict[str, ChatSession] = {}
         self._by_contact: dict[str, ChatSession] = {}
+        self._closing: set[asyncio.Future[Any]] = set()
 
     def get(self, contact_id: str) -> ChatSession | None:
         return self._by_contact.get(contact_id)
@@ -114,6 +172,21 @@ class ChatSessions:
             await sender.stop()
         return ws
 
+    def disown(self, contact_id: str) -> None:
+        """Its customer resumed the chat on another node: forget it here, store untouched."""
+        session = self._by_contact.pop(contact_id, None)
+        if session is None:
+            return
+        self._by_token.pop(session.token, None)
+        if session.grace is not None:
+            session.grace.cancel()
+            session.grace = None
+        session.store = None
+        for sender in tuple(session.sockets):
+            task = asyncio.ensure_future(sender.ws.close(code=4000, message=b"resumed elsewhere"))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
     async def close(self) -> None:
         for session in tuple(self._by_token.values()):
             if session.grace is not None:
@@ -126,6 +199,10 @@ class ChatSessions:
             raise ChatProtocolError("start_first", "the first frame must be start")
         if message.resume is not None:
             session = self._by_token.get(message.resume)
+            restored = False
+            if session is None and self.store is not None:
+                session = await self.store.load(message.resume)
+                restored = session is not None
             if session is None or session.ended:
                 raise ChatProtocolError(
                     "unknown_session", "that chat has ended or expired; start a new one", field="resume"
@@ -139,10 +216,17 @@ class ChatSessions:
             )
             for frame in session.history:
                 sender.send(frame)
+            if restored:
+                self._by_token[session.token] = session
+                self._by_contact[session.contact_id] = session
+                await self._backend.resumed(session)
             return session
         session = ChatSession(self._new_id(), message)
         self._by_token[session.token] = session
         self._by_contact[session.contact_id] = session
+        if self.store is not None:
+            session.store = self.store
+            self.store.saved(session)
         session.sockets.add(sender)
         sender.send(
             {"type": "session", "contact_id": session.contact_id, "token": session.token, "resumed": False}
@@ -162,7 +246,7 @@ class ChatSessions:
         if session.ended:
             raise ChatProtocolError("chat_ended", "this chat has ended")
         if isinstance(message, Text):
-            session.history.append({"type": "message", "from": "customer", "text": message.text})
+            session.keep({"type": "message", "from": "customer", "text": message.text})
             await self._backend.text(session, message.text)
         elif isinstance(message, Choose):
             await self._backend.choose(session, message.key)
@@ -197,3 +281,5 @@ class ChatSessions:
     def _forget(self, session: ChatSession) -> None:
         self._by_token.pop(session.token, None)
         self._by_contact.pop(session.contact_id, None)
+        if session.store is not None:
+            session.store.forget(session)

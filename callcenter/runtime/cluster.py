@@ -116,6 +116,7 @@ class ClusterCenter(Center):
         self.acd = self.cluster
         self.relay = Relay(redis, keys, self.owner)
         self._lost: tuple[str, dict[str, str]] | None = None  # while applying a "lost" entry
+        self.on_disowned: Callable[[str], None] | None = None  # a chat here resumed on another node
 
     # Desks: what the engine decides goes to this node's desks only (every node applies
     # the same entries); what adapters send goes through the relay to wherever the desk is.
@@ -181,6 +182,8 @@ class ClusterCenter(Center):
             elif entry.kind == "lost":
                 contact_id, owner = entry.body
                 self._end_lost(contact_id, owner, now)
+            elif entry.kind == "own":
+                self._own(*entry.body)
             elif entry.kind == "mark":
                 value = self.checks.at_mark(entry.body, self.engine)
                 if self.writing and self.on_mark is not None:
@@ -212,13 +215,29 @@ class ClusterCenter(Center):
         says ``reason: node_lost`` (with the state it was in and the node), so the contacts
         table and the metrics do not count it as a customer's abandon."""
         contact = self.engine.contacts.get(contact_id)
-        if contact is None:
-            return  # ended meanwhile
+        assert self.state is not None
+        if contact is None or self.state.owners.get(contact_id, owner) != owner:
+            return  # ended meanwhile, or its customer resumed it on another node
         if contact.state == "connected":
             self.engine.handle(m.ContactEnded(contact_id=contact_id, by=NODE_LOST), now)
             return
         self._lost = (contact_id, {"reason": NODE_LOST, "was": contact.state, "node": owner})
         self.engine.handle(m.ContactAbandoned(contact_id=contact_id), now)
+
+    def _own(self, contact_id: str, owner: str) -> None:
+        """A chat's customer resumed it on the node ``owner``: that node carries it now."""
+        st = self.state
+        assert st is not None
+        if contact_id not in self.engine.contacts:
+            return
+        before = st.owners.get(contact_id)
+        st.owners[contact_id] = owner
+        if before == self.owner and owner != self.owner and self.on_disowned is not None:
+            self.on_disowned(contact_id)
+
+    def claim(self, contact_id: str) -> None:
+        """This node carries ``contact_id`` from now on (a chat resumed here)."""
+        self.cluster.forward("own", (contact_id, self.owner))
 
     def _record(self, command: RecordEvent) -> None:
         event, lost = command.event, self._lost

@@ -62,6 +62,7 @@ class Lead:
         self._timer_sent = False
         self._timer_task: asyncio.Task[None] | None = None
         self._absent_since: dict[str, float] = {}
+        self._owner_gone_since: dict[str, float] = {}  # dead nodes whose contacts are not all closed
         self.sequenced = 0
         self.stopping = False  # set to end the term at the next read (``finish``)
         self._marks = 0
@@ -286,9 +287,13 @@ class Lead:
         owners, agents = await self.live_nodes()
         owners.add(c.owner)
         now = c.clock.now()
+        chat_wait = c.config.cluster.chat_grace_s  # its customer may resume it on another node
         for cid, owner in list(st.owners.items()):
             contact = c.engine.contacts.get(cid)
-            if owner in owners or contact is None or not self._gone_for(owner, now):
+            if owner in owners or contact is None:
+                continue
+            gone_for = now - self._owner_gone_since.setdefault(owner, now)
+            if gone_for < REAP_AFTER_S + (chat_wait if contact.channel == "chat" else 0.0):
                 continue
             st.owners.pop(cid, None)
             log.warning("contact %s was carried by %s, which is gone: closing it", cid, owner)
@@ -302,6 +307,9 @@ class Lead:
                 c.post(m.AgentDisconnected(agent_id=agent_id))
         for name in [n for n in self._absent_since if n in owners]:
             del self._absent_since[name]
+        carrying = set(st.owners.values())
+        for name in [n for n in self._owner_gone_since if n in owners or n not in carrying]:
+            del self._owner_gone_since[name]
 
     def _gone_for(self, name: str, now: float) -> bool:
         """Absent from every presence key for ``REAP_AFTER_S`` (keys are renewed every second,

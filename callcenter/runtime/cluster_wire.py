@@ -34,7 +34,7 @@ from callcenter.core.ids import prefix_for
 
 log = logging.getLogger(__name__)
 
-EntryKind = Literal["in", "rec", "lost", "timer", "term", "mark", "digest"]
+EntryKind = Literal["in", "rec", "lost", "own", "timer", "term", "mark", "digest"]
 
 APPEND_FENCED = """
 local cur = redis.call('GET', KEYS[1])
@@ -61,7 +61,8 @@ return 1
 class Forwarded:
     node: str
     req: int  # 0: nobody waits for the outcome (``post``)
-    kind: Literal["in", "rec", "lost"]  # lost: (contact id, owner) of a contact whose node died
+    kind: Literal["in", "rec", "lost", "own"]  # lost: (contact id, owner) of a contact whose node died;
+    # own: (contact id, owner) of a chat its customer resumed on another node
     body: Any
 
 

@@ -56,3 +56,11 @@ class RedisKeys:
     @property
     def nodes_pattern(self) -> str:
         return f"{self.prefix}:node:*"
+
+    def chat(self, token: str) -> str:
+        """What resuming a chat needs (contact id, customer, queued/rated/ended), by resume token."""
+        return f"{self.prefix}:chat:{token}"
+
+    def chat_frames(self, token: str) -> str:
+        """The chat's replayable frames, oldest first (a list capped like the memory's)."""
+        return f"{self.prefix}:chat:{token}:frames"

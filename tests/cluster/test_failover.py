@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -28,7 +29,8 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(120)]
 @pytest.fixture
 async def cluster(tmp_path: Path, cluster_db: str, prefix: str) -> AsyncIterator[tuple[list[Node], TestServer]]:
     """Two node processes (the first leads) and a third node in this process."""
-    slow_log = {"db_url": cluster_db, "prefix": prefix, "flush_interval_ms": 1500}  # the kill beats the flush
+    slow_log: dict[str, Any] = {"db_url": cluster_db, "prefix": prefix, "flush_interval_ms": 1500,  # the kill beats the flush
+                "chat_grace_s": 0.5}  # nobody resumes the dead node's chat: it is closed soon
     nodes = make_nodes(tmp_path, ["n1", "n2"], **slow_log)
     here = TestServer(create_app(load_config(write_config(tmp_path, "t", free_port(), **slow_log))))
     try:

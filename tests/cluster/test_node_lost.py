@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -30,9 +31,9 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(90)]
 @pytest.fixture
 async def pair(tmp_path: Path, cluster_db: str, prefix: str) -> AsyncIterator[tuple[TestServer, Node]]:
     """A node in this process (it leads) and a ``callcenter serve`` process that will die."""
-    here = TestServer(create_app(load_config(write_config(tmp_path, "t", free_port(), db_url=cluster_db,
-                                                          prefix=prefix))))
-    [doomed] = make_nodes(tmp_path, ["n1"], db_url=cluster_db, prefix=prefix)
+    conf: dict[str, Any] = {"db_url": cluster_db, "prefix": prefix, "chat_grace_s": 0.5}  # nobody resumes them
+    here = TestServer(create_app(load_config(write_config(tmp_path, "t", free_port(), **conf))))
+    [doomed] = make_nodes(tmp_path, ["n1"], **conf)
     try:
         await here.start_server()
         async with aiohttp.ClientSession() as http:
