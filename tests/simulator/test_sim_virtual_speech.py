@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.core.errors import ConfigError
 from callcenter.ivr.model import Menu
 from simulator.cli import main
 from simulator.ivr_caller import CHARS_PER_S, load_flow
@@ -136,3 +137,28 @@ def test_the_run_command_reports_the_spoken_answers(
     assert speech["callers"] > 50 and speech["misheard"] > 0
     assert speech["answers"] > speech["callers"] and speech["intended_branch"] <= speech["routed"]
     assert f"{speech['misheard']} misheard" in capsys.readouterr().out
+
+
+def test_a_menu_that_does_not_listen_gets_keys_from_a_speaking_caller(tmp_path: Path) -> None:
+    flows = tmp_path / "ivr"
+    flows.mkdir()
+    korean = (ROOT / "config" / "ivr" / "korean.yaml").read_text()
+    keys_only = korean.replace("say: [예], ", "").replace("say: [아니요], ", "")
+    assert keys_only != korean
+    (flows / "korean.yaml").write_text(keys_only)
+    path = tmp_path / "ko.yaml"
+    text = SCENARIO.format(root=ROOT, share=1.0, accuracy=1.0)
+    path.write_text(text.replace(f"{ROOT}/config/ivr/korean.yaml", str(flows / "korean.yaml")))
+    events = run_virtual(load_scenario(path)).events
+    confirm = [e.data for e in events if e.type == "ivr.input" and e.data["node"] == "confirm_agent"]
+    assert confirm and all("speech" not in d and d["digits"] == "1" for d in confirm)
+    said = {e.data.get("speech") for e in events if e.type == "ivr.input" and e.data["node"] == "main_menu"}
+    assert said == {"외환", "예금", "상담원"}
+
+
+def test_a_speech_accuracy_outside_0_to_1_is_refused_with_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "ko.yaml"
+    path.write_text(SCENARIO.format(root=ROOT, share=1.0, accuracy=1.5))
+    with pytest.raises(ConfigError) as err:
+        load_scenario(path)
+    assert f"{path}:13: ivr: speech_accuracy must be between 0 and 1" in err.value.problems
