@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestServer
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.config.loader import load_config
+from callcenter.runtime.cluster import ClusterCenter
 from callcenter.runtime.cluster_app import CLUSTER
 from tests.cluster.conftest import Desk
 from tests.cluster.nodes import Node, free_port, make_nodes, write_config
@@ -111,6 +112,7 @@ async def test_a_waiting_chat_resumes_on_another_node_in_its_place(pair: tuple[N
         seen_before = [f for f in first.frames if f["type"] != "session"]
 
         doomed.kill()
+        killed_at = asyncio.get_running_loop().time()
         await first.ws.close()
         await gone.ws.close()
         back = await Customer.resume(http, url, token)
@@ -125,6 +127,7 @@ async def test_a_waiting_chat_resumes_on_another_node_in_its_place(pair: tuple[N
         # the lease passes here; the chat nobody resumed ends node_lost after the grace
         await until_true(lambda: here.app[CLUSTER].lease.held, 10)
         await until_true(lambda: gone_id not in center.engine.contacts, GRACE_S + 12)
+        assert asyncio.get_running_loop().time() - killed_at >= GRACE_S  # it was given the grace
         assert center.engine.position(first_id)[0] == 1  # type: ignore[index]
         assert center.engine.position(later_id)[0] == 2  # type: ignore[index]
 
@@ -147,3 +150,39 @@ async def test_a_waiting_chat_resumes_on_another_node_in_its_place(pair: tuple[N
              if e.type == "contact.ended"}
     assert ended[gone_id]["reason"] == "node_lost" and ended[gone_id]["node"].startswith("n1/")
     assert first_id not in ended or ended[first_id].get("reason") != "node_lost"
+
+
+async def test_a_connected_chat_resumes_with_its_agent(pair: tuple[Node, TestServer]) -> None:
+    doomed, here = pair
+    center = here.app[CENTER]
+    url = str(here.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession() as http:
+        alice = await Desk.open(url, "alice")
+        await alice.ask("set_state", state="ready")
+        chat = await Customer.start(http, doomed.url, "talks@example.com")
+        contact_id, token = chat.session["contact_id"], chat.session["token"]
+        offer = await alice.until("offer", timeout=15)
+        assert (await alice.ask("accept", offer_id=offer["offer_id"]))["type"] == "ack"
+        await chat.until("agent_joined")
+        assert (await alice.ask("chat_send", contact_id=contact_id, text="hello there"))["type"] == "ack"
+        await chat.until("message")
+
+        doomed.kill()
+        await chat.ws.close()
+        back = await Customer.resume(http, url, token)
+        while (line := await back.next())["type"] != "message" or line["text"] != "hello there":
+            pass  # the conversation so far, replayed
+        assert back.frames[0]["resumed"] and any(f["type"] == "agent_joined" for f in back.frames)
+        assert isinstance(center, ClusterCenter)
+        await until_true(lambda: center.state is not None  # this node carries it now
+                         and center.state.owners.get(contact_id) == center.owner, 15)
+        assert center.engine.contacts[contact_id].state == "connected"
+        assert center.engine.contacts[contact_id].agent_id == "alice"
+        await back.ws.send_json({"type": "text", "text": "still here"})
+        said = await alice.until("chat_message")
+        assert (said["contact_id"], said["text"]) == (contact_id, "still here")
+        assert (await alice.ask("chat_send", contact_id=contact_id, text="good"))["type"] == "ack"
+        while (line := await back.next())["type"] != "message" or line["text"] != "good":
+            pass
+        await back.ws.close()
+        await alice.close()
