@@ -260,6 +260,8 @@ class ChatSessions:
         session.sockets.discard(sender)
         if session.sockets or session.grace is not None:
             return
+        if self._by_token.get(session.token) is not session:
+            return  # resumed on another node (``disown``): that node has it now
         if session.ended:
             self._forget(session)
             return

@@ -17,10 +17,11 @@ from aiohttp.test_utils import TestServer
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
+from callcenter.chat.routes import SESSIONS
 from callcenter.config.loader import load_config
 from callcenter.runtime.cluster import ClusterCenter
 from callcenter.runtime.cluster_app import CLUSTER
-from tests.cluster.conftest import Desk
+from tests.cluster.conftest import Desk, node_config
 from tests.cluster.nodes import Node, free_port, make_nodes, write_config
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(60)]
@@ -186,3 +187,36 @@ async def test_a_connected_chat_resumes_with_its_agent(pair: tuple[Node, TestSer
             pass
         await back.ws.close()
         await alice.close()
+
+
+@pytest.fixture
+async def two(cluster_db: str, prefix: str) -> AsyncIterator[list[TestServer]]:
+    servers: list[TestServer] = []
+    for name in ("a", "b"):
+        servers.append(TestServer(create_app(node_config(cluster_db, prefix, name, chat_grace_s=1.0))))
+        await servers[-1].start_server()
+    yield servers
+    for server in reversed(servers):
+        await server.close()
+
+
+async def test_a_chat_resumed_on_another_live_node_is_forgotten_by_the_first(two: list[TestServer]) -> None:
+    """The load balancer sent the reconnecting page elsewhere: the first node must not end the
+    chat when its own grace passes, and a page still open on it is closed."""
+    a, b = two
+    center = b.app[CENTER]
+    async with aiohttp.ClientSession() as http:
+        chat = await Customer.start(http, str(a.make_url("")).rstrip("/"), "moves@example.com")
+        contact_id, token = chat.session["contact_id"], chat.session["token"]
+        await until_true(lambda: contact_id in center.engine.contacts, 10)
+        back = await Customer.resume(http, str(b.make_url("")).rstrip("/"), token)
+        await back.until("queued")
+        closed = await chat.ws.receive(timeout=10)
+        while closed.type == aiohttp.WSMsgType.TEXT:
+            closed = await chat.ws.receive(timeout=10)
+        assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert chat.ws.close_code == 4000
+        assert a.app[SESSIONS].get(contact_id) is None and b.app[SESSIONS].get(contact_id) is not None
+        await asyncio.sleep(1.5)  # longer than the grace: nothing may end it meanwhile
+        assert center.engine.contacts[contact_id].state == "waiting"
+        await back.ws.close()
