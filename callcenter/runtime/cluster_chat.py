@@ -49,9 +49,13 @@ class RedisChatStore:
     async def stop(self) -> None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2.0):
-                while self._outbox:
-                    await asyncio.sleep(0.02)
+                await self.flushed()
         await stop_tasks(self._tasks)
+
+    async def flushed(self) -> None:
+        """Wait until every write queued so far is in Redis."""
+        while self._outbox:
+            await asyncio.sleep(0.02)
 
     # ChatStore --------------------------------------------------------------------------------
 
