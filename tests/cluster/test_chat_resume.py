@@ -2,7 +2,8 @@
 its customer reconnects to another node with the resume token within the chat grace, sees
 the conversation so far, keeps its place in line (a chat that arrived later is still
 behind it) and talks with the agent who answers; a chat whose customer does not come back
-ends ``node_lost`` once the (shortened) grace is over."""
+ends ``node_lost`` once the (shortened) grace is over; one that was still in the IVR is
+ended ``node_lost`` when it reconnects (the IVR's state died with the node)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,15 @@ class Customer:
                 await me.ws.send_json({"type": "choose", "key": options[0]["key"]})
 
     @classmethod
+    async def at_menu(cls, http: aiohttp.ClientSession, url: str, email: str) -> Customer:
+        """Start a chat and stay at the flow's first menu (in the IVR)."""
+        me = cls(await http.ws_connect(f"{url}/ws/chat"))
+        await me.ws.send_json({"type": "start", "email": email})
+        while not (await me.next()).get("options"):
+            pass
+        return me
+
+    @classmethod
     async def resume(cls, http: aiohttp.ClientSession, url: str, token: str) -> Customer:
         me = cls(await http.ws_connect(f"{url}/ws/chat"))
         await me.ws.send_json({"type": "start", "resume": token})
@@ -111,11 +121,14 @@ async def test_a_waiting_chat_resumes_on_another_node_in_its_place(pair: tuple[N
         later_id = later.session["contact_id"]
         await until_true(lambda: later_id in center.engine.contacts, 10)
         seen_before = [f for f in first.frames if f["type"] != "session"]
+        menu = await Customer.at_menu(http, doomed.url, "menu@example.com")
+        menu_id = menu.session["contact_id"]
 
         doomed.kill()
         killed_at = asyncio.get_running_loop().time()
         await first.ws.close()
         await gone.ws.close()
+        await menu.ws.close()
         back = await Customer.resume(http, url, token)
         queued = await back.until("queued")
         assert back.frames[0] == {"type": "session", "contact_id": first_id, "token": token, "resumed": True}
@@ -124,6 +137,9 @@ async def test_a_waiting_chat_resumes_on_another_node_in_its_place(pair: tuple[N
         assert any("cards team" in f.get("text", "") for f in replayed)
         assert queued["position"] == 1
         assert center.engine.position(later_id)[0] == 3  # type: ignore[index]
+        in_ivr = await Customer.resume(http, url, menu.session["token"])  # its IVR died with n1
+        assert (await in_ivr.until("ended"))["reason"] == "node_lost"
+        await in_ivr.ws.close()
 
         # the lease passes here; the chat nobody resumed ends node_lost after the grace
         await until_true(lambda: here.app[CLUSTER].lease.held, 10)
@@ -150,6 +166,7 @@ async def test_a_waiting_chat_resumes_on_another_node_in_its_place(pair: tuple[N
     ended = {e.contact_id: dict(e.data) for e in await here.app[LOG].read(limit=10_000)
              if e.type == "contact.ended"}
     assert ended[gone_id]["reason"] == "node_lost" and ended[gone_id]["node"].startswith("n1/")
+    assert ended[menu_id] == {"reason": "node_lost", "was": "ivr"}
     assert first_id not in ended or ended[first_id].get("reason") != "node_lost"
 
 
