@@ -51,7 +51,16 @@ from callcenter.runtime.center import Center, DeskSink
 from callcenter.runtime.cluster_check import Checks
 from callcenter.runtime.cluster_log import LogCatchUp, Writes
 from callcenter.runtime.cluster_relay import Relay
-from callcenter.runtime.cluster_wire import ClusterIds, Entry, Forwarded, ReplicaState, cancelling, dump, load
+from callcenter.runtime.cluster_wire import (
+    ClusterIds,
+    Entry,
+    Forwarded,
+    ReplicaState,
+    cancelling,
+    dump,
+    load,
+    write_head,
+)
 from callcenter.runtime.driver import Driver, Rejected
 from callcenter.runtime.lease import FencingGate
 from callcenter.runtime.redis_keys import RedisKeys
@@ -367,21 +376,16 @@ class ClusterDriver(Driver[AcdEngine]):
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = [self._outbox[i] for i in range(min(500, len(self._outbox)))]
-            try:
+
+            async def forward(batch: list[bytes]) -> None:
                 async with redis.pipeline(transaction=False) as pipe:
                     for blob in batch:
                         pipe.xadd(stream, {"f": blob}, maxlen=100_000, approximate=True)
                     await pipe.execute()
-            except (RedisError, OSError) as exc:
-                if cancelling():
-                    raise asyncio.CancelledError from exc
-                self._fail("forward", exc)
-                await asyncio.sleep(0.3)
-                continue
-            for _ in batch:
-                self._outbox.popleft()
-            self.forward_error = None
+
+            if await write_head(self._outbox, forward, limit=500, backoff_s=0.3,
+                                on_error=lambda exc: self._fail("forward", exc)):
+                self.forward_error = None
 
     async def _apply_loop(self) -> None:
         center = self.center

@@ -20,12 +20,10 @@ import logging
 from collections import deque
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from callcenter.chat.protocol import Start
 from callcenter.chat.sessions import MAX_HISTORY, ChatSession, Frame
 from callcenter.runtime.cluster import ClusterCenter
-from callcenter.runtime.cluster_wire import cancelling, stop_tasks, text
+from callcenter.runtime.cluster_wire import stop_tasks, text, write_head
 
 log = logging.getLogger(__name__)
 
@@ -113,17 +111,8 @@ class RedisChatStore:
                             del self._live[token]
                     if not self._outbox:
                         continue
-            batch = [self._outbox[i] for i in range(min(200, len(self._outbox)))]
-            try:
-                await self._write(batch)
-            except (RedisError, OSError) as exc:
-                if cancelling():
-                    raise asyncio.CancelledError from exc
-                log.warning("chat store: writing failed: %s", exc)
-                await asyncio.sleep(0.3)
-                continue
-            for _ in batch:
-                self._outbox.popleft()
+            await write_head(self._outbox, self._write, limit=200, backoff_s=0.3,
+                             on_error=lambda exc: log.warning("chat store: writing failed: %s", exc))
 
     async def _write(self, batch: list[Op]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -20,10 +20,10 @@ import hashlib
 import json
 import logging
 import pickle
-from collections import OrderedDict
-from collections.abc import Awaitable, Iterable
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from redis.exceptions import RedisError
 
@@ -33,6 +33,7 @@ from callcenter.config.model import CenterConfig
 from callcenter.core.ids import prefix_for
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EntryKind = Literal["in", "rec", "lost", "own", "timer", "term", "mark", "digest"]
 
@@ -135,6 +136,28 @@ def cancelling() -> bool:
     read into a connection error, which the retry loops would otherwise swallow)."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+async def write_head(
+    outbox: deque[T], write: Callable[[list[T]], Awaitable[None]], *, limit: int,
+    on_error: Callable[[Exception], None], backoff_s: float,
+) -> bool:
+    """Write up to ``limit`` entries from the head of ``outbox`` in one ``write`` and drop
+    them once written. On a Redis or socket error they stay, in order, for the next try: the
+    error is reported, the caller backs off ``backoff_s`` and hears False. A cancellation
+    that redis-py turned into an error stays a cancellation."""
+    batch = [outbox[i] for i in range(min(limit, len(outbox)))]
+    try:
+        await write(batch)
+    except (RedisError, OSError) as exc:
+        if cancelling():
+            raise asyncio.CancelledError from exc
+        on_error(exc)
+        await asyncio.sleep(backoff_s)
+        return False
+    for _ in batch:
+        outbox.popleft()
+    return True
 
 
 # Shutting down while Redis is away: nothing in a cleanup may wait without a bound.

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from callcenter.runtime.bus import BusMessage, MemorySubscription, matches
-from callcenter.runtime.cluster_wire import cancelling, stop_tasks
+from callcenter.runtime.cluster_wire import cancelling, stop_tasks, write_head
 from callcenter.runtime.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -89,22 +89,16 @@ class RedisBus:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = [self._outbox[i] for i in range(min(500, len(self._outbox)))]
-            try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for topic, payload in batch:
-                        pipe.xadd(self._keys.bus_stream, {"t": topic, "p": payload, "n": self.node_id},
-                                  maxlen=self._maxlen, approximate=True)
-                    await pipe.execute()
-            except (RedisError, OSError) as exc:
-                if cancelling():
-                    raise asyncio.CancelledError from exc
-                self._fail(exc)
-                await asyncio.sleep(0.5)
-                continue
-            for _ in batch:
-                self._outbox.popleft()
-            self.healthy, self.last_error = True, None
+            if await write_head(self._outbox, self._publish_batch, limit=500, backoff_s=0.5,
+                                on_error=self._fail):
+                self.healthy, self.last_error = True, None
+
+    async def _publish_batch(self, batch: list[tuple[str, str]]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for topic, payload in batch:
+                pipe.xadd(self._keys.bus_stream, {"t": topic, "p": payload, "n": self.node_id},
+                          maxlen=self._maxlen, approximate=True)
+            await pipe.execute()
 
     async def _read_loop(self) -> None:
         while not self._closing:
