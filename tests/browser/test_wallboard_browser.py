@@ -8,8 +8,6 @@ with the call."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +17,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from browser_support import login, screenshot
+from stream_phone import StreamPhone
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
@@ -26,7 +25,6 @@ from callcenter.appkeys import BUS, CENTER, LOG
 from callcenter.config.loader import load_config
 from callcenter.config.model import HoursConfig
 from callcenter.runtime.voice_app import TELEPHONY
-from callcenter.speech.codecs import sine, ulaw_encode
 from callcenter.supervisor.listen import LISTEN
 from callcenter.supervisor.live import LIVE
 
@@ -103,48 +101,6 @@ async def test_wallboard_chart_marks_trouble_and_a_supervisor_changes_skills(bro
     assert errors == []
 
 
-class Phone:
-    """A media-stream call that says a steady tone in real time (what it hears is dropped)."""
-
-    def __init__(self, session: aiohttp.ClientSession, caller: str, called: str, freq: float) -> None:
-        self.session, self.caller, self.called, self.freq = session, caller, called, freq
-        self.sid = f"MZ-{caller}"
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.tasks: list[asyncio.Task[None]] = []
-
-    async def dial(self) -> None:
-        self.ws = ws = await self.session.ws_connect("/media-stream")
-        await ws.send_json({"event": "start", "streamSid": self.sid, "start": {
-            "streamSid": self.sid, "callSid": f"CA-{self.caller}",
-            "customParameters": {"From": self.caller, "To": self.called}}})
-        self.tasks = [asyncio.ensure_future(self._speak(ws)), asyncio.ensure_future(self._drop(ws))]
-
-    async def key(self, digit: str) -> None:
-        assert self.ws is not None
-        await self.ws.send_json({"event": "dtmf", "streamSid": self.sid, "dtmf": {"digit": digit}})
-
-    async def _speak(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        voice = sine(self.freq, 200, amplitude=0.25)
-        with contextlib.suppress(ConnectionError):
-            while not ws.closed:
-                for start in range(0, len(voice), 320):
-                    payload = base64.b64encode(ulaw_encode(voice[start:start + 320])).decode()
-                    await ws.send_json({"event": "media", "streamSid": self.sid, "media": {"payload": payload}})
-                    await asyncio.sleep(0.02)  # real-time pacing
-
-    async def _drop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for _message in ws:
-            pass
-
-    async def hang_up(self) -> None:
-        if self.ws is not None and not self.ws.closed:
-            await self.ws.send_json({"event": "stop", "streamSid": self.sid})
-            await self.ws.close()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait (bounded) for a condition with no awaitable (the engine, the far end's media)."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -177,15 +133,15 @@ async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, t
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     async with aiohttp.ClientSession(base_url=str(server.make_url("/"))) as lines:
         await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
-        agent = Phone(lines, "alice", "agent-alice", 1000.0)
+        agent = StreamPhone(lines, "alice", "agent-alice", 1000.0)
         await agent.dial()
-        caller = Phone(lines, "+972541234567", "+15550100", 500.0)
+        caller = StreamPhone(lines, "+972541234567", "+15550100", 500.0)
         ivr = app[BUS].subscribe("ivr.node")
         await caller.dial()
         await at_node(ivr, "language")
-        await caller.key("1")  # English
+        await caller.press("1")  # English
         await at_node(ivr, "customer_check")
-        await caller.key("2")  # not a customer: sales
+        await caller.press("2")  # not a customer: sales
         ivr.close()
         call = next(iter(app[TELEPHONY].front.calls.values()))
         await until(lambda: (c := center.engine.contacts.get(call.contact_id or "")) is not None and c.queue == "sales")

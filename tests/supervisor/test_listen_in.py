@@ -8,9 +8,7 @@ peer that signals over the listen API and talks into its microphone all along.""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +18,7 @@ import aiohttp
 import av
 import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from stream_phone import StreamPhone
 from tone_track import ToneTrack
 
 from callcenter.acd import model as m
@@ -28,7 +27,6 @@ from callcenter.appkeys import AGENT_LEGS, BUS, CENTER, LOG
 from callcenter.config.loader import load_config
 from callcenter.config.model import CenterConfig, HoursConfig
 from callcenter.runtime.voice_app import TELEPHONY
-from callcenter.speech import codecs
 from callcenter.speech.codecs import rms_dbfs, sine, tone_power
 from callcenter.supervisor.listen import LISTEN
 from callcenter.telephony.bridge import Bridge
@@ -143,55 +141,6 @@ def voice_config(tmp_path: Path) -> CenterConfig:
                    telephony=telephony, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
 
 
-class Phone:
-    """One media-stream call: says a steady tone in real time and keeps what it hears."""
-
-    def __init__(self, session: aiohttp.ClientSession, caller: str, called: str, freq: float) -> None:
-        self.session, self.caller, self.called, self.freq = session, caller, called, freq
-        self.heard: list[bytes] = []
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.sid = f"MZ-{caller}"
-        self._tasks: list[asyncio.Task[None]] = []
-
-    async def dial(self) -> None:
-        self.ws = ws = await self.session.ws_connect("/media-stream")
-        await ws.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        await ws.send_json({"event": "start", "streamSid": self.sid, "start": {
-            "streamSid": self.sid, "callSid": f"CA-{self.caller}", "tracks": ["inbound"],
-            "customParameters": {"From": self.caller, "To": self.called}}})
-        self._tasks = [asyncio.ensure_future(self._speak(ws)), asyncio.ensure_future(self._listen(ws))]
-
-    async def key(self, digit: str) -> None:
-        assert self.ws is not None
-        await self.ws.send_json({"event": "dtmf", "streamSid": self.sid, "dtmf": {"digit": digit}})
-
-    async def _speak(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        voice = tone(self.freq, 0.2)
-        with contextlib.suppress(ConnectionError):
-            while not ws.closed:
-                for start in range(0, len(voice), 320):
-                    payload = base64.b64encode(codecs.ulaw_encode(voice[start:start + 320])).decode()
-                    await ws.send_str(json.dumps({"event": "media", "streamSid": self.sid,
-                                                  "media": {"track": "inbound", "payload": payload}}))
-                    await asyncio.sleep(0.02)  # real-time pacing
-
-    async def _listen(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for message in ws:
-            if message.type != aiohttp.WSMsgType.TEXT:
-                break
-            data = json.loads(message.data)
-            if data.get("event") == "media":
-                self.heard.append(codecs.ulaw_decode(base64.b64decode(data["media"]["payload"])))
-
-    async def hang_up(self) -> None:
-        if self.ws is not None and not self.ws.closed:
-            await self.ws.send_json({"event": "stop", "streamSid": self.sid})
-            await self.ws.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
 class SupervisorBrowser:
     """A real aiortc peer that offers as the wallboard does and keeps what it hears."""
 
@@ -247,16 +196,16 @@ async def test_a_supervisor_listens_to_a_live_call_and_is_never_heard(aiohttp_cl
         csrf = (await (await sam.post("/api/v1/auth/login", json={"username": "sam", "password": "sam"})).json())["csrf_token"]
         headers = {"X-CSRF-Token": csrf}
         await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
-        agent = Phone(lines, "alice", "agent-alice", AGENT_HZ)
+        agent = StreamPhone(lines, "alice", "agent-alice", AGENT_HZ)
         await agent.dial()
         await until(lambda: app[AGENT_LEGS].get("alice") is not None)
-        caller = Phone(lines, "+972541234567", "+15550100", CALLER_HZ)
+        caller = StreamPhone(lines, "+972541234567", "+15550100", CALLER_HZ)
         ivr = app[BUS].subscribe("ivr.node")
         await caller.dial()
         await at_node(ivr, "language")
-        await caller.key("1")  # English
+        await caller.press("1")  # English
         await at_node(ivr, "customer_check")
-        await caller.key("2")  # not a customer yet: sales
+        await caller.press("2")  # not a customer yet: sales
         ivr.close()
         call = next(iter(app[TELEPHONY].front.calls.values()))
         await until(lambda: (c := center.engine.contacts.get(call.contact_id or "")) is not None

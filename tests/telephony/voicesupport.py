@@ -3,17 +3,13 @@ ports), an agent whose audio leg is a media-stream WebSocket, and log reading.""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import contextlib
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestClient
-from telsupport import free_port, tone, tone_power, until
+from stream_phone import StreamPhone as BasePhone
+from telsupport import free_port, tone_power, until
 
 from callcenter.acd import model as m
 from callcenter.appkeys import AGENT_LEGS, CENTER, LOG
@@ -21,7 +17,6 @@ from callcenter.config.loader import load_config
 from callcenter.config.model import CenterConfig, HoursConfig
 from callcenter.core.events import StoredEvent
 from callcenter.runtime.center import Center
-from callcenter.speech import codecs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,65 +49,11 @@ async def offer_for(center: Center, agent: str, timeout: float = 15.0) -> Any:
     return next(o for o in center.engine.offers.values() if o.agent_id == agent)
 
 
-class StreamPhone:
-    """A call over the media-stream WebSocket (Twilio message set): sends a tone of
-    ``freq`` as its voice (paced at 20 ms), presses keys, keeps what it hears."""
-
-    def __init__(self, client: TestClient[Any, Any], caller: str, called: str, freq: float) -> None:
-        self.client = client
-        self.caller, self.called, self.freq = caller, called, freq
-        self.sid = f"MZ-{caller}-{free_port()}"
-        self.heard: list[bytes] = []
-        self.ws: ClientWebSocketResponse | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-
-    async def dial(self) -> None:
-        self.ws = ws = await self.client.ws_connect("/media-stream")
-        sid = self.sid
-        await ws.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        await ws.send_json({"event": "start", "streamSid": sid, "start": {
-            "streamSid": sid, "callSid": f"CA{sid}", "tracks": ["inbound"],
-            "customParameters": {"From": self.caller, "To": self.called}}})
-        self._tasks = [asyncio.ensure_future(self._speak(ws, sid)), asyncio.ensure_future(self._listen(ws))]
-
-    async def press(self, digit: str) -> None:
-        assert self.ws is not None
-        await self.ws.send_json({"event": "dtmf", "streamSid": self.sid, "dtmf": {"digit": digit}})
-
-    @property
-    def closed(self) -> bool:
-        return self.ws is None or self.ws.closed
-
-    async def _speak(self, ws: ClientWebSocketResponse, sid: str) -> None:
-        voice = tone(self.freq, 0.2, amplitude=6000)
-        with contextlib.suppress(ConnectionError):
-            while not ws.closed:
-                await self._speak_once(ws, sid, voice)
-
-    async def _speak_once(self, ws: ClientWebSocketResponse, sid: str, voice: bytes) -> None:
-        for start in range(0, len(voice), 320):
-            payload = base64.b64encode(codecs.ulaw_encode(voice[start:start + 320])).decode()
-            await ws.send_str(json.dumps({"event": "media", "streamSid": sid,
-                                          "media": {"track": "inbound", "payload": payload}}))
-            await asyncio.sleep(0.02)  # real-time pacing of the agent's voice
-
-    async def _listen(self, ws: ClientWebSocketResponse) -> None:
-        async for message in ws:
-            if message.type != WSMsgType.TEXT:
-                break
-            data = json.loads(message.data)
-            if data.get("event") == "media":
-                self.heard.append(codecs.ulaw_decode(base64.b64decode(data["media"]["payload"])))
+class StreamPhone(BasePhone):
+    """A media-stream call on the test client that can count the 1 kHz frames it heard."""
 
     def tone_frames(self, freq: float = 1000.0) -> int:
         return sum(1 for pcm in self.heard if len(pcm) >= 160 and tone_power(pcm, freq) > 0.5)
-
-    async def hang_up(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 class AgentPhone(StreamPhone):
