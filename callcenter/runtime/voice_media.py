@@ -167,7 +167,9 @@ class PromptPlayer:
                 pcm = b""
             if self._cut or self._paused:  # stopped or bridged while it was being rendered
                 return
-            finished = (not pcm or await self._channel.play(pcm)) and not self._cut
+            # A prompt without audio still "plays" (at once): the far end gets its end
+            # mark like any other, so a carrier or a caller counting prompts stays in step.
+            finished = await self._channel.play(pcm) and not self._cut
         finally:
             self._current = None
         if finished and not self._channel.ended:

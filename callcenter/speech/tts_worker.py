@@ -37,6 +37,10 @@ from typing import Any, TextIO
 from callcenter.speech.codecs import read_wav, resample, write_wav
 
 PHONE_RATE = 8000
+# pyttsx3 2.99's espeak driver now and then hands back an empty file for text it renders
+# fine on the next try (seen on a loaded machine, never reproduced on a quiet one); an
+# empty render is retried this many times in all before it is reported.
+RENDER_TRIES = 3
 
 
 class _Engine:
@@ -80,11 +84,15 @@ def handle(engine: _Engine, request: dict[str, Any]) -> dict[str, Any]:
         src = Path(request["src"]) if request.get("src") else None
         out.parent.mkdir(parents=True, exist_ok=True)
         raw = out.with_name(f".{out.stem}.{os.getpid()}.raw.wav")
-        engine.render(text, raw)
-        pcm, engine_rate = read_wav(raw)
-        if not pcm:
-            raw.unlink()
-            raise RuntimeError("the engine produced no audio")
+        for _ in range(RENDER_TRIES):
+            engine.render(text, raw)
+            pcm, engine_rate = read_wav(raw) if raw.exists() else (b"", PHONE_RATE)
+            if pcm:
+                break
+            print(f"tts worker: no audio for {text[:40]!r}; rendering it again", file=sys.stderr)
+        else:
+            raw.unlink(missing_ok=True)
+            raise RuntimeError(f"the engine produced no audio ({RENDER_TRIES} tries)")
         tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.wav")
         write_wav(tmp, resample(pcm, engine_rate, PHONE_RATE), PHONE_RATE)
         if src is not None:

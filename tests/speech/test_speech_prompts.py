@@ -181,3 +181,32 @@ async def test_build_prompts_with_the_real_renderer(tmp_path: Path) -> None:
     assert (first.total, first.rendered, first.already_cached, first.failed) == (2, 2, 0, ())
     assert (second.rendered, second.already_cached) == (1, 2)
     assert len(list(tmp_path.glob("*.wav"))) == 3
+
+
+class FlakyEngine:
+    """Stands in for the worker's pyttsx3 engine (a fake that records): writes an empty WAV
+    for the first ``empty`` renders, then a tone."""
+
+    def __init__(self, empty: int) -> None:
+        self.empty = empty
+        self.renders = 0
+
+    def render(self, text: str, path: Path) -> None:
+        self.renders += 1
+        seconds = 0.0 if self.renders <= self.empty else 0.5
+        codecs.write_wav(path, bytes(int(22050 * seconds) * 2), 22050)
+
+
+def test_worker_renders_again_when_the_engine_gives_an_empty_file(tmp_path: Path) -> None:
+    from callcenter.speech import tts_worker
+
+    engine = FlakyEngine(empty=2)
+    reply = tts_worker.handle(engine, {"id": 1, "text": "안녕하세요", "out": str(tmp_path / "a.wav")})  # type: ignore[arg-type]
+    assert reply == {"id": 1, "ok": True, "ms": pytest.approx(500)} and engine.renders == 3
+    pcm, rate = codecs.read_wav(tmp_path / "a.wav")
+    assert rate == 8000 and len(pcm) == 8000  # 0.5 s at 8 kHz, 16-bit
+
+    engine = FlakyEngine(empty=5)
+    reply = tts_worker.handle(engine, {"id": 2, "text": "안녕하세요", "out": str(tmp_path / "b.wav")})  # type: ignore[arg-type]
+    assert reply["ok"] is False and "no audio (3 tries)" in reply["error"] and engine.renders == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav"]  # nothing half-made is left

@@ -15,8 +15,10 @@ from telsupport import tone, tone_power, until
 from callcenter.ivr.messages import PlayPrompt
 from callcenter.runtime.voice_media import PromptAudio, PromptPlayer, SpeechListener, VoicemailTaker
 from callcenter.speech.codecs import write_wav
+from callcenter.speech.prompts import PromptRenderError
 from callcenter.speech.recognition import Recognition
 from callcenter.telephony.media import CallInfo, ChannelCore
+from callcenter.telephony.media_stream import MediaStreamChannel
 from callcenter.telephony.pacer import MediaClock
 
 pytestmark = pytest.mark.timeout(20)
@@ -46,6 +48,8 @@ class Renderer:
 
     async def render(self, text: str, *, voice: str | None = None) -> Path:
         self.rendered.append(text)
+        if text == "fail":
+            raise PromptRenderError("could not render 'fail': RuntimeError: the engine produced no audio")
         freq, seconds = (float(x) for x in text.split())
         path = self.folder / f"{len(self.rendered)}.wav"
         write_wav(path, tone(freq, seconds), 8000)
@@ -89,6 +93,27 @@ async def test_prompts_play_in_order_barge_in_cuts_and_only_whole_prompts_are_re
     assert seconds_of(line.sent, 500) == pytest.approx(0.3, abs=0.05)
     assert seconds_of(line.sent, 700) < 0.5
     assert renderer.rendered == ["500 0.3", "700 2.0", "900 0.2"]  # the second p3 came from memory
+    await player.close()
+    await line.hangup()
+
+
+async def test_a_prompt_that_cannot_be_rendered_still_ends_with_its_mark(tmp_path: Path) -> None:
+    """The far end counts prompts by their marks (a carrier, the simulator's callers): a
+    prompt without audio must not leave it waiting for a mark that never comes."""
+    clock = MediaClock()
+    line = MediaStreamChannel(CallInfo(call_id="c", caller="1", called="2", front_end="test"), clock, "MZ1")
+    finished: list[str] = []
+    player = PromptPlayer(line, PromptAudio(Renderer(tmp_path)), b"", finished.append)
+    player.say(prompt("greeting", "fail"))
+    player.say(prompt("menu", "500 0.1"))
+    await until(lambda: finished == ["greeting", "menu"])
+    sent = []
+    while not line.outbox.empty():
+        message = line.outbox.get_nowait()
+        assert message is not None
+        sent.append(message["event"])
+    assert sent[0] == "mark" and sent.count("mark") == 2 and sent[-1] == "mark"
+    assert sent.count("media") == 5  # the menu's 0.1 s, between the two marks
     await player.close()
     await line.hangup()
 
