@@ -12,6 +12,7 @@ from typing import Any
 
 from callcenter.config.model import OverflowTarget
 from callcenter.core.errors import EngineError
+from callcenter.core.fastinit import fast_init
 
 # Errors ----------------------------------------------------------------------------------
 
@@ -67,6 +68,7 @@ class BadInput(AcdError):
 # Inputs ------------------------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentLoggedIn:
     agent_id: str
@@ -75,11 +77,13 @@ class AgentLoggedIn:
     name: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentLoggedOut:
     agent_id: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentReady:
     """Ready for contacts; during wrap-up it ends wrap-up early."""
@@ -87,12 +91,14 @@ class AgentReady:
     agent_id: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentNotReady:
     agent_id: str
     reason: str = "break"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentSkillsChanged:
     agent_id: str
@@ -100,6 +106,7 @@ class AgentSkillsChanged:
     by: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentDisconnected:
     """The agent's desk is gone: ringing offers go back, the agent becomes NOT_READY."""
@@ -107,6 +114,7 @@ class AgentDisconnected:
     agent_id: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactArrived:
     contact_id: str
@@ -120,12 +128,14 @@ class ContactArrived:
     arrived_at: float | None = None  # when the contact reached the center (default: now)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OfferAccepted:
     offer_id: str
     agent_id: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OfferDeclined:
     offer_id: str
@@ -133,6 +143,7 @@ class OfferDeclined:
     reason: str = "declined"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactAbandoned:
     """The customer left before being connected (hung up while waiting or ringing)."""
@@ -140,6 +151,7 @@ class ContactAbandoned:
     contact_id: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactEnded:
     """A connected contact is over (either side ended it); its agent goes to wrap-up."""
@@ -148,6 +160,7 @@ class ContactEnded:
     by: str = "agent"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactTransferred:
     contact_id: str
@@ -156,6 +169,7 @@ class ContactTransferred:
     to_agent: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallbackRequested:
     """A waiting caller asked to be called back: they keep their place in line."""
@@ -164,12 +178,14 @@ class CallbackRequested:
     number: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactHeld:
     contact_id: str
     on: bool = True
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactMoved:
     """A supervisor moves a waiting contact to another queue (it keeps its wait)."""
@@ -179,6 +195,7 @@ class ContactMoved:
     by: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PriorityChanged:
     contact_id: str
@@ -187,6 +204,7 @@ class PriorityChanged:
     head_start_s: float | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactsRestored:
     """After a restart: contacts that were waiting when the node stopped, in their order."""
@@ -197,6 +215,7 @@ class ContactsRestored:
 # Commands ------------------------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OfferContact:
     offer_id: str
@@ -210,6 +229,7 @@ class OfferContact:
     attributes: Mapping[str, str]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WithdrawOffer:
     offer_id: str
@@ -218,6 +238,7 @@ class WithdrawOffer:
     reason: str  # timed_out, declined, abandoned, agent_not_ready, agent_gone, logged_out
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectContact:
     contact_id: str
@@ -227,6 +248,7 @@ class ConnectContact:
     channel: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OverflowContact:
     """The contact leaves its queue for ``target``; adapters act on callback, voicemail,
@@ -238,6 +260,7 @@ class OverflowContact:
     target: OverflowTarget
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FinishContact:
     """The contact is over as far as routing goes; adapters release what they hold."""
@@ -246,6 +269,7 @@ class FinishContact:
     reason: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PositionUpdated:
     """Tell a waiting customer where they are: sent at a bounded rate, and only to contacts
@@ -258,6 +282,7 @@ class PositionUpdated:
     ewt_s: float | None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactPosition:
     contact_id: str
@@ -268,6 +293,7 @@ class ContactPosition:
     waited_s: float
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentSnapshot:
     agent_id: str
@@ -281,6 +307,7 @@ class AgentSnapshot:
     handled: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueSnapshot:
     name: str
@@ -290,6 +317,7 @@ class QueueSnapshot:
     agents: Mapping[str, int]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CenterSnapshot:
     """Every queue's figures and every waiting contact's place, in queue order."""

@@ -151,10 +151,10 @@ class EngineState:
 
     def _log_state(self, agent: Agent, previous: State, now: float, wrap: bool) -> None:
         # the log event is also what desks and wallboards are told (no second command)
-        data: dict[str, Any] = {"state": _NAMES[agent.state]}
-        if agent.reason is not None:
-            data["reason"] = agent.reason
-        data["previous"] = _NAMES[previous]
+        if agent.reason is None:
+            data: dict[str, Any] = {"state": _NAMES[agent.state], "previous": _NAMES[previous]}
+        else:
+            data = {"state": _NAMES[agent.state], "reason": agent.reason, "previous": _NAMES[previous]}
         if wrap and agent.wrap_up_until is not None:
             data["until"] = agent.wrap_up_until
         self._log_agent(agent, "agent.state", now, data)
@@ -286,8 +286,17 @@ class EngineState:
     def _log_contact(
         self, contact: Contact, kind: str, now: float, agent: str | None, data: dict[str, Any]
     ) -> None:
-        """Log a contact's event; ``data`` holds no None values (``model.event_data`` drops them)."""
-        ctx, parent = self._next_context(contact)
+        """Log a contact's event; ``data`` holds no None values (``model.event_data`` drops them).
+
+        Each event is the next link of the contact's (or agent's) causal chain: one id is
+        minted per contact (and per agent login), then numbered, so ids are unique across
+        restarts (the injected ids are), reproducible with seeded ids and cheap per event.
+        Written out here and in ``_log_agent``: this runs for every event."""
+        if contact.ctx_base is None:
+            contact.ctx_base = self._ids.new("context")
+        contact.ctx_n += 1
+        parent = contact.ctx
+        contact.ctx = ctx = f"{contact.ctx_base}.{contact.ctx_n}"
         self._commands.append(
             RecordEvent(
                 event=InteractionEvent(
@@ -304,7 +313,11 @@ class EngineState:
         )
 
     def _log_agent(self, agent: Agent, kind: str, now: float, data: dict[str, Any]) -> None:
-        ctx, parent = self._next_context(agent)
+        if agent.ctx_base is None:  # the causal chain, as in ``_log_contact``
+            agent.ctx_base = self._ids.new("context")
+        agent.ctx_n += 1
+        parent = agent.ctx
+        agent.ctx = ctx = f"{agent.ctx_base}.{agent.ctx_n}"
         self._commands.append(
             RecordEvent(
                 event=InteractionEvent(
@@ -317,15 +330,3 @@ class EngineState:
                 )
             )
         )
-
-    def _next_context(self, holder: Contact | Agent) -> tuple[str, str | None]:
-        """The next link of a contact's or agent's causal chain: (its id, its parent's id).
-
-        One id is minted per contact (and per agent login), then numbered: unique across
-        restarts (the injected ids are), reproducible with seeded ids, cheap per event."""
-        if holder.ctx_base is None:
-            holder.ctx_base = self._ids.new("context")
-        holder.ctx_n += 1
-        ctx, parent = f"{holder.ctx_base}.{holder.ctx_n}", holder.ctx
-        holder.ctx = ctx
-        return ctx, parent

@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from callcenter.core.fastinit import fast_init
 
+
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InteractionEvent:
     type: str
@@ -23,6 +26,7 @@ class InteractionEvent:
     parent_id: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredEvent:
     seq: int
@@ -36,6 +40,7 @@ class StoredEvent:
     parent_id: str | None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordEvent:
     """Command: append ``event`` to the interaction log."""

@@ -66,3 +66,51 @@ def test_context_chain() -> None:
     grandchild = child.child(ids)
     assert root.parent_id is None
     assert (child.parent_id, grandchild.parent_id) == (root.id, child.id)
+
+
+def test_fast_init_keeps_a_frozen_dataclass_as_it_was() -> None:
+    import dataclasses
+    import inspect
+
+    from callcenter.core.fastinit import fast_init
+
+    made: list[str] = []
+
+    @fast_init
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+    class Offered:
+        offer_id: str
+        ring_s: float = 30.0
+        attributes: dict[str, str] = dataclasses.field(default_factory=dict)
+
+        def __post_init__(self) -> None:
+            made.append(self.offer_id)
+
+    @fast_init
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Pair:
+        left: int
+        right: int = 2
+
+    a, b = Offered(offer_id="o1"), Offered(offer_id="o2", ring_s=5.0, attributes={"tier": "top"})
+    assert (a.ring_s, a.attributes, b.ring_s, b.attributes) == (30.0, {}, 5.0, {"tier": "top"})
+    assert a.attributes is not Offered(offer_id="o3").attributes  # a fresh dict each time
+    assert made == ["o1", "o2", "o3"]
+    assert dataclasses.replace(b, ring_s=1.0) == Offered(
+        offer_id="o2", ring_s=1.0, attributes={"tier": "top"}
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.ring_s = 1.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Offered("o4")  # type: ignore[misc]  # still keyword-only
+    with pytest.raises(TypeError, match="offer_id"):
+        Offered()  # type: ignore[call-arg]
+    assert Pair(1) == Pair(left=1, right=2) and hash(Pair(1)) == hash(Pair(1, 2))
+    assert list(inspect.signature(Offered).parameters) == ["offer_id", "ring_s", "attributes"]
+
+    @dataclasses.dataclass
+    class Loose:
+        x: int
+
+    with pytest.raises(TypeError, match="frozen, slotted dataclass"):
+        fast_init(Loose)
