@@ -183,7 +183,8 @@ class _Model:
                 )
             )
             return
-        yield env.timeout(ivr)
+        if ivr > 0:
+            yield env.timeout(ivr)
         connected = self.connected[cid] = env.event()
         self.feed(
             m.ContactArrived(

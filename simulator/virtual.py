@@ -308,7 +308,10 @@ class _Simulation:
         if hangup:
             self.at(now + ivr * rng.random(), "ivr_hangup", cid)
             return
-        self.at(now + ivr, "queue", (cid, queue, kind.channel, attrs))
+        if ivr > 0:
+            self.at(now + ivr, "queue", (cid, queue, kind.channel, attrs))
+        else:  # straight to the queue: no IVR time to wait
+            self.on_queue((cid, queue, kind.channel, attrs), now)
 
     def on_ivr_hangup(self, cid: str, now: float) -> None:
         self.run.events.append(
