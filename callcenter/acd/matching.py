@@ -73,10 +73,14 @@ class Matching(EngineState):
         contact.placements += 1
         contact.target_agent = None
         self._arm_step(contact, now, fresh=True)
-        rank = self._index_waiting(contact, qs)
+        key = (qs.reqs[contact.step], contact.pool, cfg.strategy)
+        free = self._pools.best(key)
+        # Offered at once (a free agent and no batch of timers being settled): the contact
+        # never enters the waiting indexes, only its place in the queue is looked up.
+        direct = free is not None and self._deferred is None
+        rank = qs.positions.rank(contact.key) if direct else self._index_waiting(contact, qs)
         if log:
             pos = rank + 1
-            free = self._pools.best((qs.reqs[contact.step], contact.pool, cfg.strategy))
             ewt = 0.0 if free is not None else self._ewt(qs, pos)
             data: dict[str, Any] = {"channel": contact.channel, "priority_class": contact.priority_class}
             if head_start:
@@ -91,7 +95,12 @@ class Matching(EngineState):
             self._arm_positions(now)
         if cfg.max_wait_s is not None and cfg.overflow.on_max_wait is not None:
             self._arm("max_wait", contact.contact_id, contact.queued_at + cfg.max_wait_s, contact.placements)
-        self._match_contact(contact, now)
+        if direct and free is not None:
+            agent = self.agents[free[-1]]
+            why = self._why(qs, contact.step, agent, len(self._pools.bag(key)), now)
+            self._offer(contact, agent, now, why, indexed=False)
+        else:
+            self._match_contact(contact, now)
 
     def _place_targeted(self, contact: Contact, agent_id: str, now: float) -> None:
         contact.state, contact.target_agent = "waiting", agent_id
@@ -185,8 +194,11 @@ class Matching(EngineState):
         if not self._match_agent(agent, now):
             self._refresh(agent)
 
-    def _offer(self, contact: Contact, agent: Agent, now: float, trace: str) -> None:
-        self._leave_queue(contact)
+    def _offer(self, contact: Contact, agent: Agent, now: float, trace: str, *, indexed: bool = True) -> None:
+        if indexed:
+            self._leave_queue(contact)
+        else:  # placed and offered in one go (``_place``): only its step timer to make stale
+            contact.epoch += 1
         qs = self.queues[contact.queue]
         offer_id = self._ids.new("offer")
         deadline = now + qs.cfg.ring_time_s

@@ -6,11 +6,11 @@ sequence number on append and hands back ``StoredEvent``s on read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from callcenter.core.fastinit import fast_init
+from callcenter.core.fastinit import fast_init, positional
 
 
 @fast_init
@@ -46,3 +46,11 @@ class RecordEvent:
     """Command: append ``event`` to the interaction log."""
 
     event: InteractionEvent
+
+
+# Positional makers for the engines' hot paths (``core/fastinit.py``): every field, in order.
+# make_event(type, at, contact_id, agent_id, queue, data, context_id, parent_id)
+_Opt = str | None
+_EventMaker = Callable[[str, float, _Opt, _Opt, _Opt, Mapping[str, Any], _Opt, _Opt], InteractionEvent]
+make_event: _EventMaker = positional(InteractionEvent)
+make_record: Callable[[InteractionEvent], RecordEvent] = positional(RecordEvent)

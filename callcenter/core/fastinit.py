@@ -8,6 +8,10 @@ event's eight fields, a third of which is the look-ups. ``fast_init`` swaps in a
 defaults and factories, ``__post_init__`` still called, and the instances are exactly as
 frozen as before (assignment still raises ``FrozenInstanceError``).
 
+``positional(cls)`` builds, for the hottest spots (the engine's log records), a maker that
+takes every field positionally, in field order, with no defaults: a keyword call's argument
+matching is then skipped too (about 0.3 µs of the 0.8).
+
 Usage, outermost::
 
     @fast_init
@@ -60,3 +64,24 @@ def fast_init(cls: type[T]) -> type[T]:
     init.__doc__ = cls.__init__.__doc__
     type.__setattr__(cls, "__init__", init)
     return cls
+
+
+def positional(cls: type[T]) -> Any:
+    """A function ``(field1, field2, ...) -> cls`` taking every field, in order, positionally;
+    ``cls`` must have had ``fast_init``. Give the result a precise ``Callable`` type."""
+    if "__init__" not in cls.__dict__ or cls.__init__.__qualname__ != f"{cls.__qualname__}.__init__":
+        raise TypeError(f"positional takes a class that had fast_init, not {cls.__name__}")
+    fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    names: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    body = ["self = _new(_cls)"]
+    for i, name in enumerate(fields):
+        names[f"_set{i}"] = cls.__dict__[name].__set__
+        body.append(f"_set{i}(self, {name})")
+    if hasattr(cls, "__post_init__"):
+        body.append("self.__post_init__()")
+    body.append("return self")
+    source = f"def make({', '.join(fields)}):\n    " + "\n    ".join(body)
+    exec(source, names)
+    make = names["make"]
+    make.__qualname__ = make.__name__ = f"make_{cls.__name__}"
+    return make
