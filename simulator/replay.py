@@ -238,7 +238,7 @@ class _Replay(_Simulation):
         self.service_for[c.contact_id] = c.service_s
         self.patience_for[c.contact_id] = c.patience_s
         attrs = {"tier": "top" if c.priority else "regular"}
-        self.on_queue((c.contact_id, c.queue, "voice", attrs), now)
+        self.on_queue((c.contact_id, c.queue, "voice", attrs, f"+1555{c.contact_id[1:]}"), now)
 
     def on_session_start(self, payload: tuple[str, int], now: float) -> None:
         agent_id, n = payload

@@ -80,8 +80,8 @@ class _Simulation:
         self.seq = itertools.count(1)
         self.run = VirtualRun(scenario=scenario, start_epoch=self.t0)
         self.progress = progress
-        self.patience = scenario.patience.sampler(self.rng) if scenario.patience else None
-        self.ivr_time = scenario.ivr.time.sampler(self.rng)
+        self.patience = scenario.patience.sampler(self.rng).draw if scenario.patience else None
+        self.ivr_time = scenario.ivr.time.sampler(self.rng).draw
         weights = [k.weight for k in scenario.mix]
         total = sum(weights)
         self.mix_cum = [sum(weights[: i + 1]) / total for i in range(len(weights))]
@@ -231,10 +231,21 @@ class _Simulation:
     )
 
     def feed(self, event: object, now: float) -> None:
-        """Give the engine one input and carry out what it commands (handlers use this)."""
-        self.engine.handle(event, now)
+        """Give the engine one input and carry out what it commands (handlers use this);
+        ``collect`` written out, as this runs a few times per contact."""
+        engine = self.engine
+        engine.handle(event, now)
         self.touched = True  # its deadline may have moved
-        self.collect(now)
+        take, append = engine.take_commands, self.run.events.append
+        while cmds := take():
+            self.more = False
+            for cmd in cmds:
+                if type(cmd) is RecordEvent:
+                    append(cmd.event)
+                else:
+                    self._command(cmd, now)
+            if not self.more:
+                return
 
     def collect(self, now: float) -> None:
         """Carry out the engine's commands; only an offer accepted at once (``on_offered``)
@@ -309,21 +320,24 @@ class _Simulation:
             self.at(now + ivr * rng.random(), "ivr_hangup", cid)
             return
         if ivr > 0:
-            self.at(now + ivr, "queue", (cid, queue, kind.channel, attrs))
+            self.at(now + ivr, "queue", (cid, queue, kind.channel, attrs, caller))
         else:  # straight to the queue: no IVR time to wait
-            self.on_queue((cid, queue, kind.channel, attrs), now)
+            arrived = m.ContactArrived(
+                contact_id=cid, channel=kind.channel, queue=queue, attributes=attrs, caller=caller
+            )
+            self.enqueue(arrived, now)
 
     def on_ivr_hangup(self, cid: str, now: float) -> None:
         self.run.events.append(
             InteractionEvent(type="contact.ended", at=now, contact_id=cid, data={"reason": "ivr_hangup"})
         )
 
-    def on_queue(self, payload: tuple[str, str, str, dict[str, str]], now: float) -> None:
-        cid, queue, channel, attrs = payload
-        arrived = m.ContactArrived(
-            contact_id=cid, channel=channel, queue=queue, attributes=attrs, caller=f"+1555{cid[1:]}"
+    def on_queue(self, payload: tuple[str, str, str, dict[str, str], str], now: float) -> None:
+        cid, queue, channel, attrs, caller = payload
+        self.enqueue(
+            m.ContactArrived(contact_id=cid, channel=channel, queue=queue, attributes=attrs, caller=caller),
+            now,
         )
-        self.enqueue(arrived, now)
 
     def enqueue(self, arrived: m.ContactArrived, now: float) -> None:
         """The contact joins its queue; its patience starts."""
