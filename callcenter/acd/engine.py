@@ -23,7 +23,7 @@ offers), ``timers`` and, here, the inputs and the public queries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from callcenter.acd import model as m
@@ -34,8 +34,29 @@ from callcenter.acd.timers import Timers
 from callcenter.config.model import CenterConfig, QueueConfig
 from callcenter.core.ids import IdGenerator
 
-__all__ = ["AcdEngine", "Contact", "HoursLike", "Offer", "QueueState", "RandomSource"]
+__all__ = ["AcdEngine", "Contact", "HoursLike", "Offer", "QueueState", "RandomSource", "priority_for"]
 DEFAULT_PRIORITY_CLASS = 1
+
+
+def priority_for(
+    cfg: QueueConfig,
+    attributes: Mapping[str, str],
+    *,
+    priority_class: int | None = None,
+    head_start_s: float | None = None,
+) -> tuple[int, float]:
+    """(priority class, head start in seconds) that a contact with ``attributes`` gets on
+    arrival in the queue ``cfg``: what the arrival gives explicitly, else the first of the
+    queue's ``priority_rules`` that matches and gives one. Pure; the CRM's late answer
+    (crm_link/live.py) reuses it so both paths decide alike."""
+    pclass, head = priority_class, head_start_s
+    for rule in cfg.priority_rules:
+        if all(attributes.get(k) == v for k, v in rule.when.items()):
+            if pclass is None and rule.priority_class is not None:
+                pclass = rule.priority_class
+            if head is None and rule.head_start_s:
+                head = rule.head_start_s
+    return (DEFAULT_PRIORITY_CLASS if pclass is None else pclass), (head or 0.0)
 
 
 class AcdEngine(Timers):
@@ -400,15 +421,7 @@ class AcdEngine(Timers):
     # Helpers -----------------------------------------------------------------------------------------
 
     def _priority_for(self, cfg: QueueConfig, e: m.ContactArrived) -> tuple[int, float]:
-        pclass = e.priority_class
-        head = e.head_start_s
-        for rule in cfg.priority_rules:
-            if all(e.attributes.get(k) == v for k, v in rule.when.items()):
-                if pclass is None and rule.priority_class is not None:
-                    pclass = rule.priority_class
-                if head is None and rule.head_start_s:
-                    head = rule.head_start_s
-        return (DEFAULT_PRIORITY_CLASS if pclass is None else pclass), (head or 0.0)
+        return priority_for(cfg, e.attributes, priority_class=e.priority_class, head_start_s=e.head_start_s)
 
     def _find_offer(self, offer_id: str, agent_id: str) -> Offer:
         offer = self.offers.get(offer_id)

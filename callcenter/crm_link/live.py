@@ -12,15 +12,24 @@ Theory of operation:
   ``repeat_contact``, ``open_complaint`` ...) and the queue after ``crm.route_rules``
   (logged as ``contact.crm_routed``). Late, the contact is queued as
   ``identified: no`` at once, and is identified (logged) when the answer arrives.
+- A late answer then makes the timely path's decisions for a contact that still waits:
+  ``crm.route_rules`` (the ACD input ``ContactMoved(by="crm")``, logged as
+  ``contact.crm_routed`` with ``late: true``) and the queue's ``priority_rules`` on the
+  card's attributes (``PriorityChanged(by="crm")`` by the difference from what the
+  contact got without them; the rules are evaluated by the ACD's own ``priority_for``).
+  The inputs go through the center's ``submit`` (the ACD's inbox, never the engine
+  itself); the ACD refuses both unless the contact is waiting, so an offered or connected
+  contact keeps its routing and the answer only identifies it.
 - ``offer(agent_id, frame)`` sends the ACD's offer frame with ``screen_pop`` (tickets,
   history and IVR trail read fresh) once the pop is ready, but waits at most the budget:
   past it the frame goes out with the "unidentified caller" pop and
   ``screen_pop_pending: true``, and a ``screen_pop`` frame fills it in when ready. The
   offer frame always goes out, whatever the CRM does.
 - ``withdrawn(offer_id)``: an offer whose frame has not gone out yet never goes out.
-- ``ended(contact_id)`` forgets the contact; ``close()`` cancels what is in flight.
+- ``ended(contact_id)`` forgets the contact; ``close()`` cancels what is in flight;
+  ``idle()`` waits until the answers in flight are in and applied (tests).
 
-Use from the event loop only; ``bind`` gives it the center's log and desks.
+Use from the event loop only; ``bind`` gives it the center's log, desks, inbox and queues.
 """
 
 from __future__ import annotations
@@ -29,8 +38,13 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from callcenter.acd import model as m
+from callcenter.acd.engine import priority_for
+from callcenter.config.model import QueueConfig
+from callcenter.core.errors import EngineError
 from callcenter.core.events import InteractionEvent
 from callcenter.crm_link.budget import lookup_with_budget
 from callcenter.crm_link.config import CrmConfig
@@ -43,7 +57,19 @@ log = logging.getLogger(__name__)
 
 Record = Callable[[InteractionEvent], None]
 Deliver = Callable[[str, dict[str, Any]], None]
+Submit = Callable[[object], Awaitable[None]]
 MAX_CONTACTS = 20_000  # cards kept for contacts still in the center (oldest dropped first)
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """How a contact whose CRM answer was late went into the ACD: the queue it was headed
+    for, its own (IVR) attributes, and the priority its arrival gave explicitly."""
+
+    queue: str
+    attributes: dict[str, str]
+    priority_class: int | None
+    head_start_s: float | None
 
 
 class LiveCrm:
@@ -67,36 +93,63 @@ class LiveCrm:
         self._late: dict[str, asyncio.Task[None]] = {}  # contact -> its late identification
         self._unsent: dict[str, asyncio.Task[None]] = {}  # offer -> task that will send its frame
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._submit: Submit | None = None
+        self._queues: Mapping[str, QueueConfig] = {}
+        self._rerouting: set[asyncio.Task[None]] = set()  # late answers being applied
 
-    def bind(self, *, record: Record, deliver: Deliver) -> None:
+    def bind(
+        self,
+        *,
+        record: Record,
+        deliver: Deliver,
+        submit: Submit | None = None,
+        queues: Mapping[str, QueueConfig] | None = None,
+    ) -> None:
+        """``submit`` hands an input to the ACD's inbox and raises if the ACD refuses it;
+        without it (and the queues' config) a late answer only identifies the contact."""
         self._record, self._deliver = record, deliver
+        self._submit, self._queues = submit, dict(queues or {})
 
     # Public methods for the center --------------------------------------------------------
 
     async def arrival(
-        self, *, contact_id: str, caller: str | None, queue: str, attributes: Mapping[str, str],
+        self,
+        *,
+        contact_id: str,
+        caller: str | None,
+        queue: str,
+        attributes: Mapping[str, str],
         context_id: str | None = None,
+        priority_class: int | None = None,
+        head_start_s: float | None = None,
     ) -> tuple[str, dict[str, str]]:
-        """The queue the contact goes to and the CRM attributes to add (see module doc).
+        """The queue the contact goes to and the CRM attributes to add (see module doc);
+        ``priority_class`` / ``head_start_s`` are what the arrival gives explicitly (a late
+        answer's priority rules must not override them, as they would not in time).
         Never raises: whatever goes wrong here, the contact is queued, unidentified."""
+        queued = _Queued(queue, dict(attributes), priority_class, head_start_s)
         try:
-            return await self._arrival(contact_id, caller, queue, attributes, context_id)
+            return await self._arrival(contact_id, caller, queued, context_id)
         except Exception:
             log.exception("CRM at the arrival of %s failed; queued unidentified", contact_id)
             return queue, {"identified": "no"}
 
     async def _arrival(
-        self, contact_id: str, caller: str | None, queue: str, attributes: Mapping[str, str],
+        self,
+        contact_id: str,
+        caller: str | None,
+        queued: _Queued,
         context_id: str | None,
     ) -> tuple[str, dict[str, str]]:
-        by, value = _key(caller, attributes)
+        queue = queued.queue
+        by, value = _key(caller, queued.attributes)
         if value is None:
             return queue, {"identified": "no"}
         found = await lookup_with_budget(self.directory, by, value, self.config.lookup_budget_s)
         if found.error is not None:
             log.warning("CRM lookup for %s failed: %s", contact_id, found.error)
         if found.pending is not None:
-            late = self._identify_late(contact_id, by, found.pending, context_id)
+            late = self._identify_late(contact_id, by, found.pending, queued, context_id)
             self._late[contact_id] = self._spawn(late)
             return queue, {"identified": "no"}
         card = found.card
@@ -106,11 +159,7 @@ class LiveCrm:
             self._identified(contact_id, card, by, context_id)
         target, rule = self.config.route(crm, queue)
         if rule is not None:
-            self._record(InteractionEvent(
-                type="contact.crm_routed", at=self._now(), contact_id=contact_id, queue=target,
-                data={"from_queue": queue, "to_queue": target, "rule": rule,
-                      "when": dict(self.config.route_rules[rule].when)},
-                context_id=context_id))
+            self._routed(contact_id, queue, target, rule, context_id)
         return target, crm
 
     def offer(self, agent_id: str, frame: dict[str, Any]) -> None:
@@ -128,6 +177,12 @@ class LiveCrm:
         late = self._late.pop(contact_id, None)
         if late is not None:
             late.cancel()
+
+    async def idle(self) -> None:
+        """Wait until the lookups in flight have answered and what their answers change in
+        routing has been handed to the ACD (tests, shutdown); bound it with a timeout."""
+        while busy := [t for t in (*self._late.values(), *self._rerouting) if not t.done()]:
+            await asyncio.wait(busy)
 
     async def close(self) -> None:
         tasks = list(self._tasks)
@@ -164,22 +219,39 @@ class LiveCrm:
             done, _ = await asyncio.wait({pop_task}, timeout=self.config.lookup_budget_s)
             pop = _result(pop_task, contact_id) if done else None
             self._unsent.pop(offer_id, None)
-            self._deliver(agent_id, {**frame, "screen_pop": pop or self.placeholder_pop(contact_id),
-                                     "screen_pop_pending": not done})
+            self._deliver(
+                agent_id,
+                {
+                    **frame,
+                    "screen_pop": pop or self.placeholder_pop(contact_id),
+                    "screen_pop_pending": not done,
+                },
+            )
             if done:
                 return
             await asyncio.wait({pop_task})
             late_pop = _result(pop_task, contact_id)
             if late_pop is not None:
-                self._deliver(agent_id, {"type": "screen_pop", "contact_id": contact_id, "offer_id": offer_id,
-                                         "screen_pop": late_pop})
+                self._deliver(
+                    agent_id,
+                    {
+                        "type": "screen_pop",
+                        "contact_id": contact_id,
+                        "offer_id": offer_id,
+                        "screen_pop": late_pop,
+                    },
+                )
         finally:
             pop_task.cancel()  # a no-op once it is done
 
     # Helpers ------------------------------------------------------------------------------
 
     async def _identify_late(
-        self, contact_id: str, by: LookupBy, pending: asyncio.Task[CustomerCard | None],
+        self,
+        contact_id: str,
+        by: LookupBy,
+        pending: asyncio.Task[CustomerCard | None],
+        queued: _Queued,
         context_id: str | None,
     ) -> None:
         try:
@@ -189,6 +261,87 @@ class LiveCrm:
         if card is not None:
             self._remember(contact_id, card)
             self._identified(contact_id, card, by, context_id, late=True)
+        if self._submit is not None:  # its own task: the screen pop need not wait for it
+            task = self._spawn(self._reroute(contact_id, card or unidentified_card(), queued, context_id))
+            self._rerouting.add(task)
+            task.add_done_callback(self._rerouting.discard)
+
+    async def _reroute(
+        self, contact_id: str, card: CustomerCard, queued: _Queued, context_id: str | None
+    ) -> None:
+        """What the timely path would have decided with ``card``, for a contact queued
+        without it: the route rules' queue, then the priority rules' difference."""
+        try:
+            crm = contact_attributes(card, contact_id=contact_id)
+            target, rule = self.config.route(crm, queued.queue)
+            before = self._priority(queued.queue, {"identified": "no", **queued.attributes}, queued)
+            after = self._priority(target, {**crm, **queued.attributes}, queued)  # merged as the center does
+            if before is None or after is None:
+                return  # a queue the ACD does not know: the contact was never queued
+            if rule is not None:
+                if not await self._give(m.ContactMoved(contact_id=contact_id, to_queue=target, by="crm")):
+                    return
+                self._routed(contact_id, queued.queue, target, rule, context_id, late=True)
+            pclass = after[0] if after[0] != before[0] else None
+            head = after[1] - before[1] if after[1] != before[1] else None
+            if pclass is not None or head is not None:
+                await self._give(
+                    m.PriorityChanged(
+                        contact_id=contact_id, by="crm", priority_class=pclass, head_start_s=head
+                    )
+                )
+        except Exception:
+            log.exception("applying the late CRM answer for %s failed; its routing is unchanged", contact_id)
+
+    def _priority(
+        self, queue: str, attributes: Mapping[str, str], queued: _Queued
+    ) -> tuple[int, float] | None:
+        cfg = self._queues.get(queue)
+        if cfg is None:
+            return None
+        return priority_for(
+            cfg, attributes, priority_class=queued.priority_class, head_start_s=queued.head_start_s
+        )
+
+    async def _give(self, event: m.ContactMoved | m.PriorityChanged) -> bool:
+        """Hand ``event`` to the ACD; False when it refused (the contact is offered,
+        connected or gone by now: its routing stays as it is)."""
+        assert self._submit is not None
+        try:
+            await self._submit(event)
+        except EngineError as exc:
+            log.info("late CRM answer for %s changes nothing in routing: %s", event.contact_id, exc)
+            return False
+        return True
+
+    def _routed(
+        self,
+        contact_id: str,
+        from_queue: str,
+        target: str,
+        rule: int,
+        context_id: str | None,
+        *,
+        late: bool = False,
+    ) -> None:
+        data: dict[str, Any] = {
+            "from_queue": from_queue,
+            "to_queue": target,
+            "rule": rule,
+            "when": dict(self.config.route_rules[rule].when),
+        }
+        if late:
+            data["late"] = True
+        self._record(
+            InteractionEvent(
+                type="contact.crm_routed",
+                at=self._now(),
+                contact_id=contact_id,
+                queue=target,
+                data=data,
+                context_id=context_id,
+            )
+        )
 
     def _identified(
         self, contact_id: str, card: CustomerCard, by: LookupBy, context_id: str | None, *, late: bool = False
@@ -198,8 +351,15 @@ class LiveCrm:
         data: dict[str, Any] = {"customer_id": card.customer_id, "by": by, "source": card.source}
         if late:
             data["late"] = True
-        self._record(InteractionEvent(type="contact.identified", at=self._now(), contact_id=contact_id,
-                                      data=data, context_id=context_id))
+        self._record(
+            InteractionEvent(
+                type="contact.identified",
+                at=self._now(),
+                contact_id=contact_id,
+                data=data,
+                context_id=context_id,
+            )
+        )
 
     def _remember(self, contact_id: str, card: CustomerCard) -> None:
         self._cards[contact_id] = card

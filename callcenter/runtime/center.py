@@ -13,7 +13,9 @@ whether they were accepted) or ``post`` them. The engine's commands are routed h
 With a ``ContactCrm`` (``use_crm``; app.py gives it ``crm_link.live.LiveCrm``), an arriving
 contact is looked up within the CRM's budget and queued with the customer's routing
 attributes (and the queue the CRM's route rules pick), and each offer goes to the desk with
-its screen pop (see crm_link/live.py).
+its screen pop (see crm_link/live.py). A CRM answer that comes after the budget reaches the
+engine like any adapter's input: the CRM ``submit``s ``ContactMoved`` / ``PriorityChanged``
+(``by="crm"``) into the ACD's inbox, and the ACD refuses them unless the contact still waits.
 """
 
 from __future__ import annotations
@@ -53,11 +55,18 @@ class DeskSink(Protocol):
 class ContactCrm(Protocol):
     """The CRM as the center uses it (``crm_link.live.LiveCrm`` documents the contract)."""
 
-    def bind(self, *, record: Any, deliver: Any) -> None: ...
+    def bind(self, *, record: Any, deliver: Any, submit: Any = None, queues: Any = None) -> None: ...
 
     async def arrival(
-        self, *, contact_id: str, caller: str | None, queue: str, attributes: Mapping[str, str],
+        self,
+        *,
+        contact_id: str,
+        caller: str | None,
+        queue: str,
+        attributes: Mapping[str, str],
         context_id: str | None = None,
+        priority_class: int | None = None,
+        head_start_s: float | None = None,
     ) -> tuple[str, dict[str, str]]: ...
 
     def offer(self, agent_id: str, frame: dict[str, Any]) -> None: ...
@@ -133,7 +142,12 @@ class Center:
 
     def use_crm(self, crm: ContactCrm) -> None:
         """Look arriving contacts up and pop the customer with each offer (module docstring)."""
-        crm.bind(record=self.record, deliver=self._desk)
+        crm.bind(
+            record=self.record,
+            deliver=self._desk,
+            submit=self.submit,
+            queues={q.name: q for q in self.config.queues},
+        )
         self.crm = crm
 
     # Public methods for adapters ---------------------------------------------------------------
@@ -195,7 +209,13 @@ class Center:
         given = dict(attributes or {})
         if self.crm is not None:
             queue, crm_attributes = await self.crm.arrival(
-                contact_id=contact_id, caller=caller, queue=queue, attributes=given, context_id=context_id
+                contact_id=contact_id,
+                caller=caller,
+                queue=queue,
+                attributes=given,
+                context_id=context_id,
+                priority_class=priority_class,
+                head_start_s=head_start_s,
             )
             given = {**crm_attributes, **given}
         await self.submit(
