@@ -2,7 +2,8 @@
 running center (the real ACD under its single writer, the real interaction log and CRM
 store on SQLite, ``LiveCrm``) gives a top-tier caller the queue's head start and sends a
 repeat caller with an open complaint to the complaints queue when the late card comes,
-and leaves a contact that is already ringing at a desk where it is.
+leaves a contact that is already ringing at a desk where it is, and keeps a head start the
+IVR gave explicitly (as the timely path would).
 
 ``SlowDirectory`` is the real store behind a gate (the CRM's answer for the callers it
 holds comes only when the test opens it); ``Desks`` is a fake that records the frames the
@@ -96,11 +97,11 @@ class Running:
     clock: VirtualClock
     log: SqlInteractionLog
 
-    async def arrive(self, contact_id: str, caller: str, at: float) -> None:
+    async def arrive(self, contact_id: str, caller: str, at: float, **priority: Any) -> None:
         self.clock.advance_to(at)
         await asyncio.wait_for(
             self.center.contact_arrived(
-                contact_id=contact_id, channel="voice", queue="general", caller=caller
+                contact_id=contact_id, channel="voice", queue="general", caller=caller, **priority
             ),
             WAIT,
         )
@@ -275,3 +276,20 @@ async def test_a_late_answer_for_a_contact_already_ringing_changes_nothing_in_ro
         "connected",
         "general",
     )
+
+
+async def test_a_head_start_the_ivr_gave_is_kept_when_the_late_card_would_match_a_rule(
+    start: Callable[[], Awaitable[Running]], crm_store: SqlCrmStore
+) -> None:
+    await add_noa(crm_store, complaint=False)
+    running = await start()
+    await running.arrive("c-1", "+972539999991", NOW)
+    await running.arrive("c-2", "+972539999992", NOW + 40)
+    await running.arrive("c-noa", NOA, NOW + 60, head_start_s=30)  # the IVR's queue node gave 30 s
+    assert running.line("general") == ["c-1", "c-noa", "c-2"]
+
+    await running.answer()  # in time, her tier's rule would not have replaced the 30 s either
+    assert running.line("general") == ["c-1", "c-noa", "c-2"]
+    events = await running.events("c-noa")
+    assert next(e for e in events if e.type == "contact.identified").data["late"] is True
+    assert "contact.priority_changed" not in kinds(events)
