@@ -24,12 +24,14 @@ from callcenter.appkeys import AGENT_LEGS, BUS, CENTER, CONFIG, IVR_RUNNER, PROM
 from callcenter.runtime.ivr_runner import IvrRunner
 from callcenter.runtime.ivr_runner_ports import IvrChannel
 from callcenter.runtime.voice import SessionStarter, VoiceFront
+from callcenter.runtime.voice_callback import CallbackDialling
 from callcenter.runtime.voice_legs import AgentLegs
 from callcenter.runtime.voice_media import PromptAudio
 from callcenter.speech.flow_prompts import flow_voice
 from callcenter.telephony.audiosocket import AudioSocketServer
 from callcenter.telephony.media_stream import media_stream_handler
 from callcenter.telephony.pacer import MediaClock
+from callcenter.telephony.sip_dial import SipDialer
 from callcenter.telephony.sip_server import SipServer
 from callcenter.telephony.sip_transport import ListenError
 
@@ -47,11 +49,14 @@ class Telephony:
     media_stream: Handler
     sip: SipServer | None = None
     audiosocket: AudioSocketServer | None = None
-
+    callbacks: CallbackDialling | None = None  # outbound dialling (telephony.dial_uri)
 
     async def hang_up(self) -> None:
-        """Stop the listeners and end every call (idempotent): callers first (SIP BYE,
-        AudioSocket hang-up, media-stream close), then agents' phone legs."""
+        """Stop the listeners and end every call (idempotent): callers first (callbacks
+        dialled or ringing, SIP BYE, AudioSocket hang-up, media-stream close), then agents'
+        phone legs."""
+        if self.callbacks is not None:
+            await self.callbacks.stop()
         for server in (self.sip, self.audiosocket):
             if server is not None:
                 await server.stop()
@@ -127,10 +132,26 @@ async def telephony_ctx(app: web.Application) -> AsyncIterator[None]:
     if audiosocket in started:
         telephony.audiosocket = audiosocket
         log.info("AudioSocket listening on %s:%s", cfg.audiosocket_host, audiosocket.port)
+    if cfg.dial_uri:
+        telephony.callbacks = _callbacks(app, front, telephony.sip)
     app[TELEPHONY] = telephony
     yield
     await telephony.hang_up()  # done already on shutdown, unless startup failed after this
     await front.stop()
+
+
+def _callbacks(app: web.Application, front: VoiceFront, sip: SipServer | None) -> CallbackDialling | None:
+    """Outbound dialling of accepted callbacks, over the SIP server's UDP socket."""
+    cfg = app[CONFIG].telephony
+    if sip is None or "udp" not in cfg.transports:
+        log.error("telephony.dial_uri is set but SIP is not listening on UDP; callbacks will not "
+                  "be dialled (agents phone customers by hand)")
+        return None
+    callbacks = CallbackDialling(front=front, center=app[CENTER], bus=app[BUS],
+                                 dialer=SipDialer(sip, caller_id=cfg.dial_from), telephony=cfg)
+    callbacks.start()
+    log.info("callbacks are dialled at %s", cfg.dial_uri)
+    return callbacks
 
 
 async def _start(server: SipServer | AudioSocketServer) -> bool:

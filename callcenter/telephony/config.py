@@ -6,10 +6,27 @@ YAML loader can report it with file and line, like the other config classes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 Transport = Literal["udp", "tcp"]
+
+
+_DIAL_FROM = re.compile(r"^[0-9A-Za-z+._-]{1,64}$")
+
+
+def _check_dial_uri(template: str) -> None:
+    if not template:
+        return
+    if not template.startswith("sip:") or "{number}" not in template:
+        raise ValueError(f"dial_uri {template!r} must be a sip: URI with {{number}} in it")
+    try:
+        uri = template.format(number="1")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(f"dial_uri {template!r} may hold no placeholder but {{number}}") from None
+    if any(c.isspace() or c in "<>\"" for c in uri):
+        raise ValueError(f"dial_uri {template!r} must not contain spaces, quotes or angle brackets")
 
 
 def _check_port(name: str, port: int) -> None:
@@ -36,6 +53,14 @@ class TelephonyConfig:
     (the caller hears comfort audio meanwhile and is bridged as soon as the leg comes).
     ``default_called`` is the number a call that carries none is taken to have dialled
     (AudioSocket calls never carry one), so it reaches that number's IVR flow.
+
+    Outbound dialling for callbacks: ``dial_uri`` is a SIP URI template with ``{number}``
+    (e.g. ``sip:{number}@127.0.0.1:5070``, the carrier or PBX that reaches customers); when
+    an agent accepts a callback contact the server dials the callback number there over
+    its SIP UDP socket and bridges the answered call to the agent. Empty turns dialling
+    off: the agent phones the customer by hand. ``dial_from`` is the caller id (the From
+    user part); ``dial_ring_s`` how long the call may ring before it is cancelled and the
+    callback ends as not answered.
     """
 
     enabled: bool = True
@@ -58,6 +83,9 @@ class TelephonyConfig:
     agent_lines: bool = False
     agent_leg_wait_s: float = 10.0
     default_called: str = ""
+    dial_uri: str = ""
+    dial_from: str = "callcenter"
+    dial_ring_s: float = 30.0
 
     def __post_init__(self) -> None:
         _check_port("sip_port", self.sip_port)
@@ -78,6 +106,11 @@ class TelephonyConfig:
             raise ValueError(f"callback_key {self.callback_key!r} must be one key (0-9, *, #) or empty")
         if self.agent_leg_wait_s <= 0:
             raise ValueError("agent_leg_wait_s must be > 0")
+        _check_dial_uri(self.dial_uri)
+        if not _DIAL_FROM.match(self.dial_from):
+            raise ValueError(f"dial_from {self.dial_from!r} is not a SIP user part (letters, digits, +._-)")
+        if self.dial_ring_s <= 0:
+            raise ValueError("dial_ring_s must be > 0")
 
     @property
     def media_address(self) -> str:

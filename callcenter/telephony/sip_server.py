@@ -45,6 +45,7 @@ from callcenter.telephony.sipmsg import (
 log = logging.getLogger(__name__)
 
 OnCall = Callable[[CallChannel], Awaitable[None]]
+OnResponse = Callable[[SipResponse], bool]  # True: the dialer consumed it
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 _NOT_ALLOWED = {"REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "PRACK", "UPDATE"}
 _TX_CACHE = 4096
@@ -69,6 +70,8 @@ class SipServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending_ack: dict[str, Retransmitter] = {}
         self._client_tx: dict[str, Retransmitter] = {}
+        self._response_hooks: dict[str, OnResponse] = {}  # Call-ID of a call we place -> dialer
+        self._outbound: dict[str, tuple[str, str, str]] = {}  # Call-ID -> (target, From, To)
         self._tx_cache: OrderedDict[tuple[str, str, str], tuple[bytes, float]] = OrderedDict()
         self._next_rtp = config.rtp_port_min + (config.rtp_port_min % 2)
 
@@ -107,6 +110,45 @@ class SipServer:
                 "pending_ack": len(self._pending_ack), "client_tx": len(self._client_tx),
                 "clock_sinks": len(self.clock)}
 
+    @property
+    def dialing(self) -> int:
+        """Calls we placed that still take responses (ringing, or up until they end)."""
+        return len(self._response_hooks)
+
+    # Public methods for the UAC (``sip_dial.SipDialer``), which shares our UDP socket
+
+    def udp_peer(self, address: tuple[str, int]) -> Peer | None:
+        return self._listeners.udp_peer(address)
+
+    @property
+    def local_address(self) -> str:
+        """``host:port`` for the Via and Contact of requests we originate."""
+        return f"{self.config.media_address}:{self.port}"
+
+    async def bind_rtp(self, call: SipCall) -> bool:
+        """Bind a call's RTP socket from the configured range; False if none is free."""
+        return await self._bind_rtp(call)
+
+    def expect_responses(self, call_id: str, on_response: OnResponse) -> None:
+        """Hand responses carrying ``call_id`` to ``on_response`` until ``forget_responses``
+        (or until the call, once confirmed, ends)."""
+        self._response_hooks[call_id] = on_response
+
+    def forget_responses(self, call_id: str) -> None:
+        self._response_hooks.pop(call_id, None)
+
+    def hang_up(self, call: SipCall, reason: str) -> None:
+        """End an answered call from our side (BYE, retransmitted until answered)."""
+        self._hang_up(call, reason)
+
+    def confirm_outbound(self, call: SipCall, *, target: str, local: str, remote: str) -> None:
+        """A call we placed was answered and ACKed: it joins ``calls`` (in-dialog BYE,
+        INFO and re-INVITE from the far end reach it; shutdown hangs it up), its no-RTP
+        timer starts, and our BYE goes to ``target`` From ``local`` To ``remote``."""
+        self.calls[call.info.call_id] = call
+        self._outbound[call.info.call_id] = (target, local, remote)
+        self._watch_rtp(call)
+
     # Receiving
 
     def _on_message(self, data: bytes, peer: Peer) -> None:
@@ -116,7 +158,9 @@ class SipServer:
             self._refuse_unparsable(data, peer, exc)
             return
         if isinstance(message, SipResponse):
-            self._on_response(message)
+            hook = self._response_hooks.get(message.get("Call-ID") or "")
+            if hook is None or not hook(message):
+                self._on_response(message)
             return
         try:
             self._dispatch(message, peer)
@@ -365,13 +409,18 @@ class SipServer:
             return
         call.local_cseq += 1
         branch = "z9hG4bK" + secrets.token_hex(8)
-        target, _ = parse_name_addr(call.invite.get("Contact") or call.invite.need("From"), "Contact")
-        to = call.invite.need("To")
-        local = to if tag_of(to) else f"{to};tag={call.local_tag}"
+        ends = self._outbound.get(call.info.call_id)
+        if ends is not None:  # a call we placed: our From, their To
+            target, local, remote = ends
+        else:
+            target, _ = parse_name_addr(call.invite.get("Contact") or call.invite.need("From"), "Contact")
+            to = call.invite.need("To")
+            local = to if tag_of(to) else f"{to};tag={call.local_tag}"
+            remote = call.invite.need("From")
         transport = call.peer.transport.upper()
         bye = SipRequest(method="BYE", uri=target, headers=[
             ("Via", f"SIP/2.0/{transport} {self.config.media_address}:{self.port};branch={branch};rport"),
-            ("Max-Forwards", "70"), ("From", local), ("To", call.invite.need("From")),
+            ("Max-Forwards", "70"), ("From", local), ("To", remote),
             ("Call-ID", call.info.call_id), ("CSeq", f"{call.local_cseq} BYE"),
         ]).to_bytes()
         peer = call.peer
@@ -383,6 +432,8 @@ class SipServer:
 
     def _finish(self, call: SipCall, reason: str) -> None:
         self.calls.pop(call.info.call_id, None)
+        self._outbound.pop(call.info.call_id, None)
+        self._response_hooks.pop(call.info.call_id, None)
         retransmitter = self._pending_ack.pop(call.info.call_id, None)
         if retransmitter is not None:
             retransmitter.stop()

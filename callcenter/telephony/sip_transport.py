@@ -115,6 +115,19 @@ class SipListeners:
                 if attempt == 4 or port != 0:
                     raise
 
+    def udp_peer(self, address: tuple[str, int]) -> Peer | None:
+        """A ``Peer`` that sends from our UDP socket to ``address`` (requests we originate,
+        e.g. an outbound INVITE); None when no UDP listener is open."""
+        transport = self._udp
+        if transport is None:
+            return None
+
+        def send(payload: bytes) -> None:
+            if not transport.is_closing():
+                transport.sendto(payload, address)
+
+        return Peer(send=send, address=address, transport="udp")
+
     async def _open(self, host: str, port: int, transports: tuple[str, ...]) -> None:
         loop = asyncio.get_running_loop()
         transport = ""

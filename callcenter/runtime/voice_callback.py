@@ -1,0 +1,343 @@
+"""Callbacks dialled by the server: when an agent accepts a ``callback`` contact, the
+customer is called over SIP and the answered call is bridged to the agent's leg.
+
+With ``telephony.dial_uri`` set, ``CallbackDialling`` follows the bus. On
+``contact.connected`` of a contact whose channel is ``callback`` (and that no live call
+of the voice front still holds), it dials ``attributes["callback_number"]`` at
+``dial_uri`` through ``sip_dial.SipDialer``:
+
+- ``contact.dialing`` (``number``, ``uri``) is logged and the agent's desk gets a
+  ``contact`` frame with ``status: "dialing"``;
+- answered: ``contact.dial_answered`` (``status`` 200), a ``contact`` frame ``connected``
+  (``dial: "answered"``), then the same ``Bridge`` as an inbound call (the agent's leg from
+  ``AgentLegs``, comfort audio while it is missing, desk hold and retrieve, recording as
+  ``contact.recording``); the customer hanging up ends the contact ``completed`` by
+  ``customer``, the agent's leg hanging up ends it by ``agent`` and hangs up the customer,
+  the desk's End hangs up the customer; a transfer puts the customer on comfort audio
+  until the next agent's ``contact.connected``;
+- failed (busy, declined, no answer within ``dial_ring_s``, ...): ``contact.dial_failed``
+  (``status``: the SIP status or null, ``reason``: ``busy``, ``no_answer``, ...), a
+  ``contact`` frame ``dial_failed``, and the contact ends in the ACD as ``ContactEnded(by=
+  "dial_failed")``, so the agent goes to wrap-up as after any contact and the contacts
+  row and reports show ``contact.ended`` with ``by: dial_failed``.
+
+If the desk ends the contact while the customer's phone rings, the dial is cancelled.
+``start()``/``stop()`` pair in ``voice_app.telephony_ctx``; ``stop`` hangs up every
+callback call and cancels every dial still ringing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from callcenter.acd import model as m
+from callcenter.core.events import InteractionEvent
+from callcenter.runtime.bus import EventBus, Subscription
+from callcenter.runtime.center import Center
+from callcenter.runtime.voice import VoiceFront
+from callcenter.telephony.bridge import Bridge, BridgeResult
+from callcenter.telephony.config import TelephonyConfig
+from callcenter.telephony.media import CallChannel, HungUp
+from callcenter.telephony.recorder import recording_path
+from callcenter.telephony.sip_dial import SipDialer
+
+log = logging.getLogger(__name__)
+
+TOPICS = ("contact.connected", "contact.ended", "contact.held", "contact.retrieved", "contact.transferred")
+T = TypeVar("T")
+
+
+class CallbackDialling:
+    """Dials accepted callbacks and bridges them (module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        front: VoiceFront,
+        center: Center,
+        bus: EventBus,
+        dialer: SipDialer,
+        telephony: TelephonyConfig,
+    ) -> None:
+        self.front = front
+        self.center = center
+        self.dialer = dialer
+        self.telephony = telephony
+        self.calls: dict[str, CallbackCall] = {}  # contact id -> its callback, dialling or up
+        self._bus = bus
+        self._subscription: Subscription | None = None
+        self._follow: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._subscription = self._bus.subscribe(*TOPICS)
+        self._follow = asyncio.get_running_loop().create_task(self._follow_bus(self._subscription))
+
+    async def stop(self) -> None:
+        """Hang up every callback call and cancel every dial (before the SIP server stops)."""
+        if self._subscription is not None:
+            self._subscription.close()
+        if self._follow is not None:
+            self._follow.cancel()
+            await asyncio.gather(self._follow, return_exceptions=True)
+        calls = tuple(self.calls.values())
+        for call in calls:
+            call.shut_down()
+        await asyncio.gather(*(call.task for call in calls if call.task), return_exceptions=True)
+        await self.dialer.close()
+
+    # The bus ------------------------------------------------------------------------------
+
+    async def _follow_bus(self, subscription: Subscription) -> None:
+        with contextlib.suppress(StopAsyncIteration):
+            async for message in subscription:
+                try:
+                    self._heard(message.topic, message.payload)
+                except Exception:
+                    log.exception("callback dialling failed on %s", message.topic)
+
+    def _heard(self, topic: str, payload: Any) -> None:
+        contact_id = payload.get("contact_id")
+        if not contact_id:
+            return
+        call = self.calls.get(contact_id)
+        if topic == "contact.connected":
+            agent_id = payload.get("agent_id")
+            if call is not None and agent_id:
+                call.next_agent.put_nowait(agent_id)  # after a transfer
+            elif agent_id:
+                self._maybe_dial(contact_id, agent_id)
+        elif call is None:
+            return
+        elif topic == "contact.ended":
+            call.finish()
+        elif topic == "contact.transferred":
+            call.transferred()
+        else:
+            call.hold(topic == "contact.held")
+
+    def _maybe_dial(self, contact_id: str, agent_id: str) -> None:
+        contact = self.center.engine.contacts.get(contact_id)
+        if contact is None or contact.channel != "callback" or contact.state != "connected":
+            return
+        live = self.front.by_contact(contact_id)
+        if live is not None and not live.channel.ended:
+            return  # the caller is still on the line (the callback was just taken): it is bridged
+        number = contact.attributes.get("callback_number") or contact.caller or ""
+        call = CallbackCall(self, contact_id, number)
+        self.calls[contact_id] = call
+        call.task = asyncio.get_running_loop().create_task(call.run(agent_id), name=f"callback-{contact_id}")
+        call.task.add_done_callback(lambda _: self.calls.pop(contact_id, None))
+
+    # Helpers for calls ---------------------------------------------------------------------
+
+    def record(self, kind: str, contact_id: str, agent_id: str | None, **data: Any) -> None:
+        self.center.record(
+            InteractionEvent(
+                type=kind, at=self.center.clock.now(), contact_id=contact_id, agent_id=agent_id, data=data
+            )
+        )
+
+    def tell_desk(self, agent_id: str, contact_id: str, status: str, **details: Any) -> None:
+        if self.center.desks is not None:
+            self.center.desks.deliver(
+                agent_id,
+                {
+                    "type": "contact",
+                    "contact_id": contact_id,
+                    "status": status,
+                    "channel": "callback",
+                    **details,
+                },
+            )
+
+    async def end_contact(self, contact_id: str, by: str) -> None:
+        try:
+            await self.center.submit(m.ContactEnded(contact_id=contact_id, by=by))
+        except m.AcdError as exc:  # ended meanwhile (the desk's End)
+            log.info("callback %s: %s", contact_id, exc)
+
+
+class CallbackCall:
+    """One callback contact's outbound call: dial, then bridge to each agent in turn."""
+
+    def __init__(self, owner: CallbackDialling, contact_id: str, number: str) -> None:
+        self.owner = owner
+        self.contact_id = contact_id
+        self.number = number
+        self.task: asyncio.Task[None] | None = None
+        self.channel: CallChannel | None = None
+        self.bridge: Bridge | None = None
+        self.held = False
+        self.bridges = 0
+        self.dialing = False
+        self.finished = asyncio.Event()
+        self.next_agent: asyncio.Queue[str] = asyncio.Queue()
+
+    # Bus events --------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """The contact ended in the ACD (the desk's End, or our own ContactEnded)."""
+        self.finished.set()
+        if self.bridge is not None:
+            self.bridge.stop()
+        elif self.dialing and self.task is not None:
+            self.task.cancel()  # the agent gave up while it rang: CANCEL
+
+    def transferred(self) -> None:
+        self.held = False
+        if self.bridge is not None:
+            self.bridge.stop()
+
+    def hold(self, on: bool) -> None:
+        self.held = on
+        if self.bridge is not None:
+            (self.bridge.hold if on else self.bridge.resume)()
+
+    def shut_down(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    # The call ------------------------------------------------------------------------------
+
+    async def run(self, agent_id: str) -> None:
+        try:
+            if await self._dial(agent_id):
+                await self._serve(agent_id)
+        except asyncio.CancelledError:
+            log.info(
+                "callback %s: stopped (%s)",
+                self.contact_id,
+                "dial cancelled" if self.channel is None else "hung up",
+            )
+        finally:
+            if self.channel is not None and not self.channel.ended:
+                await self.channel.hangup()
+
+    async def _dial(self, agent_id: str) -> bool:
+        owner, cfg = self.owner, self.owner.telephony
+        uri = cfg.dial_uri.format(number=self.number)
+        owner.record("contact.dialing", self.contact_id, agent_id, number=self.number, uri=uri)
+        owner.tell_desk(agent_id, self.contact_id, "dialing", number=self.number)
+        self.dialing = True
+        try:
+            result = await owner.dialer.dial(uri, ring_s=cfg.dial_ring_s)
+        finally:
+            self.dialing = False
+        if result.call is None:
+            owner.record(
+                "contact.dial_failed", self.contact_id, agent_id, status=result.status, reason=result.reason
+            )
+            owner.tell_desk(
+                agent_id, self.contact_id, "dial_failed", dial_status=result.status, dial_reason=result.reason
+            )
+            await owner.end_contact(self.contact_id, "dial_failed")
+            return False
+        self.channel = result.call
+        owner.record("contact.dial_answered", self.contact_id, agent_id, status=result.status)
+        if self.finished.is_set():  # ended from the desk as the customer answered
+            return False
+        owner.tell_desk(agent_id, self.contact_id, "connected", dial="answered")
+        return True
+
+    async def _serve(self, agent_id: str) -> None:
+        channel = self.channel
+        assert channel is not None
+        legs = self.owner.front.legs
+        while not channel.ended and not self.finished.is_set():
+            leg = await self._waiting(self._claim(agent_id))
+            if leg is None:
+                break
+            if channel.ended or self.finished.is_set():  # in the same instant
+                legs.release(agent_id)
+                break
+            try:
+                result = await self._bridged(agent_id, leg)
+            finally:
+                legs.release(agent_id)
+            if result.ended_by == "caller":
+                await self.owner.end_contact(self.contact_id, "customer")
+                return
+            if result.ended_by == "agent":
+                await self.owner.end_contact(self.contact_id, "agent")
+                return
+            if self.finished.is_set():
+                return
+            next_agent = await self._waiting(self.next_agent.get())  # transferred
+            if next_agent is None or channel.ended or self.finished.is_set():
+                break
+            agent_id = next_agent
+        if channel.ended and not self.finished.is_set():  # hung up while waiting for a leg
+            await self.owner.end_contact(self.contact_id, "customer")
+
+    async def _claim(self, agent_id: str) -> CallChannel:
+        legs, wait = self.owner.front.legs, self.owner.telephony.agent_leg_wait_s
+        leg = await legs.claim(agent_id, wait)
+        if leg is None:
+            self.owner.record("contact.agent_audio_missing", self.contact_id, agent_id, waited_s=wait)
+        while leg is None:
+            leg = await legs.claim(agent_id, wait)
+        return leg
+
+    async def _bridged(self, agent_id: str, leg: CallChannel) -> BridgeResult:
+        assert self.channel is not None
+        front, cfg = self.owner.front, self.owner.telephony
+        self.bridges += 1
+        name = self.contact_id if self.bridges == 1 else f"{self.contact_id}-{self.bridges}"
+        self.bridge = Bridge(
+            self.channel,
+            leg,
+            clock=front.clock,
+            music=front.music,
+            recording=recording_path(cfg.recordings_dir, name) if cfg.record else None,
+        )
+        if self.held:
+            self.bridge.hold()
+        self.owner.record("contact.bridged", self.contact_id, agent_id, agent_leg=leg.info.front_end)
+        try:
+            result = await self.bridge.run()
+        finally:
+            self.bridge = None
+        if result.recording is not None:
+            self.owner.record("contact.recording", self.contact_id, agent_id, path=str(result.recording))
+        return result
+
+    async def _waiting(self, want: Awaitable[T]) -> T | None:
+        """Await ``want`` while the customer hears comfort audio; None if the customer hangs
+        up or the contact ends first (the caller checks both when it gets a value too)."""
+        channel = self.channel
+        assert channel is not None
+        loop = asyncio.get_running_loop()
+        target = asyncio.ensure_future(want)
+        others = [
+            loop.create_task(_until_hung_up(channel)),
+            loop.create_task(self.finished.wait()),
+            loop.create_task(_comfort(channel, self.owner.front.music)),
+        ]
+        try:
+            await asyncio.wait({target, *others[:2]}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+            channel.clear()
+            if not target.done():
+                target.cancel()
+                await asyncio.gather(target, return_exceptions=True)
+        if target.cancelled():
+            return None
+        return target.result()
+
+
+async def _until_hung_up(channel: CallChannel) -> None:
+    async for event in channel.events():
+        if isinstance(event, HungUp):
+            return
+
+
+async def _comfort(channel: CallChannel, music: bytes) -> None:
+    while not channel.ended and await channel.play(music):
+        pass
