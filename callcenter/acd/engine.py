@@ -373,6 +373,19 @@ class AcdEngine(Timers):
         self._log_contact(contact, "contact.moved", now, None, data)
         self._place(contact, e.to_queue, now)
 
+    def _attributes(self, e: m.AttributesChanged, now: float) -> None:
+        contact = self._live_contact(e.contact_id)
+        if contact.state != "waiting":
+            raise m.IllegalTransition(f"contact {contact.contact_id} is not waiting (it is {contact.state})")
+        if not e.attributes:
+            raise m.BadInput("give the attributes to change")
+        changed = {k: str(v) for k, v in e.attributes.items() if contact.attributes.get(k) != str(v)}
+        if not changed:
+            return
+        contact.attributes.update(changed)
+        data = {"attributes": changed, "by": e.by}
+        self._log_contact(contact, "contact.attributes_changed", now, None, data)
+
     def _priority(self, e: m.PriorityChanged, now: float) -> None:
         contact = self._live_contact(e.contact_id)
         if contact.state != "waiting":
@@ -414,6 +427,7 @@ class AcdEngine(Timers):
         m.CallbackRequested: _callback,
         m.ContactHeld: _held,
         m.ContactMoved: _moved,
+        m.AttributesChanged: _attributes,
         m.PriorityChanged: _priority,
         m.ContactsRestored: _restored,
     }

@@ -197,6 +197,18 @@ class ContactMoved:
 
 @fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AttributesChanged:
+    """What is known of a waiting contact grew (the CRM answered after it was queued): the
+    given attributes are merged into its own, which its offer then carries. Routing order
+    is not touched (priority rules are applied at arrival; ``PriorityChanged`` moves it)."""
+
+    contact_id: str
+    attributes: Mapping[str, str]
+    by: str
+
+
+@fast_init
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PriorityChanged:
     contact_id: str
     by: str

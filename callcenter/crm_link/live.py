@@ -13,12 +13,14 @@ Theory of operation:
   (logged as ``contact.crm_routed``). Late, the contact is queued as
   ``identified: no`` at once, and is identified (logged) when the answer arrives.
 - A late answer then makes the timely path's decisions for a contact that still waits:
-  ``crm.route_rules`` (the ACD input ``ContactMoved(by="crm")``, logged as
-  ``contact.crm_routed`` with ``late: true``) and the queue's ``priority_rules`` on the
-  card's attributes (``PriorityChanged(by="crm")`` by the difference from what the
-  contact got without them; the rules are evaluated by the ACD's own ``priority_for``).
+  the card's attributes join the contact's (``AttributesChanged(by="crm")``, so its offer
+  carries them; what the IVR gave wins, as on arrival), ``crm.route_rules`` (the ACD
+  input ``ContactMoved(by="crm")``, logged as ``contact.crm_routed`` with ``late: true``)
+  and the queue's ``priority_rules`` on the card's attributes (``PriorityChanged(by="crm")``
+  by the difference from what the contact got without them; the rules are evaluated by
+  the ACD's own ``priority_for``).
   The inputs go through the center's ``submit`` (the ACD's inbox, never the engine
-  itself); the ACD refuses both unless the contact is waiting, so an offered or connected
+  itself); the ACD refuses them unless the contact is waiting, so an offered or connected
   contact keeps its routing and the answer only identifies it.
 - ``offer(agent_id, frame)`` sends the ACD's offer frame with ``screen_pop`` (tickets,
   history and IVR trail read fresh) once the pop is ready, but waits at most the budget:
@@ -278,6 +280,12 @@ class LiveCrm:
             after = self._priority(target, {**crm, **queued.attributes}, queued)  # merged as the center does
             if before is None or after is None:
                 return  # a queue the ACD does not know: the contact was never queued
+            # what the card tells, for the offer (what the IVR gave wins, as on arrival)
+            learnt = {k: v for k, v in crm.items() if k not in queued.attributes}
+            if learnt and not await self._give(
+                m.AttributesChanged(contact_id=contact_id, attributes=learnt, by="crm")
+            ):
+                return
             if rule is not None:
                 if not await self._give(m.ContactMoved(contact_id=contact_id, to_queue=target, by="crm")):
                     return
@@ -303,7 +311,7 @@ class LiveCrm:
             cfg, attributes, priority_class=queued.priority_class, head_start_s=queued.head_start_s
         )
 
-    async def _give(self, event: m.ContactMoved | m.PriorityChanged) -> bool:
+    async def _give(self, event: m.AttributesChanged | m.ContactMoved | m.PriorityChanged) -> bool:
         """Hand ``event`` to the ACD; False when it refused (the contact is offered,
         connected or gone by now: its routing stays as it is)."""
         assert self._submit is not None

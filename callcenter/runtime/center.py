@@ -14,8 +14,9 @@ With a ``ContactCrm`` (``use_crm``; app.py gives it ``crm_link.live.LiveCrm``), 
 contact is looked up within the CRM's budget and queued with the customer's routing
 attributes (and the queue the CRM's route rules pick), and each offer goes to the desk with
 its screen pop (see crm_link/live.py). A CRM answer that comes after the budget reaches the
-engine like any adapter's input: the CRM ``submit``s ``ContactMoved`` / ``PriorityChanged``
-(``by="crm"``) into the ACD's inbox, and the ACD refuses them unless the contact still waits.
+engine like any adapter's input: the CRM ``submit``s ``AttributesChanged``,
+``ContactMoved`` and ``PriorityChanged`` (``by="crm"``) into the ACD's inbox, and the ACD
+refuses them unless the contact still waits.
 """
 
 from __future__ import annotations

@@ -44,14 +44,19 @@ async def open_contacts(engine: AsyncEngine) -> list[dict[str, Any]]:
 
 
 async def last_attributes(engine: AsyncEngine, contact_id: str) -> dict[str, Any]:
-    """The attributes and callback number a contact was queued with (from its events)."""
+    """The attributes and callback number a contact was queued with, and any learnt later
+    (from its events)."""
     ev = schema.events
-    query = (select(ev.c.type, ev.c.data).where(ev.c.contact_id == contact_id)
-             .where(ev.c.type.in_(["contact.queued", "contact.callback_requested"])).order_by(ev.c.seq))
+    query = (
+        select(ev.c.type, ev.c.data)
+        .where(ev.c.contact_id == contact_id)
+        .where(ev.c.type.in_(["contact.queued", "contact.attributes_changed", "contact.callback_requested"]))
+        .order_by(ev.c.seq)
+    )
     attrs: dict[str, Any] = {}
     async with engine.connect() as conn:
         for kind, data in await conn.execute(query):
-            if kind == "contact.queued":
+            if kind in ("contact.queued", "contact.attributes_changed"):
                 attrs.update(data.get("attributes") or {})
             else:
                 attrs["callback_number"] = data.get("number")
@@ -67,20 +72,39 @@ async def recover(center: Center, db: AsyncEngine) -> Recovery:
         cid, queue = row["contact_id"], row["queue"]
         if row["channel"] == "callback" and queue in center.engine.queues:
             attrs = await last_attributes(db, cid)
-            restorable.append(m.ContactArrived(
-                contact_id=cid, channel="callback", queue=queue, caller=row["caller"],
-                attributes={k: str(v) for k, v in attrs.items() if v is not None},
-                arrived_at=row["arrived_at"] or row["queued_at"] or now))
+            restorable.append(
+                m.ContactArrived(
+                    contact_id=cid,
+                    channel="callback",
+                    queue=queue,
+                    caller=row["caller"],
+                    attributes={k: str(v) for k, v in attrs.items() if v is not None},
+                    arrived_at=row["arrived_at"] or row["queued_at"] or now,
+                )
+            )
             result.restored.append(cid)
         else:
-            center.record(InteractionEvent(type="contact.ended", at=now, contact_id=cid, queue=queue,
-                                           data={"reason": "system_restart", "was": row["state"]}))
+            center.record(
+                InteractionEvent(
+                    type="contact.ended",
+                    at=now,
+                    contact_id=cid,
+                    queue=queue,
+                    data={"reason": "system_restart", "was": row["state"]},
+                )
+            )
             result.closed.append(cid)
     if restorable:
         await center.submit(m.ContactsRestored(contacts=tuple(restorable)))
     if result.restored or result.closed:
-        center.record(InteractionEvent(type="server.recovered", at=now,
-                                       data={"restored": result.restored, "closed": result.closed}))
-        log.warning("recovered after a restart: %d callback(s) back in line, %d contact(s) closed",
-                    len(result.restored), len(result.closed))
+        center.record(
+            InteractionEvent(
+                type="server.recovered", at=now, data={"restored": result.restored, "closed": result.closed}
+            )
+        )
+        log.warning(
+            "recovered after a restart: %d callback(s) back in line, %d contact(s) closed",
+            len(result.restored),
+            len(result.closed),
+        )
     return result

@@ -388,3 +388,23 @@ def test_position_updates_come_at_a_bounded_rate_and_only_when_something_changed
     acd(m.ContactAbandoned(contact_id="c2"))
     acd.advance_to(100)
     assert acd.engine.next_deadline() is None  # nobody waits: the announcements stop
+
+
+def test_attributes_learnt_while_waiting_join_the_contact_and_its_offer() -> None:
+    acd = Acd()
+    acd.arrive("c1", attributes={"identified": "no", "intent": "cards"}, at=1)
+    acd(m.AttributesChanged(contact_id="c1", attributes={"identified": "yes", "tier": "top"}, by="crm"), at=2)
+    changed = [e for e in acd.log if e.type == "contact.attributes_changed"]
+    assert [e.data for e in changed] == [{"attributes": {"identified": "yes", "tier": "top"}, "by": "crm"}]
+    before = acd.fingerprint()
+    acd(m.AttributesChanged(contact_id="c1", attributes={"tier": "top"}, by="crm"))  # nothing new
+    assert acd.fingerprint() == before
+    assert len([e for e in acd.log if e.type == "contact.attributes_changed"]) == 1  # nothing logged
+    with pytest.raises(m.BadInput):
+        acd(m.AttributesChanged(contact_id="c1", attributes={}, by="crm"))
+    acd.agent("ann")
+    assert acd.last_offer().attributes == {"identified": "yes", "intent": "cards", "tier": "top"}
+    before = acd.fingerprint()
+    with pytest.raises(m.IllegalTransition, match="not waiting"):  # ringing: it stays as offered
+        acd(m.AttributesChanged(contact_id="c1", attributes={"tier": "regular"}, by="crm"))
+    assert acd.fingerprint() == before

@@ -186,6 +186,7 @@ async def test_a_top_tier_caller_whose_crm_answered_late_goes_ahead_of_the_regul
 
     await running.answer()
     assert running.line("general") == ["c-noa", "c-1", "c-2"]  # the 90 s head start of her tier
+    assert noa.attributes["identified"] == "yes" and noa.attributes["tier"] == "top"  # the offer shows them
     assert running.center.engine.position("c-noa") is not None
     assert running.center.engine.position("c-noa")[0] == 1  # type: ignore[index]
     events = await running.events("c-noa")
@@ -200,6 +201,8 @@ async def test_a_top_tier_caller_whose_crm_answered_late_goes_ahead_of_the_regul
         await running.ready()
         offer = await running.desks.next("offer")
         offered.append(offer["contact_id"])
+        if offer["contact_id"] == "c-noa":
+            assert offer["attributes"]["tier"] == "top"
         await running.center.submit(m.OfferAccepted(offer_id=offer["offer_id"], agent_id="alice"))
         await running.center.submit(m.ContactEnded(contact_id=offer["contact_id"]))
     assert offered == ["c-noa", "c-1", "c-2"]
