@@ -208,6 +208,10 @@ class CallbackCall:
             if await self._dial(agent_id):
                 await self._serve(agent_id)
         except asyncio.CancelledError:
+            if self.channel is None and self.finished.is_set():  # the desk ended it as it rang
+                self.owner.record(
+                    "contact.dial_failed", self.contact_id, agent_id, status=None, reason="cancelled"
+                )
             log.info(
                 "callback %s: stopped (%s)",
                 self.contact_id,

@@ -24,6 +24,7 @@ removed. Cancelling ``dial`` (shutdown) cancels the call the same way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import secrets
@@ -149,7 +150,7 @@ class _Dial:
         try:
             return await self._run()
         except asyncio.CancelledError:
-            self._give_up()
+            await self._give_up()
             raise
         finally:
             self._stop_timers()
@@ -239,6 +240,8 @@ class _Dial:
             )
             return True
         if response.status < 200:
+            if not self.provisional:
+                self.server.stats["dial_provisional"] += 1
             self.provisional = True
             if self.invite_tx is not None:
                 self.invite_tx.stop()
@@ -366,12 +369,23 @@ class _Dial:
             lambda: peer.send(cancel), reliable=False, on_timeout=lambda: None, timeout=TIMEOUT
         )
 
-    def _give_up(self) -> None:
-        """Cancelled from outside (shutdown): CANCEL if ringing, BYE if answered."""
-        if self.call is not None and self.call.state == "confirmed" and not self.call.ended:
-            self.server.hang_up(self.call, "shutdown")
-        elif self.provisional:
-            self._cancel()
+    async def _give_up(self) -> None:
+        """Cancelled from outside (the desk's End, shutdown): BYE if answered; CANCEL if it
+        rings, then wait at most ``_CANCEL_WAIT`` for the final response so the 487 is
+        ACKed (or a 2xx that crossed the CANCEL is ACKed and hung up)."""
+        call = self.call
+        if call is None or call.ended:
+            return
+        if call.state == "confirmed":
+            self.server.hang_up(call, "cancel")
+            return
+        if not self.provisional or self.final.done():
+            return  # nothing to cancel yet (RFC 3261 9.1): the far end's Timer B ends it
+        self._cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.final), _CANCEL_WAIT)
+        if call.state == "confirmed" and not call.ended:
+            self.server.hang_up(call, "cancel")
 
     def _stop_timers(self) -> None:
         for tx in (self.invite_tx, self.cancel_tx):

@@ -312,6 +312,74 @@ async def test_an_unanswered_callback_is_cancelled_after_the_ring_time(
     await _assert_failed(client, cid, status=487, reason="no_answer")
 
 
+async def test_the_desks_end_hangs_up_the_dialled_customer(
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
+    client, port = await open_center(aiohttp_client, tmp_path, prompts)
+    center = center_of(client)
+    cid = await queue_a_callback(client)
+    customer = Customer("uas_answer_wait_bye.xml", port, tmp_path)
+    await customer.start()
+    phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
+    await phone.dial()
+    await desk.open()
+    try:
+        await accept_the_callback(client, desk, cid)
+        await desk.next("contact", status="connected", dial="answered")
+        await until(lambda: phone.tone_frames(1000) > 10, timeout=10)  # talking
+        assert (await desk.ask("end", contact_id=cid))["type"] == "ack"
+        rc, out = await customer.finished()  # it got our BYE and answered it
+        assert rc == 0, out
+        assert (await desk.next("state"))["state"] in ("WRAP_UP", "AVAILABLE")
+    finally:
+        await desk.close()
+        await phone.hang_up()
+    assert len(customer.received("BYE")) >= 1
+    assert cid not in center.engine.contacts
+    events = await contact_events(client, cid)
+    assert [(e.data["reason"], e.data.get("by")) for e in events if e.type == "contact.ended"] == [
+        ("completed", "agent")
+    ]
+    await until(lambda: left_over(client)["client_tx"] == 0)  # its 200 ended our BYE transaction
+    await until(lambda: not client.app[TELEPHONY].front.agent_lines)
+    assert left_over(client) == {"calls": 0, "tasks": 0, "pending_ack": 0, "client_tx": 0, "dialing": 0}
+
+
+async def test_the_desks_end_while_the_customer_rings_cancels_the_dial(
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
+    client, port = await open_center(aiohttp_client, tmp_path, prompts, dial_ring_s=20.0)
+    sip = client.app[TELEPHONY].sip
+    cid = await queue_a_callback(client)
+    customer = Customer("uas_no_answer.xml", port, tmp_path)
+    await customer.start()
+    phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
+    await phone.dial()
+    await desk.open()
+    try:
+        await accept_the_callback(client, desk, cid)
+        await until(lambda: sip.stats["dial_provisional"] == 1)  # it rings
+        assert (await desk.ask("end", contact_id=cid))["type"] == "ack"
+        rc, out = await customer.finished()  # CANCEL, 200, 487, and our ACK of the 487
+        assert rc == 0, out
+        assert (await desk.next("state"))["state"] in ("WRAP_UP", "AVAILABLE")
+    finally:
+        await desk.close()
+        await phone.hang_up()
+    assert sip.stats["dial_cancels"] == 1 and len(customer.received("CANCEL")) >= 1
+    assert cid not in center_of(client).engine.contacts
+    events = await contact_events(client, cid)
+    assert [e.data for e in events if e.type == "contact.dial_failed"] == [
+        {"status": None, "reason": "cancelled"}
+    ]
+    assert [(e.data["reason"], e.data.get("by")) for e in events if e.type == "contact.ended"] == [
+        ("completed", "agent")
+    ]
+    await until(lambda: not client.app[TELEPHONY].callbacks.calls)
+    await until(lambda: not client.app[TELEPHONY].front.agent_lines)
+    assert left_over(client) == {"calls": 0, "tasks": 0, "pending_ack": 0, "client_tx": 0, "dialing": 0}
+
+
 async def _assert_failed(client: Any, cid: str, *, status: int, reason: str) -> None:
     center = center_of(client)
     assert cid not in center.engine.contacts
