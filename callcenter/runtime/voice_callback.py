@@ -21,9 +21,11 @@ of the voice front still holds), it dials ``attributes["callback_number"]`` at
   "dial_failed")``, so the agent goes to wrap-up as after any contact and the contacts
   row and reports show ``contact.ended`` with ``by: dial_failed``.
 
-If the desk ends the contact while the customer's phone rings, the dial is cancelled.
-``start()``/``stop()`` pair in ``voice_app.telephony_ctx``; ``stop`` hangs up every
-callback call and cancels every dial still ringing.
+If the desk ends the contact while the customer's phone rings, the dial is cancelled
+(``contact.dial_failed`` with ``reason: cancelled``). ``start()``/``stop()`` pair in
+``voice_app.telephony_ctx``; ``stop`` (shutdown) hangs up every callback call and ends its
+contact by ``system_shutdown``, and cancels every dial still ringing (``contact.dial_failed``
+``shutdown``; that contact stays open, so restart recovery puts the callback back in line).
 """
 
 from __future__ import annotations
@@ -173,6 +175,8 @@ class CallbackCall:
         self.bridge: Bridge | None = None
         self.held = False
         self.bridges = 0
+        self.agent_id = ""  # the agent it is connected to now
+        self.shutting_down = False
         self.dialing = False
         self.finished = asyncio.Event()
         self.next_agent: asyncio.Queue[str] = asyncio.Queue()
@@ -198,28 +202,38 @@ class CallbackCall:
             (self.bridge.hold if on else self.bridge.resume)()
 
     def shut_down(self) -> None:
+        self.shutting_down = True
         if self.task is not None:
             self.task.cancel()
 
     # The call ------------------------------------------------------------------------------
 
     async def run(self, agent_id: str) -> None:
+        self.agent_id = agent_id
         try:
             if await self._dial(agent_id):
                 await self._serve(agent_id)
         except asyncio.CancelledError:
-            if self.channel is None and self.finished.is_set():  # the desk ended it as it rang
-                self.owner.record(
-                    "contact.dial_failed", self.contact_id, agent_id, status=None, reason="cancelled"
-                )
-            log.info(
-                "callback %s: stopped (%s)",
-                self.contact_id,
-                "dial cancelled" if self.channel is None else "hung up",
-            )
+            await self._stopped()
         finally:
             if self.channel is not None and not self.channel.ended:
                 await self.channel.hangup()
+
+    async def _stopped(self) -> None:
+        """Cancelled: by the desk's End while it rang, or by shutdown. A dial cut short is
+        logged; a call that was up is hung up and, at shutdown, its contact ended (a dial
+        that never reached the customer leaves the contact open: after a restart the
+        callback is back in line)."""
+        if self.channel is None:
+            reason = "shutdown" if self.shutting_down else "cancelled"
+            self.owner.record(
+                "contact.dial_failed", self.contact_id, self.agent_id, status=None, reason=reason
+            )
+            log.info("callback %s: dial stopped (%s)", self.contact_id, reason)
+            return
+        await self.channel.hangup()
+        if self.shutting_down and not self.finished.is_set():
+            await self.owner.end_contact(self.contact_id, "system_shutdown")
 
     async def _dial(self, agent_id: str) -> bool:
         owner, cfg = self.owner, self.owner.telephony
@@ -273,7 +287,7 @@ class CallbackCall:
             next_agent = await self._waiting(self.next_agent.get())  # transferred
             if next_agent is None or channel.ended or self.finished.is_set():
                 break
-            agent_id = next_agent
+            agent_id = self.agent_id = next_agent
         if channel.ended and not self.finished.is_set():  # hung up while waiting for a leg
             await self.owner.end_contact(self.contact_id, "customer")
 

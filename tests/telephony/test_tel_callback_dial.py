@@ -10,6 +10,7 @@ from __future__ import annotations
 import array
 import asyncio
 import socket
+import sqlite3
 import wave
 from pathlib import Path
 from typing import Any
@@ -378,6 +379,40 @@ async def test_the_desks_end_while_the_customer_rings_cancels_the_dial(
     await until(lambda: not client.app[TELEPHONY].callbacks.calls)
     await until(lambda: not client.app[TELEPHONY].front.agent_lines)
     assert left_over(client) == {"calls": 0, "tasks": 0, "pending_ack": 0, "client_tx": 0, "dialing": 0}
+
+
+async def test_shutdown_hangs_up_a_dialled_callback_and_its_end_reaches_the_log(
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
+    client, port = await open_center(aiohttp_client, tmp_path, prompts)
+    cid = await queue_a_callback(client)
+    customer = Customer("uas_answer_wait_bye.xml", port, tmp_path)
+    await customer.start()
+    phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
+    await phone.dial()
+    await desk.open()
+    telephony = client.app[TELEPHONY]
+    try:
+        await accept_the_callback(client, desk, cid)
+        await desk.next("contact", status="connected", dial="answered")
+        await until(lambda: phone.tone_frames(1000) > 10, timeout=10)
+        await client.server.close()  # the server stops (the test client's sockets stay open)
+        assert telephony.sip.open_resources()["calls"] == 0 and not telephony.callbacks.calls
+        rc, out = await customer.finished()  # the customer got our BYE
+        assert rc == 0, out
+    finally:
+        await desk.close()
+        await phone.hang_up()
+    await client.close()
+    with sqlite3.connect(tmp_path / "cc.db") as db:
+        ends = db.execute(
+            "SELECT json_extract(data, '$.reason'), json_extract(data, '$.by') FROM events "
+            "WHERE contact_id = ? AND type = 'contact.ended'",
+            (cid,),
+        ).fetchall()
+        last = db.execute("SELECT type FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    assert ends == [("completed", "system_shutdown")]
+    assert last == ("server.stopped",)
 
 
 async def _assert_failed(client: Any, cid: str, *, status: int, reason: str) -> None:
