@@ -18,8 +18,17 @@ from typing import Any
 import aiohttp
 import pytest
 from telsupport import SIPP_DIR, free_port, needs_sipp, open_fds, tone_power, until
-from voicesupport import AgentPhone, StreamPhone, center_of, contact_events, voice_config
+from voicesupport import (
+    AgentPhone,
+    StreamPhone,
+    center_of,
+    contact_events,
+    offer_for,
+    ready_agent,
+    voice_config,
+)
 
+from callcenter.acd import model as m
 from callcenter.acd.agents import State
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS, IVR_RUNNER
@@ -313,7 +322,7 @@ async def test_an_unanswered_callback_is_cancelled_after_the_ring_time(
     await _assert_failed(client, cid, status=487, reason="no_answer")
 
 
-async def test_the_desks_end_hangs_up_the_dialled_customer(
+async def test_desk_hold_and_end_on_a_dialled_callback(
     aiohttp_client: Any, tmp_path: Path, prompts: Path
 ) -> None:
     client, port = await open_center(aiohttp_client, tmp_path, prompts)
@@ -328,6 +337,17 @@ async def test_the_desks_end_hangs_up_the_dialled_customer(
         await accept_the_callback(client, desk, cid)
         await desk.next("contact", status="connected", dial="answered")
         await until(lambda: phone.tone_frames(1000) > 10, timeout=10)  # talking
+        # on hold: music to the customer, nothing to the agent; then back
+        callback = client.app[TELEPHONY].callbacks.calls[cid]
+        assert (await desk.ask("hold", contact_id=cid, on=True))["type"] == "ack"
+        await until(lambda: callback.bridge is not None and callback.bridge.held)
+        await asyncio.sleep(0.3)  # let audio already under way drain
+        heard, sent = phone.tone_frames(1000), callback.channel.frames_out
+        await asyncio.sleep(1.0)  # one second on hold
+        assert callback.channel.frames_out - sent >= 40  # music on hold went to the customer
+        assert phone.tone_frames(1000) - heard <= 3  # and the agent's voice did not
+        assert (await desk.ask("hold", contact_id=cid, on=False))["type"] == "ack"
+        await until(lambda: phone.tone_frames(1000) > heard + 20, timeout=10)  # talking again
         assert (await desk.ask("end", contact_id=cid))["type"] == "ack"
         rc, out = await customer.finished()  # it got our BYE and answered it
         assert rc == 0, out
@@ -377,6 +397,48 @@ async def test_the_desks_end_while_the_customer_rings_cancels_the_dial(
         ("completed", "agent")
     ]
     await until(lambda: not client.app[TELEPHONY].callbacks.calls)
+    await until(lambda: not client.app[TELEPHONY].front.agent_lines)
+    assert left_over(client) == {"calls": 0, "tasks": 0, "pending_ack": 0, "client_tx": 0, "dialing": 0}
+
+
+async def test_a_transfer_moves_the_dialled_customer_to_the_next_agents_leg(
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
+    client, port = await open_center(aiohttp_client, tmp_path, prompts)
+    center = center_of(client)
+    cid = await queue_a_callback(client)
+    customer = Customer("uas_answer_wait_bye.xml", port, tmp_path)
+    await customer.start()
+    phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
+    dan = AgentPhone(client, "dan")  # the second agent's leg: also a 1 kHz voice
+    await phone.dial()
+    await dan.dial()
+    await desk.open()
+    try:
+        await accept_the_callback(client, desk, cid)
+        await desk.next("contact", status="connected", dial="answered")
+        await until(lambda: phone.tone_frames(1000) > 10, timeout=10)
+        await ready_agent(center, "dan", {"sales": 1})
+        assert (await desk.ask("transfer", contact_id=cid, to_agent="dan"))["type"] == "ack"
+        offer = await offer_for(center, "dan")
+        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="dan"))
+        await until(lambda: dan.tone_frames(1000) > 20, timeout=10)  # dan's voice, echoed back
+        assert client.app[AGENT_LEGS].in_use("dan") and not client.app[AGENT_LEGS].in_use(AGENT)
+        await center.submit(m.ContactEnded(contact_id=cid, by="agent"))  # dan ends it
+        rc, out = await customer.finished()  # our BYE
+        assert rc == 0, out
+    finally:
+        await desk.close()
+        await phone.hang_up()
+        await dan.hang_up()
+    events = await contact_events(client, cid)
+    kinds = [e.type for e in events]
+    assert kinds.count("contact.dialing") == 1 and kinds.count("contact.dial_answered") == 1
+    assert [e.agent_id for e in events if e.type == "contact.bridged"] == [AGENT, "dan"]
+    assert "contact.transferred" in kinds
+    assert [(e.data["reason"], e.data.get("by")) for e in events if e.type == "contact.ended"] == [
+        ("completed", "agent")
+    ]
     await until(lambda: not client.app[TELEPHONY].front.agent_lines)
     assert left_over(client) == {"calls": 0, "tasks": 0, "pending_ack": 0, "client_tx": 0, "dialing": 0}
 
