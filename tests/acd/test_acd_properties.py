@@ -70,6 +70,18 @@ class AcdMachine(RuleBasedStateMachine):
         self.attempt(m.ContactArrived(contact_id=f"c{self.n}", channel=channel, queue=q, caller="+1555",
                                       priority_class=pclass))
 
+    @rule(i=st.integers(0, 50), to=st.sampled_from(["q1", "q2"]))
+    def move(self, i: int, to: str) -> None:
+        self.attempt(m.ContactMoved(contact_id=f"c{i}", to_queue=to, by="sup"))
+
+    @rule(i=st.integers(0, 50), pclass=st.sampled_from([None, 0, 2]), head=st.sampled_from([None, 5.0, 90.0]))
+    def reprioritise(self, i: int, pclass: int | None, head: float | None) -> None:
+        self.attempt(m.PriorityChanged(contact_id=f"c{i}", by="crm", priority_class=pclass, head_start_s=head))
+
+    @rule(i=st.integers(0, 50), tier=st.sampled_from(["top", "regular"]))
+    def learn(self, i: int, tier: str) -> None:
+        self.attempt(m.AttributesChanged(contact_id=f"c{i}", attributes={"tier": tier}, by="crm"))
+
     @rule(i=st.integers(0, 50))
     def abandon(self, i: int) -> None:
         self.attempt(m.ContactAbandoned(contact_id=f"c{i}"))
