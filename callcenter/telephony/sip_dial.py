@@ -127,6 +127,7 @@ class _Dial:
 
     def __init__(self, dialer: SipDialer, uri: str, ring_s: float) -> None:
         self.server = dialer.server
+        self.caller_id = dialer.caller_id
         self.uri = uri
         self.ring_s = ring_s
         self.number = _user(uri)
@@ -175,7 +176,8 @@ class _Dial:
         self.peer = self.server.udp_peer((str(address[0]), int(address[1])))
         if self.peer is None:
             return self._failed(None, "no_transport", "the SIP server has no UDP listener")
-        info = CallInfo(call_id=self.call_id, caller=self.number, called=self.number, front_end="sip")
+        # the customer is ``caller`` as on inbound calls; ``called`` is our own user
+        info = CallInfo(call_id=self.call_id, caller=self.number, called=self.caller_id, front_end="sip")
         self.invite = SipRequest(
             method="INVITE",
             uri=self.uri,
