@@ -477,6 +477,29 @@ async def test_shutdown_hangs_up_a_dialled_callback_and_its_end_reaches_the_log(
     assert last == ("server.stopped",)
 
 
+async def test_without_dial_uri_an_accepted_callback_is_left_to_the_agent_as_before(
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
+    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
+    center = center_of(client)
+    assert client.app[TELEPHONY].callbacks is None
+    cid = await queue_a_callback(client)
+    desk = Desk(client, AGENT)
+    await desk.open()
+    try:
+        assert (await desk.ask("set_state", state="ready"))["state"] in ("AVAILABLE", "OFFERED")
+        offer = await desk.next("offer")
+        assert (await desk.ask("accept", offer_id=offer["offer_id"]))["type"] == "ack"
+        assert (await desk.next("contact"))["status"] == "connected"
+        assert center.engine.contacts[cid].state == "connected"  # the agent phones by hand
+        assert (await desk.ask("end", contact_id=cid))["type"] == "ack"
+    finally:
+        await desk.close()
+    kinds = [e.type for e in await contact_events(client, cid)]
+    assert "contact.connected" in kinds and "contact.dialing" not in kinds
+    assert client.app[TELEPHONY].sip.stats["dial_invites"] == 0
+
+
 async def _assert_failed(client: Any, cid: str, *, status: int, reason: str) -> None:
     center = center_of(client)
     assert cid not in center.engine.contacts

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -192,3 +193,26 @@ async def test_a_number_that_cannot_go_in_a_uri_is_refused_without_sending(rig: 
     result = await dialer.dial(f"sip:+1 555>evil@127.0.0.1:{far.port}", ring_s=5)
     assert (result.call, result.reason) == (None, "bad_number")
     assert far.requests == [] and server.dialing == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"dial_uri": "tel:{number}"}, "must be a sip: URI with {number}"),
+        ({"dial_uri": "sip:5551234@127.0.0.1"}, "must be a sip: URI with {number}"),
+        ({"dial_uri": "sip:{number}@{gateway}"}, "no placeholder but {number}"),
+        ({"dial_uri": "sip:{number}@127.0.0.1>;x"}, "must not contain spaces"),
+        ({"dial_from": "Bank Line"}, "is not a SIP user part"),
+        ({"dial_ring_s": 0}, "dial_ring_s must be > 0"),
+    ],
+)
+def test_dialling_settings_are_checked_and_the_error_names_the_field(
+    fields: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(says)):
+        TelephonyConfig(**fields)
+
+
+def test_dialling_is_off_by_default() -> None:
+    config = TelephonyConfig()
+    assert (config.dial_uri, config.dial_from, config.dial_ring_s) == ("", "callcenter", 30.0)
