@@ -63,13 +63,15 @@ class Telephony:
         await self.front.hang_up_all()
 
     def health(self) -> dict[str, object]:
-        """For /healthz: where each listener is (None: it could not bind), live calls."""
+        """For /healthz: where each listener is (None: it could not bind), live calls,
+        callbacks being dialled or talking (None: outbound dialling is off)."""
         return {
             "sip_port": self.sip.port if self.sip is not None else None,
             "audiosocket_port": self.audiosocket.port if self.audiosocket is not None else None,
             "calls": len(self.front.calls),
             "agent_lines": len(self.front.agent_lines),
             "agent_legs": len(self.front.legs),
+            "callbacks": len(self.callbacks.calls) if self.callbacks is not None else None,
         }
 
 

@@ -214,7 +214,8 @@ async def test_an_accepted_callback_is_dialled_answered_and_bridged_with_audio_b
     client, port = await open_center(aiohttp_client, tmp_path, prompts)
     center = center_of(client)
     cid = await queue_a_callback(client)
-    fds = open_fds()
+    assert (await (await client.get("/healthz")).json())["telephony"]["callbacks"] == 0
+    fds = open_fds()  # with the test client's keep-alive connection already open
     customer = Customer("uas_answer_bye.xml", port, tmp_path, "-d", "4000")
     await customer.start()
     phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
@@ -224,6 +225,8 @@ async def test_an_accepted_callback_is_dialled_answered_and_bridged_with_audio_b
         await accept_the_callback(client, desk, cid)
         answered = await desk.next("contact", status="connected", dial="answered")
         assert answered["contact_id"] == cid
+        health = await (await client.get("/healthz")).json()
+        assert health["telephony"]["callbacks"] == 1
         # the agent's tone went to the customer, who echoed it back through the bridge
         await until(lambda: phone.tone_frames(1000) > 50, timeout=10)
         rc, out = await customer.finished()  # then the customer hung up (BYE)
@@ -260,6 +263,7 @@ async def test_an_accepted_callback_is_dialled_answered_and_bridged_with_audio_b
     await until(lambda: not client.app[TELEPHONY].front.agent_lines)
     assert left_over(client) == {"calls": 0, "tasks": 0, "pending_ack": 0, "client_tx": 0, "dialing": 0}
     assert not client.app[TELEPHONY].callbacks.calls and not client.app[AGENT_LEGS].in_use(AGENT)
+    assert (await (await client.get("/healthz")).json())["telephony"]["callbacks"] == 0
     assert open_fds() <= fds + 2  # the desk's and phone's sockets are closed; sipp is gone
 
 
