@@ -170,7 +170,8 @@ class _FileChecker:
         if not (complete and header_ok) or len(self.b.problems.items) > before:
             return None
         return Flow(name=header.name or self.stem, file=self.b.file, description=header.description,
-                    entry=header.entry, start=header.start, language=header.language, nodes=nodes)
+                    entry=header.entry, start=header.start, language=header.language, nodes=nodes,
+                    callback=header.callback)
 
     def _nodes(self, mapping: yaml.Node) -> tuple[dict[str, Node], set[str], bool]:
         if not isinstance(mapping, yaml.MappingNode) or not mapping.value:

@@ -332,6 +332,16 @@ ENDING_KINDS = frozenset({"queue", "callback", "transfer", "hangup"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallbackWords:
+    """What this flow's callers hear about a callback while they wait in a queue, in the
+    flow's language: ``offer`` once on queueing, ``confirm`` before the call ends. Empty:
+    the ``telephony`` section's words (``callback_offer``, ``callback_confirm``)."""
+
+    offer: str = ""
+    confirm: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FlowHeader:
     """The top-level keys of a flow file other than ``nodes``."""
 
@@ -340,6 +350,7 @@ class FlowHeader:
     entry: Entry = field(default_factory=Entry)
     start: str
     language: str = "en"
+    callback: CallbackWords = field(default_factory=CallbackWords)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -351,6 +362,7 @@ class Flow:
     start: str
     language: str
     nodes: Mapping[str, Node]
+    callback: CallbackWords = field(default_factory=CallbackWords)
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]

@@ -154,7 +154,7 @@ class VoiceCall:
             self.queued = True
             self.player.comfort(True)
             if self.front.telephony.callback_key and self.channel.info.caller:
-                self._say_own(self.front.telephony.callback_offer)
+                self._say_own(self._callback_words()[0])
         elif isinstance(command, m.ConnectContact):
             self.queued = False
             self.agent_id = command.agent_id
@@ -250,7 +250,16 @@ class VoiceCall:
         self.queued = False
         self.player.comfort(False)
         self.player.flush()
-        self._hangup_after = self._say_own(self.front.telephony.callback_confirm)
+        self._hangup_after = self._say_own(self._callback_words()[1])
+
+    def _callback_words(self) -> tuple[str, str]:
+        """(offer, confirm): the flow's own callback words (in its language), else the
+        telephony section's."""
+        telephony = self.front.telephony
+        words = self.call.flow.callback if self.call is not None else None
+        offer = words.offer if words is not None and words.offer else telephony.callback_offer
+        confirm = words.confirm if words is not None and words.confirm else telephony.callback_confirm
+        return offer, confirm
 
     def _say_own(self, text: str) -> str:
         self._own_said += 1

@@ -53,6 +53,7 @@ def static_texts(flow: Flow) -> list[str]:
             out += [node.prompt, f"{node.no_input} {node.prompt}", f"{node.no_match} {node.prompt}"]
         elif isinstance(node, Queue | Callback | Voicemail | Transfer | HangUpNode):
             out.append(node.prompt)
+    out += [flow.callback.offer, flow.callback.confirm]
     return list(dict.fromkeys(t.strip() for t in out if t.strip() and "{" not in t))
 
 
@@ -75,8 +76,15 @@ class VoiceBatch:
 def prompt_batches(flows: FlowSet, config: CenterConfig) -> Iterator[VoiceBatch]:
     """The texts to render, grouped by voice (one TTS worker per voice)."""
     by_voice: dict[str | None, list[str]] = {config.speech.tts_voice: overflow_messages(config)}
+    telephony = config.telephony
     for flow in flows:
-        by_voice.setdefault(flow_voice(flow, config.speech), []).extend(static_texts(flow))
+        texts = by_voice.setdefault(flow_voice(flow, config.speech), [])
+        texts.extend(static_texts(flow))
+        if "voice" in flow.entry.channels and telephony.enabled and telephony.callback_key:
+            # a waiting caller may hear the callback words: the flow's own, else the section's
+            offer = flow.callback.offer or telephony.callback_offer
+            confirm = flow.callback.confirm or telephony.callback_confirm
+            texts += [t.strip() for t in (offer, confirm) if t.strip()]
     for voice, texts in by_voice.items():
         unique = tuple(dict.fromkeys(texts))
         if unique:

@@ -200,3 +200,16 @@ def test_phrases_the_recognizer_does_not_know_are_warnings(tmp_path: Path) -> No
 def test_a_missing_folder_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="IVR flow folder not found"):
         load_flows(tmp_path / "nope", queues=QUEUES, hours=HOURS)
+
+
+def test_a_flow_gives_its_own_callback_words_and_a_typo_in_them_is_named(tmp_path: Path) -> None:
+    words = 'callback: {offer: "Pulse estrella.", confirm: "Gracias."}\n'
+    (tmp_path / "es").mkdir()
+    flow = load(tmp_path / "es", {"es.yaml": "language: es\n" + words + GOOD})["es"]
+    assert (flow.callback.offer, flow.callback.confirm) == ("Pulse estrella.", "Gracias.")
+    (tmp_path / "en").mkdir()
+    plain = load(tmp_path / "en", {"en.yaml": GOOD})["en"]
+    assert (plain.callback.offer, plain.callback.confirm) == ("", "")  # the telephony section's words
+    (tmp_path / "bad").mkdir()
+    problem = one(tmp_path / "bad", "callback: {ofer: Pulse.}\n" + GOOD)
+    assert ":1: callback.ofer: unknown key" in problem

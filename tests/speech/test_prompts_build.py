@@ -12,7 +12,7 @@ from callcenter.cli import main
 from callcenter.config.loader import load_config
 from callcenter.ivr import load_flows
 from callcenter.speech.codecs import read_wav
-from callcenter.speech.flow_prompts import flow_voice, static_texts
+from callcenter.speech.flow_prompts import flow_voice, prompt_batches, static_texts
 from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,8 +47,9 @@ def test_prompts_build_renders_the_static_prompts_once(tmp_path: Path, capsys: p
     config_path = center_folder(tmp_path, FLOW)
     assert main(["prompts", "build", "--config", str(config_path)]) == 0
     first = capsys.readouterr().out
-    # 5 texts of the flow (hello, the menu and its two retries, hold) + 2 overflow messages of the demo queues
-    assert "1 flows: 7 static prompts, 7 rendered, 0 already cached, 0 failed" in first
+    # 5 texts of the flow (hello, the menu and its two retries, hold) + 2 overflow messages of the demo
+    # queues + the 2 callback words a waiting caller may hear (the telephony section's)
+    assert "1 flows: 9 static prompts, 9 rendered, 0 already cached, 0 failed" in first
 
     renderer = Pyttsx3Renderer(tmp_path / "prompts")
     for text in ("Hello there.", "Press 1 for cards.", "I heard nothing. Press 1 for cards.",
@@ -60,7 +61,7 @@ def test_prompts_build_renders_the_static_prompts_once(tmp_path: Path, capsys: p
     assert renderer.cached("Hello .") is None and renderer.cached("You are number .") is None
 
     assert main(["prompts", "build", "--config", str(config_path)]) == 0
-    assert "7 static prompts, 0 rendered, 7 already cached, 0 failed" in capsys.readouterr().out
+    assert "9 static prompts, 0 rendered, 9 already cached, 0 failed" in capsys.readouterr().out
 
 
 def test_a_bad_flow_folder_is_reported_and_nothing_is_rendered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,3 +79,17 @@ def test_the_demo_flows_have_their_voices_and_static_prompts() -> None:
     bank = static_texts(flows["bank"])
     assert "Welcome to Demo Bank." in bank and not any("{" in t for t in bank)
     assert "Thank you for calling Demo Bank. Goodbye." in bank
+
+
+def test_waiting_callers_hear_the_callback_words_in_their_flows_voice() -> None:
+    """The Korean line's callers get its own Korean callback words, rendered in the Korean
+    voice; the English line's the telephony section's (espeak's Korean voice cannot say the
+    English sentence)."""
+    config = load_config(ROOT / "config" / "callcenter.yaml")
+    flows = load_flows(config.ivr_dir, queues={q.name for q in config.queues}, hours=set(config.hours))
+    batches = {b.voice: b.texts for b in prompt_batches(flows, config)}
+    korean = flows["korean"].callback
+    assert "별표" in korean.offer and korean.confirm
+    assert {korean.offer, korean.confirm} <= set(batches["ko"])
+    assert config.telephony.callback_offer not in batches["ko"]
+    assert {config.telephony.callback_offer, config.telephony.callback_confirm} <= set(batches[None])

@@ -26,7 +26,7 @@ from voicesupport import (
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
-from callcenter.appkeys import AGENT_LEGS, BUS, IVR_RUNNER
+from callcenter.appkeys import AGENT_LEGS, BUS, IVR_RUNNER, PROMPTS
 from callcenter.runtime.voice_app import TELEPHONY
 from callcenter.telephony.audiosocket import KIND_AUDIO, KIND_DTMF, KIND_HANGUP, KIND_UUID, frame
 
@@ -74,6 +74,32 @@ async def test_the_callback_key_keeps_the_place_in_line_and_ends_the_call(
     assert [e.data["reason"] for e in events if e.type == "ivr.ended"] == ["callback"]
     assert "contact.callback_requested" in [e.type for e in events]
     assert not [e for e in events if e.type == "contact.ended"]  # waiting for its callback
+    await caller.hang_up()
+    await client.close()
+
+
+async def test_the_korean_line_offers_and_confirms_the_callback_in_korean(
+        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    """The callback words come from the flow (config/ivr/korean.yaml's ``callback:``), spoken
+    in its voice: the Korean sentences are rendered and played in Korean, the telephony
+    section's English ones never (espeak's Korean voice cannot say them)."""
+    client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
+    center, runner, renderer = center_of(client), client.app[IVR_RUNNER], client.app[PROMPTS]
+    words = runner.flows["korean"].callback
+    caller = StreamPhone(client, CALLER, "+15550182", 500)
+    await caller.dial()
+    await until(lambda: any(r.channel.channel.info.caller == CALLER for r in runner.runs.values()))
+    cid: str = next(c for c, r in runner.runs.items() if r.channel.channel.info.caller == CALLER)
+    await caller.press("1")  # 외환: the fx queue
+    await until(lambda: cid in center.engine.contacts and center.engine.contacts[cid].state == "waiting")
+    await until(lambda: renderer.cached(words.offer, voice="ko") is not None, timeout=20)  # said on queueing
+    await caller.press("*")
+    await until(lambda: caller.closed, timeout=30)  # the confirmation is said, then we hang up
+    assert renderer.cached(words.confirm, voice="ko") is not None
+    telephony = client.app[TELEPHONY].front.telephony
+    assert renderer.cached(telephony.callback_offer, voice="ko") is None
+    assert renderer.cached(telephony.callback_confirm, voice="ko") is None
+    assert center.engine.contacts[cid].channel == "callback"
     await caller.hang_up()
     await client.close()
 
