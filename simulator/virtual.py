@@ -28,8 +28,9 @@ from typing import Any, ClassVar
 
 from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
+from callcenter.acd.model import OfferContact
 from callcenter.config.hours import HoursTable
-from callcenter.core.events import InteractionEvent, RecordEvent
+from callcenter.core.events import InteractionEvent, RecordEvent, make_event
 from callcenter.core.ids import SequentialIds
 from simulator.arrivals import Arrival, poisson, read_trace
 from simulator.ivr_caller import IvrCallers, SpeechCount, load_flow
@@ -254,8 +255,11 @@ class _Simulation:
         while cmds := take():
             self.more = False
             for cmd in cmds:
-                if type(cmd) is RecordEvent:
+                kind = type(cmd)
+                if kind is RecordEvent:
                     append(cmd.event)
+                elif kind is OfferContact:
+                    self.on_offered(cmd, now)
                 else:
                     self._command(cmd, now)
             if not self.more:
@@ -288,15 +292,8 @@ class _Simulation:
         kind = self.s.mix[i]
         queue = arrival.queue or kind.queue
         caller = "+1555" + number
-        self.run.events.append(
-            InteractionEvent(
-                type="contact.arrived",
-                at=now,
-                contact_id=cid,
-                queue=queue,
-                data={"channel": kind.channel, "caller": caller},
-            )
-        )
+        data = {"channel": kind.channel, "caller": caller}
+        self.run.events.append(make_event("contact.arrived", now, cid, None, queue, data, None, None))
         ivr = self.ivr_time()
         ivr_s = self.s.ivr
         mistake = rng.random() < ivr_s.mistake_rate
