@@ -182,8 +182,9 @@ class WindowCounts:
 
     def slices(self, start: float, end: float) -> Slices:
         cells = self.cells
-        if self.window != (start, end):
+        if self.window != (start, end):  # a new window: nothing cached holds (the base neither)
             self.window, self.parts, self.base_buckets = (start, end), {}, []
+            self.base = ({}, {}, Counts())
         buckets = sorted(b for b in cells.by_bucket if start <= b < end)
         changed = {b for b in self.parts if b not in cells.by_bucket}
         for b in changed:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from callcenter.core.events import InteractionEvent
@@ -62,6 +62,12 @@ steps = st.lists(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
+@example(  # the window moves while it holds no more than the hot buckets: the old base was kept
+    [(0.0, "general", "a1", 0.0, 1.0, 0.0, False, "read")] * 6
+    + [(0.0, "general", "a1", 0.0, 1.0, 0.0, False, "move")] * 2
+    + [(657.0, "general", "a1", 0.0, 1.0, 0.0, False, "read"), (690.0, "general", "a1", 0.0, 1.0, 0.0, False, "move"),
+       (0.0, "general", "a1", 0.0, 1.0, 453.0, False, "move"), (0.0, "general", "a1", 0.0, 1.0, 0.0, False, "move")]
+)
 def test_cached_day_sums_equal_a_fresh_sum(plan: list[tuple[Any, ...]]) -> None:
     fold = MetricsFold()
     for agent in AGENTS:
