@@ -36,6 +36,7 @@ from callcenter.core.ids import IdGenerator
 
 __all__ = ["AcdEngine", "Contact", "HoursLike", "Offer", "QueueState", "RandomSource", "priority_for"]
 DEFAULT_PRIORITY_CLASS = 1
+ENDED_REASONS = ("completed", "dial_failed")  # what ``ContactEnded`` may say
 
 
 def priority_for(
@@ -312,9 +313,11 @@ class AcdEngine(Timers):
             raise m.IllegalTransition(
                 f"contact {contact.contact_id} is not connected (it is {contact.state})"
             )
+        if e.reason not in ENDED_REASONS:
+            raise m.BadInput(f"a connected contact ends {' or '.join(ENDED_REASONS)}, not {e.reason!r}")
         agent = self.agents[contact.agent_id]  # type: ignore[index]
         self._release(agent, contact, now)
-        self._finish(contact, "completed", now, by=e.by)
+        self._finish(contact, e.reason, now, by=e.by)
         self._after_contact(agent, contact, now)
 
     def _transferred(self, e: m.ContactTransferred, now: float) -> None:

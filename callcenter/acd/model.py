@@ -154,10 +154,13 @@ class ContactAbandoned:
 @fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactEnded:
-    """A connected contact is over (either side ended it); its agent goes to wrap-up."""
+    """A connected contact is over (either side ended it); its agent goes to wrap-up.
+    ``reason``: ``completed``, or ``dial_failed`` for a callback whose dialled call never
+    reached the customer (busy, no answer)."""
 
     contact_id: str
     by: str = "agent"
+    reason: str = "completed"
 
 
 @fast_init

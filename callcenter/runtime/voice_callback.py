@@ -17,9 +17,9 @@ of the voice front still holds), it dials ``attributes["callback_number"]`` at
   until the next agent's ``contact.connected``;
 - failed (busy, declined, no answer within ``dial_ring_s``, ...): ``contact.dial_failed``
   (``status``: the SIP status or null, ``reason``: ``busy``, ``no_answer``, ...), a
-  ``contact`` frame ``dial_failed``, and the contact ends in the ACD as ``ContactEnded(by=
-  "dial_failed")``, so the agent goes to wrap-up as after any contact and the contacts
-  row and reports show ``contact.ended`` with ``by: dial_failed``.
+  ``contact`` frame ``dial_failed``, and the contact ends in the ACD as ``ContactEnded(
+  reason="dial_failed", by="system")``, so the agent goes to wrap-up as after any contact
+  and the contacts row and reports show ``contact.ended`` with ``reason: dial_failed``.
 
 If the desk ends the contact while the customer's phone rings, the dial is cancelled
 (``contact.dial_failed`` with ``reason: cancelled``). ``start()``/``stop()`` pair in
@@ -156,9 +156,9 @@ class CallbackDialling:
                 },
             )
 
-    async def end_contact(self, contact_id: str, by: str) -> None:
+    async def end_contact(self, contact_id: str, by: str, reason: str = "completed") -> None:
         try:
-            await self.center.submit(m.ContactEnded(contact_id=contact_id, by=by))
+            await self.center.submit(m.ContactEnded(contact_id=contact_id, by=by, reason=reason))
         except m.AcdError as exc:  # ended meanwhile (the desk's End)
             log.info("callback %s: %s", contact_id, exc)
 
@@ -252,7 +252,7 @@ class CallbackCall:
             owner.tell_desk(
                 agent_id, self.contact_id, "dial_failed", dial_status=result.status, dial_reason=result.reason
             )
-            await owner.end_contact(self.contact_id, "dial_failed")
+            await owner.end_contact(self.contact_id, "system", reason="dial_failed")
             return False
         self.channel = result.call
         owner.record("contact.dial_answered", self.contact_id, agent_id, status=result.status)

@@ -408,3 +408,18 @@ def test_attributes_learnt_while_waiting_join_the_contact_and_its_offer() -> Non
     with pytest.raises(m.IllegalTransition, match="not waiting"):  # ringing: it stays as offered
         acd(m.AttributesChanged(contact_id="c1", attributes={"tier": "regular"}, by="crm"))
     assert acd.fingerprint() == before
+
+
+def test_a_callback_whose_dialled_call_failed_ends_dial_failed_and_frees_its_agent() -> None:
+    acd = Acd([queue(wrap_up_s=30)])
+    acd.agent("ann")
+    acd.arrive("c1", channel="callback")
+    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    before = acd.fingerprint()
+    with pytest.raises(m.BadInput, match="completed or dial_failed"):
+        acd(m.ContactEnded(contact_id="c1", reason="vanished"))
+    assert acd.fingerprint() == before
+    acd(m.ContactEnded(contact_id="c1", by="system", reason="dial_failed"))
+    ended = [e.data for e in acd.log if e.type == "contact.ended"]
+    assert ended == [{"reason": "dial_failed", "by": "system"}]
+    assert acd.state("ann") == "WRAP_UP"

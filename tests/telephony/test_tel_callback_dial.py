@@ -514,7 +514,7 @@ async def _assert_failed(client: Any, cid: str, *, status: int, reason: str) -> 
     failed = [e.data for e in events if e.type == "contact.dial_failed"]
     assert failed == [{"status": status, "reason": reason}]
     assert [(e.data["reason"], e.data.get("by")) for e in events if e.type == "contact.ended"] == [
-        ("completed", "dial_failed")
+        ("dial_failed", "system")
     ]
     await until(lambda: not client.app[TELEPHONY].front.agent_lines)
     assert left_over(client) == {"calls": 0, "tasks": 0, "pending_ack": 0, "client_tx": 0, "dialing": 0}
