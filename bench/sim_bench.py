@@ -205,11 +205,16 @@ def _timed(run: Callable[[], Any]) -> tuple[Any, dict[str, Any], float]:
 
 
 def _gc_paused(run: Callable[[], Any]) -> Callable[[], Any]:
+    """``run`` with the collector handled as virtual mode handles its own (``_Simulation.go``)."""
+
     def paused() -> Any:
+        gc.collect(1)
         gc.disable()
         try:
             return run()
         finally:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
     return paused
