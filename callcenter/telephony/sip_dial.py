@@ -178,16 +178,12 @@ class _Dial:
             return self._failed(None, "no_transport", "the SIP server has no UDP listener")
         # the customer is ``caller`` as on inbound calls; ``called`` is our own user
         info = CallInfo(call_id=self.call_id, caller=self.number, called=self.caller_id, front_end="sip")
-        self.invite = SipRequest(
-            method="INVITE",
-            uri=self.uri,
-            headers=[
-                ("Via", self._via(self.branch)),
-                ("Max-Forwards", "70"),
-                ("From", self.local),
-                ("To", self.to),
-                ("Call-ID", self.call_id),
-                ("CSeq", "1 INVITE"),
+        self.invite = self._request(
+            "INVITE",
+            self.uri,
+            self.branch,
+            self.to,
+            [
                 ("Contact", self.contact),
                 ("Allow", ALLOW),
                 ("Content-Type", "application/sdp"),
@@ -269,18 +265,7 @@ class _Dial:
             target, _ = parse_name_addr(response.get("Contact") or f"<{self.uri}>", "Contact")
         except SipParseError:
             target = self.uri
-        ack = SipRequest(
-            method="ACK",
-            uri=target,
-            headers=[
-                ("Via", self._via("z9hG4bK" + secrets.token_hex(8))),
-                ("Max-Forwards", "70"),
-                ("From", self.local),
-                ("To", to),
-                ("Call-ID", self.call_id),
-                ("CSeq", "1 ACK"),
-            ],
-        )
+        ack = self._request("ACK", target, "z9hG4bK" + secrets.token_hex(8), to)
         self.ack = ack.to_bytes()
         self._send(self.ack)
         self.call.state = "confirmed"
@@ -290,19 +275,7 @@ class _Dial:
         """ACK a 3xx-6xx: same branch and Request-URI as the INVITE (RFC 3261 17.1.1.3)."""
         if self.invite_tx is not None:
             self.invite_tx.stop()
-        ack = SipRequest(
-            method="ACK",
-            uri=self.uri,
-            headers=[
-                ("Via", self._via(self.branch)),
-                ("Max-Forwards", "70"),
-                ("From", self.local),
-                ("To", response.need("To")),
-                ("Call-ID", self.call_id),
-                ("CSeq", "1 ACK"),
-            ],
-        )
-        self._send(ack.to_bytes())
+        self._send(self._request("ACK", self.uri, self.branch, response.need("To")).to_bytes())
 
     # Outcomes
 
@@ -353,18 +326,7 @@ class _Dial:
     def _cancel(self) -> None:
         if self.invite is None or self.peer is None or self.final.done():
             return
-        cancel = SipRequest(
-            method="CANCEL",
-            uri=self.uri,
-            headers=[
-                ("Via", self._via(self.branch)),
-                ("Max-Forwards", "70"),
-                ("From", self.local),
-                ("To", self.to),
-                ("Call-ID", self.call_id),
-                ("CSeq", "1 CANCEL"),
-            ],
-        ).to_bytes()
+        cancel = self._request("CANCEL", self.uri, self.branch, self.to).to_bytes()
         peer = self.peer
         self.server.stats["dial_cancels"] += 1
         self.cancel_tx = Retransmitter(
@@ -395,6 +357,20 @@ class _Dial:
                 tx.stop()
         if self.final.done() and not self.final.cancelled():
             self.final.exception()  # retrieved: a Timer B expiry nobody waited for is not an error
+
+    def _request(
+        self, method: str, uri: str, branch: str, to: str, more: list[tuple[str, str]] | None = None
+    ) -> SipRequest:
+        """A request of this dialog (CSeq 1: INVITE, its ACK and CANCEL share it)."""
+        headers = [
+            ("Via", self._via(branch)),
+            ("Max-Forwards", "70"),
+            ("From", self.local),
+            ("To", to),
+            ("Call-ID", self.call_id),
+            ("CSeq", f"1 {method}"),
+        ]
+        return SipRequest(method=method, uri=uri, headers=headers + (more or []))
 
     def _via(self, branch: str) -> str:
         return f"SIP/2.0/UDP {self.server.local_address};branch={branch};rport"
