@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import array
 import asyncio
+import contextlib
 import socket
 import sqlite3
 import wave
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +182,19 @@ class Desk:
         await self.session.close()
 
 
+@contextlib.asynccontextmanager
+async def carol_at_her_desk(client: Any) -> AsyncIterator[tuple[AgentPhone, Desk]]:
+    """The agent's phone line (her audio leg, a 1 kHz voice) and her desk, closed after."""
+    phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
+    await phone.dial()
+    await desk.open()
+    try:
+        yield phone, desk
+    finally:
+        await desk.close()
+        await phone.hang_up()
+
+
 async def accept_the_callback(client: Any, desk: Desk, cid: str) -> None:
     assert (await desk.ask("set_state", state="ready"))["state"] in ("AVAILABLE", "OFFERED")
     offer = await desk.next("offer")
@@ -218,10 +233,7 @@ async def test_an_accepted_callback_is_dialled_answered_and_bridged_with_audio_b
     fds = open_fds()  # with the test client's keep-alive connection already open
     customer = Customer("uas_answer_bye.xml", port, tmp_path, "-d", "4000")
     await customer.start()
-    phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
-    await phone.dial()
-    await desk.open()
-    try:
+    async with carol_at_her_desk(client) as (phone, desk):
         await accept_the_callback(client, desk, cid)
         answered = await desk.next("contact", status="connected", dial="answered")
         assert answered["contact_id"] == cid
@@ -233,9 +245,6 @@ async def test_an_accepted_callback_is_dialled_answered_and_bridged_with_audio_b
         assert rc == 0, out
         await until(lambda: cid not in center.engine.contacts)
         assert (await desk.next("contact", status="wrap_up"))["contact_id"] == cid
-    finally:
-        await desk.close()
-        await phone.hang_up()
     assert customer.received("INVITE") == [f"INVITE sip:{CALLER}@127.0.0.1:{port} SIP/2.0"]
     events = await contact_events(client, cid)
     kinds = [e.type for e in events]
@@ -275,10 +284,7 @@ async def test_a_busy_customer_ends_the_callback_and_the_agent_goes_to_wrap_up(
     cid = await queue_a_callback(client)
     customer = Customer("uas_busy.xml", port, tmp_path)
     await customer.start()
-    phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
-    await phone.dial()
-    await desk.open()
-    try:
+    async with carol_at_her_desk(client) as (_phone, desk):
         await accept_the_callback(client, desk, cid)
         failed = await desk.next("contact", status="dial_failed")
         assert (failed["dial_status"], failed["dial_reason"]) == (486, "busy")
@@ -289,9 +295,6 @@ async def test_a_busy_customer_ends_the_callback_and_the_agent_goes_to_wrap_up(
         assert center.engine.agents[AGENT].state in (State.WRAP_UP, State.AVAILABLE)
         assert (await desk.ask("wrap_up_done"))["type"] == "ack"  # not stuck: ready again
         assert center.engine.agents[AGENT].state is State.AVAILABLE
-    finally:
-        await desk.close()
-        await phone.hang_up()
     await _assert_failed(client, cid, status=486, reason="busy")
 
 
@@ -303,11 +306,8 @@ async def test_an_unanswered_callback_is_cancelled_after_the_ring_time(
     cid = await queue_a_callback(client)
     customer = Customer("uas_no_answer.xml", port, tmp_path)
     await customer.start()
-    phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
-    await phone.dial()
-    await desk.open()
     loop = asyncio.get_running_loop()
-    try:
+    async with carol_at_her_desk(client) as (_phone, desk):
         await accept_the_callback(client, desk, cid)
         dialled_at = loop.time()
         failed = await desk.next("contact", status="dial_failed")
@@ -318,9 +318,6 @@ async def test_an_unanswered_callback_is_cancelled_after_the_ring_time(
         assert rc == 0, out
         assert (await desk.next("state"))["state"] in ("WRAP_UP", "AVAILABLE")
         assert center.engine.agents[AGENT].state in (State.WRAP_UP, State.AVAILABLE)
-    finally:
-        await desk.close()
-        await phone.hang_up()
     assert len(customer.received("CANCEL")) >= 1
     assert client.app[TELEPHONY].sip.stats["dial_cancels"] == 1
     await _assert_failed(client, cid, status=487, reason="no_answer")
@@ -334,10 +331,7 @@ async def test_desk_hold_and_end_on_a_dialled_callback(
     cid = await queue_a_callback(client)
     customer = Customer("uas_answer_wait_bye.xml", port, tmp_path)
     await customer.start()
-    phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
-    await phone.dial()
-    await desk.open()
-    try:
+    async with carol_at_her_desk(client) as (phone, desk):
         await accept_the_callback(client, desk, cid)
         await desk.next("contact", status="connected", dial="answered")
         await until(lambda: phone.tone_frames(1000) > 10, timeout=10)  # talking
@@ -356,9 +350,6 @@ async def test_desk_hold_and_end_on_a_dialled_callback(
         rc, out = await customer.finished()  # it got our BYE and answered it
         assert rc == 0, out
         assert (await desk.next("state"))["state"] in ("WRAP_UP", "AVAILABLE")
-    finally:
-        await desk.close()
-        await phone.hang_up()
     assert len(customer.received("BYE")) >= 1
     assert cid not in center.engine.contacts
     events = await contact_events(client, cid)
@@ -378,19 +369,13 @@ async def test_the_desks_end_while_the_customer_rings_cancels_the_dial(
     cid = await queue_a_callback(client)
     customer = Customer("uas_no_answer.xml", port, tmp_path)
     await customer.start()
-    phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
-    await phone.dial()
-    await desk.open()
-    try:
+    async with carol_at_her_desk(client) as (_phone, desk):
         await accept_the_callback(client, desk, cid)
         await until(lambda: sip.stats["dial_provisional"] == 1)  # it rings
         assert (await desk.ask("end", contact_id=cid))["type"] == "ack"
         rc, out = await customer.finished()  # CANCEL, 200, 487, and our ACK of the 487
         assert rc == 0, out
         assert (await desk.next("state"))["state"] in ("WRAP_UP", "AVAILABLE")
-    finally:
-        await desk.close()
-        await phone.hang_up()
     assert sip.stats["dial_cancels"] == 1 and len(customer.received("CANCEL")) >= 1
     assert cid not in center_of(client).engine.contacts
     events = await contact_events(client, cid)
@@ -413,12 +398,9 @@ async def test_a_transfer_moves_the_dialled_customer_to_the_next_agents_leg(
     cid = await queue_a_callback(client)
     customer = Customer("uas_answer_wait_bye.xml", port, tmp_path)
     await customer.start()
-    phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
     dan = AgentPhone(client, "dan")  # the second agent's leg: also a 1 kHz voice
-    await phone.dial()
     await dan.dial()
-    await desk.open()
-    try:
+    async with carol_at_her_desk(client) as (phone, desk):
         await accept_the_callback(client, desk, cid)
         await desk.next("contact", status="connected", dial="answered")
         await until(lambda: phone.tone_frames(1000) > 10, timeout=10)
@@ -431,10 +413,7 @@ async def test_a_transfer_moves_the_dialled_customer_to_the_next_agents_leg(
         await center.submit(m.ContactEnded(contact_id=cid, by="agent"))  # dan ends it
         rc, out = await customer.finished()  # our BYE
         assert rc == 0, out
-    finally:
-        await desk.close()
-        await phone.hang_up()
-        await dan.hang_up()
+    await dan.hang_up()
     events = await contact_events(client, cid)
     kinds = [e.type for e in events]
     assert kinds.count("contact.dialing") == 1 and kinds.count("contact.dial_answered") == 1
@@ -454,11 +433,8 @@ async def test_shutdown_hangs_up_a_dialled_callback_and_its_end_reaches_the_log(
     cid = await queue_a_callback(client)
     customer = Customer("uas_answer_wait_bye.xml", port, tmp_path)
     await customer.start()
-    phone, desk = AgentPhone(client, AGENT), Desk(client, AGENT)
-    await phone.dial()
-    await desk.open()
     telephony = client.app[TELEPHONY]
-    try:
+    async with carol_at_her_desk(client) as (phone, desk):
         await accept_the_callback(client, desk, cid)
         await desk.next("contact", status="connected", dial="answered")
         await until(lambda: phone.tone_frames(1000) > 10, timeout=10)
@@ -466,9 +442,6 @@ async def test_shutdown_hangs_up_a_dialled_callback_and_its_end_reaches_the_log(
         assert telephony.sip.open_resources()["calls"] == 0 and not telephony.callbacks.calls
         rc, out = await customer.finished()  # the customer got our BYE
         assert rc == 0, out
-    finally:
-        await desk.close()
-        await phone.hang_up()
     await client.close()
     with sqlite3.connect(tmp_path / "cc.db") as db:
         ends = db.execute(
