@@ -28,7 +28,6 @@ from typing import Any, ClassVar
 
 from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
-from callcenter.acd.model import OfferContact
 from callcenter.config.hours import HoursTable
 from callcenter.core.events import InteractionEvent, RecordEvent, make_event
 from callcenter.core.ids import SequentialIds
@@ -241,21 +240,10 @@ class _Simulation:
     )
 
     def feed(self, event: object, now: float) -> None:
-        """Give the engine one input and carry out what it commands (handlers use this);
-        ``collect`` written out, as this runs a few times per contact."""
-        engine = self.engine
-        engine.handle(event, now)
+        """Give the engine one input and carry out what it commands (handlers use this)."""
+        self.engine.handle(event, now)
         self.touched = True  # its deadline may have moved
-        take, append = engine.take_commands, self.run.events.append
-        while cmds := take():
-            self.more = False
-            for cmd in cmds:
-                if type(cmd) is RecordEvent:
-                    append(cmd.event)
-                else:
-                    self._command(cmd, now)
-            if not self.more:
-                return
+        self.collect(now)
 
     def collect(self, now: float) -> None:
         """Carry out the engine's commands; only an offer accepted at once (``on_offered``)
@@ -267,7 +255,7 @@ class _Simulation:
                 kind = type(cmd)
                 if kind is RecordEvent:
                     append(cmd.event)
-                elif kind is OfferContact:
+                elif kind is m.OfferContact:
                     self.on_offered(cmd, now)
                 else:
                     self._command(cmd, now)
@@ -276,9 +264,7 @@ class _Simulation:
 
     def _command(self, cmd: Any, now: float) -> None:
         kind = type(cmd)
-        if kind is m.OfferContact:
-            self.on_offered(cmd, now)
-        elif kind is m.ConnectContact:
+        if kind is m.ConnectContact:
             agent = self.agents[cmd.agent_id]
             self.connected[cmd.contact_id] = cmd.agent_id
             handle = self.service_for.pop(cmd.contact_id, None)
