@@ -53,7 +53,6 @@ def static_texts(flow: Flow) -> list[str]:
             out += [node.prompt, f"{node.no_input} {node.prompt}", f"{node.no_match} {node.prompt}"]
         elif isinstance(node, Queue | Callback | Voicemail | Transfer | HangUpNode):
             out.append(node.prompt)
-    out += [flow.callback.offer, flow.callback.confirm]
     return list(dict.fromkeys(t.strip() for t in out if t.strip() and "{" not in t))
 
 
