@@ -43,6 +43,9 @@ class Open:
     def is_open(self, name: str | None, now: float) -> bool:
         return True
 
+    def opening(self, name: str | None, now: float) -> str:
+        return ""
+
 
 class NoEstimate:
     def ewt_s(self, queue: str) -> float | None:

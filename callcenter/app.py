@@ -27,7 +27,6 @@ from callcenter.crm_link import web as crm_web
 from callcenter.runtime import voice_app
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
-from callcenter.runtime.cluster_app import CLUSTER, cluster_center_ctx, install_relay, redis_bus_ctx
 from callcenter.runtime.ivr_runner_app import install as install_ivr_admin
 from callcenter.runtime.ivr_runner_app import ivr_ctx
 from callcenter.runtime.recovery import recover
@@ -38,7 +37,7 @@ from callcenter.supervisor import wallboard
 from callcenter.supervisor import web as supervisor_web
 
 log = logging.getLogger(__name__)
-
+Context = Callable[[web.Application], AsyncIterator[None]]
 
 
 class SchemaOutOfDate(database.DatabaseUnavailable):
@@ -52,9 +51,15 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     app[OPENAPI] = {"paths": {}, "schemas": {}}  # web modules add their routes' description
     if clock is not None:
         app[CLOCK] = clock
-    app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx,
-                            redis_bus_ctx if config.bus.kind == "redis" else bus_ctx, crm_ctx,
-                            cluster_center_ctx if config.cluster.enabled else center_ctx,
+    bus: Context = bus_ctx
+    center: Context = center_ctx
+    if config.bus.kind == "redis" or config.cluster.enabled:
+        # the cluster extra (redis) is imported only by a configuration that uses it
+        from callcenter.runtime import cluster_app
+
+        bus = cluster_app.redis_bus_ctx if config.bus.kind == "redis" else bus_ctx
+        center = cluster_app.cluster_center_ctx if config.cluster.enabled else center_ctx
+    app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx, bus, crm_ctx, center,
                             speech_ctx, ivr_ctx])  # speech: TTS worker, vosk; ivr: flows, runner
     auth_web.install(app)
     desk_routes.install(app)
@@ -63,7 +68,8 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     wallboard.install(app)
     supervisor_web.install(app)
     crm_web.install(app)  # customers, tickets, contact history, lookup, screen pop
-    install_relay(app)  # cluster mode: chat lines and desk frames to other nodes
+    if config.cluster.enabled:
+        cluster_app.install_relay(app)  # chat lines and desk frames to other nodes
     voice_app.install(app)  # calls: SIP, AudioSocket, /media-stream -> IVR, queue, agent legs
     app.on_shutdown.append(close_client_sockets)  # after the calls' own shutdown hook
     app.router.add_get("/healthz", healthz)
@@ -177,7 +183,9 @@ async def healthz(request: web.Request) -> web.Response:
             "last_error": interaction_log.last_error,
         },
     }
-    if CLUSTER in app:
+    if app[CONFIG].cluster.enabled:
+        from callcenter.runtime.cluster_app import CLUSTER
+
         cluster = app[CLUSTER].health()
         body["cluster"] = cluster
         ok = ok and bool(cluster["ok"])

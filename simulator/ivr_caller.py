@@ -118,6 +118,9 @@ class _Open:
     def is_open(self, name: str | None, now: float) -> bool:
         return True  # the ACD runs without business hours in virtual mode too
 
+    def opening(self, name: str | None, now: float) -> str:
+        return ""
+
 
 class _Estimates:
     """The ACD's estimated wait, for flows that branch on it (a callback offer)."""

@@ -228,7 +228,7 @@ class AcdEngine(Timers):
 
     # Contacts ----------------------------------------------------------------------------------------
 
-    def _arrived(self, e: m.ContactArrived, now: float) -> None:
+    def _arrived(self, e: m.ContactArrived, now: float, *, restored: bool = False) -> None:
         if e.contact_id in self.contacts:
             raise m.DuplicateContact(f"contact {e.contact_id} is already known")
         qs = self._queue(e.queue)
@@ -255,7 +255,7 @@ class AcdEngine(Timers):
         )
         contact.rekey()
         self.contacts[e.contact_id] = contact
-        self._enter_queue(contact, e.queue, now, head_start=head_start)
+        self._enter_queue(contact, e.queue, now, head_start=head_start, restored=restored)
 
     def _accepted(self, e: m.OfferAccepted, now: float) -> None:
         offer = self._find_offer(e.offer_id, e.agent_id)
@@ -412,7 +412,7 @@ class AcdEngine(Timers):
                 raise m.DuplicateContact(f"contact {arrival.contact_id} is already known")
             self._queue(arrival.queue)
         for arrival in e.contacts:
-            self._arrived(arrival, now)
+            self._arrived(arrival, now, restored=True)
 
     _HANDLERS: ClassVar[dict[type, Callable[[AcdEngine, Any, float], None]]] = {
         m.AgentLoggedIn: _login,

@@ -7,6 +7,7 @@ meets (``_match_agent``, one peek per bag). Either way ``_offer`` makes the offe
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from callcenter.acd import model as m
@@ -14,6 +15,7 @@ from callcenter.acd.agents import Agent, State
 from callcenter.acd.index import SortedBag
 from callcenter.acd.records import Contact, Key, Offer, QueueState
 from callcenter.acd.state import EngineState
+from callcenter.config.hours import OPENS, fill_opening
 from callcenter.config.model import OverflowTarget
 
 MAX_OVERFLOW_HOPS = 5
@@ -24,12 +26,23 @@ _WITHDRAWN = {"declined": "contact.offer_declined", "timed_out": "contact.offer_
 class Matching(EngineState):
     # Queue placement and overflow ----------------------------------------------------------------
 
-    def _enter_queue(self, contact: Contact, queue: str, now: float, *, head_start: float = 0.0) -> None:
-        """Place a contact unless the queue sends it elsewhere (closed, full, nobody staffed)."""
+    def _enter_queue(
+        self, contact: Contact, queue: str, now: float, *, head_start: float = 0.0, restored: bool = False
+    ) -> None:
+        """Place a contact unless the queue sends it elsewhere (closed, full, nobody staffed).
+        ``restored``: back in line after a restart (a callback then keeps its promise)."""
         qs = self.queues[queue]
         ov = qs.cfg.overflow
         if qs.cfg.hours is not None and ov.on_closed and not self._hours.is_open(qs.cfg.hours, now):
-            return self._overflow(contact, queue, "closed", ov.on_closed, now)
+            if contact.channel == "callback" and restored and qs.cfg.keep_callbacks_when_closed:
+                # a callback accepted before a restart is a promise: it waits for the opening
+                self._place(contact, queue, now, head_start=head_start)
+                return None
+            target = ov.on_closed
+            if OPENS in target.message:
+                target = replace(target, message=fill_opening(target.message,
+                                                               self._hours.opening(qs.cfg.hours, now)))
+            return self._overflow(contact, queue, "closed", target, now)
         if qs.cfg.max_size is not None and len(qs.waiting) >= qs.cfg.max_size:
             target = ov.on_full or OverflowTarget(to="disconnect", message="All our lines are busy.")
             return self._overflow(contact, queue, "full", target, now)

@@ -21,7 +21,13 @@ class RandomSource(Protocol):
 
 
 class HoursLike(Protocol):
+    """``callcenter.config.hours.HoursTable`` fits."""
+
     def is_open(self, name: str | None, now: float) -> bool: ...
+
+    def opening(self, name: str | None, now: float) -> str:
+        """When a closed calendar opens next, as words ("tomorrow at 7:00"); "" if unknown."""
+        ...
 
 
 @dataclass(slots=True, eq=False)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from callcenter.agent_desk.routes import SERVICE
-from callcenter.appkeys import CENTER, IVR_RUNNER
+from callcenter.appkeys import CENTER, CONFIG, IVR_RUNNER
 from callcenter.chat.backend import ChatBackend
 from callcenter.chat.sessions import ChatSessions
-from callcenter.runtime.cluster import ClusterCenter
-from callcenter.runtime.cluster_chat import RedisChatStore
+
+if TYPE_CHECKING:  # the cluster extra (redis) is imported only in cluster mode
+    from callcenter.runtime.cluster import ClusterCenter
+    from callcenter.runtime.cluster_chat import RedisChatStore
 
 STATIC = Path(__file__).with_name("static")
 SESSIONS = web.AppKey("chat_sessions", ChatSessions)
@@ -29,9 +32,15 @@ def install(app: web.Application) -> None:
 async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     center = app[CENTER]
     backend = ChatBackend(center, app.get(IVR_RUNNER))
-    store = None
+    store: RedisChatStore | None = None
     grace_s = 120.0
-    if isinstance(center, ClusterCenter):  # any node can resume the chat (runtime/cluster_chat.py)
+    clustered: ClusterCenter | None = None
+    if app[CONFIG].cluster.enabled:  # any node can resume the chat (runtime/cluster_chat.py)
+        from callcenter.runtime.cluster import ClusterCenter
+        from callcenter.runtime.cluster_chat import RedisChatStore
+
+        assert isinstance(center, ClusterCenter)
+        clustered = center
         grace_s = center.config.cluster.chat_grace_s
         store = RedisChatStore(center, grace_s)
         store.start()
@@ -39,8 +48,8 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     backend.sessions = sessions
     app[SERVICE].chats = backend
     app[SESSIONS] = sessions
-    if isinstance(center, ClusterCenter):
-        center.on_disowned = sessions.disown
+    if clustered is not None:
+        clustered.on_disowned = sessions.disown
     yield
     await sessions.close()
     if store is not None:

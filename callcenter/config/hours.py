@@ -1,12 +1,18 @@
-"""Opening hours: is a calendar from the config open at a given instant?"""
+"""Opening hours: is a calendar from the config open at a given instant, and when does it
+open next? Local times are the calendar's own time zone; an instant is epoch seconds."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from callcenter.config.model import WEEKDAYS, HoursConfig, parse_span
+
+DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+SEARCH_DAYS = 400  # closed dates can close a calendar for a while; beyond this it never opens
+OPENS = "{opens}"  # the placeholder a closed queue's message may carry
 
 
 @lru_cache(maxsize=64)
@@ -29,6 +35,57 @@ def is_open(hours: HoursConfig, now: float) -> bool:
     return False
 
 
+def next_opening(hours: HoursConfig, now: float) -> datetime | None:
+    """When the calendar next opens, in its own time zone: ``now`` itself when it is open,
+    ``None`` when it does not open within ``SEARCH_DAYS``. A span that starts in a
+    daylight-saving gap opens when the clocks reach it (02:30 on a spring-forward night
+    opens at 03:30)."""
+    zone = _zone(hours.timezone)
+    if is_open(hours, now):
+        return datetime.fromtimestamp(now, zone)
+    today = datetime.fromtimestamp(now, zone).date()
+    for days in range(SEARCH_DAYS):
+        day = today + timedelta(days=days)
+        if day.isoformat() in hours.closed_dates:
+            continue
+        for start in sorted(parse_span(span)[0] for span in hours.weekly.get(WEEKDAYS[day.weekday()], ())):
+            at = datetime.combine(day, time(start // 60, start % 60), tzinfo=zone)
+            at = datetime.fromtimestamp(at.timestamp(), zone)  # a time in a DST gap moves on
+            if at.timestamp() > now:
+                return at
+    return None
+
+
+def describe_opening(opens: datetime, now: float) -> str:
+    """``opens`` as a person would say it, from ``now`` in the same time zone: "today at
+    20:00", "tomorrow at 7:00", "on Sunday at 7:00", "on Sunday 3 January at 7:00"."""
+    today = datetime.fromtimestamp(now, opens.tzinfo).date()
+    clock = f"{opens.hour}:{opens.minute:02d}"
+    ahead = (opens.date() - today).days
+    if ahead <= 0:
+        return f"today at {clock}"
+    if ahead == 1:
+        return f"tomorrow at {clock}"
+    day = DAY_NAMES[opens.weekday()]
+    if ahead < 7:
+        return f"on {day} at {clock}"
+    return f"on {day} {opens.day} {opens.strftime('%B')} at {clock}"
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def fill_opening(message: str, opening: str) -> str:
+    """Put ``opening`` where the message says ``{opens}``; without a known opening, the
+    sentences that name it are left out ("We are closed. We open {opens}." -> "We are
+    closed.")."""
+    if OPENS not in message:
+        return message
+    if opening:
+        return message.replace(OPENS, opening)
+    return " ".join(s for s in _SENTENCE_END.split(message.strip()) if OPENS not in s)
+
+
 class HoursTable:
     """Named calendars from the config; a name not configured counts as always open."""
 
@@ -39,3 +96,21 @@ class HoursTable:
         if name is None or name not in self._calendars:
             return True
         return is_open(self._calendars[name], now)
+
+    def opening(self, name: str | None, now: float) -> str:
+        """When the calendar opens next, said as ``describe_opening`` says it ("" when it is
+        open now, unknown, or never opens)."""
+        if name is None or name not in self._calendars or self.is_open(name, now):
+            return ""
+        opens = next_opening(self._calendars[name], now)
+        return describe_opening(opens, now) if opens is not None else ""
+
+    def opens_at(self, name: str | None, now: float) -> float | None:
+        """The instant the calendar opens next (``now`` when open; ``None`` if never)."""
+        if name is None or name not in self._calendars:
+            return now
+        opens = next_opening(self._calendars[name], now)
+        return opens.timestamp() if opens is not None else None
+
+
+__all__ = ["OPENS", "HoursTable", "describe_opening", "fill_opening", "is_open", "next_opening"]

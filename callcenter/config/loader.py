@@ -5,6 +5,7 @@ Every problem found is reported (file:line: field: message), not only the first.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -94,6 +95,7 @@ def _check_references(config: CenterConfig, b: Builder) -> None:
                            f"unknown timezone {hours.timezone!r}")
 
     _check_cluster(config, b)
+    _check_extras(config, b)
     for qi, queue in enumerate(config.queues):
         _check_queue(config, queue, f"queues[{qi}]", skills, queues, b)
 
@@ -121,6 +123,28 @@ def _check_cluster(config: CenterConfig, b: Builder) -> None:
     if config.storage.is_sqlite:
         b.problems.add(b.file, b.line("storage.url", b.line(where)), "storage.url",
                        "cluster mode needs a PostgreSQL storage url shared by every node")
+
+
+# What each optional part needs, and the extra that installs it (pyproject.toml).
+CLUSTER_EXTRA = "pip install 'callcenter[cluster]' (in a checkout: pip install -e '.[cluster]')"
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _check_extras(config: CenterConfig, b: Builder) -> None:
+    """A configuration that names an optional part says which install line it needs; the
+    embedded defaults (SQLite, memory bus) need none."""
+    if config.storage.url.startswith("postgresql") and not _installed("asyncpg"):
+        b.problems.add(b.file, b.line("storage.url"), "storage.url",
+                       f"PostgreSQL needs the asyncpg driver, which is not installed: {CLUSTER_EXTRA}")
+    if config.bus.kind == "redis" and not _installed("redis"):
+        b.problems.add(b.file, b.line("bus.kind"), "bus.kind",
+                       f"the Redis bus needs the redis package, which is not installed: {CLUSTER_EXTRA}")
 
 
 def _check_queue(

@@ -210,6 +210,9 @@ class QueueConfig:
     priority_rules: list[PriorityRule] = field(default_factory=list)
     overflow: OverflowConfig = field(default_factory=OverflowConfig)
     announce_interval_s: float = 60.0
+    # A callback already accepted into the queue keeps its place when a restart finds the
+    # queue closed (it waits for the opening); false sends it on by ``overflow.on_closed``.
+    keep_callbacks_when_closed: bool = True
 
     def __post_init__(self) -> None:
         _check_name("queue", self.name)

@@ -24,6 +24,18 @@ class HoursPort(Protocol):
 
     def is_open(self, name: str | None, now: float) -> bool: ...
 
+    def opening(self, name: str | None, now: float) -> str:
+        """When a closed calendar opens next, as words ("tomorrow at 7:00"); "" if open."""
+        ...
+
+
+def calendars(cond: Condition) -> list[str]:
+    """The opening-hours calendars a condition asks about (``open``), nested ones too."""
+    found = [cond.open] if cond.open is not None else []
+    for inner in (cond.all_ or []) + (cond.any_ or []) + ([cond.not_] if cond.not_ else []):
+        found += calendars(inner)
+    return found
+
 
 class QueueStatusPort(Protocol):
     """Estimated wait of a queue in seconds, or None when there is no estimate."""

@@ -35,7 +35,15 @@ from callcenter.core.context import Context
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import IdGenerator
 from callcenter.ivr import asking
-from callcenter.ivr.conditions import Facts, HoursPort, QueueStatusPort, evaluate, render, render_known
+from callcenter.ivr.conditions import (
+    Facts,
+    HoursPort,
+    QueueStatusPort,
+    calendars,
+    evaluate,
+    render,
+    render_known,
+)
 from callcenter.ivr.messages import (
     CallerHungUp,
     ContactCompleted,
@@ -406,6 +414,9 @@ class IvrSession:
             return node.next
         if isinstance(node, Branch):
             facts = Facts(self.variables, self._hours, self._queues, now)
+            for case in node.cases:  # the prompts after it can say when a closed line opens
+                for name in calendars(case.when):
+                    self.variables[f"opens.{name}"] = self._hours.opening(name, now)
             return next((c.next for c in node.cases if evaluate(c.when, facts)), node.otherwise)
         if isinstance(node, Lookup):
             return self._enter_lookup(node, now)

@@ -103,7 +103,7 @@ class Relay:
                 log.warning("relay: subscription lost: %s", exc)
                 await asyncio.sleep(0.3)
             finally:
-                await bounded(pubsub.aclose(), "closing the relay subscription")  # type: ignore[no-untyped-call]
+                await bounded(pubsub.aclose(), "closing the relay subscription")  # type: ignore[no-untyped-call,unused-ignore]
 
     def _receive(self, message: dict[str, Any]) -> None:
         if message.get("from") == self.node:

@@ -57,11 +57,12 @@ def static_texts(flow: Flow) -> list[str]:
 
 
 def overflow_messages(config: CenterConfig) -> list[str]:
+    """The queues' fixed overflow messages (one that says when the queue opens is said live)."""
     out: list[str] = []
     for queue in config.queues:
         for target in (queue.overflow.on_max_wait, queue.overflow.on_closed, queue.overflow.on_full,
                        queue.overflow.on_no_agents):
-            if target is not None and target.message.strip():
+            if target is not None and target.message.strip() and "{" not in target.message:
                 out.append(target.message.strip())
     return out
 

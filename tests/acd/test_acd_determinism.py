@@ -24,6 +24,9 @@ class Open:
     def is_open(self, name: str | None, now: float) -> bool:
         return True
 
+    def opening(self, name: str | None, now: float) -> str:
+        return ""
+
 
 def _queues() -> list[QueueConfig]:
     return [

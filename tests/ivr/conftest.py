@@ -21,6 +21,9 @@ T0 = 1_700_000_000.0
 
 
 class FakeHours:
+    """Every calendar open, or every calendar closed until "tomorrow at 7:00"; records the
+    questions."""
+
     def __init__(self, open_: bool = True) -> None:
         self.open = open_
         self.asked: list[tuple[str | None, float]] = []
@@ -28,6 +31,9 @@ class FakeHours:
     def is_open(self, name: str | None, now: float) -> bool:
         self.asked.append((name, now))
         return self.open
+
+    def opening(self, name: str | None, now: float) -> str:
+        return "" if self.open else "tomorrow at 7:00"
 
 
 class FakeQueues:

@@ -126,7 +126,7 @@ def test_a_long_english_wait_offers_a_callback(bank: Flow, make_call: Any) -> No
     assert call.of(HangUp) == [HangUp(reason="callback")]
 
 
-def test_outside_opening_hours_the_caller_can_leave_a_message(bank: Flow, make_call: Any) -> None:
+def test_outside_its_hours_the_stock_desk_takes_a_message_and_says_when_it_opens(bank: Flow, make_call: Any) -> None:
     call = make_call(bank, open_=False)
     call.start()
     call.send(DigitsReceived(digits="2"))  # Hebrew
@@ -137,7 +137,7 @@ def test_outside_opening_hours_the_caller_can_leave_a_message(bank: Flow, make_c
     call.send(DigitsReceived(digits="12#"))
     call.send(DigitsReceived(digits="1#"))
     call.send(DigitsReceived(digits="0#"))  # three bad account numbers: on to the main menu
-    call.send(DigitsReceived(digits="0"))
-    assert call.prompts()[-1].startswith("Our offices are closed.")
+    call.send(DigitsReceived(digits="5"))  # the stock exchange desk keeps office hours
+    assert call.prompts()[-1].startswith("The stock exchange desk is closed. It opens tomorrow at 7:00. ")
     call.finish_prompt()
     assert call.of(StartVoicemail) == [StartVoicemail(max_s=120)]

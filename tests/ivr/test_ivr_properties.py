@@ -53,6 +53,9 @@ class Hours:
     def is_open(self, name: str | None, now: float) -> bool:
         return self.open
 
+    def opening(self, name: str | None, now: float) -> str:
+        return ""
+
 
 class Queues:
     def __init__(self, ewt: float | None) -> None:

@@ -44,6 +44,9 @@ class AlwaysOpen:
     def is_open(self, name: str | None, now: float) -> bool:
         return True
 
+    def opening(self, name: str | None, now: float) -> str:
+        return ""
+
 
 class NoWait:
     def ewt_s(self, queue: str) -> float | None:

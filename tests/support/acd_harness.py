@@ -21,6 +21,9 @@ class Hours:
     def is_open(self, name: str | None, now: float) -> bool:
         return name not in self.closed
 
+    def opening(self, name: str | None, now: float) -> str:
+        return ""
+
 
 def queue(name: str = "general", **kw: Any) -> QueueConfig:
     kw.setdefault("steps", [RoutingStep(require={"billing": 1})])
