@@ -31,17 +31,20 @@ from _machine import machine
 
 from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
-from callcenter.config.model import QueueConfig, RoutingStep
+from callcenter.config.model import QueueConfig, RoutingStep, Strategy
 from callcenter.core.events import RecordEvent
 from callcenter.core.ids import SequentialIds
 
 SKILLS = [f"s{i}" for i in range(20)]
-STRATEGIES = ["longest-idle", "least-occupied", "round-robin", "best-skill-match", "random"]
+STRATEGIES: list[Strategy] = ["longest-idle", "least-occupied", "round-robin", "best-skill-match", "random"]
 
 
 class AlwaysOpen:
     def is_open(self, name: str | None, now: float) -> bool:
         return True
+
+    def opening(self, name: str | None, now: float) -> str:
+        return ""
 
 
 def build(agents: int, waiting: int, seed: int = 7) -> tuple[AcdEngine, random.Random, list[str]]:

@@ -24,7 +24,7 @@ from bisect import bisect_left
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import simpy
 
@@ -205,7 +205,7 @@ class _Model:
                         del self.connected[cid]
                         return
                     # connected in the same instant: the engine refused the abandon
-        agent_id, handle = connected.value
+        agent_id, handle = cast("tuple[str, Any]", connected.value)  # what ``collect`` succeeds it with
         del self.connected[cid]
         yield env.timeout(handle)
         contact = self.engine.contacts[cid]

@@ -55,13 +55,20 @@ def ensure_postgres() -> None:
         pytest.fail("PostgreSQL is not running on 127.0.0.1:5432 and could not be started")
 
 
+def service_env() -> dict[str, str]:
+    """The environment for a service a test starts (a Redis server): the machine's own
+    clock, as the shared services keep it. Under `CALLCENTER_TEST_CLOCK` the tests run with
+    libfaketime preloaded, which Redis (its jemalloc) cannot start with."""
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
+
+
 def ensure_redis() -> None:
     if _port_open(REDIS_HOST, REDIS_PORT):
         return
     if shutil.which("redis-server"):
         subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port",
                         str(REDIS_PORT), "--save", "", "--appendonly", "no"],
-                       check=False, capture_output=True, timeout=30)
+                       check=False, capture_output=True, timeout=30, env=service_env())
     if not _wait_port(REDIS_HOST, REDIS_PORT):
         pytest.fail("Redis is not running on 127.0.0.1:6379 and could not be started")
 
@@ -109,6 +116,31 @@ def sqlite_url(tmp_path: Path) -> str:
 def redis_server() -> str:
     ensure_redis()
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_ports_taken() -> Iterator[None]:
+    """The suite must pass beside a running demo server: while it runs, the demo's own
+    ports (HTTP 8080, SIP 5060 over UDP and TCP, AudioSocket 9092) are held here, as that
+    server would hold them, so a test that binds one fails. Ports already taken (a demo is
+    running) are left as they are."""
+    from demo_center import DEMO_PORTS
+
+    held: list[socket.socket] = []
+    for port, kind in ((DEMO_PORTS["http"], socket.SOCK_STREAM), (DEMO_PORTS["sip"], socket.SOCK_DGRAM),
+                       (DEMO_PORTS["sip"], socket.SOCK_STREAM), (DEMO_PORTS["audiosocket"], socket.SOCK_STREAM)):
+        sock = socket.socket(socket.AF_INET, kind)
+        try:
+            sock.bind(("127.0.0.1", port))
+            if kind == socket.SOCK_STREAM:
+                sock.listen()
+        except OSError:
+            sock.close()
+            continue
+        held.append(sock)
+    yield
+    for sock in held:
+        sock.close()
 
 
 @pytest.fixture

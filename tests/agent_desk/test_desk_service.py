@@ -5,25 +5,23 @@ refusals (not logged in, someone else's contact, bad values) that change nothing
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import WSMsgType
+from demo_center import demo_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
-from callcenter.config.loader import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 async def app_client(aiohttp_client, tmp_path: Path):  # type: ignore[no-untyped-def]
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
     return await aiohttp_client(create_app(config))
 
 
@@ -31,7 +29,7 @@ async def desk(client, user: str) -> Any:  # type: ignore[no-untyped-def]
     session = aiohttp.ClientSession(base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True))
     res = await session.post("/api/v1/auth/login", json={"username": user, "password": user})
     assert res.status == 200
-    ws = await session.ws_connect("/ws/desk")
+    ws: Any = await session.ws_connect("/ws/desk")  # Any: it carries the test's bookkeeping below
     await ws.send_json({"type": "hello", "protocol": 1})
     welcome = await ws.receive_json(timeout=5)
     assert welcome["type"] == "welcome"

@@ -15,13 +15,13 @@ import aiohttp
 import av
 import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from demo_center import demo_config
 from tone_track import ToneTrack
 
 from callcenter.agent_desk.routes import AUDIO
 from callcenter.agent_desk.webrtc import AudioError, DeskAudio
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS
-from callcenter.config.loader import load_config
 from callcenter.speech.codecs import rms_dbfs, sine, tone_power
 from callcenter.telephony.media import AudioFrame, CallChannel, HungUp
 
@@ -238,9 +238,8 @@ async def test_no_leg_without_a_desk_connection_and_bad_offers_are_refused(audio
 
 @pytest.fixture
 async def app_client(aiohttp_client, tmp_path: Path):  # type: ignore[no-untyped-def]
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
-                     desk=replace(config.desk, reconnect_grace_s=0.2))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
+    config = replace(config, desk=replace(config.desk, reconnect_grace_s=0.2))
     return await aiohttp_client(create_app(config))
 
 

@@ -8,26 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from demo_center import demo_config
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
 from callcenter.appkeys import BUS, CENTER, CLOCK, LOG
-from callcenter.config.loader import load_config
 from callcenter.core.clock import VirtualClock
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_a_contact_path_through_the_running_acd_is_logged(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    config = load_config(ROOT / "config" / "callcenter.yaml")
     db = tmp_path / "cc.db"
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{db}"))
+    config = demo_config(f"sqlite+aiosqlite:///{db}")
     app = create_app(config)
     client = await aiohttp_client(app)
     center = app[CENTER]
@@ -70,8 +68,7 @@ NOW = 1_750_000_000.0  # a Sunday evening in Jerusalem: the bank's queues are op
 
 @pytest.fixture
 async def demo(aiohttp_client, tmp_path: Path):  # type: ignore[no-untyped-def]
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
     return await aiohttp_client(create_app(config, clock=VirtualClock(NOW)))
 
 

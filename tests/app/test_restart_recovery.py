@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from demo_center import demo_config
+
+from callcenter.acd import model as m
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
-from callcenter.config.loader import load_config
+from callcenter.core.clock import VirtualClock
 from callcenter.core.events import InteractionEvent
 from callcenter.storage import database, migrate
 from callcenter.storage.log import SqlInteractionLog
@@ -53,8 +59,7 @@ async def write_crashed_log(url: str) -> None:
 async def test_restart_replays_the_log_and_loses_nothing(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
     await write_crashed_log(url)
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    app = create_app(replace(config, storage=replace(config.storage, url=url)))
+    app = create_app(demo_config(url))
     client = await aiohttp_client(app)
     engine = app[CENTER].engine
     assert engine.position("cb-1")[0] == 1 and engine.position("cb-2")[0] == 2  # type: ignore[index]
@@ -74,3 +79,64 @@ async def test_restart_replays_the_log_and_loses_nothing(aiohttp_client, tmp_pat
     assert rows["cb-1"][0] == "queued" and rows["done"] == ("ended", "abandoned")
     folded = rebuild(events)
     assert {k: (v["state"], v["end_reason"]) for k, v in folded.items()} == rows  # table agrees with the log
+
+
+# A restart while the queue is closed ------------------------------------------------------------
+
+SATURDAY_03 = datetime(2026, 12, 12, 3, 0, tzinfo=ZoneInfo("Asia/Jerusalem")).timestamp()  # sales: closed
+
+
+async def crashed_with_a_sales_callback(url: str) -> None:
+    """Friday before two: a caller asked the sales queue to call back; the node died."""
+    engine = database.create_engine(url)
+    await migrate.upgrade(engine)
+    log = SqlInteractionLog(engine)
+    await log.start()
+    at = SATURDAY_03 - 14 * 3600
+    for e in [
+        ev("contact.arrived", at, "cb-sales", queue="sales", channel="voice", caller="+15550111"),
+        ev("contact.queued", at + 1, "cb-sales", queue="sales", channel="voice", attributes={"intent": "sales"}),
+        ev("contact.callback_requested", at + 30, "cb-sales", queue="sales", number="+15550111"),
+    ]:
+        log.append(e)
+    await log.close()
+    await engine.dispose()
+
+
+async def test_a_callback_accepted_before_a_restart_waits_for_its_closed_queue_to_open(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
+    await crashed_with_a_sales_callback(url)
+    clock = VirtualClock(SATURDAY_03)  # sales keeps the bank's hours: closed until 20:00
+    app = create_app(demo_config(url, hours="as configured"), clock=clock)
+    client = await aiohttp_client(app)
+    engine = app[CENTER].engine
+    assert engine.position("cb-sales")[0] == 1  # type: ignore[index]
+    assert engine.contacts["cb-sales"].attributes["callback_number"] == "+15550111"
+    await app[LOG].flush()
+    types = [e.type for e in await app[LOG].read(contact_id="cb-sales")]
+    assert "contact.overflowed" not in types and "contact.ended" not in types  # not sent away by on_closed
+    # carol (sales) is at her desk when the desk opens: the promise is kept
+    await app[CENTER].submit(m.AgentLoggedIn(agent_id="carol", skills={"sales": 3}))
+    await app[CENTER].submit(m.AgentReady(agent_id="carol"))
+    [offer] = engine.offers.values()
+    assert offer.contact_id == "cb-sales"
+    await client.close()
+
+
+async def test_a_queue_may_send_restored_callbacks_on_when_it_is_closed(aiohttp_client: Any, tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
+    await crashed_with_a_sales_callback(url)
+    config = demo_config(url, hours="as configured")
+    queues = [replace(q, keep_callbacks_when_closed=False) if q.name == "sales" else q for q in config.queues]
+    app = create_app(replace(config, queues=queues), clock=VirtualClock(SATURDAY_03))
+    client = await aiohttp_client(app)
+    assert "cb-sales" not in app[CENTER].engine.contacts
+    await app[LOG].flush()
+    events = await app[LOG].read(contact_id="cb-sales")
+    [overflowed] = [e.data for e in events if e.type == "contact.overflowed"]
+    assert overflowed["reason"] == "closed" and overflowed["to"] == "disconnect"
+    assert overflowed["message"] == "Our advisers are not available now. They are back today at 20:00."
+    assert [e.data["reason"] for e in events if e.type == "contact.ended"] == ["overflow_disconnect"]
+    await client.close()

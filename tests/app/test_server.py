@@ -14,21 +14,16 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from demo_center import demo_config
 
 from callcenter import __version__
-from callcenter.app import LOG, create_app
-from callcenter.config.loader import load_config
-from callcenter.config.model import CenterConfig
+from callcenter.app import create_app
+from callcenter.appkeys import LOG
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
 from callcenter.storage import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def demo_config(url: str) -> CenterConfig:
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    return replace(config, storage=replace(config.storage, url=url))
 
 
 def event_types(db: Path) -> list[str]:

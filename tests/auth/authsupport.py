@@ -4,28 +4,21 @@ desk and the wallboard use, and a client that remembers its CSRF token."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from demo_center import demo_config
 
 from callcenter.app import create_app
 from callcenter.auth.guard import authenticate_request, ensure_owner, require_role
 from callcenter.auth.store import Principal
-from callcenter.config.loader import load_config
-from callcenter.config.model import CenterConfig
 from callcenter.core.clock import VirtualClock
 
 ROOT = Path(__file__).resolve().parents[2]
 START = 1_800_000_000.0
-
-
-def demo_config(url: str) -> CenterConfig:
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    return replace(config, storage=replace(config.storage, url=url))
 
 
 @require_role("supervisor")

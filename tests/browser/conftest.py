@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from demo_center import demo_config
 
 from callcenter.app import create_app
-from callcenter.config.loader import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,8 +39,7 @@ async def browser() -> AsyncIterator[Any]:
 @pytest.fixture
 async def live_server(tmp_path: Path) -> AsyncIterator[TestServer]:
     """The demo center on a real loopback port, with its own SQLite file."""
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
     server = TestServer(create_app(config), host="127.0.0.1")
     await server.start_server()
     yield server

@@ -27,11 +27,10 @@ import pytest
 from aiohttp import ClientSession, ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestServer
 from browser_support import login, screenshot
+from demo_center import demo_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import BUS, CENTER, LOG
-from callcenter.config.loader import load_config
-from callcenter.config.model import HoursConfig
 from callcenter.speech import codecs
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -79,13 +78,9 @@ def tone_share(pcm: bytes, freq: float) -> float:
 @pytest.fixture
 async def voice_server(tmp_path: Path) -> AsyncIterator[TestServer]:
     """The demo center, open all hours, with telephony on loopback ports."""
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    base = free_port()
-    telephony = replace(config.telephony, enabled=True, sip_port=0, audiosocket_port=0, rtp_port_min=base,
-                        rtp_port_max=base + 20, agent_leg_wait_s=5.0)
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
-                     hours={name: HoursConfig(always_open=True) for name in config.hours}, telephony=telephony,
-                     speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
+                         telephony={"enabled": True, "agent_leg_wait_s": 5.0})
+    config = replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
     server = TestServer(create_app(config), host="127.0.0.1")
     await server.start_server()
     yield server

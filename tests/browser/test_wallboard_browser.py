@@ -17,13 +17,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from browser_support import login, screenshot
+from demo_center import demo_config
 from stream_phone import StreamPhone
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
 from callcenter.appkeys import BUS, CENTER, LOG
-from callcenter.config.loader import load_config
-from callcenter.config.model import HoursConfig
 from callcenter.runtime.voice_app import TELEPHONY
 from callcenter.supervisor.listen import LISTEN
 from callcenter.supervisor.live import LIVE
@@ -117,13 +116,9 @@ async def at_node(sub: Any, node: str, timeout: float = 15.0) -> None:
 
 
 async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(
-        config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
-        hours={name: HoursConfig(always_open=True) for name in config.hours},
-        telephony=replace(config.telephony, enabled=True, sip_port=0, audiosocket_port=0, agent_lines=True,
-                          record=False),
-        speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
+                         telephony={"enabled": True, "agent_lines": True, "record": False})
+    config = replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
     server = TestServer(create_app(config), host="127.0.0.1")
     await server.start_server()
     app = server.app

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from demo_center import demo_config
+
 from callcenter.acd import model as m
 from callcenter.agent_desk.routes import SERVICE
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
-from callcenter.config.loader import load_config
 from callcenter.config.model import CenterConfig
 from callcenter.core.clock import VirtualClock
 
@@ -25,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 MONDAY_10 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()  # the bank's queues are open
 
 
-def demo_config(tmp_path: Path) -> CenterConfig:
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    return replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
-                   speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
+def center_config(tmp_path: Path) -> CenterConfig:
+    """The demo center with the demo's own calendars (the tests give it a clock)."""
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", hours="as configured")
+    return replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
 
 
 async def frames_until(ws: Any, kind: str, text: str = "") -> list[dict[str, Any]]:
@@ -42,7 +43,7 @@ async def frames_until(ws: Any, kind: str, text: str = "") -> list[dict[str, Any
 
 
 async def test_a_chat_walks_the_flow_by_buttons_and_text_talks_to_the_agent_and_rates(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    client = await aiohttp_client(create_app(demo_config(tmp_path), clock=VirtualClock(MONDAY_10)))
+    client = await aiohttp_client(create_app(center_config(tmp_path), clock=VirtualClock(MONDAY_10)))
     app = client.server.app
     center = app[CENTER]
 
@@ -117,7 +118,7 @@ async def test_without_a_chat_flow_the_customer_picks_a_topic(aiohttp_client, tm
     flows = tmp_path / "ivr"
     flows.mkdir()
     shutil.copy(ROOT / "config" / "ivr" / "bank.yaml", flows)  # answers the chat id web-bank only
-    config = replace(demo_config(tmp_path), ivr_dir=str(flows))
+    config = replace(center_config(tmp_path), ivr_dir=str(flows))
     client = await aiohttp_client(create_app(config, clock=VirtualClock(MONDAY_10)))
     app = client.server.app
 
@@ -139,14 +140,14 @@ async def test_without_a_chat_flow_the_customer_picks_a_topic(aiohttp_client, tm
 
 async def test_after_hours_the_chat_takes_a_message(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     saturday_10 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC).timestamp()
-    client = await aiohttp_client(create_app(demo_config(tmp_path), clock=VirtualClock(saturday_10)))
+    client = await aiohttp_client(create_app(center_config(tmp_path), clock=VirtualClock(saturday_10)))
     app = client.server.app
     ws = await client.ws_connect("/ws/chat")
     await ws.send_json({"type": "start", "name": "Noa"})
     cid = (await ws.receive_json(timeout=5))["contact_id"]
     await frames_until(ws, "prompt", "What can we help you with?")
-    await ws.send_json({"type": "choose", "key": "0"})  # something else: an agent, but the bank is closed
-    await frames_until(ws, "prompt", "We are closed now.")
+    await ws.send_json({"type": "choose", "key": "4"})  # the stock exchange desk, closed until 20:00
+    await frames_until(ws, "prompt", "Our specialists are back today at 20:00.")
     await ws.send_json({"type": "text", "text": "Please call me about my mortgage, 050-1234567"})
     end = await frames_until(ws, "ended")
     assert end[-2]["text"] == "Thank you for chatting with Demo Bank. Goodbye."

@@ -11,7 +11,8 @@ import itertools
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientWebSocketResponse, web
+from aiohttp.test_utils import TestClient
 
 from callcenter.chat.sessions import ChatSession, ChatSessions
 
@@ -41,6 +42,9 @@ class Backend:
     async def left(self, session: ChatSession, reason: str) -> None:
         self.calls.append(("left", reason))
 
+    async def resumed(self, session: ChatSession) -> None:
+        self.calls.append(("resumed", session.name))
+
 
 @pytest.fixture
 async def chat(aiohttp_client):  # type: ignore[no-untyped-def]
@@ -54,7 +58,9 @@ async def chat(aiohttp_client):  # type: ignore[no-untyped-def]
     await sessions.close()
 
 
-async def start(client, **fields):  # type: ignore[no-untyped-def]
+async def start(
+        client: TestClient[web.Request, web.Application], **fields: Any
+) -> tuple[ClientWebSocketResponse, dict[str, Any]]:
     ws = await client.ws_connect("/ws/chat")
     await ws.send_json({"type": "start", **fields})
     session = await ws.receive_json(timeout=5)

@@ -11,9 +11,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from demo_center import demo_config
 from redis.asyncio import Redis
 
-from callcenter.config.loader import load_config
 from callcenter.config.model import CenterConfig
 from callcenter.storage import database, migrate
 
@@ -40,10 +40,9 @@ async def prefix(redis_server: str) -> AsyncIterator[str]:
 
 
 def node_config(db_url: str, prefix: str, node_id: str, **cluster: Any) -> CenterConfig:
-    config = load_config(ROOT / "config" / "callcenter.yaml")
+    config = demo_config(db_url, telephony=False)  # the same config on every node
     return replace(
         config,
-        storage=replace(config.storage, url=db_url),
         bus=replace(config.bus, kind="redis", prefix=prefix),
         cluster=replace(config.cluster, enabled=True, node_id=node_id, **cluster),
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 import yaml
+from demo_center import demo_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,14 +29,12 @@ def free_port() -> int:
 def write_config(folder: Path, node_id: str, port: int, *, db_url: str, prefix: str,
                  redis_url: str = "redis://127.0.0.1:6379/0", flush_interval_ms: int = 20,
                  **cluster: Any) -> Path:
-    """The demo config in cluster mode; folders stay those of the repository's config."""
-    data = yaml.safe_load((ROOT / "config" / "callcenter.yaml").read_text(encoding="utf-8"))
-    data["server"] = {**data.get("server", {}), "host": "127.0.0.1", "port": port}
+    """The demo config in cluster mode (open at every hour, no telephony: the same config
+    on every node); folders stay those of the repository's config."""
+    data = demo_yaml(port=port, telephony=False)
     data["storage"] = {"url": db_url, "upgrade_on_start": False, "flush_interval_ms": flush_interval_ms}
     data["bus"] = {"kind": "redis", "url": redis_url, "prefix": prefix}
     data["cluster"] = {"enabled": True, "node_id": node_id, **cluster}
-    data["ivr_dir"] = str(ROOT / "config" / "ivr")
-    data["speech"] = {**data.get("speech", {}), "cache_dir": str(ROOT / "var" / "prompts")}
     path = folder / f"{node_id}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path

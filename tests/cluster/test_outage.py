@@ -21,6 +21,7 @@ from callcenter.runtime.cluster import ClusterUnavailable
 from callcenter.runtime.cluster_app import CLUSTER
 from tests.cluster.conftest import node_config
 from tests.cluster.nodes import free_port
+from tests.conftest import service_env
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(90)]
 
@@ -33,7 +34,7 @@ class PrivateRedis:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=service_env())
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -102,7 +102,7 @@ def test_fast_init_keeps_a_frozen_dataclass_as_it_was() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.ring_s = 1.0  # type: ignore[misc]
     with pytest.raises(TypeError):
-        Offered("o4")  # type: ignore[misc]  # still keyword-only
+        Offered("o4")  # type: ignore[call-arg]  # still keyword-only
     with pytest.raises(TypeError, match="offer_id"):
         Offered()  # type: ignore[call-arg]
     assert Pair(1) == Pair(left=1, right=2) and hash(Pair(1)) == hash(Pair(1, 2))

@@ -5,16 +5,14 @@ the routes need a login by default."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from demo_center import demo_config
 
 from callcenter.app import create_app
-from callcenter.config.loader import load_config
-from callcenter.config.model import CenterConfig
 from callcenter.core.clock import VirtualClock
 from callcenter.crm_link import web as crm_web
 from callcenter.crm_link.config import CrmConfig
@@ -22,11 +20,6 @@ from callcenter.crm_link.openapi import OPENAPI_PATHS
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_750_000_000.0
-
-
-def demo_config(url: str) -> CenterConfig:
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    return replace(config, storage=replace(config.storage, url=url))
 
 
 @pytest.fixture

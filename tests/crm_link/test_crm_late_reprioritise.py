@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.acd import model as m
 from callcenter.config.model import CenterConfig, PriorityRule, QueueConfig
 from callcenter.core.clock import VirtualClock
+from callcenter.core.events import StoredEvent
 from callcenter.core.ids import SequentialIds
 from callcenter.crm_link.config import CrmConfig, CrmRouteRule
 from callcenter.crm_link.live import LiveCrm
@@ -31,7 +32,7 @@ from callcenter.crm_link.records import create_ticket
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
-from callcenter.storage.log import SqlInteractionLog, StoredEvent
+from callcenter.storage.log import SqlInteractionLog
 from tests.crm_link.conftest import DAY, NOW, contact_events
 
 NOA = "050-123 4567"  # as the caller's number arrives (national); the CRM answers late for it

@@ -7,6 +7,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.crm_link.schema import CRM_TABLES
 from callcenter.storage import database, migrate
@@ -14,7 +15,7 @@ from callcenter.storage import database, migrate
 NAMES = {t.name for t in CRM_TABLES}
 
 
-async def _diff(engine: database.AsyncEngine) -> list[object]:
+async def _diff(engine: AsyncEngine) -> list[object]:
     wanted = MetaData()
     for table in CRM_TABLES:
         table.to_metadata(wanted)

@@ -43,12 +43,14 @@ async def test_duplicate_accounts_and_bad_fields_are_refused_naming_the_field(cr
     with pytest.raises(CrmInputError) as dup:
         await crm_store.create_customer({**ADA, "phones": []})
     assert (dup.value.status, dup.value.field) == (409, "account_number")
-    for body, field in [({**ADA, "account_number": "AC-2", "phones": ["12ab"]}, "phones"),
-                        ({"account_number": "AC-3"}, "name"),
-                        ({"name": "X", "account_number": "AC 4"}, "account_number"),
-                        ({"name": "X", "account_number": "AC-5", "emails": ["nope"]}, "emails"),
-                        ({"name": "X", "account_number": "AC-6", "colour": "red"}, "colour"),
-                        ({"name": "X", "account_number": "AC-7", "language": "English"}, "language")]:
+    bad_bodies: list[tuple[dict[str, Any], str]] = [
+        ({**ADA, "account_number": "AC-2", "phones": ["12ab"]}, "phones"),
+        ({"account_number": "AC-3"}, "name"),
+        ({"name": "X", "account_number": "AC 4"}, "account_number"),
+        ({"name": "X", "account_number": "AC-5", "emails": ["nope"]}, "emails"),
+        ({"name": "X", "account_number": "AC-6", "colour": "red"}, "colour"),
+        ({"name": "X", "account_number": "AC-7", "language": "English"}, "language")]
+    for body, field in bad_bodies:
         with pytest.raises(CrmInputError) as bad:
             await crm_store.create_customer(body)
         assert (bad.value.status, bad.value.field) == (400, field)

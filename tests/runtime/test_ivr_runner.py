@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_center import demo_config
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, CONFIG, CRM_STORE, IVR_RUNNER, LOG
-from callcenter.config.loader import load_config
 from callcenter.core.clock import VirtualClock
 from callcenter.ivr import messages as ivr
 from callcenter.runtime.ivr_runner import IvrRunner, NoFlow
@@ -73,9 +73,8 @@ class RecordingChannel:
 
 @pytest.fixture
 async def server(aiohttp_client, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Any]:  # type: ignore[no-untyped-def]
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
-                     speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", hours="as configured")
+    config = replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
     clock = VirtualClock(getattr(request, "param", MONDAY_10))
     client = await aiohttp_client(create_app(config, clock=clock))
     yield client.server.app, clock
@@ -203,7 +202,7 @@ async def test_a_closed_queue_sends_the_caller_away_with_its_reason(server) -> N
     await press(runner, call, "1")
     await press(runner, call, "2")  # sales is closed on Saturday morning: disconnect with a message
     [overflow] = [r for r in channel.routing if isinstance(r, m.OverflowContact)]
-    assert overflow.target.message.startswith("Our advisers are available")
+    assert overflow.target.message == "Our advisers are not available now. They are back today at 20:00."
     assert channel.hung_up == ["overflow_disconnect"]
     assert not any(s.startswith("Before you go") for s in channel.said)  # no survey
 
@@ -231,10 +230,9 @@ async def test_no_flow_for_the_number_is_refused_and_a_broken_folder_keeps_the_f
 async def test_a_contact_still_in_the_ivr_at_shutdown_ends_there(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import sqlite3
 
-    config = load_config(ROOT / "config" / "callcenter.yaml")
     db = tmp_path / "cc.db"
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{db}"),
-                     speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
+    config = demo_config(f"sqlite+aiosqlite:///{db}", hours="as configured")
+    config = replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
     client = await aiohttp_client(create_app(config, clock=VirtualClock(MONDAY_10)))
     _, call = await dial(client.server.app[IVR_RUNNER])
     await client.close()

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_center import demo_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
-from callcenter.config.loader import load_config
 from callcenter.core.clock import VirtualClock
 from callcenter.ivr import messages as ivr
 from callcenter.runtime.ivr_runner import IvrRunner
@@ -108,9 +108,8 @@ async def client(aiohttp_client, tmp_path: Path) -> AsyncIterator[Any]:  # type:
     folder.mkdir()
     for name, text in FLOWS.items():
         (folder / name).write_text(text, encoding="utf-8")
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
-                     speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")), ivr_dir=str(folder))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", hours="as configured")
+    config = replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")), ivr_dir=str(folder))
     client = await aiohttp_client(create_app(config, clock=VirtualClock(MONDAY_10)))
     yield client
     await client.close()

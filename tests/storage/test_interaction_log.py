@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.events import InteractionEvent
 from callcenter.storage import database, migrate, schema
@@ -24,7 +25,7 @@ def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
 
 
 @pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[database.AsyncEngine]:
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     eng = database.create_engine(db_url)
     await migrate.upgrade(eng)
     yield eng
@@ -36,7 +37,7 @@ def ev(kind: str, at: float, contact: str | None = None, **data: object) -> Inte
                             queue=data.get("queue") if isinstance(data.get("queue"), str) else None)  # type: ignore[arg-type]
 
 
-async def test_events_come_back_in_append_order_with_gapless_seq(engine: database.AsyncEngine) -> None:
+async def test_events_come_back_in_append_order_with_gapless_seq(engine: AsyncEngine) -> None:
     log = SqlInteractionLog(engine, batch_max=7, flush_interval=0.001)
     await log.start()
     for i in range(100):
@@ -50,7 +51,7 @@ async def test_events_come_back_in_append_order_with_gapless_seq(engine: databas
     await log.close()
 
 
-async def test_appends_are_written_in_batches(engine: database.AsyncEngine) -> None:
+async def test_appends_are_written_in_batches(engine: AsyncEngine) -> None:
     log = SqlInteractionLog(engine, batch_max=50, flush_interval=0.05)
     await log.start()
     writes: list[int] = []
@@ -69,7 +70,7 @@ async def test_appends_are_written_in_batches(engine: database.AsyncEngine) -> N
     await log.close()
 
 
-async def test_sequence_continues_after_restart_and_close_flushes(engine: database.AsyncEngine) -> None:
+async def test_sequence_continues_after_restart_and_close_flushes(engine: AsyncEngine) -> None:
     first = SqlInteractionLog(engine, flush_interval=10.0)  # would wait long: close must flush
     await first.start()
     for i in range(3):
@@ -85,7 +86,7 @@ async def test_sequence_continues_after_restart_and_close_flushes(engine: databa
         second.append(ev("test.tick", 10.0))
 
 
-async def test_contacts_projection_follows_the_events(engine: database.AsyncEngine) -> None:
+async def test_contacts_projection_follows_the_events(engine: AsyncEngine) -> None:
     log = SqlInteractionLog(engine, batch_max=2, flush_interval=0.0)
     await log.start()
     path = [

@@ -7,21 +7,23 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.storage import database, migrate
 from callcenter.storage.schema import metadata
 
 
-async def _tables(engine: database.AsyncEngine) -> set[str]:
+async def _tables(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as conn:
         return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
 
 
-async def _diff(engine: database.AsyncEngine) -> list[object]:
+async def _diff(engine: AsyncEngine) -> list[object]:
     async with engine.connect() as conn:
-        return await conn.run_sync(
+        found: list[object] = await conn.run_sync(
             lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), metadata)
         )
+        return found
 
 
 async def _roundtrip(url: str) -> None:

@@ -18,14 +18,14 @@ import aiohttp
 import av
 import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from demo_center import demo_config
 from stream_phone import StreamPhone
 from tone_track import ToneTrack
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS, BUS, CENTER, LOG
-from callcenter.config.loader import load_config
-from callcenter.config.model import CenterConfig, HoursConfig
+from callcenter.config.model import CenterConfig
 from callcenter.runtime.voice_app import TELEPHONY
 from callcenter.speech.codecs import rms_dbfs, sine, tone_power
 from callcenter.supervisor.listen import LISTEN
@@ -133,12 +133,9 @@ async def talk(caller: Leg | None, agent: Leg | None, supervisor: Leg | None, fr
 
 
 def voice_config(tmp_path: Path) -> CenterConfig:
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    telephony = replace(config.telephony, enabled=True, sip_port=0, audiosocket_port=0, agent_lines=True,
-                        record=False, agent_leg_wait_s=2.0)
-    return replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
-                   hours={name: HoursConfig(always_open=True) for name in config.hours},
-                   telephony=telephony, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
+                         telephony={"enabled": True, "agent_lines": True, "record": False, "agent_leg_wait_s": 2.0})
+    return replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
 
 
 class SupervisorBrowser:

@@ -5,18 +5,17 @@ points of the hours before a restart are read back from the log."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import pytest
+from demo_center import demo_config
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
-from callcenter.config.loader import load_config
 from callcenter.core.clock import VirtualClock
 from callcenter.runtime.center import Center
 from callcenter.supervisor.live import LIVE
@@ -30,8 +29,7 @@ NOT_FIGURES = {"start", "end", "queue", "agent"}
 
 @pytest.fixture
 async def started(aiohttp_client, tmp_path: Path) -> SimpleNamespace:  # type: ignore[no-untyped-def]
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
     clock = VirtualClock(start=T0 - 3600)
     client = await aiohttp_client(create_app(config, clock=clock))
     return SimpleNamespace(client=client, clock=clock, center=client.server.app[CENTER])
@@ -116,8 +114,7 @@ async def test_a_day_of_the_real_engine_on_the_board_equals_its_report(started) 
 
 
 async def test_after_a_restart_the_chart_has_the_hours_before_from_the_log(aiohttp_client, tmp_path: Path, case: SimpleNamespace) -> None:  # type: ignore[no-untyped-def]
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
     first = await aiohttp_client(create_app(config, clock=VirtualClock(start=T0)))
     for event in case.events(T0):
         first.server.app[LOG].append(event)

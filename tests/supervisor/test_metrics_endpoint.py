@@ -5,16 +5,15 @@ restart from the stored log alone; each app has its own registry."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from demo_center import demo_config
 from prometheus_client.parser import text_string_to_metric_families
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, CLOCK
-from callcenter.config.loader import load_config
 from callcenter.core.events import InteractionEvent
 from callcenter.supervisor import web as supervisor_web
 
@@ -22,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_app(db: Path) -> Any:
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    app = create_app(replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{db}")))
+    app = create_app(demo_config(f"sqlite+aiosqlite:///{db}"))
     supervisor_web.install(app)
     return app
 

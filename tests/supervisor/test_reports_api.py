@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import pytest
+from demo_center import demo_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
-from callcenter.config.loader import load_config
 from callcenter.supervisor import web as supervisor_web
 from callcenter.supervisor.metrics import MetricsFold
 
@@ -28,8 +27,7 @@ NOT_FIGURES = {"start", "end", "queue", "agent"}
 
 @pytest.fixture
 async def client(aiohttp_client, tmp_path: Path, case: SimpleNamespace):  # type: ignore[no-untyped-def]
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
     app = create_app(config)
     supervisor_web.install(app)
     client = await aiohttp_client(app)

@@ -4,7 +4,6 @@ agents come from Erlang C and A; an uploaded CSV forecast; bad input named."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+from demo_center import demo_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
-from callcenter.config.loader import load_config
 from callcenter.core.events import InteractionEvent
 from callcenter.supervisor import web as supervisor_web
 
@@ -60,8 +59,7 @@ def four_weeks() -> list[InteractionEvent]:
 
 @pytest.fixture
 async def session(aiohttp_client, tmp_path: Path):  # type: ignore[no-untyped-def]
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    app = create_app(replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")))
+    app = create_app(demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))
     supervisor_web.install(app)
     client = await aiohttp_client(app)
     for event in four_weeks():

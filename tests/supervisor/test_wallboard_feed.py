@@ -5,26 +5,24 @@ force-state actions logged with who did them; agents are kept out."""
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import WSMsgType
+from demo_center import demo_config
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
-from callcenter.config.loader import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 async def app_client(aiohttp_client, tmp_path: Path):  # type: ignore[no-untyped-def]
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
     return await aiohttp_client(create_app(config))
 
 

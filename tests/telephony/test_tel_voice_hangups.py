@@ -45,9 +45,10 @@ class Stage:
         assert self.telephony.sip is not None
         folder = self.tmp_path / f"sipp-{scenario}-{hold_ms}-{free_port()}"
         folder.mkdir()
-        return asyncio.ensure_future(run_sipp(
+        future: asyncio.Future[tuple[int, str]] = asyncio.ensure_future(run_sipp(
             scenario, self.telephony.sip.port, folder, "-m", "1", "-mp", str(free_port()),
             "-rtp_echo", "-s", BANK, "-d", str(hold_ms)))
+        return future
 
     async def settled(self, fds: int, tasks: set[asyncio.Task[Any]]) -> None:
         """Nothing of the call is left (the agent's phone line, still up, keeps its own)."""

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from demo_center import demo_config
 from stream_phone import StreamPhone as BasePhone
-from telsupport import free_port, tone_power, until
+from telsupport import tone_power, until
 
 from callcenter.acd import model as m
 from callcenter.appkeys import AGENT_LEGS, CENTER, LOG
-from callcenter.config.loader import load_config
-from callcenter.config.model import CenterConfig, HoursConfig
+from callcenter.config.model import CenterConfig
 from callcenter.core.events import StoredEvent
 from callcenter.runtime.center import Center
 
@@ -24,18 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def voice_config(tmp_path: Path, prompts: Path, *, open_hours: bool = True, **telephony: Any) -> CenterConfig:
     """The demo config, open all hours (or closed all day), with telephony on loopback (SIP
     and AudioSocket on free ports, agent lines on, recording into ``tmp_path``)."""
-    config = load_config(ROOT / "config" / "callcenter.yaml")
-    base = free_port()
     values: dict[str, Any] = {
-        "enabled": True, "sip_port": 0, "audiosocket_port": 0, "rtp_port_min": base,
-        "rtp_port_max": base + 60, "agent_lines": True, "record": True,
+        "enabled": True, "agent_lines": True, "record": True,
         "recordings_dir": str(tmp_path / "recordings"), "no_rtp_timeout_s": 10.0,
         "agent_leg_wait_s": 2.0}
     values.update(telephony)
-    hours = {name: HoursConfig(always_open=open_hours) for name in config.hours}
-    return replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"),
-                   hours=hours, telephony=replace(config.telephony, **values),
-                   speech=replace(config.speech, cache_dir=str(prompts)))
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", hours="open" if open_hours else "closed",
+                         telephony=values)
+    return replace(config, speech=replace(config.speech, cache_dir=str(prompts)))
 
 
 async def ready_agent(center: Center, agent: str, skills: dict[str, int]) -> None:
