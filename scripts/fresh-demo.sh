@@ -31,8 +31,12 @@ venv=$(mktemp -d)/venv
 python3 -m venv "$venv"
 # shellcheck disable=SC1091
 . "$venv/bin/activate"
-pip install -q --upgrade pip >/dev/null
-pip install -q -e . >/dev/null
+install_log=$(mktemp)
+if ! { pip install -q --upgrade pip && pip install -q -e .; } >"$install_log" 2>&1; then
+  echo "fresh demo: pip install -e . failed:" >&2
+  cat "$install_log" >&2
+  exit 1
+fi
 for module in redis asyncpg; do  # the cluster extra is not installed
   if python -c "import $module" 2>/dev/null; then
     echo "fresh demo: $module is importable in a venv without extras" >&2
@@ -70,7 +74,8 @@ PY
 }
 ok=""
 for _ in $(seq 120); do
-  if get /healthz | grep -q '"status": *"ok"'; then
+  body=$(get /healthz)
+  if grep -q '"status": *"ok"' <<<"$body"; then
     ok=1
     break
   fi
@@ -83,7 +88,8 @@ if [ -z "$ok" ]; then
   exit 1
 fi
 for page in / /chat /desk /wallboard; do
-  code=$(get "$page" | head -1)
+  response=$(get "$page")
+  code=${response%%$'\n'*}
   if [ "$code" != 200 ]; then
     echo "fresh demo: GET $page answered $code" >&2
     exit 1
