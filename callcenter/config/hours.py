@@ -38,8 +38,8 @@ def is_open(hours: HoursConfig, now: float) -> bool:
 def next_opening(hours: HoursConfig, now: float) -> datetime | None:
     """When the calendar next opens, in its own time zone: ``now`` itself when it is open,
     ``None`` when it does not open within ``SEARCH_DAYS``. A span that starts in a
-    daylight-saving gap opens when the clocks reach it (02:30 on a spring-forward night
-    opens at 03:30)."""
+    daylight-saving gap opens when the clocks jump into it (02:30-05:00 on a night the
+    clocks go from 02:00 to 03:00 opens at 03:00)."""
     zone = _zone(hours.timezone)
     if is_open(hours, now):
         return datetime.fromtimestamp(now, zone)
@@ -49,10 +49,16 @@ def next_opening(hours: HoursConfig, now: float) -> datetime | None:
         if day.isoformat() in hours.closed_dates:
             continue
         for start in sorted(parse_span(span)[0] for span in hours.weekly.get(WEEKDAYS[day.weekday()], ())):
-            at = datetime.combine(day, time(start // 60, start % 60), tzinfo=zone)
-            at = datetime.fromtimestamp(at.timestamp(), zone)  # a time in a DST gap moves on
-            if at.timestamp() > now:
-                return at
+            instant = datetime.combine(day, time(start // 60, start % 60), tzinfo=zone).timestamp()
+            if instant <= now:
+                continue
+            # a start in a daylight-saving gap: the span is open from the moment the clocks
+            # jump past it (is_open reads the wall clock), at most an hour before
+            for _ in range(120):
+                if instant - 60 <= now or not is_open(hours, instant - 60):
+                    break
+                instant -= 60
+            return datetime.fromtimestamp(instant, zone)
     return None
 
 
@@ -104,13 +110,3 @@ class HoursTable:
             return ""
         opens = next_opening(self._calendars[name], now)
         return describe_opening(opens, now) if opens is not None else ""
-
-    def opens_at(self, name: str | None, now: float) -> float | None:
-        """The instant the calendar opens next (``now`` when open; ``None`` if never)."""
-        if name is None or name not in self._calendars:
-            return now
-        opens = next_opening(self._calendars[name], now)
-        return opens.timestamp() if opens is not None else None
-
-
-__all__ = ["OPENS", "HoursTable", "describe_opening", "fill_opening", "is_open", "next_opening"]

@@ -107,7 +107,7 @@ async def test_a_caller_walks_into_a_queue_hears_the_line_talks_to_an_agent_and_
     await press(runner, call, "1")  # English; the number is unknown to the CRM
     assert channel.said[-1].startswith("If you have an account with us")
     await press(runner, call, "2")  # a new customer: the sales queue
-    assert channel.said[-2:] == ["Thank you for your interest. An adviser will be with you shortly.",
+    assert channel.said[-2:] == ["Thank you for your interest in becoming a customer.",
                                  "You are number 1 in line."]
     [routed] = channel.routing
     assert isinstance(routed, ivr.RouteToQueue) and routed.queue == "sales"
