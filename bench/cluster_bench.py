@@ -129,9 +129,17 @@ async def open_node(config: CenterConfig, *, can_lead: bool = True) -> LocalNode
     keys = RedisKeys(config.bus.prefix)
     bus = RedisBus(redis, keys, node_id=config.cluster.node_id)
     await bus.start()
-    center = ClusterCenter(config, clock=SystemClock(asyncio.get_running_loop()), log=log, bus=bus,
-                           redis=redis, keys=keys, node_id=config.cluster.node_id,
-                           incarnation=uuid.uuid4().hex[:8], config_hash=config_hash(config))
+    center = ClusterCenter(
+        config,
+        clock=SystemClock(asyncio.get_running_loop()),
+        log=log,
+        bus=bus,
+        redis=redis,
+        keys=keys,
+        node_id=config.cluster.node_id,
+        incarnation=uuid.uuid4().hex[:8],
+        config_hash=config_hash(config),
+    )
     node = ClusterNode(center, db, can_lead=can_lead)
     center.start()
     await node.join()
@@ -140,14 +148,18 @@ async def open_node(config: CenterConfig, *, can_lead: bool = True) -> LocalNode
 
 def bench_config(db_url: str, prefix: str, node_id: str) -> CenterConfig:
     config = load_config(ROOT / "config" / "callcenter.yaml")
-    return replace(config, queues=[replace(q, wrap_up_s=0.0) for q in config.queues],
-                   storage=replace(config.storage, url=db_url),
-                   bus=replace(config.bus, kind="redis", url=REDIS_URL, prefix=prefix),
-                   cluster=replace(config.cluster, enabled=True, node_id=node_id))
+    return replace(
+        config,
+        queues=[replace(q, wrap_up_s=0.0) for q in config.queues],
+        storage=replace(config.storage, url=db_url),
+        bus=replace(config.bus, kind="redis", url=REDIS_URL, prefix=prefix),
+        cluster=replace(config.cluster, enabled=True, node_id=node_id),
+    )
 
 
-async def routing(db_url: str, n_nodes: int, total: int, agents: int, paced: int,
-                  rate: float) -> tuple[float, float, float]:
+async def routing(
+    db_url: str, n_nodes: int, total: int, agents: int, paced: int, rate: float
+) -> tuple[float, float, float]:
     """(contacts routed per second with 64 arrivals in flight; offer latency p50 and p99 in
     ms with ``paced`` arrivals at ``rate`` a second, below what the agents can take)."""
     prefix = f"ccbench-{uuid.uuid4().hex[:8]}"
@@ -166,8 +178,9 @@ async def routing(db_url: str, n_nodes: int, total: int, agents: int, paced: int
     async def arrive(k: int, tag: str) -> None:
         cid = f"{tag}-{k}"
         desks[0].run.arrived_at[cid] = time.perf_counter()
-        await nodes[k % n_nodes].center.contact_arrived(contact_id=cid, channel="voice", queue="cards",
-                                                       caller=f"+9725{k:07d}")
+        await nodes[k % n_nodes].center.contact_arrived(
+            contact_id=cid, channel="voice", queue="cards", caller=f"+9725{k:07d}"
+        )
 
     async def flood(k: int) -> None:
         async with gate:
@@ -223,8 +236,9 @@ async def failover(db_url: str, rounds: int) -> tuple[list[float], int, int, int
                 while not stop.is_set():
                     k += 1
                     try:
-                        await center.contact_arrived(contact_id=f"fo-{k}", channel="chat", queue="cards",
-                                                     caller=f"c{k}@example.com")
+                        await center.contact_arrived(
+                            contact_id=f"fo-{k}", channel="chat", queue="cards", caller=f"c{k}@example.com"
+                        )
                         accepted.append(f"fo-{k}")
                     except ClusterUnavailable:
                         refused += 1
@@ -242,16 +256,20 @@ async def failover(db_url: str, rounds: int) -> tuple[list[float], int, int, int
                     if time.perf_counter() - killed > 30:
                         raise RuntimeError("no failover within 30 s")
                 times.append(time.perf_counter() - killed)
-                print(f"  failover {r + 1}: {leader.node_id} killed, new term after {times[-1]:.2f} s",
-                      flush=True)
+                print(
+                    f"  failover {r + 1}: {leader.node_id} killed, new term after {times[-1]:.2f} s",
+                    flush=True,
+                )
                 leader.start()
                 await leader.wait_healthy(http, timeout=60)
             stop.set()
             await feeder
             await center.acd.idle()
             lost = sum(1 for cid in accepted if center.engine.position(cid) is None)
-            print(f"  the observer's replica was checked against the holders' {center.checks.checked} "
-                  f"times: {center.checks.mismatches} differences")
+            print(
+                f"  the observer's replica was checked against the holders' {center.checks.checked} "
+                f"times: {center.checks.mismatches} differences"
+            )
             await observer.close()
         finally:
             stop.set()
@@ -293,19 +311,30 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for n in (1, 3):
         rate, p50, p99 = await with_database(
-            lambda url, n=n: routing(url, n, args.contacts, args.agents, args.paced, args.rate))
-        print(f"{n} node(s): {rate:,.0f} contacts routed/s (64 in flight); offer latency at "
-              f"{args.rate:g}/s p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
+            lambda url, n=n: routing(url, n, args.contacts, args.agents, args.paced, args.rate)
+        )
+        print(
+            f"{n} node(s): {rate:,.0f} contacts routed/s (64 in flight); offer latency at "
+            f"{args.rate:g}/s p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+            flush=True,
+        )
         results[f"routed_per_s_{n}node" + ("s" if n > 1 else "")] = round(rate, 1)
         results[f"offer_p50_ms_{n}node" + ("s" if n > 1 else "")] = round(p50, 2)
         results[f"offer_p99_ms_{n}node" + ("s" if n > 1 else "")] = round(p99, 2)
     times, accepted, refused, lost = await with_database(lambda url: failover(url, args.failovers))
-    print(f"failover over {len(times)} SIGKILLs of the lease holder: mean {statistics.mean(times):.2f} s, "
-          f"worst {max(times):.2f} s; {accepted} contacts accepted, {refused} refused while no node "
-          f"led, {lost} lost")
-    results.update(failover_s=round(max(times), 2), failover_s_mean=round(statistics.mean(times), 2),
-                   failovers=len(times), contacts_accepted=accepted, contacts_refused=refused,
-                   lost_contacts=lost)
+    print(
+        f"failover over {len(times)} SIGKILLs of the lease holder: mean {statistics.mean(times):.2f} s, "
+        f"worst {max(times):.2f} s; {accepted} contacts accepted, {refused} refused while no node "
+        f"led, {lost} lost"
+    )
+    results.update(
+        failover_s=round(max(times), 2),
+        failover_s_mean=round(statistics.mean(times), 2),
+        failovers=len(times),
+        contacts_accepted=accepted,
+        contacts_refused=refused,
+        lost_contacts=lost,
+    )
     return results
 
 

@@ -110,18 +110,23 @@ async def _screen_pops(engine: AsyncEngine, store: SqlCrmStore, n: int) -> list[
         contact, at = f"c-bench-{k}", NOW - (30 - k) * 86400
         life: list[tuple[str, dict[str, Any]]] = [
             ("contact.arrived", {"channel": "voice", "caller": "+972500000001"}),
-            ("contact.identified", {"customer_id": cid}), ("contact.queued", {}),
+            ("contact.identified", {"customer_id": cid}),
+            ("contact.queued", {}),
             ("contact.connected", {"wait_s": 20.0}),
             ("contact.ended", {"reason": "completed"}),
             ("contact.note", {"text": f"note {k}", "by": "alice"}),
-            ("contact.disposition", {"code": "resolved"})]
+            ("contact.disposition", {"code": "resolved"}),
+        ]
         for kind, data in life:
             log.append(InteractionEvent(type=kind, at=at, contact_id=contact, data=data, queue="general"))
-    for kind, data in [("ivr.started", {"flow": "bank"}), ("ivr.node", {"node": "welcome", "kind": "say"}),
-                       ("ivr.node", {"node": "main_menu", "kind": "menu"}),
-                       ("ivr.input", {"node": "main_menu", "digits": "1"}),
-                       ("ivr.input", {"node": "pin", "digits": "****"}),
-                       ("contact.identified", {"customer_id": cid})]:
+    for kind, data in [
+        ("ivr.started", {"flow": "bank"}),
+        ("ivr.node", {"node": "welcome", "kind": "say"}),
+        ("ivr.node", {"node": "main_menu", "kind": "menu"}),
+        ("ivr.input", {"node": "main_menu", "digits": "1"}),
+        ("ivr.input", {"node": "pin", "digits": "****"}),
+        ("contact.identified", {"customer_id": cid}),
+    ]:
         log.append(InteractionEvent(type=kind, at=NOW - 30, contact_id="c-bench-now", data=data))
     await log.close()
     for k in range(3):
@@ -149,8 +154,14 @@ async def _live(store: SqlCrmStore, customers: int, n: int) -> tuple[list[float]
     for k in range(n):
         i = rng.randint(1, customers)
         national, contact = "0" + phone_number(i, SEED, "972")[4:], f"c-live-{k}"
-        log.append(InteractionEvent(type="contact.arrived", at=NOW, contact_id=contact,
-                                    data={"channel": "voice", "caller": national}))
+        log.append(
+            InteractionEvent(
+                type="contact.arrived",
+                at=NOW,
+                contact_id=contact,
+                data={"channel": "voice", "caller": national},
+            )
+        )
         started = time.perf_counter()
         _, attributes = await crm.arrival(contact_id=contact, caller=national, queue="general", attributes={})
         queued = time.perf_counter()
@@ -165,9 +176,7 @@ async def _live(store: SqlCrmStore, customers: int, n: int) -> tuple[list[float]
     return arrivals, offers
 
 
-async def run(
-    url: str, customers: int, lookups: int, label: str, pops: int, live: int
-) -> dict[str, float]:
+async def run(url: str, customers: int, lookups: int, label: str, pops: int, live: int) -> dict[str, float]:
     engine = database.create_engine(url)
     try:
         seeded = await _prepare(engine, customers)
@@ -176,21 +185,29 @@ async def run(
         await _lookups(store, customers, 50)  # warm the pool and the page cache
         samples = await _lookups(store, customers, lookups)
         out = {"p50": statistics.median(samples), "p99": _pct(samples, 0.99), "seed_s": seeded}
-        print(f"{label}: lookup by caller number p50 {out['p50']:.2f} ms, p99 {out['p99']:.2f} ms "
-              f"({lookups} lookups)", flush=True)
+        print(
+            f"{label}: lookup by caller number p50 {out['p50']:.2f} ms, p99 {out['p99']:.2f} ms "
+            f"({lookups} lookups)",
+            flush=True,
+        )
         if pops:
             pop_samples = await _screen_pops(engine, store, pops)
             out["pop_p50"], out["pop_p99"] = statistics.median(pop_samples), _pct(pop_samples, 0.99)
-            print(f"{label}: screen pop (lookup + tickets + 5 contacts + IVR trail) "
-                  f"p50 {out['pop_p50']:.2f} ms, p99 {out['pop_p99']:.2f} ms ({pops} pops)", flush=True)
+            print(
+                f"{label}: screen pop (lookup + tickets + 5 contacts + IVR trail) "
+                f"p50 {out['pop_p50']:.2f} ms, p99 {out['pop_p99']:.2f} ms ({pops} pops)",
+                flush=True,
+            )
         if live:
             arrivals, offers = await _live(store, customers, live)
             out["arrival_p50"], out["arrival_p99"] = statistics.median(arrivals), _pct(arrivals, 0.99)
             out["offer_p50"], out["offer_p99"] = statistics.median(offers), _pct(offers, 0.99)
-            print(f"{label}: live arrival lookup p50 {out['arrival_p50']:.2f} ms, "
-                  f"p99 {out['arrival_p99']:.2f} ms; offer frame with screen pop "
-                  f"p50 {out['offer_p50']:.2f} ms, p99 {out['offer_p99']:.2f} ms ({live} contacts)",
-                  flush=True)
+            print(
+                f"{label}: live arrival lookup p50 {out['arrival_p50']:.2f} ms, "
+                f"p99 {out['arrival_p99']:.2f} ms; offer frame with screen pop "
+                f"p50 {out['offer_p50']:.2f} ms, p99 {out['offer_p99']:.2f} ms ({live} contacts)",
+                flush=True,
+            )
         return out
     finally:
         await engine.dispose()
@@ -207,8 +224,14 @@ async def main() -> None:
     info = machine()
     print(f"machine: {info['cores']} cores, {info['cpu']}, Python {info['python']}, {info['system']}")
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite = await run(f"sqlite+aiosqlite:///{Path(tmp) / 'crm.db'}", args.customers, args.lookups,
-                           "sqlite", args.pops, args.live)
+        sqlite = await run(
+            f"sqlite+aiosqlite:///{Path(tmp) / 'crm.db'}",
+            args.customers,
+            args.lookups,
+            "sqlite",
+            args.pops,
+            args.live,
+        )
     postgres = None
     if not args.skip_postgres:
         name, url = await _pg_create()
@@ -216,19 +239,30 @@ async def main() -> None:
             postgres = await run(url, args.customers, args.lookups, "postgres", args.pops, args.live)
         finally:
             await _pg_drop(name)
-    print(json.dumps({
-        "name": "crm_bench", "cores": info["cores"], "customers": args.customers,
-        "sqlite_lookup_p50_ms": round(sqlite["p50"], 3), "sqlite_lookup_p99_ms": round(sqlite["p99"], 3),
-        "postgres_lookup_p50_ms": round(postgres["p50"], 3) if postgres else None,
-        "postgres_lookup_p99_ms": round(postgres["p99"], 3) if postgres else None,
-        "screen_pop_p50_ms": round(sqlite["pop_p50"], 3), "screen_pop_p99_ms": round(sqlite["pop_p99"], 3),
-        "postgres_screen_pop_p99_ms": round(postgres["pop_p99"], 3) if postgres else None,
-        **{f"{label}_live_{key}_ms": round(figures[key], 3) for label, figures in
-           (("sqlite", sqlite), ("postgres", postgres or {})) for key in
-           ("arrival_p50", "arrival_p99", "offer_p50", "offer_p99") if key in figures},
-        "sqlite_seed_s": round(sqlite["seed_s"], 1),
-        "postgres_seed_s": round(postgres["seed_s"], 1) if postgres else None,
-    }))
+    print(
+        json.dumps(
+            {
+                "name": "crm_bench",
+                "cores": info["cores"],
+                "customers": args.customers,
+                "sqlite_lookup_p50_ms": round(sqlite["p50"], 3),
+                "sqlite_lookup_p99_ms": round(sqlite["p99"], 3),
+                "postgres_lookup_p50_ms": round(postgres["p50"], 3) if postgres else None,
+                "postgres_lookup_p99_ms": round(postgres["p99"], 3) if postgres else None,
+                "screen_pop_p50_ms": round(sqlite["pop_p50"], 3),
+                "screen_pop_p99_ms": round(sqlite["pop_p99"], 3),
+                "postgres_screen_pop_p99_ms": round(postgres["pop_p99"], 3) if postgres else None,
+                **{
+                    f"{label}_live_{key}_ms": round(figures[key], 3)
+                    for label, figures in (("sqlite", sqlite), ("postgres", postgres or {}))
+                    for key in ("arrival_p50", "arrival_p99", "offer_p50", "offer_p99")
+                    if key in figures
+                },
+                "sqlite_seed_s": round(sqlite["seed_s"], 1),
+                "postgres_seed_s": round(postgres["seed_s"], 1) if postgres else None,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

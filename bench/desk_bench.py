@@ -73,11 +73,18 @@ class Stamped:
 def bench_config(folder: Path, desks: int) -> CenterConfig:
     config = load_config(ROOT / "config" / "callcenter.yaml")
     secret = hash_password("bench-not-a-login")  # sessions come from the store, not logins
-    agents = list(UserConfig(username=f"a{i:04d}", name=f"Agent {i}", password_hash=secret,
-                              skills={"cards": 3, "banking": 2}) for i in range(desks))
-    return replace(config, users=agents,
-                   storage=replace(config.storage, url=f"sqlite+aiosqlite:///{folder / 'bench.db'}"),
-                   telephony=replace(config.telephony, enabled=False))
+    agents = list(
+        UserConfig(
+            username=f"a{i:04d}", name=f"Agent {i}", password_hash=secret, skills={"cards": 3, "banking": 2}
+        )
+        for i in range(desks)
+    )
+    return replace(
+        config,
+        users=agents,
+        storage=replace(config.storage, url=f"sqlite+aiosqlite:///{folder / 'bench.db'}"),
+        telephony=replace(config.telephony, enabled=False),
+    )
 
 
 async def sessions(app: web.Application) -> list[str]:
@@ -92,8 +99,9 @@ async def arrivals(app: web.Application, rate: float, seconds: float) -> int:
     loop = asyncio.get_running_loop()
     start, n, total = loop.time(), 0, int(rate * seconds)
     while n < total:
-        await center.contact_arrived(contact_id=f"bench-{n}", channel="voice", queue="cards",
-                                     caller=f"+9725{n % 10_000_000:08d}")
+        await center.contact_arrived(
+            contact_id=f"bench-{n}", channel="voice", queue="cards", caller=f"+9725{n % 10_000_000:08d}"
+        )
         n += 1
         delay = start + n / rate - loop.time()
         if delay > 0:
@@ -114,8 +122,14 @@ async def serve(desks: int, rate: float, seconds: float, gc_freeze: bool) -> dic
         try:
             tokens = await sessions(app)
             client = await asyncio.create_subprocess_exec(
-                sys.executable, __file__, "--client", str(port), stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, limit=64 * 1024 * 1024)
+                sys.executable,
+                __file__,
+                "--client",
+                str(port),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                limit=64 * 1024 * 1024,
+            )
             assert client.stdin is not None and client.stdout is not None
             client.stdin.write((json.dumps(tokens) + "\n").encode())
             await client.stdin.drain()
@@ -140,9 +154,17 @@ async def serve(desks: int, rate: float, seconds: float, gc_freeze: bool) -> dic
         finally:
             await runner.cleanup()
     delays = sorted((received[o] - t) * 1000 for o, t in stamped.sent.items() if o in received)
-    return {"server": server_lag, "client": received.pop("_lag"), "desks": ready["desks"],
-            "connect_s": connect_s, "contacts": offered, "elapsed": elapsed,
-            "offers": len(stamped.sent), "received": len(delays), "delays": delays}
+    return {
+        "server": server_lag,
+        "client": received.pop("_lag"),
+        "desks": ready["desks"],
+        "connect_s": connect_s,
+        "contacts": offered,
+        "elapsed": elapsed,
+        "offers": len(stamped.sent),
+        "received": len(delays),
+        "delays": delays,
+    }
 
 
 async def wait_ready(app: web.Application, desks: int) -> None:
@@ -173,9 +195,12 @@ class LoopLag:
         if self._task is not None:
             self._task.cancel()
         lags = sorted(self.lags)
-        return {"loop_lag_p99_ms": round(percentile(lags, 0.99), 2),
-                "loop_lag_max_ms": round(max(lags, default=0.0), 2),
-                "gc_passes": len(self.gc_ms), "gc_max_ms": round(max(self.gc_ms, default=0.0), 2)}
+        return {
+            "loop_lag_p99_ms": round(percentile(lags, 0.99), 2),
+            "loop_lag_max_ms": round(max(lags, default=0.0), 2),
+            "gc_passes": len(self.gc_ms),
+            "gc_max_ms": round(max(self.gc_ms, default=0.0), 2),
+        }
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -194,8 +219,9 @@ class LoopLag:
 # The client side (a second process) ---------------------------------------------------------
 
 
-async def desk(session: aiohttp.ClientSession, url: str, received: dict[str, float],
-               up: asyncio.Queue[bool]) -> None:
+async def desk(
+    session: aiohttp.ClientSession, url: str, received: dict[str, float], up: asyncio.Queue[bool]
+) -> None:
     async with session.ws_connect(url, max_msg_size=0) as ws:
         await ws.send_json({"type": "hello", "protocol": 1})
         await ws.receive_json()
@@ -225,8 +251,10 @@ async def client(port: int) -> None:
     up: asyncio.Queue[bool] = asyncio.Queue()
     url = f"http://127.0.0.1:{port}/ws/desk"
     connector = aiohttp.TCPConnector(limit=0)
-    sessions = [aiohttp.ClientSession(connector=connector, connector_owner=False,
-                                      cookies={COOKIE: token}) for token in tokens]
+    sessions = [
+        aiohttp.ClientSession(connector=connector, connector_owner=False, cookies={COOKIE: token})
+        for token in tokens
+    ]
     tasks = []
     for session in sessions:
         tasks.append(asyncio.ensure_future(desk(session, url, received, up)))
@@ -261,8 +289,11 @@ def main() -> None:
     parser.add_argument("--desks", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=100.0, help="offers per second")
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="freeze the server's startup objects out of the garbage collector first")
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="freeze the server's startup objects out of the garbage collector first",
+    )
     parser.add_argument("--client", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client is not None:
@@ -276,24 +307,38 @@ def main() -> None:
     p50, p99 = percentile(delays, 0.50), percentile(delays, 0.99)
     achieved = r["contacts"] / r["elapsed"]
     print(f"desks connected and ready: {r['desks']} in {r['connect_s']:.1f} s")
-    print(f"contacts: {r['contacts']} at {achieved:.1f}/s; offers made: {r['offers']}, "
-          f"received at desks: {r['received']}")
-    print(f"offer delivery (ACD command -> desk frame): p50 {p50:.2f} ms, p90 "
-          f"{percentile(delays, 0.90):.2f} ms, p99 {p99:.2f} ms, max {max(delays, default=0):.2f} ms, "
-          f"mean {statistics.fmean(delays) if delays else 0:.2f} ms")
+    print(
+        f"contacts: {r['contacts']} at {achieved:.1f}/s; offers made: {r['offers']}, "
+        f"received at desks: {r['received']}"
+    )
+    print(
+        f"offer delivery (ACD command -> desk frame): p50 {p50:.2f} ms, p90 "
+        f"{percentile(delays, 0.90):.2f} ms, p99 {p99:.2f} ms, max {max(delays, default=0):.2f} ms, "
+        f"mean {statistics.fmean(delays) if delays else 0:.2f} ms"
+    )
     print(f"server loop while offering{' (gc frozen)' if args.gc_freeze else ''}: {r['server']}")
     print(f"desk client loop: {r['client']}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
-    print(json.dumps({
-        "desks": r["desks"], "offers_per_s": round(achieved, 1), "offers": r["offers"],
-        "offers_received": r["received"], "offer_delivery_p50_ms": round(p50, 2),
-        "offer_delivery_p90_ms": round(percentile(delays, 0.90), 2),
-        "offer_delivery_p99_ms": round(p99, 2), "offer_delivery_max_ms": round(max(delays, default=0), 2),
-        "server_loop_lag_p99_ms": r["server"]["loop_lag_p99_ms"],
-        "server_loop_lag_max_ms": r["server"]["loop_lag_max_ms"],
-        "server_gc_max_ms": r["server"]["gc_max_ms"],
-        "gc_freeze": args.gc_freeze, "cores": info["cores"], "python": info["python"],
-    }))
+    print(
+        json.dumps(
+            {
+                "desks": r["desks"],
+                "offers_per_s": round(achieved, 1),
+                "offers": r["offers"],
+                "offers_received": r["received"],
+                "offer_delivery_p50_ms": round(p50, 2),
+                "offer_delivery_p90_ms": round(percentile(delays, 0.90), 2),
+                "offer_delivery_p99_ms": round(p99, 2),
+                "offer_delivery_max_ms": round(max(delays, default=0), 2),
+                "server_loop_lag_p99_ms": r["server"]["loop_lag_p99_ms"],
+                "server_loop_lag_max_ms": r["server"]["loop_lag_max_ms"],
+                "server_gc_max_ms": r["server"]["gc_max_ms"],
+                "gc_freeze": args.gc_freeze,
+                "cores": info["cores"],
+                "python": info["python"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

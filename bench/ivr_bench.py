@@ -54,8 +54,9 @@ class NoEstimate:
 
 def one_call(flow: Flow, n: int, ids: SequentialIds) -> int:
     """Run one caller through the flow; return the number of inputs handled."""
-    s = IvrSession(flow=flow, contact_id=f"c{n}", context=Context(id=f"x{n}"), ids=ids,
-                   hours=Open(), queues=NoEstimate())
+    s = IvrSession(
+        flow=flow, contact_id=f"c{n}", context=Context(id=f"x{n}"), ids=ids, hours=Open(), queues=NoEstimate()
+    )
     now = 1_700_000_000.0
     inputs = 0
     last: list[Any] = []
@@ -119,14 +120,24 @@ def main() -> None:
     m = machine()
     print(f"machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}, {m['system']}")
     print(f"load config/ivr ({len(flows)} flows, {sum(len(f.nodes) for f in flows)} nodes): {load_ms:.1f} ms")
-    print(f"{args.sessions} sessions, {inputs} inputs in {elapsed:.2f} s: "
-          f"{args.sessions / elapsed:.0f} sessions/s, {inputs / elapsed:.0f} inputs/s, "
-          f"{elapsed / inputs * 1e6:.1f} us per input (one core)")
-    print(json.dumps({"name": "ivr_sessions", "cores": m["cores"], "sessions": args.sessions,
-                      "sessions_per_s": round(args.sessions / elapsed),
-                      "inputs_per_s": round(inputs / elapsed),
-                      "us_per_input": round(elapsed / inputs * 1e6, 1),
-                      "flow_load_ms": round(load_ms, 2)}))
+    print(
+        f"{args.sessions} sessions, {inputs} inputs in {elapsed:.2f} s: "
+        f"{args.sessions / elapsed:.0f} sessions/s, {inputs / elapsed:.0f} inputs/s, "
+        f"{elapsed / inputs * 1e6:.1f} us per input (one core)"
+    )
+    print(
+        json.dumps(
+            {
+                "name": "ivr_sessions",
+                "cores": m["cores"],
+                "sessions": args.sessions,
+                "sessions_per_s": round(args.sessions / elapsed),
+                "inputs_per_s": round(inputs / elapsed),
+                "us_per_input": round(elapsed / inputs * 1e6, 1),
+                "flow_load_ms": round(load_ms, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,16 @@ from callcenter.core.events import InteractionEvent
 from callcenter.storage import database, migrate
 from callcenter.storage.log import SqlInteractionLog
 
-PATH = ("contact.arrived", "contact.queued", "agent.state", "contact.offered", "contact.connected",
-        "contact.wrap_up", "contact.ended", "agent.state")
+PATH = (
+    "contact.arrived",
+    "contact.queued",
+    "agent.state",
+    "contact.offered",
+    "contact.connected",
+    "contact.wrap_up",
+    "contact.ended",
+    "agent.state",
+)
 
 
 def make_events(n: int) -> list[InteractionEvent]:
@@ -38,13 +46,18 @@ def make_events(n: int) -> list[InteractionEvent]:
         contact = i // len(PATH)
         kind = PATH[i % len(PATH)]
         is_agent = kind == "agent.state"
-        events.append(InteractionEvent(
-            type=kind, at=1_700_000_000.0 + i * 0.01,
-            contact_id=None if is_agent else f"c-{contact:08d}",
-            agent_id=f"agent-{contact % 200}", queue="general",
-            data={"reason": "completed"} if kind == "contact.ended" else {"channel": "voice", "n": i},
-            context_id=f"x-{i:09d}", parent_id=f"x-{i - 1:09d}",
-        ))
+        events.append(
+            InteractionEvent(
+                type=kind,
+                at=1_700_000_000.0 + i * 0.01,
+                contact_id=None if is_agent else f"c-{contact:08d}",
+                agent_id=f"agent-{contact % 200}",
+                queue="general",
+                data={"reason": "completed"} if kind == "contact.ended" else {"channel": "voice", "n": i},
+                context_id=f"x-{i:09d}",
+                parent_id=f"x-{i - 1:09d}",
+            )
+        )
     return events
 
 
@@ -104,9 +117,18 @@ async def main() -> None:
         finally:
             await drop_pg(name)
         print(f"postgres: {args.events} events in batches of {args.batch}: {pg_rate:,.0f} events/s")
-    print(json.dumps({"name": "log_append", "cores": info["cores"], "events": args.events,
-                      "batch": args.batch, "sqlite_events_per_s": round(sqlite_rate),
-                      "postgres_events_per_s": round(pg_rate) if pg_rate else None}))
+    print(
+        json.dumps(
+            {
+                "name": "log_append",
+                "cores": info["cores"],
+                "events": args.events,
+                "batch": args.batch,
+                "sqlite_events_per_s": round(sqlite_rate),
+                "postgres_events_per_s": round(pg_rate) if pg_rate else None,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -81,9 +81,24 @@ def sipp_counts(output: str) -> tuple[int, int]:
 
 async def sipp(port: int, workdir: Path, *args: str, timeout: float) -> tuple[int, int]:
     process = await asyncio.create_subprocess_exec(
-        "sipp", "-sf", str(SCENARIO), "-i", "127.0.0.1", "-p", "0", "-nostdin", "-mp",
-        str(free_udp_port()), "-timeout", f"{int(timeout)}s", *args, f"127.0.0.1:{port}",
-        cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        "sipp",
+        "-sf",
+        str(SCENARIO),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-nostdin",
+        "-mp",
+        str(free_udp_port()),
+        "-timeout",
+        f"{int(timeout)}s",
+        *args,
+        f"127.0.0.1:{port}",
+        cwd=workdir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         out, _ = await asyncio.wait_for(process.communicate(), timeout + 15)
     finally:
@@ -93,26 +108,59 @@ async def sipp(port: int, workdir: Path, *args: str, timeout: float) -> tuple[in
     return sipp_counts(out.decode("utf-8", "replace"))
 
 
-async def rate_level(server: SipServer, workdir: Path, rate: int, seconds: int,
-                     extra: tuple[str, ...] = ()) -> dict[str, object]:
+async def rate_level(
+    server: SipServer, workdir: Path, rate: int, seconds: int, extra: tuple[str, ...] = ()
+) -> dict[str, object]:
     total = rate * seconds
-    ok, failed = await sipp(server.port, workdir, *extra, "-r", str(rate), "-m", str(total), "-d", "1000",
-                            "-l", str(rate * 3), timeout=seconds + 20)
-    return {"rate": rate, "calls": total, "successful": ok, "failed": failed,
-            "passed": ok == total and failed == 0}
+    ok, failed = await sipp(
+        server.port,
+        workdir,
+        *extra,
+        "-r",
+        str(rate),
+        "-m",
+        str(total),
+        "-d",
+        "1000",
+        "-l",
+        str(rate * 3),
+        timeout=seconds + 20,
+    )
+    return {
+        "rate": rate,
+        "calls": total,
+        "successful": ok,
+        "failed": failed,
+        "passed": ok == total and failed == 0,
+    }
 
 
-async def concurrency_level(server: SipServer, workdir: Path, level: int, hold: float,
-                            extra: tuple[str, ...] = ()) -> dict[str, object]:
+async def concurrency_level(
+    server: SipServer, workdir: Path, level: int, hold: float, extra: tuple[str, ...] = ()
+) -> dict[str, object]:
     loop = asyncio.get_running_loop()
     settle_by = loop.time() + 40  # calls left from a failed rate step end by their own timers
     while server.calls and loop.time() < settle_by:
         await asyncio.sleep(0.2)
     setup = level / 50
     duration_ms = int((setup + hold + 3) * 1000)
-    run = asyncio.ensure_future(sipp(server.port, workdir, *extra, "-r", "50", "-m", str(level),
-                                     "-l", str(level), "-d", str(duration_ms), "-rtp_echo",
-                                     timeout=setup + hold + 30))
+    run = asyncio.ensure_future(
+        sipp(
+            server.port,
+            workdir,
+            *extra,
+            "-r",
+            "50",
+            "-m",
+            str(level),
+            "-l",
+            str(level),
+            "-d",
+            str(duration_ms),
+            "-rtp_echo",
+            timeout=setup + hold + 30,
+        )
+    )
     deadline = loop.time() + setup + 10
     while len(server.calls) < level and loop.time() < deadline and not run.done():
         await asyncio.sleep(0.1)
@@ -124,9 +172,17 @@ async def concurrency_level(server: SipServer, workdir: Path, level: int, hold: 
     late, max_late, held = server.clock.late_ratio, server.clock.max_lateness, len(server.calls)
     ok, failed = await run
     passed = up >= level and held >= level and failed == 0 and ok == level and late < 0.01
-    return {"level": level, "up": up, "held_through": held, "successful": ok, "failed": failed,
-            "late_frame_ratio": round(late, 5), "max_lateness_ms": round(max_late * 1000, 1),
-            "server_cpu_share": round(cpu, 2), "passed": passed}
+    return {
+        "level": level,
+        "up": up,
+        "held_through": held,
+        "successful": ok,
+        "failed": failed,
+        "late_frame_ratio": round(late, 5),
+        "max_lateness_ms": round(max_late * 1000, 1),
+        "server_cpu_share": round(cpu, 2),
+        "passed": passed,
+    }
 
 
 async def main() -> None:
@@ -148,8 +204,9 @@ async def main() -> None:
         rates = [int(r) for r in args.rates.split(",")]
     if args.levels:
         levels = [int(n) for n in args.levels.split(",")]
-    telephony = TelephonyConfig(sip_port=0, rtp_port_min=40000, rtp_port_max=44999,
-                                transports=("udp",), max_calls=5000)
+    telephony = TelephonyConfig(
+        sip_port=0, rtp_port_min=40000, rtp_port_max=44999, transports=("udp",), max_calls=5000
+    )
     with tempfile.TemporaryDirectory() as tmp:
         if args.center:
             async with running_center(Path(tmp), telephony) as server:
@@ -174,17 +231,23 @@ async def running_center(folder: Path, telephony: TelephonyConfig) -> AsyncItera
     from callcenter.runtime.voice_app import TELEPHONY
 
     config = load_config(ROOT / "config" / "callcenter.yaml")
-    config = replace(config, storage=replace(config.storage, url=f"sqlite+aiosqlite:///{folder / 'cc.db'}"),
-                     hours={name: HoursConfig(always_open=True) for name in config.hours},
-                     speech=replace(config.speech, cache_dir=str(folder / "prompts")),
-                     telephony=replace(telephony, enabled=True, audiosocket_port=0,
-                                       recordings_dir=str(folder / "recordings")))
+    config = replace(
+        config,
+        storage=replace(config.storage, url=f"sqlite+aiosqlite:///{folder / 'cc.db'}"),
+        hours={name: HoursConfig(always_open=True) for name in config.hours},
+        speech=replace(config.speech, cache_dir=str(folder / "prompts")),
+        telephony=replace(
+            telephony, enabled=True, audiosocket_port=0, recordings_dir=str(folder / "recordings")
+        ),
+    )
     app = create_app(config)
     runner = web.AppRunner(app)
     await runner.setup()  # runs every cleanup_ctx: database, log, center, speech, IVR, telephony
     try:
-        for text in ("Welcome to Demo Bank.", "For service in English, press 1 or say English. "
-                     "For service in Hebrew, press 2 or say Hebrew."):
+        for text in (
+            "Welcome to Demo Bank.",
+            "For service in English, press 1 or say English. For service in Hebrew, press 2 or say Hebrew.",
+        ):
             await app[PROMPTS].render(text)  # as `callcenter prompts build` would, ahead
         server = app[TELEPHONY].sip
         assert server is not None
@@ -195,16 +258,19 @@ async def running_center(folder: Path, telephony: TelephonyConfig) -> AsyncItera
         await runner.cleanup()
 
 
-async def measure(server: SipServer, workdir: Path, rates: list[int], levels: list[int],
-                  args: argparse.Namespace) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+async def measure(
+    server: SipServer, workdir: Path, rates: list[int], levels: list[int], args: argparse.Namespace
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     rate_results: list[dict[str, object]] = []
     level_results: list[dict[str, object]] = []
     extra = ("-s", BANK_LINE) if args.center else ()  # the called number picks the bank flow
     for rate in rates:
         result = await rate_level(server, workdir, rate, args.rate_seconds, extra)
         rate_results.append(result)
-        print(f"rate {rate:>4} calls/s: {result['successful']}/{result['calls']} successful, "
-              f"{result['failed']} failed")
+        print(
+            f"rate {rate:>4} calls/s: {result['successful']}/{result['calls']} successful, "
+            f"{result['failed']} failed"
+        )
         await asyncio.sleep(1.5)
         if not result["passed"]:
             break
@@ -214,17 +280,20 @@ async def measure(server: SipServer, workdir: Path, rates: list[int], levels: li
             if result["passed"]:
                 break
         level_results.append(result)
-        print(f"concurrent {level:>4}: up {result['up']}, late frames {result['late_frame_ratio']:.3%}, "
-              f"max lateness {result['max_lateness_ms']} ms, server CPU {result['server_cpu_share']}, "
-              f"failed {result['failed']}")
+        print(
+            f"concurrent {level:>4}: up {result['up']}, late frames {result['late_frame_ratio']:.3%}, "
+            f"max lateness {result['max_lateness_ms']} ms, server CPU {result['server_cpu_share']}, "
+            f"failed {result['failed']}"
+        )
         await asyncio.sleep(2)
         if not result["passed"]:
             break
     return rate_results, level_results
 
 
-def report(args: argparse.Namespace, rate_results: list[dict[str, object]],
-           level_results: list[dict[str, object]]) -> None:
+def report(
+    args: argparse.Namespace, rate_results: list[dict[str, object]], level_results: list[dict[str, object]]
+) -> None:
     info = machine()
     print(f"machine: {info}")
     passed_rates = [int(str(r["rate"])) for r in rate_results if r["passed"]]

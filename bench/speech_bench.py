@@ -55,12 +55,19 @@ async def prompt_figures(folder: Path) -> dict[str, float]:
     await fresh.render("고객님의 대기 순번은 3번입니다")
     restart_hit_ms = (time.perf_counter() - t) * 1000
     await fresh.close()
-    print(f"prompt: worker start + first render {first_ms:.0f} ms; new prompt (warm worker) "
-          f"median {statistics.median(cold):.1f} ms, max {max(cold):.1f} ms")
-    print(f"prompt: cached {cached_ms * 1000:.2f} us per render(); first hit after restart "
-          f"{restart_hit_ms * 1000:.1f} us")
-    return {"cold_prompt_ms": round(statistics.median(cold), 2), "cached_prompt_ms": round(cached_ms, 5),
-            "worker_start_ms": round(first_ms, 1)}
+    print(
+        f"prompt: worker start + first render {first_ms:.0f} ms; new prompt (warm worker) "
+        f"median {statistics.median(cold):.1f} ms, max {max(cold):.1f} ms"
+    )
+    print(
+        f"prompt: cached {cached_ms * 1000:.2f} us per render(); first hit after restart "
+        f"{restart_hit_ms * 1000:.1f} us"
+    )
+    return {
+        "cold_prompt_ms": round(statistics.median(cold), 2),
+        "cached_prompt_ms": round(cached_ms, 5),
+        "worker_start_ms": round(first_ms, 1),
+    }
 
 
 async def caller_audio(folder: Path, seconds: float) -> bytes:
@@ -104,8 +111,10 @@ async def asr_figures(rec: VoskRecognizer, audio: bytes, max_streams: int) -> di
         lags = await asyncio.gather(*(run_stream(rec, audio, paced=True) for _ in range(n)))
         worst = max(lag for lag, _ in lags)
         ok = worst < 0.5  # backlog under half a second at the end: it kept up
-        print(f"asr: {n:3d} concurrent paced streams: worst lag at end {worst * 1000:7.0f} ms "
-              f"{'kept up' if ok else 'fell behind'}")
+        print(
+            f"asr: {n:3d} concurrent paced streams: worst lag at end {worst * 1000:7.0f} ms "
+            f"{'kept up' if ok else 'fell behind'}"
+        )
         if not ok:
             break
         kept = n

@@ -59,8 +59,9 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
 
         bus = cluster_app.redis_bus_ctx if config.bus.kind == "redis" else bus_ctx
         center = cluster_app.cluster_center_ctx if config.cluster.enabled else center_ctx
-    app.cleanup_ctx.extend([clock_ctx, database_ctx, log_ctx, bus, crm_ctx, center,
-                            speech_ctx, ivr_ctx])  # speech: TTS worker, vosk; ivr: flows, runner
+    app.cleanup_ctx.extend(
+        [clock_ctx, database_ctx, log_ctx, bus, crm_ctx, center, speech_ctx, ivr_ctx]
+    )  # speech: TTS worker, vosk; ivr: flows, runner
     auth_web.install(app)
     desk_routes.install(app)
     chat_routes.install(app)
@@ -118,8 +119,9 @@ async def log_ctx(app: web.Application) -> AsyncIterator[None]:
     await interaction_log.start()
     app[LOG] = interaction_log
     clock = app[CLOCK]
-    interaction_log.append(InteractionEvent(type="server.started", at=clock.now(),
-                                            data={"version": __version__}))
+    interaction_log.append(
+        InteractionEvent(type="server.started", at=clock.now(), data={"version": __version__})
+    )
     yield
     interaction_log.append(InteractionEvent(type="server.stopped", at=clock.now()))
     await interaction_log.close()
@@ -140,8 +142,9 @@ crm_ctx = crm_web.crm_ctx
 
 async def center_ctx(app: web.Application) -> AsyncIterator[None]:
     clock = app[CLOCK]
-    center = Center(app[CONFIG], clock=clock, log=app[LOG], bus=app[BUS],
-                    ids=RandomIds(lambda: int(clock.now() * 1000)))
+    center = Center(
+        app[CONFIG], clock=clock, log=app[LOG], bus=app[BUS], ids=RandomIds(lambda: int(clock.now() * 1000))
+    )
     center.use_crm(crm_web.live_crm(app))  # arrivals get CRM attributes, offers a screen pop
     center.start()
     await recover(center, app[DB])  # settle what a previous run left open, before any traffic
@@ -198,12 +201,14 @@ async def healthz(request: web.Request) -> web.Response:
 async def openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 document of /api/v1, from what the web modules registered."""
     doc = request.app[OPENAPI]
-    return web.json_response({
-        "openapi": "3.1.0",
-        "info": {"title": f"callcenter: {request.app[CONFIG].server.name}", "version": __version__},
-        "paths": dict(sorted(doc["paths"].items())),
-        "components": {"schemas": dict(sorted(doc["schemas"].items()))},
-    })
+    return web.json_response(
+        {
+            "openapi": "3.1.0",
+            "info": {"title": f"callcenter: {request.app[CONFIG].server.name}", "version": __version__},
+            "paths": dict(sorted(doc["paths"].items())),
+            "components": {"schemas": dict(sorted(doc["schemas"].items()))},
+        }
+    )
 
 
 async def version(request: web.Request) -> web.Response:

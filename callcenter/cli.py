@@ -33,25 +33,39 @@ def _parser() -> argparse.ArgumentParser:
 
     user = sub.add_parser("user", help="users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
-    user_sub.add_parser("hash-password", help="hash a password for `password_hash` in the config "
-                        "(asked twice on a terminal, else one line from standard input)")
+    user_sub.add_parser(
+        "hash-password",
+        help="hash a password for `password_hash` in the config "
+        "(asked twice on a terminal, else one line from standard input)",
+    )
 
     prompts = sub.add_parser("prompts", help="IVR prompts (TTS)")
     prompts_sub = prompts.add_subparsers(dest="prompts_command", required=True)
-    _config_arg(prompts_sub.add_parser("build", help="render every static prompt of the flows into "
-                                       "the prompt cache ahead (prints rendered/cached and the time)"))
+    _config_arg(
+        prompts_sub.add_parser(
+            "build",
+            help="render every static prompt of the flows into "
+            "the prompt cache ahead (prints rendered/cached and the time)",
+        )
+    )
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    for name, text in (("upgrade", "upgrade the schema to this version"),
-                       ("current", "print the schema revision in place")):
+    for name, text in (
+        ("upgrade", "upgrade the schema to this version"),
+        ("current", "print the schema revision in place"),
+    ):
         _config_arg(db_sub.add_parser(name, help=text))
     return parser
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
-                   help=f"configuration file (default: {DEFAULT_CONFIG_PATH})")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG_PATH,
+        help=f"configuration file (default: {DEFAULT_CONFIG_PATH})",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,8 +111,10 @@ def cmd_check_config(path: Path) -> int:
         if config is not None and not problems_list:
             flows, problems_list = _check_flows(config)
         if config is not None and not problems_list:
-            print(f"{path}: ok: {len(config.queues)} queues, {len(config.skills)} skills, "
-                  f"{len(config.users)} users, {flows}")
+            print(
+                f"{path}: ok: {len(config.queues)} queues, {len(config.skills)} skills, "
+                f"{len(config.users)} users, {flows}"
+            )
             return 0
     for problem in problems_list:
         print(problem, file=sys.stderr)
@@ -127,19 +143,29 @@ def cmd_serve(config: CenterConfig, args: argparse.Namespace) -> int:
     from callcenter.app import create_app
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = replace(config.server, host=args.host or config.server.host,
-                     port=args.port if args.port is not None else config.server.port)
+    server = replace(
+        config.server,
+        host=args.host or config.server.host,
+        port=args.port if args.port is not None else config.server.port,
+    )
     config = replace(config, server=server)
-    print(f"callcenter {__version__}: serving {config.server.name} on "
-          f"http://{server.host}:{server.port}/", flush=True)
+    print(
+        f"callcenter {__version__}: serving {config.server.name} on http://{server.host}:{server.port}/",
+        flush=True,
+    )
     app = create_app(config)
     app.on_startup.append(_freeze_startup_objects)
     try:
-        web.run_app(app, host=server.host, port=server.port, print=None,
-                    shutdown_timeout=server.shutdown_grace_s, access_log=None)
+        web.run_app(
+            app,
+            host=server.host,
+            port=server.port,
+            print=None,
+            shutdown_timeout=server.shutdown_grace_s,
+            access_log=None,
+        )
     except OSError as exc:
-        print(f"callcenter: cannot listen on {server.host}:{server.port}: {exc.strerror}",
-              file=sys.stderr)
+        print(f"callcenter: cannot listen on {server.host}:{server.port}: {exc.strerror}", file=sys.stderr)
         return 1
     return 0
 
@@ -162,8 +188,10 @@ async def cmd_db(config: CenterConfig, action: str) -> int:
             print(f"{database.describe(config.storage.url)}: schema at {revision}")
         else:
             current = await migrate.current_revision(engine)
-            print(f"{database.describe(config.storage.url)}: schema at {current or 'none'}"
-                  f" (this version needs {migrate.head_revision()})")
+            print(
+                f"{database.describe(config.storage.url)}: schema at {current or 'none'}"
+                f" (this version needs {migrate.head_revision()})"
+            )
     finally:
         await engine.dispose()
     return 0

@@ -49,8 +49,12 @@ def ensure_postgres() -> None:
         return
     versions = os.listdir("/etc/postgresql") if os.path.isdir("/etc/postgresql") else []
     if versions and shutil.which("pg_ctlcluster"):
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[0], "main", "start"],
-                       check=False, capture_output=True, timeout=60)
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", versions[0], "main", "start"],
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
     if not _wait_port(PG_HOST, PG_PORT):
         pytest.fail("PostgreSQL is not running on 127.0.0.1:5432 and could not be started")
 
@@ -66,9 +70,25 @@ def ensure_redis() -> None:
     if _port_open(REDIS_HOST, REDIS_PORT):
         return
     if shutil.which("redis-server"):
-        subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port",
-                        str(REDIS_PORT), "--save", "", "--appendonly", "no"],
-                       check=False, capture_output=True, timeout=30, env=service_env())
+        subprocess.run(
+            [
+                "redis-server",
+                "--daemonize",
+                "yes",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(REDIS_PORT),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            check=False,
+            capture_output=True,
+            timeout=30,
+            env=service_env(),
+        )
     if not _wait_port(REDIS_HOST, REDIS_PORT):
         pytest.fail("Redis is not running on 127.0.0.1:6379 and could not be started")
 
@@ -127,8 +147,12 @@ def demo_ports_taken() -> Iterator[None]:
     from demo_center import DEMO_PORTS
 
     held: list[socket.socket] = []
-    for port, kind in ((DEMO_PORTS["http"], socket.SOCK_STREAM), (DEMO_PORTS["sip"], socket.SOCK_DGRAM),
-                       (DEMO_PORTS["sip"], socket.SOCK_STREAM), (DEMO_PORTS["audiosocket"], socket.SOCK_STREAM)):
+    for port, kind in (
+        (DEMO_PORTS["http"], socket.SOCK_STREAM),
+        (DEMO_PORTS["sip"], socket.SOCK_DGRAM),
+        (DEMO_PORTS["sip"], socket.SOCK_STREAM),
+        (DEMO_PORTS["audiosocket"], socket.SOCK_STREAM),
+    ):
         sock = socket.socket(socket.AF_INET, kind)
         try:
             sock.bind(("127.0.0.1", port))

@@ -67,6 +67,7 @@ class ErlangC:
     def occupancy(self) -> float:
         return min(1.0, self.load / self.c) if self.c else 1.0
 
+
 @dataclass(frozen=True, slots=True)
 class ErlangAResult:
     """M/M/c+M figures; build it with :func:`erlang_a`. Times are seconds."""

@@ -40,8 +40,9 @@ class Matching(EngineState):
                 return None
             target = ov.on_closed
             if OPENS in target.message:
-                target = replace(target, message=fill_opening(target.message,
-                                                               self._hours.opening(qs.cfg.hours, now)))
+                target = replace(
+                    target, message=fill_opening(target.message, self._hours.opening(qs.cfg.hours, now))
+                )
             return self._overflow(contact, queue, "closed", target, now)
         if qs.cfg.max_size is not None and len(qs.waiting) >= qs.cfg.max_size:
             target = ov.on_full or OverflowTarget(to="disconnect", message="All our lines are busy.")

@@ -51,9 +51,15 @@ class _Agent:
 
 
 class DeskHub:
-    def __init__(self, *, on_message: MessageHandler, snapshot: Snapshot,
-                 on_gone: Callable[[str], None], grace_s: float = 30.0,
-                 heartbeat_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        *,
+        on_message: MessageHandler,
+        snapshot: Snapshot,
+        on_gone: Callable[[str], None],
+        grace_s: float = 30.0,
+        heartbeat_s: float = 15.0,
+    ) -> None:
         self._on_message = on_message
         self._snapshot = snapshot
         self._on_gone = on_gone
@@ -131,9 +137,11 @@ class DeskHub:
             if not isinstance(parsed.message, Hello):
                 raise ProtocolError("hello_first", "the first frame must be hello", msg_id=parsed.msg_id)
             if parsed.message.protocol != PROTOCOL_VERSION:
-                raise ProtocolError("protocol_version",
-                                    f"this server speaks desk protocol {PROTOCOL_VERSION}, "
-                                    f"not {parsed.message.protocol}", field="protocol")
+                raise ProtocolError(
+                    "protocol_version",
+                    f"this server speaks desk protocol {PROTOCOL_VERSION}, not {parsed.message.protocol}",
+                    field="protocol",
+                )
         except ProtocolError as exc:
             await ws.send_json(exc.frame())
             await ws.close(code=4002, message=exc.message.encode()[:120])
@@ -194,6 +202,7 @@ class DeskHub:
             self._on_gone(agent_id)
         except Exception:
             log.exception("handling the departure of %s failed", agent_id)
+
 
 def _with_id(frame: Frame, msg_id: Any) -> Frame:
     if msg_id is not None:

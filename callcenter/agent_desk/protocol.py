@@ -133,16 +133,44 @@ class WebRtcClose:
     """The desk stops its audio (the page is closing, the agent turned audio off)."""
 
 
-ClientMessage = (Hello | Heartbeat | SetState | Accept | Decline | Hold | Mute | Transfer | End | Note
-                 | Disposition | CreateTicket | ChatSend | WrapUpDone | WebRtcOffer | WebRtcIce
-                 | WebRtcClose)
+ClientMessage = (
+    Hello
+    | Heartbeat
+    | SetState
+    | Accept
+    | Decline
+    | Hold
+    | Mute
+    | Transfer
+    | End
+    | Note
+    | Disposition
+    | CreateTicket
+    | ChatSend
+    | WrapUpDone
+    | WebRtcOffer
+    | WebRtcIce
+    | WebRtcClose
+)
 
 CLIENT_TYPES: dict[str, type] = {
-    "hello": Hello, "heartbeat": Heartbeat, "set_state": SetState, "accept": Accept,
-    "decline": Decline, "hold": Hold, "mute": Mute, "transfer": Transfer, "end": End,
-    "note": Note, "disposition": Disposition, "create_ticket": CreateTicket,
-    "chat_send": ChatSend, "wrap_up_done": WrapUpDone, "webrtc_offer": WebRtcOffer,
-    "webrtc_ice": WebRtcIce, "webrtc_close": WebRtcClose,
+    "hello": Hello,
+    "heartbeat": Heartbeat,
+    "set_state": SetState,
+    "accept": Accept,
+    "decline": Decline,
+    "hold": Hold,
+    "mute": Mute,
+    "transfer": Transfer,
+    "end": End,
+    "note": Note,
+    "disposition": Disposition,
+    "create_ticket": CreateTicket,
+    "chat_send": ChatSend,
+    "wrap_up_done": WrapUpDone,
+    "webrtc_offer": WebRtcOffer,
+    "webrtc_ice": WebRtcIce,
+    "webrtc_close": WebRtcClose,
 }
 TEXT_LIMITS = {"webrtc_offer": MAX_SDP}  # an SDP is longer than any text a person types
 
@@ -163,7 +191,8 @@ def parse_client_frame(raw: str | bytes) -> Parsed:
     cls = CLIENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         known = ", ".join(sorted(CLIENT_TYPES))
-        raise ProtocolError("unknown_type", f"unknown message type {kind!r} (known: {known})",
-                            field="type", msg_id=msg_id)
+        raise ProtocolError(
+            "unknown_type", f"unknown message type {kind!r} (known: {known})", field="type", msg_id=msg_id
+        )
     limit = TEXT_LIMITS.get(kind, MAX_TEXT) if isinstance(kind, str) else MAX_TEXT
     return Parsed(msg_id, build(cls, data, msg_id=msg_id, max_text=limit))

@@ -33,9 +33,10 @@ def install(app: web.Application) -> None:
 
 async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     center = app[CENTER]
-    audio = DeskAudio(legs=app.get(AGENT_LEGS),  # each desk's connection is its agent's leg
-                      on_state=lambda agent, state: hub.deliver(agent, {"type": "webrtc_state",
-                                                                        "state": state}))
+    audio = DeskAudio(
+        legs=app.get(AGENT_LEGS),  # each desk's connection is its agent's leg
+        on_state=lambda agent, state: hub.deliver(agent, {"type": "webrtc_state", "state": state}),
+    )
     service = DeskService(center, audio=audio)
     hub = DeskHub(
         on_message=service.on_message,

@@ -149,8 +149,11 @@ class DeskService:
             "queues": [q.name for q in self.center.config.queues],
             "agents": sorted(x for x, ag in engine.agents.items() if ag.state.value != "LOGGED_OUT"),
             "revision": p.PROTOCOL_REVISION,
-            "audio": {"webrtc": self.audio is not None, "ice_servers": [],
-                      "connected": self.audio is not None and self.audio.connected(agent)},
+            "audio": {
+                "webrtc": self.audio is not None,
+                "ice_servers": [],
+                "connected": self.audio is not None and self.audio.connected(agent),
+            },
         }
 
     def on_gone(self, agent: str) -> None:

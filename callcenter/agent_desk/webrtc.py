@@ -161,8 +161,14 @@ class _OutboundTrack(MediaStreamTrack):
 class _Peer:
     """One agent desk's peer connection, its two audio directions and its leg."""
 
-    def __init__(self, agent_id: str, pc: RTCPeerConnection, clock: MediaClock,
-                 on_closed: Callable[[_Peer, str], None], on_done: Callable[[_Peer], None]) -> None:
+    def __init__(
+        self,
+        agent_id: str,
+        pc: RTCPeerConnection,
+        clock: MediaClock,
+        on_closed: Callable[[_Peer, str], None],
+        on_done: Callable[[_Peer], None],
+    ) -> None:
         self.agent_id = agent_id
         self.pc = pc
         self.outbound = _OutboundTrack()
@@ -176,8 +182,12 @@ class _Peer:
         self.negotiation: asyncio.Future[str] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-        info = CallInfo(call_id=f"desk-audio-{agent_id}-{id(self):x}", caller=agent_id,
-                        called=agent_id, front_end="webrtc")
+        info = CallInfo(
+            call_id=f"desk-audio-{agent_id}-{id(self):x}",
+            caller=agent_id,
+            called=agent_id,
+            front_end="webrtc",
+        )
         self.leg = WebRtcLeg(info, clock, self)
 
     def start_reading(self, track: MediaStreamTrack) -> None:
@@ -231,8 +241,13 @@ class DeskAudio:
     states (``connected``, ``failed``, ``closed``) so the desk can show them.
     """
 
-    def __init__(self, clock: MediaClock | None = None, *, legs: LegRegistry | None = None,
-                 on_state: StateListener | None = None) -> None:
+    def __init__(
+        self,
+        clock: MediaClock | None = None,
+        *,
+        legs: LegRegistry | None = None,
+        on_state: StateListener | None = None,
+    ) -> None:
         self.clock = clock or MediaClock()
         self.legs = legs
         self._peers: dict[str, _Peer] = {}
@@ -266,8 +281,9 @@ class DeskAudio:
             await peer.close("bad_offer")
             raise
 
-    async def add_ice(self, agent_id: str, candidate: str | None, sdp_mid: str | None,
-                      sdp_mline_index: int | None) -> None:
+    async def add_ice(
+        self, agent_id: str, candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None
+    ) -> None:
         """Add a candidate the browser trickled; ``None`` means no more will come."""
         peer = self._peers.get(agent_id)
         if peer is None:
@@ -337,9 +353,13 @@ class DeskAudio:
         peer = self._peers.get(agent_id)
         if peer is None:
             return {}
-        return {"state": peer.pc.connectionState, "frames_in": peer.frames_in,
-                "frames_out": peer.outbound.frames_sent, "muted": peer.muted,
-                "carrying": peer.leg.carrying}
+        return {
+            "state": peer.pc.connectionState,
+            "frames_in": peer.frames_in,
+            "frames_out": peer.outbound.frames_sent,
+            "muted": peer.muted,
+            "carrying": peer.leg.carrying,
+        }
 
     # Internals ------------------------------------------------------------------------------------
 

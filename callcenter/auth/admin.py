@@ -39,9 +39,13 @@ def _known_skills(request: web.Request) -> set[str] | None:
 
 
 def _log(request: web.Request, kind: str, principal: Principal, username: str, **data: object) -> None:
-    request.app[LOG].append(InteractionEvent(
-        type=kind, at=request.app[CLOCK].now(), data={"username": username, "by": principal.username, **data}
-    ))
+    request.app[LOG].append(
+        InteractionEvent(
+            type=kind,
+            at=request.app[CLOCK].now(),
+            data={"username": username, "by": principal.username, **data},
+        )
+    )
 
 
 def _refuse(error: users.UserError) -> Refused:

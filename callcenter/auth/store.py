@@ -173,8 +173,13 @@ async def session_user(engine: AsyncEngine, token: str, now: float) -> tuple[Pri
     (or the user is disabled). Using a session restarts its idle timer."""
     digest = _digest(token)
     query = (
-        select(users, sessions.c.csrf_token, sessions.c.created_at.label("session_created_at"),
-               sessions.c.last_seen, sessions.c.revoked)
+        select(
+            users,
+            sessions.c.csrf_token,
+            sessions.c.created_at.label("session_created_at"),
+            sessions.c.last_seen,
+            sessions.c.revoked,
+        )
         .join(sessions, sessions.c.user_id == users.c.id)
         .where(sessions.c.token_hash == digest)
     )

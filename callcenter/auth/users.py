@@ -134,7 +134,10 @@ async def create_user(
 
 
 async def change_user(
-    engine: AsyncEngine, username: str, body: Mapping[str, Any], by: str,
+    engine: AsyncEngine,
+    username: str,
+    body: Mapping[str, Any],
+    by: str,
     known_skills: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Apply any of role, name, skills, chat_capacity, disabled (true/false). Disabling ends

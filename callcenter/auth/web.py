@@ -100,26 +100,50 @@ async def login(request: web.Request) -> web.Response:
     throttle = request.app[THROTTLE]
     wait = throttle.attempt(username, address, now)
     if wait > 0:
-        log.append(InteractionEvent(type="auth.login_failed", at=now,
-                                    data={"username": username, "address": address, "reason": "throttled"}))
+        log.append(
+            InteractionEvent(
+                type="auth.login_failed",
+                at=now,
+                data={"username": username, "address": address, "reason": "throttled"},
+            )
+        )
         seconds = max(1, round(wait))
-        return json_error(429, f"too many failed logins; try again in {seconds} s", None,
-                          **{"Retry-After": str(seconds)})
+        return json_error(
+            429, f"too many failed logins; try again in {seconds} s", None, **{"Retry-After": str(seconds)}
+        )
     principal = await check_password(request.app[DB], username, password)
     if principal is None:
-        log.append(InteractionEvent(type="auth.login_failed", at=now, data={
-            "username": username, "address": address, "reason": "bad_credentials"}))
+        log.append(
+            InteractionEvent(
+                type="auth.login_failed",
+                at=now,
+                data={"username": username, "address": address, "reason": "bad_credentials"},
+            )
+        )
         return json_error(401, "wrong username or password")
     throttle.succeeded(username, address)
     old = request.cookies.get(COOKIE)
     if old:
         await revoke_session(request.app[DB], old)
     token, csrf = await create_session(request.app[DB], principal.user_id, now)
-    log.append(InteractionEvent(type="auth.login", at=now, agent_id=principal.username,
-                                data={"role": principal.role, "address": address}))
+    log.append(
+        InteractionEvent(
+            type="auth.login",
+            at=now,
+            agent_id=principal.username,
+            data={"role": principal.role, "address": address},
+        )
+    )
     response = web.json_response({"user": principal.public(), "csrf_token": csrf})
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=_is_https(request),
-                        path="/", max_age=int(MAX_S))
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=_is_https(request),
+        path="/",
+        max_age=int(MAX_S),
+    )
     return response
 
 
@@ -130,8 +154,9 @@ async def logout(request: web.Request) -> web.Response:
     if token:
         await revoke_session(request.app[DB], token)
     if found is not None:
-        request.app[LOG].append(InteractionEvent(type="auth.logout", at=request.app[CLOCK].now(),
-                                                 agent_id=found[0].username))
+        request.app[LOG].append(
+            InteractionEvent(type="auth.logout", at=request.app[CLOCK].now(), agent_id=found[0].username)
+        )
     response = web.json_response({"ok": True})
     response.del_cookie(COOKIE, path="/")
     return response

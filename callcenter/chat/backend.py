@@ -55,9 +55,12 @@ class ChatBackend:
             self.ivr[session.contact_id] = channel
             try:
                 await self.runner.start(
-                    channel=channel, caller=session.phone or session.email or "", called=entry,
+                    channel=channel,
+                    caller=session.phone or session.email or "",
+                    called=entry,
                     contact_id=session.contact_id,
-                    attributes={"name": session.name} if session.name else None)
+                    attributes={"name": session.name} if session.name else None,
+                )
             except CallcenterError:
                 log.exception("chat %s: the IVR did not start; showing topics", session.contact_id)
                 del self.ivr[session.contact_id]

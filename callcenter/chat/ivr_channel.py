@@ -82,8 +82,9 @@ class ChatIvrChannel:
             return
         if self.voicemail:
             self.voicemail = False
-            self.backend.log(self.session, "contact.chat_message",
-                             {"from": "customer", "text": text, "voicemail": True})
+            self.backend.log(
+                self.session, "contact.chat_message", {"from": "customer", "text": text, "voicemail": True}
+            )
             self.call.post(ivr.VoicemailRecorded(path=f"chat:{self.session.contact_id}", seconds=0.0))
             return
         self.call.post(ivr.SpeechRecognized(text=text, confidence=1.0))

@@ -127,7 +127,11 @@ class ChatBackend(Protocol):
 
 class ChatSessions:
     def __init__(
-        self, backend: ChatBackend, new_contact_id: Callable[[], str], *, grace_s: float = 120.0,
+        self,
+        backend: ChatBackend,
+        new_contact_id: Callable[[], str],
+        *,
+        grace_s: float = 120.0,
         store: ChatStore | None = None,
     ) -> None:
         self._backend = backend

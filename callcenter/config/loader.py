@@ -51,6 +51,7 @@ def _resolve_paths(config: CenterConfig, base: Path) -> CenterConfig:
         db_path = storage.url[len(prefix) :]
         if db_path and db_path != ":memory:" and not Path(db_path).is_absolute():
             storage = replace(storage, url=prefix + str((base / db_path).resolve()))
+
     def here(folder: str) -> str:
         return folder if Path(folder).is_absolute() else str((base / folder).resolve())
 
@@ -60,8 +61,7 @@ def _resolve_paths(config: CenterConfig, base: Path) -> CenterConfig:
         model_path = here(model_path)
     speech = replace(speech, model_path=model_path, cache_dir=here(speech.cache_dir))
     telephony = replace(config.telephony, recordings_dir=here(config.telephony.recordings_dir))
-    return replace(config, storage=storage, ivr_dir=here(config.ivr_dir), speech=speech,
-                   telephony=telephony)
+    return replace(config, storage=storage, ivr_dir=here(config.ivr_dir), speech=speech, telephony=telephony)
 
 
 def _duplicates(names: Iterable[str]) -> set[str]:
@@ -91,8 +91,9 @@ def _check_references(config: CenterConfig, b: Builder) -> None:
         try:
             ZoneInfo(hours.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            b.problems.add(b.file, b.line(where, b.line(f"hours.{name}")), where,
-                           f"unknown timezone {hours.timezone!r}")
+            b.problems.add(
+                b.file, b.line(where, b.line(f"hours.{name}")), where, f"unknown timezone {hours.timezone!r}"
+            )
 
     _check_cluster(config, b)
     _check_extras(config, b)
@@ -118,11 +119,19 @@ def _check_cluster(config: CenterConfig, b: Builder) -> None:
         return
     where = "cluster.enabled"
     if config.bus.kind != "redis":
-        b.problems.add(b.file, b.line("bus.kind", b.line(where)), "bus.kind",
-                       "cluster mode needs the Redis bus (bus.kind: redis)")
+        b.problems.add(
+            b.file,
+            b.line("bus.kind", b.line(where)),
+            "bus.kind",
+            "cluster mode needs the Redis bus (bus.kind: redis)",
+        )
     if config.storage.is_sqlite:
-        b.problems.add(b.file, b.line("storage.url", b.line(where)), "storage.url",
-                       "cluster mode needs a PostgreSQL storage url shared by every node")
+        b.problems.add(
+            b.file,
+            b.line("storage.url", b.line(where)),
+            "storage.url",
+            "cluster mode needs a PostgreSQL storage url shared by every node",
+        )
 
 
 # What each optional part needs, and the extra that installs it (pyproject.toml).
@@ -140,11 +149,19 @@ def _check_extras(config: CenterConfig, b: Builder) -> None:
     """A configuration that names an optional part says which install line it needs; the
     embedded defaults (SQLite, memory bus) need none."""
     if config.storage.url.startswith("postgresql") and not _installed("asyncpg"):
-        b.problems.add(b.file, b.line("storage.url"), "storage.url",
-                       f"PostgreSQL needs the asyncpg driver, which is not installed: {CLUSTER_EXTRA}")
+        b.problems.add(
+            b.file,
+            b.line("storage.url"),
+            "storage.url",
+            f"PostgreSQL needs the asyncpg driver, which is not installed: {CLUSTER_EXTRA}",
+        )
     if config.bus.kind == "redis" and not _installed("redis"):
-        b.problems.add(b.file, b.line("bus.kind"), "bus.kind",
-                       f"the Redis bus needs the redis package, which is not installed: {CLUSTER_EXTRA}")
+        b.problems.add(
+            b.file,
+            b.line("bus.kind"),
+            "bus.kind",
+            f"the Redis bus needs the redis package, which is not installed: {CLUSTER_EXTRA}",
+        )
 
 
 def _check_queue(
@@ -157,8 +174,9 @@ def _check_queue(
                 b.problems.add(b.file, b.line(here), here, f"unknown skill {skill!r}{_known(skills)}")
     if queue.hours is not None and queue.hours not in config.hours:
         here = f"{where}.hours"
-        b.problems.add(b.file, b.line(here), here,
-                       f"unknown hours {queue.hours!r}{_known(set(config.hours))}")
+        b.problems.add(
+            b.file, b.line(here), here, f"unknown hours {queue.hours!r}{_known(set(config.hours))}"
+        )
     for reason in ("on_full", "on_max_wait", "on_no_agents", "on_closed"):
         target = getattr(queue.overflow, reason)
         here = f"{where}.overflow.{reason}.queue"

@@ -71,8 +71,7 @@ class StorageConfig:
     def __post_init__(self) -> None:
         if not self.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError(
-                f"storage url {self.url!r} must start with 'sqlite+aiosqlite://' or "
-                "'postgresql+asyncpg://'"
+                f"storage url {self.url!r} must start with 'sqlite+aiosqlite://' or 'postgresql+asyncpg://'"
             )
         if self.batch_max < 1:
             raise ValueError("batch_max must be at least 1")

@@ -37,16 +37,24 @@ def add_cli(subparsers: Any) -> None:
     seeder.add_argument("--customers", type=int, required=True, help="how many customers")
     seeder.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same data")
     seeder.add_argument("--first", type=int, default=1, help="number of the first customer (default 1)")
-    seeder.add_argument("--until", type=date.fromisoformat, default=DEFAULT_UNTIL,
-                        help=f"day the generated history ends (default {DEFAULT_UNTIL})")
+    seeder.add_argument(
+        "--until",
+        type=date.fromisoformat,
+        default=DEFAULT_UNTIL,
+        help=f"day the generated history ends (default {DEFAULT_UNTIL})",
+    )
     seeder.add_argument("--no-history", action="store_true", help="customers and numbers only")
     importer = sub.add_parser("import", help="load customers from a CSV file (see docs/crm.md)")
     importer.add_argument("file", type=Path)
     sub.add_parser("refresh", help="recompute every customer's scores (run nightly)")
     for p in (seeder, importer, *sub.choices.values()):
         if not any(a.dest == "config" for a in p._actions):
-            p.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
-                           help=f"configuration file (default: {DEFAULT_CONFIG_PATH})")
+            p.add_argument(
+                "--config",
+                type=Path,
+                default=DEFAULT_CONFIG_PATH,
+                help=f"configuration file (default: {DEFAULT_CONFIG_PATH})",
+            )
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -76,8 +84,10 @@ async def _run(config: CenterConfig, args: argparse.Namespace) -> int:
         if config.storage.is_sqlite and config.storage.upgrade_on_start:
             await migrate.upgrade(engine)
         elif await migrate.current_revision(engine) != migrate.head_revision():
-            print("callcenter crm: the database schema is out of date: run `callcenter db upgrade`",
-                  file=sys.stderr)
+            print(
+                "callcenter crm: the database schema is out of date: run `callcenter db upgrade`",
+                file=sys.stderr,
+            )
             return 1
         return await _command(engine, crm_config(config), args)
     finally:
@@ -87,21 +97,37 @@ async def _run(config: CenterConfig, args: argparse.Namespace) -> int:
 async def _command(engine: AsyncEngine, crm: CrmConfig, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.crm_command == "seed":
-        stats = await seed(engine, args.customers, args.seed, first=args.first, until=args.until,
-                           country_code=crm.default_country_code, history=not args.no_history)
-        print(f"seeded {stats.customers} customers, {stats.phones} phones, {stats.emails} e-mails, "
-              f"{stats.orders} orders, {stats.tickets} tickets in {time.perf_counter() - started:.1f} s")
+        stats = await seed(
+            engine,
+            args.customers,
+            args.seed,
+            first=args.first,
+            until=args.until,
+            country_code=crm.default_country_code,
+            history=not args.no_history,
+        )
+        print(
+            f"seeded {stats.customers} customers, {stats.phones} phones, {stats.emails} e-mails, "
+            f"{stats.orders} orders, {stats.tickets} tickets in {time.perf_counter() - started:.1f} s"
+        )
         return 0
     if args.crm_command == "import":
         now = time.time()
-        report = await import_csv(engine, args.file, country_code=crm.default_country_code, now=now,
-                                  ids=RandomIds(lambda: int(time.time() * 1000)))
+        report = await import_csv(
+            engine,
+            args.file,
+            country_code=crm.default_country_code,
+            now=now,
+            ids=RandomIds(lambda: int(time.time() * 1000)),
+        )
         for error in report.errors:
             print(f"{args.file}: {error}", file=sys.stderr)
         print(f"{args.file}: imported {report.imported} of {report.rows} rows, {len(report.errors)} error(s)")
         return 0 if not report.errors else 2
     now = datetime.now(UTC).timestamp()
     result = await refresh_scores(engine, now)
-    print(f"scored {result.customers} customers ({result.with_orders} with orders) in "
-          f"{time.perf_counter() - started:.1f} s; pyramid {result.pyramid}; segments {result.segments}")
+    print(
+        f"scored {result.customers} customers ({result.with_orders} with orders) in "
+        f"{time.perf_counter() - started:.1f} s; pyramid {result.pyramid}; segments {result.segments}"
+    )
     return 0

@@ -36,11 +36,25 @@ from callcenter.crm_link.phone import parse_country_code
 LOOKUP_KEYS = ("caller_number", "email", "account_number", "customer_id")
 # the keys ``model.contact_attributes`` gives; route rules may match only these
 ATTRIBUTE_KEYS = (
-    "identified", "tier", "segment", "value_cell", "churn_risk", "language", "rfm", "repeat_contact",
+    "identified",
+    "tier",
+    "segment",
+    "value_cell",
+    "churn_risk",
+    "language",
+    "rfm",
+    "repeat_contact",
     "open_complaint",
 )
 CARD_FIELDS = (
-    "customer_id", "name", "first_name", "account_number", "language", "tier", "phones", "emails",
+    "customer_id",
+    "name",
+    "first_name",
+    "account_number",
+    "language",
+    "tier",
+    "phones",
+    "emails",
 )
 _HEADER = re.compile(r"^[A-Za-z0-9-]+:\s*\S.*$")
 

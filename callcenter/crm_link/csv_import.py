@@ -61,7 +61,11 @@ class ImportReport:
 
 
 async def import_csv(
-    engine: AsyncEngine, path: Path | str, *, country_code: str = "+1", now: float,
+    engine: AsyncEngine,
+    path: Path | str,
+    *,
+    country_code: str = "+1",
+    now: float,
     ids: IdGenerator,
 ) -> ImportReport:
     """Import the customers of the CSV file at ``path`` (UTF-8, a BOM is fine)."""
@@ -70,7 +74,11 @@ async def import_csv(
 
 
 async def import_rows(
-    engine: AsyncEngine, handle: io.TextIOBase | Iterable[str], *, country_code: str, now: float,
+    engine: AsyncEngine,
+    handle: io.TextIOBase | Iterable[str],
+    *,
+    country_code: str,
+    now: float,
     ids: IdGenerator,
 ) -> ImportReport:
     report = ImportReport()
@@ -122,8 +130,11 @@ def _parse(
         report.errors.append(RowError(line, "customer_id", "customer_id is longer than 32 characters"))
         return None
     if values["account_number"] in seen:
-        report.errors.append(RowError(line, "account_number",
-                                      f"account number {values['account_number']!r} is already in this file"))
+        report.errors.append(
+            RowError(
+                line, "account_number", f"account number {values['account_number']!r} is already in this file"
+            )
+        )
         return None
     seen.add(values["account_number"])
     values["id"] = customer_id or None
@@ -131,7 +142,10 @@ def _parse(
 
 
 async def _write(
-    engine: AsyncEngine, pending: list[Pending], report: ImportReport, now: float,
+    engine: AsyncEngine,
+    pending: list[Pending],
+    report: ImportReport,
+    now: float,
     new_id: Callable[[str], str],
 ) -> None:
     if not pending:
@@ -139,15 +153,21 @@ async def _write(
     async with engine.begin() as conn:
         accounts = [v["account_number"] for _, v, _, _ in pending]
         ids = [v["id"] for _, v, _, _ in pending if v["id"]]
-        taken = set((await conn.execute(
-            select(customers.c.account_number).where(customers.c.account_number.in_(accounts)))).scalars())
+        taken = set(
+            (
+                await conn.execute(
+                    select(customers.c.account_number).where(customers.c.account_number.in_(accounts))
+                )
+            ).scalars()
+        )
         used = set((await conn.execute(select(customers.c.id).where(customers.c.id.in_(ids)))).scalars())
         people, points = [], []
         for line, values, phones, emails in pending:
             if values["account_number"] in taken:
                 account = values["account_number"]
-                report.errors.append(RowError(
-                    line, "account_number", f"account number {account!r} is already in the store"))
+                report.errors.append(
+                    RowError(line, "account_number", f"account number {account!r} is already in the store")
+                )
                 continue
             if values["id"] in used:
                 report.errors.append(RowError(line, "customer_id", f"customer id {values['id']!r} is taken"))

@@ -46,9 +46,18 @@ class DemoCaller:
 
 
 DEMO_CALLERS = (
-    DemoCaller(customer_id="cus-demo-0001", account_number="AC-DEMO-1", name="Levi", first_name="Noa",
-               language="he", tier="top", phone="+972501234567", email="noa.levi@example.com",
-               ticket_id="tic-demo-0001", ticket_subject="Card payment declined twice"),
+    DemoCaller(
+        customer_id="cus-demo-0001",
+        account_number="AC-DEMO-1",
+        name="Levi",
+        first_name="Noa",
+        language="he",
+        tier="top",
+        phone="+972501234567",
+        email="noa.levi@example.com",
+        ticket_id="tic-demo-0001",
+        ticket_subject="Card payment declined twice",
+    ),
 )
 
 
@@ -62,8 +71,9 @@ async def ensure_demo_customers(engine: AsyncEngine, config: CrmConfig, now: flo
     if present:
         return 0
     until = datetime.fromtimestamp(now, UTC).date()
-    stats = await seed(engine, config.demo_customers, DEMO_SEED, until=until,
-                       country_code=config.default_country_code)
+    stats = await seed(
+        engine, config.demo_customers, DEMO_SEED, until=until, country_code=config.default_country_code
+    )
     async with engine.begin() as conn:
         await conn.execute(insert(customers), [_customer_row(c, now) for c in DEMO_CALLERS])
         await conn.execute(insert(contact_points), [p for c in DEMO_CALLERS for p in _points(c)])
@@ -76,25 +86,51 @@ async def ensure_demo_customers(engine: AsyncEngine, config: CrmConfig, now: flo
 
 
 def _customer_row(c: DemoCaller, now: float) -> dict[str, Any]:
-    return {"id": c.customer_id, "account_number": c.account_number, "name": c.name,
-            "first_name": c.first_name, "language": c.language, "tier": c.tier,
-            "created_at": round(now - 400 * DAY_S, 3)}
+    return {
+        "id": c.customer_id,
+        "account_number": c.account_number,
+        "name": c.name,
+        "first_name": c.first_name,
+        "language": c.language,
+        "tier": c.tier,
+        "created_at": round(now - 400 * DAY_S, 3),
+    }
 
 
 def _points(c: DemoCaller) -> list[dict[str, Any]]:
-    return [{"customer_id": c.customer_id, "kind": "phone", "value": c.phone, "label": "mobile"},
-            {"customer_id": c.customer_id, "kind": "email", "value": c.email, "label": None}]
+    return [
+        {"customer_id": c.customer_id, "kind": "phone", "value": c.phone, "label": "mobile"},
+        {"customer_id": c.customer_id, "kind": "email", "value": c.email, "label": None},
+    ]
 
 
 def _orders(c: DemoCaller, now: float) -> list[dict[str, Any]]:
     """A steady customer: an order about every two months for two years."""
-    return [{"id": f"ord-{c.customer_id}-{k}", "customer_id": c.customer_id,
-             "ordered_at": round(now - (10 + 60 * k) * DAY_S, 3), "amount": 180.0 + 15 * (k % 4),
-             "currency": "ILS", "status": "delivered", "tracking": None} for k in range(12)]
+    return [
+        {
+            "id": f"ord-{c.customer_id}-{k}",
+            "customer_id": c.customer_id,
+            "ordered_at": round(now - (10 + 60 * k) * DAY_S, 3),
+            "amount": 180.0 + 15 * (k % 4),
+            "currency": "ILS",
+            "status": "delivered",
+            "tracking": None,
+        }
+        for k in range(12)
+    ]
 
 
 def _ticket_row(c: DemoCaller, now: float) -> dict[str, Any]:
     opened = round(now - 2 * DAY_S, 3)
-    return {"id": c.ticket_id, "customer_id": c.customer_id, "kind": "complaint", "status": "open",
-            "owner": "alice", "due_at": round(now + 5 * DAY_S, 3), "subject": c.ticket_subject,
-            "contact_ids": [], "created_at": opened, "updated_at": opened}
+    return {
+        "id": c.ticket_id,
+        "customer_id": c.customer_id,
+        "kind": "complaint",
+        "status": "open",
+        "owner": "alice",
+        "due_at": round(now + 5 * DAY_S, 3),
+        "subject": c.ticket_subject,
+        "contact_ids": [],
+        "created_at": opened,
+        "updated_at": opened,
+    }

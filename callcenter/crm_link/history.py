@@ -20,7 +20,11 @@ HISTORY_EVENTS = ("contact.note", "contact.disposition", "ivr.survey")
 
 
 async def contact_history(
-    engine: AsyncEngine, customer_id: str, *, limit: int = 20, before: float | None = None,
+    engine: AsyncEngine,
+    customer_id: str,
+    *,
+    limit: int = 20,
+    before: float | None = None,
     exclude: str | None = None,
 ) -> list[dict[str, Any]]:
     """The customer's contacts, newest first: channel, queue, agent, times, how it ended,
@@ -38,12 +42,23 @@ async def contact_history(
     out = []
     for r in rows:
         notes, rating = extras.get(r["contact_id"], ([], None))
-        out.append({
-            "contact_id": r["contact_id"], "channel": r["channel"], "queue": r["queue"],
-            "agent_id": r["agent_id"], "state": r["state"], "arrived_at": r["arrived_at"],
-            "answered_at": r["answered_at"], "ended_at": r["ended_at"], "end_reason": r["end_reason"],
-            "wait_s": r["wait_s"], "disposition": r["disposition"], "notes": notes, "rating": rating,
-        })
+        out.append(
+            {
+                "contact_id": r["contact_id"],
+                "channel": r["channel"],
+                "queue": r["queue"],
+                "agent_id": r["agent_id"],
+                "state": r["state"],
+                "arrived_at": r["arrived_at"],
+                "answered_at": r["answered_at"],
+                "ended_at": r["ended_at"],
+                "end_reason": r["end_reason"],
+                "wait_s": r["wait_s"],
+                "disposition": r["disposition"],
+                "notes": notes,
+                "rating": rating,
+            }
+        )
     return out
 
 
@@ -55,7 +70,8 @@ async def _extras(
     found = await conn.execute(
         select(events.c.contact_id, events.c.type, events.c.at, events.c.agent_id, events.c.data)
         .where(events.c.contact_id.in_(list(contact_ids)), events.c.type.in_(HISTORY_EVENTS))
-        .order_by(events.c.seq))
+        .order_by(events.c.seq)
+    )
     out: dict[str, tuple[list[dict[str, Any]], int | None]] = {}
     for cid, kind, at, agent_id, data in found:
         notes, rating = out.get(cid, ([], None))
@@ -73,10 +89,13 @@ async def ivr_trail(engine: AsyncEngine, contact_id: str) -> dict[str, Any]:
     keyed or said, lookups. Digits are shown exactly as logged: the IVR masks sensitive
     input before it is logged, and nothing here can (or tries to) unmask it."""
     async with engine.connect() as conn:
-        rows = (await conn.execute(
-            select(events.c.type, events.c.at, events.c.data)
-            .where(events.c.contact_id == contact_id, events.c.type.like("ivr.%"))
-            .order_by(events.c.seq))).all()
+        rows = (
+            await conn.execute(
+                select(events.c.type, events.c.at, events.c.data)
+                .where(events.c.contact_id == contact_id, events.c.type.like("ivr.%"))
+                .order_by(events.c.seq)
+            )
+        ).all()
     return fold_ivr([(kind, at, data or {}) for kind, at, data in rows])
 
 
@@ -114,10 +133,24 @@ async def contact_summary(engine: AsyncEngine, contact_id: str) -> dict[str, Any
         notes, rating = (await _extras(conn, [contact_id])).get(contact_id, ([], None))
         linked: list[dict[str, Any]] = []
         if row["customer_id"] is not None:
-            found = (await conn.execute(select(tickets).where(tickets.c.customer_id == row["customer_id"])))
+            found = await conn.execute(select(tickets).where(tickets.c.customer_id == row["customer_id"]))
             linked = [ticket_dict(t) for t in found.mappings() if contact_id in (t["contact_ids"] or [])]
-    keys = ("contact_id", "channel", "caller", "customer_id", "queue", "agent_id", "state", "arrived_at",
-            "answered_at", "ended_at", "end_reason", "disposition", "wait_s", "transfers")
+    keys = (
+        "contact_id",
+        "channel",
+        "caller",
+        "customer_id",
+        "queue",
+        "agent_id",
+        "state",
+        "arrived_at",
+        "answered_at",
+        "ended_at",
+        "end_reason",
+        "disposition",
+        "wait_s",
+        "transfers",
+    )
     return {**{k: row[k] for k in keys}, "notes": notes, "rating": rating, "tickets": linked}
 
 

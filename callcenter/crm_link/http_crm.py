@@ -140,8 +140,16 @@ class HttpCrmDirectory:
         for theirs, field in self.config.fields.items():
             if theirs in data:
                 ours[field] = data[theirs]
-        for field in ("customer_id", "name", "first_name", "account_number", "language", "tier",
-                      "phones", "emails"):
+        for field in (
+            "customer_id",
+            "name",
+            "first_name",
+            "account_number",
+            "language",
+            "tier",
+            "phones",
+            "emails",
+        ):
             if field not in ours and field in data:
                 ours[field] = data[field]
         if "customer_id" not in ours and "id" in data:
@@ -242,8 +250,9 @@ class WebhookSender:
             if attempt:
                 await self._sleep(self.config.webhook_backoff_s * 2 ** (attempt - 1))
             try:
-                async with self.session.post(self.url, json=dict(payload), headers=self.headers,
-                                             timeout=timeout) as response:
+                async with self.session.post(
+                    self.url, json=dict(payload), headers=self.headers, timeout=timeout
+                ) as response:
                     if 200 <= response.status < 300:
                         return True
                     problem = f"{response.status} {response.reason}"

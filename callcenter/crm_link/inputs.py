@@ -73,8 +73,12 @@ def customer_values(
     normalized phones and e-mails (None when absent from a partial body)."""
     _unknown(body, CUSTOMER_FIELDS)
     values: dict[str, Any] = {}
-    for key, max_len, required in (("name", 128, True), ("first_name", 128, False),
-                                   ("account_number", 32, True), ("tier", 16, False)):
+    for key, max_len, required in (
+        ("name", 128, True),
+        ("first_name", 128, False),
+        ("account_number", 32, True),
+        ("tier", 16, False),
+    ):
         if partial and key not in body:
             continue
         values[key] = _text(body, key, max_len, required=required)
@@ -176,5 +180,10 @@ def order_values(row: Mapping[str, Any]) -> dict[str, Any]:
     tracking = str(row.get("tracking") or "").strip() or None
     if tracking is not None and len(tracking) > 64:
         raise CrmInputError("tracking", "tracking is longer than 64 characters")
-    return {"ordered_at": ordered_at, "amount": round(amount, 2), "currency": currency,
-            "status": status, "tracking": tracking}
+    return {
+        "ordered_at": ordered_at,
+        "amount": round(amount, 2),
+        "currency": currency,
+        "status": status,
+        "tracking": tracking,
+    }

@@ -78,7 +78,7 @@ def _strip_uri(text: str) -> str:
     lowered = text.lower().strip("<>")
     for scheme in ("tel:", "sip:", "sips:"):
         if lowered.startswith(scheme):
-            rest = text.strip("<>")[len(scheme):]
+            rest = text.strip("<>")[len(scheme) :]
             return rest.split("@", 1)[0].split(";", 1)[0]
     return text
 
@@ -100,7 +100,7 @@ def normalize_email(raw: str) -> str:
     address is lowercased: mail systems treat the local part case-insensitively in practice."""
     text = raw.strip().lower()
     if text.startswith("mailto:"):
-        text = text[len("mailto:"):]
+        text = text[len("mailto:") :]
     if not _EMAIL.match(text):
         raise InvalidEmail(f"{raw!r} is not an e-mail address like name@example.com")
     if len(text) > 254:

@@ -24,9 +24,15 @@ async def _require_customer(conn: AsyncConnection, customer_id: str) -> None:
 
 def ticket_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {
-        "id": row["id"], "customer_id": row["customer_id"], "kind": row["kind"], "status": row["status"],
-        "owner": row["owner"], "due_at": row["due_at"], "subject": row["subject"],
-        "contact_ids": list(row["contact_ids"] or []), "created_at": row["created_at"],
+        "id": row["id"],
+        "customer_id": row["customer_id"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "owner": row["owner"],
+        "due_at": row["due_at"],
+        "subject": row["subject"],
+        "contact_ids": list(row["contact_ids"] or []),
+        "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
 
@@ -56,7 +62,8 @@ async def patch_ticket(
     values = ticket_values(body, partial=True)
     if not values and add is None:
         raise CrmInputError(
-            "body", "nothing to change: send status, owner, due_at, subject, kind or contact_ids")
+            "body", "nothing to change: send status, owner, due_at, subject, kind or contact_ids"
+        )
     async with engine.begin() as conn:
         row = (await conn.execute(select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
         if row is None:
@@ -100,11 +107,29 @@ async def add_order(
 
 async def recent_orders(engine: AsyncEngine, customer_id: str, limit: int = 5) -> list[dict[str, Any]]:
     async with engine.connect() as conn:
-        rows = (await conn.execute(
-            select(orders).where(orders.c.customer_id == customer_id)
-            .order_by(orders.c.ordered_at.desc()).limit(limit))).mappings().all()
-    return [{"id": r["id"], "ordered_at": r["ordered_at"], "amount": float(r["amount"]),
-             "currency": r["currency"], "status": r["status"], "tracking": r["tracking"]} for r in rows]
+        rows = (
+            (
+                await conn.execute(
+                    select(orders)
+                    .where(orders.c.customer_id == customer_id)
+                    .order_by(orders.c.ordered_at.desc())
+                    .limit(limit)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return [
+        {
+            "id": r["id"],
+            "ordered_at": r["ordered_at"],
+            "amount": float(r["amount"]),
+            "currency": r["currency"],
+            "status": r["status"],
+            "tracking": r["tracking"],
+        }
+        for r in rows
+    ]
 
 
 async def add_note(engine: AsyncEngine, customer_id: str, text: str, *, author: str, now: float) -> None:
@@ -112,25 +137,43 @@ async def add_note(engine: AsyncEngine, customer_id: str, text: str, *, author: 
         raise CrmInputError("text", "a note needs text")
     async with engine.begin() as conn:
         await _require_customer(conn, customer_id)
-        await conn.execute(insert(customer_notes).values(
-            customer_id=customer_id, at=now, author=author, text=text.strip()))
+        await conn.execute(
+            insert(customer_notes).values(customer_id=customer_id, at=now, author=author, text=text.strip())
+        )
 
 
 async def add_survey_answer(
-    engine: AsyncEngine, customer_id: str, rating: int, *, contact_id: str | None, now: float,
+    engine: AsyncEngine,
+    customer_id: str,
+    rating: int,
+    *,
+    contact_id: str | None,
+    now: float,
     comment: str | None = None,
 ) -> None:
     async with engine.begin() as conn:
         await _require_customer(conn, customer_id)
-        await conn.execute(insert(survey_answers).values(
-            customer_id=customer_id, contact_id=contact_id, at=now, rating=rating, comment=comment))
+        await conn.execute(
+            insert(survey_answers).values(
+                customer_id=customer_id, contact_id=contact_id, at=now, rating=rating, comment=comment
+            )
+        )
 
 
 async def customer_notes_of(engine: AsyncEngine, customer_id: str, limit: int = 10) -> list[dict[str, Any]]:
     async with engine.connect() as conn:
-        rows = (await conn.execute(
-            select(customer_notes).where(customer_notes.c.customer_id == customer_id)
-            .order_by(customer_notes.c.at.desc()).limit(limit))).mappings().all()
+        rows = (
+            (
+                await conn.execute(
+                    select(customer_notes)
+                    .where(customer_notes.c.customer_id == customer_id)
+                    .order_by(customer_notes.c.at.desc())
+                    .limit(limit)
+                )
+            )
+            .mappings()
+            .all()
+        )
     return [{"at": r["at"], "by": r["author"], "text": r["text"]} for r in rows]
 
 
@@ -157,8 +200,12 @@ async def self_service_answer(engine: AsyncEngine, want: str, customer_id: str) 
         if not latest:
             return None
         order = latest[0]
-        return {"status": order["status"], "tracking": order["tracking"], "ordered_at": order["ordered_at"],
-                "order_id": order["id"]}
+        return {
+            "status": order["status"],
+            "tracking": order["tracking"],
+            "ordered_at": order["ordered_at"],
+            "order_id": order["id"],
+        }
     if want == "open_tickets":
         rows = await list_tickets(engine, customer_id, status="open", limit=50)
         return {"count": len(rows), "latest_subject": rows[0]["subject"] if rows else None}

@@ -48,8 +48,9 @@ WRITE_BATCH = 5000
 class ScoreSettings:
     margin_rate: float = 0.2
     discount_rate: float = 0.1
-    retention: Mapping[str, float] = field(default_factory=lambda: {
-        "low": 0.85, "medium": 0.6, "high": 0.3, "unknown": 0.5})
+    retention: Mapping[str, float] = field(
+        default_factory=lambda: {"low": 0.85, "medium": 0.6, "high": 0.3, "unknown": 0.5}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ async def refresh_scores(
     async with engine.begin() as conn:
         await conn.execute(delete(customer_scores))
         for start in range(0, len(scored), WRITE_BATCH):
-            batch = [{**r, "computed_at": now} for r in scored[start:start + WRITE_BATCH]]
+            batch = [{**r, "computed_at": now} for r in scored[start : start + WRITE_BATCH]]
             await conn.execute(insert(customer_scores), batch)
     segments: dict[str, int] = defaultdict(int)
     pyramid: dict[str, int] = defaultdict(int)
@@ -115,21 +116,29 @@ async def _read(engine: AsyncEngine, now: float) -> tuple[list[Any], dict[str, l
     last_year = orders.c.ordered_at >= now - YEAR_S
     year_before = (orders.c.ordered_at >= now - 2 * YEAR_S) & (orders.c.ordered_at < now - YEAR_S)
     per_customer = (
-        select(orders.c.customer_id, func.count().label("n"), func.sum(orders.c.amount).label("total"),
-               func.max(orders.c.ordered_at).label("last"),
-               func.sum(case((last_year, orders.c.amount), else_=0)).label("last_year"),
-               func.sum(case((year_before, orders.c.amount), else_=0)).label("year_before"))
+        select(
+            orders.c.customer_id,
+            func.count().label("n"),
+            func.sum(orders.c.amount).label("total"),
+            func.max(orders.c.ordered_at).label("last"),
+            func.sum(case((last_year, orders.c.amount), else_=0)).label("last_year"),
+            func.sum(case((year_before, orders.c.amount), else_=0)).label("year_before"),
+        )
         .where(orders.c.status != "cancelled", orders.c.ordered_at <= now)
-        .group_by(orders.c.customer_id).subquery()
+        .group_by(orders.c.customer_id)
+        .subquery()
     )
     query = select(customers.c.id, per_customer).select_from(
-        customers.outerjoin(per_customer, per_customer.c.customer_id == customers.c.id))
+        customers.outerjoin(per_customer, per_customer.c.customer_id == customers.c.id)
+    )
     days: dict[str, list[date]] = defaultdict(list)
     async with engine.connect() as conn:
         rows = list((await conn.execute(query)).all())
         stream = await conn.stream(
-            select(orders.c.customer_id, orders.c.ordered_at)
-            .where(orders.c.status != "cancelled", orders.c.ordered_at <= now))
+            select(orders.c.customer_id, orders.c.ordered_at).where(
+                orders.c.status != "cancelled", orders.c.ordered_at <= now
+            )
+        )
         async for cid, at in stream:
             days[cid].append(datetime.fromtimestamp(at, UTC).date())
     return rows, days
@@ -139,8 +148,13 @@ def _score(
     rows: list[Any], order_days: Mapping[str, list[date]], today: date, settings: ScoreSettings
 ) -> list[dict[str, Any]]:
     activities = [
-        CustomerActivity(r.id, None if r.last is None else datetime.fromtimestamp(r.last, UTC).date(),
-                         int(r.n or 0), float(r.total or 0)) for r in rows
+        CustomerActivity(
+            r.id,
+            None if r.last is None else datetime.fromtimestamp(r.last, UTC).date(),
+            int(r.n or 0),
+            float(r.total or 0),
+        )
+        for r in rows
     ]
     rfm = rfm_scores(activities, today)
     totals = {a.customer_id: a.total_amount for a in activities}
@@ -153,12 +167,21 @@ def _score(
         score, risk = rfm[r.id], churn[r.id]
         margin = float(r.last_year or 0) * settings.margin_rate
         clv = clv_steady(margin, settings.retention[risk.level], settings.discount_rate)
-        out.append({
-            "customer_id": r.id, "rfm": score.code,
-            "segment": segment_of(score.recency, score.frequency, score.monetary) if a.order_count
-            else "prospect",
-            "pyramid": pyramid[r.id], "value_cell": cells[r.id], "clv": round(clv, 2),
-            "churn_risk": risk.level, "churn_score": risk.score, "total_spend": a.total_amount,
-            "order_count": a.order_count, "last_order_at": r.last,
-        })
+        out.append(
+            {
+                "customer_id": r.id,
+                "rfm": score.code,
+                "segment": segment_of(score.recency, score.frequency, score.monetary)
+                if a.order_count
+                else "prospect",
+                "pyramid": pyramid[r.id],
+                "value_cell": cells[r.id],
+                "clv": round(clv, 2),
+                "churn_risk": risk.level,
+                "churn_score": risk.score,
+                "total_spend": a.total_amount,
+                "order_count": a.order_count,
+                "last_order_at": r.last,
+            }
+        )
     return out

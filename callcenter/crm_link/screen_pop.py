@@ -65,16 +65,29 @@ def repeat_warning(
         return None
     ticket_of = open_ticket_ids(open_tickets)
     history = [
-        ContactRecord(c.contact_id, _dt(c.arrived_at), ticket_id=ticket_of.get(c.contact_id),
-                      ticket_open=c.contact_id in ticket_of)
-        for c in card.recent_contacts if c.contact_id != contact_id
+        ContactRecord(
+            c.contact_id,
+            _dt(c.arrived_at),
+            ticket_id=ticket_of.get(c.contact_id),
+            ticket_open=c.contact_id in ticket_of,
+        )
+        for c in card.recent_contacts
+        if c.contact_id != contact_id
     ]
     flag = is_repeat_contact(ContactRecord(contact_id, _dt(now)), history, within_days=repeat_window_days)
     if flag is not None:
-        return {"reason": flag.reason, "previous_contact_id": flag.previous_contact_id,
-                "ticket_id": flag.ticket_id, "days_since": round(flag.days_since, 2)}
-    return {"reason": "recent_contact", "previous_contact_id": previous.contact_id, "ticket_id": None,
-            "days_since": round((now - previous.arrived_at) / DAY_S, 2)}
+        return {
+            "reason": flag.reason,
+            "previous_contact_id": flag.previous_contact_id,
+            "ticket_id": flag.ticket_id,
+            "days_since": round(flag.days_since, 2),
+        }
+    return {
+        "reason": "recent_contact",
+        "previous_contact_id": previous.contact_id,
+        "ticket_id": None,
+        "days_since": round((now - previous.arrived_at) / DAY_S, 2),
+    }
 
 
 def _dt(at: float) -> datetime:
@@ -100,7 +113,15 @@ async def load_screen_pop(
     tickets, history, ivr = await asyncio.gather(
         list_tickets(store.engine, card.customer_id, status="open", limit=20),
         contact_history(store.engine, card.customer_id, limit=limit, exclude=contact_id),
-        ivr_trail(store.engine, contact_id))
+        ivr_trail(store.engine, contact_id),
+    )
     return build_screen_pop(
-        card, contact_id=contact_id, now=store.now(), open_tickets=tickets, history=history, ivr=ivr,
-        repeat_window_days=store.config.repeat_window_days, history_limit=limit)
+        card,
+        contact_id=contact_id,
+        now=store.now(),
+        open_tickets=tickets,
+        history=history,
+        ivr=ivr,
+        repeat_window_days=store.config.repeat_window_days,
+        history_limit=limit,
+    )

@@ -28,11 +28,54 @@ from callcenter.crm_link.schema import contact_points, customers, orders, ticket
 DEFAULT_UNTIL = date(2025, 1, 1)
 CHUNK = 20_000
 DAY_S = 86400.0
-FIRST_NAMES = ("Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "John", "Radia", "Ken",
-               "Margaret", "Dennis", "Noa", "Yael", "Omer", "Tamar", "Itai", "Maya", "Ariel", "Shira")
-FAMILY_NAMES = ("Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Backus",
-                "Perlman", "Thompson", "Hamilton", "Ritchie", "Cohen", "Levi", "Mizrahi", "Peretz",
-                "Biton", "Friedman", "Katz", "Azoulay", "Smith", "Garcia", "Nguyen", "Okafor")
+FIRST_NAMES = (
+    "Ada",
+    "Alan",
+    "Grace",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "John",
+    "Radia",
+    "Ken",
+    "Margaret",
+    "Dennis",
+    "Noa",
+    "Yael",
+    "Omer",
+    "Tamar",
+    "Itai",
+    "Maya",
+    "Ariel",
+    "Shira",
+)
+FAMILY_NAMES = (
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Backus",
+    "Perlman",
+    "Thompson",
+    "Hamilton",
+    "Ritchie",
+    "Cohen",
+    "Levi",
+    "Mizrahi",
+    "Peretz",
+    "Biton",
+    "Friedman",
+    "Katz",
+    "Azoulay",
+    "Smith",
+    "Garcia",
+    "Nguyen",
+    "Okafor",
+)
 TICKET_SUBJECTS = {
     "complaint": ("Card payment declined", "Fee charged twice", "Rude branch staff", "Late delivery"),
     "request": ("Raise card limit", "New cheque book", "Change address", "Statement copy"),
@@ -102,14 +145,29 @@ def _chunk(
         first_name, family = rng.choice(FIRST_NAMES), rng.choice(FAMILY_NAMES)
         language = "he" if rng.random() < 0.3 else "en"
         created = end - rng.uniform(30, 6 * 365) * DAY_S
-        people.append({"id": cid, "account_number": f"AC{i:08d}", "name": family, "first_name": first_name,
-                       "language": language, "tier": "vip" if rng.random() < 0.01 else None,
-                       "created_at": round(created, 3)})
-        points.append({"customer_id": cid, "kind": "phone", "value": phone_number(i, seed, country),
-                       "label": "mobile"})
+        people.append(
+            {
+                "id": cid,
+                "account_number": f"AC{i:08d}",
+                "name": family,
+                "first_name": first_name,
+                "language": language,
+                "tier": "vip" if rng.random() < 0.01 else None,
+                "created_at": round(created, 3),
+            }
+        )
+        points.append(
+            {"customer_id": cid, "kind": "phone", "value": phone_number(i, seed, country), "label": "mobile"}
+        )
         if rng.random() < 0.6:
-            points.append({"customer_id": cid, "kind": "email", "label": None,
-                           "value": f"{first_name}.{family}.{i}@example.com".lower()})
+            points.append(
+                {
+                    "customer_id": cid,
+                    "kind": "email",
+                    "label": None,
+                    "value": f"{first_name}.{family}.{i}@example.com".lower(),
+                }
+            )
         if history:
             bought += _orders(rng, cid, i, created, end, "ILS" if language == "he" else "USD")
             asked += _tickets(rng, cid, i, created, end)
@@ -126,9 +184,17 @@ def _orders(
         at = rng.uniform(created, end)
         recent = end - at < 10 * DAY_S
         status = "shipped" if recent else ("cancelled" if rng.random() < 0.03 else "delivered")
-        out.append({"id": f"ord-{i:08d}-{k}", "customer_id": cid, "ordered_at": round(at, 3),
-                    "amount": round(math.exp(rng.gauss(4.0, 1.0)), 2), "currency": currency, "status": status,
-                    "tracking": f"TRK{i:08d}{k:02d}" if status in ("shipped", "delivered") else None})
+        out.append(
+            {
+                "id": f"ord-{i:08d}-{k}",
+                "customer_id": cid,
+                "ordered_at": round(at, 3),
+                "amount": round(math.exp(rng.gauss(4.0, 1.0)), 2),
+                "currency": currency,
+                "status": status,
+                "tracking": f"TRK{i:08d}{k:02d}" if status in ("shipped", "delivered") else None,
+            }
+        )
     return out
 
 
@@ -140,11 +206,20 @@ def _tickets(rng: random.Random, cid: str, i: int, created: float, end: float) -
         kind = rng.choice(("complaint", "request", "follow-up"))
         at = rng.uniform(max(created, end - 120 * DAY_S), end)
         status = "closed" if end - at > 14 * DAY_S else rng.choice(("open", "pending", "closed"))
-        out.append({"id": f"tic-{i:08d}-{k}", "customer_id": cid, "kind": kind, "status": status,
-                    "owner": None if status == "closed" else rng.choice(("alice", "bob", "carol")),
-                    "due_at": round(at + 7 * DAY_S, 3) if status != "closed" else None,
-                    "subject": rng.choice(TICKET_SUBJECTS[kind]), "contact_ids": [],
-                    "created_at": round(at, 3), "updated_at": round(at, 3)})
+        out.append(
+            {
+                "id": f"tic-{i:08d}-{k}",
+                "customer_id": cid,
+                "kind": kind,
+                "status": status,
+                "owner": None if status == "closed" else rng.choice(("alice", "bob", "carol")),
+                "due_at": round(at + 7 * DAY_S, 3) if status != "closed" else None,
+                "subject": rng.choice(TICKET_SUBJECTS[kind]),
+                "contact_ids": [],
+                "created_at": round(at, 3),
+                "updated_at": round(at, 3),
+            }
+        )
     return out
 
 
@@ -160,7 +235,8 @@ async def _bulk(conn: AsyncConnection, table: str, rows: list[dict[str, Any]]) -
         driver = raw.driver_connection
         assert driver is not None
         await driver.copy_records_to_table(
-            table, records=[tuple(r[c] for c in columns) for r in rows], columns=columns)
+            table, records=[tuple(r[c] for c in columns) for r in rows], columns=columns
+        )
         return
     target = {"customers": customers, "contact_points": contact_points, "orders": orders, "tickets": tickets}
     await conn.execute(insert(target[table]), rows)

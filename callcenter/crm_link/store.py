@@ -28,14 +28,17 @@ DAY_S = 86400.0
 RECENT_LIMIT = 20
 
 _open_tickets = (
-    select(func.count()).select_from(tickets)
+    select(func.count())
+    .select_from(tickets)
     .where(tickets.c.customer_id == customers.c.id, tickets.c.status != "closed")
     .scalar_subquery()
 )
 _open_complaints = (
-    select(func.count()).select_from(tickets)
-    .where(tickets.c.customer_id == customers.c.id, tickets.c.status != "closed",
-           tickets.c.kind == "complaint")
+    select(func.count())
+    .select_from(tickets)
+    .where(
+        tickets.c.customer_id == customers.c.id, tickets.c.status != "closed", tickets.c.kind == "complaint"
+    )
     .scalar_subquery()
 )
 # Contact points and recent contacts ride along as one aggregated string each, so a lookup
@@ -43,30 +46,46 @@ _open_complaints = (
 # Unit/record separators cannot occur in E.164 numbers, e-mail addresses or contact ids.
 FIELD, RECORD = "\x1f", "\x1e"
 _points = (
-    select(func.aggregate_strings(
-        cast(contact_points.c.id, String) + FIELD + contact_points.c.kind + FIELD + contact_points.c.value,
-        RECORD))
+    select(
+        func.aggregate_strings(
+            cast(contact_points.c.id, String)
+            + FIELD
+            + contact_points.c.kind
+            + FIELD
+            + contact_points.c.value,
+            RECORD,
+        )
+    )
     .where(contact_points.c.customer_id == customers.c.id)
     .scalar_subquery()
 )
 _recent_rows = (
     select(contacts.c.contact_id, contacts.c.arrived_at)
     .where(contacts.c.customer_id == customers.c.id, contacts.c.arrived_at >= bindparam("since"))
-    .order_by(contacts.c.arrived_at.desc()).limit(RECENT_LIMIT)
-    .correlate(customers).subquery()
+    .order_by(contacts.c.arrived_at.desc())
+    .limit(RECENT_LIMIT)
+    .correlate(customers)
+    .subquery()
 )
-_recent = (
-    select(func.aggregate_strings(
-        _recent_rows.c.contact_id + FIELD + cast(_recent_rows.c.arrived_at, String), RECORD))
-    .scalar_subquery()
-)
-_CARD = (
-    select(customers, customer_scores.c.pyramid, customer_scores.c.segment, customer_scores.c.value_cell,
-           customer_scores.c.rfm, customer_scores.c.clv, customer_scores.c.churn_risk,
-           customer_scores.c.churn_score, _open_tickets.label("open_tickets"),
-           _open_complaints.label("open_complaints"), _points.label("points"), _recent.label("recent"))
-    .select_from(customers.outerjoin(customer_scores, customer_scores.c.customer_id == customers.c.id))
-)
+_recent = select(
+    func.aggregate_strings(
+        _recent_rows.c.contact_id + FIELD + cast(_recent_rows.c.arrived_at, String), RECORD
+    )
+).scalar_subquery()
+_CARD = select(
+    customers,
+    customer_scores.c.pyramid,
+    customer_scores.c.segment,
+    customer_scores.c.value_cell,
+    customer_scores.c.rfm,
+    customer_scores.c.clv,
+    customer_scores.c.churn_risk,
+    customer_scores.c.churn_score,
+    _open_tickets.label("open_tickets"),
+    _open_complaints.label("open_complaints"),
+    _points.label("points"),
+    _recent.label("recent"),
+).select_from(customers.outerjoin(customer_scores, customer_scores.c.customer_id == customers.c.id))
 
 
 class SqlCrmStore:
@@ -167,7 +186,8 @@ class SqlCrmStore:
     async def patch_customer(self, customer_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Change the fields present in ``body``; ``phones`` / ``emails`` replace the lists."""
         values, phones, emails = customer_values(
-            body, country_code=self.config.default_country_code, partial=True)
+            body, country_code=self.config.default_country_code, partial=True
+        )
         try:
             async with self.engine.begin() as conn:
                 found = await conn.execute(select(customers.c.id).where(customers.c.id == customer_id))
@@ -175,11 +195,15 @@ class SqlCrmStore:
                     raise CrmInputError("customer_id", f"no customer {customer_id!r}", 404)
                 if values:
                     await conn.execute(
-                        update(customers).where(customers.c.id == customer_id).values(**values))
+                        update(customers).where(customers.c.id == customer_id).values(**values)
+                    )
                 for kind, items in (("phone", phones), ("email", emails)):
                     if items is not None:
-                        await conn.execute(delete(contact_points).where(
-                            contact_points.c.customer_id == customer_id, contact_points.c.kind == kind))
+                        await conn.execute(
+                            delete(contact_points).where(
+                                contact_points.c.customer_id == customer_id, contact_points.c.kind == kind
+                            )
+                        )
                 await _write_points(conn, customer_id, phones, emails)
         except IntegrityError:
             raise _account_taken(values.get("account_number")) from None
@@ -200,26 +224,47 @@ class SqlCrmStore:
         number or customer id (exact), or the start of a family name (any case). Without
         ``q``, all customers by id. Rows are short: id, name, first name, account, tier."""
         query: Select[Any] = select(
-            customers.c.id, customers.c.name, customers.c.first_name, customers.c.account_number,
-            customers.c.language, customers.c.tier, customer_scores.c.pyramid, customer_scores.c.segment,
+            customers.c.id,
+            customers.c.name,
+            customers.c.first_name,
+            customers.c.account_number,
+            customers.c.language,
+            customers.c.tier,
+            customer_scores.c.pyramid,
+            customer_scores.c.segment,
         ).select_from(customers.outerjoin(customer_scores, customer_scores.c.customer_id == customers.c.id))
         if q and q.strip():
             query = query.where(self._matches(q.strip()))
         query = query.order_by(customers.c.id).limit(limit).offset(offset)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [{"id": r["id"], "name": r["name"], "first_name": r["first_name"],
-                 "account_number": r["account_number"], "language": r["language"],
-                 "tier": r["tier"] or r["pyramid"], "segment": r["segment"]} for r in rows]
+        return [
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "first_name": r["first_name"],
+                "account_number": r["account_number"],
+                "language": r["language"],
+                "tier": r["tier"] or r["pyramid"],
+                "segment": r["segment"],
+            }
+            for r in rows
+        ]
 
     def _matches(self, q: str) -> Any:
-        conditions = [customers.c.account_number == q, customers.c.id == q,
-                      func.lower(customers.c.name).like(_like_prefix(q.lower()), escape="\\")]
+        conditions = [
+            customers.c.account_number == q,
+            customers.c.id == q,
+            func.lower(customers.c.name).like(_like_prefix(q.lower()), escape="\\"),
+        ]
         for by in ("caller_number", "email"):
             key = self.normalize(by, q)
             if key is not None and (by == "email") == ("@" in q):
-                conditions.append(customers.c.id.in_(
-                    select(contact_points.c.customer_id).where(contact_points.c.value == key)))
+                conditions.append(
+                    customers.c.id.in_(
+                        select(contact_points.c.customer_id).where(contact_points.c.value == key)
+                    )
+                )
         return or_(*conditions)
 
     async def exists(self, customer_id: str) -> bool:
@@ -238,9 +283,13 @@ def _customer_id_of(by: LookupBy, key: str) -> Any:
     if by == "account_number":
         return select(customers.c.id).where(customers.c.account_number == key).scalar_subquery()
     kind = "phone" if by == "caller_number" else "email"
-    return (select(contact_points.c.customer_id)
-            .where(and_(contact_points.c.value == key, contact_points.c.kind == kind))
-            .order_by(contact_points.c.id).limit(1).scalar_subquery())
+    return (
+        select(contact_points.c.customer_id)
+        .where(and_(contact_points.c.value == key, contact_points.c.kind == kind))
+        .order_by(contact_points.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 async def _write_points(

@@ -140,8 +140,9 @@ async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def live_crm(app: web.Application) -> LiveCrm:
     """The CRM the running center uses (``Center.use_crm``): after ``crm_ctx`` has run."""
-    return LiveCrm(app[CRM_STORE], app[CRM_DIRECTORY], app[CRM_STORE].config, now=app[CLOCK].now,
-                   flush=app[LOG].flush)
+    return LiveCrm(
+        app[CRM_STORE], app[CRM_DIRECTORY], app[CRM_STORE].config, now=app[CLOCK].now, flush=app[LOG].flush
+    )
 
 
 async def _webhook_feed(app: web.Application, sender: WebhookSender) -> None:
@@ -192,8 +193,11 @@ def _float(request: web.Request, name: str) -> float | None:
 
 async def search_customers(request: web.Request) -> web.Response:
     store = request.app[CRM_STORE]
-    rows = await store.search(request.query.get("q"), limit=_int(request, "limit", 50, 1, 500),
-                              offset=_int(request, "offset", 0, 0, 10**9))
+    rows = await store.search(
+        request.query.get("q"),
+        limit=_int(request, "limit", 50, 1, 500),
+        offset=_int(request, "offset", 0, 0, 10**9),
+    )
     return web.json_response({"customers": rows})
 
 
@@ -214,22 +218,32 @@ async def patch_customer(request: web.Request) -> web.Response:
 
 async def get_tickets(request: web.Request) -> web.Response:
     store = request.app[CRM_STORE]
-    rows = await list_tickets(store.engine, request.match_info["customer_id"],
-                              status=request.query.get("status"), limit=_int(request, "limit", 100, 1, 500))
+    rows = await list_tickets(
+        store.engine,
+        request.match_info["customer_id"],
+        status=request.query.get("status"),
+        limit=_int(request, "limit", 100, 1, 500),
+    )
     return web.json_response({"tickets": rows})
 
 
 async def post_ticket(request: web.Request) -> web.Response:
     store = request.app[CRM_STORE]
-    ticket = await create_ticket(store.engine, request.match_info["customer_id"], await read_json(request),
-                                 ticket_id=store.ids.new("ticket"), now=store.now())
+    ticket = await create_ticket(
+        store.engine,
+        request.match_info["customer_id"],
+        await read_json(request),
+        ticket_id=store.ids.new("ticket"),
+        now=store.now(),
+    )
     return web.json_response(ticket, status=201)
 
 
 async def patch_ticket_route(request: web.Request) -> web.Response:
     store = request.app[CRM_STORE]
-    ticket = await patch_ticket(store.engine, request.match_info["ticket_id"], await read_json(request),
-                                now=store.now())
+    ticket = await patch_ticket(
+        store.engine, request.match_info["ticket_id"], await read_json(request), now=store.now()
+    )
     return web.json_response(ticket)
 
 
@@ -238,8 +252,9 @@ async def get_contacts(request: web.Request) -> web.Response:
     customer_id = request.match_info["customer_id"]
     if not await store.exists(customer_id):
         raise CrmInputError("customer_id", f"no customer {customer_id!r}", 404)
-    rows = await contact_history(store.engine, customer_id, limit=_int(request, "limit", 20, 1, 200),
-                                 before=_float(request, "before"))
+    rows = await contact_history(
+        store.engine, customer_id, limit=_int(request, "limit", 20, 1, 200), before=_float(request, "before")
+    )
     return web.json_response({"contacts": rows})
 
 
@@ -262,6 +277,7 @@ async def screen_pop(request: web.Request) -> web.Response:
     store = request.app[CRM_STORE]
     if LOG in request.app:
         await request.app[LOG].flush()  # this contact's identification and IVR trail
-    pop = await load_screen_pop(store, request.match_info["contact_id"],
-                                customer_id=request.query.get("customer_id") or None)
+    pop = await load_screen_pop(
+        store, request.match_info["contact_id"], customer_id=request.query.get("customer_id") or None
+    )
     return web.json_response(pop)

@@ -102,8 +102,12 @@ def load_flows(
         if flow is None:
             continue
         if flow.name in flows:
-            problems.add(doc.file, checker.b.line("name"), "name",
-                         f"flow {flow.name!r} is also defined in {flows[flow.name].file}")
+            problems.add(
+                doc.file,
+                checker.b.line("name"),
+                "name",
+                f"flow {flow.name!r} is also defined in {flows[flow.name].file}",
+            )
             continue
         _claim(flow, flows, entries, checker.b)
         flows[flow.name] = flow
@@ -124,9 +128,12 @@ def _claim(flow: Flow, flows: Mapping[str, Flow], entries: dict[tuple[str, str],
             owner = entries.get((channel, number))
             if owner is not None:
                 what = f"number {number!r}" if number else "the default flow"
-                b.problems.add(b.file, b.line("entry"), "entry",
-                               f"{what} on {channel} is already claimed by flow {owner!r} "
-                               f"({flows[owner].file})")
+                b.problems.add(
+                    b.file,
+                    b.line("entry"),
+                    "entry",
+                    f"{what} on {channel} is already claimed by flow {owner!r} ({flows[owner].file})",
+                )
             else:
                 entries[(channel, number)] = flow.name
 
@@ -134,8 +141,9 @@ def _claim(flow: Flow, flows: Mapping[str, Flow], entries: dict[tuple[str, str],
 class _FileChecker:
     """Builds one flow file's header and nodes, then checks references and the graph."""
 
-    def __init__(self, b: Builder, stem: str, queues: set[str], hours: set[str],
-                 knows: Callable[[str], bool] | None) -> None:
+    def __init__(
+        self, b: Builder, stem: str, queues: set[str], hours: set[str], knows: Callable[[str], bool] | None
+    ) -> None:
         self.b = b
         self.stem = stem
         self.queues = queues
@@ -151,8 +159,9 @@ class _FileChecker:
             self.b.error(root, "(top level)", "expected a mapping with 'entry', 'start' and 'nodes'")
             return None
         nodes_node = next((v for k, v in root.value if k.value == "nodes"), None)
-        header_node = yaml.MappingNode(root.tag, [(k, v) for k, v in root.value if k.value != "nodes"],
-                                       root.start_mark, root.end_mark)
+        header_node = yaml.MappingNode(
+            root.tag, [(k, v) for k, v in root.value if k.value != "nodes"], root.start_mark, root.end_mark
+        )
         header = self.b.build_dataclass(FlowHeader, header_node, "")
         if nodes_node is None:
             self.b.error(root, "nodes", "required key is missing")
@@ -169,9 +178,16 @@ class _FileChecker:
             self._graph(header.start, nodes)
         if not (complete and header_ok) or len(self.b.problems.items) > before:
             return None
-        return Flow(name=header.name or self.stem, file=self.b.file, description=header.description,
-                    entry=header.entry, start=header.start, language=header.language, nodes=nodes,
-                    callback=header.callback)
+        return Flow(
+            name=header.name or self.stem,
+            file=self.b.file,
+            description=header.description,
+            entry=header.entry,
+            start=header.start,
+            language=header.language,
+            nodes=nodes,
+            callback=header.callback,
+        )
 
     def _nodes(self, mapping: yaml.Node) -> tuple[dict[str, Node], set[str], bool]:
         if not isinstance(mapping, yaml.MappingNode) or not mapping.value:
@@ -207,13 +223,17 @@ class _FileChecker:
             return None
         kind_node = next((v for k, v in value_node.value if k.value == "kind"), None)
         if kind_node is None:
-            self.b.error(value_node, f"{where}.kind",
-                         f"required key is missing (kinds: {', '.join(NODE_KINDS)})")
+            self.b.error(
+                value_node, f"{where}.kind", f"required key is missing (kinds: {', '.join(NODE_KINDS)})"
+            )
             return None
         cls = NODE_KINDS.get(str(kind_node.value))
         if cls is None:
-            self.b.error(kind_node, f"{where}.kind",
-                         f"unknown node kind {kind_node.value!r} (kinds: {', '.join(NODE_KINDS)})")
+            self.b.error(
+                kind_node,
+                f"{where}.kind",
+                f"unknown node kind {kind_node.value!r} (kinds: {', '.join(NODE_KINDS)})",
+            )
             return None
         built: Any = self.b.build_dataclass(cls, value_node, where)
         return built if isinstance(built, cls) else self.b.partials.get(where)
@@ -246,8 +266,9 @@ class _FileChecker:
             here = f"{where}.options[{i}]"
             if option.digit is not None:
                 if option.digit in digits:
-                    self.error(f"{here}.digit",
-                               f"key {option.digit!r} is already option {digits[option.digit]}")
+                    self.error(
+                        f"{here}.digit", f"key {option.digit!r} is already option {digits[option.digit]}"
+                    )
                 digits.setdefault(option.digit, i)
             for phrase in option.say:
                 key = normalise(phrase)
@@ -262,9 +283,13 @@ class _FileChecker:
         for phrase in phrases:
             unknown = [w for w in normalise(phrase).split() if not self.knows(w)]
             if unknown:
-                self.b.problems.warn(self.b.file, self.b.line(where), where,
-                                     f"the recognizer does not know {', '.join(map(repr, unknown))} "
-                                     f"in {phrase!r}; callers saying it will not be understood")
+                self.b.problems.warn(
+                    self.b.file,
+                    self.b.line(where),
+                    where,
+                    f"the recognizer does not know {', '.join(map(repr, unknown))} "
+                    f"in {phrase!r}; callers saying it will not be understood",
+                )
 
     def _graph(self, start: str, nodes: Mapping[str, Node]) -> None:
         succ = {nid: [t for _p, t in edges(n)] for nid, n in nodes.items()}
@@ -272,11 +297,16 @@ class _FileChecker:
         for nid in nodes:
             if nid not in reachable:
                 self.error(f"nodes.{nid}", f"node {nid!r} cannot be reached from start {start!r}")
-        busy = {nid: [t for t in ts if nodes[t].kind not in WAITING_KINDS]
-                for nid, ts in succ.items() if nodes[nid].kind not in WAITING_KINDS}
+        busy = {
+            nid: [t for t in ts if nodes[t].kind not in WAITING_KINDS]
+            for nid, ts in succ.items()
+            if nodes[nid].kind not in WAITING_KINDS
+        }
         for cycle in _cycles(busy):
-            self.error(f"nodes.{cycle[0]}", "loop that never waits for the caller: "
-                       + " -> ".join([*cycle, cycle[0]]))
+            self.error(
+                f"nodes.{cycle[0]}",
+                "loop that never waits for the caller: " + " -> ".join([*cycle, cycle[0]]),
+            )
         pred: dict[str, list[str]] = {nid: [] for nid in nodes}
         for nid, ts in succ.items():
             for t in ts:
@@ -284,8 +314,11 @@ class _FileChecker:
         can_end = _reach([nid for nid, n in nodes.items() if n.kind in ENDING_KINDS], pred)
         for nid, node in nodes.items():
             if nid in reachable and nid not in can_end and node.kind in ("menu", "collect", "survey"):
-                self.error(f"nodes.{nid}", f"{node.kind} {nid!r} has no way out: no path from it reaches "
-                           "a queue, callback, transfer or hangup node")
+                self.error(
+                    f"nodes.{nid}",
+                    f"{node.kind} {nid!r} has no way out: no path from it reaches "
+                    "a queue, callback, transfer or hangup node",
+                )
 
 
 def _reach(starts: list[str], succ: Mapping[str, list[str]]) -> set[str]:
@@ -347,7 +380,7 @@ def _cycle_path(group: list[str], members: set[str], succ: Mapping[str, list[str
     while True:
         nxt = next(t for t in succ[path[-1]] if t in members)
         if nxt in path:
-            return path[path.index(nxt):]
+            return path[path.index(nxt) :]
         path.append(nxt)
 
 

@@ -305,7 +305,17 @@ class HangUpNode:
 
 
 Node = (
-    Say | Menu | Collect | Lookup | Branch | SetVars | Queue | Callback | Voicemail | Survey | Transfer
+    Say
+    | Menu
+    | Collect
+    | Lookup
+    | Branch
+    | SetVars
+    | Queue
+    | Callback
+    | Voicemail
+    | Survey
+    | Transfer
     | HangUpNode
 )
 

@@ -106,8 +106,16 @@ def prompt_guard_s(text: str) -> float:
 class IvrSession:
     """One contact's walk through ``flow`` (see the module docstring for the contract)."""
 
-    def __init__(self, *, flow: Flow, contact_id: str, context: Context | str, ids: IdGenerator,
-                 hours: HoursPort, queues: QueueStatusPort) -> None:
+    def __init__(
+        self,
+        *,
+        flow: Flow,
+        contact_id: str,
+        context: Context | str,
+        ids: IdGenerator,
+        hours: HoursPort,
+        queues: QueueStatusPort,
+    ) -> None:
         self.flow = flow
         self.contact_id = contact_id
         self.context = context if isinstance(context, Context) else Context(id=context)
@@ -161,8 +169,17 @@ class IvrSession:
             self._goto(self._timed_out(now), now)
         elif self._phase == "lookup":
             lookup = self._node(Lookup)
-            self._record("ivr.lookup", now, {"node": self.node_id, "by": lookup.by, "want": lookup.want,
-                                             "found": False, "timed_out": True})
+            self._record(
+                "ivr.lookup",
+                now,
+                {
+                    "node": self.node_id,
+                    "by": lookup.by,
+                    "want": lookup.want,
+                    "found": False,
+                    "timed_out": True,
+                },
+            )
             self._goto(lookup.not_found, now)
         elif self._phase == "recording":
             self._record("ivr.voicemail", now, {"node": self.node_id, "recorded": False})
@@ -181,8 +198,16 @@ class IvrSession:
     def _start(self, event: SessionStarted, now: float) -> None:
         self.state = "running"
         self.variables.update(caller=event.caller, called=event.called, channel=event.channel)
-        self._record("ivr.started", now, {"flow": self.flow.name, "caller": event.caller,
-                                          "called": event.called, "channel": event.channel})
+        self._record(
+            "ivr.started",
+            now,
+            {
+                "flow": self.flow.name,
+                "caller": event.caller,
+                "called": event.called,
+                "channel": event.channel,
+            },
+        )
         self._goto(self.flow.start, now)
 
     def _on_digits(self, event: DigitsReceived, now: float) -> str | None:
@@ -214,8 +239,9 @@ class IvrSession:
             option = asking.menu_by_speech(node, event.text, event.confidence)
             if option is None:
                 return self._no_match(now, {"speech": event.text, "confidence": event.confidence})
-            self._record("ivr.input", now, {"node": self.node_id, "speech": event.text,
-                                            "confidence": event.confidence})
+            self._record(
+                "ivr.input", now, {"node": self.node_id, "speech": event.text, "confidence": event.confidence}
+            )
             return self._chose(option.key, option.next, option.set)
         assert isinstance(node, Survey)
         rating = asking.survey_by_speech(node, event.text, event.confidence)
@@ -246,8 +272,17 @@ class IvrSession:
         if event.answer:
             self.variables.update(flatten("answer", event.answer))
         customer_id = (event.customer or {}).get("id") or (event.customer or {}).get("customer_id")
-        self._record("ivr.lookup", now, {"node": self.node_id, "by": node.by, "want": node.want,
-                                         "found": event.found, "customer_id": customer_id})
+        self._record(
+            "ivr.lookup",
+            now,
+            {
+                "node": self.node_id,
+                "by": node.by,
+                "want": node.want,
+                "found": event.found,
+                "customer_id": customer_id,
+            },
+        )
         if event.found and customer_id is not None:
             self._record("contact.identified", now, {"customer_id": customer_id, "by": node.by})
         return node.found if event.found else node.not_found
@@ -257,8 +292,11 @@ class IvrSession:
             raise UnexpectedInput("no voicemail is being recorded")
         node = self._node(Voicemail)
         self._deadline = None
-        self._record("ivr.voicemail", now, {"node": self.node_id, "recorded": True, "path": event.path,
-                                            "seconds": event.seconds})
+        self._record(
+            "ivr.voicemail",
+            now,
+            {"node": self.node_id, "recorded": True, "path": event.path, "seconds": event.seconds},
+        )
         return node.next
 
     def _on_completed(self, event: ContactCompleted, now: float) -> str | None:
@@ -321,11 +359,11 @@ class IvrSession:
     def _collect_keys(self, node: Collect, keys: str, now: float) -> str | None:
         for i, key in enumerate(keys):
             if key == node.terminator:
-                self._typeahead = keys[i + 1:]
+                self._typeahead = keys[i + 1 :]
                 return self._collected(node, now)
             self._buffer += key
             if len(self._buffer) >= node.max_length:
-                self._typeahead = keys[i + 1:]
+                self._typeahead = keys[i + 1 :]
                 return self._collected(node, now)
         self._deadline = now + node.inter_digit_s
         return None
@@ -348,8 +386,12 @@ class IvrSession:
 
     def _rated(self, node: Survey, rating: int, via: str, now: float) -> str:
         self.variables["rating"] = str(rating)
-        self._record("ivr.survey", now, {"node": self.node_id, "rating": rating, "via": via},
-                     queue=self._routed.queue if self._routed else None)
+        self._record(
+            "ivr.survey",
+            now,
+            {"node": self.node_id, "rating": rating, "via": via},
+            queue=self._routed.queue if self._routed else None,
+        )
         return self._leave_asking(node.next)
 
     def _leave_asking(self, target: str) -> str:
@@ -454,13 +496,17 @@ class IvrSession:
     def _enter_lookup(self, node: Lookup, now: float) -> str | None:
         value = render(node.value, self.variables).strip()
         if not value:
-            self._record("ivr.lookup", now, {"node": self.node_id, "by": node.by, "want": node.want,
-                                             "found": False, "no_value": True})
+            self._record(
+                "ivr.lookup",
+                now,
+                {"node": self.node_id, "by": node.by, "want": node.want, "found": False, "no_value": True},
+            )
             return node.not_found
         self._request_id = self._ids.new("lookup")
         self._requests.add(self._request_id)
-        self._commands.append(LookupCustomer(request_id=self._request_id, by=node.by, value=value,
-                                             want=node.want))
+        self._commands.append(
+            LookupCustomer(request_id=self._request_id, by=node.by, value=value, want=node.want)
+        )
         self._phase = "lookup"
         self._deadline = now + node.timeout_s
         return None
@@ -472,22 +518,47 @@ class IvrSession:
         if node.prompt:
             self._play(render(node.prompt, self.variables), barge_in=False)
         self._routed = RouteToQueue(
-            contact_id=self.contact_id, queue=node.queue, channel=self.variables.get("channel", "voice"),
-            caller=self.variables.get("caller") or None, priority_class=node.priority_class,
-            head_start_s=node.head_start_s, attributes=attributes, context_id=self.context.id)
+            contact_id=self.contact_id,
+            queue=node.queue,
+            channel=self.variables.get("channel", "voice"),
+            caller=self.variables.get("caller") or None,
+            priority_class=node.priority_class,
+            head_start_s=node.head_start_s,
+            attributes=attributes,
+            context_id=self.context.id,
+        )
         self._commands.append(self._routed)
-        self._record("ivr.routed", now, {"node": self.node_id, "priority_class": node.priority_class,
-                                         "head_start_s": node.head_start_s,
-                                         "attributes": self._masked(attributes)}, queue=node.queue)
+        self._record(
+            "ivr.routed",
+            now,
+            {
+                "node": self.node_id,
+                "priority_class": node.priority_class,
+                "head_start_s": node.head_start_s,
+                "attributes": self._masked(attributes),
+            },
+            queue=node.queue,
+        )
         self._phase = "queued"
 
     def _offer_callback(self, node: Callback, now: float) -> None:
         number = render(node.number, self.variables).strip()
         attributes = self._attributes(node.attributes)
-        self._commands.append(OfferCallback(contact_id=self.contact_id, number=number, queue=node.queue,
-                                            attributes=attributes, context_id=self.context.id))
-        self._record("ivr.callback", now, {"node": self.node_id, "number": number,
-                                           "attributes": self._masked(attributes)}, queue=node.queue)
+        self._commands.append(
+            OfferCallback(
+                contact_id=self.contact_id,
+                number=number,
+                queue=node.queue,
+                attributes=attributes,
+                context_id=self.context.id,
+            )
+        )
+        self._record(
+            "ivr.callback",
+            now,
+            {"node": self.node_id, "number": number, "attributes": self._masked(attributes)},
+            queue=node.queue,
+        )
 
     def _closing(self, prompt: str, after: After, now: float) -> str | None:
         """Play the node's last words, then act; act at once when there are none."""
@@ -540,8 +611,9 @@ class IvrSession:
 
     def _play(self, text: str, *, barge_in: bool, options: tuple[tuple[str, str], ...] = ()) -> None:
         self._prompt_id = self._ids.new("prompt")
-        self._commands.append(PlayPrompt(prompt_id=self._prompt_id, text=text, barge_in=barge_in,
-                                         options=options))
+        self._commands.append(
+            PlayPrompt(prompt_id=self._prompt_id, text=text, barge_in=barge_in, options=options)
+        )
 
     def _stop_prompt(self) -> None:
         if self._prompt_id is not None:
@@ -567,9 +639,19 @@ class IvrSession:
         self._phase, self._deadline = "idle", None
 
     def _record(self, kind: str, now: float, data: Mapping[str, Any], *, queue: str | None = None) -> None:
-        self._commands.append(RecordEvent(event=InteractionEvent(
-            type=kind, at=now, contact_id=self.contact_id, queue=queue, data=dict(data),
-            context_id=self.context.id, parent_id=self.context.parent_id)))
+        self._commands.append(
+            RecordEvent(
+                event=InteractionEvent(
+                    type=kind,
+                    at=now,
+                    contact_id=self.contact_id,
+                    queue=queue,
+                    data=dict(data),
+                    context_id=self.context.id,
+                    parent_id=self.context.parent_id,
+                )
+            )
+        )
 
 
 _HANDLERS: dict[type, Any] = {

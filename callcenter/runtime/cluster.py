@@ -98,14 +98,25 @@ class StaleToken(m.AcdError):
 class ClusterCenter(Center):
     """A ``Center`` whose engine is a replica fed from the applied stream (module docstring)."""
 
-    def __init__(self, config: CenterConfig, *, clock: Clock, log: InteractionLog, bus: EventBus,
-                 redis: Redis, keys: RedisKeys, node_id: str, incarnation: str,
-                 config_hash: str) -> None:
+    def __init__(
+        self,
+        config: CenterConfig,
+        *,
+        clock: Clock,
+        log: InteractionLog,
+        bus: EventBus,
+        redis: Redis,
+        keys: RedisKeys,
+        node_id: str,
+        incarnation: str,
+        config_hash: str,
+    ) -> None:
         self.writing = False
         writes = Writes(self, log, bus)
         epoch = RandomIds(lambda: int(clock.now() * 1000)).new("epoch")[4:]
-        super().__init__(config, clock=clock, log=writes, bus=writes, ids=ClusterIds(epoch),
-                         rng=random.Random(0))
+        super().__init__(
+            config, clock=clock, log=writes, bus=writes, ids=ClusterIds(epoch), rng=random.Random(0)
+        )
         self.ids = RandomIds(lambda: int(clock.now() * 1000))  # adapters' ids stay unique per node
         self.redis, self.keys = redis, keys
         self.node_id = node_id
@@ -151,8 +162,12 @@ class ClusterCenter(Center):
     # Replica state ------------------------------------------------------------------------
 
     def fresh_state(self) -> ReplicaState:
-        return ReplicaState(engine=self.engine, config_hash=self.config_hash,
-                            agent_of=self._agent_of, handled_by=self.handled_by)
+        return ReplicaState(
+            engine=self.engine,
+            config_hash=self.config_hash,
+            agent_of=self._agent_of,
+            handled_by=self.handled_by,
+        )
 
     def adopt(self, state: ReplicaState) -> None:
         """Make ``state`` this node's replica (a snapshot loaded, or a fresh cluster)."""
@@ -170,8 +185,9 @@ class ClusterCenter(Center):
         assert st is not None
         st.entry_id = entry_id
         if not self.gate.admit(entry.token):
-            log.warning("refused an entry with stale fencing token %d (highest %d)", entry.token,
-                        self.gate.highest)
+            log.warning(
+                "refused an entry with stale fencing token %d (highest %d)", entry.token, self.gate.highest
+            )
             self.cluster.settle(entry, StaleToken(f"fencing token {entry.token} is stale"))
             return
         st.highest_token = self.gate.highest
@@ -294,8 +310,10 @@ class ClusterDriver(Driver[AcdEngine]):
     # Lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._forward_loop(), name="cluster-forward"),
-                       asyncio.create_task(self._apply_loop(), name="cluster-apply")]
+        self._tasks = [
+            asyncio.create_task(self._forward_loop(), name="cluster-forward"),
+            asyncio.create_task(self._apply_loop(), name="cluster-apply"),
+        ]
 
     async def stop(self) -> None:
         try:
@@ -335,7 +353,8 @@ class ClusterDriver(Driver[AcdEngine]):
                 await future
         except TimeoutError:
             raise ClusterUnavailable(
-                f"no routing leader applied {type(event).__name__} within {self.timeout_s:g} s") from None
+                f"no routing leader applied {type(event).__name__} within {self.timeout_s:g} s"
+            ) from None
         finally:
             self._waiting.pop(req, None)
 
@@ -383,8 +402,13 @@ class ClusterDriver(Driver[AcdEngine]):
                         pipe.xadd(stream, {"f": blob}, maxlen=100_000, approximate=True)
                     await pipe.execute()
 
-            if await write_head(self._outbox, forward, limit=500, backoff_s=0.3,
-                                on_error=lambda exc: self._fail("forward", exc)):
+            if await write_head(
+                self._outbox,
+                forward,
+                limit=500,
+                backoff_s=0.3,
+                on_error=lambda exc: self._fail("forward", exc),
+            ):
                 self.forward_error = None
 
     async def _apply_loop(self) -> None:

@@ -100,8 +100,9 @@ class ClusterNode:
                         async with asyncio.timeout(0.1):
                             await self.center.ready.wait()
         except TimeoutError:
-            raise ClusterUnavailable(f"no routing leader published the ACD state within "
-                                     f"{JOIN_TIMEOUT_S:g} s") from None
+            raise ClusterUnavailable(
+                f"no routing leader published the ACD state within {JOIN_TIMEOUT_S:g} s"
+            ) from None
 
     async def leave(self) -> None:
         await self._end_lead()
@@ -168,12 +169,19 @@ class ClusterNode:
     def _presence(self) -> str:
         desks = self.center.relay.desks
         agents = sorted(desks.present()) if desks is not None else []
-        return json.dumps({"node": self.center.node_id, "owner": self.center.owner,
-                           "hash": self.center.config_hash, "agents": agents})
+        return json.dumps(
+            {
+                "node": self.center.node_id,
+                "owner": self.center.owner,
+                "hash": self.center.config_hash,
+                "agents": agents,
+            }
+        )
 
     async def _announce(self) -> None:
-        await self.redis.set(self.keys.node(self.center.node_id), self._presence(),
-                             px=int(PRESENCE_TTL_S * 1000))
+        await self.redis.set(
+            self.keys.node(self.center.node_id), self._presence(), px=int(PRESENCE_TTL_S * 1000)
+        )
 
     async def _presence_loop(self) -> None:
         while True:
@@ -204,13 +212,15 @@ class ClusterNode:
                         f"node {me} cannot join: its version or configuration (hash {mine}) differs "
                         f"from that of live node {info['node']} (hash {info['hash']}); every node of a "
                         "cluster needs the same callcenter version, queues, skills, users and settings "
-                        "(only server.host, server.port and cluster.node_id may differ)")
+                        "(only server.host, server.port and cluster.node_id may differ)"
+                    )
                 same_id = same_id or info["node"] == me
             if not same_id:
                 return
             if loop.time() > deadline:
-                raise ClusterConflict(f"node id {me!r} is in use by a running node; give each node "
-                                      "its own cluster.node_id")
+                raise ClusterConflict(
+                    f"node id {me!r} is in use by a running node; give each node its own cluster.node_id"
+                )
             await asyncio.sleep(0.2)  # a killed node's presence expires within PRESENCE_TTL_S
 
 
@@ -222,8 +232,9 @@ def redis_client(url: str) -> Redis:
     """A client with bounded socket waits: a Redis that vanished without closing its
     connections (a partition) must show in health and must not hold up the shutdown.
     Blocking reads block for at most a second, well within the socket timeout."""
-    return Redis.from_url(url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
-                          socket_timeout=REDIS_SOCKET_TIMEOUT_S)
+    return Redis.from_url(
+        url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=REDIS_SOCKET_TIMEOUT_S
+    )
 
 
 async def redis_bus_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -244,9 +255,17 @@ async def redis_bus_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def cluster_center_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    center = ClusterCenter(config, clock=app[CLOCK], log=app[LOG], bus=app[BUS], redis=app[REDIS],
-                           keys=RedisKeys(config.bus.prefix), node_id=node_id_of(config),
-                           incarnation=uuid.uuid4().hex[:8], config_hash=config_hash(config))
+    center = ClusterCenter(
+        config,
+        clock=app[CLOCK],
+        log=app[LOG],
+        bus=app[BUS],
+        redis=app[REDIS],
+        keys=RedisKeys(config.bus.prefix),
+        node_id=node_id_of(config),
+        incarnation=uuid.uuid4().hex[:8],
+        config_hash=config_hash(config),
+    )
     center.use_crm(crm_web.live_crm(app))
     node = ClusterNode(center, app[DB])
     center.start()

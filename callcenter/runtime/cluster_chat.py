@@ -59,10 +59,21 @@ class RedisChatStore:
 
     def saved(self, session: ChatSession) -> None:
         self._live[session.token] = session
-        self._put("meta", session.token, {
-            "contact_id": session.contact_id, "name": session.name or "", "email": session.email or "",
-            "phone": session.phone or "", "entry": session.entry, "queued": int(session.queued),
-            "rated": int(session.rated), "ended": int(session.ended), "node": self.center.owner})
+        self._put(
+            "meta",
+            session.token,
+            {
+                "contact_id": session.contact_id,
+                "name": session.name or "",
+                "email": session.email or "",
+                "phone": session.phone or "",
+                "entry": session.entry,
+                "queued": int(session.queued),
+                "rated": int(session.rated),
+                "ended": int(session.ended),
+                "node": self.center.owner,
+            },
+        )
 
     def frame(self, session: ChatSession, frame: Frame) -> None:
         self._put("frame", session.token, json.dumps(frame, default=str))
@@ -77,12 +88,19 @@ class RedisChatStore:
             return None
         meta = {text(k): text(v) for k, v in meta_raw.items()}
         frames: Any = await self.redis.lrange(self.keys.chat_frames(token), -MAX_HISTORY, -1)
-        start = Start(name=meta["name"] or None, email=meta["email"] or None,
-                      phone=meta["phone"] or None, entry=meta["entry"] or None)
+        start = Start(
+            name=meta["name"] or None,
+            email=meta["email"] or None,
+            phone=meta["phone"] or None,
+            entry=meta["entry"] or None,
+        )
         session = ChatSession(meta["contact_id"], start, token=token)
         session.history = [json.loads(text(f)) for f in frames]
         session.ended, session.rated, session.queued = (
-            meta["ended"] == "1", meta["rated"] == "1", meta["queued"] == "1")
+            meta["ended"] == "1",
+            meta["rated"] == "1",
+            meta["queued"] == "1",
+        )
         if not session.ended:
             session.store = self
             self.saved(session)  # carried by this node now
@@ -111,8 +129,13 @@ class RedisChatStore:
                             del self._live[token]
                     if not self._outbox:
                         continue
-            await write_head(self._outbox, self._write, limit=200, backoff_s=0.3,
-                             on_error=lambda exc: log.warning("chat store: writing failed: %s", exc))
+            await write_head(
+                self._outbox,
+                self._write,
+                limit=200,
+                backoff_s=0.3,
+                on_error=lambda exc: log.warning("chat store: writing failed: %s", exc),
+            )
 
     async def _write(self, batch: list[Op]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -48,5 +48,7 @@ class Checks:
         if mine != theirs:
             self.mismatches += 1
             self.diverged = True
-            log.error("this replica differs from the lease holder's at mark %d: resynchronising "
-                      "from its snapshot", mark)
+            log.error(
+                "this replica differs from the lease holder's at mark %d: resynchronising from its snapshot",
+                mark,
+            )

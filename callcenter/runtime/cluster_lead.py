@@ -81,11 +81,14 @@ class Lead:
         c.on_mark = self._send_digest
         self._rearm()
         log.info("node %s leads with fencing token %d", c.node_id, self.token)
-        tasks = [asyncio.create_task(self._sequence(), name="lead-sequence"),
-                 asyncio.create_task(self._every(c.config.cluster.snapshot_every_s, self.snapshot),
-                                     name="lead-snapshot"),
-                 asyncio.create_task(self._every(1.0, self.reap), name="lead-reap"),
-                 asyncio.create_task(self._every(0.2, self.mark_durable), name="lead-log-mark")]
+        tasks = [
+            asyncio.create_task(self._sequence(), name="lead-sequence"),
+            asyncio.create_task(
+                self._every(c.config.cluster.snapshot_every_s, self.snapshot), name="lead-snapshot"
+            ),
+            asyncio.create_task(self._every(1.0, self.reap), name="lead-reap"),
+            asyncio.create_task(self._every(0.2, self.mark_durable), name="lead-log-mark"),
+        ]
         if fresh and self.db is not None:
             tasks.append(asyncio.create_task(self._recover(), name="lead-recover"))
         try:
@@ -154,8 +157,10 @@ class Lead:
 
     async def append(self, entries: list[Entry]) -> None:
         try:
-            await self._append(keys=[self.keys.lease, self.keys.applied_stream],
-                               args=[self.lease_value, 200_000, *[dump(e) for e in entries]])
+            await self._append(
+                keys=[self.keys.lease, self.keys.applied_stream],
+                args=[self.lease_value, 200_000, *[dump(e) for e in entries]],
+            )
         except ResponseError as exc:
             if "FENCED" in str(exc):
                 raise Fenced(str(exc)) from None
@@ -166,19 +171,22 @@ class Lead:
         state = self.center.state
         assert state is not None
         try:
-            await self._store(keys=[self.keys.lease, self.keys.snapshot],
-                              args=[self.lease_value, dump(state)])
+            await self._store(
+                keys=[self.keys.lease, self.keys.snapshot], args=[self.lease_value, dump(state)]
+            )
         except ResponseError as exc:
             if "FENCED" in str(exc):
                 raise Fenced(str(exc)) from None
             raise
         self._marks += 1
-        await self.append([Entry(self.token, self.center.clock.now(), "mark", node=self.center.owner,
-                                 body=self._marks)])
+        await self.append(
+            [Entry(self.token, self.center.clock.now(), "mark", node=self.center.owner, body=self._marks)]
+        )
 
     def _send_digest(self, mark: int, value: str) -> None:
-        entry = Entry(self.token, self.center.clock.now(), "digest", node=self.center.owner,
-                      body=(mark, value))
+        entry = Entry(
+            self.token, self.center.clock.now(), "digest", node=self.center.owner, body=(mark, value)
+        )
         task = asyncio.create_task(self._append_quietly(entry))
         self._digest_tasks.add(task)
         task.add_done_callback(self._digest_tasks.discard)
@@ -209,8 +217,17 @@ class Lead:
                 entries = []
                 for item_id, fields in items:
                     fwd: Forwarded = load(fields[b"f"])
-                    entries.append(Entry(self.token, c.clock.now(), fwd.kind, node=fwd.node,
-                                         req=fwd.req, body=fwd.body, src=item_id.decode()))
+                    entries.append(
+                        Entry(
+                            self.token,
+                            c.clock.now(),
+                            fwd.kind,
+                            node=fwd.node,
+                            req=fwd.req,
+                            body=fwd.body,
+                            src=item_id.decode(),
+                        )
+                    )
                 await self._append_retrying(entries)
                 cursor = entries[-1].src
 
@@ -319,4 +336,3 @@ class Lead:
             return False
         del self._absent_since[name]
         return True
-

@@ -61,7 +61,8 @@ class LogCatchUp:
             return 0
         ev = schema.events
         query = select(ev.c.type, ev.c.contact_id, ev.c.agent_id, ev.c.at).where(
-            ev.c.at >= min(e.at for e in events))
+            ev.c.at >= min(e.at for e in events)
+        )
         try:
             async with db.connect() as conn:
                 have = {tuple(row) for row in await conn.execute(query)}

@@ -44,8 +44,10 @@ class Relay:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._send_loop(), name="relay-send"),
-                       asyncio.create_task(self._receive_loop(), name="relay-receive")]
+        self._tasks = [
+            asyncio.create_task(self._send_loop(), name="relay-send"),
+            asyncio.create_task(self._receive_loop(), name="relay-receive"),
+        ]
 
     async def stop(self) -> None:
         await stop_tasks(self._tasks)

@@ -114,8 +114,9 @@ def load(blob: Any) -> Any:
 def config_hash(config: CenterConfig) -> str:
     """What every node of a cluster must agree on: the version (replicas exchange pickled
     engine state) and the config without what is per node."""
-    shared = replace(config, server=replace(config.server, host="", port=0),
-                     cluster=replace(config.cluster, node_id=""))
+    shared = replace(
+        config, server=replace(config.server, host="", port=0), cluster=replace(config.cluster, node_id="")
+    )
     text = json.dumps([__version__, asdict(shared)], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -139,8 +140,12 @@ def cancelling() -> bool:
 
 
 async def write_head(
-    outbox: deque[T], write: Callable[[list[T]], Awaitable[None]], *, limit: int,
-    on_error: Callable[[Exception], None], backoff_s: float,
+    outbox: deque[T],
+    write: Callable[[list[T]], Awaitable[None]],
+    *,
+    limit: int,
+    on_error: Callable[[Exception], None],
+    backoff_s: float,
 ) -> bool:
     """Write up to ``limit`` entries from the head of ``outbox`` in one ``write`` and drop
     them once written. On a Redis or socket error they stay, in order, for the next try: the

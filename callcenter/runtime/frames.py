@@ -46,8 +46,9 @@ def decode_object(raw: str | bytes, max_bytes: int) -> dict[str, Any]:
     return data
 
 
-def parse_frame(raw: str | bytes, types: dict[str, type], *, max_bytes: int, max_text: int,
-                with_id: bool = False) -> tuple[Any, Any]:
+def parse_frame(
+    raw: str | bytes, types: dict[str, type], *, max_bytes: int, max_text: int, with_id: bool = False
+) -> tuple[Any, Any]:
     """Decode and validate one frame: ``(msg_id, message)``; ``msg_id`` only ``with_id``."""
     data = decode_object(raw, max_bytes)
     msg_id = data.pop("id", None) if with_id else None
@@ -57,8 +58,9 @@ def parse_frame(raw: str | bytes, types: dict[str, type], *, max_bytes: int, max
     cls = types.get(kind) if isinstance(kind, str) else None
     if cls is None:
         known = ", ".join(sorted(types))
-        raise FrameError("unknown_type", f"unknown message type {kind!r} (known: {known})", field="type",
-                         msg_id=msg_id)
+        raise FrameError(
+            "unknown_type", f"unknown message type {kind!r} (known: {known})", field="type", msg_id=msg_id
+        )
     return msg_id, build(cls, data, msg_id=msg_id, max_text=max_text)
 
 
@@ -103,8 +105,12 @@ def _check(tp: Any, value: Any, name: str, meta: dict[str, Any], msg_id: Any, ma
         return value
     if tp is int:
         low, high = meta.get("min"), meta.get("max")
-        if not isinstance(value, int) or isinstance(value, bool) or (low is not None and value < low) or (
-                high is not None and value > high):
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
             span = f" from {low} to {high}" if low is not None and high is not None else ""
             raise refuse(f"{name} must be a whole number{span}")
         return value

@@ -42,8 +42,9 @@ async def answer_lookup(
         customer = card.to_dict()
         if c.want == "customer":
             return LookupCompleted(request_id=c.request_id, found=True, customer=customer)
-        answer = await (answers.answer(c.want, card) if answers is not None
-                        else _answer(directory, c.want, card))
+        answer = await (
+            answers.answer(c.want, card) if answers is not None else _answer(directory, c.want, card)
+        )
     except Exception as exc:  # CrmUnavailable and adapter bugs alike: the caller goes on
         log.warning("IVR %s: lookup %s=%s (%s) failed: %s", contact_id, c.by, c.value, c.want, exc)
         return not_found

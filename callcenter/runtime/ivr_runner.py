@@ -69,9 +69,14 @@ class _QueueEwt:
 class IvrRunner:
     """Runs the IVR sessions of one node (see the module docstring)."""
 
-    def __init__(self, center: Center, flows: FlowSet, *,
-                 directory: Callable[[], IvrDirectory | None] | None = None,
-                 answers: SelfService | None = None) -> None:
+    def __init__(
+        self,
+        center: Center,
+        flows: FlowSet,
+        *,
+        directory: Callable[[], IvrDirectory | None] | None = None,
+        answers: SelfService | None = None,
+    ) -> None:
         """``directory`` gives the CRM directory at lookup time (None: nobody is found);
         ``answers`` gives self-service answers (``want: order_status``...)."""
         self.center = center
@@ -84,8 +89,15 @@ class IvrRunner:
 
     # Public methods for front-ends ------------------------------------------------------
 
-    async def start(self, *, channel: IvrChannel, caller: str, called: str, contact_id: str | None = None,
-                    attributes: Mapping[str, str] | None = None) -> IvrCall:
+    async def start(
+        self,
+        *,
+        channel: IvrChannel,
+        caller: str,
+        called: str,
+        contact_id: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> IvrCall:
         """Start the flow answering ``called`` on ``channel.kind`` for a new contact.
 
         ``channel.opened(call)`` is called before this returns and before any command;
@@ -98,8 +110,14 @@ class IvrRunner:
         cid = contact_id or self.center.ids.new("contact")
         if cid in self.runs:
             raise CallcenterError(f"contact {cid} already has an IVR session")
-        session = IvrSession(flow=flow, contact_id=cid, context=Context.root(self.center.ids),
-                             ids=self.center.ids, hours=self._hours, queues=self._ewt)
+        session = IvrSession(
+            flow=flow,
+            contact_id=cid,
+            context=Context.root(self.center.ids),
+            ids=self.center.ids,
+            hours=self._hours,
+            queues=self._ewt,
+        )
         run = _Run(self, session, channel, dict(attributes or {}))
         self.runs[cid] = run
         channel.opened(run)
@@ -135,16 +153,18 @@ class IvrRunner:
 class _Run:
     """One contact's session, driver and channel; the ``IvrCall`` and ``ContactEndpoint``."""
 
-    def __init__(self, runner: IvrRunner, session: IvrSession, channel: IvrChannel,
-                 attributes: dict[str, str]) -> None:
+    def __init__(
+        self, runner: IvrRunner, session: IvrSession, channel: IvrChannel, attributes: dict[str, str]
+    ) -> None:
         self.runner = runner
         self.session = session
         self.channel = channel
         self.extra = attributes
         center = runner.center
         self.center = center
-        self.driver: Driver[IvrSession] = Driver(session, center.clock, self._dispatch,
-                                                 name=f"ivr-{session.contact_id}")
+        self.driver: Driver[IvrSession] = Driver(
+            session, center.clock, self._dispatch, name=f"ivr-{session.contact_id}"
+        )
         self.tasks: set[asyncio.Task[None]] = set()
         self._chain: asyncio.Future[None] | None = None
         self._closed = False
@@ -188,8 +208,11 @@ class _Run:
             self._routed = None
             if not self.ended:
                 self.post(ivr.ContactCompleted(reason=command.reason))
-        elif (isinstance(command, m.OverflowContact) and command.target.to == "callback"
-              and self.channel.kind == "voice"):
+        elif (
+            isinstance(command, m.OverflowContact)
+            and command.target.to == "callback"
+            and self.channel.kind == "voice"
+        ):
             self._callback = True  # the ACD keeps the contact and calls back later
             self._stop_announcing()
             self.post(ivr.ContactCompleted(reason="callback"))
@@ -242,11 +265,19 @@ class _Run:
         self._spawn(self._finish())
 
     def _log_end(self, reason: str | None = None) -> None:
-        self.center.record(InteractionEvent(
-            type="contact.ended", at=self.center.clock.now(), contact_id=self.contact_id,
-            data={"reason": reason or self.session.end_reason or "completed", "channel": self.channel.kind,
-                  "in": "ivr"},
-            context_id=self.session.context.id))
+        self.center.record(
+            InteractionEvent(
+                type="contact.ended",
+                at=self.center.clock.now(),
+                contact_id=self.contact_id,
+                data={
+                    "reason": reason or self.session.end_reason or "completed",
+                    "channel": self.channel.kind,
+                    "in": "ivr",
+                },
+                context_id=self.session.context.id,
+            )
+        )
 
     async def _finish(self) -> None:
         if self._chain is not None:
@@ -277,8 +308,7 @@ class _Run:
     # Lookups and the ACD -----------------------------------------------------------------
 
     async def _lookup(self, c: ivr.LookupCustomer) -> None:
-        self.post(await answer_lookup(self.runner.directory(), c, self.contact_id,
-                                     self.runner.answers))
+        self.post(await answer_lookup(self.runner.directory(), c, self.contact_id, self.runner.answers))
 
     async def _route(self, c: ivr.RouteToQueue) -> None:
         self.center.attach(self.contact_id, self)
@@ -287,9 +317,15 @@ class _Run:
         attributes = {**self.extra, **c.attributes}
         try:
             await self.center.contact_arrived(
-                contact_id=c.contact_id, channel=c.channel, queue=c.queue, caller=c.caller,
-                attributes=attributes, context_id=c.context_id, priority_class=c.priority_class,
-                head_start_s=c.head_start_s)
+                contact_id=c.contact_id,
+                channel=c.channel,
+                queue=c.queue,
+                caller=c.caller,
+                attributes=attributes,
+                context_id=c.context_id,
+                priority_class=c.priority_class,
+                head_start_s=c.head_start_s,
+            )
         except m.AcdError as exc:
             log.warning("IVR %s: the ACD refused queue %s: %s", self.contact_id, c.queue, exc)
             self.center.detach(self.contact_id)
@@ -305,8 +341,13 @@ class _Run:
         attributes = {**self.extra, **c.attributes, "callback_number": c.number}
         try:
             await self.center.contact_arrived(
-                contact_id=c.contact_id, channel="callback", queue=c.queue, caller=c.number,
-                attributes=attributes, context_id=c.context_id)
+                contact_id=c.contact_id,
+                channel="callback",
+                queue=c.queue,
+                caller=c.number,
+                attributes=attributes,
+                context_id=c.context_id,
+            )
         except m.AcdError as exc:
             log.warning("IVR %s: the ACD refused the callback in %s: %s", self.contact_id, c.queue, exc)
             return
@@ -319,8 +360,11 @@ class _Run:
         contact = self.center.engine.contacts.get(self.contact_id)
         if contact is None or self._callback or contact.channel == "callback":
             return  # gone, or waiting to be called back (the caller may hang up)
-        event: object = (m.ContactEnded(contact_id=self.contact_id, by="customer")
-                         if contact.state == "connected" else m.ContactAbandoned(contact_id=self.contact_id))
+        event: object = (
+            m.ContactEnded(contact_id=self.contact_id, by="customer")
+            if contact.state == "connected"
+            else m.ContactAbandoned(contact_id=self.contact_id)
+        )
         try:
             await self.center.submit(event)
         except m.AcdError as exc:

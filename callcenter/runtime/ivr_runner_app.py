@@ -32,8 +32,12 @@ NO_FLOWS = FlowSet(flows={}, entries={})
 
 def load_center_flows(config: CenterConfig, recognizer: VoskRecognizer | None = None) -> FlowSet:
     """The flows of ``config.ivr_dir`` checked against the config; raises ``ConfigError``."""
-    flows = load_flows(config.ivr_dir, queues={q.name for q in config.queues}, hours=set(config.hours),
-                       vocabulary=recognizer.knows if recognizer is not None else None)
+    flows = load_flows(
+        config.ivr_dir,
+        queues={q.name for q in config.queues},
+        hours=set(config.hours),
+        vocabulary=recognizer.knows if recognizer is not None else None,
+    )
     for warning in flows.warnings:
         log.warning("IVR flows: %s", warning)
     return flows
@@ -64,8 +68,12 @@ async def reload_route(request: web.Request, principal: Principal) -> web.Respon
     app = request.app
     runner = app[IVR_RUNNER]
     problems = reload_flows(runner, app[CONFIG], app.get(RECOGNIZER))
-    body = {"reloaded": not problems, "flows": sorted(f.name for f in runner.flows),
-            "warnings": list(runner.flows.warnings), "problems": problems}
+    body = {
+        "reloaded": not problems,
+        "flows": sorted(f.name for f in runner.flows),
+        "warnings": list(runner.flows.warnings),
+        "problems": problems,
+    }
     log.info("IVR reload asked by %s: %s", principal.username, "done" if not problems else "refused")
     return web.json_response(body, status=422 if problems else 200)
 
@@ -78,8 +86,9 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         log.error("IVR flows in %s did not load; running without IVR:\n%s", config.ivr_dir, exc)
         flows = NO_FLOWS
     center = app[CENTER]
-    runner = IvrRunner(center, flows, directory=lambda: app.get(CRM_DIRECTORY),
-                       answers=app.get(CRM_STORE))  # self-service answers: the CRM store's
+    runner = IvrRunner(
+        center, flows, directory=lambda: app.get(CRM_DIRECTORY), answers=app.get(CRM_STORE)
+    )  # self-service answers: the CRM store's
     app[IVR_RUNNER] = runner
     loop = asyncio.get_running_loop()
     hup = _add_sighup(loop, lambda: reload_flows(runner, app[CONFIG], app.get(RECOGNIZER)))

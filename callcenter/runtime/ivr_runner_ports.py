@@ -91,8 +91,7 @@ class IvrChannel(Protocol):
         session's own no-input timer still runs."""
         ...
 
-    def stop_recognition(self) -> None:
-        ...
+    def stop_recognition(self) -> None: ...
 
     def start_voicemail(self, max_s: float) -> None:
         """Record the caller (after a tone) for up to ``max_s`` seconds; report

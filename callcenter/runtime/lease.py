@@ -97,16 +97,23 @@ class RoutingLease:
 
     async def try_acquire(self) -> int | None:
         """Take or extend the lease; the token of this term, or ``None`` if another holds it."""
-        result = int(await self._acquire(keys=[self._keys.lease, self._keys.fencing_counter],
-                                         args=[self.node_id, int(self.ttl * 1000), self.floor()]))
+        result = int(
+            await self._acquire(
+                keys=[self._keys.lease, self._keys.fencing_counter],
+                args=[self.node_id, int(self.ttl * 1000), self.floor()],
+            )
+        )
         self.token = result if result > 0 else None
         return self.token
 
     async def renew(self) -> bool:
         if self.token is None:
             return False
-        ok = int(await self._renew(keys=[self._keys.lease],
-                                   args=[f"{self.node_id}:{self.token}", int(self.ttl * 1000)]))
+        ok = int(
+            await self._renew(
+                keys=[self._keys.lease], args=[f"{self.node_id}:{self.token}", int(self.ttl * 1000)]
+            )
+        )
         if not ok:
             self.token = None
         return bool(ok)
@@ -133,8 +140,9 @@ class LeaseKeeper:
     another node may hold it.
     """
 
-    def __init__(self, lease: RoutingLease, on_acquired: Callable[[int], None],
-                 on_lost: Callable[[], None]) -> None:
+    def __init__(
+        self, lease: RoutingLease, on_acquired: Callable[[int], None], on_lost: Callable[[], None]
+    ) -> None:
         self._lease = lease
         self._on_acquired = on_acquired
         self._on_lost = on_lost

@@ -44,13 +44,18 @@ class RedisBus:
 
     async def start(self) -> None:
         """Join the stream at its current end and start the writer and reader tasks."""
-        info = await self._redis.xinfo_stream(self._keys.bus_stream) if await self._redis.exists(
-            self._keys.bus_stream) else None
+        info = (
+            await self._redis.xinfo_stream(self._keys.bus_stream)
+            if await self._redis.exists(self._keys.bus_stream)
+            else None
+        )
         self._last_id = info["last-generated-id"] if info else "0-0"
         if isinstance(self._last_id, bytes):
             self._last_id = self._last_id.decode()
-        self._tasks = [asyncio.create_task(self._write_loop(), name="redis-bus-writer"),
-                       asyncio.create_task(self._read_loop(), name="redis-bus-reader")]
+        self._tasks = [
+            asyncio.create_task(self._write_loop(), name="redis-bus-writer"),
+            asyncio.create_task(self._read_loop(), name="redis-bus-reader"),
+        ]
 
     def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
         self._outbox.append((topic, json.dumps(payload, separators=(",", ":"), default=str)))
@@ -89,15 +94,20 @@ class RedisBus:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if await write_head(self._outbox, self._publish_batch, limit=500, backoff_s=0.5,
-                                on_error=self._fail):
+            if await write_head(
+                self._outbox, self._publish_batch, limit=500, backoff_s=0.5, on_error=self._fail
+            ):
                 self.healthy, self.last_error = True, None
 
     async def _publish_batch(self, batch: list[tuple[str, str]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for topic, payload in batch:
-                pipe.xadd(self._keys.bus_stream, {"t": topic, "p": payload, "n": self.node_id},
-                          maxlen=self._maxlen, approximate=True)
+                pipe.xadd(
+                    self._keys.bus_stream,
+                    {"t": topic, "p": payload, "n": self.node_id},
+                    maxlen=self._maxlen,
+                    approximate=True,
+                )
             await pipe.execute()
 
     async def _read_loop(self) -> None:

@@ -46,10 +46,19 @@ class SessionStarter(Protocol):
 
 
 class VoiceFront:
-    def __init__(self, *, center: Center, bus: EventBus, telephony: TelephonyConfig,
-                 legs: AgentLegs, clock: MediaClock, start_ivr: SessionStarter,
-                 audio: PromptAudio, recognizer: SpeechRecognizer | None,
-                 voice_for: Callable[[str], str | None] = lambda called: None) -> None:
+    def __init__(
+        self,
+        *,
+        center: Center,
+        bus: EventBus,
+        telephony: TelephonyConfig,
+        legs: AgentLegs,
+        clock: MediaClock,
+        start_ivr: SessionStarter,
+        audio: PromptAudio,
+        recognizer: SpeechRecognizer | None,
+        voice_for: Callable[[str], str | None] = lambda called: None,
+    ) -> None:
         """``voice_for(called)``: the TTS voice of the flow answering that number."""
         self.center = center
         self.telephony = telephony
@@ -93,7 +102,7 @@ class VoiceFront:
     async def handle_call(self, channel: CallChannel) -> None:
         called = channel.info.called
         if self.telephony.agent_lines and called.startswith(AGENT_LINE):
-            await self._agent_line(called[len(AGENT_LINE):], channel)
+            await self._agent_line(called[len(AGENT_LINE) :], channel)
             return
         call = VoiceCall(self, channel, voice=self._voice_for(self.called(channel)))
         self.calls[channel.info.call_id] = call

@@ -120,13 +120,22 @@ async def telephony_ctx(app: web.Application) -> AsyncIterator[None]:
         flow = runner.flows.entry_for("voice", called)
         return flow_voice(flow, config.speech) if flow is not None else config.speech.tts_voice
 
-    front = VoiceFront(center=app[CENTER], bus=app[BUS], telephony=cfg, legs=app[AGENT_LEGS],
-                       clock=clock, start_ivr=ivr_starter(runner), audio=PromptAudio(app.get(PROMPTS)),
-                       recognizer=app.get(RECOGNIZER), voice_for=voice_for)
+    front = VoiceFront(
+        center=app[CENTER],
+        bus=app[BUS],
+        telephony=cfg,
+        legs=app[AGENT_LEGS],
+        clock=clock,
+        start_ivr=ivr_starter(runner),
+        audio=PromptAudio(app.get(PROMPTS)),
+        recognizer=app.get(RECOGNIZER),
+        voice_for=voice_for,
+    )
     front.start()
     sip = SipServer(cfg, front.handle_call, clock=clock)
-    audiosocket = AudioSocketServer(cfg.audiosocket_host, cfg.audiosocket_port, front.handle_call,
-                                    clock=clock)
+    audiosocket = AudioSocketServer(
+        cfg.audiosocket_host, cfg.audiosocket_port, front.handle_call, clock=clock
+    )
     started = [server for server in (sip, audiosocket) if await _start(server)]
     telephony = Telephony(front=front, media_stream=media_stream_handler(front.handle_call, clock=clock))
     if sip in started:
@@ -146,11 +155,18 @@ def _callbacks(app: web.Application, front: VoiceFront, sip: SipServer | None) -
     """Outbound dialling of accepted callbacks, over the SIP server's UDP socket."""
     cfg = app[CONFIG].telephony
     if sip is None or "udp" not in cfg.transports:
-        log.error("telephony.dial_uri is set but SIP is not listening on UDP; callbacks will not "
-                  "be dialled (agents phone customers by hand)")
+        log.error(
+            "telephony.dial_uri is set but SIP is not listening on UDP; callbacks will not "
+            "be dialled (agents phone customers by hand)"
+        )
         return None
-    callbacks = CallbackDialling(front=front, center=app[CENTER], bus=app[BUS],
-                                 dialer=SipDialer(sip, caller_id=cfg.dial_from), telephony=cfg)
+    callbacks = CallbackDialling(
+        front=front,
+        center=app[CENTER],
+        bus=app[BUS],
+        dialer=SipDialer(sip, caller_id=cfg.dial_from),
+        telephony=cfg,
+    )
     callbacks.start()
     log.info("callbacks are dialled at %s", cfg.dial_uri)
     return callbacks

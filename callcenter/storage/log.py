@@ -62,17 +62,29 @@ class InteractionLog(Protocol):
 
 def _event_row(seq: int, e: InteractionEvent) -> dict[str, Any]:
     return {
-        "seq": seq, "at": e.at, "contact_id": e.contact_id, "agent_id": e.agent_id,
-        "queue": e.queue, "type": e.type, "data": dict(e.data),
-        "context_id": e.context_id, "parent_id": e.parent_id,
+        "seq": seq,
+        "at": e.at,
+        "contact_id": e.contact_id,
+        "agent_id": e.agent_id,
+        "queue": e.queue,
+        "type": e.type,
+        "data": dict(e.data),
+        "context_id": e.context_id,
+        "parent_id": e.parent_id,
     }
 
 
 def stored(row: Any) -> StoredEvent:
     m = row._mapping
     return StoredEvent(
-        seq=m["seq"], at=m["at"], contact_id=m["contact_id"], agent_id=m["agent_id"],
-        queue=m["queue"], type=m["type"], data=m["data"], context_id=m["context_id"],
+        seq=m["seq"],
+        at=m["at"],
+        contact_id=m["contact_id"],
+        agent_id=m["agent_id"],
+        queue=m["queue"],
+        type=m["type"],
+        data=m["data"],
+        context_id=m["context_id"],
         parent_id=m["parent_id"],
     )
 
@@ -81,7 +93,11 @@ class SqlInteractionLog:
     """The interaction log on SQLite or PostgreSQL (see module docstring)."""
 
     def __init__(
-        self, engine: AsyncEngine, *, batch_max: int = 1000, flush_interval: float = 0.02,
+        self,
+        engine: AsyncEngine,
+        *,
+        batch_max: int = 1000,
+        flush_interval: float = 0.02,
         max_pending: int = MAX_PENDING,
     ) -> None:
         self._engine = engine
@@ -139,8 +155,10 @@ class SqlInteractionLog:
         """Why new contacts must wait (the log holds ``max_pending`` unwritten events), or None."""
         if len(self._buffer) < self.max_pending:
             return None
-        return (f"the interaction log holds {len(self._buffer)} events it could not write "
-                f"(at most {self.max_pending}): {self.last_error or 'the database is slow'}")
+        return (
+            f"the interaction log holds {len(self._buffer)} events it could not write "
+            f"(at most {self.max_pending}): {self.last_error or 'the database is slow'}"
+        )
 
     async def flush(self) -> None:
         """Return once every event appended before this call is written."""
@@ -244,8 +262,17 @@ class SqlInteractionLog:
         driver = raw.driver_connection
         assert driver is not None
         records = [
-            (s, e.at, e.contact_id, e.agent_id, e.queue, e.type, json_dumps(dict(e.data)),
-             e.context_id, e.parent_id)
+            (
+                s,
+                e.at,
+                e.contact_id,
+                e.agent_id,
+                e.queue,
+                e.type,
+                json_dumps(dict(e.data)),
+                e.context_id,
+                e.parent_id,
+            )
             for s, e in batch
         ]
         try:
@@ -268,7 +295,8 @@ class SqlInteractionLog:
                 first_type[e.contact_id] = e.type
         rows: dict[str, Row] = {}
         missing = [
-            cid for cid, kind in first_type.items()
+            cid
+            for cid, kind in first_type.items()
             if kind != "contact.arrived" and cid not in self._open_rows
         ]
         c = schema.contacts

@@ -15,9 +15,25 @@ from callcenter.core.events import InteractionEvent, StoredEvent
 Row = dict[str, Any]
 
 COLUMNS = (
-    "contact_id", "channel", "caller", "customer_id", "queue", "agent_id", "state",
-    "arrived_at", "queued_at", "offered_at", "answered_at", "ended_at", "end_reason",
-    "disposition", "wait_s", "offers", "transfers", "first_seq", "last_seq",
+    "contact_id",
+    "channel",
+    "caller",
+    "customer_id",
+    "queue",
+    "agent_id",
+    "state",
+    "arrived_at",
+    "queued_at",
+    "offered_at",
+    "answered_at",
+    "ended_at",
+    "end_reason",
+    "disposition",
+    "wait_s",
+    "offers",
+    "transfers",
+    "first_seq",
+    "last_seq",
 )
 
 

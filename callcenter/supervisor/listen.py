@@ -100,8 +100,9 @@ class ListenIn:
             listen.bridge.remove_listener(leg)
         await audio.close_agent(listen_id, reason)
         heard = round(self.center.clock.now() - listen.started_at, 3)
-        self._record(listen, {"action": "listen_end", "listen_id": listen_id, "reason": reason,
-                              "listened_s": heard})
+        self._record(
+            listen, {"action": "listen_end", "listen_id": listen_id, "reason": reason, "listened_s": heard}
+        )
         return True
 
     async def close(self) -> None:
@@ -148,9 +149,15 @@ class ListenIn:
         task.add_done_callback(self._tasks.discard)
 
     def _record(self, listen: _Listen, data: dict[str, object]) -> None:
-        self.center.record(InteractionEvent(
-            type="supervisor.action", at=self.center.clock.now(), contact_id=listen.contact_id,
-            agent_id=listen.agent_id, data={**data, "by": listen.by}))
+        self.center.record(
+            InteractionEvent(
+                type="supervisor.action",
+                at=self.center.clock.now(),
+                contact_id=listen.contact_id,
+                agent_id=listen.agent_id,
+                data={**data, "by": listen.by},
+            )
+        )
 
 
 LISTEN = web.AppKey("listen_in", ListenIn)
@@ -185,8 +192,15 @@ async def start_listening(request: web.Request) -> web.Response:
         return json_error(400, str(exc), exc.field or "sdp")
     except ListenRefused as exc:
         return json_error(exc.status, str(exc), exc.field)
-    return web.json_response({"listen_id": listen.listen_id, "sdp": answer, "contact_id": listen.contact_id,
-                              "agent_id": listen.agent_id}, status=201)
+    return web.json_response(
+        {
+            "listen_id": listen.listen_id,
+            "sdp": answer,
+            "contact_id": listen.contact_id,
+            "agent_id": listen.agent_id,
+        },
+        status=201,
+    )
 
 
 async def stop_listening(request: web.Request) -> web.Response:

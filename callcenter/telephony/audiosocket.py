@@ -56,8 +56,15 @@ class AudioSocketChannel(ChannelCore):
 class AudioSocketServer:
     """``await start()`` listens; ``await stop()`` hangs up every call and closes sockets."""
 
-    def __init__(self, host: str, port: int, on_call: OnCall, *, clock: MediaClock | None = None,
-                 idle_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        on_call: OnCall,
+        *,
+        clock: MediaClock | None = None,
+        idle_timeout: float = 30.0,
+    ) -> None:
         self._host = host
         self._port = port
         self._on_call = on_call
@@ -71,9 +78,11 @@ class AudioSocketServer:
         try:
             self._server = await asyncio.start_server(self._serve, self._host, self._port)
         except OSError as exc:
-            raise ListenError(f"AudioSocket cannot listen on {self._host}:{self._port}/tcp: "
-                              f"{exc.strerror or exc} (telephony.audiosocket_host, "
-                              "telephony.audiosocket_port)") from exc
+            raise ListenError(
+                f"AudioSocket cannot listen on {self._host}:{self._port}/tcp: "
+                f"{exc.strerror or exc} (telephony.audiosocket_host, "
+                "telephony.audiosocket_port)"
+            ) from exc
 
     @property
     def port(self) -> int:
@@ -107,8 +116,8 @@ class AudioSocketServer:
                 raise AudioSocketError(f"first frame must be a 16-byte UUID, got type {kind:#x}")
             call_id = str(uuid.UUID(bytes=payload))
             channel = AudioSocketChannel(
-                CallInfo(call_id=call_id, caller="", called="", front_end="audiosocket"),
-                self.clock, writer)
+                CallInfo(call_id=call_id, caller="", called="", front_end="audiosocket"), self.clock, writer
+            )
             self.channels[call_id] = channel
             app = asyncio.get_running_loop().create_task(run_call(self._on_call, channel))
             while not channel.ended:

@@ -103,9 +103,16 @@ def _mix(a: bytes, b: bytes) -> bytes:
 class Bridge:
     """Connect ``caller`` and ``agent``; see the module docstring."""
 
-    def __init__(self, caller: CallChannel, agent: CallChannel, *, clock: MediaClock,
-                 music: bytes | None = None, recording: Path | None = None,
-                 on_digit: OnDigit | None = None) -> None:
+    def __init__(
+        self,
+        caller: CallChannel,
+        agent: CallChannel,
+        *,
+        clock: MediaClock,
+        music: bytes | None = None,
+        recording: Path | None = None,
+        on_digit: OnDigit | None = None,
+    ) -> None:
         self.caller = caller
         self.agent = agent
         self._music = music if music is not None else hold_music()

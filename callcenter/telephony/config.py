@@ -25,7 +25,7 @@ def _check_dial_uri(template: str) -> None:
         uri = template.format(number="1")
     except (KeyError, IndexError, ValueError):
         raise ValueError(f"dial_uri {template!r} may hold no placeholder but {{number}}") from None
-    if any(c.isspace() or c in "<>\"" for c in uri):
+    if any(c.isspace() or c in '<>"' for c in uri):
         raise ValueError(f"dial_uri {template!r} must not contain spaces, quotes or angle brackets")
 
 

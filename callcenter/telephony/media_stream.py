@@ -45,15 +45,17 @@ class MediaStreamChannel(ChannelCore):
 
     def _send_frame(self, pcm: bytes) -> None:
         payload = base64.b64encode(codecs.ulaw_encode(pcm)).decode()
-        self.outbox.put_nowait({"event": "media", "streamSid": self.stream_sid,
-                                "media": {"payload": payload}})
+        self.outbox.put_nowait(
+            {"event": "media", "streamSid": self.stream_sid, "media": {"payload": payload}}
+        )
 
     async def play(self, pcm_8k: bytes) -> bool:
         done = await super().play(pcm_8k)
         if done:
             self._marks += 1
-            self.outbox.put_nowait({"event": "mark", "streamSid": self.stream_sid,
-                                    "mark": {"name": f"play-{self._marks}"}})
+            self.outbox.put_nowait(
+                {"event": "mark", "streamSid": self.stream_sid, "mark": {"name": f"play-{self._marks}"}}
+            )
         return done
 
     def clear(self) -> None:
@@ -65,8 +67,9 @@ class MediaStreamChannel(ChannelCore):
         self.outbox.put_nowait(None)
 
 
-def media_stream_handler(on_call: OnCall, *, clock: MediaClock | None = None,
-                         heartbeat: float = 20.0) -> Handler:
+def media_stream_handler(
+    on_call: OnCall, *, clock: MediaClock | None = None, heartbeat: float = 20.0
+) -> Handler:
     """An aiohttp GET handler: one WebSocket is one call handed to ``on_call(channel)``."""
     media_clock = clock or MediaClock()
 

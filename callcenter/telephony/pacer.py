@@ -29,8 +29,9 @@ class MediaClock:
     timer stops by itself when the last sink is removed, so nothing is left behind.
     """
 
-    def __init__(self, *, interval: float = FRAME_SECONDS, late_threshold: float = 0.02,
-                 max_catch_up: int = 5) -> None:
+    def __init__(
+        self, *, interval: float = FRAME_SECONDS, late_threshold: float = 0.02, max_catch_up: int = 5
+    ) -> None:
         self._interval = interval
         self._late_threshold = late_threshold
         self._max_catch_up = max_catch_up

@@ -47,10 +47,15 @@ def parse_rtp(data: bytes) -> RtpPacket | None:
     return RtpPacket(second & 0x7F, sequence, timestamp, ssrc, bool(second & 0x80), data[offset:end])
 
 
-def build_rtp(payload_type: int, sequence: int, timestamp: int, ssrc: int, payload: bytes,
-              *, marker: bool = False) -> bytes:
-    return _HEADER.pack(0x80, (0x80 if marker else 0) | payload_type, sequence & 0xFFFF,
-                        timestamp & 0xFFFFFFFF, ssrc) + payload
+def build_rtp(
+    payload_type: int, sequence: int, timestamp: int, ssrc: int, payload: bytes, *, marker: bool = False
+) -> bytes:
+    return (
+        _HEADER.pack(
+            0x80, (0x80 if marker else 0) | payload_type, sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc
+        )
+        + payload
+    )
 
 
 class JitterBuffer:

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 
 CODECS = {"pcmu": 0, "pcma": 8}
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
-_ANSWER_DIRECTION = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly",
-                     "inactive": "inactive"}
+_ANSWER_DIRECTION = {
+    "sendrecv": "sendrecv",
+    "sendonly": "recvonly",
+    "recvonly": "sendonly",
+    "inactive": "inactive",
+}
 
 
 class SdpError(ValueError):
@@ -52,8 +56,10 @@ class Offer:
 
     def negotiate(self) -> Negotiated:
         names = dict(self.rtpmap)
-        dtmf = next((pt for pt, name in self.rtpmap if name == "telephone-event/8000"
-                     and pt in self.payload_types), None)
+        dtmf = next(
+            (pt for pt, name in self.rtpmap if name == "telephone-event/8000" and pt in self.payload_types),
+            None,
+        )
         for pt in self.payload_types:
             name = names.get(pt, {0: "pcmu/8000", 8: "pcma/8000"}.get(pt, ""))
             codec = name.split("/")[0]
@@ -107,8 +113,13 @@ def parse_offer(body: bytes) -> Offer:
     address = media_addr or session_addr
     if address is None:
         raise SdpError("no connection address", line="c")
-    return Offer(address=address, port=media[0], payload_types=media[1], rtpmap=tuple(rtpmap),
-                 direction=media_dir or session_dir)
+    return Offer(
+        address=address,
+        port=media[0],
+        payload_types=media[1],
+        rtpmap=tuple(rtpmap),
+        direction=media_dir or session_dir,
+    )
 
 
 def _media_line(value: str) -> tuple[int, tuple[int, ...]]:
@@ -142,8 +153,9 @@ def _rtpmap(rest: str) -> tuple[int, str]:
     return int(pt), f"{name}/{rate.split('/')[0]}"
 
 
-def answer_sdp(*, address: str, port: int, negotiated: Negotiated, offer_direction: str,
-               session_id: int, version: int) -> bytes:
+def answer_sdp(
+    *, address: str, port: int, negotiated: Negotiated, offer_direction: str, session_id: int, version: int
+) -> bytes:
     """Our answer: one audio stream, the agreed codec, telephone-event if offered."""
     pt = negotiated.payload_type
     fmts = [str(pt)]

@@ -60,9 +60,18 @@ class _RtpProtocol(asyncio.DatagramProtocol):
 class SipCall(ChannelCore):
     """A call from the SIP front-end. Signalling fields are managed by ``SipServer``."""
 
-    def __init__(self, *, info: CallInfo, clock: MediaClock, invite: SipRequest, peer: Peer,
-                 local_tag: str, offer: Offer, negotiated: Negotiated,
-                 hangup_hook: Callable[[SipCall], None]) -> None:
+    def __init__(
+        self,
+        *,
+        info: CallInfo,
+        clock: MediaClock,
+        invite: SipRequest,
+        peer: Peer,
+        local_tag: str,
+        offer: Offer,
+        negotiated: Negotiated,
+        hangup_hook: Callable[[SipCall], None],
+    ) -> None:
         super().__init__(info, clock)
         self.continuous = True
         self.invite = invite
@@ -159,8 +168,9 @@ class SipCall(ChannelCore):
             payload = self._silence_payload
         else:
             payload = _ENCODE[self.negotiated.codec](pcm)
-        packet = build_rtp(self.negotiated.payload_type, self._seq, self._ts, self._ssrc, payload,
-                           marker=self._marker)
+        packet = build_rtp(
+            self.negotiated.payload_type, self._seq, self._ts, self._ssrc, payload, marker=self._marker
+        )
         self._marker = False
         self._seq = (self._seq + 1) & 0xFFFF
         self._ts = (self._ts + len(payload)) & 0xFFFFFFFF

@@ -59,8 +59,7 @@ class SipServer:
     """The SIP front-end. ``await start()`` binds the listeners; ``await stop()`` hangs up
     every call and releases every socket, timer and task it made."""
 
-    def __init__(self, config: TelephonyConfig, on_call: OnCall, *,
-                 clock: MediaClock | None = None) -> None:
+    def __init__(self, config: TelephonyConfig, on_call: OnCall, *, clock: MediaClock | None = None) -> None:
         self.config = config
         self.clock = clock or MediaClock()
         self.calls: dict[str, SipCall] = {}
@@ -79,8 +78,9 @@ class SipServer:
 
     async def start(self) -> None:
         await self._listeners.open(self.config.sip_host, self.config.sip_port, self.config.transports)
-        log.info("SIP listening on %s:%s (%s)", self.config.sip_host, self.port,
-                 ", ".join(self.config.transports))
+        log.info(
+            "SIP listening on %s:%s (%s)", self.config.sip_host, self.port, ", ".join(self.config.transports)
+        )
 
     @property
     def port(self) -> int:
@@ -106,9 +106,13 @@ class SipServer:
 
     def open_resources(self) -> dict[str, int]:
         """Counts of what is still held (tests check that hang-ups leave nothing behind)."""
-        return {"calls": len(self.calls), "tasks": len(self._tasks),
-                "pending_ack": len(self._pending_ack), "client_tx": len(self._client_tx),
-                "clock_sinks": len(self.clock)}
+        return {
+            "calls": len(self.calls),
+            "tasks": len(self._tasks),
+            "pending_ack": len(self._pending_ack),
+            "client_tx": len(self._client_tx),
+            "clock_sinks": len(self.clock),
+        }
 
     @property
     def dialing(self) -> int:
@@ -167,8 +171,13 @@ class SipServer:
         except SipParseError as exc:
             self.stats["bad_requests"] += 1
             log.info("SIP %s from %s:%s refused: %s", message.method, *peer.address, exc)
-            self._reply(message, peer, 400, f"Bad {exc.header or 'Request'}",
-                        headers=[("Warning", f'399 callcenter "{_quote(str(exc))}"')])
+            self._reply(
+                message,
+                peer,
+                400,
+                f"Bad {exc.header or 'Request'}",
+                headers=[("Warning", f'399 callcenter "{_quote(str(exc))}"')],
+            )
         except Exception:
             log.exception("SIP %s from %s:%s failed", message.method, *peer.address)
             self._reply(message, peer, 500, "Server Internal Error")
@@ -190,8 +199,13 @@ class SipServer:
         elif method == "INFO":
             self._on_info(request, peer)
         elif method == "OPTIONS":
-            self._reply(request, peer, 200, "OK", headers=[
-                ("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "")])
+            self._reply(
+                request,
+                peer,
+                200,
+                "OK",
+                headers=[("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "")],
+            )
         elif method in _NOT_ALLOWED:
             self._reply(request, peer, 405, "Method Not Allowed", headers=[("Allow", ALLOW)])
         else:
@@ -224,29 +238,47 @@ class SipServer:
     def _new_call(self, request: SipRequest, peer: Peer) -> None:
         content_type = (request.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != "application/sdp" or not request.body:
-            self._reply(request, peer, 488, "Not Acceptable Here",
-                        headers=[("Warning", '304 callcenter "an SDP offer is required"')])
+            self._reply(
+                request,
+                peer,
+                488,
+                "Not Acceptable Here",
+                headers=[("Warning", '304 callcenter "an SDP offer is required"')],
+            )
             return
         try:
             offer = parse_offer(request.body)
             negotiated = offer.negotiate()
         except SdpError as exc:
             self.stats["bad_sdp"] += 1
-            status, reason = (488, "Not Acceptable Here") if isinstance(exc, NoCommonCodec) \
-                else (400, "Bad SDP")
-            self._reply(request, peer, status, reason,
-                        headers=[("Warning", f'399 callcenter "{_quote(str(exc))}"')])
+            status, reason = (
+                (488, "Not Acceptable Here") if isinstance(exc, NoCommonCodec) else (400, "Bad SDP")
+            )
+            self._reply(
+                request, peer, status, reason, headers=[("Warning", f'399 callcenter "{_quote(str(exc))}"')]
+            )
             return
         if len(self.calls) >= self.config.max_calls:
             self._reply(request, peer, 503, "Service Unavailable", headers=[("Retry-After", "5")])
             return
         from_uri, _ = parse_name_addr(request.need("From"), "From")
         to_uri, _ = parse_name_addr(request.need("To"), "To")
-        info = CallInfo(call_id=request.call_id, caller=uri_user(from_uri),
-                        called=uri_user(request.uri) or uri_user(to_uri), front_end="sip")
-        call = SipCall(info=info, clock=self.clock, invite=request, peer=peer,
-                       local_tag=secrets.token_hex(6), offer=offer, negotiated=negotiated,
-                       hangup_hook=lambda c: self._hang_up(c, "server"))
+        info = CallInfo(
+            call_id=request.call_id,
+            caller=uri_user(from_uri),
+            called=uri_user(request.uri) or uri_user(to_uri),
+            front_end="sip",
+        )
+        call = SipCall(
+            info=info,
+            clock=self.clock,
+            invite=request,
+            peer=peer,
+            local_tag=secrets.token_hex(6),
+            offer=offer,
+            negotiated=negotiated,
+            hangup_hook=lambda c: self._hang_up(c, "server"),
+        )
         self.calls[request.call_id] = call
         self.stats["invites"] += 1
         self._reply(request, peer, 100, "Trying")
@@ -254,8 +286,13 @@ class SipServer:
 
     async def _set_up(self, call: SipCall) -> None:
         if not await self._bind_rtp(call):
-            self._reply(call.invite, call.peer, 503, "Service Unavailable",
-                        headers=[("Warning", '399 callcenter "no free RTP port"')])
+            self._reply(
+                call.invite,
+                call.peer,
+                503,
+                "Service Unavailable",
+                headers=[("Warning", '399 callcenter "no free RTP port"')],
+            )
             self._finish(call, "no_rtp_port")
             return
         if call.ended:  # cancelled or shut down while the socket was being bound
@@ -284,8 +321,14 @@ class SipServer:
         return False
 
     def _ringing(self, call: SipCall) -> None:
-        self._reply(call.invite, call.peer, 180, "Ringing", to_tag=call.local_tag,
-                    headers=[("Contact", self._contact(call))])
+        self._reply(
+            call.invite,
+            call.peer,
+            180,
+            "Ringing",
+            to_tag=call.local_tag,
+            headers=[("Contact", self._contact(call))],
+        )
 
     def _answer(self, call: SipCall) -> None:
         if call.ended or call.state != "ringing":
@@ -297,18 +340,29 @@ class SipServer:
         self._spawn(run_call(self._on_call, call))
 
     def _send_ok(self, call: SipCall, request: SipRequest) -> None:
-        body = answer_sdp(address=self.config.media_address, port=call.rtp_port,
-                          negotiated=call.negotiated, offer_direction=call.offer.direction,
-                          session_id=abs(hash(call.info.call_id)) % 10**9, version=call.sdp_version)
-        response = build_response(request, 200, "OK", to_tag=call.local_tag, body=body, headers=[
-            ("Contact", self._contact(call)), ("Allow", ALLOW), ("Content-Type", "application/sdp")])
+        body = answer_sdp(
+            address=self.config.media_address,
+            port=call.rtp_port,
+            negotiated=call.negotiated,
+            offer_direction=call.offer.direction,
+            session_id=abs(hash(call.info.call_id)) % 10**9,
+            version=call.sdp_version,
+        )
+        response = build_response(
+            request,
+            200,
+            "OK",
+            to_tag=call.local_tag,
+            body=body,
+            headers=[("Contact", self._contact(call)), ("Allow", ALLOW), ("Content-Type", "application/sdp")],
+        )
         data = response.to_bytes()
         old = self._pending_ack.pop(call.info.call_id, None)
         if old is not None:
             old.stop()
         self._pending_ack[call.info.call_id] = Retransmitter(
-            lambda: call.peer.send(data), reliable=call.peer.reliable,
-            on_timeout=lambda: self._no_ack(call))
+            lambda: call.peer.send(data), reliable=call.peer.reliable, on_timeout=lambda: self._no_ack(call)
+        )
         call.last_ok = data
 
     def _resend_ok(self, call: SipCall) -> None:
@@ -336,8 +390,7 @@ class SipServer:
 
     def _on_cancel(self, request: SipRequest, peer: Peer) -> None:
         call = self.calls.get(request.call_id)
-        if call is None or call.invite.cseq[0] != request.cseq[0] \
-                or _branch(call.invite) != _branch(request):
+        if call is None or call.invite.cseq[0] != request.cseq[0] or _branch(call.invite) != _branch(request):
             self._reply(request, peer, 481, "Call/Transaction Does Not Exist")
             return
         self._reply(request, peer, 200, "OK")
@@ -348,8 +401,8 @@ class SipServer:
         key = call.info.call_id
         self._finish(call, "cancel")
         self._pending_ack[key] = Retransmitter(
-            lambda: peer.send(final), reliable=peer.reliable,
-            on_timeout=lambda: self._forget_ack(key))
+            lambda: peer.send(final), reliable=peer.reliable, on_timeout=lambda: self._forget_ack(key)
+        )
 
     # In-dialog requests
 
@@ -359,8 +412,13 @@ class SipServer:
                 offer = parse_offer(request.body)
                 negotiated = offer.negotiate()
             except SdpError as exc:
-                self._reply(request, peer, 488, "Not Acceptable Here",
-                            headers=[("Warning", f'399 callcenter "{_quote(str(exc))}"')])
+                self._reply(
+                    request,
+                    peer,
+                    488,
+                    "Not Acceptable Here",
+                    headers=[("Warning", f'399 callcenter "{_quote(str(exc))}"')],
+                )
                 return
             call.update_media(offer, negotiated)
             self.stats["reinvites"] += 1
@@ -385,18 +443,34 @@ class SipServer:
         content_type = (request.get("Content-Type") or "").split(";")[0].strip().lower()
         text = request.body.decode("utf-8", "replace")
         if content_type == "application/dtmf-relay":
-            signal = next((line.partition("=")[2].strip() for line in text.splitlines()
-                           if line.partition("=")[0].strip().lower() == "signal"), "")
+            signal = next(
+                (
+                    line.partition("=")[2].strip()
+                    for line in text.splitlines()
+                    if line.partition("=")[0].strip().lower() == "signal"
+                ),
+                "",
+            )
         elif content_type == "application/dtmf":
             signal = text.strip()
         else:
-            self._reply(request, peer, 415, "Unsupported Media Type",
-                        headers=[("Accept", "application/dtmf-relay, application/dtmf")])
+            self._reply(
+                request,
+                peer,
+                415,
+                "Unsupported Media Type",
+                headers=[("Accept", "application/dtmf-relay, application/dtmf")],
+            )
             return
         signal = {"10": "*", "11": "#"}.get(signal, signal).upper()
         if len(signal) != 1 or signal not in "0123456789*#ABCD":
-            self._reply(request, peer, 400, "Bad Signal",
-                        headers=[("Warning", f'399 callcenter "{_quote(signal[:20])} is not a digit"')])
+            self._reply(
+                request,
+                peer,
+                400,
+                "Bad Signal",
+                headers=[("Warning", f'399 callcenter "{_quote(signal[:20])} is not a digit"')],
+            )
             return
         self._reply(request, peer, 200, "OK")
         call.deliver_digit(signal, "sip-info")
@@ -418,15 +492,22 @@ class SipServer:
             local = to if tag_of(to) else f"{to};tag={call.local_tag}"
             remote = call.invite.need("From")
         transport = call.peer.transport.upper()
-        bye = SipRequest(method="BYE", uri=target, headers=[
-            ("Via", f"SIP/2.0/{transport} {self.config.media_address}:{self.port};branch={branch};rport"),
-            ("Max-Forwards", "70"), ("From", local), ("To", remote),
-            ("Call-ID", call.info.call_id), ("CSeq", f"{call.local_cseq} BYE"),
-        ]).to_bytes()
+        bye = SipRequest(
+            method="BYE",
+            uri=target,
+            headers=[
+                ("Via", f"SIP/2.0/{transport} {self.config.media_address}:{self.port};branch={branch};rport"),
+                ("Max-Forwards", "70"),
+                ("From", local),
+                ("To", remote),
+                ("Call-ID", call.info.call_id),
+                ("CSeq", f"{call.local_cseq} BYE"),
+            ],
+        ).to_bytes()
         peer = call.peer
         self._client_tx[branch] = Retransmitter(
-            lambda: peer.send(bye), reliable=peer.reliable,
-            on_timeout=lambda: self._forget_client_tx(branch))
+            lambda: peer.send(bye), reliable=peer.reliable, on_timeout=lambda: self._forget_client_tx(branch)
+        )
         self.stats["server_bye"] += 1
         self._finish(call, reason)
 
@@ -461,15 +542,24 @@ class SipServer:
 
     # Sending
 
-    def _reply(self, request: SipRequest, peer: Peer, status: int, reason: str, *,
-               to_tag: str | None = None, headers: list[tuple[str, str]] | None = None) -> None:
+    def _reply(
+        self,
+        request: SipRequest,
+        peer: Peer,
+        status: int,
+        reason: str,
+        *,
+        to_tag: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
         if request.method == "ACK":
             return
         if to_tag is None and status > 100 and tag_of(request.need("To")) is None:
             call = self.calls.get(request.call_id)
             to_tag = call.local_tag if call is not None else secrets.token_hex(6)
-        data = build_response(request, status, reason, to_tag=to_tag,
-                              headers=[("Server", "callcenter"), *(headers or [])]).to_bytes()
+        data = build_response(
+            request, status, reason, to_tag=to_tag, headers=[("Server", "callcenter"), *(headers or [])]
+        ).to_bytes()
         if request.method != "INVITE" and status >= 200:
             self._remember(request, data)
         peer.send(data)
@@ -500,8 +590,9 @@ class SipServer:
         found: dict[str, str] = {}
         for line in head[1:]:
             name, colon, value = line.partition(":")
-            key = {"v": "via", "f": "from", "t": "to", "i": "call-id"}.get(name.strip().lower(),
-                                                                          name.strip().lower())
+            key = {"v": "via", "f": "from", "t": "to", "i": "call-id"}.get(
+                name.strip().lower(), name.strip().lower()
+            )
             if colon and key in wanted and key not in found:
                 found[key] = value.strip()
         if len(first) != 3 or first[2] != "SIP/2.0" or first[0] == "ACK" or len(found) < len(wanted):
@@ -509,10 +600,16 @@ class SipServer:
             return
         log.info("SIP %s from %s:%s refused: %s", first[0][:20], *peer.address, exc)
         to = found["to"] if "tag=" in found["to"] else f"{found['to']};tag={secrets.token_hex(6)}"
-        lines = [f"SIP/2.0 400 Bad {exc.header or 'Request'}", f"Via: {found['via']}",
-                 f"From: {found['from']}", f"To: {to}", f"Call-ID: {found['call-id']}",
-                 f"CSeq: {found['cseq']}", f'Warning: 399 callcenter "{_quote(str(exc))}"',
-                 "Content-Length: 0"]
+        lines = [
+            f"SIP/2.0 400 Bad {exc.header or 'Request'}",
+            f"Via: {found['via']}",
+            f"From: {found['from']}",
+            f"To: {to}",
+            f"Call-ID: {found['call-id']}",
+            f"CSeq: {found['cseq']}",
+            f'Warning: 399 callcenter "{_quote(str(exc))}"',
+            "Content-Length: 0",
+        ]
         peer.send(("\r\n".join(lines) + "\r\n\r\n").encode())
 
     def _contact(self, call: SipCall) -> str:

@@ -29,8 +29,14 @@ class Retransmitter:
     ``timeout`` passes (Timers A/B, E/F and G/H of RFC 3261 17), then calls ``on_timeout``.
     Over a reliable transport it only arms the timeout."""
 
-    def __init__(self, send: Callable[[], None], *, reliable: bool,
-                 on_timeout: Callable[[], None], timeout: float = TIMEOUT) -> None:
+    def __init__(
+        self,
+        send: Callable[[], None],
+        *,
+        reliable: bool,
+        on_timeout: Callable[[], None],
+        timeout: float = TIMEOUT,
+    ) -> None:
         self._send = send
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time() + timeout
@@ -135,7 +141,8 @@ class SipListeners:
             if "udp" in transports:
                 transport = "udp"
                 self._udp, _ = await loop.create_datagram_endpoint(
-                    lambda: _UdpProtocol(self._on_message), local_addr=(host, port))
+                    lambda: _UdpProtocol(self._on_message), local_addr=(host, port)
+                )
                 port = self._udp.get_extra_info("sockname")[1]
             if "tcp" in transports:
                 transport = "tcp"
@@ -143,8 +150,10 @@ class SipListeners:
                 port = self._tcp.sockets[0].getsockname()[1]
         except OSError as exc:
             await self.close()
-            raise ListenError(f"SIP cannot listen on {host}:{port}/{transport}: "
-                              f"{exc.strerror or exc} (telephony.sip_host, telephony.sip_port)") from exc
+            raise ListenError(
+                f"SIP cannot listen on {host}:{port}/{transport}: "
+                f"{exc.strerror or exc} (telephony.sip_host, telephony.sip_port)"
+            ) from exc
         self.port = port
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -21,14 +21,42 @@ from dataclasses import dataclass, field
 MAX_MESSAGE = 65535
 
 COMPACT = {
-    "i": "Call-ID", "m": "Contact", "e": "Content-Encoding", "l": "Content-Length",
-    "c": "Content-Type", "f": "From", "s": "Subject", "k": "Supported", "t": "To", "v": "Via",
+    "i": "Call-ID",
+    "m": "Contact",
+    "e": "Content-Encoding",
+    "l": "Content-Length",
+    "c": "Content-Type",
+    "f": "From",
+    "s": "Subject",
+    "k": "Supported",
+    "t": "To",
+    "v": "Via",
 }
-_CANONICAL = {n.lower(): n for n in (
-    "Call-ID", "CSeq", "Via", "From", "To", "Contact", "Content-Length", "Content-Type",
-    "Max-Forwards", "Allow", "Accept", "Supported", "User-Agent", "Server", "Record-Route",
-    "Route", "Warning", "Reason", "Content-Encoding", "Subject",
-)}
+_CANONICAL = {
+    n.lower(): n
+    for n in (
+        "Call-ID",
+        "CSeq",
+        "Via",
+        "From",
+        "To",
+        "Contact",
+        "Content-Length",
+        "Content-Type",
+        "Max-Forwards",
+        "Allow",
+        "Accept",
+        "Supported",
+        "User-Agent",
+        "Server",
+        "Record-Route",
+        "Route",
+        "Warning",
+        "Reason",
+        "Content-Encoding",
+        "Subject",
+    )
+}
 _TOKEN = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
 _NAME_ADDR = re.compile(r'^\s*(?:"(?:[^"\\]|\\.)*"\s*|[^<>"]*?)?<([^<>]+)>(.*)$')
@@ -205,8 +233,7 @@ def _checked_body(message: SipMessage, body: bytes) -> bytes:
     if not lengths:
         return body
     if len(lengths) > 1 or not lengths[0].isdigit():
-        raise SipParseError(f"{','.join(lengths)!r} is not one non-negative integer",
-                            header="Content-Length")
+        raise SipParseError(f"{','.join(lengths)!r} is not one non-negative integer", header="Content-Length")
     length = int(lengths[0])
     if length > len(body):
         raise SipParseError(f"says {length} bytes, body has {len(body)}", header="Content-Length")
@@ -233,8 +260,15 @@ def _check_headers(message: SipRequest | SipResponse) -> None:
         raise SipParseError("must start with SIP/2.0/<transport>", header="Via")
 
 
-def build_response(request: SipRequest, status: int, reason: str, *, to_tag: str | None = None,
-                   headers: list[tuple[str, str]] | None = None, body: bytes = b"") -> SipResponse:
+def build_response(
+    request: SipRequest,
+    status: int,
+    reason: str,
+    *,
+    to_tag: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
+    body: bytes = b"",
+) -> SipResponse:
     """A response to ``request`` (RFC 3261 8.2.6): Via, From, To, Call-ID, CSeq copied,
     our To tag added when the request had none."""
     copied = [(k, v) for k, v in request.headers if k in ("Via", "From", "Call-ID", "CSeq")]

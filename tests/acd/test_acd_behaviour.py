@@ -12,8 +12,20 @@ from callcenter.acd.agents import TRANSITIONS, State
 def test_every_row_of_the_transition_table_is_reachable_state(state: State, action: str) -> None:
     """Each row names a real state and an action the engine uses."""
     assert state in State
-    assert action in {"login", "logout", "ready", "not_ready", "offer", "accept", "decline", "ring_timeout",
-                      "withdraw", "contact_end", "wrap_up_end", "disconnect"}
+    assert action in {
+        "login",
+        "logout",
+        "ready",
+        "not_ready",
+        "offer",
+        "accept",
+        "decline",
+        "ring_timeout",
+        "withdraw",
+        "contact_end",
+        "wrap_up_end",
+        "disconnect",
+    }
 
 
 @pytest.mark.parametrize("state", list(State))
@@ -34,8 +46,12 @@ def test_inputs_outside_the_table_are_refused_and_change_nothing(state: State) -
             acd(m.ContactEnded(contact_id="c1"))
     assert acd.state("a") == state.value
     allowed = {action for (s, action) in TRANSITIONS if s is state}
-    probes = {"logout": m.AgentLoggedOut(agent_id="a"), "ready": m.AgentReady(agent_id="a"),
-              "not_ready": m.AgentNotReady(agent_id="a"), "disconnect": m.AgentDisconnected(agent_id="a")}
+    probes = {
+        "logout": m.AgentLoggedOut(agent_id="a"),
+        "ready": m.AgentReady(agent_id="a"),
+        "not_ready": m.AgentNotReady(agent_id="a"),
+        "disconnect": m.AgentDisconnected(agent_id="a"),
+    }
     for action, event in probes.items():
         if action in allowed:
             continue
@@ -139,8 +155,10 @@ def test_priority_head_start_and_fifo_within_a_class() -> None:
     assert order == ["urgent", "vip", "early", "later", "vip-late"]
 
 
-@pytest.mark.parametrize(("strategy", "expected"), [
-    ("longest-idle", "old"), ("least-occupied", "fresh"), ("best-skill-match", "expert")])
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [("longest-idle", "old"), ("least-occupied", "fresh"), ("best-skill-match", "expert")],
+)
 def test_strategies_choose_the_agent_they_promise(strategy: str, expected: str) -> None:
     acd = Acd([queue(strategy=strategy)])
     acd.agent("old", billing=1)  # idle since 0
@@ -187,10 +205,12 @@ def test_random_strategy_is_reproducible_from_the_seed() -> None:
 
 
 def test_overflows_closed_full_no_agents_and_max_wait() -> None:
-    ov = OverflowConfig(on_closed=OverflowTarget(to="voicemail", message="closed"),
-                        on_no_agents=OverflowTarget(to="queue", queue="backup"),
-                        on_max_wait=OverflowTarget(to="callback"),
-                        on_full=OverflowTarget(to="disconnect", message="busy"))
+    ov = OverflowConfig(
+        on_closed=OverflowTarget(to="voicemail", message="closed"),
+        on_no_agents=OverflowTarget(to="queue", queue="backup"),
+        on_max_wait=OverflowTarget(to="callback"),
+        on_full=OverflowTarget(to="disconnect", message="busy"),
+    )
     acd = Acd([queue(hours="office", overflow=ov, max_size=1, max_wait_s=60), queue("backup")])
     acd.arrive("nobody")  # no agent can serve general: it goes to backup
     assert acd.engine.contacts["nobody"].queue == "backup"
@@ -231,7 +251,11 @@ def test_callback_keeps_the_place_in_line() -> None:
     assert acd.engine.position("c1")[0] == 1  # type: ignore[index]
     acd.agent("ann")
     offer = acd.last_offer()
-    assert (offer.contact_id, offer.channel, offer.attributes["callback_number"]) == ("c1", "callback", "+15550199")
+    assert (offer.contact_id, offer.channel, offer.attributes["callback_number"]) == (
+        "c1",
+        "callback",
+        "+15550199",
+    )
 
 
 def test_abandon_while_ringing_frees_the_agent() -> None:
@@ -279,20 +303,23 @@ def test_position_and_ewt_move_as_the_queue_moves() -> None:
     assert acd.engine.position("c3")[0] == 3  # type: ignore[index]
 
 
-@pytest.mark.parametrize(("event", "error"), [
-    (m.ContactArrived(contact_id="x", channel="voice", queue="nowhere"), m.UnknownQueue),
-    (m.AgentReady(agent_id="ghost"), m.UnknownAgent),
-    (m.AgentLoggedIn(agent_id="ann", skills={"juggling": 3}), m.DuplicateLogin),
-    (m.AgentLoggedIn(agent_id="zed", skills={"juggling": 3}), m.UnknownSkill),
-    (m.AgentLoggedIn(agent_id="zed", skills={"billing": 9}), m.BadInput),
-    (m.ContactArrived(contact_id="c1", channel="voice", queue="general"), m.DuplicateContact),
-    (m.ContactArrived(contact_id="c9", channel="fax", queue="general"), m.BadInput),
-    (m.OfferAccepted(offer_id="o-999", agent_id="ann"), m.UnknownOffer),
-    (m.ContactEnded(contact_id="gone"), m.ContactEndedAlready),
-    (m.ContactEnded(contact_id="c1"), m.IllegalTransition),
-    (m.ContactAbandoned(contact_id="nope"), m.UnknownContact),
-    (m.AgentLoggedOut(agent_id="ann"), m.IllegalTransition),
-])
+@pytest.mark.parametrize(
+    ("event", "error"),
+    [
+        (m.ContactArrived(contact_id="x", channel="voice", queue="nowhere"), m.UnknownQueue),
+        (m.AgentReady(agent_id="ghost"), m.UnknownAgent),
+        (m.AgentLoggedIn(agent_id="ann", skills={"juggling": 3}), m.DuplicateLogin),
+        (m.AgentLoggedIn(agent_id="zed", skills={"juggling": 3}), m.UnknownSkill),
+        (m.AgentLoggedIn(agent_id="zed", skills={"billing": 9}), m.BadInput),
+        (m.ContactArrived(contact_id="c1", channel="voice", queue="general"), m.DuplicateContact),
+        (m.ContactArrived(contact_id="c9", channel="fax", queue="general"), m.BadInput),
+        (m.OfferAccepted(offer_id="o-999", agent_id="ann"), m.UnknownOffer),
+        (m.ContactEnded(contact_id="gone"), m.ContactEndedAlready),
+        (m.ContactEnded(contact_id="c1"), m.IllegalTransition),
+        (m.ContactAbandoned(contact_id="nope"), m.UnknownContact),
+        (m.AgentLoggedOut(agent_id="ann"), m.IllegalTransition),
+    ],
+)
 def test_bad_input_is_a_named_error_and_changes_nothing(event: object, error: type) -> None:
     acd = Acd()
     acd.agent("ann", ready=False)
@@ -351,7 +378,9 @@ def test_each_contact_is_one_causal_chain_from_the_ivr_context_and_ids_never_rep
     assert chain[0][1] == "ivr-7"
     assert all(parent == prev for (_, parent), (prev, _) in zip(chain[1:], chain[:-1], strict=True))
     agent_chain = [(e.context_id, e.parent_id) for e in acd.log if e.contact_id is None]
-    assert all(parent == prev for (_, parent), (prev, _) in zip(agent_chain[1:], agent_chain[:-1], strict=True))
+    assert all(
+        parent == prev for (_, parent), (prev, _) in zip(agent_chain[1:], agent_chain[:-1], strict=True)
+    )
     ids = [e.context_id for e in acd.log]
     assert len(ids) == len(set(ids))
 
@@ -370,7 +399,11 @@ def test_snapshot_lists_every_waiting_contact_in_order_with_its_wait_estimate() 
         acd.arrive(f"c{i}", at=10 + i)
     snap = acd.engine.snapshot(20)
     waiting = snap.waiting["general"]
-    assert [(w.contact_id, w.position, w.waited_s) for w in waiting] == [("c0", 1, 10), ("c1", 2, 9), ("c2", 3, 8)]
+    assert [(w.contact_id, w.position, w.waited_s) for w in waiting] == [
+        ("c0", 1, 10),
+        ("c1", 2, 9),
+        ("c2", 3, 8),
+    ]
     assert [w.ewt_s for w in waiting] == [acd.engine.position(f"c{i}")[1] for i in range(3)]  # type: ignore[index]
     assert snap.queues["general"].waiting == 3 and snap.queues["general"].longest_wait_s == 10
 

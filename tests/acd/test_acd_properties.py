@@ -22,12 +22,26 @@ SKILLS = st.dictionaries(st.sampled_from(["billing", "cards"]), st.integers(1, 5
 class AcdMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self) -> None:
-        self.acd = Acd([
-            queue("q1", channels=["voice", "chat"],
-                  steps=[RoutingStep(require={"billing": 3}, timeout=30), RoutingStep(require={"billing": 1})]),
-            queue("q2", strategy="round-robin", wrap_up_s=10, ring_time_s=15,
-                  steps=[RoutingStep(require={"cards": 1})]),
-        ], position_updates_s=20)
+        self.acd = Acd(
+            [
+                queue(
+                    "q1",
+                    channels=["voice", "chat"],
+                    steps=[
+                        RoutingStep(require={"billing": 3}, timeout=30),
+                        RoutingStep(require={"billing": 1}),
+                    ],
+                ),
+                queue(
+                    "q2",
+                    strategy="round-robin",
+                    wrap_up_s=10,
+                    ring_time_s=15,
+                    steps=[RoutingStep(require={"cards": 1})],
+                ),
+            ],
+            position_updates_s=20,
+        )
         self.n = 0
         self.seen_offers = 0
 
@@ -64,11 +78,18 @@ class AcdMachine(RuleBasedStateMachine):
     def skills(self, agent: str, skills: dict[str, int]) -> None:
         self.attempt(m.AgentSkillsChanged(agent_id=agent, skills=skills))
 
-    @rule(q=st.sampled_from(["q1", "q2"]), channel=st.sampled_from(["voice", "chat"]), pclass=st.sampled_from([None, 0]))
+    @rule(
+        q=st.sampled_from(["q1", "q2"]),
+        channel=st.sampled_from(["voice", "chat"]),
+        pclass=st.sampled_from([None, 0]),
+    )
     def arrive(self, q: str, channel: str, pclass: int | None) -> None:
         self.n += 1
-        self.attempt(m.ContactArrived(contact_id=f"c{self.n}", channel=channel, queue=q, caller="+1555",
-                                      priority_class=pclass))
+        self.attempt(
+            m.ContactArrived(
+                contact_id=f"c{self.n}", channel=channel, queue=q, caller="+1555", priority_class=pclass
+            )
+        )
 
     @rule(i=st.integers(0, 50), to=st.sampled_from(["q1", "q2"]))
     def move(self, i: int, to: str) -> None:
@@ -76,7 +97,9 @@ class AcdMachine(RuleBasedStateMachine):
 
     @rule(i=st.integers(0, 50), pclass=st.sampled_from([None, 0, 2]), head=st.sampled_from([None, 5.0, 90.0]))
     def reprioritise(self, i: int, pclass: int | None, head: float | None) -> None:
-        self.attempt(m.PriorityChanged(contact_id=f"c{i}", by="crm", priority_class=pclass, head_start_s=head))
+        self.attempt(
+            m.PriorityChanged(contact_id=f"c{i}", by="crm", priority_class=pclass, head_start_s=head)
+        )
 
     @rule(i=st.integers(0, 50), tier=st.sampled_from(["top", "regular"]))
     def learn(self, i: int, tier: str) -> None:
@@ -119,7 +142,7 @@ class AcdMachine(RuleBasedStateMachine):
     def check_fifo(self) -> None:
         """Each new offer took the oldest contact of its (queue, step, pool)."""
         e = self.acd.engine
-        new = self.acd.offers()[self.seen_offers:]
+        new = self.acd.offers()[self.seen_offers :]
         self.seen_offers = len(self.acd.offers())
         for offer in new:
             if offer.offer_id not in e.offers:
@@ -181,6 +204,7 @@ class AcdMachine(RuleBasedStateMachine):
         assert due is None or due >= self.acd.now
 
 
-AcdMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None,
-                                        suppress_health_check=[HealthCheck.too_slow])
+AcdMachine.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 TestAcdProperties = AcdMachine.TestCase

@@ -12,8 +12,10 @@ from callcenter.acd.erlang import ErlangC, agents_for_service_level, erlang_a, e
 LAM, AHT = 100 / 1800, 180.0  # 100 calls per 30 minutes, 3 minutes each: 10 Erlangs
 
 
-@pytest.mark.parametrize(("c", "p_wait", "sl20", "asa"), [
-    (13, 0.2853, 0.7956, 17.12), (14, 0.1741, 0.8884, 7.84), (15, 0.1020, 0.9415, 3.67)])
+@pytest.mark.parametrize(
+    ("c", "p_wait", "sl20", "asa"),
+    [(13, 0.2853, 0.7956, 17.12), (14, 0.1741, 0.8884, 7.84), (15, 0.1020, 0.9415, 3.67)],
+)
 def test_erlang_c_reference_table(c: int, p_wait: float, sl20: float, asa: float) -> None:
     q = ErlangC(LAM, AHT, c)
     assert round(q.p_wait, 4) == p_wait
@@ -70,9 +72,15 @@ def test_erlang_a_staffing_needs_fewer_agents_because_some_callers_leave() -> No
     assert a.agents <= 14 and a.service_level >= 0.8 and a.p_abandon is not None
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"target_sl": 1.2}, {"target_sl": 0.8, "shrinkage": 1.0}, {"target_sl": 0.8, "model": "A"},
-    {"target_sl": 0.8, "model": "Z"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"target_sl": 1.2},
+        {"target_sl": 0.8, "shrinkage": 1.0},
+        {"target_sl": 0.8, "model": "A"},
+        {"target_sl": 0.8, "model": "Z"},
+    ],
+)
 def test_bad_staffing_questions_are_refused(kwargs: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(ValueError):
         agents_for_service_level(LAM, AHT, t=20, **kwargs)
@@ -85,12 +93,15 @@ def test_erlang_b_agrees_with_scipy_poisson_at_ten_thousand_agents() -> None:
         assert erlang_b(c, a) == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.parametrize(("lam", "aht", "patience", "c", "t"), [
-    (100 / 1800, 180.0, 300.0, 14, 20.0),  # the reference case
-    (100 / 1800, 180.0, 60.0, 8, 30.0),  # understaffed: long queues, many leave
-    (1.0, 100.0, 60.0, 90, 20.0),
-    (2.0, 60.0, 30.0, 100, 10.0),
-])
+@pytest.mark.parametrize(
+    ("lam", "aht", "patience", "c", "t"),
+    [
+        (100 / 1800, 180.0, 300.0, 14, 20.0),  # the reference case
+        (100 / 1800, 180.0, 60.0, 8, 30.0),  # understaffed: long queues, many leave
+        (1.0, 100.0, 60.0, 90, 20.0),
+        (2.0, 60.0, 30.0, 100, 10.0),
+    ],
+)
 def test_erlang_a_service_level_matches_a_matrix_exponential(
     lam: float, aht: float, patience: float, c: int, t: float
 ) -> None:
@@ -143,9 +154,17 @@ def test_erlang_a_service_level_grows_with_agents_at_ten_thousand() -> None:
     assert all(0 <= x <= 1 for x in levels) and levels == sorted(levels) and levels[0] < levels[-1]
 
 
-@pytest.mark.parametrize(("model", "load", "sl", "t", "cap"), [
-    ("C", 10.0, 0.8, 20.0, None), ("C", 37.5, 0.9, 15.0, None), ("C", 37.5, 0.8, 20.0, 0.85),
-    ("A", 10.0, 0.8, 20.0, None), ("A", 37.5, 0.5, 60.0, None), ("A", 3.0, 0.95, 5.0, 0.7)])
+@pytest.mark.parametrize(
+    ("model", "load", "sl", "t", "cap"),
+    [
+        ("C", 10.0, 0.8, 20.0, None),
+        ("C", 37.5, 0.9, 15.0, None),
+        ("C", 37.5, 0.8, 20.0, 0.85),
+        ("A", 10.0, 0.8, 20.0, None),
+        ("A", 37.5, 0.5, 60.0, None),
+        ("A", 3.0, 0.95, 5.0, 0.7),
+    ],
+)
 def test_staffing_is_the_fewest_agents_that_meet_every_condition(
     model: str, load: float, sl: float, t: float, cap: float | None
 ) -> None:

@@ -39,8 +39,13 @@ class Center:
 @pytest.fixture
 async def desk(aiohttp_client):  # type: ignore[no-untyped-def]
     center = Center()
-    hub = DeskHub(on_message=center.on_message, snapshot=center.snapshot,
-                  on_gone=center.gone.append, grace_s=0.3, heartbeat_s=5)
+    hub = DeskHub(
+        on_message=center.on_message,
+        snapshot=center.snapshot,
+        on_gone=center.gone.append,
+        grace_s=0.3,
+        heartbeat_s=5,
+    )
 
     async def endpoint(request: web.Request) -> web.WebSocketResponse:
         return await hub.serve(request, request.match_info["agent"])  # test harness: no login
@@ -83,14 +88,19 @@ async def test_valid_messages_reach_the_center_and_are_acked(desk) -> None:  # t
     assert center.messages == [("alice", SetState(state="ready")), ("alice", Accept(offer_id="o-7"))]
 
 
-@pytest.mark.parametrize(("frame", "code", "field"), [
-    ("{not json", "bad_json", None),
-    ('{"type": "accept", "id": 4}', "bad_field", "offer_id"),
-    ('{"type": "set_state", "state": "sleeping", "id": 4}', "bad_field", "state"),
-    ('{"type": "dance", "id": 4}', "unknown_type", "type"),
-    ('{"type": "note", "contact_id": "c-1", "text": "' + "x" * 70000 + '"}', "frame_too_large", None),
-])
-async def test_bad_messages_get_an_error_frame_and_change_nothing(desk, frame: str, code: str, field: str | None) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("frame", "code", "field"),
+    [
+        ("{not json", "bad_json", None),
+        ('{"type": "accept", "id": 4}', "bad_field", "offer_id"),
+        ('{"type": "set_state", "state": "sleeping", "id": 4}', "bad_field", "state"),
+        ('{"type": "dance", "id": 4}', "unknown_type", "type"),
+        ('{"type": "note", "contact_id": "c-1", "text": "' + "x" * 70000 + '"}', "frame_too_large", None),
+    ],
+)
+async def test_bad_messages_get_an_error_frame_and_change_nothing(
+    desk: Any, frame: str, code: str, field: str | None
+) -> None:
     client, _, center = desk
     ws = await connect(client)
     await ws.send_str(frame)
@@ -106,7 +116,11 @@ async def test_engine_refusal_becomes_an_error_frame(desk) -> None:  # type: ign
     ws = await connect(client)
     await ws.send_json({"type": "accept", "offer_id": "o-other", "id": 9})
     assert await ws.receive_json(timeout=5) == {
-        "type": "error", "code": "not_your_offer", "message": "offer o-other is not yours", "id": 9}
+        "type": "error",
+        "code": "not_your_offer",
+        "message": "offer o-other is not yours",
+        "id": 9,
+    }
 
 
 async def test_frames_arrive_in_order_on_every_open_desk(desk) -> None:  # type: ignore[no-untyped-def]

@@ -26,7 +26,9 @@ async def app_client(aiohttp_client, tmp_path: Path):  # type: ignore[no-untyped
 
 
 async def desk(client, user: str) -> Any:  # type: ignore[no-untyped-def]
-    session = aiohttp.ClientSession(base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    session = aiohttp.ClientSession(
+        base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    )
     res = await session.post("/api/v1/auth/login", json={"username": user, "password": user})
     assert res.status == 200
     ws: Any = await session.ws_connect("/ws/desk")  # Any: it carries the test's bookkeeping below
@@ -59,7 +61,9 @@ async def test_an_agent_answers_a_contact_from_the_desk(app_client) -> None:  # 
     alice = await desk(app_client, "alice")
     assert alice.welcome["state"] == "NOT_READY" and "complaint" in alice.welcome["dispositions"]
     assert (await ask(alice, "set_state", state="ready"))["state"] == "AVAILABLE"
-    await app[CENTER].contact_arrived(contact_id="c-1", channel="voice", queue="cards", caller="+972501234567")
+    await app[CENTER].contact_arrived(
+        contact_id="c-1", channel="voice", queue="cards", caller="+972501234567"
+    )
     offer = await until(alice, "offer")
     assert offer["contact_id"] == "c-1" and "alice" in offer["trace"]
     assert (await ask(alice, "accept", offer_id=offer["offer_id"]))["type"] == "ack"
@@ -75,8 +79,14 @@ async def test_an_agent_answers_a_contact_from_the_desk(app_client) -> None:  # 
     await ask(alice, "wrap_up_done")
     await app[LOG].flush()
     kinds = [e.type for e in await app[LOG].read(contact_id="c-1")]
-    for kind in ("contact.offered", "contact.connected", "contact.note", "ticket.created", "contact.ended",
-                 "contact.disposition"):
+    for kind in (
+        "contact.offered",
+        "contact.connected",
+        "contact.note",
+        "ticket.created",
+        "contact.ended",
+        "contact.disposition",
+    ):
         assert kind in kinds
     await alice.close()
     await alice.session.close()

@@ -220,12 +220,18 @@ async def test_hanging_up_the_leg_closes_the_desk_audio(audio: DeskAudio, legs: 
 
 async def test_no_leg_without_a_desk_connection_and_bad_offers_are_refused(audio: DeskAudio) -> None:
     assert audio.leg("bob") is None
-    for sdp, words in (("hello", "v=0"), ("v=0\r\ns=-\r\n", "no audio"), ("v=0\r\n" + "a" * 40_000, "longer")):
+    for sdp, words in (
+        ("hello", "v=0"),
+        ("v=0\r\ns=-\r\n", "no audio"),
+        ("v=0\r\n" + "a" * 40_000, "longer"),
+    ):
         with pytest.raises(AudioError) as refused:
             await audio.offer("bob", sdp)
         assert refused.value.field == "sdp" and words in str(refused.value)
     with pytest.raises(AudioError) as refused:
-        await audio.offer("bob", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n")
+        await audio.offer(
+            "bob", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+        )
     assert refused.value.field == "sdp"
     assert audio.leg("bob") is None
     with pytest.raises(AudioError) as refused:
@@ -246,8 +252,9 @@ async def app_client(aiohttp_client, tmp_path: Path):  # type: ignore[no-untyped
 class Desk:
     """A logged-in desk socket, keeping events that arrive before a reply."""
 
-    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse,
-                 welcome: dict[str, Any]) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse, welcome: dict[str, Any]
+    ) -> None:
         self.session, self.ws, self.welcome = session, ws, welcome
         self.n = 0
         self.backlog: list[dict[str, Any]] = []
@@ -267,7 +274,9 @@ class Desk:
 
 
 async def open_desk(client: Any, user: str) -> Desk:
-    session = aiohttp.ClientSession(base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    session = aiohttp.ClientSession(
+        base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    )
     assert (await session.post("/api/v1/auth/login", json={"username": user, "password": user})).status == 200
     ws = await session.ws_connect("/ws/desk")
     await ws.send_json({"type": "hello", "protocol": 1})

@@ -44,9 +44,15 @@ async def test_a_contact_path_through_the_running_acd_is_logged(aiohttp_client, 
 
     await app[LOG].flush()
     events = [e for e in await app[LOG].read(limit=100) if e.contact_id == "c-1"]
-    assert [e.type for e in events] == ["contact.arrived", "contact.identified", "contact.queued",
-                                       "contact.offered", "contact.connected", "contact.wrap_up",
-                                       "contact.ended"]  # +972501234567 is the demo's customer
+    assert [e.type for e in events] == [
+        "contact.arrived",
+        "contact.identified",
+        "contact.queued",
+        "contact.offered",
+        "contact.connected",
+        "contact.wrap_up",
+        "contact.ended",
+    ]  # +972501234567 is the demo's customer
     assert events[1].data["customer_id"] == "cus-demo-0001"
     assert [e.seq for e in events] == sorted(e.seq for e in events)
     chain = [(e.context_id, e.parent_id) for e in events]
@@ -54,9 +60,15 @@ async def test_a_contact_path_through_the_running_acd_is_logged(aiohttp_client, 
     await client.close()
 
     with sqlite3.connect(db) as conn:
-        row = conn.execute("SELECT queue, agent_id, state, end_reason, offers FROM contacts WHERE contact_id='c-1'").fetchone()
-        agent_states = [r[0] for r in conn.execute(
-            "SELECT json_extract(data, '$.state') FROM events WHERE agent_id='alice' AND type='agent.state' ORDER BY seq")]
+        row = conn.execute(
+            "SELECT queue, agent_id, state, end_reason, offers FROM contacts WHERE contact_id='c-1'"
+        ).fetchone()
+        agent_states = [
+            r[0]
+            for r in conn.execute(
+                "SELECT json_extract(data, '$.state') FROM events WHERE agent_id='alice' AND type='agent.state' ORDER BY seq"
+            )
+        ]
     assert row == ("cards", "alice", "ended", "completed", 1)
     assert agent_states == ["NOT_READY", "AVAILABLE", "OFFERED", "ON_CONTACT", "WRAP_UP"]
 
@@ -73,7 +85,9 @@ async def demo(aiohttp_client, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 async def desk(client, user: str) -> Any:  # type: ignore[no-untyped-def]
-    session = aiohttp.ClientSession(base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    session = aiohttp.ClientSession(
+        base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    )
     assert (await session.post("/api/v1/auth/login", json={"username": user, "password": user})).status == 200
     ws = await session.ws_connect("/ws/desk")
     await ws.send_json({"type": "hello", "protocol": 1})
@@ -93,14 +107,18 @@ async def test_a_top_tier_caller_is_offered_first_with_the_customer_on_the_desk(
     app = demo.server.app
     center, clock = app[CENTER], app[CLOCK]
     alice = await desk(demo, "alice")
-    await center.contact_arrived(contact_id="c-stranger", channel="voice", queue="general",
-                                 caller="+972539999999")
+    await center.contact_arrived(
+        contact_id="c-stranger", channel="voice", queue="general", caller="+972539999999"
+    )
     clock.advance_to(NOW + 30)  # the stranger has waited 30 s when Noa calls, from a national number
     await center.contact_arrived(contact_id="c-noa", channel="voice", queue="general", caller="050-123 4567")
     noa = center.engine.contacts["c-noa"]
     assert center.engine.contacts["c-stranger"].attributes == {"identified": "no"}
     assert (noa.attributes["identified"], noa.attributes["tier"], noa.attributes["open_complaint"]) == (
-        "yes", "top", "yes")
+        "yes",
+        "top",
+        "yes",
+    )
     assert center.engine.position("c-noa")[0] == 1  # first in line: the 90 s head start
 
     await alice.send_json({"type": "set_state", "id": 1, "state": "ready"})
@@ -108,7 +126,10 @@ async def test_a_top_tier_caller_is_offered_first_with_the_customer_on_the_desk(
     assert offer["contact_id"] == "c-noa" and offer["screen_pop_pending"] is False
     pop = offer["screen_pop"]
     assert (pop["customer"]["first_name"], pop["customer"]["name"], pop["customer"]["tier"]) == (
-        "Noa", "Levi", "top")
+        "Noa",
+        "Levi",
+        "top",
+    )
     assert [t["subject"] for t in pop["open_tickets"]] == ["Card payment declined twice"]
     assert pop["identified"] is True and pop["repeat"] is None
     await alice.close()
@@ -118,12 +139,16 @@ async def test_a_top_tier_caller_is_offered_first_with_the_customer_on_the_desk(
 async def test_a_repeat_caller_with_an_open_complaint_goes_to_the_complaints_queue(demo) -> None:  # type: ignore[no-untyped-def]
     app = demo.server.app
     center, clock = app[CENTER], app[CLOCK]
-    await center.contact_arrived(contact_id="c-first", channel="voice", queue="general", caller="+972501234567")
+    await center.contact_arrived(
+        contact_id="c-first", channel="voice", queue="general", caller="+972501234567"
+    )
     assert center.engine.contacts["c-first"].queue == "general"  # not a repeat yet
     await center.submit(m.ContactAbandoned(contact_id="c-first"))
     await app[LOG].flush()
     clock.advance_to(NOW + 3600)
-    await center.contact_arrived(contact_id="c-again", channel="voice", queue="general", caller="+972501234567")
+    await center.contact_arrived(
+        contact_id="c-again", channel="voice", queue="general", caller="+972501234567"
+    )
     again = center.engine.contacts["c-again"]
     assert again.queue == "complaints" and again.attributes["repeat_contact"] == "yes"
     await center.contact_arrived(contact_id="c-cards", channel="voice", queue="cards", caller="+972501234567")

@@ -17,12 +17,18 @@ WITHOUT_EXTRAS = "import sys\nsys.modules['redis'] = None\nsys.modules['asyncpg'
 
 
 def run_without_extras(code: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", WITHOUT_EXTRAS + textwrap.dedent(code), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXTRAS + textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def test_the_demo_starts_and_answers_without_the_cluster_extra(tmp_path: Path) -> None:
-    done = run_without_extras("""
+    done = run_without_extras(
+        """
         import asyncio, sys
         from aiohttp.test_utils import TestClient, TestServer
         sys.path.insert(0, "tests/support")
@@ -38,25 +44,39 @@ def test_the_demo_starts_and_answers_without_the_cluster_extra(tmp_path: Path) -
             print("redis" in sys.modules and sys.modules["redis"] is not None)
 
         asyncio.run(main())
-    """, str(tmp_path))
+    """,
+        str(tmp_path),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["ok [200, 200, 200]", "False"]
 
 
-@pytest.mark.parametrize(("config", "where"), [
-    ("bus:\n  kind: redis\n", "callcenter.yaml:2: bus.kind: the Redis bus needs the redis package"),
-    ("storage:\n  url: postgresql+asyncpg://cc@db/cc\n",
-     "callcenter.yaml:2: storage.url: PostgreSQL needs the asyncpg driver"),
-])
-def test_a_config_that_needs_a_missing_extra_names_the_install_line(tmp_path: Path, config: str, where: str) -> None:
+@pytest.mark.parametrize(
+    ("config", "where"),
+    [
+        ("bus:\n  kind: redis\n", "callcenter.yaml:2: bus.kind: the Redis bus needs the redis package"),
+        (
+            "storage:\n  url: postgresql+asyncpg://cc@db/cc\n",
+            "callcenter.yaml:2: storage.url: PostgreSQL needs the asyncpg driver",
+        ),
+    ],
+)
+def test_a_config_that_needs_a_missing_extra_names_the_install_line(
+    tmp_path: Path, config: str, where: str
+) -> None:
     path = tmp_path / "callcenter.yaml"
     path.write_text(config, encoding="utf-8")
     for command in ("check-config", "serve"):
-        done = run_without_extras("""
+        done = run_without_extras(
+            """
             import sys
             from callcenter.cli import main
             sys.exit(main(sys.argv[1:]))
-        """, command, "--config", str(path))
+        """,
+            command,
+            "--config",
+            str(path),
+        )
         assert done.returncode == 1, (command, done.stdout, done.stderr)
         assert where in done.stderr, done.stderr
         assert "pip install 'callcenter[cluster]'" in done.stderr

@@ -74,7 +74,9 @@ async def test_restart_replays_the_log_and_loses_nothing(aiohttp_client, tmp_pat
     assert recovered[0].data == {"restored": ["cb-1", "cb-2"], "closed": ["call-1", "chat-1"]}
     await client.close()
     with sqlite3.connect(tmp_path / "cc.db") as conn:
-        rows = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT contact_id, state, end_reason FROM contacts")}
+        rows = {
+            r[0]: (r[1], r[2]) for r in conn.execute("SELECT contact_id, state, end_reason FROM contacts")
+        }
     assert rows["call-1"] == ("ended", "system_restart") and rows["chat-1"] == ("ended", "system_restart")
     assert rows["cb-1"][0] == "queued" and rows["done"] == ("ended", "abandoned")
     folded = rebuild(events)
@@ -95,7 +97,14 @@ async def crashed_with_a_sales_callback(url: str) -> None:
     at = SATURDAY_03 - 14 * 3600
     for e in [
         ev("contact.arrived", at, "cb-sales", queue="sales", channel="voice", caller="+15550111"),
-        ev("contact.queued", at + 1, "cb-sales", queue="sales", channel="voice", attributes={"intent": "sales"}),
+        ev(
+            "contact.queued",
+            at + 1,
+            "cb-sales",
+            queue="sales",
+            channel="voice",
+            attributes={"intent": "sales"},
+        ),
         ev("contact.callback_requested", at + 30, "cb-sales", queue="sales", number="+15550111"),
     ]:
         log.append(e)
@@ -125,7 +134,9 @@ async def test_a_callback_accepted_before_a_restart_waits_for_its_closed_queue_t
     await client.close()
 
 
-async def test_a_queue_may_send_restored_callbacks_on_when_it_is_closed(aiohttp_client: Any, tmp_path: Path) -> None:
+async def test_a_queue_may_send_restored_callbacks_on_when_it_is_closed(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
     await crashed_with_a_sales_callback(url)
     config = demo_config(url, hours="as configured")

@@ -11,6 +11,7 @@ import sys
 import textwrap
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -41,8 +42,12 @@ async def test_health_version_and_clean_stop(aiohttp_client, tmp_path: Path) -> 
     assert body["status"] == "ok" and body["database"]["ok"] is True
     assert body["database"]["url"].endswith("cc.db")
     version = await (await client.get("/api/v1/version")).json()
-    assert version == {"name": "callcenter", "version": __version__, "api": "v1",
-                       "schema": migrate.head_revision()}
+    assert version == {
+        "name": "callcenter",
+        "version": __version__,
+        "api": "v1",
+        "schema": migrate.head_revision(),
+    }
     missing = await client.get("/api/v1/no-such-thing")
     assert missing.status == 404 and (await missing.json())["error"]["status"] == 404
     page = await client.get("/")
@@ -51,7 +56,9 @@ async def test_health_version_and_clean_stop(aiohttp_client, tmp_path: Path) -> 
     assert event_types(db) == ["server.started", "server.stopped"]
 
 
-async def test_health_goes_red_with_the_reason_when_the_log_cannot_write(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_health_goes_red_with_the_reason_when_the_log_cannot_write(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
     db = tmp_path / "cc.db"
     app = create_app(demo_config(f"sqlite+aiosqlite:///{db}"))
     client = await aiohttp_client(app)
@@ -93,16 +100,29 @@ async def test_postgres_serves_after_db_upgrade(aiohttp_client, pg_url: str) -> 
 
 
 def test_sigterm_stops_the_process_cleanly_with_the_log_flushed(tmp_path: Path, free_port: int) -> None:
-    (tmp_path / "callcenter.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "callcenter.yaml").write_text(
+        textwrap.dedent("""\
         storage:
           url: sqlite+aiosqlite:///cc.db
         queues:
           - name: general
-        """))
+        """)
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "callcenter", "serve", "--config", str(tmp_path / "callcenter.yaml"),
-         "--port", str(free_port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "callcenter",
+            "serve",
+            "--config",
+            str(tmp_path / "callcenter.yaml"),
+            "--port",
+            str(free_port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         _wait_healthy(free_port, proc)
@@ -127,8 +147,21 @@ def test_port_in_use_is_a_clear_message(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         (tmp_path / "callcenter.yaml").write_text("storage:\n  url: sqlite+aiosqlite:///cc.db\n")
         result = subprocess.run(
-            [sys.executable, "-m", "callcenter", "serve", "--config", str(tmp_path / "callcenter.yaml"),
-             "--port", str(port)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "callcenter",
+                "serve",
+                "--config",
+                str(tmp_path / "callcenter.yaml"),
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
 
@@ -150,7 +183,9 @@ def _wait_healthy(port: int, proc: subprocess.Popen[str]) -> None:
     raise AssertionError("server did not become healthy within 30 s")
 
 
-async def test_stopping_tells_open_chats_the_server_is_going_away_without_waiting_on_them(tmp_path: Path) -> None:
+async def test_stopping_tells_open_chats_the_server_is_going_away_without_waiting_on_them(
+    tmp_path: Path,
+) -> None:
     from aiohttp.test_utils import TestServer
 
     config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")

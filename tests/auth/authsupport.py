@@ -69,8 +69,9 @@ class Client:
         self.csrf = ""
 
     async def login(self, username: str, password: str | None = None) -> Any:
-        res = await self.http.post("/api/v1/auth/login",
-                                   json={"username": username, "password": password or username})
+        res = await self.http.post(
+            "/api/v1/auth/login", json={"username": username, "password": password or username}
+        )
         if res.status == 200:
             self.csrf = (await res.json())["csrf_token"]
         return res
@@ -80,4 +81,6 @@ class Client:
 
     def browser(self) -> aiohttp.ClientSession:
         """A second browser (its own cookie jar) on the same server; use with ``async with``."""
-        return aiohttp.ClientSession(base_url=self.http.make_url("/"), cookie_jar=aiohttp.CookieJar(unsafe=True))
+        return aiohttp.ClientSession(
+            base_url=self.http.make_url("/"), cookie_jar=aiohttp.CookieJar(unsafe=True)
+        )

@@ -38,8 +38,11 @@ async def test_login_sets_a_strict_httponly_cookie_and_me_answers(client: Client
 
 
 async def test_cookie_is_secure_behind_an_https_proxy(client: Client) -> None:
-    res = await client.http.post("/api/v1/auth/login", json={"username": "sam", "password": "sam"},
-                                 headers={"X-Forwarded-Proto": "https"})
+    res = await client.http.post(
+        "/api/v1/auth/login",
+        json={"username": "sam", "password": "sam"},
+        headers={"X-Forwarded-Proto": "https"},
+    )
     assert res.status == 200 and res.cookies[COOKIE]["secure"]
 
 
@@ -57,18 +60,25 @@ async def test_wrong_password_and_unknown_user_look_the_same(client: Client) -> 
     a = await client.login("alice", "nope")
     b = await client.login("nobody", "nope")
     assert a.status == b.status == 401
-    assert await a.json() == await b.json() == {"error": {"status": 401, "message": "wrong username or password"}}
+    assert (
+        await a.json()
+        == await b.json()
+        == {"error": {"status": 401, "message": "wrong username or password"}}
+    )
     assert COOKIE not in a.cookies
     assert (await client.http.get("/api/v1/auth/me")).status == 401
     assert await logged_types(client) == ["auth.login_failed", "auth.login_failed"]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"username": "alice"}, "password"),
-    ({"password": "x"}, "username"),
-    ({"username": 5, "password": "x"}, "username"),
-    ({"username": "alice", "password": ""}, "password"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": "alice"}, "password"),
+        ({"password": "x"}, "username"),
+        ({"username": 5, "password": "x"}, "username"),
+        ({"username": "alice", "password": ""}, "password"),
+    ],
+)
 async def test_incomplete_login_names_the_field(client: Client, body: dict[str, object], field: str) -> None:
     res = await client.http.post("/api/v1/auth/login", json=body)
     assert res.status == 400
@@ -76,13 +86,16 @@ async def test_incomplete_login_names_the_field(client: Client, body: dict[str, 
     assert error["field"] == field and field in error["message"]
 
 
-@pytest.mark.parametrize(("data", "status"), [
-    ("{not json", 400), ("[1, 2]", 400), ("\xff\xfe", 400), ('{"username": "' + "a" * 5000 + '"}', 413)])
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [("{not json", 400), ("[1, 2]", 400), ("\xff\xfe", 400), ('{"username": "' + "a" * 5000 + '"}', 413)],
+)
 async def test_malformed_or_oversize_login_is_refused_and_nothing_else_changes(
     client: Client, data: str, status: int
 ) -> None:
-    res = await client.http.post("/api/v1/auth/login", data=data.encode("latin-1"),
-                                 headers={"Content-Type": "application/json"})
+    res = await client.http.post(
+        "/api/v1/auth/login", data=data.encode("latin-1"), headers={"Content-Type": "application/json"}
+    )
     assert res.status == status and (await res.json())["error"]["field"] == "body"
     assert (await client.login("alice")).status == 200  # not counted as a failed login
 
@@ -93,8 +106,9 @@ async def test_posts_need_the_csrf_token_and_logout_ends_the_session(client: Cli
     assert refused.status == 403 and (await refused.json())["error"]["field"] == "X-CSRF-Token"
     wrong = await client.http.post("/api/v1/auth/logout", headers={"X-CSRF-Token": client.csrf[:-1] + "x"})
     assert wrong.status == 403
-    cross = await client.http.post("/api/v1/auth/logout",
-                                   headers={**client.headers(), "Origin": "http://evil.example"})
+    cross = await client.http.post(
+        "/api/v1/auth/logout", headers={**client.headers(), "Origin": "http://evil.example"}
+    )
     assert cross.status == 403 and (await cross.json())["error"]["field"] == "Origin"
     assert (await client.http.get("/api/v1/auth/me")).status == 200  # the refusals changed nothing
     ok = await client.http.post("/api/v1/auth/logout", headers=client.headers())
@@ -146,7 +160,10 @@ async def test_roles_are_checked_on_routes(client: Client) -> None:
     refused = await client.http.get("/api/v1/test/supervisors")
     assert refused.status == 403
     assert (await refused.json())["error"] == {
-        "status": 403, "message": "this needs the supervisor role; you are agent", "field": "role"}
+        "status": 403,
+        "message": "this needs the supervisor role; you are agent",
+        "field": "role",
+    }
     assert (await client.http.get("/api/v1/auth/users")).status == 403  # an admin route
     await client.login("sam")
     assert await (await client.http.get("/api/v1/test/supervisors")).json() == {"hello": "sam"}
@@ -161,7 +178,10 @@ async def test_agents_act_only_on_their_own_work(client: Client) -> None:
     other = await client.http.post("/api/v1/test/act/bob?on_behalf", headers=client.headers())
     assert other.status == 403
     assert (await other.json())["error"] == {
-        "status": 403, "message": "that is agent bob's, not yours (you are alice)", "field": "agent_id"}
+        "status": 403,
+        "message": "that is agent bob's, not yours (you are alice)",
+        "field": "agent_id",
+    }
     await client.login("sam")
     not_asked = await client.http.post("/api/v1/test/act/bob", headers=client.headers())
     assert (await not_asked.json())["error"]["message"] == "that is agent bob's, not yours (you are sam)"

@@ -45,12 +45,24 @@ async def test_admin_posts_need_the_csrf_token(client: Client) -> None:
 
 async def test_create_a_user_who_then_logs_in(client: Client) -> None:
     await as_admin(client)
-    status, body = await send(client, "POST", USERS, {
-        "username": "zed", "password": "long enough", "name": "Zed Zero", "skills": {"banking": 2}})
+    status, body = await send(
+        client,
+        "POST",
+        USERS,
+        {"username": "zed", "password": "long enough", "name": "Zed Zero", "skills": {"banking": 2}},
+    )
     assert status == 201
     assert body["user"] | {"created_at": 0} == {
-        "username": "zed", "name": "Zed Zero", "role": "agent", "skills": {"banking": 2},
-        "chat_capacity": 3, "disabled": False, "disabled_by": None, "managed_by": "api", "created_at": 0}
+        "username": "zed",
+        "name": "Zed Zero",
+        "role": "agent",
+        "skills": {"banking": 2},
+        "chat_capacity": 3,
+        "disabled": False,
+        "disabled_by": None,
+        "managed_by": "api",
+        "created_at": 0,
+    }
     status, body = await send(client, "POST", USERS, {"username": "zed", "password": "other one"})
     assert (status, body["error"]["field"]) == (409, "username")
     assert (await client.login("zed", "long enough")).status == 200
@@ -59,18 +71,21 @@ async def test_create_a_user_who_then_logs_in(client: Client) -> None:
     assert [e.data for e in created] == [{"username": "zed", "by": "admin", "role": "agent"}]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"password": "long enough"}, "username"),
-    ({"username": "bad name!", "password": "long enough"}, "username"),
-    ({"username": "zed"}, "password"),
-    ({"username": "zed", "password": "short"}, "password"),
-    ({"username": "zed", "password": "long enough", "role": "boss"}, "role"),
-    ({"username": "zed", "password": "long enough", "skills": {"juggling": 3}}, "skills"),
-    ({"username": "zed", "password": "long enough", "skills": {"banking": 9}}, "skills"),
-    ({"username": "zed", "password": "long enough", "chat_capacity": -1}, "chat_capacity"),
-    ({"username": "zed", "password": "long enough", "name": ""}, "name"),
-    ([], "body"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"password": "long enough"}, "username"),
+        ({"username": "bad name!", "password": "long enough"}, "username"),
+        ({"username": "zed"}, "password"),
+        ({"username": "zed", "password": "short"}, "password"),
+        ({"username": "zed", "password": "long enough", "role": "boss"}, "role"),
+        ({"username": "zed", "password": "long enough", "skills": {"juggling": 3}}, "skills"),
+        ({"username": "zed", "password": "long enough", "skills": {"banking": 9}}, "skills"),
+        ({"username": "zed", "password": "long enough", "chat_capacity": -1}, "chat_capacity"),
+        ({"username": "zed", "password": "long enough", "name": ""}, "name"),
+        ([], "body"),
+    ],
+)
 async def test_bad_new_users_are_refused_naming_the_field(client: Client, body: Any, field: str) -> None:
     await as_admin(client)
     status, answer = await send(client, "POST", USERS, body)
@@ -116,9 +131,16 @@ async def test_api_users_are_left_alone_by_seeding(client: Client) -> None:
     assert (await client.login("zed", "long enough")).status == 200
 
 
-@pytest.mark.parametrize(("body", "status", "field"), [
-    ({"disabled": True}, 409, "disabled"), ({"role": "agent"}, 409, "role"),
-    ({"colour": "red"}, 400, "colour"), ({}, 400, "body"), ({"disabled": "yes"}, 400, "disabled")])
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"disabled": True}, 409, "disabled"),
+        ({"role": "agent"}, 409, "role"),
+        ({"colour": "red"}, 400, "colour"),
+        ({}, 400, "body"),
+        ({"disabled": "yes"}, 400, "disabled"),
+    ],
+)
 async def test_bad_changes_are_refused(client: Client, body: Any, status: int, field: str) -> None:
     await as_admin(client)
     got, answer = await send(client, "PATCH", USERS + "/admin", body)

@@ -18,12 +18,15 @@ async def test_login_page_shows_errors_and_follows_next(tmp_path: Path) -> None:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
         pytest.fail("Debian's chromium is not installed")
-    server = TestServer(create_app(demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")), host="127.0.0.1")
+    server = TestServer(
+        create_app(demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")), host="127.0.0.1"
+    )
     await server.start_server()
     try:
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=path, headless=True,
-                                               args=["--no-sandbox", "--disable-gpu"])
+            browser = await pw.chromium.launch(
+                executable_path=path, headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
             page = await browser.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -38,7 +41,9 @@ async def test_login_page_shows_errors_and_follows_next(tmp_path: Path) -> None:
             assert page.url == str(server.make_url("/api/v1/auth/me"))
             assert '"username": "sam"' in (await page.text_content("body") or "")
             cookies = await page.context.cookies()
-            assert [(c["name"], c["httpOnly"], c["sameSite"]) for c in cookies] == [("cc_session", True, "Strict")]
+            assert [(c["name"], c["httpOnly"], c["sameSite"]) for c in cookies] == [
+                ("cc_session", True, "Strict")
+            ]
             await browser.close()
             assert errors == []
     finally:

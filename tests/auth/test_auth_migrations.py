@@ -22,8 +22,11 @@ async def _auth_diff(engine: AsyncEngine) -> list[object]:
 
     def diff(conn: Connection) -> list[object]:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "include_name": lambda name, kind, _: kind != "table"
-                        or name in AUTH_TABLES}
+            conn,
+            opts={
+                "compare_type": True,
+                "include_name": lambda name, kind, _: kind != "table" or name in AUTH_TABLES,
+            },
         )
         return list(compare_metadata(context, wanted))
 
@@ -37,9 +40,13 @@ async def _check(url: str) -> None:
     try:
         await migrate.upgrade(engine, "auth_0001")
         async with engine.begin() as conn:
-            await conn.execute(text(
-                "INSERT INTO users (username, name, role, password_hash, skills, chat_capacity, disabled,"
-                " created_at) VALUES ('old', 'Old', 'agent', 'scrypt$x', '{}', 1, :d, 0)"), {"d": True})
+            await conn.execute(
+                text(
+                    "INSERT INTO users (username, name, role, password_hash, skills, chat_capacity, disabled,"
+                    " created_at) VALUES ('old', 'Old', 'agent', 'scrypt$x', '{}', 1, :d, 0)"
+                ),
+                {"d": True},
+            )
         await migrate.upgrade(engine)
         assert await _auth_diff(engine) == []
         async with engine.connect() as conn:

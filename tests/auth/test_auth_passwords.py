@@ -53,8 +53,11 @@ async def stored(client: Client, username: str) -> tuple[str, bool, str | None, 
 
 async def test_a_weak_stored_hash_is_upgraded_at_login(client: Client) -> None:
     async with client.app[DB].begin() as conn:
-        await conn.execute(update(users).where(users.c.username == "alice")
-                           .values(password_hash=hash_password("alice", n=2**10)))
+        await conn.execute(
+            update(users)
+            .where(users.c.username == "alice")
+            .values(password_hash=hash_password("alice", n=2**10))
+        )
     assert (await client.login("alice")).status == 200
     upgraded = (await stored(client, "alice"))[0]
     assert upgraded.startswith("scrypt$16384$") and verify_password("alice", upgraded)
@@ -73,14 +76,20 @@ async def test_seeding_is_idempotent_and_hashes_plain_passwords(client: Client) 
 
 async def test_seeding_updates_name_role_skills_and_password(client: Client) -> None:
     config = demo_config("sqlite+aiosqlite://")
-    changed = [replace(u, name="Robert", role="supervisor", skills={"banking": 5}, password="new-pass")
-               if u.username == "bob" else u for u in config.users]
+    changed = [
+        replace(u, name="Robert", role="supervisor", skills={"banking": 5}, password="new-pass")
+        if u.username == "bob"
+        else u
+        for u in config.users
+    ]
     await store.seed_users(client.app[DB], changed, 0.0)
     assert (await client.login("bob", "bob")).status == 401
     res = await client.login("bob", "new-pass")
     assert (await res.json())["user"] == {"username": "bob", "name": "Robert", "role": "supervisor"}
     pinned = hash_password("from-hash")
-    await store.seed_users(client.app[DB], [*config.users, UserConfig(username="eve", password_hash=pinned)], 0.0)
+    await store.seed_users(
+        client.app[DB], [*config.users, UserConfig(username="eve", password_hash=pinned)], 0.0
+    )
     assert (await stored(client, "eve"))[0] == pinned
     assert (await client.login("eve", "from-hash")).status == 200
 

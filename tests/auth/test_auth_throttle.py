@@ -46,7 +46,9 @@ async def test_n_failures_give_429_with_retry_after_then_success_after_waiting(c
     slowed = await client.login("bob", "bob")  # even the right password must wait now
     assert slowed.status == 429 and slowed.headers["Retry-After"] == "1"
     assert (await slowed.json())["error"] == {
-        "status": 429, "message": "too many failed logins; try again in 1 s"}
+        "status": 429,
+        "message": "too many failed logins; try again in 1 s",
+    }
     client.clock.advance(1.0)
     assert (await client.login("bob", "guess")).status == 401
     again = await client.login("bob", "bob")

@@ -6,6 +6,7 @@ asks the customer for a rating; the transcript and the rating are in the interac
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browser_support import login, screenshot
@@ -16,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser
 
 
-async def test_customer_and_agent_chat_and_the_customer_rates_it(browser, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_customer_and_agent_chat_and_the_customer_rates_it(
+    browser: Any, live_server: Any, tmp_path: Path
+) -> None:
     server = live_server
     app = server.app
     errors: list[str] = []
@@ -35,7 +38,9 @@ async def test_customer_and_agent_chat_and_the_customer_rates_it(browser, live_s
     await customer.wait_for_selector(".bubble.bot:text('Welcome to Demo Bank chat.')")
     await customer.wait_for_selector(".bubble.bot:text('What can we help you with?')")
     await customer.get_by_role("button", name="Lost or stolen card").click()
-    await customer.wait_for_selector(".bubble.bot:text('We are connecting you to our cards team right away.')")
+    await customer.wait_for_selector(
+        ".bubble.bot:text('We are connecting you to our cards team right away.')"
+    )
 
     await agent.wait_for_selector("#offer:not(.hidden)")
     await agent.click("#btn-accept")
@@ -60,8 +65,10 @@ async def test_customer_and_agent_chat_and_the_customer_rates_it(browser, live_s
     await app[LOG].flush()
     events = await app[LOG].read(limit=1000)
     chats = [(e.data["from"], e.data["text"]) for e in events if e.type == "contact.chat_message"]
-    assert chats == [("customer", "I lost my card at the station"),
-                     ("agent", "I have blocked it. A new one is on its way.")]
+    assert chats == [
+        ("customer", "I lost my card at the station"),
+        ("agent", "I have blocked it. A new one is on its way."),
+    ]
     assert [(e.data["rating"], e.queue) for e in events if e.type == "ivr.survey"] == [(5, "cards")]
     assert [e.data["digits"] for e in events if e.type == "ivr.input"] == ["1"]  # the topic button
     assert {e.data.get("channel") for e in events if e.type == "contact.arrived"} == {"chat"}

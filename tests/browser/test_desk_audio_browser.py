@@ -42,9 +42,16 @@ NOTE = "Card lost on the train; blocked and reissued"
 BANK = "+15550100"
 CALLER_TONE, AGENT_TONE = 1000.0, 600.0
 CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
 ]
 
@@ -78,8 +85,9 @@ def tone_share(pcm: bytes, freq: float) -> float:
 @pytest.fixture
 async def voice_server(tmp_path: Path) -> AsyncIterator[TestServer]:
     """The demo center, open all hours, with telephony on loopback ports."""
-    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
-                         telephony={"enabled": True, "agent_leg_wait_s": 5.0})
+    config = demo_config(
+        f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", telephony={"enabled": True, "agent_leg_wait_s": 5.0}
+    )
     config = replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
     server = TestServer(create_app(config), host="127.0.0.1")
     await server.start_server()
@@ -96,8 +104,11 @@ async def audio_browser(tmp_path: Path) -> AsyncIterator[Any]:
         pytest.fail("Debian's chromium is not installed: run `bash scripts/test.sh` (it installs it)")
     wav = tone_wav(tmp_path / "agent-voice.wav", AGENT_TONE)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=path, headless=True,
-                                           args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}"])
+        browser = await pw.chromium.launch(
+            executable_path=path,
+            headless=True,
+            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}"],
+        )
         yield browser
         await browser.close()
 
@@ -116,9 +127,18 @@ class Caller:
     async def dial(self) -> None:
         self.ws = ws = await self.session.ws_connect(self.url)
         await ws.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        await ws.send_json({"event": "start", "streamSid": "MZ1", "start": {
-            "streamSid": "MZ1", "callSid": "CA-desk-audio", "tracks": ["inbound"],
-            "customParameters": {"From": CALLER, "To": BANK}}})
+        await ws.send_json(
+            {
+                "event": "start",
+                "streamSid": "MZ1",
+                "start": {
+                    "streamSid": "MZ1",
+                    "callSid": "CA-desk-audio",
+                    "tracks": ["inbound"],
+                    "customParameters": {"From": CALLER, "To": BANK},
+                },
+            }
+        )
         self._tasks = [asyncio.ensure_future(self._speak(ws)), asyncio.ensure_future(self._listen(ws))]
 
     async def key(self, digit: str) -> None:
@@ -134,8 +154,15 @@ class Caller:
             while not ws.closed:
                 pcm = voice if self.speaking else silence
                 payload = base64.b64encode(codecs.ulaw_encode(pcm)).decode()
-                await ws.send_str(json.dumps({"event": "media", "streamSid": "MZ1",
-                                              "media": {"track": "inbound", "payload": payload}}))
+                await ws.send_str(
+                    json.dumps(
+                        {
+                            "event": "media",
+                            "streamSid": "MZ1",
+                            "media": {"track": "inbound", "payload": payload},
+                        }
+                    )
+                )
                 n += 1
                 await asyncio.sleep(max(0.0, start + n * 0.02 - loop.time()))
 
@@ -188,7 +215,9 @@ async def caller_heard(page: Any, freq: float) -> None:
     await page.wait_for_function(f"window.deskAudio.measure('caller', {freq}).tone > 0.5", timeout=15000)
 
 
-async def test_an_agent_talks_with_a_caller_in_the_browser(audio_browser, voice_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_an_agent_talks_with_a_caller_in_the_browser(
+    audio_browser: Any, voice_server: Any, tmp_path: Path
+) -> None:
     server = voice_server
     app = server.app
     errors: list[str] = []
@@ -255,8 +284,16 @@ async def test_an_agent_talks_with_a_caller_in_the_browser(audio_browser, voice_
         await app[LOG].flush()
         events = await app[LOG].read(contact_id=contact_id)
         kinds = [e.type for e in events]
-        for kind in ("contact.offered", "contact.connected", "contact.bridged", "contact.held", "contact.muted",
-                     "contact.note", "contact.disposition", "contact.ended"):
+        for kind in (
+            "contact.offered",
+            "contact.connected",
+            "contact.bridged",
+            "contact.held",
+            "contact.muted",
+            "contact.note",
+            "contact.disposition",
+            "contact.ended",
+        ):
             assert kind in kinds, (kind, kinds)
         # the customer's CRM history shows the call, its disposition and the note
         reply = await page.request.get(str(server.make_url(f"/api/v1/customers/{NOA}/contacts")))

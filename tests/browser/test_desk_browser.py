@@ -38,8 +38,9 @@ async def test_an_agent_works_a_call_in_the_browser(browser, live_server, tmp_pa
     await page.click("#btn-ready")
     await page.wait_for_selector("#state-pill.AVAILABLE")
 
-    await app[CENTER].contact_arrived(contact_id="c-web-1", channel="voice", queue="cards",
-                                      caller="+972501234567")
+    await app[CENTER].contact_arrived(
+        contact_id="c-web-1", channel="voice", queue="cards", caller="+972501234567"
+    )
     await page.wait_for_selector("#offer:not(.hidden)")
     who = await page.text_content("#offer-who")
     assert who is not None and "+972501234567" in who and "Noa Levi" in who  # the demo's customer
@@ -67,8 +68,13 @@ async def test_an_agent_works_a_call_in_the_browser(browser, live_server, tmp_pa
     await app[LOG].flush()
     events = await app[LOG].read(contact_id="c-web-1")
     kinds = [e.type for e in events]
-    for kind in ("contact.offered", "contact.connected", "contact.note", "contact.disposition",
-                 "contact.ended"):
+    for kind in (
+        "contact.offered",
+        "contact.connected",
+        "contact.note",
+        "contact.disposition",
+        "contact.ended",
+    ):
         assert kind in kinds, kinds
     note = next(e for e in events if e.type == "contact.note")
     assert note.data["text"] == "Customer lost the card on the train" and note.agent_id == "alice"
@@ -99,8 +105,9 @@ async def test_a_slow_crm_rings_an_unidentified_caller_whose_card_fills_in(brows
     await page.click("#btn-ready")
     await page.wait_for_selector("#state-pill.AVAILABLE")
 
-    await app[CENTER].contact_arrived(contact_id="c-web-slow", channel="voice", queue="cards",
-                                      caller="+972501234567")  # queued at the budget, unidentified
+    await app[CENTER].contact_arrived(
+        contact_id="c-web-slow", channel="voice", queue="cards", caller="+972501234567"
+    )  # queued at the budget, unidentified
     await page.wait_for_selector("#offer:not(.hidden)")
     assert await page.text_content("#offer-who") == "+972501234567"
     assert await page.text_content("#card .pop-name") == "Unidentified caller"

@@ -35,13 +35,26 @@ def at(hh: int, mm: int, ss: int = 0) -> float:
     return datetime(2026, 3, 2, hh, mm, ss, tzinfo=ZONE).timestamp()
 
 
-def answered(cid: str, queue: str, agent: str, start: float, wait: float, talk: float) -> list[InteractionEvent]:
+def answered(
+    cid: str, queue: str, agent: str, start: float, wait: float, talk: float
+) -> list[InteractionEvent]:
     def ev(kind: str, t: float, **data: Any) -> InteractionEvent:
-        return InteractionEvent(type=kind, at=start + t, contact_id=cid, queue=queue,
-                                agent_id=agent if kind in ("contact.connected", "contact.wrap_up") else None, data=data)
+        return InteractionEvent(
+            type=kind,
+            at=start + t,
+            contact_id=cid,
+            queue=queue,
+            agent_id=agent if kind in ("contact.connected", "contact.wrap_up") else None,
+            data=data,
+        )
 
-    return [ev("contact.arrived", 0, caller=f"+972{cid}"), ev("contact.queued", 0), ev("contact.connected", wait),
-            ev("contact.wrap_up", wait + talk, talk_s=talk), ev("contact.ended", wait + talk, reason="completed")]
+    return [
+        ev("contact.arrived", 0, caller=f"+972{cid}"),
+        ev("contact.queued", 0),
+        ev("contact.connected", wait),
+        ev("contact.wrap_up", wait + talk, talk_s=talk),
+        ev("contact.ended", wait + talk, reason="completed"),
+    ]
 
 
 def monday() -> list[InteractionEvent]:
@@ -49,10 +62,17 @@ def monday() -> list[InteractionEvent]:
     events = [
         *answered("c1", "general", "a1", at(9, 0), 10, 180),
         *answered("c2", "general", "a1", at(9, 10), 30, 120),
-        InteractionEvent(type="contact.arrived", at=abandon, contact_id="c3", queue="cards", data={"caller": "+9723"}),
+        InteractionEvent(
+            type="contact.arrived", at=abandon, contact_id="c3", queue="cards", data={"caller": "+9723"}
+        ),
         InteractionEvent(type="contact.queued", at=abandon, contact_id="c3", queue="cards"),
-        InteractionEvent(type="contact.ended", at=abandon + 60, contact_id="c3", queue="cards",
-                         data={"reason": "abandoned"}),
+        InteractionEvent(
+            type="contact.ended",
+            at=abandon + 60,
+            contact_id="c3",
+            queue="cards",
+            data={"reason": "abandoned"},
+        ),
         *answered("c4", "cards", "a2", at(10, 5), 5, 120),
     ]
     return sorted(events, key=lambda e: e.at)
@@ -67,21 +87,27 @@ async def seeded(live_server: Any) -> None:
 
 async def table(page: Any) -> list[dict[str, str]]:
     """The page's table as header -> cell text, one dict a row."""
-    return list(await page.evaluate(
-        """() => { const t = document.querySelector('#rows');
+    return list(
+        await page.evaluate(
+            """() => { const t = document.querySelector('#rows');
         const head = [...t.tHead.rows[0].cells].map((c) => c.textContent);
         return [...t.tBodies[0].rows].map((r) => Object.fromEntries([...r.cells].map((c, i) => [head[i], c.textContent]))); }"""
-    ))
+        )
+    )
 
 
 async def totals(page: Any) -> dict[str, str]:
-    return dict(await page.evaluate(
-        "() => Object.fromEntries([...document.querySelectorAll('#totals div')]"
-        ".map((d) => [d.querySelector('span').textContent, d.querySelector('b').textContent]))"
-    ))
+    return dict(
+        await page.evaluate(
+            "() => Object.fromEntries([...document.querySelectorAll('#totals div')]"
+            ".map((d) => [d.querySelector('span').textContent, d.querySelector('b').textContent]))"
+        )
+    )
 
 
-async def test_the_reports_page_shows_the_hand_computed_figures_charts_and_csv(browser, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_the_reports_page_shows_the_hand_computed_figures_charts_and_csv(
+    browser: Any, live_server: Any, tmp_path: Path
+) -> None:
     await seeded(live_server)
     errors: list[str] = []
     page = await browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
@@ -103,7 +129,9 @@ async def test_the_reports_page_shows_the_hand_computed_figures_charts_and_csv(b
     # Charts: a bar per non-zero count (offered, answered, abandoned at 09:00; offered,
     # answered at 10:00) and the service level line through its two points.
     assert await page.locator("#volume rect").count() == 5
-    assert await page.locator("#volume path").count() == 1 and await page.locator("#volume circle").count() == 2
+    assert (
+        await page.locator("#volume path").count() == 1 and await page.locator("#volume circle").count() == 2
+    )
     assert await page.locator("#times path").count() == 2  # ASA and AHT (no agent time: no occupancy)
 
     async with page.expect_download() as download_info:
@@ -112,13 +140,19 @@ async def test_the_reports_page_shows_the_hand_computed_figures_charts_and_csv(b
     text = Path(await download.path()).read_text()
     by_start = {r["start"][11:16]: r for r in csv.DictReader(io.StringIO(text))}
     assert len(by_start) == 24 and by_start["09:00"]["offered"] == "3"
-    assert float(by_start["09:00"]["service_level"]) == pytest.approx(1 / 3) and by_start["11:00"]["service_level"] == ""
+    assert (
+        float(by_start["09:00"]["service_level"]) == pytest.approx(1 / 3)
+        and by_start["11:00"]["service_level"] == ""
+    )
 
     await page.select_option("select[name=by]", "queue")
     await page.click("button[type=submit]")
     await page.wait_for_selector("#rows th:text('Queue')", timeout=5000)
     per_queue = {(r["Start"][11:], r["Queue"]): r for r in await table(page)}
-    assert per_queue[("09:00", "general")]["Offered"] == "2" and per_queue[("09:00", "cards")]["Abandoned"] == "1"
+    assert (
+        per_queue[("09:00", "general")]["Offered"] == "2"
+        and per_queue[("09:00", "cards")]["Abandoned"] == "1"
+    )
     assert per_queue[("10:00", "cards")]["SL"] == "100.0%"
     await screenshot(page, "reports.png", tmp_path)
 
@@ -135,7 +169,9 @@ async def test_the_reports_page_shows_the_hand_computed_figures_charts_and_csv(b
     assert errors == []
 
 
-async def test_the_staffing_page_staffs_the_log_and_an_uploaded_forecast(browser, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_the_staffing_page_staffs_the_log_and_an_uploaded_forecast(
+    browser: Any, live_server: Any, tmp_path: Path
+) -> None:
     await seeded(live_server)
     errors: list[str] = []
     page = await browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -149,11 +185,16 @@ async def test_the_staffing_page_staffs_the_log_and_an_uploaded_forecast(browser
     rows = {r["Start"]: r for r in await table(page)}
     assert len(rows) == 24
     assert (rows["09:00"]["Calls"], rows["09:00"]["AHT"], rows["10:00"]["Calls"]) == ("3", "150 s", "1")
-    api = await (await page.request.get(
-        str(live_server.make_url("/api/v1/staffing?date=2026-03-09&interval=60&target=0.8&shrinkage=0")))).json()
+    api = await (
+        await page.request.get(
+            str(live_server.make_url("/api/v1/staffing?date=2026-03-09&interval=60&target=0.8&shrinkage=0"))
+        )
+    ).json()
     for want in api["rows"]:  # the table is the API's, interval for interval
         got = rows[want["start"]]
-        assert got["C agents"] == str(want["erlang_c"]["agents"]) and got["A agents"] == str(want["erlang_a"]["agents"])
+        assert got["C agents"] == str(want["erlang_c"]["agents"]) and got["A agents"] == str(
+            want["erlang_a"]["agents"]
+        )
     assert await page.locator("#chart rect").count() == 2  # calls at 09:00 and 10:00
     assert await page.locator("#chart path").count() == 2  # agents by Erlang C and by Erlang A
 
@@ -163,11 +204,18 @@ async def test_the_staffing_page_staffs_the_log_and_an_uploaded_forecast(browser
     await page.wait_for_selector("#about:text('Your forecast')", timeout=5000)
     rows = {r["Start"]: r for r in await table(page)}
     assert (rows["08:00"]["Calls"], rows["09:00"]["Calls"], rows["09:00"]["AHT"]) == ("100", "140", "175 s")
-    assert rows["08:00"]["Load (Erl)"] == "5" and rows["09:00"]["Load (Erl)"] == "6.81"  # 100*180/3600, 140*175/3600
-    uploaded = Forecast(3600.0, [ForecastRow("08:00", 100, 180), ForecastRow("09:00", 140, 175)], "csv", 105.0)
+    assert (
+        rows["08:00"]["Load (Erl)"] == "5" and rows["09:00"]["Load (Erl)"] == "6.81"
+    )  # 100*180/3600, 140*175/3600
+    uploaded = Forecast(
+        3600.0, [ForecastRow("08:00", 100, 180), ForecastRow("09:00", 140, 175)], "csv", 105.0
+    )
     for want in staffing_table(uploaded, Target(service_level=0.8, threshold_s=20.0)):
         got = rows[want["start"]]
-        assert (got["C agents"], got["A agents"]) == (str(want["erlang_c"]["agents"]), str(want["erlang_a"]["agents"]))
+        assert (got["C agents"], got["A agents"]) == (
+            str(want["erlang_c"]["agents"]),
+            str(want["erlang_a"]["agents"]),
+        )
     await screenshot(page, "staffing.png", tmp_path)
 
     await page.fill("#csv", "interval,calls\n08:00,100\n8 o'clock,12\n")

@@ -49,15 +49,18 @@ async def test_wallboard_follows_the_center(browser, live_server, tmp_path: Path
     await center.submit(m.AgentLoggedIn(agent_id="bob", name="Bob Levi", skills={"banking": 3}))
     await page.wait_for_selector("tr[data-agent='bob'] .st.NOT_READY", timeout=3000)
     await page.select_option("select[aria-label='Force state of bob']", "ready")
-    await page.wait_for_selector("tr[data-agent='bob'] .st.OFFERED, tr[data-agent='bob'] .st.AVAILABLE",
-                                 timeout=3000)
+    await page.wait_for_selector(
+        "tr[data-agent='bob'] .st.OFFERED, tr[data-agent='bob'] .st.AVAILABLE", timeout=3000
+    )
     await page.wait_for_selector("article[data-queue='general'] b.waiting:text('3')", timeout=3000)
     await screenshot(page, "wallboard.png", tmp_path)
     await page.close()  # the board's socket closes before the server stops
     assert errors == []
 
 
-async def test_wallboard_chart_marks_trouble_and_a_supervisor_changes_skills(browser, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_wallboard_chart_marks_trouble_and_a_supervisor_changes_skills(
+    browser: Any, live_server: Any, tmp_path: Path
+) -> None:
     app = live_server.app
     center = app[CENTER]
     live = app[LIVE]
@@ -84,7 +87,9 @@ async def test_wallboard_chart_marks_trouble_and_a_supervisor_changes_skills(bro
     await center.submit(m.AgentLoggedIn(agent_id="erez", name="Erez Cohen", skills={"english": 2}))
     await center.submit(m.AgentReady(agent_id="erez"))
     await center.contact_arrived(contact_id="lost-card", channel="voice", queue="cards", caller="+9725")
-    await page.wait_for_selector("tr[data-agent='erez'] .st.AVAILABLE", timeout=3000)  # cards needs cards or banking
+    await page.wait_for_selector(
+        "tr[data-agent='erez'] .st.AVAILABLE", timeout=3000
+    )  # cards needs cards or banking
     await page.click("button[aria-label='Change skills of erez']")
     assert await page.input_value("#skills-fields input[name='english']") == "2"
     await page.fill("#skills-fields input[name='cards']", "4")
@@ -94,7 +99,9 @@ async def test_wallboard_chart_marks_trouble_and_a_supervisor_changes_skills(bro
     assert next(iter(center.engine.offers.values())).contact_id == "lost-card"
     await app[LOG].flush()
     actions = [e.data for e in await app[LOG].read(limit=1000) if e.type == "supervisor.action"]
-    assert [(a["action"], a["by"], a["skills"]) for a in actions] == [("skills", "sam", {"english": 2, "cards": 4})]
+    assert [(a["action"], a["by"], a["skills"]) for a in actions] == [
+        ("skills", "sam", {"english": 2, "cards": 4})
+    ]
     await screenshot(page, "wallboard-chart.png", tmp_path)
     await page.close()
     assert errors == []
@@ -107,6 +114,7 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
 
+
 async def at_node(sub: Any, node: str, timeout: float = 15.0) -> None:
     """Wait for the caller's IVR to enter ``node`` (``ivr.node`` on the bus)."""
     async with asyncio.timeout(timeout):
@@ -116,8 +124,10 @@ async def at_node(sub: Any, node: str, timeout: float = 15.0) -> None:
 
 
 async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
-                         telephony={"enabled": True, "agent_lines": True, "record": False})
+    config = demo_config(
+        f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
+        telephony={"enabled": True, "agent_lines": True, "record": False},
+    )
     config = replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
     server = TestServer(create_app(config), host="127.0.0.1")
     await server.start_server()
@@ -139,7 +149,11 @@ async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, t
         await caller.press("2")  # not a customer: sales
         ivr.close()
         call = next(iter(app[TELEPHONY].front.calls.values()))
-        await until(lambda: (c := center.engine.contacts.get(call.contact_id or "")) is not None and c.queue == "sales")
+        await until(
+            lambda: (
+                (c := center.engine.contacts.get(call.contact_id or "")) is not None and c.queue == "sales"
+            )
+        )
         await center.submit(m.AgentReady(agent_id="alice"))
         offer = next(o for o in center.engine.offers.values() if o.contact_id == call.contact_id)
         await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
@@ -150,7 +164,9 @@ async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, t
         await page.wait_for_selector("#listen-bar:not([hidden])", timeout=5000)
         assert call.contact_id in (await page.text_content("#listen-who") or "")
         # The call's audio reaches the page: the level meter rises well above silence.
-        await page.wait_for_function("Number(document.querySelector('#listen-level').dataset.dbfs) > -40", timeout=10000)
+        await page.wait_for_function(
+            "Number(document.querySelector('#listen-level').dataset.dbfs) > -40", timeout=10000
+        )
         bridge = call.bridge
         assert bridge is not None and len(app[LISTEN].listens) == 1 and len(bridge.listeners) == 1
         await page.wait_for_selector("tr[data-agent='alice'] .heard-by:text('sam')", timeout=3000)
@@ -165,10 +181,17 @@ async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, t
         await page.wait_for_selector("#toast:text('the call ended')", timeout=3000)
         await agent.hang_up()
     await app[LOG].flush()
-    actions = [(e.data["action"], e.data.get("reason"), e.data["by"]) for e in await app[LOG].read(limit=2000)
-               if e.type == "supervisor.action"]
-    assert actions == [("listen", None, "sam"), ("listen_end", "supervisor_stopped", "sam"),
-                       ("listen", None, "sam"), ("listen_end", "call_ended", "sam")]
+    actions = [
+        (e.data["action"], e.data.get("reason"), e.data["by"])
+        for e in await app[LOG].read(limit=2000)
+        if e.type == "supervisor.action"
+    ]
+    assert actions == [
+        ("listen", None, "sam"),
+        ("listen_end", "supervisor_stopped", "sam"),
+        ("listen", None, "sam"),
+        ("listen_end", "call_ended", "sam"),
+    ]
     await page.close()
     await server.close()
     assert errors == []

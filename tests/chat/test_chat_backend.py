@@ -42,7 +42,9 @@ async def frames_until(ws: Any, kind: str, text: str = "") -> list[dict[str, Any
             return got
 
 
-async def test_a_chat_walks_the_flow_by_buttons_and_text_talks_to_the_agent_and_rates(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_chat_walks_the_flow_by_buttons_and_text_talks_to_the_agent_and_rates(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
     client = await aiohttp_client(create_app(center_config(tmp_path), clock=VirtualClock(MONDAY_10)))
     app = client.server.app
     center = app[CENTER]
@@ -66,7 +68,9 @@ async def test_a_chat_walks_the_flow_by_buttons_and_text_talks_to_the_agent_and_
     await known.receive_json(timeout=5)
     assert "Hello Noa." in [f.get("text") for f in await frames_until(known, "prompt", "What can we")]
     await known.send_json({"type": "choose", "key": "6"})
-    assert (await frames_until(known, "prompt", "Your newest"))[-1]["text"] == "Your newest card order is delivered."
+    assert (await frames_until(known, "prompt", "Your newest"))[-1][
+        "text"
+    ] == "Your newest card order is delivered."
     await known.send_json({"type": "leave"})
     await known.close()
 
@@ -78,7 +82,8 @@ async def test_a_chat_walks_the_flow_by_buttons_and_text_talks_to_the_agent_and_
     assert (await frames_until(ws, "prompt"))[-1]["text"].startswith("Sorry, I did not understand that.")
     await ws.send_json({"type": "text", "text": "internet"})  # typed phrase of an option
     assert (await frames_until(ws, "prompt", "You are number 1 in line."))[-2]["text"] == (
-        "An internet banking specialist will be with you shortly.")
+        "An internet banking specialist will be with you shortly."
+    )
     contact = center.engine.contacts[cid]
     assert (contact.channel, contact.queue, contact.caller) == ("chat", "internet", "noa@example.com")
     assert (contact.attributes["name"], contact.attributes["intent"]) == ("Noa", "internet")
@@ -94,7 +99,7 @@ async def test_a_chat_walks_the_flow_by_buttons_and_text_talks_to_the_agent_and_
     assert (await frames_until(ws, "message"))[-1]["text"] == "Try again now, please."
 
     await center.submit(m.ContactEnded(contact_id=cid, by="agent"))
-    survey = (await frames_until(ws, "prompt", "How satisfied"))
+    survey = await frames_until(ws, "prompt", "How satisfied")
     assert survey[0]["type"] == "agent_left"
     assert [o["key"] for o in survey[-1]["options"]] == ["1", "2", "3", "4", "5"]
     await ws.send_json({"type": "choose", "key": "4"})
@@ -155,7 +160,11 @@ async def test_after_hours_the_chat_takes_a_message(aiohttp_client, tmp_path: Pa
     await app[LOG].flush()
     events = await app[LOG].read(contact_id=cid)
     [message] = [e.data for e in events if e.type == "contact.chat_message"]
-    assert message == {"from": "customer", "text": "Please call me about my mortgage, 050-1234567", "voicemail": True}
+    assert message == {
+        "from": "customer",
+        "text": "Please call me about my mortgage, 050-1234567",
+        "voicemail": True,
+    }
     assert [e.data["recorded"] for e in events if e.type == "ivr.voicemail"] == [True]
     assert app[CENTER].engine.contacts.get(cid) is None  # never queued: the IVR ended it
     await ws.close()

@@ -23,8 +23,13 @@ class Backend:
 
     async def started(self, session: ChatSession) -> None:
         self.calls.append(("started", session.name))
-        session.send({"type": "prompt", "text": "Hello! What is it about?",
-                      "options": [{"key": "1", "label": "Cards"}, {"key": "2", "label": "Other"}]})
+        session.send(
+            {
+                "type": "prompt",
+                "text": "Hello! What is it about?",
+                "options": [{"key": "1", "label": "Cards"}, {"key": "2", "label": "Other"}],
+            }
+        )
 
     async def text(self, session: ChatSession, text: str) -> None:
         self.calls.append(("text", text))
@@ -59,7 +64,7 @@ async def chat(aiohttp_client):  # type: ignore[no-untyped-def]
 
 
 async def start(
-        client: TestClient[web.Request, web.Application], **fields: Any
+    client: TestClient[web.Request, web.Application], **fields: Any
 ) -> tuple[ClientWebSocketResponse, dict[str, Any]]:
     ws = await client.ws_connect("/ws/chat")
     await ws.send_json({"type": "start", **fields})
@@ -79,15 +84,23 @@ async def test_a_chat_starts_and_messages_reach_the_backend(chat) -> None:  # ty
     await ws.send_json({"type": "text", "text": "my card is gone"})
     await ws.send_json({"type": "typing"})
     await asyncio.sleep(0.05)
-    assert backend.calls == [("started", "Dana"), ("choose", "1"), ("text", "my card is gone"), ("typing", None)]
+    assert backend.calls == [
+        ("started", "Dana"),
+        ("choose", "1"),
+        ("text", "my card is gone"),
+        ("typing", None),
+    ]
 
 
-@pytest.mark.parametrize(("frame", "code"), [
-    ('{"type": "text", "text": ""}', "bad_field"),
-    ('{"type": "rate", "rating": 7}', "bad_field"),
-    ('{"type": "shout"}', "unknown_type"),
-    ("nonsense", "bad_json"),
-])
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ('{"type": "text", "text": ""}', "bad_field"),
+        ('{"type": "rate", "rating": 7}', "bad_field"),
+        ('{"type": "shout"}', "unknown_type"),
+        ("nonsense", "bad_json"),
+    ],
+)
 async def test_bad_frames_get_an_error_and_reach_nothing(chat, frame: str, code: str) -> None:  # type: ignore[no-untyped-def]
     client, _, backend = chat
     ws, _ = await start(client)

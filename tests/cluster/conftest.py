@@ -52,8 +52,9 @@ class Desk:
     """An agent's desk over a real WebSocket: ``ask`` waits for the answer to one request,
     ``until`` for the next frame of a type (frames that come first are kept)."""
 
-    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse,
-                 welcome: dict[str, Any]) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse, welcome: dict[str, Any]
+    ) -> None:
         self.session, self.ws, self.welcome = session, ws, welcome
         self.n = 0
         self.backlog: list[dict[str, Any]] = []
@@ -80,8 +81,9 @@ class Desk:
 
     async def until(self, type_: str, timeout: float = 10) -> dict[str, Any]:
         while True:
-            frame: dict[str, Any] = self.backlog.pop(0) if self.backlog else await self.ws.receive_json(
-                timeout=timeout)
+            frame: dict[str, Any] = (
+                self.backlog.pop(0) if self.backlog else await self.ws.receive_json(timeout=timeout)
+            )
             if frame["type"] == type_:
                 return frame
 
@@ -90,8 +92,9 @@ class Desk:
         await self.session.close()
 
 
-async def start_chat(session: aiohttp.ClientSession, base_url: str, email: str,
-                     word: str = "card") -> tuple[aiohttp.ClientWebSocketResponse, str]:
+async def start_chat(
+    session: aiohttp.ClientSession, base_url: str, email: str, word: str = "card"
+) -> tuple[aiohttp.ClientWebSocketResponse, str]:
     """A customer chat on one node, steered through its menus (the option naming ``word``,
     else the first) until it picks ``word``: (socket, contact id)."""
     ws = await session.ws_connect(f"{base_url}/ws/chat")

@@ -26,9 +26,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(folder: Path, node_id: str, port: int, *, db_url: str, prefix: str,
-                 redis_url: str = "redis://127.0.0.1:6379/0", flush_interval_ms: int = 20,
-                 **cluster: Any) -> Path:
+def write_config(
+    folder: Path,
+    node_id: str,
+    port: int,
+    *,
+    db_url: str,
+    prefix: str,
+    redis_url: str = "redis://127.0.0.1:6379/0",
+    flush_interval_ms: int = 20,
+    **cluster: Any,
+) -> Path:
     """The demo config in cluster mode (open at every hour, no telephony: the same config
     on every node); folders stay those of the repository's config."""
     data = demo_yaml(port=port, telephony=False)
@@ -57,8 +65,21 @@ class Node:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "callcenter", "serve", "--config", str(self.config),
-                 "--log-level", "WARNING"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "callcenter",
+                    "serve",
+                    "--config",
+                    str(self.config),
+                    "--log-level",
+                    "WARNING",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flush, no lease release."""

@@ -133,7 +133,7 @@ async def test_a_waiting_chat_resumes_on_another_node_in_its_place(pair: tuple[N
         queued = await back.until("queued")
         assert back.frames[0] == {"type": "session", "contact_id": first_id, "token": token, "resumed": True}
         replayed = back.frames[1:-1]
-        assert replayed[:len(seen_before)] == seen_before  # and what came after, unread then
+        assert replayed[: len(seen_before)] == seen_before  # and what came after, unread then
         assert any("cards team" in f.get("text", "") for f in replayed)
         assert queued["position"] == 1
         assert center.engine.position(later_id)[0] == 3  # type: ignore[index]
@@ -163,8 +163,11 @@ async def test_a_waiting_chat_resumes_on_another_node_in_its_place(pair: tuple[N
         await later.ws.close()
         await alice.close()
     await here.app[LOG].flush()
-    ended = {e.contact_id: dict(e.data) for e in await here.app[LOG].read(limit=10_000)
-             if e.type == "contact.ended"}
+    ended = {
+        e.contact_id: dict(e.data)
+        for e in await here.app[LOG].read(limit=10_000)
+        if e.type == "contact.ended"
+    }
     assert ended[gone_id]["reason"] == "node_lost" and ended[gone_id]["node"].startswith("n1/")
     assert ended[menu_id] == {"reason": "node_lost", "was": "ivr"}
     assert first_id not in ended or ended[first_id].get("reason") != "node_lost"
@@ -192,8 +195,13 @@ async def test_a_connected_chat_resumes_with_its_agent(pair: tuple[Node, TestSer
             pass  # the conversation so far, replayed
         assert back.frames[0]["resumed"] and any(f["type"] == "agent_joined" for f in back.frames)
         assert isinstance(center, ClusterCenter)
-        await until_true(lambda: center.state is not None  # this node carries it now
-                         and center.state.owners.get(contact_id) == center.owner, 15)
+        await until_true(
+            lambda: (
+                center.state is not None  # this node carries it now
+                and center.state.owners.get(contact_id) == center.owner
+            ),
+            15,
+        )
         assert center.engine.contacts[contact_id].state == "connected"
         assert center.engine.contacts[contact_id].agent_id == "alice"
         await back.ws.send_json({"type": "text", "text": "still here"})

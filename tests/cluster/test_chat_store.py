@@ -32,7 +32,8 @@ async def store(redis_server: str, prefix: str) -> AsyncIterator[tuple[RedisChat
 
 
 async def test_a_session_is_stored_as_it_changes_and_loads_elsewhere(
-        store: tuple[RedisChatStore, list[str]]) -> None:
+    store: tuple[RedisChatStore, list[str]],
+) -> None:
     chats, claims = store
     session = ChatSession("c-1", Start(name="Ana", email="ana@example.com"))
     session.store = chats
@@ -50,7 +51,12 @@ async def test_a_session_is_stored_as_it_changes_and_loads_elsewhere(
 
     loaded = await chats.load(session.token)
     assert loaded is not None
-    assert (loaded.contact_id, loaded.name, loaded.email, loaded.queued) == ("c-1", "Ana", "ana@example.com", True)
+    assert (loaded.contact_id, loaded.name, loaded.email, loaded.queued) == (
+        "c-1",
+        "Ana",
+        "ana@example.com",
+        True,
+    )
     assert loaded.history[0]["text"] == "line 50" and loaded.history[-1]["text"] == f"line {MAX_HISTORY + 49}"
     assert claims == ["c-1"]  # the loading node carries the queued contact now
 

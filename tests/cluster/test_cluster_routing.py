@@ -45,8 +45,9 @@ async def test_a_chat_on_node_a_is_offered_to_a_desk_on_node_b(nodes: list[TestS
     assert a.app[CLUSTER].lease.held != b.app[CLUSTER].lease.held  # exactly one leads
     alice = await Desk.open(url(b), "alice")
     assert (await alice.ask("set_state", state="ready"))["state"] == "AVAILABLE"
-    await a.app[CENTER].contact_arrived(contact_id="chat-1", channel="chat", queue="cards",
-                                        caller="noa@example.com")
+    await a.app[CENTER].contact_arrived(
+        contact_id="chat-1", channel="chat", queue="cards", caller="noa@example.com"
+    )
     contact_id = "chat-1"
     offer = await alice.until("offer")
     assert offer["contact_id"] == contact_id
@@ -63,8 +64,9 @@ async def test_a_chat_on_node_a_is_offered_to_a_desk_on_node_b(nodes: list[TestS
     assert kinds.count("contact.offered") == 1 and kinds.count("contact.arrived") == 1, kinds
 
 
-async def test_a_node_with_another_configuration_refuses_to_join(nodes: list[TestServer], cluster_db: str,
-                                                                  prefix: str) -> None:
+async def test_a_node_with_another_configuration_refuses_to_join(
+    nodes: list[TestServer], cluster_db: str, prefix: str
+) -> None:
     config = node_config(cluster_db, prefix, "c")
     other = replace(config, desk=replace(config.desk, reconnect_grace_s=5))
     server = TestServer(create_app(other))
@@ -114,15 +116,18 @@ async def test_commands_with_a_stale_fencing_token_are_refused(nodes: list[TestS
 
 
 async def test_a_replica_that_differs_from_the_holder_resynchronises(cluster_db: str, prefix: str) -> None:
-    servers = [TestServer(create_app(node_config(cluster_db, prefix, name, snapshot_every_s=0.3, lease_ttl_s=5.0)))
-               for name in ("a", "b")]
+    servers = [
+        TestServer(create_app(node_config(cluster_db, prefix, name, snapshot_every_s=0.3, lease_ttl_s=5.0)))
+        for name in ("a", "b")
+    ]
     for server in servers:
         await server.start_server()
     try:
         leader = next(s for s in servers if s.app[CLUSTER].lease.held)
         follower = next(s for s in servers if s is not leader)
-        await leader.app[CENTER].contact_arrived(contact_id="c-1", channel="chat", queue="cards",
-                                                 caller="a@b.c")
+        await leader.app[CENTER].contact_arrived(
+            contact_id="c-1", channel="chat", queue="cards", caller="a@b.c"
+        )
         replica = follower.app[CENTER]
         assert isinstance(replica, ClusterCenter)
         await replica.acd.idle()
@@ -131,7 +136,8 @@ async def test_a_replica_that_differs_from_the_holder_resynchronises(cluster_db:
             while "c-1" not in replica.engine.contacts:
                 await asyncio.sleep(0.05)
         assert replica.checks.mismatches >= 1 and replica.engine.position("c-1") == leader.app[
-            CENTER].engine.position("c-1")
+            CENTER
+        ].engine.position("c-1")
     finally:
         for server in reversed(servers):
             await server.close()

@@ -27,10 +27,16 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(120)]
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path, cluster_db: str, prefix: str) -> AsyncIterator[tuple[list[Node], TestServer]]:
+async def cluster(
+    tmp_path: Path, cluster_db: str, prefix: str
+) -> AsyncIterator[tuple[list[Node], TestServer]]:
     """Two node processes (the first leads) and a third node in this process."""
-    slow_log: dict[str, Any] = {"db_url": cluster_db, "prefix": prefix, "flush_interval_ms": 1500,  # the kill beats the flush
-                "chat_grace_s": 0.5}  # nobody resumes the dead node's chat: it is closed soon
+    slow_log: dict[str, Any] = {
+        "db_url": cluster_db,
+        "prefix": prefix,
+        "flush_interval_ms": 1500,  # the kill beats the flush
+        "chat_grace_s": 0.5,
+    }  # nobody resumes the dead node's chat: it is closed soon
     nodes = make_nodes(tmp_path, ["n1", "n2"], **slow_log)
     here = TestServer(create_app(load_config(write_config(tmp_path, "t", free_port(), **slow_log))))
     try:
@@ -47,7 +53,8 @@ async def cluster(tmp_path: Path, cluster_db: str, prefix: str) -> AsyncIterator
 
 
 async def test_killing_the_leader_hands_over_within_5_s_and_loses_nothing(
-        cluster: tuple[list[Node], TestServer]) -> None:
+    cluster: tuple[list[Node], TestServer],
+) -> None:
     nodes, here = cluster
     center = here.app[CENTER]
     async with aiohttp.ClientSession() as http:
@@ -59,14 +66,16 @@ async def test_killing_the_leader_hands_over_within_5_s_and_loses_nothing(
         bob = await Desk.open(leader.url, "bob")  # his desk dies with the leader
         await bob.ask("set_state", state="ready")
         for i in range(4):
-            await center.contact_arrived(contact_id=f"call-{i}", channel="voice", queue="cards",
-                                         caller=f"c{i}@example.com")
+            await center.contact_arrived(
+                contact_id=f"call-{i}", channel="voice", queue="cards", caller=f"c{i}@example.com"
+            )
         offer = await alice.until("offer")
         assert offer["contact_id"] == "call-0"
         doomed, doomed_id = await start_chat(http, leader.url, "dana@example.com")  # dies with the leader
         async with asyncio.timeout(10):
             while center.engine.position(doomed_id) is None:
                 await asyncio.sleep(0.05)
+
         def places() -> list[int]:
             return [center.engine.position(f"call-{i}")[0] for i in range(1, 4)]  # type: ignore[index]
 
@@ -94,7 +103,9 @@ async def test_killing_the_leader_hands_over_within_5_s_and_loses_nothing(
         assert not again  # not offered a second time
         await alice.ask("end", contact_id="call-0")
         async with asyncio.timeout(15):  # the dead node's presence expires, then it is reaped
-            while doomed_id in center.engine.contacts or center.engine.agents["bob"].state.value != "NOT_READY":
+            while (
+                doomed_id in center.engine.contacts or center.engine.agents["bob"].state.value != "NOT_READY"
+            ):
                 await asyncio.sleep(0.1)
         assert places() == [1, 2, 3]
         checks = center.checks  # type: ignore[attr-defined]

@@ -31,7 +31,11 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(90)]
 @pytest.fixture
 async def pair(tmp_path: Path, cluster_db: str, prefix: str) -> AsyncIterator[tuple[TestServer, Node]]:
     """A node in this process (it leads) and a ``callcenter serve`` process that will die."""
-    conf: dict[str, Any] = {"db_url": cluster_db, "prefix": prefix, "chat_grace_s": 0.5}  # nobody resumes them
+    conf: dict[str, Any] = {
+        "db_url": cluster_db,
+        "prefix": prefix,
+        "chat_grace_s": 0.5,
+    }  # nobody resumes them
     here = TestServer(create_app(load_config(write_config(tmp_path, "t", free_port(), **conf))))
     [doomed] = make_nodes(tmp_path, ["n1"], **conf)
     try:
@@ -57,7 +61,8 @@ async def end_reasons(url: str, ids: list[str]) -> dict[str, str | None]:
 
 
 async def test_the_contacts_of_a_dead_node_end_node_lost_not_abandoned(
-        pair: tuple[TestServer, Node], cluster_db: str) -> None:
+    pair: tuple[TestServer, Node], cluster_db: str
+) -> None:
     here, doomed = pair
     center = here.app[CENTER]
     assert here.app[CLUSTER].lease.held
@@ -93,7 +98,10 @@ async def test_the_contacts_of_a_dead_node_end_node_lost_not_abandoned(
     assert ended[waiting]["node"].startswith("n1/")
     assert ended["leaves"] == {"reason": "abandoned"}
     assert await end_reasons(cluster_db, [ringing, waiting, "leaves"]) == {
-        ringing: "node_lost", waiting: "node_lost", "leaves": "abandoned"}
+        ringing: "node_lost",
+        waiting: "node_lost",
+        "leaves": "abandoned",
+    }
     fold = MetricsFold()
     fold.apply_all(events)
     assert fold.totals[queue].abandoned == 1  # the customer who left; not the node's contacts

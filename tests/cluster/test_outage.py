@@ -33,8 +33,21 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=service_env())
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=service_env(),
+        )
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -66,8 +79,11 @@ def private_redis() -> Iterator[PrivateRedis]:
 async def node(private_redis: PrivateRedis, cluster_db: str, prefix: str) -> AsyncIterator[TestServer]:
     await private_redis.wait_up()
     config = node_config(cluster_db, prefix, "solo")
-    config = replace(config, bus=replace(config.bus, url=f"redis://127.0.0.1:{private_redis.port}/0"),
-                     cluster=replace(config.cluster, submit_timeout_s=3.0))
+    config = replace(
+        config,
+        bus=replace(config.bus, url=f"redis://127.0.0.1:{private_redis.port}/0"),
+        cluster=replace(config.cluster, submit_timeout_s=3.0),
+    )
     server = TestServer(create_app(config))
     await server.start_server()
     yield server
@@ -88,8 +104,9 @@ async def wait_health(http: aiohttp.ClientSession, server: TestServer, status: i
             await asyncio.sleep(0.1)
 
 
-async def test_redis_outage_is_reported_refused_and_recovered(node: TestServer,
-                                                              private_redis: PrivateRedis) -> None:
+async def test_redis_outage_is_reported_refused_and_recovered(
+    node: TestServer, private_redis: PrivateRedis
+) -> None:
     center = node.app[CENTER]
     async with aiohttp.ClientSession() as http:
         body = await wait_health(http, node, 200)
@@ -116,8 +133,9 @@ async def test_redis_outage_is_reported_refused_and_recovered(node: TestServer,
         assert "chat-2" not in center.engine.contacts
 
 
-async def test_a_node_shuts_down_promptly_while_redis_is_away(private_redis: PrivateRedis, cluster_db: str,
-                                                              prefix: str) -> None:
+async def test_a_node_shuts_down_promptly_while_redis_is_away(
+    private_redis: PrivateRedis, cluster_db: str, prefix: str
+) -> None:
     await private_redis.wait_up()
     config = node_config(cluster_db, prefix, "solo")
     config = replace(config, bus=replace(config.bus, url=f"redis://127.0.0.1:{private_redis.port}/0"))

@@ -44,7 +44,9 @@ def through(proxy: TcpProxy, url: str) -> str:
 
 def embedded_config(url: str) -> CenterConfig:
     config = node_config(url, "unused", "unused")
-    return replace(config, bus=replace(config.bus, kind="memory"), cluster=replace(config.cluster, enabled=False))
+    return replace(
+        config, bus=replace(config.bus, kind="memory"), cluster=replace(config.cluster, enabled=False)
+    )
 
 
 async def health(http: aiohttp.ClientSession, server: TestServer) -> tuple[int, dict[str, Any]]:
@@ -52,8 +54,9 @@ async def health(http: aiohttp.ClientSession, server: TestServer) -> tuple[int, 
         return res.status, await res.json()
 
 
-async def wait_health(http: aiohttp.ClientSession, server: TestServer, status: int,
-                      timeout: float = 20) -> dict[str, Any]:
+async def wait_health(
+    http: aiohttp.ClientSession, server: TestServer, status: int, timeout: float = 20
+) -> dict[str, Any]:
     async with asyncio.timeout(timeout):
         while True:
             code, body = await health(http, server)
@@ -67,8 +70,9 @@ async def table(url: str, after: int) -> list[tuple[int, str, str | None]]:
     ev = schema.events
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(select(ev.c.seq, ev.c.type, ev.c.contact_id)
-                                      .where(ev.c.seq > after).order_by(ev.c.seq))
+            rows = await conn.execute(
+                select(ev.c.seq, ev.c.type, ev.c.contact_id).where(ev.c.seq > after).order_by(ev.c.seq)
+            )
             return [(r.seq, r.type, r.contact_id) for r in rows]
     finally:
         await engine.dispose()
@@ -89,8 +93,9 @@ async def ride_out_outage(server: TestServer, proxy: TcpProxy, direct_url: str) 
         body = await wait_health(http, server, 503)
         assert body["database"]["ok"] is False and body["database"]["detail"] != "ok", body
         for i in (2, 3):  # new contacts: routed, their events kept by the log
-            await center.contact_arrived(contact_id=f"chat-{i}", channel="chat", queue="cards",
-                                         caller=f"c{i}@d.e")
+            await center.contact_arrived(
+                contact_id=f"chat-{i}", channel="chat", queue="cards", caller=f"c{i}@d.e"
+            )
         await center.acd.idle()
         assert center.engine.position("chat-3")[0] == 3  # type: ignore[index]
         log_.max_pending = log_.pending  # the fallback's bound, reached: new contacts refused
@@ -133,7 +138,9 @@ async def test_embedded_node_rides_out_a_database_outage(proxy: TcpProxy, cluste
 
 
 @pytest.mark.redis
-async def test_cluster_node_rides_out_a_database_outage(proxy: TcpProxy, cluster_db: str, prefix: str) -> None:
+async def test_cluster_node_rides_out_a_database_outage(
+    proxy: TcpProxy, cluster_db: str, prefix: str
+) -> None:
     server = TestServer(create_app(node_config(through(proxy, cluster_db), prefix, "solo")))
     await server.start_server()
     try:
@@ -144,7 +151,8 @@ async def test_cluster_node_rides_out_a_database_outage(proxy: TcpProxy, cluster
 
 @pytest.mark.redis
 async def test_contacts_on_a_follower_are_refused_when_the_holders_log_is_full(
-        proxy: TcpProxy, cluster_db: str, prefix: str) -> None:
+    proxy: TcpProxy, cluster_db: str, prefix: str
+) -> None:
     servers = [TestServer(create_app(node_config(through(proxy, cluster_db), prefix, name))) for name in "ab"]
     for server in servers:
         await server.start_server()
@@ -154,7 +162,9 @@ async def test_contacts_on_a_follower_are_refused_when_the_holders_log_is_full(
         center = follower.app[CENTER]
         await proxy.cut()
         for i in range(3):
-            await center.contact_arrived(contact_id=f"chat-{i}", channel="chat", queue="cards", caller=f"{i}@b.c")
+            await center.contact_arrived(
+                contact_id=f"chat-{i}", channel="chat", queue="cards", caller=f"{i}@b.c"
+            )
         await center.acd.idle()
         follower.app[LOG].max_pending = 3  # what the follower keeps for the holder counts too
         with pytest.raises(LogBacklogged, match="lease holder has not logged"):
@@ -163,8 +173,9 @@ async def test_contacts_on_a_follower_are_refused_when_the_holders_log_is_full(
         async with asyncio.timeout(30):  # the holder writes and says so; the follower takes contacts again
             while True:
                 try:
-                    await center.contact_arrived(contact_id="chat-y", channel="chat", queue="cards",
-                                                 caller="y@y.z")
+                    await center.contact_arrived(
+                        contact_id="chat-y", channel="chat", queue="cards", caller="y@y.z"
+                    )
                     break
                 except LogBacklogged:
                     await asyncio.sleep(0.2)

@@ -63,26 +63,47 @@ def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> 
     ("text", "expected"),
     [
         (GOOD + "colour: blue\n", "callcenter.yaml:9: colour: unknown key (known keys: "),
-        (GOOD + "server:\n  port: eighty\n", "callcenter.yaml:10: server.port: expected a whole number, found 'eighty'"),
+        (
+            GOOD + "server:\n  port: eighty\n",
+            "callcenter.yaml:10: server.port: expected a whole number, found 'eighty'",
+        ),
         (GOOD + "server:\n  port: 70000\n", "callcenter.yaml:10: server: port 70000 is outside 0-65535"),
-        (GOOD.replace("billing: 3", "bilng: 3"),
-         "callcenter.yaml:6: queues[0].steps[0].require.bilng: unknown skill 'bilng' (known: billing)"),
-        (GOOD.replace("name: general", "name: general\n    strategy: fastest"),
-         "callcenter.yaml:5: queues[0].strategy: 'fastest' is not one of 'longest-idle'"),
+        (
+            GOOD.replace("billing: 3", "bilng: 3"),
+            "callcenter.yaml:6: queues[0].steps[0].require.bilng: unknown skill 'bilng' (known: billing)",
+        ),
+        (
+            GOOD.replace("name: general", "name: general\n    strategy: fastest"),
+            "callcenter.yaml:5: queues[0].strategy: 'fastest' is not one of 'longest-idle'",
+        ),
         (GOOD + "  - name: general\n", "callcenter.yaml:9: queues[1]: queue 'general' is defined twice"),
-        (GOOD.replace("    steps:", "    hours: office\n    steps:"),
-         "callcenter.yaml:5: queues[0].hours: unknown hours 'office' (none are defined)"),
-        (GOOD.replace("    steps:", "    overflow:\n      on_full: {to: queue, queue: nowhere}\n    steps:"),
-         "callcenter.yaml:6: queues[0].overflow.on_full.queue: unknown queue 'nowhere' (known: general)"),
-        (GOOD + "users:\n  - username: ann\n    skills: {billing: 9}\n",
-         "callcenter.yaml:10: users[0]: skill level for 'billing' is 9; levels run from 1 to 5"),
+        (
+            GOOD.replace("    steps:", "    hours: office\n    steps:"),
+            "callcenter.yaml:5: queues[0].hours: unknown hours 'office' (none are defined)",
+        ),
+        (
+            GOOD.replace(
+                "    steps:", "    overflow:\n      on_full: {to: queue, queue: nowhere}\n    steps:"
+            ),
+            "callcenter.yaml:6: queues[0].overflow.on_full.queue: unknown queue 'nowhere' (known: general)",
+        ),
+        (
+            GOOD + "users:\n  - username: ann\n    skills: {billing: 9}\n",
+            "callcenter.yaml:10: users[0]: skill level for 'billing' is 9; levels run from 1 to 5",
+        ),
         (GOOD + "users:\n  - name: Ann\n", "callcenter.yaml:10: users[0].username: required key is missing"),
-        (GOOD + "hours:\n  office:\n    timezone: Mars/Olympus\n",
-         "callcenter.yaml:11: hours.office.timezone: unknown timezone 'Mars/Olympus'"),
-        (GOOD + "hours:\n  office:\n    weekly: {mon: ['17:00-09:00']}\n",
-         "callcenter.yaml:11: hours.office: '17:00-09:00' is not a valid span"),
-        (GOOD.replace("        timeout: 30\n", ""),
-         "callcenter.yaml:4: queues[0]: every routing step but the last needs a timeout"),
+        (
+            GOOD + "hours:\n  office:\n    timezone: Mars/Olympus\n",
+            "callcenter.yaml:11: hours.office.timezone: unknown timezone 'Mars/Olympus'",
+        ),
+        (
+            GOOD + "hours:\n  office:\n    weekly: {mon: ['17:00-09:00']}\n",
+            "callcenter.yaml:11: hours.office: '17:00-09:00' is not a valid span",
+        ),
+        (
+            GOOD.replace("        timeout: 30\n", ""),
+            "callcenter.yaml:4: queues[0]: every routing step but the last needs a timeout",
+        ),
     ],
 )
 def test_each_mistake_names_file_line_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -112,8 +133,9 @@ def test_empty_file(tmp_path: Path) -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "callcenter", *args], capture_output=True,
-                          text=True, timeout=60, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "callcenter", *args], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
 
 
 def test_check_config_exits_0_on_the_demo_config() -> None:

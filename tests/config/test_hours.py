@@ -12,24 +12,36 @@ from callcenter.config.hours import HoursTable, describe_opening, fill_opening, 
 from callcenter.config.model import HoursConfig
 
 TZ = ZoneInfo("Asia/Jerusalem")
-BANK = HoursConfig(timezone="Asia/Jerusalem", weekly={
-    "sun": ["07:00-24:00"], "mon": ["07:00-24:00"], "tue": ["07:00-24:00"], "wed": ["07:00-24:00"],
-    "thu": ["07:00-24:00"], "fri": ["07:00-14:00"], "sat": ["20:00-24:00"]})
+BANK = HoursConfig(
+    timezone="Asia/Jerusalem",
+    weekly={
+        "sun": ["07:00-24:00"],
+        "mon": ["07:00-24:00"],
+        "tue": ["07:00-24:00"],
+        "wed": ["07:00-24:00"],
+        "thu": ["07:00-24:00"],
+        "fri": ["07:00-14:00"],
+        "sat": ["20:00-24:00"],
+    },
+)
 
 
 def at(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=TZ).timestamp()
 
 
-@pytest.mark.parametrize(("now", "open_", "opening"), [
-    ("2026-12-12 03:00", False, "today at 20:00"),  # Saturday night
-    ("2026-12-11 15:00", False, "tomorrow at 20:00"),  # Friday after closing
-    ("2026-12-13 06:59", False, "today at 7:00"),  # Sunday, a minute before
-    ("2026-12-13 07:00", True, ""),
-    ("2026-12-09 23:59", True, ""),  # Wednesday, the last minute
-    ("2026-12-11 13:59", True, ""),
-    ("2026-12-11 14:00", False, "tomorrow at 20:00"),
-])
+@pytest.mark.parametrize(
+    ("now", "open_", "opening"),
+    [
+        ("2026-12-12 03:00", False, "today at 20:00"),  # Saturday night
+        ("2026-12-11 15:00", False, "tomorrow at 20:00"),  # Friday after closing
+        ("2026-12-13 06:59", False, "today at 7:00"),  # Sunday, a minute before
+        ("2026-12-13 07:00", True, ""),
+        ("2026-12-09 23:59", True, ""),  # Wednesday, the last minute
+        ("2026-12-11 13:59", True, ""),
+        ("2026-12-11 14:00", False, "tomorrow at 20:00"),
+    ],
+)
 def test_the_bank_calendar_through_the_week(now: str, open_: bool, opening: str) -> None:
     table = HoursTable({"bank": BANK})
     assert is_open(BANK, at(now)) is open_
@@ -37,12 +49,16 @@ def test_the_bank_calendar_through_the_week(now: str, open_: bool, opening: str)
 
 
 def test_a_week_ahead_names_the_date_and_closed_dates_are_skipped() -> None:
-    holidays = HoursConfig(timezone="Asia/Jerusalem", weekly={"sun": ["08:00-12:00"]},
-                           closed_dates=["2026-12-13"])
+    holidays = HoursConfig(
+        timezone="Asia/Jerusalem", weekly={"sun": ["08:00-12:00"]}, closed_dates=["2026-12-13"]
+    )
     opens = next_opening(holidays, at("2026-12-12 10:00"))
     assert opens == datetime(2026, 12, 20, 8, 0, tzinfo=TZ)
     assert describe_opening(opens, at("2026-12-12 10:00")) == "on Sunday 20 December at 8:00"
-    assert describe_opening(datetime(2026, 12, 15, 9, 30, tzinfo=TZ), at("2026-12-12 10:00")) == "on Tuesday at 9:30"
+    assert (
+        describe_opening(datetime(2026, 12, 15, 9, 30, tzinfo=TZ), at("2026-12-12 10:00"))
+        == "on Tuesday at 9:30"
+    )
 
 
 def test_a_span_in_the_spring_forward_gap_opens_when_the_clocks_jump_into_it() -> None:
@@ -60,5 +76,8 @@ def test_a_calendar_that_never_opens_leaves_the_sentence_out() -> None:
     assert next_opening(never, at("2026-12-12 03:00")) is None
     assert HoursTable({"never": never}).opening("never", at("2026-12-12 03:00")) == ""
     assert fill_opening("We are closed. We open {opens}. Goodbye.", "") == "We are closed. Goodbye."
-    assert fill_opening("We are closed. We open {opens}.", "tomorrow at 7:00") == "We are closed. We open tomorrow at 7:00."
+    assert (
+        fill_opening("We are closed. We open {opens}.", "tomorrow at 7:00")
+        == "We are closed. We open tomorrow at 7:00."
+    )
     assert fill_opening("Goodbye.", "tomorrow at 7:00") == "Goodbye."

@@ -30,8 +30,9 @@ async def crm_engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def crm_store(crm_engine: AsyncEngine) -> SqlCrmStore:
-    return SqlCrmStore(crm_engine, CrmConfig(default_country_code="+972"), now=lambda: NOW,
-                       ids=SequentialIds())
+    return SqlCrmStore(
+        crm_engine, CrmConfig(default_country_code="+972"), now=lambda: NOW, ids=SequentialIds()
+    )
 
 
 Event = tuple[str, float, str | None, dict[str, Any]]  # type, at, contact id, data
@@ -46,16 +47,31 @@ def write_events(crm_engine: AsyncEngine) -> Callable[[Sequence[Event]], Any]:
         log = SqlInteractionLog(crm_engine, batch_max=100, flush_interval=0.01)
         await log.start()
         for kind, at, contact_id, data in items:
-            log.append(InteractionEvent(type=kind, at=at, contact_id=contact_id, data=data,
-                                        agent_id=data.get("agent"), queue=data.get("queue")))
+            log.append(
+                InteractionEvent(
+                    type=kind,
+                    at=at,
+                    contact_id=contact_id,
+                    data=data,
+                    agent_id=data.get("agent"),
+                    queue=data.get("queue"),
+                )
+            )
         await log.flush()
         await log.close()
 
     return write
 
 
-def contact_events(contact_id: str, customer_id: str, at: float, *, disposition: str | None = None,
-                   note: str | None = None, queue: str = "general") -> list[Event]:
+def contact_events(
+    contact_id: str,
+    customer_id: str,
+    at: float,
+    *,
+    disposition: str | None = None,
+    note: str | None = None,
+    queue: str = "general",
+) -> list[Event]:
     """A whole answered and ended voice contact of ``customer_id`` arriving at ``at``."""
     items: list[Event] = [
         ("contact.arrived", at, contact_id, {"channel": "voice", "caller": "+972501234567"}),

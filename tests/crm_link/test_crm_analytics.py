@@ -60,7 +60,10 @@ def test_rfm_ties_share_the_lower_score_and_never_bought_is_worst() -> None:
 
 
 def test_rfm_monetary_can_use_the_mean_order_value() -> None:
-    people = [customer("big_basket", 5, orders=1, total=500.0), customer("many_small", 5, orders=10, total=1000.0)]
+    people = [
+        customer("big_basket", 5, orders=1, total=500.0),
+        customer("many_small", 5, orders=10, total=1000.0),
+    ]
     assert rfm_scores(people, TODAY)["many_small"].monetary > rfm_scores(people, TODAY)["big_basket"].monetary
     mean = rfm_scores(people, TODAY, monetary="mean")
     assert mean["big_basket"].monetary > mean["many_small"].monetary
@@ -68,7 +71,7 @@ def test_rfm_monetary_can_use_the_mean_order_value() -> None:
 
 @given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 6), st.integers(0, 5)), min_size=1, max_size=60))
 def test_rfm_scores_follow_the_rank_definition_whatever_the_input_order(
-    rows: list[tuple[int, int, int]]
+    rows: list[tuple[int, int, int]],
 ) -> None:
     people = [customer(f"c{i}", d, max(n, 1), float(m)) for i, (d, n, m) in enumerate(rows)]
     scores = rfm_scores(people, TODAY)
@@ -123,7 +126,12 @@ def test_pyramid_levels_never_hold_more_than_their_share(values: dict[int, float
     for k in values:  # more valuable never sits lower
         for j in values:
             if values[k] > values[j]:
-                assert ["top", "key", "regular", "small"].index(levels[k]) <= ["top", "key", "regular", "small"].index(levels[j])
+                assert ["top", "key", "regular", "small"].index(levels[k]) <= [
+                    "top",
+                    "key",
+                    "regular",
+                    "small",
+                ].index(levels[j])
 
 
 # --- value matrix ---
@@ -153,9 +161,9 @@ def test_growth_potential_measures() -> None:
 
 def test_clv_hand_computed_three_years() -> None:
     # 100/1.1 + 100*0.8/1.1^2 + 100*0.64/1.1^3 - 50 = 90.909091 + 66.115702 + 48.084147 - 50
-    assert clv([100.0, 100.0, 100.0], retention=0.8, discount_rate=0.1, acquisition_cost=50.0) == pytest.approx(
-        155.108940, abs=1e-6
-    )
+    assert clv(
+        [100.0, 100.0, 100.0], retention=0.8, discount_rate=0.1, acquisition_cost=50.0
+    ) == pytest.approx(155.108940, abs=1e-6)
     assert clv_steady(100.0, 0.8, 0.1, 50.0, years=3) == pytest.approx(155.108940, abs=1e-6)
     assert clv([], 0.8, 0.1, 50.0) == -50.0
 
@@ -177,11 +185,14 @@ def test_clv_endless_horizon_is_margin_over_one_plus_d_minus_r() -> None:
 MONTHLY = [date(2026, 1, 1), date(2026, 1, 31), date(2026, 3, 2)]  # gaps 30, 30
 
 
-@pytest.mark.parametrize(("today", "level", "score", "since"), [
-    (date(2026, 4, 1), "low", 0.0, 30),  # ratio 1: just due
-    (date(2026, 4, 16), "medium", 0.25, 45),  # ratio 1.5: (1.5 - 1) / (3 - 1)
-    (date(2026, 5, 31), "high", 1.0, 90),  # ratio 3
-])
+@pytest.mark.parametrize(
+    ("today", "level", "score", "since"),
+    [
+        (date(2026, 4, 1), "low", 0.0, 30),  # ratio 1: just due
+        (date(2026, 4, 16), "medium", 0.25, 45),  # ratio 1.5: (1.5 - 1) / (3 - 1)
+        (date(2026, 5, 31), "high", 1.0, 90),  # ratio 3
+    ],
+)
 def test_churn_risk_from_the_usual_interval(today: date, level: str, score: float, since: int) -> None:
     r = churn_risk(MONTHLY, today)
     assert (r.level, r.days_since_last, r.usual_interval) == (level, since, 30.0)
@@ -230,7 +241,11 @@ def test_repeat_about_the_same_ticket_or_order() -> None:
     flag = is_repeat_contact(ContactRecord("new", NOW, ticket_id="T1"), HISTORY)
     assert flag is not None and (flag.reason, flag.previous_contact_id) == ("same_ticket", "k1")
     flag = is_repeat_contact(ContactRecord("new", NOW, order_id="O1"), HISTORY)
-    assert flag is not None and (flag.reason, flag.previous_contact_id, flag.days_since) == ("same_order", "k2", 3.0)
+    assert flag is not None and (flag.reason, flag.previous_contact_id, flag.days_since) == (
+        "same_order",
+        "k2",
+        3.0,
+    )
 
 
 def test_repeat_while_a_ticket_is_open_when_the_contact_names_nothing() -> None:
@@ -256,7 +271,8 @@ def test_repeat_window_is_a_parameter_and_the_contact_itself_is_ignored() -> Non
 def test_a_hundred_thousand_customers_split_into_even_quintiles_and_exact_pyramid_levels() -> None:
     rng = random.Random(7)
     people = [
-        customer(f"c{i}", rng.randint(0, 10_000), rng.randint(1, 10_000), rng.uniform(1, 1e6)) for i in range(100_000)
+        customer(f"c{i}", rng.randint(0, 10_000), rng.randint(1, 10_000), rng.uniform(1, 1e6))
+        for i in range(100_000)
     ]
     scores = rfm_scores(people, TODAY)
     monetary = Counter(s.monetary for s in scores.values())

@@ -38,8 +38,10 @@ async def _error(response: Any, status: int) -> dict[str, Any]:
 
 
 async def test_customers_create_get_patch_search(client: TestClient) -> None:  # type: ignore[type-arg]
-    created = await client.post("/api/v1/customers", json={
-        "name": "Lovelace", "first_name": "Ada", "account_number": "AC-1", "phones": ["050-123 4567"]})
+    created = await client.post(
+        "/api/v1/customers",
+        json={"name": "Lovelace", "first_name": "Ada", "account_number": "AC-1", "phones": ["050-123 4567"]},
+    )
     assert created.status == 201
     ada = await created.json()
     assert created.headers["Location"] == f"/api/v1/customers/{ada['id']}"
@@ -50,7 +52,9 @@ async def test_customers_create_get_patch_search(client: TestClient) -> None:  #
     assert (await patched.json())["tier"] == "vip"
     found = await (await client.get("/api/v1/customers", params={"q": "+972 50 123 4567"})).json()
     assert [c["id"] for c in found["customers"]] == [ada["id"]]
-    card = await (await client.get("/api/v1/crm/lookup", params={"by": "caller_number", "value": "0501234567"})).json()
+    card = await (
+        await client.get("/api/v1/crm/lookup", params={"by": "caller_number", "value": "0501234567"})
+    ).json()
     assert card["id"] == ada["id"] and card["language"] == "he"
 
 
@@ -60,7 +64,13 @@ async def test_bad_requests_name_the_field(client: TestClient) -> None:  # type:
     cases: list[tuple[str, str, Any, int, str]] = [
         ("POST", "/api/v1/customers", {"name": "X", "account_number": "AC-1"}, 409, "account_number"),
         ("POST", "/api/v1/customers", {"account_number": "AC-2"}, 400, "name"),
-        ("POST", "/api/v1/customers", {"name": "X", "account_number": "AC-3", "phones": ["call me"]}, 400, "phones"),
+        (
+            "POST",
+            "/api/v1/customers",
+            {"name": "X", "account_number": "AC-3", "phones": ["call me"]},
+            400,
+            "phones",
+        ),
         ("POST", "/api/v1/customers", {"name": 5, "account_number": "AC-4"}, 400, "name"),
         ("POST", "/api/v1/customers", {"name": "X", "account_number": "AC-5", "vip": True}, 400, "vip"),
         ("POST", "/api/v1/customers", [1, 2], 400, "body"),
@@ -69,38 +79,60 @@ async def test_bad_requests_name_the_field(client: TestClient) -> None:  # type:
         ("POST", f"/api/v1/customers/{cid}/tickets", {"subject": "Hi"}, 400, "kind"),
         ("POST", f"/api/v1/customers/{cid}/tickets", {"kind": "complaint"}, 400, "subject"),
         ("POST", f"/api/v1/customers/{cid}/tickets", {"kind": "praise", "subject": "Hi"}, 400, "kind"),
-        ("POST", f"/api/v1/customers/{cid}/tickets", {"kind": "request", "subject": "Hi", "due_at": "soon"},
-         400, "due_at"),
-        ("POST", "/api/v1/customers/nobody/tickets", {"kind": "request", "subject": "Hi"}, 404, "customer_id"),
+        (
+            "POST",
+            f"/api/v1/customers/{cid}/tickets",
+            {"kind": "request", "subject": "Hi", "due_at": "soon"},
+            400,
+            "due_at",
+        ),
+        (
+            "POST",
+            "/api/v1/customers/nobody/tickets",
+            {"kind": "request", "subject": "Hi"},
+            404,
+            "customer_id",
+        ),
         ("PATCH", "/api/v1/tickets/nope", {"status": "closed"}, 404, "ticket_id"),
     ]
     for method, path, body, status, field in cases:
         error = await _error(await client.request(method, path, json=body), status)
         assert error["field"] == field, (method, path, body, error)
-    for path, params, field in [("/api/v1/customers", {"limit": "many"}, "limit"),
-                                ("/api/v1/customers", {"limit": "0"}, "limit"),
-                                (f"/api/v1/customers/{cid}/tickets", {"status": "solved"}, "status"),
-                                (f"/api/v1/customers/{cid}/contacts", {"before": "yesterday"}, "before"),
-                                ("/api/v1/crm/lookup", {"by": "name", "value": "x"}, "by"),
-                                ("/api/v1/crm/lookup", {"by": "email"}, "value")]:
+    for path, params, field in [
+        ("/api/v1/customers", {"limit": "many"}, "limit"),
+        ("/api/v1/customers", {"limit": "0"}, "limit"),
+        (f"/api/v1/customers/{cid}/tickets", {"status": "solved"}, "status"),
+        (f"/api/v1/customers/{cid}/contacts", {"before": "yesterday"}, "before"),
+        ("/api/v1/crm/lookup", {"by": "name", "value": "x"}, "by"),
+        ("/api/v1/crm/lookup", {"by": "email"}, "value"),
+    ]:
         error = await _error(await client.get(path, params=params), 400)
         assert error["field"] == field
-    error = await _error(await client.get("/api/v1/crm/lookup", params={"by": "email", "value": "a@b.cc"}), 404)
+    error = await _error(
+        await client.get("/api/v1/crm/lookup", params={"by": "email", "value": "a@b.cc"}), 404
+    )
     assert error["field"] == "value"
     error = await _error(await client.get("/api/v1/customers/nobody/contacts"), 404)
-    bad_json = await client.post("/api/v1/customers", data=b"{not json", headers={"Content-Type": "application/json"})
+    bad_json = await client.post(
+        "/api/v1/customers", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert (await _error(bad_json, 400))["field"] == "body"
 
 
 async def test_tickets_and_contact_history(client: TestClient) -> None:  # type: ignore[type-arg]
-    cid = (await (await client.post("/api/v1/customers", json={"name": "L", "account_number": "A1"})).json())["id"]
-    made = await client.post(f"/api/v1/customers/{cid}/tickets", json={
-        "kind": "complaint", "subject": "Fee charged twice", "owner": "alice", "due_at": "2025-06-20"})
+    cid = (await (await client.post("/api/v1/customers", json={"name": "L", "account_number": "A1"})).json())[
+        "id"
+    ]
+    made = await client.post(
+        f"/api/v1/customers/{cid}/tickets",
+        json={"kind": "complaint", "subject": "Fee charged twice", "owner": "alice", "due_at": "2025-06-20"},
+    )
     assert made.status == 201
     ticket = await made.json()
     assert ticket["status"] == "open" and ticket["due_at"] == 1750377600.0
-    patched = await client.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "pending",
-                                                                         "add_contact_id": "c-9"})
+    patched = await client.patch(
+        f"/api/v1/tickets/{ticket['id']}", json={"status": "pending", "add_contact_id": "c-9"}
+    )
     assert (await patched.json())["contact_ids"] == ["c-9"]
     listed = await (await client.get(f"/api/v1/customers/{cid}/tickets", params={"status": "open"})).json()
     assert [t["status"] for t in listed["tickets"]] == ["pending"]
@@ -123,17 +155,25 @@ async def test_routes_need_a_login_by_default(aiohttp_client: Callable[..., Any]
     assert login.status == 200, await login.text()
     csrf = (await login.json())["csrf_token"]
     assert (await client.get("/api/v1/customers")).status == 200
-    made = await client.post("/api/v1/customers", json={"name": "L", "account_number": "A1"},
-                             headers={"X-CSRF-Token": csrf})
+    made = await client.post(
+        "/api/v1/customers", json={"name": "L", "account_number": "A1"}, headers={"X-CSRF-Token": csrf}
+    )
     assert made.status == 201
 
 
 def test_openapi_fragment_describes_every_route() -> None:
-    routes = {("/api/v1/customers", "get"), ("/api/v1/customers", "post"),
-              ("/api/v1/customers/{customer_id}", "get"), ("/api/v1/customers/{customer_id}", "patch"),
-              ("/api/v1/customers/{customer_id}/tickets", "get"), ("/api/v1/customers/{customer_id}/tickets", "post"),
-              ("/api/v1/tickets/{ticket_id}", "patch"), ("/api/v1/customers/{customer_id}/contacts", "get"),
-              ("/api/v1/crm/lookup", "get"), ("/api/v1/contacts/{contact_id}/screen-pop", "get")}
+    routes = {
+        ("/api/v1/customers", "get"),
+        ("/api/v1/customers", "post"),
+        ("/api/v1/customers/{customer_id}", "get"),
+        ("/api/v1/customers/{customer_id}", "patch"),
+        ("/api/v1/customers/{customer_id}/tickets", "get"),
+        ("/api/v1/customers/{customer_id}/tickets", "post"),
+        ("/api/v1/tickets/{ticket_id}", "patch"),
+        ("/api/v1/customers/{customer_id}/contacts", "get"),
+        ("/api/v1/crm/lookup", "get"),
+        ("/api/v1/contacts/{contact_id}/screen-pop", "get"),
+    }
     described = {(path, method) for path, ops in OPENAPI_PATHS.items() for method in ops}
     assert described == routes
     for ops in OPENAPI_PATHS.values():
@@ -162,7 +202,8 @@ def _refs(node: Any) -> set[str]:
 
 
 async def test_a_contact_ending_is_sent_to_the_crm_webhook(
-        aiohttp_client: Callable[..., Any], aiohttp_server: Callable[..., Any], sqlite_url: str) -> None:
+    aiohttp_client: Callable[..., Any], aiohttp_server: Callable[..., Any], sqlite_url: str
+) -> None:
     import asyncio
 
     from aiohttp import web
@@ -182,16 +223,23 @@ async def test_a_contact_ending_is_sent_to_the_crm_webhook(
     fake.router.add_post("/hook", hook)
     server = await aiohttp_server(fake)
     app = create_app(demo_config(sqlite_url), clock=VirtualClock(NOW))
-    crm_web.install(app, CrmConfig(external=ExternalCrmConfig(webhook_url=str(server.make_url("/hook")))),
-                    guard=None)
+    crm_web.install(
+        app, CrmConfig(external=ExternalCrmConfig(webhook_url=str(server.make_url("/hook")))), guard=None
+    )
     client = await aiohttp_client(app)
-    cid = (await (await client.post("/api/v1/customers", json={"name": "L", "account_number": "A1"})).json())["id"]
-    await client.post(f"/api/v1/customers/{cid}/tickets", json={"kind": "request", "subject": "Limit",
-                                                                 "contact_ids": ["c-1"]})
-    for kind, data in [("contact.arrived", {"channel": "voice", "caller": "+15550100"}),
-                       ("contact.identified", {"customer_id": cid}),
-                       ("contact.note", {"text": "wants a higher limit", "by": "alice"}),
-                       ("contact.ended", {"reason": "completed"})]:
+    cid = (await (await client.post("/api/v1/customers", json={"name": "L", "account_number": "A1"})).json())[
+        "id"
+    ]
+    await client.post(
+        f"/api/v1/customers/{cid}/tickets",
+        json={"kind": "request", "subject": "Limit", "contact_ids": ["c-1"]},
+    )
+    for kind, data in [
+        ("contact.arrived", {"channel": "voice", "caller": "+15550100"}),
+        ("contact.identified", {"customer_id": cid}),
+        ("contact.note", {"text": "wants a higher limit", "by": "alice"}),
+        ("contact.ended", {"reason": "completed"}),
+    ]:
         event = InteractionEvent(type=kind, at=NOW, contact_id="c-1", data=data)
         app[LOG].append(event)
     app[BUS].publish("contact.ended", event_payload(event))  # as the center publishes what it logs

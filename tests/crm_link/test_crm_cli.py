@@ -17,7 +17,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def test_seed_refresh_and_import_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_seed_refresh_and_import_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "cc.db"
     config = tmp_path / "callcenter.yaml"
     config.write_text(f"storage:\n  url: sqlite+aiosqlite:///{db}\n", encoding="utf-8")

@@ -40,8 +40,17 @@ class FakeCrm:
         if self.fail_with is not None:
             return web.Response(status=self.fail_with)
         if request.query.get("phone") == "+972501234567" or request.query.get("acct") == "A 1/2":
-            return web.json_response([{"ref": "X-17", "surname": "Lovelace", "given": "Ada",
-                                       "language": "en", "phones": ["+972501234567"]}])
+            return web.json_response(
+                [
+                    {
+                        "ref": "X-17",
+                        "surname": "Lovelace",
+                        "given": "Ada",
+                        "language": "en",
+                        "phones": ["+972501234567"],
+                    }
+                ]
+            )
         if request.query.get("phone") == "+972500000000":
             return web.json_response({"surname": "No id"})
         if request.query.get("phone") == "+972511111111":
@@ -73,13 +82,19 @@ def state_of(breaker: CircuitBreaker) -> BreakerState:
 
 def config(base: str, **kwargs: Any) -> ExternalCrmConfig:
     return ExternalCrmConfig(
-        lookup_urls={"caller_number": base + "/api/customers?phone={value}",
-                     "account_number": base + "/api/customers?acct={value}"},
+        lookup_urls={
+            "caller_number": base + "/api/customers?phone={value}",
+            "account_number": base + "/api/customers?acct={value}",
+        },
         fields={"ref": "customer_id", "surname": "name", "given": "first_name"},
-        auth_header="Authorization: Bearer s3cret", **kwargs)
+        auth_header="Authorization: Bearer s3cret",
+        **kwargs,
+    )
 
 
-async def test_lookup_maps_their_fields_sends_auth_and_encodes_the_value(fake_crm: tuple[FakeCrm, str]) -> None:
+async def test_lookup_maps_their_fields_sends_auth_and_encodes_the_value(
+    fake_crm: tuple[FakeCrm, str],
+) -> None:
     crm, base = fake_crm
     async with aiohttp.ClientSession() as session:
         directory = HttpCrmDirectory(session, config(base), country_code="+972")
@@ -99,13 +114,18 @@ async def test_lookup_maps_their_fields_sends_auth_and_encodes_the_value(fake_cr
 
 
 async def test_breaker_opens_after_failures_fails_fast_and_half_opens_after_cooldown(
-        fake_crm: tuple[FakeCrm, str]) -> None:
+    fake_crm: tuple[FakeCrm, str],
+) -> None:
     crm, base = fake_crm
     clock = [100.0]
     crm.fail_with = 503
     async with aiohttp.ClientSession() as session:
-        directory = HttpCrmDirectory(session, config(base, breaker_failures=3, breaker_cooldown_s=30),
-                                     country_code="+972", now=lambda: clock[0])
+        directory = HttpCrmDirectory(
+            session,
+            config(base, breaker_failures=3, breaker_cooldown_s=30),
+            country_code="+972",
+            now=lambda: clock[0],
+        )
         for _ in range(3):
             with pytest.raises(CrmUnavailable, match="503"):
                 await directory.lookup("caller_number", "0501234567")
@@ -149,7 +169,9 @@ async def test_a_stalled_crm_times_out_and_the_offer_does_not_wait(fake_crm: tup
         assert result.card.customer_id == "X-17"
 
 
-async def test_webhook_retries_until_delivered_and_gives_up_on_a_refusal(fake_crm: tuple[FakeCrm, str]) -> None:
+async def test_webhook_retries_until_delivered_and_gives_up_on_a_refusal(
+    fake_crm: tuple[FakeCrm, str],
+) -> None:
     crm, base = fake_crm
     waits: list[float] = []
 

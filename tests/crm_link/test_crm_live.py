@@ -29,8 +29,9 @@ from callcenter.storage import database, migrate
 from tests.crm_link.conftest import DAY, NOW, contact_events
 
 BUDGET_MS = 60
-COMPLAINTS = CrmRouteRule(when={"repeat_contact": "yes", "open_complaint": "yes"}, queue="complaints",
-                          from_queues=["general"])
+COMPLAINTS = CrmRouteRule(
+    when={"repeat_contact": "yes", "open_complaint": "yes"}, queue="complaints", from_queues=["general"]
+)
 
 
 class SlowDirectory:
@@ -74,16 +75,35 @@ def live(store: SqlCrmStore, directory: Any, desk: Desk, **config: Any) -> LiveC
 
 
 def offer_frame(contact_id: str, caller: str | None = "050-123 4567") -> dict[str, Any]:
-    return {"type": "offer", "offer_id": f"o-{contact_id}", "contact_id": contact_id, "agent_id": "alice",
-            "queue": "general", "caller": caller, "attributes": {}}
+    return {
+        "type": "offer",
+        "offer_id": f"o-{contact_id}",
+        "contact_id": contact_id,
+        "agent_id": "alice",
+        "queue": "general",
+        "caller": caller,
+        "attributes": {},
+    }
 
 
 async def add_noa(store: SqlCrmStore) -> str:
-    noa = await store.create_customer({"name": "Levi", "first_name": "Noa", "account_number": "AC-9",
-                                       "tier": "top", "phones": ["050-123 4567"],
-                                       "emails": ["Noa.Levi@example.com"]})
-    await create_ticket(store.engine, noa["id"], {"kind": "complaint", "subject": "Fee charged twice"},
-                        ticket_id="T-1", now=NOW - DAY)
+    noa = await store.create_customer(
+        {
+            "name": "Levi",
+            "first_name": "Noa",
+            "account_number": "AC-9",
+            "tier": "top",
+            "phones": ["050-123 4567"],
+            "emails": ["Noa.Levi@example.com"],
+        }
+    )
+    await create_ticket(
+        store.engine,
+        noa["id"],
+        {"kind": "complaint", "subject": "Fee charged twice"},
+        ticket_id="T-1",
+        now=NOW - DAY,
+    )
     return str(noa["id"])
 
 
@@ -95,15 +115,20 @@ async def noa(crm_store: SqlCrmStore) -> str:
 async def test_a_known_caller_in_time_gets_attributes_and_the_offer_carries_the_pop(
     crm_store: SqlCrmStore, noa: str, write_events: Callable[..., Any]
 ) -> None:
-    await write_events([("ivr.started", NOW - 40, "c-1", {"flow": "bank"}),
-                        ("ivr.node", NOW - 39, "c-1", {"node": "main_menu"}),
-                        ("ivr.input", NOW - 35, "c-1", {"node": "main_menu", "digits": "3"}),
-                        ("ivr.node", NOW - 34, "c-1", {"node": "ask_id"}),
-                        ("ivr.input", NOW - 20, "c-1", {"node": "ask_id", "digits": "*****6789"})])
+    await write_events(
+        [
+            ("ivr.started", NOW - 40, "c-1", {"flow": "bank"}),
+            ("ivr.node", NOW - 39, "c-1", {"node": "main_menu"}),
+            ("ivr.input", NOW - 35, "c-1", {"node": "main_menu", "digits": "3"}),
+            ("ivr.node", NOW - 34, "c-1", {"node": "ask_id"}),
+            ("ivr.input", NOW - 20, "c-1", {"node": "ask_id", "digits": "*****6789"}),
+        ]
+    )
     desk = Desk()
     crm = live(crm_store, crm_store, desk)
-    queue, attributes = await crm.arrival(contact_id="c-1", caller="+972 50 123 4567", queue="general",
-                                          attributes={})
+    queue, attributes = await crm.arrival(
+        contact_id="c-1", caller="+972 50 123 4567", queue="general", attributes={}
+    )
     assert queue == "general"  # not a repeat: no earlier contact
     assert attributes["tier"] == "top" and attributes["open_complaint"] == "yes"
     assert desk.kinds() == ["contact.identified"] and desk.events[0].data["customer_id"] == noa
@@ -124,8 +149,9 @@ async def test_a_slow_crm_does_not_hold_the_contact_and_the_card_fills_in_later(
     desk, slow = Desk(), SlowDirectory(crm_store)
     crm = live(crm_store, slow, desk)
     started = time.monotonic()
-    queue, attributes = await crm.arrival(contact_id="c-2", caller="0501234567", queue="general",
-                                          attributes={})
+    queue, attributes = await crm.arrival(
+        contact_id="c-2", caller="0501234567", queue="general", attributes={}
+    )
     assert time.monotonic() - started < 1.0  # the budget (60 ms), not the CRM, decided
     assert (queue, attributes) == ("general", {"identified": "no"}) and desk.events == []
 
@@ -163,8 +189,9 @@ async def test_a_failing_crm_still_lets_the_offer_out_unidentified(crm_store: Sq
     desk, broken = Desk(), SlowDirectory(crm_store, fail=True)
     broken.release.set()
     crm = live(crm_store, broken, desk)
-    queue, attributes = await crm.arrival(contact_id="c-4", caller="0501234567", queue="general",
-                                          attributes={})
+    queue, attributes = await crm.arrival(
+        contact_id="c-4", caller="0501234567", queue="general", attributes={}
+    )
     assert (queue, attributes) == ("general", {"identified": "no"})
     crm.offer("alice", offer_frame("c-4"))
     frame = await desk.next()
@@ -172,7 +199,9 @@ async def test_a_failing_crm_still_lets_the_offer_out_unidentified(crm_store: Sq
     await crm.close()
 
 
-async def test_whatever_breaks_in_the_crm_the_contact_is_still_queued(crm_store: SqlCrmStore, noa: str) -> None:
+async def test_whatever_breaks_in_the_crm_the_contact_is_still_queued(
+    crm_store: SqlCrmStore, noa: str
+) -> None:
     crm = live(crm_store, crm_store, Desk())
 
     def closed_log(event: InteractionEvent) -> None:
@@ -180,7 +209,9 @@ async def test_whatever_breaks_in_the_crm_the_contact_is_still_queued(crm_store:
 
     crm.bind(record=closed_log, deliver=lambda agent, frame: None)
     assert await crm.arrival(contact_id="c-9", caller="0501234567", queue="general", attributes={}) == (
-        "general", {"identified": "no"})
+        "general",
+        {"identified": "no"},
+    )
     await crm.close()
 
 
@@ -190,14 +221,19 @@ async def test_a_repeat_caller_with_an_open_complaint_is_routed_to_complaints(
     await write_events(contact_events("c-old", noa, NOW - 2 * DAY, disposition="follow-up"))
     desk = Desk()
     crm = live(crm_store, crm_store, desk)
-    queue, attributes = await crm.arrival(contact_id="c-5", caller="0501234567", queue="general",
-                                          attributes={})
+    queue, attributes = await crm.arrival(
+        contact_id="c-5", caller="0501234567", queue="general", attributes={}
+    )
     assert queue == "complaints" and attributes["repeat_contact"] == "yes"
     card = await crm_store.lookup("caller_number", "0501234567")  # what IVR branches see as customer.*
     assert card is not None and card.to_dict()["repeat_contact"] is True and card.to_dict()["open_complaint"]
     routed = next(e for e in desk.events if e.type == "contact.crm_routed")
-    assert routed.data == {"from_queue": "general", "to_queue": "complaints", "rule": 0,
-                           "when": {"repeat_contact": "yes", "open_complaint": "yes"}}
+    assert routed.data == {
+        "from_queue": "general",
+        "to_queue": "complaints",
+        "rule": 0,
+        "when": {"repeat_contact": "yes", "open_complaint": "yes"},
+    }
     elsewhere, _ = await crm.arrival(contact_id="c-6", caller="0501234567", queue="cards", attributes={})
     assert elsewhere == "cards"  # the rule names general only
     crm.offer("alice", offer_frame("c-5"))
@@ -212,8 +248,9 @@ async def test_a_contact_the_ivr_identified_is_looked_up_by_its_customer_id(
 ) -> None:
     desk = Desk()
     crm = live(crm_store, crm_store, desk)
-    _, attributes = await crm.arrival(contact_id="c-7", caller=None, queue="general",
-                                      attributes={"customer_id": noa})
+    _, attributes = await crm.arrival(
+        contact_id="c-7", caller=None, queue="general", attributes={"customer_id": noa}
+    )
     assert attributes["tier"] == "top"
     assert desk.events == []  # the IVR logged its identification already
     _, nobody = await crm.arrival(contact_id="c-8", caller=None, queue="general", attributes={})
@@ -237,10 +274,24 @@ async def test_the_ivr_self_service_answers_come_from_the_store(crm_store: SqlCr
     card = await crm_store.card(noa)
     assert card is not None
     assert await crm_store.answer("card_status", card) is None  # no order yet: the flow's not_found
-    await add_order(crm_store.engine, noa, {"ordered_at": NOW - 3 * DAY, "amount": 0, "currency": "ILS",
-                                            "status": "shipped", "tracking": "TRK-7"}, order_id="ord-1")
+    await add_order(
+        crm_store.engine,
+        noa,
+        {
+            "ordered_at": NOW - 3 * DAY,
+            "amount": 0,
+            "currency": "ILS",
+            "status": "shipped",
+            "tracking": "TRK-7",
+        },
+        order_id="ord-1",
+    )
     assert await crm_store.answer("card_status", card) == {
-        "status": "shipped", "tracking": "TRK-7", "ordered_at": NOW - 3 * DAY, "order_id": "ord-1"}
+        "status": "shipped",
+        "tracking": "TRK-7",
+        "ordered_at": NOW - 3 * DAY,
+        "order_id": "ord-1",
+    }
     assert await crm_store.answer("open_tickets", card) == {"count": 1, "latest_subject": "Fee charged twice"}
     assert await crm_store.answer("balance", card) is None  # balances are not kept in the CRM
 
@@ -251,9 +302,11 @@ def test_route_rules_are_checked_where_they_are_written(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="name at least one attribute"):
         CrmRouteRule(when={}, queue="complaints")
     path = tmp_path / "callcenter.yaml"
-    path.write_text("queues:\n  - name: general\ncrm:\n  route_rules:\n"
-                    "    - when: {open_complaint: \"yes\"}\n      queue: complaints\n"
-                    "      from_queues: [general, gold]\n")
+    path.write_text(
+        "queues:\n  - name: general\ncrm:\n  route_rules:\n"
+        '    - when: {open_complaint: "yes"}\n      queue: complaints\n'
+        "      from_queues: [general, gold]\n"
+    )
     config, problems = check_config(path)
     assert config is None
     text = str(problems.items)

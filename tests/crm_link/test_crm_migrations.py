@@ -21,9 +21,13 @@ async def _diff(engine: AsyncEngine) -> list[object]:
         table.to_metadata(wanted)
 
     def diff(conn: Connection) -> list[object]:
-        context = MigrationContext.configure(conn, opts={
-            "compare_type": True,
-            "include_name": lambda name, kind, _: kind != "table" or name in NAMES})
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "include_name": lambda name, kind, _: kind != "table" or name in NAMES,
+            },
+        )
         return list(compare_metadata(context, wanted))
 
     async with engine.connect() as conn:

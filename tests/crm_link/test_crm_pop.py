@@ -80,14 +80,30 @@ async def test_not_found_in_time_is_final() -> None:
 
 
 async def test_screen_pop_has_card_tickets_history_ivr_and_repeat_warning(
-        crm_store: SqlCrmStore, crm_engine: AsyncEngine, write_events: Callable[..., Any]) -> None:
-    cid = (await crm_store.create_customer({"name": "Lovelace", "first_name": "Ada",
-                                            "account_number": "AC-1", "phones": ["0501234567"]}))["id"]
+    crm_store: SqlCrmStore, crm_engine: AsyncEngine, write_events: Callable[..., Any]
+) -> None:
+    cid = (
+        await crm_store.create_customer(
+            {"name": "Lovelace", "first_name": "Ada", "account_number": "AC-1", "phones": ["0501234567"]}
+        )
+    )["id"]
     async with crm_engine.begin() as conn:
-        await conn.execute(insert(customer_scores).values(
-            customer_id=cid, computed_at=NOW, rfm="311", segment="at_risk", pyramid="key",
-            value_cell="maintain", clv=2500.0, churn_risk="high", churn_score=0.9, total_spend=800.0,
-            order_count=3, last_order_at=NOW - 200 * DAY))
+        await conn.execute(
+            insert(customer_scores).values(
+                customer_id=cid,
+                computed_at=NOW,
+                rfm="311",
+                segment="at_risk",
+                pyramid="key",
+                value_cell="maintain",
+                clv=2500.0,
+                churn_risk="high",
+                churn_score=0.9,
+                total_spend=800.0,
+                order_count=3,
+                last_order_at=NOW - 200 * DAY,
+            )
+        )
     history = []
     for i in range(7):  # seven earlier contacts, the newest yesterday
         at = NOW - DAY if i == 6 else NOW - (30 - 4 * i) * DAY
@@ -104,16 +120,30 @@ async def test_screen_pop_has_card_tickets_history_ivr_and_repeat_warning(
         ("contact.identified", NOW - 30, "c-now", {"customer_id": cid}),
     ]
     await write_events(history)
-    await create_ticket(crm_engine, cid, {"kind": "complaint", "subject": "Card lost", "contact_ids": ["c-6"]},
-                        ticket_id="T-open", now=NOW - DAY)
-    await create_ticket(crm_engine, cid, {"kind": "request", "subject": "Old", "status": "closed"},
-                        ticket_id="T-closed", now=NOW - 40 * DAY)
+    await create_ticket(
+        crm_engine,
+        cid,
+        {"kind": "complaint", "subject": "Card lost", "contact_ids": ["c-6"]},
+        ticket_id="T-open",
+        now=NOW - DAY,
+    )
+    await create_ticket(
+        crm_engine,
+        cid,
+        {"kind": "request", "subject": "Old", "status": "closed"},
+        ticket_id="T-closed",
+        now=NOW - 40 * DAY,
+    )
     card = await crm_store.lookup("caller_number", "+972501234567")
     assert card is not None
     pop = await load_screen_pop(crm_store, "c-now", card)
     assert pop["identified"] and pop["customer"]["first_name"] == "Ada"
-    assert (pop["customer"]["tier"], pop["customer"]["segment"], pop["customer"]["clv"],
-            pop["customer"]["churn_risk"]) == ("key", "at_risk", 2500.0, "high")
+    assert (
+        pop["customer"]["tier"],
+        pop["customer"]["segment"],
+        pop["customer"]["clv"],
+        pop["customer"]["churn_risk"],
+    ) == ("key", "at_risk", 2500.0, "high")
     assert [t["id"] for t in pop["open_tickets"]] == ["T-open"]
     recent = pop["recent_contacts"]
     assert [c["contact_id"] for c in recent] == ["c-6", "c-5", "c-4", "c-3", "c-2"]
@@ -134,7 +164,8 @@ async def test_screen_pop_has_card_tickets_history_ivr_and_repeat_warning(
 
 
 async def test_an_unknown_caller_gets_the_unidentified_pop_with_the_ivr_trail(
-        crm_store: SqlCrmStore, write_events: Callable[..., Any]) -> None:
+    crm_store: SqlCrmStore, write_events: Callable[..., Any]
+) -> None:
     await write_events([("ivr.node", NOW, "c-x", {"node": "welcome", "kind": "say"})])
     pop = await load_screen_pop(crm_store, "c-x", customer_id="nobody")
     assert not pop["identified"] and pop["customer"]["name"] == "Unidentified caller"

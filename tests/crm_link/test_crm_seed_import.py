@@ -85,7 +85,8 @@ AC-8,Backus,John,en,,,,legacy-1
 
 
 async def test_csv_import_loads_good_rows_and_reports_each_bad_one(
-        crm_engine: AsyncEngine, tmp_path: Path) -> None:
+    crm_engine: AsyncEngine, tmp_path: Path
+) -> None:
     store = SqlCrmStore(crm_engine, now=lambda: NOW, ids=SequentialIds())
     await store.create_customer({"name": "Old", "account_number": "AC-5"})
     path = tmp_path / "customers.csv"
@@ -93,21 +94,32 @@ async def test_csv_import_loads_good_rows_and_reports_each_bad_one(
     report = await import_csv(crm_engine, path, country_code="+972", now=NOW, ids=SequentialIds(100))
     assert (report.rows, report.imported) == (9, 1)
     assert [(e.row, e.column) for e in report.errors] == [
-        (3, "phones"), (4, "name"), (5, "account_number"), (6, "language"), (7, "account_number"),
-        (8, "emails"), (9, "*"), (10, "customer_id")]
+        (3, "phones"),
+        (4, "name"),
+        (5, "account_number"),
+        (6, "language"),
+        (7, "account_number"),
+        (8, "emails"),
+        (9, "*"),
+        (10, "customer_id"),
+    ]
     assert "contains" in report.errors[0].reason and "already in this file" in report.errors[2].reason
     assert str(report.errors[1]) == "row 4: name: name is required"
     card = await store.lookup("caller_number", "+972501234567")
     assert card is not None and card.customer_id == "legacy-1" and card.emails == ("ada@example.com",)
 
 
-async def test_a_csv_without_required_columns_imports_nothing(crm_engine: AsyncEngine, tmp_path: Path) -> None:
+async def test_a_csv_without_required_columns_imports_nothing(
+    crm_engine: AsyncEngine, tmp_path: Path
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("name,colour\nLovelace,red\n", encoding="utf-8")
     report = await import_csv(crm_engine, path, now=NOW, ids=SequentialIds())
     assert report.imported == 0
-    assert report.errors == [RowError(1, "account_number", "required column is missing from the header"),
-                             RowError(1, "colour", report.errors[1].reason)]
+    assert report.errors == [
+        RowError(1, "account_number", "required column is missing from the header"),
+        RowError(1, "colour", report.errors[1].reason),
+    ]
 
 
 @pytest.mark.postgres

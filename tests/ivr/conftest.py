@@ -47,15 +47,25 @@ class FakeQueues:
 class Call:
     """One session plus everything it said, on a clock moved by hand."""
 
-    def __init__(self, flow: Flow, *, hours: FakeHours | None = None, queues: FakeQueues | None = None) -> None:
+    def __init__(
+        self, flow: Flow, *, hours: FakeHours | None = None, queues: FakeQueues | None = None
+    ) -> None:
         self.hours = hours or FakeHours()
         self.queues = queues or FakeQueues()
-        self.session = IvrSession(flow=flow, contact_id="c-1", context=Context(id="x-9", parent_id="x-1"),
-                                  ids=SequentialIds(), hours=self.hours, queues=self.queues)
+        self.session = IvrSession(
+            flow=flow,
+            contact_id="c-1",
+            context=Context(id="x-9", parent_id="x-1"),
+            ids=SequentialIds(),
+            hours=self.hours,
+            queues=self.queues,
+        )
         self.now = T0
         self.commands: list[Any] = []
 
-    def start(self, caller: str = "+15550111", called: str = "+15550100", channel: str = "voice") -> list[Any]:
+    def start(
+        self, caller: str = "+15550111", called: str = "+15550100", channel: str = "voice"
+    ) -> list[Any]:
         return self.send(SessionStarted(caller=caller, called=called, channel=channel))
 
     def send(self, event: Any, after: float = 0.0) -> list[Any]:

@@ -57,7 +57,9 @@ def identify(call: Any, customer: dict[str, Any] | None) -> None:
 ADA = {"id": "cu-1", "first_name": "Ada", "tier": "top"}
 
 
-def test_known_caller_with_a_lost_card_goes_first_to_the_cards_queue_then_rates(bank: Flow, make_call: Any) -> None:
+def test_known_caller_with_a_lost_card_goes_first_to_the_cards_queue_then_rates(
+    bank: Flow, make_call: Any
+) -> None:
     call = make_call(bank)
     call.start()
     call.send(DigitsReceived(digits="1"))  # barge into the welcome: English
@@ -92,12 +94,16 @@ def test_unknown_caller_keys_an_account_number_and_hears_the_balance(bank: Flow,
     call.send(DigitsReceived(digits="1"))  # balance
     ask = call.of(LookupCustomer)[-1]
     assert (ask.by, ask.value, ask.want) == ("customer_id", "cu-2", "balance")
-    call.send(LookupCompleted(request_id=ask.request_id, found=True, answer={"balance": 310, "currency": "dollars"}))
+    call.send(
+        LookupCompleted(request_id=ask.request_id, found=True, answer={"balance": 310, "currency": "dollars"})
+    )
     assert call.prompts()[-1] == "Your balance is 310 dollars."
     assert "12345678" not in repr([e.data for e in call.events()])
 
 
-def test_a_caller_who_says_nothing_is_prompted_again_then_reaches_an_agent(bank: Flow, make_call: Any) -> None:
+def test_a_caller_who_says_nothing_is_prompted_again_then_reaches_an_agent(
+    bank: Flow, make_call: Any
+) -> None:
     call = make_call(bank)
     call.start()
     call.finish_prompt()  # welcome
@@ -126,7 +132,9 @@ def test_a_long_english_wait_offers_a_callback(bank: Flow, make_call: Any) -> No
     assert call.of(HangUp) == [HangUp(reason="callback")]
 
 
-def test_outside_its_hours_the_stock_desk_takes_a_message_and_says_when_it_opens(bank: Flow, make_call: Any) -> None:
+def test_outside_its_hours_the_stock_desk_takes_a_message_and_says_when_it_opens(
+    bank: Flow, make_call: Any
+) -> None:
     call = make_call(bank, open_=False)
     call.start()
     call.send(DigitsReceived(digits="2"))  # Hebrew

@@ -80,8 +80,14 @@ def test_unknown_field_is_named_with_its_line(tmp_path: Path) -> None:
 
 
 def test_missing_target_and_missing_start(tmp_path: Path) -> None:
-    found = problems(tmp_path, {"f.yaml": GOOD.replace("fallback: cards", "fallback: nowhere")
-                                .replace("start: main", "start: begin")})
+    found = problems(
+        tmp_path,
+        {
+            "f.yaml": GOOD.replace("fallback: cards", "fallback: nowhere").replace(
+                "start: main", "start: begin"
+            )
+        },
+    )
     assert any(":2: start: start node 'begin' is not defined" in p for p in found)
     assert any(":9: nodes.main.fallback: no node 'nowhere' in this flow" in p for p in found)
 
@@ -92,26 +98,33 @@ def test_unreachable_node(tmp_path: Path) -> None:
 
 
 def test_a_loop_that_never_waits_for_the_caller(tmp_path: Path) -> None:
-    text = GOOD.replace("fallback: cards", "fallback: a") + """\
+    text = (
+        GOOD.replace("fallback: cards", "fallback: a")
+        + """\
   a: {kind: set, values: {x: "1"}, next: b}
   b:
     kind: branch
     cases: [{when: {var: x, equals: "2"}, next: cards}]
     otherwise: a
 """
+    )
     problem = one(tmp_path, text)
     assert "loop that never waits for the caller: a -> b -> a" in problem
 
 
 def test_a_loop_through_a_menu_is_fine(tmp_path: Path) -> None:
-    text = GOOD.replace("fallback: cards", "fallback: again") + "  again: {kind: say, text: Again., next: main}\n"
+    text = (
+        GOOD.replace("fallback: cards", "fallback: again")
+        + "  again: {kind: say, text: Again., next: main}\n"
+    )
     assert len(load(tmp_path, {"f.yaml": text})) == 1
 
 
 def test_duplicate_keys_and_phrases_in_a_menu(tmp_path: Path) -> None:
-    text = GOOD.replace('      - {digit: "1", say: [cards], next: cards}',
-                        '      - {digit: "1", say: [cards], next: cards}\n'
-                        '      - {digit: "1", say: [ Cards ], next: cards}')
+    text = GOOD.replace(
+        '      - {digit: "1", say: [cards], next: cards}',
+        '      - {digit: "1", say: [cards], next: cards}\n      - {digit: "1", say: [ Cards ], next: cards}',
+    )
     found = problems(tmp_path, {"f.yaml": text})
     assert any(":9: nodes.main.options[1].digit: key '1' is already option 0" in p for p in found)
     assert any(":9: nodes.main.options[1].say: phrase 'Cards' is already option 0" in p for p in found)
@@ -140,7 +153,9 @@ nodes:
 
 
 def test_unknown_queue_and_hours_names(tmp_path: Path) -> None:
-    text = GOOD.replace("queue: cards}", "queue: kards}").replace("fallback: cards", "fallback: check") + """\
+    text = (
+        GOOD.replace("queue: cards}", "queue: kards}").replace("fallback: cards", "fallback: check")
+        + """\
   check:
     kind: branch
     cases:
@@ -148,6 +163,7 @@ def test_unknown_queue_and_hours_names(tmp_path: Path) -> None:
         next: cards
     otherwise: cards
 """
+    )
     found = problems(tmp_path, {"f.yaml": text})
     assert any("nodes.cards.queue: unknown queue 'kards' (known: cards, general, sales)" in p for p in found)
     assert any("nodes.check.cases[0].when: unknown hours 'weekend' (known: bank)" in p for p in found)
@@ -157,16 +173,34 @@ def test_unknown_queue_and_hours_names(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("node", "message"),
     [
-        ('{kind: collect, prompt: x, next: cards, fallback: cards, pattern: "[0-9"}', "not a valid regular expression"),
-        ("{kind: collect, prompt: x, next: cards, fallback: cards, min_length: 5, max_length: 2}", "min_length"),
+        (
+            '{kind: collect, prompt: x, next: cards, fallback: cards, pattern: "[0-9"}',
+            "not a valid regular expression",
+        ),
+        (
+            "{kind: collect, prompt: x, next: cards, fallback: cards, min_length: 5, max_length: 2}",
+            "min_length",
+        ),
         ("{kind: say, text: 'Hi {customer first}', next: cards}", "is not a variable name"),
         ("{kind: transfer, uri: 'http://x'}", "must start with sip:"),
-        ("{kind: branch, cases: [{when: {var: x, open: bank}, next: cards}], otherwise: cards}", "exactly one subject"),
+        (
+            "{kind: branch, cases: [{when: {var: x, open: bank}, next: cards}], otherwise: cards}",
+            "exactly one subject",
+        ),
         ("{kind: branch, cases: [{when: {var: x}, next: cards}], otherwise: cards}", "exactly one test"),
-        ("{kind: branch, cases: [{when: {queue_ewt: cards, equals: '3'}, next: cards}], otherwise: cards}", "queue_ewt"),
+        (
+            "{kind: branch, cases: [{when: {queue_ewt: cards, equals: '3'}, next: cards}], otherwise: cards}",
+            "queue_ewt",
+        ),
         ("{kind: survey, prompt: x, next: cards, phrases: {great: 9}}", "ratings run from 1 to 5"),
-        ("{kind: menu, prompt: x, options: [{digit: '12', next: cards}], fallback: cards}", "must be one key"),
-        ("{kind: menu, prompt: x, options: [{label: nothing, next: cards}], fallback: cards}", "needs a 'digit'"),
+        (
+            "{kind: menu, prompt: x, options: [{digit: '12', next: cards}], fallback: cards}",
+            "must be one key",
+        ),
+        (
+            "{kind: menu, prompt: x, options: [{label: nothing, next: cards}], fallback: cards}",
+            "needs a 'digit'",
+        ),
         ("{kind: lookup, by: email, value: x, found: cards, not_found: cards}", "is not one of"),
     ],
 )
@@ -177,12 +211,15 @@ def test_bad_values_are_reported_at_their_node(tmp_path: Path, node: str, messag
 
 
 def test_every_mistake_in_every_file_is_listed_and_nothing_loads(tmp_path: Path) -> None:
-    found = problems(tmp_path, {
-        "a.yaml": GOOD.replace("queue: cards}", "queue: nope}"),
-        "b.yaml": "start: x\nnodes: {x: {kind: hangup, reasn: y}}\n",
-        "c.yaml": "start: [\n",
-        "d.yaml": "",
-    })
+    found = problems(
+        tmp_path,
+        {
+            "a.yaml": GOOD.replace("queue: cards}", "queue: nope}"),
+            "b.yaml": "start: x\nnodes: {x: {kind: hangup, reasn: y}}\n",
+            "c.yaml": "start: [\n",
+            "d.yaml": "",
+        },
+    )
     files = sorted({p.split(":")[0].rsplit("/", 1)[-1] for p in found})
     assert files == ["a.yaml", "b.yaml", "c.yaml", "d.yaml"]
     assert any("malformed YAML" in p for p in found)
@@ -192,8 +229,10 @@ def test_every_mistake_in_every_file_is_listed_and_nothing_loads(tmp_path: Path)
 def test_phrases_the_recognizer_does_not_know_are_warnings(tmp_path: Path) -> None:
     flows = load(tmp_path, {"f.yaml": GOOD}, vocabulary={"card"})
     [warning] = flows.warnings
-    assert warning.endswith(":8: nodes.main.options[0].say: warning: the recognizer does not know 'cards' "
-                            "in 'cards'; callers saying it will not be understood")
+    assert warning.endswith(
+        ":8: nodes.main.options[0].say: warning: the recognizer does not know 'cards' "
+        "in 'cards'; callers saying it will not be understood"
+    )
     assert load(tmp_path, {}, vocabulary=lambda word: word == "cards").warnings == ()
 
 

@@ -86,9 +86,16 @@ def apply(session: IvrSession, step: tuple[str, Any], now: float, commands: list
         "keys": lambda: DigitsReceived(digits=arg),
         "say": lambda: SpeechRecognized(text=arg, confidence=0.9),
         "finish": lambda: PromptFinished(prompt_id=prompts[-1].prompt_id if prompts else "p-0"),
-        "lookup": lambda: LookupCompleted(request_id=asks[-1].request_id, found=arg,
-                                          customer={"id": "cu-1", "tier": "top"} if arg else None,
-                                          answer={"balance": 5}) if asks else None,
+        "lookup": lambda: (
+            LookupCompleted(
+                request_id=asks[-1].request_id,
+                found=arg,
+                customer={"id": "cu-1", "tier": "top"} if arg else None,
+                answer={"balance": 5},
+            )
+            if asks
+            else None
+        ),
         "queue": lambda: QueueStatusChanged(position=arg, ewt_s=arg * 60.0),
         "completed": lambda: ContactCompleted(),
         "voicemail": lambda: VoicemailRecorded(path="vm.wav", seconds=3),
@@ -110,13 +117,22 @@ def apply(session: IvrSession, step: tuple[str, Any], now: float, commands: list
 
 
 @settings(max_examples=150, deadline=None)
-@given(script=st.lists(steps, max_size=40), open_=st.booleans(),
-       ewt=st.one_of(st.none(), st.floats(min_value=0, max_value=1200)))
+@given(
+    script=st.lists(steps, max_size=40),
+    open_=st.booleans(),
+    ewt=st.one_of(st.none(), st.floats(min_value=0, max_value=1200)),
+)
 def test_random_callers_never_leave_the_session_silent_or_stuck(
     bank: Flow, script: list[tuple[str, Any]], open_: bool, ewt: float | None
 ) -> None:
-    session = IvrSession(flow=bank, contact_id="c-1", context=Context(id="x-1"), ids=SequentialIds(),
-                         hours=Hours(open_), queues=Queues(ewt))
+    session = IvrSession(
+        flow=bank,
+        contact_id="c-1",
+        context=Context(id="x-1"),
+        ids=SequentialIds(),
+        hours=Hours(open_),
+        queues=Queues(ewt),
+    )
     now = 1_700_000_000.0
     session.handle(SessionStarted(caller="+15550111", called="+15550100", channel="voice"), now)
     commands = session.take_commands()

@@ -5,8 +5,21 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-FORBIDDEN = {"asyncio", "aiohttp", "redis", "sqlalchemy", "vosk", "pyttsx3", "time", "random", "uuid",
-             "websockets", "secrets", "socket", "datetime"}
+FORBIDDEN = {
+    "asyncio",
+    "aiohttp",
+    "redis",
+    "sqlalchemy",
+    "vosk",
+    "pyttsx3",
+    "time",
+    "random",
+    "uuid",
+    "websockets",
+    "secrets",
+    "socket",
+    "datetime",
+}
 PACKAGE = Path(__file__).resolve().parents[2] / "callcenter" / "ivr"
 
 

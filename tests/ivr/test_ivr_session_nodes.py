@@ -125,7 +125,11 @@ def test_self_service_answer_is_read_back(call_flow: Any) -> None:
     """)
     ask = call.of(LookupCustomer)[0]
     assert (ask.by, ask.value, ask.want) == ("customer_id", "42", "balance")
-    call.send(LookupCompleted(request_id=ask.request_id, found=True, answer={"balance": 1250.0, "currency": "dollars"}))
+    call.send(
+        LookupCompleted(
+            request_id=ask.request_id, found=True, answer={"balance": 1250.0, "currency": "dollars"}
+        )
+    )
     assert call.prompts() == ["Your balance is 1250 dollars."]
 
 
@@ -165,8 +169,9 @@ nodes:
         (True, {}, ('score: "72"', "score: lots"), "plain"),  # not a number: false
     ],
 )
-def test_branch_conditions_are_data(call_flow: Any, open_: bool, ewt: dict[str, float],
-                                    edit: tuple[str, str] | None, reason: str) -> None:
+def test_branch_conditions_are_data(
+    call_flow: Any, open_: bool, ewt: dict[str, float], edit: tuple[str, str] | None, reason: str
+) -> None:
     text = BRANCH.replace(*edit) if edit else BRANCH
     call = call_flow(text, open_=open_, ewt=ewt)
     assert call.of(HangUp) == [HangUp(reason=reason)]
@@ -187,9 +192,16 @@ def test_queue_routes_with_priority_and_announces_position_and_wait(call_flow: A
             announce: "You are number {position}. About {ewt_minutes} minutes."
     """)
     [route] = call.of(RouteToQueue)
-    assert route == RouteToQueue(contact_id="c-1", queue="cards", channel="voice", caller="+15550111",
-                                 priority_class=0, head_start_s=90.0, attributes={"intent": "lost_card"},
-                                 context_id="x-9")
+    assert route == RouteToQueue(
+        contact_id="c-1",
+        queue="cards",
+        channel="voice",
+        caller="+15550111",
+        priority_class=0,
+        head_start_s=90.0,
+        attributes={"intent": "lost_card"},
+        context_id="x-9",
+    )
     routed = call.events("ivr.routed")[0]
     assert routed.queue == "cards" and routed.context_id == "x-9" and routed.parent_id == "x-1"
     call.send(QueueStatusChanged(position=3, ewt_s=125))
@@ -244,8 +256,12 @@ def test_voicemail_records_after_the_prompt_and_continues(call_flow: Any) -> Non
     out = call.finish_prompt()
     assert out == [StartVoicemail(max_s=60)]
     call.send(VoicemailRecorded(path="vm/c-1.wav", seconds=42.5), after=43)
-    assert call.events("ivr.voicemail")[0].data == {"node": "vm", "recorded": True, "path": "vm/c-1.wav",
-                                                    "seconds": 42.5}
+    assert call.events("ivr.voicemail")[0].data == {
+        "node": "vm",
+        "recorded": True,
+        "path": "vm/c-1.wav",
+        "seconds": 42.5,
+    }
     assert call.prompts()[-1] == "Goodbye."
 
 
@@ -263,8 +279,11 @@ def test_transfer_to_an_external_uri_ends_the_session(call_flow: Any) -> None:
           out: {kind: transfer, uri: "sip:partner@example.org"}
     """)
     assert call.of(TransferExternal) == [TransferExternal(uri="sip:partner@example.org")]
-    assert call.events("ivr.ended")[0].data == {"reason": "transferred", "node": "out",
-                                                "uri": "sip:partner@example.org"}
+    assert call.events("ivr.ended")[0].data == {
+        "reason": "transferred",
+        "node": "out",
+        "uri": "sip:partner@example.org",
+    }
 
 
 def test_inputs_before_the_start_or_after_the_end_are_refused_and_change_nothing(
@@ -279,7 +298,12 @@ def test_inputs_before_the_start_or_after_the_end_are_refused_and_change_nothing
     call.send(CallerHungUp(), after=2)
     assert call.events("ivr.ended")[-1].data == {"reason": "caller_hung_up", "node": "vm"}
     assert call.of(HangUp) == []
-    for late in (DigitsReceived(digits="1"), PromptFinished(prompt_id="p-1"), CallerHungUp(), ContactCompleted()):
+    for late in (
+        DigitsReceived(digits="1"),
+        PromptFinished(prompt_id="p-1"),
+        CallerHungUp(),
+        ContactCompleted(),
+    ):
         with pytest.raises(SessionEnded) as err:
             call.send(late)
         assert err.value.code == "ivr_session_ended"
@@ -301,5 +325,10 @@ def test_every_event_is_one_causal_chain_for_the_contact(call_flow: Any) -> None
     call.finish_prompt()
     events = call.events()
     assert events[0].type == "ivr.started"
-    assert events[0].data == {"flow": "test", "caller": "+15550111", "called": "+15550100", "channel": "voice"}
+    assert events[0].data == {
+        "flow": "test",
+        "caller": "+15550111",
+        "called": "+15550100",
+        "channel": "voice",
+    }
     assert {(e.contact_id, e.context_id, e.parent_id) for e in events} == {("c-1", "x-9", "x-1")}

@@ -103,12 +103,17 @@ async def test_a_caller_walks_into_a_queue_hears_the_line_talks_to_an_agent_and_
     app, clock = server
     runner, center = app[IVR_RUNNER], app[CENTER]
     channel, call = await dial(runner)
-    assert channel.said[:2] == ["Welcome to Demo Bank.", app[IVR_RUNNER].flows["bank"].node("language").prompt]
+    assert channel.said[:2] == [
+        "Welcome to Demo Bank.",
+        app[IVR_RUNNER].flows["bank"].node("language").prompt,
+    ]
     await press(runner, call, "1")  # English; the number is unknown to the CRM
     assert channel.said[-1].startswith("If you have an account with us")
     await press(runner, call, "2")  # a new customer: the sales queue
-    assert channel.said[-2:] == ["Thank you for your interest in becoming a customer.",
-                                 "You are number 1 in line."]
+    assert channel.said[-2:] == [
+        "Thank you for your interest in becoming a customer.",
+        "You are number 1 in line.",
+    ]
     [routed] = channel.routing
     assert isinstance(routed, ivr.RouteToQueue) and routed.queue == "sales"
     contact = center.engine.contacts[call.contact_id]
@@ -152,8 +157,9 @@ async def test_a_caller_walks_into_a_queue_hears_the_line_talks_to_an_agent_and_
 
 async def test_a_known_number_is_greeted_by_name(server) -> None:  # type: ignore[no-untyped-def]
     app, _ = server
-    await app[CRM_STORE].create_customer({"name": "Dana Levi", "first_name": "Dana", "account_number": "12345678",
-                                         "phones": ["050-111-2233"]})
+    await app[CRM_STORE].create_customer(
+        {"name": "Dana Levi", "first_name": "Dana", "account_number": "12345678", "phones": ["050-111-2233"]}
+    )
     runner = app[IVR_RUNNER]
     channel, call = await dial(runner, caller="+972501112233")
     await press(runner, call, "1")
@@ -162,14 +168,19 @@ async def test_a_known_number_is_greeted_by_name(server) -> None:  # type: ignor
     await press(runner, call, "1")  # balance: the CRM store has no balances, the flow says so
     assert "Sorry, this service is not available right now." in channel.said
     await app[LOG].flush()
-    identified = [e.data["by"] for e in await app[LOG].read(contact_id=call.contact_id)
-                  if e.type == "contact.identified"]
+    identified = [
+        e.data["by"]
+        for e in await app[LOG].read(contact_id=call.contact_id)
+        if e.type == "contact.identified"
+    ]
     assert identified[0] == "caller_number"  # by the IVR (the ACD's arrival may add its own)
     call.hang_up()
     await settle(runner)
 
 
-async def test_a_caller_who_hangs_up_while_waiting_is_abandoned_and_one_who_leaves_the_menu_ends(server) -> None:  # type: ignore[no-untyped-def]
+async def test_a_caller_who_hangs_up_while_waiting_is_abandoned_and_one_who_leaves_the_menu_ends(
+    server: Any,
+) -> None:
     app, _ = server
     runner, center = app[IVR_RUNNER], app[CENTER]
     waiting_channel, waiting = await dial(runner)
@@ -207,7 +218,9 @@ async def test_a_closed_queue_sends_the_caller_away_with_its_reason(server) -> N
     assert not any(s.startswith("Before you go") for s in channel.said)  # no survey
 
 
-async def test_no_flow_for_the_number_is_refused_and_a_broken_folder_keeps_the_flows(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_no_flow_for_the_number_is_refused_and_a_broken_folder_keeps_the_flows(
+    server: Any, tmp_path: Path
+) -> None:
     app, _ = server
     runner = app[IVR_RUNNER]
     with pytest.raises(NoFlow, match="no IVR flow answers voice '\\+1999'"):
@@ -221,7 +234,8 @@ async def test_no_flow_for_the_number_is_refused_and_a_broken_folder_keeps_the_f
     assert runner.flows is before
     (broken / "bad.yaml").write_text(
         "entry: {channels: [voice]}\nstart: bye\nnodes:\n  bye: {kind: hangup, prompt: Closed.}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     assert reload_flows(runner, config) == []
     channel, _ = await dial(runner)
     assert channel.said == ["Closed."] and channel.hung_up == ["completed"]
@@ -237,7 +251,9 @@ async def test_a_contact_still_in_the_ivr_at_shutdown_ends_there(aiohttp_client,
     _, call = await dial(client.server.app[IVR_RUNNER])
     await client.close()
     with sqlite3.connect(db) as conn:
-        row = conn.execute("SELECT state, end_reason FROM contacts WHERE contact_id=?", (call.contact_id,)).fetchone()
+        row = conn.execute(
+            "SELECT state, end_reason FROM contacts WHERE contact_id=?", (call.contact_id,)
+        ).fetchone()
     assert row == ("ended", "system_shutdown")
 
 
@@ -271,9 +287,11 @@ async def test_a_known_caller_hears_the_status_of_the_newest_order_from_the_crm(
     assert channel.said[-2:-1] == ["Your card order is delivered."]
     assert channel.said[-1].startswith("To return to the main menu, press 1.")
     await app[LOG].flush()
-    [asked] = [e.data for e in await app[LOG].read(contact_id=call.contact_id)
-               if e.type == "ivr.lookup" and e.data["want"] == "card_status"]
+    [asked] = [
+        e.data
+        for e in await app[LOG].read(contact_id=call.contact_id)
+        if e.type == "ivr.lookup" and e.data["want"] == "card_status"
+    ]
     assert asked["found"] is True
     call.hang_up()
     await settle(runner)
-

@@ -109,7 +109,9 @@ async def client(aiohttp_client, tmp_path: Path) -> AsyncIterator[Any]:  # type:
     for name, text in FLOWS.items():
         (folder / name).write_text(text, encoding="utf-8")
     config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", hours="as configured")
-    config = replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")), ivr_dir=str(folder))
+    config = replace(
+        config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")), ivr_dir=str(folder)
+    )
     client = await aiohttp_client(create_app(config, clock=VirtualClock(MONDAY_10)))
     yield client
     await client.close()
@@ -159,7 +161,11 @@ async def test_a_callback_leaves_a_callback_contact_in_the_acd(app) -> None:  # 
     channel, call = await dial(runner, "+1002")
     channel.finish_prompts()
     await settle(runner)
-    assert channel.log == [("play", "We will call you."), ("routing", "OfferCallback"), ("hang_up", "callback")]
+    assert channel.log == [
+        ("play", "We will call you."),
+        ("routing", "OfferCallback"),
+        ("hang_up", "callback"),
+    ]
     contact = app[CENTER].engine.contacts[call.contact_id]
     assert (contact.channel, contact.queue, contact.caller) == ("callback", "general", "+972501112233")
     assert contact.attributes["callback_number"] == "+972501112233"
@@ -185,7 +191,9 @@ async def test_a_voicemail_is_recorded_then_the_flow_goes_on(app) -> None:  # ty
     assert vm.data == {"node": "vm", "recorded": True, "path": "/var/vm/1.wav", "seconds": 12.5}
 
 
-async def test_an_admin_reloads_the_flows_and_a_broken_folder_is_refused_with_its_problems(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_an_admin_reloads_the_flows_and_a_broken_folder_is_refused_with_its_problems(
+    client: Any, tmp_path: Path
+) -> None:
     runner = client.server.app[IVR_RUNNER]
 
     async def reload_as(user: str) -> Any:
@@ -194,8 +202,9 @@ async def test_an_admin_reloads_the_flows_and_a_broken_folder_is_refused_with_it
         return await client.post("/api/v1/admin/ivr/reload", headers={"X-CSRF-Token": csrf})
 
     assert (await reload_as("alice")).status == 403
-    (tmp_path / "ivr" / "later.yaml").write_text("start: cb\nnodes: {cb: {kind: callback, queue: nosuch}}\n",
-                                                 encoding="utf-8")
+    (tmp_path / "ivr" / "later.yaml").write_text(
+        "start: cb\nnodes: {cb: {kind: callback, queue: nosuch}}\n", encoding="utf-8"
+    )
     refused = await reload_as("admin")
     body = await refused.json()
     assert refused.status == 422 and body["reloaded"] is False

@@ -71,10 +71,16 @@ async def test_lease_has_one_holder_and_tokens_grow(redis: Redis, keys: RedisKey
 
 async def test_keeper_hands_over_when_the_holder_stops(redis: Redis, keys: RedisKeys) -> None:
     events: list[tuple[str, int | None]] = []
-    k1 = LeaseKeeper(RoutingLease(redis, keys, "n1", ttl=0.3),
-                     lambda t: events.append(("n1+", t)), lambda: events.append(("n1-", None)))
-    k2 = LeaseKeeper(RoutingLease(redis, keys, "n2", ttl=0.3),
-                     lambda t: events.append(("n2+", t)), lambda: events.append(("n2-", None)))
+    k1 = LeaseKeeper(
+        RoutingLease(redis, keys, "n1", ttl=0.3),
+        lambda t: events.append(("n1+", t)),
+        lambda: events.append(("n1-", None)),
+    )
+    k2 = LeaseKeeper(
+        RoutingLease(redis, keys, "n2", ttl=0.3),
+        lambda t: events.append(("n2+", t)),
+        lambda: events.append(("n2-", None)),
+    )
     k1.start()
     await asyncio.sleep(0.15)
     k2.start()
@@ -98,7 +104,9 @@ def test_fencing_gate_refuses_stale_tokens() -> None:
     assert gate.refused == 1 and gate.highest == 5
 
 
-async def test_a_redis_that_lost_its_data_never_hands_out_a_stale_token(redis: Redis, keys: RedisKeys) -> None:
+async def test_a_redis_that_lost_its_data_never_hands_out_a_stale_token(
+    redis: Redis, keys: RedisKeys
+) -> None:
     lease = RoutingLease(redis, keys, "node-1", ttl=0.3)
     lease.floor = lambda: 41  # the largest token this node has seen before Redis restarted empty
     assert await lease.try_acquire() == 42

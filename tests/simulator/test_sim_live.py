@@ -145,8 +145,11 @@ async def test_voice_callers_key_through_the_real_ivr_over_the_media_stream(  # 
     path = tmp_path / "voice.yaml"
     path.write_text(VOICE.format(root=ROOT))
     scenario = load_scenario(path)
-    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", telephony={"enabled": True},
-                         users=[UserConfig(username="desk-0-0", password="desk-0-0", skills={"sales": 2})])
+    config = demo_config(
+        f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
+        telephony={"enabled": True},
+        users=[UserConfig(username="desk-0-0", password="desk-0-0", skills={"sales": 2})],
+    )
     config = replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
     server = await aiohttp_server(create_app(config))
     run = await asyncio.wait_for(run_live(scenario, str(server.make_url("")), speed=1.0), 60)

@@ -98,14 +98,17 @@ async def test_spoken_answers_take_the_korean_menu_branch(  # type: ignore[no-un
     config = demo_config(
         f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
         users=[
-            UserConfig(username=f"desk-0-{n}", password=f"desk-0-{n}", skills={"banking": 3}) for n in range(6)
+            UserConfig(username=f"desk-0-{n}", password=f"desk-0-{n}", skills={"banking": 3})
+            for n in range(6)
         ],
         telephony={"enabled": True},
     )
     config = replace(
         config,
         # the prompts a little faster than espeak's default, to keep the test short
-        speech=replace(config.speech, model_path=KOREAN_DEMO_MODEL, tts_rate=400, cache_dir=str(tmp_path / "p")),
+        speech=replace(
+            config.speech, model_path=KOREAN_DEMO_MODEL, tts_rate=400, cache_dir=str(tmp_path / "p")
+        ),
     )
     server = await aiohttp_server(create_app(config))
     loop = asyncio.get_running_loop()

@@ -43,7 +43,9 @@ def center_folder(tmp_path: Path, flow: str) -> Path:
     return tmp_path / "callcenter.yaml"
 
 
-def test_prompts_build_renders_the_static_prompts_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prompts_build_renders_the_static_prompts_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config_path = center_folder(tmp_path, FLOW)
     assert main(["prompts", "build", "--config", str(config_path)]) == 0
     first = capsys.readouterr().out
@@ -53,8 +55,13 @@ def test_prompts_build_renders_the_static_prompts_once(tmp_path: Path, capsys: p
     assert "1 flows: 7 static prompts, 7 rendered, 0 already cached, 0 failed" in first
 
     renderer = Pyttsx3Renderer(tmp_path / "prompts")
-    for text in ("Hello there.", "Press 1 for cards.", "I heard nothing. Press 1 for cards.",
-                 "Sorry, that is not one of the choices. Press 1 for cards.", "Please hold."):
+    for text in (
+        "Hello there.",
+        "Press 1 for cards.",
+        "I heard nothing. Press 1 for cards.",
+        "Sorry, that is not one of the choices. Press 1 for cards.",
+        "Please hold.",
+    ):
         path = renderer.cached(text)
         assert path is not None, text
         pcm, rate = read_wav(path)
@@ -65,7 +72,9 @@ def test_prompts_build_renders_the_static_prompts_once(tmp_path: Path, capsys: p
     assert "7 static prompts, 0 rendered, 7 already cached, 0 failed" in capsys.readouterr().out
 
 
-def test_a_bad_flow_folder_is_reported_and_nothing_is_rendered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_flow_folder_is_reported_and_nothing_is_rendered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config_path = center_folder(tmp_path, "start: nowhere\nnodes: {}\n")
     assert main(["prompts", "build", "--config", str(config_path)]) == 1
     err = capsys.readouterr().err
@@ -76,7 +85,11 @@ def test_a_bad_flow_folder_is_reported_and_nothing_is_rendered(tmp_path: Path, c
 def test_the_demo_flows_have_their_voices_and_static_prompts() -> None:
     config = load_config(ROOT / "config" / "callcenter.yaml")
     flows = load_flows(config.ivr_dir, queues={q.name for q in config.queues}, hours=set(config.hours))
-    assert {f.name: flow_voice(f, config.speech) for f in flows} == {"bank": None, "bank_chat": None, "korean": "ko"}
+    assert {f.name: flow_voice(f, config.speech) for f in flows} == {
+        "bank": None,
+        "bank_chat": None,
+        "korean": "ko",
+    }
     bank = static_texts(flows["bank"])
     assert "Welcome to Demo Bank." in bank and not any("{" in t for t in bank)
     assert "Thank you for calling Demo Bank. Goodbye." in bank

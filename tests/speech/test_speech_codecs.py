@@ -26,12 +26,27 @@ ALL_SAMPLES = np.arange(-32768, 32768, dtype="<i2").tobytes()
 
 # Code points from the ITU-T G.711 tables (as produced by the reference g711.c).
 ULAW_KNOWN = [
-    (0, 0xFF), (-1, 0x7E), (32767, 0x80), (-32768, 0x00), (1000, 0xCE), (-1000, 0x4E),
-    (8, 0xFE), (100, 0xF2), (-100, 0x72), (32124, 0x80), (-32124, 0x00),
+    (0, 0xFF),
+    (-1, 0x7E),
+    (32767, 0x80),
+    (-32768, 0x00),
+    (1000, 0xCE),
+    (-1000, 0x4E),
+    (8, 0xFE),
+    (100, 0xF2),
+    (-100, 0x72),
+    (32124, 0x80),
+    (-32124, 0x00),
 ]
 ALAW_KNOWN = [
-    (0, 0xD5), (-1, 0x55), (32767, 0xAA), (-32768, 0x2A), (1000, 0xFA), (-1000, 0x7A),
-    (8, 0xD5), (100, 0xD3),
+    (0, 0xD5),
+    (-1, 0x55),
+    (32767, 0xAA),
+    (-32768, 0x2A),
+    (1000, 0xFA),
+    (-1000, 0x7A),
+    (8, 0xD5),
+    (100, 0xD3),
 ]
 
 
@@ -106,7 +121,9 @@ def test_alaw_round_trip_error_is_within_half_a_step() -> None:
     assert np.all(np.abs(x - y) <= np.abs(x) / 32 + 16)
 
 
-@pytest.mark.parametrize(("encode", "decode"), [(codecs.ulaw_encode, codecs.ulaw_decode), (codecs.alaw_encode, codecs.alaw_decode)])
+@pytest.mark.parametrize(
+    ("encode", "decode"), [(codecs.ulaw_encode, codecs.ulaw_decode), (codecs.alaw_encode, codecs.alaw_decode)]
+)
 def test_speech_level_tone_survives_g711_with_toll_quality_snr(encode, decode) -> None:  # type: ignore[no-untyped-def]
     tone = codecs.sine(1004, 500, amplitude=0.3)
     back = decode(encode(tone))
@@ -121,7 +138,9 @@ def test_odd_trailing_byte_is_ignored() -> None:
     assert codecs.ulaw_encode(pcm_of(0, 0) + b"\x01") == b"\xff\xff"
 
 
-@pytest.mark.parametrize(("src", "dst"), [(8000, 16000), (16000, 8000), (22050, 8000), (8000, 22050), (44100, 16000)])
+@pytest.mark.parametrize(
+    ("src", "dst"), [(8000, 16000), (16000, 8000), (22050, 8000), (8000, 22050), (44100, 16000)]
+)
 def test_resample_keeps_length_level_and_frequency(src: int, dst: int) -> None:
     tone = codecs.sine(1000, 500, src, amplitude=0.5)
     out = codecs.resample(tone, src, dst)

@@ -93,7 +93,9 @@ class Caller:
 
     async def call(self, words: list[str]) -> RouteToQueue:
         """Start the call, say ``words`` one per question; return where the call was routed."""
-        self.session.handle(SessionStarted(caller="+821012345678", called="+15550182", channel="voice"), self.now)
+        self.session.handle(
+            SessionStarted(caller="+821012345678", called="+15550182", channel="voice"), self.now
+        )
         pending = list(words)
         while True:
             commands = self.session.take_commands()
@@ -127,10 +129,13 @@ class Caller:
         return result.text, result.confidence
 
 
-async def walk(flow: Flow, recognizer: VoskRecognizer, prompts: Path, words: list[str]) -> tuple[Caller, RouteToQueue]:
+async def walk(
+    flow: Flow, recognizer: VoskRecognizer, prompts: Path, words: list[str]
+) -> tuple[Caller, RouteToQueue]:
     renderer = Pyttsx3Renderer(prompts, voice="ko")
-    session = IvrSession(flow=flow, contact_id="c-1", context="x-1", ids=SequentialIds(),
-                         hours=AlwaysOpen(), queues=NoWait())
+    session = IvrSession(
+        flow=flow, contact_id="c-1", context="x-1", ids=SequentialIds(), hours=AlwaysOpen(), queues=NoWait()
+    )
     caller = Caller(session, recognizer, renderer)
     try:
         route = await caller.call(words)
@@ -170,14 +175,21 @@ async def test_agent_then_yes_confirms_and_queues_with_priority(
     assert (route.attributes["intent"], route.priority_class) == ("agent", 1)
 
 
-async def test_agent_then_no_returns_to_the_menu(flow: Flow, recognizer: VoskRecognizer, prompts: Path) -> None:
+async def test_agent_then_no_returns_to_the_menu(
+    flow: Flow, recognizer: VoskRecognizer, prompts: Path
+) -> None:
     caller, route = await walk(flow, recognizer, prompts, ["상담원", "아니요", "연금"])
     assert caller.heard == ["상담원", "아니요", "연금"]
     assert caller.session.node_id == "pension_queue" and route.attributes["intent"] == "pension"
 
 
 async def test_flow_prompts_built_ahead_are_served_from_the_cache(flow: Flow, tmp_path: Path) -> None:
-    texts = [t for node in flow.nodes.values() for t in (getattr(node, "prompt", ""), getattr(node, "text", "")) if t]
+    texts = [
+        t
+        for node in flow.nodes.values()
+        for t in (getattr(node, "prompt", ""), getattr(node, "text", ""))
+        if t
+    ]
     renderer = Pyttsx3Renderer(tmp_path, voice="ko")
     try:
         stats = await build_prompts(texts, renderer)

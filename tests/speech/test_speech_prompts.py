@@ -29,8 +29,18 @@ needs_tts = pytest.mark.skipif(
 def test_key_changes_with_text_voice_and_rate() -> None:
     base = prompt_key("안녕하세요", "ko", 160)
     assert base == prompt_key("안녕하세요", "ko", 160)
-    assert len({base, prompt_key("안녕하세요.", "ko", 160), prompt_key("안녕하세요", "en", 160),
-                prompt_key("안녕하세요", "ko", 170), prompt_key("안녕하세요", None, None)}) == 5
+    assert (
+        len(
+            {
+                base,
+                prompt_key("안녕하세요.", "ko", 160),
+                prompt_key("안녕하세요", "en", 160),
+                prompt_key("안녕하세요", "ko", 170),
+                prompt_key("안녕하세요", None, None),
+            }
+        )
+        == 5
+    )
 
 
 def test_cache_index_lists_finished_wavs_only(tmp_path: Path) -> None:
@@ -71,8 +81,9 @@ async def test_build_renders_each_new_text_once_and_reports_failures() -> None:
     renderer = RecordingRenderer(cached={"welcome"}, failing={"bad"})
     stats = await build_prompts(["welcome", "menu", " menu ", "", "  ", "bad", "bye", "menu"], renderer)
     assert renderer.rendered == ["menu", "bye"]
-    assert stats == PromptBuildStats(total=4, rendered=2, already_cached=1,
-                                     failed=(("bad", "cannot say bad"),), seconds=stats.seconds)
+    assert stats == PromptBuildStats(
+        total=4, rendered=2, already_cached=1, failed=(("bad", "cannot say bad"),), seconds=stats.seconds
+    )
     again = await build_prompts(["menu", "bye"], renderer)
     assert (again.rendered, again.already_cached) == (0, 2)
 
@@ -117,7 +128,10 @@ async def test_cached_prompt_is_ready_in_well_under_a_millisecond(tmp_path: Path
 
 @needs_tts
 async def test_voice_and_rate_make_distinct_cache_entries(tmp_path: Path) -> None:
-    slow, fast = Pyttsx3Renderer(tmp_path, voice="ko", rate=120), Pyttsx3Renderer(tmp_path, voice="ko", rate=240)
+    slow, fast = (
+        Pyttsx3Renderer(tmp_path, voice="ko", rate=120),
+        Pyttsx3Renderer(tmp_path, voice="ko", rate=240),
+    )
     try:
         a, b = await slow.render("예"), await fast.render("예")
         c = await fast.render("yes", voice="en-us")
@@ -164,7 +178,10 @@ async def test_a_cancelled_render_does_not_confuse_the_next_one(tmp_path: Path) 
         with pytest.raises(asyncio.CancelledError):
             await task
         path = await renderer.render("다음 문장")
-        assert json.loads((tmp_path / "manifest.jsonl").read_text("utf-8").splitlines()[-1])["text"] == "다음 문장"
+        assert (
+            json.loads((tmp_path / "manifest.jsonl").read_text("utf-8").splitlines()[-1])["text"]
+            == "다음 문장"
+        )
         assert codecs.read_wav(path)[1] == 8000
     finally:
         await renderer.close()

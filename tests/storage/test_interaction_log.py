@@ -33,8 +33,13 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 def ev(kind: str, at: float, contact: str | None = None, **data: object) -> InteractionEvent:
-    return InteractionEvent(type=kind, at=at, contact_id=contact, data=data,
-                            queue=data.get("queue") if isinstance(data.get("queue"), str) else None)  # type: ignore[arg-type]
+    return InteractionEvent(
+        type=kind,
+        at=at,
+        contact_id=contact,
+        data=data,
+        queue=queue if isinstance(queue := data.get("queue"), str) else None,
+    )
 
 
 async def test_events_come_back_in_append_order_with_gapless_seq(engine: AsyncEngine) -> None:
@@ -90,15 +95,28 @@ async def test_contacts_projection_follows_the_events(engine: AsyncEngine) -> No
     log = SqlInteractionLog(engine, batch_max=2, flush_interval=0.0)
     await log.start()
     path = [
-        InteractionEvent(type="contact.arrived", at=100.0, contact_id="c1", data={"channel": "voice", "caller": "+15550001"}),
-        InteractionEvent(type="contact.queued", at=101.0, contact_id="c1", queue="general", data={"channel": "voice"}),
-        InteractionEvent(type="contact.offered", at=105.0, contact_id="c1", agent_id="alice", queue="general"),
+        InteractionEvent(
+            type="contact.arrived",
+            at=100.0,
+            contact_id="c1",
+            data={"channel": "voice", "caller": "+15550001"},
+        ),
+        InteractionEvent(
+            type="contact.queued", at=101.0, contact_id="c1", queue="general", data={"channel": "voice"}
+        ),
+        InteractionEvent(
+            type="contact.offered", at=105.0, contact_id="c1", agent_id="alice", queue="general"
+        ),
         InteractionEvent(type="contact.offer_timed_out", at=125.0, contact_id="c1", agent_id="alice"),
         InteractionEvent(type="contact.offered", at=126.0, contact_id="c1", agent_id="bob", queue="general"),
-        InteractionEvent(type="contact.connected", at=130.0, contact_id="c1", agent_id="bob", data={"wait_s": 29.0}),
+        InteractionEvent(
+            type="contact.connected", at=130.0, contact_id="c1", agent_id="bob", data={"wait_s": 29.0}
+        ),
         InteractionEvent(type="contact.wrap_up", at=300.0, contact_id="c1", agent_id="bob"),
         InteractionEvent(type="contact.ended", at=300.0, contact_id="c1", data={"reason": "completed"}),
-        InteractionEvent(type="contact.queued", at=110.0, contact_id="c2", queue="cards", data={"channel": "chat"}),
+        InteractionEvent(
+            type="contact.queued", at=110.0, contact_id="c2", queue="cards", data={"channel": "chat"}
+        ),
         InteractionEvent(type="contact.ended", at=140.0, contact_id="c2", data={"reason": "abandoned"}),
         InteractionEvent(type="agent.state", at=140.0, agent_id="bob", data={"state": "AVAILABLE"}),
     ]
@@ -108,11 +126,25 @@ async def test_contacts_projection_follows_the_events(engine: AsyncEngine) -> No
     async with engine.connect() as conn:
         rows = {r.contact_id: dict(r._mapping) for r in await conn.execute(select(schema.contacts))}
     c1 = rows["c1"]
-    assert (c1["channel"], c1["caller"], c1["queue"], c1["agent_id"]) == ("voice", "+15550001", "general", "bob")
+    assert (c1["channel"], c1["caller"], c1["queue"], c1["agent_id"]) == (
+        "voice",
+        "+15550001",
+        "general",
+        "bob",
+    )
     assert (c1["arrived_at"], c1["queued_at"], c1["offered_at"], c1["answered_at"], c1["ended_at"]) == (
-        100.0, 101.0, 105.0, 130.0, 300.0)
+        100.0,
+        101.0,
+        105.0,
+        130.0,
+        300.0,
+    )
     assert (c1["offers"], c1["wait_s"], c1["state"], c1["end_reason"]) == (2, 29.0, "ended", "completed")
-    assert (rows["c2"]["state"], rows["c2"]["end_reason"], rows["c2"]["answered_at"]) == ("ended", "abandoned", None)
+    assert (rows["c2"]["state"], rows["c2"]["end_reason"], rows["c2"]["answered_at"]) == (
+        "ended",
+        "abandoned",
+        None,
+    )
     assert set(rows) == {"c1", "c2"}
     # the table equals a fold of the whole log
     replayed = rebuild(await log.read())

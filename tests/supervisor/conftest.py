@@ -33,14 +33,19 @@ from callcenter.core.events import InteractionEvent
 THRESHOLDS = {"general": 20.0, "cards": 20.0}
 
 
-def _contact(t0: float, t: float, kind: str, cid: str, queue: str | None, agent: str | None = None,
-             **data: Any) -> InteractionEvent:
+def _contact(
+    t0: float, t: float, kind: str, cid: str, queue: str | None, agent: str | None = None, **data: Any
+) -> InteractionEvent:
     return InteractionEvent(type=kind, at=t0 + t, contact_id=cid, queue=queue, agent_id=agent, data=data)
 
 
 def _agent(t0: float, t: float, agent: str, state: str, previous: str) -> InteractionEvent:
-    return InteractionEvent(type="agent.state", at=t0 + t, agent_id=agent,
-                            data={"state": state, "reason": None, "previous": previous})
+    return InteractionEvent(
+        type="agent.state",
+        at=t0 + t,
+        agent_id=agent,
+        data={"state": state, "reason": None, "previous": previous},
+    )
 
 
 def day_events(t0: float) -> list[InteractionEvent]:
@@ -108,49 +113,92 @@ def day_events(t0: float) -> list[InteractionEvent]:
 # 235-405 is not staffed), busy 180 + 30 + 50 + 30 = 290 s; a2 staffed 900, busy 300 + 30.
 # Interval 2: a1 staffed 900, busy 0; a2 staffed 900, busy 120 + 30 = 150.
 INTERVAL_1 = {
-    "offered": 5, "answered": 3, "answered_within": 2, "abandoned": 2, "short_abandoned": 1,
-    "overflowed": 0, "transfers": 1, "handled": 3,
-    "service_level": 2 / (3 + 2 - 1),          # within / (answered + abandoned + overflowed - short)
+    "offered": 5,
+    "answered": 3,
+    "answered_within": 2,
+    "abandoned": 2,
+    "short_abandoned": 1,
+    "overflowed": 0,
+    "transfers": 1,
+    "handled": 3,
+    "service_level": 2 / (3 + 2 - 1),  # within / (answered + abandoned + overflowed - short)
     "asa_s": (15 + 40 + 10) / 3,
-    "aht_s": ((150 + 30 + 30) + (300 + 30) + (50 + 30)) / 3,   # talk + hold + wrap
+    "aht_s": ((150 + 30 + 30) + (300 + 30) + (50 + 30)) / 3,  # talk + hold + wrap
     "hold_s": 30 / 3,
     "occupancy": (290 + 330) / (730 + 900),
-    "ratings": 2, "csat": 1 / 2, "csat_mean": (5 + 3) / 2,
-    "repeat_rate": 1 / 4,                      # c3 repeats c1; c1, c2, c3, c4 ended
+    "ratings": 2,
+    "csat": 1 / 2,
+    "csat_mean": (5 + 3) / 2,
+    "repeat_rate": 1 / 4,  # c3 repeats c1; c1, c2, c3, c4 ended
     "abandon_rate": (2 - 1) / (3 + 2 - 1),
 }
 INTERVAL_2 = {
-    "offered": 3, "answered": 1, "answered_within": 1, "abandoned": 1, "short_abandoned": 0,
-    "overflowed": 1, "transfers": 0, "handled": 1,
+    "offered": 3,
+    "answered": 1,
+    "answered_within": 1,
+    "abandoned": 1,
+    "short_abandoned": 0,
+    "overflowed": 1,
+    "transfers": 0,
+    "handled": 1,
     "service_level": 1 / (1 + 1 + 1),
-    "asa_s": 5.0, "aht_s": 120 + 30, "hold_s": 0.0,
+    "asa_s": 5.0,
+    "aht_s": 120 + 30,
+    "hold_s": 0.0,
     "occupancy": 150 / 1800,
-    "ratings": 1, "csat": 1.0, "csat_mean": 4.0,
-    "repeat_rate": 1 / 3,                      # c6 repeats c2; c5, c6, c7 ended
+    "ratings": 1,
+    "csat": 1.0,
+    "csat_mean": 4.0,
+    "repeat_rate": 1 / 3,  # c6 repeats c2; c5, c6, c7 ended
     "abandon_rate": 1 / 2,
 }
 DAY = {
-    "offered": 8, "answered": 4, "answered_within": 3, "abandoned": 3, "short_abandoned": 1,
-    "overflowed": 1, "transfers": 1, "handled": 4,
+    "offered": 8,
+    "answered": 4,
+    "answered_within": 3,
+    "abandoned": 3,
+    "short_abandoned": 1,
+    "overflowed": 1,
+    "transfers": 1,
+    "handled": 4,
     "service_level": 3 / (4 + 3 + 1 - 1),
     "asa_s": (15 + 40 + 10 + 5) / 4,
     "aht_s": (210 + 330 + 80 + 150) / 4,
     "occupancy": (620 + 150) / (1630 + 1800),
-    "ratings": 3, "csat": 2 / 3, "csat_mean": 4.0,
+    "ratings": 3,
+    "csat": 2 / 3,
+    "csat_mean": 4.0,
     "repeat_rate": 2 / 7,
     "abandon_rate": 2 / 6,
 }
 GENERAL_DAY = {  # c1, c2 (until its transfer), c4, c5, c7; no agent time by queue
-    "offered": 5, "answered": 3, "answered_within": 2, "abandoned": 1, "short_abandoned": 1,
-    "overflowed": 1, "transfers": 1, "handled": 3,
-    "service_level": 2 / (3 + 1 + 1 - 1), "asa_s": (15 + 40 + 5) / 3,
-    "aht_s": (210 + 330 + 150) / 3, "occupancy": None,
-    "ratings": 2, "csat": 1.0, "csat_mean": 4.5,
+    "offered": 5,
+    "answered": 3,
+    "answered_within": 2,
+    "abandoned": 1,
+    "short_abandoned": 1,
+    "overflowed": 1,
+    "transfers": 1,
+    "handled": 3,
+    "service_level": 2 / (3 + 1 + 1 - 1),
+    "asa_s": (15 + 40 + 5) / 3,
+    "aht_s": (210 + 330 + 150) / 3,
+    "occupancy": None,
+    "ratings": 2,
+    "csat": 1.0,
+    "csat_mean": 4.5,
 }
 A1_DAY = {  # answered c1 (general) and c2 (cards)
-    "answered": 2, "answered_within": 2, "handled": 2, "transfers": 0, "offered": 0,
-    "aht_s": (210 + 80) / 2, "asa_s": (15 + 10) / 2,
-    "occupancy": 290 / (730 + 900), "ratings": 2, "csat": 0.5,
+    "answered": 2,
+    "answered_within": 2,
+    "handled": 2,
+    "transfers": 0,
+    "offered": 0,
+    "aht_s": (210 + 80) / 2,
+    "asa_s": (15 + 10) / 2,
+    "occupancy": 290 / (730 + 900),
+    "ratings": 2,
+    "csat": 0.5,
 }
 
 
@@ -166,6 +214,12 @@ def assert_figures(got: dict[str, Any], expected: dict[str, Any]) -> None:
 def case() -> SimpleNamespace:
     """The story: ``events(t0)``, the expected figures, ``check(got, expected)``."""
     return SimpleNamespace(
-        events=day_events, thresholds=THRESHOLDS, interval_1=INTERVAL_1, interval_2=INTERVAL_2,
-        day=DAY, general_day=GENERAL_DAY, a1_day=A1_DAY, check=assert_figures,
+        events=day_events,
+        thresholds=THRESHOLDS,
+        interval_1=INTERVAL_1,
+        interval_2=INTERVAL_2,
+        day=DAY,
+        general_day=GENERAL_DAY,
+        a1_day=A1_DAY,
+        check=assert_figures,
     )

@@ -26,8 +26,32 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("ANONYMOUS_BANK_TSV", ROOT.parent / "shared" / "data" / FILE_NAME))
 WEDNESDAY = 2
 # Published with the Miller book: mean calls per hour (0..23) over the four Wednesdays.
-KNOWN_WEDNESDAY = [6.75, 1.75, 1.25, 0, 0.5, 0.25, 4.75, 39.5, 97.25, 107.5, 124, 110.25,
-                   95.5, 203.5, 115.75, 115.5, 67.75, 75, 88.75, 85.5, 68, 61.5, 57.5, 44.25]
+KNOWN_WEDNESDAY = [
+    6.75,
+    1.75,
+    1.25,
+    0,
+    0.5,
+    0.25,
+    4.75,
+    39.5,
+    97.25,
+    107.5,
+    124,
+    110.25,
+    95.5,
+    203.5,
+    115.75,
+    115.5,
+    67.75,
+    75,
+    88.75,
+    85.5,
+    68,
+    61.5,
+    57.5,
+    44.25,
+]
 
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason="the Anonymous Bank file is not here")
 
@@ -44,7 +68,11 @@ def test_wednesday_arrivals_reproduce_the_published_figures(records: list[CallRe
 def test_quirk_counts_are_the_documented_ones(records: list[CallRecord]) -> None:
     q = quirks(records)
     assert (q.rows, q.phantom, q.agent_without_name, q.agent_without_service_start, q.negative_vru) == (
-        33344, 278, 491, 50, 25,
+        33344,
+        278,
+        491,
+        50,
+        25,
     )
     assert q.service_before_queue_exit > 0 and q.stages_after_midnight > 0
     both = sum(r.outcome == "PHANTOM" and r.vru_s < 0 for r in records)
@@ -53,7 +81,13 @@ def test_quirk_counts_are_the_documented_ones(records: list[CallRecord]) -> None
 
 def test_typed_records_and_stages_after_midnight(records: list[CallRecord]) -> None:
     first = records[0]
-    assert (first.call_id, first.customer_id, first.type, first.outcome, first.agent) == (34536, None, "PS", "AGENT", "DORIT")
+    assert (first.call_id, first.customer_id, first.type, first.outcome, first.agent) == (
+        34536,
+        None,
+        "PS",
+        "AGENT",
+        "DORIT",
+    )
     assert first.vru_entry == datetime(1999, 2, 1, 7, 2, 47) and first.q_start is None and first.ser_s == 166
     late = next(r for r in records if r.call_id == 14375 and r.day == date(1999, 2, 10))
     assert late.vru_entry == datetime(1999, 2, 10, 23, 59, 56)
@@ -91,7 +125,10 @@ def test_patience_is_total_wait_over_abandonments(records: list[CallRecord]) -> 
 def test_a_bad_row_names_its_line(tmp_path: Path) -> None:
     header = DATA.read_text(encoding="ascii").splitlines()[0]
     bad = tmp_path / "bad.tsv"
-    bad.write_text(header + "\nAA0101\t1\t0\t0\tPS\t990201\tseven\t7:02:56\t9\t0:00:00\t0:00:00\t0\tAGENT"
-                   "\t7:02:55\t7:05:41\t166\tDORIT\n", encoding="ascii")
+    bad.write_text(
+        header + "\nAA0101\t1\t0\t0\tPS\t990201\tseven\t7:02:56\t9\t0:00:00\t0:00:00\t0\tAGENT"
+        "\t7:02:55\t7:05:41\t166\tDORIT\n",
+        encoding="ascii",
+    )
     with pytest.raises(ValueError, match="line 2"):
         read_records(bad)

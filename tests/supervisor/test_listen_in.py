@@ -48,6 +48,7 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
 
+
 async def at_node(sub: Any, node: str, timeout: float = 15.0) -> None:
     """Wait for the caller's IVR to enter ``node`` (``ivr.node`` on the bus)."""
     async with asyncio.timeout(timeout):
@@ -133,8 +134,10 @@ async def talk(caller: Leg | None, agent: Leg | None, supervisor: Leg | None, fr
 
 
 def voice_config(tmp_path: Path) -> CenterConfig:
-    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
-                         telephony={"enabled": True, "agent_lines": True, "record": False, "agent_leg_wait_s": 2.0})
+    config = demo_config(
+        f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
+        telephony={"enabled": True, "agent_lines": True, "record": False, "agent_leg_wait_s": 2.0},
+    )
     return replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
 
 
@@ -159,8 +162,11 @@ class SupervisorBrowser:
 
     async def listen(self, session: aiohttp.ClientSession, csrf: str, contact_id: str) -> dict[str, Any]:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        res = await session.post(f"/api/v1/supervisor/contacts/{contact_id}/listen",
-                                 json={"sdp": self.pc.localDescription.sdp}, headers={"X-CSRF-Token": csrf})
+        res = await session.post(
+            f"/api/v1/supervisor/contacts/{contact_id}/listen",
+            json={"sdp": self.pc.localDescription.sdp},
+            headers={"X-CSRF-Token": csrf},
+        )
         body: dict[str, Any] = await res.json()
         assert res.status == 201, body
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="answer"))
@@ -189,8 +195,13 @@ async def test_a_supervisor_listens_to_a_live_call_and_is_never_heard(aiohttp_cl
     center = app[CENTER]
     base = str(client.make_url("/"))
     jar = aiohttp.CookieJar(unsafe=True)
-    async with aiohttp.ClientSession(base_url=base) as lines, aiohttp.ClientSession(base_url=base, cookie_jar=jar) as sam:
-        csrf = (await (await sam.post("/api/v1/auth/login", json={"username": "sam", "password": "sam"})).json())["csrf_token"]
+    async with (
+        aiohttp.ClientSession(base_url=base) as lines,
+        aiohttp.ClientSession(base_url=base, cookie_jar=jar) as sam,
+    ):
+        csrf = (
+            await (await sam.post("/api/v1/auth/login", json={"username": "sam", "password": "sam"})).json()
+        )["csrf_token"]
         headers = {"X-CSRF-Token": csrf}
         await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
         agent = StreamPhone(lines, "alice", "agent-alice", AGENT_HZ)
@@ -205,22 +216,30 @@ async def test_a_supervisor_listens_to_a_live_call_and_is_never_heard(aiohttp_cl
         await caller.press("2")  # not a customer yet: sales
         ivr.close()
         call = next(iter(app[TELEPHONY].front.calls.values()))
-        await until(lambda: (c := center.engine.contacts.get(call.contact_id or "")) is not None
-                    and c.queue == "sales", timeout=20)
+        await until(
+            lambda: (
+                (c := center.engine.contacts.get(call.contact_id or "")) is not None and c.queue == "sales"
+            ),
+            timeout=20,
+        )
         contact_id = call.contact_id
         assert contact_id is not None
-        waiting = await sam.post(f"/api/v1/supervisor/contacts/{contact_id}/listen", json={"sdp": "v=0 m=audio"},
-                                 headers=headers)
+        waiting = await sam.post(
+            f"/api/v1/supervisor/contacts/{contact_id}/listen", json={"sdp": "v=0 m=audio"}, headers=headers
+        )
         assert waiting.status == 409 and "not on a live call" in (await waiting.json())["error"]["message"]
         await center.submit(m.AgentReady(agent_id="alice"))
         offer = next(o for o in center.engine.offers.values() if o.contact_id == contact_id)
         await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
         await until(lambda: call.bridge is not None)
 
-        bad = await sam.post(f"/api/v1/supervisor/contacts/{contact_id}/listen", json={"sdp": "hello"}, headers=headers)
+        bad = await sam.post(
+            f"/api/v1/supervisor/contacts/{contact_id}/listen", json={"sdp": "hello"}, headers=headers
+        )
         assert bad.status == 400 and (await bad.json())["error"]["field"] == "sdp"
-        ghost = await sam.post("/api/v1/supervisor/contacts/nobody/listen", json={"sdp": "v=0 m=audio"},
-                               headers=headers)
+        ghost = await sam.post(
+            "/api/v1/supervisor/contacts/nobody/listen", json={"sdp": "v=0 m=audio"}, headers=headers
+        )
         assert ghost.status == 404
 
         first = SupervisorBrowser()
@@ -228,7 +247,7 @@ async def test_a_supervisor_listens_to_a_live_call_and_is_never_heard(aiohttp_cl
         assert listen["agent_id"] == "alice" and app[LISTEN].listens.keys() == {listen["listen_id"]}
         mark_agent, mark_caller = len(agent.heard), len(caller.heard)
         await until(lambda: len(first.heard) >= 2 * RATE * 2)  # two seconds of the call
-        heard = bytes(first.heard[-RATE * 2:])  # the last second
+        heard = bytes(first.heard[-RATE * 2 :])  # the last second
         assert share(heard, CALLER_HZ) > 0.15 and share(heard, AGENT_HZ) > 0.15
         await until(lambda: len(agent.heard) - mark_agent >= 50 and len(caller.heard) - mark_caller >= 50)
         for phone, own in ((agent, mark_agent), (caller, mark_caller)):  # the supervisor is silent:
@@ -248,12 +267,20 @@ async def test_a_supervisor_listens_to_a_live_call_and_is_never_heard(aiohttp_cl
         await until(lambda: not app[LISTEN].listens)
         await until(lambda: second.pc.connectionState in ("closed", "failed"), timeout=15)
         await second.close()
-        late = await sam.post(f"/api/v1/supervisor/contacts/{contact_id}/listen", json={"sdp": "v=0 m=audio"},
-                              headers=headers)
+        late = await sam.post(
+            f"/api/v1/supervisor/contacts/{contact_id}/listen", json={"sdp": "v=0 m=audio"}, headers=headers
+        )
         assert late.status == 409 and "already ended" in (await late.json())["error"]["message"]
         await agent.hang_up()
         await app[LOG].flush()
-        actions = [(e.data["action"], e.data.get("reason"), e.data["by"])
-                   for e in await app[LOG].read(contact_id=contact_id, limit=1000) if e.type == "supervisor.action"]
-        assert actions == [("listen", None, "sam"), ("listen_end", "supervisor_stopped", "sam"),
-                           ("listen", None, "sam"), ("listen_end", "call_ended", "sam")]
+        actions = [
+            (e.data["action"], e.data.get("reason"), e.data["by"])
+            for e in await app[LOG].read(contact_id=contact_id, limit=1000)
+            if e.type == "supervisor.action"
+        ]
+        assert actions == [
+            ("listen", None, "sam"),
+            ("listen_end", "supervisor_stopped", "sam"),
+            ("listen", None, "sam"),
+            ("listen_end", "call_ended", "sam"),
+        ]

@@ -40,7 +40,9 @@ async def board_and_report(started: SimpleNamespace, offered: int) -> tuple[dict
     there within seconds), and the day's report by queue."""
     started.clock.advance_to(DAY_END - 1)
     client = started.client
-    session = aiohttp.ClientSession(base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    session = aiohttp.ClientSession(
+        base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    )
     async with session:
         res = await session.post("/api/v1/auth/login", json={"username": "sam", "password": "sam"})
         assert res.status == 200
@@ -89,7 +91,9 @@ async def test_a_day_of_the_real_engine_on_the_board_equals_its_report(started) 
     await center.submit(m.AgentLoggedIn(agent_id="bob", skills={"cards": 2, "banking": 3}))
     for agent in ("alice", "bob"):
         await center.submit(m.AgentReady(agent_id=agent))
-    for i, (queue, t) in enumerate([("cards", 0), ("general", 5), ("cards", 8), ("general", 30), ("cards", 40)]):
+    for i, (queue, t) in enumerate(
+        [("cards", 0), ("general", 5), ("cards", 8), ("general", 30), ("cards", 40)]
+    ):
         await at(t)
         await center.contact_arrived(contact_id=f"c{i}", channel="voice", queue=queue, caller=f"+97250{i}")
     await at(50)
@@ -113,7 +117,9 @@ async def test_a_day_of_the_real_engine_on_the_board_equals_its_report(started) 
     assert {a["agent_id"]: a["handled_today"] for a in frame["agents"]} == {"alice": 2, "bob": 2}
 
 
-async def test_after_a_restart_the_chart_has_the_hours_before_from_the_log(aiohttp_client, tmp_path: Path, case: SimpleNamespace) -> None:  # type: ignore[no-untyped-def]
+async def test_after_a_restart_the_chart_has_the_hours_before_from_the_log(
+    aiohttp_client: Any, tmp_path: Path, case: SimpleNamespace
+) -> None:
     config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
     first = await aiohttp_client(create_app(config, clock=VirtualClock(start=T0)))
     for event in case.events(T0):
@@ -126,4 +132,6 @@ async def test_after_a_restart_the_chart_has_the_hours_before_from_the_log(aioht
     assert series[1260]["queues"]["general"]["waiting"] == 1  # c7 waits 1200-1500
     assert series[1260]["service_level"] == pytest.approx(3 / (4 + 3 - 1))  # the day so far
     assert series[1260]["queues"]["general"]["service_level"] == pytest.approx(2 / (3 + 1 - 1))  # c2 late
-    assert series[7200]["waiting"] == 0 and series[7200]["service_level"] == pytest.approx(case.day["service_level"])
+    assert series[7200]["waiting"] == 0 and series[7200]["service_level"] == pytest.approx(
+        case.day["service_level"]
+    )

@@ -45,7 +45,9 @@ def story_until_now(case: SimpleNamespace, now: float) -> list[InteractionEvent]
     t0 = now - 1800
     return [
         *case.events(t0),
-        InteractionEvent(type="contact.arrived", at=now - 30, contact_id="c9", queue="general", data={"caller": "+9"}),
+        InteractionEvent(
+            type="contact.arrived", at=now - 30, contact_id="c9", queue="general", data={"caller": "+9"}
+        ),
         InteractionEvent(type="contact.queued", at=now - 30, contact_id="c9", queue="general", data={}),
     ]
 
@@ -73,7 +75,9 @@ def check_story(values: dict[Any, float], *, restarted: bool = False) -> None:
     assert sample(values, "callcenter_agent_state", agent="a1", state="logged_out") == 1
 
 
-async def test_metrics_follow_the_center_live_and_survive_a_restart(aiohttp_client, tmp_path: Path, case: SimpleNamespace) -> None:  # type: ignore[no-untyped-def]
+async def test_metrics_follow_the_center_live_and_survive_a_restart(
+    aiohttp_client: Any, tmp_path: Path, case: SimpleNamespace
+) -> None:
     db = tmp_path / "cc.db"
     app = make_app(db)
     client = await aiohttp_client(app)
@@ -97,7 +101,9 @@ async def test_each_app_has_its_own_registry(aiohttp_client, tmp_path: Path) -> 
     one = await aiohttp_client(make_app(tmp_path / "one.db"))
     two = await aiohttp_client(make_app(tmp_path / "two.db"))
     one.server.app[CENTER].record(
-        InteractionEvent(type="contact.queued", at=one.server.app[CLOCK].now(), contact_id="x", queue="general")
+        InteractionEvent(
+            type="contact.queued", at=one.server.app[CLOCK].now(), contact_id="x", queue="general"
+        )
     )
     for _ in range(300):
         if sample(await scrape(one), "callcenter_queue_waiting", queue="general") == 1:

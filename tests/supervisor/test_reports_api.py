@@ -38,7 +38,9 @@ async def client(aiohttp_client, tmp_path: Path, case: SimpleNamespace):  # type
 
 
 async def logged_in(client: Any, user: str) -> aiohttp.ClientSession:
-    session = aiohttp.ClientSession(base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    session = aiohttp.ClientSession(
+        base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    )
     res = await session.post("/api/v1/auth/login", json={"username": user, "password": user})
     assert res.status == 200
     return session
@@ -51,7 +53,9 @@ async def get_json(session: aiohttp.ClientSession, **query: str) -> tuple[int, A
 
 async def test_fifteen_minute_report_equals_hand_computed_figures(client, case: SimpleNamespace) -> None:  # type: ignore[no-untyped-def]
     async with await logged_in(client, "sam") as s:
-        status, body = await get_json(s, **{"from": "2026-03-02T08:00", "to": "2026-03-02T08:30", "interval": "15"})
+        status, body = await get_json(
+            s, **{"from": "2026-03-02T08:00", "to": "2026-03-02T08:30", "interval": "15"}
+        )
     assert status == 200, body
     assert [(r["start"], r["end"]) for r in body["rows"]] == [
         ("2026-03-02T08:00:00+02:00", "2026-03-02T08:15:00+02:00"),
@@ -77,7 +81,9 @@ async def test_a_days_report_equals_the_live_fold_at_the_days_end(client, case: 
 
 async def test_by_queue_filters_and_agents(client, case: SimpleNamespace) -> None:  # type: ignore[no-untyped-def]
     async with await logged_in(client, "sam") as s:
-        _, by_queue = await get_json(s, **{"from": "2026-03-02", "to": "2026-03-02", "interval": "day", "by": "queue"})
+        _, by_queue = await get_json(
+            s, **{"from": "2026-03-02", "to": "2026-03-02", "interval": "day", "by": "queue"}
+        )
         _, general = await get_json(s, **{"from": "2026-03-02", "interval": "60", "queue": "general"})
         _, a1 = await get_json(s, **{"from": "2026-03-02", "interval": "day", "agent": "a1"})
     assert [r["queue"] for r in by_queue["rows"]] == ["cards", "general"]
@@ -121,7 +127,9 @@ async def test_csv_equals_json(client) -> None:  # type: ignore[no-untyped-def]
         ({"from": "2026-03-02", "format": "xml"}, "format", "json or csv"),
     ],
 )
-async def test_bad_parameters_get_a_400_naming_them(client, query: dict[str, str], field: str, words: str) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_parameters_get_a_400_naming_them(
+    client: Any, query: dict[str, str], field: str, words: str
+) -> None:
     async with await logged_in(client, "sam") as s:
         status, body = await get_json(s, **query)
     assert status == 400

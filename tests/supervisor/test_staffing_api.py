@@ -32,11 +32,16 @@ def local(day: str, hour: int, minute: int = 0) -> float:
 
 def answered(cid: str, at: float) -> list[InteractionEvent]:
     def ev(kind: str, t: float, **data: Any) -> InteractionEvent:
-        return InteractionEvent(type=kind, at=at + t, contact_id=cid, queue="general", agent_id="a1", data=data)
+        return InteractionEvent(
+            type=kind, at=at + t, contact_id=cid, queue="general", agent_id="a1", data=data
+        )
 
     return [
-        ev("contact.arrived", 0, caller=cid), ev("contact.queued", 0), ev("contact.connected", 10),
-        ev("contact.wrap_up", 180, talk_s=170.0), ev("contact.ended", 180, reason="completed"),
+        ev("contact.arrived", 0, caller=cid),
+        ev("contact.queued", 0),
+        ev("contact.connected", 10),
+        ev("contact.wrap_up", 180, talk_s=170.0),
+        ev("contact.ended", 180, reason="completed"),
     ]
 
 
@@ -48,9 +53,13 @@ def four_weeks() -> list[InteractionEvent]:
         events += answered(f"w{w}-10", local(day, 10, 30))
     t = local(MONDAYS[0], 10, 40)
     events += [
-        InteractionEvent(type="contact.arrived", at=t, contact_id="gone", queue="general", data={"caller": "x"}),
+        InteractionEvent(
+            type="contact.arrived", at=t, contact_id="gone", queue="general", data={"caller": "x"}
+        ),
         InteractionEvent(type="contact.queued", at=t, contact_id="gone", queue="general"),
-        InteractionEvent(type="contact.ended", at=t + 100, contact_id="gone", queue="general", data={"reason": "abandoned"}),
+        InteractionEvent(
+            type="contact.ended", at=t + 100, contact_id="gone", queue="general", data={"reason": "abandoned"}
+        ),
     ]
     events += answered("tuesday", local("2026-03-24", 9))  # another weekday: not counted
     events += answered("same-day", local("2026-03-30", 9))  # the day itself: not counted
@@ -87,22 +96,32 @@ async def test_forecast_from_the_same_weekday_of_four_weeks(session: aiohttp.Cli
     # SL = 1 - 0.189 exp(-(1 - 0.189) 20 / 170) = 0.828 >= 0.8
     nine = rows["09:00"]
     assert nine["load_erlangs"] == pytest.approx(4 * 170 / 3600)
-    assert nine["erlang_c"]["agents"] == 1 and nine["erlang_c"]["service_level"] == pytest.approx(0.8279, abs=1e-3)
+    assert nine["erlang_c"]["agents"] == 1 and nine["erlang_c"]["service_level"] == pytest.approx(
+        0.8279, abs=1e-3
+    )
     assert nine["erlang_a"]["agents"] == 1 and 0 < nine["erlang_a"]["p_abandon"] < 0.1
     assert rows["03:00"]["erlang_c"]["agents"] == 0
     assert body["summary"]["erlang_c"]["peak_agents"] == 1
 
 
 async def test_a_queue_without_traffic_needs_nobody(session: aiohttp.ClientSession) -> None:
-    body = await (await session.get("/api/v1/staffing", params={"date": "2026-03-30", "queue": "cards", "interval": "30"})).json()
-    assert len(body["rows"]) == 48 and all(r["calls"] == 0 and r["erlang_c"]["agents"] == 0 for r in body["rows"])
+    body = await (
+        await session.get(
+            "/api/v1/staffing", params={"date": "2026-03-30", "queue": "cards", "interval": "30"}
+        )
+    ).json()
+    assert len(body["rows"]) == 48 and all(
+        r["calls"] == 0 and r["erlang_c"]["agents"] == 0 for r in body["rows"]
+    )
     assert body["patience_s"] is None and all(r["erlang_a"] is None for r in body["rows"])
 
 
 async def test_an_uploaded_forecast(session: aiohttp.ClientSession) -> None:
     csv_text = "interval,calls,aht\n08:00,100,180\n08:30,200\n"
     res = await session.post(
-        "/api/v1/staffing", params={"interval": "30", "target": "0.8", "t": "20", "date": "2026-03-30"}, data=csv_text
+        "/api/v1/staffing",
+        params={"interval": "30", "target": "0.8", "t": "20", "date": "2026-03-30"},
+        data=csv_text,
     )
     body = await res.json()
     assert res.status == 200, body
@@ -113,7 +132,9 @@ async def test_an_uploaded_forecast(session: aiohttp.ClientSession) -> None:
     assert body["rows"][1]["aht_s"] == 180.0 and body["patience_s"] == 300.0  # from the log
     assert first["erlang_a"]["agents"] <= 14
     res = await session.post(
-        "/api/v1/staffing", params={"interval": "30", "patience": "300", "date": "2026-03-30"}, data="08:00,100,180\n"
+        "/api/v1/staffing",
+        params={"interval": "30", "patience": "300", "date": "2026-03-30"},
+        data="08:00,100,180\n",
     )
     assert (await res.json())["rows"][0]["erlang_a"]["service_level"] >= 0.8
 
@@ -132,7 +153,9 @@ async def test_an_uploaded_forecast(session: aiohttp.ClientSession) -> None:
         ("GET", {"patience": "-1"}, None, "patience"),
     ],
 )
-async def test_bad_input_is_named(session: aiohttp.ClientSession, method: str, query: dict[str, str], body: str | None, field: str) -> None:
+async def test_bad_input_is_named(
+    session: aiohttp.ClientSession, method: str, query: dict[str, str], body: str | None, field: str
+) -> None:
     res = await session.request(method, "/api/v1/staffing", params=query, data=body)
     assert res.status == 400
     assert (await res.json())["error"]["field"] == field

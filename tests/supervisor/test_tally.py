@@ -10,15 +10,17 @@ from callcenter.supervisor.tally import Tally
 
 def test_figures_on_a_hand_computed_slice() -> None:
     t = Tally(offered=6)
-    t.answer(5.0, 20.0, waited=False)   # in time, no wait
-    t.answer(15.0, 20.0, waited=True)   # in time
-    t.answer(40.0, 20.0, waited=True)   # late
-    t.abandon(short=True)               # left within the short-abandon threshold
+    t.answer(5.0, 20.0, waited=False)  # in time, no wait
+    t.answer(15.0, 20.0, waited=True)  # in time
+    t.answer(40.0, 20.0, waited=True)  # late
+    t.abandon(short=True)  # left within the short-abandon threshold
     t.abandon(short=False)
     t.talk(100.0)
     t.talk(200.0)
     f = t.figures(wrap_per_contact=10.0)
-    assert f["service_level"] == pytest.approx(2 / (5 - 1))  # in time / (answered + abandoned + overflowed - short)
+    assert f["service_level"] == pytest.approx(
+        2 / (5 - 1)
+    )  # in time / (answered + abandoned + overflowed - short)
     assert f["asa_seconds"] == pytest.approx(60.0 / 3)
     assert f["aht_seconds"] == pytest.approx(150.0 + 10.0)
     assert f["p_wait"] == pytest.approx(4 / 5)  # two answered after waiting, two abandoned

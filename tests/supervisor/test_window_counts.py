@@ -29,14 +29,20 @@ def same(got: Slices, want: Slices) -> None:
     assert asdict(got[2]) == flat(want[2])
 
 
-def contact(n: int, at: float, queue: str, agent: str, wait: float, talk: float, wrap: float,
-            abandon: bool) -> list[InteractionEvent]:
+def contact(
+    n: int, at: float, queue: str, agent: str, wait: float, talk: float, wrap: float, abandon: bool
+) -> list[InteractionEvent]:
     cid = f"c{n}"
 
     def ev(kind: str, t: float, **data: Any) -> InteractionEvent:
-        return InteractionEvent(type=kind, at=at + t, contact_id=cid, queue=queue,
-                                agent_id=agent if kind in ("contact.connected", "contact.wrap_up") else None,
-                                data=data)
+        return InteractionEvent(
+            type=kind,
+            at=at + t,
+            contact_id=cid,
+            queue=queue,
+            agent_id=agent if kind in ("contact.connected", "contact.wrap_up") else None,
+            data=data,
+        )
 
     arrive = [ev("contact.arrived", 0, caller=f"+{n % 4}"), ev("contact.queued", 0)]
     if abandon:
@@ -45,18 +51,30 @@ def contact(n: int, at: float, queue: str, agent: str, wait: float, talk: float,
     def state(t: float, s: str) -> InteractionEvent:
         return InteractionEvent(type="agent.state", at=at + t, agent_id=agent, data={"state": s})
 
-    return [*arrive, ev("contact.connected", wait), state(wait, "ON_CONTACT"),
-            ev("contact.wrap_up", wait + talk, talk_s=talk), state(wait + talk, "WRAP_UP"),
-            ev("contact.ended", wait + talk, reason="completed"), state(wait + talk + wrap, "AVAILABLE")]
+    return [
+        *arrive,
+        ev("contact.connected", wait),
+        state(wait, "ON_CONTACT"),
+        ev("contact.wrap_up", wait + talk, talk_s=talk),
+        state(wait + talk, "WRAP_UP"),
+        ev("contact.ended", wait + talk, reason="completed"),
+        state(wait + talk + wrap, "AVAILABLE"),
+    ]
 
 
 steps = st.lists(
     st.tuples(
-        st.floats(0, 1200), st.sampled_from(QUEUES), st.sampled_from(AGENTS), st.floats(0, 120),
-        st.floats(1, 600), st.floats(0, 1500), st.booleans(),  # wraps up to 25 minutes: late cells
+        st.floats(0, 1200),
+        st.sampled_from(QUEUES),
+        st.sampled_from(AGENTS),
+        st.floats(0, 120),
+        st.floats(1, 600),
+        st.floats(0, 1500),
+        st.booleans(),  # wraps up to 25 minutes: late cells
         st.sampled_from(["read", "read", "none", "prune", "move"]),
     ),
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 
 
@@ -65,8 +83,12 @@ steps = st.lists(
 @example(  # the window moves while it holds no more than the hot buckets: the old base was kept
     [(0.0, "general", "a1", 0.0, 1.0, 0.0, False, "read")] * 6
     + [(0.0, "general", "a1", 0.0, 1.0, 0.0, False, "move")] * 2
-    + [(657.0, "general", "a1", 0.0, 1.0, 0.0, False, "read"), (690.0, "general", "a1", 0.0, 1.0, 0.0, False, "move"),
-       (0.0, "general", "a1", 0.0, 1.0, 453.0, False, "move"), (0.0, "general", "a1", 0.0, 1.0, 0.0, False, "move")]
+    + [
+        (657.0, "general", "a1", 0.0, 1.0, 0.0, False, "read"),
+        (690.0, "general", "a1", 0.0, 1.0, 0.0, False, "move"),
+        (0.0, "general", "a1", 0.0, 1.0, 453.0, False, "move"),
+        (0.0, "general", "a1", 0.0, 1.0, 0.0, False, "move"),
+    ]
 )
 def test_cached_day_sums_equal_a_fresh_sum(plan: list[tuple[Any, ...]]) -> None:
     fold = MetricsFold()

@@ -37,8 +37,14 @@ __all__ = ["OverflowConfig", "OverflowTarget", "PriorityRule", "RoutingStep", "m
 class Acd:
     def __init__(self, queues: list[QueueConfig] | None = None, seed: int = 1, **engine_kw: Any) -> None:
         self.hours = Hours()
-        self.engine = AcdEngine(queues or [queue()], SKILLS, ids=SequentialIds(), rng=random.Random(seed),
-                                hours=self.hours, **engine_kw)
+        self.engine = AcdEngine(
+            queues or [queue()],
+            SKILLS,
+            ids=SequentialIds(),
+            rng=random.Random(seed),
+            hours=self.hours,
+            **engine_kw,
+        )
         self.now = 0.0
         self.commands: list[Any] = []
         self.log: list[Any] = []
@@ -62,7 +68,8 @@ class Acd:
         cmds = self.engine.take_commands()
         for c in cmds:
             (self.log if isinstance(c, RecordEvent) else self.commands).append(
-                c.event if isinstance(c, RecordEvent) else c)
+                c.event if isinstance(c, RecordEvent) else c
+            )
         return [c for c in cmds if not isinstance(c, RecordEvent)]
 
     # conveniences
@@ -71,10 +78,18 @@ class Acd:
         if ready:
             self(m.AgentReady(agent_id=agent_id))
 
-    def arrive(self, cid: str, queue_name: str = "general", channel: str = "voice", at: float | None = None,
-               **kw: Any) -> list[Any]:
-        return self(m.ContactArrived(contact_id=cid, channel=channel, queue=queue_name, caller="+15550100", **kw),
-                    at=at)
+    def arrive(
+        self,
+        cid: str,
+        queue_name: str = "general",
+        channel: str = "voice",
+        at: float | None = None,
+        **kw: Any,
+    ) -> list[Any]:
+        return self(
+            m.ContactArrived(contact_id=cid, channel=channel, queue=queue_name, caller="+15550100", **kw),
+            at=at,
+        )
 
     def offers(self) -> list[m.OfferContact]:
         return [c for c in self.commands if isinstance(c, m.OfferContact)]
@@ -90,7 +105,12 @@ class Acd:
 
     def fingerprint(self) -> str:
         e = self.engine
-        return repr((sorted((k, repr(v)) for k, v in e.agents.items()),
-                     sorted((k, repr(v)) for k, v in e.contacts.items()),
-                     sorted((k, repr(v)) for k, v in e.offers.items()),
-                     sorted(e._timers), {k: list(v.positions.items) for k, v in e.queues.items()}))
+        return repr(
+            (
+                sorted((k, repr(v)) for k, v in e.agents.items()),
+                sorted((k, repr(v)) for k, v in e.contacts.items()),
+                sorted((k, repr(v)) for k, v in e.offers.items()),
+                sorted(e._timers),
+                {k: list(v.positions.items) for k, v in e.queues.items()},
+            )
+        )

@@ -37,14 +37,23 @@ def loopback_telephony() -> dict[str, Any]:
     """Telephony settings on ports of the test's own: SIP and AudioSocket pick free ports,
     RTP takes 60 ports above a free one (the kernel's ephemeral range, far from 20000)."""
     base = free_port()
-    return {"sip_host": "127.0.0.1", "sip_port": 0, "audiosocket_host": "127.0.0.1", "audiosocket_port": 0,
-            "rtp_port_min": base, "rtp_port_max": base + 60}
+    return {
+        "sip_host": "127.0.0.1",
+        "sip_port": 0,
+        "audiosocket_host": "127.0.0.1",
+        "audiosocket_port": 0,
+        "rtp_port_min": base,
+        "rtp_port_max": base + 60,
+    }
 
 
 def pinned_hours(calendars: dict[str, HoursConfig], hours: Hours) -> dict[str, HoursConfig]:
     if hours == "as configured":
         return calendars
-    return {name: HoursConfig(timezone=cal.timezone, always_open=hours == "open") for name, cal in calendars.items()}
+    return {
+        name: HoursConfig(timezone=cal.timezone, always_open=hours == "open")
+        for name, cal in calendars.items()
+    }
 
 
 def demo_config(db_url: str | None = None, *, hours: Hours = "open", **sections: Any) -> CenterConfig:
@@ -74,10 +83,15 @@ def demo_yaml(*, hours: Hours = "open", port: int | None = None, telephony: bool
     and the HTTP port (a free one unless given)."""
     data: dict[str, Any] = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
     if hours != "as configured":
-        data["hours"] = {name: {"timezone": cal.get("timezone", "UTC"), "always_open": hours == "open"}
-                         for name, cal in data.get("hours", {}).items()}
+        data["hours"] = {
+            name: {"timezone": cal.get("timezone", "UTC"), "always_open": hours == "open"}
+            for name, cal in data.get("hours", {}).items()
+        }
     data["server"] = {**data.get("server", {}), "host": "127.0.0.1", "port": port or free_port()}
-    data["telephony"] = {**data.get("telephony", {}), **(loopback_telephony() if telephony else {"enabled": False})}
+    data["telephony"] = {
+        **data.get("telephony", {}),
+        **(loopback_telephony() if telephony else {"enabled": False}),
+    }
     data["ivr_dir"] = str(ROOT / "config" / "ivr")
     data["speech"] = {**data.get("speech", {}), "cache_dir": str(ROOT / "var" / "prompts")}
     return data

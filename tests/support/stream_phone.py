@@ -33,9 +33,18 @@ class StreamPhone:
         self.ws = ws = await self.client.ws_connect("/media-stream")
         sid = self.sid
         await ws.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        await ws.send_json({"event": "start", "streamSid": sid, "start": {
-            "streamSid": sid, "callSid": f"CA{sid}", "tracks": ["inbound"],
-            "customParameters": {"From": self.caller, "To": self.called}}})
+        await ws.send_json(
+            {
+                "event": "start",
+                "streamSid": sid,
+                "start": {
+                    "streamSid": sid,
+                    "callSid": f"CA{sid}",
+                    "tracks": ["inbound"],
+                    "customParameters": {"From": self.caller, "To": self.called},
+                },
+            }
+        )
         self._tasks = [asyncio.ensure_future(self._speak(ws, sid)), asyncio.ensure_future(self._listen(ws))]
 
     async def press(self, digit: str) -> None:
@@ -51,9 +60,16 @@ class StreamPhone:
         with contextlib.suppress(ConnectionError):
             while not ws.closed:
                 for start in range(0, len(voice), 320):
-                    payload = base64.b64encode(codecs.ulaw_encode(voice[start:start + 320])).decode()
-                    await ws.send_str(json.dumps({"event": "media", "streamSid": sid,
-                                                  "media": {"track": "inbound", "payload": payload}}))
+                    payload = base64.b64encode(codecs.ulaw_encode(voice[start : start + 320])).decode()
+                    await ws.send_str(
+                        json.dumps(
+                            {
+                                "event": "media",
+                                "streamSid": sid,
+                                "media": {"track": "inbound", "payload": payload},
+                            }
+                        )
+                    )
                     await asyncio.sleep(0.02)  # real-time pacing of the voice
 
     async def _listen(self, ws: ClientWebSocketResponse) -> None:

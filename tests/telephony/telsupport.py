@@ -22,12 +22,15 @@ def pcap_dir() -> Path | None:
     return None
 
 
-needs_sipp = pytest.mark.skipif(shutil.which("sipp") is None or pcap_dir() is None,
-                                reason="sipp (Debian package sip-tester) is not installed")
+needs_sipp = pytest.mark.skipif(
+    shutil.which("sipp") is None or pcap_dir() is None,
+    reason="sipp (Debian package sip-tester) is not installed",
+)
 
 
-async def run_sipp(scenario: str, port: int, workdir: Path, *args: str,
-                   timeout: float = 30.0) -> tuple[int, str]:
+async def run_sipp(
+    scenario: str, port: int, workdir: Path, *args: str, timeout: float = 30.0
+) -> tuple[int, str]:
     """Run one sipp scenario (copied next to the shipped pcaps) against 127.0.0.1:port."""
     source = pcap_dir()
     assert source is not None
@@ -37,9 +40,23 @@ async def run_sipp(scenario: str, port: int, workdir: Path, *args: str,
             target.symlink_to(pcap)
     shutil.copy(SIPP_DIR / scenario, workdir / scenario)
     process = await asyncio.create_subprocess_exec(
-        "sipp", "-sf", str(workdir / scenario), "-i", "127.0.0.1", "-p", "0", "-nostdin",
-        "-timeout", f"{int(timeout)}s", "-timeout_error", *args, f"127.0.0.1:{port}",
-        cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        "sipp",
+        "-sf",
+        str(workdir / scenario),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-nostdin",
+        "-timeout",
+        f"{int(timeout)}s",
+        "-timeout_error",
+        *args,
+        f"127.0.0.1:{port}",
+        cwd=workdir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         out, _ = await asyncio.wait_for(process.communicate(), timeout + 10)
     finally:
@@ -55,7 +72,9 @@ def open_fds() -> int:
 
 def tone(freq: float = 1000.0, seconds: float = 1.0, amplitude: int = 8000) -> bytes:
     n = int(8000 * seconds)
-    return struct.pack(f"<{n}h", *(int(amplitude * math.sin(2 * math.pi * freq * i / 8000)) for i in range(n)))
+    return struct.pack(
+        f"<{n}h", *(int(amplitude * math.sin(2 * math.pi * freq * i / 8000)) for i in range(n))
+    )
 
 
 def tone_power(pcm: bytes, freq: float) -> float:

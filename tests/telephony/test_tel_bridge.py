@@ -59,8 +59,13 @@ async def test_bridge_carries_audio_both_ways_holds_with_music_and_records(tmp_p
     clock = MediaClock()
     caller, agent = Leg("caller", clock), Leg("agent", clock)
     digits: list[tuple[str, str]] = []
-    bridge = Bridge(caller, agent, clock=clock, recording=tmp_path / "rec" / "c1.wav",
-                    on_digit=lambda side, d: digits.append((side, d)))
+    bridge = Bridge(
+        caller,
+        agent,
+        clock=clock,
+        recording=tmp_path / "rec" / "c1.wav",
+        on_digit=lambda side, d: digits.append((side, d)),
+    )
     running = asyncio.ensure_future(bridge.run())
     caller.deliver_audio(tone(500, 0.1))
     agent.deliver_audio(tone(1500, 0.1))
@@ -92,7 +97,9 @@ async def test_bridge_carries_audio_both_ways_holds_with_music_and_records(tmp_p
     samples = array.array("h", frames)
     left, right = samples[0::2].tobytes(), samples[1::2].tobytes()
     assert len(left) >= 10 * FRAME_BYTES
-    frames_of = [(left[i : i + FRAME_BYTES], right[i : i + FRAME_BYTES]) for i in range(0, len(left), FRAME_BYTES)]
+    frames_of = [
+        (left[i : i + FRAME_BYTES], right[i : i + FRAME_BYTES]) for i in range(0, len(left), FRAME_BYTES)
+    ]
     assert any(tone_power(a, 500) > 0.5 for a, _ in frames_of)  # left: the caller
     assert any(tone_power(b, 1500) > 0.5 for _, b in frames_of)  # right: the agent
     assert not agent.ended  # the bridge never hangs up the other side

@@ -20,14 +20,16 @@ from callcenter.telephony.sipmsg import (
     uri_user,
 )
 
-INVITE = (b"INVITE sip:100@example.org SIP/2.0\r\n"
-          b"v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n"
-          b"f: \"Ann\" <sip:+15550100@example.org>;tag=a1\r\n"
-          b"t: <sip:100@example.org>\r\n"
-          b"i: abc@10.0.0.1\r\n"
-          b"CSeq: 7 INVITE\r\n"
-          b"Subject: folded\r\n  line\r\n"
-          b"l: 4\r\n\r\nbodyEXTRA")
+INVITE = (
+    b"INVITE sip:100@example.org SIP/2.0\r\n"
+    b"v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n"
+    b'f: "Ann" <sip:+15550100@example.org>;tag=a1\r\n'
+    b"t: <sip:100@example.org>\r\n"
+    b"i: abc@10.0.0.1\r\n"
+    b"CSeq: 7 INVITE\r\n"
+    b"Subject: folded\r\n  line\r\n"
+    b"l: 4\r\n\r\nbodyEXTRA"
+)
 
 
 def test_request_is_parsed_with_compact_headers_folding_and_content_length() -> None:
@@ -52,18 +54,21 @@ def test_response_copies_dialog_headers_and_adds_our_tag() -> None:
     assert response.get("Content-Length") == "0"
 
 
-@pytest.mark.parametrize(("raw", "header"), [
-    (INVITE.replace(b"CSeq: 7 INVITE", b"CSeq: 7 BYE"), "CSeq"),
-    (INVITE.replace(b"l: 4", b"l: 40"), "Content-Length"),
-    (INVITE.replace(b"l: 4", b"l: -1"), "Content-Length"),
-    (INVITE.replace(b"t: <sip:100@example.org>\r\n", b""), "To"),
-    (INVITE.replace(b"f: \"Ann\" <sip:+15550100@example.org>", b"f: Ann"), "From"),
-    (INVITE.replace(b"v: SIP/2.0/UDP", b"v: HTTP/1.1"), "Via"),
-    (INVITE.replace(b"CSeq: 7", b"CSeq: 99999999999"), "CSeq"),
-    (INVITE.replace(b"Subject: folded", b"Sub ject: folded"), "Sub ject"),
-    (INVITE.replace(b"INVITE sip:", b"INVITE nouri"), None),
-    (INVITE.replace(b"\r\n\r\n", b"\r\n"), None),
-])
+@pytest.mark.parametrize(
+    ("raw", "header"),
+    [
+        (INVITE.replace(b"CSeq: 7 INVITE", b"CSeq: 7 BYE"), "CSeq"),
+        (INVITE.replace(b"l: 4", b"l: 40"), "Content-Length"),
+        (INVITE.replace(b"l: 4", b"l: -1"), "Content-Length"),
+        (INVITE.replace(b"t: <sip:100@example.org>\r\n", b""), "To"),
+        (INVITE.replace(b'f: "Ann" <sip:+15550100@example.org>', b"f: Ann"), "From"),
+        (INVITE.replace(b"v: SIP/2.0/UDP", b"v: HTTP/1.1"), "Via"),
+        (INVITE.replace(b"CSeq: 7", b"CSeq: 99999999999"), "CSeq"),
+        (INVITE.replace(b"Subject: folded", b"Sub ject: folded"), "Sub ject"),
+        (INVITE.replace(b"INVITE sip:", b"INVITE nouri"), None),
+        (INVITE.replace(b"\r\n\r\n", b"\r\n"), None),
+    ],
+)
 def test_broken_messages_name_the_header(raw: bytes, header: str | None) -> None:
     with pytest.raises(SipParseError) as caught:
         parse_message(raw)
@@ -84,9 +89,11 @@ def test_stream_framer_cuts_messages_at_any_split(cuts: list[int]) -> None:
     assert [parse_message(m).body for m in out] == [b"body", b"body"]
 
 
-OFFER = (b"v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\n"
-         b"m=audio 4000 RTP/AVP 8 0 96\r\na=rtpmap:96 telephone-event/8000\r\na=sendrecv\r\n"
-         b"m=video 4002 RTP/AVP 99\r\na=sendonly\r\n")
+OFFER = (
+    b"v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\n"
+    b"m=audio 4000 RTP/AVP 8 0 96\r\na=rtpmap:96 telephone-event/8000\r\na=sendrecv\r\n"
+    b"m=video 4002 RTP/AVP 99\r\na=sendonly\r\n"
+)
 
 
 def test_offer_negotiates_first_offered_law_and_telephone_event() -> None:
@@ -94,16 +101,25 @@ def test_offer_negotiates_first_offered_law_and_telephone_event() -> None:
     assert (offer.address, offer.port, offer.direction, offer.held) == ("10.0.0.9", 4000, "sendrecv", False)
     chosen = offer.negotiate()
     assert (chosen.codec, chosen.payload_type, chosen.dtmf_payload_type) == ("pcma", 8, 96)
-    answer = answer_sdp(address="10.0.0.1", port=5000, negotiated=chosen, offer_direction="sendonly",
-                        session_id=1, version=2).decode()
+    answer = answer_sdp(
+        address="10.0.0.1", port=5000, negotiated=chosen, offer_direction="sendonly", session_id=1, version=2
+    ).decode()
     assert "m=audio 5000 RTP/AVP 8 96\r\n" in answer and "a=recvonly" in answer
     held = parse_offer(OFFER.replace(b"a=sendrecv", b"a=inactive"))
     assert held.held
 
 
-@pytest.mark.parametrize("body", [b"", b"v=1\r\n", OFFER.replace(b"IN IP4 10.0.0.9\r\nt", b"IN IP4 999.1.1.1\r\nt"),
-                                  OFFER.replace(b"4000 RTP/AVP", b"4000 UDP/TLS"), b"v=0\r\nm=audio 1 RTP/AVP 0\r\n",
-                                  b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"v=1\r\n",
+        OFFER.replace(b"IN IP4 10.0.0.9\r\nt", b"IN IP4 999.1.1.1\r\nt"),
+        OFFER.replace(b"4000 RTP/AVP", b"4000 UDP/TLS"),
+        b"v=0\r\nm=audio 1 RTP/AVP 0\r\n",
+        b"\xff\xfe",
+    ],
+)
 def test_bad_sdp_is_refused(body: bytes) -> None:
     with pytest.raises(SdpError):
         parse_offer(body)
@@ -145,9 +161,14 @@ def dtmf(ts: int, event: int, end: bool, duration: int) -> RtpPacket:
 def test_rfc4733_reports_each_event_once_despite_three_end_packets() -> None:
     receiver = DigitReceiver()
     digits: list[str] = []
-    for p in [dtmf(100, 1, False, 160), dtmf(100, 1, False, 320), dtmf(100, 1, True, 480),
-              dtmf(100, 1, True, 480), dtmf(100, 1, True, 480),
-              dtmf(900, 11, False, 160),  # end packets of '#' all lost ...
-              dtmf(1700, 10, True, 480)]:  # ... so '#' is reported when '*' starts
+    for p in [
+        dtmf(100, 1, False, 160),
+        dtmf(100, 1, False, 320),
+        dtmf(100, 1, True, 480),
+        dtmf(100, 1, True, 480),
+        dtmf(100, 1, True, 480),
+        dtmf(900, 11, False, 160),  # end packets of '#' all lost ...
+        dtmf(1700, 10, True, 480),
+    ]:  # ... so '#' is reported when '*' starts
         digits += receiver.push(p)
     assert digits == ["1", "#", "*"]

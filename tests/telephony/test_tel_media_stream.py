@@ -44,10 +44,18 @@ class Caller:
 
 
 def start(sid: str = "MZ1") -> dict[str, object]:
-    return {"event": "start", "sequenceNumber": "1", "streamSid": sid,
-            "start": {"streamSid": sid, "callSid": "CA1", "tracks": ["inbound"],
-                      "customParameters": {"From": "+15550100", "To": "+15550199"},
-                      "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}
+    return {
+        "event": "start",
+        "sequenceNumber": "1",
+        "streamSid": sid,
+        "start": {
+            "streamSid": sid,
+            "callSid": "CA1",
+            "tracks": ["inbound"],
+            "customParameters": {"From": "+15550100", "To": "+15550199"},
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        },
+    }
 
 
 async def make_client(aiohttp_client, handler) -> TestClient:  # type: ignore[no-untyped-def,type-arg]
@@ -65,11 +73,20 @@ async def test_stream_delivers_caller_audio_and_digits_and_plays_our_prompt(aioh
     await ws.send_json(start())
     payload = base64.b64encode(codecs.ulaw_encode(tone(400, 0.1))).decode()
     for chunk in range(5):
-        await ws.send_json({"event": "media", "streamSid": "MZ1",
-                            "media": {"track": "inbound", "chunk": str(chunk), "payload": payload[:216]}})
+        await ws.send_json(
+            {
+                "event": "media",
+                "streamSid": "MZ1",
+                "media": {"track": "inbound", "chunk": str(chunk), "payload": payload[:216]},
+            }
+        )
     await ws.send_str("this is not json")  # skipped, the stream goes on
-    await ws.send_json({"event": "dtmf", "streamSid": "MZ1", "dtmf": {"track": "inbound_track", "digit": "7"}})
-    await ws.send_json({"event": "dtmf", "streamSid": "MZ1", "dtmf": {"track": "inbound_track", "digit": "#"}})
+    await ws.send_json(
+        {"event": "dtmf", "streamSid": "MZ1", "dtmf": {"track": "inbound_track", "digit": "7"}}
+    )
+    await ws.send_json(
+        {"event": "dtmf", "streamSid": "MZ1", "dtmf": {"track": "inbound_track", "digit": "#"}}
+    )
     heard: list[bytes] = []
     marks: list[str] = []
     async for message in ws:
@@ -81,7 +98,11 @@ async def test_stream_delivers_caller_audio_and_digits_and_plays_our_prompt(aioh
             marks.append(data["mark"]["name"])
     await asyncio.wait_for(caller.done.wait(), 5)
     assert caller.info is not None
-    assert (caller.info.caller, caller.info.called, caller.info.front_end) == ("+15550100", "+15550199", "media-stream")
+    assert (caller.info.caller, caller.info.called, caller.info.front_end) == (
+        "+15550100",
+        "+15550199",
+        "media-stream",
+    )
     assert caller.digits == ["7", "#"]
     assert len(caller.frames) == 5  # 5 x 162 mu-law samples re-cut into 20 ms frames of 160
     assert tone_power(caller.frames[0], 400) > 0.5

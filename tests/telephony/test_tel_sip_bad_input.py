@@ -17,12 +17,21 @@ from callcenter.telephony.media import CallChannel
 from callcenter.telephony.sip_server import SipServer
 from callcenter.telephony.sipmsg import SipParseError, parse_message
 
-SDP = ("v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-       "m=audio {port} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n")
+SDP = (
+    "v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio {port} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+)
 
 
-def invite(port: int, *, call_id: str = "c1", body: str | None = None, drop: str = "",
-           replace: tuple[str, str] | None = None, method: str = "INVITE") -> bytes:
+def invite(
+    port: int,
+    *,
+    call_id: str = "c1",
+    body: str | None = None,
+    drop: str = "",
+    replace: tuple[str, str] | None = None,
+    method: str = "INVITE",
+) -> bytes:
     sdp = SDP.format(port=9) if body is None else body
     headers = [
         ("Via", "SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-" + call_id),
@@ -66,7 +75,9 @@ class Client:
                 while True:
                     raw = await asyncio.wait_for(loop.sock_recv(self.sock, 65535), resend - loop.time())
                     reply = raw.decode("utf-8", "replace")
-                    if not reply.startswith("SIP/2.0 1") and (not call_id or f"Call-ID: {call_id}\r\n" in reply):
+                    if not reply.startswith("SIP/2.0 1") and (
+                        not call_id or f"Call-ID: {call_id}\r\n" in reply
+                    ):
                         return reply
             except TimeoutError:
                 continue
@@ -94,27 +105,34 @@ async def server():  # type: ignore[no-untyped-def]
             pass
 
     base = free_port()
-    srv = SipServer(TelephonyConfig(sip_port=0, rtp_port_min=base, rtp_port_max=base + 20,
-                                    no_rtp_timeout_s=0.5, transports=("udp",)), on_call)
+    srv = SipServer(
+        TelephonyConfig(
+            sip_port=0, rtp_port_min=base, rtp_port_max=base + 20, no_rtp_timeout_s=0.5, transports=("udp",)
+        ),
+        on_call,
+    )
     await srv.start()
     srv.answered_calls = calls  # type: ignore[attr-defined]
     yield srv
     await srv.stop()
 
 
-@pytest.mark.parametrize(("mutation", "status", "header"), [
-    ({"drop": "Contact", "replace": ("Via", "SIP/3.0/UDP x")}, "400", "Via"),
-    ({"drop": "To"}, None, ""),
-    ({"drop": "CSeq"}, None, ""),
-    ({"drop": "Call-ID"}, None, ""),
-    ({"replace": ("CSeq", "x INVITE")}, "400", "CSeq"),
-    ({"replace": ("CSeq", "1 BYE")}, "400", "CSeq"),
-    ({"replace": ("Max-Forwards", "many")}, "400", "Max-Forwards"),
-    ({"replace": ("From", "nobody")}, "400", "From"),
-    ({"body": "v=1\r\n"}, "400", "SDP"),
-    ({"body": SDP.format(port="x")}, "400", "SDP"),
-    ({"body": SDP.format(port=9).replace("RTP/AVP 0 101", "RTP/AVP 18")}, "488", ""),
-])
+@pytest.mark.parametrize(
+    ("mutation", "status", "header"),
+    [
+        ({"drop": "Contact", "replace": ("Via", "SIP/3.0/UDP x")}, "400", "Via"),
+        ({"drop": "To"}, None, ""),
+        ({"drop": "CSeq"}, None, ""),
+        ({"drop": "Call-ID"}, None, ""),
+        ({"replace": ("CSeq", "x INVITE")}, "400", "CSeq"),
+        ({"replace": ("CSeq", "1 BYE")}, "400", "CSeq"),
+        ({"replace": ("Max-Forwards", "many")}, "400", "Max-Forwards"),
+        ({"replace": ("From", "nobody")}, "400", "From"),
+        ({"body": "v=1\r\n"}, "400", "SDP"),
+        ({"body": SDP.format(port="x")}, "400", "SDP"),
+        ({"body": SDP.format(port=9).replace("RTP/AVP 0 101", "RTP/AVP 18")}, "488", ""),
+    ],
+)
 async def test_bad_invite_gets_a_4xx_naming_what_was_wrong(server, clients, mutation, status, header) -> None:  # type: ignore[no-untyped-def]
     client = Client(server.port)
     clients.append(client)
@@ -150,7 +168,8 @@ async def test_caller_who_never_sends_rtp_is_timed_out_and_cleaned_up(server, cl
     assert reply is not None and reply.startswith("SIP/2.0 200")
     to = next(line for line in reply.split("\r\n") if line.startswith("To:"))
     ack = invite(server.port, call_id="silent", method="ACK", body="").replace(
-        f"To: <sip:100@127.0.0.1:{server.port}>".encode(), to.encode())
+        f"To: <sip:100@127.0.0.1:{server.port}>".encode(), to.encode()
+    )
     loop = asyncio.get_running_loop()
     await loop.sock_sendto(client.sock, ack, ("127.0.0.1", server.port))
     bye = await asyncio.wait_for(loop.sock_recv(client.sock, 65535), 3)
@@ -211,10 +230,10 @@ async def test_server_survives_a_burst_of_fuzzed_datagrams(server, clients) -> N
         await loop.sock_sendto(client.sock, bytes(raw), ("127.0.0.1", server.port))
     fresh = Client(server.port)  # the fuzzing socket's buffer is full of replies
     clients.append(fresh)
-    reply = await fresh.ask(invite(server.port, call_id="after-fuzz", method="OPTIONS"), timeout=3,
-                             call_id="after-fuzz")
+    reply = await fresh.ask(
+        invite(server.port, call_id="after-fuzz", method="OPTIONS"), timeout=3, call_id="after-fuzz"
+    )
     assert reply is not None and reply.startswith("SIP/2.0 200"), reply
     await server.stop()  # hangs up whatever the fuzz managed to set up
     assert all(c.ended for c in server.answered_calls)
     await until(lambda: server.open_resources()["calls"] == 0)
-

@@ -19,8 +19,12 @@ IDLE = {"calls": 0, "tasks": 0, "pending_ack": 0, "client_tx": 0, "clock_sinks":
 
 def config(**overrides: object) -> TelephonyConfig:
     base = free_port()
-    values: dict[str, object] = {"sip_port": 0, "rtp_port_min": base, "rtp_port_max": base + 40,
-                                 "no_rtp_timeout_s": 5.0}
+    values: dict[str, object] = {
+        "sip_port": 0,
+        "rtp_port_min": base,
+        "rtp_port_max": base + 40,
+        "no_rtp_timeout_s": 5.0,
+    }
     values.update(overrides)
     return TelephonyConfig(**values)  # type: ignore[arg-type]
 
@@ -56,15 +60,27 @@ class Recorded:
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_caller_digits_arrive_in_order_prompt_reaches_caller_and_bye_cleans_up(
-        tmp_path: Path, transport: str) -> None:
+    tmp_path: Path, transport: str
+) -> None:
     handler = Recorded()
     server = SipServer(config(), handler)
     await server.start()
     fds = open_fds()
     tasks = set(asyncio.all_tasks())
     extra = ["-t", "t1"] if transport == "tcp" else []
-    rc, out = await run_sipp("call_digits_caller_bye.xml", server.port, tmp_path, "-m", "1",
-                             "-mp", str(free_port()), "-rtp_echo", "-s", "4100", *extra)
+    rc, out = await run_sipp(
+        "call_digits_caller_bye.xml",
+        server.port,
+        tmp_path,
+        "-m",
+        "1",
+        "-mp",
+        str(free_port()),
+        "-rtp_echo",
+        "-s",
+        "4100",
+        *extra,
+    )
     assert rc == 0, out
     await asyncio.wait_for(handler.done.wait(), 5)
     assert handler.infos[0].caller == "5551234"
@@ -86,8 +102,9 @@ async def test_server_hangs_up_after_three_digits_and_caller_acknowledges_bye(tm
     server = SipServer(config(), handler)
     await server.start()
     fds = open_fds()
-    rc, out = await run_sipp("call_digits_server_bye.xml", server.port, tmp_path, "-m", "1",
-                             "-mp", str(free_port()), "-rtp_echo")
+    rc, out = await run_sipp(
+        "call_digits_server_bye.xml", server.port, tmp_path, "-m", "1", "-mp", str(free_port()), "-rtp_echo"
+    )
     assert rc == 0, out
     await asyncio.wait_for(handler.done.wait(), 5)
     assert handler.digits == ["1", "2", "3"]
@@ -103,8 +120,7 @@ async def test_cancel_while_ringing_gets_487_and_never_reaches_the_application(t
     server = SipServer(config(ring_seconds=5.0), handler)
     await server.start()
     fds = open_fds()
-    rc, out = await run_sipp("cancel_ringing.xml", server.port, tmp_path, "-m", "1",
-                             "-mp", str(free_port()))
+    rc, out = await run_sipp("cancel_ringing.xml", server.port, tmp_path, "-m", "1", "-mp", str(free_port()))
     assert rc == 0, out
     assert server.stats["cancelled"] == 1
     assert handler.infos == []
@@ -127,9 +143,23 @@ async def test_stop_hangs_up_live_calls_and_releases_everything(tmp_path: Path) 
     handler = Recorded()
     server = SipServer(config(), handler)
     await server.start()
-    sipp = asyncio.ensure_future(run_sipp("call_load.xml", server.port, tmp_path, "-m", "2", "-l", "2",
-                                          "-d", "20000", "-mp", str(free_port()), "-rtp_echo",
-                                          timeout=25))
+    sipp = asyncio.ensure_future(
+        run_sipp(
+            "call_load.xml",
+            server.port,
+            tmp_path,
+            "-m",
+            "2",
+            "-l",
+            "2",
+            "-d",
+            "20000",
+            "-mp",
+            str(free_port()),
+            "-rtp_echo",
+            timeout=25,
+        )
+    )
     await until(lambda: len(handler.infos) == 2, timeout=10)
     await server.stop()
     assert handler.ended == ["shutdown", "shutdown"]

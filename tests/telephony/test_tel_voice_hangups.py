@@ -45,9 +45,22 @@ class Stage:
         assert self.telephony.sip is not None
         folder = self.tmp_path / f"sipp-{scenario}-{hold_ms}-{free_port()}"
         folder.mkdir()
-        future: asyncio.Future[tuple[int, str]] = asyncio.ensure_future(run_sipp(
-            scenario, self.telephony.sip.port, folder, "-m", "1", "-mp", str(free_port()),
-            "-rtp_echo", "-s", BANK, "-d", str(hold_ms)))
+        future: asyncio.Future[tuple[int, str]] = asyncio.ensure_future(
+            run_sipp(
+                scenario,
+                self.telephony.sip.port,
+                folder,
+                "-m",
+                "1",
+                "-mp",
+                str(free_port()),
+                "-rtp_echo",
+                "-s",
+                BANK,
+                "-d",
+                str(hold_ms),
+            )
+        )
         return future
 
     async def settled(self, fds: int, tasks: set[asyncio.Task[Any]]) -> None:
@@ -63,17 +76,24 @@ class Stage:
 
 
 def new_tasks(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
-    return [t for t in asyncio.all_tasks() - before - {asyncio.current_task()}
-            if not t.get_name().startswith("agent-line-")]
+    return [
+        t
+        for t in asyncio.all_tasks() - before - {asyncio.current_task()}
+        if not t.get_name().startswith("agent-line-")
+    ]
 
 
 def ends(events: list[Any]) -> list[tuple[str, str | None]]:
-    return [(e.data.get("reason"), e.data.get("by") or e.data.get("in")) for e in events
-            if e.type == "contact.ended"]
+    return [
+        (e.data.get("reason"), e.data.get("by") or e.data.get("in"))
+        for e in events
+        if e.type == "contact.ended"
+    ]
 
 
 async def test_caller_hangs_up_while_ringing_in_the_ivr_and_in_the_queue(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
     client = await aiohttp_client(create_app(voice_config(tmp_path, prompts, ring_seconds=0.5)))
     stage = Stage(client, tmp_path)
     sip = stage.telephony.sip
@@ -108,7 +128,8 @@ async def test_caller_hangs_up_while_ringing_in_the_ivr_and_in_the_queue(
 
 
 async def test_caller_hangs_up_offered_connected_and_on_hold_and_the_agent_ends_a_call(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
     client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
     stage = Stage(client, tmp_path)
     center = center_of(client)
@@ -171,7 +192,8 @@ async def test_caller_hangs_up_offered_connected_and_on_hold_and_the_agent_ends_
 
 
 async def test_shutdown_hangs_up_every_call_and_their_ends_reach_the_log(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
     client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
     stage = Stage(client, tmp_path)
     center = center_of(client)
@@ -192,8 +214,11 @@ async def test_shutdown_hangs_up_every_call_and_their_ends_reach_the_log(
     await phone.hang_up()
     await client.close()
     with sqlite3.connect(tmp_path / "cc.db") as db:
-        ends = db.execute("SELECT json_extract(data, '$.reason'), json_extract(data, '$.by') FROM events "
-                          "WHERE contact_id = ? AND type = 'contact.ended'", (offer.contact_id,)).fetchall()
+        ends = db.execute(
+            "SELECT json_extract(data, '$.reason'), json_extract(data, '$.by') FROM events "
+            "WHERE contact_id = ? AND type = 'contact.ended'",
+            (offer.contact_id,),
+        ).fetchall()
         last = db.execute("SELECT type FROM events ORDER BY seq DESC LIMIT 1").fetchone()
     assert ends == [("completed", "customer")]
     assert last == ("server.stopped",)

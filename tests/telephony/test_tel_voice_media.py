@@ -67,7 +67,9 @@ def seconds_of(frames: list[bytes], freq: float) -> float:
     return sum(1 for f in frames if tone_power(f, freq) > 0.5) * 0.02
 
 
-async def test_prompts_play_in_order_barge_in_cuts_and_only_whole_prompts_are_reported(tmp_path: Path) -> None:
+async def test_prompts_play_in_order_barge_in_cuts_and_only_whole_prompts_are_reported(
+    tmp_path: Path,
+) -> None:
     clock = MediaClock()
     line = Line(clock)
     renderer = Renderer(tmp_path)

@@ -30,7 +30,8 @@ def prompts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def test_keyed_call_reaches_the_agent_with_audio_both_ways_and_a_recording(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
     client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
     center = center_of(client)
     telephony = client.app[TELEPHONY]
@@ -51,9 +52,22 @@ async def _keyed_call(client: Any, phone: AgentPhone, tmp_path: Path) -> None:
     telephony = client.app[TELEPHONY]
     fds = open_fds()
 
-    sipp = asyncio.ensure_future(run_sipp(
-        "bank_keys.xml", telephony.sip.port, tmp_path, "-m", "1", "-mp", str(free_port()),
-        "-rtp_echo", "-s", BANK, "-d", "5000"))
+    sipp = asyncio.ensure_future(
+        run_sipp(
+            "bank_keys.xml",
+            telephony.sip.port,
+            tmp_path,
+            "-m",
+            "1",
+            "-mp",
+            str(free_port()),
+            "-rtp_echo",
+            "-s",
+            BANK,
+            "-d",
+            "5000",
+        )
+    )
     offer = await offer_for(center, "alice")
     assert center.engine.contacts[offer.contact_id].queue == "sales"  # 1 English, 2 new customer
     await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
@@ -66,8 +80,14 @@ async def _keyed_call(client: Any, phone: AgentPhone, tmp_path: Path) -> None:
     assert phone.tone_frames() >= 50
     events = await contact_events(client, offer.contact_id)
     kinds = [e.type for e in events]
-    assert {"ivr.started", "ivr.routed", "contact.queued", "contact.connected", "contact.bridged",
-            "contact.recording"} <= set(kinds)
+    assert {
+        "ivr.started",
+        "ivr.routed",
+        "contact.queued",
+        "contact.connected",
+        "contact.bridged",
+        "contact.recording",
+    } <= set(kinds)
     ended = [e for e in events if e.type == "contact.ended"]
     assert [(e.data["reason"], e.data.get("by")) for e in ended] == [("completed", "customer")]
     digits = [e.data.get("digits") for e in events if e.type == "ivr.input"]
@@ -91,13 +111,14 @@ def _split(stereo: bytes) -> tuple[bytes, bytes]:
 
 
 def _tone_seconds(pcm: bytes) -> float:
-    frames = [pcm[i:i + 320] for i in range(0, len(pcm) - 319, 320)]
+    frames = [pcm[i : i + 320] for i in range(0, len(pcm) - 319, 320)]
     return sum(1 for f in frames if tone_power(f, 1000) > 0.5) * 0.02
 
 
 @pytest.mark.slow  # about 10 s; the default run bridges to a media-stream leg (above)
 async def test_an_agents_sip_phone_is_their_leg_and_hears_the_caller(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
     client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
     center = center_of(client)
     telephony = client.app[TELEPHONY]
@@ -105,13 +126,38 @@ async def test_an_agents_sip_phone_is_their_leg_and_hears_the_caller(
     await ready_agent(center, "bob", {"sales": 1})
     (tmp_path / "agent").mkdir()
     (tmp_path / "caller").mkdir()
-    phone = asyncio.ensure_future(run_sipp(  # bob's desk phone dials his agent line, echoes
-        "call_hangup.xml", telephony.sip.port, tmp_path / "agent", "-m", "1", "-mp", str(free_port()),
-        "-rtp_echo", "-s", "agent-bob", "-d", "9000"))
+    phone = asyncio.ensure_future(
+        run_sipp(  # bob's desk phone dials his agent line, echoes
+            "call_hangup.xml",
+            telephony.sip.port,
+            tmp_path / "agent",
+            "-m",
+            "1",
+            "-mp",
+            str(free_port()),
+            "-rtp_echo",
+            "-s",
+            "agent-bob",
+            "-d",
+            "9000",
+        )
+    )
     await until(lambda: client.app[AGENT_LEGS].get("bob") is not None, timeout=10)
-    caller = asyncio.ensure_future(run_sipp(  # keys into sales, then talks (sipp's g711a.pcap)
-        "bank_keys_talk.xml", telephony.sip.port, tmp_path / "caller", "-m", "1", "-mp",
-        str(free_port()), "-s", BANK, "-d", "3000"))
+    caller = asyncio.ensure_future(
+        run_sipp(  # keys into sales, then talks (sipp's g711a.pcap)
+            "bank_keys_talk.xml",
+            telephony.sip.port,
+            tmp_path / "caller",
+            "-m",
+            "1",
+            "-mp",
+            str(free_port()),
+            "-s",
+            BANK,
+            "-d",
+            "3000",
+        )
+    )
     offer = await offer_for(center, "bob")
     await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="bob"))
     for sipp in (caller, phone):
@@ -130,5 +176,5 @@ async def test_an_agents_sip_phone_is_their_leg_and_hears_the_caller(
 
 
 def _voiced_seconds(pcm: bytes) -> float:
-    frames = [pcm[i:i + 320] for i in range(0, len(pcm) - 319, 320)]
+    frames = [pcm[i : i + 320] for i in range(0, len(pcm) - 319, 320)]
     return sum(1 for f in frames if rms_dbfs(f) > -40) * 0.02

@@ -51,13 +51,19 @@ async def key_into_sales(client: Any, caller: StreamPhone) -> str:
     await until(lambda: runner.runs[cid].session.node_id == "customer_check")
     await caller.press("2")
     front, engine = client.app[TELEPHONY].front, center_of(client).engine
-    await until(lambda: cid in engine.contacts and (c := front.by_contact(cid)) is not None
-                and (c.queued or c.agent_id is not None))
+    await until(
+        lambda: (
+            cid in engine.contacts
+            and (c := front.by_contact(cid)) is not None
+            and (c.queued or c.agent_id is not None)
+        )
+    )
     return cid
 
 
 async def test_the_callback_key_keeps_the_place_in_line_and_ends_the_call(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
     client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
     center = center_of(client)
     caller = StreamPhone(client, CALLER, BANK, 500)
@@ -79,7 +85,8 @@ async def test_the_callback_key_keeps_the_place_in_line_and_ends_the_call(
 
 
 async def test_the_korean_line_offers_and_confirms_the_callback_in_korean(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
     """The callback words come from the flow (config/ivr/korean.yaml's ``callback:``), spoken
     in its voice: the Korean sentences are rendered and played in Korean, the telephony
     section's English ones never (espeak's Korean voice cannot say them)."""
@@ -105,7 +112,8 @@ async def test_the_korean_line_offers_and_confirms_the_callback_in_korean(
 
 
 async def test_a_transfer_moves_the_caller_to_the_next_agents_leg_whose_hang_up_ends_it(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
     client = await aiohttp_client(create_app(voice_config(tmp_path, prompts)))
     center = center_of(client)
     front = client.app[TELEPHONY].front
@@ -148,7 +156,8 @@ async def test_a_transfer_moves_the_caller_to_the_next_agents_leg_whose_hang_up_
 
 
 async def test_telephony_off_has_no_media_stream_and_a_busy_sip_port_is_one_clear_error(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path, caplog: pytest.LogCaptureFixture) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     client = await aiohttp_client(create_app(voice_config(tmp_path, prompts, enabled=False)))
     response = await client.get("/media-stream")
     assert response.status == 404
@@ -176,7 +185,8 @@ async def test_telephony_off_has_no_media_stream_and_a_busy_sip_port_is_one_clea
 
 
 async def test_an_audiosocket_call_reaches_the_default_numbers_flow_and_hangs_up_cleanly(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
     config = voice_config(tmp_path, prompts, default_called=BANK)
     client = await aiohttp_client(create_app(config))
     telephony = client.app[TELEPHONY]
@@ -199,13 +209,14 @@ async def test_an_audiosocket_call_reaches_the_default_numbers_flow_and_hangs_up
     events = await contact_events(client, cid)
     assert [e.data["called"] for e in events if e.type == "ivr.started"] == [BANK]
     assert [(e.data["reason"], e.data.get("in")) for e in events if e.type == "contact.ended"] == [
-        ("caller_hung_up", "ivr")]
+        ("caller_hung_up", "ivr")
+    ]
     await client.close()
 
 
-
 async def test_a_leg_that_comes_after_the_accept_is_bridged_and_the_wait_is_logged(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
     client = await aiohttp_client(create_app(voice_config(tmp_path, prompts, agent_leg_wait_s=0.3)))
     center = center_of(client)
     await ready_agent(center, "alice", {"sales": 1})
@@ -233,7 +244,8 @@ async def test_a_leg_that_comes_after_the_accept_is_bridged_and_the_wait_is_logg
 
 @pytest.mark.slow  # the queue prompt and the message play out in real time (about 10 s)
 async def test_a_closed_queue_says_its_message_before_the_call_ends(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
     client = await aiohttp_client(create_app(voice_config(tmp_path, prompts, open_hours=False)))
     runner = client.app[IVR_RUNNER]
     caller = StreamPhone(client, CALLER, BANK, 500)
@@ -251,9 +263,11 @@ async def test_a_closed_queue_says_its_message_before_the_call_ends(
     await caller.hang_up()
     await client.close()
 
+
 @pytest.mark.slow  # the closed-hours prompt plays to its end before the tone (about 8 s)
 async def test_a_voicemail_left_after_hours_is_kept_when_the_caller_hangs_up(
-        aiohttp_client: Any, tmp_path: Path, prompts: Path) -> None:
+    aiohttp_client: Any, tmp_path: Path, prompts: Path
+) -> None:
     client = await aiohttp_client(create_app(voice_config(tmp_path, prompts, open_hours=False)))
     runner, front = client.app[IVR_RUNNER], client.app[TELEPHONY].front
     caller = StreamPhone(client, "+972501234567", BANK, 500)  # the demo CRM's known caller

@@ -25,12 +25,19 @@ def voice_config(tmp_path: Path, prompts: Path, *, open_hours: bool = True, **te
     """The demo config, open all hours (or closed all day), with telephony on loopback (SIP
     and AudioSocket on free ports, agent lines on, recording into ``tmp_path``)."""
     values: dict[str, Any] = {
-        "enabled": True, "agent_lines": True, "record": True,
-        "recordings_dir": str(tmp_path / "recordings"), "no_rtp_timeout_s": 10.0,
-        "agent_leg_wait_s": 2.0}
+        "enabled": True,
+        "agent_lines": True,
+        "record": True,
+        "recordings_dir": str(tmp_path / "recordings"),
+        "no_rtp_timeout_s": 10.0,
+        "agent_leg_wait_s": 2.0,
+    }
     values.update(telephony)
-    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", hours="open" if open_hours else "closed",
-                         telephony=values)
+    config = demo_config(
+        f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}",
+        hours="open" if open_hours else "closed",
+        telephony=values,
+    )
     return replace(config, speech=replace(config.speech, cache_dir=str(prompts)))
 
 

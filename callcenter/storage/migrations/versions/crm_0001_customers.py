@@ -16,8 +16,9 @@ Time = sa.Float(precision=53)
 
 
 def _customer_fk() -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column("customer_id", sa.String(32), sa.ForeignKey("customers.id", ondelete="CASCADE"),
-                     nullable=False)
+    return sa.Column(
+        "customer_id", sa.String(32), sa.ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
 
 
 def upgrade() -> None:
@@ -88,8 +89,9 @@ def upgrade() -> None:
     op.create_index("ix_survey_answers_customer", "survey_answers", ["customer_id", "at"])
     op.create_table(
         "customer_scores",
-        sa.Column("customer_id", sa.String(32), sa.ForeignKey("customers.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "customer_id", sa.String(32), sa.ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("computed_at", Time, nullable=False),
         sa.Column("rfm", sa.String(3), nullable=False),
         sa.Column("segment", sa.String(16), nullable=False),
@@ -105,6 +107,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("customer_scores", "survey_answers", "customer_notes", "tickets", "orders",
-                  "contact_points", "customers"):
+    for table in (
+        "customer_scores",
+        "survey_answers",
+        "customer_notes",
+        "tickets",
+        "orders",
+        "contact_points",
+        "customers",
+    ):
         op.drop_table(table)
