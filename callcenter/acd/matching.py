@@ -13,9 +13,8 @@ from typing import Any
 from callcenter.acd import model as m
 from callcenter.acd.agents import Agent, State
 from callcenter.acd.index import SortedBag
-from callcenter.acd.records import Contact, Key, Offer, QueueState
+from callcenter.acd.records import OPENS, Contact, Key, Offer, QueueState, fill_opening
 from callcenter.acd.state import EngineState
-from callcenter.config.hours import OPENS, fill_opening
 from callcenter.config.model import OverflowTarget
 
 MAX_OVERFLOW_HOPS = 5

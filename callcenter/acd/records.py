@@ -7,6 +7,7 @@ whoever changes ``priority_class`` or ``vtime`` calls ``rekey()``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,6 +29,21 @@ class HoursLike(Protocol):
     def opening(self, name: str | None, now: float) -> str:
         """When a closed calendar opens next, as words ("tomorrow at 7:00"); "" if unknown."""
         ...
+
+
+OPENS = "{opens}"  # where a closed queue's overflow message says when it opens
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def fill_opening(message: str, opening: str) -> str:
+    """Put ``opening`` where the message says ``{opens}``; without a known opening, the
+    sentences that name it are left out ("We are closed. We open {opens}." -> "We are
+    closed.")."""
+    if OPENS not in message:
+        return message
+    if opening:
+        return message.replace(OPENS, opening)
+    return " ".join(s for s in _SENTENCE_END.split(message.strip()) if OPENS not in s)
 
 
 @dataclass(slots=True, eq=False)

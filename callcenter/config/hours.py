@@ -3,7 +3,6 @@ open next? Local times are the calendar's own time zone; an instant is epoch sec
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -12,7 +11,6 @@ from callcenter.config.model import WEEKDAYS, HoursConfig, parse_span
 
 DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 SEARCH_DAYS = 400  # closed dates can close a calendar for a while; beyond this it never opens
-OPENS = "{opens}"  # the placeholder a closed queue's message may carry
 
 
 @lru_cache(maxsize=64)
@@ -76,20 +74,6 @@ def describe_opening(opens: datetime, now: float) -> str:
     if ahead < 7:
         return f"on {day} at {clock}"
     return f"on {day} {opens.day} {opens.strftime('%B')} at {clock}"
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-def fill_opening(message: str, opening: str) -> str:
-    """Put ``opening`` where the message says ``{opens}``; without a known opening, the
-    sentences that name it are left out ("We are closed. We open {opens}." -> "We are
-    closed.")."""
-    if OPENS not in message:
-        return message
-    if opening:
-        return message.replace(OPENS, opening)
-    return " ".join(s for s in _SENTENCE_END.split(message.strip()) if OPENS not in s)
 
 
 class HoursTable:

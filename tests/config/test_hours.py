@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callcenter.config.hours import HoursTable, describe_opening, fill_opening, is_open, next_opening
+from callcenter.acd.records import fill_opening
+from callcenter.config.hours import HoursTable, describe_opening, is_open, next_opening
 from callcenter.config.model import HoursConfig
 
 TZ = ZoneInfo("Asia/Jerusalem")
