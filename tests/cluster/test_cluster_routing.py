@@ -5,8 +5,9 @@ a node with a different configuration refuses to join."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import aiohttp
 import pytest
@@ -40,11 +41,12 @@ def url(server: TestServer) -> str:
     return str(server.make_url("")).rstrip("/")
 
 
-async def applied(done: Callable[[], bool]) -> None:
-    """Wait (at most 5 s) until a replica shows what the holder's stream carried: each node
-    applies the stream on its own time, after its own inbox is idle."""
+async def applied(center: Any, contact_id: str, state: str | None = None) -> None:
+    """Wait (at most 5 s) until a node's replica holds the contact (in that state): each
+    node applies the holder's stream on its own time, after its own inbox is idle."""
+    contacts = center.engine.contacts
     async with asyncio.timeout(5):
-        while not done():
+        while contact_id not in contacts or state not in (None, contacts[contact_id].state):
             await asyncio.sleep(0.02)
 
 
@@ -63,7 +65,7 @@ async def test_a_chat_on_node_a_is_offered_to_a_desk_on_node_b(nodes: list[TestS
     assert (await alice.until("contact"))["status"] == "connected"
     for node in (a, b):  # every replica agrees, and both nodes' wallboards see it
         contacts = node.app[CENTER].engine.contacts
-        await applied(lambda c=contacts: contact_id in c and c[contact_id].state == "connected")
+        await applied(node.app[CENTER], contact_id, "connected")
         assert (contacts[contact_id].state, contacts[contact_id].agent_id) == ("connected", "alice")
     await alice.close()
     leader = a if a.app[CLUSTER].lease.held else b
@@ -118,7 +120,7 @@ async def test_commands_with_a_stale_fencing_token_are_refused(nodes: list[TestS
     await center.contact_arrived(contact_id="real", channel="chat", queue="cards", caller="r@y.z")
     for node in (a, b):
         contacts = node.app[CENTER].engine.contacts
-        await applied(lambda c=contacts: "real" in c)  # the entry after the stale one
+        await applied(node.app[CENTER], "real")  # the entry after the stale one
         assert "ghost" not in contacts  # every replica refused it
         assert node.app[CENTER].gate.refused >= 1  # type: ignore[attr-defined]
 
@@ -138,7 +140,7 @@ async def test_a_replica_that_differs_from_the_holder_resynchronises(cluster_db:
         )
         replica = follower.app[CENTER]
         assert isinstance(replica, ClusterCenter)
-        await applied(lambda: "c-1" in replica.engine.contacts)
+        await applied(replica, "c-1")
         del replica.engine.contacts["c-1"]  # as if the replica had gone its own way
         async with asyncio.timeout(10):
             while "c-1" not in replica.engine.contacts:
