@@ -23,7 +23,6 @@ from callcenter.config.model import CenterConfig, HoursConfig
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "config" / "callcenter.yaml"
 DEMO_PORTS = {"http": 8080, "sip": 5060, "audiosocket": 9092}  # the demo server's, never a test's
-DEMO_RTP = range(20000, 21000)
 Hours = Literal["open", "closed", "as configured"]
 
 
@@ -71,10 +70,6 @@ def demo_config(db_url: str | None = None, *, hours: Hours = "open", **sections:
     if db_url is not None:
         config = replace(config, storage=replace(config.storage, url=db_url))
     return config
-
-
-def sqlite_in(folder: Path, name: str = "cc.db") -> str:
-    return f"sqlite+aiosqlite:///{folder / name}"
 
 
 def demo_yaml(*, hours: Hours = "open", port: int | None = None, telephony: bool = True) -> dict[str, Any]:
