@@ -7,12 +7,12 @@ whoever changes ``priority_class`` or ``vtime`` calls ``rekey()``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from callcenter.acd.index import SortedBag
 from callcenter.config.model import QueueConfig
+from callcenter.core.templates import render_known
 
 Key = tuple[int, float, int, str]
 
@@ -32,18 +32,13 @@ class HoursLike(Protocol):
 
 
 OPENS = "{opens}"  # where a closed queue's overflow message says when it opens
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def fill_opening(message: str, opening: str) -> str:
     """Put ``opening`` where the message says ``{opens}``; without a known opening, the
     sentences that name it are left out ("We are closed. We open {opens}." -> "We are
     closed.")."""
-    if OPENS not in message:
-        return message
-    if opening:
-        return message.replace(OPENS, opening)
-    return " ".join(s for s in _SENTENCE_END.split(message.strip()) if OPENS not in s)
+    return render_known(message, {"opens": opening}) if OPENS in message else message
 
 
 @dataclass(slots=True, eq=False)

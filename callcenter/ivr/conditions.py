@@ -1,22 +1,19 @@
-"""Branch conditions and prompt templates, both written as data and never evaluated as code.
+"""Branch conditions, written as data and never evaluated as code (prompt templates are
+``callcenter.core.templates``).
 
 A condition tests one subject: a session variable (``var``), a queue's estimated wait
 (``queue_ewt``), an opening-hours calendar (``open``), or combines others (``all``,
-``any``, ``not``). Templates replace ``{name}`` with a variable's text and nothing else:
-no attribute access, no format specs, no expressions.
+``any``, ``not``).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_VAR_NAME = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*$")
+from callcenter.core.templates import VAR_NAME
 
 
 class HoursPort(Protocol):
@@ -41,31 +38,6 @@ class QueueStatusPort(Protocol):
     """Estimated wait of a queue in seconds, or None when there is no estimate."""
 
     def ewt_s(self, queue: str) -> float | None: ...
-
-
-def check_template(text: str) -> None:
-    """Raise ``ValueError`` naming the first placeholder that is not a variable name."""
-    for name in _PLACEHOLDER.findall(text):
-        if not _VAR_NAME.match(name):
-            raise ValueError(f"{{{name}}} in {text!r} is not a variable name (like {{customer.first_name}})")
-
-
-def template_vars(text: str) -> list[str]:
-    return _PLACEHOLDER.findall(text)
-
-
-def render(text: str, variables: Mapping[str, str]) -> str:
-    """Fill ``{name}`` placeholders; an unset variable renders as empty text."""
-    return _PLACEHOLDER.sub(lambda m: variables.get(m.group(1), ""), text)
-
-
-def render_known(text: str, variables: Mapping[str, str]) -> str:
-    """``render``, leaving out every sentence that names an unset variable: "You are
-    number 2. The wait is about {ewt_minutes} minutes." without an estimate says only the
-    first sentence."""
-    sentences = _SENTENCE_END.split(text.strip())
-    kept = [s for s in sentences if all(variables.get(n) for n in _PLACEHOLDER.findall(s))]
-    return render(" ".join(kept), variables)
 
 
 def _one(label: str, present: list[str]) -> None:
@@ -97,7 +69,7 @@ class Condition:
         ops = ("equals", "not_equals", "in", "above", "below", "exists")
         given = [o for o, v in zip(ops, self._ops(), strict=True) if v is not None]
         if self.var is not None:
-            if not _VAR_NAME.match(self.var):
+            if not VAR_NAME.match(self.var):
                 raise ValueError(f"var {self.var!r} is not a variable name")
             _one("test for var (equals, not_equals, in, above, below, exists)", given)
         elif self.queue_ewt is not None:

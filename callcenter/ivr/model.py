@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from callcenter.config.model import Channel
-from callcenter.ivr.conditions import Condition, check_template
+from callcenter.core.templates import check_template
+from callcenter.ivr.conditions import Condition
 
 KEYS = frozenset("0123456789*#")
 _NODE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")

@@ -34,6 +34,7 @@ from typing import Any, Literal, TypeVar
 from callcenter.core.context import Context
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import IdGenerator
+from callcenter.core.templates import render, render_known
 from callcenter.ivr import asking
 from callcenter.ivr.conditions import (
     Facts,
@@ -41,8 +42,6 @@ from callcenter.ivr.conditions import (
     QueueStatusPort,
     calendars,
     evaluate,
-    render,
-    render_known,
 )
 from callcenter.ivr.messages import (
     CallerHungUp,
