@@ -56,9 +56,11 @@ from callcenter.runtime.cluster_wire import (
     Entry,
     Forwarded,
     ReplicaState,
+    cancel_until_done,
     cancelling,
     dump,
     load,
+    raise_if_cancelled,
     write_head,
 )
 from callcenter.runtime.driver import Driver, Rejected
@@ -79,10 +81,8 @@ async def finish(tasks: list[asyncio.Task[None]], ask_to_stop: Callable[[], None
     if not tasks:
         return
     _, pending = await asyncio.wait(tasks, timeout=2.0)
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=2.0)
+    for task in await cancel_until_done(pending, 2.0):
+        log.error("task %s did not stop; shutting down without it", task.get_name())
 
 
 class ClusterUnavailable(m.AcdError):
@@ -391,6 +391,7 @@ class ClusterDriver(Driver[AcdEngine]):
     async def _forward_loop(self) -> None:
         redis, stream = self.center.redis, self.center.keys.inputs_stream
         while not self._stopping:
+            raise_if_cancelled()
             if not self._outbox:
                 self._wake.clear()
                 await self._wake.wait()
@@ -416,6 +417,7 @@ class ClusterDriver(Driver[AcdEngine]):
         await center.ready.wait()
         redis, stream = center.redis, center.keys.applied_stream
         while not self._stopping:
+            raise_if_cancelled()
             assert center.state is not None
             try:
                 replies: Any = await redis.xread({stream: center.state.entry_id}, count=1000, block=500)

@@ -37,6 +37,7 @@ from callcenter.runtime.cluster_wire import (
     cancelling,
     config_hash,
     load,
+    raise_if_cancelled,
     stop_tasks,
     text,
 )
@@ -185,6 +186,7 @@ class ClusterNode:
 
     async def _presence_loop(self) -> None:
         while True:
+            raise_if_cancelled()
             await asyncio.sleep(PRESENCE_TTL_S / 3)
             try:
                 await self._announce()
@@ -201,6 +203,7 @@ class ClusterNode:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + PRESENCE_TTL_S + 0.5
         while True:
+            raise_if_cancelled()
             same_id = False
             async for key in self.redis.scan_iter(self.keys.nodes_pattern):
                 raw = await self.redis.get(key)
@@ -249,8 +252,10 @@ async def redis_bus_ctx(app: web.Application) -> AsyncIterator[None]:
     await bus.start()
     app[REDIS], app[BUS] = redis, bus
     yield
-    await bus.close()
-    await bounded(redis.aclose(), "closing the Redis connections")
+    try:
+        await bus.close()
+    finally:
+        await bounded(redis.aclose(), "closing the Redis connections")
 
 
 async def cluster_center_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -277,8 +282,10 @@ async def cluster_center_ctx(app: web.Application) -> AsyncIterator[None]:
         raise
     app[CENTER], app[CLUSTER] = center, node
     yield
-    await center.stop()  # what this node forwarded is applied before the lease is released
-    await node.leave()
+    try:
+        await center.stop()  # what this node forwarded is applied before the lease is released
+    finally:
+        await node.leave()
 
 
 def install_relay(app: web.Application) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from callcenter.chat.protocol import Start
 from callcenter.chat.sessions import MAX_HISTORY, ChatSession, Frame
 from callcenter.runtime.cluster import ClusterCenter
-from callcenter.runtime.cluster_wire import stop_tasks, text, write_head
+from callcenter.runtime.cluster_wire import raise_if_cancelled, stop_tasks, text, write_head
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ class RedisChatStore:
 
     async def _write_loop(self) -> None:
         while True:
+            raise_if_cancelled()
             if not self._outbox:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):  # renew the TTLs of live sessions

@@ -37,6 +37,8 @@ from callcenter.runtime.cluster_wire import (
     dump,
     id_after,
     load,
+    raise_if_cancelled,
+    stop_tasks,
     text,
 )
 from callcenter.runtime.recovery import recover
@@ -101,6 +103,8 @@ class Lead:
             c.on_mark = None
             if self._timer is not None:
                 self._timer.cancel()
+            timer = [self._timer_task] if self._timer_task is not None else []
+            await stop_tasks([*timer, *self._digest_tasks])  # entries of this term only
 
     def _stop(self) -> None:
         self.stopping = True
@@ -187,7 +191,7 @@ class Lead:
         entry = Entry(
             self.token, self.center.clock.now(), "digest", node=self.center.owner, body=(mark, value)
         )
-        task = asyncio.create_task(self._append_quietly(entry))
+        task = asyncio.create_task(self._append_quietly(entry), name="lead-digest")
         self._digest_tasks.add(task)
         task.add_done_callback(self._digest_tasks.discard)
 
@@ -205,6 +209,7 @@ class Lead:
         cursor = c.state.src
         stream = self.keys.inputs_stream
         while not self.stopping:
+            raise_if_cancelled()
             try:
                 replies: Any = await self.redis.xread({stream: cursor}, count=500, block=500)
             except (RedisError, OSError) as exc:
@@ -233,6 +238,7 @@ class Lead:
 
     async def _append_retrying(self, entries: list[Entry]) -> None:
         while True:
+            raise_if_cancelled()
             try:
                 await self.append(entries)
                 return
@@ -258,7 +264,7 @@ class Lead:
         self._timer = None
         if not self._timer_sent:
             self._timer_sent = True
-            self._timer_task = asyncio.create_task(self._send_timer())
+            self._timer_task = asyncio.create_task(self._send_timer(), name="lead-timer")
 
     async def _send_timer(self) -> None:
         try:
@@ -275,6 +281,7 @@ class Lead:
     @staticmethod
     async def _every(period: float, work: Any) -> None:
         while True:
+            raise_if_cancelled()
             await asyncio.sleep(period)
             try:
                 await work()
@@ -282,6 +289,8 @@ class Lead:
                 if cancelling():
                     raise asyncio.CancelledError from exc
                 log.warning("lead: %s failed: %s", getattr(work, "__name__", "work"), exc)
+            except Fenced:
+                return  # the term is over: the lease keeper notices and ends it
 
     async def live_nodes(self) -> tuple[set[str], set[str]]:
         """(owners alive: ``node/incarnation``, agents with a desk on some live node)."""

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from callcenter.runtime.cluster_wire import bounded, cancelling, stop_tasks
+from callcenter.runtime.cluster_wire import bounded, cancelling, raise_if_cancelled, stop_tasks
 from callcenter.runtime.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class Relay:
 
     async def _send_loop(self) -> None:
         while True:
+            raise_if_cancelled()
             if not self._outbox:
                 self._wake.clear()
                 await self._wake.wait()
@@ -92,10 +93,12 @@ class Relay:
 
     async def _receive_loop(self) -> None:
         while True:
+            raise_if_cancelled()
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
                 while True:  # a bounded wait: the client's socket timeout must not end it
+                    raise_if_cancelled()
                     raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if raw is not None:
                         self._receive(json.loads(raw["data"]))

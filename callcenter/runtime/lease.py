@@ -21,7 +21,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from callcenter.runtime.cluster_wire import bounded, cancelling, stop_tasks
+from callcenter.runtime.cluster_wire import bounded, cancelling, raise_if_cancelled, stop_tasks
 from callcenter.runtime.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,7 @@ class LeaseKeeper:
         loop = asyncio.get_running_loop()
         last_ok = loop.time()
         while True:
+            raise_if_cancelled()
             was_held = self._lease.held
             try:
                 await (self._lease.renew() if was_held else self._lease.try_acquire())

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from callcenter.runtime.bus import BusMessage, MemorySubscription, matches
-from callcenter.runtime.cluster_wire import cancelling, stop_tasks, write_head
+from callcenter.runtime.cluster_wire import cancelling, raise_if_cancelled, stop_tasks, write_head
 from callcenter.runtime.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ class RedisBus:
 
     async def _write_loop(self) -> None:
         while not self._closing:
+            raise_if_cancelled()
             if not self._outbox:
                 self._wake.clear()
                 await self._wake.wait()
@@ -112,6 +113,7 @@ class RedisBus:
 
     async def _read_loop(self) -> None:
         while not self._closing:
+            raise_if_cancelled()
             try:
                 streams: dict[Any, Any] = {self._keys.bus_stream: self._last_id}
                 replies = await self._redis.xread(streams, count=1000, block=1000)

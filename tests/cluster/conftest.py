@@ -3,6 +3,8 @@ own per test, node configs, and helpers to drive desks and chats over real WebSo
 
 from __future__ import annotations
 
+import asyncio
+import io
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -112,3 +114,22 @@ async def start_chat(
             if word in pick["label"].lower():
                 return ws, contact_id  # the flow queues it (the offer tells the test when)
     raise AssertionError("the chat never reached a queue")
+
+
+CLUSTER_TASKS = ("cluster", "lead", "relay", "lease", "redis", "chat-store")
+
+
+@pytest.fixture(autouse=True)
+async def no_cluster_task_outlives_its_node() -> AsyncIterator[None]:
+    """After each test (its nodes closed), no task of a cluster node is still running: one
+    left behind keeps using Redis after its client closed and leaks a socket."""
+    yield
+    left = [
+        t
+        for t in asyncio.all_tasks()
+        if not t.done() and t is not asyncio.current_task() and t.get_name().startswith(CLUSTER_TASKS)
+    ]
+    stacks = io.StringIO()
+    for task in left:
+        task.print_stack(file=stacks)
+    assert not left, stacks.getvalue()
