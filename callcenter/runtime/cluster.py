@@ -57,7 +57,6 @@ from callcenter.runtime.cluster_wire import (
     Forwarded,
     ReplicaState,
     cancel_until_done,
-    cancelling,
     dump,
     load,
     raise_if_cancelled,
@@ -422,8 +421,7 @@ class ClusterDriver(Driver[AcdEngine]):
             try:
                 replies: Any = await redis.xread({stream: center.state.entry_id}, count=1000, block=500)
             except (RedisError, OSError) as exc:
-                if cancelling():
-                    raise asyncio.CancelledError from exc
+                raise_if_cancelled()
                 self._fail("read", exc)
                 await asyncio.sleep(0.3)
                 continue

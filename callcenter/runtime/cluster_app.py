@@ -34,7 +34,6 @@ from callcenter.runtime.cluster_lead import Fenced, Lead
 from callcenter.runtime.cluster_wire import (
     STOP_TIMEOUT_S,
     bounded,
-    cancelling,
     config_hash,
     load,
     raise_if_cancelled,
@@ -194,8 +193,7 @@ class ClusterNode:
                 mark = await self.center.log_catch_up.durable_mark(self.redis, self.keys)
                 self.center.log_catch_up.drop_until(mark)
             except (RedisError, OSError) as exc:
-                if cancelling():
-                    raise asyncio.CancelledError from exc
+                raise_if_cancelled()
                 self.presence_error = f"redis unavailable: {type(exc).__name__}: {exc}"
 
     async def _check_conflicts(self) -> None:

@@ -33,7 +33,6 @@ from callcenter.runtime.cluster_wire import (
     STORE_FENCED,
     Entry,
     Forwarded,
-    cancelling,
     dump,
     id_after,
     load,
@@ -213,8 +212,7 @@ class Lead:
             try:
                 replies: Any = await self.redis.xread({stream: cursor}, count=500, block=500)
             except (RedisError, OSError) as exc:
-                if cancelling():
-                    raise asyncio.CancelledError from exc
+                raise_if_cancelled()
                 log.warning("lead: reading inputs failed: %s", exc)
                 await asyncio.sleep(0.2)
                 continue
@@ -243,8 +241,7 @@ class Lead:
                 await self.append(entries)
                 return
             except (RedisError, OSError) as exc:
-                if cancelling():
-                    raise asyncio.CancelledError from exc
+                raise_if_cancelled()
                 log.warning("lead: appending failed: %s", exc)
                 await asyncio.sleep(0.2)
 
@@ -286,8 +283,7 @@ class Lead:
             try:
                 await work()
             except (RedisError, OSError) as exc:
-                if cancelling():
-                    raise asyncio.CancelledError from exc
+                raise_if_cancelled()
                 log.warning("lead: %s failed: %s", getattr(work, "__name__", "work"), exc)
             except Fenced:
                 return  # the term is over: the lease keeper notices and ends it

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from callcenter.runtime.cluster_wire import bounded, cancelling, raise_if_cancelled, stop_tasks
+from callcenter.runtime.cluster_wire import bounded, raise_if_cancelled, stop_tasks
 from callcenter.runtime.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,7 @@ class Relay:
             try:
                 await self._redis.publish(self._channel, self._outbox[0])
             except (RedisError, OSError) as exc:
-                if cancelling():
-                    raise asyncio.CancelledError from exc
+                raise_if_cancelled()
                 log.warning("relay: publish failed: %s", exc)
                 await asyncio.sleep(0.3)
                 continue
@@ -103,8 +102,7 @@ class Relay:
                     if raw is not None:
                         self._receive(json.loads(raw["data"]))
             except (RedisError, OSError) as exc:
-                if cancelling():
-                    raise asyncio.CancelledError from exc
+                raise_if_cancelled()
                 log.warning("relay: subscription lost: %s", exc)
                 await asyncio.sleep(0.3)
             finally:

@@ -132,20 +132,15 @@ def id_after(a: str, b: str) -> bool:
     return (int(ams), int(aseq or 0)) > (int(bms), int(bseq or 0))
 
 
-def cancelling() -> bool:
-    """The current task is being cancelled (redis-py may turn the cancellation of a blocking
-    read into a connection error, which the retry loops would otherwise swallow)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
 def raise_if_cancelled() -> None:
-    """End a loop whose cancellation was swallowed below it. redis-py (8.2) often returns
-    a command's reply although the task was cancelled while it waited on the reply (558 of
-    1,000 tasks cancelled at random moments of a GET loop on loopback); the task then reads
-    as cancelling but goes on. Every loop over Redis calls this at the top of each turn, so
-    such a task still ends."""
-    if cancelling():
+    """Raise ``CancelledError`` if the current task is being cancelled. redis-py (8.2) can
+    swallow a cancellation: it may turn the cancellation of a read into a connection error
+    (which a retry loop would catch), and it often returns a command's reply although the
+    task was cancelled while it waited (558 of 1,000 tasks cancelled at random moments of a
+    GET loop on loopback went on). Every loop over Redis calls this at the top of each turn
+    and where it catches a Redis error, so a cancelled task still ends."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling() > 0:
         raise asyncio.CancelledError
 
 
@@ -165,8 +160,7 @@ async def write_head(
     try:
         await write(batch)
     except (RedisError, OSError) as exc:
-        if cancelling():
-            raise asyncio.CancelledError from exc
+        raise_if_cancelled()
         on_error(exc)
         await asyncio.sleep(backoff_s)
         return False

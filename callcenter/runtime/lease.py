@@ -21,7 +21,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from callcenter.runtime.cluster_wire import bounded, cancelling, raise_if_cancelled, stop_tasks
+from callcenter.runtime.cluster_wire import bounded, raise_if_cancelled, stop_tasks
 from callcenter.runtime.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -170,8 +170,7 @@ class LeaseKeeper:
                 await (self._lease.renew() if was_held else self._lease.try_acquire())
                 last_ok = loop.time()
             except (RedisError, OSError) as exc:
-                if cancelling():  # redis-py can turn a cancellation into a connection error
-                    raise asyncio.CancelledError from exc
+                raise_if_cancelled()
                 log.warning("routing lease: redis unavailable: %s", exc)
                 if was_held and loop.time() - last_ok > self._lease.ttl:
                     self._lease.token = None  # another node may hold it by now

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from callcenter.runtime.bus import BusMessage, MemorySubscription, matches
-from callcenter.runtime.cluster_wire import cancelling, raise_if_cancelled, stop_tasks, write_head
+from callcenter.runtime.cluster_wire import raise_if_cancelled, stop_tasks, write_head
 from callcenter.runtime.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -118,8 +118,7 @@ class RedisBus:
                 streams: dict[Any, Any] = {self._keys.bus_stream: self._last_id}
                 replies = await self._redis.xread(streams, count=1000, block=1000)
             except (RedisError, OSError) as exc:
-                if cancelling():
-                    raise asyncio.CancelledError from exc
+                raise_if_cancelled()
                 self._fail(exc)
                 await asyncio.sleep(0.5)
                 continue
