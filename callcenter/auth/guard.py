@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
+from yarl import URL
 
 from callcenter.appkeys import CLOCK, DB
 from callcenter.auth.store import Principal, session_user
@@ -170,9 +171,35 @@ async def auth_middleware(
 
 
 def _check_origin(request: web.Request) -> None:
+    """An ``Origin`` header must name this server: the same scheme, host and port (default
+    ports filled in). The scheme is ``https`` when the request came over TLS or a proxy says
+    so in ``X-Forwarded-Proto`` (as for the cookie's ``Secure`` flag; a page on another site
+    cannot set that header), else ``http``. ``Origin: null`` never matches."""
     origin = request.headers.get("Origin")
-    if origin is not None and origin.split("://", 1)[-1] != request.host:
+    if origin is None:
+        return
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    scheme = "https" if request.secure or forwarded == "https" else "http"
+    own = _origin_key(f"{scheme}://{request.host}")
+    if own is None or _origin_key(origin) != own:
         raise Refused(403, f"cross-origin request from {origin} refused", "Origin")
+
+
+def _origin_key(text: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of an origin, or None when it is not one."""
+    try:
+        url = URL(text)
+    except ValueError:
+        return None
+    if not url.is_absolute() or url.scheme not in ("http", "https") or not url.host:
+        return None
+    if url.user is not None or url.raw_path not in ("", "/") or url.raw_query_string:
+        return None  # a browser's Origin is scheme://host[:port], nothing else
+    try:
+        port = url.port
+    except ValueError:
+        return None
+    return url.scheme, url.host.lower(), port
 
 
 async def _check_unsafe(request: web.Request) -> None:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from callcenter.crm_link.config import CrmConfig
 from callcenter.speech.config import SpeechConfig
-from callcenter.telephony.config import TelephonyConfig
+from callcenter.telephony.config import TelephonyConfig, secret_from
 
 Strategy = Literal["longest-idle", "least-occupied", "round-robin", "best-skill-match", "random"]
 Channel = Literal["voice", "chat", "callback"]
@@ -270,6 +270,26 @@ class WallboardConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsConfig:
+    """Who may scrape ``GET /metrics``: a logged-in supervisor or admin, and a scraper that
+    sends ``Authorization: Bearer <token>`` with this token, given in the file (``token``)
+    or by the name of an environment variable (``token_env``). Neither: sessions only."""
+
+    token: str = ""
+    token_env: str = ""
+
+    def __post_init__(self) -> None:
+        if self.token or self.token_env:
+            secret_from("metrics token", self.token, self.token_env)
+
+    def token_value(self) -> str:
+        """The token ("" when none is configured)."""
+        if not (self.token or self.token_env):
+            return ""
+        return secret_from("metrics token", self.token, self.token_env)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CenterConfig:
     """The whole of ``callcenter.yaml``."""
 
@@ -283,6 +303,7 @@ class CenterConfig:
     users: list[UserConfig] = field(default_factory=list)
     desk: DeskConfig = field(default_factory=DeskConfig)
     wallboard: WallboardConfig = field(default_factory=WallboardConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     telephony: TelephonyConfig = field(default_factory=lambda: TelephonyConfig(enabled=False))
     crm: CrmConfig = field(default_factory=CrmConfig)

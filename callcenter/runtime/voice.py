@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from callcenter.runtime.bus import EventBus, Subscription
@@ -42,7 +42,9 @@ DESK_TOPICS = ("contact.held", "contact.retrieved", "contact.transferred")
 class SessionStarter(Protocol):
     """How the front starts the IVR for a call (the IVR runner, adapted in voice_app.py)."""
 
-    async def __call__(self, channel: IvrChannel, *, caller: str, called: str) -> None: ...
+    async def __call__(
+        self, channel: IvrChannel, *, caller: str, called: str, attributes: Mapping[str, str] | None = None
+    ) -> None: ...
 
 
 class VoiceFront:
@@ -112,7 +114,11 @@ class VoiceFront:
             self.calls.pop(channel.info.call_id, None)
 
     async def start_session(self, call: VoiceCall) -> None:
-        await self._start_ivr(call, caller=call.channel.info.caller, called=self.called(call.channel))
+        info = call.channel.info
+        attributes = {"carrier": info.carrier} if info.carrier else None  # who vouched for the caller
+        await self._start_ivr(
+            call, caller=info.caller, called=self.called(call.channel), attributes=attributes
+        )
 
     def called(self, channel: CallChannel) -> str:
         """The number the call dialled (``default_called`` for calls that carry none)."""

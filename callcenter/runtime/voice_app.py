@@ -3,7 +3,9 @@
 
 ``install(app)`` (from ``app.py``) puts the agents' leg registry under ``app[AGENT_LEGS]``
 at once (the desk's WebRTC leg registers there whether or not telephony is on), adds the
-``/media-stream`` route and ``telephony_ctx``. With ``telephony.enabled`` the context
+``/media-stream`` route and ``telephony_ctx``. ``/media-stream`` takes calls from the
+configured carriers only (``telephony.carriers``), AudioSocket from the addresses of
+``telephony.audiosocket_allow`` (``telephony/carriers.py``). With ``telephony.enabled`` the context
 starts the front-ends after the IVR runner; on shutdown every call is hung up and every
 socket closed before the runner and the center stop.
 
@@ -15,7 +17,7 @@ fix it and restart. The listeners that could bind are serving.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -29,6 +31,7 @@ from callcenter.runtime.voice_legs import AgentLegs
 from callcenter.runtime.voice_media import PromptAudio
 from callcenter.speech.flow_prompts import flow_voice
 from callcenter.telephony.audiosocket import AudioSocketServer
+from callcenter.telephony.carriers import AddressAllowList, CarrierKeys
 from callcenter.telephony.media_stream import media_stream_handler
 from callcenter.telephony.pacer import MediaClock
 from callcenter.telephony.sip_dial import SipDialer
@@ -101,8 +104,10 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
 
 
 def ivr_starter(runner: IvrRunner) -> SessionStarter:
-    async def start(channel: IvrChannel, *, caller: str, called: str) -> None:
-        await runner.start(channel=channel, caller=caller, called=called)
+    async def start(
+        channel: IvrChannel, *, caller: str, called: str, attributes: Mapping[str, str] | None = None
+    ) -> None:
+        await runner.start(channel=channel, caller=caller, called=called, attributes=attributes)
 
     return start
 
@@ -134,10 +139,15 @@ async def telephony_ctx(app: web.Application) -> AsyncIterator[None]:
     front.start()
     sip = SipServer(cfg, front.handle_call, clock=clock)
     audiosocket = AudioSocketServer(
-        cfg.audiosocket_host, cfg.audiosocket_port, front.handle_call, clock=clock
+        cfg.audiosocket_host,
+        cfg.audiosocket_port,
+        front.handle_call,
+        clock=clock,
+        allow=AddressAllowList(cfg.audiosocket_allow),
     )
     started = [server for server in (sip, audiosocket) if await _start(server)]
-    telephony = Telephony(front=front, media_stream=media_stream_handler(front.handle_call, clock=clock))
+    stream = media_stream_handler(front.handle_call, carriers=CarrierKeys(cfg.carriers), clock=clock)
+    telephony = Telephony(front=front, media_stream=stream)
     if sip in started:
         telephony.sip = sip
     if audiosocket in started:

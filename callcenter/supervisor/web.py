@@ -6,14 +6,16 @@ Routes (supervisors and admins, except ``/metrics``):
 - ``GET /staffing`` (page), ``GET /api/v1/staffing?date=&interval=&queue=&target=&t=
   &shrinkage=&max_occupancy=&patience=`` (forecast from the log) and ``POST`` of the same
   with a CSV body ``interval,calls[,aht]`` (forecast given);
-- ``GET /metrics``: Prometheus text format from the live fold (no login, as scrapers have
-  none; put it behind the network's access rules).
+- ``GET /metrics``: Prometheus text format from the live fold, for a scraper sending
+  ``Authorization: Bearer <metrics.token>`` (compared in constant time) or a logged-in
+  supervisor or admin; anyone else gets 401 (403 for an agent).
 
 ``/metrics`` reads the app's live fold (``live.METRICS``, shared with the wallboard).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 from collections.abc import Mapping
@@ -25,7 +27,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, CONFIG, DB, LOG
-from callcenter.auth.guard import json_error, require, session_of
+from callcenter.auth.guard import Refused, json_error, require, session_of
 from callcenter.supervisor import live, prometheus
 from callcenter.supervisor.live import METRICS, REGISTRY
 from callcenter.supervisor.reports import ReportError, build_report, fold_range, parse_request, to_csv
@@ -66,9 +68,30 @@ def _zone(app: web.Application) -> ZoneInfo:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    if not _scraper(request):
+        await require(request, *ROLES)  # 401 without a session, 403 for an agent
     registry = request.app[REGISTRY]
     body = prometheus.render(registry)  # type: ignore[arg-type]
     return web.Response(body=body, headers={"Content-Type": prometheus.CONTENT_TYPE})
+
+
+def _scraper(request: web.Request) -> bool:
+    """The request carries the configured metrics token as a bearer token. A wrong token
+    is refused outright (401), so a scraper's mistake is not hidden behind a session."""
+    sent = request.headers.get("Authorization")
+    if sent is None:
+        return False
+    scheme, _, token = sent.partition(" ")
+    expected = request.app[CONFIG].metrics.token_value()
+    if (
+        scheme.lower() != "bearer"
+        or not expected
+        or not hmac.compare_digest(token.strip().encode(), expected.encode())
+    ):
+        raise Refused(
+            401, "wrong or unknown metrics token (Authorization: Bearer <metrics.token>)", "Authorization"
+        )
+    return True
 
 
 # Reports ----------------------------------------------------------------------------------

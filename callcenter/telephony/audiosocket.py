@@ -5,8 +5,11 @@ Types: 0x00 hangup, 0x01 the call's UUID (16 bytes, first), 0x03 a DTMF digit (o
 byte), 0x10 audio (16-bit signed little-endian PCM, 8 kHz mono), 0xff error. We send 0x10
 frames paced at 20 ms by the media clock and 0x00 to hang up. A malformed frame (unknown
 type, wrong UUID length, audio before the UUID) ends that connection with a log line;
-other calls are not affected. Caller and called numbers are not carried by AudioSocket, so
-``CallInfo`` holds the UUID only (Asterisk can pass them out of band keyed by UUID).
+other calls are not affected. Only peers whose address is on the allow-list
+(``telephony.audiosocket_allow``, default loopback) are served: any other connection is
+closed at once, before a byte is read, and logged as ``telephony.refused``. Caller and
+called numbers are not carried by AudioSocket, so ``CallInfo`` holds the UUID only (Asterisk
+can pass them out of band keyed by UUID).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import struct
 import uuid
 from collections.abc import Awaitable, Callable
 
+from callcenter.telephony.carriers import AddressAllowList, refused_log
 from callcenter.telephony.media import CallChannel, CallInfo, ChannelCore, run_call, settle
 from callcenter.telephony.pacer import MediaClock
 from callcenter.telephony.sip_transport import ListenError
@@ -64,8 +68,11 @@ class AudioSocketServer:
         *,
         clock: MediaClock | None = None,
         idle_timeout: float = 30.0,
+        allow: AddressAllowList | None = None,
     ) -> None:
+        """``allow``: the peers served (default: loopback only)."""
         self._host = host
+        self._allow = allow or AddressAllowList(["127.0.0.0/8", "::1"])
         self._port = port
         self._on_call = on_call
         self.clock = clock or MediaClock()
@@ -104,6 +111,12 @@ class AudioSocketServer:
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if not self._allow.allows(host):
+            refused_log("audiosocket", host or peer, "address_not_allowed")
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)

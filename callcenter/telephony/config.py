@@ -6,8 +6,10 @@ YAML loader can report it with file and line, like the other config classes.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Transport = Literal["udp", "tcp"]
@@ -27,6 +29,57 @@ def _check_dial_uri(template: str) -> None:
         raise ValueError(f"dial_uri {template!r} may hold no placeholder but {{number}}") from None
     if any(c.isspace() or c in '<>"' for c in uri):
         raise ValueError(f"dial_uri {template!r} must not contain spaces, quotes or angle brackets")
+
+
+_CARRIER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+SECRET_MIN = 16  # characters; a shorter carrier secret or metrics token is refused at load
+
+
+def secret_from(kind: str, secret: str, secret_env: str) -> str:
+    """Exactly one of ``secret`` and ``secret_env`` (the name of an environment variable
+    that holds it); the value must be at least ``SECRET_MIN`` characters. Raises
+    ``ValueError`` naming the problem, never the secret."""
+    if bool(secret) == bool(secret_env):
+        raise ValueError(f"a {kind} needs exactly one of 'secret' and 'secret_env'")
+    value = secret or os.environ.get(secret_env, "")
+    if secret_env and not value:
+        raise ValueError(f"the environment variable {secret_env} (secret_env) is not set or empty")
+    if len(value) < SECRET_MIN:
+        raise ValueError(f"a {kind} secret must be at least {SECRET_MIN} characters")
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CarrierConfig:
+    """A carrier or PBX allowed to hand calls over ``/media-stream`` (docs/telephony.md):
+    its ``name`` (in the URL's ``carrier`` parameter and on its calls) and its secret, given
+    in the file (``secret``) or by the name of an environment variable (``secret_env``)."""
+
+    name: str
+    secret: str = ""
+    secret_env: str = ""
+
+    def __post_init__(self) -> None:
+        if not _CARRIER_NAME.match(self.name):
+            raise ValueError(
+                f"carrier name {self.name!r} must start with a lowercase letter and hold only "
+                "lowercase letters, digits, '-' and '_' (64 at most)"
+            )
+        secret_from("carrier", self.secret, self.secret_env)
+
+    def secret_value(self) -> str:
+        """The secret itself (read from the environment when ``secret_env`` names it)."""
+        return secret_from("carrier", self.secret, self.secret_env)
+
+
+def _check_networks(networks: list[str]) -> None:
+    for text in networks:
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"audiosocket_allow: {text!r} is not an IP address or network (127.0.0.1, 10.0.0.0/8, ::1)"
+            ) from None
 
 
 def _check_port(name: str, port: int) -> None:
@@ -54,6 +107,10 @@ class TelephonyConfig:
     ``default_called`` is the number a call that carries none is taken to have dialled
     (AudioSocket calls never carry one), so it reaches that number's IVR flow.
 
+    Who may hand calls in: ``carriers`` lists the carriers ``/media-stream`` accepts (none:
+    it refuses every call), each authenticated by its secret; ``audiosocket_allow`` the
+    addresses or networks AudioSocket accepts connections from (default loopback only).
+
     Outbound dialling for callbacks: ``dial_uri`` is a SIP URI template with ``{number}``
     (e.g. ``sip:{number}@127.0.0.1:5070``, the carrier or PBX that reaches customers); when
     an agent accepts a callback contact the server dials the callback number there over
@@ -74,6 +131,8 @@ class TelephonyConfig:
     no_rtp_timeout_s: float = 30.0
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: int = 9092
+    audiosocket_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    carriers: list[CarrierConfig] = field(default_factory=list)
     recordings_dir: str = "recordings"
     record: bool = False
     max_calls: int = 1000
@@ -111,6 +170,10 @@ class TelephonyConfig:
             raise ValueError(f"dial_from {self.dial_from!r} is not a SIP user part (letters, digits, +._-)")
         if self.dial_ring_s <= 0:
             raise ValueError("dial_ring_s must be > 0")
+        _check_networks(self.audiosocket_allow)
+        names = [carrier.name for carrier in self.carriers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"carriers: a name is listed twice ({', '.join(sorted(names))})")
 
     @property
     def media_address(self) -> str:

@@ -38,12 +38,14 @@ DIGITS = frozenset("0123456789*#ABCD")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallInfo:
-    """Who called whom, through which front-end. ``call_id`` is unique per front-end."""
+    """Who called whom, through which front-end. ``call_id`` is unique per front-end;
+    ``carrier`` names the configured carrier that handed the call over (media stream)."""
 
     call_id: str
     caller: str
     called: str
     front_end: str
+    carrier: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

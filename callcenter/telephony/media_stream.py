@@ -4,10 +4,13 @@ A carrier or PBX opens the socket and sends ``connected``, then ``start`` (strea
 ids, media format, custom parameters), then ``media`` messages (base64 mu-law, 8 kHz),
 ``dtmf``, ``mark`` echoes and finally ``stop``. We answer with ``media`` (our audio, paced
 at 20 ms by the media clock), ``mark`` after each completed ``play`` and ``clear`` on
-barge-in. The caller and called numbers come from the start message's custom parameters
-(``From``/``To``, or ``caller``/``called``).
+barge-in. Only configured carriers may open the socket (``carriers.py``: the carrier's
+secret in the URL or a signature over it, checked before the upgrade; 401/403 otherwise).
+The caller and called numbers are the ones the authenticated carrier gives in the start
+message's custom parameters (``From``/``To``, or ``caller``/``called``); the call is marked
+with the carrier's name (``CallInfo.carrier``).
 
-Mount: ``app.router.add_get("/media-stream", media_stream_handler(on_call))``.
+Mount: ``app.router.add_get("/media-stream", media_stream_handler(on_call, carriers=keys))``.
 Bad frames (not JSON, unknown event, media before start, bad base64) are logged and
 skipped; the stream keeps going.
 """
@@ -25,6 +28,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from callcenter.speech import codecs
+from callcenter.telephony.carriers import SIGNATURE_HEADER, CarrierKeys, CarrierRefused, refused_log
 from callcenter.telephony.media import CallChannel, CallInfo, ChannelCore, run_call, settle
 from callcenter.telephony.pacer import MediaClock
 
@@ -67,16 +71,30 @@ class MediaStreamChannel(ChannelCore):
         self.outbox.put_nowait(None)
 
 
+_FIELDS = {"no_credential": "carrier", "unknown_carrier": "carrier", "bad_secret": "secret"}
+
+
 def media_stream_handler(
-    on_call: OnCall, *, clock: MediaClock | None = None, heartbeat: float = 20.0
+    on_call: OnCall, *, carriers: CarrierKeys, clock: MediaClock | None = None, heartbeat: float = 20.0
 ) -> Handler:
-    """An aiohttp GET handler: one WebSocket is one call handed to ``on_call(channel)``."""
+    """An aiohttp GET handler: one WebSocket from one of ``carriers`` is one call handed to
+    ``on_call(channel)``; anyone else gets 401/403 before the upgrade."""
     media_clock = clock or MediaClock()
 
     async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            carrier = carriers.authenticate(request.url, request.headers)
+        except CarrierRefused as refusal:
+            refused_log("media-stream", request.remote, refusal.reason)
+            error = {
+                "status": refusal.status,
+                "message": refusal.message,
+                "field": _FIELDS.get(refusal.reason, SIGNATURE_HEADER),
+            }
+            return web.json_response({"error": error}, status=refusal.status)
         ws = web.WebSocketResponse(heartbeat=heartbeat)
         await ws.prepare(request)
-        session = _Session(ws, on_call, media_clock)
+        session = _Session(ws, on_call, media_clock, carrier)
         try:
             await session.receive()
         finally:
@@ -87,8 +105,9 @@ def media_stream_handler(
 
 
 class _Session:
-    def __init__(self, ws: web.WebSocketResponse, on_call: OnCall, clock: MediaClock) -> None:
+    def __init__(self, ws: web.WebSocketResponse, on_call: OnCall, clock: MediaClock, carrier: str) -> None:
         self._ws = ws
+        self._carrier = carrier
         self._on_call = on_call
         self._clock = clock
         self.channel: MediaStreamChannel | None = None
@@ -145,6 +164,7 @@ class _Session:
             caller=str(params.get("From") or params.get("caller") or ""),
             called=str(params.get("To") or params.get("called") or ""),
             front_end="media-stream",
+            carrier=self._carrier,
         )
         self.channel = channel = MediaStreamChannel(info, self._clock, stream_sid)
         loop = asyncio.get_running_loop()
