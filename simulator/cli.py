@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, help="folder for summary.json, CSV and charts")
     run.add_argument("--speed", type=float, default=1.0, help="live mode: scenario seconds per wall second")
     run.add_argument("--password", help="live mode: every agent's password (default: the username)")
+    run.add_argument(
+        "--carrier",
+        help="live mode: the carrier (telephony.carriers) voice callers dial through; its secret "
+        "is read from the environment variable CALLCENTER_CARRIER_SECRET",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
     users = sub.add_parser("users", help="print the users block a server needs for a live run")

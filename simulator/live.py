@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -101,8 +102,12 @@ class Live:
         progress: Callable[[float], None] | None = None,
         drain_timeout_s: float = DRAIN_TIMEOUT_S,
         speech_cache: Path | None = None,
+        carrier: tuple[str, str] | None = None,
     ) -> None:
+        """``carrier``: the (name, secret) of a carrier the server accepts on /media-stream
+        (``telephony.carriers``); the voice callers dial through it."""
         self.s = scenario
+        self.carrier = carrier
         self.url = url.rstrip("/")
         self.speed = speed
         self.password = password or (lambda user: user)
@@ -131,6 +136,14 @@ class Live:
         self.mix_cum = [sum(weights[: i + 1]) / total for i in range(len(weights))]
         self.patience = scenario.patience.sampler(self.rng) if scenario.patience else None
         self.ivr_time = scenario.ivr.time.sampler(self.rng)
+
+    @property
+    def media_stream_url(self) -> str:
+        """Where voice callers dial: /media-stream with the carrier's credential, if any."""
+        if self.carrier is None:
+            return f"{self.url}/media-stream"
+        query = urlencode({"carrier": self.carrier[0], "secret": self.carrier[1]})
+        return f"{self.url}/media-stream?{query}"
 
     # Clock and log ------------------------------------------------------------------------------
 
@@ -175,8 +188,14 @@ class Live:
                 async with http.get(f"{self.url}/healthz") as res:
                     if res.status >= 500:
                         raise ServerGone(f"{self.url}/healthz answered {res.status}")
-                async with http.get(f"{self.url}/media-stream") as res:
+                async with http.get(self.media_stream_url) as res:
                     self.voice_on = res.status != 404  # 404: the server's telephony is off
+                    if res.status in (401, 403):
+                        raise ServerGone(
+                            f"{self.url}/media-stream refuses the simulator's calls ({res.status}): "
+                            "give the name of a carrier it accepts (--carrier) and its secret "
+                            "(CALLCENTER_CARRIER_SECRET)"
+                        )
             except aiohttp.ClientError as exc:
                 raise ServerGone(f"cannot reach {self.url}: {exc}") from None
             try:

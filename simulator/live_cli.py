@@ -1,10 +1,11 @@
-"""``callcenter-sim run SCENARIO --mode live --url URL [--speed X]``."""
+"""``callcenter-sim run SCENARIO --mode live --url URL [--speed X] [--carrier NAME]``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -15,6 +16,7 @@ from simulator.live_speech import SpeechUnavailable
 from simulator.scenario import Scenario
 
 STOPPED_EXIT = 3
+CARRIER_SECRET_ENV = "CALLCENTER_CARRIER_SECRET"  # a secret is never a command-line argument
 
 
 def live_summary(run: LiveRun) -> dict[str, Any]:
@@ -57,6 +59,13 @@ def cmd_live(args: argparse.Namespace, scenario: Scenario) -> int:
         print("callcenter-sim: --speed must be positive", file=sys.stderr)
         return 2
     password = args.password
+    carrier = None
+    if args.carrier:
+        secret = os.environ.get(CARRIER_SECRET_ENV, "")
+        if not secret:
+            print(f"callcenter-sim: --carrier needs its secret in {CARRIER_SECRET_ENV}", file=sys.stderr)
+            return 2
+        carrier = (args.carrier, secret)
     started = time.monotonic()
     try:
         run = asyncio.run(
@@ -65,6 +74,7 @@ def cmd_live(args: argparse.Namespace, scenario: Scenario) -> int:
                 args.url,
                 speed=args.speed,
                 password=(lambda _user: password) if password else None,
+                carrier=carrier,
                 progress=progress_bar(scenario.name, not args.quiet and sys.stderr.isatty()),
             )
         )

@@ -70,7 +70,7 @@ async def voice_call(live: Live, http: aiohttp.ClientSession, who: Caller) -> No
     line = live.voice
     line.expect(caller)
     try:
-        ws = await http.ws_connect(f"{live.url}/media-stream", heartbeat=20)
+        ws = await http.ws_connect(live.media_stream_url, heartbeat=20)
     except aiohttp.ClientError as exc:
         live.fail(f"media-stream socket refused: {exc}")
         return

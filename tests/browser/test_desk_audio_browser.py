@@ -27,7 +27,7 @@ import pytest
 from aiohttp import ClientSession, ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestServer
 from browser_support import login, screenshot
-from demo_center import demo_config
+from demo_center import demo_config, media_stream_path
 
 from callcenter.app import create_app
 from callcenter.appkeys import BUS, CENTER, LOG
@@ -229,7 +229,7 @@ async def test_an_agent_talks_with_a_caller_in_the_browser(
     await page.wait_for_selector("#state-pill.AVAILABLE")
 
     session = ClientSession()
-    caller = Caller(session, str(server.make_url("/media-stream")).replace("http", "ws", 1))
+    caller = Caller(session, str(server.make_url(media_stream_path())).replace("http", "ws", 1))
     try:
         await caller.dial()
         await keys_through_ivr(server, caller)

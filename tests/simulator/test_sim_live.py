@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_center import demo_config
+from demo_center import demo_carrier, demo_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
@@ -20,6 +20,7 @@ from callcenter.config.loader import load_config
 from simulator.arrivals import poisson
 from simulator.live import run_live, users_yaml
 from simulator.live_cli import live_summary
+from simulator.live_desk import ServerGone
 from simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,7 +153,10 @@ async def test_voice_callers_key_through_the_real_ivr_over_the_media_stream(  # 
     )
     config = replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
     server = await aiohttp_server(create_app(config))
-    run = await asyncio.wait_for(run_live(scenario, str(server.make_url("")), speed=1.0), 60)
+    url = str(server.make_url(""))
+    with pytest.raises(ServerGone, match="refuses the simulator's calls"):  # no carrier: no calls
+        await run_live(scenario, url, speed=1.0)
+    run = await asyncio.wait_for(run_live(scenario, url, speed=1.0, carrier=demo_carrier()), 60)
     assert run.stopped is None and run.voice_calls == 2 and run.voice_as_chat == 0
     assert run.unfinished == []
     summary = live_summary(run)

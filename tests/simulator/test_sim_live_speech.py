@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from demo_center import demo_config
+from demo_center import demo_carrier, demo_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
@@ -114,7 +114,10 @@ async def test_spoken_answers_take_the_korean_menu_branch(  # type: ignore[no-un
     loop = asyncio.get_running_loop()
     started = loop.time()
     run = await asyncio.wait_for(
-        run_live(scenario, str(server.make_url("")), speech_cache=tmp_path / "caller-voice"), 45
+        run_live(
+            scenario, str(server.make_url("")), speech_cache=tmp_path / "caller-voice", carrier=demo_carrier()
+        ),
+        45,
     )
     took = loop.time() - started
     assert run.stopped is None and run.voice_calls == 6 and run.unfinished == []

@@ -46,6 +46,19 @@ def loopback_telephony() -> dict[str, Any]:
     }
 
 
+def demo_carrier() -> tuple[str, str]:
+    """The demo's carrier (``telephony.carriers`` of config/callcenter.yaml): name, secret."""
+    data = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    carrier = data["telephony"]["carriers"][0]
+    return str(carrier["name"]), str(carrier["secret"])
+
+
+def media_stream_path() -> str:
+    """``/media-stream`` with the demo carrier's credential, as a carrier dials it."""
+    name, secret = demo_carrier()
+    return f"/media-stream?carrier={name}&secret={secret}"
+
+
 def pinned_hours(calendars: dict[str, HoursConfig], hours: Hours) -> dict[str, HoursConfig]:
     if hours == "as configured":
         return calendars

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from aiohttp import ClientWebSocketResponse, WSMsgType
+from demo_center import media_stream_path
 
 from callcenter.speech import codecs
 
@@ -19,7 +20,8 @@ _calls = itertools.count(1)
 
 class StreamPhone:
     """``client`` is anything with ``ws_connect(path)``: aiohttp's ``TestClient`` or a
-    ``ClientSession`` with a ``base_url``. ``heard`` keeps each media frame decoded to PCM."""
+    ``ClientSession`` with a ``base_url``. ``heard`` keeps each media frame decoded to PCM.
+    The call comes through the demo's carrier (its secret in the URL)."""
 
     def __init__(self, client: Any, caller: str, called: str, freq: float) -> None:
         self.client = client
@@ -30,7 +32,7 @@ class StreamPhone:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def dial(self) -> None:
-        self.ws = ws = await self.client.ws_connect("/media-stream")
+        self.ws = ws = await self.client.ws_connect(media_stream_path())
         sid = self.sid
         await ws.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await ws.send_json(

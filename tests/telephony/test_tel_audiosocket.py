@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import struct
 import uuid
 
@@ -17,6 +19,7 @@ from callcenter.telephony.audiosocket import (
     AudioSocketServer,
     frame,
 )
+from callcenter.telephony.carriers import AddressAllowList
 from callcenter.telephony.media import AudioFrame, CallChannel, DigitPressed, HungUp
 
 pytestmark = pytest.mark.timeout(30)
@@ -100,3 +103,34 @@ async def test_caller_hangup_frame_and_bad_first_frame() -> None:
     bad_writer.close()
     await server.stop()
     assert caller.call_ids and len(caller.call_ids) == 1
+
+
+async def test_a_peer_off_the_allow_list_is_closed_at_once_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caller = Caller()
+    caplog.set_level(logging.WARNING, logger="callcenter.telephony.carriers")
+    server = AudioSocketServer("127.0.0.1", 0, caller, allow=AddressAllowList(["10.0.0.0/8", "::1"]))
+    await server.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(frame(KIND_UUID, uuid.uuid4().bytes) + frame(KIND_DTMF, b"1"))
+    # closed without a word: an end of stream, or a reset as our frames were never read
+    with contextlib.suppress(ConnectionResetError):
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    with contextlib.suppress(ConnectionResetError):
+        await writer.wait_closed()
+    await server.stop()
+    assert caller.call_ids == []  # no call reached the center
+    lines = [r.getMessage() for r in caplog.records if "telephony.refused" in r.getMessage()]
+    assert lines == ["telephony.refused front_end=audiosocket address=127.0.0.1 reason=address_not_allowed"]
+
+
+def test_the_allow_list_takes_addresses_and_networks_of_both_families() -> None:
+    allow = AddressAllowList(["127.0.0.1", "10.1.0.0/16", "::1"])
+    assert allow.allows("127.0.0.1") and allow.allows("10.1.2.3") and allow.allows("::1")
+    assert allow.allows("::ffff:10.1.2.3")  # an IPv4 peer on a dual-stack socket
+    assert not allow.allows("127.0.0.2") and not allow.allows("10.2.0.1") and not allow.allows("::2")
+    assert not allow.allows("") and not allow.allows("not-an-address")
+    default = AddressAllowList(["127.0.0.0/8", "::1"])  # telephony.audiosocket_allow's default
+    assert default.allows("127.0.0.5") and not default.allows("192.168.1.10")
