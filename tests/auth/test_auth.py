@@ -125,6 +125,55 @@ async def test_same_origin_post_with_token_passes(client: Client) -> None:
     assert res.status == 200
 
 
+def other_origins(own: str) -> list[str]:
+    """Origins that differ from ``own`` (``http://127.0.0.1:PORT``) in one part each."""
+    host, port = own.removeprefix("http://").rsplit(":", 1)
+    return [
+        f"https://{host}:{port}",  # the scheme only: refused although host and port match
+        f"http://{host}:{int(port) + 1}",
+        f"http://localhost:{port}",
+        f"http://{host}",  # port 80
+        f"http://user@{host}:{port}",
+        f"{own}/path",
+        "null",
+        "not a url",
+    ]
+
+
+async def test_the_origin_check_compares_scheme_host_and_port(client: Client) -> None:
+    await client.login("alice")
+    own = str(client.http.make_url("/")).rstrip("/")
+    for origin in other_origins(own):
+        res = await client.http.post("/api/v1/test/act/alice", headers={**client.headers(), "Origin": origin})
+        assert res.status == 403 and (await res.json())["error"]["field"] == "Origin", origin
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.http.ws_connect("/ws/test", origin=origin)
+        assert refused.value.status == 403, origin
+    upper = own.replace("http://", "HTTP://")  # the same origin, spelt otherwise
+    assert (
+        await client.http.post("/api/v1/test/act/alice", headers={**client.headers(), "Origin": upper})
+    ).status == 200
+    ws = await client.http.ws_connect("/ws/test", origin=own)
+    await ws.send_str("hi")
+    assert await ws.receive_json() == {"user": "alice"}
+    await ws.close()
+
+
+async def test_behind_a_tls_proxy_the_https_origin_is_ours(client: Client) -> None:
+    """A proxy that ends TLS says so in X-Forwarded-Proto (docs/auth.md): then the https
+    origin is ours and the http one is not."""
+    await client.login("alice")
+    own = str(client.http.make_url("/")).rstrip("/")
+    https = own.replace("http://", "https://")
+    proxied = {**client.headers(), "X-Forwarded-Proto": "https"}
+    passed = await client.http.post("/api/v1/test/act/alice", headers={**proxied, "Origin": https})
+    assert passed.status == 200
+    refused = await client.http.post("/api/v1/test/act/alice", headers={**proxied, "Origin": own})
+    assert refused.status == 403
+    ws = await client.http.ws_connect("/ws/test", origin=https, headers={"X-Forwarded-Proto": "https"})
+    await ws.close()
+
+
 async def test_sessions_expire_when_idle(client: Client) -> None:
     await client.login("alice")
     client.clock.advance(store.IDLE_S - 10)

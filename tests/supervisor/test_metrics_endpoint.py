@@ -1,33 +1,42 @@
 """``GET /metrics``: Prometheus text that prometheus_client's own parser reads, with the
 figures of the hand-written log fed live through the center (log + bus), and again after a
-restart from the stored log alone; each app has its own registry."""
+restart from the stored log alone; each app has its own registry. Only a scraper with the
+metrics token, or a supervisor or admin, may read it."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from demo_center import demo_config
 from prometheus_client.parser import text_string_to_metric_families
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, CLOCK
+from callcenter.config.model import MetricsConfig
 from callcenter.core.events import InteractionEvent
 from callcenter.supervisor import web as supervisor_web
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+TOKEN = "scraper-token-0123456789"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
 def make_app(db: Path) -> Any:
-    app = create_app(demo_config(f"sqlite+aiosqlite:///{db}"))
+    config = replace(demo_config(f"sqlite+aiosqlite:///{db}"), metrics=MetricsConfig(token=TOKEN))
+    app = create_app(config)
     supervisor_web.install(app)
     return app
 
 
 async def scrape(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    res = await client.get("/metrics")
+    res = await client.get("/metrics", headers=BEARER)
     assert res.status == 200 and res.content_type == "text/plain"
     out = {}
     for family in text_string_to_metric_families(await res.text()):
@@ -111,3 +120,27 @@ async def test_each_app_has_its_own_registry(aiohttp_client, tmp_path: Path) -> 
         await asyncio.sleep(0.01)
     assert sample(await scrape(one), "callcenter_queue_waiting", queue="general") == 1
     assert sample(await scrape(two), "callcenter_queue_waiting", queue="general") == 0
+
+
+async def test_only_the_token_or_a_supervisor_may_scrape(
+    aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await aiohttp_client(make_app(tmp_path / "cc.db"))
+    anonymous = await client.get("/metrics")
+    assert anonymous.status == 401 and "callcenter_agent_state" not in await anonymous.text()
+    for wrong in ("Bearer nope", f"Bearer {TOKEN}x", f"Basic {TOKEN}", "Bearer "):
+        res = await client.get("/metrics", headers={"Authorization": wrong})
+        assert res.status == 401 and (await res.json())["error"]["field"] == "Authorization", wrong
+    assert (await client.get("/metrics", headers=BEARER)).status == 200
+    for user, status in (("alice", 403), ("sam", 200), ("admin", 200)):
+        login = await client.post("/api/v1/auth/login", json={"username": user, "password": user})
+        assert login.status == 200
+        assert (await client.get("/metrics")).status == status, user
+    await client.close()
+    # the token may come from the environment; with none configured, only sessions
+    monkeypatch.setenv("H17_METRICS_TOKEN", TOKEN)
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'env.db'}")
+    for metrics, status in ((MetricsConfig(token_env="H17_METRICS_TOKEN"), 200), (MetricsConfig(), 401)):
+        other = await aiohttp_client(create_app(replace(config, metrics=metrics)))
+        assert (await other.get("/metrics", headers=BEARER)).status == status
+        await other.close()
