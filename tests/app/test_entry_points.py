@@ -111,7 +111,7 @@ async def refused(caller: Caller, method: str, path: str, websocket: bool) -> st
         return f"closed with {ws.close_code}" if closing and ws.close_code in (4401, 4403) else None
     if method != "GET":
         headers["X-CSRF-Token"] = caller.csrf
-    body = None if method == "GET" else {}
+    body: dict[str, object] | None = None if method == "GET" else {}
     async with caller.http.request(method, path, json=body, headers=headers, allow_redirects=False) as res:
         if res.status in (401, 403):
             return str(res.status)

@@ -6,8 +6,8 @@ metrics token, or a supervisor or admin, may read it."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
