@@ -175,3 +175,56 @@ def test_unopenable_database_is_one_clear_message(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cannot open database postgresql+asyncpg://nobody@127.0.0.1:1/none" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "telephony:\n  carriers:\n    - {name: trunk, secret: short}\n",
+            "callcenter.yaml:11: telephony.carriers[0]: a carrier secret must be at least 16 characters",
+        ),
+        (
+            "telephony:\n  carriers:\n    - {name: trunk}\n",
+            "callcenter.yaml:11: telephony.carriers[0]: a carrier needs exactly one of 'secret' and 'secret_env'",
+        ),
+        (
+            "telephony:\n  carriers:\n    - {name: trunk, secret_env: H17_UNSET_CARRIER_SECRET}\n",
+            "telephony.carriers[0]: the environment variable H17_UNSET_CARRIER_SECRET (secret_env) is not set",
+        ),
+        (
+            "telephony:\n  carriers:\n    - {name: Trunk One, secret: 0123456789abcdef}\n",
+            "telephony.carriers[0]: carrier name 'Trunk One' must start with a lowercase letter",
+        ),
+        (
+            "telephony:\n  carriers:\n"
+            "    - {name: trunk, secret: 0123456789abcdef}\n    - {name: trunk, secret: 0123456789abcdefg}\n",
+            "telephony: carriers: a name is listed twice",
+        ),
+        (
+            "telephony:\n  audiosocket_allow: [127.0.0.1, asterisk.local]\n",
+            "telephony: audiosocket_allow: 'asterisk.local' is not an IP address or network",
+        ),
+        ("metrics: {token: short}\n", "metrics: a metrics token secret must be at least 16 characters"),
+    ],
+)
+def test_carrier_audiosocket_and_metrics_credentials_are_checked_at_load(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    problems = problems_of(write(tmp_path, GOOD + text))
+    assert any(expected in p for p in problems), problems
+    assert not any(
+        "0123456789abcdef" in p or "short" in p.split(":")[-1] for p in problems
+    )  # no secret shown
+
+
+def test_a_carrier_secret_may_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("H17_CARRIER_SECRET", "from-the-environment-1234")
+    text = GOOD + "telephony:\n  carriers:\n    - {name: trunk, secret_env: H17_CARRIER_SECRET}\n"
+    config = load_config(write(tmp_path, text))
+    carrier = config.telephony.carriers[0]
+    assert carrier.secret == "" and carrier.secret_value() == "from-the-environment-1234"
+    assert config.telephony.audiosocket_allow == ["127.0.0.0/8", "::1"]  # loopback unless told
+    assert load_config(DEMO).telephony.carriers[0].name == "demo"  # the demo has a carrier
