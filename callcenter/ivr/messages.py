@@ -77,6 +77,7 @@ class VerificationCompleted:
     verified: bool
     customer: Mapping[str, Any] | None = None
     customer_id: str | None = None
+    unavailable: bool = False  # the CRM could not answer: not a wrong answer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -326,6 +326,9 @@ class IvrSession:
         self._request_id, self._deadline, self._phase = None, None, "idle"
         self._forget_answers(node)
         customer_id = event.customer_id or (event.customer or {}).get("id")
+        if event.unavailable:
+            self._verify_failed(method, now, reason="unavailable")
+            return node.failed
         if event.verified and event.customer and customer_id:
             return self._verified(node, method, str(customer_id), event.customer, now)
         if method == "token":  # the token named nobody the CRM knows: ask, as without one
