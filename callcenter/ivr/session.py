@@ -447,7 +447,8 @@ class IvrSession:
                 return self._collected(node, now)
             self._buffer += key
             if len(self._buffer) >= node.max_length:
-                self._typeahead = keys[i + 1 :]
+                rest = keys[i + 1 :]  # a terminator keyed after a full entry ends it, too
+                self._typeahead = rest[1:] if node.terminator and rest[:1] == node.terminator else rest
                 return self._collected(node, now)
         self._deadline = now + node.inter_digit_s
         return None
