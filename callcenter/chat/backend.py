@@ -23,6 +23,8 @@ from typing import Any
 
 from callcenter.acd import model as m
 from callcenter.chat.ivr_channel import ChatIvrChannel
+from callcenter.chat.login_token import LoginTokenError, check_login_token
+from callcenter.chat.protocol import ChatProtocolError, Start
 from callcenter.chat.sessions import ChatSession, ChatSessions
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
@@ -60,6 +62,7 @@ class ChatBackend:
                     called=entry,
                     contact_id=session.contact_id,
                     attributes={"name": session.name} if session.name else None,
+                    login_customer_id=session.login_customer_id,
                 )
             except CallcenterError:
                 log.exception("chat %s: the IVR did not start; showing topics", session.contact_id)
@@ -186,6 +189,24 @@ class ChatBackend:
             self.log(session, "contact.ended", {"reason": "node_lost", "was": "ivr"})
         if self.sessions is not None:
             self.sessions.finish(session, "node_lost", ask_rating=False)
+
+    def login(self, start: Start) -> str | None:
+        """The customer a new chat's ``login_token`` names, checked against
+        ``crm.login_token_secret`` and the center's clock; a bad one is refused with an
+        error frame naming ``login_token`` (typed details are never an identification)."""
+        if start.login_token is None:
+            return None
+        crm = self.center.config.crm
+        try:
+            return check_login_token(
+                start.login_token,
+                secret=crm.login_token_secret,
+                now=self.center.clock.now(),
+                max_ttl_s=crm.login_token_max_ttl_s,
+            )
+        except LoginTokenError as exc:
+            log.warning("chat login token refused: %s", exc.code)
+            raise ChatProtocolError(exc.code, exc.message, field="login_token") from None
 
     # The desk side -------------------------------------------------------------------------------
 

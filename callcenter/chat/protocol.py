@@ -1,10 +1,14 @@
 """The customer chat WebSocket protocol (``/ws/chat``), version 1.
 
 Customer -> server frames (JSON objects with a ``type``):
-  ``start``  {name?, email?, phone?, entry?, resume?}  first frame; ``entry`` is the widget
-             id a chat flow claims (``/chat?entry=web-bank``; default: the chat's default
-             flow); ``resume`` is the token from an earlier ``session`` frame, to continue
-             the same chat after a reconnect;
+  ``start``  {name?, email?, phone?, entry?, resume?, login_token?}  first frame; ``entry``
+             is the widget id a chat flow claims (``/chat?entry=web-bank``; default: the
+             chat's default flow); ``resume`` is the token from an earlier ``session``
+             frame, to continue the same chat after a reconnect; name, e-mail and phone are
+             what the customer typed (claims, never an identification); ``login_token`` a
+             token signed by the bank's web login (``chat/login_token.py``); a forged,
+             expired or malformed one is refused with an ``error`` naming ``login_token``
+             and no chat starts (the socket stays open for another ``start``);
   ``text``   {text}       something the customer typed;
   ``choose`` {key}        a menu button pressed (the same as keying that digit);
   ``typing`` {}           the customer is typing (forwarded to the agent);
@@ -38,6 +42,7 @@ class Start:
     phone: str | None = None
     entry: str | None = None
     resume: str | None = None
+    login_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -59,6 +59,7 @@ class ChatSession:
         self.token = token or secrets.token_urlsafe(24)
         self.name, self.email, self.phone = start.name, start.email, start.phone
         self.entry = start.entry or ""
+        self.login_customer_id: str | None = None  # named by a checked login token
         self.sockets: set[WsSender] = set()
         self.history: list[Frame] = []
         self._ended = self._rated = self._queued = False
@@ -133,8 +134,12 @@ class ChatSessions:
         *,
         grace_s: float = 120.0,
         store: ChatStore | None = None,
+        login: Callable[[Start], str | None] | None = None,
     ) -> None:
+        """``login`` checks a new chat's ``login_token`` (the customer id it names, or
+        ``ChatProtocolError`` naming the field) before the chat starts."""
         self._backend = backend
+        self._login = login
         self._new_id = new_contact_id
         self.grace_s = grace_s
         self.store = store
@@ -225,7 +230,9 @@ class ChatSessions:
                 self._by_contact[session.contact_id] = session
                 await self._backend.resumed(session)
             return session
+        login = self._login(message) if self._login is not None else None
         session = ChatSession(self._new_id(), message)
+        session.login_customer_id = login
         self._by_token[session.token] = session
         self._by_contact[session.contact_id] = session
         if self.store is not None:

@@ -133,7 +133,10 @@ class CrmConfig:
     customer's previous contact arrived within ``repeat_window_days``. ``route_rules``
     send contacts to another queue by the caller's CRM attributes (``CrmRouteRule``).
     ``demo_customers`` > 0 seeds that many synthetic customers (and the demo callers,
-    ``demo.py``) when the server starts on a store with no customers."""
+    ``demo.py``) when the server starts on a store with no customers.
+    ``login_token_secret`` is the HMAC key of the login tokens the bank's web login hands
+    the chat widget (``chat/login_token.py``; empty: tokens are refused), which may expire
+    at most ``login_token_max_ttl_s`` ahead."""
 
     default_country_code: str = "+1"
     lookup_budget_ms: int = 200
@@ -142,9 +145,15 @@ class CrmConfig:
     route_rules: list[CrmRouteRule] = field(default_factory=list)
     demo_customers: int = 0
     external: ExternalCrmConfig | None = None
+    login_token_secret: str = field(default="", repr=False)
+    login_token_max_ttl_s: float = 600.0
 
     def __post_init__(self) -> None:
         parse_country_code(self.default_country_code)  # raises ValueError with the reason
+        if self.login_token_secret and len(self.login_token_secret) < 16:
+            raise ValueError("login_token_secret must be at least 16 characters (or empty: no login tokens)")
+        if not 0 < self.login_token_max_ttl_s <= 86400:
+            raise ValueError("login_token_max_ttl_s must be more than 0 and at most 86400")
         if self.lookup_budget_ms < 0:
             raise ValueError("lookup_budget_ms must be 0 or more")
         if self.repeat_window_days <= 0:

@@ -7,7 +7,10 @@ demo callers below, then the nightly scores. A store that already has customers 
 alone, so a restart or a real customer base is never touched.
 
 The demo callers are the numbers the tests, the browser test and the docs dial:
-``+972501234567`` is Noa Levi, a hand-set ``top`` tier customer with an open complaint.
+``+972501234567`` is Noa Levi, a hand-set ``top`` tier customer with an open complaint,
+account ``AC90000001``, PIN ``4321``, born 1988-05-14 (what a verify node asks for; the
+PIN is stored as its hash). A store seeded before credentials existed gets the demo
+callers' credentials on the next start.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.crm_link.config import CrmConfig
-from callcenter.crm_link.schema import contact_points, customers, orders, tickets
+from callcenter.crm_link.schema import contact_points, customer_credentials, customers, orders, tickets
 from callcenter.crm_link.scores import refresh_scores
 from callcenter.crm_link.seed import seed
+from callcenter.crm_link.verification import hash_pin
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +47,14 @@ class DemoCaller:
     email: str
     ticket_id: str
     ticket_subject: str
+    pin: str  # stored as its hash
+    birth_date: str
 
 
 DEMO_CALLERS = (
     DemoCaller(
         customer_id="cus-demo-0001",
-        account_number="AC-DEMO-1",
+        account_number="AC90000001",  # keyed as 90000001
         name="Levi",
         first_name="Noa",
         language="he",
@@ -57,6 +63,8 @@ DEMO_CALLERS = (
         email="noa.levi@example.com",
         ticket_id="tic-demo-0001",
         ticket_subject="Card payment declined twice",
+        pin="4321",
+        birth_date="1988-05-14",
     ),
 )
 
@@ -69,6 +77,7 @@ async def ensure_demo_customers(engine: AsyncEngine, config: CrmConfig, now: flo
     async with engine.connect() as conn:
         present = (await conn.execute(select(func.count()).select_from(customers))).scalar_one()
     if present:
+        await _ensure_credentials(engine)
         return 0
     until = datetime.fromtimestamp(now, UTC).date()
     stats = await seed(
@@ -79,10 +88,31 @@ async def ensure_demo_customers(engine: AsyncEngine, config: CrmConfig, now: flo
         await conn.execute(insert(contact_points), [p for c in DEMO_CALLERS for p in _points(c)])
         await conn.execute(insert(tickets), [_ticket_row(c, now) for c in DEMO_CALLERS])
         await conn.execute(insert(orders), [o for c in DEMO_CALLERS for o in _orders(c, now)])
+    await _ensure_credentials(engine)
     await refresh_scores(engine, now)
     written = stats.customers + len(DEMO_CALLERS)
     log.info("demo CRM: seeded %d customers (demo caller %s)", written, DEMO_CALLERS[0].phone)
     return written
+
+
+async def _ensure_credentials(engine: AsyncEngine) -> None:
+    """The demo callers' PIN and date of birth, unless they have credentials already."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            select(customers.c.id).where(
+                customers.c.id.in_([c.customer_id for c in DEMO_CALLERS]),
+                customers.c.id.not_in(select(customer_credentials.c.customer_id)),
+            )
+        )
+        missing = {row[0] for row in found}
+    rows = [
+        {"customer_id": c.customer_id, "pin_hash": hash_pin(c.pin), "birth_date": c.birth_date}
+        for c in DEMO_CALLERS
+        if c.customer_id in missing
+    ]
+    if rows:
+        async with engine.begin() as conn:
+            await conn.execute(insert(customer_credentials), rows)
 
 
 def _customer_row(c: DemoCaller, now: float) -> dict[str, Any]:

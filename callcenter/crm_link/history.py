@@ -160,3 +160,19 @@ async def customer_of(engine: AsyncEngine, contact_id: str) -> str | None:
         found = await conn.execute(select(contacts.c.customer_id).where(contacts.c.contact_id == contact_id))
         value = found.scalar()
     return None if value is None else str(value)
+
+
+async def verification_of(engine: AsyncEngine, contact_id: str) -> tuple[str, str] | None:
+    """``(customer_id, method)`` of the last ``contact.verified`` of ``contact_id``: whom the
+    contact proved to be (by ``pin``, ``dob`` or ``token``); None while unverified."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            select(events.c.data)
+            .where(events.c.contact_id == contact_id, events.c.type == "contact.verified")
+            .order_by(events.c.seq.desc())
+            .limit(1)
+        )
+        data = found.scalar()
+    if not data or not data.get("customer_id"):
+        return None
+    return str(data["customer_id"]), str(data.get("method") or "")

@@ -150,6 +150,12 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         "properties": {
             "contact_id": {"type": "string"},
             "identified": {"type": "boolean"},
+            "verified": {
+                "type": "boolean",
+                "description": "false: the card is a candidate (the caller's number, what a chat "
+                "customer typed); confirm the customer's identity before disclosing anything",
+            },
+            "verified_by": {"type": ["string", "null"], "enum": ["pin", "dob", "token", None]},
             "customer": {"$ref": _REF + "Customer"},
             "attributes": {"type": "object", "additionalProperties": {"type": "string"}},
             "open_tickets": {"type": "array", "items": {"$ref": _REF + "Ticket"}},

@@ -6,6 +6,9 @@
   ``value`` so a caller's number finds its customer with one index probe.
 - ``orders``, ``tickets`` (``contact_ids`` lists the contacts that were about it),
   ``customer_notes``, ``survey_answers``.
+- ``customer_credentials`` (migration ``crm_0002``): what a customer proves who they are
+  with in the IVR and the chat: the PIN's scrypt hash (never the PIN), the date of birth
+  (``YYYY-MM-DD``).
 - ``customer_scores``: what ``refresh_scores`` computes from the analytics, one row per
   customer, rewritten by the nightly ``callcenter crm refresh``.
 
@@ -116,4 +119,21 @@ customer_scores = Table(
     Column("last_order_at", Time),
 )
 
-CRM_TABLES = (customers, contact_points, orders, tickets, customer_notes, survey_answers, customer_scores)
+customer_credentials = Table(
+    "customer_credentials",
+    metadata,
+    Column("customer_id", String(32), ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("pin_hash", String(200)),
+    Column("birth_date", String(10)),
+)
+
+CRM_TABLES = (
+    customers,
+    contact_points,
+    orders,
+    tickets,
+    customer_notes,
+    survey_answers,
+    customer_scores,
+    customer_credentials,
+)

@@ -2,7 +2,11 @@
 dict. ``build_screen_pop`` is pure (tests and the simulator call it with plain data);
 ``load_screen_pop`` gathers the data with a handful of indexed queries and calls it.
 
-Payload keys: ``contact_id``, ``identified``, ``customer`` (the card), ``attributes`` (what
+Payload keys: ``contact_id``, ``identified``, ``verified`` and ``verified_by`` (the
+identity's level: a card found by the caller's number or what a chat customer typed is a
+candidate, ``verified: false``, for the agent to confirm by asking; ``true`` once the
+contact proved it in the IVR or by a login token, ``verified_by`` ``pin`` / ``dob`` /
+``token``), ``customer`` (the card), ``attributes`` (what
 routing matched on), ``open_tickets``, ``recent_contacts`` (the last N with disposition,
 notes and rating), ``ivr`` (flow, path, what the caller keyed or said, masked as logged),
 ``repeat`` (None, or the warning: reason, previous contact, ticket, days since).
@@ -16,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callcenter.crm_link.analytics import ContactRecord, is_repeat_contact
-from callcenter.crm_link.history import contact_history, customer_of, ivr_trail
+from callcenter.crm_link.history import contact_history, customer_of, ivr_trail, verification_of
 from callcenter.crm_link.model import CustomerCard, contact_attributes, unidentified_card
 from callcenter.crm_link.records import list_tickets, open_ticket_ids
 from callcenter.crm_link.store import SqlCrmStore
@@ -34,12 +38,17 @@ def build_screen_pop(
     ivr: Mapping[str, Any] | None = None,
     repeat_window_days: float = 7.0,
     history_limit: int = 5,
+    verified_by: str | None = None,
 ) -> dict[str, Any]:
     """The payload for ``contact_id`` (see module docstring). ``history`` must not contain
-    the contact itself; only its first ``history_limit`` entries are shown."""
+    the contact itself; only its first ``history_limit`` entries are shown. ``verified_by``
+    is how the contact proved to be this card's customer (None: unverified)."""
+    verified = card.identified and verified_by is not None
     return {
         "contact_id": contact_id,
         "identified": card.identified,
+        "verified": verified,
+        "verified_by": verified_by if verified else None,
         "customer": card.to_dict(),
         "attributes": contact_attributes(card, contact_id=contact_id),
         "open_tickets": [dict(t) for t in open_tickets],
@@ -100,7 +109,11 @@ async def load_screen_pop(
     """Build the pop for ``contact_id`` from the database. Pass the ``card`` the offer
     already has, or a ``customer_id`` to look it up; with neither, the customer the log
     identified on this contact is used; with none (or an unknown id) the
-    pop is the unidentified one with the IVR trail only."""
+    pop is the unidentified one with the IVR trail only. A customer the contact verified
+    (``contact.verified``) is shown, as verified, over any candidate."""
+    proof = await verification_of(store.engine, contact_id)
+    if proof is not None and (card is None or card.customer_id != proof[0]):
+        card, customer_id = None, proof[0]
     if card is None and customer_id is None:
         customer_id = await customer_of(store.engine, contact_id)
     if card is None and customer_id is not None:
@@ -124,4 +137,5 @@ async def load_screen_pop(
         ivr=ivr,
         repeat_window_days=store.config.repeat_window_days,
         history_limit=limit,
+        verified_by=proof[1] if proof is not None and proof[0] == card.customer_id else None,
     )

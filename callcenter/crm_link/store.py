@@ -8,6 +8,7 @@ customers. Writes check the same rules as the CSV import (``inputs.py``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -21,7 +22,14 @@ from callcenter.crm_link.inputs import CrmInputError, customer_values
 from callcenter.crm_link.model import CustomerCard, LookupBy, RecentContact
 from callcenter.crm_link.phone import InvalidEmail, InvalidPhone, normalize_email, normalize_phone
 from callcenter.crm_link.records import self_service_answer
-from callcenter.crm_link.schema import contact_points, customer_scores, customers, tickets
+from callcenter.crm_link.schema import (
+    contact_points,
+    customer_credentials,
+    customer_scores,
+    customers,
+    tickets,
+)
+from callcenter.crm_link.verification import birth_dates, hash_pin, pin_matches
 from callcenter.storage.schema import contacts
 
 DAY_S = 86400.0
@@ -136,6 +144,52 @@ class SqlCrmStore:
         if card.customer_id is None:
             return None
         return await self_service_answer(self.engine, want, card.customer_id)
+
+    # Public methods for verification ----------------------------------------------------
+
+    async def set_credentials(
+        self, customer_id: str, *, pin: str | None = None, birth_date: str | None = None
+    ) -> None:
+        """Store what the customer proves who they are with: the PIN (kept as its scrypt
+        hash) and the date of birth (``YYYY-MM-DD``). None leaves that part as it is."""
+        values: dict[str, Any] = {}
+        if pin is not None:
+            values["pin_hash"] = await asyncio.to_thread(hash_pin, pin)
+        if birth_date is not None:
+            values["birth_date"] = birth_date
+        async with self.engine.begin() as conn:
+            found = await conn.execute(
+                select(customer_credentials.c.customer_id).where(
+                    customer_credentials.c.customer_id == customer_id
+                )
+            )
+            if found.first() is None:
+                await conn.execute(insert(customer_credentials).values(customer_id=customer_id, **values))
+            elif values:
+                await conn.execute(
+                    update(customer_credentials)
+                    .where(customer_credentials.c.customer_id == customer_id)
+                    .values(**values)
+                )
+
+    async def check_secret(self, customer_id: str | None, method: str, secret: str) -> bool:
+        """Is ``secret`` the customer's PIN (``method`` ``pin``) or date of birth (``dob``,
+        keyed as DDMMYYYY or YYYYMMDD)? An unknown customer, or one without that
+        credential, costs the same PIN hash and answers False."""
+        row = None
+        if customer_id is not None:
+            async with self.engine.connect() as conn:
+                found = await conn.execute(
+                    select(customer_credentials).where(customer_credentials.c.customer_id == customer_id)
+                )
+                row = found.mappings().first()
+        if method == "pin":
+            encoded = row["pin_hash"] if row is not None else None
+            return await asyncio.to_thread(pin_matches, secret, encoded)
+        if method == "dob":
+            stored = row["birth_date"] if row is not None else None
+            return stored is not None and stored in birth_dates(secret)
+        return False
 
     async def card(self, customer_id: str) -> CustomerCard | None:
         """The card of a known customer id (the desk's refresh, the screen pop)."""

@@ -29,6 +29,8 @@ from callcenter.ivr.messages import (
     StopRecognition,
     TransferExternal,
     UnexpectedInput,
+    VerificationCompleted,
+    VerifyCustomer,
     VoicemailRecorded,
 )
 from callcenter.ivr.model import Flow
@@ -66,6 +68,8 @@ __all__ = [
     "StopRecognition",
     "TransferExternal",
     "UnexpectedInput",
+    "VerificationCompleted",
+    "VerifyCustomer",
     "VoicemailRecorded",
     "load_flows",
 ]

@@ -72,6 +72,7 @@ def collect_valid(node: Collect, value: str) -> bool:
 
 
 def typed_digits(text: str) -> str | None:
-    """Chat text (or speech) that is only keys, spaces and dashes, as keys; else None."""
-    keys = "".join(text.split()).replace("-", "")
+    """Chat text (or speech) that is only keys, spaces, dashes, dots and slashes (a date
+    typed as 14.05.1988), as keys; else None."""
+    keys = "".join(text.split()).replace("-", "").replace(".", "").replace("/", "")
     return keys if keys and all(k in KEYS for k in keys) else None

@@ -10,7 +10,11 @@ flows keeps the previous set when the new one has a mistake. Checks, in order:
 * menus: no key or phrase twice; phrases the recognizer cannot know (a warning);
 * graph: every node reachable from ``start``; no loop through nodes that never wait for
   the caller (say, set, branch, lookup); from every menu, collect and survey some path
-  reaches an ending node (queue, callback, transfer, hangup) — a menu with a way out.
+  reaches an ending node (queue, callback, transfer, hangup) — a menu with a way out;
+* identity: no node that discloses personal data from the customer's record (a
+  self-service lookup, a text naming ``customer.*`` or ``answer.*`` or a variable copied
+  from them, ``discloses: true``) can be reached from ``start`` except through a verify
+  node's ``verified`` branch; a verify node's ``secret`` is keyed into sensitive collects.
 
 The graph checks run only when every node of the file was built, so one typo does not
 bury its file under follow-on reports.
@@ -18,6 +22,7 @@ bury its file under follow-on reports.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,15 +38,20 @@ from callcenter.ivr.model import (
     WAITING_KINDS,
     Branch,
     Callback,
+    Collect,
     Flow,
     FlowHeader,
     Menu,
     Node,
     Queue,
+    SetVars,
     Survey,
+    Verify,
     check_node_id,
+    disclosure,
     edges,
     normalise,
+    personal_names,
 )
 
 Vocabulary = Iterable[str] | Callable[[str], bool] | None
@@ -311,6 +321,7 @@ class _FileChecker:
         for nid, ts in succ.items():
             for t in ts:
                 pred[t].append(nid)
+        self._identity(start, nodes, succ)
         can_end = _reach([nid for nid, n in nodes.items() if n.kind in ENDING_KINDS], pred)
         for nid, node in nodes.items():
             if nid in reachable and nid not in can_end and node.kind in ("menu", "collect", "survey"):
@@ -319,6 +330,68 @@ class _FileChecker:
                     f"{node.kind} {nid!r} has no way out: no path from it reaches "
                     "a queue, callback, transfer or hangup node",
                 )
+
+    def _identity(self, start: str, nodes: Mapping[str, Node], succ: Mapping[str, list[str]]) -> None:
+        """Personal data only after verification; secrets only through sensitive collects."""
+        personal = _personal_vars(nodes)
+        # the walk a contact can take without ever passing a verify node's 'verified' branch
+        unverified = {
+            nid: [t for p, t in edges(n) if not (isinstance(n, Verify) and p == "verified")]
+            for nid, n in nodes.items()
+        }
+        parent: dict[str, str | None] = {start: None}
+        todo = [start]
+        while todo:
+            nid = todo.pop(0)
+            for nxt in unverified[nid]:
+                if nxt not in parent:
+                    parent[nxt] = nid
+                    todo.append(nxt)
+        for nid in parent:
+            why = disclosure(nodes[nid], personal)
+            if why is not None:
+                path: list[str] = []
+                step: str | None = nid
+                while step is not None:
+                    path.append(step)
+                    step = parent[step]
+                self.error(
+                    f"nodes.{nid}",
+                    f"discloses personal data ({why}) but can be reached without verification: "
+                    + " -> ".join(reversed(path))
+                    + "; put it behind a verify node's 'verified' branch",
+                )
+        sensitive = {
+            (n.var or f"digits.{nid}"): n.sensitive for nid, n in nodes.items() if isinstance(n, Collect)
+        }
+        for nid, node in nodes.items():
+            if isinstance(node, Verify) and node.secret:
+                for name in _PLACEHOLDER.findall(node.secret):
+                    if not sensitive.get(name, False):
+                        self.error(
+                            f"nodes.{nid}.secret",
+                            f"{{{name}}} must be the variable of a collect node with sensitive: true "
+                            "(a PIN or a date of birth never reaches the log)",
+                        )
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_.]+)\}")
+
+
+def _personal_vars(nodes: Mapping[str, Node]) -> frozenset[str]:
+    """Variables that ``set`` nodes or menu options fill from personal data (to a fixpoint)."""
+    writes: list[tuple[str, str]] = []
+    for node in nodes.values():
+        if isinstance(node, SetVars):
+            writes += list(node.values.items())
+        elif isinstance(node, Menu):
+            writes += [kv for option in node.options for kv in option.set.items()]
+    personal: frozenset[str] = frozenset()
+    while True:
+        more = personal | {name for name, value in writes if personal_names(value, personal)}
+        if more == personal:
+            return personal
+        personal = more
 
 
 def _reach(starts: list[str], succ: Mapping[str, list[str]]) -> set[str]:

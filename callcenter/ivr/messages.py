@@ -20,11 +20,15 @@ from callcenter.core.events import RecordEvent
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionStarted:
-    """The call or chat reached the IVR. ``caller`` is the calling number ("" if withheld)."""
+    """The call or chat reached the IVR. ``caller`` is the calling number ("" if withheld),
+    a claim that identifies nobody until a verify node proves it. ``login_customer_id``:
+    the customer a signed login token handed to the chat widget names (its signature and
+    expiry were checked); a verify node turns it into a verified identity."""
 
     caller: str
     called: str
     channel: str
+    login_customer_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +68,19 @@ class LookupCompleted:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VerificationCompleted:
+    """The answer to ``VerifyCustomer``. ``verified``: the account and secret (or the
+    login token) belong to ``customer`` (its card). ``customer_id`` is set when the account
+    exists even if the secret was wrong (for the log; never shown to the contact)."""
+
+    request_id: str
+    verified: bool
+    customer: Mapping[str, Any] | None = None
+    customer_id: str | None = None
+    unavailable: bool = False  # the CRM could not answer: not a wrong answer
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VoicemailRecorded:
     path: str
     seconds: float
@@ -95,6 +112,7 @@ IvrInput = (
     | PromptFinished
     | CallerHungUp
     | LookupCompleted
+    | VerificationCompleted
     | VoicemailRecorded
     | ContactCompleted
     | QueueStatusChanged
@@ -143,6 +161,22 @@ class LookupCustomer:
     by: Literal["caller_number", "account_number", "customer_id"]
     value: str
     want: str = "customer"
+    for_customer: str | None = None  # a self-service answer only for this verified customer
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyCustomer:
+    """Check who the contact is; answer with ``VerificationCompleted(request_id=...)``.
+    ``method`` ``pin`` / ``dob``: does ``secret`` (the PIN, or the date of birth as keyed)
+    match the customer with account number ``account``? ``token``: the customer
+    ``customer_id`` a checked login token named (``account`` and ``secret`` empty).
+    Never log ``secret``."""
+
+    request_id: str
+    method: Literal["pin", "dob", "token"]
+    account: str = ""
+    secret: str = field(default="", repr=False)
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,6 +227,7 @@ IvrCommand = (
     | StartRecognition
     | StopRecognition
     | LookupCustomer
+    | VerifyCustomer
     | RouteToQueue
     | OfferCallback
     | StartVoicemail

@@ -67,6 +67,7 @@ class Say:
     text: str
     next: str
     barge_in: bool = False
+    discloses: bool = False  # true: says something personal the loader cannot see in the text
 
     def __post_init__(self) -> None:
         check_template(self.text)
@@ -180,9 +181,51 @@ class Lookup:
     found: str
     not_found: str
     timeout_s: float = 5.0
+    discloses: bool = False  # a self-service answer (want other than customer) always does
 
     def __post_init__(self) -> None:
         check_template(self.value)
+        _positive("timeout_s", self.timeout_s)
+
+
+VerifyMethod = Literal["pin", "dob", "token"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verify:
+    """Prove who the contact is before anything personal is disclosed.
+
+    A session that is verified already goes on at ``verified`` at once; one that holds a
+    signed login token (a chat started from the bank's web login) is verified by it.
+    Otherwise ``method`` decides: ``token`` asks nothing and goes on at ``failed``;
+    ``pin`` / ``dob`` check ``account`` (a template, the account number) with ``secret``
+    (the PIN, or the date of birth as DDMMYYYY or YYYYMMDD), keyed into collect nodes that
+    ``ask`` leads to and that come back here. Both empty: go to ``ask``. A wrong answer
+    says ``no_match``, forgets what was keyed and goes to ``ask`` again, until the
+    session's wrong answers reach ``attempts``: then (and on every later verify node of
+    the session) ``failed``."""
+
+    kind: str = "verify"
+    method: VerifyMethod
+    account: str = ""
+    secret: str = ""
+    ask: str | None = None
+    verified: str
+    failed: str
+    attempts: int = 3
+    no_match: str = "Sorry, that does not match our records."
+    timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for text in (self.account, self.secret, self.no_match):
+            check_template(text)
+        if self.method == "token":
+            if self.account or self.secret or self.ask:
+                raise ValueError("method token asks nothing: leave out account, secret and ask")
+        elif not (self.account and self.secret and self.ask):
+            raise ValueError(f"method {self.method} needs 'account', 'secret' and 'ask'")
+        if not 1 <= self.attempts <= 10:
+            raise ValueError("attempts must be between 1 and 10")
         _positive("timeout_s", self.timeout_s)
 
 
@@ -310,6 +353,7 @@ Node = (
     | Menu
     | Collect
     | Lookup
+    | Verify
     | Branch
     | SetVars
     | Queue
@@ -325,6 +369,7 @@ NODE_KINDS: Mapping[str, type[Node]] = {
     "menu": Menu,
     "collect": Collect,
     "lookup": Lookup,
+    "verify": Verify,
     "branch": Branch,
     "set": SetVars,
     "queue": Queue,
@@ -379,6 +424,42 @@ class Flow:
         return self.nodes[node_id]
 
 
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_.]+)\}")
+PERSONAL_PREFIXES = ("customer.", "answer.")
+
+
+def is_personal(name: str, personal: frozenset[str] = frozenset()) -> bool:
+    """A variable holding data from the customer's record: ``customer.*``, ``answer.*``,
+    or one a ``set`` copied them into (``personal``, worked out by the loader)."""
+    return name.startswith(PERSONAL_PREFIXES) or name in personal
+
+
+def personal_names(text: str, personal: frozenset[str] = frozenset()) -> list[str]:
+    return [n for n in _PLACEHOLDER.findall(text) if is_personal(n, personal)]
+
+
+def prompt_texts(node: Node) -> list[tuple[str, str]]:
+    """``(field, text)`` of every text the contact hears or reads at this node."""
+    names = ("text", "prompt", "no_input", "no_match", "announce")
+    return [(n, t) for n in names if isinstance(t := getattr(node, n, None), str) and t]
+
+
+def disclosure(node: Node, personal: frozenset[str] = frozenset()) -> str | None:
+    """Why this node discloses personal data from the customer's record (None: it does
+    not): a self-service lookup (``want`` other than ``customer``), a text naming
+    ``customer.*``, ``answer.*`` or a variable copied from them, or ``discloses: true``.
+    Such a node must not be reachable without verification (the loader checks it)."""
+    if getattr(node, "discloses", False):
+        return "it is marked discloses: true"
+    if isinstance(node, Lookup) and node.want != "customer":
+        return f"it looks up the customer's {node.want}"
+    for name, text in prompt_texts(node):
+        found = personal_names(text, personal)
+        if found:
+            return f"its {name} says {{{found[0]}}}"
+    return None
+
+
 def normalise(text: str) -> str:
     """Lowercase, single-spaced: how spoken phrases and recognized text are compared."""
     return " ".join(text.lower().split())
@@ -396,6 +477,10 @@ def edges(node: Node) -> list[tuple[str, str]]:
         out += [("next", node.next), ("fallback", node.fallback)]
     elif isinstance(node, Lookup):
         out += [("found", node.found), ("not_found", node.not_found)]
+    elif isinstance(node, Verify):
+        if node.ask is not None:
+            out.append(("ask", node.ask))
+        out += [("verified", node.verified), ("failed", node.failed)]
     elif isinstance(node, Branch):
         out += [(f"cases[{i}].next", c.next) for i, c in enumerate(node.cases)]
         out.append(("otherwise", node.otherwise))

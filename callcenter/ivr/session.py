@@ -16,18 +16,27 @@ The session sits in one phase at a time:
 * ``input``: waiting for keys or speech, with a no-input timer (or, once a collect node
   has keys, an inter-digit timer);
 * ``lookup``: waiting for ``LookupCompleted`` (timer: give up and take ``not_found``);
+* ``verifying``: waiting for ``VerificationCompleted`` (timer: the CRM did not answer;
+  take ``failed`` without counting a wrong answer);
 * ``recording``: waiting for ``VoicemailRecorded``;
 * ``queued``: handed to the ACD; announcements on ``QueueStatusChanged``; on
   ``ContactCompleted`` the flow continues at the queue node's ``after`` (a survey).
 
 Nodes that do not wait (set, branch, a lookup without a value) run straight through, at
 most ``MAX_STEPS`` at a time; load-time validation already rejects such loops.
+Identity has a level: ``unverified`` (the caller's number, a chat's typed details, or
+nothing: a claim) until a verify node proves it (account number plus PIN or date of
+birth, or a signed login token), then ``verified`` for the rest of the session
+(variables ``identity`` and ``identity.by``). Self-service lookups refuse to run while
+unverified (the loader already rejects flows that could reach them), and only answer for
+the verified customer.
 Keys pressed while a barge-in prompt plays cut it off and count as input; keys left over
 (``12`` at a menu where ``1`` leads to a collect node) are typed ahead into the next node.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
@@ -68,6 +77,8 @@ from callcenter.ivr.messages import (
     StopRecognition,
     TransferExternal,
     UnexpectedInput,
+    VerificationCompleted,
+    VerifyCustomer,
     VoicemailRecorded,
 )
 from callcenter.ivr.model import (
@@ -85,14 +96,17 @@ from callcenter.ivr.model import (
     SetVars,
     Survey,
     Transfer,
+    Verify,
     Voicemail,
+    disclosure,
 )
 from callcenter.ivr.variables import flatten, mask, wait_vars
 
 N = TypeVar("N")
 MAX_STEPS = 200
 VOICEMAIL_GRACE_S = 15.0
-Phase = Literal["idle", "prompt", "input", "lookup", "recording", "queued"]
+Phase = Literal["idle", "prompt", "input", "lookup", "verifying", "recording", "queued"]
+_PLACEHOLDER_NAMES = re.compile(r"\{([a-z0-9_.]+)\}")
 After = Literal["next", "listen", "record", "hangup", "transfer", "none"]
 
 
@@ -121,7 +135,18 @@ class IvrSession:
         self._ids = ids
         self._hours = hours
         self._queues = queues
-        self.variables: dict[str, str] = {"contact_id": contact_id, "flow": flow.name}
+        self.variables: dict[str, str] = {
+            "contact_id": contact_id,
+            "flow": flow.name,
+            "identity": "unverified",
+        }
+        self.verified_customer_id: str | None = None
+        self.verified_by: str | None = None
+        self._login_customer: str | None = None
+        self._token_tried = False
+        self._wrong = 0  # wrong verification answers in this session
+        self._verifying: str | None = None  # the method of the verification asked
+        self._preface = ""  # said before the next prompt (a verify node's no_match)
         self.state: Literal["new", "running", "ended"] = "new"
         self.end_reason: str | None = None
         self.node_id: str | None = None
@@ -183,6 +208,10 @@ class IvrSession:
         elif self._phase == "recording":
             self._record("ivr.voicemail", now, {"node": self.node_id, "recorded": False})
             self._goto(self._node(Voicemail).next, now)
+        elif self._phase == "verifying":
+            self._request_id, self._phase = None, "idle"
+            self._verify_failed(self._verifying or "", now, reason="timed_out")
+            self._goto(self._node(Verify).failed, now)
 
     def take_commands(self) -> list[IvrCommand]:
         """Commands produced since the last call, in the order they must be carried out."""
@@ -197,6 +226,7 @@ class IvrSession:
     def _start(self, event: SessionStarted, now: float) -> None:
         self.state = "running"
         self.variables.update(caller=event.caller, called=event.called, channel=event.channel)
+        self._login_customer = event.login_customer_id or None
         self._record(
             "ivr.started",
             now,
@@ -286,6 +316,61 @@ class IvrSession:
             self._record("contact.identified", now, {"customer_id": customer_id, "by": node.by})
         return node.found if event.found else node.not_found
 
+    def _on_verification(self, event: VerificationCompleted, now: float) -> str | None:
+        if event.request_id not in self._requests:
+            raise UnexpectedInput(f"no verification {event.request_id!r} was asked by this session")
+        if event.request_id != self._request_id or self._phase != "verifying":
+            return None  # answered after it timed out: the flow has moved on
+        node = self._node(Verify)
+        method, self._verifying = self._verifying or node.method, None
+        self._request_id, self._deadline, self._phase = None, None, "idle"
+        self._forget_answers(node)
+        customer_id = event.customer_id or (event.customer or {}).get("id")
+        if event.unavailable:
+            self._verify_failed(method, now, reason="unavailable")
+            return node.failed
+        if event.verified and event.customer and customer_id:
+            return self._verified(node, method, str(customer_id), event.customer, now)
+        if method == "token":  # the token named nobody the CRM knows: ask, as without one
+            self._verify_failed(method, now, reason="unknown_customer", customer_id=customer_id)
+            return self._enter_verify(node, now)
+        self._wrong += 1
+        locked = self._wrong >= node.attempts
+        self._verify_failed(method, now, reason="no_match", customer_id=customer_id, locked=locked)
+        if locked:
+            return node.failed
+        self._preface = render(node.no_match, self.variables)
+        return node.ask
+
+    def _verified(
+        self, node: Verify, method: str, customer_id: str, customer: Mapping[str, Any], now: float
+    ) -> str:
+        self.verified_customer_id, self.verified_by = customer_id, method
+        for name in [n for n in self.variables if n.startswith("customer.")]:
+            del self.variables[name]  # what an unverified lookup found may be someone else
+        self.variables.update(flatten("customer", customer))
+        self.variables.update({"identity": "verified", "identity.by": method})
+        self._record("contact.verified", now, {"customer_id": customer_id, "method": method})
+        by = "customer_id" if method == "token" else "account_number"
+        self._record("contact.identified", now, {"customer_id": customer_id, "by": by, "verified": True})
+        return node.verified
+
+    def _verify_failed(
+        self, method: str, now: float, *, reason: str, customer_id: Any = None, locked: bool = False
+    ) -> None:
+        """Never the PIN or the date of birth: what was tried, not what was keyed."""
+        data: dict[str, Any] = {"node": self.node_id, "method": method, "reason": reason}
+        if reason == "no_match":
+            data.update(attempt=self._wrong, locked=locked)
+        if customer_id:
+            data["customer_id"] = customer_id
+        self._record("contact.verification_failed", now, data)
+
+    def _forget_answers(self, node: Verify) -> None:
+        """What was keyed for a verification is used once (asked again after a wrong one)."""
+        for name in _PLACEHOLDER_NAMES.findall(node.account + node.secret):
+            self.variables.pop(name, None)
+
     def _on_voicemail(self, event: VoicemailRecorded, now: float) -> str | None:
         if self._phase != "recording":
             raise UnexpectedInput("no voicemail is being recorded")
@@ -362,7 +447,8 @@ class IvrSession:
                 return self._collected(node, now)
             self._buffer += key
             if len(self._buffer) >= node.max_length:
-                self._typeahead = keys[i + 1 :]
+                rest = keys[i + 1 :]  # a terminator keyed after a full entry ends it, too
+                self._typeahead = rest[1:] if node.terminator and rest[:1] == node.terminator else rest
                 return self._collected(node, now)
         self._deadline = now + node.inter_digit_s
         return None
@@ -461,6 +547,8 @@ class IvrSession:
             return next((c.next for c in node.cases if evaluate(c.when, facts)), node.otherwise)
         if isinstance(node, Lookup):
             return self._enter_lookup(node, now)
+        if isinstance(node, Verify):
+            return self._enter_verify(node, now)
         if isinstance(node, Queue):
             self._enter_queue(node, now)
             return None
@@ -492,7 +580,43 @@ class IvrSession:
         self._ask(node, render(node.prompt, self.variables), now)
         return None
 
+    def _enter_verify(self, node: Verify, now: float) -> str | None:
+        if self.verified_customer_id is not None:
+            return node.verified
+        if self._login_customer is not None and not self._token_tried:
+            self._token_tried = True
+            return self._verify(node, "token", now, customer_id=self._login_customer)
+        if node.method == "token" or self._wrong >= node.attempts:
+            return node.failed
+        account = render(node.account, self.variables).strip()
+        secret = render(node.secret, self.variables).strip()
+        if not account or not secret:
+            return node.ask
+        return self._verify(node, node.method, now, account=account, secret=secret)
+
+    def _verify(self, node: Verify, method: Any, now: float, **what: Any) -> str | None:
+        self._request_id = self._ids.new("verify")
+        self._requests.add(self._request_id)
+        self._verifying = method
+        self._commands.append(VerifyCustomer(request_id=self._request_id, method=method, **what))
+        self._phase = "verifying"
+        self._deadline = now + node.timeout_s
+        return None
+
     def _enter_lookup(self, node: Lookup, now: float) -> str | None:
+        if disclosure(node) is not None and self.verified_customer_id is None:
+            self._record(
+                "ivr.lookup",
+                now,
+                {
+                    "node": self.node_id,
+                    "by": node.by,
+                    "want": node.want,
+                    "found": False,
+                    "refused": "unverified",
+                },
+            )
+            return node.not_found
         value = render(node.value, self.variables).strip()
         if not value:
             self._record(
@@ -504,7 +628,13 @@ class IvrSession:
         self._request_id = self._ids.new("lookup")
         self._requests.add(self._request_id)
         self._commands.append(
-            LookupCustomer(request_id=self._request_id, by=node.by, value=value, want=node.want)
+            LookupCustomer(
+                request_id=self._request_id,
+                by=node.by,
+                value=value,
+                want=node.want,
+                for_customer=self.verified_customer_id if node.want != "customer" else None,
+            )
         )
         self._phase = "lookup"
         self._deadline = now + node.timeout_s
@@ -609,6 +739,8 @@ class IvrSession:
         return node
 
     def _play(self, text: str, *, barge_in: bool, options: tuple[tuple[str, str], ...] = ()) -> None:
+        if self._preface:
+            text, self._preface = f"{self._preface} {text}".strip(), ""
         self._prompt_id = self._ids.new("prompt")
         self._commands.append(
             PlayPrompt(prompt_id=self._prompt_id, text=text, barge_in=barge_in, options=options)
@@ -620,8 +752,13 @@ class IvrSession:
             self._prompt_id = None
 
     def _attributes(self, templates: Mapping[str, str]) -> dict[str, str]:
+        """The node's attributes; a verified contact also carries who it is, so the CRM
+        and the screen pop take the customer the flow verified."""
         rendered = {k: render(v, self.variables).strip() for k, v in templates.items()}
-        return {k: v for k, v in rendered.items() if v}
+        out = {k: v for k, v in rendered.items() if v}
+        if self.verified_customer_id is not None:
+            out.update(customer_id=self.verified_customer_id, verified="yes")
+        return out
 
     def _masked(self, values: Mapping[str, str]) -> dict[str, str]:
         """Sensitive input never reaches the log, even when a flow copies it elsewhere."""
@@ -659,6 +796,7 @@ _HANDLERS: dict[type, Any] = {
     PromptFinished: IvrSession._on_prompt_finished,
     CallerHungUp: IvrSession._on_hangup,
     LookupCompleted: IvrSession._on_lookup,
+    VerificationCompleted: IvrSession._on_verification,
     VoicemailRecorded: IvrSession._on_voicemail,
     ContactCompleted: IvrSession._on_completed,
     QueueStatusChanged: IvrSession._on_queue_status,

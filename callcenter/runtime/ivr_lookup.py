@@ -3,7 +3,8 @@
 ``want: customer`` identifies the caller (the card's fields become ``customer.*``). Any
 other ``want`` is a self-service answer for the customer found: from the runner's
 ``SelfService`` (the CRM store in the server), else from an
-``answer(want, card)`` coroutine of the directory; None (no such answer) is not found and
+``answer(want, card)`` coroutine of the directory, and only when the customer found is the
+one the session verified (``for_customer``); None (no such answer) is not found and
 the flow takes its ``not_found`` branch (a flow always has one). A directory that cannot
 answer (``CrmUnavailable``, any error) counts as not found; the session's own timeout
 covers one that hangs.
@@ -42,6 +43,9 @@ async def answer_lookup(
         customer = card.to_dict()
         if c.want == "customer":
             return LookupCompleted(request_id=c.request_id, found=True, customer=customer)
+        if c.for_customer is None or card.customer_id != c.for_customer:
+            log.warning("IVR %s: %s refused: not the verified customer", contact_id, c.want)
+            return not_found  # personal answers only for the customer the contact proved to be
         answer = await (
             answers.answer(c.want, card) if answers is not None else _answer(directory, c.want, card)
         )

@@ -10,7 +10,8 @@ it, and a bug in one flow step cannot stall the others). Front-ends implement
 
 Commands go: prompts, recognition, voicemail, transfer and hang-up to the channel;
 ``RecordEvent`` to ``Center.record`` (log + bus); ``LookupCustomer`` to the CRM directory
-(not found when there is none); ``RouteToQueue`` and ``OfferCallback`` to the ACD through
+(not found when there is none); ``VerifyCustomer`` to the directory and the credentials
+(``runtime/ivr_verify.py``); ``RouteToQueue`` and ``OfferCallback`` to the ACD through
 ``Center.contact_arrived``. The run is then the contact's ``ContactEndpoint``: the ACD's
 connect/overflow/finish come back to the channel and to the session (``ContactCompleted``
 with the ACD's reason), and while the contact waits the runner reads its position and
@@ -43,6 +44,7 @@ from callcenter.runtime.center import Center
 from callcenter.runtime.driver import Driver
 from callcenter.runtime.ivr_lookup import SelfService, answer_lookup
 from callcenter.runtime.ivr_runner_ports import IvrCall, IvrChannel, IvrDirectory
+from callcenter.runtime.ivr_verify import Credentials, answer_verification
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +78,15 @@ class IvrRunner:
         *,
         directory: Callable[[], IvrDirectory | None] | None = None,
         answers: SelfService | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         """``directory`` gives the CRM directory at lookup time (None: nobody is found);
-        ``answers`` gives self-service answers (``want: order_status``...)."""
+        ``answers`` gives self-service answers (``want: order_status``...); ``credentials``
+        checks PINs and dates of birth for verify nodes (None: nobody verifies by them)."""
         self.center = center
         self.flows = flows
         self.answers = answers
+        self.credentials = credentials
         self._directory = directory
         self.runs: dict[str, _Run] = {}
         self._hours = HoursTable(center.config.hours)
@@ -97,11 +102,13 @@ class IvrRunner:
         called: str,
         contact_id: str | None = None,
         attributes: Mapping[str, str] | None = None,
+        login_customer_id: str | None = None,
     ) -> IvrCall:
         """Start the flow answering ``called`` on ``channel.kind`` for a new contact.
 
         ``channel.opened(call)`` is called before this returns and before any command;
-        ``attributes`` are added to the ACD attributes of the contact (a chat's name).
+        ``attributes`` are added to the ACD attributes of the contact (a chat's name);
+        ``login_customer_id`` is the customer a checked login token names (chat).
         Raises ``NoFlow`` when no flow answers.
         """
         flow = self.flows.entry_for(channel.kind, called)
@@ -122,7 +129,11 @@ class IvrRunner:
         self.runs[cid] = run
         channel.opened(run)
         run.driver.start()
-        run.post(ivr.SessionStarted(caller=caller, called=called, channel=channel.kind))
+        run.post(
+            ivr.SessionStarted(
+                caller=caller, called=called, channel=channel.kind, login_customer_id=login_customer_id
+            )
+        )
         return run
 
     def directory(self) -> IvrDirectory | None:
@@ -239,6 +250,8 @@ class _Run:
                     ch.start_voicemail(c.max_s)
                 elif isinstance(c, ivr.LookupCustomer):
                     self._spawn(self._lookup(c))
+                elif isinstance(c, ivr.VerifyCustomer):
+                    self._spawn(self._verify(c))
                 elif isinstance(c, ivr.RouteToQueue):
                     self._acd(functools.partial(self._route, c))
                 elif isinstance(c, ivr.OfferCallback):
@@ -309,6 +322,10 @@ class _Run:
 
     async def _lookup(self, c: ivr.LookupCustomer) -> None:
         self.post(await answer_lookup(self.runner.directory(), c, self.contact_id, self.runner.answers))
+
+    async def _verify(self, c: ivr.VerifyCustomer) -> None:
+        runner = self.runner
+        self.post(await answer_verification(runner.directory(), runner.credentials, c, self.contact_id))
 
     async def _route(self, c: ivr.RouteToQueue) -> None:
         self.center.attach(self.contact_id, self)

@@ -86,9 +86,10 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         log.error("IVR flows in %s did not load; running without IVR:\n%s", config.ivr_dir, exc)
         flows = NO_FLOWS
     center = app[CENTER]
+    store = app.get(CRM_STORE)  # self-service answers and PIN / date of birth checks
     runner = IvrRunner(
-        center, flows, directory=lambda: app.get(CRM_DIRECTORY), answers=app.get(CRM_STORE)
-    )  # self-service answers: the CRM store's
+        center, flows, directory=lambda: app.get(CRM_DIRECTORY), answers=store, credentials=store
+    )
     app[IVR_RUNNER] = runner
     loop = asyncio.get_running_loop()
     hup = _add_sighup(loop, lambda: reload_flows(runner, app[CONFIG], app.get(RECOGNIZER)))

@@ -64,9 +64,15 @@ class Call:
         self.commands: list[Any] = []
 
     def start(
-        self, caller: str = "+15550111", called: str = "+15550100", channel: str = "voice"
+        self,
+        caller: str = "+15550111",
+        called: str = "+15550100",
+        channel: str = "voice",
+        login_customer_id: str | None = None,
     ) -> list[Any]:
-        return self.send(SessionStarted(caller=caller, called=called, channel=channel))
+        return self.send(
+            SessionStarted(caller=caller, called=called, channel=channel, login_customer_id=login_customer_id)
+        )
 
     def send(self, event: Any, after: float = 0.0) -> list[Any]:
         self.now += after

@@ -20,6 +20,8 @@ from callcenter.ivr import (
     RouteToQueue,
     SpeechRecognized,
     StartVoicemail,
+    VerificationCompleted,
+    VerifyCustomer,
     load_flows,
 )
 
@@ -64,9 +66,9 @@ def test_known_caller_with_a_lost_card_goes_first_to_the_cards_queue_then_rates(
     call.start()
     call.send(DigitsReceived(digits="1"))  # barge into the welcome: English
     assert call.of(LookupCustomer)[0].value == "+15550111"
-    identify(call, ADA)
-    assert call.prompts()[-1] == "Hello Ada."
-    call.finish_prompt()
+    identify(call, ADA)  # the number is a claim: a candidate for routing, no greeting
+    assert call.prompts()[-1].startswith("For your balance, press 1")
+    assert not any("Ada" in p for p in call.prompts())
     call.finish_prompt()
     call.send(SpeechRecognized(text="lost card", confidence=0.9))
     [route] = call.of(RouteToQueue)
@@ -79,26 +81,35 @@ def test_known_caller_with_a_lost_card_goes_first_to_the_cards_queue_then_rates(
     assert call.of(HangUp) == [HangUp(reason="completed")]
 
 
-def test_unknown_caller_keys_an_account_number_and_hears_the_balance(bank: Flow, make_call: Any) -> None:
+def test_a_caller_verified_by_account_number_and_pin_hears_the_balance(bank: Flow, make_call: Any) -> None:
     call = make_call(bank)
     call.start(caller="+15550999")
     call.send(DigitsReceived(digits="1"))
     identify(call, None)
-    call.send(DigitsReceived(digits="1"))  # "I have an account"
-    call.send(DigitsReceived(digits="12345678#"))
+    call.send(DigitsReceived(digits="1"))  # "I have an account": the main menu
+    call.send(DigitsReceived(digits="1"))  # balance: personal, so verify first
+    assert call.prompts()[-1].startswith("Please key in the eight digits of your account number")
+    call.send(DigitsReceived(digits="90000001#"))
+    call.send(DigitsReceived(digits="4321#"))
+    [check] = call.of(VerifyCustomer)
+    assert (check.method, check.account, check.secret) == ("pin", "AC90000001", "4321")
+    call.send(
+        VerificationCompleted(
+            request_id=check.request_id, verified=True, customer={"id": "cu-2", "first_name": "Bo"}
+        )
+    )
+    assert call.prompts()[-1] == "Thank you, Bo."
+    call.finish_prompt()
     ask = call.of(LookupCustomer)[-1]
-    assert (ask.by, ask.value) == ("account_number", "12345678")
-    assert call.events("ivr.input")[-1].data["digits"] == "****5678"
-    identify(call, {"id": "cu-2", "first_name": "Bo"})
-    call.finish_prompt()  # Hello Bo.
-    call.send(DigitsReceived(digits="1"))  # balance
-    ask = call.of(LookupCustomer)[-1]
-    assert (ask.by, ask.value, ask.want) == ("customer_id", "cu-2", "balance")
+    assert (ask.by, ask.value, ask.want, ask.for_customer) == ("customer_id", "cu-2", "balance", "cu-2")
     call.send(
         LookupCompleted(request_id=ask.request_id, found=True, answer={"balance": 310, "currency": "dollars"})
     )
     assert call.prompts()[-1] == "Your balance is 310 dollars."
-    assert "12345678" not in repr([e.data for e in call.events()])
+    assert [e.data for e in call.events("contact.verified")] == [{"customer_id": "cu-2", "method": "pin"}]
+    assert [e.data["digits"] for e in call.events("ivr.input")][-2:] == ["****0001", "****"]
+    logged = repr([e.data for e in call.events()])
+    assert "4321" not in logged and "90000001" not in logged
 
 
 def test_a_caller_who_says_nothing_is_prompted_again_then_reaches_an_agent(
@@ -111,7 +122,6 @@ def test_a_caller_who_says_nothing_is_prompted_again_then_reaches_an_agent(
         call.finish_prompt()
         call.wait(6)
     identify(call, ADA)
-    call.finish_prompt()  # Hello Ada.
     for _ in range(3):
         call.finish_prompt()
         call.wait(6)
@@ -124,7 +134,7 @@ def test_a_long_english_wait_offers_a_callback(bank: Flow, make_call: Any) -> No
     call.start()
     call.send(DigitsReceived(digits="1"))
     identify(call, ADA)
-    call.send(DigitsReceived(digits="0"))  # barge into the greeting: type-ahead to the menu
+    call.send(DigitsReceived(digits="0"))  # barge into the main menu: an agent
     call.send(DigitsReceived(digits="1"))  # call me back
     [offer] = call.of(OfferCallback)
     assert (offer.queue, offer.number) == ("english", "+15550111")
@@ -141,10 +151,7 @@ def test_outside_its_hours_the_stock_desk_takes_a_message_and_says_when_it_opens
     identify(call, None)
     call.send(DigitsReceived(digits="9"))  # no such choice
     call.finish_prompt()
-    call.send(DigitsReceived(digits="1"))
-    call.send(DigitsReceived(digits="12#"))
-    call.send(DigitsReceived(digits="1#"))
-    call.send(DigitsReceived(digits="0#"))  # three bad account numbers: on to the main menu
+    call.send(DigitsReceived(digits="1"))  # an account: the main menu
     call.send(DigitsReceived(digits="5"))  # the stock exchange desk keeps office hours
     assert call.prompts()[-1].startswith("The stock exchange desk is closed. It opens tomorrow at 7:00. ")
     call.finish_prompt()

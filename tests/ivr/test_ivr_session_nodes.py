@@ -24,6 +24,8 @@ from callcenter.ivr import (
     StartVoicemail,
     TransferExternal,
     UnexpectedInput,
+    VerificationCompleted,
+    VerifyCustomer,
     VoicemailRecorded,
 )
 from callcenter.ivr.session import prompt_guard_s
@@ -66,7 +68,7 @@ nodes:
     timeout_s: 4
     found: hello
     not_found: stranger
-  hello: {kind: say, text: "Hello {customer.first_name}, you are {customer.tier}.", next: q}
+  hello: {kind: say, text: "Welcome back.", next: q}
   stranger: {kind: say, text: Hello stranger., next: q}
   q: {kind: queue, queue: general, attributes: {tier: "{customer.tier}", segment: "{customer.segment}"}}
 """
@@ -78,8 +80,9 @@ def test_lookup_by_caller_fills_customer_variables_and_identifies_the_contact(ca
     assert (ask.by, ask.value, ask.want) == ("caller_number", "+15550111", "customer")
     customer = {"id": "cu-7", "first_name": "Ada", "tier": "top", "segment": None, "vip": True}
     call.send(LookupCompleted(request_id=ask.request_id, found=True, customer=customer), after=0.3)
-    assert call.prompts() == ["Hello Ada, you are top."]
+    assert call.prompts() == ["Welcome back."]  # a candidate: nothing personal is said
     assert call.session.variables["customer.vip"] == "true"
+    assert call.session.variables["identity"] == "unverified"
     assert call.events("contact.identified")[0].data == {"customer_id": "cu-7", "by": "caller_number"}
     assert call.events("ivr.lookup")[0].data["found"] is True
     call.finish_prompt()
@@ -115,16 +118,26 @@ def test_a_withheld_number_skips_the_crm(call_flow: Any) -> None:
     assert call.prompts() == ["Hello stranger."]
 
 
-def test_self_service_answer_is_read_back(call_flow: Any) -> None:
-    call = call_flow("""
-        start: bal
+def test_self_service_answer_is_read_back_once_verified(
+    call_flow: Any, flow_from: Any, make_call: Any
+) -> None:
+    text = """
+        start: login
         nodes:
-          bal: {kind: lookup, by: customer_id, value: "42", want: balance, found: say, not_found: say}
+          login: {kind: verify, method: token, verified: bal, failed: bye}
+          bal: {kind: lookup, by: customer_id, value: "{customer.id}", want: balance, found: say, not_found: say}
           say: {kind: say, text: "Your balance is {answer.balance} {answer.currency}.", next: bye}
           bye: {kind: hangup}
-    """)
+    """
+    call = call_flow(text)
+    assert call.prompts() == []  # no login token: no answer, no questions
+    call = make_call(flow_from(text))
+    call.start(login_customer_id="42")
+    [check] = call.of(VerifyCustomer)
+    assert (check.method, check.customer_id) == ("token", "42")
+    call.send(VerificationCompleted(request_id=check.request_id, verified=True, customer={"id": "42"}))
     ask = call.of(LookupCustomer)[0]
-    assert (ask.by, ask.value, ask.want) == ("customer_id", "42", "balance")
+    assert (ask.by, ask.value, ask.want, ask.for_customer) == ("customer_id", "42", "balance", "42")
     call.send(
         LookupCompleted(
             request_id=ask.request_id, found=True, answer={"balance": 1250.0, "currency": "dollars"}

@@ -155,25 +155,34 @@ async def test_a_caller_walks_into_a_queue_hears_the_line_talks_to_an_agent_and_
     assert types.count("contact.ended") == 1  # the ACD's; the runner adds none for a routed contact
 
 
-async def test_a_known_number_is_greeted_by_name(server) -> None:  # type: ignore[no-untyped-def]
+async def test_a_known_number_is_a_candidate_until_the_caller_keys_account_and_pin(server) -> None:  # type: ignore[no-untyped-def]
     app, _ = server
-    await app[CRM_STORE].create_customer(
-        {"name": "Dana Levi", "first_name": "Dana", "account_number": "12345678", "phones": ["050-111-2233"]}
+    dana = await app[CRM_STORE].create_customer(
+        {"name": "Levi", "first_name": "Dana", "account_number": "AC12345678", "phones": ["050-111-2233"]}
     )
+    await app[CRM_STORE].set_credentials(dana["id"], pin="2468")
     runner = app[IVR_RUNNER]
     channel, call = await dial(runner, caller="+972501112233")
     await press(runner, call, "1")
-    assert channel.said[-2:-1] == ["Hello Dana."]
-    assert channel.said[-1].startswith("For your balance, press 1")
-    await press(runner, call, "1")  # balance: the CRM store has no balances, the flow says so
-    assert "Sorry, this service is not available right now." in channel.said
+    assert channel.said[-1].startswith("For your balance, press 1")  # no greeting for a number
+    await press(runner, call, "1")  # balance: verify first
+    await press(runner, call, "12345678#")
+    await press(runner, call, "1357#")
+    assert channel.said[-1] == (
+        "Sorry, that does not match our records. Please key in the eight digits of your account number, "
+        "then press hash."
+    )
+    await press(runner, call, "12345678#")
+    await press(runner, call, "2468#")
+    assert "Thank you, Dana." in channel.said
+    assert "Sorry, this service is not available right now." in channel.said  # the CRM keeps no balances
     await app[LOG].flush()
     identified = [
         e.data["by"]
         for e in await app[LOG].read(contact_id=call.contact_id)
         if e.type == "contact.identified"
     ]
-    assert identified[0] == "caller_number"  # by the IVR (the ACD's arrival may add its own)
+    assert identified[:2] == ["caller_number", "account_number"]  # the candidate, then the proof
     call.hang_up()
     await settle(runner)
 
@@ -277,21 +286,25 @@ async def test_announcements_pause_while_a_desk_rings_and_resume_when_it_is_not_
     await settle(runner)
 
 
-async def test_a_known_caller_hears_the_status_of_the_newest_order_from_the_crm(server) -> None:  # type: ignore[no-untyped-def]
+async def test_a_caller_verified_by_keypad_hears_the_status_of_the_newest_order(server) -> None:  # type: ignore[no-untyped-def]
     app, _ = server
     runner = app[IVR_RUNNER]
-    channel, call = await dial(runner, caller="+972501234567")  # the demo CRM's Noa Levi
+    channel, call = await dial(runner, caller="+972501234567")  # the demo CRM's Noa Levi's number
     await press(runner, call, "1")
-    assert "Hello Noa." in channel.said
-    await press(runner, call, "2")  # the status of a card order
-    assert channel.said[-2:-1] == ["Your card order is delivered."]
-    assert channel.said[-1].startswith("To return to the main menu, press 1.")
+    assert not any("Noa" in said for said in channel.said)  # the number is a claim, not a proof
+    await press(runner, call, "2")  # the status of a card order: verify first
+    assert channel.said[-1].startswith("Please key in the eight digits of your account number"), channel.said
+    await press(runner, call, "90000001#")
+    await press(runner, call, "4321#")  # her PIN (docs/crm.md)
+    assert channel.said[-3:-1] == ["Thank you, Noa.", "Your card order is delivered."]
+    assert channel.said[-1].startswith("To return to the main menu, press 1."), channel.said
     await app[LOG].flush()
-    [asked] = [
-        e.data
-        for e in await app[LOG].read(contact_id=call.contact_id)
-        if e.type == "ivr.lookup" and e.data["want"] == "card_status"
+    events = await app[LOG].read(contact_id=call.contact_id)
+    assert [e.data for e in events if e.type == "contact.verified"] == [
+        {"customer_id": "cus-demo-0001", "method": "pin"}
     ]
+    assert "4321" not in repr([e.data for e in events])
+    [asked] = [e.data for e in events if e.type == "ivr.lookup" and e.data["want"] == "card_status"]
     assert asked["found"] is True
     call.hang_up()
     await settle(runner)

@@ -22,7 +22,7 @@ entry: {channels: [voice]}
 start: hello
 nodes:
   hello: {kind: say, text: Hello there., next: greet}
-  greet: {kind: say, text: "Hello {customer.first_name}.", next: menu}
+  greet: {kind: say, text: "You are calling from {caller}.", next: menu}
   menu:
     kind: menu
     prompt: Press 1 for cards.

@@ -30,11 +30,13 @@ function keep(contactId, pop, pending) {
 
 export function popOf(contactId) { return pops.get(contactId)?.pop ?? null; }
 
-/** "Noa Levi", or null while the caller is not identified. */
+/** "Noa Levi", "Noa Levi (unverified)" for a candidate, or null while not identified. */
 export function customerName(contactId) {
-  const cust = popOf(contactId)?.customer;
+  const pop = popOf(contactId);
+  const cust = pop?.customer;
   if (!cust || !cust.identified) return null;
-  return [cust.first_name, cust.name].filter(Boolean).join(" ");
+  const name = [cust.first_name, cust.name].filter(Boolean).join(" ");
+  return pop.verified ? name : `${name} (unverified)`;
 }
 
 /** Fill `node` with the card of `contact` (an offer or a contact); hide it when none. */
@@ -66,6 +68,7 @@ function card(pop, pending, contact) {
   const tickets = pop.open_tickets || [];
   return [
     h("h3", "pop-name", [cust.first_name, cust.name].filter(Boolean).join(" ")),
+    identity(pop),
     h("div", "badges", h("span", `badge pop-tier ${cust.tier || ""}`, cust.tier || "no tier"),
       cust.segment ? h("span", "badge pop-segment", cust.segment) : null,
       cust.churn_risk ? h("span", `badge risk-${cust.churn_risk}`, `churn ${cust.churn_risk}`) : null),
@@ -80,6 +83,14 @@ function card(pop, pending, contact) {
       : h("p", "muted pop-history", "No earlier contacts"),
     ivr(pop.ivr),
   ];
+}
+
+// A card found by the caller's number or what a chat customer typed is a candidate: the
+// agent confirms who it is by asking before telling anything personal.
+const PROOF = { pin: "account number and PIN", dob: "account number and date of birth", token: "the bank's web login" };
+function identity(pop) {
+  if (pop.verified) return h("div", "pop-verified", `Verified by ${PROOF[pop.verified_by] || pop.verified_by}`);
+  return h("div", "warn pop-unverified", "Unverified: the contact's number or typed details match this customer. Confirm their identity before disclosing anything.");
 }
 
 function repeatText(r) {

@@ -2,6 +2,10 @@
 const $ = (id) => document.getElementById(id);
 const KEY = "callcenter.chat.token";
 let ws; let started = false; let intro = {};
+// The bank's web login opens the widget as /chat#login_token=<token> (a fragment never
+// reaches the server's logs); it is sent once in the start frame and dropped from the URL.
+const login = new URLSearchParams(location.hash.slice(1)).get("login_token");
+if (login) history.replaceState(null, "", location.pathname + location.search);
 
 function connect(resume) {
   ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/chat`);
@@ -49,6 +53,10 @@ function onFrame(f) {
       break;
     case "error":
       if (f.code === "unknown_session") { sessionStorage.removeItem(KEY); location.reload(); return; }
+      if (f.field === "login_token") { // expired or refused: chat on without it, unverified
+        bubble("note", `${f.message} You can chat without being logged in.`);
+        delete intro.login_token; ws.send(JSON.stringify({ type: "start", ...intro })); return;
+      }
       bubble("note", f.message); break;
     default: break;
   }
@@ -60,6 +68,7 @@ $("intro").onsubmit = (ev) => {
   intro = Object.fromEntries([...data.entries()].filter(([, v]) => v.trim()));
   const entry = new URLSearchParams(location.search).get("entry");
   if (entry) intro.entry = entry;
+  if (login) intro.login_token = login;
   started = true;
   $("intro").classList.add("hidden"); $("log").classList.remove("hidden"); $("compose").classList.remove("hidden");
   connect(null);
