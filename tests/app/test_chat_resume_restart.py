@@ -14,9 +14,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from callcenter.storage.projections import rebuild
-from callcenter.storage.log import SqlInteractionLog
 from callcenter.storage import database
+from callcenter.storage.log import SqlInteractionLog
+from callcenter.storage.projections import rebuild
 from tests.app.chat_restart import Desk, Page, ends, query, wait_for, write_config
 
 pytestmark = pytest.mark.timeout(90)
