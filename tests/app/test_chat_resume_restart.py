@@ -25,7 +25,7 @@ WINDOW_S = 6.0
 
 
 def states(db: Path) -> dict[str, str]:
-    return dict(query(db, "SELECT contact_id, state FROM contacts"))  # type: ignore[arg-type]
+    return dict(query(db, "SELECT contact_id, state FROM contacts"))
 
 
 def resumable(db: Path) -> set[str]:
