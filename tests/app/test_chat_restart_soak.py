@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from pathlib import Path
 
@@ -50,6 +51,13 @@ async def read_out(page: Page) -> None:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 return
             page.frames.append(json.loads(msg.data))
+
+
+def written(db: Path, ids: set[str]) -> bool:
+    """The chats are in the log and their resume records in the database."""
+    records = {r[0] for r in query(db, "SELECT contact_id FROM chat_resume WHERE queued = 1")}
+    logged = {r[0] for r in query(db, "SELECT contact_id FROM contacts WHERE state != 'arrived'")}
+    return ids <= records and ids <= logged
 
 
 def ended(page: Page) -> bool:
@@ -114,18 +122,7 @@ async def test_ten_kill_9_restarts_under_load_lose_nothing(tmp_path: Path) -> No
                 absent.add(new[0].contact_id)  # one in five never comes back
                 absent_pages.append(new[0])
                 ids = {p.contact_id for p in new}
-                await wait_for(
-                    lambda: (
-                        ids
-                        <= {r[0] for r in query(db, "SELECT contact_id FROM chat_resume WHERE queued = 1")}
-                        and ids
-                        <= {
-                            r[0]
-                            for r in query(db, "SELECT contact_id FROM contacts WHERE state != 'arrived'")
-                        }
-                    ),
-                    "this round's chats written",
-                )
+                await wait_for(functools.partial(written, db, ids), "this round's chats written")
                 await asyncio.sleep(0.5)  # the agents at work
                 node.kill()
                 for task in workers:
@@ -163,7 +160,7 @@ async def test_ten_kill_9_restarts_under_load_lose_nothing(tmp_path: Path) -> No
         last_state[agent] = json.loads(data)["state"]
     stuck = {a: s for a, s in last_state.items() if s in ("OFFERED", "ON_CONTACT", "WRAP_UP")}
     reasons: dict[str, int] = {}
-    for cid, r in every_end.items():
+    for r in every_end.values():
         reasons[r[0]] = reasons.get(r[0], 0) + 1
     engine = database.create_engine(f"sqlite+aiosqlite:///{db}")
     try:
