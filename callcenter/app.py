@@ -16,7 +16,7 @@ from aiohttp import web
 
 from callcenter import __version__
 from callcenter.agent_desk import routes as desk_routes
-from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG, OPENAPI
+from callcenter.appkeys import BUS, CENTER, CHAT_RESUME, CLOCK, CONFIG, DB, HELD_CHATS, LOG, OPENAPI
 from callcenter.auth import web as auth_web
 from callcenter.chat import routes as chat_routes
 from callcenter.config.model import CenterConfig
@@ -29,9 +29,10 @@ from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
 from callcenter.runtime.ivr_runner_app import install as install_ivr_admin
 from callcenter.runtime.ivr_runner_app import ivr_ctx
-from callcenter.runtime.recovery import recover
+from callcenter.runtime.recovery import HeldChats, recover
 from callcenter.speech.server import speech_ctx
 from callcenter.storage import database, migrate
+from callcenter.storage.chat_resume import SqlChatResume
 from callcenter.storage.log import SqlInteractionLog
 from callcenter.supervisor import wallboard
 from callcenter.supervisor import web as supervisor_web
@@ -53,14 +54,16 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
         app[CLOCK] = clock
     bus: Context = bus_ctx
     center: Context = center_ctx
+    resume: list[Context] = [chat_resume_ctx]
     if config.bus.kind == "redis" or config.cluster.enabled:
         # the cluster extra (redis) is imported only by a configuration that uses it
         from callcenter.runtime import cluster_app
 
         bus = cluster_app.redis_bus_ctx if config.bus.kind == "redis" else bus_ctx
         center = cluster_app.cluster_center_ctx if config.cluster.enabled else center_ctx
+        resume = [] if config.cluster.enabled else resume  # a cluster's chats resume from Redis
     app.cleanup_ctx.extend(
-        [clock_ctx, database_ctx, log_ctx, bus, crm_ctx, center, speech_ctx, ivr_ctx]
+        [clock_ctx, database_ctx, log_ctx, bus, crm_ctx, *resume, center, speech_ctx, ivr_ctx]
     )  # speech: TTS worker, vosk; ivr: flows, runner
     auth_web.install(app)
     desk_routes.install(app)
@@ -140,6 +143,15 @@ async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
 crm_ctx = crm_web.crm_ctx
 
 
+async def chat_resume_ctx(app: web.Application) -> AsyncIterator[None]:
+    """What a chat's resume needs, in the database (a single node's chats outlive a restart)."""
+    resume = SqlChatResume(app[DB], app[CLOCK].now)
+    resume.start()
+    app[CHAT_RESUME] = resume
+    yield
+    await resume.stop()
+
+
 async def center_ctx(app: web.Application) -> AsyncIterator[None]:
     clock = app[CLOCK]
     center = Center(
@@ -147,9 +159,12 @@ async def center_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     center.use_crm(crm_web.live_crm(app))  # arrivals get CRM attributes, offers a screen pop
     center.start()
-    await recover(center, app[DB])  # settle what a previous run left open, before any traffic
+    held = HeldChats(center, app[CHAT_RESUME], app[CONFIG].chat.resume_after_restart_s)
+    await recover(center, app[DB], chats=held)  # settle what a previous run left open, before any traffic
     app[CENTER] = center
+    app[HELD_CHATS] = held
     yield
+    held.close()
     await center.stop()  # handles what is already queued, so its events reach the log
 
 

@@ -17,9 +17,11 @@ from callcenter.crm_link.store import SqlCrmStore
 from callcenter.runtime.bus import EventBus
 from callcenter.runtime.center import Center
 from callcenter.runtime.ivr_runner import IvrRunner
+from callcenter.runtime.recovery import HeldChats
 from callcenter.runtime.voice_legs import AgentLegs
 from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
 from callcenter.speech.vosk_recognizer import VoskRecognizer
+from callcenter.storage.chat_resume import SqlChatResume
 from callcenter.storage.log import SqlInteractionLog
 
 CONFIG = web.AppKey("config", CenterConfig)
@@ -28,6 +30,10 @@ DB = web.AppKey("db", AsyncEngine)
 LOG = web.AppKey("interaction_log", SqlInteractionLog)
 BUS = web.AppKey("bus", EventBus)
 CENTER = web.AppKey("center", Center)
+# Single node only (cluster mode keeps chats' resume data in Redis): what a chat's resume
+# needs, in the database, and the chats a restart set aside for their customers.
+CHAT_RESUME = web.AppKey("chat_resume", SqlChatResume)
+HELD_CHATS = web.AppKey("held_chats", HeldChats)
 # The CRM (``crm_link``): the directory answers lookups (the local store, or the outside CRM
 # when ``crm.external`` has lookup URLs); the store is always the center's own database.
 CRM_DIRECTORY = web.AppKey("crm_directory", CrmDirectory)

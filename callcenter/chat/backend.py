@@ -30,6 +30,7 @@ from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
 from callcenter.runtime.ivr_runner import IvrRunner
+from callcenter.runtime.recovery import HeldChats
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class ChatBackend:
         self.entry = entry  # the widget id a chat flow may claim in its entry numbers
         self.ivr: dict[str, ChatIvrChannel] = {}  # chats the IVR runs, by contact id
         self.sessions: ChatSessions | None = None  # set once the sessions exist
+        self.held: HeldChats | None = None  # chats a restart set aside for their customers
         self.topics = [
             (str(i + 1), q.name, q.description or q.name)
             for i, q in enumerate(q for q in center.config.queues if "chat" in q.channels)
@@ -177,7 +179,12 @@ class ChatBackend:
         """A chat carried by another node (dead, or the customer came back here) resumes: a
         queued or connected one goes on where it is in the ACD; one still in the IVR is
         ended, since the IVR's state died with its node (so did the flow's part after the
-        agent: the customer is asked to rate the chat instead)."""
+        agent: the customer is asked to rate the chat instead). A chat a restart set aside
+        goes back in line in its place (``runtime/recovery.py``)."""
+        held = self.held.take(session.contact_id) if self.held is not None else None
+        if held is not None:
+            await self._back_in_line(session, held.arrival, held.was)
+            return
         contact = self.center.engine.contacts.get(session.contact_id)
         if session.queued and contact is not None:
             self.center.attach(session.contact_id, _Endpoint(self, session))
@@ -207,6 +214,23 @@ class ChatBackend:
         except LoginTokenError as exc:
             log.warning("chat login token refused: %s", exc.code)
             raise ChatProtocolError(exc.code, exc.message, field="login_token") from None
+
+    async def _back_in_line(self, session: ChatSession, arrival: m.ContactArrived, was: str) -> None:
+        session.queued = True
+        self.center.attach(session.contact_id, _Endpoint(self, session))
+        self.log(session, "contact.resumed", {"after_restart": True, "was": was})
+        try:
+            await self.center.submit(m.ContactsRestored(contacts=(arrival,)))
+        except m.AcdError as exc:  # its queue cannot take it now: over, with the reason
+            log.warning("chat %s could not go back in line: %s", session.contact_id, exc)
+            self.center.detach(session.contact_id)
+            self.log(session, "contact.ended", {"reason": "system_restart", "was": was, "detail": exc.code})
+            if self.sessions is not None:
+                self.sessions.finish(session, "system_restart", ask_rating=False)
+            return
+        where = self.center.engine.position(session.contact_id)
+        if where is not None:
+            session.send({"type": "queued", "position": where[0], "ewt_s": where[1]})
 
     # The desk side -------------------------------------------------------------------------------
 

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from callcenter.agent_desk.routes import SERVICE
-from callcenter.appkeys import CENTER, CONFIG, IVR_RUNNER
+from callcenter.appkeys import CENTER, CHAT_RESUME, CONFIG, HELD_CHATS, IVR_RUNNER
 from callcenter.chat.backend import ChatBackend
-from callcenter.chat.sessions import ChatSessions
+from callcenter.chat.resume_store import DbChatStore
+from callcenter.chat.sessions import ChatSessions, ChatStore
 
 if TYPE_CHECKING:  # the cluster extra (redis) is imported only in cluster mode
     from callcenter.runtime.cluster import ClusterCenter
@@ -32,7 +33,8 @@ def install(app: web.Application) -> None:
 async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     center = app[CENTER]
     backend = ChatBackend(center, app.get(IVR_RUNNER))
-    store: RedisChatStore | None = None
+    store: ChatStore | None = None
+    redis_store: RedisChatStore | None = None
     grace_s = 120.0
     clustered: ClusterCenter | None = None
     if app[CONFIG].cluster.enabled:  # any node can resume the chat (runtime/cluster_chat.py)
@@ -42,8 +44,11 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
         assert isinstance(center, ClusterCenter)
         clustered = center
         grace_s = center.config.cluster.chat_grace_s
-        store = RedisChatStore(center, grace_s)
-        store.start()
+        store = redis_store = RedisChatStore(center, grace_s)
+        redis_store.start()
+    else:  # the database keeps it: a token outlives a restart (chat/resume_store.py)
+        backend.held = app[HELD_CHATS]
+        store = DbChatStore(app[CHAT_RESUME], backend.held.holds)
     sessions = ChatSessions(
         backend, lambda: center.ids.new("contact"), grace_s=grace_s, store=store, login=backend.login
     )
@@ -54,8 +59,8 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
         clustered.on_disowned = sessions.disown
     yield
     await sessions.close()
-    if store is not None:
-        await store.stop()
+    if redis_store is not None:
+        await redis_store.stop()
 
 
 async def chat_page(request: web.Request) -> web.FileResponse:

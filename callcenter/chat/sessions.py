@@ -8,9 +8,10 @@ ends (or, if an agent has it, the agent sees the customer left). What to do with
 customer's words is the backend's business (IVR in text mode, queue, agent): this module
 only carries frames.
 
-In cluster mode a ``ChatStore`` (``runtime/cluster_chat.py``) keeps what a resume needs in
-Redis as the session changes, so the customer may reconnect to any node, even after the
-node it was on died.
+A ``ChatStore`` keeps what a resume needs as the session changes: in cluster mode in Redis
+(``runtime/cluster_chat.py``), so the customer may reconnect to any node, even after the
+node it was on died; on a single node in the database (``chat/resume_store.py``), so the
+token still works after the server restarted.
 """
 
 from __future__ import annotations
@@ -212,6 +213,8 @@ class ChatSessions:
             if session is None and self.store is not None:
                 session = await self.store.load(message.resume)
                 restored = session is not None
+                if message.resume in self._by_token:  # another page resumed it meanwhile
+                    session, restored = self._by_token[message.resume], False
             if session is None or session.ended:
                 raise ChatProtocolError(
                     "unknown_session", "that chat has ended or expired; start a new one", field="resume"

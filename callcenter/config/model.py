@@ -258,6 +258,19 @@ class DeskConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChatConfig:
+    """The web chat (docs/configuration.md). ``resume_after_restart_s``: how long a chat that
+    was waiting, ringing or with an agent when the server stopped keeps its place for its
+    customer's page to reconnect with the resume token, counted from the first restart."""
+
+    resume_after_restart_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.resume_after_restart_s <= 0:
+            raise ValueError("resume_after_restart_s must be positive")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WallboardConfig:
     """When a queue tile turns amber (warning) or red (trouble) on the wallboard."""
 
@@ -302,6 +315,7 @@ class CenterConfig:
     queues: list[QueueConfig] = field(default_factory=list)
     users: list[UserConfig] = field(default_factory=list)
     desk: DeskConfig = field(default_factory=DeskConfig)
+    chat: ChatConfig = field(default_factory=ChatConfig)
     wallboard: WallboardConfig = field(default_factory=WallboardConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)

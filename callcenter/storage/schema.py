@@ -13,6 +13,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -61,3 +62,31 @@ contacts = Table(
 )
 Index("ix_contacts_arrived", contacts.c.arrived_at)
 Index("ix_contacts_customer", contacts.c.customer_id)
+
+# What a chat's resume needs, kept while the chat lives (``storage/chat_resume.py``): the
+# SHA-256 of its resume token (never the token), the contact, the customer's details and
+# the replayable frames of the conversation so far.
+chat_resume = Table(
+    "chat_resume",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("contact_id", String(64), nullable=False),
+    Column("name", Text),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("entry", Text),
+    Column("queued", Integer, nullable=False, default=0),
+    Column("rated", Integer, nullable=False, default=0),
+    Column("ended", Integer, nullable=False, default=0),
+    Column("updated_at", Float(precision=53), nullable=False),
+    Column("held_since", Float(precision=53)),
+)
+Index("ix_chat_resume_contact", chat_resume.c.contact_id)
+
+chat_resume_frames = Table(
+    "chat_resume_frames",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("n", Integer, primary_key=True, autoincrement=False),
+    Column("frame", Text, nullable=False),
+)
