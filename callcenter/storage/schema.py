@@ -13,6 +13,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -61,3 +62,20 @@ contacts = Table(
 )
 Index("ix_contacts_arrived", contacts.c.arrived_at)
 Index("ix_contacts_customer", contacts.c.customer_id)
+
+# Events the log can never write (``storage/dead_letter.py``): every field as text.
+dead_events = Table(
+    "dead_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dead_at", Float(precision=53), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("at", Text),
+    Column("contact_id", Text),
+    Column("agent_id", Text),
+    Column("queue", Text),
+    Column("data", Text, nullable=False),
+    Column("context_id", Text),
+    Column("parent_id", Text),
+)
