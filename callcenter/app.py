@@ -132,7 +132,8 @@ async def log_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     interaction_log.append(InteractionEvent(type="server.stopped", at=clock.now()))
     await interaction_log.close()  # bounded; what it could not write is spilled and logged
-    log.info("interaction log closed at seq %d", interaction_log.last_seq)
+    if interaction_log.unwritten_at_close == 0:
+        log.info("interaction log flushed at seq %d", interaction_log.last_seq)
 
 
 async def bus_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -88,14 +88,16 @@ class StorageConfig:
 
     def spill_file(self) -> Path:
         """Where the log spills what it could not write at shutdown: ``spill_path``, else
-        beside the SQLite file (``<db>.unwritten.jsonl``), else in the working folder."""
+        beside the SQLite file (``<db>.unwritten.jsonl``), else in the working folder (the
+        config file's folder once loaded), named after the database."""
         if self.spill_path:
             return Path(self.spill_path)
         prefix = "sqlite+aiosqlite:///"
         db = self.url[len(prefix) :] if self.url.startswith(prefix) else ""
         if db and db != ":memory:":
             return Path(db + ".unwritten.jsonl")
-        return Path("interaction-log.unwritten.jsonl")
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.url.rsplit("/", 1)[-1].split("?", 1)[0]) or "memory"
+        return Path(f"interaction-log-{name}.unwritten.jsonl")  # one file per database
 
     @property
     def is_sqlite(self) -> bool:

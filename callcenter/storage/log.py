@@ -101,6 +101,9 @@ def _is_data_error(exc: BaseException) -> bool:
     """A value of the batch is at fault (splitting finds it); else the connection or schema."""
     if isinstance(exc, DataError | IntegrityError):
         return True
+    sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
+    if sqlstate[:2] in ("22", "23"):  # SQL data exception or integrity violation
+        return True
     if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
         return True  # a parameter could not be bound (encoded)
     return not isinstance(exc, SQLAlchemyError | OSError | TimeoutError)
@@ -108,6 +111,10 @@ def _is_data_error(exc: BaseException) -> bool:
 
 def _clean(text: str | None) -> str | None:
     return None if text is None else clean_text(text)
+
+
+def _clean_row(row: Row) -> Row:
+    return {k: clean_text(v) if isinstance(v, str) else v for k, v in row.items()}
 
 
 class InteractionLog(Protocol):
@@ -189,6 +196,7 @@ class SqlInteractionLog:
         self.healthy = True
         self.last_error: str | None = None
         self.dead_lettered = 0  # events in ``dead_events`` (all time)
+        self.unwritten_at_close = 0  # events close() could not write (spilled or reported)
 
     # Public methods for the owner (app.py) ------------------------------------------
 
@@ -221,6 +229,7 @@ class SqlInteractionLog:
                     await task
         async with self._durable:
             self._durable.notify_all()
+        self.unwritten_at_close = len(self._buffer)
         if self._buffer:
             self._spill()
 
@@ -474,7 +483,7 @@ class SqlInteractionLog:
                 await conn.execute(schema.events.insert(), [_event_row(s, e) for s, e in batch])
             rows = await self._fold(conn, batch)
             if rows:
-                await conn.execute(self._upsert(conn), list(rows.values()))
+                await conn.execute(self._upsert(conn), [_clean_row(r) for r in rows.values()])
         for cid, row in rows.items():
             if row["state"] == "ended":
                 self._open_rows.pop(cid, None)
@@ -523,22 +532,24 @@ class SqlInteractionLog:
             if e.contact_id is not None and e.contact_id not in first_type:
                 first_type[e.contact_id] = e.type
         rows: dict[str, Row] = {}
-        missing = [
-            cid
+        # looked up by the id as written (cleaned), kept under the id the events carry
+        missing = {
+            clean_text(cid): cid
             for cid, kind in first_type.items()
             if kind != "contact.arrived" and cid not in self._open_rows
-        ]
+        }
         c = schema.contacts
         if missing and conn.dialect.name == "postgresql":
             # one array parameter: the same prepared statement for every batch
             query = select(c).where(c.c.contact_id == any_(bindparam("ids", type_=ARRAY(String))))
-            for r in await conn.execute(query, {"ids": missing}):
-                rows[r.contact_id] = dict(r._mapping)
-            missing = []
-        for i in range(0, len(missing), _IN_CHUNK):
-            chunk = missing[i : i + _IN_CHUNK]
+            for r in await conn.execute(query, {"ids": list(missing)}):
+                rows[missing.get(r.contact_id, r.contact_id)] = dict(r._mapping)
+            missing = {}
+        ids = list(missing)
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
             for r in await conn.execute(select(c).where(c.c.contact_id.in_(chunk))):
-                rows[r.contact_id] = dict(r._mapping)
+                rows[missing.get(r.contact_id, r.contact_id)] = dict(r._mapping)
         for seq, event in batch:
             cid = event.contact_id
             if cid is None:
