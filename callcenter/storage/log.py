@@ -50,28 +50,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import String, any_, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, select
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
     IntegrityError,
-    OperationalError,
     SQLAlchemyError,
     StatementError,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent, StoredEvent
-from callcenter.storage import dead_letter, schema, spill
-from callcenter.storage.database import clean_text, json_dumps
-from callcenter.storage.projections import COLUMNS, Row, fold_contact
+from callcenter.storage import dead_letter, log_batch, schema, spill
+from callcenter.storage.database import clean_text
+from callcenter.storage.projections import Row
 
 log = logging.getLogger(__name__)
 
-_IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 _RENUMBERED = "renumbered"
 MAX_PENDING = 200_000  # unwritten events kept while the database is away (~1 KB each)
 FLUSH_TIMEOUT = 5.0  # seconds a reader waits on flush() by default
@@ -79,7 +75,6 @@ STALL_AFTER = 30.0  # seconds the oldest unwritten event may wait before health 
 CLOSE_TIMEOUT = 10.0  # seconds close() tries to write before spilling
 _SPLIT_AFTER = 3  # failures in a row of one batch before it is split to find a bad event
 _BACKOFF_MIN, _BACKOFF_MAX = 0.1, 10.0
-_EVENT_COLUMNS = ("seq", "at", "contact_id", "agent_id", "queue", "type", "data", "context_id", "parent_id")
 
 
 class LogUnavailable(CallcenterError):
@@ -109,34 +104,12 @@ def _is_data_error(exc: BaseException) -> bool:
     return not isinstance(exc, SQLAlchemyError | OSError | TimeoutError)
 
 
-def _clean(text: str | None) -> str | None:
-    return None if text is None else clean_text(text)
-
-
-def _clean_row(row: Row) -> Row:
-    return {k: clean_text(v) if isinstance(v, str) else v for k, v in row.items()}
-
-
 class InteractionLog(Protocol):
     def append(self, event: InteractionEvent) -> None: ...
     async def flush(self, timeout: float | None = None) -> None: ...
     async def read(
         self, *, after: int = 0, limit: int = 1000, contact_id: str | None = None
     ) -> list[StoredEvent]: ...
-
-
-def _event_row(seq: int, e: InteractionEvent) -> dict[str, Any]:
-    return {
-        "seq": seq,
-        "at": e.at,
-        "contact_id": _clean(e.contact_id),
-        "agent_id": _clean(e.agent_id),
-        "queue": _clean(e.queue),
-        "type": clean_text(e.type),
-        "data": dict(e.data),
-        "context_id": _clean(e.context_id),
-        "parent_id": _clean(e.parent_id),
-    }
 
 
 def stored(row: Any) -> StoredEvent:
@@ -478,94 +451,14 @@ class SqlInteractionLog:
     async def _write(self, batch: Sequence[tuple[int, InteractionEvent]]) -> None:
         async with self._engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                await self._copy_events(conn, batch)
+                await log_batch.copy_events(conn, batch)
             else:
-                await conn.execute(schema.events.insert(), [_event_row(s, e) for s, e in batch])
-            rows = await self._fold(conn, batch)
+                await conn.execute(schema.events.insert(), [log_batch.event_row(s, e) for s, e in batch])
+            rows = await log_batch.fold_batch(conn, batch, self._open_rows)
             if rows:
-                await conn.execute(self._upsert(conn), [_clean_row(r) for r in rows.values()])
+                await conn.execute(log_batch.upsert(conn), [log_batch.clean_row(r) for r in rows.values()])
         for cid, row in rows.items():
             if row["state"] == "ended":
                 self._open_rows.pop(cid, None)
             else:
                 self._open_rows[cid] = row
-
-    @staticmethod
-    async def _copy_events(conn: AsyncConnection, batch: Sequence[tuple[int, InteractionEvent]]) -> None:
-        """PostgreSQL: COPY the batch (several times faster than a multi-row INSERT)."""
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
-        records = [
-            (
-                s,
-                e.at,
-                _clean(e.contact_id),
-                _clean(e.agent_id),
-                _clean(e.queue),
-                clean_text(e.type),
-                json_dumps(dict(e.data)),
-                _clean(e.context_id),
-                _clean(e.parent_id),
-            )
-            for s, e in batch
-        ]
-        try:
-            await driver.copy_records_to_table("events", records=records, columns=_EVENT_COLUMNS)
-        except Exception as exc:  # the raw driver's errors are not wrapped by SQLAlchemy
-            if type(exc).__module__.split(".")[0] != "asyncpg":
-                raise
-            sqlstate = str(getattr(exc, "sqlstate", None) or "")
-            if sqlstate.startswith("23"):  # 23505: another writer took these numbers
-                raise IntegrityError("COPY events", None, exc) from exc
-            if sqlstate.startswith("22") or type(exc).__name__ == "DataError":  # a value refused
-                raise DataError("COPY events", None, exc) from exc
-            raise OperationalError("COPY events", None, exc) from exc
-
-    async def _fold(
-        self, conn: AsyncConnection, batch: Sequence[tuple[int, InteractionEvent]]
-    ) -> dict[str, Row]:
-        # A contact's life begins with ``contact.arrived`` under a freshly minted id, so a
-        # contact whose first event here is its arrival has no row yet: no lookup needed.
-        first_type: dict[str, str] = {}
-        for _, e in batch:
-            if e.contact_id is not None and e.contact_id not in first_type:
-                first_type[e.contact_id] = e.type
-        rows: dict[str, Row] = {}
-        # looked up by the id as written (cleaned), kept under the id the events carry
-        missing = {
-            clean_text(cid): cid
-            for cid, kind in first_type.items()
-            if kind != "contact.arrived" and cid not in self._open_rows
-        }
-        c = schema.contacts
-        if missing and conn.dialect.name == "postgresql":
-            # one array parameter: the same prepared statement for every batch
-            query = select(c).where(c.c.contact_id == any_(bindparam("ids", type_=ARRAY(String))))
-            for r in await conn.execute(query, {"ids": list(missing)}):
-                rows[missing.get(r.contact_id, r.contact_id)] = dict(r._mapping)
-            missing = {}
-        ids = list(missing)
-        for i in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[i : i + _IN_CHUNK]
-            for r in await conn.execute(select(c).where(c.c.contact_id.in_(chunk))):
-                rows[missing.get(r.contact_id, r.contact_id)] = dict(r._mapping)
-        for seq, event in batch:
-            cid = event.contact_id
-            if cid is None:
-                continue
-            current = rows.get(cid) or self._open_rows.get(cid)
-            folded = fold_contact(current, event, seq)
-            if folded is not None:
-                rows[cid] = folded
-        return rows
-
-    @staticmethod
-    def _upsert(conn: AsyncConnection) -> Any:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(schema.contacts)
-        keep = ("contact_id", "first_seq")
-        return stmt.on_conflict_do_update(
-            index_elements=["contact_id"],
-            set_={c: stmt.excluded[c] for c in COLUMNS if c not in keep},
-        )
