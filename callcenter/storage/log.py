@@ -160,6 +160,7 @@ class SqlInteractionLog:
         self._handled = 0  # written or set aside
         self._open_rows: dict[str, Row] = {}
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._durable = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -192,6 +193,7 @@ class SqlInteractionLog:
         self._closing = True
         self._give_up_at = self._monotonic() + self.close_timeout
         self._wake.set()
+        self._stopping.set()
         task, self._task = self._task, None
         if task is not None:
             # the writer gives up by itself after the bound; a write that hangs is cancelled
@@ -340,7 +342,13 @@ class SqlInteractionLog:
         if self._closing and self._monotonic() >= self._give_up_at:
             return False
         log.error("interaction log write failed, will retry in %.1f s: %s", self._backoff, reason)
-        await asyncio.sleep(self._backoff)
+        delay = self._backoff
+        if self._closing:  # never wait past the bound
+            delay = min(delay, max(0.0, self._give_up_at - self._monotonic()))
+        with contextlib.suppress(TimeoutError):  # close() cuts one wait short: a try at once
+            async with asyncio.timeout(delay):
+                await self._stopping.wait()
+                self._stopping.clear()
         self._backoff = min(self._backoff * 2, _BACKOFF_MAX)
         return True
 

@@ -2,11 +2,14 @@
 the issue's reproduction (six logins with a lone surrogate as the user name) followed by
 normal traffic that is written and readable; /healthz is 503 with the reason while the
 database is away and 200 after; reports and screen pops answer 503 within their bound
-while the log is stuck instead of hanging."""
+while the log is stuck instead of hanging; a server stopped while the database is away
+spills what it could not write beside the database, and its next start replays it."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -184,3 +187,31 @@ async def test_readers_answer_503_within_their_bound_while_the_log_is_stuck(
         ok = await sam.get("/api/v1/reports", params={"from": "2026-03-02", "to": "2026-03-02"})
         assert ok.status == 200
     await client.close()
+
+
+async def test_a_server_stopped_while_the_database_is_away_spills_and_the_next_start_replays(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    db = tmp_path / "cc.db"
+    config = demo_config(f"sqlite+aiosqlite:///{db}")
+    config = replace(config, storage=replace(config.storage, shutdown_flush_s=0.5))
+    client = await aiohttp_client(create_app(config))
+    away = DatabaseAway(client, config.storage.url)
+    await client.server.app[LOG].flush()
+    await away.go()
+    client.server.app[LOG].append(InteractionEvent(type="test.unwritten", at=5.0, contact_id="c1"))
+    async with asyncio.timeout(5):
+        await client.close()
+    spill = tmp_path / "cc.db.unwritten.jsonl"  # the default: beside the database
+    assert [json.loads(line)["type"] for line in spill.read_text(encoding="utf-8").splitlines()] == [
+        "test.unwritten",
+        "server.stopped",
+    ]
+    with sqlite3.connect(db) as conn:
+        conn.execute("ALTER TABLE events_away RENAME TO events")
+    again = await aiohttp_client(create_app(config))
+    await again.server.app[LOG].flush()
+    types = [e.type for e in await again.server.app[LOG].read()]
+    assert types == ["server.started", "test.unwritten", "server.stopped", "server.started"]
+    assert not spill.exists() and (tmp_path / "cc.db.unwritten.jsonl.replayed").exists()
+    await again.close()
