@@ -116,19 +116,27 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def log_ctx(app: web.Application) -> AsyncIterator[None]:
     storage = app[CONFIG].storage
-    interaction_log = SqlInteractionLog(
-        app[DB], batch_max=storage.batch_max, flush_interval=storage.flush_interval_ms / 1000
-    )
-    await interaction_log.start()
-    app[LOG] = interaction_log
     clock = app[CLOCK]
+    interaction_log = SqlInteractionLog(
+        app[DB],
+        batch_max=storage.batch_max,
+        flush_interval=storage.flush_interval_ms / 1000,
+        flush_timeout=storage.flush_timeout_s,
+        stall_after=storage.stall_after_s,
+        close_timeout=storage.shutdown_flush_s,
+        spill_path=storage.spill_file(),
+        now=clock.now,
+    )
+    await interaction_log.start()  # appends what the last run spilled, first
+    app[LOG] = interaction_log
     interaction_log.append(
         InteractionEvent(type="server.started", at=clock.now(), data={"version": __version__})
     )
     yield
     interaction_log.append(InteractionEvent(type="server.stopped", at=clock.now()))
-    await interaction_log.close()
-    log.info("interaction log flushed at seq %d", interaction_log.last_seq)
+    await interaction_log.close()  # bounded; what it could not write is spilled and logged
+    if interaction_log.unwritten_at_close == 0:
+        log.info("interaction log flushed at seq %d", interaction_log.last_seq)
 
 
 async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -182,30 +190,29 @@ async def close_client_sockets(app: web.Application) -> None:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers and events reach it; else 503 with the reason."""
     app = request.app
     db_ok, db_detail = await database.check(app[DB])
-    interaction_log = app[LOG]
-    ok = db_ok and interaction_log.healthy
+    log_health = app[LOG].health()
+    ok = db_ok and bool(log_health["ok"])
     body = {
         "status": "ok" if ok else "unavailable",
+        "reason": None if ok else (log_health["reason"] or f"the database does not answer: {db_detail}"),
         "version": __version__,
         "database": {
             "ok": db_ok,
             "detail": db_detail,
             "url": database.describe(app[CONFIG].storage.url),
         },
-        "interaction_log": {
-            "ok": interaction_log.healthy,
-            "last_seq": interaction_log.last_seq,
-            "pending": interaction_log.pending,
-            "last_error": interaction_log.last_error,
-        },
+        "interaction_log": log_health,
     }
     if app[CONFIG].cluster.enabled:
         from callcenter.runtime.cluster_app import CLUSTER
 
         cluster = app[CLUSTER].health()
         body["cluster"] = cluster
+        if ok and not cluster["ok"]:
+            body["reason"] = "the cluster is not healthy"
         ok = ok and bool(cluster["ok"])
         body["status"] = "ok" if ok else "unavailable"
     if voice_app.TELEPHONY in app:  # listeners that could not bind show as null, not a 503

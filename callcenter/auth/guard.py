@@ -55,6 +55,12 @@ def json_error(status: int, message: str, field: str | None = None, **headers: s
     return web.json_response({"error": body}, status=status, headers=headers or None)
 
 
+def unavailable(message: str) -> web.Response:
+    """503: the server cannot answer now (the interaction log is not reaching its database);
+    ``field`` is null, since no part of the request is at fault."""
+    return web.json_response({"error": {"status": 503, "message": message, "field": None}}, status=503)
+
+
 class Refused(web.HTTPException):
     """A 4xx refusal with the API's JSON error body; raise it from anywhere in a handler."""
 

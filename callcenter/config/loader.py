@@ -55,6 +55,9 @@ def _resolve_paths(config: CenterConfig, base: Path) -> CenterConfig:
     def here(folder: str) -> str:
         return folder if Path(folder).is_absolute() else str((base / folder).resolve())
 
+    if storage.spill_path or not storage.url.startswith(prefix):  # a PostgreSQL log spills here
+        storage = replace(storage, spill_path=here(str(storage.spill_file())))
+
     speech = config.speech
     model_path = speech.model_path
     if model_path is not None and model_path != KOREAN_DEMO_MODEL:

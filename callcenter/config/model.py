@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from callcenter.crm_link.config import CrmConfig
@@ -67,6 +68,10 @@ class StorageConfig:
     batch_max: int = 1000
     flush_interval_ms: int = 20
     upgrade_on_start: bool = True
+    flush_timeout_s: float = 5.0
+    stall_after_s: float = 30.0
+    shutdown_flush_s: float = 10.0
+    spill_path: str = ""
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
@@ -77,6 +82,22 @@ class StorageConfig:
             raise ValueError("batch_max must be at least 1")
         if self.flush_interval_ms < 0:
             raise ValueError("flush_interval_ms must not be negative")
+        for name in ("flush_timeout_s", "stall_after_s", "shutdown_flush_s"):
+            if not 0 < getattr(self, name) < 86400:
+                raise ValueError(f"{name} must be more than 0 and less than a day")
+
+    def spill_file(self) -> Path:
+        """Where the log spills what it could not write at shutdown: ``spill_path``, else
+        beside the SQLite file (``<db>.unwritten.jsonl``), else in the working folder (the
+        config file's folder once loaded), named after the database."""
+        if self.spill_path:
+            return Path(self.spill_path)
+        prefix = "sqlite+aiosqlite:///"
+        db = self.url[len(prefix) :] if self.url.startswith(prefix) else ""
+        if db and db != ":memory:":
+            return Path(db + ".unwritten.jsonl")
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.url.rsplit("/", 1)[-1].split("?", 1)[0]) or "memory"
+        return Path(f"interaction-log-{name}.unwritten.jsonl")  # one file per database
 
     @property
     def is_sqlite(self) -> bool:

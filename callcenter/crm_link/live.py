@@ -54,6 +54,7 @@ from callcenter.crm_link.model import CustomerCard, LookupBy, contact_attributes
 from callcenter.crm_link.ports import CrmDirectory
 from callcenter.crm_link.screen_pop import build_screen_pop, load_screen_pop
 from callcenter.crm_link.store import SqlCrmStore
+from callcenter.storage.log import LogUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,10 @@ class LiveCrm:
                 self._remember(contact_id, card)
                 self._identified(contact_id, card, by, None)
         if self._flush is not None:
-            await self._flush()
+            try:
+                await self._flush()
+            except LogUnavailable as exc:  # pop what is written rather than nothing
+                log.warning("screen pop for %s shows the log as written so far: %s", contact_id, exc)
         return await load_screen_pop(self.store, contact_id, card if card and card.identified else None)
 
     def placeholder_pop(self, contact_id: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import aiohttp
 from aiohttp import web
 
 from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_DIRECTORY, CRM_STORE, DB, LOG, OPENAPI
-from callcenter.auth.guard import json_error, read_json, require
+from callcenter.auth.guard import json_error, read_json, require, unavailable
 from callcenter.crm_link.config import LOOKUP_KEYS, CrmConfig
 from callcenter.crm_link.demo import ensure_demo_customers
 from callcenter.crm_link.history import contact_history, contact_summary
@@ -41,6 +41,7 @@ from callcenter.crm_link.ports import CrmUnavailable
 from callcenter.crm_link.records import create_ticket, list_tickets, patch_ticket
 from callcenter.crm_link.screen_pop import load_screen_pop
 from callcenter.crm_link.store import SqlCrmStore
+from callcenter.storage.log import LogUnavailable
 
 __all__ = ["CRM_DIRECTORY", "CRM_STORE", "OPENAPI_PATHS", "crm_ctx", "install", "live_crm"]
 
@@ -154,7 +155,10 @@ async def _webhook_feed(app: web.Application, sender: WebhookSender) -> None:
             contact_id = message.payload.get("contact_id")
             if not contact_id:
                 continue
-            await app[LOG].flush()  # the contacts row is written with the event's batch
+            try:
+                await app[LOG].flush()  # the contacts row is written with the event's batch
+            except LogUnavailable as exc:
+                log.warning("webhook for %s sends the contact as written so far: %s", contact_id, exc)
             summary = await contact_summary(app[DB], str(contact_id))
             if summary is not None:
                 sender.send({"event": message.topic, **summary})
@@ -276,7 +280,10 @@ async def lookup(request: web.Request) -> web.Response:
 async def screen_pop(request: web.Request) -> web.Response:
     store = request.app[CRM_STORE]
     if LOG in request.app:
-        await request.app[LOG].flush()  # this contact's identification and IVR trail
+        try:
+            await request.app[LOG].flush()  # this contact's identification and IVR trail
+        except LogUnavailable as exc:
+            return unavailable(str(exc))
     pop = await load_screen_pop(
         store, request.match_info["contact_id"], customer_id=request.query.get("customer_id") or None
     )

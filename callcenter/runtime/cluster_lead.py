@@ -41,6 +41,7 @@ from callcenter.runtime.cluster_wire import (
     text,
 )
 from callcenter.runtime.recovery import recover
+from callcenter.storage.log import LogUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,11 @@ class Lead:
         st = self.center.state
         assert st is not None
         mark = st.entry_id
-        await self.center.interaction_log.flush()
+        try:
+            await self.center.interaction_log.flush()
+        except LogUnavailable as exc:  # the mark stays where it was until the log writes
+            log.warning("lead: the log is not durable yet: %s", exc)
+            return
         await self._store(keys=[self.keys.lease, self.keys.log_durable], args=[self.lease_value, mark])
 
     async def _recover(self) -> None:

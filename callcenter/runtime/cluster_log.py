@@ -89,8 +89,8 @@ class Writes:
         elif center.state is not None:  # until the writer says it is durable (above)
             center.log_catch_up.keep(center.state.entry_id, event)
 
-    async def flush(self) -> None:
-        await self._log.flush()
+    async def flush(self, timeout: float | None = None) -> None:
+        await self._log.flush(timeout)
 
     def backlog_error(self) -> str | None:
         """The log's bound (``storage/log.py``), on this node's log or, as only the holder

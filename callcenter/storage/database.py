@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,55 @@ class DatabaseUnavailable(CallcenterError):
     """The database cannot be opened or reached; the message says which and why."""
 
 
+# Text no database takes: lone surrogates (a str may hold them, UTF-8 cannot) and NUL
+# (PostgreSQL refuses it in text and jsonb). Both are replaced with U+FFFD.
+_UNENCODABLE = re.compile("[\\x00\\ud800-\\udfff]")
+REPLACEMENT = "\ufffd"
+_SUSPECT = re.compile(r"\\u0000|NaN|Infinity")  # in json.dumps output: NUL, non-finite numbers
+
+
+def clean_text(text: str) -> str:
+    """``text`` with every character no database takes (see above) replaced by U+FFFD."""
+    return _UNENCODABLE.sub(REPLACEMENT, text)
+
+
+def clean_value(value: Any) -> Any:
+    """A JSON-like ``value`` with its strings cleaned, keys made text where JSON needs it,
+    and NaN/infinities (which PostgreSQL's jsonb refuses) written as text."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {_clean_key(k): clean_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_value(v) for v in value]
+    return value
+
+
+def _clean_key(key: Any) -> Any:
+    if isinstance(key, bool | int) or key is None:
+        return key
+    return clean_text(str(key))
+
+
+def _clean_default(value: Any) -> str:
+    return clean_text(str(value))
+
+
 def json_dumps(value: Any) -> str:
-    # default=str: an odd value in event data is logged as text rather than blocking the log
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    """JSON text every database takes: the storage layer's safety net, so that no value
+    (whatever an edge let through) can stop the interaction log. Unencodable characters
+    are replaced (see ``clean_text``); an odd value (not JSON) is written as its text.
+    Raises only for what JSON cannot hold at all (a circular or too deeply nested value)."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    except TypeError:  # a key JSON cannot hold
+        pass
+    else:  # json escapes NUL as \u0000, which PostgreSQL's jsonb refuses too
+        if _UNENCODABLE.search(text) is None and not _SUSPECT.search(text):
+            return text
+    return json.dumps(clean_value(value), separators=(",", ":"), ensure_ascii=False, default=_clean_default)
 
 
 def sqlite_path(url: str) -> Path | None:

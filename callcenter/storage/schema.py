@@ -90,3 +90,20 @@ chat_resume_frames = Table(
     Column("n", Integer, primary_key=True, autoincrement=False),
     Column("frame", Text, nullable=False),
 )
+
+# Events the log can never write (``storage/dead_letter.py``): every field as text.
+dead_events = Table(
+    "dead_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dead_at", Float(precision=53), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("at", Text),
+    Column("contact_id", Text),
+    Column("agent_id", Text),
+    Column("queue", Text),
+    Column("data", Text, nullable=False),
+    Column("context_id", Text),
+    Column("parent_id", Text),
+)

@@ -29,7 +29,7 @@ from callcenter.appkeys import BUS, CLOCK, CONFIG, DB, LOG
 from callcenter.core.events import StoredEvent
 from callcenter.runtime.bus import BusMessage
 from callcenter.storage import schema
-from callcenter.storage.log import stored
+from callcenter.storage.log import LogUnavailable, stored
 from callcenter.supervisor import prometheus
 from callcenter.supervisor.cells import Counts, WindowCounts, figures
 from callcenter.supervisor.metrics import MetricsFold, normalise
@@ -111,7 +111,10 @@ async def _live_ctx(app: web.Application) -> AsyncIterator[None]:
     live = LiveMetrics(fold, ZoneInfo(config.wallboard.timezone), [q.name for q in config.queues])
     sub = app[BUS].subscribe("contact.*", "agent.*", "ivr.*")
     now = app[CLOCK].now()
-    await app[LOG].flush()
+    try:
+        await app[LOG].flush()
+    except LogUnavailable as exc:  # start from what is written; the bus brings the rest
+        log.warning("live metrics start from the written log only: %s", exc)
     seen = await _prime(app, live, now - LIVE_DAYS * 86400.0, now)
     live.sample(app[CLOCK].now())
     app[METRICS], app[LIVE] = fold, live

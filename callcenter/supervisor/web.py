@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, CONFIG, DB, LOG
-from callcenter.auth.guard import Refused, json_error, require, session_of
+from callcenter.auth.guard import Refused, json_error, require, session_of, unavailable
+from callcenter.storage.log import LogUnavailable
 from callcenter.supervisor import live, prometheus
 from callcenter.supervisor.live import METRICS, REGISTRY
 from callcenter.supervisor.reports import ReportError, build_report, fold_range, parse_request, to_csv
@@ -108,7 +109,10 @@ async def reports_api(request: web.Request) -> web.Response:
         req = parse_request(request.query, zone, now)
     except ReportError as exc:
         return json_error(400, str(exc), exc.field)
-    await app[LOG].flush()
+    try:
+        await app[LOG].flush()  # bounded: a stuck log is a 503 with its reason, not a hang
+    except LogUnavailable as exc:
+        return unavailable(str(exc))
     fold = await fold_range(app[DB], req.start, req.end, service_level_s=_thresholds(app), now=now)
     report = build_report(fold, req, zone)
     if fmt == "csv":

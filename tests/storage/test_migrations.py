@@ -9,6 +9,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import callcenter.auth.schema
+import callcenter.crm_link.schema  # noqa: F401  (their tables join the metadata compared)
 from callcenter.storage import database, migrate
 from callcenter.storage.schema import metadata
 
