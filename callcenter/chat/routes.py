@@ -44,7 +44,13 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
         grace_s = center.config.cluster.chat_grace_s
         store = RedisChatStore(center, grace_s)
         store.start()
-    sessions = ChatSessions(backend, lambda: center.ids.new("contact"), grace_s=grace_s, store=store)
+    sessions = ChatSessions(
+        backend,
+        lambda: center.ids.new("contact"),
+        grace_s=grace_s,
+        store=store,
+        limits=app[CONFIG].limits,
+    )
     backend.sessions = sessions
     app[SERVICE].chats = backend
     app[SESSIONS] = sessions

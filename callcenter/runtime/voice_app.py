@@ -137,7 +137,15 @@ async def telephony_ctx(app: web.Application) -> AsyncIterator[None]:
         cfg.audiosocket_host, cfg.audiosocket_port, front.handle_call, clock=clock
     )
     started = [server for server in (sip, audiosocket) if await _start(server)]
-    telephony = Telephony(front=front, media_stream=media_stream_handler(front.handle_call, clock=clock))
+    telephony = Telephony(
+        front=front,
+        media_stream=media_stream_handler(
+            front.handle_call,
+            clock=clock,
+            limits=config.limits.json(config.limits.frame_max_bytes),
+            frame_rate=lambda: config.limits.frame_rate(media=True),
+        ),
+    )
     if sip in started:
         telephony.sip = sip
     if audiosocket in started:
