@@ -34,6 +34,14 @@ _INT_DIGITS = 20  # a longer integer literal is outside INT_MIN..INT_MAX whateve
 _UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
 _SPECIAL = re.compile(r'["\\\[\]{}]')
 REPLACEMENT = "\ufffd"
+# The instants a client may name (epoch seconds, 1970-01-01 to 9000-01-01 UTC): far enough
+# for any real date, near enough that a day or a year added to one stays a valid datetime.
+EARLIEST_INSTANT, LATEST_INSTANT = 0.0, 253_370_764_800.0
+
+
+def instant_in_range(at: float) -> bool:
+    """Whether epoch seconds ``at`` is a finite instant from 1970 to 9000."""
+    return math.isfinite(at) and EARLIEST_INSTANT <= at <= LATEST_INSTANT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
