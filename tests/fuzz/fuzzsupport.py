@@ -81,9 +81,7 @@ class LiveCenter:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self.runner.addresses[0][1])
         for role in ("anonymous", *ROLES):
             self.sessions[role] = aiohttp.ClientSession(
                 base_url=f"http://127.0.0.1:{self.port}", cookie_jar=aiohttp.CookieJar(unsafe=True)

@@ -79,7 +79,7 @@ def _typed_errors(seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def desk(center: LiveCenter) -> Iterator[aiohttp.ClientWebSocketResponse]:
-    async def open_desk() -> aiohttp.ClientWebSocketResponse:
+    async def open_desk() -> Any:
         ws = await center.sessions["agent"].ws_connect("/ws/desk")
         await ws.send_json({"type": "hello", "protocol": 1})
         await _until(ws, lambda f: f["type"] == "welcome")
@@ -133,7 +133,7 @@ def _desk_case(
 
 @pytest.fixture(scope="module")
 def chat(center: LiveCenter) -> Iterator[aiohttp.ClientWebSocketResponse]:
-    async def open_chat() -> aiohttp.ClientWebSocketResponse:
+    async def open_chat() -> Any:
         ws = await center.sessions["anonymous"].ws_connect("/ws/chat")
         await ws.send_json({"type": "start", "name": "Fuzz"})
         await _until(ws, lambda f: f["type"] == "session")
@@ -184,7 +184,7 @@ def _chat_case(
 
 @pytest.fixture(scope="module")
 def wallboard(center: LiveCenter) -> Iterator[aiohttp.ClientWebSocketResponse]:
-    async def open_board() -> aiohttp.ClientWebSocketResponse:
+    async def open_board() -> Any:
         ws = await center.sessions["supervisor"].ws_connect("/ws/supervisor")
         await _until(ws, lambda f: f["type"] == "snapshot")
         return ws
@@ -226,7 +226,8 @@ def _media_frames() -> st.SearchStrategy[str | bytes]:
         st.sampled_from(MEDIA_EVENTS) | st.text(max_size=8),
         st.dictionaries(st.sampled_from(MEDIA_FIELDS), json_values, max_size=3),
     ).map(lambda ef: json.dumps({**ef[1], "event": ef[0]}))
-    return raw | shaped
+    both: st.SearchStrategy[str | bytes] = st.one_of(raw, shaped)
+    return both
 
 
 def _calls(center: LiveCenter) -> int:
