@@ -18,8 +18,10 @@ from callcenter import __version__
 from callcenter.agent_desk import routes as desk_routes
 from callcenter.appkeys import BUS, CENTER, CHAT_RESUME, CLOCK, CONFIG, DB, HELD_CHATS, LOG, OPENAPI
 from callcenter.auth import web as auth_web
+from callcenter.auth.guard import json_error
 from callcenter.chat import routes as chat_routes
 from callcenter.config.model import CenterConfig
+from callcenter.core.client_json import clean_text
 from callcenter.core.clock import Clock, SystemClock
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import RandomIds
@@ -47,7 +49,7 @@ class SchemaOutOfDate(database.DatabaseUnavailable):
 
 def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Application:
     """Build the application; resources open when it starts and close when it stops."""
-    app = web.Application(middlewares=[json_errors], client_max_size=1024**2)
+    app = web.Application(middlewares=[json_errors, url_checks], client_max_size=1024**2)
     app[CONFIG] = config
     app[OPENAPI] = {"paths": {}, "schemas": {}}  # web modules add their routes' description
     if clock is not None:
@@ -278,3 +280,22 @@ async def json_errors(
         return web.json_response(
             {"error": {"status": exc.status, "message": exc.text or exc.reason}}, status=exc.status
         )
+
+
+@web.middleware
+async def url_checks(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Query parameters and path segments are client text too: a NUL in one (which the
+    database refuses) or one longer than ``limits.max_string_chars`` is a 400 naming it.
+    (Invalid UTF-8 in them already arrives as U+FFFD.)"""
+    longest = request.app[CONFIG].limits.max_string_chars
+    for kind, items in (("query", request.query.items()), ("path", request.match_info.items())):
+        for name, value in items:
+            if "\x00" in name or "\x00" in value or len(value) > longest:
+                field = clean_text(name)
+                problem = (
+                    "holds a NUL character" if "\x00" in name + value else f"is over {longest} characters"
+                )
+                return json_error(400, f"the {kind} parameter {field} {problem}", field)
+    return await handler(request)

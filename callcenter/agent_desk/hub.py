@@ -26,14 +26,15 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from callcenter.agent_desk.protocol import (
-    MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     Heartbeat,
     Hello,
     ProtocolError,
     parse_client_frame,
 )
+from callcenter.config.model import LimitsConfig
 from callcenter.core.errors import EngineError
+from callcenter.core.frame_rate import CLOSE_FLOODING, FrameRate, Verdict, rate_limited_frame
 from callcenter.runtime.ws_sender import WsSender
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class DeskHub:
         on_gone: Callable[[str], None],
         grace_s: float = 30.0,
         heartbeat_s: float = 15.0,
+        limits: LimitsConfig | None = None,
     ) -> None:
         self._on_message = on_message
         self._snapshot = snapshot
@@ -66,6 +68,8 @@ class DeskHub:
         self.grace_s = grace_s
         self.heartbeat_s = heartbeat_s
         self._agents: dict[str, _Agent] = {}
+        self.limits = limits or LimitsConfig()
+        self._json = self.limits.json(self.limits.frame_max_bytes)
 
     # Public methods for the center ----------------------------------------------------
 
@@ -101,9 +105,12 @@ class DeskHub:
 
     async def serve(self, request: web.Request, agent_id: str) -> web.WebSocketResponse:
         """Run one desk connection for an authenticated agent until it closes."""
-        ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=MAX_FRAME_BYTES * 2)
+        # a frame over twice the limit closes the socket with 1009 (RFC 6455): past that the
+        # frame is not read at all; below it, a too-large frame gets an error frame
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=self.limits.frame_max_bytes * 2)
         await ws.prepare(request)
-        hello = await self._handshake(ws)
+        rate = self.limits.frame_rate()
+        hello = await self._handshake(ws, rate)
         if hello is None:
             return ws
         conn = WsSender(ws)
@@ -113,6 +120,8 @@ class DeskHub:
             conn.send(agent.outbox.popleft())
         try:
             async for msg in ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not await conn.admit(rate):
+                    continue
                 if msg.type == WSMsgType.TEXT:
                     await self._handle(agent_id, conn, msg.data)
                 elif msg.type == WSMsgType.BINARY:
@@ -123,35 +132,50 @@ class DeskHub:
             await conn.stop()
         return ws
 
-    async def _handshake(self, ws: web.WebSocketResponse) -> Hello | None:
-        try:
-            msg = await asyncio.wait_for(ws.receive(), timeout=10)
-        except TimeoutError:
-            await ws.close(code=4008, message=b"no hello within 10 s")
-            return None
-        if msg.type != WSMsgType.TEXT:
-            await ws.close(code=4000, message=b"expected a hello frame")
-            return None
-        try:
-            parsed = parse_client_frame(msg.data)
-            if not isinstance(parsed.message, Hello):
-                raise ProtocolError("hello_first", "the first frame must be hello", msg_id=parsed.msg_id)
-            if parsed.message.protocol != PROTOCOL_VERSION:
-                raise ProtocolError(
-                    "protocol_version",
-                    f"this server speaks desk protocol {PROTOCOL_VERSION}, not {parsed.message.protocol}",
-                    field="protocol",
-                )
-        except ProtocolError as exc:
-            await ws.send_json(exc.frame())
-            await ws.close(code=4002, message=exc.message.encode()[:120])
-            return None
-        return parsed.message
+    async def _handshake(self, ws: web.WebSocketResponse, rate: FrameRate) -> Hello | None:
+        """Wait up to 10 s for a good hello. Any other frame gets an error frame and the
+        wait goes on; only another protocol version closes the socket (4002)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while True:
+            try:
+                msg = await asyncio.wait_for(ws.receive(), timeout=max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                await ws.close(code=4008, message=b"no hello within 10 s")
+                return None
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                return None  # closed (or closing) by the client
+            verdict = rate.frame(loop.time())
+            if verdict is Verdict.CLOSE:
+                await ws.close(code=CLOSE_FLOODING, message=b"too many frames")
+                return None
+            if verdict is Verdict.DROP:
+                await ws.send_json(rate_limited_frame(rate.per_s))
+                continue
+            try:
+                if msg.type != WSMsgType.TEXT:
+                    raise ProtocolError("bad_frame", "binary frames are not part of the protocol")
+                parsed = parse_client_frame(msg.data, self._json)
+                if not isinstance(parsed.message, Hello):
+                    raise ProtocolError("hello_first", "the first frame must be hello", msg_id=parsed.msg_id)
+                if parsed.message.protocol != PROTOCOL_VERSION:
+                    refusal = ProtocolError(
+                        "protocol_version",
+                        f"this server speaks desk protocol {PROTOCOL_VERSION}, not {parsed.message.protocol}",
+                        field="protocol",
+                    )
+                    await ws.send_json(refusal.frame())
+                    await ws.close(code=4002, message=refusal.message.encode()[:120])
+                    return None
+            except ProtocolError as exc:
+                await ws.send_json(exc.frame())
+                continue
+            return parsed.message
 
     async def _handle(self, agent_id: str, conn: WsSender, raw: str) -> None:
         msg_id = None
         try:
-            parsed = parse_client_frame(raw)
+            parsed = parse_client_frame(raw, self._json)
             msg_id = parsed.msg_id
             if isinstance(parsed.message, Heartbeat):
                 reply: Frame | None = None

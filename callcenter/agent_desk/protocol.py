@@ -13,13 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from callcenter.core.client_json import JsonLimits
 from callcenter.runtime.frames import FrameError, build, decode_object
 
 PROTOCOL_VERSION = 1
 PROTOCOL_REVISION = "1.1"
-MAX_FRAME_BYTES = 64 * 1024
+MAX_FRAME_BYTES = 64 * 1024  # the default of limits.frame_max_bytes
 MAX_TEXT = 4000
 MAX_SDP = 32 * 1024
+LIMITS = JsonLimits(max_bytes=MAX_FRAME_BYTES)
 
 
 ProtocolError = FrameError  # the desk's name for a refused frame
@@ -181,9 +183,9 @@ class Parsed:
     message: Any
 
 
-def parse_client_frame(raw: str | bytes) -> Parsed:
+def parse_client_frame(raw: str | bytes, limits: JsonLimits = LIMITS) -> Parsed:
     """Validate one client frame; raise ``ProtocolError`` naming what is wrong."""
-    data = decode_object(raw, MAX_FRAME_BYTES)
+    data = decode_object(raw, limits)
     msg_id = data.pop("id", None)
     if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, str | int)):
         raise ProtocolError("bad_field", "id must be a string or a number", field="id")

@@ -43,6 +43,7 @@ async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
         snapshot=service.snapshot,
         on_gone=service.on_gone,
         grace_s=app[CONFIG].desk.reconnect_grace_s,
+        limits=app[CONFIG].limits,
     )
     center.desks = hub
     app[HUB], app[SERVICE], app[AUDIO] = hub, service, audio

@@ -33,14 +33,15 @@ from typing import Any, TypeVar
 from aiohttp import web
 from yarl import URL
 
-from callcenter.appkeys import CLOCK, DB
+from callcenter.appkeys import CLOCK, CONFIG, DB
 from callcenter.auth.store import Principal, session_user
+from callcenter.config.model import LimitsConfig
+from callcenter.core.client_json import InputRefused, decode_json
 
 COOKIE = "cc_session"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 OPEN_POSTS = frozenset({"/api/v1/auth/login"})  # the one unsafe route that needs no session
-BODY_LIMIT = 16 * 1024
 SESSION = web.RequestKey("auth_session", object)  # tuple[Principal, str] | None, looked up once
 
 R = TypeVar("R", bound=web.StreamResponse)
@@ -139,9 +140,19 @@ def ensure_owner(principal: Principal, agent_id: str | None, *, others_allowed: 
 # Request bodies ----------------------------------------------------------------------
 
 
-async def read_json(request: web.Request, limit: int = BODY_LIMIT) -> dict[str, Any]:
-    """The body as a JSON object; ``Refused`` 413 past ``limit`` bytes, 400 if it is not a
-    JSON object. The error names the ``body`` field."""
+def limits_of(app: web.Application) -> LimitsConfig:
+    """The app's ``limits`` section (the defaults for an app built without a config)."""
+    config = app.get(CONFIG)
+    return config.limits if config is not None else LimitsConfig()
+
+
+async def read_json(request: web.Request, limit: int | None = None) -> dict[str, Any]:
+    """The body as a JSON object, read by ``core.client_json`` (every handler that takes
+    JSON uses this): ``Refused`` 413 past ``limit`` bytes (default ``limits.body_max_bytes``),
+    400 naming the field when it is not a JSON object, nested too deep, holds a string
+    too long or a number too big; lone surrogates and NULs in its text become U+FFFD."""
+    limits = limits_of(request.app)
+    limit = limits.body_max_bytes if limit is None else limit
     if request.content_length is not None and request.content_length > limit:
         raise Refused(413, f"the body is {request.content_length} bytes; the limit is {limit}", "body")
     data = bytearray()
@@ -150,9 +161,9 @@ async def read_json(request: web.Request, limit: int = BODY_LIMIT) -> dict[str, 
         if len(data) > limit:
             raise Refused(413, f"the body is over the limit of {limit} bytes", "body")
     try:
-        body = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise Refused(400, "the body must be JSON", "body") from None
+        body = decode_json(data, limits.json(limit))
+    except InputRefused as exc:
+        raise Refused(exc.status, exc.message, exc.field) from None
     if not isinstance(body, dict):
         raise Refused(400, "the body must be a JSON object", "body")
     return body

@@ -26,10 +26,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from callcenter.core.client_json import JsonLimits
 from callcenter.runtime.frames import FrameError, parse_frame
 
-MAX_FRAME_BYTES = 16 * 1024
+MAX_FRAME_BYTES = 16 * 1024  # the default of limits.chat_frame_max_bytes
 MAX_TEXT = 2000
+LIMITS = JsonLimits(max_bytes=MAX_FRAME_BYTES)
 
 
 ChatProtocolError = FrameError  # the chat's name for a refused frame
@@ -81,6 +83,6 @@ _TYPES: dict[str, type] = {
 }
 
 
-def parse(raw: str | bytes) -> Any:
+def parse(raw: str | bytes, limits: JsonLimits = LIMITS) -> Any:
     """One customer frame as a message object, or ``ChatProtocolError`` naming the problem."""
-    return parse_frame(raw, _TYPES, max_bytes=MAX_FRAME_BYTES, max_text=MAX_TEXT)[1]
+    return parse_frame(raw, _TYPES, limits=limits, max_text=MAX_TEXT)[1]

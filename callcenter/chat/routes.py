@@ -50,7 +50,12 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
         backend.held = app[HELD_CHATS]
         store = DbChatStore(app[CHAT_RESUME], backend.held.holds)
     sessions = ChatSessions(
-        backend, lambda: center.ids.new("contact"), grace_s=grace_s, store=store, login=backend.login
+        backend,
+        lambda: center.ids.new("contact"),
+        grace_s=grace_s,
+        store=store,
+        login=backend.login,
+        limits=app[CONFIG].limits,
     )
     backend.sessions = sessions
     app[SERVICE].chats = backend

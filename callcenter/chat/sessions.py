@@ -25,7 +25,6 @@ from typing import Any, Protocol
 from aiohttp import WSMsgType, web
 
 from callcenter.chat.protocol import (
-    MAX_FRAME_BYTES,
     ChatProtocolError,
     Choose,
     Leave,
@@ -35,6 +34,7 @@ from callcenter.chat.protocol import (
     Typing,
     parse,
 )
+from callcenter.config.model import LimitsConfig
 from callcenter.runtime.ws_sender import WsSender
 
 log = logging.getLogger(__name__)
@@ -136,11 +136,14 @@ class ChatSessions:
         grace_s: float = 120.0,
         store: ChatStore | None = None,
         login: Callable[[Start], str | None] | None = None,
+        limits: LimitsConfig | None = None,
     ) -> None:
         """``login`` checks a new chat's ``login_token`` (the customer id it names, or
         ``ChatProtocolError`` naming the field) before the chat starts."""
         self._backend = backend
         self._login = login
+        self.limits = limits or LimitsConfig()
+        self._json = self.limits.json(self.limits.chat_frame_max_bytes)
         self._new_id = new_contact_id
         self.grace_s = grace_s
         self.store = store
@@ -159,17 +162,21 @@ class ChatSessions:
         session.send({"type": "ended", "reason": reason, "rate": ask_rating and not session.rated})
 
     async def serve(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_FRAME_BYTES * 2)
+        # over twice the frame limit, aiohttp closes the socket with 1009 (RFC 6455)
+        ws = web.WebSocketResponse(heartbeat=20, max_msg_size=self.limits.chat_frame_max_bytes * 2)
         await ws.prepare(request)
         sender = WsSender(ws)
         session: ChatSession | None = None
+        rate = self.limits.frame_rate()
         try:
             async for msg in ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not await sender.admit(rate):
+                    continue
                 if msg.type != WSMsgType.TEXT:
                     sender.send(ChatProtocolError("bad_frame", "send JSON text frames").frame())
                     continue
                 try:
-                    message = parse(msg.data)
+                    message = parse(msg.data, self._json)
                     if session is None:
                         session = await self._open(message, sender)
                     else:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from callcenter.core.client_json import JsonLimits
+from callcenter.core.frame_rate import FrameRate
 from callcenter.crm_link.config import CrmConfig
 from callcenter.speech.config import SpeechConfig
 from callcenter.telephony.config import TelephonyConfig, secret_from
@@ -324,6 +326,55 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LimitsConfig:
+    """What one client may send (docs/configuration.md, ``limits``): sizes of JSON bodies
+    and WebSocket frames, nesting depth, string length, and frames per second per
+    WebSocket connection. Every JSON body and frame is read by ``core.client_json``."""
+
+    body_max_bytes: int = 16 * 1024
+    sdp_body_max_bytes: int = 64 * 1024
+    frame_max_bytes: int = 64 * 1024
+    chat_frame_max_bytes: int = 16 * 1024
+    max_depth: int = 32
+    max_string_chars: int = 32 * 1024
+    frames_per_s: float = 20.0
+    frames_burst: int = 40
+    media_frames_per_s: float = 100.0
+    media_frames_burst: int = 200
+    flood_drops: int = 200
+
+    def __post_init__(self) -> None:
+        for name in (
+            "body_max_bytes",
+            "sdp_body_max_bytes",
+            "frame_max_bytes",
+            "chat_frame_max_bytes",
+            "max_string_chars",
+        ):
+            if not 256 <= getattr(self, name) <= 16 * 1024 * 1024:
+                raise ValueError(f"{name} must be from 256 to 16777216 (bytes or characters)")
+        if not 2 <= self.max_depth <= 200:  # decoding recurses this deep: keep it far from Python's limit
+            raise ValueError("max_depth must be from 2 to 200")
+        for rate, burst in (("frames_per_s", "frames_burst"), ("media_frames_per_s", "media_frames_burst")):
+            if getattr(self, rate) <= 0:
+                raise ValueError(f"{rate} must be positive")
+            if getattr(self, burst) < 1:
+                raise ValueError(f"{burst} must be at least 1")
+        if self.flood_drops < 1:
+            raise ValueError("flood_drops must be at least 1")
+
+    def json(self, max_bytes: int) -> JsonLimits:
+        """The decoder's limits for a document of at most ``max_bytes``."""
+        return JsonLimits(max_bytes=max_bytes, max_depth=self.max_depth, max_string=self.max_string_chars)
+
+    def frame_rate(self, *, media: bool = False) -> FrameRate:
+        """A fresh budget for one WebSocket connection (``media``: a media stream's)."""
+        if media:
+            return FrameRate(self.media_frames_per_s, self.media_frames_burst, self.flood_drops)
+        return FrameRate(self.frames_per_s, self.frames_burst, self.flood_drops)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CenterConfig:
     """The whole of ``callcenter.yaml``."""
 
@@ -342,6 +393,7 @@ class CenterConfig:
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     telephony: TelephonyConfig = field(default_factory=lambda: TelephonyConfig(enabled=False))
     crm: CrmConfig = field(default_factory=CrmConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     ivr_dir: str = "ivr"
 
     def queue(self, name: str) -> QueueConfig | None:

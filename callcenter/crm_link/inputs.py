@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from callcenter.core.client_json import instant_in_range
 from callcenter.core.errors import CallcenterError
 from callcenter.crm_link.phone import normalize_email, normalize_phone
 
@@ -146,17 +147,20 @@ def parse_time(value: Any, field: str) -> float | None:
     if isinstance(value, bool):
         raise CrmInputError(field, f"{field} must be epoch seconds or an ISO 8601 date/time")
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
-            raise CrmInputError(field, f"{field} must be a time after 1970")
+        if not instant_in_range(float(value)):
+            raise CrmInputError(field, f"{field} must be a time from 1970 to 8999")
         return float(value)
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            at = parsed.timestamp()
+        except (ValueError, OverflowError):
             raise CrmInputError(field, f"{value!r} is not an ISO 8601 date/time like 2024-05-01") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp()
+        if not instant_in_range(at):
+            raise CrmInputError(field, f"{field} must be a time from 1970 to 8999")
+        return at
     raise CrmInputError(field, f"{field} must be epoch seconds or an ISO 8601 date/time")
 
 

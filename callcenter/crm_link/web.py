@@ -30,6 +30,7 @@ from aiohttp import web
 
 from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_DIRECTORY, CRM_STORE, DB, LOG, OPENAPI
 from callcenter.auth.guard import json_error, read_json, require, unavailable
+from callcenter.core.client_json import instant_in_range
 from callcenter.crm_link.config import LOOKUP_KEYS, CrmConfig
 from callcenter.crm_link.demo import ensure_demo_customers
 from callcenter.crm_link.history import contact_history, contact_summary
@@ -187,9 +188,12 @@ def _float(request: web.Request, name: str) -> float | None:
     if raw is None or raw == "":
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise CrmInputError(name, f"{name} must be a number (epoch seconds)") from None
+    if not instant_in_range(value):
+        raise CrmInputError(name, f"{name} must be epoch seconds from 1970 to 8999")
+    return value
 
 
 # Routes -------------------------------------------------------------------------------

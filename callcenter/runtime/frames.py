@@ -4,15 +4,17 @@ Both client protocols (the agent desk's and the customer chat's) are sets of fro
 dataclasses keyed by a ``type`` string. ``parse_frame`` decodes one frame, picks the class,
 and checks each field against its type hint (text, true/false, whole numbers with an
 optional ``min``/``max`` in the field's metadata, literal choices, optional fields), refusing
-unknown or missing fields. Every refusal is a ``FrameError`` that names the field.
+unknown or missing fields. Every refusal is a ``FrameError`` that names the field. Frames
+are decoded by ``core.client_json`` like HTTP bodies, under the ``limits`` the caller gives.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import MISSING, Field, fields
 from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from callcenter.core.client_json import InputRefused, JsonLimits, decode_json
 
 
 class FrameError(Exception):
@@ -34,23 +36,24 @@ class FrameError(Exception):
         return out
 
 
-def decode_object(raw: str | bytes, max_bytes: int) -> dict[str, Any]:
-    if len(raw) > max_bytes:
-        raise FrameError("frame_too_large", f"frames are limited to {max_bytes} bytes")
+def decode_object(raw: str | bytes, limits: JsonLimits) -> dict[str, Any]:
+    """One frame as a JSON object, read by ``core.client_json`` (size, nesting, string
+    length and number limits; lone surrogates and NULs become U+FFFD)."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FrameError("bad_json", f"the frame is not JSON: {exc}") from None
+        data = decode_json(raw, limits, what="frame")
+    except InputRefused as exc:
+        code = "frame_too_large" if exc.code == "too_large" else exc.code
+        raise FrameError(code, exc.message, field=None if exc.field == "body" else exc.field) from None
     if not isinstance(data, dict):
         raise FrameError("bad_frame", "a frame must be a JSON object")
     return data
 
 
 def parse_frame(
-    raw: str | bytes, types: dict[str, type], *, max_bytes: int, max_text: int, with_id: bool = False
+    raw: str | bytes, types: dict[str, type], *, limits: JsonLimits, max_text: int, with_id: bool = False
 ) -> tuple[Any, Any]:
     """Decode and validate one frame: ``(msg_id, message)``; ``msg_id`` only ``with_id``."""
-    data = decode_object(raw, max_bytes)
+    data = decode_object(raw, limits)
     msg_id = data.pop("id", None) if with_id else None
     if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, str | int)):
         raise FrameError("bad_field", "id must be a string or a number", field="id")

@@ -146,7 +146,13 @@ async def telephony_ctx(app: web.Application) -> AsyncIterator[None]:
         allow=AddressAllowList(cfg.audiosocket_allow),
     )
     started = [server for server in (sip, audiosocket) if await _start(server)]
-    stream = media_stream_handler(front.handle_call, carriers=CarrierKeys(cfg.carriers), clock=clock)
+    stream = media_stream_handler(
+        front.handle_call,
+        carriers=CarrierKeys(cfg.carriers),
+        clock=clock,
+        limits=config.limits.json(config.limits.frame_max_bytes),
+        frame_rate=lambda: config.limits.frame_rate(media=True),
+    )
     telephony = Telephony(front=front, media_stream=stream)
     if sip in started:
         telephony.sip = sip

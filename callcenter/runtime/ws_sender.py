@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.core.frame_rate import CLOSE_FLOODING, FrameRate, Verdict, rate_limited_frame
+
 Frame = dict[str, Any]
 
 
@@ -34,6 +36,19 @@ class WsSender:
             closing.add_done_callback(_quiet)
             return
         self.queue.put_nowait(frame)
+
+    async def admit(self, rate: FrameRate) -> bool:
+        """Count one frame the client sent against ``rate``: True to handle it. A frame over
+        the rate is answered with a ``rate_limited`` error frame and dropped (False); a
+        client flooding far beyond it is closed with ``CLOSE_FLOODING`` (False)."""
+        verdict = rate.frame(asyncio.get_running_loop().time())
+        if verdict is Verdict.TAKE:
+            return True
+        if verdict is Verdict.DROP:
+            self.send(rate_limited_frame(rate.per_s))
+        else:
+            await self.ws.close(code=CLOSE_FLOODING, message=b"too many frames")
+        return False
 
     async def _write(self) -> None:
         while (frame := await self.queue.get()) is not None:

@@ -30,7 +30,8 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.agent_desk.webrtc import AudioError, DeskAudio, check_sdp
-from callcenter.appkeys import CENTER
+from callcenter.appkeys import CENTER, CONFIG
+from callcenter.auth.guard import read_json
 from callcenter.auth.web import json_error, require
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
@@ -177,11 +178,8 @@ async def _listen_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def start_listening(request: web.Request) -> web.Response:
     principal = await require(request, *ROLES)
-    try:
-        body = await request.json()
-    except ValueError:
-        return json_error(400, 'the body must be JSON: {"sdp": "<the browser\'s offer>"}')
-    sdp = body.get("sdp") if isinstance(body, dict) else None
+    body = await read_json(request, request.app[CONFIG].limits.sdp_body_max_bytes)
+    sdp = body.get("sdp")
     if not isinstance(sdp, str):
         return json_error(400, "sdp (the browser's SDP offer, a string) is required", "sdp")
     try:

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.core.client_json import instant_in_range
 from callcenter.storage import schema
 from callcenter.storage.log import stored
 from callcenter.supervisor.metrics import BUCKET_S, REPEAT_WINDOW_S, Counts, MetricsFold, figures
@@ -86,9 +87,15 @@ def parse_request(query: Mapping[str, str], zone: ZoneInfo, now: float) -> Repor
 
 def _instant(text: str, zone: ZoneInfo, name: str, *, end: bool) -> float:
     try:
-        return float(text)
+        at = float(text)
     except ValueError:
-        pass
+        at = _parse_instant(text, zone, name, end=end)
+    if not instant_in_range(at):
+        raise ReportError(f"{name} must be a time from 1970 to 8999", name)
+    return at
+
+
+def _parse_instant(text: str, zone: ZoneInfo, name: str, *, end: bool) -> float:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
@@ -96,11 +103,11 @@ def _instant(text: str, zone: ZoneInfo, name: str, *, end: bool) -> float:
                 day += timedelta(days=1)
             return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.timestamp()
+    except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         raise ReportError(f"{name} must be YYYY-MM-DD, YYYY-MM-DDTHH:MM or epoch seconds", name) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return moment.timestamp()
 
 
 def interval_start(at: float, interval: str, zone: ZoneInfo) -> float:

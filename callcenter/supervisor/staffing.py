@@ -78,9 +78,13 @@ def parse_forecast_csv(
     text: str, interval_s: float, default_aht_s: float = DEFAULT_AHT_S
 ) -> list[ForecastRow]:
     """Rows of ``interval,calls[,aht]``; a header line is allowed. Each problem names the line."""
+    try:
+        lines = list(csv.reader(io.StringIO(text.replace("\x00", ""))))
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise StaffingError(f"the forecast is not CSV: {exc}", "csv") from None
     rows: list[ForecastRow] = []
     seen: set[str] = set()
-    for n, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
+    for n, fields in enumerate(lines, start=1):
         if not fields or not "".join(fields).strip():
             continue
         if n == 1 and fields[0].strip().lower() in ("interval", "start", "time"):

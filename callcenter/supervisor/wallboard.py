@@ -26,6 +26,7 @@ from aiohttp import WSMsgType, web
 
 from callcenter.acd import model as m
 from callcenter.appkeys import CENTER, CONFIG
+from callcenter.auth.guard import read_json
 from callcenter.auth.web import Refused, json_error, require, session_of
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
@@ -191,7 +192,8 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
 
 
 async def supervisor_socket(request: web.Request) -> web.StreamResponse:
-    ws = web.WebSocketResponse(heartbeat=20)
+    limits = request.app[CONFIG].limits
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=limits.frame_max_bytes * 2)  # over it: 1009
     try:
         await require(request, *SUPERVISOR_ROLES)
     except Refused as refusal:
@@ -203,9 +205,10 @@ async def supervisor_socket(request: web.Request) -> web.StreamResponse:
     sender = WsSender(ws)
     sender.send({"type": "snapshot", **feed.snapshot()})
     feed.subscribers.add(sender)
+    rate = limits.frame_rate()
     try:
         async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and await sender.admit(rate):
                 sender.send(
                     {
                         "type": "error",
@@ -223,11 +226,8 @@ async def force_state(request: web.Request) -> web.Response:
     principal = await require(request, *SUPERVISOR_ROLES)
     center = request.app[CENTER]
     agent_id = request.match_info["agent_id"]
-    try:
-        body = await request.json()
-    except ValueError:
-        return json_error(400, 'the body must be JSON: {"state": "ready"|"not_ready"|"logged_out"}')
-    state = body.get("state") if isinstance(body, dict) else None
+    body = await read_json(request)
+    state = body.get("state")
     reasons = request.app[CONFIG].desk.not_ready_reasons
     if state not in ("ready", "not_ready", "logged_out"):
         return json_error(400, "state must be ready, not_ready or logged_out", "state")
@@ -267,9 +267,7 @@ async def change_skills(request: web.Request) -> web.Response:
     principal = await require(request, *SUPERVISOR_ROLES)
     center = request.app[CENTER]
     agent_id = request.match_info["agent_id"]
-    body = await _body(request)
-    if isinstance(body, web.Response):
-        return body
+    body = await read_json(request)
     skills = body.get("skills")
     if not isinstance(skills, dict):
         return json_error(400, 'skills must be an object of skill levels: {"cards": 3}', "skills")
@@ -298,16 +296,6 @@ async def change_skills(request: web.Request) -> web.Response:
         )
     )
     return web.json_response({"agent_id": agent_id, "skills": dict(center.engine.agents[agent_id].skills)})
-
-
-async def _body(request: web.Request) -> dict[str, Any] | web.Response:
-    try:
-        body = await request.json()
-    except ValueError:
-        return json_error(400, "the body must be a JSON object")
-    if not isinstance(body, dict):
-        return json_error(400, "the body must be a JSON object")
-    return body
 
 
 async def _contact_action(
@@ -342,9 +330,7 @@ async def _contact_action(
 async def move_contact(request: web.Request) -> web.Response:
     """Move a waiting contact to another queue; it keeps its waiting time."""
     principal = await require(request, *SUPERVISOR_ROLES)
-    body = await _body(request)
-    if isinstance(body, web.Response):
-        return body
+    body = await read_json(request)
     to_queue = body.get("to_queue")
     if not isinstance(to_queue, str) or not to_queue:
         return json_error(400, "to_queue is required", "to_queue")
@@ -357,9 +343,7 @@ async def move_contact(request: web.Request) -> web.Response:
 async def raise_priority(request: web.Request) -> web.Response:
     """Give a waiting contact a better priority class and/or a head start in seconds."""
     principal = await require(request, *SUPERVISOR_ROLES)
-    body = await _body(request)
-    if isinstance(body, web.Response):
-        return body
+    body = await read_json(request)
     pclass, head = body.get("priority_class"), body.get("head_start_s")
     if pclass is not None and (
         not isinstance(pclass, int) or isinstance(pclass, bool) or not 0 <= pclass <= 9

@@ -218,9 +218,12 @@ def _day(text: str | None, zone: ZoneInfo, now: float) -> date:
     if not text:
         return datetime.fromtimestamp(now, zone).date() + timedelta(days=1)
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise StaffingError("date must be YYYY-MM-DD", "date") from None
+    if not 1971 <= day.year <= 8999:  # the forecast reads weeks before it
+        raise StaffingError("date must be from 1971 to 8999", "date")
+    return day
 
 
 def _with_patience(forecast: Forecast, text: str) -> Forecast:

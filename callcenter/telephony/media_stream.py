@@ -11,8 +11,10 @@ message's custom parameters (``From``/``To``, or ``caller``/``called``); the cal
 with the carrier's name (``CallInfo.carrier``).
 
 Mount: ``app.router.add_get("/media-stream", media_stream_handler(on_call, carriers=keys))``.
-Bad frames (not JSON, unknown event, media before start, bad base64) are logged and
-skipped; the stream keeps going.
+Bad frames (not JSON, nested too deep, unknown event, media before start, bad base64,
+fields of the wrong type) are logged and skipped, as are messages over the connection's
+rate (the message set has no error message); the stream keeps going. A connection
+flooding far past the rate is closed with 1008.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from callcenter.core.client_json import InputRefused, JsonLimits, decode_json
+from callcenter.core.frame_rate import CLOSE_FLOODING, FrameRate, Verdict
 from callcenter.speech import codecs
 from callcenter.telephony.carriers import SIGNATURE_HEADER, CarrierKeys, CarrierRefused, refused_log
 from callcenter.telephony.media import CallChannel, CallInfo, ChannelCore, run_call, settle
@@ -75,11 +79,21 @@ _FIELDS = {"no_credential": "carrier", "unknown_carrier": "carrier", "bad_secret
 
 
 def media_stream_handler(
-    on_call: OnCall, *, carriers: CarrierKeys, clock: MediaClock | None = None, heartbeat: float = 20.0
+    on_call: OnCall,
+    *,
+    carriers: CarrierKeys,
+    clock: MediaClock | None = None,
+    heartbeat: float = 20.0,
+    limits: JsonLimits | None = None,
+    frame_rate: Callable[[], FrameRate] | None = None,
 ) -> Handler:
     """An aiohttp GET handler: one WebSocket from one of ``carriers`` is one call handed to
-    ``on_call(channel)``; anyone else gets 401/403 before the upgrade."""
+    ``on_call(channel)``; anyone else gets 401/403 before the upgrade. Messages are read by
+    ``core.client_json`` under ``limits``; ``frame_rate`` gives each connection its budget
+    (messages over it are skipped; a flood is closed with 1008)."""
     media_clock = clock or MediaClock()
+    json_limits = limits or JsonLimits(max_bytes=64 * 1024)
+    budget = frame_rate or (lambda: FrameRate(100.0, 200, 200))
 
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
@@ -92,9 +106,10 @@ def media_stream_handler(
                 "field": _FIELDS.get(refusal.reason, SIGNATURE_HEADER),
             }
             return web.json_response({"error": error}, status=refusal.status)
-        ws = web.WebSocketResponse(heartbeat=heartbeat)
+        # over twice the message limit aiohttp closes the socket with 1009 (RFC 6455)
+        ws = web.WebSocketResponse(heartbeat=heartbeat, max_msg_size=json_limits.max_bytes * 2)
         await ws.prepare(request)
-        session = _Session(ws, on_call, media_clock, carrier)
+        session = _Session(ws, on_call, media_clock, carrier, json_limits, budget())
         try:
             await session.receive()
         finally:
@@ -105,26 +120,45 @@ def media_stream_handler(
 
 
 class _Session:
-    def __init__(self, ws: web.WebSocketResponse, on_call: OnCall, clock: MediaClock, carrier: str) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        on_call: OnCall,
+        clock: MediaClock,
+        carrier: str,
+        limits: JsonLimits,
+        rate: FrameRate,
+    ) -> None:
         self._ws = ws
         self._carrier = carrier
+        self._limits, self._rate = limits, rate
         self._on_call = on_call
         self._clock = clock
         self.channel: MediaStreamChannel | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def receive(self) -> None:
+        loop = asyncio.get_running_loop()
         async for message in self._ws:
-            if message.type != WSMsgType.TEXT:
+            if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue
+            verdict = self._rate.frame(loop.time())
+            if verdict is Verdict.CLOSE:
+                log.warning("media-stream: closed a connection flooding past %g messages/s", self._rate.per_s)
+                await self._ws.close(code=CLOSE_FLOODING, message=b"too many messages")
+                return
+            if verdict is Verdict.DROP or message.type != WSMsgType.TEXT:
+                continue  # the message set has no error message: skipped, the call goes on
             try:
-                data = json.loads(message.data)
+                data = decode_json(message.data, self._limits, what="message")
                 if not isinstance(data, dict):
                     raise ValueError("not a JSON object")
                 if self._handle(data):
                     return
-            except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-                log.info("media-stream: bad message skipped: %s", exc)
+            except InputRefused as exc:
+                log.info("media-stream: bad message skipped (%s): %s", exc.field, exc.message)
+            except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+                log.info("media-stream: bad message skipped: %r", exc)
             if self.channel is not None and self.channel.ended:
                 return
 
