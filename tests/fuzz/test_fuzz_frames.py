@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from demo_center import media_stream_path
 from fuzzsupport import FIELDS, LiveCenter, json_values, raw_bodies
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -237,7 +238,7 @@ def _calls(center: LiveCenter) -> int:
 
 @pytest.fixture(scope="module")
 def media(center: LiveCenter) -> Iterator[aiohttp.ClientWebSocketResponse]:
-    ws = center.run(center.sessions["anonymous"].ws_connect("/media-stream"))
+    ws = center.run(center.sessions["anonymous"].ws_connect(media_stream_path()))
     yield ws
     center.run(ws.close())
 
