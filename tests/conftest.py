@@ -138,6 +138,20 @@ def redis_server() -> str:
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
 
 
+@pytest.fixture(autouse=True)
+def no_log_left_unwritten() -> Iterator[None]:
+    """A test's server writes its whole log before its database goes: a stopping server
+    spills what it could not write (``storage.spill_file``; for PostgreSQL in the working
+    folder), so a spill file appearing here means a fixture dropped the database under a
+    running app and the test's last events were lost to it."""
+    before = set(Path.cwd().glob("*.unwritten.jsonl"))
+    yield
+    left = sorted(str(p.name) for p in set(Path.cwd().glob("*.unwritten.jsonl")) - before)
+    for name in left:
+        Path(name).unlink()
+    assert not left, f"the interaction log was spilled (database gone before the app stopped): {left}"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def demo_ports_taken() -> Iterator[None]:
     """The suite must pass beside a running demo server: while it runs, the demo's own

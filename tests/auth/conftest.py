@@ -24,7 +24,9 @@ async def client(aiohttp_client: Any, sqlite_url: str) -> Client:
 
 
 @pytest.fixture
-async def pg_client(aiohttp_client: Any, pg_url: str) -> Client:
+async def pg_client(pg_url: str, aiohttp_client: Any) -> Client:
+    """The app on a fresh PostgreSQL database; ``pg_url`` comes first so the database is
+    dropped only after the app has stopped and written its log."""
     engine = database.create_engine(pg_url)
     try:
         await migrate.upgrade(engine)  # PostgreSQL is never upgraded on start
