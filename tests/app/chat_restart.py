@@ -102,49 +102,6 @@ class Page:
         await self.ws.close()
 
 
-class Desk:
-    """An agent's desk: ``ask`` waits for the answer to one request, ``until`` for the next
-    frame of a type (frames that come first are kept)."""
-
-    def __init__(self, http: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.http, self.ws = http, ws
-        self.n = 0
-        self.backlog: list[dict[str, Any]] = []
-
-    @classmethod
-    async def open(cls, url: str, user: str) -> Desk:
-        http = aiohttp.ClientSession(base_url=url, cookie_jar=aiohttp.CookieJar(unsafe=True))
-        res = await http.post("/api/v1/auth/login", json={"username": user, "password": user})
-        assert res.status == 200, await res.text()
-        ws = await http.ws_connect("/ws/desk")
-        await ws.send_json({"type": "hello", "protocol": 1})
-        welcome = await ws.receive_json(timeout=10)
-        assert welcome["type"] == "welcome", welcome
-        return cls(http, ws)
-
-    async def ask(self, type_: str, **fields: Any) -> dict[str, Any]:
-        self.n += 1
-        await self.ws.send_json({"type": type_, "id": self.n, **fields})
-        while True:
-            frame: dict[str, Any] = await self.ws.receive_json(timeout=15)
-            if frame.get("id") == self.n:
-                return frame
-            self.backlog.append(frame)
-
-    async def until(self, type_: str, timeout: float = 10) -> dict[str, Any]:
-        while True:
-            if self.backlog:
-                frame = self.backlog.pop(0)
-            else:
-                frame = await self.ws.receive_json(timeout=timeout)
-            if frame["type"] == type_:
-                return frame
-
-    async def close(self) -> None:
-        await self.ws.close()
-        await self.http.close()
-
-
 def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     with sqlite3.connect(db, timeout=10) as conn:
         return list(conn.execute(sql, args))

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from desk_socket import Desk
 
 from callcenter.storage import database
 from callcenter.storage.log import SqlInteractionLog
 from callcenter.storage.projections import rebuild
-from tests.app.chat_restart import Desk, Page, ends, query, wait_for, write_config
+from tests.app.chat_restart import Page, ends, query, wait_for, write_config
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -13,33 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from demo_center import demo_config
-
 from callcenter.acd import model as m
 from callcenter.agent_desk.routes import SERVICE
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
-from callcenter.config.model import CenterConfig
 from callcenter.core.clock import VirtualClock
+from tests.chat.chat_center import MONDAY_10, center_config, frames_until
 
 ROOT = Path(__file__).resolve().parents[2]
-MONDAY_10 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()  # the bank's queues are open
-
-
-def center_config(tmp_path: Path) -> CenterConfig:
-    """The demo center with the demo's own calendars (the tests give it a clock)."""
-    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", hours="as configured")
-    return replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
-
-
-async def frames_until(ws: Any, kind: str, text: str = "") -> list[dict[str, Any]]:
-    """Frames received up to and including the first of ``kind`` whose text starts so."""
-    got: list[dict[str, Any]] = []
-    while True:
-        frame = await ws.receive_json(timeout=5)
-        got.append(frame)
-        if frame["type"] == kind and str(frame.get("text", "")).startswith(text):
-            return got
 
 
 async def test_a_chat_walks_the_flow_by_buttons_and_text_talks_to_the_agent_and_rates(

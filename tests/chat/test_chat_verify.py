@@ -6,37 +6,18 @@ bank's web login; the agent's screen pop says whether the customer is verified."
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_center import demo_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
 from callcenter.chat.login_token import make_login_token
 from callcenter.core.clock import VirtualClock
+from tests.chat.chat_center import MONDAY_10, center_config, frames_until
 
 pytestmark = pytest.mark.timeout(60)
 NOA = "cus-demo-0001"
-MONDAY_10 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()  # the bank's queues are open
-
-
-def center_config(tmp_path: Path) -> Any:
-    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", hours="as configured")
-    return replace(config, speech=replace(config.speech, cache_dir=str(tmp_path / "prompts")))
-
-
-async def frames_until(ws: Any, kind: str, text: str = "") -> list[dict[str, Any]]:
-    """Frames received up to and including the first of ``kind`` whose text starts so."""
-    got: list[dict[str, Any]] = []
-    while True:
-        frame = await ws.receive_json(timeout=5)
-        got.append(frame)
-        if frame["type"] == kind and str(frame.get("text", "")).startswith(text):
-            return got
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from desk_socket import Desk
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
@@ -22,7 +23,7 @@ from callcenter.chat.routes import SESSIONS
 from callcenter.config.loader import load_config
 from callcenter.runtime.cluster import ClusterCenter
 from callcenter.runtime.cluster_app import CLUSTER
-from tests.cluster.conftest import Desk, node_config
+from tests.cluster.conftest import node_config
 from tests.cluster.nodes import Node, free_port, make_nodes, write_config
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(60)]

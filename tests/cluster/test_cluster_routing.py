@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from desk_socket import Desk
 
 from callcenter.acd import model as m
 from callcenter.app import create_app
@@ -20,7 +21,7 @@ from callcenter.runtime.cluster import ClusterCenter
 from callcenter.runtime.cluster_app import CLUSTER, ClusterConflict
 from callcenter.runtime.cluster_lead import Fenced, Lead
 from callcenter.runtime.cluster_wire import Entry, dump
-from tests.cluster.conftest import Desk, node_config, start_chat
+from tests.cluster.conftest import node_config, start_chat
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 

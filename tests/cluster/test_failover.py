@@ -15,12 +15,13 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from desk_socket import Desk
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.config.loader import load_config
 from callcenter.runtime.cluster_app import CLUSTER
-from tests.cluster.conftest import Desk, start_chat
+from tests.cluster.conftest import start_chat
 from tests.cluster.nodes import Node, free_port, leader_of, make_nodes, write_config
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(120)]

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from desk_socket import Desk
 from sqlalchemy import select
 
 from callcenter.acd import model as m
@@ -22,7 +23,7 @@ from callcenter.config.loader import load_config
 from callcenter.runtime.cluster_app import CLUSTER
 from callcenter.storage import database, schema
 from callcenter.supervisor.metrics import MetricsFold
-from tests.cluster.conftest import Desk, start_chat
+from tests.cluster.conftest import start_chat
 from tests.cluster.nodes import Node, free_port, make_nodes, write_config
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(90)]

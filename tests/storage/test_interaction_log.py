@@ -5,7 +5,6 @@ that goes away for a while."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
@@ -15,21 +14,6 @@ from callcenter.core.events import InteractionEvent
 from callcenter.storage import database, migrate, schema
 from callcenter.storage.log import SqlInteractionLog
 from callcenter.storage.projections import rebuild
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    if request.param == "sqlite":
-        return sqlite_url
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = database.create_engine(db_url)
-    await migrate.upgrade(eng)
-    yield eng
-    await eng.dispose()
 
 
 def ev(kind: str, at: float, contact: str | None = None, **data: object) -> InteractionEvent:

@@ -25,21 +25,6 @@ from callcenter.storage.log import LogUnavailable, SqlInteractionLog
 from tests.conftest import PG_HOST, PG_PORT, pg_admin
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    if request.param == "sqlite":
-        return sqlite_url
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = database.create_engine(db_url)
-    await migrate.upgrade(eng)
-    yield eng
-    await eng.dispose()
-
-
 def ev(kind: str, at: float, contact: str | None = None, **data: Any) -> InteractionEvent:
     return InteractionEvent(type=kind, at=at, contact_id=contact, data=data)
 
