@@ -71,6 +71,11 @@ class _BigInt:
         self.text = text
 
 
+def unsafe_text(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate or NUL (what ``clean_text`` replaces)."""
+    return _UNSAFE_TEXT.search(text) is not None
+
+
 def clean_text(text: str) -> str:
     """``text`` with each lone surrogate and NUL replaced by U+FFFD (encodable anywhere)."""
     return _UNSAFE_TEXT.sub(REPLACEMENT, text) if _UNSAFE_TEXT.search(text) else text

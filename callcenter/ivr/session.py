@@ -301,17 +301,7 @@ class IvrSession:
         if event.answer:
             self.variables.update(flatten("answer", event.answer))
         customer_id = (event.customer or {}).get("id") or (event.customer or {}).get("customer_id")
-        self._record(
-            "ivr.lookup",
-            now,
-            {
-                "node": self.node_id,
-                "by": node.by,
-                "want": node.want,
-                "found": event.found,
-                "customer_id": customer_id,
-            },
-        )
+        self._record_lookup(node, now, found=event.found, customer_id=customer_id)
         if event.found and customer_id is not None:
             self._record("contact.identified", now, {"customer_id": customer_id, "by": node.by})
         return node.found if event.found else node.not_found
@@ -603,27 +593,21 @@ class IvrSession:
         self._deadline = now + node.timeout_s
         return None
 
+    def _record_lookup(self, node: Lookup, now: float, *, found: bool, **outcome: Any) -> None:
+        """``ivr.lookup``: which node asked what, whether it was found, and why not."""
+        self._record(
+            "ivr.lookup",
+            now,
+            {"node": self.node_id, "by": node.by, "want": node.want, "found": found, **outcome},
+        )
+
     def _enter_lookup(self, node: Lookup, now: float) -> str | None:
         if disclosure(node) is not None and self.verified_customer_id is None:
-            self._record(
-                "ivr.lookup",
-                now,
-                {
-                    "node": self.node_id,
-                    "by": node.by,
-                    "want": node.want,
-                    "found": False,
-                    "refused": "unverified",
-                },
-            )
+            self._record_lookup(node, now, found=False, refused="unverified")
             return node.not_found
         value = render(node.value, self.variables).strip()
         if not value:
-            self._record(
-                "ivr.lookup",
-                now,
-                {"node": self.node_id, "by": node.by, "want": node.want, "found": False, "no_value": True},
-            )
+            self._record_lookup(node, now, found=False, no_value=True)
             return node.not_found
         self._request_id = self._ids.new("lookup")
         self._requests.add(self._request_id)

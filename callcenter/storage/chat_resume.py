@@ -30,6 +30,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from callcenter.core.client_json import clean_text
 from callcenter.storage.schema import chat_resume, chat_resume_frames
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ def token_sha256(token: str) -> str:
 
 
 def _text(value: str | None) -> str | None:
-    """Text the database takes: lone surrogates (which UTF-8 cannot carry) become '?'."""
-    return None if value is None else value.encode("utf-8", "replace").decode("utf-8")
+    """Text the database takes (``clean_text``: lone surrogates and NUL become U+FFFD)."""
+    return None if value is None else clean_text(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,6 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from callcenter.core.client_json import clean_text, unsafe_text
 from callcenter.core.errors import CallcenterError
 
 SQLITE_PREFIX = "sqlite+aiosqlite:///"
@@ -22,15 +23,9 @@ class DatabaseUnavailable(CallcenterError):
 
 
 # Text no database takes: lone surrogates (a str may hold them, UTF-8 cannot) and NUL
-# (PostgreSQL refuses it in text and jsonb). Both are replaced with U+FFFD.
-_UNENCODABLE = re.compile("[\\x00\\ud800-\\udfff]")
-REPLACEMENT = "\ufffd"
+# (PostgreSQL refuses it in text and jsonb); ``clean_text`` (core/client_json.py, the same
+# cleaning the edges do) replaces both with U+FFFD.
 _SUSPECT = re.compile(r"\\u0000|NaN|Infinity")  # in json.dumps output: NUL, non-finite numbers
-
-
-def clean_text(text: str) -> str:
-    """``text`` with every character no database takes (see above) replaced by U+FFFD."""
-    return _UNENCODABLE.sub(REPLACEMENT, text)
 
 
 def clean_value(value: Any) -> Any:
@@ -67,7 +62,7 @@ def json_dumps(value: Any) -> str:
     except TypeError:  # a key JSON cannot hold
         pass
     else:  # json escapes NUL as \u0000, which PostgreSQL's jsonb refuses too
-        if _UNENCODABLE.search(text) is None and not _SUSPECT.search(text):
+        if not unsafe_text(text) and not _SUSPECT.search(text):
             return text
     return json.dumps(clean_value(value), separators=(",", ":"), ensure_ascii=False, default=_clean_default)
 

@@ -3,7 +3,7 @@
 The log sets an event aside only when the database refused its values or they could not be
 encoded at all (a data error, found by splitting the failing batch down to the one event),
 never for a connection or schema error, which it retries. Every field is stored as text
-that any database takes (``database.clean_text``); a value that is not even JSON (circular,
+that any database takes (``core.client_json.clean_text``); a value that is not even JSON (circular,
 or nested too deep to encode) is kept as its bounded ``repr``. Nothing here can fail for
 the reason the event did.
 """
@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.core.client_json import clean_text
 from callcenter.core.events import InteractionEvent
 from callcenter.storage import schema
-from callcenter.storage.database import clean_text, json_dumps
+from callcenter.storage.database import json_dumps
 
 REASON_MAX = 2000  # characters of the reason kept
 

@@ -13,7 +13,7 @@ transaction, so the projection always agrees with the events written.
 
 No data can stop the log:
 
-* Every value is encodable: text columns and JSON go through ``database.clean_text`` /
+* Every value is encodable: text columns and JSON go through ``core.client_json.clean_text`` /
   ``json_dumps`` (lone surrogates and NUL become U+FFFD, NaN becomes text).
 * The writer never dies: whatever a write raises, the batch stays at the front of the
   buffer, ``healthy``/``last_error`` say why, and it is tried again with backoff.
@@ -60,10 +60,10 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.core.client_json import clean_text
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent, StoredEvent
 from callcenter.storage import dead_letter, log_batch, schema, spill
-from callcenter.storage.database import clean_text
 from callcenter.storage.projections import Row
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from callcenter.core.client_json import clean_text
 from callcenter.core.events import InteractionEvent
 from callcenter.storage import schema
-from callcenter.storage.database import clean_text, json_dumps
+from callcenter.storage.database import json_dumps
 from callcenter.storage.projections import COLUMNS, Row, fold_contact
 
 _IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit

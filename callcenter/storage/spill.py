@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from callcenter.core.client_json import clean_text
 from callcenter.core.events import InteractionEvent
-from callcenter.storage.database import clean_text, json_dumps
+from callcenter.storage.database import json_dumps
 from callcenter.storage.dead_letter import as_text
 
 log = logging.getLogger(__name__)

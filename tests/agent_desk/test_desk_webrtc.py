@@ -11,11 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import av
 import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from demo_center import demo_config
+from desk_socket import Desk
 from tone_track import ToneTrack
 
 from callcenter.agent_desk.routes import AUDIO
@@ -249,38 +249,8 @@ async def app_client(aiohttp_client, tmp_path: Path):  # type: ignore[no-untyped
     return await aiohttp_client(create_app(config))
 
 
-class Desk:
-    """A logged-in desk socket, keeping events that arrive before a reply."""
-
-    def __init__(
-        self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse, welcome: dict[str, Any]
-    ) -> None:
-        self.session, self.ws, self.welcome = session, ws, welcome
-        self.n = 0
-        self.backlog: list[dict[str, Any]] = []
-
-    async def ask(self, type_: str, **fields: Any) -> dict[str, Any]:
-        self.n += 1
-        await self.ws.send_json({"type": type_, "id": self.n, **fields})
-        while True:
-            frame = await self.ws.receive_json(timeout=10)
-            if frame.get("id") == self.n:
-                return frame  # type: ignore[no-any-return]
-            self.backlog.append(frame)
-
-    async def close(self) -> None:
-        await self.ws.close()
-        await self.session.close()
-
-
 async def open_desk(client: Any, user: str) -> Desk:
-    session = aiohttp.ClientSession(
-        base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
-    )
-    assert (await session.post("/api/v1/auth/login", json={"username": user, "password": user})).status == 200
-    ws = await session.ws_connect("/ws/desk")
-    await ws.send_json({"type": "hello", "protocol": 1})
-    return Desk(session, ws, await ws.receive_json(timeout=5))
+    return await Desk.open(client.make_url("/"), user)
 
 
 async def test_the_desk_negotiates_its_audio_over_the_desk_socket(app_client) -> None:  # type: ignore[no-untyped-def]

@@ -17,10 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 import pytest
 from demo_center import demo_config
+from desk_socket import logged_in
 
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
@@ -48,15 +48,6 @@ async def start(aiohttp_client: Any, db_url: str, tmp_path: Path, **storage: Any
     spill = str(tmp_path / "unwritten.jsonl")
     config = replace(config, storage=replace(config.storage, spill_path=spill, **storage))
     return await aiohttp_client(create_app(config))
-
-
-async def logged_in(client: Any, user: str) -> aiohttp.ClientSession:
-    session = aiohttp.ClientSession(
-        base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
-    )
-    res = await session.post("/api/v1/auth/login", json={"username": user, "password": user})
-    assert res.status == 200
-    return session
 
 
 class DatabaseAway:
@@ -97,7 +88,7 @@ async def test_surrogate_logins_do_not_stop_the_log(aiohttp_client: Any, db_url:
         await client.post(
             "/api/v1/auth/login", data=SURROGATE_LOGIN, headers={"Content-Type": "application/json"}
         )
-    async with await logged_in(client, "sam") as sam:  # normal traffic after it
+    async with await logged_in(client.make_url("/"), "sam") as sam:  # normal traffic after it
         report = await sam.get("/api/v1/reports", params={"from": "2026-03-02", "to": "2026-03-02"})
         assert report.status == 200, await report.text()
     await log.flush()
@@ -168,7 +159,10 @@ async def test_readers_answer_503_within_their_bound_while_the_log_is_stuck(
     aiohttp_client: Any, db_url: str, tmp_path: Path
 ) -> None:
     client = await start(aiohttp_client, db_url, tmp_path, flush_timeout_s=0.5)
-    async with await logged_in(client, "sam") as sam, await logged_in(client, "alice") as alice:
+    async with (
+        await logged_in(client.make_url("/"), "sam") as sam,
+        await logged_in(client.make_url("/"), "alice") as alice,
+    ):
         await client.server.app[LOG].flush()
         async with log_stuck(client, db_url):
             client.server.app[LOG].append(InteractionEvent(type="test.tick", at=1.0, contact_id="c1"))

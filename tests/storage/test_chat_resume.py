@@ -30,7 +30,7 @@ async def _roundtrip(url: str) -> None:
         a = await store.load("tok-a")
         assert a is not None and (a.contact_id, a.name, a.email, a.queued) == (
             "a",
-            "Dana?",
+            "Dana\ufffd",
             "dana@example.com",
             True,
         )

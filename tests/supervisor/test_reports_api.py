@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from demo_center import demo_config
+from desk_socket import logged_in
 
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
@@ -37,22 +38,13 @@ async def client(aiohttp_client, tmp_path: Path, case: SimpleNamespace):  # type
     return client
 
 
-async def logged_in(client: Any, user: str) -> aiohttp.ClientSession:
-    session = aiohttp.ClientSession(
-        base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
-    )
-    res = await session.post("/api/v1/auth/login", json={"username": user, "password": user})
-    assert res.status == 200
-    return session
-
-
 async def get_json(session: aiohttp.ClientSession, **query: str) -> tuple[int, Any]:
     res = await session.get("/api/v1/reports", params=query)
     return res.status, await res.json()
 
 
 async def test_fifteen_minute_report_equals_hand_computed_figures(client, case: SimpleNamespace) -> None:  # type: ignore[no-untyped-def]
-    async with await logged_in(client, "sam") as s:
+    async with await logged_in(client.make_url("/"), "sam") as s:
         status, body = await get_json(
             s, **{"from": "2026-03-02T08:00", "to": "2026-03-02T08:30", "interval": "15"}
         )
@@ -71,7 +63,7 @@ async def test_a_days_report_equals_the_live_fold_at_the_days_end(client, case: 
     for event in case.events(T0):  # as the bus hands them over, one at a time
         live.apply(event)
     live.advance(DAY_START + 86400)
-    async with await logged_in(client, "sam") as s:
+    async with await logged_in(client.make_url("/"), "sam") as s:
         status, body = await get_json(s, **{"from": "2026-03-02", "to": "2026-03-02", "interval": "day"})
     assert status == 200 and len(body["rows"]) == 1
     row = {k: v for k, v in body["rows"][0].items() if k not in NOT_FIGURES}
@@ -80,7 +72,7 @@ async def test_a_days_report_equals_the_live_fold_at_the_days_end(client, case: 
 
 
 async def test_by_queue_filters_and_agents(client, case: SimpleNamespace) -> None:  # type: ignore[no-untyped-def]
-    async with await logged_in(client, "sam") as s:
+    async with await logged_in(client.make_url("/"), "sam") as s:
         _, by_queue = await get_json(
             s, **{"from": "2026-03-02", "to": "2026-03-02", "interval": "day", "by": "queue"}
         )
@@ -96,7 +88,7 @@ async def test_by_queue_filters_and_agents(client, case: SimpleNamespace) -> Non
 
 async def test_csv_equals_json(client) -> None:  # type: ignore[no-untyped-def]
     query = {"from": "2026-03-02T08:00", "to": "2026-03-02T09:00", "interval": "15", "by": "agent"}
-    async with await logged_in(client, "sam") as s:
+    async with await logged_in(client.make_url("/"), "sam") as s:
         _, body = await get_json(s, **query)
         res = await s.get("/api/v1/reports", params={**query, "format": "csv"})
         assert res.status == 200 and res.content_type == "text/csv"
@@ -130,14 +122,14 @@ async def test_csv_equals_json(client) -> None:  # type: ignore[no-untyped-def]
 async def test_bad_parameters_get_a_400_naming_them(
     client: Any, query: dict[str, str], field: str, words: str
 ) -> None:
-    async with await logged_in(client, "sam") as s:
+    async with await logged_in(client.make_url("/"), "sam") as s:
         status, body = await get_json(s, **query)
     assert status == 400
     assert body["error"]["field"] == field and words in body["error"]["message"]
 
 
 async def test_a_long_range_at_daily_interval_is_fine(client) -> None:  # type: ignore[no-untyped-def]
-    async with await logged_in(client, "sam") as s:
+    async with await logged_in(client.make_url("/"), "sam") as s:
         status, body = await get_json(s, **{"from": "2026-01-01", "to": "2026-04-30", "interval": "day"})
     assert status == 200 and len(body["rows"]) == 120
     assert body["total"]["offered"] == 8
@@ -145,13 +137,13 @@ async def test_a_long_range_at_daily_interval_is_fine(client) -> None:  # type: 
 
 async def test_supervisors_only(client) -> None:  # type: ignore[no-untyped-def]
     assert (await client.get("/api/v1/reports")).status == 401
-    async with await logged_in(client, "alice") as s:
+    async with await logged_in(client.make_url("/"), "alice") as s:
         status, body = await get_json(s)
         assert status == 403 and body["error"]["field"] == "role"
         page = await s.get("/reports", allow_redirects=False)
         assert page.status == 403
     anonymous = await client.get("/reports", allow_redirects=False)
     assert anonymous.status == 302 and anonymous.headers["Location"] == "/login?next=/reports"
-    async with await logged_in(client, "sam") as s:
+    async with await logged_in(client.make_url("/"), "sam") as s:
         page = await s.get("/reports")
         assert page.status == 200 and "<title>" in await page.text()

@@ -1,11 +1,20 @@
-"""An agent's desk over a real WebSocket, for tests that drive a running server (a
-subprocess node or a cluster node): log in, say hello, ask and wait for frames."""
+"""A logged-in user and an agent's desk over a real WebSocket, for tests that drive a
+running server (a test client's, a subprocess node, a cluster node): log in, say hello,
+ask and wait for frames. ``base_url`` is the server's root, e.g. ``client.make_url("/")``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import aiohttp
+
+
+async def logged_in(base_url: object, user: str) -> aiohttp.ClientSession:
+    """A client session logged in as ``user`` (the demo's password is the user name)."""
+    session = aiohttp.ClientSession(base_url=str(base_url), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    res = await session.post("/api/v1/auth/login", json={"username": user, "password": user})
+    assert res.status == 200, await res.text()
+    return session
 
 
 class Desk:
@@ -20,10 +29,8 @@ class Desk:
         self.backlog: list[dict[str, Any]] = []
 
     @classmethod
-    async def open(cls, base_url: str, user: str) -> Desk:
-        session = aiohttp.ClientSession(base_url=base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
-        res = await session.post("/api/v1/auth/login", json={"username": user, "password": user})
-        assert res.status == 200, await res.text()
+    async def open(cls, base_url: object, user: str) -> Desk:
+        session = await logged_in(base_url, user)
         ws = await session.ws_connect("/ws/desk")
         await ws.send_json({"type": "hello", "protocol": 1})
         welcome = await ws.receive_json(timeout=10)
