@@ -28,12 +28,13 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
+from msgspec.structs import replace
 from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,8 +8,9 @@ import gc
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
+
+from msgspec.structs import replace
 
 from callcenter import __version__
 from callcenter.config.loader import DEFAULT_CONFIG_PATH, check_config, load_config

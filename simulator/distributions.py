@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
+import msgspec
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Dist:
+
+class Dist(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     dist: Literal["exponential", "lognormal", "fixed", "uniform"]
     mean: float = 0.0
     sd: float = 0.0

@@ -10,7 +10,7 @@ from typing import Any
 from callcenter.acd.erlang import ErlangC, erlang_a
 from callcenter.config.model import QueueConfig, RoutingStep
 from simulator.distributions import Dist, exponential, fixed
-from simulator.scenario import AgentGroup, Arrivals, ContactType, Scenario
+from simulator.scenario import AgentGroup, Arrivals, ContactType, Scenario, Seconds
 from simulator.summary import summarise
 from simulator.virtual import run_virtual
 
@@ -28,7 +28,7 @@ def erlang_scenario(
     duration = calls / arrivals_per_hour * 3600.0
     return Scenario(
         name="erlang",
-        duration=duration,
+        duration=Seconds(duration),
         seed=seed,
         start=datetime.fromisoformat("2026-01-05T00:00:00+00:00"),
         arrivals=Arrivals(rate_per_hour=arrivals_per_hour),

@@ -34,7 +34,7 @@ from callcenter.config.model import PriorityRule, QueueConfig, RoutingStep, Skil
 from callcenter.core.events import InteractionEvent
 from simulator.anonymous_bank import CallRecord, patience_estimate, usable
 from simulator.distributions import exponential, fixed
-from simulator.scenario import AgentGroup, Arrivals, ContactType, Scenario
+from simulator.scenario import AgentGroup, Arrivals, ContactType, Scenario, Seconds
 from simulator.virtual import VirtualRun, _Agent, _Simulation
 
 QUEUE_OF_TYPE = {
@@ -175,7 +175,7 @@ def replay_scenario(plan: ReplayPlan, *, seed: int, sl_seconds: float, wrap_up_s
     rule = PriorityRule(when={"tier": "top"}, head_start_s=HEAD_START_S)
     return Scenario(
         name="anonymous-bank-replay",
-        duration=max(1.0, end - day0.timestamp() + 1.0),
+        duration=Seconds(max(1.0, end - day0.timestamp() + 1.0)),
         seed=seed,
         start=day0,
         arrivals=Arrivals(trace="(records)"),

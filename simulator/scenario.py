@@ -1,6 +1,6 @@
 """Scenario files: the traffic, the callers' behaviour and the agents of a simulated day.
 
-A scenario is YAML loaded into these frozen dataclasses with the same builder as the
+A scenario is YAML loaded into these frozen structs with the same reader as the
 center configuration, so a mistake is reported as ``file:line: field: message``. Queues
 and skills come either from a center configuration (``center: path``) or are written in
 the scenario itself (``skills``/``queues``, the same keys as in ``callcenter.yaml``).
@@ -9,58 +9,49 @@ See docs/simulator.md for a worked example.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+import msgspec
+from msgspec.structs import replace
+
 from callcenter.config.loader import load_config
 from callcenter.config.model import WEEKDAYS, QueueConfig, SkillConfig, parse_span
-from callcenter.config.yamlnodes import Problems, load_dataclass, read_document
+from callcenter.config.yamlnodes import Problems, Reader, read_document
 from callcenter.core.errors import ConfigError
 from simulator.distributions import Dist, exponential, fixed
 
 
-def _parse_start(value: object) -> datetime:
-    if isinstance(value, datetime):
-        start = value
-    else:
-        try:
-            start = datetime.fromisoformat(str(value))
-        except ValueError:
-            raise ValueError(f"{value!r} is not an ISO date-time like 2026-11-23T08:00:00+00:00") from None
-    if start.tzinfo is None:
-        raise ValueError("start needs a UTC offset, e.g. 2026-11-23T08:00:00+00:00")
-    return start
+class Seconds(float):
+    """A duration in seconds, written ``3600``, ``"90m"``, ``"8h"`` or ``"2d"``."""
+
+    @classmethod
+    def from_yaml(cls, value: object) -> Seconds:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            text = str(value).strip()
+            units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+            if not text or text[-1] not in units:
+                raise ValueError(f"{value!r} is not a duration like 3600, '90m', '8h' or '2d'")
+            try:
+                seconds = float(text[:-1]) * units[text[-1]]
+            except ValueError:
+                raise ValueError(f"{value!r} is not a duration like 3600, '90m', '8h' or '2d'") from None
+        if seconds <= 0:
+            raise ValueError("duration must be positive")
+        return cls(seconds)
 
 
-def _parse_duration(value: object) -> float:
-    """``3600``, ``"90m"``, ``"8h"``, ``"2d"`` -> seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        text = str(value).strip()
-        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-        if not text or text[-1] not in units:
-            raise ValueError(f"{value!r} is not a duration like 3600, '90m', '8h' or '2d'")
-        try:
-            seconds = float(text[:-1]) * units[text[-1]]
-        except ValueError:
-            raise ValueError(f"{value!r} is not a duration like 3600, '90m', '8h' or '2d'") from None
-    if seconds <= 0:
-        raise ValueError("duration must be positive")
-    return seconds
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Arrivals:
+class Arrivals(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Poisson arrivals at ``rate_per_hour`` times the hour-of-day and weekday factors, or
     the arrival times of a trace file (CSV with a header: ``at`` in seconds from the start,
     optional ``type``/``queue``/``priority``/``service_s`` columns)."""
 
     rate_per_hour: float = 0.0
-    hourly: list[float] = field(default_factory=list)
-    weekdays: dict[str, float] = field(default_factory=dict)
+    hourly: list[float] = msgspec.field(default_factory=list)
+    weekdays: dict[str, float] = msgspec.field(default_factory=dict)
     trace: str | None = None
 
     def __post_init__(self) -> None:
@@ -78,8 +69,7 @@ class Arrivals:
 KEYPAD = frozenset("0123456789*#")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactType:
+class ContactType(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """One kind of contact in the mix, drawn with probability weight / total weight."""
 
     queue: str
@@ -88,12 +78,12 @@ class ContactType:
     intent: str = ""
     language: str = ""
     segment: str = ""
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = msgspec.field(default_factory=dict)
     # live mode, voice: what the caller keys, one entry after each prompt heard to its end
-    keys: list[str] = field(default_factory=list)
+    keys: list[str] = msgspec.field(default_factory=list)
     # live mode, voice, callers who speak (ivr.speech_share): the same, said instead of
     # keyed; "" listens to that prompt silently, keypad input (account numbers) is keyed
-    say: list[str] = field(default_factory=list)
+    say: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.weight <= 0:
@@ -110,14 +100,13 @@ def is_spoken(answer: str) -> bool:
     return bool(answer.strip()) and any(ch not in KEYPAD for ch in answer)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IvrBehaviour:
+class IvrBehaviour(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Time callers spend in the IVR, how many hang up there, and how many key a wrong
     option first (which costs one more prompt). With ``flow`` (an IVR flow file) voice
     callers in virtual mode walk that flow through the real IVR engine instead of spending
     ``time``, which is then only when those who hang up do so."""
 
-    time: Dist = field(default_factory=lambda: fixed(0.0))
+    time: Dist = msgspec.field(default_factory=lambda: fixed(0.0))
     flow: str | None = None
     called: str = ""  # live mode: the number voice callers dial (the flow's entry)
     hangup_rate: float = 0.0
@@ -140,8 +129,7 @@ class IvrBehaviour:
                 raise ValueError(f"{name} must be between 0 and 1")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Break:
+class Break(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     at: str
     minutes: float
 
@@ -151,19 +139,18 @@ class Break:
             raise ValueError("a break needs positive minutes")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentGroup:
+class AgentGroup(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """``count`` agents with the same skills, shift and behaviour."""
 
     count: int
     name: str = "agent"
-    skills: dict[str, int] = field(default_factory=dict)
+    skills: dict[str, int] = msgspec.field(default_factory=dict)
     chat_capacity: int = 1
     shift: str = "00:00-24:00"
-    breaks: list[Break] = field(default_factory=list)
-    handle_time: Dist = field(default_factory=lambda: exponential(180.0))
-    wrap_up: Dist = field(default_factory=lambda: fixed(0.0))
-    answer_delay: Dist = field(default_factory=lambda: fixed(0.0))
+    breaks: list[Break] = msgspec.field(default_factory=list)
+    handle_time: Dist = msgspec.field(default_factory=lambda: exponential(180.0))
+    wrap_up: Dist = msgspec.field(default_factory=lambda: fixed(0.0))
+    answer_delay: Dist = msgspec.field(default_factory=lambda: fixed(0.0))
     decline_rate: float = 0.0
     no_answer_rate: float = 0.0
 
@@ -176,23 +163,20 @@ class AgentGroup:
                 raise ValueError(f"{name} must be between 0 and 1")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Scenario:
+class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: str
-    duration: float = field(metadata={"parse": _parse_duration})
+    duration: Seconds
     arrivals: Arrivals
     mix: list[ContactType]
     agents: list[AgentGroup]
     seed: int = 1
-    start: datetime = field(
-        default=datetime.fromisoformat("2026-01-05T00:00:00+00:00"), metadata={"parse": _parse_start}
-    )
+    start: datetime = datetime.fromisoformat("2026-01-05T00:00:00+00:00")
     center: str | None = None
-    skills: list[SkillConfig] = field(default_factory=list)
-    queues: list[QueueConfig] = field(default_factory=list)
-    hours: list[str] = field(default_factory=list)  # business-hours names a flow may name (all open)
+    skills: list[SkillConfig] = msgspec.field(default_factory=list)
+    queues: list[QueueConfig] = msgspec.field(default_factory=list)
+    hours: list[str] = msgspec.field(default_factory=list)  # business-hours names a flow may name (all open)
     patience: Dist | None = None
-    ivr: IvrBehaviour = field(default_factory=IvrBehaviour)
+    ivr: IvrBehaviour = msgspec.field(default_factory=IvrBehaviour)
     service_level_s: float = 20.0
     short_abandon_s: float = 0.0
     interval_s: float = 1800.0
@@ -201,6 +185,8 @@ class Scenario:
     def __post_init__(self) -> None:
         if not self.mix:
             raise ValueError("mix needs at least one contact type")
+        if self.start.tzinfo is None:
+            raise ValueError("start needs a UTC offset, e.g. 2026-11-23T08:00:00+00:00")
 
     @property
     def speech_share(self) -> float:
@@ -212,8 +198,10 @@ def load_scenario(path: Path | str) -> Scenario:
     """Load a scenario file; queues from ``center`` are merged in; all problems at once."""
     path = Path(path)
     problems = Problems()
-    doc = read_document(path)
-    scenario, builder = load_dataclass(Scenario, doc, problems)
+    reader = Reader(read_document(path), problems)
+    if reader.value is None:
+        problems.add(reader.file, 1, "", "file is empty")
+    scenario, _partial = reader.convert_struct(reader.value, Scenario, "")
     if scenario is None:
         problems.raise_if_any()
         raise ConfigError([f"{path}: not a scenario"])
@@ -232,7 +220,7 @@ def load_scenario(path: Path | str) -> Scenario:
     if scenario.ivr.flow is not None:
         flow = str((path.parent / scenario.ivr.flow).resolve())
         scenario = replace(scenario, ivr=replace(scenario.ivr, flow=flow))
-    _check(scenario, builder.file, builder.lines, problems)
+    _check(scenario, reader.file, reader.lines, problems)
     problems.raise_if_any()
     _check_flow(scenario, problems)
     return scenario

@@ -7,8 +7,9 @@ meets (``_match_agent``, one peek per bag). Either way ``_offer`` makes the offe
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from callcenter.acd import model as m
 from callcenter.acd.agents import Agent, State

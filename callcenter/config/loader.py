@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from msgspec.structs import replace
+
 from callcenter.config.model import CenterConfig, QueueConfig
-from callcenter.config.yamlnodes import Builder, Problems, load_dataclass, read_document
+from callcenter.config.yamlnodes import Problems, Reader, read_document
 from callcenter.speech.config import KOREAN_DEMO_MODEL
 
 DEFAULT_CONFIG_PATH = Path("config/callcenter.yaml")
@@ -30,14 +31,14 @@ def check_config(path: Path | str) -> tuple[CenterConfig | None, Problems]:
     """Load a config file and return it (or ``None``) with every problem found."""
     path = Path(path)
     problems = Problems()
-    doc = read_document(path)
-    config, builder = load_dataclass(CenterConfig, doc, problems)
-    checkable = config if config is not None else builder.partials.get("")
-    if checkable is not None:
-        _check_references(checkable, builder)
-    if config is None:
+    reader = Reader(read_document(path), problems)
+    if reader.value is None:
+        problems.add(reader.file, 1, "", "file is empty")
         return None, problems
-    if problems:
+    config, partial = reader.convert_struct(reader.value, CenterConfig, "")
+    if partial is not None:
+        _check_references(partial, reader)
+    if config is None or problems:
         return None, problems
     return _resolve_paths(config, path.parent), problems
 
@@ -75,9 +76,18 @@ def _duplicates(names: Iterable[str]) -> set[str]:
     return dups
 
 
-def _check_references(config: CenterConfig, b: Builder) -> None:
-    skills = {s.name for s in config.skills}
-    queues = {q.name for q in config.queues}
+def _written_names(b: Reader, key: str) -> set[str]:
+    """Names written under ``key`` (a list of mappings), also of items that had a problem
+    of their own, so that references to them are not reported as well."""
+    items = b.value.get(key) if isinstance(b.value, dict) else None
+    if not isinstance(items, list):
+        return set()
+    return {item["name"] for item in items if isinstance(item, dict) and isinstance(item.get("name"), str)}
+
+
+def _check_references(config: CenterConfig, b: Reader) -> None:
+    skills = {s.name for s in config.skills} | _written_names(b, "skills")
+    queues = {q.name for q in config.queues} | _written_names(b, "queues")
 
     for kind, names, key in (
         ("skill", [s.name for s in config.skills], "skills"),
@@ -117,7 +127,7 @@ def _check_references(config: CenterConfig, b: Builder) -> None:
                 b.problems.add(b.file, b.line(where), where, f"unknown queue {name!r}{_known(queues)}")
 
 
-def _check_cluster(config: CenterConfig, b: Builder) -> None:
+def _check_cluster(config: CenterConfig, b: Reader) -> None:
     if not config.cluster.enabled:
         return
     where = "cluster.enabled"
@@ -148,7 +158,7 @@ def _installed(module: str) -> bool:
         return False
 
 
-def _check_extras(config: CenterConfig, b: Builder) -> None:
+def _check_extras(config: CenterConfig, b: Reader) -> None:
     """A configuration that names an optional part says which install line it needs; the
     embedded defaults (SQLite, memory bus) need none."""
     if config.storage.url.startswith("postgresql") and not _installed("asyncpg"):
@@ -168,7 +178,7 @@ def _check_extras(config: CenterConfig, b: Builder) -> None:
 
 
 def _check_queue(
-    config: CenterConfig, queue: QueueConfig, where: str, skills: set[str], queues: set[str], b: Builder
+    config: CenterConfig, queue: QueueConfig, where: str, skills: set[str], queues: set[str], b: Reader
 ) -> None:
     for si, step in enumerate(queue.steps):
         for skill in step.require:

@@ -9,9 +9,10 @@ them with an example. Validation of a single value happens in ``__post_init__`` 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+import msgspec
 
 from callcenter.core.client_json import JsonLimits
 from callcenter.core.frame_rate import FrameRate
@@ -49,8 +50,7 @@ def parse_span(text: str) -> tuple[int, int]:
     return start, end
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServerConfig:
+class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8080
     name: str = "callcenter"
@@ -61,8 +61,7 @@ class ServerConfig:
             raise ValueError(f"port {self.port} is outside 0-65535")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StorageConfig:
+class StorageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """``url`` is a SQLAlchemy async URL; relative SQLite paths are relative to the config
     file's folder. Embedded default: a SQLite file beside the config."""
 
@@ -106,15 +105,13 @@ class StorageConfig:
         return self.url.startswith("sqlite")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BusConfig:
+class BusConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     kind: Literal["memory", "redis"] = "memory"
     url: str = "redis://127.0.0.1:6379/0"
     prefix: str = "callcenter"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ClusterConfig:
+class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Several nodes sharing queues (docs/cluster.md). Needs ``bus.kind: redis`` and a
     PostgreSQL ``storage.url``; every node names itself (``node_id``; empty: host-port)."""
 
@@ -136,15 +133,14 @@ class ClusterConfig:
             raise ValueError("chat_grace_s must be positive")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HoursConfig:
+class HoursConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Opening hours: a timezone, spans per weekday, and closed dates (YYYY-MM-DD).
     A weekday not listed is closed all day; ``always_open: true`` ignores the rest."""
 
     timezone: str = "UTC"
     always_open: bool = False
-    weekly: dict[str, list[str]] = field(default_factory=dict)
-    closed_dates: list[str] = field(default_factory=list)
+    weekly: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    closed_dates: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         for day, spans in self.weekly.items():
@@ -157,8 +153,7 @@ class HoursConfig:
                 raise ValueError(f"closed date {date!r} is not YYYY-MM-DD")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SkillConfig:
+class SkillConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: str
     description: str = ""
 
@@ -166,12 +161,11 @@ class SkillConfig:
         _check_name("skill", self.name)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RoutingStep:
+class RoutingStep(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Agents need at least these skill levels (1-5). ``timeout`` seconds after entering the
     step the contact moves to the next, wider step; the last step has no timeout."""
 
-    require: dict[str, int] = field(default_factory=dict)
+    require: dict[str, int] = msgspec.field(default_factory=dict)
     timeout: float | None = None
 
     def __post_init__(self) -> None:
@@ -185,8 +179,7 @@ class RoutingStep:
 OverflowKind = Literal["queue", "callback", "voicemail", "disconnect"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OverflowTarget:
+class OverflowTarget(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     to: OverflowKind
     queue: str | None = None
     message: str = ""
@@ -198,16 +191,14 @@ class OverflowTarget:
             raise ValueError(f"'queue' is only for overflow to a queue, not to {self.to!r}")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OverflowConfig:
+class OverflowConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     on_full: OverflowTarget | None = None
     on_max_wait: OverflowTarget | None = None
     on_no_agents: OverflowTarget | None = None
     on_closed: OverflowTarget | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PriorityRule:
+class PriorityRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Contacts whose attributes match ``when`` (all keys equal) get a head start in seconds
     and/or a priority class (lower class is served first; default class 1)."""
 
@@ -216,21 +207,20 @@ class PriorityRule:
     priority_class: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QueueConfig:
+class QueueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: str
     description: str = ""
-    channels: list[Channel] = field(default_factory=lambda: ["voice", "chat", "callback"])
+    channels: list[Channel] = msgspec.field(default_factory=lambda: ["voice", "chat", "callback"])
     strategy: Strategy = "longest-idle"
-    steps: list[RoutingStep] = field(default_factory=lambda: [RoutingStep()])
+    steps: list[RoutingStep] = msgspec.field(default_factory=lambda: [RoutingStep()])
     ring_time_s: float = 20.0
     wrap_up_s: float = 30.0
     max_size: int | None = None
     max_wait_s: float | None = None
     service_level_s: float = 20.0
     hours: str | None = None
-    priority_rules: list[PriorityRule] = field(default_factory=list)
-    overflow: OverflowConfig = field(default_factory=OverflowConfig)
+    priority_rules: list[PriorityRule] = msgspec.field(default_factory=list)
+    overflow: OverflowConfig = msgspec.field(default_factory=OverflowConfig)
     announce_interval_s: float = 60.0
     # A callback already accepted into the queue keeps its place when a restart finds the
     # queue closed (it waits for the opening); false sends it on by ``overflow.on_closed``.
@@ -250,8 +240,7 @@ class QueueConfig:
             raise ValueError("max_size must be at least 1")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UserConfig:
+class UserConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A user seeded into the database at start. ``password`` is for demos; production
     configs give ``password_hash`` (see ``callcenter user hash-password``)."""
 
@@ -260,7 +249,7 @@ class UserConfig:
     role: Role = "agent"
     password: str | None = None
     password_hash: str | None = None
-    skills: dict[str, int] = field(default_factory=dict)
+    skills: dict[str, int] = msgspec.field(default_factory=dict)
     chat_capacity: int = 3
 
     def __post_init__(self) -> None:
@@ -273,15 +262,15 @@ class UserConfig:
             raise ValueError("chat_capacity must not be negative")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeskConfig:
-    not_ready_reasons: list[str] = field(default_factory=lambda: ["break", "lunch", "meeting", "training"])
-    dispositions: list[str] = field(default_factory=lambda: ["resolved", "follow-up", "escalated"])
+class DeskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    not_ready_reasons: list[str] = msgspec.field(
+        default_factory=lambda: ["break", "lunch", "meeting", "training"]
+    )
+    dispositions: list[str] = msgspec.field(default_factory=lambda: ["resolved", "follow-up", "escalated"])
     reconnect_grace_s: float = 30.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChatConfig:
+class ChatConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The web chat (docs/configuration.md). ``resume_after_restart_s``: how long a chat that
     was waiting, ringing or with an agent when the server stopped keeps its place for its
     customer's page to reconnect with the resume token, counted from the first restart."""
@@ -293,8 +282,7 @@ class ChatConfig:
             raise ValueError("resume_after_restart_s must be positive")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WallboardConfig:
+class WallboardConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """When a queue tile turns amber (warning) or red (trouble) on the wallboard."""
 
     warn_waiting: int = 3
@@ -305,8 +293,7 @@ class WallboardConfig:
     timezone: str = "UTC"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MetricsConfig:
+class MetricsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Who may scrape ``GET /metrics``: a logged-in supervisor or admin, and a scraper that
     sends ``Authorization: Bearer <token>`` with this token, given in the file (``token``)
     or by the name of an environment variable (``token_env``). Neither: sessions only."""
@@ -325,8 +312,7 @@ class MetricsConfig:
         return secret_from("metrics token", self.token, self.token_env)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LimitsConfig:
+class LimitsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """What one client may send (docs/configuration.md, ``limits``): sizes of JSON bodies
     and WebSocket frames, nesting depth, string length, and frames per second per
     WebSocket connection. Every JSON body and frame is read by ``core.client_json``."""
@@ -374,26 +360,25 @@ class LimitsConfig:
         return FrameRate(self.frames_per_s, self.frames_burst, self.flood_drops)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CenterConfig:
+class CenterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The whole of ``callcenter.yaml``."""
 
-    server: ServerConfig = field(default_factory=ServerConfig)
-    storage: StorageConfig = field(default_factory=StorageConfig)
-    bus: BusConfig = field(default_factory=BusConfig)
-    cluster: ClusterConfig = field(default_factory=ClusterConfig)
-    hours: dict[str, HoursConfig] = field(default_factory=dict)
-    skills: list[SkillConfig] = field(default_factory=list)
-    queues: list[QueueConfig] = field(default_factory=list)
-    users: list[UserConfig] = field(default_factory=list)
-    desk: DeskConfig = field(default_factory=DeskConfig)
-    chat: ChatConfig = field(default_factory=ChatConfig)
-    wallboard: WallboardConfig = field(default_factory=WallboardConfig)
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    speech: SpeechConfig = field(default_factory=SpeechConfig)
-    telephony: TelephonyConfig = field(default_factory=lambda: TelephonyConfig(enabled=False))
-    crm: CrmConfig = field(default_factory=CrmConfig)
-    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    bus: BusConfig = msgspec.field(default_factory=BusConfig)
+    cluster: ClusterConfig = msgspec.field(default_factory=ClusterConfig)
+    hours: dict[str, HoursConfig] = msgspec.field(default_factory=dict)
+    skills: list[SkillConfig] = msgspec.field(default_factory=list)
+    queues: list[QueueConfig] = msgspec.field(default_factory=list)
+    users: list[UserConfig] = msgspec.field(default_factory=list)
+    desk: DeskConfig = msgspec.field(default_factory=DeskConfig)
+    chat: ChatConfig = msgspec.field(default_factory=ChatConfig)
+    wallboard: WallboardConfig = msgspec.field(default_factory=WallboardConfig)
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+    speech: SpeechConfig = msgspec.field(default_factory=SpeechConfig)
+    telephony: TelephonyConfig = msgspec.field(default_factory=lambda: TelephonyConfig(enabled=False))
+    crm: CrmConfig = msgspec.field(default_factory=CrmConfig)
+    limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
     ivr_dir: str = "ivr"
 
     def queue(self, name: str) -> QueueConfig | None:

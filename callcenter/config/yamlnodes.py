@@ -1,31 +1,42 @@
-"""Load YAML into frozen dataclasses, reporting every problem with file, line and field.
+"""Load YAML into frozen ``msgspec.Struct``s, reporting problems with file, line and field.
 
 PyYAML's composer keeps each node's position, so instead of ``safe_load`` we compose the
-node tree and walk it against the target dataclass's type hints. Problems are collected,
-not raised one by one, so ``check-config`` can print them all at once.
+node tree, turn it into plain values (dicts, lists, scalars) and remember which node
+every path came from (``queues[2].steps[0].require.billing`` -> its line). msgspec does
+the type walk (``msgspec.convert``); its ``ValidationError`` ("... - at `$.queues[2]`")
+is translated back into ``file:line: field: message`` with that map, the nearest existing
+path standing in for one that is absent (a missing key: the line of its mapping).
 
-Supported field types: ``str``, ``int``, ``float``, ``bool``, ``X | None``, ``list[X]``,
-``tuple[X, ...]``, ``dict[str, X]``, ``Literal[...]``, nested dataclasses, and any type
-with a parser given in the field's metadata (``field(metadata={"parse": fn})``, where
-``fn(str)`` raises ``ValueError`` with a readable message). A field can read a YAML key
-that is a Python keyword with ``metadata={"key": "from"}``.
+msgspec stops at the first error of a value, so ``Reader.convert_struct`` converts the
+top-level keys of a mapping separately (and each item of a list or mapping of structs):
+a file with mistakes in three sections still lists three problems.
+
+Rules the structs follow: ``frozen=True, forbid_unknown_fields=True, kw_only=True``; a
+YAML key that is a Python keyword is a field ``name`` (``msgspec.field(name="from")``);
+a single value is checked in ``__post_init__`` (a ``ValueError`` becomes the message);
+a custom scalar type (a duration like ``'8h'``) defines ``from_yaml(value)`` raising
+``ValueError``, called through msgspec's ``dec_hook``. A plain YAML number or date where
+text is expected is taken as the text written (``digit: 1``, ``default_country_code: +972``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import datetime
+import re
 import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, get_args, get_origin
 
+import msgspec
 import yaml
 
 from callcenter.core.errors import ConfigError
 
 T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 class Problems:
@@ -86,184 +97,11 @@ def parse_document(text: str, name: str) -> Document:
     return Document(file=name, root=root)
 
 
-def _join(where: str, key: str | int) -> str:
+def join(where: str, key: str | int) -> str:
+    """``queues`` + 2 -> ``queues[2]``; ``queues[2]`` + ``name`` -> ``queues[2].name``."""
     if isinstance(key, int):
         return f"{where}[{key}]"
     return f"{where}.{key}" if where else key
-
-
-def _type_name(tp: Any) -> str:
-    origin = get_origin(tp)
-    if origin is Literal:
-        return " or ".join(repr(a) for a in get_args(tp))
-    if origin in (types.UnionType, typing.Union):
-        return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
-    if origin in (list, tuple):
-        return "a list"
-    if origin is dict:
-        return "a mapping"
-    if dataclasses.is_dataclass(tp):
-        return "a mapping"
-    return {str: "text", int: "a whole number", float: "a number", bool: "true or false"}.get(
-        tp, getattr(tp, "__name__", str(tp))
-    )
-
-
-_NO_VALUE = object()
-
-
-class Builder:
-    """Walks nodes of one document against dataclass types, recording value lines."""
-
-    def __init__(self, file: str, problems: Problems) -> None:
-        self.file = file
-        self.problems = problems
-        self.lines: dict[str, int] = {}
-        # objects built from only the valid fields of a mapping that had problems, so
-        # that cross-reference checks can still run and report everything in one pass
-        self.partials: dict[str, Any] = {}
-
-    def error(self, node: yaml.Node, where: str, message: str) -> None:
-        self.problems.add(self.file, line_of(node), where, message)
-
-    def line(self, where: str, default: int = 1) -> int:
-        return self.lines.get(where, default)
-
-    def build(self, tp: Any, node: yaml.Node, where: str) -> Any:
-        """Return the value for ``node`` as ``tp``, or ``_NO_VALUE`` after reporting."""
-        self.lines[where] = line_of(node)
-        origin = get_origin(tp)
-        if origin in (types.UnionType, typing.Union):
-            args = [a for a in get_args(tp) if a is not type(None)]
-            if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
-                return None
-            if len(args) == 1:
-                return self.build(args[0], node, where)
-            for arg in args:  # first type the node fits without complaint
-                trial = Builder(self.file, Problems())
-                value = trial.build(arg, node, where)
-                if value is not _NO_VALUE and not trial.problems:
-                    self.lines.update(trial.lines)
-                    return value
-            self.error(node, where, f"expected {_type_name(tp)}")
-            return _NO_VALUE
-        if origin is Literal:
-            value = self._scalar(node, where, str)
-            if value is _NO_VALUE:
-                return value
-            allowed = get_args(tp)
-            if value not in allowed:
-                self.error(node, where, f"{value!r} is not one of {', '.join(map(repr, allowed))}")
-                return _NO_VALUE
-            return value
-        if origin in (list, tuple):
-            return self._sequence(tp, node, where)
-        if origin is dict:
-            return self._mapping(tp, node, where)
-        if dataclasses.is_dataclass(tp):
-            return self.build_dataclass(tp, node, where)
-        if tp is Any:
-            return yaml.safe_load(yaml.serialize(node))
-        return self._scalar(node, where, tp)
-
-    def _scalar(self, node: yaml.Node, where: str, tp: Any) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            self.error(node, where, f"expected {_type_name(tp)}, found a {_kind(node)}")
-            return _NO_VALUE
-        value = yaml.safe_load(yaml.serialize(node)) if node.tag != "tag:yaml.org,2002:str" else node.value
-        if tp is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if tp is str and isinstance(value, int | float) and not isinstance(value, bool):
-            return node.value
-        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            self.error(node, where, f"expected {_type_name(tp)}, found {node.value!r}")
-            return _NO_VALUE
-        return value
-
-    def _sequence(self, tp: Any, node: yaml.Node, where: str) -> Any:
-        if not isinstance(node, yaml.SequenceNode):
-            self.error(node, where, f"expected a list, found a {_kind(node)}")
-            return _NO_VALUE
-        (item_tp, *_rest) = get_args(tp) or (Any,)
-        items = [self.build(item_tp, child, _join(where, i)) for i, child in enumerate(node.value)]
-        if any(item is _NO_VALUE for item in items):
-            return _NO_VALUE
-        return tuple(items) if get_origin(tp) is tuple else items
-
-    def _mapping(self, tp: Any, node: yaml.Node, where: str) -> Any:
-        if not isinstance(node, yaml.MappingNode):
-            self.error(node, where, f"expected a mapping, found a {_kind(node)}")
-            return _NO_VALUE
-        _key_tp, value_tp = get_args(tp) or (str, Any)
-        out: dict[str, Any] = {}
-        ok = True
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in out:
-                self.error(key_node, _join(where, key), "duplicate key")
-                ok = False
-                continue
-            value = self.build(value_tp, value_node, _join(where, key))
-            ok = ok and value is not _NO_VALUE
-            out[key] = value
-        return out if ok else _NO_VALUE
-
-    def build_dataclass(self, cls: Any, node: yaml.Node, where: str) -> Any:
-        if not isinstance(node, yaml.MappingNode):
-            self.error(node, where or "(top level)", f"expected a mapping, found a {_kind(node)}")
-            return _NO_VALUE
-        self.lines[where] = line_of(node)
-        hints = get_type_hints(cls)
-        fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls) if f.init}
-        values: dict[str, Any] = {}
-        ok = True
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            here = _join(where, key)
-            if key in seen:
-                self.error(key_node, here, "duplicate key")
-                ok = False
-                continue
-            seen.add(key)
-            spec = fields.get(key)
-            if spec is None:
-                known = ", ".join(sorted(fields))
-                self.error(key_node, here, f"unknown key (known keys: {known})")
-                ok = False
-                continue
-            parse: Callable[[Any], Any] | None = spec.metadata.get("parse")
-            if parse is not None:
-                value = self._parsed(parse, value_node, here)
-            else:
-                value = self.build(hints[spec.name], value_node, here)
-            if value is _NO_VALUE:
-                ok = False
-            else:
-                values[spec.name] = value
-        for key, spec in fields.items():
-            required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
-            if required and key not in seen:
-                self.error(node, _join(where, key), "required key is missing")
-                ok = False
-        if not ok:
-            with contextlib.suppress(ValueError, TypeError):
-                self.partials[where] = cls(**values)
-            return _NO_VALUE
-        try:
-            return cls(**values)
-        except (ValueError, TypeError) as exc:
-            self.error(node, where or "(top level)", str(exc))
-            return _NO_VALUE
-
-    def _parsed(self, parse: Callable[[Any], Any], node: yaml.Node, where: str) -> Any:
-        self.lines[where] = line_of(node)
-        raw = yaml.safe_load(yaml.serialize(node))
-        try:
-            return parse(raw)
-        except (ValueError, TypeError) as exc:
-            self.error(node, where, str(exc))
-            return _NO_VALUE
 
 
 def _kind(node: yaml.Node) -> str:
@@ -274,11 +112,298 @@ def _kind(node: yaml.Node) -> str:
     return "value"
 
 
-def load_dataclass(cls: type[T], doc: Document, problems: Problems) -> tuple[T | None, Builder]:
-    """Build ``cls`` from a document's root; ``None`` (with problems recorded) on failure."""
-    builder = Builder(doc.file, problems)
-    if doc.root is None:
-        problems.add(doc.file, 1, "", "file is empty")
-        return None, builder
-    value = builder.build_dataclass(cls, doc.root, "")
-    return (None if value is _NO_VALUE else value), builder
+_TEXT_LIKE = (int, float, datetime.date)  # plain scalars that may be read as the text written
+
+
+def dec_hook(tp: Any, value: Any) -> Any:
+    """msgspec's hook for custom scalar types: ``tp.from_yaml(value)``."""
+    from_yaml: Callable[[Any], Any] | None = getattr(tp, "from_yaml", None)
+    if from_yaml is None:
+        raise NotImplementedError(f"no YAML reader for {tp!r}")
+    return from_yaml(value)
+
+
+# ---------------------------------------------------------------------------------------
+# msgspec errors back into file:line: field: message
+
+_PARENT = re.compile(r"(\.[^.\[]*|\[\d+\])$")
+_AT = re.compile(r"^(.*) - at `(\$[^`]*)`$", re.DOTALL)
+_SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[(\.\.\.)\]")
+_EXPECTED = re.compile(r"^Expected `([^`]*)`(.*), got `([^`]*)`$")
+_TYPE_WORDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "str": "text",
+    "bool": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "datetime": "a date and time",
+    "date": "a date",
+}
+
+Path_ = list[str | int | None]  # a path below a converted value; None: a key msgspec did not name
+
+
+def _split(exc: msgspec.ValidationError) -> tuple[str, Path_]:
+    text = str(exc)
+    m = _AT.match(text)
+    if m is None:
+        return text, []
+    path: Path_ = []
+    for name, index, _dots in _SEGMENT.findall(m.group(2)[1:]):
+        path.append(name if name else int(index) if index else None)
+    return m.group(1), path
+
+
+def _get(value: Any, path: Path_) -> Any:
+    for key in path:
+        value = value[key]
+    return value
+
+
+def _with(value: Any, path: Path_, new: Any) -> Any:
+    """A copy of ``value`` with the item at ``path`` replaced (copies only along the path)."""
+    if not path:
+        return new
+    key, rest = path[0], path[1:]
+    if isinstance(value, list):
+        assert isinstance(key, int)
+        return [*value[:key], _with(value[key], rest, new), *value[key + 1 :]]
+    return {**value, key: _with(value[key], rest, new)}
+
+
+_SEQUENCES = (msgspec.inspect.ListType, msgspec.inspect.VarTupleType)
+
+
+def _type_at(tp: Any, path: Path_) -> Any:
+    """msgspec's description of the type at ``path`` below ``tp`` (None: not found)."""
+    info: Any = msgspec.inspect.type_info(tp)
+    for key in path:
+        info = _step(info, key)
+        if info is None:
+            return None
+    return _unwrap(info)
+
+
+def _unwrap(info: Any) -> Any:
+    if isinstance(info, msgspec.inspect.UnionType):
+        real = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]
+        return real[0] if len(real) == 1 else info
+    return info
+
+
+def _step(info: Any, key: str | int | None) -> Any:
+    info = _unwrap(info)
+    options = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    for option in options:
+        if isinstance(key, str) and isinstance(option, msgspec.inspect.StructType):
+            for f in option.fields:
+                if f.encode_name == key:
+                    return f.type
+        if isinstance(key, int) and isinstance(option, _SEQUENCES):
+            return option.item_type
+        if isinstance(key, str | None) and isinstance(option, msgspec.inspect.DictType):
+            return option.value_type
+    return None
+
+
+def _known_keys(info: Any) -> list[str]:
+    if not isinstance(info, msgspec.inspect.StructType):
+        return []
+    keys = [f.encode_name for f in info.fields]
+    tag_field = getattr(info, "tag_field", None)
+    return sorted([*keys, tag_field] if tag_field else keys)
+
+
+class Reader:
+    """One document as plain values, the line of every path in it, and the conversion of
+    its parts into structs with each failure recorded as one problem."""
+
+    def __init__(self, doc: Document, problems: Problems) -> None:
+        self.file = doc.file
+        self.problems = problems
+        self.lines: dict[str, int] = {}
+        self.key_lines: dict[str, int] = {}
+        self._nodes: dict[str, yaml.Node] = {}
+        self._constructor = yaml.constructor.SafeConstructor()
+        self.value: Any = None if doc.root is None else self._plain(doc.root, "")
+
+    # Public methods: where things are and what went wrong there
+
+    def line(self, where: str, default: int = 1) -> int:
+        """The line of ``where``, else of its nearest ancestor below the top, else ``default``."""
+        probe = where
+        while probe:
+            if probe in self.lines:
+                return self.lines[probe]
+            probe = _PARENT.sub("", probe)
+        return self.lines.get("", default) if not where else default
+
+    def error(self, where: str, message: str) -> None:
+        self.problems.add(self.file, self.line(where), where, message)
+
+    # Public methods: conversion
+
+    def convert(self, value: Any, tp: type[T], where: str) -> T | None:
+        """``value`` (a part of this document at ``where``) as ``tp``; ``None`` after
+        recording the first problem msgspec finds in it."""
+        attempt = value
+        for _ in range(10_000):  # each round reads one more plain number as its text
+            try:
+                result: T = msgspec.convert(attempt, tp, strict=True, dec_hook=dec_hook)
+                return result
+            except msgspec.ValidationError as exc:
+                message, path = _split(exc)
+                path = self._name_keys(attempt, tp, path, message)
+                text = self._as_text(attempt, where, path, message)
+                if text is None:
+                    self._report(tp, where, path, message)
+                    return None
+                attempt = _with(attempt, path, text)
+        raise AssertionError("unreachable")
+
+    def convert_struct(self, value: Any, cls: type[S], where: str) -> tuple[S | None, S | None]:
+        """A mapping as the struct ``cls``, its keys converted one by one (a list or mapping
+        of structs item by item) so that each wrong part is one problem. Returns the struct
+        (``None`` on any problem) and a partial one built from the parts that were right,
+        for cross-reference checks that report the rest in the same pass."""
+        if not isinstance(value, dict):
+            self.error(where or "(top level)", f"expected a mapping, found {self._found(where)}")
+            return None, None
+        fields = msgspec.structs.fields(cls)
+        by_key = {f.encode_name: f for f in fields}
+        kwargs: dict[str, Any] = {}
+        ok = True
+        for key, item in value.items():
+            spec = by_key.get(key)
+            here = join(where, key)
+            if spec is None:
+                line = self.key_lines.get(here, self.line(here))
+                known = ", ".join(_known_keys(msgspec.inspect.type_info(cls)))
+                self.problems.add(self.file, line, here, f"unknown key (known keys: {known})")
+                ok = False
+                continue
+            part, part_ok = self._field(item, spec, here)
+            ok = ok and part_ok
+            if part is not None:
+                kwargs[spec.name] = part
+        for spec in fields:
+            if spec.required and spec.encode_name not in value:
+                here = join(where, spec.encode_name)
+                self.problems.add(self.file, self.line(where), here, "required key is missing")
+                ok = False
+        try:
+            built = cls(**kwargs)
+        except (ValueError, TypeError) as exc:
+            if ok:
+                self.error(where or "(top level)", str(exc))
+            return None, None
+        return (built if ok else None), built
+
+    # Internals
+
+    def _field(self, item: Any, spec: msgspec.structs.FieldInfo, where: str) -> tuple[Any, bool]:
+        origin, args = get_origin(spec.type), [a for a in get_args(spec.type) if a is not type(None)]
+        if origin in (types.UnionType, typing.Union) and len(args) == 1:  # X | None
+            origin, args = get_origin(args[0]), list(get_args(args[0]))
+        if origin is list and isinstance(item, list):
+            parts = [self.convert(x, args[0], join(where, i)) for i, x in enumerate(item)]
+            return [p for p in parts if p is not None], all(p is not None for p in parts)
+        if origin is dict and isinstance(item, dict):
+            converted = {k: self.convert(v, args[1], join(where, k)) for k, v in item.items()}
+            return {k: v for k, v in converted.items() if v is not None}, None not in converted.values()
+        part = self.convert(item, spec.type, where)
+        return part, part is not None
+
+    def _plain(self, node: yaml.Node, where: str) -> Any:
+        self._nodes[where] = node
+        self.lines[where] = line_of(node)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                here = join(where, key)
+                if key in out:
+                    self.problems.add(self.file, line_of(key_node), here, "duplicate key")
+                    continue
+                self.key_lines[here] = line_of(key_node)
+                out[key] = self._plain(value_node, here)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self._plain(child, join(where, i)) for i, child in enumerate(node.value)]
+        if node.tag == "tag:yaml.org,2002:str":
+            return node.value
+        return self._constructor.construct_object(node, deep=True)
+
+    def _name_keys(self, value: Any, tp: Any, path: Path_, message: str) -> Path_:
+        """msgspec writes ``[...]`` for a mapping key: find the key whose item alone gives
+        the same error."""
+        while None in path:
+            at = path.index(None)
+            container = _get(value, path[:at])
+            found = None
+            for key in container:
+                trial = _with(value, path[:at], {key: container[key]})
+                try:
+                    msgspec.convert(trial, tp, strict=True, dec_hook=dec_hook)
+                except msgspec.ValidationError as exc:
+                    again, again_path = _split(exc)
+                    if again == message and len(again_path) == len(path):
+                        found = key
+                        break
+            if found is None:
+                return path[:at]
+            path = [*path[:at], found, *path[at + 1 :]]
+        return path
+
+    def _as_text(self, value: Any, where: str, path: Path_, message: str) -> str | None:
+        m = _EXPECTED.match(message)
+        if m is None or "str" not in m.group(1).split(" | "):
+            return None
+        node = self._nodes.get(_where(where, path))
+        if not isinstance(node, yaml.ScalarNode) or node.style is not None:
+            return None
+        try:
+            current = _get(value, path)
+        except (KeyError, IndexError, TypeError):
+            return None
+        if isinstance(current, _TEXT_LIKE) and not isinstance(current, bool):
+            return str(node.value)
+        return None
+
+    def _report(self, tp: Any, where: str, path: Path_, message: str) -> None:
+        here = _where(where, path)
+        if m := re.match(r"^Object contains unknown field `(.*)`$", message):
+            key = join(here, m.group(1))
+            known = ", ".join(_known_keys(_type_at(tp, path)))
+            line = self.key_lines.get(key, self.line(key))
+            self.problems.add(self.file, line, key, f"unknown key (known keys: {known})")
+        elif m := re.match(r"^Object missing required field `(.*)`$", message):
+            self.problems.add(self.file, self.line(here), join(here, m.group(1)), "required key is missing")
+        elif m := _EXPECTED.match(message):
+            wanted = [_TYPE_WORDS.get(t, t) for t in m.group(1).split(" | ") if t != "null"]
+            self.error(here, f"expected {' or '.join(wanted)}{m.group(2)}, found {self._found(here)}")
+        elif m := re.match(r"^Invalid (?:enum )?value (.*)$", message):
+            info = _type_at(tp, path)
+            allowed = getattr(info, "values", None)
+            if allowed:
+                self.error(here, f"{m.group(1)} is not one of {', '.join(map(repr, allowed))}")
+            else:
+                self.error(here, f"{m.group(1)} is not allowed here")
+        else:
+            self.error(here or "(top level)", message)
+
+    def _found(self, where: str) -> str:
+        node = self._nodes.get(where)
+        if node is None:
+            return "nothing"
+        if isinstance(node, yaml.ScalarNode):
+            return repr(node.value)
+        return f"a {_kind(node)}"
+
+
+def _where(where: str, path: Path_) -> str:
+    for key in path:
+        assert key is not None
+        where = join(where, key)
+    return where

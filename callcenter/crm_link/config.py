@@ -1,4 +1,4 @@
-"""The ``crm:`` section of ``callcenter.yaml`` (frozen dataclasses the YAML builder fills).
+"""The ``crm:`` section of ``callcenter.yaml`` (frozen structs the YAML reader fills).
 
 Example::
 
@@ -29,7 +29,8 @@ Without ``external`` the customer store in the center's own database answers loo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+import msgspec
 
 from callcenter.crm_link.phone import parse_country_code
 
@@ -59,8 +60,7 @@ CARD_FIELDS = (
 _HEADER = re.compile(r"^[A-Za-z0-9-]+:\s*\S.*$")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ExternalCrmConfig:
+class ExternalCrmConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """An outside CRM reached over HTTP JSON (see ``http_crm.py``).
 
     ``lookup_urls`` maps a lookup key (caller_number, email, account_number, customer_id)
@@ -70,8 +70,8 @@ class ExternalCrmConfig:
     ``breaker_failures`` failures in a row and lets one trial request through after
     ``breaker_cooldown_s``."""
 
-    lookup_urls: dict[str, str] = field(default_factory=dict)
-    fields: dict[str, str] = field(default_factory=dict)
+    lookup_urls: dict[str, str] = msgspec.field(default_factory=dict)
+    fields: dict[str, str] = msgspec.field(default_factory=dict)
     auth_header: str | None = None
     timeout_ms: int = 1000
     breaker_failures: int = 5
@@ -99,8 +99,7 @@ class ExternalCrmConfig:
             raise ValueError("webhook_attempts must be at least 1 and webhook_backoff_s >= 0")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CrmRouteRule:
+class CrmRouteRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """At arrival, a contact whose CRM attributes match ``when`` (every key equal; the keys
     of ``ATTRIBUTE_KEYS``) goes to ``queue`` instead of the queue it was headed for;
     ``from_queues`` limits the rule to contacts headed for those queues (empty: any). The
@@ -108,7 +107,7 @@ class CrmRouteRule:
 
     when: dict[str, str]
     queue: str
-    from_queues: list[str] = field(default_factory=list)
+    from_queues: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.when:
@@ -125,8 +124,7 @@ class CrmRouteRule:
         return queue != self.queue and all(attributes.get(k) == v for k, v in self.when.items())
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CrmConfig:
+class CrmConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """``default_country_code`` turns national numbers (``050-123 4567``) into E.164;
     ``lookup_budget_ms`` is how long an offer waits for the CRM before it goes out with an
     "unidentified caller" card that is filled in later; a contact is a repeat when the
@@ -142,10 +140,10 @@ class CrmConfig:
     lookup_budget_ms: int = 200
     repeat_window_days: float = 7.0
     history_limit: int = 5
-    route_rules: list[CrmRouteRule] = field(default_factory=list)
+    route_rules: list[CrmRouteRule] = msgspec.field(default_factory=list)
     demo_customers: int = 0
     external: ExternalCrmConfig | None = None
-    login_token_secret: str = field(default="", repr=False)
+    login_token_secret: str = ""  # never in repr (see __repr__)
     login_token_max_ttl_s: float = 600.0
 
     def __post_init__(self) -> None:
@@ -162,6 +160,10 @@ class CrmConfig:
             raise ValueError("history_limit must be 1-50")
         if not 0 <= self.demo_customers <= 100_000:
             raise ValueError("demo_customers must be 0-100000 (use `callcenter crm seed` for more)")
+
+    def __repr__(self) -> str:
+        shown = {f: getattr(self, f) for f in self.__struct_fields__ if f != "login_token_secret"}
+        return f"CrmConfig({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def route(self, attributes: dict[str, str], queue: str) -> tuple[str, int | None]:
         """The queue a contact headed for ``queue`` goes to, and the index of the rule that

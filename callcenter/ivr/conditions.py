@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from callcenter.core.templates import VAR_NAME
 
@@ -46,17 +48,16 @@ def _one(label: str, present: list[str]) -> None:
         raise ValueError(f"a condition needs exactly one {label} (found: {found})")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Condition:
+class Condition(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     var: str | None = None
     queue_ewt: str | None = None
     open: str | None = None
-    all_: list[Condition] | None = field(default=None, metadata={"key": "all"})
-    any_: list[Condition] | None = field(default=None, metadata={"key": "any"})
-    not_: Condition | None = field(default=None, metadata={"key": "not"})
+    all_: list[Condition] | None = msgspec.field(default=None, name="all")
+    any_: list[Condition] | None = msgspec.field(default=None, name="any")
+    not_: Condition | None = msgspec.field(default=None, name="not")
     equals: str | None = None
     not_equals: str | None = None
-    in_: list[str] | None = field(default=None, metadata={"key": "in"})
+    in_: list[str] | None = msgspec.field(default=None, name="in")
     above: float | None = None
     below: float | None = None
     exists: bool | None = None

@@ -28,9 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from callcenter.config.yamlnodes import Builder, Problems, line_of, read_document
+from callcenter.config.yamlnodes import Problems, Reader, read_document
 from callcenter.core.errors import ConfigError
 from callcenter.ivr.model import (
     ENDING_KINDS,
@@ -104,11 +102,12 @@ def load_flows(
         except ConfigError as exc:
             problems.items.extend(exc.problems)
             continue
-        if doc.root is None:
+        reader = Reader(doc, problems)
+        if reader.value is None:
             problems.add(doc.file, 1, "", "file is empty")
             continue
-        checker = _FileChecker(Builder(doc.file, problems), path.stem, queues, hours, knows)
-        flow = checker.check(doc.root)
+        checker = _FileChecker(reader, path.stem, queues, hours, knows)
+        flow = checker.check(reader.value)
         if flow is None:
             continue
         if flow.name in flows:
@@ -132,7 +131,7 @@ def _knower(vocabulary: Vocabulary) -> Callable[[str], bool] | None:
     return words.__contains__
 
 
-def _claim(flow: Flow, flows: Mapping[str, Flow], entries: dict[tuple[str, str], str], b: Builder) -> None:
+def _claim(flow: Flow, flows: Mapping[str, Flow], entries: dict[tuple[str, str], str], b: Reader) -> None:
     for channel in flow.entry.channels:
         for number in flow.entry.numbers or [""]:
             owner = entries.get((channel, number))
@@ -152,7 +151,7 @@ class _FileChecker:
     """Builds one flow file's header and nodes, then checks references and the graph."""
 
     def __init__(
-        self, b: Builder, stem: str, queues: set[str], hours: set[str], knows: Callable[[str], bool] | None
+        self, b: Reader, stem: str, queues: set[str], hours: set[str], knows: Callable[[str], bool] | None
     ) -> None:
         self.b = b
         self.stem = stem
@@ -163,30 +162,26 @@ class _FileChecker:
     def error(self, where: str, message: str) -> None:
         self.b.problems.add(self.b.file, self.b.line(where), where, message)
 
-    def check(self, root: yaml.Node) -> Flow | None:
+    def check(self, root: Any) -> Flow | None:
         before = len(self.b.problems.items)
-        if not isinstance(root, yaml.MappingNode):
-            self.b.error(root, "(top level)", "expected a mapping with 'entry', 'start' and 'nodes'")
+        if not isinstance(root, dict):
+            self.error("(top level)", "expected a mapping with 'entry', 'start' and 'nodes'")
             return None
-        nodes_node = next((v for k, v in root.value if k.value == "nodes"), None)
-        header_node = yaml.MappingNode(
-            root.tag, [(k, v) for k, v in root.value if k.value != "nodes"], root.start_mark, root.end_mark
+        header, partial = self.b.convert_struct(
+            {k: v for k, v in root.items() if k != "nodes"}, FlowHeader, ""
         )
-        header = self.b.build_dataclass(FlowHeader, header_node, "")
-        if nodes_node is None:
-            self.b.error(root, "nodes", "required key is missing")
+        if "nodes" not in root:
+            self.error("nodes", "required key is missing")
             return None
-        nodes, ids, complete = self._nodes(nodes_node)
-        header_ok = isinstance(header, FlowHeader)
-        partial = header if header_ok else self.b.partials.get("")
+        nodes, ids, complete = self._nodes(root["nodes"])
         if partial is not None and partial.start not in ids:
             self.error("start", f"start node {partial.start!r} is not defined{_known(ids)}")
-            header_ok = False
+            header = None
         for node_id, node in nodes.items():
             self._references(node_id, node, ids)
-        if complete and header_ok:
+        if complete and header is not None:
             self._graph(header.start, nodes)
-        if not (complete and header_ok) or len(self.b.problems.items) > before:
+        if header is None or not complete or len(self.b.problems.items) > before:
             return None
         return Flow(
             name=header.name or self.stem,
@@ -199,54 +194,41 @@ class _FileChecker:
             callback=header.callback,
         )
 
-    def _nodes(self, mapping: yaml.Node) -> tuple[dict[str, Node], set[str], bool]:
-        if not isinstance(mapping, yaml.MappingNode) or not mapping.value:
-            self.b.error(mapping, "nodes", "expected a mapping of node ids to nodes")
+    def _nodes(self, mapping: Any) -> tuple[dict[str, Node], set[str], bool]:
+        if not isinstance(mapping, dict) or not mapping:
+            self.error("nodes", "expected a mapping of node ids to nodes")
             return {}, set(), False
         nodes: dict[str, Node] = {}
-        ids: set[str] = set()
         complete = True
-        for key_node, value_node in mapping.value:
-            node_id = str(key_node.value)
+        for node_id, value in mapping.items():
             where = f"nodes.{node_id}"
-            self.b.lines[where] = line_of(key_node)
-            if node_id in ids:
-                self.b.error(key_node, where, "duplicate node id")
-                complete = False
-                continue
-            ids.add(node_id)
             try:
                 check_node_id(node_id)
             except ValueError as exc:
-                self.b.error(key_node, where, str(exc))
+                self.error(where, str(exc))
                 complete = False
-            node = self._node(value_node, where)
+            node = self._node(value, where)
             if node is None:
                 complete = False
             else:
                 nodes[node_id] = node
-        return nodes, ids, complete
+        return nodes, set(mapping), complete
 
-    def _node(self, value_node: yaml.Node, where: str) -> Node | None:
-        if not isinstance(value_node, yaml.MappingNode):
-            self.b.error(value_node, where, "expected a mapping with a 'kind'")
+    def _node(self, value: Any, where: str) -> Node | None:
+        if not isinstance(value, dict):
+            self.error(where, "expected a mapping with a 'kind'")
             return None
-        kind_node = next((v for k, v in value_node.value if k.value == "kind"), None)
-        if kind_node is None:
-            self.b.error(
-                value_node, f"{where}.kind", f"required key is missing (kinds: {', '.join(NODE_KINDS)})"
-            )
+        if "kind" not in value:
+            self.error(f"{where}.kind", f"required key is missing (kinds: {', '.join(NODE_KINDS)})")
             return None
-        cls = NODE_KINDS.get(str(kind_node.value))
+        cls = NODE_KINDS.get(str(value["kind"]))
         if cls is None:
-            self.b.error(
-                kind_node,
-                f"{where}.kind",
-                f"unknown node kind {kind_node.value!r} (kinds: {', '.join(NODE_KINDS)})",
+            self.error(
+                f"{where}.kind", f"unknown node kind {value['kind']!r} (kinds: {', '.join(NODE_KINDS)})"
             )
             return None
-        built: Any = self.b.build_dataclass(cls, value_node, where)
-        return built if isinstance(built, cls) else self.b.partials.get(where)
+        node: Node | None = self.b.convert(value, cls, where)
+        return node
 
     def _references(self, node_id: str, node: Node, ids: set[str]) -> None:
         where = f"nodes.{node_id}"

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
+
+import msgspec
 
 from callcenter.config.model import Channel
 from callcenter.core.templates import check_template
@@ -48,22 +49,24 @@ def _retries(value: int) -> None:
         raise ValueError("retries must be between 0 and 9")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Entry:
+class NodeStruct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, tag_field="kind"):
+    """A flow node; the YAML ``kind`` key is its tag (``NODE_KINDS``)."""
+
+
+class Entry(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Where a flow answers: ``numbers`` (called numbers or chat widget ids) on
     ``channels``. An empty ``numbers`` list makes the flow the default of its channels."""
 
-    numbers: list[str] = field(default_factory=list)
-    channels: list[Channel] = field(default_factory=lambda: ["voice"])
+    numbers: list[str] = msgspec.field(default_factory=list)
+    channels: list[Channel] = msgspec.field(default_factory=lambda: ["voice"])
 
     def __post_init__(self) -> None:
         if not self.channels:
             raise ValueError("an entry needs at least one channel")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Say:
-    kind: str = "say"
+class Say(NodeStruct, frozen=True, kw_only=True, tag="say"):
+    kind: ClassVar[str] = "say"
     text: str
     next: str
     barge_in: bool = False
@@ -73,15 +76,14 @@ class Say:
         check_template(self.text)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MenuOption:
+class MenuOption(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """One choice: a key (``digit``), spoken phrases (``say``), or both."""
 
     digit: str | None = None
-    say: list[str] = field(default_factory=list)
+    say: list[str] = msgspec.field(default_factory=list)
     label: str = ""
     next: str
-    set: dict[str, str] = field(default_factory=dict)
+    set: dict[str, str] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.digit is None and not self.say:
@@ -101,9 +103,8 @@ class MenuOption:
         return self.label or (self.say[0] if self.say else str(self.digit))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Menu:
-    kind: str = "menu"
+class Menu(NodeStruct, frozen=True, kw_only=True, tag="menu"):
+    kind: ClassVar[str] = "menu"
     prompt: str
     options: list[MenuOption]
     fallback: str
@@ -124,11 +125,10 @@ class Menu:
             raise ValueError("min_confidence must be between 0 and 1")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Collect:
+class Collect(NodeStruct, frozen=True, kw_only=True, tag="collect"):
     """Key in digits. The value goes to ``var`` (default ``digits.<node id>``)."""
 
-    kind: str = "collect"
+    kind: ClassVar[str] = "collect"
     prompt: str
     next: str
     fallback: str
@@ -169,12 +169,11 @@ class Collect:
 LookupBy = Literal["caller_number", "account_number", "customer_id"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Lookup:
+class Lookup(NodeStruct, frozen=True, kw_only=True, tag="lookup"):
     """Ask the CRM: ``want`` is ``customer`` (identify) or the name of a self-service
     answer the CRM adapter knows (``balance``, ``order_status``, ``card_status``...)."""
 
-    kind: str = "lookup"
+    kind: ClassVar[str] = "lookup"
     by: LookupBy
     value: str
     want: str = "customer"
@@ -191,8 +190,7 @@ class Lookup:
 VerifyMethod = Literal["pin", "dob", "token"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Verify:
+class Verify(NodeStruct, frozen=True, kw_only=True, tag="verify"):
     """Prove who the contact is before anything personal is disclosed.
 
     A session that is verified already goes on at ``verified`` at once; one that holds a
@@ -205,7 +203,7 @@ class Verify:
     session's wrong answers reach ``attempts``: then (and on every later verify node of
     the session) ``failed``."""
 
-    kind: str = "verify"
+    kind: ClassVar[str] = "verify"
     method: VerifyMethod
     account: str = ""
     secret: str = ""
@@ -229,22 +227,19 @@ class Verify:
         _positive("timeout_s", self.timeout_s)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Case:
+class Case(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     when: Condition
     next: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Branch:
-    kind: str = "branch"
+class Branch(NodeStruct, frozen=True, kw_only=True, tag="branch"):
+    kind: ClassVar[str] = "branch"
     cases: list[Case]
     otherwise: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SetVars:
-    kind: str = "set"
+class SetVars(NodeStruct, frozen=True, kw_only=True, tag="set"):
+    kind: ClassVar[str] = "set"
     values: dict[str, str]
     next: str
 
@@ -254,17 +249,16 @@ class SetVars:
             check_template(value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Queue:
+class Queue(NodeStruct, frozen=True, kw_only=True, tag="queue"):
     """Hand the contact to the ACD; ``after`` is where to go when the agent part is over
     (usually a survey). ``announce`` is played on each queue status update."""
 
-    kind: str = "queue"
+    kind: ClassVar[str] = "queue"
     queue: str
     prompt: str = ""
     priority_class: int | None = None
     head_start_s: float | None = None
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = msgspec.field(default_factory=dict)
     announce: str = ""
     after: str | None = None
 
@@ -275,22 +269,20 @@ class Queue:
             raise ValueError("head_start_s must not be negative")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Callback:
-    kind: str = "callback"
+class Callback(NodeStruct, frozen=True, kw_only=True, tag="callback"):
+    kind: ClassVar[str] = "callback"
     queue: str
     number: str = "{caller}"
     prompt: str = "Thank you. We will call you back."
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for text in (self.number, self.prompt, *self.attributes.values()):
             check_template(text)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Voicemail:
-    kind: str = "voicemail"
+class Voicemail(NodeStruct, frozen=True, kw_only=True, tag="voicemail"):
+    kind: ClassVar[str] = "voicemail"
     prompt: str = "Please leave a message after the tone."
     max_s: float = 120.0
     next: str
@@ -304,12 +296,11 @@ def _default_ratings() -> dict[str, int]:
     return {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Survey:
-    kind: str = "survey"
+class Survey(NodeStruct, frozen=True, kw_only=True, tag="survey"):
+    kind: ClassVar[str] = "survey"
     prompt: str
     next: str
-    phrases: dict[str, int] = field(default_factory=_default_ratings)
+    phrases: dict[str, int] = msgspec.field(default_factory=_default_ratings)
     barge_in: bool = True
     timeout_s: float = 6.0
     retries: int = 1
@@ -326,9 +317,8 @@ class Survey:
         _retries(self.retries)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transfer:
-    kind: str = "transfer"
+class Transfer(NodeStruct, frozen=True, kw_only=True, tag="transfer"):
+    kind: ClassVar[str] = "transfer"
     uri: str
     prompt: str = ""
 
@@ -338,9 +328,8 @@ class Transfer:
             raise ValueError(f"uri {self.uri!r} must start with sip:, sips: or tel:")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HangUpNode:
-    kind: str = "hangup"
+class HangUpNode(NodeStruct, frozen=True, kw_only=True, tag="hangup"):
+    kind: ClassVar[str] = "hangup"
     prompt: str = ""
     reason: str = "completed"
 
@@ -387,8 +376,7 @@ WAITING_KINDS = frozenset({"menu", "collect", "survey", "voicemail", "queue"})
 ENDING_KINDS = frozenset({"queue", "callback", "transfer", "hangup"})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallbackWords:
+class CallbackWords(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """What this flow's callers hear about a callback while they wait in a queue, in the
     flow's language: ``offer`` once on queueing, ``confirm`` before the call ends. Empty:
     the ``telephony`` section's words (``callback_offer``, ``callback_confirm``)."""
@@ -397,20 +385,18 @@ class CallbackWords:
     confirm: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FlowHeader:
+class FlowHeader(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The top-level keys of a flow file other than ``nodes``."""
 
     name: str | None = None
     description: str = ""
-    entry: Entry = field(default_factory=Entry)
+    entry: Entry = msgspec.field(default_factory=Entry)
     start: str
     language: str = "en"
-    callback: CallbackWords = field(default_factory=CallbackWords)
+    callback: CallbackWords = msgspec.field(default_factory=CallbackWords)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Flow:
+class Flow(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: str
     file: str
     description: str
@@ -418,7 +404,7 @@ class Flow:
     start: str
     language: str
     nodes: Mapping[str, Node]
-    callback: CallbackWords = field(default_factory=CallbackWords)
+    callback: CallbackWords = msgspec.field(default_factory=CallbackWords)
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]

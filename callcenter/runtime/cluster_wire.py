@@ -22,9 +22,10 @@ import logging
 import pickle
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+import msgspec
 from redis.exceptions import RedisError
 
 from callcenter import __version__
@@ -114,10 +115,12 @@ def load(blob: Any) -> Any:
 def config_hash(config: CenterConfig) -> str:
     """What every node of a cluster must agree on: the version (replicas exchange pickled
     engine state) and the config without what is per node."""
-    shared = replace(
-        config, server=replace(config.server, host="", port=0), cluster=replace(config.cluster, node_id="")
+    shared = msgspec.structs.replace(
+        config,
+        server=msgspec.structs.replace(config.server, host="", port=0),
+        cluster=msgspec.structs.replace(config.cluster, node_id=""),
     )
-    text = json.dumps([__version__, asdict(shared)], sort_keys=True, default=str)
+    text = json.dumps([__version__, msgspec.to_builtins(shared)], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -14,13 +14,12 @@ speech:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 KOREAN_DEMO_MODEL = "korean-demo"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SpeechConfig:
+class SpeechConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Where the ASR model lives and how prompts are spoken and cached.
 
     ``model_path`` None turns speech input off (menus still take digits). Relative

@@ -9,8 +9,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Literal
+
+import msgspec
 
 Transport = Literal["udp", "tcp"]
 
@@ -49,8 +50,7 @@ def secret_from(kind: str, secret: str, secret_env: str) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CarrierConfig:
+class CarrierConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A carrier or PBX allowed to hand calls over ``/media-stream`` (docs/telephony.md):
     its ``name`` (in the URL's ``carrier`` parameter and on its calls) and its secret, given
     in the file (``secret``) or by the name of an environment variable (``secret_env``)."""
@@ -87,8 +87,7 @@ def _check_port(name: str, port: int) -> None:
         raise ValueError(f"{name} {port} is outside 0-65535")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TelephonyConfig:
+class TelephonyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Where the SIP, RTP and AudioSocket listeners bind and how calls are timed out.
 
     ``sip_port`` 0 picks a free port (tests). ``public_address`` is what the SDP answer
@@ -131,8 +130,8 @@ class TelephonyConfig:
     no_rtp_timeout_s: float = 30.0
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: int = 9092
-    audiosocket_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1"])
-    carriers: list[CarrierConfig] = field(default_factory=list)
+    audiosocket_allow: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    carriers: list[CarrierConfig] = msgspec.field(default_factory=list)
     recordings_dir: str = "recordings"
     record: bool = False
     max_calls: int = 1000

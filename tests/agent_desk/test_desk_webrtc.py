@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from demo_center import demo_config
 from desk_socket import Desk
+from msgspec.structs import replace
 from tone_track import ToneTrack
 
 from callcenter.agent_desk.routes import AUDIO

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from demo_center import demo_config, media_stream_path
+from msgspec.structs import replace
 
 from callcenter.app import create_app
 from callcenter.config.model import MetricsConfig

@@ -13,7 +13,6 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import asyncpg
 import pytest
 from demo_center import demo_config
 from desk_socket import logged_in
+from msgspec.structs import replace
 
 from callcenter.app import create_app
 from callcenter.appkeys import LOG

@@ -5,13 +5,13 @@ system_restart; every contact ends exactly once and the contacts table agrees wi
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from demo_center import demo_config
+from msgspec.structs import replace
 
 from callcenter.acd import model as m
 from callcenter.app import create_app

@@ -9,13 +9,13 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from demo_center import demo_config
+from msgspec.structs import replace
 
 from callcenter import __version__
 from callcenter.app import create_app

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
-from dataclasses import replace
 
 from authsupport import Client, demo_config
+from msgspec.structs import replace
 from sqlalchemy import select, update
 
 from callcenter.appkeys import DB

@@ -18,7 +18,6 @@ import socket
 import struct
 import wave
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from aiohttp import ClientSession, ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestServer
 from browser_support import login, screenshot
 from demo_center import demo_config, media_stream_path
+from msgspec.structs import replace
 
 from callcenter.app import create_app
 from callcenter.appkeys import BUS, CENTER, LOG

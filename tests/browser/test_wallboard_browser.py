@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from browser_support import login, screenshot
 from demo_center import demo_config
+from msgspec.structs import replace
 from stream_phone import StreamPhone
 
 from callcenter.acd import model as m

@@ -3,12 +3,12 @@ reading a chat socket up to a frame."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from demo_center import demo_config
+from msgspec.structs import replace
 
 from callcenter.config.model import CenterConfig
 

@@ -8,10 +8,11 @@ customer picks a topic from the queues that take chats."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from msgspec.structs import replace
 
 from callcenter.acd import model as m
 from callcenter.agent_desk.routes import SERVICE

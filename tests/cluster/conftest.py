@@ -7,13 +7,13 @@ import asyncio
 import io
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from demo_center import demo_config
+from msgspec.structs import replace
 from redis.asyncio import Redis
 
 from callcenter.config.model import CenterConfig

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from desk_socket import Desk
+from msgspec.structs import replace
 
 from callcenter.acd import model as m
 from callcenter.app import create_app

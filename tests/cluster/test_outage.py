@@ -8,12 +8,12 @@ import asyncio
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from msgspec.structs import replace
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER

@@ -3,7 +3,6 @@ reported with the file, the line and the field; check-config lists all problems.
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -49,7 +48,7 @@ def test_demo_config_loads_into_frozen_typed_objects() -> None:
     general = config.queue("general")
     assert general is not None and general.steps[0].require == {"banking": 3}
     assert general.priority_rules[0].head_start_s == 90.0
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="immutable"):
         config.server = config.server  # type: ignore[misc]
 
 
@@ -74,7 +73,7 @@ def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> 
         ),
         (
             GOOD.replace("name: general", "name: general\n    strategy: fastest"),
-            "callcenter.yaml:5: queues[0].strategy: 'fastest' is not one of 'longest-idle'",
+            "callcenter.yaml:5: queues[0].strategy: 'fastest' is not one of 'best-skill-match', 'least-occupied'",
         ),
         (GOOD + "  - name: general\n", "callcenter.yaml:9: queues[1]: queue 'general' is defined twice"),
         (

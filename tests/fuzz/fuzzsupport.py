@@ -14,13 +14,14 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
 from demo_center import demo_config
 from hypothesis import strategies as st
+from msgspec.structs import replace
 from yarl import URL
 
 from callcenter.app import create_app

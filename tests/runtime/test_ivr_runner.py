@@ -8,13 +8,14 @@ flows that run."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from demo_center import demo_config
+from msgspec.structs import replace
 
 from callcenter.acd import model as m
 from callcenter.app import create_app

@@ -6,13 +6,13 @@ the call, a callback leaves a contact of channel ``callback`` in the ACD."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from demo_center import demo_config
+from msgspec.structs import replace
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, IVR_RUNNER, LOG

@@ -138,7 +138,7 @@ agents:
 async def test_voice_callers_key_through_the_real_ivr_over_the_media_stream(  # type: ignore[no-untyped-def]
     aiohttp_server, tmp_path: Path
 ) -> None:
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     from callcenter.config.model import UserConfig
 

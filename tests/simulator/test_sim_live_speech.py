@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from demo_center import demo_carrier, demo_config
+from msgspec.structs import replace
 
 from callcenter.app import create_app
 from callcenter.appkeys import LOG

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from callcenter.config.model import QueueConfig, RoutingStep, SkillConfig
 from simulator.distributions import Dist, exponential, fixed
-from simulator.scenario import AgentGroup, Arrivals, Break, ContactType, IvrBehaviour, Scenario
+from simulator.scenario import AgentGroup, Arrivals, Break, ContactType, IvrBehaviour, Scenario, Seconds
 from simulator.virtual import run_virtual
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -22,7 +22,7 @@ from simpy_baseline import run_simpy_model  # bench/ is not a package
 def busy_afternoon(seed: int) -> Scenario:
     return Scenario(
         name="busy-afternoon",
-        duration=4 * 3600.0,
+        duration=Seconds(4 * 3600.0),
         seed=seed,
         start=datetime.fromisoformat("2026-01-06T12:00:00+00:00"),
         arrivals=Arrivals(rate_per_hour=300.0),

@@ -6,12 +6,12 @@ vocabulary."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from demo_center import demo_config
+from msgspec.structs import replace
 
 from callcenter.app import create_app
 from callcenter.appkeys import IVR_RUNNER, PROMPTS, RECOGNIZER

@@ -6,13 +6,13 @@ metrics token, or a supervisor or admin, may read it."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from demo_center import demo_config
+from msgspec.structs import replace
 from prometheus_client.parser import text_string_to_metric_families
 
 from callcenter.app import create_app

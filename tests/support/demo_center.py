@@ -11,11 +11,11 @@ calendars, and the test then gives the center a clock at the instant it needs.
 from __future__ import annotations
 
 import socket
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from msgspec.structs import replace
 
 from callcenter.config.loader import load_config
 from callcenter.config.model import CenterConfig, HoursConfig

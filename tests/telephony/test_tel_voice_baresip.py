@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from telsupport import free_port, until
 from voicesupport import center_of, contact_events, voice_config
 

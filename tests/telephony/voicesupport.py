@@ -3,12 +3,12 @@ ports), an agent whose audio leg is a media-stream WebSocket, and log reading.""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from demo_center import demo_config
+from msgspec.structs import replace
 from stream_phone import StreamPhone as BasePhone
 from telsupport import tone_power, until
 
