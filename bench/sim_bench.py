@@ -47,7 +47,7 @@ from simpy_baseline import day_profile, run_bare_fifo, run_simpy_model
 from callcenter.config.model import QueueConfig, RoutingStep, SkillConfig
 from simulator.distributions import Dist, exponential, fixed
 from simulator.live import run_live, users_yaml
-from simulator.scenario import AgentGroup, Arrivals, ContactType, Scenario
+from simulator.scenario import AgentGroup, Arrivals, ContactType, Scenario, Seconds
 from simulator.summary import summarise
 from simulator.virtual import run_virtual
 
@@ -57,7 +57,7 @@ PEAK, AHT, SD, PATIENCE, WRAP, AGENTS = 620.0, 240.0, 150.0, 300.0, 10.0, 50
 def scenario(seed: int) -> Scenario:
     return Scenario(
         name="one-day-50-agents",
-        duration=86400.0,
+        duration=Seconds(86400.0),
         seed=seed,
         start=datetime.fromisoformat("2026-01-06T00:00:00+00:00"),
         arrivals=Arrivals(rate_per_hour=PEAK, hourly=day_profile()),
@@ -74,7 +74,7 @@ def scenario(seed: int) -> Scenario:
 def live_scenario(agents: int, per_second: float, seconds: float) -> Scenario:
     return Scenario(
         name="live-soak",
-        duration=seconds,
+        duration=Seconds(seconds),
         seed=7,
         arrivals=Arrivals(rate_per_hour=per_second * 3600),
         mix=[ContactType(queue="q", channel="chat")],

@@ -105,7 +105,7 @@ def test_mmcm_matches_erlang_a_abandonment_over_200000_calls() -> None:
 
 def test_erlang_scenario_is_a_plain_mmc() -> None:
     s = erlang_scenario(arrivals_per_hour=100, aht_seconds=60, agents=3, calls=100, seed=1)
-    assert s.duration == 3600 and s.patience is None and s.agents[0].count == 3
+    assert s.duration == 3600.0 and s.patience is None and s.agents[0].count == 3
 
 
 def test_cli_run_writes_summary_csv_and_charts(tmp_path: Path) -> None:
