@@ -1,6 +1,6 @@
 """Configuration: YAML files under ``config/`` loaded into typed, frozen objects.
 
-``model`` holds the dataclasses (pure; engines take them directly), ``loader`` reads and
+``model`` holds the frozen structs (pure; engines take them directly), ``loader`` reads and
 cross-checks the files, ``yamlnodes`` keeps line numbers for error messages.
 """
 

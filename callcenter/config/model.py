@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -25,6 +25,10 @@ Channel = Literal["voice", "chat", "callback"]
 Role = Literal["agent", "supervisor", "admin"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# Bounds msgspec checks while reading the file (reported as "expected a number more than 0").
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 
 _SPAN = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -117,20 +121,16 @@ class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
 
     enabled: bool = False
     node_id: str = ""
-    lease_ttl_s: float = 2.0
+    lease_ttl_s: Annotated[float, msgspec.Meta(ge=0.3)] = 2.0
     snapshot_every_s: float = 2.0
     submit_timeout_s: float = 10.0
-    chat_grace_s: float = 120.0  # a chat whose socket or node is gone waits this long for its customer
+    chat_grace_s: Positive = 120.0  # a chat whose socket or node is gone waits this long for its customer
 
     def __post_init__(self) -> None:
         if self.node_id and not re.match(r"^[A-Za-z0-9_.-]{1,64}$", self.node_id):
             raise ValueError(f"node_id {self.node_id!r} may hold letters, digits, '.', '_', '-'")
-        if self.lease_ttl_s < 0.3:
-            raise ValueError("lease_ttl_s must be at least 0.3")
         if self.snapshot_every_s <= 0 or self.submit_timeout_s <= 0:
             raise ValueError("snapshot_every_s and submit_timeout_s must be positive")
-        if self.chat_grace_s <= 0:
-            raise ValueError("chat_grace_s must be positive")
 
 
 class HoursConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -213,9 +213,9 @@ class QueueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     channels: list[Channel] = msgspec.field(default_factory=lambda: ["voice", "chat", "callback"])
     strategy: Strategy = "longest-idle"
     steps: list[RoutingStep] = msgspec.field(default_factory=lambda: [RoutingStep()])
-    ring_time_s: float = 20.0
-    wrap_up_s: float = 30.0
-    max_size: int | None = None
+    ring_time_s: Positive = 20.0
+    wrap_up_s: NonNegative = 30.0
+    max_size: Annotated[int, msgspec.Meta(ge=1)] | None = None
     max_wait_s: float | None = None
     service_level_s: float = 20.0
     hours: str | None = None
@@ -232,12 +232,6 @@ class QueueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
             raise ValueError("a queue needs at least one routing step")
         if any(step.timeout is None for step in self.steps[:-1]):
             raise ValueError("every routing step but the last needs a timeout")
-        if self.ring_time_s <= 0:
-            raise ValueError("ring_time_s must be positive")
-        if self.wrap_up_s < 0:
-            raise ValueError("wrap_up_s must not be negative")
-        if self.max_size is not None and self.max_size < 1:
-            raise ValueError("max_size must be at least 1")
 
 
 class UserConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -250,7 +244,7 @@ class UserConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     password: str | None = None
     password_hash: str | None = None
     skills: dict[str, int] = msgspec.field(default_factory=dict)
-    chat_capacity: int = 3
+    chat_capacity: Annotated[int, msgspec.Meta(ge=0)] = 3
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-zA-Z0-9_.-]{1,64}$", self.username):
@@ -258,8 +252,6 @@ class UserConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
         for skill, level in self.skills.items():
             if not 1 <= level <= 5:
                 raise ValueError(f"skill level for {skill!r} is {level}; levels run from 1 to 5")
-        if self.chat_capacity < 0:
-            raise ValueError("chat_capacity must not be negative")
 
 
 class DeskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -275,11 +267,7 @@ class ChatConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     was waiting, ringing or with an agent when the server stopped keeps its place for its
     customer's page to reconnect with the resume token, counted from the first restart."""
 
-    resume_after_restart_s: float = 600.0
-
-    def __post_init__(self) -> None:
-        if self.resume_after_restart_s <= 0:
-            raise ValueError("resume_after_restart_s must be positive")
+    resume_after_restart_s: Positive = 600.0
 
 
 class WallboardConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -130,6 +130,8 @@ _PARENT = re.compile(r"(\.[^.\[]*|\[\d+\])$")
 _AT = re.compile(r"^(.*) - at `(\$[^`]*)`$", re.DOTALL)
 _SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[(\.\.\.)\]")
 _EXPECTED = re.compile(r"^Expected `([^`]*)`(.*), got `([^`]*)`$")
+_BOUND = re.compile(r"^Expected `([^`]*)` (>=|>|<=|<) (\S+)$")
+_BOUND_WORDS = {">": "more than", ">=": "at least", "<=": "at most", "<": "less than"}
 _TYPE_WORDS = {
     "int": "a whole number",
     "float": "a number",
@@ -248,7 +250,7 @@ class Reader:
         """``value`` (a part of this document at ``where``) as ``tp``; ``None`` after
         recording the first problem msgspec finds in it."""
         attempt = value
-        for _ in range(10_000):  # each round reads one more plain number as its text
+        for _ in range(len(self._nodes) + 1):  # each round reads one more plain number as text
             try:
                 result: T = msgspec.convert(attempt, tp, strict=True, dec_hook=dec_hook)
                 return result
@@ -260,7 +262,7 @@ class Reader:
                     self._report(tp, where, path, message)
                     return None
                 attempt = _with(attempt, path, text)
-        raise AssertionError("unreachable")
+        raise AssertionError("every round replaced one more scalar")
 
     def convert_struct(self, value: Any, cls: type[S], where: str) -> tuple[S | None, S | None]:
         """A mapping as the struct ``cls``, its keys converted one by one (a list or mapping
@@ -383,6 +385,10 @@ class Reader:
         elif m := _EXPECTED.match(message):
             wanted = [_TYPE_WORDS.get(t, t) for t in m.group(1).split(" | ") if t != "null"]
             self.error(here, f"expected {' or '.join(wanted)}{m.group(2)}, found {self._found(here)}")
+        elif m := _BOUND.match(message):
+            kind = _TYPE_WORDS.get(m.group(1), m.group(1))
+            limit = f"{_BOUND_WORDS[m.group(2)]} {float(m.group(3)):g}"
+            self.error(here, f"expected {kind} {limit}, found {self._found(here)}")
         elif m := re.match(r"^Invalid (?:enum )?value (.*)$", message):
             info = _type_at(tp, path)
             allowed = getattr(info, "values", None)

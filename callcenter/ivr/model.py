@@ -1,9 +1,9 @@
-"""IVR flows as data: frozen dataclasses built from ``config/ivr/*.yaml``.
+"""IVR flows as data: frozen ``msgspec.Struct``s built from ``config/ivr/*.yaml``.
 
 A flow file names its entry (which numbers and channels it answers), its start node and
-a mapping of nodes by id. Each node has a ``kind`` and the fields of that kind; the
-loader (``callcenter.ivr.loader``) builds them with the shared YAML builder, so an
-unknown field is reported with its file and line. Single values are checked here in
+a mapping of nodes by id. Each node has a ``kind`` (the struct's tag) and the fields of
+that kind; the loader (``callcenter.ivr.loader``) converts each node with the shared YAML
+reader, so an unknown field is reported with its file and line. Single values are checked here in
 ``__post_init__`` (``ValueError`` becomes a ``file:line: field: message`` problem);
 references between nodes, queues and calendars are checked by the loader.
 

@@ -100,6 +100,14 @@ def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> 
             "callcenter.yaml:11: hours.office: '17:00-09:00' is not a valid span",
         ),
         (
+            GOOD + "users:\n  - username: ann\n    skills: {billing: 2, other: high}\n",
+            "callcenter.yaml:11: users[0].skills.other: expected a whole number, found 'high'",
+        ),
+        (
+            GOOD.replace("name: general", "name: general\n    ring_time_s: 0"),
+            "callcenter.yaml:5: queues[0].ring_time_s: expected a number more than 0, found '0'",
+        ),
+        (
             GOOD.replace("        timeout: 30\n", ""),
             "callcenter.yaml:4: queues[0]: every routing step but the last needs a timeout",
         ),
@@ -115,6 +123,11 @@ def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
     text = GOOD.replace("billing: 3", "bilng: 3") + "colour: blue\nserver:\n  port: x\n"
     problems = problems_of(write(tmp_path, text))
     assert len(problems) == 3, problems
+
+
+def test_a_plain_number_where_text_is_expected_is_read_as_written(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD + "crm:\n  default_country_code: +972\n"))
+    assert config.crm.default_country_code == "+972"
 
 
 def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from callcenter.core.errors import ConfigError
 from callcenter.ivr import FlowSet, load_flows
+from callcenter.ivr.model import Menu
 
 QUEUES = {"general", "cards", "sales"}
 HOURS = {"bank"}
@@ -52,6 +53,14 @@ def test_a_good_flow_loads_and_answers_its_numbers_and_channels(tmp_path: Path) 
     assert flows.entry_for("chat", "+15550100") is flow
     assert flows.entry_for("voice", "+15550999") is None
     assert flows.warnings == ()
+
+
+def test_keys_and_numbers_written_as_plain_numbers_are_read_as_text(tmp_path: Path) -> None:
+    text = GOOD.replace('digit: "1"', "digit: 1").replace('numbers: ["+15550100"]', "numbers: [15550100]")
+    flows = load(tmp_path, {"main.yaml": text})
+    menu = flows["main"].node("main")
+    assert isinstance(menu, Menu) and menu.options[0].digit == "1"
+    assert flows.entry_for("voice", "15550100") is flows["main"]
 
 
 def test_a_flow_without_numbers_is_the_default_of_its_channels(tmp_path: Path) -> None:
