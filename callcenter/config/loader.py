@@ -96,7 +96,7 @@ def _check_references(config: CenterConfig, b: Reader) -> None:
     ):
         for dup in sorted(_duplicates(names)):
             index = names.index(dup, names.index(dup) + 1)
-            where = f"{key}[{index}]"
+            where = b.item(key, index)
             b.problems.add(b.file, b.line(where), where, f"{kind} {dup!r} is defined twice")
 
     for name, hours in config.hours.items():
@@ -111,11 +111,11 @@ def _check_references(config: CenterConfig, b: Reader) -> None:
     _check_cluster(config, b)
     _check_extras(config, b)
     for qi, queue in enumerate(config.queues):
-        _check_queue(config, queue, f"queues[{qi}]", skills, queues, b)
+        _check_queue(config, queue, b.item("queues", qi), skills, queues, b)
 
     for ui, user in enumerate(config.users):
         for skill in user.skills:
-            where = f"users[{ui}].skills.{skill}"
+            where = f"{b.item('users', ui)}.skills.{skill}"
             if skill not in skills:
                 b.problems.add(b.file, b.line(where), where, f"unknown skill {skill!r}{_known(skills)}")
 

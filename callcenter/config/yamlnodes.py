@@ -228,6 +228,7 @@ class Reader:
         self.key_lines: dict[str, int] = {}
         self._nodes: dict[str, yaml.Node] = {}
         self._constructor = yaml.constructor.SafeConstructor()
+        self._kept: dict[str, list[int]] = {}  # list path -> written index of each item kept
         self.value: Any = None if doc.root is None else self._plain(doc.root, "")
 
     # Public methods: where things are and what went wrong there
@@ -240,6 +241,12 @@ class Reader:
                 return self.lines[probe]
             probe = _PARENT.sub("", probe)
         return self.lines.get("", default) if not where else default
+
+    def item(self, where: str, index: int) -> str:
+        """The path of item ``index`` of a converted list at ``where``: items with a
+        problem of their own are left out of it, so later items keep their written index."""
+        kept = self._kept.get(where)
+        return join(where, kept[index] if kept is not None else index)
 
     def error(self, where: str, message: str) -> None:
         self.problems.add(self.file, self.line(where), where, message)
@@ -310,6 +317,7 @@ class Reader:
             origin, args = get_origin(args[0]), list(get_args(args[0]))
         if origin is list and isinstance(item, list):
             parts = [self.convert(x, args[0], join(where, i)) for i, x in enumerate(item)]
+            self._kept[where] = [i for i, p in enumerate(parts) if p is not None]
             return [p for p in parts if p is not None], all(p is not None for p in parts)
         if origin is dict and isinstance(item, dict):
             converted = {k: self.convert(v, args[1], join(where, k)) for k, v in item.items()}

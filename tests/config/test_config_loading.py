@@ -240,3 +240,16 @@ def test_a_carrier_secret_may_come_from_the_environment(
     assert carrier.secret == "" and carrier.secret_value() == "from-the-environment-1234"
     assert config.telephony.audiosocket_allow == ["127.0.0.0/8", "::1"]  # loopback unless told
     assert load_config(DEMO).telephony.carriers[0].name == "demo"  # the demo has a carrier
+
+
+def test_an_item_with_its_own_problem_leaves_the_others_at_their_places(tmp_path: Path) -> None:
+    text = (
+        GOOD
+        + "  - {name: broken, strategy: fastest}\n  - {name: general}\nusers:\n  - {username: ann, role: boss}\n"
+    )
+    text += "  - {username: bob, skills: {nope: 2}}\n"
+    problems = [p.split(":", 1)[1] for p in problems_of(write(tmp_path, text))]
+    assert any(p.startswith("9: queues[1].strategy: 'fastest' is not one of") for p in problems), problems
+    assert "10: queues[2]: queue 'general' is defined twice" in problems
+    assert "13: users[1].skills.nope: unknown skill 'nope' (known: billing)" in problems
+    assert len(problems) == 4, problems
