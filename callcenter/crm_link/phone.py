@@ -1,26 +1,43 @@
 """Phone numbers to E.164 and e-mail addresses to one spelling, so that a caller is found
 whichever way the number was typed into the CRM or presented by the carrier.
 
-Rules (``default_country_code`` such as ``"+972"`` or ``"+1"`` comes from ``crm:``):
+Numbering plans are the ``phonenumbers`` library's (Google's libphonenumber metadata): it
+knows each country's trunk prefix (Italy keeps the leading ``0``, Russia drops the ``8``,
+the UK and Israel drop the ``0``), its international prefixes and its number lengths.
+
+Rules (``default_country_code`` such as ``"+972"`` or ``"+1"`` comes from ``crm:``; it
+names the country, the library's main region for that code, whose national numbers are read):
 
 - ``tel:`` and ``sip:user@host`` forms are reduced to their number part; spaces, dashes,
-  dots, slashes and brackets are separators and dropped.
+  dots, slashes and brackets are separators. Letters are refused (no vanity numbers: a
+  CRM field reading ``1-800-FLOWERS`` is a typing mistake more often than not).
 - ``+`` or the ``00`` international prefix (``011`` too under ``+1``) start an
-  international number; anything else is national and gets the default country code,
-  after one national trunk ``0`` is dropped (``050-1234567`` -> ``+972501234567``). Under
-  ``+1`` a leading trunk ``1`` of an 11-digit number is dropped and 10 digits are required.
-- The result has 7 to 15 digits after the ``+`` (E.164 allows at most 15).
+  international number; the default country's own prefixes (``810`` in Russia, ``010`` in
+  Japan) are understood as well. Anything else is a national number of the default country.
+- The number must have a length possible in its country (``is_possible_number``). Whether
+  the range is assigned (``is_valid_number``) is not asked: test numbers and ranges newer
+  than the metadata must still find their customer.
 
-Anything else raises ``InvalidPhone`` whose message is the reason, meant for people.
+A number that is already E.164 (``+`` then digits, the usual carrier caller id) takes a
+fast path that checks the country code and the length against the metadata without the
+library's parser (about 15 times cheaper: bench/phone_bench.py); when that check fails the parser decides
+(it mends ``+44 0 20...``, or gives the reason). Anything else raises ``InvalidPhone``
+whose message is the reason, meant for people.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from functools import cache
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, ValidationResult
 
 _SEPARATORS = re.compile(r"[\s\-./()\[\]]")
 _WITHHELD = frozenset({"anonymous", "unknown", "private", "restricted", "withheld", "unavailable"})
 _COUNTRY = re.compile(r"^\+[1-9][0-9]{0,2}$")
+_E164 = re.compile(r"^\+[0-9]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 E164_MAX_DIGITS = 15
 E164_MIN_DIGITS = 7
@@ -34,10 +51,15 @@ class InvalidEmail(ValueError):
     """An address that is not an e-mail address; ``str()`` is the reason."""
 
 
+@cache
 def parse_country_code(code: str) -> str:
-    """``"+972"`` -> ``"972"``; ``ValueError`` unless it is ``+`` and 1-3 digits."""
+    """``"+972"`` -> ``"972"``; ``ValueError`` unless it is ``+`` and the calling code of a
+    country (``+800`` and other non-geographic codes have no national numbers to read)."""
     if not _COUNTRY.match(code):
         raise ValueError(f"country code {code!r} must be '+' and 1-3 digits, e.g. '+1' or '+972'")
+    region = phonenumbers.region_code_for_country_code(int(code[1:]))
+    if region in ("ZZ", "001"):
+        raise ValueError(f"country code {code!r} is not the calling code of a country, e.g. '+1' or '+972'")
     return code[1:]
 
 
@@ -45,33 +67,30 @@ def normalize_phone(raw: str, default_country_code: str = "+1") -> str:
     """The E.164 form (``"+972501234567"``) of ``raw``, or ``InvalidPhone`` with the reason."""
     country = parse_country_code(default_country_code)
     text = raw.strip()
+    if _E164.match(text):  # a carrier's caller id: no clean-up to do
+        fast = _fast_e164(raw, text[1:])
+        if fast is not None:
+            return fast
     if not text:
         raise InvalidPhone("the number is empty")
     if text.lower() in _WITHHELD:
         raise InvalidPhone(f"the number is withheld ({text})")
-    text = _strip_uri(text)
-    compact = _SEPARATORS.sub("", text)
-    if compact.startswith("+"):
-        international, digits = True, compact[1:]
-    elif compact.startswith("00"):
-        international, digits = True, compact[2:]
+    compact = _SEPARATORS.sub("", _strip_uri(text))
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
     elif country == "1" and compact.startswith("011"):
-        international, digits = True, compact[3:]
-    else:
-        international, digits = False, compact
+        compact = "+" + compact[3:]
+    digits = compact.removeprefix("+")
     if not digits:
         raise InvalidPhone(f"{raw!r} has no digits")
     bad = sorted({c for c in digits if not c.isascii() or not c.isdigit()})
     if bad:
         raise InvalidPhone(f"{raw!r} contains {''.join(bad)!r}: only digits, '+' and separators are allowed")
-    full = digits if international else _national(digits, country, raw)
-    if full.startswith("0"):
-        raise InvalidPhone(f"{raw!r}: a country code cannot start with 0")
-    if len(full) > E164_MAX_DIGITS:
-        raise InvalidPhone(f"{raw!r} is too long: E.164 numbers have at most 15 digits ({len(full)} given)")
-    if len(full) < E164_MIN_DIGITS:
-        raise InvalidPhone(f"{raw!r} is too short for a phone number ({len(full)} digits with country code)")
-    return "+" + full
+    if compact != text and _E164.match(compact):
+        fast = _fast_e164(raw, digits)
+        if fast is not None:
+            return fast
+    return _parsed(raw, compact, phonenumbers.region_code_for_country_code(int(country)))
 
 
 def _strip_uri(text: str) -> str:
@@ -83,16 +102,81 @@ def _strip_uri(text: str) -> str:
     return text
 
 
-def _national(digits: str, country: str, raw: str) -> str:
-    if country == "1":
-        if len(digits) == 11 and digits.startswith("1"):
-            digits = digits[1:]
-        if len(digits) != 10:
-            raise InvalidPhone(f"{raw!r}: a North American number has 10 digits ({len(digits)} given)")
-        return "1" + digits
-    if digits.startswith("0"):
-        digits = digits[1:]  # the national trunk prefix is not part of the E.164 number
-    return country + digits
+def _fast_e164(raw: str, digits: str) -> str | None:
+    """``+digits`` checked against the metadata without the parser: the E.164 form, None
+    when the national part's length does not fit (the parser then mends or explains), or
+    ``InvalidPhone`` for what no parser can mend."""
+    if digits[0] == "0":
+        raise InvalidPhone(f"{raw!r}: a country code cannot start with 0")
+    if len(digits) > E164_MAX_DIGITS:
+        raise InvalidPhone(f"{raw!r} is too long: E.164 numbers have at most 15 digits ({len(digits)} given)")
+    if len(digits) < E164_MIN_DIGITS:
+        raise InvalidPhone(
+            f"{raw!r} is too short for a phone number ({len(digits)} digits with the country code)"
+        )
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            metadata = _metadata(code)
+            national = digits[size:]
+            if metadata is None or len(national) not in _lengths(metadata):
+                return None
+            trunk = metadata.national_prefix_for_parsing
+            if trunk is not None and re.match(trunk, national):
+                return None  # maybe a national prefix the parser would drop (+46 08...)
+            return "+" + digits
+    raise InvalidPhone(f"{raw!r} does not start with a country code (+{digits[:3]}... is not assigned)")
+
+
+def _metadata(code: int) -> PhoneMetadata | None:
+    region = phonenumbers.region_code_for_country_code(code)
+    return PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+
+
+def _lengths(metadata: PhoneMetadata | None) -> Sequence[int]:
+    """The national (significant) number lengths the country's plan allows."""
+    desc = None if metadata is None else metadata.general_desc
+    return () if desc is None else desc.possible_length
+
+
+def _parsed(raw: str, text: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException as exc:
+        raise InvalidPhone(_parse_reason(raw, exc)) from None
+    national = phonenumbers.national_significant_number(number)
+    code = number.country_code or 0
+    plan = f"numbers under +{code} have {_either(_lengths(_metadata(code)))} digits ({len(national)} given)"
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason == ValidationResult.IS_POSSIBLE:
+        return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    if reason == ValidationResult.INVALID_COUNTRY_CODE:
+        raise InvalidPhone(f"{raw!r} does not start with a country code (+{code} is not assigned)")
+    if reason == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+        raise InvalidPhone(f"{raw!r} is a local number without its area code: {plan}")
+    if reason == ValidationResult.TOO_SHORT:
+        raise InvalidPhone(f"{raw!r} is too short: {plan}")
+    if reason == ValidationResult.TOO_LONG:
+        raise InvalidPhone(f"{raw!r} is too long: {plan}")
+    raise InvalidPhone(f"{raw!r} has a length no number has there: {plan}")
+
+
+def _parse_reason(raw: str, exc: NumberParseException) -> str:
+    kind = exc.error_type
+    if kind == NumberParseException.INVALID_COUNTRY_CODE:
+        return f"{raw!r} does not start with a country code"
+    if kind in (NumberParseException.TOO_SHORT_NSN, NumberParseException.TOO_SHORT_AFTER_IDD):
+        return f"{raw!r} is too short for a phone number"
+    if kind == NumberParseException.TOO_LONG:
+        return f"{raw!r} is too long for a phone number"
+    return f"{raw!r} is not a phone number"
+
+
+def _either(lengths: Sequence[int]) -> str:
+    words = [str(n) for n in sorted(lengths)]
+    if len(words) <= 1:
+        return "".join(words) or "no"
+    return ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def normalize_email(raw: str) -> str:

@@ -5,9 +5,10 @@ arithmetic (no stdlib ``audioop``: it is deprecated and gone in Python 3.13).
 
 - G.711 follows the ITU-T reference algorithm (Sun's ``g711.c``): mu-law keeps 14 bits of
   magnitude, A-law 13; encode is one table lookup per sample, decode one per byte.
-- ``resample`` is a polyphase windowed-sinc (Kaiser) filter whose cut-off sits below the
+- ``resample`` is libsoxr (python-soxr) at its "HQ" preset: its cut-off sits below the
   lower of the two Nyquist frequencies, so downsampling does not alias. ``Resampler`` is
-  the streaming form: feed 20 ms frames and get the same samples as a one-shot call.
+  the streaming form (one ``soxr.ResampleStream`` per stream, so frame boundaries do not
+  click): feed 20 ms frames and get the same samples as a one-shot call.
 - ``tone_power`` is a single-bin DFT at any frequency (the Goertzel quantity), for tests
   that check a known tone crossed a bridge.
 """
@@ -19,9 +20,11 @@ import wave
 from collections.abc import Callable, Iterator
 from functools import cache
 from os import PathLike
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import soxr
 
 _ULAW_BIAS = 0x84
 _ULAW_CLIP = 8159
@@ -143,65 +146,49 @@ def _enc_table(encode_one: Callable[[int], int]) -> npt.NDArray[np.uint8]:
 
 
 class Resampler:
-    """Streaming polyphase resampler for 16-bit mono PCM from ``src_rate`` to ``dst_rate``.
+    """Streaming resampler for 16-bit mono PCM from ``src_rate`` to ``dst_rate`` (libsoxr).
 
     Call ``process(pcm)`` with consecutive chunks (any length, even counts of bytes); it
     returns the output samples that are complete so far. Call ``flush()`` once at the end
-    to get the rest. The concatenated output has ``ceil(n_in * dst / src)`` samples and
-    equals ``resample(all_input, src, dst)``. The filter delay is compensated, so output
-    sample k is aligned with input time k / dst_rate.
+    to get the rest. The filter state lives in the stream, so 20 ms frames join without a
+    click, and the concatenated output has ``ceil(n_in * dst / src)`` samples and equals
+    ``resample(all_input, src, dst)`` whatever the chunking. libsoxr compensates its filter
+    delay, so output sample k is aligned with input time k / dst_rate.
     """
 
-    def __init__(self, src_rate: int, dst_rate: int, *, half_taps: int = 16) -> None:
+    def __init__(self, src_rate: int, dst_rate: int) -> None:
         if src_rate <= 0 or dst_rate <= 0:
             raise ValueError(f"sample rates must be positive, got {src_rate} -> {dst_rate}")
-        g = math.gcd(src_rate, dst_rate)
-        self._up, self._down = dst_rate // g, src_rate // g
-        self._phases, self._center = _polyphase_filter(self._up, self._down, half_taps)
-        taps = self._phases.shape[1]
-        # Input samples before time 0 read as silence: start the buffer with taps-1 zeros.
-        self._buf = np.zeros(taps - 1, dtype=np.float64)
-        self._buf_start = -(taps - 1)
+        self._src, self._dst = src_rate, dst_rate
+        # float32 inside: libsoxr's int16 output adds random dither, so the same audio
+        # would not give the same samples twice. "HQ" is its 20-bit quality preset.
+        self._stream = (
+            None if src_rate == dst_rate else soxr.ResampleStream(src_rate, dst_rate, 1, "float32", "HQ")
+        )
         self._n_in = 0
         self._n_out = 0
 
     def process(self, pcm: bytes) -> bytes:
         """Feed the next chunk; return the output samples now fully determined."""
-        samples = np.frombuffer(pcm, dtype="<i2", count=len(pcm) // 2).astype(np.float64)
-        if self._up == self._down:
-            self._n_in += len(samples)
-            return pcm[: len(samples) * 2]
-        self._buf = np.concatenate((self._buf, samples))
-        self._n_in += len(samples)
-        # Output n reads input up to (n*down + center) // up; that must already be here.
-        ready = (self._n_in * self._up - 1 - self._center) // self._down + 1
-        return self._emit(ready)
+        count = len(pcm) // 2
+        self._n_in += count
+        if self._stream is None:
+            return pcm[: count * 2]
+        samples = np.frombuffer(pcm, dtype="<i2", count=count).astype(np.float32)
+        out = self._stream.resample_chunk(samples)
+        self._n_out += len(out)
+        return _to_pcm(out)
 
     def flush(self) -> bytes:
         """Return the remaining output (the tail is filtered against trailing silence)."""
-        if self._up == self._down:
+        if self._stream is None:
             return b""
-        total = -(-self._n_in * self._up // self._down)
-        pad = self._center // self._up + 2
-        self._buf = np.concatenate((self._buf, np.zeros(pad)))
-        return self._emit(total)
-
-    def _emit(self, stop: int) -> bytes:
-        if stop <= self._n_out:
-            return b""
-        n = np.arange(self._n_out, stop, dtype=np.int64)
-        pos = n * self._down + self._center
-        phase = pos % self._up
-        base = pos // self._up - self._buf_start
-        taps = self._phases.shape[1]
-        idx = base[:, None] - np.arange(taps)[None, :]
-        out = np.einsum("ij,ij->i", self._buf[idx], self._phases[phase])
-        self._n_out = stop
-        keep_from = int((stop * self._down + self._center) // self._up) - (taps - 1)
-        drop = keep_from - self._buf_start
-        if drop > 0:
-            self._buf = self._buf[drop:]
-            self._buf_start += drop
+        out = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        # libsoxr rounds the output length; the contract is the ceiling, so the last
+        # sample may need a silent neighbour (or one fewer).
+        rest = max(0, -(-self._n_in * self._dst // self._src) - self._n_out)
+        out = np.concatenate((out[:rest], np.zeros(rest - min(rest, len(out)), dtype=np.float32)))
+        self._n_out += len(out)
         return _to_pcm(out)
 
 
@@ -213,25 +200,7 @@ def resample(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:
     return r.process(pcm) + r.flush()
 
 
-@cache
-def _polyphase_filter(up: int, down: int, half_taps: int) -> tuple[npt.NDArray[np.float64], int]:
-    """Kaiser-windowed sinc split into ``up`` phases; each phase sums to 1 (exact DC gain)."""
-    ratio = max(up, down)
-    length = 2 * half_taps * ratio + 1
-    center = (length - 1) // 2
-    # Cut-off at 90% of the lower Nyquist leaves room for the transition band.
-    cutoff = 0.5 / ratio * 0.9
-    t = np.arange(length) - center
-    h = 2 * cutoff * np.sinc(2 * cutoff * t) * np.kaiser(length, 8.0)
-    taps = -(-length // up)
-    h = np.concatenate((h, np.zeros(taps * up - length)))
-    phases = h.reshape(taps, up).T.copy()
-    sums = phases.sum(axis=1, keepdims=True)
-    phases /= np.where(np.abs(sums) > 1e-12, sums, 1.0)
-    return phases, center
-
-
-def _to_pcm(samples: npt.NDArray[np.float64]) -> bytes:
+def _to_pcm(samples: npt.NDArray[np.floating[Any]]) -> bytes:
     return bytes(np.clip(np.rint(samples), -32768, 32767).astype("<i2").tobytes())
 
 
