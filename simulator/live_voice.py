@@ -25,7 +25,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import msgspec
 
+from callcenter.core.events import InteractionEvent
 from simulator.live_desk import ServerGone
 from simulator.scenario import KEYPAD
 
@@ -198,8 +200,8 @@ async def _rate(ws: aiohttp.ClientWebSocketResponse, sid: str, rating: int) -> N
             break
 
 
-def rename(events: list[Any], ids: dict[str, str]) -> list[Any]:
+def rename(events: list[InteractionEvent], ids: dict[str, str]) -> list[InteractionEvent]:
     """Events under a provisional ``voice:`` id get the server's contact id."""
-    from dataclasses import replace
-
-    return [replace(e, contact_id=ids[e.contact_id]) if e.contact_id in ids else e for e in events]
+    return [
+        msgspec.structs.replace(e, contact_id=ids[e.contact_id]) if e.contact_id in ids else e for e in events
+    ]

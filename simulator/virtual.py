@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
 from callcenter.config.hours import HoursTable
-from callcenter.core.events import InteractionEvent, RecordEvent, make_event
+from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import SequentialIds
 from simulator.arrivals import Arrival, poisson, read_trace
 from simulator.ivr_caller import IvrCallers, SpeechCount, load_flow
@@ -288,7 +288,9 @@ class _Simulation:
         queue = arrival.queue or kind.queue
         caller = "+1555" + number
         data = {"channel": kind.channel, "caller": caller}
-        self.run.events.append(make_event("contact.arrived", now, cid, None, queue, data, None, None))
+        self.run.events.append(
+            InteractionEvent(type="contact.arrived", at=now, contact_id=cid, queue=queue, data=data)
+        )
         ivr = self.ivr_time()
         ivr_s = self.s.ivr
         mistake = rng.random() < ivr_s.mistake_rate

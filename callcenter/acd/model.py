@@ -1,18 +1,19 @@
 """The ACD's inputs (named in the past tense), commands (named as orders) and errors.
 
-Inputs and commands are frozen, slotted, keyword-only dataclasses. Every refusal is an
-``AcdError`` with a stable ``code``; the engine's state is unchanged when one is raised.
+Inputs, commands and snapshots are frozen, keyword-only ``msgspec.Struct``s with
+``gc=False`` (see ``core/events.py``). Every refusal is an ``AcdError`` with a stable
+``code``; the engine's state is unchanged when one is raised.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from callcenter.config.model import OverflowTarget
 from callcenter.core.errors import EngineError
-from callcenter.core.fastinit import fast_init
 
 # Errors ----------------------------------------------------------------------------------
 
@@ -68,59 +69,45 @@ class BadInput(AcdError):
 # Inputs ------------------------------------------------------------------------------------
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentLoggedIn:
+class AgentLoggedIn(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     agent_id: str
-    skills: Mapping[str, int] = field(default_factory=dict)
+    skills: Mapping[str, int] = msgspec.field(default_factory=dict)
     chat_capacity: int = 1
     name: str = ""
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentLoggedOut:
+class AgentLoggedOut(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     agent_id: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentReady:
+class AgentReady(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Ready for contacts; during wrap-up it ends wrap-up early."""
 
     agent_id: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentNotReady:
+class AgentNotReady(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     agent_id: str
     reason: str = "break"
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentSkillsChanged:
+class AgentSkillsChanged(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     agent_id: str
     skills: Mapping[str, int]
     by: str | None = None
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentDisconnected:
+class AgentDisconnected(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The agent's desk is gone: ringing offers go back, the agent becomes NOT_READY."""
 
     agent_id: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactArrived:
+class ContactArrived(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     contact_id: str
     channel: str
     queue: str
-    attributes: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, str] = msgspec.field(default_factory=dict)
     caller: str | None = None
     priority_class: int | None = None
     head_start_s: float | None = None
@@ -128,32 +115,24 @@ class ContactArrived:
     arrived_at: float | None = None  # when the contact reached the center (default: now)
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OfferAccepted:
+class OfferAccepted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     offer_id: str
     agent_id: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OfferDeclined:
+class OfferDeclined(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     offer_id: str
     agent_id: str
     reason: str = "declined"
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactAbandoned:
+class ContactAbandoned(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The customer left before being connected (hung up while waiting or ringing)."""
 
     contact_id: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactEnded:
+class ContactEnded(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A connected contact is over (either side ended it); its agent goes to wrap-up.
     ``reason``: ``completed``, or ``dial_failed`` for a callback whose dialled call never
     reached the customer (busy, no answer)."""
@@ -163,34 +142,26 @@ class ContactEnded:
     reason: str = "completed"
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactTransferred:
+class ContactTransferred(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     contact_id: str
     by_agent: str
     to_queue: str | None = None
     to_agent: str | None = None
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallbackRequested:
+class CallbackRequested(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A waiting caller asked to be called back: they keep their place in line."""
 
     contact_id: str
     number: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactHeld:
+class ContactHeld(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     contact_id: str
     on: bool = True
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactMoved:
+class ContactMoved(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A supervisor moves a waiting contact to another queue (it keeps its wait)."""
 
     contact_id: str
@@ -198,9 +169,7 @@ class ContactMoved:
     by: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AttributesChanged:
+class AttributesChanged(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What is known of a waiting contact grew (the CRM answered after it was queued): the
     given attributes are merged into its own, which its offer then carries. Routing order
     is not touched (priority rules are applied at arrival; ``PriorityChanged`` moves it)."""
@@ -210,18 +179,14 @@ class AttributesChanged:
     by: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PriorityChanged:
+class PriorityChanged(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     contact_id: str
     by: str
     priority_class: int | None = None
     head_start_s: float | None = None
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactsRestored:
+class ContactsRestored(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """After a restart: contacts that were waiting when the node stopped, in their order."""
 
     contacts: tuple[ContactArrived, ...]
@@ -230,9 +195,7 @@ class ContactsRestored:
 # Commands ------------------------------------------------------------------------------------
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OfferContact:
+class OfferContact(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     offer_id: str
     contact_id: str
     agent_id: str
@@ -244,18 +207,14 @@ class OfferContact:
     attributes: Mapping[str, str]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WithdrawOffer:
+class WithdrawOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     offer_id: str
     contact_id: str
     agent_id: str
     reason: str  # timed_out, declined, abandoned, agent_not_ready, agent_gone, logged_out
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConnectContact:
+class ConnectContact(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     contact_id: str
     agent_id: str
     offer_id: str
@@ -263,9 +222,7 @@ class ConnectContact:
     channel: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OverflowContact:
+class OverflowContact(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The contact leaves its queue for ``target``; adapters act on callback, voicemail,
     disconnect (play ``target.message`` and hang up); a queue move needs nothing from them."""
 
@@ -275,18 +232,14 @@ class OverflowContact:
     target: OverflowTarget
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FinishContact:
+class FinishContact(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The contact is over as far as routing goes; adapters release what they hold."""
 
     contact_id: str
     reason: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PositionUpdated:
+class PositionUpdated(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Tell a waiting customer where they are: sent at a bounded rate, and only to contacts
     whose position or (rounded) estimated wait changed since they were last told."""
 
@@ -297,9 +250,7 @@ class PositionUpdated:
     ewt_s: float | None
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactPosition:
+class ContactPosition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     contact_id: str
     queue: str
     channel: str
@@ -308,9 +259,7 @@ class ContactPosition:
     waited_s: float
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentSnapshot:
+class AgentSnapshot(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     agent_id: str
     name: str
     state: str
@@ -322,9 +271,7 @@ class AgentSnapshot:
     handled: int
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QueueSnapshot:
+class QueueSnapshot(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     name: str
     waiting: int
     longest_wait_s: float
@@ -332,9 +279,7 @@ class QueueSnapshot:
     agents: Mapping[str, int]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CenterSnapshot:
+class CenterSnapshot(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Every queue's figures and every waiting contact's place, in queue order."""
 
     at: float

@@ -18,7 +18,7 @@ from callcenter.acd.agents import AFTER_CONTACT, TRANSITIONS, Agent, State, pool
 from callcenter.acd.index import AgentPools, SortedBag
 from callcenter.acd.records import Contact, HoursLike, Offer, QueueState, RandomSource, step_text
 from callcenter.config.model import QueueConfig
-from callcenter.core.events import make_event, make_record
+from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import IdGenerator
 
 WORKING = frozenset({State.AVAILABLE, State.OFFERED, State.ON_CONTACT, State.WRAP_UP})
@@ -291,16 +291,23 @@ class EngineState:
         Each event is the next link of the contact's (or agent's) causal chain: one id is
         minted per contact (and per agent login), then numbered, so ids are unique across
         restarts (the injected ids are), reproducible with seeded ids and cheap per event.
-        Written out here and in ``_log_agent``, with the positional makers of
-        ``core/events.py``: this runs for every event."""
+        Written out here and in ``_log_agent``: this runs for every event."""
         if contact.ctx_base is None:
             contact.ctx_base = self._ids.new("context")
         contact.ctx_n += 1
         parent = contact.ctx
         contact.ctx = ctx = f"{contact.ctx_base}.{contact.ctx_n}"
-        self._commands.append(
-            make_record(make_event(kind, now, contact.contact_id, agent, contact.queue, data, ctx, parent))
+        event = InteractionEvent(
+            type=kind,
+            at=now,
+            contact_id=contact.contact_id,
+            agent_id=agent,
+            queue=contact.queue,
+            data=data,
+            context_id=ctx,
+            parent_id=parent,
         )
+        self._commands.append(RecordEvent(event=event))
 
     def _log_agent(self, agent: Agent, kind: str, now: float, data: dict[str, Any]) -> None:
         if agent.ctx_base is None:  # the causal chain, as in ``_log_contact``
@@ -308,5 +315,7 @@ class EngineState:
         agent.ctx_n += 1
         parent = agent.ctx
         agent.ctx = ctx = f"{agent.ctx_base}.{agent.ctx_n}"
-        event = make_event(kind, now, None, agent.agent_id, None, data, ctx, parent)
-        self._commands.append(make_record(event))
+        event = InteractionEvent(
+            type=kind, at=now, agent_id=agent.agent_id, data=data, context_id=ctx, parent_id=parent
+        )
+        self._commands.append(RecordEvent(event=event))

@@ -2,15 +2,17 @@
 
 Inputs are named in the past tense (what happened on the call); commands are orders the
 runtime carries out (play, listen, ask the CRM, hand to the ACD). All are frozen,
-slotted, keyword-only dataclasses. ``RecordEvent`` (from ``callcenter.core.events``) is
-also among the commands: every step worth logging becomes one interaction event.
+keyword-only ``msgspec.Struct``s with ``gc=False`` (see ``core/events.py``).
+``RecordEvent`` (from ``callcenter.core.events``) is also among the commands: every step
+worth logging becomes one interaction event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import msgspec
 
 from callcenter.core.errors import EngineError
 from callcenter.core.events import RecordEvent
@@ -18,8 +20,7 @@ from callcenter.core.events import RecordEvent
 # Inputs ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SessionStarted:
+class SessionStarted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The call or chat reached the IVR. ``caller`` is the calling number ("" if withheld),
     a claim that identifies nobody until a verify node proves it. ``login_customer_id``:
     the customer a signed login token handed to the chat widget names (its signature and
@@ -31,44 +32,38 @@ class SessionStarted:
     login_customer_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigitsReceived:
+class DigitsReceived(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One or more keys (0-9, * and #) in the order pressed, or chat buttons pressed."""
 
     digits: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SpeechRecognized:
+class SpeechRecognized(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What the recognizer heard (a grammar phrase, "" for a no-match), or chat text."""
 
     text: str
     confidence: float = 1.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PromptFinished:
+class PromptFinished(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The prompt finished playing (voice) or was shown (chat). Stopped prompts need not
     report; a report for a prompt that is no longer current is ignored."""
 
     prompt_id: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallerHungUp:
+class CallerHungUp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LookupCompleted:
+class LookupCompleted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     request_id: str
     found: bool
     customer: Mapping[str, Any] | None = None
     answer: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VerificationCompleted:
+class VerificationCompleted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The answer to ``VerifyCustomer``. ``verified``: the account and secret (or the
     login token) belong to ``customer`` (its card). ``customer_id`` is set when the account
     exists even if the secret was wrong (for the log; never shown to the contact)."""
@@ -80,14 +75,12 @@ class VerificationCompleted:
     unavailable: bool = False  # the CRM could not answer: not a wrong answer
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VoicemailRecorded:
+class VoicemailRecorded(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     path: str
     seconds: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactCompleted:
+class ContactCompleted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The agent part of a routed contact is over (the agent hung up or closed the chat).
 
     ``reason`` is the ACD's: ``completed`` continues at the queue node's ``after``; any
@@ -97,8 +90,7 @@ class ContactCompleted:
     reason: str = "completed"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QueueStatusChanged:
+class QueueStatusChanged(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Position (1 = next) and estimated wait of the routed contact, for announcements."""
 
     position: int
@@ -121,8 +113,7 @@ IvrInput = (
 # Commands -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlayPrompt:
+class PlayPrompt(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Speak (voice) or show (chat) ``text``. ``barge_in``: keys or speech may cut it off.
     ``options`` are ``(key, label)`` pairs a chat widget can show as buttons; pressing
     one is reported as ``DigitsReceived(digits=key)``. Report ``PromptFinished`` after."""
@@ -133,13 +124,11 @@ class PlayPrompt:
     options: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StopPrompt:
+class StopPrompt(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     prompt_id: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StartRecognition:
+class StartRecognition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Listen for these phrases (replacing any running recognition); report the first
     result as ``SpeechRecognized``. ``timeout_s`` bounds one attempt's listening."""
 
@@ -147,13 +136,11 @@ class StartRecognition:
     timeout_s: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StopRecognition:
+class StopRecognition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LookupCustomer:
+class LookupCustomer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Ask the CRM; answer with ``LookupCompleted(request_id=...)``. ``want`` is
     ``customer`` or a self-service answer name (``balance``, ``order_status``...)."""
 
@@ -164,8 +151,7 @@ class LookupCustomer:
     for_customer: str | None = None  # a self-service answer only for this verified customer
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VerifyCustomer:
+class VerifyCustomer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Check who the contact is; answer with ``VerificationCompleted(request_id=...)``.
     ``method`` ``pin`` / ``dob``: does ``secret`` (the PIN, or the date of birth as keyed)
     match the customer with account number ``account``? ``token``: the customer
@@ -175,12 +161,17 @@ class VerifyCustomer:
     request_id: str
     method: Literal["pin", "dob", "token"]
     account: str = ""
-    secret: str = field(default="", repr=False)
+    secret: str = ""
     customer_id: str | None = None
 
+    def __repr__(self) -> str:  # every field but the secret, kept out of logs and tracebacks
+        return (
+            f"VerifyCustomer(request_id={self.request_id!r}, method={self.method!r}, "
+            f"account={self.account!r}, customer_id={self.customer_id!r})"
+        )
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RouteToQueue:
+
+class RouteToQueue(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Hand the contact to the ACD (``acd.ContactArrived`` carries the same fields)."""
 
     contact_id: str
@@ -189,35 +180,31 @@ class RouteToQueue:
     caller: str | None
     priority_class: int | None = None
     head_start_s: float | None = None
-    attributes: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, str] = msgspec.field(default_factory=dict)
     context_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OfferCallback:
+class OfferCallback(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The caller accepted a callback to ``number``; queue it in ``queue`` (channel callback)."""
 
     contact_id: str
     number: str
     queue: str
-    attributes: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, str] = msgspec.field(default_factory=dict)
     context_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StartVoicemail:
+class StartVoicemail(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Record the caller for up to ``max_s`` seconds; report ``VoicemailRecorded``."""
 
     max_s: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TransferExternal:
+class TransferExternal(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     uri: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HangUp:
+class HangUp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     reason: str
 
 

@@ -25,8 +25,9 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any, Protocol
+
+import msgspec
 
 from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
@@ -256,7 +257,7 @@ class Center:
             self.desks.deliver(agent_id, frame)
 
     def _offer(self, c: m.OfferContact) -> None:
-        frame = {"type": "offer", **asdict(c)}
+        frame = {"type": "offer", **msgspec.structs.asdict(c)}
         if self.crm is not None:
             self.crm.offer(c.agent_id, frame)  # sends it with the screen pop, within the budget
         else:

@@ -33,9 +33,9 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -266,7 +266,7 @@ class ClusterCenter(Center):
     def _record(self, command: RecordEvent) -> None:
         event, lost = command.event, self._lost
         if lost is not None and event.type == "contact.ended" and event.contact_id == lost[0]:
-            command = RecordEvent(event=replace(event, data={**event.data, **lost[1]}))
+            command = RecordEvent(event=msgspec.structs.replace(event, data={**event.data, **lost[1]}))
         super()._record(command)
 
     def _track(self, entry: Entry) -> None:

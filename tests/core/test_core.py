@@ -1,13 +1,16 @@
-"""Core building blocks: virtual clock ordering, id generators, causal context."""
+"""Core building blocks: virtual clock ordering, id generators, causal context, log records."""
 
 from __future__ import annotations
 
 import asyncio
+import pickle
 
+import msgspec
 import pytest
 
 from callcenter.core.clock import SystemClock, VirtualClock
 from callcenter.core.context import Context
+from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import RandomIds, SequentialIds
 
 
@@ -68,49 +71,33 @@ def test_context_chain() -> None:
     assert (child.parent_id, grandchild.parent_id) == (root.id, child.id)
 
 
-def test_fast_init_keeps_a_frozen_dataclass_as_it_was() -> None:
-    import dataclasses
-    import inspect
-
-    from callcenter.core.fastinit import fast_init
-
-    made: list[str] = []
-
-    @fast_init
-    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-    class Offered:
-        offer_id: str
-        ring_s: float = 30.0
-        attributes: dict[str, str] = dataclasses.field(default_factory=dict)
-
-        def __post_init__(self) -> None:
-            made.append(self.offer_id)
-
-    @fast_init
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class Pair:
-        left: int
-        right: int = 2
-
-    a, b = Offered(offer_id="o1"), Offered(offer_id="o2", ring_s=5.0, attributes={"tier": "top"})
-    assert (a.ring_s, a.attributes, b.ring_s, b.attributes) == (30.0, {}, 5.0, {"tier": "top"})
-    assert a.attributes is not Offered(offer_id="o3").attributes  # a fresh dict each time
-    assert made == ["o1", "o2", "o3"]
-    assert dataclasses.replace(b, ring_s=1.0) == Offered(
-        offer_id="o2", ring_s=1.0, attributes={"tier": "top"}
-    )
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        a.ring_s = 1.0  # type: ignore[misc]
+def test_log_records_are_frozen_keyword_only_values() -> None:
+    """What engines, drivers and the cluster rely on: a record cannot change once made,
+    says which field is missing, compares by value, and survives the cluster's pickling."""
+    event = InteractionEvent(type="contact.arrived", at=5.0, contact_id="c1", data={"channel": "chat"})
+    same = InteractionEvent(type="contact.arrived", at=5.0, contact_id="c1", data={"channel": "chat"})
+    assert event == same and RecordEvent(event=event) == RecordEvent(event=same)
+    assert event != msgspec.structs.replace(event, at=6.0)
+    assert (event.agent_id, event.queue, event.context_id, event.parent_id) == (None, None, None, None)
+    assert InteractionEvent(type="x", at=0.0).data == {}
+    assert InteractionEvent(type="x", at=0.0).data is not InteractionEvent(type="x", at=0.0).data
+    with pytest.raises(AttributeError):
+        event.at = 7.0  # type: ignore[misc]
     with pytest.raises(TypeError):
-        Offered("o4")  # type: ignore[call-arg]  # still keyword-only
-    with pytest.raises(TypeError, match="offer_id"):
-        Offered()  # type: ignore[call-arg]
-    assert Pair(1) == Pair(left=1, right=2) and hash(Pair(1)) == hash(Pair(1, 2))
-    assert list(inspect.signature(Offered).parameters) == ["offer_id", "ring_s", "attributes"]
-
-    @dataclasses.dataclass
-    class Loose:
-        x: int
-
-    with pytest.raises(TypeError, match="frozen, slotted dataclass"):
-        fast_init(Loose)
+        InteractionEvent("contact.arrived", 5.0)  # type: ignore[call-arg]  # keyword-only
+    with pytest.raises(TypeError, match="'at'"):
+        InteractionEvent(type="contact.arrived")  # type: ignore[call-arg]
+    moved = msgspec.structs.replace(event, queue="sales")
+    assert (moved.queue, moved.contact_id, event.queue) == ("sales", "c1", None)
+    assert msgspec.structs.asdict(event) == {
+        "type": "contact.arrived",
+        "at": 5.0,
+        "contact_id": "c1",
+        "agent_id": None,
+        "queue": None,
+        "data": {"channel": "chat"},
+        "context_id": None,
+        "parent_id": None,
+    }
+    record = RecordEvent(event=event)
+    assert pickle.loads(pickle.dumps(record)) == record

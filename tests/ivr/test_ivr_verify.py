@@ -84,6 +84,7 @@ def test_a_date_of_birth_typed_in_a_chat_verifies(call_flow: Any) -> None:
     call.send(SpeechRecognized(text="14.05.1988"))
     [check] = call.of(VerifyCustomer)
     assert (check.method, check.account, check.secret) == ("dob", "AC90000001", "14051988")
+    assert "14051988" not in repr(check) and "AC90000001" in repr(check)  # a logged command hides it
     call.send(
         VerificationCompleted(
             request_id=check.request_id, verified=True, customer={"id": "cu-1", "first_name": "Noa"}

@@ -4,8 +4,9 @@ bus payloads; live state; odd input."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from types import SimpleNamespace
+
+import msgspec
 
 from callcenter.core.events import InteractionEvent
 from callcenter.supervisor.metrics import MetricsFold
@@ -45,7 +46,7 @@ def test_the_fold_is_incremental_and_takes_bus_payloads(case: SimpleNamespace) -
     fold.apply_all(events[:half])
     fold.advance(events[half - 1].at)
     assert fold.figures(T0, T0 + 1800)["offered"] > 0
-    fold.apply_all({**asdict(e), "data": dict(e.data)} for e in events[half:])
+    fold.apply_all({**msgspec.structs.asdict(e), "data": dict(e.data)} for e in events[half:])
     fold.advance(T0 + 1800)
     assert fold.figures(T0, T0 + 1800) == folded(case).figures(T0, T0 + 1800)
 
