@@ -7,11 +7,13 @@
   ticket, end, wrap-up) is exactly the encoding of one of ``core.desk_frames.DeskFrame``:
   a frame built as an ad-hoc dict, or with a field the types do not name, fails here.
 
-The same refusals for the chat's frames are checked on ``chat.protocol.parse``."""
+The same refusals for the chat's frames are checked on ``chat.protocol.parse``; and
+docs/desk-protocol.md names every frame and field the types have."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +23,12 @@ import pytest
 from demo_center import demo_config
 from desk_socket import logged_in
 
+from callcenter.agent_desk.protocol import ClientMessage
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.chat import protocol as chat
 from callcenter.core.desk_frames import DeskFrame
-from callcenter.core.ws_frames import FrameError
+from callcenter.core.ws_frames import FrameError, tags
 
 
 @pytest.fixture
@@ -183,3 +186,26 @@ def test_a_chat_frame_is_refused_naming_its_field(raw: str, field: str, words: s
     error = msgspec.to_builtins(refused.value.frame())
     assert error["type"] == "error" and error["field"] == field and error["message"].startswith(words)
     assert error["code"] == ("unknown_type" if field == "type" else "bad_field")
+
+
+def _table(doc: str, heading: str) -> dict[str, str]:
+    """The rows of the first table under ``heading``: ``{type: the rest of its row}``."""
+    section = doc.split(heading, 1)[1]
+    rows = re.findall(r"^\| `([a-z_]+)` \|(.*)$", section.split("\n## ", 1)[0], re.MULTILINE)
+    return dict(rows)
+
+
+def test_the_protocol_page_names_every_frame_and_field_the_types_have() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "desk-protocol.md").read_text()
+    for heading, union, left_out in (
+        ("## Requests and replies", ClientMessage, set()),
+        ("## Server events", DeskFrame, {"ack", "error"}),  # told in "Requests and replies"
+    ):
+        rows = _table(doc, heading)
+        kinds = tags(union)
+        assert set(rows) == set(kinds) - left_out, heading
+        for kind, row in rows.items():
+            info = msgspec.inspect.type_info(kinds[kind])
+            assert isinstance(info, msgspec.inspect.StructType)
+            missing = [f.encode_name for f in info.fields if f"`{f.encode_name}`" not in row]
+            assert not missing, f"{kind}: {missing} not in docs/desk-protocol.md"
