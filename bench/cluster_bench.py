@@ -44,6 +44,7 @@ from callcenter.acd import model as m  # noqa: E402
 from callcenter.config.loader import load_config  # noqa: E402
 from callcenter.config.model import CenterConfig  # noqa: E402
 from callcenter.core.clock import SystemClock  # noqa: E402
+from callcenter.core.desk_frames import Contact, DeskFrame, Offer, State  # noqa: E402
 from callcenter.runtime.cluster import ClusterCenter, ClusterUnavailable  # noqa: E402
 from callcenter.runtime.cluster_app import ClusterNode, redis_client  # noqa: E402
 from callcenter.runtime.cluster_wire import config_hash  # noqa: E402
@@ -80,14 +81,13 @@ class BenchDesks:
     def present(self) -> set[str]:
         return self.agents
 
-    def deliver(self, agent_id: str, frame: dict[str, Any]) -> None:
-        kind = frame["type"]
-        if kind == "offer":
-            self.run.offered(frame["contact_id"])
-            self.center.post(m.OfferAccepted(offer_id=frame["offer_id"], agent_id=agent_id))
-        elif kind == "contact" and frame.get("status") == "connected":
-            self.center.post(m.ContactEnded(contact_id=frame["contact_id"], by="agent"))
-        elif kind == "state" and frame.get("state") == "WRAP_UP":
+    def deliver(self, agent_id: str, frame: DeskFrame) -> None:
+        if isinstance(frame, Offer):
+            self.run.offered(frame.contact_id)
+            self.center.post(m.OfferAccepted(offer_id=frame.offer_id, agent_id=agent_id))
+        elif isinstance(frame, Contact) and frame.status == "connected":
+            self.center.post(m.ContactEnded(contact_id=frame.contact_id, by="agent"))
+        elif isinstance(frame, State) and frame.state == "WRAP_UP":
             self.center.post(m.AgentReady(agent_id=agent_id))
 
 

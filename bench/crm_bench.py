@@ -35,6 +35,7 @@ from _machine import machine
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.core.desk_frames import DeskFrame, Offer
 from callcenter.core.events import InteractionEvent
 from callcenter.crm_link.config import CrmConfig
 from callcenter.crm_link.live import LiveCrm
@@ -145,7 +146,7 @@ async def _screen_pops(engine: AsyncEngine, store: SqlCrmStore, n: int) -> list[
 async def _live(store: SqlCrmStore, customers: int, n: int) -> tuple[list[float], list[float]]:
     """Arrival (lookup + attributes) and offer-to-frame times of the running center's CRM."""
     rng = random.Random(7)
-    frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    frames: asyncio.Queue[DeskFrame] = asyncio.Queue()
     log = SqlInteractionLog(store.engine, batch_max=1000, flush_interval=0.02)
     await log.start()
     crm = LiveCrm(store, store, store.config, now=lambda: NOW, flush=log.flush)
@@ -165,11 +166,23 @@ async def _live(store: SqlCrmStore, customers: int, n: int) -> tuple[list[float]
         started = time.perf_counter()
         _, attributes = await crm.arrival(contact_id=contact, caller=national, queue="general", attributes={})
         queued = time.perf_counter()
-        crm.offer("alice", {"type": "offer", "offer_id": f"o-{k}", "contact_id": contact, "caller": national})
+        offer = Offer(
+            offer_id=f"o-{k}",
+            contact_id=contact,
+            agent_id="alice",
+            queue="general",
+            channel="voice",
+            ring_deadline=NOW + 20,
+            trace="",
+            caller=national,
+            attributes={},
+        )
+        crm.offer("alice", offer)
         frame = await frames.get()
+        assert isinstance(frame, Offer) and isinstance(frame.screen_pop, dict)
         arrivals.append((queued - started) * 1000)
         offers.append((time.perf_counter() - queued) * 1000)
-        assert attributes["identified"] == "yes" and frame["screen_pop"]["customer"]["id"] == f"cus-{i:08d}"
+        assert attributes["identified"] == "yes" and frame.screen_pop["customer"]["id"] == f"cus-{i:08d}"
         crm.ended(contact)
     await crm.close()
     await log.close()

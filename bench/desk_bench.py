@@ -51,6 +51,7 @@ from callcenter.auth.schema import users
 from callcenter.auth.store import create_session
 from callcenter.config.loader import load_config
 from callcenter.config.model import CenterConfig, UserConfig
+from callcenter.core.desk_frames import DeskFrame, Offer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,9 +66,9 @@ class Stamped:
         self.hub = hub
         self.sent: dict[str, float] = {}
 
-    def deliver(self, agent_id: str, frame: dict[str, Any]) -> None:
-        if frame.get("type") == "offer":
-            self.sent[frame["offer_id"]] = time.monotonic()
+    def deliver(self, agent_id: str, frame: DeskFrame) -> None:
+        if isinstance(frame, Offer):
+            self.sent[frame.offer_id] = time.monotonic()
         self.hub.deliver(agent_id, frame)
 
 

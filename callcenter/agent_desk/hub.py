@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from aiohttp import WSMsgType, web
 
 from callcenter.agent_desk.protocol import (
@@ -33,21 +34,22 @@ from callcenter.agent_desk.protocol import (
     parse_client_frame,
 )
 from callcenter.config.model import LimitsConfig
+from callcenter.core.desk_frames import Ack, DeskFrame, Welcome
 from callcenter.core.errors import EngineError
 from callcenter.core.frame_rate import CLOSE_FLOODING, FrameRate, Verdict, rate_limited_frame
-from callcenter.runtime.ws_sender import WsSender
+from callcenter.core.ws_frames import ErrorFrame
+from callcenter.runtime.ws_sender import WsSender, send_now
 
 log = logging.getLogger(__name__)
 
-Frame = dict[str, Any]
-MessageHandler = Callable[[str, Any], Awaitable[Frame | None]]
-Snapshot = Callable[[str], Frame]
+MessageHandler = Callable[[str, Any], Awaitable[Ack | None]]
+Snapshot = Callable[[str], Welcome]
 
 
 @dataclass
 class _Agent:
     sockets: set[WsSender] = field(default_factory=set)
-    outbox: deque[Frame] = field(default_factory=lambda: deque(maxlen=500))
+    outbox: deque[DeskFrame] = field(default_factory=lambda: deque(maxlen=500))
     grace: asyncio.TimerHandle | None = None
 
 
@@ -73,7 +75,7 @@ class DeskHub:
 
     # Public methods for the center ----------------------------------------------------
 
-    def deliver(self, agent_id: str, frame: Frame) -> None:
+    def deliver(self, agent_id: str, frame: DeskFrame) -> None:
         """Send a frame to the agent's desks, or keep it for a reconnect within grace."""
         agent = self._agents.get(agent_id)
         if agent is None:
@@ -115,7 +117,7 @@ class DeskHub:
             return ws
         conn = WsSender(ws)
         agent = self._attach(agent_id, conn)
-        conn.send({"type": "welcome", "protocol": PROTOCOL_VERSION, **self._snapshot(agent_id)})
+        conn.send(self._snapshot(agent_id))
         while agent.outbox:
             conn.send(agent.outbox.popleft())
         try:
@@ -150,7 +152,7 @@ class DeskHub:
                 await ws.close(code=CLOSE_FLOODING, message=b"too many frames")
                 return None
             if verdict is Verdict.DROP:
-                await ws.send_json(rate_limited_frame(rate.per_s))
+                await send_now(ws, rate_limited_frame(rate.per_s))
                 continue
             try:
                 if msg.type != WSMsgType.TEXT:
@@ -164,11 +166,11 @@ class DeskHub:
                         f"this server speaks desk protocol {PROTOCOL_VERSION}, not {parsed.message.protocol}",
                         field="protocol",
                     )
-                    await ws.send_json(refusal.frame())
+                    await send_now(ws, refusal.frame())
                     await ws.close(code=4002, message=refusal.message.encode()[:120])
                     return None
             except ProtocolError as exc:
-                await ws.send_json(exc.frame())
+                await send_now(ws, exc.frame())
                 continue
             return parsed.message
 
@@ -178,7 +180,7 @@ class DeskHub:
             parsed = parse_client_frame(raw, self._json)
             msg_id = parsed.msg_id
             if isinstance(parsed.message, Heartbeat):
-                reply: Frame | None = None
+                reply: Ack | None = None
             elif isinstance(parsed.message, Hello):
                 raise ProtocolError("bad_frame", "hello is only for the first frame", msg_id=msg_id)
             else:
@@ -189,13 +191,13 @@ class DeskHub:
             conn.send(exc.frame())
             return
         except EngineError as exc:
-            conn.send(_with_id({"type": "error", "code": exc.code, "message": str(exc)}, msg_id))
+            conn.send(_with_id(ErrorFrame(code=exc.code, message=str(exc)), msg_id))
             return
         except web.HTTPException as exc:  # a refusal from an access check
             code = "forbidden" if exc.status == 403 else "refused"
-            conn.send(_with_id({"type": "error", "code": code, "message": exc.text or exc.reason}, msg_id))
+            conn.send(_with_id(ErrorFrame(code=code, message=exc.text or exc.reason), msg_id))
             return
-        conn.send(_with_id({"type": "ack", **(reply or {})}, msg_id))
+        conn.send(_with_id(reply or Ack(), msg_id))
 
     # Internals ---------------------------------------------------------------------------
 
@@ -228,7 +230,5 @@ class DeskHub:
             log.exception("handling the departure of %s failed", agent_id)
 
 
-def _with_id(frame: Frame, msg_id: Any) -> Frame:
-    if msg_id is not None:
-        frame["id"] = msg_id
-    return frame
+def _with_id(frame: Ack | ErrorFrame, msg_id: Any) -> Ack | ErrorFrame:
+    return frame if msg_id is None else msgspec.structs.replace(frame, id=msg_id)

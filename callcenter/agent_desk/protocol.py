@@ -1,28 +1,34 @@
 """The desk WebSocket protocol, version 1 (revision 1.1 adds browser audio: the
-``webrtc_*`` messages): message shapes and their validation.
+``webrtc_*`` messages): the desk's requests and their validation.
 
 Every frame is a JSON object with a ``type``. Client messages may carry an ``id`` (a
 string or number the client chooses); the server answers each with ``ack`` (same ``id``)
 or ``error`` (same ``id``, a stable ``code``, a ``message`` and, for bad fields, the
-``field``). A message that fails validation changes nothing. docs/desk-protocol.md is the
-reference; this module is its executable form.
+``field``). A message that fails validation changes nothing. The server's frames are in
+``core/desk_frames.py``. docs/desk-protocol.md is the reference; this module and that one
+are its executable form.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from callcenter.core.client_json import JsonLimits
-from callcenter.runtime.frames import FrameError, build, decode_object
+from callcenter.core.desk_frames import PROTOCOL_REVISION, PROTOCOL_VERSION
+from callcenter.core.ws_frames import NON_BLANK, ClientFrame, FrameError, decode_frame, tags
 
-PROTOCOL_VERSION = 1
-PROTOCOL_REVISION = "1.1"
+__all__ = ["PROTOCOL_REVISION", "PROTOCOL_VERSION"]
+
 MAX_FRAME_BYTES = 64 * 1024  # the default of limits.frame_max_bytes
 MAX_TEXT = 4000
 MAX_SDP = 32 * 1024
 LIMITS = JsonLimits(max_bytes=MAX_FRAME_BYTES)
 
+Text = Annotated[str, msgspec.Meta(pattern=NON_BLANK, max_length=MAX_TEXT)]
+Sdp = Annotated[str, msgspec.Meta(pattern=NON_BLANK, max_length=MAX_SDP)]  # longer than anything typed
 
 ProtocolError = FrameError  # the desk's name for a refused frame
 
@@ -30,108 +36,91 @@ ProtocolError = FrameError  # the desk's name for a refused frame
 # Client -> server -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Hello:
+class Hello(ClientFrame, tag="hello", frozen=True):
     protocol: int
-    resume: str | None = None
+    resume: Text | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Heartbeat:
+class Heartbeat(ClientFrame, tag="heartbeat", frozen=True):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SetState:
+class SetState(ClientFrame, tag="set_state", frozen=True):
     state: Literal["ready", "not_ready", "logged_out"]
-    reason: str | None = None
+    reason: Text | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Accept:
-    offer_id: str
+class Accept(ClientFrame, tag="accept", frozen=True):
+    offer_id: Text
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Decline:
-    offer_id: str
-    reason: str | None = None
+class Decline(ClientFrame, tag="decline", frozen=True):
+    offer_id: Text
+    reason: Text | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Hold:
-    contact_id: str
+class Hold(ClientFrame, tag="hold", frozen=True):
+    contact_id: Text
     on: bool = True
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Mute:
-    contact_id: str
+class Mute(ClientFrame, tag="mute", frozen=True):
+    contact_id: Text
     on: bool = True
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transfer:
-    contact_id: str
-    to_queue: str | None = None
-    to_agent: str | None = None
+class Transfer(ClientFrame, tag="transfer", frozen=True):
+    contact_id: Text
+    to_queue: Text | None = None
+    to_agent: Text | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class End:
-    contact_id: str
+class End(ClientFrame, tag="end", frozen=True):
+    contact_id: Text
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Note:
-    contact_id: str
-    text: str
+class Note(ClientFrame, tag="note", frozen=True):
+    contact_id: Text
+    text: Text
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Disposition:
-    contact_id: str
-    code: str
+class Disposition(ClientFrame, tag="disposition", frozen=True):
+    contact_id: Text
+    code: Text
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CreateTicket:
-    contact_id: str
+class CreateTicket(ClientFrame, tag="create_ticket", frozen=True):
+    contact_id: Text
     kind: Literal["complaint", "request", "follow-up"]
-    subject: str
-    due: str | None = None
+    subject: Text
+    due: Text | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChatSend:
-    contact_id: str
-    text: str
+class ChatSend(ClientFrame, tag="chat_send", frozen=True):
+    contact_id: Text
+    text: Text
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WrapUpDone:
-    contact_id: str | None = None
+class WrapUpDone(ClientFrame, tag="wrap_up_done", frozen=True):
+    contact_id: Text | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WebRtcOffer:
+class WebRtcOffer(ClientFrame, tag="webrtc_offer", frozen=True):
     """The desk's SDP offer for its audio connection; the ack carries the answer."""
 
-    sdp: str
+    sdp: Sdp
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WebRtcIce:
+class WebRtcIce(ClientFrame, tag="webrtc_ice", frozen=True):
     """A trickled ICE candidate (``candidate`` as in the browser's RTCIceCandidate);
     none means the browser has no more."""
 
-    candidate: str | None = None
-    sdp_mid: str | None = None
-    sdp_mline_index: int | None = field(default=None, metadata={"min": 0, "max": 64})
+    candidate: Text | None = None
+    sdp_mid: Text | None = None
+    sdp_mline_index: Annotated[int, msgspec.Meta(ge=0, le=64)] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WebRtcClose:
+class WebRtcClose(ClientFrame, tag="webrtc_close", frozen=True):
     """The desk stops its audio (the page is closing, the agent turned audio off)."""
 
 
@@ -155,26 +144,7 @@ ClientMessage = (
     | WebRtcClose
 )
 
-CLIENT_TYPES: dict[str, type] = {
-    "hello": Hello,
-    "heartbeat": Heartbeat,
-    "set_state": SetState,
-    "accept": Accept,
-    "decline": Decline,
-    "hold": Hold,
-    "mute": Mute,
-    "transfer": Transfer,
-    "end": End,
-    "note": Note,
-    "disposition": Disposition,
-    "create_ticket": CreateTicket,
-    "chat_send": ChatSend,
-    "wrap_up_done": WrapUpDone,
-    "webrtc_offer": WebRtcOffer,
-    "webrtc_ice": WebRtcIce,
-    "webrtc_close": WebRtcClose,
-}
-TEXT_LIMITS = {"webrtc_offer": MAX_SDP}  # an SDP is longer than any text a person types
+CLIENT_TYPES = tags(ClientMessage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,16 +155,5 @@ class Parsed:
 
 def parse_client_frame(raw: str | bytes, limits: JsonLimits = LIMITS) -> Parsed:
     """Validate one client frame; raise ``ProtocolError`` naming what is wrong."""
-    data = decode_object(raw, limits)
-    msg_id = data.pop("id", None)
-    if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, str | int)):
-        raise ProtocolError("bad_field", "id must be a string or a number", field="id")
-    kind = data.pop("type", None)
-    cls = CLIENT_TYPES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        known = ", ".join(sorted(CLIENT_TYPES))
-        raise ProtocolError(
-            "unknown_type", f"unknown message type {kind!r} (known: {known})", field="type", msg_id=msg_id
-        )
-    limit = TEXT_LIMITS.get(kind, MAX_TEXT) if isinstance(kind, str) else MAX_TEXT
-    return Parsed(msg_id, build(cls, data, msg_id=msg_id, max_text=limit))
+    msg_id, message = decode_frame(raw, ClientMessage, limits=limits, with_id=True)
+    return Parsed(msg_id, message)

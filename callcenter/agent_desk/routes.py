@@ -16,6 +16,7 @@ from callcenter.agent_desk.service import DeskService
 from callcenter.agent_desk.webrtc import DeskAudio
 from callcenter.appkeys import AGENT_LEGS, CENTER, CONFIG
 from callcenter.auth.web import Refused, require, session_of
+from callcenter.core.desk_frames import WebRtcState
 
 STATIC = Path(__file__).with_name("static")
 HUB = web.AppKey("desk_hub", DeskHub)
@@ -35,7 +36,7 @@ async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     center = app[CENTER]
     audio = DeskAudio(
         legs=app.get(AGENT_LEGS),  # each desk's connection is its agent's leg
-        on_state=lambda agent, state: hub.deliver(agent, {"type": "webrtc_state", "state": state}),
+        on_state=lambda agent, state: hub.deliver(agent, WebRtcState(state=state)),
     )
     service = DeskService(center, audio=audio)
     hub = DeskHub(

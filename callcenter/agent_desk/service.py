@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from callcenter.acd import model as m
 from callcenter.agent_desk import protocol as p
 from callcenter.agent_desk.webrtc import AudioError, DeskAudio
+from callcenter.core import desk_frames as f
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
 
@@ -35,7 +36,7 @@ class DeskService:
 
     # Hub callbacks --------------------------------------------------------------------------------
 
-    async def on_message(self, agent: str, msg: Any) -> dict[str, Any] | None:
+    async def on_message(self, agent: str, msg: Any) -> f.Ack | None:
         if isinstance(msg, p.WebRtcOffer | p.WebRtcIce | p.WebRtcClose):
             return await self._audio_message(agent, msg)
         c = self.center
@@ -55,7 +56,7 @@ class DeskService:
                 await c.submit(m.AgentNotReady(agent_id=agent, reason=reason))
             else:
                 await c.submit(m.AgentLoggedOut(agent_id=agent))
-            return {"state": c.engine.agents[agent].state.value}
+            return f.Ack(state=c.engine.agents[agent].state.value)
         if isinstance(msg, p.Accept):
             await c.submit(m.OfferAccepted(offer_id=msg.offer_id, agent_id=agent))
         elif isinstance(msg, p.Decline):
@@ -108,7 +109,7 @@ class DeskService:
                     "owner": agent,
                 },
             )
-            return {"ticket_id": ticket_id}
+            return f.Ack(ticket_id=ticket_id)
         elif isinstance(msg, p.ChatSend):
             self._own_live(agent, msg.contact_id)
             name = c.engine.agents[agent].name
@@ -119,7 +120,7 @@ class DeskService:
             self._note(agent, msg.contact_id, "contact.chat_message", {"from": "agent", "text": msg.text})
         return None
 
-    def snapshot(self, agent: str) -> dict[str, Any]:
+    def snapshot(self, agent: str) -> f.Welcome:
         engine = self.center.engine
         a = engine.agents.get(agent)
         offers = [self._offer_frame(o.offer_id) for o in engine.offers.values() if o.agent_id == agent]
@@ -128,33 +129,32 @@ class DeskService:
             for cid, channel in a.contacts.items():
                 contact = engine.contacts[cid]
                 contacts.append(
-                    {
-                        "contact_id": cid,
-                        "channel": channel,
-                        "queue": contact.queue,
-                        "caller": contact.caller,
-                        "status": "connected",
-                    }
+                    f.DeskContact(
+                        contact_id=cid,
+                        channel=channel,
+                        queue=contact.queue,
+                        caller=contact.caller,
+                        status="connected",
+                    )
                 )
-        return {
-            "agent": {"username": agent, "name": a.name if a else agent},
-            "state": a.state.value if a else "LOGGED_OUT",
-            "reason": a.reason if a else None,
-            "since": a.since if a else self.center.clock.now(),
-            "server_time": self.center.clock.now(),
-            "offers": [o for o in offers if o is not None],
-            "contacts": contacts,
-            "reasons": list(self.desk.not_ready_reasons),
-            "dispositions": list(self.desk.dispositions),
-            "queues": [q.name for q in self.center.config.queues],
-            "agents": sorted(x for x, ag in engine.agents.items() if ag.state.value != "LOGGED_OUT"),
-            "revision": p.PROTOCOL_REVISION,
-            "audio": {
-                "webrtc": self.audio is not None,
-                "ice_servers": [],
-                "connected": self.audio is not None and self.audio.connected(agent),
-            },
-        }
+        return f.Welcome(
+            agent=f.AgentInfo(username=agent, name=a.name if a else agent),
+            state=a.state.value if a else "LOGGED_OUT",
+            reason=a.reason if a else None,
+            since=a.since if a else self.center.clock.now(),
+            server_time=self.center.clock.now(),
+            offers=[o for o in offers if o is not None],
+            contacts=contacts,
+            reasons=list(self.desk.not_ready_reasons),
+            dispositions=list(self.desk.dispositions),
+            queues=[q.name for q in self.center.config.queues],
+            agents=sorted(x for x, ag in engine.agents.items() if ag.state.value != "LOGGED_OUT"),
+            audio=f.AudioInfo(
+                webrtc=self.audio is not None,
+                ice_servers=[],
+                connected=self.audio is not None and self.audio.connected(agent),
+            ),
+        )
 
     def on_gone(self, agent: str) -> None:
         if self.audio is not None:  # the desk is gone, and with it the agent's microphone
@@ -176,12 +176,12 @@ class DeskService:
 
     # Helpers -------------------------------------------------------------------------------------
 
-    async def _audio_message(self, agent: str, msg: Any) -> dict[str, Any] | None:
+    async def _audio_message(self, agent: str, msg: Any) -> f.Ack | None:
         if self.audio is None:
             raise p.ProtocolError("no_audio", "browser audio is not enabled on this server")
         try:
             if isinstance(msg, p.WebRtcOffer):
-                return {"answer": {"type": "answer", "sdp": await self.audio.offer(agent, msg.sdp)}}
+                return f.Ack(answer=f.SdpAnswer(sdp=await self.audio.offer(agent, msg.sdp)))
             if isinstance(msg, p.WebRtcIce):
                 await self.audio.add_ice(agent, msg.candidate, msg.sdp_mid, msg.sdp_mline_index)
             else:
@@ -190,23 +190,22 @@ class DeskService:
             raise p.ProtocolError(exc.code, str(exc), field=exc.field) from None
         return None
 
-    def _offer_frame(self, offer_id: str) -> dict[str, Any] | None:
+    def _offer_frame(self, offer_id: str) -> f.Offer | None:
         offer = self.center.engine.offers.get(offer_id)
         if offer is None:
             return None
         contact = self.center.engine.contacts[offer.contact_id]
-        return {
-            "type": "offer",
-            "offer_id": offer_id,
-            "contact_id": contact.contact_id,
-            "agent_id": offer.agent_id,
-            "queue": contact.queue,
-            "channel": contact.channel,
-            "ring_deadline": offer.deadline,
-            "caller": contact.caller,
-            "attributes": dict(contact.attributes),
-            "trace": "",
-        }
+        return f.Offer(
+            offer_id=offer_id,
+            contact_id=contact.contact_id,
+            agent_id=offer.agent_id,
+            queue=contact.queue,
+            channel=contact.channel,
+            ring_deadline=offer.deadline,
+            caller=contact.caller,
+            attributes=dict(contact.attributes),
+            trace="",
+        )
 
     def _own(self, agent: str, contact_id: str) -> None:
         if self.center.handled_by.get(contact_id) != agent:

@@ -24,8 +24,9 @@ from typing import Any
 from callcenter.acd import model as m
 from callcenter.chat.ivr_channel import ChatIvrChannel
 from callcenter.chat.login_token import LoginTokenError, check_login_token
-from callcenter.chat.protocol import ChatProtocolError, Start
+from callcenter.chat.protocol import AgentJoined, ChatProtocolError, Message, Option, Prompt, Queued, Start
 from callcenter.chat.sessions import ChatSession, ChatSessions
+from callcenter.core.desk_frames import ChatMessage, Typing
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
@@ -89,23 +90,15 @@ class ChatBackend:
                 if wanted in (key, queue, label.lower()):
                     await self.choose(session, key)
                     return
-            session.send(
-                {"type": "prompt", "text": "Please pick one of these topics:", "options": self._options()}
-            )
+            session.send(Prompt(text="Please pick one of these topics:", options=self._options()))
             return
         self.log(session, "contact.chat_message", {"from": "customer", "text": text})
         agent = self._agent_of(session.contact_id)
         if agent is not None and self.center.desks is not None:
-            self.center.desks.deliver(
-                agent,
-                {
-                    "type": "chat_message",
-                    "contact_id": session.contact_id,
-                    "from": "customer",
-                    "text": text,
-                    "at": self.center.clock.now(),
-                },
+            line = ChatMessage(
+                contact_id=session.contact_id, from_="customer", text=text, at=self.center.clock.now()
             )
+            self.center.desks.deliver(agent, line)
 
     async def choose(self, session: ChatSession, key: str) -> None:
         channel = self.ivr.get(session.contact_id)
@@ -138,22 +131,18 @@ class ChatBackend:
             log.warning("chat %s could not queue: %s", session.contact_id, exc)
             session.queued = False
             session.send(
-                {
-                    "type": "prompt",
-                    "text": "Sorry, that topic is not available now. Another?",
-                    "options": self._options(),
-                }
+                Prompt(text="Sorry, that topic is not available now. Another?", options=self._options())
             )
             return
         if session.contact_id in self.center.engine.contacts:
             where = self.center.engine.position(session.contact_id)
             if where is not None:
-                session.send({"type": "queued", "position": where[0], "ewt_s": where[1]})
+                session.send(Queued(position=where[0], ewt_s=where[1]))
 
     def typing(self, session: ChatSession) -> None:
         agent = self._agent_of(session.contact_id)
         if agent is not None and self.center.desks is not None:
-            self.center.desks.deliver(agent, {"type": "typing", "contact_id": session.contact_id})
+            self.center.desks.deliver(agent, Typing(contact_id=session.contact_id))
 
     async def rated(self, session: ChatSession, rating: int, comment: str | None) -> None:
         self.log(session, "contact.rated", {"rating": rating, "comment": comment, "channel": "chat"})
@@ -190,7 +179,7 @@ class ChatBackend:
             self.center.attach(session.contact_id, _Endpoint(self, session))
             where = self.center.engine.position(session.contact_id)
             if where is not None:
-                session.send({"type": "queued", "position": where[0], "ewt_s": where[1]})
+                session.send(Queued(position=where[0], ewt_s=where[1]))
             return
         if not session.queued:
             self.log(session, "contact.ended", {"reason": "node_lost", "was": "ivr"})
@@ -230,7 +219,7 @@ class ChatBackend:
             return
         where = self.center.engine.position(session.contact_id)
         if where is not None:
-            session.send({"type": "queued", "position": where[0], "ewt_s": where[1]})
+            session.send(Queued(position=where[0], ewt_s=where[1]))
 
     # The desk side -------------------------------------------------------------------------------
 
@@ -238,24 +227,16 @@ class ChatBackend:
         session = self.sessions.get(contact_id) if self.sessions is not None else None
         if session is None or session.ended:
             return False
-        session.send(
-            {
-                "type": "message",
-                "from": "agent",
-                "name": agent_name,
-                "text": text,
-                "at": self.center.clock.now(),
-            }
-        )
+        session.send(Message(from_="agent", name=agent_name, text=text, at=self.center.clock.now()))
         return True
 
     # Helpers ------------------------------------------------------------------------------------
 
-    def _options(self) -> list[dict[str, str]]:
-        return [{"key": key, "label": label} for key, _, label in self.topics]
+    def _options(self) -> list[Option]:
+        return [Option(key=key, label=label) for key, _, label in self.topics]
 
     def _prompt(self, session: ChatSession, text: str = GREETING) -> None:
-        session.send({"type": "prompt", "text": text, "options": self._options()})
+        session.send(Prompt(text=text, options=self._options()))
 
     def _agent_of(self, contact_id: str) -> str | None:
         contact = self.center.engine.contacts.get(contact_id)
@@ -282,10 +263,10 @@ class _Endpoint:
     def on_routing(self, command: Any) -> None:
         if isinstance(command, m.ConnectContact):
             agent = self.backend.center.engine.agents.get(command.agent_id)
-            self.session.send({"type": "agent_joined", "name": agent.name if agent else command.agent_id})
+            self.session.send(AgentJoined(name=agent.name if agent else command.agent_id))
         elif isinstance(command, m.OverflowContact):
             if command.target.message:
-                self.session.send({"type": "message", "from": "system", "text": command.target.message})
+                self.session.send(Message(from_="system", text=command.target.message))
         elif isinstance(command, m.FinishContact) and self.backend.sessions is not None:
             self.backend.sessions.finish(
                 self.session, command.reason, ask_rating=command.reason == "completed"

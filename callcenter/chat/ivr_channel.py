@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from callcenter.acd import model as m
+from callcenter.chat.protocol import AgentJoined, AgentLeft, Message, Option, Prompt
 from callcenter.ivr import messages as ivr
 from callcenter.runtime.ivr_runner_ports import IvrCall
 
@@ -36,8 +37,8 @@ class ChatIvrChannel:
         self.call = call
 
     def play(self, prompt: ivr.PlayPrompt) -> None:
-        options = [{"key": key, "label": label} for key, label in prompt.options]
-        self.session.send({"type": "prompt", "text": prompt.text, "options": options})
+        options = [Option(key=key, label=label) for key, label in prompt.options]
+        self.session.send(Prompt(text=prompt.text, options=options))
         if self.call is not None:
             self.call.post(ivr.PromptFinished(prompt_id=prompt.prompt_id))
 
@@ -54,7 +55,7 @@ class ChatIvrChannel:
         self.voicemail = True
 
     def transfer(self, uri: str) -> None:
-        self.session.send({"type": "message", "from": "system", "text": f"Please contact us at {uri}."})
+        self.session.send(Message(from_="system", text=f"Please contact us at {uri}."))
         self._end("transferred")
 
     def hang_up(self, reason: str) -> None:
@@ -66,13 +67,13 @@ class ChatIvrChannel:
             self.session.queued = True
         elif isinstance(command, m.ConnectContact):
             agent = self.backend.center.engine.agents.get(command.agent_id)
-            self.session.send({"type": "agent_joined", "name": agent.name if agent else command.agent_id})
+            self.session.send(AgentJoined(name=agent.name if agent else command.agent_id))
         elif isinstance(command, m.OverflowContact) and command.target.message:
-            self.session.send({"type": "message", "from": "system", "text": command.target.message})
+            self.session.send(Message(from_="system", text=command.target.message))
         elif isinstance(command, m.FinishContact):
             self.with_agent = False
             if command.reason == "completed":
-                self.session.send({"type": "agent_left"})
+                self.session.send(AgentLeft())
 
     # From the backend -----------------------------------------------------------------------
 

@@ -14,75 +14,131 @@ Customer -> server frames (JSON objects with a ``type``):
   ``typing`` {}           the customer is typing (forwarded to the agent);
   ``rate``   {rating, comment?}  1-5 at the end;
   ``leave``  {}           the customer closes the chat.
-Server -> customer frames: ``session`` {contact_id, token}, ``prompt`` {text, options:
-[{key, label}]}, ``queued`` {position, ewt_s}, ``agent_joined`` {name}, ``agent_left`` {}
-(the agent part is over; the IVR may ask for a rating next), ``message``
-{from, text, at}, ``typing`` {from}, ``ended`` {reason, rate: bool}, ``error`` {code,
+Server -> customer frames: ``session`` {contact_id, token, resumed}, ``prompt`` {text,
+options: [{key, label}]}, ``queued`` {position, ewt_s}, ``agent_joined`` {name},
+``agent_left`` {} (the agent part is over; the IVR may ask for a rating next), ``message``
+{from, text; an agent's also name, at}, ``ended`` {reason, rate: bool}, ``error`` {code,
 message, field}.
+
+Both ways they are ``msgspec`` structs tagged on ``type`` (``core/ws_frames.py``): a
+customer's frame is validated in one call and refused naming its field; the server's are
+encoded as they are typed here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
 
 from callcenter.core.client_json import JsonLimits
-from callcenter.runtime.frames import FrameError, parse_frame
+from callcenter.core.ws_frames import (
+    NON_BLANK,
+    ClientFrame,
+    ErrorFrame,
+    FrameError,
+    ServerFrame,
+    decode_frame,
+)
 
 MAX_FRAME_BYTES = 16 * 1024  # the default of limits.chat_frame_max_bytes
 MAX_TEXT = 2000
 LIMITS = JsonLimits(max_bytes=MAX_FRAME_BYTES)
 
+Line = Annotated[str, msgspec.Meta(pattern=NON_BLANK, max_length=MAX_TEXT)]
 
 ChatProtocolError = FrameError  # the chat's name for a refused frame
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Start:
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    entry: str | None = None
-    resume: str | None = None
-    login_token: str | None = None
+# Customer -> server -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Text:
-    text: str
+class Start(ClientFrame, tag="start", frozen=True):
+    name: Line | None = None
+    email: Line | None = None
+    phone: Line | None = None
+    entry: Line | None = None
+    resume: Line | None = None
+    login_token: Line | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Choose:
-    key: str
+class Text(ClientFrame, tag="text", frozen=True):
+    text: Line
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Typing:
+class Choose(ClientFrame, tag="choose", frozen=True):
+    key: Line
+
+
+class Typing(ClientFrame, tag="typing", frozen=True):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rate:
-    rating: int = field(metadata={"min": 1, "max": 5})
-    comment: str | None = None
+class Rate(ClientFrame, tag="rate", frozen=True):
+    rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    comment: Line | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Leave:
+class Leave(ClientFrame, tag="leave", frozen=True):
     pass
 
 
-_TYPES: dict[str, type] = {
-    "start": Start,
-    "text": Text,
-    "choose": Choose,
-    "typing": Typing,
-    "rate": Rate,
-    "leave": Leave,
-}
+CustomerMessage = Start | Text | Choose | Typing | Rate | Leave
 
 
 def parse(raw: str | bytes, limits: JsonLimits = LIMITS) -> Any:
     """One customer frame as a message object, or ``ChatProtocolError`` naming the problem."""
-    return parse_frame(raw, _TYPES, limits=limits, max_text=MAX_TEXT)[1]
+    return decode_frame(raw, CustomerMessage, limits=limits)[1]
+
+
+# Server -> customer -------------------------------------------------------------------
+
+
+class Session(ServerFrame, tag="session", frozen=True):
+    """The chat's contact id and its secret resume token."""
+
+    contact_id: str
+    token: str
+    resumed: bool
+
+
+class Option(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    label: str
+
+
+class Prompt(ServerFrame, tag="prompt", frozen=True):
+    text: str
+    options: list[Option]
+
+
+class Queued(ServerFrame, tag="queued", frozen=True):
+    position: int
+    ewt_s: float | None
+
+
+class AgentJoined(ServerFrame, tag="agent_joined", frozen=True):
+    name: str
+
+
+class AgentLeft(ServerFrame, tag="agent_left", frozen=True):
+    pass
+
+
+class Message(ServerFrame, tag="message", frozen=True):
+    """A line of the conversation: ``from`` customer, agent (with ``name`` and ``at``) or system."""
+
+    from_: str = msgspec.field(name="from")
+    text: str
+    name: str | UnsetType = UNSET
+    at: float | UnsetType = UNSET
+
+
+class Ended(ServerFrame, tag="ended", frozen=True):
+    reason: str
+    rate: bool
+
+
+ChatFrame = Session | Prompt | Queued | AgentJoined | AgentLeft | Message | Ended | ErrorFrame
+REPLAYED = (Prompt, Message, Queued, AgentJoined, AgentLeft, Ended)  # kept for a resume

@@ -22,13 +22,19 @@ import secrets
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import msgspec
 from aiohttp import WSMsgType, web
 
 from callcenter.chat.protocol import (
+    REPLAYED,
+    ChatFrame,
     ChatProtocolError,
     Choose,
+    Ended,
     Leave,
+    Message,
     Rate,
+    Session,
     Start,
     Text,
     Typing,
@@ -39,8 +45,7 @@ from callcenter.runtime.ws_sender import WsSender
 
 log = logging.getLogger(__name__)
 
-Frame = dict[str, Any]
-REPLAYED = {"prompt", "message", "queued", "agent_joined", "agent_left", "ended"}
+Frame = dict[str, Any]  # a sent frame as kept for replay: its JSON object (what the stores hold)
 MAX_HISTORY = 1000  # frames kept for replay (the store keeps as many)
 
 
@@ -100,20 +105,32 @@ class ChatSession:
         if self.store is not None:
             self.store.saved(self)
 
-    def send(self, frame: Frame) -> None:
+    def send(self, frame: ChatFrame) -> None:
         """Send to the customer's open pages; kept for replay if it is part of the conversation."""
-        if frame.get("type") in REPLAYED:
+        if isinstance(frame, REPLAYED):
             self.keep(frame)
         for sender in tuple(self.sockets):
             sender.send(frame)
 
-    def keep(self, frame: Frame) -> None:
+    def keep(self, frame: ChatFrame) -> None:
         """Keep ``frame`` for replay (and in the store)."""
-        self.history.append(frame)
+        kept: Frame = msgspec.to_builtins(frame)
+        self.history.append(kept)
         if len(self.history) > MAX_HISTORY:
             del self.history[:100]
         if self.store is not None:
-            self.store.frame(self, frame)
+            self.store.frame(self, kept)
+
+    def replay(self) -> list[ChatFrame]:
+        """The conversation so far, as typed frames again (a kept one that is no longer a
+        frame of this protocol, from a store written by another version, is left out)."""
+        frames: list[ChatFrame] = []
+        for kept in self.history:
+            try:
+                frames.append(msgspec.convert(kept, ChatFrame))
+            except msgspec.ValidationError as exc:
+                log.warning("chat %s: a kept frame is left out of the replay: %s", self.contact_id, exc)
+        return frames
 
 
 class ChatBackend(Protocol):
@@ -159,7 +176,7 @@ class ChatSessions:
         if session.ended:
             return
         session.ended = True
-        session.send({"type": "ended", "reason": reason, "rate": ask_rating and not session.rated})
+        session.send(Ended(reason=reason, rate=ask_rating and not session.rated))
 
     async def serve(self, request: web.Request) -> web.WebSocketResponse:
         # over twice the frame limit, aiohttp closes the socket with 1009 (RFC 6455)
@@ -230,10 +247,8 @@ class ChatSessions:
                 session.grace.cancel()
                 session.grace = None
             session.sockets.add(sender)
-            sender.send(
-                {"type": "session", "contact_id": session.contact_id, "token": session.token, "resumed": True}
-            )
-            for frame in session.history:
+            sender.send(Session(contact_id=session.contact_id, token=session.token, resumed=True))
+            for frame in session.replay():
                 sender.send(frame)
             if restored:
                 self._by_token[session.token] = session
@@ -249,9 +264,7 @@ class ChatSessions:
             session.store = self.store
             self.store.saved(session)
         session.sockets.add(sender)
-        sender.send(
-            {"type": "session", "contact_id": session.contact_id, "token": session.token, "resumed": False}
-        )
+        sender.send(Session(contact_id=session.contact_id, token=session.token, resumed=False))
         await self._backend.started(session)
         return session
 
@@ -267,7 +280,7 @@ class ChatSessions:
         if session.ended:
             raise ChatProtocolError("chat_ended", "this chat has ended")
         if isinstance(message, Text):
-            session.keep({"type": "message", "from": "customer", "text": message.text})
+            session.keep(Message(from_="customer", text=message.text))
             await self._backend.text(session, message.text)
         elif isinstance(message, Choose):
             await self._backend.choose(session, message.key)

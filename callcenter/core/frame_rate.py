@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from callcenter.core.ws_frames import ErrorFrame
+
 CLOSE_FLOODING = 1008  # RFC 6455 "policy violation"
 
 
@@ -51,10 +53,9 @@ class FrameRate:
         return Verdict.CLOSE if self._flood > self.flood_drops else Verdict.DROP
 
 
-def rate_limited_frame(per_s: float) -> dict[str, object]:
+def rate_limited_frame(per_s: float) -> ErrorFrame:
     """The error frame a dropped frame gets."""
-    return {
-        "type": "error",
-        "code": "rate_limited",
-        "message": f"too many frames: at most {per_s:g} a second on this connection; this one was dropped",
-    }
+    return ErrorFrame(
+        code="rate_limited",
+        message=f"too many frames: at most {per_s:g} a second on this connection; this one was dropped",
+    )

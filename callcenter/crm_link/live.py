@@ -43,9 +43,12 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from callcenter.acd import model as m
 from callcenter.acd.engine import priority_for
 from callcenter.config.model import QueueConfig
+from callcenter.core.desk_frames import DeskFrame, Offer, ScreenPop
 from callcenter.core.errors import EngineError
 from callcenter.core.events import InteractionEvent
 from callcenter.crm_link.budget import lookup_with_budget
@@ -59,7 +62,7 @@ from callcenter.storage.log import LogUnavailable
 log = logging.getLogger(__name__)
 
 Record = Callable[[InteractionEvent], None]
-Deliver = Callable[[str, dict[str, Any]], None]
+Deliver = Callable[[str, DeskFrame], None]
 Submit = Callable[[object], Awaitable[None]]
 MAX_CONTACTS = 20_000  # cards kept for contacts still in the center (oldest dropped first)
 
@@ -165,9 +168,9 @@ class LiveCrm:
             self._routed(contact_id, queue, target, rule, context_id)
         return target, crm
 
-    def offer(self, agent_id: str, frame: dict[str, Any]) -> None:
+    def offer(self, agent_id: str, frame: Offer) -> None:
         """Send the offer ``frame`` to ``agent_id`` with its screen pop (see module doc)."""
-        offer_id = str(frame["offer_id"])
+        offer_id = frame.offer_id
         self._unsent[offer_id] = self._spawn(self._send_offer(agent_id, offer_id, frame))
 
     def withdrawn(self, offer_id: str) -> None:
@@ -218,20 +221,18 @@ class LiveCrm:
     def placeholder_pop(self, contact_id: str) -> dict[str, Any]:
         return build_screen_pop(unidentified_card(), contact_id=contact_id, now=self._now())
 
-    async def _send_offer(self, agent_id: str, offer_id: str, frame: dict[str, Any]) -> None:
-        contact_id = str(frame["contact_id"])
-        pop_task = asyncio.ensure_future(self.screen_pop(contact_id, frame.get("caller")))
+    async def _send_offer(self, agent_id: str, offer_id: str, frame: Offer) -> None:
+        contact_id = frame.contact_id
+        pop_task = asyncio.ensure_future(self.screen_pop(contact_id, frame.caller))
         try:  # cancelled: withdrawn before the frame went out, or the center stops
             done, _ = await asyncio.wait({pop_task}, timeout=self.config.lookup_budget_s)
             pop = _result(pop_task, contact_id) if done else None
             self._unsent.pop(offer_id, None)
             self._deliver(
                 agent_id,
-                {
-                    **frame,
-                    "screen_pop": pop or self.placeholder_pop(contact_id),
-                    "screen_pop_pending": not done,
-                },
+                msgspec.structs.replace(
+                    frame, screen_pop=pop or self.placeholder_pop(contact_id), screen_pop_pending=not done
+                ),
             )
             if done:
                 return
@@ -239,13 +240,7 @@ class LiveCrm:
             late_pop = _result(pop_task, contact_id)
             if late_pop is not None:
                 self._deliver(
-                    agent_id,
-                    {
-                        "type": "screen_pop",
-                        "contact_id": contact_id,
-                        "offer_id": offer_id,
-                        "screen_pop": late_pop,
-                    },
+                    agent_id, ScreenPop(contact_id=contact_id, offer_id=offer_id, screen_pop=late_pop)
                 )
         finally:
             pop_task.cancel()  # a no-op once it is done

@@ -27,12 +27,11 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-import msgspec
-
 from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
 from callcenter.config.hours import HoursTable
 from callcenter.config.model import CenterConfig
+from callcenter.core import desk_frames as df
 from callcenter.core.clock import Clock
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import IdGenerator
@@ -51,7 +50,7 @@ class LogBacklogged(m.AcdError):
 
 
 class DeskSink(Protocol):
-    def deliver(self, agent_id: str, frame: dict[str, Any]) -> None: ...
+    def deliver(self, agent_id: str, frame: df.DeskFrame) -> None: ...
 
 
 class ContactCrm(Protocol):
@@ -71,7 +70,7 @@ class ContactCrm(Protocol):
         head_start_s: float | None = None,
     ) -> tuple[str, dict[str, str]]: ...
 
-    def offer(self, agent_id: str, frame: dict[str, Any]) -> None: ...
+    def offer(self, agent_id: str, frame: df.Offer) -> None: ...
 
     def withdrawn(self, offer_id: str) -> None: ...
 
@@ -243,21 +242,30 @@ class Center:
             data = event.data
             self._desk(
                 event.agent_id,
-                {
-                    "type": "state",
-                    "state": data.get("state"),
-                    "reason": data.get("reason"),
-                    "since": event.at,
-                    "wrap_up_deadline": data.get("until"),
-                },
+                df.State(
+                    state=data.get("state"),
+                    reason=data.get("reason"),
+                    since=event.at,
+                    wrap_up_deadline=data.get("until"),
+                ),
             )
 
-    def _desk(self, agent_id: str, frame: dict[str, Any]) -> None:
+    def _desk(self, agent_id: str, frame: df.DeskFrame) -> None:
         if self.desks is not None:
             self.desks.deliver(agent_id, frame)
 
     def _offer(self, c: m.OfferContact) -> None:
-        frame = {"type": "offer", **msgspec.structs.asdict(c)}
+        frame = df.Offer(
+            offer_id=c.offer_id,
+            contact_id=c.contact_id,
+            agent_id=c.agent_id,
+            queue=c.queue,
+            channel=c.channel,
+            ring_deadline=c.ring_deadline,
+            trace=c.trace,
+            caller=c.caller,
+            attributes=dict(c.attributes),
+        )
         if self.crm is not None:
             self.crm.offer(c.agent_id, frame)  # sends it with the screen pop, within the budget
         else:
@@ -268,12 +276,7 @@ class Center:
             self.crm.withdrawn(c.offer_id)
         self._desk(
             c.agent_id,
-            {
-                "type": "offer_withdrawn",
-                "offer_id": c.offer_id,
-                "contact_id": c.contact_id,
-                "reason": c.reason,
-            },
+            df.OfferWithdrawn(offer_id=c.offer_id, contact_id=c.contact_id, reason=c.reason),
         )
 
     def _connected(self, c: m.ConnectContact) -> None:
@@ -283,13 +286,7 @@ class Center:
             self.handled_by.popitem(last=False)
         self._desk(
             c.agent_id,
-            {
-                "type": "contact",
-                "contact_id": c.contact_id,
-                "status": "connected",
-                "channel": c.channel,
-                "queue": c.queue,
-            },
+            df.Contact(contact_id=c.contact_id, status="connected", channel=c.channel, queue=c.queue),
         )
         self._to_endpoint(c)
 
@@ -298,7 +295,7 @@ class Center:
         if agent is not None:
             self._desk(
                 agent,
-                {"type": "contact", "contact_id": c.contact_id, "status": "wrap_up", "reason": c.reason},
+                df.Contact(contact_id=c.contact_id, status="wrap_up", reason=c.reason),
             )
         self._to_endpoint(c)
         self._endpoints.pop(c.contact_id, None)

@@ -43,6 +43,7 @@ from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
 from callcenter.config.model import CenterConfig
 from callcenter.core.clock import Clock
+from callcenter.core.desk_frames import DeskFrame
 from callcenter.core.errors import EngineError
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import RandomIds
@@ -154,7 +155,7 @@ class ClusterCenter(Center):
         if desks is not None and c.agent_id in desks.present():  # the screen pop is looked up once
             super()._offer(c)
 
-    def _desk(self, agent_id: str, frame: dict[str, Any]) -> None:
+    def _desk(self, agent_id: str, frame: DeskFrame) -> None:
         if self.relay.desks is not None:
             self.relay.desks.deliver(agent_id, frame)
 

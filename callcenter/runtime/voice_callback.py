@@ -37,6 +37,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from callcenter.acd import model as m
+from callcenter.core.desk_frames import Contact
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.bus import EventBus, Subscription
 from callcenter.runtime.center import Center
@@ -145,16 +146,8 @@ class CallbackDialling:
 
     def tell_desk(self, agent_id: str, contact_id: str, status: str, **details: Any) -> None:
         if self.center.desks is not None:
-            self.center.desks.deliver(
-                agent_id,
-                {
-                    "type": "contact",
-                    "contact_id": contact_id,
-                    "status": status,
-                    "channel": "callback",
-                    **details,
-                },
-            )
+            frame = Contact(contact_id=contact_id, status=status, channel="callback", **details)
+            self.center.desks.deliver(agent_id, frame)
 
     async def end_contact(self, contact_id: str, by: str, reason: str = "completed") -> None:
         try:

@@ -1,4 +1,5 @@
-"""Ordered, bounded delivery of JSON frames to one WebSocket.
+"""Ordered, bounded delivery of typed frames to one WebSocket (``core/ws_frames.py``:
+each is encoded by msgspec and sent as a JSON text frame).
 
 Each socket gets one writer task draining a queue, so frames arrive in the order they
 were sent even when the socket applies backpressure. A socket that falls 1,000 frames
@@ -12,11 +13,15 @@ import asyncio
 import contextlib
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from callcenter.core.frame_rate import CLOSE_FLOODING, FrameRate, Verdict, rate_limited_frame
+from callcenter.core.ws_frames import ServerFrame, encode_frame
 
-Frame = dict[str, Any]
+
+async def send_now(ws: web.WebSocketResponse, frame: ServerFrame) -> None:
+    """Send one frame straight away (before a socket has its ``WsSender``)."""
+    await ws.send_frame(encode_frame(frame), WSMsgType.TEXT)
 
 
 class WsSender:
@@ -24,10 +29,10 @@ class WsSender:
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
-        self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=1000)
+        self.queue: asyncio.Queue[ServerFrame | None] = asyncio.Queue(maxsize=1000)
         self.task = asyncio.create_task(self._write(), name="desk-writer")
 
-    def send(self, frame: Frame) -> None:
+    def send(self, frame: ServerFrame) -> None:
         if self.ws.closed:
             return
         if self.queue.full():  # a desk this far behind is broken; it will resume on reconnect
@@ -53,7 +58,7 @@ class WsSender:
     async def _write(self) -> None:
         while (frame := await self.queue.get()) is not None:
             try:
-                await self.ws.send_json(frame)
+                await send_now(self.ws, frame)
             except (ConnectionError, RuntimeError):
                 return
 

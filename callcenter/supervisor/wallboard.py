@@ -29,6 +29,7 @@ from callcenter.appkeys import CENTER, CONFIG
 from callcenter.auth.guard import read_json
 from callcenter.auth.web import Refused, json_error, require, session_of
 from callcenter.core.events import InteractionEvent
+from callcenter.core.ws_frames import ErrorFrame
 from callcenter.runtime.center import Center
 from callcenter.runtime.ws_sender import WsSender
 from callcenter.supervisor import listen
@@ -36,6 +37,15 @@ from callcenter.supervisor import live as live_metrics
 from callcenter.supervisor.listen import ListenIn
 from callcenter.supervisor.live import LIVE, LiveMetrics
 from callcenter.supervisor.metrics import Counts, figures
+from callcenter.supervisor.wallboard_frames import (
+    AgentRow,
+    Board,
+    Listening,
+    QueueRow,
+    Snapshot,
+    Thresholds,
+    Update,
+)
 
 STATIC = Path(__file__).with_name("static") / "wallboard"
 SUPERVISOR_ROLES = ("supervisor",)
@@ -58,7 +68,8 @@ class WallboardFeed:
 
     # Snapshots --------------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, frame: type[Board] = Snapshot) -> Board:
+        """What the board shows now, as a ``Snapshot`` (or an ``Update``) frame."""
         engine, now = self.center.engine, self.center.clock.now()
         by_queue, by_agent, total = self.live.today(now)
         queues = []
@@ -66,21 +77,21 @@ class WallboardFeed:
             snap = engine.queue_snapshot(q.name, now)
             f = figures(by_queue.get(q.name, _EMPTY))
             queues.append(
-                {
-                    "name": q.name,
-                    "waiting": snap.waiting,
-                    "longest_wait_s": snap.longest_wait_s,
-                    "ewt_s": snap.ewt_s,
-                    "agents": _agent_counts(snap.agents),
-                    "offered_today": f["offered"],
-                    "answered_today": f["answered"],
-                    "service_level": f["service_level"],
-                    "asa_s": f["asa_s"],
-                    "aht_s": f["aht_s"],
-                    "abandon_rate": f["abandon_rate"],
-                    "status": self._status(snap.waiting, snap.longest_wait_s, f["service_level"]),
-                    "today": f,
-                }
+                QueueRow(
+                    name=q.name,
+                    waiting=snap.waiting,
+                    longest_wait_s=snap.longest_wait_s,
+                    ewt_s=snap.ewt_s,
+                    agents=_agent_counts(snap.agents),
+                    offered_today=f["offered"],
+                    answered_today=f["answered"],
+                    service_level=f["service_level"],
+                    asa_s=f["asa_s"],
+                    aht_s=f["aht_s"],
+                    abandon_rate=f["abandon_rate"],
+                    status=self._status(snap.waiting, snap.longest_wait_s, f["service_level"]),
+                    today=f,
+                )
             )
         agents = []
         for a in sorted(engine.agents.values(), key=lambda a: a.agent_id):
@@ -88,38 +99,38 @@ class WallboardFeed:
             contact_id = next(iter(a.contacts), None)
             contact = engine.contacts.get(contact_id) if contact_id else None
             agents.append(
-                {
-                    "agent_id": a.agent_id,
-                    "name": a.name,
-                    "state": a.state.value,
-                    "reason": a.reason,
-                    "since": a.since,
-                    "contact_id": contact_id,
-                    "channel": contact.channel if contact is not None else None,
-                    "skills": dict(a.skills),
-                    "handled_today": f["handled"],
-                    "occupancy_today": f["occupancy"],
-                }
+                AgentRow(
+                    agent_id=a.agent_id,
+                    name=a.name,
+                    state=a.state.value,
+                    reason=a.reason,
+                    since=a.since,
+                    contact_id=contact_id,
+                    channel=contact.channel if contact is not None else None,
+                    skills=dict(a.skills),
+                    handled_today=f["handled"],
+                    occupancy_today=f["occupancy"],
+                )
             )
-        return {
-            "center": self.center.config.server.name,
-            "server_time": now,
-            "queues": queues,
-            "agents": agents,
-            "today": figures(total),
-            "series": list(self.live.series),
-            "thresholds": {
-                "warn_waiting": self.cfg.warn_waiting,
-                "trouble_waiting": self.cfg.trouble_waiting,
-                "trouble_service_level": self.cfg.trouble_service_level,
-            },
-            "reasons": list(self.center.config.desk.not_ready_reasons),
-            "skills": [s.name for s in self.center.config.skills],
-            "listening": [
-                {"listen_id": x.listen_id, "contact_id": x.contact_id, "agent_id": x.agent_id, "by": x.by}
+        return frame(
+            center=self.center.config.server.name,
+            server_time=now,
+            queues=queues,
+            agents=agents,
+            today=figures(total),
+            series=list(self.live.series),
+            thresholds=Thresholds(
+                warn_waiting=self.cfg.warn_waiting,
+                trouble_waiting=self.cfg.trouble_waiting,
+                trouble_service_level=self.cfg.trouble_service_level,
+            ),
+            reasons=list(self.center.config.desk.not_ready_reasons),
+            skills=[s.name for s in self.center.config.skills],
+            listening=[
+                Listening(listen_id=x.listen_id, contact_id=x.contact_id, agent_id=x.agent_id, by=x.by)
                 for x in (self.listen.listens.values() if self.listen is not None else ())
             ],
-        }
+        )
 
     def _status(self, waiting: int, longest: float, sl: float | None) -> str:
         c = self.cfg
@@ -144,7 +155,7 @@ class WallboardFeed:
             moved = (self.live.fold.applied, last_point, listens)
             if moved != self.pushed_at and self.subscribers:
                 self.pushed_at = moved
-                frame = {"type": "update", **self.snapshot()}
+                frame = self.snapshot(Update)
                 for sender in tuple(self.subscribers):
                     sender.send(frame)
 
@@ -203,18 +214,17 @@ async def supervisor_socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     feed = request.app[FEED]
     sender = WsSender(ws)
-    sender.send({"type": "snapshot", **feed.snapshot()})
+    sender.send(feed.snapshot())
     feed.subscribers.add(sender)
     rate = limits.frame_rate()
     try:
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and await sender.admit(rate):
                 sender.send(
-                    {
-                        "type": "error",
-                        "code": "read_only",
-                        "message": "the wallboard feed takes no messages; use the API for actions",
-                    }
+                    ErrorFrame(
+                        code="read_only",
+                        message="the wallboard feed takes no messages; use the API for actions",
+                    )
                 )
     finally:
         feed.subscribers.discard(sender)

@@ -14,6 +14,7 @@ from aiohttp import WSMsgType, web
 
 from callcenter.agent_desk.hub import DeskHub
 from callcenter.agent_desk.protocol import Accept, SetState
+from callcenter.core import desk_frames as df
 from callcenter.core.errors import EngineError
 
 
@@ -26,14 +27,27 @@ class Center:
         self.messages: list[tuple[str, Any]] = []
         self.gone: list[str] = []
 
-    async def on_message(self, agent: str, message: Any) -> dict[str, Any] | None:
+    async def on_message(self, agent: str, message: Any) -> df.Ack | None:
         if isinstance(message, Accept) and message.offer_id == "o-other":
             raise NotYourOffer("offer o-other is not yours")
         self.messages.append((agent, message))
-        return {"state": "AVAILABLE"} if isinstance(message, SetState) else None
+        return df.Ack(state="AVAILABLE") if isinstance(message, SetState) else None
 
-    def snapshot(self, agent: str) -> dict[str, Any]:
-        return {"agent": agent, "state": "NOT_READY", "offers": [], "contacts": []}
+    def snapshot(self, agent: str) -> df.Welcome:
+        return df.Welcome(
+            agent=df.AgentInfo(username=agent, name=agent.title()),
+            state="NOT_READY",
+            reason=None,
+            since=0.0,
+            server_time=0.0,
+            offers=[],
+            contacts=[],
+            reasons=["break"],
+            dispositions=[],
+            queues=[],
+            agents=[],
+            audio=df.AudioInfo(webrtc=False, ice_servers=[], connected=False),
+        )
 
 
 @pytest.fixture
@@ -61,7 +75,7 @@ async def connect(client, agent: str = "alice"):  # type: ignore[no-untyped-def]
     ws = await client.ws_connect(f"/ws/desk/{agent}")
     await ws.send_json({"type": "hello", "protocol": 1})
     welcome = await ws.receive_json(timeout=5)
-    assert welcome["type"] == "welcome" and welcome["agent"] == agent
+    assert welcome["type"] == "welcome" and welcome["agent"]["username"] == agent
     return ws
 
 
@@ -127,9 +141,10 @@ async def test_frames_arrive_in_order_on_every_open_desk(desk) -> None:  # type:
     client, hub, _ = desk
     first, second = await connect(client), await connect(client)
     for i in range(50):
-        hub.deliver("alice", {"type": "tick", "n": i})
+        hub.deliver("alice", df.Typing(contact_id=f"c-{i}"))
     for ws in (first, second):
-        assert [(await ws.receive_json(timeout=5))["n"] for _ in range(50)] == list(range(50))
+        got = [(await ws.receive_json(timeout=5))["contact_id"] for _ in range(50)]
+        assert got == [f"c-{i}" for i in range(50)]
 
 
 async def test_reconnect_within_grace_resumes_with_missed_frames(desk) -> None:  # type: ignore[no-untyped-def]
@@ -137,7 +152,7 @@ async def test_reconnect_within_grace_resumes_with_missed_frames(desk) -> None: 
     ws = await connect(client)
     await ws.close()
     await asyncio.sleep(0.05)
-    hub.deliver("alice", {"type": "offer", "offer_id": "o-2"})
+    hub.deliver("alice", df.OfferWithdrawn(offer_id="o-2", contact_id="c-2", reason="timed_out"))
     ws = await connect(client)  # welcome first, then what was missed
     assert (await ws.receive_json(timeout=5))["offer_id"] == "o-2"
     await asyncio.sleep(0.5)

@@ -14,6 +14,7 @@ import pytest
 from aiohttp import ClientWebSocketResponse, web
 from aiohttp.test_utils import TestClient
 
+from callcenter.chat.protocol import Option, Prompt, Queued
 from callcenter.chat.sessions import ChatSession, ChatSessions
 
 
@@ -23,20 +24,15 @@ class Backend:
 
     async def started(self, session: ChatSession) -> None:
         self.calls.append(("started", session.name))
-        session.send(
-            {
-                "type": "prompt",
-                "text": "Hello! What is it about?",
-                "options": [{"key": "1", "label": "Cards"}, {"key": "2", "label": "Other"}],
-            }
-        )
+        options = [Option(key="1", label="Cards"), Option(key="2", label="Other")]
+        session.send(Prompt(text="Hello! What is it about?", options=options))
 
     async def text(self, session: ChatSession, text: str) -> None:
         self.calls.append(("text", text))
 
     async def choose(self, session: ChatSession, key: str) -> None:
         self.calls.append(("choose", key))
-        session.send({"type": "queued", "position": 1, "ewt_s": 30})
+        session.send(Queued(position=1, ewt_s=30))
 
     def typing(self, session: ChatSession) -> None:
         self.calls.append(("typing", None))

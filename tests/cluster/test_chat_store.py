@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 from redis.asyncio import Redis
 
-from callcenter.chat.protocol import Start
+from callcenter.chat.protocol import Message, Prompt, Session, Start
 from callcenter.chat.sessions import MAX_HISTORY, ChatSession
 from callcenter.runtime.cluster import ClusterCenter
 from callcenter.runtime.cluster_chat import RedisChatStore
@@ -39,8 +39,8 @@ async def test_a_session_is_stored_as_it_changes_and_loads_elsewhere(
     session.store = chats
     chats.saved(session)
     for n in range(MAX_HISTORY + 50):
-        session.send({"type": "message", "from": "agent", "text": f"line {n}"})
-    session.send({"type": "typing"})  # not part of the conversation: not kept
+        session.send(Message(from_="agent", name="Bob", text=f"line {n}", at=1000.0 + n))
+    session.send(Session(contact_id="c-1", token=session.token, resumed=True))  # not kept for replay
     session.queued = True
     await chats.flushed()
 
@@ -71,7 +71,7 @@ async def test_a_chat_not_yet_queued_is_not_claimed(store: tuple[RedisChatStore,
     session = ChatSession("c-2", Start(phone="+4930123"))
     session.store = chats
     chats.saved(session)
-    session.send({"type": "prompt", "text": "Welcome", "options": []})
+    session.send(Prompt(text="Welcome", options=[]))
     await chats.flushed()
     loaded = await chats.load(session.token)
     assert loaded is not None and not loaded.queued and loaded.phone == "+4930123"

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.acd import model as m
 from callcenter.config.model import CenterConfig, PriorityRule, QueueConfig
 from callcenter.core.clock import VirtualClock
+from callcenter.core.desk_frames import DeskFrame
 from callcenter.core.events import StoredEvent
 from callcenter.core.ids import SequentialIds
 from callcenter.crm_link.config import CrmConfig, CrmRouteRule
@@ -77,9 +79,10 @@ class Desks:
         self.frames: list[tuple[str, dict[str, Any]]] = []
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
 
-    def deliver(self, agent_id: str, frame: dict[str, Any]) -> None:
-        self.frames.append((agent_id, frame))
-        self._queue.put_nowait((agent_id, frame))
+    def deliver(self, agent_id: str, frame: DeskFrame) -> None:
+        wire = msgspec.to_builtins(frame)  # as the desk reads it
+        self.frames.append((agent_id, wire))
+        self._queue.put_nowait((agent_id, wire))
 
     async def next(self, type_: str) -> dict[str, Any]:
         while True:

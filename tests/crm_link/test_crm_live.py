@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.config.loader import check_config
+from callcenter.core.desk_frames import DeskFrame, Offer
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import SequentialIds
 from callcenter.crm_link.config import CrmConfig, CrmRouteRule
@@ -58,6 +60,9 @@ class Desk:
         self.events: list[InteractionEvent] = []
         self.frames: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
 
+    def deliver(self, agent: str, frame: DeskFrame) -> None:
+        self.frames.put_nowait((agent, msgspec.to_builtins(frame)))  # as the desk reads it
+
     async def next(self) -> dict[str, Any]:
         agent, frame = await asyncio.wait_for(self.frames.get(), 5)
         assert agent == "alice"
@@ -70,20 +75,22 @@ class Desk:
 def live(store: SqlCrmStore, directory: Any, desk: Desk, **config: Any) -> LiveCrm:
     settings: dict[str, Any] = {"lookup_budget_ms": BUDGET_MS, "route_rules": [COMPLAINTS], **config}
     crm = LiveCrm(store, directory, CrmConfig(default_country_code="+972", **settings), now=lambda: NOW)
-    crm.bind(record=desk.events.append, deliver=lambda agent, frame: desk.frames.put_nowait((agent, frame)))
+    crm.bind(record=desk.events.append, deliver=desk.deliver)
     return crm
 
 
-def offer_frame(contact_id: str, caller: str | None = "050-123 4567") -> dict[str, Any]:
-    return {
-        "type": "offer",
-        "offer_id": f"o-{contact_id}",
-        "contact_id": contact_id,
-        "agent_id": "alice",
-        "queue": "general",
-        "caller": caller,
-        "attributes": {},
-    }
+def offer_frame(contact_id: str, caller: str | None = "050-123 4567") -> Offer:
+    return Offer(
+        offer_id=f"o-{contact_id}",
+        contact_id=contact_id,
+        agent_id="alice",
+        queue="general",
+        channel="voice",
+        ring_deadline=NOW + 20,
+        trace="",
+        caller=caller,
+        attributes={},
+    )
 
 
 async def add_noa(store: SqlCrmStore) -> str:

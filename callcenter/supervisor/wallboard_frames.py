@@ -1,0 +1,81 @@
+"""The frames of the wallboard feed (``/ws/supervisor``): a ``snapshot`` on connect, then
+``update``s with the same fields; the feed takes no frames (each gets an ``error``,
+``read_only``). Figures (``today``) are the dicts of ``supervisor/cells.figures``, the same
+as the reports API's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from callcenter.core.ws_frames import ErrorFrame, ServerFrame
+
+
+class QueueRow(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    waiting: int
+    longest_wait_s: float
+    ewt_s: float | None
+    agents: dict[str, int]  # agents by state (ringing ones counted as on_contact)
+    offered_today: int
+    answered_today: int
+    service_level: float | None
+    asa_s: float | None
+    aht_s: float | None
+    abandon_rate: float | None
+    status: str  # "", "warning" or "trouble"
+    today: dict[str, Any]
+
+
+class AgentRow(msgspec.Struct, frozen=True, kw_only=True):
+    agent_id: str
+    name: str
+    state: str
+    reason: str | None
+    since: float
+    contact_id: str | None
+    channel: str | None
+    skills: dict[str, int]
+    handled_today: int
+    occupancy_today: float | None
+
+
+class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
+    warn_waiting: int
+    trouble_waiting: int
+    trouble_service_level: float
+
+
+class Listening(msgspec.Struct, frozen=True, kw_only=True):
+    listen_id: str
+    contact_id: str
+    agent_id: str | None
+    by: str
+
+
+class Board(ServerFrame, kw_only=True, frozen=True):
+    """What a wallboard shows; sent as ``Snapshot`` or ``Update``."""
+
+    center: str
+    server_time: float
+    queues: list[QueueRow]
+    agents: list[AgentRow]
+    today: dict[str, Any]
+    series: list[dict[str, Any]]
+    thresholds: Thresholds
+    reasons: list[str]
+    skills: list[str]
+    listening: list[Listening]
+
+
+class Snapshot(Board, tag="snapshot", frozen=True):
+    pass
+
+
+class Update(Board, tag="update", frozen=True):
+    pass
+
+
+WallboardFrame = Snapshot | Update | ErrorFrame
