@@ -63,7 +63,8 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     """One route of the API: what it does, who may call it, what goes in and comes out.
     Path parameters (``{customer_id}``) are described as text unless ``params`` names them.
     ``body``/``response`` are msgspec types; ``body_media``/``response_media`` other than
-    JSON are plain text (a CSV upload, Prometheus text). ``errors``: status -> why."""
+    JSON are plain text (a CSV upload, Prometheus text). ``errors``: status -> why (the
+    body is ``Error``); ``also``: status -> why, answered with a ``response`` body."""
 
     method: str
     path: str
@@ -78,6 +79,7 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     status: int = 200
     response_media: tuple[str, ...] = (JSON,)
     errors: dict[int, str] = {}
+    also: dict[int, str] = {}  # other statuses that answer with ``response`` too
 
 
 class ApiRoutes:
@@ -257,6 +259,8 @@ def _operation(op: Operation, schema_of: dict[str, Any]) -> dict[str, Any]:
             for media in op.response_media
         }
     out["responses"][str(op.status)] = ok
+    for status, why in op.also.items():
+        out["responses"][str(status)] = {**ok, "description": why}
     errors = dict(op.errors)
     if op.body is not None or op.params:
         errors.setdefault(400, "bad input; the error names the field")
