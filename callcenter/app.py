@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-
 from aiohttp import web
 
 from callcenter import __version__

@@ -22,7 +22,7 @@ from callcenter.auth import users
 from callcenter.auth.bodies import NewPassword, NewUser, Ok, OneUser, UserChange, UserList
 from callcenter.auth.guard import Refused, api_route, encode, read_body, require_role
 from callcenter.auth.store import Principal
-from callcenter.core.api import Operation
+from callcenter.core.api import Operation, Who
 from callcenter.core.events import InteractionEvent
 
 BASE = "/api/v1/auth/users"
@@ -106,7 +106,7 @@ async def reset_password(request: web.Request, principal: Principal) -> web.Resp
     return encode(Ok())
 
 
-ADMIN = ("admin",)
+ADMIN: tuple[Who, ...] = ("admin",)
 _NO_USER = {404: "no such user"}
 ROUTES = (
     (

@@ -186,7 +186,10 @@ async def read_body(request: web.Request, kind: type[B], limit: int | None = Non
 def encode(value: Any, status: int = 200, **headers: str) -> web.Response:
     """A JSON response of a struct (or anything msgspec encodes)."""
     return web.Response(
-        body=msgspec.json.encode(value), status=status, content_type="application/json", headers=headers or None
+        body=msgspec.json.encode(value),
+        status=status,
+        content_type="application/json",
+        headers=headers or None,
     )
 
 

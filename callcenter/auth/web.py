@@ -24,22 +24,22 @@ from aiohttp import web
 
 from callcenter.appkeys import CLOCK, CONFIG, DB, LOG
 from callcenter.auth import admin
+from callcenter.auth.bodies import LoginIn, Me, Ok, Session
 from callcenter.auth.guard import (
     COOKIE,
     Refused,
+    api_route,
     auth_middleware,
     authenticate_request,
     check_role,
-    ensure_owner,
-    api_route,
     encode,
+    ensure_owner,
     json_error,
     read_body,
     require,
     require_role,
     session_of,
 )
-from callcenter.auth.bodies import LoginIn, Me, Ok, Session
 from callcenter.auth.store import MAX_S, Principal, check_password, create_session, revoke_session, seed_users
 from callcenter.auth.throttle import LoginThrottle
 from callcenter.core.api import Operation, Who

@@ -39,7 +39,7 @@ _SESSION_ROLES = ("agent", "supervisor", "admin")
 class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True):
     status: int
     message: str
-    field: str | None | msgspec.UnsetType = msgspec.UNSET  # the part of the request at fault
+    field: str | msgspec.UnsetType | None = msgspec.UNSET  # the part of the request at fault
 
 
 class Error(msgspec.Struct, frozen=True, kw_only=True):

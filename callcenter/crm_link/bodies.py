@@ -87,11 +87,11 @@ class CustomerPatch(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
     name: Name | UnsetType = UNSET
     account_number: Account | UnsetType = UNSET
-    first_name: Name | None | UnsetType = UNSET
-    language: Language | None | UnsetType = UNSET
-    tier: Tier | None | UnsetType = UNSET
-    phones: Texts | str | None | UnsetType = UNSET
-    emails: Texts | str | None | UnsetType = UNSET
+    first_name: Name | UnsetType | None = UNSET
+    language: Language | UnsetType | None = UNSET
+    tier: Tier | UnsetType | None = UNSET
+    phones: Texts | str | UnsetType | None = UNSET
+    emails: Texts | str | UnsetType | None = UNSET
 
 
 class TicketIn(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -109,9 +109,9 @@ class TicketPatch(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     kind: TicketKind | UnsetType = UNSET
     subject: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
     status: TicketStatus | UnsetType = UNSET
-    owner: Annotated[str, Meta(max_length=64)] | None | UnsetType = UNSET
+    owner: Annotated[str, Meta(max_length=64)] | UnsetType | None = UNSET
     due_at: When | UnsetType = UNSET
-    contact_ids: Annotated[list[str], Meta(max_length=100)] | None | UnsetType = UNSET
+    contact_ids: Annotated[list[str], Meta(max_length=100)] | UnsetType | None = UNSET
     add_contact_id: str | UnsetType = UNSET
 
 
@@ -123,7 +123,9 @@ def customer_values(
 ) -> tuple[dict[str, Any], list[str] | None, list[str] | None]:
     """Column values for ``customers`` (only the fields sent when ``partial``), plus the
     normalized, deduplicated phones and e-mails (None when a partial body leaves them)."""
-    given = crm_convert(body, CustomerPatch if partial else CustomerIn)
+    given: CustomerIn | CustomerPatch = (
+        crm_convert(body, CustomerPatch) if partial else crm_convert(body, CustomerIn)
+    )
     values: dict[str, Any] = {}
     for key, required in (("name", True), ("first_name", False), ("account_number", True), ("tier", False)):
         value = getattr(given, key)
@@ -158,7 +160,7 @@ def _points(value: Any, field: str, normalize: Any) -> list[str] | None:
 def ticket_values(body: Any, *, partial: bool = False) -> dict[str, Any]:
     """Column values for ``tickets`` from an API body (only the fields sent when
     ``partial``; ``add_contact_id`` is left to the caller)."""
-    given = crm_convert(body, TicketPatch if partial else TicketIn)
+    given: TicketIn | TicketPatch = crm_convert(body, TicketPatch) if partial else crm_convert(body, TicketIn)
     values: dict[str, Any] = {}
     for key in ("kind", "status", "subject", "owner", "due_at", "contact_ids"):
         value = getattr(given, key)
@@ -257,7 +259,7 @@ class Customer(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     repeat_contact: Annotated[bool, Meta(description="another contact within the repeat window")]
     source: Literal["local", "external", "placeholder"]
     created_at: float | UnsetType = UNSET
-    manual_tier: str | None | UnsetType = UNSET
+    manual_tier: str | UnsetType | None = UNSET
 
 
 class CustomerRow(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -31,7 +31,7 @@ from msgspec import Meta
 
 from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_DIRECTORY, CRM_STORE, DB, LOG
 from callcenter.auth.guard import api_route, encode, json_error, read_json, require, unavailable
-from callcenter.core.api import Operation, Param
+from callcenter.core.api import Operation, Param, Who
 from callcenter.core.client_json import instant_in_range
 from callcenter.crm_link.bodies import (
     ContactHistory,
@@ -200,7 +200,7 @@ def _float(request: web.Request, name: str) -> float | None:
 
 # Routes: each handler with its description -------------------------------------------
 
-WHO = ("agent",)  # agents, supervisors and admins
+WHO: tuple[Who, ...] = ("agent",)  # agents, supervisors and admins
 _LIMIT = Annotated[int, Meta(ge=1, le=500)]
 _UNKNOWN_CUSTOMER = {404: "no such customer"}
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_750_000_000.0
 DESCRIBED = re.compile(r"^/api/v1(/|$)|^/metrics$")
 _ROW = re.compile(r"^\|\s*(GET|POST|PUT|PATCH|DELETE)\s*\|\s*`([^`]+)`\s*\|\s*([^|]+?)\s*\|$")
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[Any, Any]
 
 
 @pytest.fixture
@@ -99,16 +99,65 @@ async def _login(client: Client, user: str) -> dict[str, str]:
     ("user", "method", "path", "body", "field", "words"),
     [
         ("alice", "POST", "/api/v1/customers", {"name": 5, "account_number": "A-1"}, "name", "must be text"),
-        ("alice", "POST", "/api/v1/customers", {"name": "N", "account_number": "A 1"}, "account_number", "letters"),
-        ("alice", "POST", "/api/v1/customers", {"name": "N", "account_number": "A-1", "vip": 1}, "vip", "known:"),
+        (
+            "alice",
+            "POST",
+            "/api/v1/customers",
+            {"name": "N", "account_number": "A 1"},
+            "account_number",
+            "letters",
+        ),
+        (
+            "alice",
+            "POST",
+            "/api/v1/customers",
+            {"name": "N", "account_number": "A-1", "vip": 1},
+            "vip",
+            "known:",
+        ),
         ("alice", "PATCH", "/api/v1/tickets/t-1", {"status": "solved"}, "status", "open, pending, closed"),
         ("alice", "PATCH", "/api/v1/customers/c-1", {"phones": ["x", 5]}, "phones[1]", "must be text"),
-        ("admin", "POST", "/api/v1/auth/users", {"username": "zed", "password": "long enough", "chat_capacity": 99}, "chat_capacity", "at most 20"),
-        ("admin", "PUT", "/api/v1/auth/users/alice/password", {"password": "short"}, "password", "at least 8"),
-        ("sam", "POST", "/api/v1/supervisor/contacts/c-1/priority", {"priority_class": 12}, "priority_class", "at most 9"),
-        ("sam", "POST", "/api/v1/supervisor/agents/alice/state", {"state": "asleep"}, "state", "ready, not_ready"),
+        (
+            "admin",
+            "POST",
+            "/api/v1/auth/users",
+            {"username": "zed", "password": "long enough", "chat_capacity": 99},
+            "chat_capacity",
+            "at most 20",
+        ),
+        (
+            "admin",
+            "PUT",
+            "/api/v1/auth/users/alice/password",
+            {"password": "short"},
+            "password",
+            "at least 8",
+        ),
+        (
+            "sam",
+            "POST",
+            "/api/v1/supervisor/contacts/c-1/priority",
+            {"priority_class": 12},
+            "priority_class",
+            "at most 9",
+        ),
+        (
+            "sam",
+            "POST",
+            "/api/v1/supervisor/agents/alice/state",
+            {"state": "asleep"},
+            "state",
+            "ready, not_ready",
+        ),
         ("sam", "POST", "/api/v1/supervisor/contacts/c-1/move", {}, "to_queue", "required"),
-        ("anyone", "POST", "/api/v1/auth/login", {"username": "a", "password": "b", "remember": True}, "remember", "unknown"),
+        (
+            "anyone",
+            "POST",
+            "/api/v1/auth/login",
+            {"username": "a", "password": "b", "remember": True},
+            "remember",
+            "unknown",
+        ),
     ],
 )
 async def test_a_body_that_breaks_its_schema_is_a_400_naming_the_field(

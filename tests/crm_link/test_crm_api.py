@@ -165,10 +165,18 @@ async def test_the_servers_openapi_document_has_the_crm_routes(client: TestClien
     assert response.status == 200
     doc = await response.json()
     assert doc["openapi"] == "3.1.0" and doc["info"]["version"]
-    crm = {(path, method) for path, ops in doc["paths"].items() for method, op in ops.items() if op["tags"] == ["crm"]}
+    crm = {
+        (path, method)
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if op["tags"] == ["crm"]
+    }
     assert crm == {(op.path, op.method.lower()) for op, _ in crm_web.ROUTES}
     new_customer = doc["components"]["schemas"]["CustomerIn"]
-    assert new_customer["additionalProperties"] is False and set(new_customer["required"]) == {"name", "account_number"}
+    assert new_customer["additionalProperties"] is False and set(new_customer["required"]) == {
+        "name",
+        "account_number",
+    }
     assert new_customer["properties"]["name"]["maxLength"] == 128
 
 
