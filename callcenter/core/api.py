@@ -149,6 +149,8 @@ def explain(error: str, kind: Any = None) -> tuple[str, str]:
         return field, f"{name} must be {wanted}, not {_NAMES.get(found[2], found[2])}{hint}"
     if found := re.match(r"Expected `(str|array|object)` of length (<=|>=) (\d+)", text):
         unit = {"str": "characters", "array": "items", "object": "entries"}[found[1]]
+        if found[2] == ">=" and found[3] == "1":
+            return field, f"{name} must not be empty{hint}"
         bound = "at most" if found[2] == "<=" else "at least"
         return field, f"{name} must have {bound} {found[3]} {unit}{hint}"
     if found := re.match(r"Expected `(int|float)` (<=|>=|<|>) (\S+)", text):
