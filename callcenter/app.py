@@ -11,16 +11,20 @@ import asyncio
 import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from callcenter import __version__
 from callcenter.agent_desk import routes as desk_routes
 from callcenter.appkeys import BUS, CENTER, CHAT_RESUME, CLOCK, CONFIG, DB, HELD_CHATS, LOG, OPENAPI
 from callcenter.auth import web as auth_web
-from callcenter.auth.guard import json_error
+from callcenter.auth.guard import api_route, encode, json_error
 from callcenter.chat import routes as chat_routes
 from callcenter.config.model import CenterConfig
+from callcenter.core.api import ApiRoutes, Operation
 from callcenter.core.client_json import clean_text
 from callcenter.core.clock import Clock, SystemClock
 from callcenter.core.events import InteractionEvent
@@ -51,7 +55,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     """Build the application; resources open when it starts and close when it stops."""
     app = web.Application(middlewares=[json_errors, url_checks], client_max_size=1024**2)
     app[CONFIG] = config
-    app[OPENAPI] = {"paths": {}, "schemas": {}}  # web modules add their routes' description
+    app[OPENAPI] = ApiRoutes()  # api_route adds each /api/v1 route's description
     if clock is not None:
         app[CLOCK] = clock
     bus: Context = bus_ctx
@@ -79,8 +83,9 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     voice_app.install(app)  # calls: SIP, AudioSocket, /media-stream -> IVR, queue, agent legs
     app.on_shutdown.append(close_client_sockets)  # after the calls' own shutdown hook
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/api/v1/version", version)
-    app.router.add_get("/api/v1/openapi.json", openapi)
+    api_route(app, VERSION, version)
+    api_route(app, OPENAPI_DOC, openapi)
+    app.router.add_get("/api/docs", api_docs)
     app.router.add_get("/", index)
     return app
 
@@ -222,23 +227,48 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ok else 503)
 
 
-async def openapi(request: web.Request) -> web.Response:
-    """The OpenAPI 3.1 document of /api/v1, from what the web modules registered."""
-    doc = request.app[OPENAPI]
-    return web.json_response(
-        {
-            "openapi": "3.1.0",
-            "info": {"title": f"callcenter: {request.app[CONFIG].server.name}", "version": __version__},
-            "paths": dict(sorted(doc["paths"].items())),
-            "components": {"schemas": dict(sorted(doc["schemas"].items()))},
-        }
-    )
+class Version(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    version: str
+    api: str
+    schema: str | None
 
 
 async def version(request: web.Request) -> web.Response:
-    return web.json_response(
-        {"name": "callcenter", "version": __version__, "api": "v1", "schema": migrate.head_revision()}
-    )
+    return encode(Version(name="callcenter", version=__version__, api="v1", schema=migrate.head_revision()))
+
+
+VERSION = Operation(
+    method="GET",
+    path="/api/v1/version",
+    summary="The server's version, API version and database schema",
+    tag="server",
+    who=("anyone",),
+    response=Version,
+)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document of /api/v1, generated from the routes' declarations."""
+    title = f"callcenter: {request.app[CONFIG].server.name}"
+    return web.json_response(request.app[OPENAPI].document(title=title, version=__version__))
+
+
+OPENAPI_DOC = Operation(
+    method="GET",
+    path="/api/v1/openapi.json",
+    summary="This document (OpenAPI 3.1); browse it at /api/docs",
+    tag="server",
+    who=("anyone",),
+    response=dict[str, Any],
+)
+API_DOCS_PAGE = Path(__file__).with_name("static") / "api-docs.html"
+
+
+async def api_docs(request: web.Request) -> web.FileResponse:
+    """The OpenAPI document as a page: self-contained HTML and script, nothing fetched
+    from elsewhere."""
+    return web.FileResponse(API_DOCS_PAGE, headers={"Cache-Control": "no-cache"})
 
 
 async def index(request: web.Request) -> web.Response:
@@ -255,6 +285,8 @@ a{{color:#1f5fbf}} li{{margin:6px 0}} code{{background:#eef2f6;padding:1px 5px;b
 <li><a href="/desk">Agent desk</a>: answer calls and chats (log in as an agent)</li>
 <li><a href="/wallboard">Wallboard</a>: queues and agents live (log in as a supervisor)</li>
 <li><a href="/chat">Customer chat</a>: what a customer sees on your website</li>
+<li><a href="/api/docs">API reference</a>: every <code>/api/v1</code> route, who may call it,
+what it takes and answers (<a href="/api/v1/openapi.json">OpenAPI 3.1</a>)</li>
 <li><a href="/healthz">Health</a> · <a href="/api/v1/version">API version</a></li>
 </ul>
 <p>The demo configuration has agents <code>alice</code>, <code>bob</code>, <code>carol</code>,

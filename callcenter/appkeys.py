@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.config.model import CenterConfig
+from callcenter.core.api import ApiRoutes
 from callcenter.core.clock import Clock
 from callcenter.crm_link.ports import CrmDirectory
 from callcenter.crm_link.store import SqlCrmStore
@@ -47,6 +48,6 @@ IVR_RUNNER = web.AppKey("ivr_runner", IvrRunner)
 # Agents' audio legs (``runtime/voice_legs.py``): the desk's WebRTC leg or an agent's phone
 # registers here; the voice bridge claims it when a call is connected to that agent.
 AGENT_LEGS = web.AppKey("agent_legs", AgentLegs)
-# The OpenAPI document of ``/api/v1`` (``GET /api/v1/openapi.json``): ``{"paths": {...},
-# "schemas": {...}}`` that app.py creates and each web module's ``install`` adds to.
-OPENAPI = web.AppKey("openapi", dict)
+# The operations of ``/api/v1`` (``core.api``), described at ``GET /api/v1/openapi.json``:
+# app.py creates it and ``auth.guard.api_route`` adds each route's description.
+OPENAPI = web.AppKey("openapi", ApiRoutes)

@@ -30,12 +30,14 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import msgspec
 from aiohttp import web
 from yarl import URL
 
-from callcenter.appkeys import CLOCK, CONFIG, DB
+from callcenter.appkeys import CLOCK, CONFIG, DB, OPENAPI
 from callcenter.auth.store import Principal, session_user
 from callcenter.config.model import LimitsConfig
+from callcenter.core.api import Operation, convert_body
 from callcenter.core.client_json import InputRefused, decode_json
 
 COOKIE = "cc_session"
@@ -45,6 +47,8 @@ OPEN_POSTS = frozenset({"/api/v1/auth/login"})  # the one unsafe route that need
 SESSION = web.RequestKey("auth_session", object)  # tuple[Principal, str] | None, looked up once
 
 R = TypeVar("R", bound=web.StreamResponse)
+B = TypeVar("B")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Guarded = Callable[[web.Request, Principal], Awaitable[R]]
 
 
@@ -167,6 +171,37 @@ async def read_json(request: web.Request, limit: int | None = None) -> dict[str,
     if not isinstance(body, dict):
         raise Refused(400, "the body must be a JSON object", "body")
     return body
+
+
+async def read_body(request: web.Request, kind: type[B], limit: int | None = None) -> B:
+    """The body as the struct ``kind``: read as ``read_json`` does, then converted by
+    ``core.api.convert_body`` (unknown fields, wrong types, broken constraints: 400 naming
+    the field)."""
+    try:
+        return convert_body(await read_json(request, limit), kind)
+    except InputRefused as exc:
+        raise Refused(exc.status, exc.message, exc.field) from None
+
+
+def encode(value: Any, status: int = 200, **headers: str) -> web.Response:
+    """A JSON response of a struct (or anything msgspec encodes)."""
+    return web.Response(
+        body=msgspec.json.encode(value),
+        status=status,
+        content_type="application/json",
+        headers=headers or None,
+    )
+
+
+# Routes ------------------------------------------------------------------------------
+
+
+def api_route(app: web.Application, operation: Operation, handler: Handler) -> None:
+    """Register ``handler`` for ``operation`` and describe it in the app's OpenAPI
+    document: the one way an ``/api/v1`` route is added."""
+    app.router.add_route(operation.method, operation.path, handler)
+    if OPENAPI in app:
+        app[OPENAPI].add(operation)
 
 
 # Middleware --------------------------------------------------------------------------

@@ -19,25 +19,30 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, CONFIG, DB, LOG
 from callcenter.auth import admin
+from callcenter.auth.bodies import LoginIn, Me, Ok, Session
 from callcenter.auth.guard import (
     COOKIE,
     Refused,
+    api_route,
     auth_middleware,
     authenticate_request,
     check_role,
+    encode,
     ensure_owner,
     json_error,
-    read_json,
+    read_body,
     require,
     require_role,
     session_of,
 )
 from callcenter.auth.store import MAX_S, Principal, check_password, create_session, revoke_session, seed_users
 from callcenter.auth.throttle import LoginThrottle
+from callcenter.core.api import Operation, Who
 from callcenter.core.events import InteractionEvent
 
 __all__ = [
@@ -66,9 +71,8 @@ def install(app: web.Application) -> None:
     app[THROTTLE] = LoginThrottle()
     app.cleanup_ctx.append(_seed_ctx)
     app.middlewares.append(auth_middleware)
-    app.router.add_post("/api/v1/auth/login", login)
-    app.router.add_post("/api/v1/auth/logout", logout)
-    app.router.add_get("/api/v1/auth/me", me)
+    for operation, handler in ROUTES:
+        api_route(app, operation, handler)
     app.router.add_get("/login", login_page)
     app.router.add_static("/static/auth", STATIC)
     admin.add_routes(app)
@@ -91,11 +95,8 @@ def _is_https(request: web.Request) -> bool:
 
 
 async def login(request: web.Request) -> web.Response:
-    body = await read_json(request, LOGIN_BODY_LIMIT)
-    for name in ("username", "password"):
-        if not isinstance(body.get(name), str) or not body[name]:
-            raise Refused(400, f"{name} is required (text)", name)
-    username, password = body["username"][:64], body["password"][:1024]
+    body = await read_body(request, LoginIn, LOGIN_BODY_LIMIT)
+    username, password = body.username[:64], body.password[:1024]
     now, address, log = request.app[CLOCK].now(), _address(request), request.app[LOG]
     throttle = request.app[THROTTLE]
     wait = throttle.attempt(username, address, now)
@@ -134,7 +135,7 @@ async def login(request: web.Request) -> web.Response:
             data={"role": principal.role, "address": address},
         )
     )
-    response = web.json_response({"user": principal.public(), "csrf_token": csrf})
+    response = encode(_session(principal, csrf))
     response.set_cookie(
         COOKIE,
         token,
@@ -157,7 +158,7 @@ async def logout(request: web.Request) -> web.Response:
         request.app[LOG].append(
             InteractionEvent(type="auth.logout", at=request.app[CLOCK].now(), agent_id=found[0].username)
         )
-    response = web.json_response({"ok": True})
+    response = encode(Ok())
     response.del_cookie(COOKIE, path="/")
     return response
 
@@ -166,7 +167,52 @@ async def me(request: web.Request) -> web.Response:
     found = await session_of(request)
     if found is None:
         return json_error(401, "not logged in (no session, or it has expired)")
-    return web.json_response({"user": found[0].public(), "csrf_token": found[1]})
+    return encode(_session(*found))
+
+
+def _session(principal: Principal, csrf: str) -> Session:
+    return Session(user=msgspec.convert(principal.public(), Me), csrf_token=csrf)
+
+
+_WHO_ANYONE: tuple[Who, ...] = ("anyone",)
+ROUTES = (
+    (
+        Operation(
+            method="POST",
+            path="/api/v1/auth/login",
+            summary="Log in: sets the session cookie, answers the CSRF token",
+            tag="auth",
+            who=_WHO_ANYONE,
+            body=LoginIn,
+            response=Session,
+            errors={401: "wrong username or password", 429: "too many failed logins (see Retry-After)"},
+        ),
+        login,
+    ),
+    (
+        Operation(
+            method="POST",
+            path="/api/v1/auth/logout",
+            summary="Log out (ends the session; idempotent)",
+            tag="auth",
+            who=_WHO_ANYONE,
+            response=Ok,
+            errors={403: "the session's CSRF token is missing or wrong"},
+        ),
+        logout,
+    ),
+    (
+        Operation(
+            method="GET",
+            path="/api/v1/auth/me",
+            summary="Who is logged in, and the CSRF token",
+            tag="auth",
+            who=("agent",),
+            response=Session,
+        ),
+        me,
+    ),
+)
 
 
 async def login_page(request: web.Request) -> web.FileResponse:

@@ -34,7 +34,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.ids import IdGenerator
-from callcenter.crm_link.inputs import CrmInputError, customer_values
+from callcenter.crm_link.bodies import CrmInputError, customer_values
 from callcenter.crm_link.schema import contact_points, customers
 
 REQUIRED = ("account_number", "name")

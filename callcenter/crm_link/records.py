@@ -9,10 +9,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from msgspec import UNSET
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from callcenter.crm_link.inputs import TICKET_STATUSES, CrmInputError, order_values, ticket_values
+from callcenter.crm_link.bodies import (
+    TICKET_STATUSES,
+    CrmInputError,
+    TicketIn,
+    TicketPatch,
+    crm_convert,
+    order_values,
+    ticket_values,
+)
 from callcenter.crm_link.schema import customer_notes, customers, orders, survey_answers, tickets
 
 
@@ -38,7 +47,12 @@ def ticket_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 async def create_ticket(
-    engine: AsyncEngine, customer_id: str, body: Mapping[str, Any], *, ticket_id: str, now: float
+    engine: AsyncEngine,
+    customer_id: str,
+    body: TicketIn | Mapping[str, Any],
+    *,
+    ticket_id: str,
+    now: float,
 ) -> dict[str, Any]:
     """A new ticket for ``customer_id`` from an API body (kind, subject required; status
     defaults to open). ``CrmInputError`` 400 naming the field, 404 for an unknown customer."""
@@ -51,15 +65,13 @@ async def create_ticket(
 
 
 async def patch_ticket(
-    engine: AsyncEngine, ticket_id: str, body: Mapping[str, Any], *, now: float
+    engine: AsyncEngine, ticket_id: str, body: TicketPatch | Mapping[str, Any], *, now: float
 ) -> dict[str, Any]:
     """Change the fields present (status, owner, due_at, subject, kind, contact_ids).
     ``add_contact_id`` appends one contact instead of replacing the list."""
-    body = dict(body)
-    add = body.pop("add_contact_id", None)
-    if add is not None and not isinstance(add, str):
-        raise CrmInputError("add_contact_id", "add_contact_id must be text")
-    values = ticket_values(body, partial=True)
+    given = crm_convert(body, TicketPatch)
+    add = None if given.add_contact_id is UNSET else given.add_contact_id
+    values = ticket_values(given, partial=True)
     if not values and add is None:
         raise CrmInputError(
             "body", "nothing to change: send status, owner, due_at, subject, kind or contact_ids"

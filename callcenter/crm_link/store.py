@@ -3,7 +3,7 @@ customers, and creating, changing and searching them.
 
 A lookup is one query (the card with its scores, open-ticket counts, contact points and
 contacts inside the repeat window, all by index); the bench measures it with a million
-customers. Writes check the same rules as the CSV import (``inputs.py``).
+customers. Writes check the same rules as the CSV import (``bodies.py``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.core.ids import IdGenerator, RandomIds
+from callcenter.crm_link.bodies import CrmInputError, CustomerIn, CustomerPatch, customer_values
 from callcenter.crm_link.config import CrmConfig
-from callcenter.crm_link.inputs import CrmInputError, customer_values
 from callcenter.crm_link.model import CustomerCard, LookupBy, RecentContact
 from callcenter.crm_link.phone import InvalidEmail, InvalidPhone, normalize_email, normalize_phone
 from callcenter.crm_link.records import self_service_answer
@@ -223,8 +223,8 @@ class SqlCrmStore:
 
     # Public methods for customer records ---------------------------------------------
 
-    async def create_customer(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Create a customer from an API body (see ``inputs.customer_values``); return its
+    async def create_customer(self, body: CustomerIn | Mapping[str, Any]) -> dict[str, Any]:
+        """Create a customer from an API body (see ``bodies.customer_values``); return its
         record. ``CrmInputError`` 400 for a bad field, 409 for an account number in use."""
         values, phones, emails = customer_values(body, country_code=self.config.default_country_code)
         cid = self.ids.new("customer")
@@ -237,7 +237,9 @@ class SqlCrmStore:
             raise _account_taken(values["account_number"]) from None
         return await self.get_customer(cid)
 
-    async def patch_customer(self, customer_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def patch_customer(
+        self, customer_id: str, body: CustomerPatch | Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Change the fields present in ``body``; ``phones`` / ``emails`` replace the lists."""
         values, phones, emails = customer_values(
             body, country_code=self.config.default_country_code, partial=True

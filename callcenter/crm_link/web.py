@@ -23,28 +23,45 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
 from aiohttp import web
+from msgspec import Meta
 
-from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_DIRECTORY, CRM_STORE, DB, LOG, OPENAPI
-from callcenter.auth.guard import json_error, read_json, require, unavailable
+from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_DIRECTORY, CRM_STORE, DB, LOG
+from callcenter.auth.guard import api_route, encode, json_error, read_json, require, unavailable
+from callcenter.core.api import Operation, Param, Who
 from callcenter.core.client_json import instant_in_range
+from callcenter.crm_link.bodies import (
+    ContactHistory,
+    CrmInputError,
+    Customer,
+    CustomerIn,
+    CustomerList,
+    CustomerPatch,
+    ScreenPop,
+    Ticket,
+    TicketIn,
+    TicketList,
+    TicketPatch,
+    TicketStatus,
+    as_response,
+    crm_convert,
+)
 from callcenter.crm_link.config import LOOKUP_KEYS, CrmConfig
 from callcenter.crm_link.demo import ensure_demo_customers
 from callcenter.crm_link.history import contact_history, contact_summary
 from callcenter.crm_link.http_crm import HttpCrmDirectory, WebhookSender
-from callcenter.crm_link.inputs import CrmInputError
 from callcenter.crm_link.live import LiveCrm
-from callcenter.crm_link.openapi import OPENAPI_PATHS, OPENAPI_SCHEMAS
+from callcenter.crm_link.model import LookupBy
 from callcenter.crm_link.ports import CrmUnavailable
 from callcenter.crm_link.records import create_ticket, list_tickets, patch_ticket
 from callcenter.crm_link.screen_pop import load_screen_pop
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.storage.log import LogUnavailable
 
-__all__ = ["CRM_DIRECTORY", "CRM_STORE", "OPENAPI_PATHS", "crm_ctx", "install", "live_crm"]
+__all__ = ["CRM_DIRECTORY", "CRM_STORE", "ROUTES", "crm_ctx", "install", "live_crm"]
 
 log = logging.getLogger(__name__)
 
@@ -75,23 +92,8 @@ def install(app: web.Application, config: CrmConfig | None = None, *, guard: Gua
         return
     if crm_ctx not in app.cleanup_ctx:  # app.py puts it before the center's
         app.cleanup_ctx.append(crm_ctx)
-    routes: list[tuple[str, str, Handler]] = [
-        ("GET", "/api/v1/customers", search_customers),
-        ("POST", "/api/v1/customers", create_customer),
-        ("GET", "/api/v1/customers/{customer_id}", get_customer),
-        ("PATCH", "/api/v1/customers/{customer_id}", patch_customer),
-        ("GET", "/api/v1/customers/{customer_id}/tickets", get_tickets),
-        ("POST", "/api/v1/customers/{customer_id}/tickets", post_ticket),
-        ("PATCH", "/api/v1/tickets/{ticket_id}", patch_ticket_route),
-        ("GET", "/api/v1/customers/{customer_id}/contacts", get_contacts),
-        ("GET", "/api/v1/crm/lookup", lookup),
-        ("GET", "/api/v1/contacts/{contact_id}/screen-pop", screen_pop),
-    ]
-    for method, path, handler in routes:
-        app.router.add_route(method, path, _guarded(handler))
-    if OPENAPI in app:  # the app's /api/v1/openapi.json
-        app[OPENAPI]["paths"].update(OPENAPI_PATHS)
-        app[OPENAPI]["schemas"].update(OPENAPI_SCHEMAS)
+    for operation, handler in ROUTES:
+        api_route(app, operation, _guarded(handler))
 
 
 def _guarded(handler: Handler) -> Handler:
@@ -196,7 +198,11 @@ def _float(request: web.Request, name: str) -> float | None:
     return value
 
 
-# Routes -------------------------------------------------------------------------------
+# Routes: each handler with its description -------------------------------------------
+
+WHO: tuple[Who, ...] = ("agent",)  # agents, supervisors and admins
+_LIMIT = Annotated[int, Meta(ge=1, le=500)]
+_UNKNOWN_CUSTOMER = {404: "no such customer"}
 
 
 async def search_customers(request: web.Request) -> web.Response:
@@ -206,22 +212,76 @@ async def search_customers(request: web.Request) -> web.Response:
         limit=_int(request, "limit", 50, 1, 500),
         offset=_int(request, "offset", 0, 0, 10**9),
     )
-    return web.json_response({"customers": rows})
+    return encode(as_response({"customers": rows}, CustomerList))
+
+
+SEARCH = Operation(
+    method="GET",
+    path="/api/v1/customers",
+    summary="Search customers",
+    tag="crm",
+    who=WHO,
+    params=(
+        Param(name="q", description="phone number, e-mail, account number, customer id or name prefix"),
+        Param(name="limit", kind=_LIMIT, description="most rows to return (default 50)"),
+        Param(name="offset", kind=Annotated[int, Meta(ge=0)], description="rows to skip"),
+    ),
+    response=CustomerList,
+)
 
 
 async def create_customer(request: web.Request) -> web.Response:
-    created = await request.app[CRM_STORE].create_customer(await read_json(request))
-    return web.json_response(created, status=201, headers={"Location": f"/api/v1/customers/{created['id']}"})
+    body = crm_convert(await read_json(request), CustomerIn)
+    created = await request.app[CRM_STORE].create_customer(body)
+    location = f"/api/v1/customers/{created['id']}"
+    return encode(as_response(created, Customer), 201, Location=location)
+
+
+CREATE = Operation(
+    method="POST",
+    path="/api/v1/customers",
+    summary="Create a customer",
+    tag="crm",
+    who=WHO,
+    body=CustomerIn,
+    response=Customer,
+    status=201,
+    errors={409: "the account number belongs to another customer"},
+)
 
 
 async def get_customer(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[CRM_STORE].get_customer(request.match_info["customer_id"]))
+    found = await request.app[CRM_STORE].get_customer(request.match_info["customer_id"])
+    return encode(as_response(found, Customer))
+
+
+GET = Operation(
+    method="GET",
+    path="/api/v1/customers/{customer_id}",
+    summary="A customer's record and card",
+    tag="crm",
+    who=WHO,
+    response=Customer,
+    errors=_UNKNOWN_CUSTOMER,
+)
 
 
 async def patch_customer(request: web.Request) -> web.Response:
     store = request.app[CRM_STORE]
-    body = await read_json(request)
-    return web.json_response(await store.patch_customer(request.match_info["customer_id"], body))
+    body = crm_convert(await read_json(request), CustomerPatch)
+    return encode(as_response(await store.patch_customer(request.match_info["customer_id"], body), Customer))
+
+
+PATCH = Operation(
+    method="PATCH",
+    path="/api/v1/customers/{customer_id}",
+    summary="Change a customer (phones and emails replace the lists)",
+    tag="crm",
+    who=WHO,
+    body=CustomerPatch,
+    response=Customer,
+    errors={**_UNKNOWN_CUSTOMER, 409: "the account number belongs to another customer"},
+)
 
 
 async def get_tickets(request: web.Request) -> web.Response:
@@ -232,7 +292,22 @@ async def get_tickets(request: web.Request) -> web.Response:
         status=request.query.get("status"),
         limit=_int(request, "limit", 100, 1, 500),
     )
-    return web.json_response({"tickets": rows})
+    return encode(as_response({"tickets": rows}, TicketList))
+
+
+TICKETS = Operation(
+    method="GET",
+    path="/api/v1/customers/{customer_id}/tickets",
+    summary="A customer's tickets, newest first",
+    tag="crm",
+    who=WHO,
+    params=(
+        Param(name="status", kind=TicketStatus, description="open = open or pending"),
+        Param(name="limit", kind=_LIMIT, description="most rows to return (default 100)"),
+    ),
+    response=TicketList,
+    errors=_UNKNOWN_CUSTOMER,
+)
 
 
 async def post_ticket(request: web.Request) -> web.Response:
@@ -240,19 +315,43 @@ async def post_ticket(request: web.Request) -> web.Response:
     ticket = await create_ticket(
         store.engine,
         request.match_info["customer_id"],
-        await read_json(request),
+        crm_convert(await read_json(request), TicketIn),
         ticket_id=store.ids.new("ticket"),
         now=store.now(),
     )
-    return web.json_response(ticket, status=201)
+    return encode(as_response(ticket, Ticket), 201)
+
+
+OPEN_TICKET = Operation(
+    method="POST",
+    path="/api/v1/customers/{customer_id}/tickets",
+    summary="Open a ticket",
+    tag="crm",
+    who=WHO,
+    body=TicketIn,
+    response=Ticket,
+    status=201,
+    errors=_UNKNOWN_CUSTOMER,
+)
 
 
 async def patch_ticket_route(request: web.Request) -> web.Response:
     store = request.app[CRM_STORE]
-    ticket = await patch_ticket(
-        store.engine, request.match_info["ticket_id"], await read_json(request), now=store.now()
-    )
-    return web.json_response(ticket)
+    body = crm_convert(await read_json(request), TicketPatch)
+    ticket = await patch_ticket(store.engine, request.match_info["ticket_id"], body, now=store.now())
+    return encode(as_response(ticket, Ticket))
+
+
+PATCH_TICKET = Operation(
+    method="PATCH",
+    path="/api/v1/tickets/{ticket_id}",
+    summary="Change a ticket's status, owner, due date, subject, kind or contacts",
+    tag="crm",
+    who=WHO,
+    body=TicketPatch,
+    response=Ticket,
+    errors={404: "no such ticket"},
+)
 
 
 async def get_contacts(request: web.Request) -> web.Response:
@@ -263,7 +362,22 @@ async def get_contacts(request: web.Request) -> web.Response:
     rows = await contact_history(
         store.engine, customer_id, limit=_int(request, "limit", 20, 1, 200), before=_float(request, "before")
     )
-    return web.json_response({"contacts": rows})
+    return encode(as_response({"contacts": rows}, ContactHistory))
+
+
+CONTACTS = Operation(
+    method="GET",
+    path="/api/v1/customers/{customer_id}/contacts",
+    summary="Contact history from the interaction log",
+    tag="crm",
+    who=WHO,
+    params=(
+        Param(name="limit", kind=Annotated[int, Meta(ge=1, le=200)], description="most rows (default 20)"),
+        Param(name="before", kind=float, description="only contacts that arrived earlier (epoch seconds)"),
+    ),
+    response=ContactHistory,
+    errors=_UNKNOWN_CUSTOMER,
+)
 
 
 async def lookup(request: web.Request) -> web.Response:
@@ -278,7 +392,22 @@ async def lookup(request: web.Request) -> web.Response:
         return json_error(503, str(exc))
     if card is None:
         raise CrmInputError("value", f"no customer with {by} {value!r}", 404)
-    return web.json_response(card.to_dict())
+    return encode(as_response(card.to_dict(), Customer))
+
+
+LOOKUP = Operation(
+    method="GET",
+    path="/api/v1/crm/lookup",
+    summary="Find a customer as the IVR and the ACD do",
+    tag="crm",
+    who=WHO,
+    params=(
+        Param(name="by", kind=LookupBy, description="what value is", required=True),
+        Param(name="value", description="number, address, account or id, any spelling", required=True),
+    ),
+    response=Customer,
+    errors={404: "nobody matches", 503: "the outside CRM cannot answer"},
+)
 
 
 async def screen_pop(request: web.Request) -> web.Response:
@@ -291,4 +420,29 @@ async def screen_pop(request: web.Request) -> web.Response:
     pop = await load_screen_pop(
         store, request.match_info["contact_id"], customer_id=request.query.get("customer_id") or None
     )
-    return web.json_response(pop)
+    return encode(as_response(pop, ScreenPop))
+
+
+SCREEN_POP = Operation(
+    method="GET",
+    path="/api/v1/contacts/{contact_id}/screen-pop",
+    summary="The agent's screen pop for a contact",
+    tag="crm",
+    who=WHO,
+    params=(Param(name="customer_id", description="default: the customer identified on the contact"),),
+    response=ScreenPop,
+    errors={503: "the interaction log is not reaching its database"},
+)
+
+ROUTES: tuple[tuple[Operation, Handler], ...] = (
+    (SEARCH, search_customers),
+    (CREATE, create_customer),
+    (GET, get_customer),
+    (PATCH, patch_customer),
+    (TICKETS, get_tickets),
+    (OPEN_TICKET, post_ticket),
+    (PATCH_TICKET, patch_ticket_route),
+    (CONTACTS, get_contacts),
+    (LOOKUP, lookup),
+    (SCREEN_POP, screen_pop),
+)

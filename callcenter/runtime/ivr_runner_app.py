@@ -13,13 +13,16 @@ import asyncio
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
+from typing import Annotated
 
+import msgspec
 from aiohttp import web
 
 from callcenter.appkeys import CENTER, CONFIG, CRM_DIRECTORY, CRM_STORE, IVR_RUNNER, RECOGNIZER
-from callcenter.auth.guard import require_role
+from callcenter.auth.guard import api_route, encode, require_role
 from callcenter.auth.store import Principal
 from callcenter.config.model import CenterConfig
+from callcenter.core.api import Operation
 from callcenter.core.errors import ConfigError
 from callcenter.ivr import FlowSet, load_flows
 from callcenter.runtime.ivr_runner import IvrRunner
@@ -60,7 +63,14 @@ def reload_flows(
 
 def install(app: web.Application) -> None:
     """``POST /api/v1/admin/ivr/reload`` (admins): the same reload as SIGHUP."""
-    app.router.add_post("/api/v1/admin/ivr/reload", reload_route)
+    api_route(app, RELOAD, reload_route)
+
+
+class IvrReload(msgspec.Struct, frozen=True, kw_only=True):
+    reloaded: bool
+    flows: list[str]
+    warnings: list[str]
+    problems: Annotated[list[str], msgspec.Meta(description="file:line: field: message")]
 
 
 @require_role("admin")
@@ -68,14 +78,25 @@ async def reload_route(request: web.Request, principal: Principal) -> web.Respon
     app = request.app
     runner = app[IVR_RUNNER]
     problems = reload_flows(runner, app[CONFIG], app.get(RECOGNIZER))
-    body = {
-        "reloaded": not problems,
-        "flows": sorted(f.name for f in runner.flows),
-        "warnings": list(runner.flows.warnings),
-        "problems": problems,
-    }
+    body = IvrReload(
+        reloaded=not problems,
+        flows=sorted(f.name for f in runner.flows),
+        warnings=list(runner.flows.warnings),
+        problems=problems,
+    )
     log.info("IVR reload asked by %s: %s", principal.username, "done" if not problems else "refused")
-    return web.json_response(body, status=422 if problems else 200)
+    return encode(body, 422 if problems else 200)
+
+
+RELOAD = Operation(
+    method="POST",
+    path="/api/v1/admin/ivr/reload",
+    summary="Reload the IVR flows (as SIGHUP does); on errors the running flows stay",
+    tag="admin",
+    who=("admin",),
+    response=IvrReload,
+    also={422: "the flows have errors (listed in problems); the previous flows keep running"},
+)
 
 
 async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -31,11 +31,13 @@ from aiohttp import web
 
 from callcenter.agent_desk.webrtc import AudioError, DeskAudio, check_sdp
 from callcenter.appkeys import CENTER, CONFIG
-from callcenter.auth.guard import read_json
+from callcenter.auth.guard import api_route, encode, read_body
 from callcenter.auth.web import json_error, require
+from callcenter.core.api import Operation, Who
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
 from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.supervisor.bodies import ListenEnded, ListenOffer, ListenStarted
 from callcenter.supervisor.live import METRICS
 from callcenter.telephony.bridge import Bridge
 
@@ -166,8 +168,8 @@ LISTEN = web.AppKey("listen_in", ListenIn)
 
 def install(app: web.Application) -> None:
     app.cleanup_ctx.append(_listen_ctx)
-    app.router.add_post("/api/v1/supervisor/contacts/{contact_id}/listen", start_listening)
-    app.router.add_delete("/api/v1/supervisor/listen/{listen_id}", stop_listening)
+    for operation, handler in ROUTES:
+        api_route(app, operation, handler)
 
 
 async def _listen_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -178,10 +180,7 @@ async def _listen_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def start_listening(request: web.Request) -> web.Response:
     principal = await require(request, *ROLES)
-    body = await read_json(request, request.app[CONFIG].limits.sdp_body_max_bytes)
-    sdp = body.get("sdp")
-    if not isinstance(sdp, str):
-        return json_error(400, "sdp (the browser's SDP offer, a string) is required", "sdp")
+    sdp = (await read_body(request, ListenOffer, request.app[CONFIG].limits.sdp_body_max_bytes)).sdp
     try:
         check_sdp(sdp)
         contact_id = request.match_info["contact_id"]
@@ -190,20 +189,49 @@ async def start_listening(request: web.Request) -> web.Response:
         return json_error(400, str(exc), exc.field or "sdp")
     except ListenRefused as exc:
         return json_error(exc.status, str(exc), exc.field)
-    return web.json_response(
-        {
-            "listen_id": listen.listen_id,
-            "sdp": answer,
-            "contact_id": listen.contact_id,
-            "agent_id": listen.agent_id,
-        },
-        status=201,
+    started = ListenStarted(
+        listen_id=listen.listen_id, sdp=answer, contact_id=listen.contact_id, agent_id=listen.agent_id
     )
+    return encode(started, 201)
 
 
 async def stop_listening(request: web.Request) -> web.Response:
     await require(request, *ROLES)
     listen_id = request.match_info["listen_id"]
     if await request.app[LISTEN].stop(listen_id, "supervisor_stopped"):
-        return web.json_response({"listen_id": listen_id, "ended": True})
+        return encode(ListenEnded(listen_id=listen_id, ended=True))
     return json_error(404, f"no listen {listen_id!r} is running")
+
+
+SUPERVISORS: tuple[Who, ...] = ("supervisor",)
+ROUTES = (
+    (
+        Operation(
+            method="POST",
+            path="/api/v1/supervisor/contacts/{contact_id}/listen",
+            summary="Listen to a live call (WHEP style: SDP offer in, answer out)",
+            tag="supervisor",
+            who=SUPERVISORS,
+            body=ListenOffer,
+            response=ListenStarted,
+            status=201,
+            errors={
+                404: "the center never had this contact",
+                409: "the contact ended, is not talking to an agent, or telephony is off",
+            },
+        ),
+        start_listening,
+    ),
+    (
+        Operation(
+            method="DELETE",
+            path="/api/v1/supervisor/listen/{listen_id}",
+            summary="Stop listening",
+            tag="supervisor",
+            who=SUPERVISORS,
+            response=ListenEnded,
+            errors={404: "no such listen is running"},
+        ),
+        stop_listening,
+    ),
+)

@@ -26,14 +26,25 @@ from aiohttp import WSMsgType, web
 
 from callcenter.acd import model as m
 from callcenter.appkeys import CENTER, CONFIG
-from callcenter.auth.guard import read_json
+from callcenter.auth.guard import api_route, encode, read_body, read_json
 from callcenter.auth.web import Refused, json_error, require, session_of
+from callcenter.core.api import Operation, Who, convert_body
+from callcenter.core.client_json import InputRefused
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ws_frames import ErrorFrame
 from callcenter.runtime.center import Center
 from callcenter.runtime.ws_sender import WsSender
 from callcenter.supervisor import listen
 from callcenter.supervisor import live as live_metrics
+from callcenter.supervisor.bodies import (
+    AgentSkillsNow,
+    AgentStateNow,
+    ContactPlace,
+    ForceState,
+    MoveContact,
+    PriorityChange,
+    SkillsChange,
+)
 from callcenter.supervisor.listen import ListenIn
 from callcenter.supervisor.live import LIVE, LiveMetrics
 from callcenter.supervisor.metrics import Counts, figures
@@ -176,10 +187,8 @@ def install(app: web.Application) -> None:
     app.cleanup_ctx.append(_feed_ctx)
     app.router.add_get("/wallboard", wallboard_page)
     app.router.add_get("/ws/supervisor", supervisor_socket)
-    app.router.add_post("/api/v1/supervisor/agents/{agent_id}/state", force_state)
-    app.router.add_post("/api/v1/supervisor/agents/{agent_id}/skills", change_skills)
-    app.router.add_post("/api/v1/supervisor/contacts/{contact_id}/move", move_contact)
-    app.router.add_post("/api/v1/supervisor/contacts/{contact_id}/priority", raise_priority)
+    for operation, handler in ROUTES:
+        api_route(app, operation, handler)
     app.router.add_static("/static/wallboard", STATIC)
 
 
@@ -236,12 +245,10 @@ async def force_state(request: web.Request) -> web.Response:
     principal = await require(request, *SUPERVISOR_ROLES)
     center = request.app[CENTER]
     agent_id = request.match_info["agent_id"]
-    body = await read_json(request)
-    state = body.get("state")
+    body = await read_body(request, ForceState)
+    state = body.state
     reasons = request.app[CONFIG].desk.not_ready_reasons
-    if state not in ("ready", "not_ready", "logged_out"):
-        return json_error(400, "state must be ready, not_ready or logged_out", "state")
-    reason = body.get("reason") or (reasons[0] if reasons else "break")
+    reason = body.reason or (reasons[0] if reasons else "break")
     if state == "not_ready" and reason not in reasons:
         return json_error(400, f"reason must be one of {', '.join(reasons)}", "reason")
     event = {
@@ -266,7 +273,7 @@ async def force_state(request: web.Request) -> web.Response:
             },
         )
     )
-    return web.json_response({"agent_id": agent_id, "state": center.engine.agents[agent_id].state.value})
+    return encode(AgentStateNow(agent_id=agent_id, state=center.engine.agents[agent_id].state.value))
 
 
 async def change_skills(request: web.Request) -> web.Response:
@@ -277,18 +284,20 @@ async def change_skills(request: web.Request) -> web.Response:
     principal = await require(request, *SUPERVISOR_ROLES)
     center = request.app[CENTER]
     agent_id = request.match_info["agent_id"]
-    body = await read_json(request)
-    skills = body.get("skills")
-    if not isinstance(skills, dict):
-        return json_error(400, 'skills must be an object of skill levels: {"cards": 3}', "skills")
+    raw = await read_json(request)
+    skills = raw.get("skills")
     known = {s.name for s in request.app[CONFIG].skills}
-    for name, level in skills.items():
+    for name, level in skills.items() if isinstance(skills, dict) else ():  # the field each names
         if name not in known:
             problem = f"unknown skill {name!r}; skills are {', '.join(sorted(known))}"
             return json_error(400, problem, f"skills.{name}")
         if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 5:
             problem = f"the level of {name!r} must be a whole number from 1 to 5"
             return json_error(400, problem, f"skills.{name}")
+    try:
+        skills = convert_body(raw, SkillsChange).skills
+    except InputRefused as exc:
+        return json_error(exc.status, exc.message, exc.field)
     agent = center.engine.agents.get(agent_id)
     if agent is None:
         return json_error(404, f"no agent {agent_id!r} is logged in")
@@ -305,7 +314,7 @@ async def change_skills(request: web.Request) -> web.Response:
             data={"action": "skills", "skills": skills, "before": before, "by": principal.username},
         )
     )
-    return web.json_response({"agent_id": agent_id, "skills": dict(center.engine.agents[agent_id].skills)})
+    return encode(AgentSkillsNow(agent_id=agent_id, skills=dict(center.engine.agents[agent_id].skills)))
 
 
 async def _contact_action(
@@ -328,22 +337,14 @@ async def _contact_action(
         )
     )
     where = center.engine.position(contact_id)
-    return web.json_response(
-        {
-            "contact_id": contact_id,
-            "queue": center.engine.contacts[contact_id].queue,
-            "position": where[0] if where else None,
-        }
-    )
+    queue = center.engine.contacts[contact_id].queue
+    return encode(ContactPlace(contact_id=contact_id, queue=queue, position=where[0] if where else None))
 
 
 async def move_contact(request: web.Request) -> web.Response:
     """Move a waiting contact to another queue; it keeps its waiting time."""
     principal = await require(request, *SUPERVISOR_ROLES)
-    body = await read_json(request)
-    to_queue = body.get("to_queue")
-    if not isinstance(to_queue, str) or not to_queue:
-        return json_error(400, "to_queue is required", "to_queue")
+    to_queue = (await read_body(request, MoveContact)).to_queue
     event = m.ContactMoved(
         contact_id=request.match_info["contact_id"], to_queue=to_queue, by=principal.username
     )
@@ -353,18 +354,8 @@ async def move_contact(request: web.Request) -> web.Response:
 async def raise_priority(request: web.Request) -> web.Response:
     """Give a waiting contact a better priority class and/or a head start in seconds."""
     principal = await require(request, *SUPERVISOR_ROLES)
-    body = await read_json(request)
-    pclass, head = body.get("priority_class"), body.get("head_start_s")
-    if pclass is not None and (
-        not isinstance(pclass, int) or isinstance(pclass, bool) or not 0 <= pclass <= 9
-    ):
-        return json_error(400, "priority_class is a whole number from 0 (first) to 9", "priority_class")
-    if head is not None and (
-        not isinstance(head, int | float) or isinstance(head, bool) or not 0 < head <= 86400
-    ):
-        return json_error(
-            400, "head_start_s is a number of seconds, above 0 and at most a day", "head_start_s"
-        )
+    body = await read_body(request, PriorityChange)
+    pclass, head = body.priority_class, body.head_start_s
     if pclass is None and head is None:
         return json_error(400, "give priority_class or head_start_s", "priority_class")
     event = m.PriorityChanged(
@@ -374,3 +365,62 @@ async def raise_priority(request: web.Request) -> web.Response:
         head_start_s=head,
     )
     return await _contact_action(request, event, "priority", {"priority_class": pclass, "head_start_s": head})
+
+
+SUPERVISORS: tuple[Who, ...] = ("supervisor",)
+_STATE_ERRORS = {404: "no such agent is logged in", 409: "not a legal change from the agent's state"}
+_CONTACT_ERRORS = {404: "no such waiting contact", 409: "the contact is no longer waiting"}
+ROUTES = (
+    (
+        Operation(
+            method="POST",
+            path="/api/v1/supervisor/agents/{agent_id}/state",
+            summary="Force an agent ready, not ready (with a reason) or logged out",
+            tag="supervisor",
+            who=SUPERVISORS,
+            body=ForceState,
+            response=AgentStateNow,
+            errors=_STATE_ERRORS,
+        ),
+        force_state,
+    ),
+    (
+        Operation(
+            method="POST",
+            path="/api/v1/supervisor/agents/{agent_id}/skills",
+            summary="Replace a logged-in agent's skills until they log in again",
+            tag="supervisor",
+            who=SUPERVISORS,
+            body=SkillsChange,
+            response=AgentSkillsNow,
+            errors={404: "no such agent is logged in"},
+        ),
+        change_skills,
+    ),
+    (
+        Operation(
+            method="POST",
+            path="/api/v1/supervisor/contacts/{contact_id}/move",
+            summary="Move a waiting contact to another queue (it keeps its waiting time)",
+            tag="supervisor",
+            who=SUPERVISORS,
+            body=MoveContact,
+            response=ContactPlace,
+            errors=_CONTACT_ERRORS,
+        ),
+        move_contact,
+    ),
+    (
+        Operation(
+            method="POST",
+            path="/api/v1/supervisor/contacts/{contact_id}/priority",
+            summary="Give a waiting contact a better priority class or a head start",
+            tag="supervisor",
+            who=SUPERVISORS,
+            body=PriorityChange,
+            response=ContactPlace,
+            errors=_CONTACT_ERRORS,
+        ),
+        raise_priority,
+    ),
+)

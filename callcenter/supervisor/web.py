@@ -16,20 +16,22 @@ Routes (supervisors and admins, except ``/metrics``):
 from __future__ import annotations
 
 import hmac
-import json
 import math
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import msgspec
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, CONFIG, DB, LOG
-from callcenter.auth.guard import Refused, json_error, require, session_of, unavailable
+from callcenter.auth.guard import Refused, api_route, encode, json_error, require, session_of, unavailable
+from callcenter.core.api import Operation, Param, Who
 from callcenter.storage.log import LogUnavailable
 from callcenter.supervisor import live, prometheus
+from callcenter.supervisor.bodies import Report, Staffing
 from callcenter.supervisor.live import METRICS, REGISTRY
 from callcenter.supervisor.reports import ReportError, build_report, fold_range, parse_request, to_csv
 from callcenter.supervisor.staffing import (
@@ -53,10 +55,8 @@ def install(app: web.Application) -> None:
     live.install(app)
     app.router.add_get("/reports", _page("reports.html", "/reports"))
     app.router.add_get("/staffing", _page("staffing.html", "/staffing"))
-    app.router.add_get("/api/v1/reports", reports_api)
-    app.router.add_get("/api/v1/staffing", staffing_api)
-    app.router.add_post("/api/v1/staffing", staffing_api)
-    app.router.add_get("/metrics", metrics)
+    for operation, handler in ROUTES:
+        api_route(app, operation, handler)
     app.router.add_static("/static/reports", STATIC)
 
 
@@ -122,7 +122,7 @@ async def reports_api(request: web.Request) -> web.Response:
             content_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    return web.json_response(report, dumps=_dumps_finite)
+    return encode(msgspec.convert(report, Report))  # an infinite or NaN figure is null
 
 
 # Staffing ---------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ async def staffing_api(request: web.Request) -> web.Response:
     except StaffingError as exc:
         return json_error(400 if exc.field != "body" else 413, str(exc), exc.field)
     table = staffing_table(forecast, target)
-    return web.json_response(
+    answer = msgspec.convert(
         {
             "date": day.isoformat(),
             "interval": interval,
@@ -195,23 +195,9 @@ async def staffing_api(request: web.Request) -> web.Response:
             "rows": table,
             "summary": summary(table),
         },
-        dumps=_dumps_finite,
+        Staffing,
     )
-
-
-def _dumps_finite(obj: Any) -> str:
-    """JSON without NaN or Infinity (an unstable queue's ASA is infinite: null)."""
-
-    def clean(x: Any) -> Any:
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, list):
-            return [clean(v) for v in x]
-        return x
-
-    return json.dumps(clean(obj), allow_nan=False)
+    return encode(answer)  # an unstable queue's ASA is infinite: null
 
 
 def _day(text: str | None, zone: ZoneInfo, now: float) -> date:
@@ -247,6 +233,90 @@ async def _uploaded(request: web.Request, interval_s: float) -> Forecast:
     except UnicodeDecodeError:
         raise StaffingError("the forecast must be UTF-8 text", "csv") from None
     return Forecast(interval_s, parse_forecast_csv(text, interval_s), "csv")
+
+
+# Descriptions -----------------------------------------------------------------------------
+
+SUPERVISORS: tuple[Who, ...] = ("supervisor",)
+_DAY = "YYYY-MM-DD, or a time (ISO 8601 or epoch seconds) in wallboard.timezone"
+_STAFFING_PARAMS = (
+    Param(name="date", description="the day to staff, YYYY-MM-DD (default: tomorrow)"),
+    Param(name="interval", kind=Literal["15", "30", "60"], description="minutes (default 60)"),
+    Param(name="queue", description="one queue (default: all)"),
+    Param(name="target", kind=float, description="service level to reach, above 0 and below 1 (default 0.8)"),
+    Param(name="t", kind=float, description="answered within t seconds (default: the queue's)"),
+    Param(name="shrinkage", kind=float, description="share of paid time off the phones, 0 to 0.9"),
+    Param(name="max_occupancy", kind=float, description="cap on occupancy, above 0 and at most 1"),
+    Param(name="patience", kind=float, description="callers' mean patience in seconds (Erlang A)"),
+)
+_STAFFING_ERRORS = {413: "the uploaded forecast is over 256 KiB", 503: "the interaction log is not reachable"}
+ROUTES = (
+    (
+        Operation(
+            method="GET",
+            path="/api/v1/reports",
+            summary="Interval report: offered, answered, service level, ASA, AHT ... (JSON or CSV)",
+            tag="reports",
+            who=SUPERVISORS,
+            params=(
+                Param(name="from", description=f"start: {_DAY} (default: today)"),
+                Param(name="to", description=f"end: {_DAY} (default: the end of from's day)"),
+                Param(name="interval", kind=Literal["15", "30", "60", "day"], description="minutes, or day"),
+                Param(name="queue", description="one queue"),
+                Param(name="agent", description="one agent"),
+                Param(name="by", kind=Literal["queue", "agent"], description="a row per queue or agent"),
+                Param(name="format", kind=Literal["json", "csv"], description="default json"),
+            ),
+            response=Report,
+            response_media=("application/json", "text/csv"),
+            errors={503: "the interaction log is not reachable"},
+        ),
+        reports_api,
+    ),
+    (
+        Operation(
+            method="GET",
+            path="/api/v1/staffing",
+            summary="Agents needed per interval (Erlang C and A) for a forecast from the log",
+            tag="reports",
+            who=SUPERVISORS,
+            params=_STAFFING_PARAMS,
+            response=Staffing,
+            errors=_STAFFING_ERRORS,
+        ),
+        staffing_api,
+    ),
+    (
+        Operation(
+            method="POST",
+            path="/api/v1/staffing",
+            summary="Agents needed per interval for an uploaded forecast",
+            description="The body is CSV: a header `interval,calls[,aht]`, then one row per interval.",
+            tag="reports",
+            who=SUPERVISORS,
+            params=_STAFFING_PARAMS,
+            body=str,
+            body_media="text/csv",
+            response=Staffing,
+            errors=_STAFFING_ERRORS,
+        ),
+        staffing_api,
+    ),
+    (
+        Operation(
+            method="GET",
+            path="/metrics",
+            summary="Live figures in the Prometheus text format",
+            description="For a scraper: `Authorization: Bearer <metrics.token>` (compared in constant "
+            "time); a logged-in supervisor or admin may read it too. See docs/metrics.md.",
+            tag="metrics",
+            who=("metrics-token", "supervisor"),
+            response=str,
+            response_media=(prometheus.CONTENT_TYPE.split(";")[0],),
+        ),
+        metrics,
+    ),
+)
 
 
 # Pages -------------------------------------------------------------------------------------

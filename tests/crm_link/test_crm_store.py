@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.crm_link.inputs import CrmInputError
+from callcenter.crm_link.bodies import CrmInputError
 from callcenter.crm_link.model import contact_attributes
 from callcenter.crm_link.records import create_ticket
 from callcenter.crm_link.schema import customer_scores
