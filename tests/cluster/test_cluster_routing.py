@@ -20,7 +20,7 @@ from callcenter.appkeys import CENTER, LOG
 from callcenter.runtime.cluster import ClusterCenter
 from callcenter.runtime.cluster_app import CLUSTER, ClusterConflict
 from callcenter.runtime.cluster_lead import Fenced, Lead
-from callcenter.runtime.cluster_wire import Entry, dump
+from callcenter.runtime.cluster_wire import Entry, encode_entry
 from tests.cluster.conftest import node_config, start_chat
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -117,7 +117,7 @@ async def test_commands_with_a_stale_fencing_token_are_refused(nodes: list[TestS
     stale = Entry(token - 1, center.clock.now(), "in", node=center.owner, body=ghost)
     with pytest.raises(Fenced, match="FENCED"):  # Redis refuses a holder whose term is over
         await Lead(center, token - 1, None).append([stale])
-    await center.redis.xadd(center.keys.applied_stream, {"e": dump(stale)})  # one that got in anyway
+    await center.redis.xadd(center.keys.applied_stream, {"e": encode_entry(stale)})  # one that got in anyway
     await center.contact_arrived(contact_id="real", channel="chat", queue="cards", caller="r@y.z")
     for node in (a, b):
         contacts = node.app[CENTER].engine.contacts
