@@ -187,10 +187,6 @@ def _body(kind: str, tag: str, raw: msgspec.Raw, what: str) -> Any:
 # Envelopes on the wire --------------------------------------------------------------------------
 
 
-class _Head(msgspec.Struct):
-    v: Any = None  # None: no version at all
-
-
 class _Versioned(msgspec.Struct, frozen=True):
     v: int
 
@@ -253,7 +249,7 @@ class ReplicaImage(_Versioned, frozen=True, kw_only=True):
 
 
 _encoder = msgspec.msgpack.Encoder(enc_hook=str)  # an odd value in an event's data: its text, as the log
-_head = msgspec.msgpack.Decoder(_Head)
+_untyped = msgspec.msgpack.Decoder()
 _forwarded_in = msgspec.msgpack.Decoder(_ForwardedIn)
 _entry_in = msgspec.msgpack.Decoder(_EntryIn)
 _replica_in = msgspec.msgpack.Decoder(ReplicaImage)
@@ -274,19 +270,24 @@ def _decode(decoder: msgspec.msgpack.Decoder[V], blob: bytes, what: str) -> V:
     try:
         wire = decoder.decode(blob)
     except msgspec.DecodeError as exc:
-        try:
-            version = _head.decode(blob).v
-        except msgspec.DecodeError:
-            version = None  # not even an envelope
-        if version is None:
-            no_version = f"cluster {what} carries no wire version (this node speaks {WIRE_VERSION})"
-            raise WireError(f"{no_version}: {exc}") from None
-        if version != WIRE_VERSION:
-            raise _other_version(what, version) from None
-        raise WireError(f"cluster {what} does not fit: {exc}") from None
+        raise _why_not(blob, what, exc) from None
     if wire.v != WIRE_VERSION:
         raise _other_version(what, wire.v)
     return wire
+
+
+def _why_not(blob: bytes, what: str, exc: msgspec.DecodeError) -> WireError:
+    """Say why ``blob`` did not decode: not MessagePack, another version, or a field."""
+    try:
+        raw = _untyped.decode(blob)
+    except msgspec.DecodeError as bad:
+        return WireError(f"cluster {what} is not MessagePack (nor anything this node reads): {bad}")
+    version = raw.get("v") if isinstance(raw, dict) else None
+    if version is None:
+        return WireError(f"cluster {what} carries no wire version (this node speaks {WIRE_VERSION}): {exc}")
+    if version != WIRE_VERSION:
+        return _other_version(what, version)
+    return WireError(f"cluster {what} does not fit: {exc}")
 
 
 def _other_version(what: str, version: Any) -> WireError:
