@@ -33,7 +33,6 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -62,6 +61,7 @@ from callcenter.runtime.cluster_wire import (
     decode_replica,
     encode_forwarded,
     raise_if_cancelled,
+    replaced,
     replica_state,
     write_head,
 )
@@ -292,7 +292,7 @@ class ClusterCenter(Center):
     def _record(self, command: RecordEvent) -> None:
         event, lost = command.event, self._lost
         if lost is not None and event.type == "contact.ended" and event.contact_id == lost[0]:
-            command = RecordEvent(event=replace(event, data={**event.data, **lost[1]}))
+            command = RecordEvent(event=replaced(event, data={**event.data, **lost[1]}))
         super()._record(command)
 
     def _track(self, entry: Entry) -> None:

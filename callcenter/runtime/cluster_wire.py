@@ -362,19 +362,19 @@ def replica_state(
     )
 
 
-def _replace(obj: Any, **changes: Any) -> Any:
-    """``obj`` with ``changes``: a dataclass or a msgspec Struct."""
+def replaced(obj: T, **changes: Any) -> T:
+    """``obj`` with ``changes``: a dataclass or a msgspec Struct (records and configs may be either)."""
     if isinstance(obj, msgspec.Struct):
         return msgspec.structs.replace(obj, **changes)
-    return dataclasses.replace(obj, **changes)
+    return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
 
 
 def config_hash(config: CenterConfig) -> str:
     """What every node of a cluster must agree on: the version and the wire version (replicas
     exchange the engine's state) and the config without what is per node. The config may be
     dataclasses or msgspec Structs (``msgspec.to_builtins`` reads both)."""
-    shared = _replace(
-        config, server=_replace(config.server, host="", port=0), cluster=_replace(config.cluster, node_id="")
+    shared = replaced(
+        config, server=replaced(config.server, host="", port=0), cluster=replaced(config.cluster, node_id="")
     )
     plain = msgspec.to_builtins(shared, enc_hook=str, str_keys=True, order="deterministic")
     text = json.dumps([__version__, WIRE_VERSION, plain], sort_keys=True, default=str)

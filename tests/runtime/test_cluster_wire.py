@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
-from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -40,6 +39,7 @@ from callcenter.runtime.cluster_wire import (
     encode_entry,
     encode_forwarded,
     encode_replica,
+    replaced,
     replica_state,
 )
 
@@ -72,7 +72,7 @@ INPUTS: list[object] = [
     m.ContactMoved(contact_id="c-1", to_queue="cards", by="sup"),
     m.AttributesChanged(contact_id="c-1", attributes={"account": "42"}, by="crm"),
     m.PriorityChanged(contact_id="c-1", by="crm", priority_class=None, head_start_s=30.0),
-    m.ContactsRestored(contacts=(ARRIVAL, replace(ARRIVAL, contact_id="c-2", channel="chat", caller=None))),
+    m.ContactsRestored(contacts=(ARRIVAL, replaced(ARRIVAL, contact_id="c-2", channel="chat", caller=None))),
 ]
 EVENT = InteractionEvent(
     type="contact.queued",
@@ -119,7 +119,7 @@ def test_every_entry_kind_comes_back_equal(kind: Any, body: Any) -> None:
 def test_an_event_with_text_no_encoding_takes_arrives_cleaned() -> None:
     """A lone surrogate that got past the edges does not stop the event: it arrives as the
     log would write it (U+FFFD), like an odd value (its text)."""
-    event = replace(EVENT, data={"name": "Noa \ud800", "nan": float("nan")})
+    event = replaced(EVENT, data={"name": "Noa \ud800", "nan": float("nan")})
     back = decode_entry(encode_entry(Entry(1, 1.0, "rec", body=event))).body
     assert back.data == {"name": "Noa \ufffd", "nan": "nan"}
 
@@ -258,13 +258,13 @@ def test_a_snapshot_of_another_version_is_refused() -> None:
 def test_config_hash_is_what_every_node_must_agree_on(monkeypatch: pytest.MonkeyPatch) -> None:
     config = _config()
     here = config_hash(config)
-    per_node = replace(
+    per_node = replaced(
         config,
-        server=replace(config.server, host="10.0.0.2", port=9000),
-        cluster=replace(config.cluster, node_id="b"),
+        server=replaced(config.server, host="10.0.0.2", port=9000),
+        cluster=replaced(config.cluster, node_id="b"),
     )
     assert config_hash(per_node) == here  # what may differ per node does not count
-    assert config_hash(replace(config, queues=config.queues[:1])) != here
+    assert config_hash(replaced(config, queues=config.queues[:1])) != here
     monkeypatch.setattr(cluster_wire, "WIRE_VERSION", WIRE_VERSION + 1)
     assert config_hash(config) != here  # nor do nodes that speak another wire version
 
