@@ -74,6 +74,12 @@ class AgentPools:
         for bag, entry in self._entries.pop(agent_id, ()):
             bag.remove(entry)
 
+    def placements(self) -> list[tuple[str, list[tuple[tuple[int, str, str], Any]]]]:
+        """Every free agent's entries as (agent id, [(bag key, entry)]), in the order they
+        were placed: what ``put`` takes back (with ``bag(key)``) to rebuild the pools."""
+        keys = {id(bag): key for key, bag in self._bags.items()}
+        return [(aid, [(keys[id(bag)], e) for bag, e in placed]) for aid, placed in self._entries.items()]
+
     def holds(self, agent_id: str) -> bool:
         return agent_id in self._entries
 

@@ -98,8 +98,8 @@ class Timers(Matching):
             self._arm("max_wait", contact_id, offer.deadline + 0.001, token)
             return
         target = self.queues[contact.queue].cfg.overflow.on_max_wait
-        if target is None or (target.to == "callback" and contact.channel == "callback"):
-            return
+        if target is None or (target.to == "callback" and contact.channel != "voice"):
+            return  # only a call becomes a callback: a chat or a callback keeps waiting
         queue = contact.queue
         self._leave_queue(contact)
         contact.queued_at = now if target.to == "queue" else contact.queued_at

@@ -114,9 +114,7 @@ class Center:
         self.ids = ids
         self._log = log
         self._bus = bus
-        self.engine = AcdEngine.from_config(
-            config, ids=ids, rng=rng or random.Random(), hours=HoursTable(config.hours)
-        )
+        self.engine = self.new_engine(ids, rng or random.Random())
         router = CommandRouter()
         router.register(RecordEvent, self._record)
         router.register(m.OfferContact, self._offer)
@@ -130,6 +128,11 @@ class Center:
         self._endpoints: dict[str, ContactEndpoint] = {}
         self._agent_of: dict[str, str] = {}  # connected contact -> its agent, for desk notices
         self.handled_by: OrderedDict[str, str] = OrderedDict()  # recent contacts -> who had them
+
+    def new_engine(self, ids: IdGenerator, rng: random.Random) -> AcdEngine:
+        """An engine for this center's configuration (a cluster node also rebuilds one from a
+        snapshot, ``runtime/cluster_wire.py``)."""
+        return AcdEngine.from_config(self.config, ids=ids, rng=rng, hours=HoursTable(self.config.hours))
 
     # Lifecycle ----------------------------------------------------------------------------------
 

@@ -57,10 +57,13 @@ from callcenter.runtime.cluster_wire import (
     Entry,
     Forwarded,
     ReplicaState,
+    WireError,
     cancel_until_done,
-    dump,
-    load,
+    decode_entry,
+    decode_replica,
+    encode_forwarded,
     raise_if_cancelled,
+    replica_state,
     write_head,
 )
 from callcenter.runtime.driver import Driver, Rejected
@@ -114,8 +117,9 @@ class ClusterCenter(Center):
         self.writing = False
         writes = Writes(self, log, bus)
         epoch = RandomIds(lambda: int(clock.now() * 1000)).new("epoch")[4:]
+        self._engine_ids, self._engine_rng = ClusterIds(epoch), random.Random(0)
         super().__init__(
-            config, clock=clock, log=writes, bus=writes, ids=ClusterIds(epoch), rng=random.Random(0)
+            config, clock=clock, log=writes, bus=writes, ids=self._engine_ids, rng=self._engine_rng
         )
         self.ids = RandomIds(lambda: int(clock.now() * 1000))  # adapters' ids stay unique per node
         self.redis, self.keys = redis, keys
@@ -128,6 +132,7 @@ class ClusterCenter(Center):
         self.after_apply: Callable[[], None] | None = None  # set by the lead while leading
         self.on_mark: Callable[[int, str], None] | None = None  # the lead sends its digest
         self.checks = Checks()
+        self.wire_refused = 0  # messages of another wire version or shape, refused
         self.interaction_log = log
         self.log_catch_up = LogCatchUp()
         self.ready = asyncio.Event()
@@ -164,10 +169,31 @@ class ClusterCenter(Center):
     def fresh_state(self) -> ReplicaState:
         return ReplicaState(
             engine=self.engine,
+            ids=self._engine_ids,
+            rng=self._engine_rng,
             config_hash=self.config_hash,
             agent_of=self._agent_of,
             handled_by=self.handled_by,
         )
+
+    def read_snapshot(self, blob: bytes | str | None) -> ReplicaState | None:
+        """The replica a stored snapshot holds; None if there is none, it is of another
+        configuration (a fresh cluster starts) or this node cannot read it (refused)."""
+        if blob is None:
+            return None
+        try:
+            image = decode_replica(blob.encode() if isinstance(blob, str) else blob)
+        except WireError as exc:
+            self.refuse("the snapshot", exc)
+            return None
+        if image.config_hash != self.config_hash:
+            return None
+        return replica_state(image, self.new_engine)
+
+    def refuse(self, what: str, exc: WireError) -> None:
+        """A message this node cannot read: logged and counted (``/healthz``), then skipped."""
+        self.wire_refused += 1
+        log.error("cluster: refused %s: %s", what, exc)
 
     def adopt(self, state: ReplicaState) -> None:
         """Make ``state`` this node's replica (a snapshot loaded, or a fresh cluster)."""
@@ -366,7 +392,11 @@ class ClusterDriver(Driver[AcdEngine]):
             raise ClusterUnavailable("the node has not joined the cluster yet")
 
     def forward(self, kind: Any, body: object, req: int = 0) -> None:
-        self._outbox.append(dump(Forwarded(node=self.center.owner, req=req, kind=kind, body=body)))
+        try:
+            blob = encode_forwarded(Forwarded(node=self.center.owner, req=req, kind=kind, body=body))
+        except WireError as exc:
+            raise m.BadInput(str(exc)) from None
+        self._outbox.append(blob)
         self._wake.set()
 
     def settle(self, entry: Entry, error: BaseException | None) -> None:
@@ -429,16 +459,22 @@ class ClusterDriver(Driver[AcdEngine]):
             self.read_error = None
             for _stream, entries in list(replies or ()):
                 for entry_id, fields in entries:
-                    center.apply(entry_id.decode(), load(fields[b"e"]))
+                    try:
+                        entry = decode_entry(fields[b"e"])
+                    except WireError as exc:
+                        center.refuse(f"applied-stream entry {entry_id.decode()}", exc)
+                        center.state.entry_id = entry_id.decode()
+                        continue
+                    center.apply(entry_id.decode(), entry)
                     if center.checks.diverged:
                         await self._resync()
                         break
             center.applied_event.set()
 
     async def _resync(self) -> None:
-        blob = await self.center.redis.get(self.center.keys.snapshot)
-        if blob is not None:
-            self.center.adopt(load(blob))
+        state = self.center.read_snapshot(await self.center.redis.get(self.center.keys.snapshot))
+        if state is not None:
+            self.center.adopt(state)
         self.center.checks.diverged = False
 
     def _fail(self, what: str, exc: BaseException) -> None:

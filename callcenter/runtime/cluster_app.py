@@ -35,7 +35,6 @@ from callcenter.runtime.cluster_wire import (
     STOP_TIMEOUT_S,
     bounded,
     config_hash,
-    load,
     raise_if_cancelled,
     stop_tasks,
     text,
@@ -82,18 +81,16 @@ class ClusterNode:
         await self._check_conflicts()
         await self._announce()
         self._presence_task = asyncio.create_task(self._presence_loop(), name="cluster-presence")
-        blob = await self.redis.get(self.keys.snapshot)
-        state = load(blob) if blob is not None else None
-        if state is not None and state.config_hash == self.center.config_hash:
+        state = self.center.read_snapshot(await self.redis.get(self.keys.snapshot))
+        if state is not None:
             self.center.adopt(state)
         if self.can_lead:
             self.keeper.start()
         try:
             async with asyncio.timeout(JOIN_TIMEOUT_S):
                 while not self.center.ready.is_set():
-                    blob = await self.redis.get(self.keys.snapshot)
-                    state = load(blob) if blob is not None else None
-                    if state is not None and state.config_hash == self.center.config_hash:
+                    state = self.center.read_snapshot(await self.redis.get(self.keys.snapshot))
+                    if state is not None:
                         self.center.adopt(state)
                         break
                     with contextlib.suppress(TimeoutError):
@@ -125,6 +122,7 @@ class ClusterNode:
             "terms_led": self.terms,
             "replica_checks": self.center.checks.checked,
             "replica_mismatches": self.center.checks.mismatches,
+            "wire_refused": self.center.wire_refused,
             "detail": "; ".join(problems) if problems else ("ok" if st else "joining"),
         }
 

@@ -32,10 +32,11 @@ from callcenter.runtime.cluster_wire import (
     APPEND_FENCED,
     STORE_FENCED,
     Entry,
-    Forwarded,
-    dump,
+    WireError,
+    decode_forwarded,
+    encode_entry,
+    encode_replica,
     id_after,
-    load,
     raise_if_cancelled,
     stop_tasks,
     text,
@@ -116,9 +117,8 @@ class Lead:
         end = last[0][0].decode() if last else "0-0"
         fresh = False
         if c.state is None:
-            blob = await self.redis.get(self.keys.snapshot)
-            state = load(blob) if blob is not None else None
-            if state is None or state.config_hash != c.config_hash:
+            state = c.read_snapshot(await self.redis.get(self.keys.snapshot))
+            if state is None:
                 state = c.fresh_state()
                 state.entry_id = end
                 newest: Any = await self.redis.xrevrange(self.keys.inputs_stream, count=1)
@@ -167,7 +167,7 @@ class Lead:
         try:
             await self._append(
                 keys=[self.keys.lease, self.keys.applied_stream],
-                args=[self.lease_value, 200_000, *[dump(e) for e in entries]],
+                args=[self.lease_value, 200_000, *[encode_entry(e) for e in entries]],
             )
         except ResponseError as exc:
             if "FENCED" in str(exc):
@@ -180,7 +180,7 @@ class Lead:
         assert state is not None
         try:
             await self._store(
-                keys=[self.keys.lease, self.keys.snapshot], args=[self.lease_value, dump(state)]
+                keys=[self.keys.lease, self.keys.snapshot], args=[self.lease_value, encode_replica(state)]
             )
         except ResponseError as exc:
             if "FENCED" in str(exc):
@@ -224,7 +224,11 @@ class Lead:
             for _stream, items in list(replies or ()):
                 entries = []
                 for item_id, fields in items:
-                    fwd: Forwarded = load(fields[b"f"])
+                    try:
+                        fwd = decode_forwarded(fields[b"f"])
+                    except WireError as exc:
+                        c.refuse(f"input {item_id.decode()}", exc)
+                        continue
                     entries.append(
                         Entry(
                             self.token,
@@ -236,8 +240,9 @@ class Lead:
                             src=item_id.decode(),
                         )
                     )
-                await self._append_retrying(entries)
-                cursor = entries[-1].src
+                if entries:
+                    await self._append_retrying(entries)
+                cursor = items[-1][0].decode()
 
     async def _append_retrying(self, entries: list[Entry]) -> None:
         while True:

@@ -226,6 +226,17 @@ def test_overflows_closed_full_no_agents_and_max_wait() -> None:
     assert [c for c in acd.commands if isinstance(c, m.FinishContact)][-1].reason == "voicemail"
 
 
+def test_a_chat_past_its_max_wait_with_a_callback_overflow_keeps_waiting() -> None:
+    """Only a call becomes a callback: a chat (even one with a number) stays in line, and
+    the engine goes on (it used to fire the overflow again and again, without end)."""
+    ov = OverflowConfig(on_max_wait=OverflowTarget(to="callback"))
+    acd = Acd([queue(channels=["chat"], overflow=ov, max_wait_s=10)])
+    acd(m.ContactArrived(contact_id="c1", channel="chat", queue="general", caller="+15550199"))
+    acd.advance_to(30)
+    chat = acd.engine.contacts["c1"]
+    assert (chat.channel, chat.state) == ("chat", "waiting") and acd.engine.next_deadline() is None
+
+
 def test_transfers_to_a_queue_and_to_a_named_agent() -> None:
     acd = Acd([queue(), queue("sales", steps=[RoutingStep(require={"sales": 1})])])
     acd.agent("ann")

@@ -5,10 +5,12 @@ a node with a different configuration refuses to join."""
 from __future__ import annotations
 
 import asyncio
+import pickle  # to write what an attacker would: no node may load it
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 from aiohttp.test_utils import TestServer
 from desk_socket import Desk
@@ -20,7 +22,7 @@ from callcenter.appkeys import CENTER, LOG
 from callcenter.runtime.cluster import ClusterCenter
 from callcenter.runtime.cluster_app import CLUSTER, ClusterConflict
 from callcenter.runtime.cluster_lead import Fenced, Lead
-from callcenter.runtime.cluster_wire import Entry, dump
+from callcenter.runtime.cluster_wire import WIRE_VERSION, Entry, Forwarded, encode_entry, encode_forwarded
 from tests.cluster.conftest import node_config, start_chat
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -117,13 +119,53 @@ async def test_commands_with_a_stale_fencing_token_are_refused(nodes: list[TestS
     stale = Entry(token - 1, center.clock.now(), "in", node=center.owner, body=ghost)
     with pytest.raises(Fenced, match="FENCED"):  # Redis refuses a holder whose term is over
         await Lead(center, token - 1, None).append([stale])
-    await center.redis.xadd(center.keys.applied_stream, {"e": dump(stale)})  # one that got in anyway
+    await center.redis.xadd(center.keys.applied_stream, {"e": encode_entry(stale)})  # one that got in anyway
     await center.contact_arrived(contact_id="real", channel="chat", queue="cards", caller="r@y.z")
     for node in (a, b):
         contacts = node.app[CENTER].engine.contacts
         await applied(node.app[CENTER], "real")  # the entry after the stale one
         assert "ghost" not in contacts  # every replica refused it
         assert node.app[CENTER].gate.refused >= 1  # type: ignore[attr-defined]
+
+
+RAN: list[str] = []
+
+
+class Payload:
+    """What pickle would run on loading it."""
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return RAN.append, ("code from Redis ran",)
+
+
+async def test_messages_of_another_version_or_shape_are_refused_and_the_nodes_go_on(
+    nodes: list[TestServer],
+) -> None:
+    a, b = nodes
+    leader = a if a.app[CLUSTER].lease.held else b
+    center = leader.app[CENTER]
+    assert isinstance(center, ClusterCenter)
+    token = leader.app[CLUSTER].lease.token
+    assert token is not None
+    arrival = m.ContactArrived(contact_id="v2", channel="chat", queue="cards", caller="x@y.z")
+    newer = msgspec.msgpack.decode(encode_forwarded(Forwarded(center.owner, 0, "in", arrival)))
+    newer["v"] = WIRE_VERSION + 1
+    bad_shape = msgspec.msgpack.decode(encode_entry(Entry(token, center.clock.now(), "in", body=arrival)))
+    bad_shape["body"]["queue"] = 7
+    keys = center.keys
+    await center.redis.xadd(keys.inputs_stream, {"f": msgspec.msgpack.encode(newer)})
+    await center.redis.xadd(keys.inputs_stream, {"f": pickle.dumps(Payload())})
+    await center.redis.xadd(keys.applied_stream, {"e": msgspec.msgpack.encode(bad_shape)})
+    await center.redis.xadd(keys.applied_stream, {"e": pickle.dumps(Payload())})
+    await center.contact_arrived(contact_id="real", channel="chat", queue="cards", caller="r@y.z")
+    for node in (a, b):
+        replica = node.app[CENTER]
+        assert isinstance(replica, ClusterCenter)
+        await applied(replica, "real")  # the entries after the refused ones
+        assert "v2" not in replica.engine.contacts
+        refused = 4 if node is leader else 2  # the holder also reads the inputs
+        assert replica.wire_refused == refused and node.app[CLUSTER].health()["wire_refused"] == refused
+    assert RAN == []
 
 
 async def test_a_replica_that_differs_from_the_holder_resynchronises(cluster_db: str, prefix: str) -> None:
