@@ -191,57 +191,20 @@ def restore_engine(engine: EngineState, snap: EngineSnapshot) -> None:
 
 
 def _agent_record(a: Agent, seq: int) -> AgentRecord:
-    return AgentRecord(
-        agent_id=a.agent_id,
-        name=a.name,
-        skills=dict(a.skills),
-        chat_capacity=a.chat_capacity,
-        state=a.state,
-        reason=a.reason,
-        since=a.since,
-        idle_since=a.idle_since,
-        pending_not_ready=a.pending_not_ready,
-        offer_id=a.offer_id,
-        contacts=dict(a.contacts),
-        wrap_up_until=a.wrap_up_until,
-        wrap_up_contact=a.wrap_up_contact,
-        handled=a.handled,
-        handle_time=a.handle_time,
-        offers_received=a.offers_received,
-        ctx=a.ctx,
-        ctx_base=a.ctx_base,
-        ctx_n=a.ctx_n,
-        seq=seq,
-    )
+    values = _values(a, AgentRecord, skip=("seq",))
+    values["skills"], values["contacts"] = dict(a.skills), dict(a.contacts)
+    return AgentRecord(**values, seq=seq)
 
 
 def _agent(r: AgentRecord) -> Agent:
-    return Agent(
-        agent_id=r.agent_id,
-        name=r.name,
-        skills=dict(r.skills),
-        chat_capacity=r.chat_capacity,
-        state=r.state,
-        reason=r.reason,
-        since=r.since,
-        idle_since=r.idle_since,
-        pending_not_ready=r.pending_not_ready,
-        offer_id=r.offer_id,
-        contacts=dict(r.contacts),
-        wrap_up_until=r.wrap_up_until,
-        wrap_up_contact=r.wrap_up_contact,
-        handled=r.handled,
-        handle_time=r.handle_time,
-        offers_received=r.offers_received,
-        ctx=r.ctx,
-        ctx_base=r.ctx_base,
-        ctx_n=r.ctx_n,
-    )
+    values = _values(r, AgentRecord, skip=("seq",))
+    values["skills"], values["contacts"] = dict(r.skills), dict(r.contacts)
+    return Agent(**values)
 
 
-def _values(obj: object, record: type[msgspec.Struct]) -> dict[str, Any]:
-    """The fields of ``record`` (all of them plain values) read from ``obj``."""
-    return {name: getattr(obj, name) for name in record.__struct_fields__}
+def _values(obj: object, record: type[msgspec.Struct], skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields of ``record`` (all of them plain values) but ``skip``, read from ``obj``."""
+    return {name: getattr(obj, name) for name in record.__struct_fields__ if name not in skip}
 
 
 def _contact_record(c: Contact) -> ContactRecord:

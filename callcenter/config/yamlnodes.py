@@ -303,7 +303,10 @@ class Reader:
                 ok = False
         try:
             built = cls(**kwargs)
-        except (ValueError, TypeError) as exc:
+        except ValueError as exc:  # its own checks, on what was right (and defaults for the rest)
+            self.error(where or "(top level)", str(exc))
+            return None, None
+        except TypeError as exc:
             if ok:
                 self.error(where or "(top level)", str(exc))
             return None, None
@@ -322,6 +325,10 @@ class Reader:
         if origin is dict and isinstance(item, dict):
             converted = {k: self.convert(v, args[1], join(where, k)) for k, v in item.items()}
             return {k: v for k, v in converted.items() if v is not None}, None not in converted.values()
+        target = spec.type if not args else args[0] if len(args) == 1 and origin is None else None
+        if isinstance(item, dict) and target is not None and _plain_struct(target):
+            built, partial = self.convert_struct(item, target, where)  # a section: key by key
+            return (built if built is not None else partial), built is not None
         part = self.convert(item, spec.type, where)
         return part, part is not None
 
@@ -414,6 +421,16 @@ class Reader:
         if isinstance(node, yaml.ScalarNode):
             return repr(node.value)
         return f"a {_kind(node)}"
+
+
+def _plain_struct(tp: Any) -> bool:
+    """A struct class read key by key: not a tagged union member, not read from a scalar."""
+    return (
+        isinstance(tp, type)
+        and issubclass(tp, msgspec.Struct)
+        and tp.__struct_config__.tag is None
+        and not hasattr(tp, "from_yaml")
+    )
 
 
 def _where(where: str, path: Path_) -> str:

@@ -36,6 +36,8 @@ def test_a_bad_node_id_is_refused_where_it_is(tmp_path: Path) -> None:
     _, problems = check_config(path)
     text = "\n".join(str(p) for p in problems.items)
     assert "node_id 'node 1!' may hold letters" in text and "cluster" in text
+    # Both problems of the one section are listed, each where it is.
+    assert f"{path}:8: cluster.lease_ttl_s: expected a number at least 0.3, found '0.1'" in text
 
 
 def test_a_valid_cluster_config_loads(tmp_path: Path) -> None:
