@@ -33,6 +33,7 @@ from typing import Any, TypeVar, get_args, get_origin
 import msgspec
 import yaml
 
+from callcenter.core.client_json import ErrorPath, validation_parts
 from callcenter.core.errors import ConfigError
 
 T = TypeVar("T")
@@ -127,8 +128,6 @@ def dec_hook(tp: Any, value: Any) -> Any:
 # msgspec errors back into file:line: field: message
 
 _PARENT = re.compile(r"(\.[^.\[]*|\[\d+\])$")
-_AT = re.compile(r"^(.*) - at `(\$[^`]*)`$", re.DOTALL)
-_SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[(\.\.\.)\]")
 _EXPECTED = re.compile(r"^Expected `([^`]*)`(.*), got `([^`]*)`$")
 _BOUND = re.compile(r"^Expected `([^`]*)` (>=|>|<=|<) (\S+)$")
 _BOUND_WORDS = {">": "more than", ">=": "at least", "<=": "at most", "<": "less than"}
@@ -143,18 +142,11 @@ _TYPE_WORDS = {
     "date": "a date",
 }
 
-Path_ = list[str | int | None]  # a path below a converted value; None: a key msgspec did not name
+Path_ = ErrorPath  # a path below a converted value; None: a key msgspec did not name
 
 
 def _split(exc: msgspec.ValidationError) -> tuple[str, Path_]:
-    text = str(exc)
-    m = _AT.match(text)
-    if m is None:
-        return text, []
-    path: Path_ = []
-    for name, index, _dots in _SEGMENT.findall(m.group(2)[1:]):
-        path.append(name if name else int(index) if index else None)
-    return m.group(1), path
+    return validation_parts(str(exc))
 
 
 def _get(value: Any, path: Path_) -> Any:

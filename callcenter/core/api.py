@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from callcenter.core.client_json import InputRefused
+from callcenter.core.client_json import InputRefused, dotted, validation_parts
 
 T = TypeVar("T")
 REF = "#/components/schemas/{name}"
@@ -114,7 +114,6 @@ def convert_body(value: Any, kind: type[T], *, what: str = "body") -> T:
         raise InputRefused(400, "bad_field", message, field or what) from None
 
 
-_AT = re.compile(r"^(?P<text>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _NAMES = {
     "str": "text",
     "int": "a whole number",
@@ -129,9 +128,8 @@ _NAMES = {
 def explain(error: str, kind: Any = None) -> tuple[str, str]:
     """(field, message) for a msgspec validation error: ``Expected `int` >= 1 - at
     `$.limit``` is ("limit", "limit must be at least 1")."""
-    match = _AT.match(error)
-    text, path = (match["text"], match["path"] or "") if match else (error, "")
-    field = path.replace("[...]", "").lstrip(".")
+    text, path = validation_parts(error)
+    field = dotted(path)
     if found := re.match(r"Object missing required field `([^`]+)`", text):
         field = f"{field}.{found[1]}" if field else found[1]
         return field, f"{field} is required"

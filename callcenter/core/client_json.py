@@ -44,6 +44,36 @@ def instant_in_range(at: float) -> bool:
     return math.isfinite(at) and EARLIEST_INSTANT <= at <= LATEST_INSTANT
 
 
+ErrorPath = list[str | int | None]  # field names and list indexes; None: a key msgspec did not name
+
+_VALIDATION_AT = re.compile(r"^(.*?) - at `\$([^`]*)`$", re.DOTALL)
+_PATH_SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[(\.\.\.)\]")
+
+
+def validation_parts(error: str) -> tuple[str, ErrorPath]:
+    """A msgspec ``ValidationError``'s text as its message and the path it names:
+    ``Expected `int` - at `$.queues[2].name``` is ``("Expected `int`", ["queues", 2, "name"])``.
+    The one reading of that text for the config, REST bodies and WebSocket frames."""
+    match = _VALIDATION_AT.match(error)
+    if match is None:
+        return error, []
+    path: ErrorPath = []
+    for name, index, _dots in _PATH_SEGMENT.findall(match.group(2)):
+        path.append(name if name else int(index) if index else None)
+    return match.group(1), path
+
+
+def dotted(path: ErrorPath) -> str:
+    """``["items", 0, "name"]`` as ``items[0].name`` (keys msgspec did not name left out)."""
+    out = ""
+    for key in path:
+        if isinstance(key, int):
+            out += f"[{key}]"
+        elif key is not None:
+            out += f".{key}" if out else key
+    return out
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JsonLimits:
     """How much one document may hold. ``max_depth`` counts nested arrays and objects

@@ -26,14 +26,13 @@ Server frames are encoded by ``encode_frame`` (``msgspec.json``): a field whose 
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
 from msgspec import inspect as mi
 
-from callcenter.core.client_json import InputRefused, JsonLimits, decode_json
+from callcenter.core.client_json import InputRefused, JsonLimits, decode_json, validation_parts
 
 MsgId = str | int  # what a client may give as a request's ``id``
 NON_BLANK = r"\S"  # the pattern of text that must not be empty (``re.search``)
@@ -129,7 +128,6 @@ def decode_frame(
 
 # Refusals in words ------------------------------------------------------------------------
 
-_AT = re.compile(r" - at `\$\.([^`\[]+)[^`]*`$")
 _MISSING = "Object missing required field `"
 _UNKNOWN = "Object contains unknown field `"
 
@@ -142,13 +140,13 @@ def explain(cls: type[ClientFrame], error: str) -> tuple[str | None, str]:
     if error.startswith(_UNKNOWN):
         name = error.removeprefix(_UNKNOWN).removesuffix("`")
         return name, f"unknown field {name!r}"
-    at = _AT.search(error)
-    if at is None:
+    text, path = validation_parts(error)
+    if not path or not isinstance(path[0], str):
         return None, error
-    name = at.group(1)
+    name = path[0]
     kind = _field_types(cls).get(name)
     if kind is None:
-        return name, f"{name}: {error[: at.start()]}"
+        return name, f"{name}: {text}"
     return name, f"{name} {_expected(kind, error)}"
 
 
