@@ -35,7 +35,6 @@ from callcenter.ivr.model import (
 from callcenter.speech.config import KOREAN_DEMO_MODEL, SpeechConfig
 from callcenter.speech.prompts import PromptBuildStats, PromptRenderer, build_prompts
 
-
 _MODEL_LANGUAGE = re.compile(r"vosk-model-(?:small-)?([a-z]{2})(?:[-_.]|$)", re.I)
 
 

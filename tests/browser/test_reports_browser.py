@@ -242,7 +242,9 @@ async def test_the_reports_and_staffing_pages_take_today_from_the_center_not_the
     config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
     server = TestServer(create_app(config, clock=VirtualClock(monday_0130)), host="127.0.0.1")
     await server.start_server()
-    context = await browser.new_context(timezone_id="America/New_York", viewport={"width": 1400, "height": 1000})
+    context = await browser.new_context(
+        timezone_id="America/New_York", viewport={"width": 1400, "height": 1000}
+    )
     try:
         errors: list[str] = []
         page = await context.new_page()

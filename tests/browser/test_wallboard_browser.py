@@ -215,7 +215,9 @@ async def test_the_wallboard_tells_the_center_time_and_the_truth_in_another_zone
     config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", hours="as configured")
     server = TestServer(create_app(config, clock=VirtualClock(saturday_03)), host="127.0.0.1")
     await server.start_server()
-    context = await browser.new_context(timezone_id="America/New_York", viewport={"width": 1400, "height": 900})
+    context = await browser.new_context(
+        timezone_id="America/New_York", viewport={"width": 1400, "height": 900}
+    )
     try:
         center = server.app[CENTER]
         errors: list[str] = []
@@ -233,21 +235,31 @@ async def test_the_wallboard_tells_the_center_time_and_the_truth_in_another_zone
         assert await internet.locator(".closed-note").text_content() == "Closed · opens Sat 20:00"
         assert await page.locator("article[data-queue='general']").get_attribute("data-open") == "true"
 
-        await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4, "cards": 3}))
+        await center.submit(
+            m.AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4, "cards": 3})
+        )
         await center.submit(m.AgentReady(agent_id="alice"))
-        await page.wait_for_selector("article[data-queue='general'] .agents-count:text('1 available')", timeout=3000)
+        await page.wait_for_selector(
+            "article[data-queue='general'] .agents-count:text('1 available')", timeout=3000
+        )
         assert await page.locator("article[data-queue='general'] b.ewt").text_content() == "\u2013"
 
-        await center.contact_arrived(contact_id="t-1", channel="voice", queue="general", caller="+972501234567")
+        await center.contact_arrived(
+            contact_id="t-1", channel="voice", queue="general", caller="+972501234567"
+        )
         offer = next(iter(center.engine.offers.values()))
         await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
         await page.wait_for_selector("tr[data-agent='alice'] td.customer:text('Noa Levi')", timeout=3000)
         await center.submit(m.ContactTransferred(contact_id="t-1", by_agent="alice", to_queue="cards"))
         for i in range(2):
-            await center.contact_arrived(contact_id=f"v-{i}", channel="voice", queue="cards", caller=f"+1555000{i}")
+            await center.contact_arrived(
+                contact_id=f"v-{i}", channel="voice", queue="cards", caller=f"+1555000{i}"
+            )
         await center.contact_arrived(contact_id="ch-1", channel="chat", queue="cards", caller="a@example.com")
         cards = page.locator("article[data-queue='cards']")
-        await page.wait_for_selector("article[data-queue='cards'] .by-channel:text('3 calls · 1 chat')", timeout=3000)
+        await page.wait_for_selector(
+            "article[data-queue='cards'] .by-channel:text('3 calls · 1 chat')", timeout=3000
+        )
         assert await cards.locator("b.waiting").text_content() == "4"
         assert await cards.locator("b.offered").text_content() == "4"  # t-1 again, and three new
         assert await page.locator("article[data-queue='general'] b.offered").text_content() == "1"

@@ -143,12 +143,16 @@ async def test_after_hours_the_chat_takes_a_message(aiohttp_client, tmp_path: Pa
     await ws.close()
 
 
-async def test_a_closed_topic_says_when_it_opens_and_an_open_one_queues(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_closed_topic_says_when_it_opens_and_an_open_one_queues(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
     """Without a chat flow, a topic whose queue is closed by its hours (and has no closed
     overflow of its own) says when it opens, in the center's zone, and offers the topics
     again; the same topic on Monday at 11:00 queues the chat."""
     zone = ZoneInfo("Asia/Jerusalem")
-    office = HoursConfig(timezone="Asia/Jerusalem", weekly={d: ["08:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")})
+    office = HoursConfig(
+        timezone="Asia/Jerusalem", weekly={d: ["08:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+    )
     flows = tmp_path / "ivr"
     flows.mkdir()
     shutil.copy(ROOT / "config" / "ivr" / "bank.yaml", flows)  # answers the chat id web-bank only

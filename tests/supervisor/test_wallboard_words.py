@@ -139,7 +139,9 @@ async def test_a_transferred_contact_is_one_contact_and_an_offer_in_each_queue(
     client = await board_client(aiohttp_client, tmp_path, MONDAY_11)
     app = client.server.app
     center = app[CENTER]
-    await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4, "cards": 3}))
+    await center.submit(
+        m.AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4, "cards": 3})
+    )
     await center.submit(m.AgentReady(agent_id="alice"))
     await center.contact_arrived(contact_id="t-1", channel="voice", queue="general", caller="+15550123")
     await accept(center, "alice")
