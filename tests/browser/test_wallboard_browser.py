@@ -162,7 +162,9 @@ async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, t
         await login(page, server, "/wallboard", "sam")
         await page.click("button[aria-label='Listen to alice']")
         await page.wait_for_selector("#listen-bar:not([hidden])", timeout=5000)
-        assert call.contact_id in (await page.text_content("#listen-who") or "")
+        # who is heard: the agent and the customer (a caller the CRM does not know: the number)
+        assert await page.text_content("#listen-who") == "Alice · +972541234567"
+        assert await page.get_attribute("tr[data-agent='alice'] td.customer", "title") == call.contact_id
         # The call's audio reaches the page: the level meter rises well above silence.
         await page.wait_for_function(
             "Number(document.querySelector('#listen-level').dataset.dbfs) > -40", timeout=10000

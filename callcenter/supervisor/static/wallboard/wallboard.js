@@ -225,7 +225,7 @@ function toast(text) { const t = $("toast"); t.textContent = text; t.classList.a
 
 function tick() {
   const now = centerNow();
-  $("clock").textContent = `${centerTime(now, { hour: "2-digit", minute: "2-digit", second: "2-digit" })} ${board.timezone}`;
+  if (board.today_date) $("clock").textContent = `${centerTime(now, { hour: "2-digit", minute: "2-digit", second: "2-digit" })} ${board.timezone}`; // none before the server said
   for (const td of document.querySelectorAll("td.since")) td.textContent = clock(now - Number(td.dataset.since));
 }
 setInterval(tick, 1000);
