@@ -26,15 +26,7 @@ function connect(resume) {
   ws.onmessage = (ev) => onFrame(JSON.parse(ev.data));
   ws.onclose = () => {
     status("chat.status.reconnecting");
-    try { // after the handlers are in place: a quick submit never goes unhandled
-  await setup({ remember: true });
-  languagePicker($("language"));
-} catch (exc) { // the page still works, in the words its HTML carries
-  console.warn(`chat: no catalogue (${exc.message})`);
-  $("language").classList.add("hidden");
-}
-
-const token = sessionStorage.getItem(KEY);
+    const token = sessionStorage.getItem(KEY);
     if (started && token) setTimeout(() => connect(token), 1000);
   };
 }
@@ -134,6 +126,14 @@ for (const b of document.querySelectorAll(".stars button")) {
     $("rating").replaceChildren(render(document.createElement("p"), "chat.rating.thanks"));
   };
 }
+try { // after the handlers are in place: a quick submit never goes unhandled
+  await setup({ remember: true });
+  languagePicker($("language"));
+} catch (exc) { // the page still works, in the words its HTML carries
+  console.warn(`chat: no catalogue (${exc.message})`);
+  $("language").classList.add("hidden");
+}
+
 try { // after the handlers are in place: a quick submit never goes unhandled
   await setup({ remember: true });
   languagePicker($("language"));
