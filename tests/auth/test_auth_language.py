@@ -87,7 +87,9 @@ async def test_an_admin_sets_a_users_language_and_creates_users_with_one(client:
     assert status == 201 and body["user"]["language"] == "zh-CN"
     status, body = await send(client, "POST", USERS, {"username": "zoe", "password": "long enough"})
     assert status == 201 and body["user"]["language"] == "en"
-    status, body = await send(client, "POST", USERS, {"username": "ann", "password": "long enough", "language": "de"})
+    status, body = await send(
+        client, "POST", USERS, {"username": "ann", "password": "long enough", "language": "de"}
+    )
     assert (status, body["error"]["field"]) == (400, "language")
     assert (await client.login("mei", "long enough")).status == 200
     assert await my_language(client) == "zh-CN"
@@ -105,5 +107,7 @@ def test_the_config_refuses_a_language_without_a_catalogue(tmp_path: Any) -> Non
     assert UserConfig(username="li", language="zh-CN").language == "zh-CN"
     path = tmp_path / "callcenter.yaml"
     path.write_text("users:\n  - {username: li, language: fr}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"users\[0\].*no catalogue for language 'fr' \(shipped: en, zh-CN\)"):
+    with pytest.raises(
+        ConfigError, match=r"users\[0\].*no catalogue for language 'fr' \(shipped: en, zh-CN\)"
+    ):
         load_config(path)

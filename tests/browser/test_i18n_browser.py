@@ -67,7 +67,9 @@ async def test_a_chat_with_an_agent_in_simplified_chinese(browser: Any, live_ser
     await customer.wait_for_selector(".bubble.bot:text('What can we help you with?')")  # the flow's words
     await assert_translated(customer, step="the flow's menu")
     await customer.get_by_role("button", name="Lost or stolen card").click()
-    await customer.wait_for_selector(".bubble.bot:text('We are connecting you to our cards team right away.')")
+    await customer.wait_for_selector(
+        ".bubble.bot:text('We are connecting you to our cards team right away.')"
+    )
     await assert_translated(customer, step="waiting in line")
 
     desk = await Desk.open(server.make_url("/"), "alice")

@@ -59,7 +59,7 @@ def test_a_broken_catalogue_is_reported_key_by_key(catalogues: Path) -> None:
 def test_an_unknown_language_is_refused_naming_the_shipped_ones() -> None:
     with pytest.raises(catalogue.UnknownLanguage, match=r"'fr' \(shipped: en, zh-CN\)"):
         catalogue.catalogue("fr")
-    with pytest.raises(ValueError, match="'../en'"):
+    with pytest.raises(ValueError, match=r"'\.\./en'"):
         catalogue.check_language("../en")
 
 
@@ -85,10 +85,9 @@ def test_a_browsers_preferred_tags_pick_a_shipped_language(tags: list[str], lang
 def sources() -> Iterator[Path]:
     """The pages (static HTML and scripts of every face) and the Python that sends keys."""
     for path in sorted(PACKAGE.rglob("*")):
-        if "static" in path.parts and path.suffix in (".html", ".js"):
-            yield path
-        elif path.suffix == ".py" and (
-            PACKAGE / "i18n" in path.parents or "callcenter.i18n" in path.read_text(encoding="utf-8")
+        if ("static" in path.parts and path.suffix in (".html", ".js")) or (
+            path.suffix == ".py"
+            and (PACKAGE / "i18n" in path.parents or "callcenter.i18n" in path.read_text(encoding="utf-8"))
         ):
             yield path
 
@@ -115,7 +114,8 @@ def test_every_key_in_the_catalogues_is_used() -> None:
 
 def test_the_chat_and_login_pages_name_every_word_by_key() -> None:
     """Text in the static HTML of the converted pages sits in an element with data-i18n
-    (what the page shows before its catalogue arrives is the English of that key)."""
+    (what the page shows before its catalogue arrives is the English of that key), and
+    each label, title and placeholder has its data-i18n-* key."""
     english = catalogue.catalogue("en")
     for page in (PACKAGE / "chat" / "static" / "chat.html", PACKAGE / "auth" / "static" / "login.html"):
         html = page.read_text(encoding="utf-8")
@@ -128,3 +128,7 @@ def test_the_chat_and_login_pages_name_every_word_by_key() -> None:
             if re.search(r"[A-Za-z]", text) and text.strip() not in english.values()
         ]
         assert loose == [], f"{page.name}: words without a key"
+        for tag in re.findall(r"<[a-z]+\b[^>]*>", html):
+            for attr in ("aria-label", "title", "placeholder", "alt"):
+                if re.search(rf'\s{attr}="', tag):
+                    assert f"data-i18n-{attr}=" in tag, f"{page.name}: {attr} without a key in {tag}"

@@ -20,7 +20,9 @@ Client = TestClient[Any, Any]
 
 @pytest.fixture
 async def client(aiohttp_client: Callable[..., Any], sqlite_url: str) -> Client:
-    result: Client = await aiohttp_client(create_app(demo_config(sqlite_url), clock=VirtualClock(1_750_000_000.0)))
+    result: Client = await aiohttp_client(
+        create_app(demo_config(sqlite_url), clock=VirtualClock(1_750_000_000.0))
+    )
     return result
 
 
