@@ -6,11 +6,12 @@ language from a browser's tags as the server does."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from desk_socket import Desk
-from i18n_check import assert_translated, untranslated
+from i18n_check import assert_translated, set_language, untranslated
 
 from callcenter.i18n import catalogue
 
@@ -112,9 +113,10 @@ async def test_a_chat_with_an_agent_in_simplified_chinese(browser: Any, live_ser
 
 
 async def test_the_login_page_in_simplified_chinese(browser: Any, live_server: Any) -> None:
+    await set_language(live_server.make_url("/"), "sam", "zh-CN")
     errors: list[str] = []
     page = await chinese_page(browser, errors)
-    await page.goto(str(live_server.make_url("/login")))
+    await page.goto(str(live_server.make_url("/login?next=/api/v1/auth/me")))
     await page.wait_for_selector("html[lang='zh-CN']", state="attached")
     assert await page.title() == ZH["login.page_title"]
     await assert_translated(page, step="the login form")
@@ -123,5 +125,10 @@ async def test_the_login_page_in_simplified_chinese(browser: Any, live_server: A
     await page.get_by_role("button", name=ZH["login.submit"]).click()
     await page.wait_for_selector(f"#error:text('{ZH['login.error.wrong_credentials']}')")
     await assert_translated(page, step="a wrong password")
+    await page.get_by_placeholder(ZH["login.password"]).fill("sam")
+    await page.get_by_role("button", name=ZH["login.submit"]).click()
+    await page.wait_for_url(lambda url: "/login" not in url)
+    me = json.loads(await page.text_content("body") or "{}")
+    assert me["user"]["language"] == "zh-CN"  # what the wallboard opens in
     await page.context.close()
     assert errors == []

@@ -6,12 +6,15 @@ behind. Text that is somebody's data is exempt: inside an element marked
 ``data-user-content`` (names, messages, a flow's prompts, what the customer typed), or
 inside an element whose ``lang`` is not the page's (a language picker's "English").
 Digits, punctuation and the product's name pass. Use it for any page (desk, wallboard, chat,
-login): ``assert await untranslated(page) == []`` after each step that changes what it shows.
+login): ``await assert_translated(page, step=...)`` after each step that changes what it
+shows. ``set_language(base_url, user, "zh-CN")`` makes a user's desk or wallboard open in it.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import aiohttp
 
 ALLOWED = ("callcenter",)
 
@@ -70,3 +73,16 @@ async def assert_translated(page: Any, language: str = "zh-CN", step: str = "") 
     assert await page_language(page) == language, f"{step}: the page is not in {language}"
     left = await untranslated(page)
     assert left == [], f"{step}: untranslated in {language}: {left}"
+
+
+async def set_language(base_url: object, user: str, language: str) -> None:
+    """Set ``user``'s own language through the API (as their page would), so their desk
+    or wallboard opens in it; the demo's password is the user name."""
+    async with aiohttp.ClientSession(
+        base_url=str(base_url), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as http:
+        res = await http.post("/api/v1/auth/login", json={"username": user, "password": user})
+        assert res.status == 200, await res.text()
+        csrf = (await res.json())["csrf_token"]
+        res = await http.patch("/api/v1/auth/me", json={"language": language}, headers={"X-CSRF-Token": csrf})
+        assert res.status == 200, await res.text()
