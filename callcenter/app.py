@@ -30,6 +30,7 @@ from callcenter.core.clock import Clock, SystemClock
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import RandomIds
 from callcenter.crm_link import web as crm_web
+from callcenter.i18n import routes as i18n_routes
 from callcenter.runtime import voice_app
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
@@ -72,6 +73,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
         [clock_ctx, database_ctx, log_ctx, bus, crm_ctx, *resume, center, speech_ctx, ivr_ctx]
     )  # speech: TTS worker, vosk; ivr: flows, runner
     auth_web.install(app)
+    i18n_routes.install(app)  # the pages' words: /api/v1/i18n, /static/i18n
     desk_routes.install(app)
     chat_routes.install(app)
     install_ivr_admin(app)  # POST /api/v1/admin/ivr/reload

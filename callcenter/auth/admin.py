@@ -4,7 +4,7 @@
 - ``POST   /api/v1/auth/users``  {username, password, role?, name?, skills?, chat_capacity?}
                                                       -> 201 {user}
 - ``GET    /api/v1/auth/users/{username}``            -> {user}
-- ``PATCH  /api/v1/auth/users/{username}`` {role?, name?, skills?, chat_capacity?, disabled?}
+- ``PATCH  /api/v1/auth/users/{username}`` {role?, name?, skills?, chat_capacity?, disabled?, language?}
                                                       -> {user}
 - ``PUT    /api/v1/auth/users/{username}/password`` {password} -> {ok}; ends their sessions
 
@@ -143,7 +143,7 @@ ROUTES = (
         Operation(
             method="PATCH",
             path=BASE + "/{username}",
-            summary="Change a user's role, name, skills, chat capacity, or disable them",
+            summary="Change a user's role, name, skills, chat capacity, language, or disable them",
             tag="users",
             who=ADMIN,
             body=UserChange,

@@ -20,6 +20,9 @@ Skills = Annotated[
     Meta(description='skill levels from 1 to 5, like {"banking": 3}; skills the config names'),
 ]
 Capacity = Annotated[int, Meta(ge=0, le=20, description="chats at once")]
+Language = Annotated[
+    str, Meta(min_length=2, max_length=16, description="a shipped catalogue's code, like en or zh-CN")
+]
 
 
 # Requests ----------------------------------------------------------------------------
@@ -37,6 +40,7 @@ class NewUser(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: DisplayName | UnsetType = UNSET  # default: the username
     skills: Skills = {}
     chat_capacity: Capacity = 3
+    language: Language = "en"
 
 
 class UserChange(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -47,10 +51,17 @@ class UserChange(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     skills: Skills | UnsetType = UNSET
     chat_capacity: Capacity | UnsetType = UNSET
     disabled: bool | UnsetType = UNSET
+    language: Language | UnsetType = UNSET
 
 
 class NewPassword(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     password: Password
+
+
+class MyChange(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What users may change of themselves."""
+
+    language: Language
 
 
 # Responses ---------------------------------------------------------------------------
@@ -60,6 +71,7 @@ class Me(Struct, frozen=True, kw_only=True):
     username: str
     name: str
     role: Role
+    language: Annotated[str, Meta(description="the language of their pages (docs/i18n.md)")]
 
 
 class Session(Struct, frozen=True, kw_only=True):
@@ -83,6 +95,7 @@ class User(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     disabled_by: str | None
     managed_by: Annotated[str, Meta(description="config (the config file wins at start) or api")]
     created_at: float
+    language: str
 
 
 class OneUser(Struct, frozen=True, kw_only=True):

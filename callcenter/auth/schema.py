@@ -1,9 +1,11 @@
-"""Users and sessions tables (migrations: ``auth_0001_users``, ``auth_0002_user_origin``).
+"""Users and sessions tables (migrations: ``auth_0001_users``, ``auth_0002_user_origin``,
+``auth_0003_user_language``).
 
 ``users.origin`` says who manages a user: ``config`` (seeded from the config file, which
 wins on every start) or ``api`` (created by an admin, left alone by seeding).
 ``users.disabled_by`` says why a user is disabled: ``config`` when removed from the config
 (re-enabled if listed again), otherwise the admin who disabled them (seeding keeps that).
+``users.language`` is the language of their desk or wallboard (a shipped catalogue's code).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ users = Table(
     Column("created_at", Float(precision=53), nullable=False),
     Column("origin", String(16), nullable=False, server_default=text("'config'")),
     Column("disabled_by", String(64), nullable=True),
+    Column("language", String(16), nullable=False, server_default=text("'en'")),
 )
 
 sessions = Table(

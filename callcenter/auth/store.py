@@ -6,8 +6,9 @@ out, after ``IDLE_S`` without use, ``MAX_S`` after login (whichever comes first)
 user is disabled, or when their password is reset.
 
 Seeding makes the users listed in the config exist with the config's name, role, skills
-and chat capacity; a plain ``password`` is hashed (and re-hashed only when it changed or
-the stored hash is weaker than today's parameters). A config user no longer listed is
+and chat capacity, and language when the config gives one (else the user's own choice
+stays); a plain ``password`` is hashed (and re-hashed only when it changed or the stored
+hash is weaker than today's parameters). A config user no longer listed is
 disabled, not deleted, so the interaction log's references to them stay meaningful.
 Users created through the admin API (``origin = 'api'``) are left alone by seeding.
 """
@@ -43,9 +44,10 @@ class Principal:
     name: str
     skills: dict[str, int] = field(default_factory=dict)
     chat_capacity: int = 1
+    language: str = "en"
 
     def public(self) -> dict[str, Any]:
-        return {"username": self.username, "name": self.name, "role": self.role}
+        return {"username": self.username, "name": self.name, "role": self.role, "language": self.language}
 
 
 def principal_from_row(row: Any) -> Principal:
@@ -57,6 +59,7 @@ def principal_from_row(row: Any) -> Principal:
         name=m["name"],
         skills=dict(m["skills"] or {}),
         chat_capacity=m["chat_capacity"],
+        language=m["language"],
     )
 
 
@@ -94,6 +97,8 @@ async def _seed_one(conn: AsyncConnection, u: UserConfig, row: Any, now: float) 
         "chat_capacity": u.chat_capacity,
         "origin": "config",
     }
+    if u.language is not None:  # unset: the user's own choice (or the admin's) stays
+        values["language"] = u.language
     if row is None or row.disabled_by in (None, "config"):  # an admin's disabling survives restarts
         values.update(disabled=False, disabled_by=None)
     new_hash = await _configured_hash(u, row.password_hash if row is not None else None)

@@ -22,6 +22,7 @@ from callcenter.auth.bodies import NewPassword, NewUser, UserChange
 from callcenter.auth.passwords import hash_password
 from callcenter.auth.schema import users
 from callcenter.auth.store import revoke_user_sessions
+from callcenter.i18n import catalogue
 
 
 class UserError(Exception):
@@ -42,6 +43,7 @@ def public_user(row: Any) -> dict[str, Any]:
         "disabled_by": m["disabled_by"],
         "managed_by": m["origin"],
         "created_at": m["created_at"],
+        "language": m["language"],
     }
 
 
@@ -53,6 +55,13 @@ def check_skills(value: Mapping[str, int], known: Collection[str] | None) -> dic
         if known is not None and skill not in known:
             raise UserError(400, f"unknown skill {skill!r} (known: {', '.join(sorted(known))})", "skills")
     return dict(value)
+
+
+def check_language(value: str) -> str:
+    try:
+        return catalogue.check_language(value)
+    except catalogue.UnknownLanguage as exc:
+        raise UserError(400, str(exc), "language") from None
 
 
 def check_name(value: str) -> str:
@@ -82,7 +91,7 @@ async def create_user(
     engine: AsyncEngine, body: NewUser, now: float, known_skills: Collection[str] | None = None
 ) -> dict[str, Any]:
     """Create an API-managed user (username, password, role, name, skills,
-    chat_capacity); 409 when the username is taken."""
+    chat_capacity, language); 409 when the username is taken."""
     username, password = body.username, body.password
     values = {
         "username": username,
@@ -90,6 +99,7 @@ async def create_user(
         "name": check_name(username if body.name is UNSET else body.name),
         "skills": check_skills(body.skills, known_skills),
         "chat_capacity": body.chat_capacity,
+        "language": check_language(body.language),
         "disabled": False,
         "disabled_by": None,
         "origin": "api",
@@ -111,7 +121,7 @@ async def change_user(
     by: str,
     known_skills: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Apply any of role, name, skills, chat_capacity, disabled (true/false). Disabling ends
+    """Apply any of role, name, skills, chat_capacity, disabled (true/false), language. Disabling ends
     the user's sessions at once; an admin cannot disable or demote themselves."""
     given = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not UNSET}
     if not given:
@@ -121,6 +131,8 @@ async def change_user(
         values["name"] = check_name(given["name"])
     if "skills" in given:
         values["skills"] = check_skills(given["skills"], known_skills)
+    if "language" in given:
+        values["language"] = check_language(given["language"])
     if "disabled" in given:
         values["disabled"], values["disabled_by"] = given["disabled"], (by if given["disabled"] else None)
     if username == by and (values.get("disabled") or values.get("role", "admin") != "admin"):
@@ -145,3 +157,11 @@ async def reset_password(engine: AsyncEngine, username: str, body: NewPassword) 
             raise UserError(404, f"no user {username!r}", "username")
         await conn.execute(update(users).where(users.c.id == row.id).values(password_hash=encoded))
         await revoke_user_sessions(conn, row.id)
+
+
+async def set_language(engine: AsyncEngine, username: str, language: str) -> dict[str, Any]:
+    """A user's own choice of language (``PATCH /api/v1/auth/me``)."""
+    value = check_language(language)
+    async with engine.begin() as conn:
+        await conn.execute(update(users).where(users.c.username == username).values(language=value))
+    return await get_user(engine, username)

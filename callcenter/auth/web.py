@@ -7,7 +7,9 @@ checks of ``guard`` (re-exported here for the desk and the wallboard).
   site; links from elsewhere land on the login page and its ``?next=``), Path=/, and Secure
   when the request came over HTTPS (directly, or per ``X-Forwarded-Proto`` from a proxy).
 - ``POST /api/v1/auth/logout`` revokes the session; ``GET /api/v1/auth/me`` answers the
-  user and CSRF token, or 401 when not logged in or expired.
+  user (with their ``language``) and CSRF token, or 401 when not logged in or expired;
+  ``PATCH /api/v1/auth/me`` {language} sets the user's own language (logged as
+  ``auth.user_changed`` by themselves).
 - ``GET /login`` is the login page (HTML and a small ES module under ``/static/auth``).
 
 Failed logins are slowed down per username and per address (see ``throttle``) and logged
@@ -16,6 +18,7 @@ as ``auth.login_failed``; logins as ``auth.login``, logouts as ``auth.logout``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,8 +26,8 @@ import msgspec
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, CONFIG, DB, LOG
-from callcenter.auth import admin
-from callcenter.auth.bodies import LoginIn, Me, Ok, Session
+from callcenter.auth import admin, users
+from callcenter.auth.bodies import LoginIn, Me, MyChange, Ok, Session
 from callcenter.auth.guard import (
     COOKIE,
     Refused,
@@ -170,6 +173,31 @@ async def me(request: web.Request) -> web.Response:
     return encode(_session(*found))
 
 
+async def change_me(request: web.Request) -> web.Response:
+    """What users may change of themselves: their language."""
+    found = await session_of(request)
+    if found is None:
+        return json_error(401, "not logged in (no session, or it has expired)")
+    principal, csrf = found
+    body = await read_body(request, MyChange, LOGIN_BODY_LIMIT)
+    try:
+        await users.set_language(request.app[DB], principal.username, body.language)
+    except users.UserError as exc:
+        return json_error(exc.status, exc.message, exc.field)
+    request.app[LOG].append(
+        InteractionEvent(
+            type="auth.user_changed",
+            at=request.app[CLOCK].now(),
+            data={
+                "username": principal.username,
+                "by": principal.username,
+                "changes": {"language": body.language},
+            },
+        )
+    )
+    return encode(_session(dataclasses.replace(principal, language=body.language), csrf))
+
+
 def _session(principal: Principal, csrf: str) -> Session:
     return Session(user=msgspec.convert(principal.public(), Me), csrf_token=csrf)
 
@@ -211,6 +239,19 @@ ROUTES = (
             response=Session,
         ),
         me,
+    ),
+    (
+        Operation(
+            method="PATCH",
+            path="/api/v1/auth/me",
+            summary="Change what users may change of themselves: their language",
+            tag="auth",
+            who=("agent",),
+            body=MyChange,
+            response=Session,
+            errors={400: "a language no catalogue is shipped for", 401: "not logged in"},
+        ),
+        change_me,
     ),
 )
 

@@ -30,13 +30,16 @@ from callcenter.config.hours import closed_message
 from callcenter.core.desk_frames import ChatMessage, Typing
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
+from callcenter.i18n.catalogue import english
 from callcenter.runtime.center import Center
 from callcenter.runtime.ivr_runner import IvrRunner
 from callcenter.runtime.recovery import HeldChats
 
 log = logging.getLogger(__name__)
 
-GREETING = "Hello! What would you like to chat about?"
+# The topic menu's words (catalogue keys: the page shows them in its language)
+GREETING = "chat.server.greeting"
+PICK_TOPIC = "chat.server.pick_topic"
 
 
 class ChatBackend:
@@ -91,7 +94,7 @@ class ChatBackend:
                 if wanted in (key, queue, label.lower()):
                     await self.choose(session, key)
                     return
-            session.send(Prompt(text="Please pick one of these topics:", options=self._options()))
+            self._prompt(session, PICK_TOPIC)
             return
         self.log(session, "contact.chat_message", {"from": "customer", "text": text})
         agent = self._agent_of(session.contact_id)
@@ -111,7 +114,7 @@ class ChatBackend:
             return
         topic = next((t for t in self.topics if t[0] == key), None)
         if topic is None:
-            self._prompt(session, "Please pick one of these topics:")
+            self._prompt(session, PICK_TOPIC)
             return
         closed = self._closed_message(topic[1], session)
         if closed:  # no one would answer before the opening: say when, offer the topics again
@@ -136,9 +139,7 @@ class ChatBackend:
         except m.AcdError as exc:
             log.warning("chat %s could not queue: %s", session.contact_id, exc)
             session.queued = False
-            session.send(
-                Prompt(text="Sorry, that topic is not available now. Another?", options=self._options())
-            )
+            self._prompt(session, "chat.server.topic_unavailable")
             return
         if session.contact_id in self.center.engine.contacts:
             where = self.center.engine.position(session.contact_id)
@@ -253,8 +254,8 @@ class ChatBackend:
     def _options(self) -> list[Option]:
         return [Option(key=key, label=label) for key, _, label in self.topics]
 
-    def _prompt(self, session: ChatSession, text: str = GREETING) -> None:
-        session.send(Prompt(text=text, options=self._options()))
+    def _prompt(self, session: ChatSession, key: str = GREETING) -> None:
+        session.send(Prompt(text=english(key), key=key, options=self._options()))
 
     def _agent_of(self, contact_id: str) -> str | None:
         contact = self.center.engine.contacts.get(contact_id)

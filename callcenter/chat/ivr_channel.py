@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from callcenter.acd import model as m
 from callcenter.chat.protocol import AgentJoined, AgentLeft, Message, Option, Prompt
+from callcenter.i18n.catalogue import english
 from callcenter.ivr import messages as ivr
 from callcenter.runtime.ivr_runner_ports import IvrCall
 
@@ -55,7 +56,8 @@ class ChatIvrChannel:
         self.voicemail = True
 
     def transfer(self, uri: str) -> None:
-        self.session.send(Message(from_="system", text=f"Please contact us at {uri}."))
+        key = "chat.server.contact_us_at"
+        self.session.send(Message(from_="system", text=english(key, uri=uri), key=key, params={"uri": uri}))
         self._end("transferred")
 
     def hang_up(self, reason: str) -> None:

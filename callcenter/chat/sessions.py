@@ -41,6 +41,7 @@ from callcenter.chat.protocol import (
     parse,
 )
 from callcenter.config.model import LimitsConfig
+from callcenter.i18n.catalogue import DEFAULT, resolve
 from callcenter.runtime.ws_sender import WsSender
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class ChatSession:
         self.token = token or secrets.token_urlsafe(24)
         self.name, self.email, self.phone = start.name, start.email, start.phone
         self.entry = start.entry or ""
+        # the page's language, for words the server says in it (not kept across a restart)
+        self.language = resolve([start.language]) if start.language else DEFAULT
         self.login_customer_id: str | None = None  # named by a checked login token
         self.sockets: set[WsSender] = set()
         self.history: list[Frame] = []

@@ -17,6 +17,7 @@ import msgspec
 from callcenter.core.client_json import JsonLimits
 from callcenter.core.frame_rate import FrameRate
 from callcenter.crm_link.config import CrmConfig
+from callcenter.i18n.catalogue import check_language
 from callcenter.speech.config import SpeechConfig
 from callcenter.telephony.config import TelephonyConfig, secret_from
 
@@ -245,10 +246,15 @@ class UserConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     password_hash: str | None = None
     skills: dict[str, int] = msgspec.field(default_factory=dict)
     chat_capacity: Annotated[int, msgspec.Meta(ge=0)] = 3
+    # The desk's or wallboard's language (a shipped catalogue, docs/i18n.md); unset: "en"
+    # for a new user, and whatever the user chose for themselves stays.
+    language: str | None = None
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-zA-Z0-9_.-]{1,64}$", self.username):
             raise ValueError(f"username {self.username!r} may hold letters, digits, '.', '_', '-'")
+        if self.language is not None:
+            check_language(self.language)
         for skill, level in self.skills.items():
             if not 1 <= level <= 5:
                 raise ValueError(f"skill level for {skill!r} is {level}; levels run from 1 to 5")

@@ -26,7 +26,7 @@ async def test_login_sets_a_strict_httponly_cookie_and_me_answers(client: Client
     res = await client.login("alice")
     assert res.status == 200
     body = await res.json()
-    assert body["user"] == {"username": "alice", "name": "Alice Cohen", "role": "agent"}
+    assert body["user"] == {"username": "alice", "name": "Alice Cohen", "role": "agent", "language": "en"}
     cookie = res.cookies[COOKIE]
     assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/"
     assert not cookie["secure"]  # plain HTTP here: a Secure cookie would never come back

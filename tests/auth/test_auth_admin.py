@@ -62,6 +62,7 @@ async def test_create_a_user_who_then_logs_in(client: Client) -> None:
         "disabled_by": None,
         "managed_by": "api",
         "created_at": 0,
+        "language": "en",
     }
     status, body = await send(client, "POST", USERS, {"username": "zed", "password": "other one"})
     assert (status, body["error"]["field"]) == (409, "username")

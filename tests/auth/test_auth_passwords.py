@@ -85,7 +85,12 @@ async def test_seeding_updates_name_role_skills_and_password(client: Client) -> 
     await store.seed_users(client.app[DB], changed, 0.0)
     assert (await client.login("bob", "bob")).status == 401
     res = await client.login("bob", "new-pass")
-    assert (await res.json())["user"] == {"username": "bob", "name": "Robert", "role": "supervisor"}
+    assert (await res.json())["user"] == {
+        "username": "bob",
+        "name": "Robert",
+        "role": "supervisor",
+        "language": "en",
+    }
     pinned = hash_password("from-hash")
     await store.seed_users(
         client.app[DB], [*config.users, UserConfig(username="eve", password_hash=pinned)], 0.0

@@ -19,6 +19,7 @@ from callcenter.acd import model as m
 from callcenter.agent_desk.routes import SERVICE
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
+from callcenter.chat import routes as chat_routes
 from callcenter.config.model import HoursConfig
 from callcenter.core.clock import VirtualClock
 from tests.chat.chat_center import MONDAY_10, center_config, frames_until
@@ -101,12 +102,24 @@ async def test_without_a_chat_flow_the_customer_picks_a_topic(aiohttp_client, tm
     app = client.server.app
 
     ws = await client.ws_connect("/ws/chat")
-    await ws.send_json({"type": "start", "email": "noa@example.com"})
+    await ws.send_json({"type": "start", "email": "noa@example.com", "language": "zh-Hans"})
     waiting = (await ws.receive_json(timeout=5))["contact_id"]
+    session = app[chat_routes.SESSIONS].get(waiting)
+    assert session is not None and session.language == "zh-CN"
     menu = await ws.receive_json(timeout=5)
+    # the server's own words carry their catalogue key: the page shows them in its language
+    assert (menu["key"], menu["text"]) == (
+        "chat.server.greeting",
+        "Hello! What would you like to chat about?",
+    )
     internet = next(o["key"] for o in menu["options"] if o["label"] == "online banking support")
     await ws.send_json({"type": "text", "text": "hello?"})  # not a topic: the menu again
-    assert (await ws.receive_json(timeout=5))["type"] == "prompt"
+    again = await ws.receive_json(timeout=5)
+    assert (again["type"], again["key"], again["text"]) == (
+        "prompt",
+        "chat.server.pick_topic",
+        "Please pick one of these topics:",
+    )
     await ws.send_json({"type": "choose", "key": internet})
     assert await ws.receive_json(timeout=5) == {"type": "queued", "position": 1, "ewt_s": None}
     contact = app[CENTER].engine.contacts[waiting]

@@ -146,3 +146,22 @@ async def test_rating_once_after_the_end(chat) -> None:  # type: ignore[no-untyp
     await ws.send_json({"type": "rate", "rating": 1})
     assert (await ws.receive_json(timeout=5))["code"] == "already_rated"
     assert ("rated", 5) in backend.calls and ("rated", 1) not in backend.calls
+
+
+@pytest.mark.parametrize(
+    ("language", "kept"), [("zh-CN", "zh-CN"), ("zh-Hant-TW", "zh-CN"), ("en-GB", "en"), ("fr", "en")]
+)
+async def test_the_pages_language_is_kept_as_the_nearest_shipped_one(chat, language: str, kept: str) -> None:  # type: ignore[no-untyped-def]
+    client, sessions, _ = chat
+    _, started = await start(client, language=language)
+    session = sessions.get(started["contact_id"])
+    assert session is not None and session.language == kept
+
+
+async def test_a_malformed_language_is_refused_naming_it(chat) -> None:  # type: ignore[no-untyped-def]
+    client, _, backend = chat
+    ws = await client.ws_connect("/ws/chat")
+    await ws.send_json({"type": "start", "language": "<script>"})
+    error = await ws.receive_json(timeout=5)
+    assert (error["type"], error["code"], error["field"]) == ("error", "bad_field", "language")
+    assert backend.calls == []
