@@ -30,6 +30,7 @@ from callcenter.core.clock import Clock, SystemClock
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import RandomIds
 from callcenter.crm_link import web as crm_web
+from callcenter.recordings import web as recordings_web
 from callcenter.runtime import voice_app
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
@@ -78,6 +79,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     wallboard.install(app)
     supervisor_web.install(app)
     crm_web.install(app)  # customers, tickets, contact history, lookup, screen pop
+    recordings_web.install(app)  # play and list recordings, a contact's timeline, retention
     if config.cluster.enabled:
         cluster_app.install_relay(app)  # chat lines and desk frames to other nodes
     voice_app.install(app)  # calls: SIP, AudioSocket, /media-stream -> IVR, queue, agent legs
