@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.clock import Clock, TimerHandle
@@ -43,18 +43,24 @@ class Sweeper:
         """One pass at ``now``: delete the files of recordings logged before
         ``now - retention``; log and return one ``recording.deleted`` data per file."""
         cutoff = now - self.retention_s
+        recordings = (events.c.seq > self.seen_seq, events.c.type.in_(tuple(KINDS)))
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
                     select(events.c.seq, events.c.at, events.c.contact_id, events.c.type, events.c.data)
-                    .where(events.c.seq > self.seen_seq, events.c.type.in_(tuple(KINDS)))
-                    .where(events.c.at < cutoff)
+                    .where(*recordings, events.c.at < cutoff)
                     .order_by(events.c.seq)
                 )
             ).all()
+            # the next pass starts before the first recording still too young (a log's times
+            # need not rise with its sequence: clocks of several nodes, a restored spill)
+            young = (
+                await conn.execute(select(func.min(events.c.seq)).where(*recordings, events.c.at >= cutoff))
+            ).scalar()
+        if rows:
+            self.seen_seq = rows[-1].seq if young is None else min(rows[-1].seq, young - 1)
         deleted = []
-        for seq, at, contact_id, type_, data in rows:
-            self.seen_seq = max(self.seen_seq, seq)
+        for _seq, at, contact_id, type_, data in rows:
             path = (data or {}).get("path")
             target = inside(self.root, path) if isinstance(path, str) else None
             if target is None or not target.is_file():

@@ -47,14 +47,18 @@ class Center:
         center = self.app[CENTER]
         await center.submit(m.AgentLoggedIn(agent_id=agent, skills={"cards": 4, "banking": 4}))
         await center.submit(m.AgentReady(agent_id=agent))
-        await center.contact_arrived(contact_id=contact_id, channel="voice", queue="cards", caller="+15550000")
+        await center.contact_arrived(
+            contact_id=contact_id, channel="voice", queue="cards", caller="+15550000"
+        )
         offer = next(o for o in center.engine.offers.values() if o.contact_id == contact_id)
         await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id=agent))
         if end:
             await center.submit(m.ContactEnded(contact_id=contact_id, by="caller"))
 
     def recorded(self, contact_id: str, agent: str | None, path: Path | str, *, kind: str = "call") -> None:
-        data = facts(path, self.root) if isinstance(path, Path) else {"path": path, "seconds": 1.0, "bytes": 1}
+        data = (
+            facts(path, self.root) if isinstance(path, Path) else {"path": path, "seconds": 1.0, "bytes": 1}
+        )
         self.app[LOG].append(
             InteractionEvent(
                 type="contact.voicemail" if kind == "voicemail" else "contact.recording",
