@@ -42,14 +42,15 @@ class Center:
     def app(self) -> Any:
         return self.server.app
 
-    async def handled(self, contact_id: str, agent: str, *, end: bool = True) -> None:
+    async def handled(
+        self, contact_id: str, agent: str, *, end: bool = True, caller: str = "+15550000"
+    ) -> None:
         """``contact_id`` arrives, is offered to ``agent`` alone and connected; then ends."""
         center = self.app[CENTER]
-        await center.submit(m.AgentLoggedIn(agent_id=agent, skills={"cards": 4, "banking": 4}))
+        if agent not in center.engine.agents:
+            await center.submit(m.AgentLoggedIn(agent_id=agent, skills={"cards": 4, "banking": 4}))
         await center.submit(m.AgentReady(agent_id=agent))
-        await center.contact_arrived(
-            contact_id=contact_id, channel="voice", queue="cards", caller="+15550000"
-        )
+        await center.contact_arrived(contact_id=contact_id, channel="voice", queue="cards", caller=caller)
         offer = next(o for o in center.engine.offers.values() if o.contact_id == contact_id)
         await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id=agent))
         if end:
@@ -258,8 +259,8 @@ async def test_a_transferred_call_has_one_recording_per_bridge(center: Center) -
     assert await res.read() == second.read_bytes()
 
 
-async def test_the_timeline_and_the_contact_list_show_the_contact(center: Center) -> None:
-    await center.handled("c-8", "alice")
+async def test_the_timeline_the_contact_list_and_the_crm_history_show_the_recording(center: Center) -> None:
+    await center.handled("c-8", "alice", caller="+972501234567")  # the demo's cus-demo-0001
     center.recorded("c-8", "alice", write_wav(center.root / "c-8.wav", 0.5))
     sam = center.http["sam"]
     timeline = await (await sam.get("/api/v1/contacts/c-8/timeline")).json()
@@ -270,6 +271,15 @@ async def test_the_timeline_and_the_contact_list_show_the_contact(center: Center
     assert [(c["contact_id"], c["recordings"]) for c in found["contacts"]] == [("c-8", 1)]
     assert (await center.http["alice"].get("/api/v1/contacts/c-8/timeline")).status == 403
     page = await sam.get("/contacts/c-8")
-    assert page.status == 200 and "recordings" in await page.text()
-    history = await (await sam.get("/api/v1/customers/cus-demo-0001/contacts")).json()
-    assert history["contacts"] == [] or all("recordings" in c for c in history["contacts"])
+    assert page.status == 200 and "Recordings" in await page.text()
+
+    want = [
+        {"kind": "call", "part": 1, "seconds": 0.5, "recorded_at": NOW, "url": "/api/v1/recordings/c-8/call"}
+    ]
+    await center.app[LOG].flush()  # the history route reads what is written
+    history = await (await center.http["alice"].get("/api/v1/customers/cus-demo-0001/contacts")).json()
+
+    assert [c["recordings"] for c in history["contacts"] if c["contact_id"] == "c-8"] == [want]
+    await center.handled("c-9", "alice", end=False, caller="+972501234567")  # the next call: its card
+    pop = await (await center.http["alice"].get("/api/v1/contacts/c-9/screen-pop")).json()
+    assert [c["recordings"] for c in pop["recent_contacts"] if c["contact_id"] == "c-8"] == [want]
