@@ -1,9 +1,11 @@
 """Retention: recordings older than ``recordings.retention_days`` are deleted, one
 ``recording.deleted`` event per file, on a schedule.
 
-``sweep`` is one pass (a test or ``callcenter recordings sweep`` runs it with its own
-``now``); ``RetentionSchedule`` runs it every ``sweep_interval_s`` on the app's clock
-(the first pass at start), so a virtual clock drives it in tests. A recording's age is
+``Sweeper.sweep(now)`` is one pass (a test runs it with its own ``now``); the server's
+``RetentionSchedule`` runs it every ``sweep_interval_s`` on the app's clock (the first pass
+at start), so a virtual clock drives it in tests. Only the server sweeps: the events go
+through its one log writer (a second process appending to the log would race it for
+sequence numbers). A recording's age is
 counted from its log event (when the bridge or the voicemail ended), not from the file's
 time stamp, so a copied or restored folder keeps its dates. A path outside
 ``recordings_dir`` is never touched, whatever the log says.

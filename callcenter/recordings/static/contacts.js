@@ -22,11 +22,17 @@ export async function showContacts(report) {
   const p = new URLSearchParams({ from: Date.parse(report.from) / 1000, to: Date.parse(report.to) / 1000 });
   if (report.queue) p.set("queue", report.queue);
   if (report.agent) p.set("agent", report.agent);
-  const res = await fetch(`/api/v1/contacts?${p}`, { credentials: "same-origin" });
-  const body = await res.json().catch(() => ({}));
   const note = panel.querySelector("#contacts-note");
+  let res;
+  try {
+    res = await fetch(`/api/v1/contacts?${p}`, { credentials: "same-origin" });
+  } catch (e) {
+    note.textContent = `The server did not answer (${e.message}).`;
+    return;
+  }
+  const body = await res.json().catch(() => ({}));
   if (!res.ok) { note.textContent = body.error?.message || res.statusText; return; }
-  note.textContent = body.truncated ? "The newest 200 contacts of the range:" : "";
+  note.textContent = body.truncated ? "The newest 200 contacts of the range:" : body.contacts.length ? "" : "No contacts in this range.";
   const zone = report.timezone || "UTC";
   panel.querySelector("tbody").replaceChildren(...body.contacts.map((c) => {
     const tr = document.createElement("tr");
