@@ -17,6 +17,16 @@ const clock = (s) => {
   return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
 };
 
+// The player's own layout, so it looks right on any page; a page's stylesheet may refine it.
+const STYLE = `.rec-player { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 10px; max-width: 100%; }
+.rec-player audio { max-width: 100%; height: 36px; } .rec-status:empty { display: none; }
+.rec-status { color: #b3261e; font-weight: 600; }`;
+function styled() {
+  if (document.getElementById("rec-player-style")) return;
+  const style = Object.assign(document.createElement("style"), { id: "rec-player-style", textContent: STYLE });
+  document.head.prepend(style); // first, so the page's own rules win
+}
+
 /** The URL that answers the recording as an attachment. */
 export function downloadUrl(url) {
   return `${url}${url.includes("?") ? "&" : "?"}download=1`;
@@ -28,6 +38,7 @@ export function downloadUrl(url) {
  * played (a list of many); the default reads the length at once. Returns the element.
  */
 export function recordingPlayer(rec, label, { preload = "metadata" } = {}) {
+  styled();
   const box = document.createElement("div");
   box.className = "rec-player";
   const status = document.createElement("span");
@@ -52,7 +63,7 @@ export function recordingPlayer(rec, label, { preload = "metadata" } = {}) {
   const length = document.createElement("span");
   length.className = "rec-length muted";
   length.textContent = clock(rec.seconds);
-  audio.addEventListener("error", () => explain(rec, box, audio, link, status), { once: true });
+  audio.addEventListener("error", () => explain(rec, box, [audio, link, length], status), { once: true });
   box.append(audio, length, link, status);
   return box;
 }
@@ -65,7 +76,7 @@ function gone(rec) {
   return "Recording no longer available.";
 }
 
-async function explain(rec, box, audio, link, status) {
+async function explain(rec, box, controls, status) {
   let text = "This recording cannot be played.";
   try {
     const res = await fetch(rec.url, { credentials: "same-origin", headers: { Range: "bytes=0-0" } });
@@ -74,8 +85,7 @@ async function explain(rec, box, audio, link, status) {
     const why = res.status === 410 ? (body?.error?.message || "").split("available: ")[1] : "";
     if (why) text = `Recording no longer available (${why}).`;
   } catch { /* the sentence above stands */ }
-  audio.remove();
-  link.remove();
+  for (const node of controls) node.remove();
   status.textContent = text;
   box.classList.add("rec-unavailable");
 }

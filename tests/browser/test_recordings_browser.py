@@ -1,6 +1,8 @@
-"""A supervisor finds a call in the reports, opens its timeline and plays its recording in
-real Chromium: the <audio> element reads the WAV's length, seeks (HTTP ranges) without an
-error, and the download link gives the file. A recording whose file is gone says so."""
+"""Recordings in real Chromium. A supervisor finds a call in the reports, opens its timeline
+and plays its recording: the <audio> element reads the WAV's length, seeks (HTTP ranges)
+without an error, and the download link gives the file; a recording whose file is gone says
+so. An agent's customer card plays the agent's own earlier call and says plainly why
+another agent's does not play."""
 
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 from browser_support import login, screenshot
 from demo_center import demo_config
+from msgspec.structs import replace
 from wav_files import write_wav
 
 from callcenter.app import create_app
-from callcenter.appkeys import LOG
+from callcenter.appkeys import CENTER, LOG
 from callcenter.core.events import InteractionEvent
 from callcenter.recordings.files import facts
 
@@ -110,5 +113,50 @@ async def test_a_supervisor_plays_seeks_and_downloads_a_recording_from_a_contact
            return node.querySelector('.rec-status').textContent; }"""
     )
     assert said == "Recording no longer available (its file is missing)."
+    await page.close()
+    assert errors == []
+
+
+async def test_the_desk_card_plays_the_agents_own_recording_and_says_why_not_for_anothers(
+    browser: Any, server: TestServer, tmp_path: Path
+) -> None:
+    root = tmp_path / "recordings"
+    own = write_wav(root / "c-own.wav", 2.0)
+    other = write_wav(root / "c-other.wav", 2.0)
+    for cid, agent, wav, at in (("c-own", "alice", own, START), ("c-other", "bob", other, START + 3600)):
+        events = [replace(e, agent_id=agent) if e.agent_id else e for e in call(cid, at, facts(wav, root))]
+        known = InteractionEvent(
+            type="contact.identified", at=at, contact_id=cid, data={"customer_id": "cus-demo-0001"}
+        )
+        for event in [events[0], known, *events[1:]]:  # Noa Levi, the demo's customer
+            server.app[LOG].append(event)
+    await server.app[LOG].flush()
+    errors: list[str] = []
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await login(page, server, "/desk", "alice")
+    await page.wait_for_selector("#conn:text('online')")
+    await page.click("#btn-ready")
+    await page.wait_for_selector("#state-pill.AVAILABLE")
+    await server.app[CENTER].contact_arrived(
+        contact_id="c-now", channel="voice", queue="cards", caller="+972501234567"
+    )
+    await page.wait_for_selector("#card .pop-history audio", timeout=10000)
+    players = page.locator("#card .pop-history .rec-player")
+    assert await players.count() == 2  # newest first: bob's, then alice's own
+
+    async def play(index: int) -> None:
+        await players.nth(index).locator("audio").evaluate("(a) => { a.play().catch(() => {}); }")
+
+    await play(1)
+    await page.wait_for_function(
+        "() => { const a = document.querySelectorAll('#card .pop-history audio')[1];"
+        " return a && a.duration > 0 && a.currentTime > 0; }",
+        timeout=10000,
+    )
+    await play(0)
+    refused = players.nth(0).get_by_role("status")
+    await refused.filter(has_text="You may not play this recording.").wait_for(timeout=10000)
+    await screenshot(page, "desk-card-recordings.png", tmp_path)
     await page.close()
     assert errors == []
