@@ -31,6 +31,7 @@ from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import RandomIds
 from callcenter.crm_link import web as crm_web
 from callcenter.i18n import routes as i18n_routes
+from callcenter.recordings import web as recordings_web
 from callcenter.runtime import voice_app
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
@@ -80,6 +81,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     wallboard.install(app)
     supervisor_web.install(app)
     crm_web.install(app)  # customers, tickets, contact history, lookup, screen pop
+    recordings_web.install(app)  # play and list recordings, a contact's timeline, retention
     if config.cluster.enabled:
         cluster_app.install_relay(app)  # chat lines and desk frames to other nodes
     voice_app.install(app)  # calls: SIP, AudioSocket, /media-stream -> IVR, queue, agent legs

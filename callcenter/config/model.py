@@ -18,6 +18,7 @@ from callcenter.core.client_json import JsonLimits
 from callcenter.core.frame_rate import FrameRate
 from callcenter.crm_link.config import CrmConfig
 from callcenter.i18n.catalogue import check_language
+from callcenter.recordings.config import RecordingsConfig
 from callcenter.speech.config import SpeechConfig
 from callcenter.telephony.config import TelephonyConfig, secret_from
 
@@ -374,6 +375,7 @@ class CenterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     crm: CrmConfig = msgspec.field(default_factory=CrmConfig)
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
     ivr_dir: str = "ivr"
+    recordings: RecordingsConfig = msgspec.field(default_factory=RecordingsConfig)
 
     def queue(self, name: str) -> QueueConfig | None:
         return next((q for q in self.queues if q.name == name), None)

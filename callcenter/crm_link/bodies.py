@@ -301,6 +301,16 @@ class Note(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     text: str
 
 
+class PastRecording(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A recording of a past contact: play it at ``url`` (``/api/v1/recordings/...``)."""
+
+    kind: Literal["call", "voicemail"]
+    part: int
+    seconds: float | None
+    recorded_at: float
+    url: str
+
+
 class PastContact(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One contact of the customer's history (from the interaction log)."""
 
@@ -317,6 +327,7 @@ class PastContact(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     disposition: str | None
     notes: list[Note]
     rating: int | None
+    recordings: list[PastRecording] = []
 
 
 class ContactHistory(Struct, frozen=True, kw_only=True):

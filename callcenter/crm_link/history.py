@@ -1,7 +1,8 @@
 """A customer's contact history, read from the interaction log: the ``contacts``
 projection (one row per contact, by ``customer_id``) with its disposition, and the
-``contact.note`` and ``ivr.survey`` events of those contacts. Nothing is copied into
-CRM tables, so history and reports always agree.
+``contact.note`` and ``ivr.survey`` events of those contacts, and their recordings
+(``recordings/index.py``). Nothing is copied into CRM tables, so history and reports
+always agree.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.crm_link.records import ticket_dict
 from callcenter.crm_link.schema import tickets
+from callcenter.recordings.index import Logged, logged_recordings
 from callcenter.storage.schema import contacts, events
 
 HISTORY_EVENTS = ("contact.note", "contact.disposition", "ivr.survey")
@@ -39,6 +41,7 @@ async def contact_history(
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
         extras = await _extras(conn, [r["contact_id"] for r in rows])
+        heard = await logged_recordings(conn, [r["contact_id"] for r in rows])
     out = []
     for r in rows:
         notes, rating = extras.get(r["contact_id"], ([], None))
@@ -57,9 +60,22 @@ async def contact_history(
                 "disposition": r["disposition"],
                 "notes": notes,
                 "rating": rating,
+                "recordings": [recording_ref(x) for x in heard.get(r["contact_id"], [])],
             }
         )
     return out
+
+
+def recording_ref(rec: Logged) -> dict[str, Any]:
+    """A history entry's recording: what the desk's player needs (it asks the URL, which
+    checks who may hear it and says when the file is gone)."""
+    return {
+        "kind": rec.kind,
+        "part": rec.part,
+        "seconds": rec.seconds,
+        "recorded_at": rec.recorded_at,
+        "url": rec.url,
+    }
 
 
 async def _extras(

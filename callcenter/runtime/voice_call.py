@@ -10,9 +10,9 @@ caller's frames go to the recognizer while a menu listens, keys become
   calling number that keeps the place in line (``CallbackRequested``), then the call ends;
 - ``ConnectContact``: the agent's leg is claimed from ``AgentLegs`` and bridged to the
   caller (recorded to one stereo WAV per contact when ``telephony.record``, logged as
-  ``contact.recording``); desk hold plays music to the caller; a transfer puts the caller
-  back on comfort audio until the next agent; the leg hanging up ends the contact as
-  ended by the agent;
+  ``contact.recording`` with its path relative to ``recordings_dir``, seconds and bytes);
+  desk hold plays music to the caller; a transfer puts the caller back on comfort audio
+  until the next agent; the leg hanging up ends the contact as ended by the agent;
 - ``FinishContact``: the bridge stops and the flow goes on (a survey) or hangs up.
 
 One task reads the channel's events outside the bridge; the bridge reads them while it
@@ -30,6 +30,7 @@ from callcenter.acd import model as m
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
 from callcenter.ivr import messages as ivr
+from callcenter.recordings.files import facts as recording_facts
 from callcenter.runtime.ivr_runner_ports import IvrCall
 from callcenter.runtime.voice_media import PromptPlayer, SpeechListener, VoicemailTaker
 from callcenter.speech.recognition import Recognition
@@ -328,7 +329,8 @@ class VoiceCall:
 
     def _after_bridge(self, command: m.ConnectContact, result: BridgeResult) -> None:
         if result.recording is not None:
-            self._record("contact.recording", agent=command.agent_id, path=str(result.recording))
+            facts = recording_facts(result.recording, self.front.telephony.recordings_dir)
+            self._record("contact.recording", agent=command.agent_id, **facts)
         if result.ended_by == "caller":
             self._caller_gone(result.reason)
             return

@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 from callcenter.acd import model as m
 from callcenter.core.desk_frames import Contact
 from callcenter.core.events import InteractionEvent
+from callcenter.recordings.files import facts as recording_facts
 from callcenter.runtime.bus import EventBus, Subscription
 from callcenter.runtime.center import Center
 from callcenter.runtime.voice import VoiceFront
@@ -313,7 +314,8 @@ class CallbackCall:
         finally:
             self.bridge = None
         if result.recording is not None:
-            self.owner.record("contact.recording", self.contact_id, agent_id, path=str(result.recording))
+            facts = recording_facts(result.recording, cfg.recordings_dir)
+            self.owner.record("contact.recording", self.contact_id, agent_id, **facts)
         return result
 
     async def _waiting(self, want: Awaitable[T]) -> T | None:

@@ -264,7 +264,9 @@ async def test_an_accepted_callback_is_dialled_answered_and_bridged_with_audio_b
     assert [(e.data["reason"], e.data.get("by")) for e in events if e.type == "contact.ended"] == [
         ("completed", "customer")
     ]
-    recording = Path(next(e.data["path"] for e in events if e.type == "contact.recording"))
+    recording = (
+        tmp_path / "recordings" / next(e.data["path"] for e in events if e.type == "contact.recording")
+    )
     with wave.open(str(recording)) as wav:
         samples = array.array("h", wav.readframes(wav.getnframes()))
     assert _tone_seconds(samples[1::2].tobytes()) > 1.0  # the agent's side

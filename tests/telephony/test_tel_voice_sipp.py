@@ -92,8 +92,11 @@ async def _keyed_call(client: Any, phone: AgentPhone, tmp_path: Path) -> None:
     assert [(e.data["reason"], e.data.get("by")) for e in ended] == [("completed", "customer")]
     digits = [e.data.get("digits") for e in events if e.type == "ivr.input"]
     assert digits[:2] == ["1", "2"]
-    recording = Path(next(e.data["path"] for e in events if e.type == "contact.recording"))
+    logged = next(e.data for e in events if e.type == "contact.recording")
+    recording = tmp_path / "recordings" / logged["path"]  # the log's path is relative
+    assert logged["path"] == recording.name and logged["bytes"] == recording.stat().st_size
     with wave.open(str(recording)) as wav:
+        assert logged["seconds"] == round(wav.getnframes() / 8000, 3) > 1.0
         assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
         stereo = wav.readframes(wav.getnframes())
     left, right = _split(stereo)
@@ -167,7 +170,9 @@ async def test_an_agents_sip_phone_is_their_leg_and_hears_the_caller(
 
     events = await contact_events(client, offer.contact_id)
     assert [e.data["agent_leg"] for e in events if e.type == "contact.bridged"] == ["sip"]
-    recording = Path(next(e.data["path"] for e in events if e.type == "contact.recording"))
+    recording = (
+        tmp_path / "recordings" / next(e.data["path"] for e in events if e.type == "contact.recording")
+    )
     with wave.open(str(recording)) as wav:
         left, right = _split(wav.readframes(wav.getnframes()))
     assert _voiced_seconds(left) > 1.0  # the caller talked

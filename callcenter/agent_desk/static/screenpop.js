@@ -3,6 +3,8 @@
 // past the CRM's budget it is the "unidentified caller" card (`screen_pop_pending`) and a
 // `screen_pop` frame fills it in. A desk that (re)connects mid-contact asks the REST API.
 
+import { recordingPlayer } from "/static/common/player.js";
+
 const pops = new Map(); // contact_id -> {pop, pending}
 const asked = new Set(); // contacts already fetched over REST
 
@@ -101,7 +103,16 @@ function repeatText(r) {
 function contactLine(c) {
   const notes = (c.notes || []).map((n) => n.text).join(" · ");
   return h("li", "", `${when(c.arrived_at)} ${c.channel || ""} ${c.disposition || c.end_reason || ""}`,
-    notes ? h("div", "muted", notes) : null);
+    notes ? h("div", "muted", notes) : null, (c.recordings || []).map((r) => recording(c, r)));
+}
+
+// A past contact's recording: played on demand (an agent hears their own contacts' where the
+// center allows; the player says so plainly when the server refuses or the file is gone).
+const players = new Map(); // url -> the player, kept across re-renders so playback goes on
+function recording(c, r) {
+  const name = r.kind === "voicemail" ? "Voicemail" : `Call recording${r.part > 1 ? ` ${r.part}` : ""}`;
+  if (!players.has(r.url)) players.set(r.url, recordingPlayer(r, `${name} of ${when(c.arrived_at)}`, { preload: "none" }));
+  return h("div", "pop-recording", h("span", "muted", name), players.get(r.url));
 }
 
 function ivr(trail) {

@@ -1,5 +1,6 @@
 // Reports page: asks /api/v1/reports, shows totals, two charts and the table; CSV link.
 import { drawChart, legend, fmt } from "./chart.js";
+import { showContacts } from "/static/recordings/contacts.js";
 
 const COLUMNS = [
   ["contacts", "Contacts", fmt.n], ["offered", "Offered", fmt.n], ["answered", "Answered", fmt.n], ["abandoned", "Abandoned", fmt.n],
@@ -41,6 +42,7 @@ async function load() {
     return;
   }
   render(body);
+  showContacts(body); // each contact links to its timeline and recordings
 }
 
 function render(report) {
