@@ -194,6 +194,7 @@ class DeskService:
             wrap_up_deadline=wrap_up,
             history=today.merged(history, center.book.recent.get(agent, ()), since),
             reconnect_grace_s=self.desk.reconnect_grace_s,
+            timezone=self.zone.key,
         )
 
     def on_gone(self, agent: str) -> None:

@@ -104,6 +104,7 @@ class Welcome(ServerFrame, tag="welcome", kw_only=True, frozen=True):
     wrap_up_deadline: float | None = None
     history: list[HistoryItem] = msgspec.field(default_factory=list)
     reconnect_grace_s: float = 30.0
+    timezone: str = "UTC"
 
 
 class State(ServerFrame, tag="state", frozen=True):
