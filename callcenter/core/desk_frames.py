@@ -35,16 +35,18 @@ class TranscriptLine(msgspec.Struct, frozen=True, kw_only=True):
 
 class DeskContact(msgspec.Struct, frozen=True, kw_only=True):
     """A contact the agent has, as ``welcome`` lists it: ``status`` is ``connected``,
-    ``held``, ``dialing`` (a callback being dialled) or ``wrap_up`` (with
-    ``wrap_up_deadline``); ``transcript`` is an open chat's lines so far."""
+    ``held``, ``dialing`` (a callback being dialled) or ``wrap_up`` (with ``reason``, how
+    it ended, and ``wrap_up_deadline``); ``transcript`` is an open chat's lines so far."""
 
     contact_id: str
     channel: str
     queue: str
     caller: str | None
     status: str
+    reason: str | None = None
     wrap_up_deadline: float | None = None
     muted: bool = False
+    disposition: str | None = None
     number: str | None = None
     transcript: list[TranscriptLine] = msgspec.field(default_factory=list)
 

@@ -202,7 +202,9 @@ def _desk_contact(line: Line, status: str, deadline: float | None = None) -> df.
         queue=line.queue,
         caller=line.caller,
         status=status,
+        reason=line.reason if status == "wrap_up" else None,
         wrap_up_deadline=deadline,
         muted=line.muted,
+        disposition=line.disposition,
         number=line.number,
     )

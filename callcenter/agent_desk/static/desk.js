@@ -103,6 +103,10 @@ function contactFrom(f, old = {}) {
     transcript: old.transcript || [],
   };
 }
+// A contact as welcome restates it (its own fields: no dial details, the status says it).
+const restated = (c) => ({ contact_id: c.contact_id, status: c.status, channel: c.channel, queue: c.queue, caller: c.caller,
+  reason: c.reason, wrap_up_deadline: c.wrap_up_deadline, muted: c.muted, disposition: c.disposition, number: c.number,
+  transcript: c.transcript.map(lineFrom) });
 const lineFrom = (m) => ({ from: m.from, text: m.text, at: m.at });
 const historyFrom = (h) => ({ contact_id: h.contact_id, channel: h.channel, queue: h.queue, caller: h.caller,
   customer: h.customer, disposition: h.disposition, ended_at: h.ended_at });
@@ -114,7 +118,7 @@ const ON = {
     desk.skew = f.server_time - now; desk.graceS = f.reconnect_grace_s; desk.timezone = f.timezone;
     setState(f);
     desk.offers = new Map(f.offers.map((o) => [o.offer_id, o]));
-    desk.contacts = new Map(f.contacts.map((c) => [c.contact_id, { ...contactFrom(c), transcript: c.transcript.map(lineFrom) }]));
+    desk.contacts = new Map(f.contacts.map((c) => [c.contact_id, restated(c)]));
     desk.history = f.history.map(historyFrom);
     if (f.wrap_up_deadline) for (const c of desk.contacts.values()) if (c.status === "wrap_up") c.wrap_up_deadline ??= f.wrap_up_deadline;
     $("away").classList.toggle("hidden", !(f.state === "NOT_READY" && f.reason === "disconnected"));
