@@ -30,7 +30,8 @@ def contact_state(server: Any, contact_id: str) -> tuple[str, str | None]:
 async def test_a_blind_transfer_shows_wrap_up_and_today_survives_a_reload(browser, live_server) -> None:  # type: ignore[no-untyped-def]
     app = live_server.app
     errors: list[str] = []
-    page = await browser.new_page(viewport={"width": 1400, "height": 850})
+    context = await browser.new_context(viewport={"width": 1400, "height": 850})
+    page = await context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     await login(page, live_server, "/desk", "alice")
     await page.wait_for_selector("#conn:text('online')")
@@ -51,7 +52,7 @@ async def test_a_blind_transfer_shows_wrap_up_and_today_survives_a_reload(browse
     await page.wait_for_selector("#conn:text('online')")
     await expect(option).to_have_accessible_name(re.compile(r"^Noa Levi.*, call, on hold$"))
     await expect(page.get_by_role("button", name="Retrieve")).to_be_enabled()
-    second = await page.context.new_page()  # a second tab of the same agent
+    second = await context.new_page()  # a second tab of the same agent (the same session)
     second.on("pageerror", lambda exc: errors.append(str(exc)))
     await second.goto(str(live_server.make_url("/desk")))
     await second.wait_for_selector("#conn:text('online')")
@@ -65,7 +66,7 @@ async def test_a_blind_transfer_shows_wrap_up_and_today_survives_a_reload(browse
     assert contact_state(live_server, "c-tr-1") == ("offered", None)
     for tab in (page, second):
         await tab.wait_for_selector("#state-pill.WRAP_UP")
-        await expect(option if tab is page else tab.get_by_role("option")).to_have_accessible_name(
+        await expect(tab.get_by_role("listbox", name="Contacts").get_by_role("option")).to_have_accessible_name(
             re.compile(r", call, wrap-up$")
         )
         for name in ("Hold", "Mute", "End"):
@@ -87,4 +88,5 @@ async def test_a_blind_transfer_shows_wrap_up_and_today_survives_a_reload(browse
     await expect(page.locator("#history li")).to_have_count(1)
     assert await page.locator("#history").text_content() == today  # the log's list, the same
     await bob.close()
+    await context.close()
     assert errors == []

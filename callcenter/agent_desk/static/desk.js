@@ -143,7 +143,7 @@ const ON = {
     for (const [id, o] of desk.offers) if (o.contact_id === f.contact_id) desk.offers.delete(id); // answered
     if (f.status === "closed") {
       desk.contacts.delete(f.contact_id);
-      desk.history = [historyFrom({ ...c, customer: customerName(c.contact_id), ended_at: f.ended_at }),
+      desk.history = [historyFrom({ ...c, customer: cardName(c.contact_id), ended_at: f.ended_at }),
         ...desk.history.filter((h) => h.contact_id !== f.contact_id)];
     } else desk.contacts.set(f.contact_id, c);
     if (f.status === "connected" && !desk.contacts.get(desk.selected)?.status?.match(/connected|held/)) desk.selected = f.contact_id;
@@ -193,6 +193,12 @@ function render() {
   const reason = $("reason");
   if (reason.options.length !== desk.reasons.length) reason.replaceChildren(...desk.reasons.map((r) => el("option", { value: r }, r)));
   renderOffer(); renderContacts(); renderWorkspace(); renderCard(); renderHistory();
+}
+
+// The customer's name on their card (as "Today" names them, from the log), or null.
+function cardName(contactId) {
+  const cust = popOf(contactId)?.customer;
+  return cust?.identified ? [cust.first_name, cust.name].filter(Boolean).join(" ") : null;
 }
 
 function who(contact) {
@@ -359,7 +365,7 @@ function renderCard() {
 function renderHistory() {
   const at = (t) => new Date(t * 1000).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", timeZone: desk.timezone });
   const items = desk.history.slice(0, 50).map((h) => el("li", {}, channelTag(h.channel),
-    `${h.customer || customerName(h.contact_id) || h.caller || h.contact_id} · ${h.queue || ""} · ${h.disposition || T.noDisposition}`,
+    `${h.customer || cardName(h.contact_id) || h.caller || h.contact_id} · ${h.queue || ""} · ${h.disposition || T.noDisposition}`,
     el("time", { class: "muted", datetime: new Date(h.ended_at * 1000).toISOString() }, ` · ${at(h.ended_at)}`)));
   $("history").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, T.noneToday)]));
 }
