@@ -63,7 +63,9 @@ async def history(db: AsyncEngine, agent: str, since: float) -> list[f.HistoryIt
                 dispositions[cid] = str(data["code"])
         newest = sorted(released, key=lambda c: released[c][0], reverse=True)[:HISTORY_MAX]
         facts = await _facts(conn, newest)
-    names = await _names(db, {c: facts[c]["customer_id"] for c in newest if facts.get(c, {}).get("customer_id")})
+    names = await _names(
+        db, {c: facts[c]["customer_id"] for c in newest if facts.get(c, {}).get("customer_id")}
+    )
     out = []
     for cid in newest:
         at, queue = released[cid]
@@ -140,7 +142,9 @@ async def transcripts(db: AsyncEngine, contact_ids: Iterable[str]) -> dict[str, 
             data = data or {}
             lines = out.setdefault(cid, [])
             if len(lines) < TRANSCRIPT_MAX and isinstance(data.get("text"), str):
-                lines.append(f.TranscriptLine(from_=str(data.get("from") or "customer"), text=data["text"], at=at))
+                lines.append(
+                    f.TranscriptLine(from_=str(data.get("from") or "customer"), text=data["text"], at=at)
+                )
     return out
 
 

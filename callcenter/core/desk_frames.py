@@ -140,12 +140,12 @@ class Contact(ServerFrame, tag="contact", frozen=True):
     status: str
     channel: str | UnsetType = UNSET
     queue: str | UnsetType = UNSET
-    caller: str | None | UnsetType = UNSET
+    caller: str | UnsetType | None = UNSET
     reason: str | UnsetType = UNSET
     wrap_up_deadline: float | UnsetType = UNSET
     muted: bool | UnsetType = UNSET
     ended_at: float | UnsetType = UNSET
-    disposition: str | None | UnsetType = UNSET
+    disposition: str | UnsetType | None = UNSET
     number: str | UnsetType = UNSET
     dial: str | UnsetType = UNSET
     dial_status: int | UnsetType | None = UNSET

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from msgspec import UNSET
+
 from callcenter.core import desk_frames as df
 from callcenter.core.events import InteractionEvent
 
@@ -64,7 +66,12 @@ class DeskBook:
         line = Line(contact_id=contact_id, channel=channel, queue=queue, caller=caller)
         self._lines.setdefault(agent, {})[contact_id] = line
         frame = df.Contact(
-            contact_id=contact_id, status="connected", channel=channel, queue=queue, caller=caller, muted=False
+            contact_id=contact_id,
+            status="connected",
+            channel=channel,
+            queue=queue,
+            caller=caller,
+            muted=False,
         )
         self._send(agent, frame)
 
@@ -155,8 +162,8 @@ class DeskBook:
             channel=line.channel,
             queue=line.queue,
             caller=line.caller,
-            **({"reason": line.reason} if line.status == "wrap_up" and line.reason else {}),
-            **({"wrap_up_deadline": line.wrap_up_deadline} if line.wrap_up_deadline is not None else {}),
+            reason=line.reason if line.status == "wrap_up" and line.reason else UNSET,
+            wrap_up_deadline=UNSET if line.wrap_up_deadline is None else line.wrap_up_deadline,
         )
         self._send(agent, frame)
 
@@ -184,6 +191,10 @@ class DeskBook:
         )
         self.recent.setdefault(agent, deque(maxlen=RECENT)).appendleft(item)
         self._send(agent, frame)
+
+
+def _where(line: Line) -> dict[str, Any]:
+    return {"channel": line.channel, "queue": line.queue, "caller": line.caller}
 
 
 def _wrapping(agent: Any, contact_id: str) -> bool:

@@ -99,7 +99,11 @@ async def test_a_call_goes_from_connected_to_today(client: Any) -> None:
     ended_at = app[CLOCK].now()
     await alice.ask("end", contact_id="c-1")
     wrap = await contact_frame(alice, "c-1", status="wrap_up")
-    assert (wrap["status"], wrap["reason"], wrap["wrap_up_deadline"]) == ("wrap_up", "completed", ended_at + 30)
+    assert (wrap["status"], wrap["reason"], wrap["wrap_up_deadline"]) == (
+        "wrap_up",
+        "completed",
+        ended_at + 30,
+    )
     third = await Desk.open(client.make_url("/"), "alice")
     (wrapping,) = third.welcome["contacts"]
     assert (wrapping["status"], wrapping["wrap_up_deadline"]) == ("wrap_up", ended_at + 30)

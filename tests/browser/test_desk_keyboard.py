@@ -45,7 +45,9 @@ async def tab_to(page: Any, name: str, limit: int = 40) -> list[str]:
 
 async def accept_by_keyboard(page: Any, server: Any, contact_id: str, channel: str, caller: str) -> None:
     queue = "general" if channel == "chat" else "cards"
-    await server.app[CENTER].contact_arrived(contact_id=contact_id, channel=channel, queue=queue, caller=caller)
+    await server.app[CENTER].contact_arrived(
+        contact_id=contact_id, channel=channel, queue=queue, caller=caller
+    )
     await expect(page.get_by_role("region", name="Incoming contact")).to_be_visible()
     await expect(page.locator("#announce")).to_contain_text("Press A to accept")
     await tab_to(page, "Accept")
@@ -132,6 +134,8 @@ async def test_the_desk_works_by_keyboard_with_names_a_screen_reader_says(browse
 
     # every control on the page has a name (Chromium's accessibility tree)
     tree = await page.locator("body").aria_snapshot()
-    unnamed = [line for line in tree.splitlines() if re.match(r"\s*- (button|combobox|textbox|option)\s*(:|$)", line)]
+    unnamed = [
+        line for line in tree.splitlines() if re.match(r"\s*- (button|combobox|textbox|option)\s*(:|$)", line)
+    ]
     assert unnamed == [], tree
     assert errors == []

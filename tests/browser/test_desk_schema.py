@@ -46,7 +46,7 @@ IGNORED = ("toJSON", "then", "constructor", "valueOf", "toString", "nodeType", "
 RECORDER = """
 (() => {
   const reads = (window.__reads = []);
-  const ignored = new Set(%s);
+  const ignored = new Set(__IGNORED__);
   const cache = new WeakMap();
   const wrap = (obj, type, prefix) => {
     if (cache.has(obj)) return cache.get(obj);
@@ -88,7 +88,7 @@ RECORDER = """
   Object.assign(FakeSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
   window.WebSocket = FakeSocket;
 })();
-""" % json.dumps(list(IGNORED))
+""".replace("__IGNORED__", json.dumps(list(IGNORED)))
 
 
 def sample(kind: Any, **given: Any) -> Any:
@@ -186,7 +186,7 @@ async def play(page: Any, frames: list[msgspec.Struct]) -> tuple[set[str], list[
 
 
 def desk_script() -> list[msgspec.Struct]:
-    def contact(status: str, cid: str = "c-1", **more: Any) -> df.Contact:
+    def contact(status: str, cid: str = "c-1", **more: Any) -> Any:
         return sample(df.Contact, contact_id=cid, status=status, channel="voice", **more)
 
     return [
@@ -203,7 +203,13 @@ def desk_script() -> list[msgspec.Struct]:
             timezone="Asia/Jerusalem",
         ),
         sample(df.State, state="AVAILABLE"),
-        sample(df.Offer, offer_id="o-1", contact_id="c-1", ring_deadline=NOW + 15, screen_pop={"identified": False}),
+        sample(
+            df.Offer,
+            offer_id="o-1",
+            contact_id="c-1",
+            ring_deadline=NOW + 15,
+            screen_pop={"identified": False},
+        ),
         sample(df.ScreenPop, contact_id="c-1", offer_id="o-1", screen_pop={"identified": False}),
         contact("connected"),
         contact("held"),
@@ -233,7 +239,9 @@ PAGES: list[tuple[str, Any, Callable[[], list[msgspec.Struct]]]] = [
 
 
 @pytest.mark.parametrize(("path", "union", "script"), PAGES, ids=["desk", "wallboard"])
-async def test_the_page_reads_only_fields_the_server_sends(browser, path: str, union: Any, script: Any) -> None:  # type: ignore[no-untyped-def]
+async def test_the_page_reads_only_fields_the_server_sends(
+    browser: Any, path: str, union: Any, script: Any
+) -> None:
     page, errors = await open_page(browser, path)
     sent, reads = await play(page, script())
     assert reads, "the recorder saw no frame read"

@@ -66,14 +66,16 @@ async def test_a_blind_transfer_shows_wrap_up_and_today_survives_a_reload(browse
     assert contact_state(live_server, "c-tr-1") == ("offered", None)
     for tab in (page, second):
         await tab.wait_for_selector("#state-pill.WRAP_UP")
-        await expect(tab.get_by_role("listbox", name="Contacts").get_by_role("option")).to_have_accessible_name(
-            re.compile(r", call, wrap-up$")
-        )
+        await expect(
+            tab.get_by_role("listbox", name="Contacts").get_by_role("option")
+        ).to_have_accessible_name(re.compile(r", call, wrap-up$"))
         for name in ("Hold", "Mute", "End"):
             await expect(tab.get_by_role("button", name=name)).to_be_disabled()
         await expect(tab.get_by_role("button", name="Transfer", exact=True)).to_be_disabled()
         await expect(tab.locator("#ws-status")).to_contain_text("wrap-up")
-        await expect(tab.get_by_role("timer", name="Wrap-up time left")).to_have_text(re.compile(r"^0:[12]\d$"))
+        await expect(tab.get_by_role("timer", name="Wrap-up time left")).to_have_text(
+            re.compile(r"^0:[12]\d$")
+        )
     assert app[CENTER].engine.agents["alice"].state.value == "WRAP_UP"
 
     await page.get_by_role("button", name="Ready: Wrap-up").click()
