@@ -82,8 +82,8 @@ class DeskService:
                 m.OfferDeclined(offer_id=msg.offer_id, agent_id=agent, reason=msg.reason or "declined")
             )
         elif isinstance(msg, p.WrapUpDone):
-            self._in_wrap_up(agent, msg.contact_id)
-            await c.submit(m.AgentReady(agent_id=agent))
+            if self._in_wrap_up(agent, msg.contact_id):
+                await c.submit(m.AgentReady(agent_id=agent))
         elif isinstance(msg, p.Hold):
             self._own_live(agent, msg.contact_id)
             await c.submit(m.ContactHeld(contact_id=msg.contact_id, on=msg.on))
@@ -248,23 +248,25 @@ class DeskService:
             trace="",
         )
 
-    def _in_wrap_up(self, agent: str, contact_id: str | None) -> None:
-        """``wrap_up_done`` is for the contact the agent is wrapping up, and only then."""
+    def _in_wrap_up(self, agent: str, contact_id: str | None) -> bool:
+        """Whether ``wrap_up_done`` has a wrap-up to end. One that ended a moment before (the
+        timer ran out as the agent pressed Ready) is done already: nothing to do. Any other
+        (a contact not in wrap-up, an agent on a contact or not ready) is refused."""
         a = self.center.engine.agents.get(agent)
         state = a.state.value if a is not None else "LOGGED_OUT"
-        if state != "WRAP_UP":
-            raise p.ProtocolError(
-                "not_in_wrap_up",
-                f"you are not in wrap-up (you are {state})"
-                + (f": contact {contact_id} is not waiting for its wrap-up" if contact_id else ""),
-                field="contact_id" if contact_id else None,
-            )
-        if contact_id is not None and a is not None and a.wrap_up_contact != contact_id:
-            raise p.ProtocolError(
-                "not_in_wrap_up",
-                f"contact {contact_id} is not in wrap-up (the wrap-up is for {a.wrap_up_contact})",
-                field="contact_id",
-            )
+        last = a.wrap_up_contact if a is not None else None
+        if state == "WRAP_UP" and contact_id in (None, last):
+            return True
+        if state == "AVAILABLE" and contact_id in (None, last):
+            return False
+        if contact_id is None:
+            raise p.ProtocolError("not_in_wrap_up", f"you are not in wrap-up (you are {state})")
+        raise p.ProtocolError(
+            "not_in_wrap_up",
+            f"contact {contact_id} is not in wrap-up"
+            + (f" (the wrap-up is for {last})" if state == "WRAP_UP" else f" (you are {state})"),
+            field="contact_id",
+        )
 
     def _own(self, agent: str, contact_id: str) -> None:
         if self.center.handled_by.get(contact_id) != agent:
