@@ -6,7 +6,9 @@ whether they were accepted) or ``post`` them. The engine's commands are routed h
 - ``RecordEvent`` -> appended to the interaction log and published on the bus (topic =
   event type), so projections, wallboards and other nodes see every transition;
 - offers, withdrawals, connections and agent states -> the agent's desk frames, through
-  ``DeskSink`` (the desk hub), and the bus;
+  ``DeskSink`` (the desk hub), and the bus; what each desk shows of its contacts (held,
+  muted, wrap-up with its deadline, closed) is kept by the ``DeskBook``
+  (``runtime/desk_book.py``), settled after each input's commands;
 - what concerns a contact's own channel (connected, overflowed, finished) -> the contact's
   ``ContactEndpoint`` (a chat session, a call) registered by its adapter.
 
