@@ -2,18 +2,27 @@
 own state: a hold survives a reload and shows in a second tab; after a blind transfer the
 desk shows the call in wrap-up (the status pill and the contact agree, Hold, Transfer and
 End are disabled, the countdown runs) while the other agent is offered it; Ready moves it
-to "Today", and a reload shows the same "Today" (read from the interaction log)."""
+to "Today", and a reload shows the same "Today" (read from the interaction log). A desk
+that comes back after the reconnect grace period says plainly that the agent was put Not
+ready."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestServer
 from browser_support import login
+from demo_center import demo_config
 from desk_socket import Desk
+from msgspec.structs import replace
 from playwright.async_api import expect
 
+from callcenter.app import create_app
 from callcenter.appkeys import CENTER
 
 pytestmark = pytest.mark.browser
@@ -92,3 +101,40 @@ async def test_a_blind_transfer_shows_wrap_up_and_today_survives_a_reload(browse
     await bob.close()
     await context.close()
     assert errors == []
+
+
+@pytest.fixture
+async def short_grace_server(tmp_path: Path) -> AsyncIterator[TestServer]:
+    """The demo center with a reconnect grace period of half a second."""
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
+    config = replace(config, desk=replace(config.desk, reconnect_grace_s=0.5))
+    server = TestServer(create_app(config), host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+async def test_a_desk_back_after_the_grace_period_says_the_agent_was_put_not_ready(  # type: ignore[no-untyped-def]
+    browser, short_grace_server
+) -> None:
+    server = short_grace_server
+    page = await browser.new_page(viewport={"width": 1400, "height": 850})
+    await login(page, server, "/desk", "alice")
+    await page.wait_for_selector("#conn:text('online')")
+    await page.click("#btn-ready")
+    await page.wait_for_selector("#state-pill.AVAILABLE")
+    await expect(page.get_by_role("alert")).to_be_hidden()
+    await page.goto("about:blank")  # the desk is gone
+    agents = server.app[CENTER].engine.agents
+    for _ in range(100):
+        if agents["alice"].state.value == "NOT_READY":
+            break
+        await asyncio.sleep(0.05)
+    assert (agents["alice"].state.value, agents["alice"].reason) == ("NOT_READY", "disconnected")
+    await page.goto(str(server.make_url("/desk")))
+    await page.wait_for_selector("#conn:text('online')")
+    await expect(page.locator("#state-pill")).to_have_text("Not ready · disconnected")
+    away = page.get_by_role("alert")
+    await expect(away).to_contain_text("You were away for longer than 0.5 s, so you were put Not ready")
+    await page.click("#btn-ready")
+    await expect(away).to_be_hidden()

@@ -29,7 +29,7 @@ const T = {
   goReady: "Go Ready to receive contacts.",
   status: { connected: "connected", held: "on hold", dialing: "dialing", dial_failed: "not reached", wrap_up: "wrap-up", closed: "closed" },
   notReady: (r) => `Not ready · ${r}`, state: (s) => s.replace("_", " ").toLowerCase(),
-  away: (s) => `You were away for longer than ${Math.round(s)} s, so you were put Not ready. Press Ready when you are back.`,
+  away: (s) => `You were away for longer than ${s >= 10 ? Math.round(s) : s} s, so you were put Not ready. Press Ready when you are back.`,
   mute: "Mute", unmute: "Unmute", hold: "Hold", retrieve: "Retrieve", transferTo: "Transfer to…", transfer: "Transfer",
   end: "End", ready: "Ready", wrapUp: "Wrap-up", wrapLeft: "Wrap-up time left", typing: "The customer is typing…",
   reply: "Type a reply and press Enter", notes: "Notes (N)", saveNote: "Save note", disposition: "Disposition…",
