@@ -37,6 +37,8 @@ STATIC = {
     "/static/desk/": PKG / "agent_desk" / "static",
     "/wallboard": PKG / "supervisor" / "static" / "wallboard" / "wallboard.html",
     "/static/wallboard/": PKG / "supervisor" / "static" / "wallboard",
+    "/static/common/": PKG / "static",  # the shared player (recordings/web.py)
+    "/static/i18n/": PKG / "i18n" / "static",  # the pages' words (i18n/routes.py)
 }
 ORIGIN = "http://center.test"
 NOW = 1_800_000_000.0
@@ -118,7 +120,11 @@ def _value(t: msgspec.inspect.Type, name: str) -> Any:
         return 2
     if isinstance(t, i.FloatType):
         return NOW + 20 if name.endswith(("deadline", "until")) else NOW - 5
-    return f"{name}-1"
+    return WORDS.get(name, f"{name}-1")
+
+
+# Strings the pages hand to the browser's own parsers (Intl), so they must be real ones.
+WORDS = {"timezone": "Asia/Jerusalem", "today_date": "2027-01-15"}
 
 
 def allowed(t: msgspec.inspect.Type, parts: list[str]) -> bool:
