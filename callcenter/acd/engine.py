@@ -415,8 +415,10 @@ class AcdEngine(Timers):
         cb.rekey()
         self.contacts[cb.contact_id] = cb
         agent.contacts[cb.contact_id] = cb.channel
+        self._log_contact(cb, "contact.arrived", now, None, {"channel": "callback", "caller": e.number})
         data = {"channel": "callback", "number": e.number, "from_contact": vm.contact_id}
-        self._log_contact(cb, "contact.queued", now, None, {**data, "position": 1, "ewt_s": 0.0})
+        queued = {**data, "position": 1, "ewt_s": 0.0, "attributes": dict(cb.attributes)}
+        self._log_contact(cb, "contact.queued", now, None, queued)
         self._log_contact(cb, "contact.connected", now, agent.agent_id, {"wait_s": 0.0, **data})
         self._commands.append(
             m.ConnectContact(

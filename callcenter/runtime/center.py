@@ -193,8 +193,12 @@ class Center:
         context_id: str | None = None,
         priority_class: int | None = None,
         head_start_s: float | None = None,
+        voicemail: m.VoicemailLeft | None = None,
+        parent_id: str | None = None,
     ) -> None:
         """Log the arrival and queue the contact (raises ``AcdError`` if the ACD refuses).
+        A ``voicemail`` contact carries its message; ``parent_id`` links its arrival to the
+        context of the call it was left on.
 
         With a CRM, the caller is looked up first (within its budget): the customer's
         attributes join ``attributes`` (which win on a clash) and a route rule may pick
@@ -208,6 +212,7 @@ class Center:
                 queue=queue,
                 data={"channel": channel, "caller": caller},
                 context_id=context_id,
+                parent_id=parent_id,
             )
         )
         given = dict(attributes or {})
@@ -232,6 +237,7 @@ class Center:
                 context_id=context_id,
                 priority_class=priority_class,
                 head_start_s=head_start_s,
+                voicemail=voicemail,
             )
         )
 
@@ -258,6 +264,7 @@ class Center:
             self.desks.deliver(agent_id, frame)
 
     def _offer(self, c: m.OfferContact) -> None:
+        extra = df.voicemail_fields(c.channel, c.contact_id, c.attributes)
         frame = df.Offer(
             offer_id=c.offer_id,
             contact_id=c.contact_id,
@@ -268,6 +275,7 @@ class Center:
             trace=c.trace,
             caller=c.caller,
             attributes=dict(c.attributes),
+            **extra,
         )
         if self.crm is not None:
             self.crm.offer(c.agent_id, frame)  # sends it with the screen pop, within the budget
@@ -287,9 +295,18 @@ class Center:
         self.handled_by[c.contact_id] = c.agent_id
         if len(self.handled_by) > 50_000:
             self.handled_by.popitem(last=False)
+        extra: dict[str, Any] = {}
+        contact = self.engine.contacts.get(c.contact_id)
+        if c.channel == "voicemail" and contact is not None:  # what the desk's player needs
+            extra = {
+                "caller": contact.caller,
+                **df.voicemail_fields(c.channel, c.contact_id, contact.attributes),
+            }
         self._desk(
             c.agent_id,
-            df.Contact(contact_id=c.contact_id, status="connected", channel=c.channel, queue=c.queue),
+            df.Contact(
+                contact_id=c.contact_id, status="connected", channel=c.channel, queue=c.queue, **extra
+            ),
         )
         self._to_endpoint(c)
 
