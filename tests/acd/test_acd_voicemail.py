@@ -5,6 +5,8 @@ who has it. The hours are a recording fake the test opens and closes (``Hours``)
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from acd_harness import Acd, OverflowConfig, OverflowTarget, m, queue
 
@@ -12,7 +14,7 @@ MESSAGE = m.VoicemailLeft(path="voicemail/c-1.wav", seconds=12.5, bytes=200_044,
 OPENS_AT = 8 * 3600.0  # the test's opening instant, a whole minute
 
 
-def night_queue(**kw: object) -> Acd:
+def night_queue(**kw: Any) -> Acd:
     overflow = OverflowConfig(
         on_closed=OverflowTarget(to="voicemail"),
         on_max_wait=OverflowTarget(to="disconnect"),
