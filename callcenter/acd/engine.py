@@ -389,8 +389,8 @@ class AcdEngine(Timers):
         if e.callback_id in self.contacts or e.callback_id in self._ended_ids:
             raise m.DuplicateContact(f"contact {e.callback_id} is already known")
         agent = self.agents[e.agent_id]
-        if agent.exclusive_busy:
-            raise m.IllegalTransition(f"agent {agent.agent_id} is on a call already")
+        if len(agent.contacts) > 1:  # the call will be exclusive, as every call is
+            raise m.IllegalTransition(f"agent {agent.agent_id} has other contacts open; end them first")
         if agent.offer_id is not None:  # a ringing chat or voicemail goes to another agent
             self._withdraw_agent_offer(agent, "agent_busy", now)
             self._set_state(agent, "withdraw", now, reason=None, refresh=False)

@@ -155,6 +155,22 @@ def test_call_back_takes_back_a_ringing_chat() -> None:
     assert acd.state("a1") == "ON_CONTACT" and acd.engine.contacts["chat-1"].state == "waiting"
 
 
+def test_call_back_waits_for_the_agent_s_other_contacts_to_end() -> None:
+    acd = Acd([queue()])
+    acd.agent("a1", chats=1)
+    leave(acd)
+    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
+    acd(m.ContactArrived(contact_id="chat-1", channel="chat", queue="general"))
+    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
+    before = acd.fingerprint()
+    with pytest.raises(m.IllegalTransition, match="other contacts open"):
+        acd(m.VoicemailCalledBack(contact_id="vm-1", agent_id="a1", callback_id="cb-1", number="+1555"))
+    assert acd.fingerprint() == before
+    acd(m.ContactEnded(contact_id="chat-1"))
+    acd(m.VoicemailCalledBack(contact_id="vm-1", agent_id="a1", callback_id="cb-1", number="+1555"))
+    assert dict(acd.engine.agents["a1"].contacts) == {"cb-1": "callback"}
+
+
 @pytest.mark.parametrize(
     ("who", "number", "code"),
     [("a2", "+1555", "not_yours"), ("a1", "  ", "bad_input")],
