@@ -22,7 +22,12 @@ async def test_the_history_says_voicemail_and_lists_the_message(tmp_path: Path) 
     await migrate.upgrade(engine)
     log = SqlInteractionLog(engine)
     await log.start()
-    message = {"path": "voicemail/call-1.wav", "seconds": 42.5, "bytes": 680_044, "from_contact": "call-1"}
+    message: dict[str, Any] = {
+        "path": "voicemail/call-1.wav",
+        "seconds": 42.5,
+        "bytes": 680_044,
+        "from_contact": "call-1",
+    }
     for e in [
         ev("contact.arrived", 100, "call-1", channel="voice", caller="+15550111"),
         ev("contact.identified", 101, "call-1", customer_id="cust-7", by="caller_number"),
