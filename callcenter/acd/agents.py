@@ -9,8 +9,9 @@ Some targets depend on what the agent holds, so the table names them symbolicall
 otherwise NOT_READY if a not-ready reason is pending, otherwise AVAILABLE. ``AFTER_CONTACT``
 is SETTLE, except that ending the last contact starts wrap-up when the queue has one.
 
-Capacity: a voice or callback contact is exclusive; chats share up to ``chat_capacity``.
-An agent on chats below capacity stays ON_CONTACT and may be offered another chat.
+Capacity: a voice or callback contact is exclusive; chats share up to ``chat_capacity``,
+voicemails (deferred work) up to ``voicemail_capacity``, each pool counted on its own. An
+agent on chats or voicemails below capacity stays ON_CONTACT and may be offered another.
 """
 
 from __future__ import annotations
@@ -76,9 +77,24 @@ TRANSITIONS: dict[tuple[State, str], str] = {
 # on NOT_READY, or on ON_CONTACT for an agent who still has chats open.
 
 EXCLUSIVE_CHANNELS = frozenset({"voice", "callback"})
+DEFERRED_CHANNELS = frozenset({"voicemail"})  # waits for opening hours; its own pool and capacity
 # plain module constants: enum attribute access is slow on the hot path
 _AVAILABLE, _ON_CONTACT = State.AVAILABLE, State.ON_CONTACT
-_BOTH, _VOICE, _CHAT = ("voice", "chat"), ("voice",), ("chat",)
+# the pools an agent may be free for, by (room for a chat, room for a voicemail), with no
+# contact at all (voice too) and with shared contacts only
+_IDLE_POOLS = {
+    (True, True): ("voice", "chat", "voicemail"),
+    (True, False): ("voice", "chat"),
+    (False, True): ("voice", "voicemail"),
+    (False, False): ("voice",),
+}
+_SHARED_POOLS: dict[tuple[bool, bool], tuple[str, ...]] = {
+    (True, True): ("chat", "voicemail"),
+    (True, False): ("chat",),
+    (False, True): ("voicemail",),
+    (False, False): (),
+}
+POOL_SETS = (*_IDLE_POOLS.values(), *(p for p in _SHARED_POOLS.values() if p))
 
 
 @dataclass(slots=True, eq=False)
@@ -87,6 +103,7 @@ class Agent:
     name: str
     skills: dict[str, int]
     chat_capacity: int
+    voicemail_capacity: int = 1
     state: State = State.NOT_READY
     reason: str | None = "logged_in"
     since: float = 0.0
@@ -120,24 +137,28 @@ class Agent:
         return any(ch in EXCLUSIVE_CHANNELS for ch in self.contacts.values())
 
     def free_for(self, pool: str) -> bool:
-        """May this agent be offered a contact of ``pool`` ("voice" or "chat") right now?"""
+        """May this agent be offered a contact of ``pool`` ("voice", "chat", "voicemail") now?"""
         return pool in self.free_pools()
 
     def free_pools(self) -> tuple[str, ...]:
-        """The pools ("voice", "chat") this agent may be offered a contact from now."""
+        """The pools ("voice", "chat", "voicemail") this agent may be offered a contact from
+        now (one of ``POOL_SETS``)."""
         if self.offer_id is not None or self.pending_not_ready is not None:
             return ()
         state = self.state
         if state is _AVAILABLE and not self.contacts:
-            return _BOTH if self.chat_capacity > 0 else _VOICE
+            return _IDLE_POOLS[(self.chat_capacity > 0, self.voicemail_capacity > 0)]
         if state is not _ON_CONTACT:
             return ()
-        chats = 0  # one pass instead of exclusive_busy and chats: this runs on every state change
+        chats = voicemails = 0  # one pass: this runs on every state change
         for channel in self.contacts.values():
-            if channel != "chat":
+            if channel == "chat":
+                chats += 1
+            elif channel == "voicemail":
+                voicemails += 1
+            else:
                 return ()  # a voice or callback contact is exclusive
-            chats += 1
-        return _CHAT if chats < self.chat_capacity else ()
+        return _SHARED_POOLS[(chats < self.chat_capacity, voicemails < self.voicemail_capacity)]
 
     def settle_state(self) -> State:
         if self.contacts:
@@ -148,4 +169,6 @@ class Agent:
 
 
 def pool_of(channel: str) -> str:
-    return "voice" if channel in EXCLUSIVE_CHANNELS else "chat"
+    if channel in EXCLUSIVE_CHANNELS:
+        return "voice"
+    return "voicemail" if channel in DEFERRED_CHANNELS else "chat"

@@ -36,6 +36,8 @@ from callcenter.core.ids import IdGenerator
 
 __all__ = ["AcdEngine", "Contact", "HoursLike", "Offer", "QueueState", "RandomSource", "priority_for"]
 DEFAULT_PRIORITY_CLASS = 1
+DEFERRED_PRIORITY_CLASS = 9  # a voicemail comes after the live contacts waiting beside it
+CHANNELS = ("voice", "chat", "callback", "voicemail")
 ENDED_REASONS = ("completed", "dial_failed")  # what ``ContactEnded`` may say
 
 
@@ -95,6 +97,11 @@ class AcdEngine(Timers):
     def queue_snapshot(self, name: str, now: float) -> m.QueueSnapshot:
         qs = self.queues[name]
         longest = max((now - c.queued_at for c in qs.waiting.values()), default=0.0)
+        by_channel: dict[str, int] = {}
+        held = 0
+        for c in qs.waiting.values():
+            by_channel[c.channel] = by_channel.get(c.channel, 0) + 1
+            held += c.held
         counts = {"available": 0, "on_contact": 0, "wrap_up": 0, "not_ready": 0, "offered": 0}
         steps = set(qs.reqs)  # agents who can serve the queue at any of its steps
         for a in self.agents.values():
@@ -107,6 +114,8 @@ class AcdEngine(Timers):
             longest_wait_s=longest,
             ewt_s=self._ewt(qs, len(qs.waiting) + 1),
             agents=counts,
+            waiting_by_channel=by_channel,
+            held=held,
         )
 
     def snapshot(self, now: float) -> m.CenterSnapshot:
@@ -152,13 +161,14 @@ class AcdEngine(Timers):
         if existing is not None and existing.state is not State.LOGGED_OUT:
             raise m.DuplicateLogin(f"agent {e.agent_id} is already logged in")
         self._check_skills(e.skills)
-        if e.chat_capacity < 0:
-            raise m.BadInput("chat_capacity must not be negative")
+        if e.chat_capacity < 0 or e.voicemail_capacity < 0:
+            raise m.BadInput("chat_capacity and voicemail_capacity must not be negative")
         agent = Agent(
             agent_id=e.agent_id,
             name=e.name or e.agent_id,
             skills=dict(e.skills),
             chat_capacity=e.chat_capacity,
+            voicemail_capacity=e.voicemail_capacity,
             state=State.LOGGED_OUT,
             since=now,
             idle_since=now,
@@ -232,10 +242,12 @@ class AcdEngine(Timers):
         if e.contact_id in self.contacts:
             raise m.DuplicateContact(f"contact {e.contact_id} is already known")
         qs = self._queue(e.queue)
-        if e.channel not in ("voice", "chat", "callback"):
-            raise m.BadInput(f"unknown channel {e.channel!r} (voice, chat or callback)")
+        if e.channel not in CHANNELS:
+            raise m.BadInput(f"unknown channel {e.channel!r} (voice, chat, callback or voicemail)")
         if e.channel not in qs.cfg.channels:
             raise m.BadInput(f"queue {e.queue} does not take {e.channel} contacts")
+        if e.channel == "voicemail" and e.voicemail is None and not restored:
+            raise m.BadInput("a voicemail contact needs its message (voicemail)")
         pclass, head_start = self._priority_for(qs.cfg, e)
         arrived_at = e.arrived_at if e.arrived_at is not None else now
         self._seq += 1
@@ -255,6 +267,17 @@ class AcdEngine(Timers):
         )
         contact.rekey()
         self.contacts[e.contact_id] = contact
+        if e.voicemail is not None and not restored:
+            vm = e.voicemail
+            data = m.event_data(
+                path=vm.path,
+                seconds=vm.seconds,
+                bytes=vm.bytes,
+                from_contact=vm.from_contact,
+                caller=e.caller,
+                capped=vm.capped or None,
+            )
+            self._log_contact(contact, "contact.voicemail", now, None, data)
         self._enter_queue(contact, e.queue, now, head_start=head_start, restored=restored)
 
     def _accepted(self, e: m.OfferAccepted, now: float) -> None:
@@ -280,8 +303,8 @@ class AcdEngine(Timers):
                 channel=contact.channel,
             )
         )
-        if contact.channel == "chat":
-            self._free_agent(agent, now)  # room for another chat?
+        if contact.pool != "voice":
+            self._free_agent(agent, now)  # room for another chat or voicemail?
         else:
             self._refresh(agent)
 
@@ -357,6 +380,61 @@ class AcdEngine(Timers):
         contact.attributes["callback_number"] = e.number
         self._log_contact(contact, "contact.callback_requested", now, None, {"number": e.number})
 
+    def _called_back(self, e: m.VoicemailCalledBack, now: float) -> None:
+        vm = self._live_contact(e.contact_id)
+        if vm.channel != "voicemail" or vm.state != "connected" or vm.agent_id != e.agent_id:
+            raise m.NotYours(f"contact {vm.contact_id} is not a voicemail connected to {e.agent_id}")
+        if not e.number.strip():
+            raise m.BadInput("a callback needs a number")
+        if e.callback_id in self.contacts or e.callback_id in self._ended_ids:
+            raise m.DuplicateContact(f"contact {e.callback_id} is already known")
+        agent = self.agents[e.agent_id]
+        if len(agent.contacts) > 1:  # the call will be exclusive, as every call is
+            raise m.IllegalTransition(f"agent {agent.agent_id} has other contacts open; end them first")
+        if agent.offer_id is not None:  # a ringing chat or voicemail goes to another agent
+            self._withdraw_agent_offer(agent, "agent_busy", now)
+            self._set_state(agent, "withdraw", now, reason=None, refresh=False)
+        self._seq += 1
+        cb = Contact(
+            contact_id=e.callback_id,
+            channel="callback",
+            queue=vm.queue,
+            attributes={**vm.attributes, "callback_number": e.number, "voicemail_of": vm.contact_id},
+            caller=e.number,
+            priority_class=DEFAULT_PRIORITY_CLASS,
+            vtime=now,
+            seq=self._seq,
+            arrived_at=now,
+            queued_at=now,
+            pool=pool_of("callback"),
+            ctx=vm.ctx,  # the callback's chain goes on from the voicemail's
+            state="connected",
+            agent_id=agent.agent_id,
+            connected_at=now,
+        )
+        cb.rekey()
+        self.contacts[cb.contact_id] = cb
+        agent.contacts[cb.contact_id] = cb.channel
+        self._log_contact(cb, "contact.arrived", now, None, {"channel": "callback", "caller": e.number})
+        data = {"channel": "callback", "number": e.number, "from_contact": vm.contact_id}
+        queued = {**data, "position": 1, "ewt_s": 0.0, "attributes": dict(cb.attributes)}
+        self._log_contact(cb, "contact.queued", now, None, queued)
+        self._log_contact(cb, "contact.connected", now, agent.agent_id, {"wait_s": 0.0, **data})
+        self._commands.append(
+            m.ConnectContact(
+                contact_id=cb.contact_id,
+                agent_id=agent.agent_id,
+                offer_id="",
+                queue=cb.queue,
+                channel=cb.channel,
+            )
+        )
+        handled = {"handling": "called_back", "callback_id": cb.contact_id, "by": agent.agent_id}
+        self._log_contact(vm, "contact.voicemail_handled", now, agent.agent_id, handled)
+        self._release(agent, vm, now)
+        self._finish(vm, "called_back", now, by="agent")
+        self._after_contact(agent, vm, now)
+
     def _held(self, e: m.ContactHeld, now: float) -> None:
         contact = self._live_contact(e.contact_id)
         if contact.state != "connected":
@@ -428,6 +506,7 @@ class AcdEngine(Timers):
         m.ContactEnded: _ended,
         m.ContactTransferred: _transferred,
         m.CallbackRequested: _callback,
+        m.VoicemailCalledBack: _called_back,
         m.ContactHeld: _held,
         m.ContactMoved: _moved,
         m.AttributesChanged: _attributes,
@@ -438,7 +517,18 @@ class AcdEngine(Timers):
     # Helpers -----------------------------------------------------------------------------------------
 
     def _priority_for(self, cfg: QueueConfig, e: m.ContactArrived) -> tuple[int, float]:
-        return priority_for(cfg, e.attributes, priority_class=e.priority_class, head_start_s=e.head_start_s)
+        pclass = e.priority_class
+        if pclass is None and e.channel == "voicemail":
+            pclass = next(
+                (
+                    r.priority_class
+                    for r in cfg.priority_rules
+                    if r.priority_class is not None
+                    and all(e.attributes.get(k) == v for k, v in r.when.items())
+                ),
+                DEFERRED_PRIORITY_CLASS,
+            )
+        return priority_for(cfg, e.attributes, priority_class=pclass, head_start_s=e.head_start_s)
 
     def _find_offer(self, offer_id: str, agent_id: str) -> Offer:
         offer = self.offers.get(offer_id)

@@ -32,6 +32,9 @@ class Matching(EngineState):
         """Place a contact unless the queue sends it elsewhere (closed, full, nobody staffed).
         ``restored``: back in line after a restart (a callback then keeps its promise)."""
         qs = self.queues[queue]
+        if contact.pool == "voicemail":  # a message left is kept: it never overflows
+            self._place(contact, queue, now, head_start=head_start)
+            return None
         ov = qs.cfg.overflow
         if qs.cfg.hours is not None and ov.on_closed and not self._hours.is_open(qs.cfg.hours, now):
             if contact.channel == "callback" and restored and qs.cfg.keep_callbacks_when_closed:
@@ -44,7 +47,7 @@ class Matching(EngineState):
                     target, message=fill_opening(target.message, self._hours.opening(qs.cfg.hours, now))
                 )
             return self._overflow(contact, queue, "closed", target, now)
-        if qs.cfg.max_size is not None and len(qs.waiting) >= qs.cfg.max_size:
+        if qs.cfg.max_size is not None and len(qs.waiting) - qs.voicemails >= qs.cfg.max_size:
             target = ov.on_full or OverflowTarget(to="disconnect", message="All our lines are busy.")
             return self._overflow(contact, queue, "full", target, now)
         if ov.on_no_agents and self._logged_in[qs.reqs[-1]] == 0:
@@ -86,6 +89,9 @@ class Matching(EngineState):
         contact.epoch += 1
         contact.placements += 1
         contact.target_agent = None
+        if contact.pool == "voicemail" and self._closed(qs, now):
+            self._hold(contact, qs, now, log=log)
+            return
         self._arm_step(contact, now, fresh=True)
         key = (qs.reqs[contact.step], contact.pool, cfg.strategy)
         free = self._pools.best(key)
@@ -107,7 +113,9 @@ class Matching(EngineState):
             self._log_contact(contact, "contact.queued", now, None, data)
         if self._pos_every is not None and not self._pos_armed:
             self._arm_positions(now)
-        if cfg.max_wait_s is not None and cfg.overflow.on_max_wait is not None:
+        if contact.pool == "voicemail":
+            self._arm_hours(now)  # it waits out closing times off routing (``_hours_tick``)
+        elif cfg.max_wait_s is not None and cfg.overflow.on_max_wait is not None:
             self._arm("max_wait", contact.contact_id, contact.queued_at + cfg.max_wait_s, contact.placements)
         if direct and free is not None:
             agent = self.agents[free[-1]]
@@ -125,6 +133,7 @@ class Matching(EngineState):
     def _index_waiting(self, contact: Contact, qs: QueueState) -> int:
         """Index a waiting contact; returns its 0-based position in its queue."""
         qs.waiting[contact.contact_id] = contact
+        qs.voicemails += contact.pool == "voicemail"
         self._bag(contact.queue, contact.step, contact.pool).add(contact.key)
         return qs.positions.add(contact.key)
 
@@ -137,7 +146,11 @@ class Matching(EngineState):
             qs = self.queues[contact.queue]
             qs.positions.remove(contact.key)
             del qs.waiting[contact.contact_id]
-            self._waiting_bags[(contact.queue, contact.step, contact.pool)].remove(contact.key)
+            qs.voicemails -= contact.pool == "voicemail"
+            if contact.held:
+                contact.held = False
+            else:
+                self._waiting_bags[(contact.queue, contact.step, contact.pool)].remove(contact.key)
         contact.epoch += 1
 
     def _arm_step(self, contact: Contact, now: float, *, fresh: bool) -> None:
@@ -163,7 +176,7 @@ class Matching(EngineState):
         if self._deferred is not None:
             self._deferred.append(contact)
             return
-        if contact.state != "waiting" or contact.target_agent is not None:
+        if contact.state != "waiting" or contact.target_agent is not None or contact.held:
             return
         qs = self.queues[contact.queue]
         key = (qs.reqs[contact.step], contact.pool, qs.cfg.strategy)
@@ -287,8 +300,12 @@ class Matching(EngineState):
         if requeue:
             contact.state = "waiting"
             contact.epoch += 1
+            qs = self.queues[contact.queue]
+            if contact.pool == "voicemail" and self._closed(qs, now):
+                self._hold(contact, qs, now, log=False)
+                return
             self._arm_step(contact, now, fresh=False)
-            self._index_waiting(contact, self.queues[contact.queue])
+            self._index_waiting(contact, qs)
             self._match_contact(contact, now)
 
     def _withdraw_agent_offer(self, agent: Agent, reason: str, now: float) -> None:
@@ -331,6 +348,36 @@ class Matching(EngineState):
             for old in self._ended_order[:100_000]:
                 self._ended_ids.discard(old)
             del self._ended_order[:100_000]
+
+    # Voicemails and opening hours -----------------------------------------------------------
+
+    def _closed(self, qs: QueueState, now: float) -> bool:
+        return qs.cfg.hours is not None and not self._hours.is_open(qs.cfg.hours, now)
+
+    def _hold(self, contact: Contact, qs: QueueState, now: float, *, log: bool) -> None:
+        """A voicemail in a closed queue: it waits (counted, with a position) but is offered
+        to nobody until the queue opens (``Timers._hours_tick`` lets it in)."""
+        contact.held = True
+        contact.epoch += 1  # its step timers are moot; it starts over at the opening
+        contact.step, contact.step_deadline = 0, None
+        qs.waiting[contact.contact_id] = contact
+        qs.voicemails += 1
+        pos = qs.positions.add(contact.key) + 1
+        if log:
+            data: dict[str, Any] = {"channel": contact.channel, "priority_class": contact.priority_class}
+            data["position"] = pos
+            data["held"] = "closed"
+            if contact.attributes:
+                data["attributes"] = dict(contact.attributes)
+            self._log_contact(contact, "contact.queued", now, None, data)
+        self._arm_hours(now)
+
+    def _arm_hours(self, now: float) -> None:
+        """Look at opening hours again at the next whole minute (calendars open and close on
+        whole minutes) while voicemails wait."""
+        if not self._hours_armed:
+            self._hours_armed = True
+            self._arm("hours", "", (now // 60 + 1) * 60, 0)
 
     def _arm_positions(self, now: float) -> None:
         if self._pos_every is not None and not self._pos_armed:

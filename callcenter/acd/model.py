@@ -74,6 +74,7 @@ class AgentLoggedIn(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     skills: Mapping[str, int] = msgspec.field(default_factory=dict)
     chat_capacity: int = 1
     name: str = ""
+    voicemail_capacity: int = 1  # voicemails held at once (deferred work, beside chats)
 
 
 class AgentLoggedOut(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -113,6 +114,30 @@ class ContactArrived(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     head_start_s: float | None = None
     context_id: str | None = None
     arrived_at: float | None = None  # when the contact reached the center (default: now)
+    voicemail: VoicemailLeft | None = None  # a ``voicemail`` contact's message (not when restored)
+
+
+class VoicemailLeft(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The message a ``voicemail`` contact carries, logged as ``contact.voicemail`` when it
+    arrives: ``path`` relative to ``telephony.recordings_dir``, its length and size, and the
+    call it was left on."""
+
+    path: str
+    seconds: float
+    bytes: int
+    from_contact: str
+    capped: bool = False  # cut at the maximum length
+
+
+class VoicemailCalledBack(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The agent who has a voicemail calls its caller back: the voicemail ends
+    (``called_back``) and ``callback_id``, a ``callback`` contact to ``number``, is connected
+    to the same agent at once (the callback dialler dials it on ``contact.connected``)."""
+
+    contact_id: str
+    agent_id: str
+    callback_id: str
+    number: str
 
 
 class OfferAccepted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -277,6 +302,8 @@ class QueueSnapshot(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     longest_wait_s: float
     ewt_s: float | None
     agents: Mapping[str, int]
+    waiting_by_channel: Mapping[str, int] = msgspec.field(default_factory=dict)  # only channels waiting
+    held: int = 0  # voicemails waiting for the queue's opening hours (counted in ``waiting`` too)
 
 
 class CenterSnapshot(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -53,7 +53,7 @@ class Contact:
     seq: int
     arrived_at: float
     queued_at: float
-    pool: str  # "voice" or "chat": fixed for the contact's life (a call may become a callback)
+    pool: str  # "voice", "chat" or "voicemail": fixed for its life (a call may become a callback)
     state: str = "new"  # waiting, offered, connected, ended
     step: int = 0
     epoch: int = 0  # bumps whenever its place changes: stale step timers are ignored
@@ -67,6 +67,7 @@ class Contact:
     hops: int = 0
     ctx: str | None = None
     ctx_base: str | None = None
+    held: bool = False  # a waiting voicemail kept out of routing while its queue is closed
     key: Key = field(init=False, repr=False)
 
     def rekey(self) -> None:
@@ -90,6 +91,7 @@ class QueueState:
     step_texts: tuple[str, ...]  # "step 1/2 (billing>=3)" per step, for offer traces
     positions: SortedBag = field(default_factory=SortedBag)
     waiting: dict[str, Contact] = field(default_factory=dict)
+    voicemails: int = 0  # of ``waiting``: messages do not fill the queue for callers (max_size)
     aht: float = 180.0
 
 

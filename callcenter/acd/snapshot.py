@@ -49,6 +49,7 @@ class AgentRecord(msgspec.Struct, frozen=True, kw_only=True):
     ctx_base: str | None
     ctx_n: int
     seq: int  # its place in the tie-breaks of the free-agent keys
+    voicemail_capacity: int = 1
 
 
 class ContactRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,6 +77,7 @@ class ContactRecord(msgspec.Struct, frozen=True, kw_only=True):
     hops: int
     ctx: str | None
     ctx_base: str | None
+    held: bool = False
 
 
 class OfferRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -123,6 +125,7 @@ class EngineSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     positions_told: dict[str, tuple[int, float | None]]
     ended_order: list[str]
     ended_ids: list[str]
+    hours_armed: bool = False
 
 
 def export_engine(engine: EngineState) -> EngineSnapshot:
@@ -146,6 +149,7 @@ def export_engine(engine: EngineState) -> EngineSnapshot:
         positions_told=dict(engine._pos_told),
         ended_order=list(engine._ended_order),
         ended_ids=sorted(engine._ended_ids),
+        hours_armed=engine._hours_armed,
     )
 
 
@@ -174,8 +178,10 @@ def restore_engine(engine: EngineState, snap: EngineSnapshot) -> None:
         for cid in q.waiting:
             contact = engine.contacts[cid]
             qs.waiting[cid] = contact
+            qs.voicemails += contact.pool == "voicemail"
             qs.positions.add(contact.key)
-            engine._bag(contact.queue, contact.step, contact.pool).add(contact.key)
+            if not contact.held:
+                engine._bag(contact.queue, contact.step, contact.pool).add(contact.key)
     for o in snap.offers:
         engine.offers[o.offer_id] = Offer(**_values(o, OfferRecord))
     pools = engine._pools
@@ -188,6 +194,7 @@ def restore_engine(engine: EngineState, snap: EngineSnapshot) -> None:
     engine._pos_told = dict(snap.positions_told)
     engine._ended_order = list(snap.ended_order)
     engine._ended_ids = set(snap.ended_ids)
+    engine._hours_armed = snap.hours_armed
 
 
 def _agent_record(a: Agent, seq: int) -> AgentRecord:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from callcenter.acd import model as m
-from callcenter.acd.agents import AFTER_CONTACT, TRANSITIONS, Agent, State, pool_of
+from callcenter.acd.agents import AFTER_CONTACT, POOL_SETS, TRANSITIONS, Agent, State, pool_of
 from callcenter.acd.index import AgentPools, SortedBag
 from callcenter.acd.records import Contact, HoursLike, Offer, QueueState, RandomSource, step_text
 from callcenter.config.model import QueueConfig
@@ -22,7 +22,6 @@ from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import IdGenerator
 
 WORKING = frozenset({State.AVAILABLE, State.OFFERED, State.ON_CONTACT, State.WRAP_UP})
-_POOL_SETS = (("voice", "chat"), ("voice",), ("chat",))  # what Agent.free_pools() returns
 _NAMES = {s: s.value for s in State}  # enum .value is slow on the hot path
 _NOT_READY, _ON_CONTACT, _LOGGED_OUT, _WRAP_UP = (
     State.NOT_READY,
@@ -56,6 +55,7 @@ class EngineState:
         self._aht_weight = aht_weight
         self._pos_every = position_updates_s
         self._pos_armed = False
+        self._hours_armed = False  # the minute tick that moves voicemails in and out of routing
         self._pos_told: dict[str, tuple[int, float | None]] = {}
         self.skills = frozenset(skills)
         self._reqs: list[dict[str, int]] = []
@@ -177,7 +177,7 @@ class EngineState:
         """Work out what the agent's skills make it meet, and the bags that follow from it."""
         agent.matches = tuple(i for i, require in enumerate(self._reqs) if agent.meets(require))
         agent.bag_keys = tuple(qs for req in agent.matches for qs in self._steps_for_req.get(req, ()))
-        for pools in _POOL_SETS:
+        for pools in POOL_SETS:  # every tuple Agent.free_pools() returns
             agent.wait_bags[pools] = tuple(
                 self._bag(queue, step, pool)
                 for pool in pools

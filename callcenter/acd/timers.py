@@ -1,5 +1,6 @@
-"""The ACD engine's timers: ring timeouts, routing-step changes, max waits, wrap-up ends and
-the bounded-rate position announcements.
+"""The ACD engine's timers: ring timeouts, routing-step changes, max waits, wrap-up ends,
+the bounded-rate position announcements and, while voicemails wait, a minute tick that
+keeps them out of routing while their queue is closed and lets them in when it opens.
 
 One heap of ``(when, sequence, kind, id, token)``; a timer made stale by what happened
 since (the offer was answered, the contact moved on) is skipped, never cancelled.
@@ -40,6 +41,8 @@ class Timers(Matching):
                     self._wrap_end(ident, token, now)
                 elif kind == "positions":
                     self._tell_positions(now)
+                elif kind == "hours":
+                    self._hours_tick(now)
             moved, self._deferred = self._deferred, None
             for contact in sorted(moved, key=lambda c: c.key):
                 self._match_contact(contact, now)
@@ -56,7 +59,7 @@ class Timers(Matching):
         when, _, kind, ident, token = timer
         if kind == "ring":
             return ident in self.offers
-        if kind == "positions":
+        if kind in ("positions", "hours"):
             return True
         if kind == "wrap":
             a = self.agents.get(ident)
@@ -98,7 +101,9 @@ class Timers(Matching):
             self._arm("max_wait", contact_id, offer.deadline + 0.001, token)
             return
         target = self.queues[contact.queue].cfg.overflow.on_max_wait
-        if target is None or (target.to == "callback" and contact.channel != "voice"):
+        if target is None or contact.pool == "voicemail":
+            return  # a voicemail waits as long as it takes
+        if target.to == "callback" and contact.channel != "voice":
             return  # only a call becomes a callback: a chat or a callback keeps waiting
         queue = contact.queue
         self._leave_queue(contact)
@@ -115,6 +120,33 @@ class Timers(Matching):
         agent.idle_since = now
         self._set_state(agent, "wrap_up_end", now, reason=None, refresh=False)
         self._free_agent(agent, now)
+
+    def _hours_tick(self, now: float) -> None:
+        """Voicemails follow their queue's hours: held while it is closed, let into routing
+        (from the first step, matched in queue order with the other timers' contacts) when
+        it opens. Runs each whole minute while any voicemail waits."""
+        self._hours_armed = False
+        waiting = False
+        for qs in self.queues.values():
+            voicemails = [c for c in qs.waiting.values() if c.pool == "voicemail" and c.target_agent is None]
+            if not voicemails:
+                continue
+            waiting = True
+            closed = self._closed(qs, now)
+            for c in voicemails:
+                if closed and not c.held:
+                    self._bag(c.queue, c.step, c.pool).remove(c.key)
+                    c.held = True
+                    c.epoch += 1
+                    c.step, c.step_deadline = 0, None
+                elif not closed and c.held:
+                    c.held = False
+                    c.epoch += 1
+                    self._arm_step(c, now, fresh=True)
+                    self._bag(c.queue, c.step, c.pool).add(c.key)
+                    self._match_contact(c, now)  # deferred: matched after this instant's timers
+        if waiting:
+            self._arm_hours(now)
 
     # Positions ------------------------------------------------------------------------------------------
 

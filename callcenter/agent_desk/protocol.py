@@ -105,6 +105,15 @@ class WrapUpDone(ClientFrame, tag="wrap_up_done", frozen=True):
     contact_id: Text | None = None
 
 
+class VoicemailAction(ClientFrame, tag="voicemail", frozen=True):
+    """What the agent did with a voicemail contact they have: ``listened`` (logged as its
+    handling) or ``call_back`` (the voicemail ends ``called_back`` and a callback contact to
+    its caller is connected to the same agent, dialled by the callback dialler)."""
+
+    contact_id: Text
+    action: Literal["listened", "call_back"]
+
+
 class WebRtcOffer(ClientFrame, tag="webrtc_offer", frozen=True):
     """The desk's SDP offer for its audio connection; the ack carries the answer."""
 
@@ -139,6 +148,7 @@ ClientMessage = (
     | CreateTicket
     | ChatSend
     | WrapUpDone
+    | VoicemailAction
     | WebRtcOffer
     | WebRtcIce
     | WebRtcClose

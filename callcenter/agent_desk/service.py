@@ -129,6 +129,8 @@ class DeskService:
                 },
             )
             return f.Ack(ticket_id=ticket_id)
+        elif isinstance(msg, p.VoicemailAction):
+            await self._voicemail(agent, msg)
         elif isinstance(msg, p.ChatSend):
             self._own_live(agent, msg.contact_id)
             name = c.engine.agents[agent].name
@@ -212,7 +214,13 @@ class DeskService:
         a = self.center.engine.agents.get(agent)
         if a is None or a.state.value == "LOGGED_OUT":
             await self.center.submit(
-                m.AgentLoggedIn(agent_id=agent, name=name, skills=skills, chat_capacity=chat_capacity)
+                m.AgentLoggedIn(
+                    agent_id=agent,
+                    name=name,
+                    skills=skills,
+                    chat_capacity=chat_capacity,
+                    voicemail_capacity=self.desk.voicemail_capacity,
+                )
             )
 
     # Helpers -------------------------------------------------------------------------------------
@@ -231,6 +239,29 @@ class DeskService:
             raise p.ProtocolError(exc.code, str(exc), field=exc.field) from None
         return None
 
+    async def _voicemail(self, agent: str, msg: p.VoicemailAction) -> None:
+        self._own_live(agent, msg.contact_id)
+        c = self.center
+        contact = c.engine.contacts[msg.contact_id]
+        if contact.channel != "voicemail":
+            raise p.ProtocolError(
+                "not_a_voicemail", f"contact {msg.contact_id} is not a voicemail", field="contact_id"
+            )
+        if msg.action == "listened":
+            data = {"handling": "listened", "by": agent}
+            self._note(agent, msg.contact_id, "contact.voicemail_handled", data)
+            return
+        number = contact.attributes.get("callback_number") or contact.caller
+        if not number:
+            raise p.ProtocolError(
+                "no_number", f"the caller of {msg.contact_id} left no number to call back", field="contact_id"
+            )
+        await c.submit(
+            m.VoicemailCalledBack(
+                contact_id=msg.contact_id, agent_id=agent, callback_id=c.ids.new("contact"), number=number
+            )
+        )
+
     def _offer_frame(self, offer_id: str) -> f.Offer | None:
         offer = self.center.engine.offers.get(offer_id)
         if offer is None:
@@ -246,6 +277,7 @@ class DeskService:
             caller=contact.caller,
             attributes=dict(contact.attributes),
             trace="",
+            **f.voicemail_fields(contact.channel, contact.contact_id, contact.attributes),
         )
 
     def _in_wrap_up(self, agent: str, contact_id: str | None) -> bool:

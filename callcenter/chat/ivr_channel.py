@@ -52,7 +52,7 @@ class ChatIvrChannel:
     def stop_recognition(self) -> None:
         pass
 
-    def start_voicemail(self, max_s: float) -> None:
+    def start_voicemail(self, max_s: float, queue: str | None = None) -> None:
         self.voicemail = True
 
     def transfer(self, uri: str) -> None:

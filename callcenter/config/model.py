@@ -23,7 +23,8 @@ from callcenter.speech.config import SpeechConfig
 from callcenter.telephony.config import TelephonyConfig, secret_from
 
 Strategy = Literal["longest-idle", "least-occupied", "round-robin", "best-skill-match", "random"]
-Channel = Literal["voice", "chat", "callback"]
+Channel = Literal["voice", "chat", "callback"]  # what callers come in by (an IVR flow's entry)
+QueueChannel = Literal["voice", "chat", "callback", "voicemail"]  # what a queue may take
 Role = Literal["agent", "supervisor", "admin"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -212,7 +213,9 @@ class PriorityRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
 class QueueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: str
     description: str = ""
-    channels: list[Channel] = msgspec.field(default_factory=lambda: ["voice", "chat", "callback"])
+    channels: list[QueueChannel] = msgspec.field(
+        default_factory=lambda: ["voice", "chat", "callback", "voicemail"]
+    )
     strategy: Strategy = "longest-idle"
     steps: list[RoutingStep] = msgspec.field(default_factory=lambda: [RoutingStep()])
     ring_time_s: Positive = 20.0
@@ -267,6 +270,8 @@ class DeskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     )
     dispositions: list[str] = msgspec.field(default_factory=lambda: ["resolved", "follow-up", "escalated"])
     reconnect_grace_s: float = 30.0
+    # voicemails an agent holds at once, beside chats (0: this center's agents take none)
+    voicemail_capacity: Annotated[int, msgspec.Meta(ge=0, le=20)] = 1
 
 
 class ChatConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -9,6 +9,7 @@ is ``None`` is sent as ``null``.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import msgspec
@@ -49,6 +50,8 @@ class DeskContact(msgspec.Struct, frozen=True, kw_only=True):
     disposition: str | None = None
     number: str | None = None
     transcript: list[TranscriptLine] = msgspec.field(default_factory=list)
+    seconds: float | UnsetType = UNSET  # a voicemail's length
+    recording_url: str | UnsetType = UNSET  # a voicemail's audio (``voicemail_url``)
 
 
 class HistoryItem(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,6 +87,8 @@ class Offer(ServerFrame, tag="offer", frozen=True):
     attributes: dict[str, str]
     screen_pop: dict[str, Any] | UnsetType = UNSET
     screen_pop_pending: bool | UnsetType = UNSET
+    seconds: float | UnsetType = UNSET  # a voicemail's length
+    recording_url: str | UnsetType = UNSET  # a voicemail's audio (``voicemail_url``)
 
 
 class Welcome(ServerFrame, tag="welcome", kw_only=True, frozen=True):
@@ -150,6 +155,8 @@ class Contact(ServerFrame, tag="contact", frozen=True):
     dial: str | UnsetType = UNSET
     dial_status: int | UnsetType | None = UNSET
     dial_reason: str | UnsetType = UNSET
+    seconds: float | UnsetType = UNSET  # a voicemail's length
+    recording_url: str | UnsetType = UNSET  # a voicemail's audio (``voicemail_url``)
 
 
 class ChatMessage(ServerFrame, tag="chat_message", frozen=True):
@@ -183,6 +190,22 @@ class Ack(ServerFrame, tag="ack", frozen=True):
     ticket_id: str | UnsetType = UNSET
     answer: SdpAnswer | UnsetType = UNSET
     id: MsgId | UnsetType = UNSET
+
+
+def voicemail_url(contact_id: str) -> str:
+    """Where the desk plays a voicemail contact's message (the recordings API)."""
+    return f"/api/v1/recordings/{contact_id}/voicemail"
+
+
+def voicemail_fields(channel: str, contact_id: str, attributes: dict[str, str] | Any) -> dict[str, Any]:
+    """``seconds`` and ``recording_url`` for a frame about a ``voicemail`` contact (none for
+    other channels); the length comes from its ``voicemail_seconds`` attribute."""
+    if channel != "voicemail":
+        return {}
+    fields: dict[str, Any] = {"recording_url": voicemail_url(contact_id)}
+    with contextlib.suppress(ValueError):  # without it the audio element shows the length
+        fields["seconds"] = float(attributes.get("voicemail_seconds", ""))
+    return fields
 
 
 DeskFrame = (

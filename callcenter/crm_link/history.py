@@ -30,8 +30,10 @@ async def contact_history(
     exclude: str | None = None,
 ) -> list[dict[str, Any]]:
     """The customer's contacts, newest first: channel, queue, agent, times, how it ended,
-    disposition, the agents' notes and the survey rating. ``before`` keeps contacts that
-    arrived earlier (paging); ``exclude`` leaves one contact out (the one being handled)."""
+    disposition, the agents' notes and the survey rating; a voicemail contact also has its
+    message (``voicemail``: seconds, the call it was left on, how the agent handled it).
+    ``before`` keeps contacts that arrived earlier (paging); ``exclude`` leaves one contact
+    out (the one being handled)."""
     query = select(contacts).where(contacts.c.customer_id == customer_id)
     if before is not None:
         query = query.where(contacts.c.arrived_at < before)
@@ -42,6 +44,7 @@ async def contact_history(
         rows = (await conn.execute(query)).mappings().all()
         extras = await _extras(conn, [r["contact_id"] for r in rows])
         heard = await logged_recordings(conn, [r["contact_id"] for r in rows])
+        messages = await _voicemails(conn, [r["contact_id"] for r in rows if r["channel"] == "voicemail"])
     out = []
     for r in rows:
         notes, rating = extras.get(r["contact_id"], ([], None))
@@ -63,6 +66,32 @@ async def contact_history(
                 "recordings": [recording_ref(x) for x in heard.get(r["contact_id"], [])],
             }
         )
+        if r["contact_id"] in messages:
+            out[-1]["voicemail"] = messages[r["contact_id"]]
+    return out
+
+
+async def _voicemails(conn: AsyncConnection, contact_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per voicemail contact: ``seconds``, ``from_contact`` and ``handling`` (what the agent
+    did: listened, called_back; the last one wins)."""
+    if not contact_ids:
+        return {}
+    found = await conn.execute(
+        select(events.c.contact_id, events.c.type, events.c.data)
+        .where(
+            events.c.contact_id.in_(list(contact_ids)),
+            events.c.type.in_(("contact.voicemail", "contact.voicemail_handled")),
+        )
+        .order_by(events.c.seq)
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for cid, kind, data in found:
+        entry = out.setdefault(cid, {"seconds": None, "from_contact": None, "handling": None})
+        data = data or {}
+        if kind == "contact.voicemail":
+            entry.update(seconds=data.get("seconds"), from_contact=data.get("from_contact"))
+        else:
+            entry["handling"] = data.get("handling")
     return out
 
 

@@ -47,6 +47,7 @@ from callcenter.ivr.model import (
     SetVars,
     Survey,
     Verify,
+    Voicemail,
     check_node_id,
     disclosure,
     edges,
@@ -269,6 +270,8 @@ class _FileChecker:
             if target not in ids:
                 self.error(f"{where}.{path}", f"no node {target!r} in this flow{_known(ids)}")
         if isinstance(node, Queue | Callback) and node.queue not in self.queues:
+            self.error(f"{where}.queue", f"unknown queue {node.queue!r}{_known(self.queues)}")
+        if isinstance(node, Voicemail) and node.queue is not None and node.queue not in self.queues:
             self.error(f"{where}.queue", f"unknown queue {node.queue!r}{_known(self.queues)}")
         if isinstance(node, Branch):
             for i, case in enumerate(node.cases):

@@ -195,9 +195,11 @@ class OfferCallback(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class StartVoicemail(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Record the caller for up to ``max_s`` seconds; report ``VoicemailRecorded``."""
+    """Record the caller for up to ``max_s`` seconds; report ``VoicemailRecorded``. With
+    ``queue``, the message then waits there for an agent (a ``voicemail`` contact)."""
 
     max_s: float
+    queue: str | None = None
 
 
 class TransferExternal(msgspec.Struct, frozen=True, kw_only=True, gc=False):

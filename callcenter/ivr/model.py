@@ -282,10 +282,14 @@ class Callback(NodeStruct, frozen=True, kw_only=True, tag="callback"):
 
 
 class Voicemail(NodeStruct, frozen=True, kw_only=True, tag="voicemail"):
+    """Record a message of at most ``max_s`` seconds (a longer one is cut there and kept);
+    with ``queue`` the message waits there as a ``voicemail`` contact for an agent."""
+
     kind: ClassVar[str] = "voicemail"
     prompt: str = "Please leave a message after the tone."
     max_s: float = 120.0
     next: str
+    queue: str | None = None
 
     def __post_init__(self) -> None:
         check_template(self.prompt)

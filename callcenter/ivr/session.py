@@ -707,7 +707,7 @@ class IvrSession:
             self._deadline = now + node.timeout_s
         elif after == "record":
             assert isinstance(node, Voicemail)
-            self._commands.append(StartVoicemail(max_s=node.max_s))
+            self._commands.append(StartVoicemail(max_s=node.max_s, queue=node.queue))
             self._phase = "recording"
             self._deadline = now + node.max_s + VOICEMAIL_GRACE_S
         elif after == "transfer":

@@ -198,8 +198,12 @@ class Center:
         context_id: str | None = None,
         priority_class: int | None = None,
         head_start_s: float | None = None,
+        voicemail: m.VoicemailLeft | None = None,
+        parent_id: str | None = None,
     ) -> None:
         """Log the arrival and queue the contact (raises ``AcdError`` if the ACD refuses).
+        A ``voicemail`` contact carries its message; ``parent_id`` links its arrival to the
+        context of the call it was left on.
 
         With a CRM, the caller is looked up first (within its budget): the customer's
         attributes join ``attributes`` (which win on a clash) and a route rule may pick
@@ -213,6 +217,7 @@ class Center:
                 queue=queue,
                 data={"channel": channel, "caller": caller},
                 context_id=context_id,
+                parent_id=parent_id,
             )
         )
         given = dict(attributes or {})
@@ -237,6 +242,7 @@ class Center:
                 context_id=context_id,
                 priority_class=priority_class,
                 head_start_s=head_start_s,
+                voicemail=voicemail,
             )
         )
 
@@ -272,6 +278,7 @@ class Center:
             self.desks.deliver(agent_id, frame)
 
     def _offer(self, c: m.OfferContact) -> None:
+        extra = df.voicemail_fields(c.channel, c.contact_id, c.attributes)
         frame = df.Offer(
             offer_id=c.offer_id,
             contact_id=c.contact_id,
@@ -282,6 +289,7 @@ class Center:
             trace=c.trace,
             caller=c.caller,
             attributes=dict(c.attributes),
+            **extra,
         )
         if self.crm is not None:
             self.crm.offer(c.agent_id, frame)  # sends it with the screen pop, within the budget
@@ -303,7 +311,8 @@ class Center:
             self.handled_by.popitem(last=False)
         contact = self.engine.contacts.get(c.contact_id)
         caller = contact.caller if contact is not None else None
-        self.book.connected(c.agent_id, c.contact_id, c.channel, c.queue, caller)
+        extra = df.voicemail_fields(c.channel, c.contact_id, contact.attributes) if contact else {}
+        self.book.connected(c.agent_id, c.contact_id, c.channel, c.queue, caller, extra)
         self._to_endpoint(c)
 
     def _finished(self, c: m.FinishContact) -> None:

@@ -149,6 +149,7 @@ ACD_INPUTS: tuple[type, ...] = (
     m.AttributesChanged,
     m.PriorityChanged,
     m.ContactsRestored,
+    m.VoicemailCalledBack,
 )
 _INPUT_NAMES = {cls: cls.__name__ for cls in ACD_INPUTS}
 Decoders = dict[str, msgspec.msgpack.Decoder[Any]]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from msgspec import UNSET
@@ -50,6 +50,7 @@ class Line:
     disposition: str | None = None
     reason: str | None = None
     released_at: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # a voicemail's seconds and recording_url
 
 
 class DeskBook:
@@ -62,8 +63,16 @@ class DeskBook:
 
     # Public methods for the center (in the ACD writer's task) ------------------------------------
 
-    def connected(self, agent: str, contact_id: str, channel: str, queue: str, caller: str | None) -> None:
-        line = Line(contact_id=contact_id, channel=channel, queue=queue, caller=caller)
+    def connected(
+        self,
+        agent: str,
+        contact_id: str,
+        channel: str,
+        queue: str,
+        caller: str | None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        line = Line(contact_id=contact_id, channel=channel, queue=queue, caller=caller, extra=extra or {})
         self._lines.setdefault(agent, {})[contact_id] = line
         frame = df.Contact(
             contact_id=contact_id,
@@ -72,6 +81,7 @@ class DeskBook:
             queue=queue,
             caller=caller,
             muted=False,
+            **line.extra,
         )
         self._send(agent, frame)
 
@@ -145,7 +155,13 @@ class DeskBook:
             line = known.get(cid)
             if line is None:  # e.g. a replica adopted from a snapshot: the engine knows it
                 contact = engine.contacts[cid]
-                line = Line(contact_id=cid, channel=channel, queue=contact.queue, caller=contact.caller)
+                line = Line(
+                    contact_id=cid,
+                    channel=channel,
+                    queue=contact.queue,
+                    caller=contact.caller,
+                    extra=df.voicemail_fields(channel, cid, contact.attributes),
+                )
             out.append(_desk_contact(line, line.status))
         wrap = a.wrap_up_contact
         if wrap is not None and _wrapping(a, wrap) and wrap in known:
@@ -164,6 +180,7 @@ class DeskBook:
             caller=line.caller,
             reason=line.reason if line.status == "wrap_up" and line.reason else UNSET,
             wrap_up_deadline=UNSET if line.wrap_up_deadline is None else line.wrap_up_deadline,
+            **line.extra,
         )
         self._send(agent, frame)
 
@@ -218,4 +235,5 @@ def _desk_contact(line: Line, status: str, deadline: float | None = None) -> df.
         muted=line.muted,
         disposition=line.disposition,
         number=line.number,
+        **line.extra,
     )

@@ -182,6 +182,7 @@ class _Run:
         self._routed: str | None = None  # the queue the ACD has the contact in
         self._acd_had = False  # the ACD took the contact (it logs its end)
         self._callback = False
+        self._voicemail_left = False
         self._announce: TimerHandle | None = None
 
     # IvrCall -------------------------------------------------------------------------------
@@ -195,10 +196,16 @@ class _Run:
         return self.session.state == "ended"
 
     @property
+    def context_id(self) -> str:
+        return self.session.context.id
+
+    @property
     def flow(self) -> Flow:
         return self.session.flow
 
     def post(self, event: ivr.IvrInput) -> None:
+        if isinstance(event, ivr.VoicemailRecorded) and event.seconds > 0:
+            self._voicemail_left = True  # the call's outcome, however it ends now
         if not self._closed:
             self.driver.post(event)
 
@@ -247,7 +254,7 @@ class _Run:
                 elif isinstance(c, ivr.StopRecognition):
                     ch.stop_recognition()
                 elif isinstance(c, ivr.StartVoicemail):
-                    ch.start_voicemail(c.max_s)
+                    ch.start_voicemail(c.max_s, c.queue)
                 elif isinstance(c, ivr.LookupCustomer):
                     self._spawn(self._lookup(c))
                 elif isinstance(c, ivr.VerifyCustomer):
@@ -278,13 +285,16 @@ class _Run:
         self._spawn(self._finish())
 
     def _log_end(self, reason: str | None = None) -> None:
+        reason = reason or self.session.end_reason or "completed"
+        if self._voicemail_left and reason in ("completed", "caller_hung_up"):
+            reason = "voicemail"  # the caller left a message (hanging up is how it ends)
         self.center.record(
             InteractionEvent(
                 type="contact.ended",
                 at=self.center.clock.now(),
                 contact_id=self.contact_id,
                 data={
-                    "reason": reason or self.session.end_reason or "completed",
+                    "reason": reason,
                     "channel": self.channel.kind,
                     "in": "ivr",
                 },

@@ -39,6 +39,11 @@ class IvrCall(Protocol):
         ...
 
     @property
+    def context_id(self) -> str:
+        """The id of the session's causal context (what a message left links back to)."""
+        ...
+
+    @property
     def flow(self) -> Flow:
         """The flow this contact walks; speak its prompts with
         ``speech.flow_prompts.flow_voice(call.flow, config.speech)`` (the voice
@@ -93,10 +98,11 @@ class IvrChannel(Protocol):
 
     def stop_recognition(self) -> None: ...
 
-    def start_voicemail(self, max_s: float) -> None:
+    def start_voicemail(self, max_s: float, queue: str | None = None) -> None:
         """Record the caller (after a tone) for up to ``max_s`` seconds; report
-        ``VoicemailRecorded(path, seconds)``. Chat reports its next typed text as the
-        message (path ``chat:<contact id>``)."""
+        ``VoicemailRecorded(path, seconds)``. A call's message then waits in ``queue`` as a
+        ``voicemail`` contact (``runtime/voice_call.py``). Chat reports its next typed text
+        as the message (path ``chat:<contact id>``)."""
         ...
 
     def transfer(self, uri: str) -> None:

@@ -4,7 +4,8 @@ On start, before any adapter takes traffic, every contact whose last event is no
 ``contact.ended`` is settled:
 
 - a callback contact (waiting for us to call back) goes back in line with its original
-  arrival time and order key, so it keeps its place;
+  arrival time and order key, so it keeps its place; so does a voicemail (waiting, ringing
+  or with an agent when the server stopped: it waits again, for its queue's opening hours);
 - a chat that had reached a queue (waiting, ringing, or with an agent) and whose resume
   record survived (``storage/chat_resume.py``) is put aside for its customer (``HeldChats``)
   for ``chat.resume_after_restart_s``, counted from the first restart that held it. When
@@ -207,16 +208,17 @@ async def recover(center: Center, db: AsyncEngine, *, chats: HeldChats | None = 
     held_since = await chats.resume.hold(holdable, now) if chats is not None else {}
     for row in rows:
         cid, queue = row["contact_id"], row["queue"]
-        if row["channel"] == "callback" and queue in center.engine.queues:
-            attrs = await last_attributes(db, cid)
+        if row["channel"] in ("callback", "voicemail") and queue in center.engine.queues:
+            found = await queued_with(db, cid)
             restorable.append(
                 m.ContactArrived(
                     contact_id=cid,
-                    channel="callback",
+                    channel=row["channel"],
                     queue=queue,
                     caller=row["caller"],
-                    attributes=_strings(attrs),
+                    attributes=_strings(found.attributes),
                     arrived_at=row["arrived_at"] or row["queued_at"] or now,
+                    priority_class=found.priority_class if row["channel"] == "voicemail" else None,
                 )
             )
             result.restored.append(cid)

@@ -14,6 +14,15 @@ caller's frames go to the recognizer while a menu listens, keys become
   desk hold plays music to the caller; a transfer puts the caller back on comfort audio
   until the next agent; the leg hanging up ends the contact as ended by the agent;
 - ``FinishContact``: the bridge stops and the flow goes on (a survey) or hangs up.
+- ``OverflowContact`` to voicemail: the overflow's message (or ``telephony.voicemail_prompt``)
+  is said, then the caller is recorded for up to ``telephony.voicemail_max_s``; the hang-up
+  the flow orders waits until the message is over.
+
+A message (from a voicemail node with a ``queue``, or an overflow) becomes a ``voicemail``
+contact waiting in that queue: ``contact.voicemail`` (``path`` relative to
+``telephony.recordings_dir``, ``seconds``, ``bytes``, ``from_contact``) is its first event
+after ``contact.arrived``. A message of no length (the caller hung up at the beep) is no
+contact: ``voicemail.empty`` is logged on the call and the file removed.
 
 One task reads the channel's events outside the bridge; the bridge reads them while it
 runs; they never overlap. When the caller hangs up the runner hears ``hang_up()`` and ends
@@ -24,9 +33,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from callcenter.acd import model as m
+from callcenter.core.context import Context
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
 from callcenter.ivr import messages as ivr
@@ -65,6 +76,9 @@ class VoiceCall:
         self._reader: asyncio.Task[None] | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._voicemail: VoicemailTaker | None = None
+        self._voicemail_to: tuple[str | None, float] = (None, 0.0)  # (queue, max_s) of the message
+        self._overflow_voicemail: asyncio.Event | None = None  # set when that message is over
+        self._record_after: str | None = None  # own prompt id after which recording starts
         self._hangup_after: str | None = None  # own prompt id after which we hang up
         self._own_said = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -141,10 +155,11 @@ class VoiceCall:
     def stop_recognition(self) -> None:
         self.listener.stop()
 
-    def start_voicemail(self, max_s: float) -> None:
+    def start_voicemail(self, max_s: float, queue: str | None = None) -> None:
         folder = self.front.telephony.recordings_dir
         path = recording_path(f"{folder}/voicemail", self.contact_id or self.channel.info.call_id)
         self._voicemail = VoicemailTaker(self.channel, path, max_s)
+        self._voicemail_to = (queue, max_s)
 
     def transfer(self, uri: str) -> None:
         # The SIP front-end is a UAS without REFER; the flow's transfer ends the call.
@@ -163,6 +178,8 @@ class VoiceCall:
 
     async def _hang_up_when_said(self) -> None:
         await self.player.drained(timeout=20.0)
+        if self._overflow_voicemail is not None:  # the caller is leaving a message
+            await self._overflow_voicemail.wait()
         await self.channel.hangup()
 
     def on_routing(self, command: Any) -> None:
@@ -176,8 +193,10 @@ class VoiceCall:
             self.agent_id = command.agent_id
             self._connecting = asyncio.ensure_future(self._connect(command))
         elif isinstance(command, m.OverflowContact):
-            # the queue sends the call elsewhere: say why (a voicemail target has its own prompt)
-            if command.target.message and command.target.to != "voicemail":
+            # the queue sends the call elsewhere: say why
+            if command.target.to == "voicemail":
+                self._take_overflow_message(command)
+            elif command.target.message:
                 self.player.comfort(False)
                 self._say_own(command.target.message)
         elif isinstance(command, m.FinishContact):
@@ -217,6 +236,9 @@ class VoiceCall:
         if prompt_id.startswith(OWN_PROMPT):
             if prompt_id == self._hangup_after:
                 self._callback_said()
+            elif prompt_id == self._record_after and not self.channel.ended:
+                queue, max_s = self._voicemail_to
+                self.start_voicemail(max_s, queue)
         elif self.call is not None:
             self.call.post(ivr.PromptFinished(prompt_id=prompt_id))
 
@@ -224,6 +246,8 @@ class VoiceCall:
         log.debug("call %s ended (%s)", self.channel.info.call_id, reason)
         if self._voicemail is not None:  # hanging up is how a message usually ends
             self._spawn(self._leave_after_voicemail())
+        elif self._overflow_voicemail is not None:  # gone before the tone: no message
+            self._overflow_voicemail.set()
         elif self.callback_taken:
             self._callback_said()
         elif self.call is not None and not self.call.ended:
@@ -248,8 +272,63 @@ class VoiceCall:
         if taker is None:
             return
         path, seconds = await taker.finish()
-        if self.call is not None:
-            self.call.post(ivr.VoicemailRecorded(path=str(path), seconds=seconds))
+        try:
+            await self._deliver_voicemail(path, seconds)
+        finally:
+            if self._overflow_voicemail is not None:
+                self._overflow_voicemail.set()
+            elif self.call is not None:
+                self.call.post(ivr.VoicemailRecorded(path=str(path), seconds=seconds))
+
+    def _take_overflow_message(self, command: m.OverflowContact) -> None:
+        """The queue sends the call to voicemail: say so, then record (``_prompt_done``)."""
+        cfg = self.front.telephony
+        self.queued = False
+        self.player.comfort(False)
+        self._overflow_voicemail = asyncio.Event()
+        self._voicemail_to = (command.queue, cfg.voicemail_max_s)
+        self._record_after = self._say_own(command.target.message or cfg.voicemail_prompt)
+
+    async def _deliver_voicemail(self, path: Path, seconds: float) -> None:
+        """The message waits in its queue as a ``voicemail`` contact (module docstring)."""
+        queue, max_s = self._voicemail_to
+        from_contact = self.contact_id or self.channel.info.call_id
+        relative = f"voicemail/{path.name}"  # under telephony.recordings_dir
+        if seconds <= 0:
+            path.unlink(missing_ok=True)
+            self._record("voicemail.empty", from_contact=from_contact, queue=queue)
+            return
+        size = path.stat().st_size
+        if queue is None:  # a flow's voicemail node without a queue: the file is all there is
+            self._record("voicemail.unrouted", path=relative, seconds=seconds, bytes=size)
+            return
+        center = self.front.center
+        caller = self.channel.info.caller or None
+        vm_id = center.ids.new("contact")
+        parent = self.call.context_id if self.call is not None else None
+        context = Context(id=center.ids.new("context"), parent_id=parent)
+        message = m.VoicemailLeft(
+            path=relative,
+            seconds=seconds,
+            bytes=size,
+            from_contact=from_contact,
+            capped=seconds >= max_s,
+        )
+        attributes = {"voicemail_of": from_contact, "voicemail_seconds": f"{seconds:g}"}
+        try:
+            await center.contact_arrived(
+                contact_id=vm_id,
+                channel="voicemail",
+                queue=queue,
+                caller=caller,
+                attributes=attributes,
+                context_id=context.id,
+                parent_id=context.parent_id,
+                voicemail=message,
+            )
+        except m.AcdError as exc:  # the file is kept; the log says why nobody will be offered it
+            log.warning("call %s: the voicemail could not be queued in %s: %s", from_contact, queue, exc)
+            self._record("voicemail.refused", path=relative, seconds=seconds, queue=queue, reason=str(exc))
 
     async def _take_callback(self) -> None:
         contact_id = self.contact_id
@@ -359,7 +438,7 @@ class VoiceCall:
                 at=self.front.center.clock.now(),
                 contact_id=self.contact_id,
                 agent_id=data.pop("agent", None),
-                data=data,
+                data={k: v for k, v in data.items() if v is not None},
             )
         )
 

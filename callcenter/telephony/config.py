@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -138,6 +138,10 @@ class TelephonyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     callback_key: str = "*"
     callback_offer: str = "To be called back without losing your place in line, press star."
     callback_confirm: str = "Thank you. We will call you back when it is your turn. Goodbye."
+    # a queue's overflow to voicemail: said when no overflow message is given, and the
+    # longest message kept (a longer one is cut there and still delivered)
+    voicemail_prompt: str = "Please leave a message after the tone."
+    voicemail_max_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 120.0
     agent_lines: bool = False
     agent_leg_wait_s: float = 10.0
     default_called: str = ""

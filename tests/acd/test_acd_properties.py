@@ -1,8 +1,9 @@
 """Invariants of the ACD under random sequences of inputs (hypothesis stateful testing):
 no contact offered to two agents at once; no agent over capacity; no eligible free agent
-idle while a matching contact waits; every contact ends exactly once; FIFO within a
-priority class and step; next_deadline() never in the past. A refused input changes
-nothing."""
+idle while a matching contact waits (a voicemail held for its closed queue's opening is
+not waiting for anyone); every contact ends exactly once; FIFO within a priority class and
+step; next_deadline() never in the past. A refused input changes nothing. Queue q2 keeps
+hours (the ``night`` calendar) that the machine opens and closes."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class AcdMachine(RuleBasedStateMachine):
                 queue(
                     "q2",
                     strategy="round-robin",
+                    hours="night",
                     wrap_up_s=10,
                     ring_time_s=15,
                     steps=[RoutingStep(require={"cards": 1})],
@@ -54,9 +56,34 @@ class AcdMachine(RuleBasedStateMachine):
             assert self.acd.fingerprint() == before, f"refused {event} but state changed"
         self.check_fifo()
 
-    @rule(agent=st.sampled_from(AGENTS), skills=SKILLS, chats=st.integers(0, 3))
-    def login(self, agent: str, skills: dict[str, int], chats: int) -> None:
-        self.attempt(m.AgentLoggedIn(agent_id=agent, skills=skills, chat_capacity=chats))
+    @rule(agent=st.sampled_from(AGENTS), skills=SKILLS, chats=st.integers(0, 3), vms=st.integers(0, 2))
+    def login(self, agent: str, skills: dict[str, int], chats: int, vms: int) -> None:
+        self.attempt(
+            m.AgentLoggedIn(agent_id=agent, skills=skills, chat_capacity=chats, voicemail_capacity=vms)
+        )
+
+    @rule(closed=st.booleans())
+    def night(self, closed: bool) -> None:
+        (self.acd.hours.closed.add if closed else self.acd.hours.closed.discard)("night")
+
+    @rule()
+    def voicemail(self) -> None:
+        self.n += 1
+        message = m.VoicemailLeft(path="voicemail/x.wav", seconds=3.0, bytes=48_044, from_contact="x")
+        self.attempt(
+            m.ContactArrived(
+                contact_id=f"c{self.n}", channel="voicemail", queue="q2", caller="+1555", voicemail=message
+            )
+        )
+
+    @rule(i=st.integers(0, 50))
+    def call_back(self, i: int) -> None:
+        c = self.acd.engine.contacts.get(f"c{i}")
+        by = c.agent_id if c is not None and c.agent_id else "a0"
+        self.n += 1
+        self.attempt(
+            m.VoicemailCalledBack(contact_id=f"c{i}", agent_id=by, callback_id=f"c{self.n}", number="+1555")
+        )
 
     @rule(agent=st.sampled_from(AGENTS))
     def ready(self, agent: str) -> None:
@@ -173,6 +200,7 @@ class AcdMachine(RuleBasedStateMachine):
             exclusive = [ch for ch in channels if ch in ("voice", "callback")]
             assert len(exclusive) <= 1 and (not exclusive or len(channels) == 1)
             assert channels.count("chat") <= a.chat_capacity
+            assert channels.count("voicemail") <= a.voicemail_capacity
 
     @invariant()
     def no_free_agent_idle_while_a_match_waits(self) -> None:
@@ -180,7 +208,7 @@ class AcdMachine(RuleBasedStateMachine):
             return
         e = self.acd.engine
         for c in e.contacts.values():
-            if c.state != "waiting" or c.target_agent is not None:
+            if c.state != "waiting" or c.target_agent is not None or c.held:
                 continue
             require = e.queues[c.queue].cfg.steps[c.step].require
             for a in e.agents.values():

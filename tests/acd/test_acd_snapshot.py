@@ -53,7 +53,7 @@ def _queues() -> list[QueueConfig]:
             strategy=strategy,
             wrap_up_s=[0.0, 4.0][i % 2],
             ring_time_s=20,
-            channels=["voice", "chat", "callback"],
+            channels=["voice", "chat", "callback", "voicemail"],
             max_size=[None, 6][i % 2],
             max_wait_s=[None, 40.0, 90.0][i % 3],
             hours="night" if i == 3 else None,
@@ -90,11 +90,15 @@ def _next_input(r: random.Random, e: AcdEngine, n: int) -> object:
     waiting = sorted(c for c, x in e.contacts.items() if x.state == "waiting")
     connected = sorted(c for c, x in e.contacts.items() if x.state == "connected")
     offers = sorted(e.offers)
-    kind = r.randrange(20)
+    kind = r.randrange(21)
     if kind == 0:
         skills = {s: r.randint(1, 5) for s in r.sample(SKILLS, r.randint(1, 3))}
         return m.AgentLoggedIn(
-            agent_id=agent, skills=skills, chat_capacity=r.randint(0, 2), name=agent.upper()
+            agent_id=agent,
+            skills=skills,
+            chat_capacity=r.randint(0, 2),
+            name=agent.upper(),
+            voicemail_capacity=r.randint(0, 2),
         )
     if kind in (1, 2):
         return m.AgentReady(agent_id=agent)
@@ -110,9 +114,12 @@ def _next_input(r: random.Random, e: AcdEngine, n: int) -> object:
             ]
         )
     if kind in (5, 6, 7):
+        channel = r.choice(["voice", "chat", "callback", "voicemail"])
+        message = m.VoicemailLeft(path=f"voicemail/v{n}.wav", seconds=3.0, bytes=48044, from_contact=f"v{n}")
         return m.ContactArrived(
             contact_id=f"c{n}",
-            channel=r.choice(["voice", "chat", "callback"]),
+            channel=channel,
+            voicemail=message if channel == "voicemail" else None,
             queue=f"q{r.randrange(5)}",
             attributes={"tier": r.choice(["top", "regular"])},
             caller=r.choice([None, "+15550001"]),
@@ -148,10 +155,18 @@ def _next_input(r: random.Random, e: AcdEngine, n: int) -> object:
         )
     if kind == 18:
         arrivals = tuple(
-            m.ContactArrived(contact_id=f"r{n}-{i}", channel="chat", queue=f"q{i}", arrived_at=1.0)
+            m.ContactArrived(
+                contact_id=f"r{n}-{i}", channel=r.choice(["chat", "voicemail"]), queue=f"q{i}", arrived_at=1.0
+            )
             for i in range(r.randint(1, 3))
         )
         return m.ContactsRestored(contacts=arrivals)
+    if kind == 19:
+        cid = _pick(r, sorted(c for c in connected if e.contacts[c].channel == "voicemail"))
+        by = e.contacts[cid].agent_id if cid in e.contacts else "nobody"
+        return m.VoicemailCalledBack(
+            contact_id=cid, agent_id=by or "", callback_id=f"b{n}", number="+15550003"
+        )
     return m.ContactAbandoned(contact_id=_pick(r, contacts))
 
 

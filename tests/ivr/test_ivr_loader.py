@@ -179,6 +179,18 @@ def test_unknown_queue_and_hours_names(tmp_path: Path) -> None:
     assert any("nodes.check.cases[0].when: unknown queue 'loans'" in p for p in found)
 
 
+def test_a_voicemail_node_names_a_known_queue(tmp_path: Path) -> None:
+    text = """\
+start: vm
+nodes:
+  vm: {kind: voicemail, max_s: 60, next: bye, queue: stonks}
+  bye: {kind: hangup, prompt: Goodbye.}
+"""
+    found = problems(tmp_path, {"f.yaml": text})
+    assert any("nodes.vm.queue: unknown queue 'stonks' (known: cards, general, sales)" in p for p in found)
+    assert load(tmp_path, {"f.yaml": text.replace("stonks", "sales")}).flows
+
+
 @pytest.mark.parametrize(
     ("node", "message"),
     [

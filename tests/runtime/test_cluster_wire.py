@@ -73,6 +73,13 @@ INPUTS: list[object] = [
     m.AttributesChanged(contact_id="c-1", attributes={"account": "42"}, by="crm"),
     m.PriorityChanged(contact_id="c-1", by="crm", priority_class=None, head_start_s=30.0),
     m.ContactsRestored(contacts=(ARRIVAL, replace(ARRIVAL, contact_id="c-2", channel="chat", caller=None))),
+    replace(
+        ARRIVAL,
+        contact_id="vm-1",
+        channel="voicemail",
+        voicemail=m.VoicemailLeft(path="voicemail/c-9.wav", seconds=12.5, bytes=200_044, from_contact="c-9"),
+    ),
+    m.VoicemailCalledBack(contact_id="vm-1", agent_id="ann", callback_id="c-3", number="+15550199"),
 ]
 EVENT = InteractionEvent(
     type="contact.queued",

@@ -59,7 +59,7 @@ class RecordingChannel:
     def stop_recognition(self) -> None:
         self.ops.append(("stop_listening", None))
 
-    def start_voicemail(self, max_s: float) -> None:
+    def start_voicemail(self, max_s: float, queue: str | None = None) -> None:
         self.ops.append(("voicemail", max_s))
 
     def transfer(self, uri: str) -> None:

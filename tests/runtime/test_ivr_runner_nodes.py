@@ -89,7 +89,7 @@ class Channel:
     def stop_recognition(self) -> None:
         self.log.append(("stop_listening", None))
 
-    def start_voicemail(self, max_s: float) -> None:
+    def start_voicemail(self, max_s: float, queue: str | None = None) -> None:
         self.log.append(("voicemail", max_s))
 
     def transfer(self, uri: str) -> None:

@@ -5,6 +5,7 @@
 // (tests/browser/test_desk_schema.py) sees every field the desk reads.
 import { customerName, notePop, popOf, showPop } from "./screenpop.js";
 import * as deskAudio from "./audio.js";
+import { voicemailPanel } from "./voicemail.js";
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, ...kids) => {
   const node = document.createElement(tag);
@@ -100,13 +101,13 @@ function contactFrom(f, old = {}) {
     contact_id: f.contact_id, status: f.status, channel: pick("channel"), queue: pick("queue"), caller: pick("caller"),
     reason: pick("reason"), wrap_up_deadline: pick("wrap_up_deadline"), muted: pick("muted"), disposition: pick("disposition"),
     number: pick("number"), dial: pick("dial"), dial_status: pick("dial_status"), dial_reason: pick("dial_reason"),
-    transcript: old.transcript || [],
+    seconds: pick("seconds"), recording_url: pick("recording_url"), transcript: old.transcript || [],
   };
 }
 // A contact as welcome restates it (its own fields: no dial details, the status says it).
 const restated = (c) => ({ contact_id: c.contact_id, status: c.status, channel: c.channel, queue: c.queue, caller: c.caller,
   reason: c.reason, wrap_up_deadline: c.wrap_up_deadline, muted: c.muted, disposition: c.disposition, number: c.number,
-  transcript: c.transcript.map(lineFrom) });
+  seconds: c.seconds, recording_url: c.recording_url, transcript: c.transcript.map(lineFrom) });
 const lineFrom = (m) => ({ from: m.from, text: m.text, at: m.at });
 const historyFrom = (h) => ({ contact_id: h.contact_id, channel: h.channel, queue: h.queue, caller: h.caller,
   customer: h.customer, disposition: h.disposition, ended_at: h.ended_at });
@@ -286,7 +287,7 @@ function renderWorkspace() {
 function controls(c) {
   const can = new Set(ALLOWED[c.status] || []);
   const held = c.status === "held";
-  const voice = c.channel !== "chat";
+  const voice = c.channel !== "chat" && c.channel !== "voicemail"; // a message has no line to mute or hold
   return el("div", { class: "controls", role: "group", "aria-label": "Contact controls" },
     voice ? el("button", { id: "btn-mute", class: `btn ${c.muted ? "on" : ""}`, title: "Mute (M)", "aria-pressed": c.muted ? "true" : "false", disabled: !can.has("mute"), onclick: () => toggleMute(c) }, c.muted ? T.unmute : T.mute) : null,
     voice ? el("button", { id: "btn-hold", class: `btn ${held ? "on" : ""}`, title: "Hold (H)", "aria-pressed": held ? "true" : "false", disabled: !can.has("hold"), onclick: () => toggleHold(c) }, held ? T.retrieve : T.hold) : null,
@@ -311,6 +312,7 @@ const PANELS = {
   voice: () => [],
   callback: (c) => (c.number ? [el("p", { class: "muted" }, `${T.status[c.status] || ""} ${c.number}`)] : []),
   chat: chatPanel,
+  voicemail: (c) => [voicemailPanel(c, act)], // voicemail.js: the message's player and Call back
 };
 
 function chatPanel(c, typing) {
