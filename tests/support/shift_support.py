@@ -41,8 +41,8 @@ from callcenter.runtime.center import Center
 
 SLACK_S = 2  # timers may differ by this many seconds (rounding, a tick of 250 ms or 1 s)
 TODAY_MAX = 20
-SETTLE_S = 2.5  # how long a view may take to catch up with the server
-SETTLE_AGAIN_S = 0.3  # ... for a field that already disagreed at an earlier step
+SETTLE_S = 1.5  # how long a view may take to catch up with the server
+SETTLE_AGAIN_S = 0.2  # ... for a field that already disagreed at an earlier step
 
 DESK_JS = r"""
 () => {
@@ -394,16 +394,25 @@ class Shift:
         self.steps += 1
         loop = asyncio.get_running_loop()
         start = loop.time()
+        self.reads = getattr(self, "reads", 0)
         while True:
+            t0 = loop.time()
             diffs = await self.views()
+            self.reads += 1
+            self.read_s = getattr(self, "read_s", 0.0) + loop.time() - t0
             keys = {(where, what) for where, what, _, _ in diffs}
             budget = SETTLE_AGAIN_S if keys and keys <= self.disagreed else SETTLE_S
             if not diffs or loop.time() - start > budget:
                 break
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
+        self.check_s = getattr(self, "check_s", 0.0) + loop.time() - start
         for where, what, shown, truth in diffs:
             self.disagreed.add((where, what))
             self.mismatches.append(Mismatch(f"{self.steps:02d} {step}", where, what, shown, truth))
+
+    def disagree(self, step: str, where: str, what: str, shown: Any, truth: Any) -> None:
+        """Keep a disagreement the test found itself (the server's own behaviour)."""
+        self.mismatches.append(Mismatch(f"{self.steps:02d} {step}", where, what, shown, truth))
 
     def report(self) -> str:
         """Every disagreement, grouped by what disagreed, with the first step it happened at."""
