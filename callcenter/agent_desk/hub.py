@@ -7,7 +7,8 @@ the old socket). Frames for an agent go to every open socket. When the last sock
 agent closes (or stops heartbeating), the agent enters a grace period
 (``desk.reconnect_grace_s``): frames meant for them are kept in a bounded outbox, and a
 desk that reconnects within the grace period gets a fresh ``welcome`` snapshot (from
-``snapshot(agent_id)``) followed by what it missed. If the grace period ends with no
+``snapshot(agent_id)``: it reads the log, then returns what builds the welcome at the
+moment the socket is attached) followed by what it missed. If the grace period ends with no
 desk, ``on_gone(agent_id)`` is called once; the center turns that into the ACD input that
 re-queues the agent's offers and puts the agent NOT_READY, so no one is ever stuck.
 
@@ -43,7 +44,7 @@ from callcenter.runtime.ws_sender import WsSender, send_now
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[str, Any], Awaitable[Ack | None]]
-Snapshot = Callable[[str], Welcome]
+Snapshot = Callable[[str], Awaitable[Callable[[], Welcome]]]
 
 
 @dataclass
@@ -115,9 +116,10 @@ class DeskHub:
         hello = await self._handshake(ws, rate)
         if hello is None:
             return ws
+        welcome = await self._snapshot(agent_id)  # reads the log: before the socket is attached
         conn = WsSender(ws)
         agent = self._attach(agent_id, conn)
-        conn.send(self._snapshot(agent_id))
+        conn.send(welcome())  # built now, so no frame delivered meanwhile is older than it
         while agent.outbox:
             conn.send(agent.outbox.popleft())
         try:

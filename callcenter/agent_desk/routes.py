@@ -14,7 +14,7 @@ from aiohttp import web
 from callcenter.agent_desk.hub import DeskHub
 from callcenter.agent_desk.service import DeskService
 from callcenter.agent_desk.webrtc import DeskAudio
-from callcenter.appkeys import AGENT_LEGS, CENTER, CONFIG
+from callcenter.appkeys import AGENT_LEGS, CENTER, CONFIG, DB, LOG
 from callcenter.auth.web import Refused, require, session_of
 from callcenter.core.desk_frames import WebRtcState
 
@@ -38,7 +38,7 @@ async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
         legs=app.get(AGENT_LEGS),  # each desk's connection is its agent's leg
         on_state=lambda agent, state: hub.deliver(agent, WebRtcState(state=state)),
     )
-    service = DeskService(center, audio=audio)
+    service = DeskService(center, audio=audio, db=app.get(DB), log=app.get(LOG))
     hub = DeskHub(
         on_message=service.on_message,
         snapshot=service.snapshot,

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
+
+import msgspec
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.acd import model as m
 from callcenter.agent_desk import protocol as p
+from callcenter.agent_desk import today
 from callcenter.agent_desk.webrtc import AudioError, DeskAudio
 from callcenter.core import desk_frames as f
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
+from callcenter.storage.log import InteractionLog
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +34,22 @@ class ChatOut(Protocol):
 
 
 class DeskService:
-    def __init__(self, center: Center, chats: ChatOut | None = None, audio: DeskAudio | None = None) -> None:
+    def __init__(
+        self,
+        center: Center,
+        chats: ChatOut | None = None,
+        audio: DeskAudio | None = None,
+        *,
+        db: AsyncEngine | None = None,
+        log: InteractionLog | None = None,
+    ) -> None:
         self.center = center
         self.chats = chats
         self.audio = audio
+        self.db = db  # where "Today" and chat transcripts are read from (the interaction log)
+        self.log = log
         self.desk = center.config.desk
+        self.zone = today.center_zone(center.config)
         self._closing: set[asyncio.Task[bool]] = set()
 
     # Hub callbacks --------------------------------------------------------------------------------
@@ -64,6 +82,7 @@ class DeskService:
                 m.OfferDeclined(offer_id=msg.offer_id, agent_id=agent, reason=msg.reason or "declined")
             )
         elif isinstance(msg, p.WrapUpDone):
+            self._in_wrap_up(agent, msg.contact_id)
             await c.submit(m.AgentReady(agent_id=agent))
         elif isinstance(msg, p.Hold):
             self._own_live(agent, msg.contact_id)
@@ -120,40 +139,62 @@ class DeskService:
             self._note(agent, msg.contact_id, "contact.chat_message", {"from": "agent", "text": msg.text})
         return None
 
-    def snapshot(self, agent: str) -> f.Welcome:
-        engine = self.center.engine
+    async def snapshot(self, agent: str) -> Callable[[], f.Welcome]:
+        """Read what ``welcome`` needs from the log (the agent's "Today", open chats' lines);
+        the function returned builds the welcome from the center as it is when called, so
+        the hub sends it with nothing in between (no frame can slip before it)."""
+        now = self.center.clock.now()
+        since = today.day_start(self.zone, now)
+        history: list[f.HistoryItem] = []
+        lines: dict[str, list[f.TranscriptLine]] = {}
+        if self.db is not None:
+            if self.log is not None:
+                try:
+                    await self.log.flush(timeout=2.0)
+                except Exception as exc:  # a slow log: the book's recent closes cover it
+                    log.warning("welcome for %s: the log is behind (%s)", agent, exc)
+            a = self.center.engine.agents.get(agent)
+            chats = [cid for cid, ch in (a.contacts.items() if a else ()) if ch == "chat"]
+            try:
+                history = await today.history(self.db, agent, since)
+                lines = await today.transcripts(self.db, chats)
+            except SQLAlchemyError as exc:
+                log.error("welcome for %s without today's contacts: %s", agent, exc)
+        return lambda: self._welcome(agent, history, lines, since)
+
+    def _welcome(
+        self, agent: str, history: list[f.HistoryItem], lines: dict[str, list[f.TranscriptLine]], since: float
+    ) -> f.Welcome:
+        center = self.center
+        engine = center.engine
         a = engine.agents.get(agent)
         offers = [self._offer_frame(o.offer_id) for o in engine.offers.values() if o.agent_id == agent]
-        contacts = []
-        if a is not None:
-            for cid, channel in a.contacts.items():
-                contact = engine.contacts[cid]
-                contacts.append(
-                    f.DeskContact(
-                        contact_id=cid,
-                        channel=channel,
-                        queue=contact.queue,
-                        caller=contact.caller,
-                        status="connected",
-                    )
-                )
+        contacts = [
+            msgspec.structs.replace(c, transcript=lines[c.contact_id]) if c.contact_id in lines else c
+            for c in center.book.lines(agent, engine)
+        ]
+        wrap_up = a.wrap_up_until if a is not None and a.state.value == "WRAP_UP" else None
         return f.Welcome(
             agent=f.AgentInfo(username=agent, name=a.name if a else agent),
             state=a.state.value if a else "LOGGED_OUT",
             reason=a.reason if a else None,
-            since=a.since if a else self.center.clock.now(),
-            server_time=self.center.clock.now(),
+            since=a.since if a else center.clock.now(),
+            server_time=center.clock.now(),
             offers=[o for o in offers if o is not None],
             contacts=contacts,
             reasons=list(self.desk.not_ready_reasons),
             dispositions=list(self.desk.dispositions),
-            queues=[q.name for q in self.center.config.queues],
+            queues=[q.name for q in center.config.queues],
             agents=sorted(x for x, ag in engine.agents.items() if ag.state.value != "LOGGED_OUT"),
             audio=f.AudioInfo(
                 webrtc=self.audio is not None,
                 ice_servers=[],
                 connected=self.audio is not None and self.audio.connected(agent),
             ),
+            wrap_up_deadline=wrap_up,
+            history=today.merged(history, center.book.recent.get(agent, ()), since),
+            reconnect_grace_s=self.desk.reconnect_grace_s,
+            timezone=self.zone.key,
         )
 
     def on_gone(self, agent: str) -> None:
@@ -206,6 +247,24 @@ class DeskService:
             attributes=dict(contact.attributes),
             trace="",
         )
+
+    def _in_wrap_up(self, agent: str, contact_id: str | None) -> None:
+        """``wrap_up_done`` is for the contact the agent is wrapping up, and only then."""
+        a = self.center.engine.agents.get(agent)
+        state = a.state.value if a is not None else "LOGGED_OUT"
+        if state != "WRAP_UP":
+            raise p.ProtocolError(
+                "not_in_wrap_up",
+                f"you are not in wrap-up (you are {state})"
+                + (f": contact {contact_id} is not waiting for its wrap-up" if contact_id else ""),
+                field="contact_id" if contact_id else None,
+            )
+        if contact_id is not None and a is not None and a.wrap_up_contact != contact_id:
+            raise p.ProtocolError(
+                "not_in_wrap_up",
+                f"contact {contact_id} is not in wrap-up (the wrap-up is for {a.wrap_up_contact})",
+                field="contact_id",
+            )
 
     def _own(self, agent: str, contact_id: str) -> None:
         if self.center.handled_by.get(contact_id) != agent:

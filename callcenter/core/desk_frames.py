@@ -25,14 +25,42 @@ class AgentInfo(msgspec.Struct, frozen=True, kw_only=True):
     name: str
 
 
+class TranscriptLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of a chat so far, as the interaction log keeps it."""
+
+    from_: str = msgspec.field(name="from")
+    text: str
+    at: float
+
+
 class DeskContact(msgspec.Struct, frozen=True, kw_only=True):
-    """A contact the agent has, as ``welcome`` lists it."""
+    """A contact the agent has, as ``welcome`` lists it: ``status`` is ``connected``,
+    ``held``, ``dialing`` (a callback being dialled) or ``wrap_up`` (with ``reason``, how
+    it ended, and ``wrap_up_deadline``); ``transcript`` is an open chat's lines so far."""
 
     contact_id: str
     channel: str
     queue: str
     caller: str | None
     status: str
+    reason: str | None = None
+    wrap_up_deadline: float | None = None
+    muted: bool = False
+    disposition: str | None = None
+    number: str | None = None
+    transcript: list[TranscriptLine] = msgspec.field(default_factory=list)
+
+
+class HistoryItem(msgspec.Struct, frozen=True, kw_only=True):
+    """A contact the agent finished today (the center's day), for the desk's "Today" list."""
+
+    contact_id: str
+    channel: str | None
+    queue: str | None
+    caller: str | None
+    customer: str | None
+    disposition: str | None
+    ended_at: float
 
 
 class AudioInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,6 +103,10 @@ class Welcome(ServerFrame, tag="welcome", kw_only=True, frozen=True):
     agents: list[str]
     revision: str = PROTOCOL_REVISION
     audio: AudioInfo
+    wrap_up_deadline: float | None = None
+    history: list[HistoryItem] = msgspec.field(default_factory=list)
+    reconnect_grace_s: float = 30.0
+    timezone: str = "UTC"
 
 
 class State(ServerFrame, tag="state", frozen=True):
@@ -99,14 +131,21 @@ class ScreenPop(ServerFrame, tag="screen_pop", frozen=True):
 
 
 class Contact(ServerFrame, tag="contact", frozen=True):
-    """A contact of the agent changed: ``status`` and what goes with it (``channel`` and
-    ``queue`` when connected, ``reason`` at wrap-up, the ``dial*`` fields of a callback)."""
+    """A contact of the agent changed: ``status`` and what goes with it (``channel``,
+    ``queue`` and ``caller`` when connected, ``reason`` and ``wrap_up_deadline`` at wrap-up,
+    ``muted``, the ``dial*`` fields of a callback; ``closed`` carries what the "Today" list
+    shows: ``ended_at``, ``disposition``)."""
 
     contact_id: str
     status: str
     channel: str | UnsetType = UNSET
     queue: str | UnsetType = UNSET
+    caller: str | None | UnsetType = UNSET
     reason: str | UnsetType = UNSET
+    wrap_up_deadline: float | UnsetType = UNSET
+    muted: bool | UnsetType = UNSET
+    ended_at: float | UnsetType = UNSET
+    disposition: str | None | UnsetType = UNSET
     number: str | UnsetType = UNSET
     dial: str | UnsetType = UNSET
     dial_status: int | UnsetType | None = UNSET

@@ -36,6 +36,7 @@ from callcenter.core.clock import Clock
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import IdGenerator
 from callcenter.runtime.bus import EventBus
+from callcenter.runtime.desk_book import DeskBook
 from callcenter.runtime.dispatch import CommandRouter
 from callcenter.runtime.driver import Driver
 from callcenter.storage.log import InteractionLog
@@ -122,8 +123,10 @@ class Center:
         router.register(m.ConnectContact, self._connected)
         router.register(m.OverflowContact, self._to_endpoint)
         router.register(m.FinishContact, self._finished)
-        self.acd: Driver[AcdEngine] = Driver(self.engine, clock, router, name="acd")
+        self._router = router
+        self.acd: Driver[AcdEngine] = Driver(self.engine, clock, self._dispatch, name="acd")
         self.desks: DeskSink | None = None
+        self.book = DeskBook(self._desk)  # what each desk shows of its contacts
         self.crm: ContactCrm | None = None
         self._endpoints: dict[str, ContactEndpoint] = {}
         self._agent_of: dict[str, str] = {}  # connected contact -> its agent, for desk notices
@@ -237,6 +240,12 @@ class Center:
 
     # Command handlers (run in the ACD writer's task; they must not block) ------------------------
 
+    def _dispatch(self, commands: Any) -> None:
+        """Carry out one input's commands, then tell the desks what became of their contacts
+        (``runtime/desk_book.py``: it reads the engine's state after the whole input)."""
+        self._router(commands)
+        self.book.settle(self.engine)
+
     def _record(self, command: RecordEvent) -> None:
         event = command.event
         self._log.append(event)
@@ -252,6 +261,9 @@ class Center:
                     wrap_up_deadline=data.get("until"),
                 ),
             )
+        elif event.type == "contact.transferred":
+            self._agent_of.pop(event.contact_id or "", None)  # a contact that ends later is not theirs
+        self.book.event(event)
 
     def _desk(self, agent_id: str, frame: df.DeskFrame) -> None:
         if self.desks is not None:
@@ -287,19 +299,13 @@ class Center:
         self.handled_by[c.contact_id] = c.agent_id
         if len(self.handled_by) > 50_000:
             self.handled_by.popitem(last=False)
-        self._desk(
-            c.agent_id,
-            df.Contact(contact_id=c.contact_id, status="connected", channel=c.channel, queue=c.queue),
-        )
+        contact = self.engine.contacts.get(c.contact_id)
+        caller = contact.caller if contact is not None else None
+        self.book.connected(c.agent_id, c.contact_id, c.channel, c.queue, caller)
         self._to_endpoint(c)
 
     def _finished(self, c: m.FinishContact) -> None:
-        agent = self._agent_of.pop(c.contact_id, None)
-        if agent is not None:
-            self._desk(
-                agent,
-                df.Contact(contact_id=c.contact_id, status="wrap_up", reason=c.reason),
-            )
+        self._agent_of.pop(c.contact_id, None)  # its desk hears of it from the book (wrap-up, closed)
         self._to_endpoint(c)
         self._endpoints.pop(c.contact_id, None)
         if self.crm is not None:

@@ -29,6 +29,7 @@ from callcenter.appkeys import CENTER, LOG
 from callcenter.chat import protocol as chat
 from callcenter.core.desk_frames import DeskFrame
 from callcenter.core.ws_frames import FrameError, tags
+from callcenter.supervisor.wallboard_frames import WallboardFrame
 
 
 @pytest.fixture
@@ -209,3 +210,47 @@ def test_the_protocol_page_names_every_frame_and_field_the_types_have() -> None:
             assert isinstance(info, msgspec.inspect.StructType)
             missing = [f.encode_name for f in info.fields if f"`{f.encode_name}`" not in row]
             assert not missing, f"{kind}: {missing} not in docs/desk-protocol.md"
+
+
+def test_the_protocol_page_names_every_wallboard_frame_and_every_record_inside_frames() -> None:
+    """The wallboard's frames and the records frames carry (a welcome's contacts, a queue
+    row) are the same one schema, on the same page."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "desk-protocol.md").read_text()
+    rows = _table(doc, "## Wallboard frames")
+    kinds = tags(WallboardFrame)
+    assert set(rows) == set(kinds) - {"error"}
+    for kind, row in rows.items():
+        info = msgspec.inspect.type_info(kinds[kind])
+        assert isinstance(info, msgspec.inspect.StructType)
+        missing = [f.encode_name for f in info.fields if f"`{f.encode_name}`" not in row]
+        assert not missing, f"{kind}: {missing} not in docs/desk-protocol.md"
+
+    section = doc.split("## Records inside frames", 1)[1].split("\n## ", 1)[0]
+    records = dict(re.findall(r"^\| `([A-Za-z]+)` \|(.*)$", section, re.MULTILINE))
+    inside: dict[str, Any] = {}
+    for union in (DeskFrame, WallboardFrame):
+        for frame in tags(union).values():
+            _records_of(msgspec.inspect.type_info(frame), inside)
+    frames = {cls.__name__ for union in (DeskFrame, WallboardFrame) for cls in tags(union).values()}
+    inside = {name: info for name, info in inside.items() if name not in frames}  # in their own rows
+    assert set(records) == set(inside)
+    for name, info in inside.items():
+        missing = [f.encode_name for f in info.fields if f"`{f.encode_name}`" not in records[name]]
+        assert not missing, f"{name}: {missing} not in docs/desk-protocol.md"
+
+
+def _records_of(t: Any, found: dict[str, Any], top: bool = True) -> None:
+    """Every struct type reachable inside ``t`` (not ``t`` itself)."""
+    i = msgspec.inspect
+    if isinstance(t, i.StructType):
+        if not top:
+            if t.cls.__name__ in found:
+                return
+            found[t.cls.__name__] = t
+        for f in t.fields:
+            _records_of(f.type, found, False)
+    elif isinstance(t, i.UnionType):
+        for x in t.types:
+            _records_of(x, found, False)
+    elif isinstance(t, i.ListType):
+        _records_of(t.item_type, found, False)

@@ -7,6 +7,7 @@ The message handler here is a recording fake of the center (a port), not the ACD
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,7 +34,10 @@ class Center:
         self.messages.append((agent, message))
         return df.Ack(state="AVAILABLE") if isinstance(message, SetState) else None
 
-    def snapshot(self, agent: str) -> df.Welcome:
+    async def snapshot(self, agent: str) -> Callable[[], df.Welcome]:
+        return lambda: self.welcome(agent)
+
+    def welcome(self, agent: str) -> df.Welcome:
         return df.Welcome(
             agent=df.AgentInfo(username=agent, name=agent.title()),
             state="NOT_READY",

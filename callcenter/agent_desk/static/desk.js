@@ -1,4 +1,8 @@
 // The agent desk: one WebSocket (desk protocol v1, docs/desk-protocol.md), plain DOM.
+// The server's state is the truth: the desk shows what its frames say (a contact's status,
+// mute, disposition, wrap-up deadline) and never guesses after a request. Frames are read
+// field by field where they arrive (contactFrom, historyFrom), so the schema test
+// (tests/browser/test_desk_schema.py) sees every field the desk reads.
 import { customerName, notePop, popOf, showPop } from "./screenpop.js";
 import * as deskAudio from "./audio.js";
 const $ = (id) => document.getElementById(id);
@@ -7,17 +11,40 @@ const el = (tag, attrs = {}, ...kids) => {
   for (const [k, v] of Object.entries(attrs)) {
     if (k === "class") node.className = v;
     else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (v !== undefined && v !== null) node.setAttribute(k, v);
+    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : v);
   }
   for (const kid of kids.flat()) if (kid !== null && kid !== undefined) node.append(kid);
   return node;
 };
 const fmtClock = (s) => { s = Math.max(0, Math.floor(s)); return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`; };
 
+// The desk's words, in one place (a message catalogue can take them over).
+const T = {
+  online: "online", offline: "offline", noContacts: "No contacts", noneToday: "Nothing finished yet today",
+  unidentified: "Unidentified caller", incoming: "Incoming", whyYou: (t) => `why you: ${t}`,
+  offerSays: (who, channel, queue) => `Incoming ${CHANNEL[channel] || channel} from ${who} in ${queue}. Press A to accept, D to decline.`,
+  offerGone: "The offer was withdrawn", offerMissed: "Offer not answered in time: you are now Not ready",
+  hints: { AVAILABLE: "Waiting for a contact…", OFFERED: "A contact is ringing: accept it on the left (A).",
+    WRAP_UP: "Wrap-up: press Ready (R) when done." },
+  goReady: "Go Ready to receive contacts.",
+  status: { connected: "connected", held: "on hold", dialing: "dialing", dial_failed: "not reached", wrap_up: "wrap-up", closed: "closed" },
+  notReady: (r) => `Not ready · ${r}`, state: (s) => s.replace("_", " ").toLowerCase(),
+  away: (s) => `You were away for longer than ${Math.round(s)} s, so you were put Not ready. Press Ready when you are back.`,
+  mute: "Mute", unmute: "Unmute", hold: "Hold", retrieve: "Retrieve", transferTo: "Transfer to…", transfer: "Transfer",
+  end: "End", ready: "Ready", wrapUp: "Wrap-up", wrapLeft: "Wrap-up time left", typing: "The customer is typing…",
+  reply: "Type a reply and press Enter", notes: "Notes (N)", saveNote: "Save note", disposition: "Disposition…",
+  setDisposition: "Set", setDispositionLabel: "Set disposition", ticketSubject: "Ticket subject", createTicket: "Create ticket",
+  noteSaved: "Note saved", dispositionSet: "Disposition set", ticketCreated: "Ticket created",
+  pickTarget: "Pick where to transfer", transferred: (n) => `Transferred to ${n}`,
+  noDisposition: "no disposition", contactsLabel: "Contacts", queue: (q) => `queue ${q}`, agent: (a) => `agent ${a}`,
+  wrapReason: { transferred: "transferred", completed: "ended", abandoned: "caller left", dial_failed: "not reached" },
+};
+const CHANNEL = { voice: "call", callback: "callback", chat: "chat" };
+
 const desk = {
-  agent: null, state: "LOGGED_OUT", reason: null, since: Date.now() / 1000, skew: 0,
-  offers: new Map(), contacts: new Map(), selected: null, history: [],
-  reasons: [], dispositions: [], queues: [], muted: new Set(),
+  agent: null, state: "LOGGED_OUT", reason: null, since: Date.now() / 1000, skew: 0, timezone: undefined,
+  offers: new Map(), contacts: new Map(), selected: null, history: [], graceS: 30,
+  reasons: [], dispositions: [], queues: [], agents: [], typing: new Map(), announced: new Set(),
 };
 
 // --- connection -----------------------------------------------------------------
@@ -42,7 +69,7 @@ class DeskSocket {
     if ((frame.type === "ack" || frame.type === "error") && this.pending.has(frame.id)) {
       const { resolve, reject } = this.pending.get(frame.id);
       this.pending.delete(frame.id);
-      frame.type === "ack" ? resolve(frame) : reject(Object.assign(new Error(frame.message), frame));
+      frame.type === "ack" ? resolve(frame) : reject(Object.assign(new Error(frame.message), { code: frame.code, field: frame.field }));
       return;
     }
     if (frame.type === "welcome") this.onStatus(true);
@@ -58,7 +85,7 @@ class DeskSocket {
   }
 }
 
-const socket = new DeskSocket(onFrame, (up) => { $("conn").textContent = up ? "online" : "offline"; $("conn").classList.toggle("off", !up); });
+const socket = new DeskSocket(onFrame, (up) => { $("conn").textContent = up ? T.online : T.offline; $("conn").classList.toggle("off", !up); });
 
 async function act(type, fields) {
   try { return await socket.request(type, fields); }
@@ -66,46 +93,86 @@ async function act(type, fields) {
 }
 
 // --- server frames -------------------------------------------------------------------
+// A contact as the desk keeps it: the fields a contact frame or welcome's contacts carry.
+function contactFrom(f, old = {}) {
+  const pick = (key) => (f[key] !== undefined ? f[key] : old[key]);
+  return {
+    contact_id: f.contact_id, status: f.status, channel: pick("channel"), queue: pick("queue"), caller: pick("caller"),
+    reason: pick("reason"), wrap_up_deadline: pick("wrap_up_deadline"), muted: pick("muted"), disposition: pick("disposition"),
+    number: pick("number"), dial: pick("dial"), dial_status: pick("dial_status"), dial_reason: pick("dial_reason"),
+    transcript: old.transcript || [],
+  };
+}
+// A contact as welcome restates it (its own fields: no dial details, the status says it).
+const restated = (c) => ({ contact_id: c.contact_id, status: c.status, channel: c.channel, queue: c.queue, caller: c.caller,
+  reason: c.reason, wrap_up_deadline: c.wrap_up_deadline, muted: c.muted, disposition: c.disposition, number: c.number,
+  transcript: c.transcript.map(lineFrom) });
+const lineFrom = (m) => ({ from: m.from, text: m.text, at: m.at });
+const historyFrom = (h) => ({ contact_id: h.contact_id, channel: h.channel, queue: h.queue, caller: h.caller,
+  customer: h.customer, disposition: h.disposition, ended_at: h.ended_at });
+
+const ON = {
+  welcome(f, now) {
+    desk.agent = { username: f.agent.username, name: f.agent.name };
+    desk.reasons = f.reasons; desk.dispositions = f.dispositions; desk.queues = f.queues; desk.agents = f.agents;
+    desk.skew = f.server_time - now; desk.graceS = f.reconnect_grace_s; desk.timezone = f.timezone;
+    setState(f);
+    desk.offers = new Map(f.offers.map((o) => [o.offer_id, o]));
+    desk.contacts = new Map(f.contacts.map((c) => [c.contact_id, restated(c)]));
+    desk.history = f.history.map(historyFrom);
+    if (f.wrap_up_deadline) for (const c of desk.contacts.values()) if (c.status === "wrap_up") c.wrap_up_deadline ??= f.wrap_up_deadline;
+    $("away").classList.toggle("hidden", !(f.state === "NOT_READY" && f.reason === "disconnected"));
+    $("away").textContent = T.away(desk.graceS);
+    keepSelection();
+    const live = [...desk.contacts.values()].find((c) => c.channel !== "chat" && c.status !== "wrap_up");
+    deskAudio.setMuted(!!live?.muted);
+    deskAudio.onWelcome(f, socket);
+  },
+  state(f) {
+    setState(f);
+    if (f.state !== "NOT_READY") $("away").classList.add("hidden");
+  },
+  offer(f) { desk.offers.set(f.offer_id, f); },
+  offer_withdrawn(f) {
+    desk.offers.delete(f.offer_id);
+    toast(f.reason === "timed_out" ? T.offerMissed : T.offerGone);
+  },
+  screen_pop() {}, // the card is kept by notePop (screenpop.js), shown by renderCard
+  contact(f) {
+    const c = contactFrom(f, desk.contacts.get(f.contact_id));
+    for (const [id, o] of desk.offers) if (o.contact_id === f.contact_id) desk.offers.delete(id); // answered
+    if (f.status === "closed") {
+      desk.contacts.delete(f.contact_id);
+      desk.history = [historyFrom({ ...c, customer: cardName(c.contact_id), ended_at: f.ended_at }),
+        ...desk.history.filter((h) => h.contact_id !== f.contact_id)];
+    } else desk.contacts.set(f.contact_id, c);
+    if (f.status === "connected" && !desk.contacts.get(desk.selected)?.status?.match(/connected|held/)) desk.selected = f.contact_id;
+    if (c.channel !== "chat" && c.muted !== undefined && f.status !== "closed") deskAudio.setMuted(!!c.muted);
+    keepSelection();
+  },
+  chat_message(f) {
+    const c = desk.contacts.get(f.contact_id);
+    if (c) c.transcript.push(lineFrom(f));
+    desk.typing.delete(f.contact_id);
+  },
+  typing(f) {
+    desk.typing.set(f.contact_id, Date.now() + 4000);
+    setTimeout(render, 4100);
+  },
+  webrtc_state(f) { deskAudio.onServerState(f); },
+  ack() {}, // answers without a waiting request (a request from before a reconnect)
+  error(f) { toast(f.message, true); },
+};
+
 function onFrame(f) {
-  const now = Date.now() / 1000;
   notePop(f); // the customer card (screenpop.js)
-  switch (f.type) {
-    case "welcome":
-      desk.agent = f.agent; desk.reasons = f.reasons || []; desk.dispositions = f.dispositions || [];
-      desk.queues = f.queues || []; desk.agents = f.agents || [];
-      if (f.server_time) desk.skew = f.server_time - now;
-      setState(f);
-      desk.offers = new Map((f.offers || []).map((o) => [o.offer_id, o]));
-      desk.contacts = new Map((f.contacts || []).map((c) => [c.contact_id, c]));
-      desk.history = f.history || [];
-      if (!desk.contacts.has(desk.selected)) desk.selected = desk.contacts.keys().next().value ?? null;
-      deskAudio.onWelcome(f, socket);
-      break;
-    case "webrtc_state": deskAudio.onServerState(f); break;
-    case "state": setState(f); break;
-    case "offer": desk.offers.set(f.offer_id, f); break;
-    case "offer_withdrawn":
-      desk.offers.delete(f.offer_id);
-      toast(f.reason === "timed_out" ? "Offer not answered in time: you are now Not ready" : "The offer was withdrawn");
-      break;
-    case "screen_pop": break; // kept by notePop
-    case "contact": {
-      const c = { ...(desk.contacts.get(f.contact_id) || {}), ...f };
-      if (f.status === "closed") { desk.contacts.delete(f.contact_id); desk.history.unshift(c); }
-      else desk.contacts.set(f.contact_id, c);
-      if (f.status === "connected") { desk.selected = f.contact_id; deskAudio.setMuted(desk.muted.has(f.contact_id)); }
-      for (const [id, o] of desk.offers) if (o.contact_id === f.contact_id) desk.offers.delete(id); // answered
-      if (!desk.contacts.has(desk.selected)) desk.selected = desk.contacts.keys().next().value ?? null;
-      break;
-    }
-    case "chat_message": {
-      const c = desk.contacts.get(f.contact_id);
-      if (c) (c.transcript ||= []).push(f);
-      break;
-    }
-    default: break;
-  }
+  const handle = ON[f.type];
+  if (handle) handle(f, Date.now() / 1000);
   render();
+}
+
+function keepSelection() {
+  if (!desk.contacts.has(desk.selected)) desk.selected = desk.contacts.keys().next().value ?? null;
 }
 
 function setState(f) {
@@ -120,119 +187,204 @@ function setState(f) {
 function render() {
   $("agent-name").textContent = desk.agent?.name || desk.agent?.username || "";
   const pill = $("state-pill");
+  const words = desk.state === "NOT_READY" && desk.reason ? T.notReady(desk.reason) : T.state(desk.state);
   pill.className = `pill ${desk.state}`;
-  pill.textContent = desk.state === "NOT_READY" && desk.reason ? `Not ready · ${desk.reason}` : desk.state.replace("_", " ").toLowerCase();
+  if (pill.textContent !== words) pill.textContent = words; // role=status: said once per change
   const reason = $("reason");
   if (reason.options.length !== desk.reasons.length) reason.replaceChildren(...desk.reasons.map((r) => el("option", { value: r }, r)));
   renderOffer(); renderContacts(); renderWorkspace(); renderCard(); renderHistory();
 }
 
+// The customer's name on their card (as "Today" names them, from the log), or null.
+function cardName(contactId) {
+  const cust = popOf(contactId)?.customer;
+  return cust?.identified ? [cust.first_name, cust.name].filter(Boolean).join(" ") : null;
+}
+
+function who(contact) {
+  return customerName(contact.contact_id) || contact.caller || T.unidentified;
+}
+
 function renderOffer() {
-  const offer = desk.offers.values().next().value;
+  const offer = firstOffer();
   $("offer").classList.toggle("hidden", !offer);
   if (!offer) return;
   const pop = popOf(offer.contact_id) || {};
   const name = customerName(offer.contact_id);
-  const who = name ? `${name} · ${offer.caller || ""}` : offer.caller || "Unidentified caller";
-  $("offer-who").textContent = who;
+  $("offer-who").textContent = name ? `${name} · ${offer.caller || ""}` : offer.caller || T.unidentified;
   $("offer-channel").textContent = offer.channel;
   $("offer-queue").textContent = `${offer.queue}${pop.customer?.tier ? " · " + pop.customer.tier : ""}`;
-  $("offer-trace").textContent = offer.trace ? `why you: ${offer.trace}` : "";
+  $("offer-trace").textContent = offer.trace ? T.whyYou(offer.trace) : "";
   $("offer-countdown").textContent = fmtClock(offer.ring_deadline - (Date.now() / 1000 + desk.skew));
+  if (!desk.announced.has(offer.offer_id)) { // once per offer, not each second of its countdown
+    desk.announced.add(offer.offer_id);
+    announce(T.offerSays(who(offer), offer.channel, offer.queue));
+  }
 }
 
+// The contact list is a listbox: Tab reaches it once, the arrows move, Enter or Space picks.
 function renderContacts() {
   const list = $("contacts");
-  const items = [...desk.contacts.values()].map((c, i) => el("li", {
-    class: c.contact_id === desk.selected ? "selected" : "",
-    onclick: () => { desk.selected = c.contact_id; render(); },
-  }, el("span", { class: "status" }, c.status || ""), `${i + 1}. `, channelTag(c.channel),
-  customerName(c.contact_id) || c.caller || c.contact_id));
-  list.replaceChildren(...(items.length ? items : [el("li", { class: "empty muted" }, "No contacts")]));
+  const hadFocus = list.contains(document.activeElement);
+  const items = [...desk.contacts.values()].map((c, i) => {
+    const status = T.status[c.status] || c.status || "";
+    const chosen = c.contact_id === desk.selected;
+    return el("li", {
+      role: "option", "data-id": c.contact_id, class: chosen ? "selected" : "", "aria-selected": chosen ? "true" : "false",
+      tabindex: chosen ? "0" : "-1", "aria-label": `${who(c)}, ${CHANNEL[c.channel] || c.channel}, ${status}`,
+      onclick: () => select(c.contact_id, true),
+    }, el("span", { class: "status" }, status), `${i + 1}. `, channelTag(c.channel), who(c));
+  });
+  list.replaceChildren(...(items.length ? items : [el("li", { class: "empty muted", role: "presentation" }, T.noContacts)]));
+  if (hadFocus) (list.querySelector('[tabindex="0"]') || $("btn-ready")).focus();
 }
 
+function select(id, focus = false) {
+  desk.selected = id; render();
+  if (focus) $("contacts").querySelector(`[data-id="${CSS.escape(id)}"]`)?.focus();
+}
+
+function onListKey(ev) {
+  const ids = [...desk.contacts.keys()];
+  if (!ids.length) return;
+  const at = Math.max(0, ids.indexOf(desk.selected));
+  const to = { ArrowDown: Math.min(ids.length - 1, at + 1), ArrowUp: Math.max(0, at - 1), Home: 0, End: ids.length - 1 }[ev.key];
+  if (to !== undefined) { ev.preventDefault(); select(ids[to], true); }
+  else if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); $("workspace").querySelector("button:not([disabled]), textarea")?.focus(); }
+}
+
+// What each status allows: the buttons follow the server's status, never a guess.
+const ALLOWED = {
+  connected: ["mute", "hold", "transfer", "end"], held: ["mute", "hold", "transfer", "end"], dialing: ["end"],
+};
+
+let shown = ""; // what the workspace was drawn from: redrawn only when that changes
 function renderWorkspace() {
   const ws = $("workspace");
   const c = desk.contacts.get(desk.selected);
+  const typing = c && (desk.typing.get(c.contact_id) || 0) > Date.now();
+  const drawn = JSON.stringify([c, desk.state, desk.queues, desk.agents, desk.dispositions, typing, customerName(c?.contact_id)]);
+  if (drawn === shown) return;
+  shown = drawn;
   ws.classList.toggle("empty-state", !c);
   if (!c) {
-    const hint = { AVAILABLE: "Waiting for a contact…", OFFERED: "A contact is ringing: accept it on the left (A).",
-      WRAP_UP: "Wrap-up: press Ready (R) when done." }[desk.state] || "Go Ready to receive contacts.";
-    ws.replaceChildren(el("p", { class: "muted" }, hint));
+    drawnFor = null;
+    ws.replaceChildren(el("p", { class: "muted" }, T.hints[desk.state] || T.goReady));
     return;
   }
-  const held = c.status === "held"; const wrap = c.status === "wrap_up";
-  const controls = el("div", { class: "controls" },
-    c.channel !== "chat" ? el("button", { class: `btn ${desk.muted.has(c.contact_id) ? "on" : ""}`, title: "Mute (M)", disabled: wrap ? "" : null, onclick: () => toggleMute(c) }, desk.muted.has(c.contact_id) ? "Unmute" : "Mute") : null,
-    c.channel !== "chat" ? el("button", { class: `btn ${held ? "on" : ""}`, title: "Hold (H)", disabled: wrap ? "" : null, onclick: () => toggleHold(c) }, held ? "Retrieve" : "Hold") : null,
-    el("select", { id: "transfer-to", "aria-label": "Transfer to", disabled: wrap ? "" : null },
-      el("option", { value: "" }, "Transfer to…"),
-      ...desk.queues.map((q) => el("option", { value: `queue:${q}` }, `queue ${q}`)),
-      ...(desk.agents || []).filter((a) => a !== desk.agent?.username).map((a) => el("option", { value: `agent:${a}` }, `agent ${a}`))),
-    el("button", { class: "btn", disabled: wrap ? "" : null, onclick: () => transfer(c) }, "Transfer"),
-    el("button", { class: "btn bad", title: "End (E)", disabled: wrap ? "" : null, onclick: () => act("end", { contact_id: c.contact_id }) }, "End"));
-  const parts = [el("div", { class: "ws-head" }, el("h1", {}, customerName(c.contact_id) || c.caller || "Unidentified caller"),
-    el("span", { class: "muted" }, `${c.channel} · ${c.queue || ""} · ${c.status || ""}`)), controls];
-  if (wrap) {
-    const left = c.wrap_up_deadline ? c.wrap_up_deadline - (Date.now() / 1000 + desk.skew) : 0;
-    parts.push(el("div", { class: "wrapup" }, el("b", {}, "Wrap-up"), el("span", { id: "wrap-left" }, fmtClock(left)),
-      el("button", { class: "btn good", title: "Ready (R)", onclick: () => act("wrap_up_done", { contact_id: c.contact_id }) }, "Ready")));
-  }
-  if (c.channel === "chat") {
-    const transcript = el("div", { class: "transcript" }, ...(c.transcript || []).map((m) => el("div", { class: `msg ${m.from}` }, m.text)));
-    const input = el("input", { placeholder: "Type a reply and press Enter", "aria-label": "Chat reply" });
-    input.addEventListener("keydown", async (ev) => {
-      if (ev.key === "Enter" && input.value.trim()) {
-        const text = input.value; input.value = "";
-        if (await act("chat_send", { contact_id: c.contact_id, text })) { (c.transcript ||= []).push({ from: "agent", text }); render(); }
-      }
-    });
-    parts.push(transcript, input);
-    queueMicrotask(() => { transcript.scrollTop = transcript.scrollHeight; });
-  }
-  const note = el("textarea", { id: "note", placeholder: "Notes (N)", "aria-label": "Note" });
-  const disp = el("select", { id: "disposition", "aria-label": "Disposition" }, el("option", { value: "" }, "Disposition…"),
-    ...desk.dispositions.map((d) => el("option", { value: d, selected: c.disposition === d ? "" : null }, d)));
-  const ticketKind = el("select", { "aria-label": "Ticket kind" }, ...["follow-up", "complaint", "request"].map((k) => el("option", { value: k }, k)));
-  const ticketSubject = el("input", { placeholder: "Ticket subject", "aria-label": "Ticket subject" });
-  parts.push(note, el("div", { class: "row" },
-    el("button", { class: "btn", onclick: async () => { if (note.value.trim() && await act("note", { contact_id: c.contact_id, text: note.value })) { toast("Note saved"); note.value = ""; } } }, "Save note"),
-    disp, el("button", { class: "btn", onclick: async () => { if (disp.value && await act("disposition", { contact_id: c.contact_id, code: disp.value })) { c.disposition = disp.value; toast("Disposition set"); } } }, "Set")),
-  el("div", { class: "row" }, ticketKind, ticketSubject,
-    el("button", { class: "btn", onclick: async () => { if (ticketSubject.value.trim() && await act("create_ticket", { contact_id: c.contact_id, kind: ticketKind.value, subject: ticketSubject.value })) { toast("Ticket created"); ticketSubject.value = ""; } } }, "Create ticket")));
+  const kept = keepInputs(ws, c.contact_id);
+  const parts = [el("div", { class: "ws-head" }, el("h1", { id: "ws-title" }, who(c)),
+    el("span", { class: "muted", id: "ws-status" }, `${CHANNEL[c.channel] || c.channel} · ${c.queue || ""} · ${T.status[c.status] || c.status || ""}`)),
+  controls(c)];
+  if (c.status === "wrap_up") parts.push(wrapUpBox(c));
+  parts.push(...(PANELS[c.channel] || PANELS.voice)(c, typing), ...afterContact(c));
   ws.replaceChildren(...parts);
+  ws.setAttribute("aria-labelledby", "ws-title");
+  kept();
+}
+
+function controls(c) {
+  const can = new Set(ALLOWED[c.status] || []);
+  const held = c.status === "held";
+  const voice = c.channel !== "chat";
+  return el("div", { class: "controls", role: "group", "aria-label": "Contact controls" },
+    voice ? el("button", { id: "btn-mute", class: `btn ${c.muted ? "on" : ""}`, title: "Mute (M)", "aria-pressed": c.muted ? "true" : "false", disabled: !can.has("mute"), onclick: () => toggleMute(c) }, c.muted ? T.unmute : T.mute) : null,
+    voice ? el("button", { id: "btn-hold", class: `btn ${held ? "on" : ""}`, title: "Hold (H)", "aria-pressed": held ? "true" : "false", disabled: !can.has("hold"), onclick: () => toggleHold(c) }, held ? T.retrieve : T.hold) : null,
+    el("select", { id: "transfer-to", "aria-label": T.transferTo, disabled: !can.has("transfer") },
+      el("option", { value: "" }, T.transferTo),
+      ...desk.queues.map((q) => el("option", { value: `queue:${q}` }, T.queue(q))),
+      ...desk.agents.filter((a) => a !== desk.agent?.username).map((a) => el("option", { value: `agent:${a}` }, T.agent(a)))),
+    el("button", { id: "btn-transfer", class: "btn", disabled: !can.has("transfer"), onclick: () => transfer(c) }, T.transfer),
+    el("button", { id: "btn-end", class: "btn bad", title: "End (E)", disabled: !can.has("end"), onclick: () => endContact(c) }, T.end));
+}
+
+function wrapUpBox(c) {
+  const left = c.wrap_up_deadline ? c.wrap_up_deadline - (Date.now() / 1000 + desk.skew) : 0;
+  return el("div", { class: "wrapup", role: "group", "aria-label": T.wrapUp },
+    el("b", {}, T.wrapUp), c.reason ? el("span", { class: "muted" }, T.wrapReason[c.reason] || c.reason) : null,
+    el("span", { id: "wrap-left", role: "timer", "aria-label": T.wrapLeft }, fmtClock(left)),
+    el("button", { id: "btn-wrap-ready", class: "btn good", title: "Ready (R)", "aria-label": `${T.ready}: ${T.wrapUp}`, onclick: () => act("wrap_up_done", { contact_id: c.contact_id }) }, T.ready));
+}
+
+// One panel per channel: what the centre of the desk shows for a contact of that channel.
+const PANELS = {
+  voice: () => [],
+  callback: (c) => (c.number ? [el("p", { class: "muted" }, `${T.status[c.status] || ""} ${c.number}`)] : []),
+  chat: chatPanel,
+};
+
+function chatPanel(c, typing) {
+  const transcript = el("div", { class: "transcript", role: "log", "aria-label": "Chat", "aria-live": "polite" },
+    ...c.transcript.map((m) => el("div", { class: `msg ${m.from}` }, m.text)));
+  const open = ALLOWED[c.status]?.includes("end");
+  const input = el("input", { id: "chat-reply", placeholder: T.reply, "aria-label": T.reply, disabled: !open });
+  input.addEventListener("keydown", async (ev) => {
+    if (ev.key === "Enter" && input.value.trim()) {
+      const text = input.value; input.value = "";
+      if (await act("chat_send", { contact_id: c.contact_id, text })) { c.transcript.push({ from: "agent", text }); shown = ""; render(); $("chat-reply")?.focus(); }
+    }
+  });
+  queueMicrotask(() => { transcript.scrollTop = transcript.scrollHeight; });
+  return [transcript, typing ? el("p", { class: "muted typing" }, T.typing) : null, input].filter(Boolean);
+}
+
+function afterContact(c) {
+  const note = el("textarea", { id: "note", placeholder: T.notes, "aria-label": "Note" });
+  const disp = el("select", { id: "disposition", "aria-label": "Disposition" }, el("option", { value: "" }, T.disposition),
+    ...desk.dispositions.map((d) => el("option", { value: d, selected: c.disposition === d }, d)));
+  const ticketKind = el("select", { id: "ticket-kind", "aria-label": "Ticket kind" }, ...["follow-up", "complaint", "request"].map((k) => el("option", { value: k }, k)));
+  const ticketSubject = el("input", { id: "ticket-subject", placeholder: T.ticketSubject, "aria-label": T.ticketSubject });
+  return [note, el("div", { class: "row" },
+    el("button", { id: "btn-note", class: "btn", onclick: async () => { if (note.value.trim() && await act("note", { contact_id: c.contact_id, text: note.value })) { toast(T.noteSaved); note.value = ""; } } }, T.saveNote),
+    disp, el("button", { id: "btn-disposition", class: "btn", "aria-label": T.setDispositionLabel, onclick: async () => { if (disp.value && await act("disposition", { contact_id: c.contact_id, code: disp.value })) toast(T.dispositionSet); } }, T.setDisposition)),
+  el("div", { class: "row" }, ticketKind, ticketSubject,
+    el("button", { id: "btn-ticket", class: "btn", onclick: async () => { if (ticketSubject.value.trim() && await act("create_ticket", { contact_id: c.contact_id, kind: ticketKind.value, subject: ticketSubject.value })) { toast(T.ticketCreated); ticketSubject.value = ""; } } }, T.createTicket))];
+}
+
+// A redraw of the same contact keeps what the agent was typing and where the focus was.
+let drawnFor = null;
+function keepInputs(root, contactId) {
+  const same = drawnFor === contactId;
+  drawnFor = contactId;
+  const values = same ? [...root.querySelectorAll("textarea[id], input[id], select[id]")].map((n) => [n.id, n.value]) : [];
+  const focusId = root.contains(document.activeElement) ? document.activeElement.id : null;
+  return () => {
+    for (const [id, value] of values) { const n = $(id); if (n && value) n.value = value; }
+    if (focusId === null) return;
+    const again = $(focusId);
+    (again && !again.disabled ? again : $("btn-wrap-ready") || root.querySelector("button:not([disabled])"))?.focus();
+  };
 }
 
 function renderCard() {
   // a card fetched later redraws what shows the name, never the workspace (its inputs)
-  showPop($("card"), desk.contacts.get(desk.selected) || desk.offers.values().next().value,
-    () => { renderOffer(); renderContacts(); renderCard(); });
+  showPop($("card"), desk.contacts.get(desk.selected) || firstOffer(),
+    () => { renderOffer(); renderContacts(); renderCard(); renderHistory(); });
 }
 
 function renderHistory() {
-  $("history").replaceChildren(...desk.history.slice(0, 20).map((h) => el("li", {}, channelTag(h.channel),
-    `${customerName(h.contact_id) || h.caller || h.contact_id} · ${h.disposition || "no disposition"}`)));
+  const at = (t) => new Date(t * 1000).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", timeZone: desk.timezone });
+  const items = desk.history.slice(0, 50).map((h) => el("li", {}, channelTag(h.channel),
+    `${h.customer || cardName(h.contact_id) || h.caller || h.contact_id} · ${h.queue || ""} · ${h.disposition || T.noDisposition}`,
+    el("time", { class: "muted", datetime: new Date(h.ended_at * 1000).toISOString() }, ` · ${at(h.ended_at)}`)));
+  $("history").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, T.noneToday)]));
 }
 
 // A text tag rather than an emoji: it reads the same on every machine, fonts or not.
 function channelTag(channel) {
-  return el("span", { class: `chan ${channel === "chat" ? "chat" : "voice"}` }, channel === "chat" ? "chat" : "call");
+  return el("span", { class: `chan ${channel === "chat" ? "chat" : "voice"}` }, CHANNEL[channel] || channel || "");
 }
 
 // --- actions ---------------------------------------------------------------------------------
-async function toggleHold(c) {
-  const on = c.status !== "held";
-  if (await act("hold", { contact_id: c.contact_id, on })) { c.status = on ? "held" : "connected"; render(); }
-}
-async function toggleMute(c) {
-  const on = !desk.muted.has(c.contact_id);
-  if (await act("mute", { contact_id: c.contact_id, on })) { on ? desk.muted.add(c.contact_id) : desk.muted.delete(c.contact_id); deskAudio.setMuted(on); render(); }
-}
+// Each sends a request; what it changes comes back as the server's frames.
+function toggleHold(c) { if (ALLOWED[c.status]?.includes("hold")) act("hold", { contact_id: c.contact_id, on: c.status !== "held" }); }
+function toggleMute(c) { if (ALLOWED[c.status]?.includes("mute")) act("mute", { contact_id: c.contact_id, on: !c.muted }); }
+function endContact(c) { if (ALLOWED[c.status]?.includes("end")) act("end", { contact_id: c.contact_id }); }
 async function transfer(c) {
   const target = $("transfer-to").value;
-  if (!target) { toast("Pick where to transfer", true); return; }
+  if (!target) { toast(T.pickTarget, true); return; }
   const [kind, name] = target.split(":");
-  if (await act("transfer", { contact_id: c.contact_id, [kind === "queue" ? "to_queue" : "to_agent"]: name })) toast(`Transferred to ${name}`);
+  if (await act("transfer", { contact_id: c.contact_id, [kind === "queue" ? "to_queue" : "to_agent"]: name })) toast(T.transferred(name));
 }
 function firstOffer() { return desk.offers.values().next().value; }
 
@@ -240,6 +392,7 @@ function toast(text, error = false) {
   const t = $("toast"); t.textContent = text; t.classList.toggle("error", error); t.classList.add("show");
   clearTimeout(toast.timer); toast.timer = setTimeout(() => t.classList.remove("show"), 3000);
 }
+function announce(text) { $("announce").textContent = text; }
 
 function tick() {
   const now = Date.now() / 1000 + desk.skew;
@@ -256,6 +409,7 @@ function wire() {
   $("btn-accept").onclick = () => { const o = firstOffer(); if (o) act("accept", { offer_id: o.offer_id }); };
   $("btn-decline").onclick = () => { const o = firstOffer(); if (o) act("decline", { offer_id: o.offer_id }); };
   $("btn-help").onclick = () => $("help").showModal();
+  $("contacts").addEventListener("keydown", onListKey);
   $("logout").onclick = async (ev) => {
     ev.preventDefault();
     const me = await fetch("/api/v1/auth/me").then((r) => (r.ok ? r.json() : {}));
@@ -263,7 +417,7 @@ function wire() {
     location.href = "/login";
   };
   document.addEventListener("keydown", (ev) => {
-    if (ev.target.matches("input, textarea, select") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.target.matches("input, textarea, select") || ev.ctrlKey || ev.metaKey || ev.altKey || $("help").open) return;
     const c = desk.contacts.get(desk.selected);
     const key = ev.key.toLowerCase();
     if (key === "a") $("btn-accept").click();
@@ -271,10 +425,10 @@ function wire() {
     else if (key === "r") { if (c?.status === "wrap_up") act("wrap_up_done", { contact_id: c.contact_id }); else $("btn-ready").click(); }
     else if (key === "h" && c) toggleHold(c);
     else if (key === "m" && c) toggleMute(c);
-    else if (key === "e" && c) act("end", { contact_id: c.contact_id });
+    else if (key === "e" && c) endContact(c);
     else if (key === "n") { const note = $("note"); if (note) { ev.preventDefault(); note.focus(); } }
     else if (key === "?") $("help").showModal();
-    else if (/^[1-9]$/.test(key)) { const ids = [...desk.contacts.keys()]; if (ids[key - 1]) { desk.selected = ids[key - 1]; render(); } }
+    else if (/^[1-9]$/.test(key)) { const ids = [...desk.contacts.keys()]; if (ids[key - 1]) select(ids[key - 1], true); }
   });
 }
 
