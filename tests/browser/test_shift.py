@@ -276,7 +276,7 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
                 await select(cid)
                 if disposition:
                     await desk.select_option("#disposition", disposition)
-                    await desk.click("#workspace button:text-is('Set')")
+                    await desk.click("#btn-disposition, #workspace button:text-is('Set')")
                     await logged(shift, "contact.disposition", cid)
                 await desk.click("#workspace button[title='End (E)']")
                 await until(f"{what} ends", lambda: cid not in engine.agents["alice"].contacts)
@@ -303,7 +303,7 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
                 cid = customer.contact_id
                 await accept(cid, f"chat {n}")
                 if n % 2:
-                    await desk.fill("input[aria-label='Chat reply']", f"Hello, how can I help? ({n})")
+                    await desk.fill("#chat-reply, input[aria-label='Chat reply']", f"Hello, how can I help? ({n})")
                     await desk.keyboard.press("Enter")
                     await customer.until("message")
                     await customer.say("Thank you, that is all")
@@ -373,7 +373,7 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
             await accept(to_bob.contact_id, f"chat {n}")
             await bob.ask("set_state", state="ready")
             await desk.select_option("#transfer-to", "agent:bob")
-            await desk.click("#workspace button:text-is('Transfer')")
+            await desk.click("#btn-transfer, #workspace button:text-is('Transfer')")
             await offered(to_bob.contact_id, "bob")
             await shift.check(f"Alice transfers chat {n} to Bob (blind)")
             offer = next(o for o in engine.offers.values() if o.agent_id == "bob")

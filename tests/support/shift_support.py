@@ -15,7 +15,8 @@ The truth a desk must show, per agent:
   the seconds since the agent's ``since``, within ``SLACK_S``.
 - ``wrap_left``: in wrap-up, the seconds to the engine's ``wrap_up_until``.
 - ``today``: the contacts the agent finished this shift, newest first (at most
-  ``TODAY_MAX``), each "name · disposition" ("no disposition" without one); from the log.
+  ``TODAY_MAX``: a longer list may stop there), each with its customer and disposition
+  ("no disposition" without one); from the log.
   The contact of a wrap-up in progress may or may not be there yet.
 - ``buttons``: Accept and Decline only with an offer; End, Transfer (and Hold, Mute on a
   call) only for a live selected contact; wrap-up's Ready only in wrap-up.
@@ -58,9 +59,9 @@ DESK_JS = r"""
   const offer = offerBox && !offerBox.classList.contains("hidden") && !offerBox.hidden
     ? { who: text($("#offer-who")), channel: text($("#offer-channel")) } : null;
   const contacts = [...document.querySelectorAll("#contacts li")].filter((li) => !li.classList.contains("empty"))
-    .map((li) => ({ status: text(li.querySelector(".status")) || "", label: label(li),
+    .map((li) => ({ status: text(li.querySelector(".status")) || "", label: label(li), id: li.dataset.id || null,
       selected: li.classList.contains("selected") || li.getAttribute("aria-selected") === "true" }));
-  const today = [...document.querySelectorAll("#history li")].filter((li) => !li.classList.contains("empty"))
+  const today = [...document.querySelectorAll("#history li")].filter((li) => li.querySelector(".chan"))
     .map((li) => label(li));
   const ws = $("#workspace");
   const head = ws && !ws.classList.contains("empty-state") ? ws.querySelector(".ws-head h1") : null;
@@ -115,6 +116,20 @@ BOARD_JS = r"""
   return { online: text(document.querySelector("#conn")), agents, queues };
 }
 """
+
+
+def status_word(shown: str) -> str:
+    """A status as the desk words it ("wrap-up", "on hold") in the server's terms."""
+    word = shown.strip().lower().replace("-", "_").replace(" ", "_")
+    return {"on_hold": "held"}.get(word, word)
+
+
+def today_item(text: str) -> tuple[str, str]:
+    """(customer, disposition) of a Today line "customer · [queue ·] disposition [· time]"."""
+    parts = [p.strip() for p in text.split(" · ")]
+    if len(parts) > 2 and re.fullmatch(r"\d{1,2}:\d\d( [AP]M)?", parts[-1]):
+        parts = parts[:-1]
+    return parts[0], parts[-1] if len(parts) > 1 else ""
 
 
 def clock_s(text: str | None) -> int | None:
@@ -233,8 +248,8 @@ class Shift:
         if offers:
             c = engine.contacts.get(offers[0].contact_id)
             offer = {"contact": offers[0].contact_id, "channel": c.channel if c else None}
-        done = [cid for cid in reversed(self.seen.finished.get(agent, [])) if cid not in a.contacts]
-        today = [f"{self.name_of(cid)} · {self.seen.disposition.get(cid, 'no disposition')}" for cid in done]
+        done = [c for c in reversed(self.seen.finished.get(agent, [])) if c not in a.contacts and c != wrap_cid]
+        today = [(self.name_of(cid), self.seen.disposition.get(cid, "no disposition")) for cid in done]
         return {
             "state": a.state.value,
             "reason": a.reason,
@@ -272,13 +287,13 @@ class Shift:
         timer = clock_s(shown["timer"])
         if timer is None or abs(timer - truth["timer"]) > SLACK_S:
             differ("status timer (s)", shown["timer"], round(truth["timer"]))
-        dom_contacts = [(c["status"], c["label"]) for c in shown["contacts"]]
+        dom_contacts = [(status_word(c["status"]), c["label"]) for c in shown["contacts"]]
         want_contacts = [(status, name) for status, name, _, _ in truth["contacts"]]
         if sorted(dom_contacts) != sorted(want_contacts):
             differ("contact list", dom_contacts, want_contacts)
         # which contact is selected: a label that is the customer's name or the contact id
         # (a wrong name is the contact list's disagreement, not the selection's)
-        selected = [c["label"] for c in shown["contacts"] if c["selected"]]
+        selected = [c["id"] or c["label"] for c in shown["contacts"] if c["selected"]]
         names = [name for _, name, _, _ in truth["contacts"]]
         by_label = {label: c for c in truth["contacts"] for label in (c[1], c[3])}
         want_sel = by_label.get(selected[0]) if len(selected) == 1 else None
@@ -293,16 +308,15 @@ class Shift:
             left = clock_s(shown["wrap"])
             if left is None or abs(left - truth["wrap_left"]) > SLACK_S:
                 differ("wrap-up countdown (s)", shown["wrap"], round(truth["wrap_left"]))
-        today_want = truth["today"][:TODAY_MAX]
-        today_dom = list(shown["today"])
+        today_dom = [today_item(t) for t in shown["today"]]
         wrap_name = self.name_of(truth["wrap_cid"]) if truth["wrap_cid"] else None
-        if wrap_name is not None and today_dom and today_dom[0].startswith(f"{wrap_name} · "):
+        if wrap_name is not None and today_dom and today_dom[0][0] == wrap_name:
             today_dom = today_dom[1:]  # the contact in wrap-up may already be listed
-            today_want = today_want[: TODAY_MAX - 1]
+        today_want = truth["today"][: len(today_dom)] if len(today_dom) >= TODAY_MAX else truth["today"]
         if today_dom != today_want:
-            differ("Today list", today_dom, today_want)
+            differ("Today list (customer, disposition)", today_dom, today_want)
         # which buttons are enabled
-        sel_status = next((c["status"] for c in shown["contacts"] if c["selected"]), None)
+        sel_status = next((status_word(c["status"]) for c in shown["contacts"] if c["selected"]), None)
         buttons = shown["buttons"]
         enabled = {
             "Accept": buttons.get("Accept (A)", False),
