@@ -26,6 +26,7 @@ from callcenter.chat.ivr_channel import ChatIvrChannel
 from callcenter.chat.login_token import LoginTokenError, check_login_token
 from callcenter.chat.protocol import AgentJoined, ChatProtocolError, Message, Option, Prompt, Queued, Start
 from callcenter.chat.sessions import ChatSession, ChatSessions
+from callcenter.config.hours import closed_message
 from callcenter.core.desk_frames import ChatMessage, Typing
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
@@ -111,6 +112,11 @@ class ChatBackend:
         topic = next((t for t in self.topics if t[0] == key), None)
         if topic is None:
             self._prompt(session, "Please pick one of these topics:")
+            return
+        closed = self._closed_message(topic[1], session)
+        if closed:  # no one would answer before the opening: say when, offer the topics again
+            self.log(session, "contact.chat_message", {"from": "system", "text": closed})
+            self._prompt(session, closed)
             return
         session.queued = True
         self.center.attach(session.contact_id, _Endpoint(self, session))
@@ -231,6 +237,18 @@ class ChatBackend:
         return True
 
     # Helpers ------------------------------------------------------------------------------------
+
+    def _closed_message(self, queue: str, session: ChatSession) -> str:
+        """A queue closed by its hours and with no ``overflow.on_closed`` of its own says,
+        in the chat's language, when it opens ("" when open or when the overflow speaks)."""
+        config = self.center.config.queue(queue)
+        if config is None or config.hours is None or config.overflow.on_closed is not None:
+            return ""
+        calendar = self.center.config.hours.get(config.hours)
+        if calendar is None:
+            return ""
+        language = getattr(session, "language", None) or "en"  # the widget's, when it gives one
+        return closed_message(calendar, self.center.clock.now(), language)
 
     def _options(self) -> list[Option]:
         return [Option(key=key, label=label) for key, _, label in self.topics]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from callcenter.config.model import WEEKDAYS, HoursConfig, parse_span
@@ -60,20 +61,108 @@ def next_opening(hours: HoursConfig, now: float) -> datetime | None:
     return None
 
 
-def describe_opening(opens: datetime, now: float) -> str:
-    """``opens`` as a person would say it, from ``now`` in the same time zone: "today at
-    20:00", "tomorrow at 7:00", "on Sunday at 7:00", "on Sunday 3 January at 7:00"."""
+# The words of an opening per language the center speaks (the flows' ``language``, the chat
+# widget's): the day names Monday first, and the phrases. Another language falls back to
+# English.
+_WORDS: dict[str, dict[str, Any]] = {
+    "en": {
+        "days": DAY_NAMES,
+        "months": [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ],
+        "today": "today at {clock}",
+        "tomorrow": "tomorrow at {clock}",
+        "week": "on {day} at {clock}",
+        "date": "on {day} {date} {month} at {clock}",
+        "closed": "We are closed. We open again {when}.",
+        "closed_unknown": "We are closed.",
+    },
+    "ko": {
+        "days": ["월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일"],
+        "months": [f"{n}월" for n in range(1, 13)],
+        "today": "오늘 {clock}",
+        "tomorrow": "내일 {clock}",
+        "week": "{day} {clock}",
+        "date": "{month} {date}일 {day} {clock}",
+        "closed": "지금은 상담 시간이 아닙니다. {when}에 다시 엽니다.",
+        "closed_unknown": "지금은 상담 시간이 아닙니다.",
+    },
+    "he": {
+        "days": ["שני", "שלישי", "רביעי", "חמישי", "שישי", "שבת", "ראשון"],
+        "months": [
+            "ינואר",
+            "פברואר",
+            "מרץ",
+            "אפריל",
+            "מאי",
+            "יוני",
+            "יולי",
+            "אוגוסט",
+            "ספטמבר",
+            "אוקטובר",
+            "נובמבר",
+            "דצמבר",
+        ],
+        "today": "היום ב-{clock}",
+        "tomorrow": "מחר ב-{clock}",
+        "week": "ביום {day} ב-{clock}",
+        "date": "ביום {day}, {date} ב{month}, ב-{clock}",
+        "closed": "אנחנו סגורים כעת. נפתח שוב {when}.",
+        "closed_unknown": "אנחנו סגורים כעת.",
+    },
+}
+LANGUAGES = tuple(_WORDS)
+
+
+def _words(language: str | None) -> dict[str, Any]:
+    """The words of ``language`` (``ko``, ``ko-KR``, ``he``...), English when not known."""
+    code = (language or "en").split("-")[0].split("_")[0].lower()
+    return _WORDS.get(code, _WORDS["en"])
+
+
+def describe_opening(opens: datetime, now: float, language: str | None = "en") -> str:
+    """``opens`` as a person would say it, from ``now`` in the same time zone, in
+    ``language``: "today at 20:00", "tomorrow at 7:00", "on Sunday at 7:00", "on Sunday 3
+    January at 7:00" (Korean "내일 7:00", Hebrew "מחר ב-7:00"...)."""
+    words = _words(language)
     today = datetime.fromtimestamp(now, opens.tzinfo).date()
     clock = f"{opens.hour}:{opens.minute:02d}"
     ahead = (opens.date() - today).days
+    day = words["days"][opens.weekday()]
+    month = words["months"][opens.month - 1]
     if ahead <= 0:
-        return f"today at {clock}"
-    if ahead == 1:
-        return f"tomorrow at {clock}"
-    day = DAY_NAMES[opens.weekday()]
-    if ahead < 7:
-        return f"on {day} at {clock}"
-    return f"on {day} {opens.day} {opens.strftime('%B')} at {clock}"
+        phrase = "today"
+    elif ahead == 1:
+        phrase = "tomorrow"
+    elif ahead < 7:
+        phrase = "week"
+    else:
+        phrase = "date"
+    return str(words[phrase]).format(clock=clock, day=day, date=opens.day, month=month)
+
+
+def closed_message(hours: HoursConfig, now: float, language: str | None = "en") -> str:
+    """What a closed line or chat says, in ``language``: "We are closed. We open again on
+    Monday at 8:00." ("" while the calendar is open; without an opening in sight, only
+    "We are closed.")."""
+    if is_open(hours, now):
+        return ""
+    words = _words(language)
+    opens = next_opening(hours, now)
+    if opens is None:
+        return str(words["closed_unknown"])
+    return str(words["closed"]).format(when=describe_opening(opens, now, language))
 
 
 class HoursTable:
@@ -88,9 +177,19 @@ class HoursTable:
         return is_open(self._calendars[name], now)
 
     def opening(self, name: str | None, now: float) -> str:
-        """When the calendar opens next, said as ``describe_opening`` says it ("" when it is
-        open now, unknown, or never opens)."""
+        """When the calendar opens next, said as ``describe_opening`` says it in English
+        ("" when it is open now, unknown, or never opens)."""
+        return self.opening_in(name, now, "en")
+
+    def opening_in(self, name: str | None, now: float, language: str | None) -> str:
+        """``opening`` in ``language`` (``describe_opening``'s languages; else English)."""
         if name is None or name not in self._calendars or self.is_open(name, now):
             return ""
         opens = next_opening(self._calendars[name], now)
-        return describe_opening(opens, now) if opens is not None else ""
+        return describe_opening(opens, now, language) if opens is not None else ""
+
+    def closed_message(self, name: str | None, now: float, language: str | None = "en") -> str:
+        """``closed_message`` of the calendar ("" when it is open or not configured)."""
+        if name is None or name not in self._calendars:
+            return ""
+        return closed_message(self._calendars[name], now, language)

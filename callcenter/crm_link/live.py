@@ -218,6 +218,15 @@ class LiveCrm:
                 log.warning("screen pop for %s shows the log as written so far: %s", contact_id, exc)
         return await load_screen_pop(self.store, contact_id, card if card and card.identified else None)
 
+    def customer_name(self, contact_id: str) -> str | None:
+        """The identified customer's name for ``contact_id`` (the wallboard's agent row):
+        first name and name ("Noa Levi"); None when the contact is not identified (yet)."""
+        card = self._cards.get(contact_id)
+        if card is None or not card.identified or not card.name:
+            return None
+        first = card.first_name or ""
+        return f"{first} {card.name}" if first and not card.name.startswith(first) else card.name
+
     def placeholder_pop(self, contact_id: str) -> dict[str, Any]:
         return build_screen_pop(unidentified_card(), contact_id=contact_id, now=self._now())
 

@@ -8,6 +8,8 @@ flows keeps the previous set when the new one has a mistake. Checks, in order:
 * references: ``start`` and every ``next``-like target exist; queues and opening-hours
   calendars exist in the center config; no two flows claim one number on one channel;
 * menus: no key or phrase twice; phrases the recognizer cannot know (a warning);
+* speech: a prompt's ``[[...]]`` speech part is said only in a flow whose language speech
+  recognition is on for; a prompt that asks to speak outside it there is a warning;
 * graph: every node reachable from ``start``; no loop through nodes that never wait for
   the caller (say, set, branch, lookup); from every menu, collect and survey some path
   reaches an ending node (queue, callback, transfer, hangup) — a menu with a way out;
@@ -51,6 +53,7 @@ from callcenter.ivr.model import (
     normalise,
     personal_names,
 )
+from callcenter.ivr.spoken import base_language, promises, with_speech
 
 Vocabulary = Iterable[str] | Callable[[str], bool] | None
 
@@ -80,14 +83,24 @@ class FlowSet:
 
 
 def load_flows(
-    folder: Path | str, *, queues: set[str], hours: set[str], vocabulary: Vocabulary = None
+    folder: Path | str,
+    *,
+    queues: set[str],
+    hours: set[str],
+    vocabulary: Vocabulary = None,
+    speech_languages: Iterable[str] | None = None,
 ) -> FlowSet:
     """Load every ``*.yaml``/``*.yml`` file in ``folder`` (sorted by name).
 
     ``queues`` and ``hours`` are the names defined in the center config; ``vocabulary``
     (a set of words or a ``knows(word) -> bool``) turns on the recognizer warning.
+    ``speech_languages``: the languages speech recognition is on for (``ko``...): a flow
+    in another language says its prompts' ``[[...]]`` speech parts for keys only, and a
+    prompt that still asks the caller to speak is a warning (``ivr/spoken.py``); None
+    (not known) keeps the speech parts and checks nothing.
     Raises ``ConfigError`` with every problem found when any file has one.
     """
+    hearing = None if speech_languages is None else {base_language(x) for x in speech_languages}
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError([f"{folder}: IVR flow folder not found"])
@@ -110,6 +123,7 @@ def load_flows(
         flow = checker.check(reader.value)
         if flow is None:
             continue
+        flow = _spoken(flow, hearing, checker.b)
         if flow.name in flows:
             problems.add(
                 doc.file,
@@ -122,6 +136,25 @@ def load_flows(
         flows[flow.name] = flow
     problems.raise_if_any()
     return FlowSet(flows=flows, entries=entries, warnings=tuple(problems.warnings))
+
+
+def _spoken(flow: Flow, hearing: set[str] | None, b: Reader) -> Flow:
+    """The flow with its speech parts resolved; warns of speech promised where none is heard."""
+    if hearing is None:
+        return with_speech(flow, True)
+    language = base_language(flow.language)
+    if language in hearing:
+        return with_speech(flow, True)
+    for node_id, name in promises(flow):
+        where = f"nodes.{node_id}.{name}"
+        b.problems.warn(
+            b.file,
+            b.line(where),
+            where,
+            f"the text asks the caller to speak, but speech recognition is off for {language!r}"
+            " (speech.model_path); put the spoken part in [[...]] so it is said only when heard",
+        )
+    return with_speech(flow, False)
 
 
 def _knower(vocabulary: Vocabulary) -> Callable[[str], bool] | None:

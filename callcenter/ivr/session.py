@@ -519,6 +519,14 @@ class IvrSession:
                 return
             node_id = self._enter(node_id, now)
 
+    def _opening(self, name: str, now: float) -> str:
+        """When calendar ``name`` opens next, in the flow's language when the hours port
+        speaks it (``HoursTable.opening_in``), else as the port's ``opening`` says it."""
+        spoken = getattr(self._hours, "opening_in", None)
+        if spoken is None:
+            return self._hours.opening(name, now)
+        return str(spoken(name, now, self.flow.language or "en"))
+
     def _enter(self, node_id: str, now: float) -> str | None:
         node = self.flow.node(node_id)
         self.node_id = node_id
@@ -533,7 +541,7 @@ class IvrSession:
             facts = Facts(self.variables, self._hours, self._queues, now)
             for case in node.cases:  # the prompts after it can say when a closed line opens
                 for name in calendars(case.when):
-                    self.variables[f"opens.{name}"] = self._hours.opening(name, now)
+                    self.variables[f"opens.{name}"] = self._opening(name, now)
             return next((c.next for c in node.cases if evaluate(c.when, facts)), node.otherwise)
         if isinstance(node, Lookup):
             return self._enter_lookup(node, now)

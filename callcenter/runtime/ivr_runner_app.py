@@ -26,6 +26,7 @@ from callcenter.core.api import Operation
 from callcenter.core.errors import ConfigError
 from callcenter.ivr import FlowSet, load_flows
 from callcenter.runtime.ivr_runner import IvrRunner
+from callcenter.speech.flow_prompts import recognition_languages
 from callcenter.speech.vosk_recognizer import VoskRecognizer
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def load_center_flows(config: CenterConfig, recognizer: VoskRecognizer | None = 
         queues={q.name for q in config.queues},
         hours=set(config.hours),
         vocabulary=recognizer.knows if recognizer is not None else None,
+        speech_languages=recognition_languages(config.speech),
     )
     for warning in flows.warnings:
         log.warning("IVR flows: %s", warning)

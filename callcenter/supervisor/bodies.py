@@ -84,6 +84,10 @@ class Report(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     by: Literal["queue", "agent"] | None
     rows: list[dict[str, Any]]
     total: dict[str, Any]
+    # the center's date now (YYYY-MM-DD in ``timezone``): the pages' "today", not the browser's
+    today: str = ""
+    # how contacts are counted: ``contacts`` once each, ``offered`` once per queue offered to
+    counting: str = ""
 
 
 class StaffingTarget(Struct, frozen=True, kw_only=True):
@@ -105,3 +109,5 @@ class Staffing(Struct, frozen=True, kw_only=True):
     target: StaffingTarget
     rows: list[dict[str, Any]]
     summary: dict[str, Any]
+    timezone: str = "UTC"  # the zone ``date`` and the rows' times are in (the center's)
+    today: str = ""  # the center's date now (YYYY-MM-DD)

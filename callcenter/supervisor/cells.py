@@ -1,5 +1,10 @@
 """The additive cells of the metrics fold and the figures they give (docs/metrics.md).
 
+Two counts of arrivals: ``offered`` counts a contact once per queue it was offered to (a
+blind transfer or an overflow to another queue offers it again), ``contacts`` counts it
+once. Per-queue figures read ``offered``; a total over queues reads ``contacts`` for "how
+many contacts", as a transferred call is one customer's contact.
+
 ``Counts`` holds one cell's sums (15-minute bucket x queue x agent); ``figures(counts)`` turns a
 sum of cells into the figures every view shows, defined once here; ``Cells`` is the fold's
 cell store, indexed by bucket so that a short window is summed without walking the rest.
@@ -40,6 +45,10 @@ class Counts:
     repeats: int = 0
     staffed_s: float = 0.0
     busy_s: float = 0.0
+    # Contacts counted once, in the cell of their first queue: a contact transferred or
+    # overflowed to another queue is ``offered`` in each queue it reached, and one contact
+    # here, so the day's total of contacts is not inflated by transfers.
+    contacts: int = 0
 
     def add(self, other: Counts) -> None:
         mine, theirs = self.__dict__, other.__dict__
@@ -56,6 +65,7 @@ def figures(c: Counts) -> dict[str, Any]:
     closed = c.answered + c.abandoned
     handle = c.talk_s + c.hold_s + c.wrap_s
     return {
+        "contacts": c.contacts,
         "offered": c.offered,
         "answered": c.answered,
         "answered_within": c.answered_within,

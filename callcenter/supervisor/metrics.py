@@ -65,6 +65,7 @@ class _Contact:
     last_agent: str | None = None
     held_since: float | None = None
     hold_s: float = 0.0
+    counted: bool = False  # counted in ``contacts`` (at its first queue)
 
 
 @dataclass
@@ -241,7 +242,11 @@ class MetricsFold:
         if not c.waiting:  # a move or overflow keeps the caller's waiting time
             c.waiting, c.wait_since = True, at
         c.queue = q
-        self._cell(at, q, None).offered += 1
+        cell = self._cell(at, q, None)
+        cell.offered += 1
+        if not c.counted:  # once per contact, however many queues it reaches
+            c.counted = True
+            cell.contacts += 1
         if q:
             self.totals[q].offered += 1
 

@@ -169,7 +169,14 @@ def build_report(fold: MetricsFold, req: ReportRequest, zone: ZoneInfo) -> dict[
         "by": req.by,
         "rows": rows,
         "total": figures(total),
+        "counting": COUNTING,
     }
+
+
+COUNTING = (
+    "contacts counts each contact once; offered counts it once in each queue it was offered"
+    " to, so a transferred contact adds 1 to contacts and 1 to offered in every queue it reached"
+)
 
 
 def _iso(at: float, zone: ZoneInfo) -> str:

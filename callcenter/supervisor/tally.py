@@ -5,6 +5,11 @@ two figures only a what-if run has: P(wait) (the share of answered or abandoned 
 that no agent was offered on arrival, for comparison with Erlang) and IVR hang-ups. Every
 other figure (service level, ASA, AHT, abandon rate, ...) comes from ``metrics.figures``,
 defined once in docs/metrics.md; the wallboard and the reports read ``MetricsFold`` itself.
+
+The run summary feeds ``offered`` once per contact, at its first queue: what the fold calls
+``contacts``. The fold's ``offered`` counts a transferred contact again in every queue it
+reached, so the summary and a report agree on contacts, and per queue only where nothing was
+transferred.
 """
 
 from __future__ import annotations

@@ -19,8 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import WSMsgType, web
 
@@ -28,6 +31,7 @@ from callcenter.acd import model as m
 from callcenter.appkeys import CENTER, CONFIG
 from callcenter.auth.guard import api_route, encode, read_body, read_json
 from callcenter.auth.web import Refused, json_error, require, session_of
+from callcenter.config import hours
 from callcenter.core.api import Operation, Who, convert_body
 from callcenter.core.client_json import InputRefused
 from callcenter.core.events import InteractionEvent
@@ -83,16 +87,21 @@ class WallboardFeed:
         """What the board shows now, as a ``Snapshot`` (or an ``Update``) frame."""
         engine, now = self.center.engine, self.center.clock.now()
         by_queue, by_agent, total = self.live.today(now)
+        config = self.center.config
         queues = []
-        for q in self.center.config.queues:
+        for q in config.queues:
             snap = engine.queue_snapshot(q.name, now)
             f = figures(by_queue.get(q.name, _EMPTY))
+            calendar = config.hours.get(q.hours) if q.hours is not None else None
+            is_open = calendar is None or hours.is_open(calendar, now)
+            opens = None if is_open or calendar is None else hours.next_opening(calendar, now)
             queues.append(
                 QueueRow(
                     name=q.name,
                     waiting=snap.waiting,
                     longest_wait_s=snap.longest_wait_s,
-                    ewt_s=snap.ewt_s,
+                    # an estimate for nobody is no estimate: "est. wait" is for those waiting
+                    ewt_s=snap.ewt_s if snap.waiting > 0 else None,
                     agents=_agent_counts(snap.agents),
                     offered_today=f["offered"],
                     answered_today=f["answered"],
@@ -102,6 +111,9 @@ class WallboardFeed:
                     abandon_rate=f["abandon_rate"],
                     status=self._status(snap.waiting, snap.longest_wait_s, f["service_level"]),
                     today=f,
+                    waiting_by_channel=waiting_by_channel(engine, snap),
+                    open=is_open,
+                    opens_at=opens.timestamp() if opens is not None else None,
                 )
             )
         agents = []
@@ -121,8 +133,10 @@ class WallboardFeed:
                     skills=dict(a.skills),
                     handled_today=f["handled"],
                     occupancy_today=f["occupancy"],
+                    customer=self._customer(contact_id, contact),
                 )
             )
+        zone = _zone(self.cfg.timezone)
         return frame(
             center=self.center.config.server.name,
             server_time=now,
@@ -141,7 +155,22 @@ class WallboardFeed:
                 Listening(listen_id=x.listen_id, contact_id=x.contact_id, agent_id=x.agent_id, by=x.by)
                 for x in (self.listen.listens.values() if self.listen is not None else ())
             ],
+            timezone=zone.key,
+            today_date=datetime.fromtimestamp(now, zone).date().isoformat(),
         )
+
+    def _customer(self, contact_id: str | None, contact: Any) -> str | None:
+        """Who the agent's contact is, in words a supervisor knows (see ``AgentRow``)."""
+        if contact_id is None:
+            return None
+        crm = self.center.crm
+        named = getattr(crm, "customer_name", None)
+        name = named(contact_id) if named is not None else None
+        if name:
+            return str(name)
+        if contact is None:
+            return None
+        return contact.attributes.get("name") or contact.caller or None
 
     def _status(self, waiting: int, longest: float, sl: float | None) -> str:
         c = self.cfg
@@ -169,6 +198,24 @@ class WallboardFeed:
                 frame = self.snapshot(Update)
                 for sender in tuple(self.subscribers):
                     sender.send(frame)
+
+
+def waiting_by_channel(engine: Any, snap: m.QueueSnapshot) -> dict[str, int]:
+    """Waiting contacts of one queue by channel: the engine's own count when its snapshot
+    has one (``waiting_by_channel``), else counted from the queue's waiting contacts."""
+    given = getattr(snap, "waiting_by_channel", None)
+    if given is not None:
+        return {ch: n for ch, n in dict(given).items() if n}
+    out: dict[str, int] = {}
+    state = engine.queues.get(snap.name)
+    for contact in state.waiting.values() if state is not None else ():
+        out[contact.channel] = out.get(contact.channel, 0) + 1
+    return out
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def _agent_counts(counts: Any) -> dict[str, int]:

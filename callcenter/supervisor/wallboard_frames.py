@@ -1,7 +1,9 @@
 """The frames of the wallboard feed (``/ws/supervisor``): a ``snapshot`` on connect, then
 ``update``s with the same fields; the feed takes no frames (each gets an ``error``,
 ``read_only``). Figures (``today``) are the dicts of ``supervisor/cells.figures``, the same
-as the reports API's.
+as the reports API's: a queue's ``offered`` counts each contact offered to it (a transferred
+contact once in every queue it reached), the board's ``today.contacts`` counts each contact
+once.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ class QueueRow(msgspec.Struct, frozen=True, kw_only=True):
     abandon_rate: float | None
     status: str  # "", "warning" or "trouble"
     today: dict[str, Any]
+    # waiting contacts by channel ("voice", "chat", "callback", "voicemail" ...), only
+    # channels with someone waiting; the values add up to ``waiting``
+    waiting_by_channel: dict[str, int] = {}
+    open: bool = True  # false while the queue's opening hours (``hours:``) are closed
+    opens_at: float | None = None  # when a closed queue opens next (epoch seconds); None: open or never
 
 
 class AgentRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +47,9 @@ class AgentRow(msgspec.Struct, frozen=True, kw_only=True):
     skills: dict[str, int]
     handled_today: int
     occupancy_today: float | None
+    # who the agent's contact is: the CRM's name for an identified customer, else the
+    # name a chat customer gave, else the caller's number or address; None without a contact
+    customer: str | None = None
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,6 +78,10 @@ class Board(ServerFrame, kw_only=True, frozen=True):
     reasons: list[str]
     skills: list[str]
     listening: list[Listening]
+    # the center's time zone (``wallboard.timezone``, an IANA name) and its date at
+    # ``server_time`` (YYYY-MM-DD): the board shows the center's clock and "today" by them
+    timezone: str = "UTC"
+    today_date: str = ""
 
 
 class Snapshot(Board, tag="snapshot", frozen=True):

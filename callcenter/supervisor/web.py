@@ -115,6 +115,7 @@ async def reports_api(request: web.Request) -> web.Response:
         return unavailable(str(exc))
     fold = await fold_range(app[DB], req.start, req.end, service_level_s=_thresholds(app), now=now)
     report = build_report(fold, req, zone)
+    report["today"] = datetime.fromtimestamp(now, zone).date().isoformat()
     if fmt == "csv":
         name = f"report-{req.interval}-{report['from'][:10]}.csv"
         return web.Response(
@@ -194,6 +195,8 @@ async def staffing_api(request: web.Request) -> web.Response:
             },
             "rows": table,
             "summary": summary(table),
+            "timezone": zone.key,
+            "today": datetime.fromtimestamp(now, zone).date().isoformat(),
         },
         Staffing,
     )

@@ -224,3 +224,49 @@ async def test_the_staffing_page_staffs_the_log_and_an_uploaded_forecast(
     assert "HH:MM" in (await page.text_content("#error") or "")
     await page.close()
     assert errors == []
+
+
+async def test_the_reports_and_staffing_pages_take_today_from_the_center_not_the_browser(
+    browser: Any, tmp_path: Path
+) -> None:
+    """Monday 01:30 in the center's zone is still Sunday in a New York browser: the reports
+    page opens on the center's Monday, the staffing page plans the center's Tuesday, and
+    both say the zone their times are in; the reports say how contacts are counted."""
+    from aiohttp.test_utils import TestServer
+    from demo_center import demo_config
+
+    from callcenter.app import create_app
+    from callcenter.core.clock import VirtualClock
+
+    monday_0130 = datetime(2026, 12, 7, 1, 30, tzinfo=ZONE).timestamp()
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
+    server = TestServer(create_app(config, clock=VirtualClock(monday_0130)), host="127.0.0.1")
+    await server.start_server()
+    context = await browser.new_context(
+        timezone_id="America/New_York", viewport={"width": 1400, "height": 1000}
+    )
+    try:
+        errors: list[str] = []
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        assert await page.evaluate("new Date().getTimezoneOffset()") > 0
+        await login(page, server, "/reports", "sam")
+        await page.wait_for_function("document.querySelector('input[name=from]')?.value", timeout=5000)
+        assert await page.input_value("input[name=from]") == "2026-12-07"
+        assert await page.input_value("input[name=to]") == "2026-12-07"
+        rows = await table(page)
+        assert rows[0]["Start"] == "2026-12-07 00:00" and len(rows) == 24
+        assert await page.text_content("#zone") == "Times in Asia/Jerusalem (the center's time zone)."
+        counting = await page.text_content("#counting") or ""
+        assert "Contacts counts each contact once" in counting and "once in each queue" in counting
+        assert "Contacts" in await totals(page)
+
+        await page.goto(str(server.make_url("/staffing")))
+        await page.wait_for_selector("#about:text('Forecast for 2026-12-08')", timeout=5000)
+        assert await page.input_value("input[name=date]") == "2026-12-08"
+        assert "Times in Asia/Jerusalem" in (await page.text_content("#about") or "")
+        await page.close()
+        assert errors == []
+    finally:
+        await context.close()
+        await server.close()

@@ -162,7 +162,9 @@ async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, t
         await login(page, server, "/wallboard", "sam")
         await page.click("button[aria-label='Listen to alice']")
         await page.wait_for_selector("#listen-bar:not([hidden])", timeout=5000)
-        assert call.contact_id in (await page.text_content("#listen-who") or "")
+        # who is heard: the agent and the customer (a caller the CRM does not know: the number)
+        assert await page.text_content("#listen-who") == "Alice · +972541234567"
+        assert await page.get_attribute("tr[data-agent='alice'] td.customer", "title") == call.contact_id
         # The call's audio reaches the page: the level meter rises well above silence.
         await page.wait_for_function(
             "Number(document.querySelector('#listen-level').dataset.dbfs) > -40", timeout=10000
@@ -195,3 +197,79 @@ async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, t
     await page.close()
     await server.close()
     assert errors == []
+
+
+async def test_the_wallboard_tells_the_center_time_and_the_truth_in_another_zone(
+    browser: Any, tmp_path: Path
+) -> None:
+    """A supervisor's browser in New York watches a center in Jerusalem at Saturday 03:00
+    there (Friday 20:00 in New York): the board shows the center's clock and day, the
+    bank's closed desks as closed with their opening, no estimated wait for an empty queue,
+    waiting contacts per channel, the customer's name on an agent's row, and a transferred
+    call as one contact of the day and an offer in each queue."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from callcenter.core.clock import VirtualClock
+
+    zone = ZoneInfo("Asia/Jerusalem")
+    saturday_03 = datetime(2026, 12, 5, 3, 0, tzinfo=zone).timestamp()
+    config = demo_config(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}", hours="as configured")
+    server = TestServer(create_app(config, clock=VirtualClock(saturday_03)), host="127.0.0.1")
+    await server.start_server()
+    context = await browser.new_context(
+        timezone_id="America/New_York", viewport={"width": 1400, "height": 900}
+    )
+    try:
+        center = server.app[CENTER]
+        errors: list[str] = []
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        assert await page.evaluate("new Date().getTimezoneOffset()") > 0  # the browser is west of UTC
+        await login(page, server, "/wallboard", "sam")
+        await page.wait_for_selector("#conn:text('live')")
+        clock = await page.text_content("#clock") or ""
+        assert clock.startswith("03:0") and clock.endswith("Asia/Jerusalem"), clock
+        assert "2026-12-05" in (await page.text_content("#today") or "")
+
+        internet = page.locator("article[data-queue='internet']")
+        assert await internet.get_attribute("data-open") == "false"
+        assert await internet.locator(".closed-note").text_content() == "Closed · opens Sat 20:00"
+        assert await page.locator("article[data-queue='general']").get_attribute("data-open") == "true"
+
+        await center.submit(
+            m.AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4, "cards": 3})
+        )
+        await center.submit(m.AgentReady(agent_id="alice"))
+        await page.wait_for_selector(
+            "article[data-queue='general'] .agents-count:text('1 available')", timeout=3000
+        )
+        assert await page.locator("article[data-queue='general'] b.ewt").text_content() == "\u2013"
+
+        await center.contact_arrived(
+            contact_id="t-1", channel="voice", queue="general", caller="+972501234567"
+        )
+        offer = next(iter(center.engine.offers.values()))
+        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+        await page.wait_for_selector("tr[data-agent='alice'] td.customer:text('Noa Levi')", timeout=3000)
+        await center.submit(m.ContactTransferred(contact_id="t-1", by_agent="alice", to_queue="cards"))
+        for i in range(2):
+            await center.contact_arrived(
+                contact_id=f"v-{i}", channel="voice", queue="cards", caller=f"+1555000{i}"
+            )
+        await center.contact_arrived(contact_id="ch-1", channel="chat", queue="cards", caller="a@example.com")
+        cards = page.locator("article[data-queue='cards']")
+        await page.wait_for_selector(
+            "article[data-queue='cards'] .by-channel:text('3 calls · 1 chat')", timeout=3000
+        )
+        assert await cards.locator("b.waiting").text_content() == "4"
+        assert await cards.locator("b.offered").text_content() == "4"  # t-1 again, and three new
+        assert await page.locator("article[data-queue='general'] b.offered").text_content() == "1"
+        today = await page.text_content("#today") or ""
+        assert "4 contacts" in today and "once in each queue it was offered to" in today
+        await screenshot(page, "wallboard-center-time.png", tmp_path)
+        await page.close()
+        assert errors == []
+    finally:
+        await context.close()
+        await server.close()

@@ -11,6 +11,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from msgspec.structs import replace
 
@@ -18,6 +19,7 @@ from callcenter.acd import model as m
 from callcenter.agent_desk.routes import SERVICE
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
+from callcenter.config.model import HoursConfig
 from callcenter.core.clock import VirtualClock
 from tests.chat.chat_center import MONDAY_10, center_config, frames_until
 
@@ -139,3 +141,41 @@ async def test_after_hours_the_chat_takes_a_message(aiohttp_client, tmp_path: Pa
     assert [e.data["recorded"] for e in events if e.type == "ivr.voicemail"] == [True]
     assert app[CENTER].engine.contacts.get(cid) is None  # never queued: the IVR ended it
     await ws.close()
+
+
+async def test_a_closed_topic_says_when_it_opens_and_an_open_one_queues(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """Without a chat flow, a topic whose queue is closed by its hours (and has no closed
+    overflow of its own) says when it opens, in the center's zone, and offers the topics
+    again; the same topic on Monday at 11:00 queues the chat."""
+    zone = ZoneInfo("Asia/Jerusalem")
+    office = HoursConfig(
+        timezone="Asia/Jerusalem", weekly={d: ["08:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+    )
+    flows = tmp_path / "ivr"
+    flows.mkdir()
+    shutil.copy(ROOT / "config" / "ivr" / "bank.yaml", flows)  # answers the chat id web-bank only
+    base = replace(center_config(tmp_path), ivr_dir=str(flows))
+    config = replace(base, hours={**base.hours, "bank": office})
+    for when, closed in (
+        (datetime(2026, 12, 5, 3, 0, tzinfo=zone), True),  # Saturday 03:00
+        (datetime(2026, 12, 7, 11, 0, tzinfo=zone), False),  # Monday 11:00
+    ):
+        client = await aiohttp_client(create_app(config, clock=VirtualClock(when.timestamp())))
+        ws = await client.ws_connect("/ws/chat")
+        await ws.send_json({"type": "start", "name": "Noa"})
+        cid = (await ws.receive_json(timeout=5))["contact_id"]
+        menu = await ws.receive_json(timeout=5)
+        stocks = next(o["key"] for o in menu["options"] if o["label"] == "stock exchange")
+        await ws.send_json({"type": "choose", "key": stocks})
+        answer = await ws.receive_json(timeout=5)
+        if closed:
+            assert answer["type"] == "prompt"
+            assert answer["text"] == "We are closed. We open again on Monday at 8:00."
+            assert [o["label"] for o in answer["options"]] == [o["label"] for o in menu["options"]]
+            assert client.server.app[CENTER].engine.contacts.get(cid) is None  # not left waiting
+        else:
+            assert answer["type"] == "queued" and answer["position"] == 1
+        await ws.close()
+        await client.close()

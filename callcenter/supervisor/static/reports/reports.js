@@ -2,7 +2,7 @@
 import { drawChart, legend, fmt } from "./chart.js";
 
 const COLUMNS = [
-  ["offered", "Offered", fmt.n], ["answered", "Answered", fmt.n], ["abandoned", "Abandoned", fmt.n],
+  ["contacts", "Contacts", fmt.n], ["offered", "Offered", fmt.n], ["answered", "Answered", fmt.n], ["abandoned", "Abandoned", fmt.n],
   ["short_abandoned", "Short ab.", fmt.n], ["overflowed", "Overflowed", fmt.n], ["service_level", "SL", fmt.pct],
   ["asa_s", "ASA", fmt.s], ["aht_s", "AHT", fmt.s], ["hold_s", "Hold", fmt.s], ["wrap_s", "Wrap", fmt.s],
   ["occupancy", "Occupancy", fmt.pct], ["transfers", "Transfers", fmt.n], ["abandon_rate", "Abandon %", fmt.pct],
@@ -45,6 +45,13 @@ async function load() {
 
 function render(report) {
   const t = report.total;
+  // "today" is the center's day, which the server names: the browser's date may differ
+  if (!form.elements.from.value) form.elements.from.value = report.today || report.from.slice(0, 10);
+  if (!form.elements.to.value) form.elements.to.value = form.elements.from.value;
+  document.getElementById("zone").textContent = `Times in ${report.timezone} (the center's time zone).`;
+  document.getElementById("counting").textContent =
+    "Contacts counts each contact once; Offered counts it once in each queue it was offered to " +
+    "(a transferred contact is 1 contact, offered to two queues).";
   document.getElementById("totals").replaceChildren(...COLUMNS.map(([k, name, f]) => {
     const d = document.createElement("div");
     d.innerHTML = `<b></b><span></span>`;
@@ -94,10 +101,10 @@ function aggregateForCharts(rows) {
   return [...by.values()];
 }
 
-const today = new Date().toISOString().slice(0, 10);
+// Without dates in the address the server's default is its own today (the center's zone);
+// render() then fills the form with the day the report covers.
 const initial = new URLSearchParams(location.search);
 for (const el of form.elements) if (el.name) el.value = initial.get(el.name) ?? el.value;
-if (!form.elements.from.value) form.elements.from.value = today;
-if (!form.elements.to.value) form.elements.to.value = form.elements.from.value;
+if (form.elements.from.value && !form.elements.to.value) form.elements.to.value = form.elements.from.value;
 form.addEventListener("submit", (e) => { e.preventDefault(); load(); });
 load();

@@ -44,7 +44,9 @@ async function load(csv) {
 function render(s) {
   const about = document.getElementById("about");
   const days = s.days_averaged.length ? `the mean of ${s.days_averaged.join(", ")}` : "no matching days in the log";
+  if (!form.elements.date.value) form.elements.date.value = s.date; // the server's tomorrow, in the center's zone
   about.textContent = `${s.source === "csv" ? "Your forecast" : `Forecast for ${s.date}: ${days}`}. ` +
+    `Times in ${s.timezone} (the center's time zone; today there is ${s.today}). ` +
     `Target ${fmt.pct(s.target.service_level)} within ${s.target.t} s. ` +
     `Patience ${s.patience_s == null ? "unknown (no abandons): no Erlang A" : fmt.s(s.patience_s)}. ` +
     `Peak agents: Erlang C ${s.summary.erlang_c?.peak_agents ?? "–"}, Erlang A ${s.summary.erlang_a?.peak_agents ?? "–"}.`;

@@ -11,7 +11,9 @@ const mk = (tag, attrs = {}, text) => {
   if (text !== undefined) n.textContent = text;
   return n;
 };
-const hhmm = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+// Times in the center's zone (the wallboard passes the frames' timezone), not the browser's.
+let zone;
+const hhmm = (t) => new Date(t * 1000).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: zone });
 
 // The values of one queue (or of the whole center when queue is "") at each point.
 export function pick(series, queue) {
@@ -28,7 +30,8 @@ export function level(p, th) {
   return "";
 }
 
-export function drawChart(svg, series, thresholds, queue = "") {
+export function drawChart(svg, series, thresholds, queue = "", timeZone = undefined) {
+  zone = timeZone;
   const th = thresholds || {};
   const pts = pick(series || [], queue);
   svg.dataset.points = String(pts.length);

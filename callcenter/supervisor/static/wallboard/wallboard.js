@@ -14,7 +14,14 @@ const el = (tag, attrs = {}, ...kids) => {
 const clock = (s) => { if (s === null || s === undefined) return "–"; s = Math.max(0, Math.round(s)); return s >= 3600 ? `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}` : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`; };
 const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)}%`);
 
-const board = { queues: [], agents: [], series: [], skew: 0, thresholds: {}, reasons: [], skills: [], csrf: null, chartQueue: "" };
+const board = { queues: [], agents: [], series: [], skew: 0, thresholds: {}, reasons: [], skills: [], csrf: null, chartQueue: "", timezone: "UTC", today: {}, today_date: "" };
+
+// Times are the center's (the frames' timezone), never the browser's.
+const centerTime = (epoch, opts) => new Date(epoch * 1000).toLocaleString("en-GB", { timeZone: board.timezone, ...opts });
+const centerNow = () => Date.now() / 1000 + board.skew;
+const CHANNEL_WORDS = { voice: ["call", "calls"], chat: ["chat", "chats"], callback: ["callback", "callbacks"], voicemail: ["voicemail", "voicemails"] };
+const byChannel = (counts) => Object.entries(counts || {}).filter(([, n]) => n > 0)
+  .map(([ch, n]) => { const w = CHANNEL_WORDS[ch] || [ch, ch]; return `${n} ${n === 1 ? w[0] : w[1]}`; }).join(" · ");
 let ws; let backoff = 500;
 
 function connect() {
@@ -32,7 +39,7 @@ function setConn(up) { $("conn").textContent = up ? "live" : "offline"; $("conn"
 function onFrame(f) {
   if (f.type === "snapshot" || f.type === "update") {
     if (f.server_time) board.skew = f.server_time - Date.now() / 1000;
-    for (const key of ["queues", "agents", "series", "thresholds", "reasons", "skills", "center", "listening"]) if (f[key] !== undefined) board[key] = f[key];
+    for (const key of ["queues", "agents", "series", "thresholds", "reasons", "skills", "center", "listening", "timezone", "today", "today_date"]) if (f[key] !== undefined) board[key] = f[key];
     if (listening && !(board.listening || []).some((l) => l.listen_id === listening.id)) endListen("the call ended");
     render();
   } else if (f.type === "error") toast(f.message);
@@ -41,7 +48,7 @@ function onFrame(f) {
 function render() {
   if (board.center) { $("center-name").textContent = board.center; document.title = `${board.center} · wallboard`; }
   $("queues").replaceChildren(...board.queues.map(queueCard));
-  renderAgents(); renderChart();
+  renderToday(); renderAgents(); renderChart(); tick();
 }
 
 function renderChart() {
@@ -51,35 +58,48 @@ function renderChart() {
     pickQ.replaceChildren(...names.map((n) => el("option", { value: n }, n || "all queues")));
     pickQ.value = board.chartQueue;
   }
-  drawChart($("chart"), board.series, board.thresholds, board.chartQueue);
+  drawChart($("chart"), board.series, board.thresholds, board.chartQueue, board.timezone);
+}
+
+// The day's totals: a contact counts once here, however many queues it was offered to.
+function renderToday() {
+  const t = board.today || {};
+  $("today").textContent = `Today (${board.today_date}, ${board.timezone}): ${t.contacts ?? 0} contacts · ${t.answered ?? 0} answered · ${t.abandoned ?? 0} abandoned. ` +
+    "A transferred contact counts once here, and once in each queue it was offered to.";
 }
 
 function queueCard(q) {
   const a = q.agents || {}; const total = (a.available || 0) + (a.on_contact || 0) + (a.wrap_up || 0) + (a.not_ready || 0) || 1;
   const bar = (cls, n) => el("i", { class: cls, style: `width:${(100 * (n || 0)) / total}%` });
-  return el("article", { class: `queue ${q.status || ""}`, "data-queue": q.name },
+  const closed = q.open === false;
+  const opens = closed && q.opens_at ? `opens ${centerTime(q.opens_at, { weekday: "short", hour: "2-digit", minute: "2-digit" })}` : "";
+  return el("article", { class: `queue ${q.status || ""}${closed ? " closed" : ""}`, "data-queue": q.name, "data-open": closed ? "false" : "true" },
     el("h3", {}, q.name, el("span", { class: "muted" }, q.status === "trouble" ? "⚠ trouble" : "")),
+    closed ? el("div", { class: "closed-note" }, `Closed${opens ? ` · ${opens}` : ""}`) : null,
     el("div", { class: "big" },
       el("div", {}, el("b", { class: "waiting" }, String(q.waiting ?? 0)), el("span", {}, "waiting")),
       el("div", {}, el("b", {}, clock(q.longest_wait_s)), el("span", {}, "longest")),
-      el("div", {}, el("b", {}, clock(q.ewt_s)), el("span", {}, "est. wait"))),
+      el("div", {}, el("b", { class: "ewt" }, q.waiting > 0 ? clock(q.ewt_s) : "–"), el("span", {}, "est. wait"))),
+    el("div", { class: "muted by-channel" }, byChannel(q.waiting_by_channel)),
     el("div", { class: "facts" },
       el("div", {}, el("b", {}, pct(q.service_level)), el("span", {}, "SL today")),
       el("div", {}, el("b", {}, clock(q.asa_s)), el("span", {}, "ASA")),
       el("div", {}, el("b", {}, clock(q.aht_s)), el("span", {}, "AHT")),
-      el("div", {}, el("b", {}, pct(q.abandon_rate)), el("span", {}, "abandoned"))),
+      el("div", {}, el("b", {}, pct(q.abandon_rate)), el("span", {}, "abandoned")),
+      el("div", { title: "a contact transferred or overflowed here counts in each queue it was offered to" },
+        el("b", { class: "offered" }, String(q.offered_today ?? 0)), el("span", {}, "offered to this queue"))),
     el("div", { class: "agentsbar", title: `${a.available || 0} available, ${a.on_contact || 0} on contact, ${a.wrap_up || 0} wrap-up, ${a.not_ready || 0} not ready` },
       bar("a-available", a.available), bar("a-on", a.on_contact), bar("a-wrap", a.wrap_up), bar("a-nr", a.not_ready)),
     el("div", { class: "muted agents-count" }, `${a.available || 0} available · ${a.on_contact || 0} on contact · ${a.wrap_up || 0} wrap-up · ${a.not_ready || 0} not ready`));
 }
 
 function renderAgents() {
-  const now = Date.now() / 1000 + board.skew;
+  const now = centerNow();
   const rows = board.agents.map((ag) => el("tr", { "data-agent": ag.agent_id },
     el("td", {}, ag.name || ag.agent_id),
     el("td", {}, el("span", { class: `st ${ag.state}` }, ag.state === "NOT_READY" && ag.reason ? `not ready · ${ag.reason}` : ag.state.replace("_", " ").toLowerCase())),
     el("td", { class: "since", "data-since": ag.since }, clock(now - ag.since)),
-    el("td", {}, ag.contact_id || "", listenButton(ag), ...listeners(ag)),
+    el("td", { class: "customer", title: ag.contact_id || "" }, ag.customer || (ag.contact_id ? "unknown caller" : ""), listenButton(ag), ...listeners(ag)),
     el("td", {}, String(ag.handled_today ?? 0)),
     el("td", { class: "skills" }, skillText(ag.skills),
       el("button", { type: "button", "aria-label": `Change skills of ${ag.agent_id}`, onclick: () => openSkills(ag) }, "edit")),
@@ -139,7 +159,7 @@ async function listen(ag) {
   listening = { id: body.listen_id, pc, agent: ag.name || ag.agent_id, contact: ag.contact_id, meter: null };
   await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
   pc.onconnectionstatechange = () => { if (["failed", "closed"].includes(pc.connectionState)) endListen("the connection ended"); };
-  $("listen-who").textContent = `${listening.agent} · ${listening.contact}`;
+  $("listen-who").textContent = `${listening.agent} · ${ag.customer || listening.contact}`;
   $("listen-bar").hidden = false;
   renderAgents();
 }
@@ -203,11 +223,12 @@ async function post(url, body) {
 
 function toast(text) { const t = $("toast"); t.textContent = text; t.classList.add("show"); clearTimeout(toast.t); toast.t = setTimeout(() => t.classList.remove("show"), 2500); }
 
-setInterval(() => {
-  $("clock").textContent = new Date().toLocaleTimeString();
-  const now = Date.now() / 1000 + board.skew;
+function tick() {
+  const now = centerNow();
+  if (board.today_date) $("clock").textContent = `${centerTime(now, { hour: "2-digit", minute: "2-digit", second: "2-digit" })} ${board.timezone}`; // none before the server said
   for (const td of document.querySelectorAll("td.since")) td.textContent = clock(now - Number(td.dataset.since));
-}, 1000);
+}
+setInterval(tick, 1000);
 $("skills-form").addEventListener("submit", saveSkills);
 $("listen-stop").addEventListener("click", stopListening);
 $("skills-cancel").addEventListener("click", () => $("skills-dialog").close());
