@@ -170,14 +170,14 @@ class OtherDesk:
 class Customer:
     """A chat customer on the chat WebSocket, from the first screen to the general queue."""
 
-    def __init__(self, session: aiohttp.ClientSession, email: str) -> None:
-        self.session, self.email = session, email
+    def __init__(self, session: aiohttp.ClientSession, email: str, name: str) -> None:
+        self.session, self.email, self.name = session, email, name
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.contact_id = ""
 
     async def queue(self) -> str:
         self.ws = await self.session.ws_connect("/ws/chat")
-        await self.ws.send_json({"type": "start", "email": self.email, "name": "Shift customer"})
+        await self.ws.send_json({"type": "start", "email": self.email, "name": self.name})
         frame = await self.ws.receive_json(timeout=5)
         assert frame["type"] == "session", frame
         self.contact_id = frame["contact_id"]
@@ -290,7 +290,7 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
                 await shift.check(f"Alice ends the wrap-up of {what}")
 
             async def chat(n: int) -> Customer:
-                customer = Customer(customers, f"shift-{n:02d}@example.org")
+                customer = Customer(customers, f"shift-{n:02d}@example.org", f"Customer {n:02d}")
                 contacts.append(await customer.queue())
                 return customer
 

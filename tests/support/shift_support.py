@@ -22,7 +22,7 @@ The truth a desk must show, per agent:
   call) only for a live selected contact; wrap-up's Ready only in wrap-up.
 
 And per agent row of the wallboard: the state (and reason), the time in it, the customer
-(named, never a raw contact id) and the contacts handled today (those it let go: ended
+(the name the customer gave, their number or e-mail; never a raw contact id) and the contacts handled today (those it let go: ended
 or passed on); per queue tile: the number
 waiting, no estimated wait when nobody waits, "closed" when its calendar is closed, and the
 agents by state (the engine's ``queue_snapshot``: offered counts as on contact).
@@ -90,9 +90,9 @@ BOARD_JS = r"""
   const col = (name) => heads.indexOf(name);
   const agents = {};
   for (const tr of document.querySelectorAll("#agents tbody tr[data-agent]")) {
-    const cell = (name) => tr.cells[col(name)];
+    const cell = (...names) => names.map(col).filter((i) => i >= 0).map((i) => tr.cells[i])[0];
     const st = tr.querySelector(".st");
-    const contact = cell("contact") ? cell("contact").cloneNode(true) : null;
+    const contact = cell("customer", "contact") ? cell("customer", "contact").cloneNode(true) : null;
     if (contact) for (const n of contact.querySelectorAll("button, .heard-by")) n.remove();
     agents[tr.dataset.agent] = {
       state: st ? [...st.classList].filter((c) => c !== "st").join(" ") : "",
@@ -203,6 +203,7 @@ class Shift:
         self.hours = HoursTable(self.center.config.hours)
         self.seen = Seen()
         self.names: dict[str, str] = {}  # contact -> how the server names its customer
+        self.aliases: dict[str, str] = {}  # a chat's given name -> that customer's name here
         self.mismatches: list[Mismatch] = []
         self.disagreed: set[tuple[str, str]] = set()
         self.steps = 0
@@ -222,14 +223,21 @@ class Shift:
 
     def name_of(self, cid: str) -> str:
         """The customer as the server knows them: the caller (number or e-mail), else the
-        contact id. (The shift's customers are none the CRM knows, so no name is due.)"""
+        contact id. (The shift's customers are none the CRM knows, so no CRM name is due.)"""
         if cid not in self.names:
             contact = self.center.engine.contacts.get(cid)
             caller = (contact.caller if contact is not None else None) or self.seen.caller.get(cid)
             if contact is None and caller is None:
                 return cid
             self.names[cid] = caller or cid
+            given = contact.attributes.get("name") if contact is not None else None
+            self.aliases[given or self.names[cid]] = self.names[cid]
         return self.names[cid]
+
+    def named(self, label: str) -> str:
+        """A label as the server's name of that customer: a chat's given name counts as
+        naming its customer as much as the caller's e-mail or number does."""
+        return self.aliases.get(label, label)
 
     def desk_truth(self, agent: str) -> dict[str, Any]:
         engine, now = self.center.engine, self.center.clock.now()
@@ -287,7 +295,7 @@ class Shift:
         timer = clock_s(shown["timer"])
         if timer is None or abs(timer - truth["timer"]) > SLACK_S:
             differ("status timer (s)", shown["timer"], round(truth["timer"]))
-        dom_contacts = [(status_word(c["status"]), c["label"]) for c in shown["contacts"]]
+        dom_contacts = [(status_word(c["status"]), self.named(c["label"])) for c in shown["contacts"]]
         want_contacts = [(status, name) for status, name, _, _ in truth["contacts"]]
         if sorted(dom_contacts) != sorted(want_contacts):
             differ("contact list", dom_contacts, want_contacts)
@@ -296,11 +304,11 @@ class Shift:
         selected = [c["id"] or c["label"] for c in shown["contacts"] if c["selected"]]
         names = [name for _, name, _, _ in truth["contacts"]]
         by_label = {label: c for c in truth["contacts"] for label in (c[1], c[3])}
-        want_sel = by_label.get(selected[0]) if len(selected) == 1 else None
+        want_sel = by_label.get(self.named(selected[0])) if len(selected) == 1 else None
         if names:
             if want_sel is None:
                 differ("selected contact", selected, f"one of {names}")
-            elif shown["workspace"] not in (want_sel[1], want_sel[3]):
+            elif self.named(shown["workspace"] or "") not in (want_sel[1], want_sel[3]):
                 differ("workspace names the selected contact", shown["workspace"], want_sel[1])
         elif selected or shown["workspace"]:
             differ("selected contact", selected or shown["workspace"], None)
@@ -308,7 +316,7 @@ class Shift:
             left = clock_s(shown["wrap"])
             if left is None or abs(left - truth["wrap_left"]) > SLACK_S:
                 differ("wrap-up countdown (s)", shown["wrap"], round(truth["wrap_left"]))
-        today_dom = [today_item(t) for t in shown["today"]]
+        today_dom = [(self.named(who), how) for who, how in map(today_item, shown["today"])]
         wrap_name = self.name_of(truth["wrap_cid"]) if truth["wrap_cid"] else None
         if wrap_name is not None and today_dom and today_dom[0][0] == wrap_name:
             today_dom = today_dom[1:]  # the contact in wrap-up may already be listed
@@ -363,7 +371,7 @@ class Shift:
                 out.append((where, "time in state (s)", row["time"], round(now - a.since)))
             names = [self.name_of(cid) for cid in a.contacts]
             if names:
-                if not any(n in row["contact"] for n in names) or any(cid in row["contact"] for cid in a.contacts):
+                if self.named(row["contact"]) not in names:
                     out.append((where, "customer", row["contact"], f"names one of {names}"))
             elif row["contact"]:
                 out.append((where, "customer", row["contact"], ""))
