@@ -37,6 +37,7 @@ from shift_support import Shift
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER
 from callcenter.config.model import HoursConfig
+from callcenter.supervisor import wallboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
 
@@ -67,9 +68,7 @@ def shift_config(tmp_path: Path, prompts: Path, dial_port: int) -> Any:
         "always": HoursConfig(timezone="Asia/Jerusalem", always_open=True),
     }
     queues = [replace(q, wrap_up_s=WRAP_UP_S.get(q.name, 20.0)) for q in config.queues]
-    return replace(
-        config, hours=hours, queues=queues, speech=replace(config.speech, cache_dir=str(prompts))
-    )
+    return replace(config, hours=hours, queues=queues, speech=replace(config.speech, cache_dir=str(prompts)))
 
 
 @pytest.fixture(scope="module")
@@ -213,10 +212,13 @@ async def shift_server(tmp_path: Path, prompts: Path, dial_port: int) -> AsyncIt
 
 
 async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
-    browser: Any, tmp_path: Path, prompts: Path
+    browser: Any, tmp_path: Path, prompts: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if shutil.which("sipp") is None or not (PCAPS / "dtmf_2833_1.pcap").exists():
         pytest.skip("sipp (Debian package sip-tester) is not installed")
+    # the wallboard's feed pushes at most every PUSH_EVERY_S (half a second); a tenth keeps
+    # 140 comparisons from waiting most of a minute for it (the board is the same, sooner)
+    monkeypatch.setattr(wallboard, "PUSH_EVERY_S", 0.1)
     started = time.monotonic()
     dial_port = free_port()
     sipp = Sipp(tmp_path)
@@ -236,6 +238,7 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
         bob: OtherDesk | None = None
         shift = Shift(app, desk, board, "alice", QUEUES)
         contacts: list[str] = []
+        phases: list[tuple[str, float]] = [("start", started)]
         try:
             await login(board, server, "/wallboard", "sam")
             await board.wait_for_selector("#conn:text('live')", timeout=5000)
@@ -286,7 +289,9 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
                 if engine.agents["alice"].state.value != "WRAP_UP":
                     return
                 await desk.keyboard.press("r")  # ready: ends wrap-up
-                await until(f"wrap-up of {what} ends", lambda: engine.agents["alice"].state.value != "WRAP_UP")
+                await until(
+                    f"wrap-up of {what} ends", lambda: engine.agents["alice"].state.value != "WRAP_UP"
+                )
                 await shift.check(f"Alice ends the wrap-up of {what}")
 
             async def chat(n: int) -> Customer:
@@ -296,6 +301,7 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
 
             # Chats one at a time: accept, reply, end (a disposition on every other one),
             # wrap-up, ready. -----------------------------------------------------------
+            phases.append(("chats one at a time", time.monotonic()))
             n = 0
             for _ in range(8):
                 n += 1
@@ -303,7 +309,9 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
                 cid = customer.contact_id
                 await accept(cid, f"chat {n}")
                 if n % 2:
-                    await desk.fill("#chat-reply, input[aria-label='Chat reply']", f"Hello, how can I help? ({n})")
+                    await desk.fill(
+                        "#chat-reply, input[aria-label='Chat reply']", f"Hello, how can I help? ({n})"
+                    )
                     await desk.keyboard.press("Enter")
                     await customer.until("message")
                     await customer.say("Thank you, that is all")
@@ -314,6 +322,7 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
 
             # Two chats at once: the second rings while Alice is on the first; the customer
             # of the first leaves, Alice ends the second. ------------------------------------
+            phases.append(("two chats at once", time.monotonic()))
             for _ in range(3):
                 n += 1
                 first = await chat(n)
@@ -324,19 +333,23 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
                 await select(first.contact_id)
                 await shift.check(f"Alice selects chat {n - 1} of two")
                 await first.leave()
-                gone = first.contact_id
-                await until(f"chat {n - 1} ended by its customer", lambda: gone not in engine.agents["alice"].contacts)
+                await until(
+                    f"chat {n - 1} ended by its customer", released(engine, "alice", first.contact_id)
+                )
                 await shift.check(f"the customer of chat {n - 1} leaves")
                 await end(second.contact_id, f"chat {n}", "follow-up")
                 await wrap_up_done(f"chat {n}")
                 await second.leave()
 
             # A declined offer, then a lunch break with a chat waiting. -------------------
+            phases.append(("decline and lunch", time.monotonic()))
             n += 1
             declined = await chat(n)
             await offered(declined.contact_id)
             await desk.click("#btn-decline")
-            await until("alice not ready after declining", lambda: engine.agents["alice"].state.value == "NOT_READY")
+            await until(
+                "alice not ready after declining", lambda: engine.agents["alice"].state.value == "NOT_READY"
+            )
             await shift.check(f"Alice declines chat {n}: not ready, the chat waits")
             await desk.select_option("#reason", "lunch")
             await desk.click("#btn-not-ready")
@@ -357,6 +370,7 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
 
             # A dropped desk WebSocket in the middle of a chat: the desk comes back by itself
             # and shows the chat again. -----------------------------------------------------
+            phases.append(("dropped socket", time.monotonic()))
             n += 1
             dropped = await chat(n)
             await accept(dropped.contact_id, f"chat {n}")
@@ -368,6 +382,7 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
             await dropped.leave()
 
             # Blind transfers each way with Bob (a desk WebSocket). ---------------------------
+            phases.append(("transfers", time.monotonic()))
             n += 1
             to_bob = await chat(n)
             await accept(to_bob.contact_id, f"chat {n}")
@@ -405,9 +420,24 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
 
             # Calls through the menu into cards: one ends and its short wrap-up runs out; one
             # goes on hold and the desk is reloaded mid-call. ---------------------------------
+            phases.append(("calls", time.monotonic()))
             for k, caller in enumerate(("5550101", "5550102")):
                 await sipp.call("shift_cards_caller.xml", caller, sip_port)
-                await until(f"call {caller} rings", lambda: any(o.agent_id == "alice" for o in engine.offers.values()), 20)
+                # the caller keys through the menu for 3 s at least (sipp's pauses): Alice
+                # takes a chat or two meanwhile, each queued well before the call can be
+                dialled = asyncio.get_running_loop().time()
+                while asyncio.get_running_loop().time() - dialled < 1.5:
+                    n += 1
+                    customer = await chat(n)
+                    await accept(customer.contact_id, f"chat {n} while {caller} is in the menu")
+                    await end(customer.contact_id, f"chat {n}", "resolved")
+                    await wrap_up_done(f"chat {n}")
+                    await customer.leave()
+                await until(
+                    f"call {caller} rings",
+                    lambda: any(o.agent_id == "alice" for o in engine.offers.values()),
+                    20,
+                )
                 cid = next(o.contact_id for o in engine.offers.values() if o.agent_id == "alice")
                 contacts.append(cid)
                 await accept(cid, f"the call from {caller}")
@@ -432,15 +462,20 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
                             f"the call ended: {ended}",
                             "still connected to alice",
                         )
-                        await until("wrap-up runs out", lambda: engine.agents["alice"].state.value != "WRAP_UP", 6)
+                        await until(
+                            "wrap-up runs out", lambda: engine.agents["alice"].state.value != "WRAP_UP", 6
+                        )
                         await shift.check(f"the wrap-up of the call from {caller} runs out")
                         continue
                 await end(cid, f"the call from {caller}", "resolved" if k else None)
-                await until("cards wrap-up runs out", lambda: engine.agents["alice"].state.value != "WRAP_UP", 6)
+                await until(
+                    "cards wrap-up runs out", lambda: engine.agents["alice"].state.value != "WRAP_UP", 6
+                )
                 await shift.check(f"the wrap-up of the call from {caller} runs out")
 
             # A callback: the caller waits in cards while Alice is on a break, presses * and
             # is hung up on; Alice takes the callback, the server dials the customer. --------
+            phases.append(("callback", time.monotonic()))
             await desk.select_option("#reason", "break")
             await desk.click("#btn-not-ready")
             await until("alice on a break", lambda: engine.agents["alice"].reason == "break")
@@ -459,6 +494,7 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
             await shift.check("the wrap-up of the callback runs out")
 
             # Chats again until the shift is over. --------------------------------------------
+            phases.append(("more chats", time.monotonic()))
             while len(contacts) < 32:
                 n += 1
                 customer = await chat(n)
@@ -468,6 +504,7 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
                 await customer.leave()
 
             # The voicemail has been left by now: it is work waiting for someone. -------------
+            phases.append(("voicemail", time.monotonic()))
             await asyncio.wait_for(voicemail.wait(), 30)
             await shift.read_log()
             messages = [cid for kind, cid, data in shift.seen.kinds if kind == "contact.voicemail"]
@@ -498,9 +535,18 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
             print(f"\n{shift.report()}")
     took = time.monotonic() - started
     print(f"\nshift: {len(contacts)} contacts, {shift.steps} checked steps, {took:.1f} s")
-    print("DBG", shift.reads, shift.read_s, shift.check_s)
+    ends = [t for _, t in phases[1:]] + [started + took]
+    print(
+        "phases:", ", ".join(f"{name} {end - t:.1f} s" for (name, t), end in zip(phases, ends, strict=True))
+    )
+    print(f"comparing: {shift.check_s:.1f} s in {shift.reads} reads of both pages and the server")
     assert len(contacts) >= 30
     shift.assert_truthful()
+
+
+def released(engine: Any, agent: str, cid: str) -> Callable[[], bool]:
+    """Whether ``agent`` no longer has ``cid`` (a condition for ``until``)."""
+    return lambda: cid not in engine.agents[agent].contacts
 
 
 async def logged(shift: Shift, kind: str, cid: str, timeout: float = WAIT_S) -> None:
@@ -529,9 +575,9 @@ async def drop_desk_socket(app: Any, agent: str) -> None:
     from callcenter.agent_desk.routes import HUB
 
     hub = app[HUB]
-    conns = list(hub._agents[agent].sockets)  # noqa: SLF001 - the hub keeps them
+    conns = list(hub._agents[agent].sockets)  # the hub keeps them
     assert conns, f"{agent} has no desk socket"
     for conn in conns:
-        transport = conn.ws._req.transport  # noqa: SLF001 - cut the TCP connection
+        transport = conn.ws._req.transport  # cut the TCP connection
         assert transport is not None
         transport.abort()

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,7 +132,7 @@ def today_item(text: str) -> tuple[str, str]:
 
 
 def clock_s(text: str | None) -> int | None:
-    """Seconds of "m:ss" or "h:mm:ss"; None for anything else ("–", empty)."""
+    """Seconds of "m:ss" or "h:mm:ss"; None for anything else (a dash, empty)."""
     if not text or not re.fullmatch(r"\d+(:\d\d){1,2}", text.strip()):
         return None
     total = 0
@@ -207,7 +206,8 @@ class Shift:
         self.mismatches: list[Mismatch] = []
         self.disagreed: set[tuple[str, str]] = set()
         self.steps = 0
-        self.started = time.monotonic()
+        self.reads = 0  # reads of both pages and the server
+        self.check_s = 0.0  # time spent comparing (waiting for the views to catch up included)
 
     # The server's truth -----------------------------------------------------------------
 
@@ -256,7 +256,9 @@ class Shift:
         if offers:
             c = engine.contacts.get(offers[0].contact_id)
             offer = {"contact": offers[0].contact_id, "channel": c.channel if c else None}
-        done = [c for c in reversed(self.seen.finished.get(agent, [])) if c not in a.contacts and c != wrap_cid]
+        done = [
+            c for c in reversed(self.seen.finished.get(agent, [])) if c not in a.contacts and c != wrap_cid
+        ]
         today = [(self.name_of(cid), self.seen.disposition.get(cid, "no disposition")) for cid in done]
         return {
             "state": a.state.value,
@@ -280,7 +282,9 @@ class Shift:
 
     # The comparisons --------------------------------------------------------------------
 
-    def compare_desk(self, agent: str, shown: dict[str, Any], truth: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    def compare_desk(
+        self, agent: str, shown: dict[str, Any], truth: dict[str, Any]
+    ) -> list[tuple[str, Any, Any]]:
         out: list[tuple[str, Any, Any]] = []
 
         def differ(what: str, dom: Any, server: Any) -> None:
@@ -407,7 +411,10 @@ class Shift:
     async def views(self) -> list[tuple[str, str, Any, Any]]:
         desk, board = await asyncio.gather(self.desk.evaluate(DESK_JS), self.board.evaluate(BOARD_JS))
         await self.read_log()
-        diffs = [(f"desk {self.agent}", w, s, t) for w, s, t in self.compare_desk(self.agent, desk, self.desk_truth(self.agent))]
+        diffs = [
+            (f"desk {self.agent}", w, s, t)
+            for w, s, t in self.compare_desk(self.agent, desk, self.desk_truth(self.agent))
+        ]
         return diffs + self.compare_board(board)
 
     async def check(self, step: str) -> None:
@@ -416,18 +423,15 @@ class Shift:
         self.steps += 1
         loop = asyncio.get_running_loop()
         start = loop.time()
-        self.reads = getattr(self, "reads", 0)
         while True:
-            t0 = loop.time()
             diffs = await self.views()
             self.reads += 1
-            self.read_s = getattr(self, "read_s", 0.0) + loop.time() - t0
             keys = {(where, what) for where, what, _, _ in diffs}
             budget = SETTLE_AGAIN_S if keys and keys <= self.disagreed else SETTLE_S
             if not diffs or loop.time() - start > budget:
                 break
             await asyncio.sleep(0.05)
-        self.check_s = getattr(self, "check_s", 0.0) + loop.time() - start
+        self.check_s += loop.time() - start
         for where, what, shown, truth in diffs:
             self.disagreed.add((where, what))
             self.mismatches.append(Mismatch(f"{self.steps:02d} {step}", where, what, shown, truth))
