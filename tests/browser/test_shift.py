@@ -522,6 +522,9 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
                 )
             await shift.check("after the voicemail")
             assert errors == [], errors
+        except BaseException:  # a step that could not be done: what disagreed until then
+            print(f"\n{shift.report()}")
+            raise
         finally:
             if bob is not None:
                 await bob.close()
@@ -529,7 +532,6 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
             await desk.close()
             await board.close()
             await sipp.kill_all()
-            print(f"\n{shift.report()}")
     took = time.monotonic() - started
     print(f"\nshift: {len(contacts)} contacts, {shift.steps} checked steps, {took:.1f} s")
     ends = [t for _, t in phases[1:]] + [started + took]
