@@ -201,7 +201,7 @@ class DeskService:
 
     def on_gone(self, agent: str) -> None:
         if self.audio is not None:  # the desk is gone, and with it the agent's microphone
-            task = asyncio.get_running_loop().create_task(self.audio.close_agent(agent))
+            task = asyncio.get_running_loop().create_task(self.audio.desk_gone(agent))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
         a = self.center.engine.agents.get(agent)

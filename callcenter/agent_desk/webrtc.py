@@ -21,11 +21,15 @@ silence between prompts; our track hands aiortc one 20 ms frame at a time on its
 absolute-deadline pacing, taking the leg's newest frames (a small jitter allowance, bounded
 so latency cannot grow) and silence when there is none.
 
-When the desk goes away (``close_agent``: the desk's grace period ran out, the browser
-closed its audio), its ICE/DTLS connection fails, or someone hangs the leg up, the peer
-closes and the leg ends with ``HungUp`` (``agent_gone``, ``desk_closed``...), so a bridge
-never waits on a dead agent. ``set_muted`` makes the leg deliver silence (the log says
-muted: it is); a new call starts unmuted.
+When the browser closes its audio (``close_agent``: a reloaded page or a closed tab says
+``webrtc_close``), its ICE/DTLS connection fails, a new offer replaces it, or someone hangs
+the leg up, the peer closes and the leg ends with ``HungUp`` (``desk_closed``,
+``agent_gone``, ``replaced``...), so a bridge never waits on a dead agent. The leg is
+registered as desk audio, so a call on it takes that end as lost audio and waits for the
+desk's next leg (``runtime/voice_legs.py``). ``desk_gone`` is for a desk whose reconnect
+grace ran out: it tells the registry first (a call waiting for the audio gives up), then
+closes the connection (``agent_gone``) if it is still up. ``set_muted`` makes the leg
+deliver silence (the log says muted: it is); a new call starts unmuted.
 """
 
 from __future__ import annotations
@@ -72,9 +76,11 @@ StateListener = Callable[[str, str], None]  # (agent_id, connection state)
 class LegRegistry(Protocol):
     """The agent-leg registry's side for leg owners (``runtime/voice_legs.AgentLegs``)."""
 
-    def register(self, agent_id: str, leg: CallChannel) -> None: ...
+    def register(self, agent_id: str, leg: CallChannel, *, desk: bool = False) -> None: ...
 
     def unregister(self, agent_id: str, leg: CallChannel | None = None) -> None: ...
+
+    def desk_gone(self, agent_id: str) -> None: ...
 
     def on_change(self, listener: Callable[[str, bool], None]) -> Callable[[], None]: ...
 
@@ -314,6 +320,15 @@ class DeskAudio:
         await peer.close(reason)
         return True
 
+    async def desk_gone(self, agent_id: str) -> bool:
+        """The agent's desk did not come back within its grace period: the registry hears
+        it first (a call waiting for this desk's audio stops waiting), then the connection,
+        if still up (the page lost only its socket), closes with ``agent_gone``; False if
+        there was none."""
+        if self.legs is not None:
+            self.legs.desk_gone(agent_id)
+        return await self.close_agent(agent_id, "agent_gone")
+
     def set_muted(self, agent_id: str, muted: bool) -> None:
         peer = self._peers.get(agent_id)
         if peer is not None:
@@ -378,7 +393,7 @@ class DeskAudio:
             if state == "connected" and not peer.up.is_set():
                 peer.up.set()
                 if self.legs is not None:
-                    self.legs.register(peer.agent_id, peer.leg)
+                    self.legs.register(peer.agent_id, peer.leg, desk=True)
             elif state == "failed":
                 log.info("desk audio of %s failed; closing it", peer.agent_id)
                 await peer.close("agent_gone")

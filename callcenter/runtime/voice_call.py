@@ -12,7 +12,11 @@ caller's frames go to the recognizer while a menu listens, keys become
   caller (recorded to one stereo WAV per contact when ``telephony.record``, logged as
   ``contact.recording`` with its path relative to ``recordings_dir``, seconds and bytes);
   desk hold plays music to the caller; a transfer puts the caller back on comfort audio
-  until the next agent; the leg hanging up ends the contact as ended by the agent;
+  until the next agent; an agent's phone leg hanging up ends the contact as ended by the
+  agent, while the desk's browser audio ending (a reload, a dropped connection) only
+  pauses the bridge: comfort audio, ``contact.agent_audio_lost``, and the desk's next leg
+  resumes it (``contact.agent_audio_back``); a desk gone for good (its grace ran out)
+  ends the contact by ``system`` after ``contact.agent_audio_gone``;
 - ``FinishContact``: the bridge stops and the flow goes on (a survey) or hangs up.
 - ``OverflowContact`` to voicemail: the overflow's message (or ``telephony.voicemail_prompt``)
   is said, then the caller is recorded for up to ``telephony.voicemail_max_s``; the hang-up
@@ -366,22 +370,28 @@ class VoiceCall:
     # The agent bridge ---------------------------------------------------------------------
 
     async def _connect(self, command: m.ConnectContact) -> None:
-        legs, wait = self.front.legs, self.front.telephony.agent_leg_wait_s
-        leg = await legs.claim(command.agent_id, wait)
+        legs, wait, agent = self.front.legs, self.front.telephony.agent_leg_wait_s, command.agent_id
+        leg = await legs.claim(agent, wait)
         if leg is None and not self.channel.ended:  # said once; the caller waits on comfort audio
-            self._record("contact.agent_audio_missing", agent=command.agent_id, waited_s=wait)
+            self._record("contact.agent_audio_missing", agent=agent, waited_s=wait)
         while leg is None and not self.channel.ended:
-            leg = await legs.claim(command.agent_id, wait)
-        if leg is None:
-            return
+            leg = await legs.claim(agent, wait)
         try:
-            await self._bridged(command, leg)
+            while leg is not None:
+                desk = legs.is_desk(agent)
+                try:
+                    result = await self._bridged(command, leg)
+                finally:
+                    legs.release(agent)
+                if not (desk and result.ended_by == "agent"):
+                    self._after_bridge(command, result)
+                    return
+                leg = await self._desk_audio_lost(command, result.reason)
         finally:
-            legs.release(command.agent_id)
             if self._connecting is asyncio.current_task():
                 self._connecting = None
 
-    async def _bridged(self, command: m.ConnectContact, leg: CallChannel) -> None:
+    async def _bridged(self, command: m.ConnectContact, leg: CallChannel) -> BridgeResult:
         await self._stop_reader()
         self.player.flush()  # what was queued for the wait (announcements) is moot now
         self.player.pause()
@@ -404,22 +414,52 @@ class VoiceCall:
         finally:
             self.bridge = None
             self.player.resume()
-        self._after_bridge(command, result)
-
-    def _after_bridge(self, command: m.ConnectContact, result: BridgeResult) -> None:
         if result.recording is not None:
             facts = recording_facts(result.recording, self.front.telephony.recordings_dir)
             self._record("contact.recording", agent=command.agent_id, **facts)
+        return result
+
+    def _after_bridge(self, command: m.ConnectContact, result: BridgeResult) -> None:
         if result.ended_by == "caller":
             self._caller_gone(result.reason)
             return
         self._reader = asyncio.ensure_future(self._read())
         if result.ended_by == "agent":  # the agent's phone hung up
-            self._spawn(self._agent_hung_up(command))
+            self._spawn(self._end_contact(command, by="agent"))
 
-    async def _agent_hung_up(self, command: m.ConnectContact) -> None:
+    async def _desk_audio_lost(self, command: m.ConnectContact, reason: str) -> CallChannel | None:
+        """The desk's browser audio ended in the call (a reload, a dropped connection, a
+        closed tab): not a hang-up. The caller hears comfort audio and stays connected to
+        the agent in the ACD; the desk's next leg resumes the bridge. None when the caller
+        left meanwhile, or when the desk is gone for good (its grace ran out): then the
+        contact ends as a lost agent's does."""
+        legs, wait, agent = self.front.legs, self.front.telephony.agent_leg_wait_s, command.agent_id
+        self._reader = asyncio.ensure_future(self._read())  # a caller hanging up is heard
+        self.player.comfort(True)
+        self._record("contact.agent_audio_lost", agent=agent, reason=reason)
+        log.info("call %s: desk audio of %s ended (%s); the caller waits", command.contact_id, agent, reason)
+        loop = asyncio.get_running_loop()
+        lost_at = loop.time()
+        leg = None
+        while leg is None and not self.channel.ended and not legs.desk_is_gone(agent):
+            leg = await legs.claim(agent, wait, until_desk_gone=True)
+        waited = round(loop.time() - lost_at, 1)
+        if leg is not None:
+            self._record("contact.agent_audio_back", agent=agent, waited_s=waited)
+            return leg
+        if not self.channel.ended:
+            self._record("contact.agent_audio_gone", agent=agent, waited_s=waited)
+            log.warning(
+                "call %s: the desk of %s did not come back within its grace period; the contact ends",
+                command.contact_id,
+                agent,
+            )
+            self._spawn(self._end_contact(command, by="system"))
+        return None
+
+    async def _end_contact(self, command: m.ConnectContact, *, by: str) -> None:
         try:
-            await self.front.center.submit(m.ContactEnded(contact_id=command.contact_id, by="agent"))
+            await self.front.center.submit(m.ContactEnded(contact_id=command.contact_id, by=by))
         except m.AcdError as exc:  # ended meanwhile from the desk
             log.info("call %s: %s", command.contact_id, exc)
 

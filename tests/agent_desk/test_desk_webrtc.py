@@ -105,14 +105,17 @@ class Legs:
         self.history: list[tuple[str, str]] = []
         self._listeners: list[Callable[[str, bool], None]] = []
 
-    def register(self, agent_id: str, leg: CallChannel) -> None:
+    def register(self, agent_id: str, leg: CallChannel, *, desk: bool = False) -> None:
         self.legs[agent_id] = leg
-        self.history.append(("register", agent_id))
+        self.history.append(("register" if desk else "register_phone", agent_id))
 
     def unregister(self, agent_id: str, leg: CallChannel | None = None) -> None:
         if leg is None or self.legs.get(agent_id) is leg:
             del self.legs[agent_id]
             self.history.append(("unregister", agent_id))
+
+    def desk_gone(self, agent_id: str) -> None:
+        self.history.append(("desk_gone", agent_id))
 
     def on_change(self, listener: Callable[[str, bool], None]) -> Callable[[], None]:
         self._listeners.append(listener)

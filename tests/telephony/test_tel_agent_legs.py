@@ -60,3 +60,25 @@ async def test_a_newer_leg_replaces_the_older_and_a_late_unregister_is_harmless(
     for leg in (old, new):
         await leg.hangup()
     assert not clock.active
+
+
+async def test_a_desk_leg_is_known_as_such_and_a_wait_for_it_ends_when_the_desk_is_gone() -> None:
+    clock = MediaClock()
+    legs = AgentLegs()
+    desk, phone = Leg("desk", clock), Leg("phone", clock)
+    legs.register("alice", desk, desk=True)
+    assert legs.is_desk("alice")
+    await desk.hangup()  # the page reloads: its leg ends
+    assert not legs.is_desk("alice") and legs.get("alice") is None
+    waiting = asyncio.ensure_future(legs.claim("alice", timeout=5.0, until_desk_gone=True))
+    await asyncio.sleep(0)
+    legs.desk_gone("alice")  # the desk's grace ran out: the wait gives up at once
+    assert await asyncio.wait_for(waiting, 1.0) is None
+    assert legs.desk_is_gone("alice")
+    assert await legs.claim("alice", timeout=0.05, until_desk_gone=True) is None
+    legs.register("alice", phone)  # a leg again: the departure is forgotten
+    assert not legs.desk_is_gone("alice") and not legs.is_desk("alice")
+    assert await legs.claim("alice", timeout=1.0, until_desk_gone=True) is phone
+    legs.release("alice")
+    await phone.hangup()
+    assert not clock.active

@@ -1,0 +1,234 @@
+"""A desk that goes away in mid-call does not end the call: a real SIP caller (sipp, keys
+into sales, echoes what it hears) is bridged to Alice's browser audio (a real aiortc peer
+negotiated over her real desk WebSocket, its microphone a 600 Hz tone). Her page is
+reloaded: it says ``webrtc_close`` and its socket closes. The caller stays on the line
+hearing comfort audio, the contact stays connected to her, and when the page comes back
+(a new socket, a new WebRTC connection) the bridge resumes: she hears her own voice echoed
+by the caller again. If her desk does not come back within its grace period (a closed tab,
+or a socket lost while the audio stayed up), the call ends as a lost agent's does: logged,
+ended by ``system``, the caller goes on to the survey, Alice is not ready."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from desk_socket import Desk
+from msgspec.structs import replace
+from telsupport import free_port, needs_sipp, run_sipp, tone_power, until
+from tone_track import ToneTrack
+from voicesupport import center_of, contact_events, offer_for, ready_agent, voice_config
+
+from callcenter.app import create_app
+from callcenter.appkeys import AGENT_LEGS
+from callcenter.runtime.voice_app import TELEPHONY
+
+pytestmark = [needs_sipp, pytest.mark.timeout(90)]
+
+BANK = "+15550100"
+AGENT_TONE = 600.0
+
+
+@pytest.fixture(scope="module")
+def prompts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("prompts")
+
+
+class DeskPage:
+    """Alice's desk page: its socket, and its audio as a real WebRTC peer that speaks a
+    600 Hz tone and keeps what its speaker gets (8 kHz frames)."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc.addTrack(ToneTrack(AGENT_TONE))
+        self.heard: list[bytes] = []
+        self._reader: asyncio.Task[None] | None = None
+
+        @self.pc.on("track")
+        def _track(track: MediaStreamTrack) -> None:
+            self._reader = asyncio.ensure_future(self._read(track))
+
+    @classmethod
+    async def open(cls, client: Any) -> DeskPage:
+        page = cls(await Desk.open(client.make_url("/"), "alice"))
+        await page.pc.setLocalDescription(await page.pc.createOffer())
+        reply = await page.desk.ask("webrtc_offer", sdp=page.pc.localDescription.sdp)
+        assert reply["type"] == "ack", reply
+        await page.pc.setRemoteDescription(RTCSessionDescription(**reply["answer"]))
+        return page
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=8000)
+        while True:
+            frame = await track.recv()
+            assert isinstance(frame, av.AudioFrame)
+            for out in resampler.resample(frame):
+                pcm = bytes(out.planes[0])[: out.samples * 2]
+                self.heard.extend(pcm[i : i + 320] for i in range(0, len(pcm) - 319, 320))
+
+    def own_voice(self, since: int = 0) -> int:
+        """Frames of what the speaker got that are mostly the microphone's tone (echoed)."""
+        return sum(1 for pcm in self.heard[since:] if tone_power(pcm, AGENT_TONE) > 0.5)
+
+    async def leave(self, *, audio_first: bool) -> None:
+        """The page goes: a reload or a closed tab says ``webrtc_close`` (``audio_first``)
+        and closes its connection; a lost socket leaves the connection up."""
+        if audio_first:
+            assert (await self.desk.ask("webrtc_close"))["type"] == "ack"
+            await self.close_audio()
+        await self.desk.ws.close()
+        await self.desk.session.close()
+
+    async def close_audio(self) -> None:
+        await self.pc.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+@pytest.fixture
+async def pages() -> AsyncIterator[list[DeskPage]]:
+    opened: list[DeskPage] = []
+    yield opened
+    for page in opened:
+        await page.close_audio()
+        await page.desk.close()
+
+
+async def call_to_alice(client: Any, tmp_path: Path, pages: list[DeskPage]) -> tuple[Any, Any, str]:
+    """sipp keys into sales; Alice's desk accepts; her voice comes back from the caller."""
+    center = center_of(client)
+    telephony = client.app[TELEPHONY]
+    await ready_agent(center, "alice", {"sales": 1})
+    page = await DeskPage.open(client)
+    pages.append(page)
+    await until(lambda: client.app[AGENT_LEGS].is_desk("alice"), timeout=10)
+    sipp = asyncio.ensure_future(
+        run_sipp(
+            "bank_keys_stay.xml",
+            telephony.sip.port,
+            tmp_path,
+            "-m",
+            "1",
+            "-mp",
+            str(free_port()),
+            "-rtp_echo",
+            "-s",
+            BANK,
+            timeout=75,
+        )
+    )
+    offer = await offer_for(center, "alice")
+    assert (await page.desk.ask("accept", offer_id=offer.offer_id))["type"] == "ack"
+    call = next(iter(telephony.front.calls.values()))
+    await until(lambda: call.bridge is not None, timeout=10)
+    await until(lambda: page.own_voice() > 25, timeout=10)  # talking, both ways
+    return sipp, call, offer.contact_id
+
+
+async def kinds_of(client: Any, contact_id: str) -> list[str]:
+    return [e.type for e in await contact_events(client, contact_id)]
+
+
+async def test_a_reloaded_desk_pauses_the_call_and_its_new_audio_resumes_it(
+    aiohttp_client: Any, tmp_path: Path, prompts: Path, pages: list[DeskPage]
+) -> None:
+    config = voice_config(tmp_path, prompts)
+    config = replace(config, desk=replace(config.desk, reconnect_grace_s=20.0))
+    client = await aiohttp_client(create_app(config))
+    center = center_of(client)
+    sipp, call, cid = await call_to_alice(client, tmp_path, pages)
+
+    await pages[0].leave(audio_first=True)  # the page reloads
+    await until(lambda: call.bridge is None, timeout=5)
+    sent = call.channel.frames_out
+    await asyncio.sleep(1.0)
+    assert call.channel.frames_out - sent >= 40  # the caller hears comfort audio, not silence
+    assert not call.channel.ended and call in client.app[TELEPHONY].front.calls.values()
+    assert center.engine.contacts[cid].agent_id == "alice"  # still hers in the ACD
+    assert center.engine.agents["alice"].state.value == "ON_CONTACT"
+
+    page = await DeskPage.open(client)  # the reloaded page: its welcome shows the call
+    pages.append(page)
+    assert [(c["contact_id"], c["status"]) for c in page.desk.welcome["contacts"]] == [(cid, "connected")]
+    await until(lambda: call.bridge is not None, timeout=10)
+    await until(lambda: page.own_voice() > 25, timeout=10)  # her voice reaches the caller again
+
+    kinds = await kinds_of(client, cid)
+    assert kinds.count("contact.bridged") == 2
+    lost = kinds.index("contact.agent_audio_lost")
+    assert kinds.index("contact.agent_audio_back") > lost and "contact.ended" not in kinds
+    events = await contact_events(client, cid)
+    assert next(e.data["reason"] for e in events if e.type == "contact.agent_audio_lost") == "desk_closed"
+    assert [e.data["path"] for e in events if e.type == "contact.recording"] == [f"{cid}.wav"]
+
+    # the desk's End still ends the call: the caller goes on to the survey
+    assert (await page.desk.ask("end", contact_id=cid))["type"] == "ack"
+    await until(lambda: cid not in center.engine.contacts, timeout=5)
+    events = await contact_events(client, cid)
+    assert [(e.data["reason"], e.data.get("by")) for e in events if e.type == "contact.ended"] == [
+        ("completed", "agent")
+    ]
+    await _survey_then_hang_up(client, call, cid, sipp)
+    await client.close()
+
+
+@pytest.mark.parametrize("audio_first", [True, False], ids=["tab closed", "socket lost"])
+async def test_a_desk_that_does_not_come_back_ends_the_call_as_a_lost_agents(
+    aiohttp_client: Any, tmp_path: Path, prompts: Path, pages: list[DeskPage], audio_first: bool
+) -> None:
+    config = voice_config(tmp_path, prompts)
+    config = replace(config, desk=replace(config.desk, reconnect_grace_s=1.5))
+    client = await aiohttp_client(create_app(config))
+    center = center_of(client)
+    sipp, call, cid = await call_to_alice(client, tmp_path, pages)
+
+    await pages[0].leave(audio_first=audio_first)
+    if audio_first:  # the caller waits on comfort audio through the grace period
+        await until(lambda: call.bridge is None, timeout=5)
+        assert cid in center.engine.contacts and not call.channel.ended
+    else:  # the page's audio is still up: they still talk until the grace runs out
+        heard = pages[0].own_voice()
+        await until(lambda: pages[0].own_voice() > heard + 10, timeout=2)
+    await until(lambda: cid not in center.engine.contacts, timeout=10)
+    assert not call.channel.ended  # the caller is not dropped
+    alice = center.engine.agents["alice"]
+    assert (alice.state.value, alice.reason) == ("NOT_READY", "disconnected")
+
+    events = await contact_events(client, cid)
+    kinds = [e.type for e in events]
+    assert kinds.index("contact.agent_audio_lost") < kinds.index("contact.agent_audio_gone")
+    assert kinds.index("contact.agent_audio_gone") < kinds.index("contact.ended")
+    waited = next(e.data["waited_s"] for e in events if e.type == "contact.agent_audio_gone")
+    assert waited >= (1.0 if audio_first else 0.0)
+    assert [(e.data["reason"], e.data.get("by")) for e in events if e.type == "contact.ended"] == [
+        ("completed", "system")
+    ]
+    await _survey_then_hang_up(client, call, cid, sipp)
+    await client.close()
+
+
+async def _survey_then_hang_up(client: Any, call: Any, cid: str, sipp: Any) -> None:
+    """The caller is taken to the survey (not dropped); then we hang up, and sipp, which
+    waited for our BYE, ends well."""
+
+    async def in_survey() -> bool:
+        events = await contact_events(client, cid)
+        return "survey" in [e.data.get("node") for e in events if e.type == "ivr.node"]
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not await in_survey():
+        assert loop.time() < deadline, "the caller never reached the survey"
+        await asyncio.sleep(0.1)
+    assert not call.channel.ended
+    await call.channel.hangup()
+    rc, out = await sipp
+    assert rc == 0, out
+    await until(lambda: not client.app[TELEPHONY].front.calls, timeout=5)
