@@ -23,7 +23,7 @@ _WALK = r"""
 ({ allowed }) => {
   const page = (document.documentElement.lang || "").toLowerCase();
   const latin = /[A-Za-z]/;
-  const shortcut = /[(（]\s*[A-Z]\s*[)）]/g; // "就绪 (R)": the key's letter, as on the keyboard
+  const shortcut = /[(\uff08]\s*[A-Z]\s*[)\uff09]/g; // "就绪 (R)": the key's letter, as on the keyboard
   const left = (text) => allowed.reduce((t, word) => t.split(word).join(""), text).replace(shortcut, "");
   const found = [];
   const name = (el) => el.id ? `#${el.id}` : el.tagName.toLowerCase()
