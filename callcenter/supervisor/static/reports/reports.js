@@ -117,4 +117,5 @@ for (const el of form.elements) if (el.name) el.value = initial.get(el.name) ?? 
 if (form.elements.from.value && !form.elements.to.value) form.elements.to.value = form.elements.from.value;
 form.addEventListener("submit", (e) => { e.preventDefault(); load(); });
 await startLanguage();
+document.title = t("reports.page_title"); // a bare <title> in the HTML (the page test reads it)
 load();

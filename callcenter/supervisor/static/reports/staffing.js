@@ -87,4 +87,5 @@ function render(s) {
 form.addEventListener("submit", (e) => { e.preventDefault(); load(); });
 document.getElementById("upload").addEventListener("click", () => load(document.getElementById("csv").value));
 await startLanguage();
+document.title = t("reports.staffing.page_title"); // a bare <title> in the HTML (the page test reads it)
 load();
