@@ -119,7 +119,8 @@ class ChatBackend:
         closed = self._closed_message(topic[1], session)
         if closed:  # no one would answer before the opening: say when, offer the topics again
             self.log(session, "contact.chat_message", {"from": "system", "text": closed})
-            self._prompt(session, closed)
+            # already in the chat's language (config/hours.py): sent as written, with no key
+            session.send(Prompt(text=closed, options=self._options()))
             return
         session.queued = True
         self.center.attach(session.contact_id, _Endpoint(self, session))

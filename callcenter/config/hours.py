@@ -121,20 +121,34 @@ _WORDS: dict[str, dict[str, Any]] = {
         "closed": "אנחנו סגורים כעת. נפתח שוב {when}.",
         "closed_unknown": "אנחנו סגורים כעת.",
     },
+    "zh-CN": {
+        "days": ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"],
+        "months": [f"{n}月" for n in range(1, 13)],
+        "today": "今天 {clock}",
+        "tomorrow": "明天 {clock}",
+        "week": "{day} {clock}",
+        "date": "{month}{date}日{day} {clock}",
+        "closed": "我们现在不在服务时间。{when} 重新开放。",
+        "closed_unknown": "我们现在不在服务时间。",
+    },
 }
+# A language whose words are kept under a fuller code: Chinese of any script or region
+# (zh, zh-Hans, zh-TW...) is said in Simplified Chinese, the one the pages ship.
+_ALIASES = {"zh": "zh-CN"}
 LANGUAGES = tuple(_WORDS)
 
 
 def _words(language: str | None) -> dict[str, Any]:
-    """The words of ``language`` (``ko``, ``ko-KR``, ``he``...), English when not known."""
+    """The words of ``language`` (``ko``, ``ko-KR``, ``he``, ``zh-CN``, ``zh``...), English
+    when not known."""
     code = (language or "en").split("-")[0].split("_")[0].lower()
-    return _WORDS.get(code, _WORDS["en"])
+    return _WORDS.get(_ALIASES.get(code, code), _WORDS["en"])
 
 
 def describe_opening(opens: datetime, now: float, language: str | None = "en") -> str:
     """``opens`` as a person would say it, from ``now`` in the same time zone, in
     ``language``: "today at 20:00", "tomorrow at 7:00", "on Sunday at 7:00", "on Sunday 3
-    January at 7:00" (Korean "내일 7:00", Hebrew "מחר ב-7:00"...)."""
+    January at 7:00" (Korean "내일 7:00", Hebrew "מחר ב-7:00", Chinese "明天 7:00"...)."""
     words = _words(language)
     today = datetime.fromtimestamp(now, opens.tzinfo).date()
     clock = f"{opens.hour}:{opens.minute:02d}"

@@ -2,8 +2,9 @@
 
 Theory of operation
 -------------------
-A key names a face and a place (``chat.status.connected``, ``common.language_name``); its
-text may hold placeholders in braces (``{name} joined the chat``) that the page fills in.
+A key names a face (common, chat, desk, wallboard, reports, login) and a place
+(``chat.status.connected``, ``common.language_name``); its text may hold placeholders in
+braces (``{name} joined the chat``) that the page fills in.
 English (``en``) is the default and the reference: every catalogue holds exactly its keys,
 and each text the same placeholders (``problems()`` lists what breaks that; a test runs it).
 A language is shipped when its file is here; ``resolve`` picks the shipped language for a
@@ -21,7 +22,7 @@ from pathlib import Path
 
 CATALOGUES = Path(__file__).with_name("catalogues")
 DEFAULT = "en"
-KEY = re.compile(r"^(common|chat|desk|wallboard|login)(\.[a-z0-9_]+)+$")
+KEY = re.compile(r"^(common|chat|desk|wallboard|reports|login)(\.[a-z0-9_]+)+$")
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 

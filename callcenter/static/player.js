@@ -3,12 +3,31 @@
 // recording cannot be heard. The server (GET /api/v1/recordings/{contact_id}/{kind}) answers
 // ranges, so seeking fetches only what is needed; an <audio> element never tells why it
 // failed, so on an error the player asks the server once and says what it answered.
+//
+// Its words are the catalogues' "common.player.*" keys when the page has loaded its
+// language (i18n.js setup, as the desk does); on a page that has not, the English here.
+import { languages, t } from "/static/i18n/i18n.js";
+
+const ENGLISH = {
+  "common.player.log_in_again": "Log in again to play this recording.",
+  "common.player.forbidden": "You may not play this recording.",
+  "common.player.gone": "Recording no longer available.",
+  "common.player.gone_because": "Recording no longer available ({why}).",
+  "common.player.removed_on": "Recording no longer available (removed by retention on {date}).",
+  "common.player.cannot_play": "This recording cannot be played.",
+  "common.player.download": "Download",
+  "common.player.download_label": "Download {label}",
+  "common.player.the_recording": "the recording",
+  "common.player.kind_recording": "{kind} recording",
+};
+const say = (key, params = {}) => (languages().length ? t(key, params)
+  : ENGLISH[key].replace(/\{([a-z_]+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole)));
 
 const WHY = {
-  401: "Log in again to play this recording.",
-  403: "You may not play this recording.",
-  404: "Recording no longer available.",
-  410: "Recording no longer available.",
+  401: "common.player.log_in_again",
+  403: "common.player.forbidden",
+  404: "common.player.gone",
+  410: "common.player.gone",
 };
 
 const clock = (s) => {
@@ -53,13 +72,13 @@ export function recordingPlayer(rec, label, { preload = "metadata" } = {}) {
   audio.controls = true;
   audio.preload = preload;
   audio.src = rec.url;
-  audio.setAttribute("aria-label", label || `${rec.kind} recording`);
+  audio.setAttribute("aria-label", label || say("common.player.kind_recording", { kind: rec.kind }));
   const link = document.createElement("a");
   link.className = "rec-download";
   link.href = downloadUrl(rec.url);
   link.setAttribute("download", "");
-  link.textContent = "Download";
-  link.setAttribute("aria-label", `Download ${label || "the recording"}`);
+  link.textContent = say("common.player.download");
+  link.setAttribute("aria-label", say("common.player.download_label", { label: label || say("common.player.the_recording") }));
   const length = document.createElement("span");
   length.className = "rec-length muted";
   length.textContent = clock(rec.seconds);
@@ -71,19 +90,19 @@ export function recordingPlayer(rec, label, { preload = "metadata" } = {}) {
 function gone(rec) {
   if (rec.deleted_at) {
     const when = new Date(rec.deleted_at * 1000).toISOString().slice(0, 10);
-    return `Recording no longer available (removed by retention on ${when}).`;
+    return say("common.player.removed_on", { date: when });
   }
-  return "Recording no longer available.";
+  return say("common.player.gone");
 }
 
 async function explain(rec, box, controls, status) {
-  let text = "This recording cannot be played.";
+  let text = say("common.player.cannot_play");
   try {
     const res = await fetch(rec.url, { credentials: "same-origin", headers: { Range: "bytes=0-0" } });
     const body = res.ok ? null : await res.json().catch(() => null);
-    text = WHY[res.status] || body?.error?.message || text;
+    text = WHY[res.status] ? say(WHY[res.status]) : body?.error?.message || text;
     const why = res.status === 410 ? (body?.error?.message || "").split("available: ")[1] : "";
-    if (why) text = `Recording no longer available (${why}).`;
+    if (why) text = say("common.player.gone_because", { why });
   } catch { /* the sentence above stands */ }
   for (const node of controls) node.remove();
   status.textContent = text;

@@ -27,6 +27,7 @@ import pytest
 
 from callcenter.core import desk_frames as df
 from callcenter.core.ws_frames import ErrorFrame, tags
+from callcenter.i18n import catalogue
 from callcenter.supervisor import wallboard_frames as wf
 
 pytestmark = pytest.mark.browser
@@ -39,6 +40,12 @@ STATIC = {
     "/static/wallboard/": PKG / "supervisor" / "static" / "wallboard",
     "/static/common/": PKG / "static",  # the shared player (recordings/web.py)
     "/static/i18n/": PKG / "i18n" / "static",  # the pages' words (i18n/routes.py)
+}
+# The pages' questions before they connect: an English user, and the English catalogue.
+API: dict[str, Any] = {
+    "/api/v1/auth/me": {"user": {"username": "alice", "language": "en"}, "csrf_token": "t"},
+    "/api/v1/i18n": {"default": "en", "languages": [{"code": "en", "name": "English"}]},
+    "/api/v1/i18n/en": {"language": "en", "messages": dict(catalogue.catalogue("en"))},
 }
 ORIGIN = "http://center.test"
 NOW = 1_800_000_000.0
@@ -166,6 +173,9 @@ async def open_page(browser: Any, path: str) -> tuple[Any, list[str]]:
 
     async def serve(route: Any) -> None:
         url = route.request.url.removeprefix(ORIGIN).split("?")[0]
+        if url in API:  # what a page asks before its socket: the user's language, its words
+            await route.fulfill(json=API[url])
+            return
         for prefix, where in STATIC.items():
             if url == prefix or (prefix.endswith("/") and url.startswith(prefix)):
                 file = where if where.is_file() else where / url.removeprefix(prefix)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "callcenter"
 # A key in a page or in Python: a quoted literal of the catalogues' shape (keys are always
 # written out whole, never assembled, so this finds each one; docs/i18n.md).
-QUOTED_KEY = re.compile(r"""["'`]((?:common|chat|desk|wallboard|login)(?:\.[a-z0-9_]+)+)["'`]""")
+QUOTED_KEY = re.compile(r"""["'`]((?:common|chat|desk|wallboard|reports|login)(?:\.[a-z0-9_]+)+)["'`]""")
 
 
 @pytest.fixture
@@ -112,23 +112,35 @@ def test_every_key_in_the_catalogues_is_used() -> None:
     assert unused == []
 
 
-def test_the_chat_and_login_pages_name_every_word_by_key() -> None:
+CONVERTED = (
+    PACKAGE / "chat" / "static" / "chat.html",
+    PACKAGE / "auth" / "static" / "login.html",
+    PACKAGE / "agent_desk" / "static" / "desk.html",
+    PACKAGE / "supervisor" / "static" / "wallboard" / "wallboard.html",
+    PACKAGE / "supervisor" / "static" / "reports" / "reports.html",
+    PACKAGE / "supervisor" / "static" / "reports" / "staffing.html",
+)
+
+
+@pytest.mark.parametrize("page", CONVERTED, ids=[p.name for p in CONVERTED])
+def test_the_converted_pages_name_every_word_by_key(page: Path) -> None:
     """Text in the static HTML of the converted pages sits in an element with data-i18n
     (what the page shows before its catalogue arrives is the English of that key), and
-    each label, title and placeholder has its data-i18n-* key."""
+    each label, title and placeholder has its data-i18n-* key. A key cap (<kbd>A</kbd>) is
+    the keyboard's and a file format's column names (<code>interval,calls</code>) the
+    format's, not words."""
     english = catalogue.catalogue("en")
-    for page in (PACKAGE / "chat" / "static" / "chat.html", PACKAGE / "auth" / "static" / "login.html"):
-        html = page.read_text(encoding="utf-8")
-        for key, shown in re.findall(r'data-i18n="([^"]+)"[^>]*>([^<]*)<', html):
-            assert shown == english[key], f"{page.name}: {key}"
-        body = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
-        loose = [
-            text.strip()
-            for text in re.findall(r">([^<]+)<", body)
-            if re.search(r"[A-Za-z]", text) and text.strip() not in english.values()
-        ]
-        assert loose == [], f"{page.name}: words without a key"
-        for tag in re.findall(r"<[a-z]+\b[^>]*>", html):
-            for attr in ("aria-label", "title", "placeholder", "alt"):
-                if re.search(rf'\s{attr}="', tag):
-                    assert f"data-i18n-{attr}=" in tag, f"{page.name}: {attr} without a key in {tag}"
+    html = page.read_text(encoding="utf-8")
+    for key, shown in re.findall(r'data-i18n="([^"]+)"[^>]*>([^<]*)<', html):
+        assert shown == english[key], f"{page.name}: {key}"
+    body = re.sub(r"<(script|style|kbd|code)\b.*?</\1>", "", html, flags=re.S)
+    loose = [
+        text.strip()
+        for text in re.findall(r">([^<]+)<", body)
+        if re.search(r"[A-Za-z]", text) and text.strip() not in english.values()
+    ]
+    assert loose == [], f"{page.name}: words without a key"
+    for tag in re.findall(r"<[a-z]+\b[^>]*>", html):
+        for attr in ("aria-label", "title", "placeholder", "alt"):
+            if re.search(rf'\s{attr}="', tag):
+                assert f"data-i18n-{attr}=" in tag, f"{page.name}: {attr} without a key in {tag}"

@@ -5,8 +5,9 @@ text that still holds a Latin letter: in a Simplified Chinese page, an English w
 behind. Text that is somebody's data is exempt: inside an element marked
 ``data-user-content`` (names, messages, a flow's prompts, what the customer typed), or
 inside an element whose ``lang`` is not the page's (a language picker's "English").
-Digits, punctuation and the product's name pass. Use it for any page (desk, wallboard, chat,
-login): ``await assert_translated(page, step=...)`` after each step that changes what it
+Digits, punctuation and the product's name pass, and so do keyboard keys: a key cap
+(``<kbd>A</kbd>``) and a shortcut's letter in parentheses ("就绪 (R)"). Use it for any page
+(desk, wallboard, chat, login): ``await assert_translated(page, step=...)`` after each step that changes what it
 shows. ``set_language(base_url, user, "zh-CN")`` makes a user's desk or wallboard open in it.
 """
 
@@ -22,12 +23,13 @@ _WALK = r"""
 ({ allowed }) => {
   const page = (document.documentElement.lang || "").toLowerCase();
   const latin = /[A-Za-z]/;
-  const left = (text) => allowed.reduce((t, word) => t.split(word).join(""), text);
+  const shortcut = /[(\uff08]\s*[A-Z]\s*[)\uff09]/g; // "就绪 (R)": the key's letter, as on the keyboard
+  const left = (text) => allowed.reduce((t, word) => t.split(word).join(""), text).replace(shortcut, "");
   const found = [];
   const name = (el) => el.id ? `#${el.id}` : el.tagName.toLowerCase()
     + (typeof el.className === "string" && el.className.trim() ? "." + el.className.trim().split(/\s+/).join(".") : "");
   const exempt = (el) => {
-    if (el.closest("[data-user-content]")) return true;
+    if (el.closest("[data-user-content], kbd")) return true;
     const marked = el.closest("[lang]");
     return marked !== null && marked.lang.toLowerCase() !== page;
   };

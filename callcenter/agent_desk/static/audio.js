@@ -5,6 +5,8 @@
 // Remote WebRTC audio reaches Web Audio only while the stream also plays in an <audio>
 // element, so the meters read the same stream the element plays.
 
+import { t } from "/static/i18n/i18n.js";
+
 const GATHER_MS = 2000; // host candidates gather in milliseconds; do not wait forever
 const RETRY_MS = 3000;
 
@@ -124,12 +126,21 @@ function close() {
 
 function setState(state) { audio.state = state; render(); }
 
+// The pill's words per state (the desk's own and RTCPeerConnection's connectionState).
+const SAYS = {
+  off: "desk.audio.off", starting: "desk.audio.starting", new: "desk.audio.new", connecting: "desk.audio.connecting",
+  connected: "desk.audio.connected", disconnected: "desk.audio.disconnected", failed: "desk.audio.failed",
+  closed: "desk.audio.closed", unavailable: "desk.audio.unavailable",
+};
+
 function render() {
   const pill = document.getElementById("audio-state");
   if (!pill) return;
-  pill.textContent = audio.muted && audio.state === "connected" ? "audio · muted" : `audio · ${audio.state}`;
+  const key = audio.muted && audio.state === "connected" ? "desk.audio.muted" : SAYS[audio.state];
+  pill.textContent = key ? t(key) : t("desk.audio.other", { state: audio.state });
   pill.className = `conn audio ${audio.state === "connected" ? "" : "off"}`;
-  pill.title = audio.error || "browser audio (WebRTC)";
+  // the browser's own reason when it failed (its words, not ours), else what the pill is
+  pill.title = audio.error ? t("desk.audio.error_title", { error: audio.error }) : t("desk.audio.title");
 }
 
 function level(meter, id) {

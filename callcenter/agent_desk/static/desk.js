@@ -3,8 +3,13 @@
 // mute, disposition, wrap-up deadline) and never guesses after a request. Frames are read
 // field by field where they arrive (contactFrom, historyFrom), so the schema test
 // (tests/browser/test_desk_schema.py) sees every field the desk reads.
+// Its words are the message catalogues' "desk.*" keys, in the agent's own language
+// (user.language of /api/v1/auth/me; docs/i18n.md). What the server sends of people and
+// the center (names, numbers, queues, dispositions, configured reasons, chat text) is shown
+// as written, in elements marked data-user-content.
 import { customerName, notePop, popOf, showPop } from "./screenpop.js";
 import * as deskAudio from "./audio.js";
+import { dateTime, render as say, setup, t } from "/static/i18n/i18n.js";
 import { voicemailPanel } from "./voicemail.js";
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, ...kids) => {
@@ -19,28 +24,25 @@ const el = (tag, attrs = {}, ...kids) => {
 };
 const fmtClock = (s) => { s = Math.max(0, Math.floor(s)); return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`; };
 
-// The desk's words, in one place (a message catalogue can take them over).
-const T = {
-  online: "online", offline: "offline", noContacts: "No contacts", noneToday: "Nothing finished yet today",
-  unidentified: "Unidentified caller", incoming: "Incoming", whyYou: (t) => `why you: ${t}`,
-  offerSays: (who, channel, queue) => `Incoming ${CHANNEL[channel] || channel} from ${who} in ${queue}. Press A to accept, D to decline.`,
-  offerGone: "The offer was withdrawn", offerMissed: "Offer not answered in time: you are now Not ready",
-  hints: { AVAILABLE: "Waiting for a contact…", OFFERED: "A contact is ringing: accept it on the left (A).",
-    WRAP_UP: "Wrap-up: press Ready (R) when done." },
-  goReady: "Go Ready to receive contacts.",
-  status: { connected: "connected", held: "on hold", dialing: "dialing", dial_failed: "not reached", wrap_up: "wrap-up", closed: "closed" },
-  notReady: (r) => `Not ready · ${r}`, state: (s) => s.replace("_", " ").toLowerCase(),
-  away: (s) => `You were away for longer than ${s >= 10 ? Math.round(s) : s} s, so you were put Not ready. Press Ready when you are back.`,
-  mute: "Mute", unmute: "Unmute", hold: "Hold", retrieve: "Retrieve", transferTo: "Transfer to…", transfer: "Transfer",
-  end: "End", ready: "Ready", wrapUp: "Wrap-up", wrapLeft: "Wrap-up time left", typing: "The customer is typing…",
-  reply: "Type a reply and press Enter", notes: "Notes (N)", saveNote: "Save note", disposition: "Disposition…",
-  setDisposition: "Set", setDispositionLabel: "Set disposition", ticketSubject: "Ticket subject", createTicket: "Create ticket",
-  noteSaved: "Note saved", dispositionSet: "Disposition set", ticketCreated: "Ticket created",
-  pickTarget: "Pick where to transfer", transferred: (n) => `Transferred to ${n}`,
-  noDisposition: "no disposition", contactsLabel: "Contacts", queue: (q) => `queue ${q}`, agent: (a) => `agent ${a}`,
-  wrapReason: { transferred: "transferred", completed: "ended", abandoned: "caller left", dial_failed: "not reached" },
-};
-const CHANNEL = { voice: "call", callback: "callback", chat: "chat" };
+// The desk's words: catalogue keys, written out whole (docs/i18n.md); codes map to keys
+// through these tables, and a code without a key is shown as the server wrote it.
+const CHANNEL = { voice: "desk.channel.voice", callback: "desk.channel.callback", chat: "desk.channel.chat" };
+const OFFER_CHANNEL = { voice: "desk.offer.channel.voice", callback: "desk.offer.channel.callback", chat: "desk.offer.channel.chat" };
+const STATUS = { connected: "desk.status.connected", held: "desk.status.held", dialing: "desk.status.dialing",
+  dial_failed: "desk.status.dial_failed", wrap_up: "desk.status.wrap_up", closed: "desk.status.closed" };
+const STATE = { LOGGED_OUT: "desk.state.logged_out", NOT_READY: "desk.state.not_ready", AVAILABLE: "desk.state.available",
+  OFFERED: "desk.state.offered", ON_CONTACT: "desk.state.on_contact", WRAP_UP: "desk.state.wrap_up" };
+const HINT = { AVAILABLE: "desk.hint.available", OFFERED: "desk.hint.offered", WRAP_UP: "desk.hint.wrap_up" };
+// The server's own not-ready reasons; the center's configured ones (lunch, ...) are its words.
+const REASON = { disconnected: "desk.reason.disconnected", missed: "desk.reason.missed", declined: "desk.reason.declined",
+  logged_in: "desk.reason.logged_in" };
+const WRAP_REASON = { transferred: "desk.wrap_reason.transferred", completed: "desk.wrap_reason.completed",
+  abandoned: "desk.wrap_reason.abandoned", dial_failed: "desk.wrap_reason.dial_failed" };
+const TICKET_KIND = { "follow-up": "desk.ticket.kind.follow_up", complaint: "desk.ticket.kind.complaint", request: "desk.ticket.kind.request" };
+const word = (table, code) => (table[code] ? t(table[code]) : code || "");
+const channelWord = (channel) => word(CHANNEL, channel);
+const statusWord = (status) => word(STATUS, status);
+const data = (tag, text, attrs = {}) => el(tag, { ...attrs, "data-user-content": true }, text ?? ""); // somebody's words
 
 const desk = {
   agent: null, state: "LOGGED_OUT", reason: null, since: Date.now() / 1000, skew: 0, timezone: undefined,
@@ -86,7 +88,7 @@ class DeskSocket {
   }
 }
 
-const socket = new DeskSocket(onFrame, (up) => { $("conn").textContent = up ? T.online : T.offline; $("conn").classList.toggle("off", !up); });
+const socket = new DeskSocket(onFrame, (up) => { say($("conn"), up ? "desk.conn.online" : "desk.conn.offline"); $("conn").classList.toggle("off", !up); });
 
 async function act(type, fields) {
   try { return await socket.request(type, fields); }
@@ -123,7 +125,7 @@ const ON = {
     desk.history = f.history.map(historyFrom);
     if (f.wrap_up_deadline) for (const c of desk.contacts.values()) if (c.status === "wrap_up") c.wrap_up_deadline ??= f.wrap_up_deadline;
     $("away").classList.toggle("hidden", !(f.state === "NOT_READY" && f.reason === "disconnected"));
-    $("away").textContent = T.away(desk.graceS);
+    say($("away"), "desk.away", { seconds: desk.graceS >= 10 ? Math.round(desk.graceS) : desk.graceS });
     keepSelection();
     const live = [...desk.contacts.values()].find((c) => c.channel !== "chat" && c.status !== "wrap_up");
     deskAudio.setMuted(!!live?.muted);
@@ -136,7 +138,7 @@ const ON = {
   offer(f) { desk.offers.set(f.offer_id, f); },
   offer_withdrawn(f) {
     desk.offers.delete(f.offer_id);
-    toast(f.reason === "timed_out" ? T.offerMissed : T.offerGone);
+    toastSay(f.reason === "timed_out" ? "desk.offer.missed" : "desk.offer.withdrawn");
   },
   screen_pop() {}, // the card is kept by notePop (screenpop.js), shown by renderCard
   contact(f) {
@@ -188,11 +190,16 @@ function setState(f) {
 function render() {
   $("agent-name").textContent = desk.agent?.name || desk.agent?.username || "";
   const pill = $("state-pill");
-  const words = desk.state === "NOT_READY" && desk.reason ? T.notReady(desk.reason) : T.state(desk.state);
   pill.className = `pill ${desk.state}`;
-  if (pill.textContent !== words) pill.textContent = words; // role=status: said once per change
+  const words = JSON.stringify([desk.state, desk.reason]);
+  if (pill.dataset.shows !== words) { // role=status: said once per change
+    pill.dataset.shows = words;
+    if (desk.state === "NOT_READY" && desk.reason) say(pill, "desk.state.not_ready_reason", { reason: word(REASON, desk.reason) });
+    else if (STATE[desk.state]) say(pill, STATE[desk.state]);
+    else pill.textContent = desk.state.replace("_", " ").toLowerCase();
+  }
   const reason = $("reason");
-  if (reason.options.length !== desk.reasons.length) reason.replaceChildren(...desk.reasons.map((r) => el("option", { value: r }, r)));
+  if (reason.options.length !== desk.reasons.length) reason.replaceChildren(...desk.reasons.map((r) => data("option", r, { value: r })));
   renderOffer(); renderContacts(); renderWorkspace(); renderCard(); renderHistory();
 }
 
@@ -203,7 +210,12 @@ function cardName(contactId) {
 }
 
 function who(contact) {
-  return customerName(contact.contact_id) || contact.caller || T.unidentified;
+  return customerName(contact.contact_id) || contact.caller || t("desk.unidentified");
+}
+// Who it is, as an element: the customer's name or number as written, else "Unidentified caller".
+function whoNode(contact, tag = "span", attrs = {}) {
+  const known = customerName(contact.contact_id) || contact.caller;
+  return known ? data(tag, known, attrs) : el(tag, attrs, t("desk.unidentified"));
 }
 
 function renderOffer() {
@@ -212,14 +224,18 @@ function renderOffer() {
   if (!offer) return;
   const pop = popOf(offer.contact_id) || {};
   const name = customerName(offer.contact_id);
-  $("offer-who").textContent = name ? `${name} · ${offer.caller || ""}` : offer.caller || T.unidentified;
-  $("offer-channel").textContent = offer.channel;
+  const shown = name ? `${name} · ${offer.caller || ""}` : offer.caller;
+  $("offer-who").textContent = shown || t("desk.unidentified");
+  $("offer-who").toggleAttribute("data-user-content", !!shown);
+  $("offer-channel").textContent = word(OFFER_CHANNEL, offer.channel);
   $("offer-queue").textContent = `${offer.queue}${pop.customer?.tier ? " · " + pop.customer.tier : ""}`;
-  $("offer-trace").textContent = offer.trace ? T.whyYou(offer.trace) : "";
+  if (offer.trace) say($("offer-trace"), "desk.offer.why_you", { trace: offer.trace });
+  else $("offer-trace").replaceChildren();
   $("offer-countdown").textContent = fmtClock(offer.ring_deadline - (Date.now() / 1000 + desk.skew));
   if (!desk.announced.has(offer.offer_id)) { // once per offer, not each second of its countdown
     desk.announced.add(offer.offer_id);
-    announce(T.offerSays(who(offer), offer.channel, offer.queue));
+    say($("announce"), "desk.offer.announce", { channel: word(OFFER_CHANNEL, offer.channel), who: who(offer), queue: offer.queue || "",
+      accept: "A", decline: "D" });
   }
 }
 
@@ -227,16 +243,22 @@ function renderOffer() {
 function renderContacts() {
   const list = $("contacts");
   const hadFocus = list.contains(document.activeElement);
+  const labels = [];
   const items = [...desk.contacts.values()].map((c, i) => {
-    const status = T.status[c.status] || c.status || "";
+    const status = statusWord(c.status);
     const chosen = c.contact_id === desk.selected;
+    // its name ("Noa Levi, call, connected") from a hidden sentence, so the name stays data
+    const label = say(el("span", { id: `contact-label-${i}` }), "desk.contact_label",
+      { who: who(c), channel: channelWord(c.channel), status });
+    labels.push(label);
     return el("li", {
       role: "option", "data-id": c.contact_id, class: chosen ? "selected" : "", "aria-selected": chosen ? "true" : "false",
-      tabindex: chosen ? "0" : "-1", "aria-label": `${who(c)}, ${CHANNEL[c.channel] || c.channel}, ${status}`,
+      tabindex: chosen ? "0" : "-1", "aria-labelledby": label.id,
       onclick: () => select(c.contact_id, true),
-    }, el("span", { class: "status" }, status), `${i + 1}. `, channelTag(c.channel), who(c));
+    }, el("span", { class: "status" }, status), `${i + 1}. `, channelTag(c.channel), whoNode(c));
   });
-  list.replaceChildren(...(items.length ? items : [el("li", { class: "empty muted", role: "presentation" }, T.noContacts)]));
+  $("contact-labels").replaceChildren(...labels);
+  list.replaceChildren(...(items.length ? items : [el("li", { class: "empty muted", role: "presentation" }, t("desk.no_contacts"))]));
   if (hadFocus) (list.querySelector('[tabindex="0"]') || $("btn-ready")).focus();
 }
 
@@ -270,12 +292,12 @@ function renderWorkspace() {
   ws.classList.toggle("empty-state", !c);
   if (!c) {
     drawnFor = null;
-    ws.replaceChildren(el("p", { class: "muted" }, T.hints[desk.state] || T.goReady));
+    ws.replaceChildren(el("p", { class: "muted" }, t(HINT[desk.state] || "desk.hint.go_ready")));
     return;
   }
   const kept = keepInputs(ws, c.contact_id);
-  const parts = [el("div", { class: "ws-head" }, el("h1", { id: "ws-title" }, who(c)),
-    el("span", { class: "muted", id: "ws-status" }, `${CHANNEL[c.channel] || c.channel} · ${c.queue || ""} · ${T.status[c.status] || c.status || ""}`)),
+  const parts = [el("div", { class: "ws-head" }, whoNode(c, "h1", { id: "ws-title" }),
+    el("span", { class: "muted", id: "ws-status" }, channelWord(c.channel), " · ", data("span", c.queue || ""), " · ", statusWord(c.status))),
   controls(c)];
   if (c.status === "wrap_up") parts.push(wrapUpBox(c));
   parts.push(...(PANELS[c.channel] || PANELS.voice)(c, typing), ...afterContact(c));
@@ -288,38 +310,38 @@ function controls(c) {
   const can = new Set(ALLOWED[c.status] || []);
   const held = c.status === "held";
   const voice = c.channel !== "chat" && c.channel !== "voicemail"; // a message has no line to mute or hold
-  return el("div", { class: "controls", role: "group", "aria-label": "Contact controls" },
-    voice ? el("button", { id: "btn-mute", class: `btn ${c.muted ? "on" : ""}`, title: "Mute (M)", "aria-pressed": c.muted ? "true" : "false", disabled: !can.has("mute"), onclick: () => toggleMute(c) }, c.muted ? T.unmute : T.mute) : null,
-    voice ? el("button", { id: "btn-hold", class: `btn ${held ? "on" : ""}`, title: "Hold (H)", "aria-pressed": held ? "true" : "false", disabled: !can.has("hold"), onclick: () => toggleHold(c) }, held ? T.retrieve : T.hold) : null,
-    el("select", { id: "transfer-to", "aria-label": T.transferTo, disabled: !can.has("transfer") },
-      el("option", { value: "" }, T.transferTo),
-      ...desk.queues.map((q) => el("option", { value: `queue:${q}` }, T.queue(q))),
-      ...desk.agents.filter((a) => a !== desk.agent?.username).map((a) => el("option", { value: `agent:${a}` }, T.agent(a)))),
-    el("button", { id: "btn-transfer", class: "btn", disabled: !can.has("transfer"), onclick: () => transfer(c) }, T.transfer),
-    el("button", { id: "btn-end", class: "btn bad", title: "End (E)", disabled: !can.has("end"), onclick: () => endContact(c) }, T.end));
+  return el("div", { class: "controls", role: "group", "aria-label": t("desk.controls_label") },
+    voice ? el("button", { id: "btn-mute", class: `btn ${c.muted ? "on" : ""}`, title: t("desk.mute_title"), "aria-pressed": c.muted ? "true" : "false", disabled: !can.has("mute"), onclick: () => toggleMute(c) }, t(c.muted ? "desk.unmute" : "desk.mute")) : null,
+    voice ? el("button", { id: "btn-hold", class: `btn ${held ? "on" : ""}`, title: t("desk.hold_title"), "aria-pressed": held ? "true" : "false", disabled: !can.has("hold"), onclick: () => toggleHold(c) }, t(held ? "desk.retrieve" : "desk.hold")) : null,
+    el("select", { id: "transfer-to", "aria-label": t("desk.transfer_to"), disabled: !can.has("transfer") },
+      el("option", { value: "" }, t("desk.transfer_to")),
+      ...desk.queues.map((q) => say(el("option", { value: `queue:${q}` }), "desk.transfer.queue", { queue: q })),
+      ...desk.agents.filter((a) => a !== desk.agent?.username).map((a) => say(el("option", { value: `agent:${a}` }), "desk.transfer.agent", { agent: a }))),
+    el("button", { id: "btn-transfer", class: "btn", disabled: !can.has("transfer"), onclick: () => transfer(c) }, t("desk.transfer.button")),
+    el("button", { id: "btn-end", class: "btn bad", title: t("desk.end_title"), disabled: !can.has("end"), onclick: () => endContact(c) }, t("desk.end")));
 }
 
 function wrapUpBox(c) {
   const left = c.wrap_up_deadline ? c.wrap_up_deadline - (Date.now() / 1000 + desk.skew) : 0;
-  return el("div", { class: "wrapup", role: "group", "aria-label": T.wrapUp },
-    el("b", {}, T.wrapUp), c.reason ? el("span", { class: "muted" }, T.wrapReason[c.reason] || c.reason) : null,
-    el("span", { id: "wrap-left", role: "timer", "aria-label": T.wrapLeft }, fmtClock(left)),
-    el("button", { id: "btn-wrap-ready", class: "btn good", title: "Ready (R)", "aria-label": `${T.ready}: ${T.wrapUp}`, onclick: () => act("wrap_up_done", { contact_id: c.contact_id }) }, T.ready));
+  return el("div", { class: "wrapup", role: "group", "aria-label": t("desk.wrap_up") },
+    el("b", {}, t("desk.wrap_up")), c.reason ? el("span", { class: "muted" }, word(WRAP_REASON, c.reason)) : null,
+    el("span", { id: "wrap-left", role: "timer", "aria-label": t("desk.wrap_left") }, fmtClock(left)),
+    el("button", { id: "btn-wrap-ready", class: "btn good", title: t("desk.ready_title"), "aria-label": t("desk.wrap_ready_label"), onclick: () => act("wrap_up_done", { contact_id: c.contact_id }) }, t("desk.ready")));
 }
 
 // One panel per channel: what the centre of the desk shows for a contact of that channel.
 const PANELS = {
   voice: () => [],
-  callback: (c) => (c.number ? [el("p", { class: "muted" }, `${T.status[c.status] || ""} ${c.number}`)] : []),
+  callback: (c) => (c.number ? [el("p", { class: "muted" }, STATUS[c.status] ? t(STATUS[c.status]) : "", " ", data("span", c.number))] : []),
   chat: chatPanel,
   voicemail: (c) => [voicemailPanel(c, act)], // voicemail.js: the message's player and Call back
 };
 
 function chatPanel(c, typing) {
-  const transcript = el("div", { class: "transcript", role: "log", "aria-label": "Chat", "aria-live": "polite" },
-    ...c.transcript.map((m) => el("div", { class: `msg ${m.from}` }, m.text)));
+  const transcript = el("div", { class: "transcript", role: "log", "aria-label": t("desk.chat_label"), "aria-live": "polite" },
+    ...c.transcript.map((m) => data("div", m.text, { class: `msg ${m.from}` })));
   const open = ALLOWED[c.status]?.includes("end");
-  const input = el("input", { id: "chat-reply", placeholder: T.reply, "aria-label": T.reply, disabled: !open });
+  const input = el("input", { id: "chat-reply", placeholder: t("desk.reply"), "aria-label": t("desk.reply"), disabled: !open });
   input.addEventListener("keydown", async (ev) => {
     if (ev.key === "Enter" && input.value.trim()) {
       const text = input.value; input.value = "";
@@ -327,20 +349,21 @@ function chatPanel(c, typing) {
     }
   });
   queueMicrotask(() => { transcript.scrollTop = transcript.scrollHeight; });
-  return [transcript, typing ? el("p", { class: "muted typing" }, T.typing) : null, input].filter(Boolean);
+  return [transcript, typing ? el("p", { class: "muted typing" }, t("desk.typing")) : null, input].filter(Boolean);
 }
 
 function afterContact(c) {
-  const note = el("textarea", { id: "note", placeholder: T.notes, "aria-label": "Note" });
-  const disp = el("select", { id: "disposition", "aria-label": "Disposition" }, el("option", { value: "" }, T.disposition),
-    ...desk.dispositions.map((d) => el("option", { value: d, selected: c.disposition === d }, d)));
-  const ticketKind = el("select", { id: "ticket-kind", "aria-label": "Ticket kind" }, ...["follow-up", "complaint", "request"].map((k) => el("option", { value: k }, k)));
-  const ticketSubject = el("input", { id: "ticket-subject", placeholder: T.ticketSubject, "aria-label": T.ticketSubject });
+  const note = el("textarea", { id: "note", placeholder: t("desk.note_placeholder"), "aria-label": t("desk.note_label") });
+  const disp = el("select", { id: "disposition", "aria-label": t("desk.disposition_label") }, el("option", { value: "" }, t("desk.disposition_pick")),
+    ...desk.dispositions.map((d) => data("option", d, { value: d, selected: c.disposition === d })));
+  const ticketKind = el("select", { id: "ticket-kind", "aria-label": t("desk.ticket.kind_label") },
+    ...Object.entries(TICKET_KIND).map(([k, key]) => el("option", { value: k }, t(key))));
+  const ticketSubject = el("input", { id: "ticket-subject", placeholder: t("desk.ticket.subject"), "aria-label": t("desk.ticket.subject") });
   return [note, el("div", { class: "row" },
-    el("button", { id: "btn-note", class: "btn", onclick: async () => { if (note.value.trim() && await act("note", { contact_id: c.contact_id, text: note.value })) { toast(T.noteSaved); note.value = ""; } } }, T.saveNote),
-    disp, el("button", { id: "btn-disposition", class: "btn", "aria-label": T.setDispositionLabel, onclick: async () => { if (disp.value && await act("disposition", { contact_id: c.contact_id, code: disp.value })) toast(T.dispositionSet); } }, T.setDisposition)),
+    el("button", { id: "btn-note", class: "btn", onclick: async () => { if (note.value.trim() && await act("note", { contact_id: c.contact_id, text: note.value })) { toastSay("desk.note_saved"); note.value = ""; } } }, t("desk.save_note")),
+    disp, el("button", { id: "btn-disposition", class: "btn", "aria-label": t("desk.set_disposition_label"), onclick: async () => { if (disp.value && await act("disposition", { contact_id: c.contact_id, code: disp.value })) toastSay("desk.disposition_set"); } }, t("desk.set_disposition"))),
   el("div", { class: "row" }, ticketKind, ticketSubject,
-    el("button", { id: "btn-ticket", class: "btn", onclick: async () => { if (ticketSubject.value.trim() && await act("create_ticket", { contact_id: c.contact_id, kind: ticketKind.value, subject: ticketSubject.value })) { toast(T.ticketCreated); ticketSubject.value = ""; } } }, T.createTicket))];
+    el("button", { id: "btn-ticket", class: "btn", onclick: async () => { if (ticketSubject.value.trim() && await act("create_ticket", { contact_id: c.contact_id, kind: ticketKind.value, subject: ticketSubject.value })) { toastSay("desk.ticket.created"); ticketSubject.value = ""; } } }, t("desk.ticket.create")))];
 }
 
 // A redraw of the same contact keeps what the agent was typing and where the focus was.
@@ -365,16 +388,17 @@ function renderCard() {
 }
 
 function renderHistory() {
-  const at = (t) => new Date(t * 1000).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", timeZone: desk.timezone });
+  const at = (when) => dateTime(when, { hour: "2-digit", minute: "2-digit", timeZone: desk.timezone });
   const items = desk.history.slice(0, 50).map((h) => el("li", {}, channelTag(h.channel),
-    `${h.customer || cardName(h.contact_id) || h.caller || h.contact_id} · ${h.queue || ""} · ${h.disposition || T.noDisposition}`,
+    data("span", h.customer || cardName(h.contact_id) || h.caller || h.contact_id), " · ", data("span", h.queue || ""), " · ",
+    h.disposition ? data("span", h.disposition) : t("desk.no_disposition"),
     el("time", { class: "muted", datetime: new Date(h.ended_at * 1000).toISOString() }, ` · ${at(h.ended_at)}`)));
-  $("history").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, T.noneToday)]));
+  $("history").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, t("desk.none_today"))]));
 }
 
 // A text tag rather than an emoji: it reads the same on every machine, fonts or not.
 function channelTag(channel) {
-  return el("span", { class: `chan ${channel === "chat" ? "chat" : "voice"}` }, CHANNEL[channel] || channel || "");
+  return el("span", { class: `chan ${channel === "chat" ? "chat" : "voice"}` }, channelWord(channel));
 }
 
 // --- actions ---------------------------------------------------------------------------------
@@ -384,17 +408,19 @@ function toggleMute(c) { if (ALLOWED[c.status]?.includes("mute")) act("mute", { 
 function endContact(c) { if (ALLOWED[c.status]?.includes("end")) act("end", { contact_id: c.contact_id }); }
 async function transfer(c) {
   const target = $("transfer-to").value;
-  if (!target) { toast(T.pickTarget, true); return; }
+  if (!target) { toastSay("desk.transfer.pick_target", null, true); return; }
   const [kind, name] = target.split(":");
-  if (await act("transfer", { contact_id: c.contact_id, [kind === "queue" ? "to_queue" : "to_agent"]: name })) toast(T.transferred(name));
+  if (await act("transfer", { contact_id: c.contact_id, [kind === "queue" ? "to_queue" : "to_agent"]: name })) toastSay("desk.transfer.done", { name });
 }
 function firstOffer() { return desk.offers.values().next().value; }
 
-function toast(text, error = false) {
-  const t = $("toast"); t.textContent = text; t.classList.toggle("error", error); t.classList.add("show");
-  clearTimeout(toast.timer); toast.timer = setTimeout(() => t.classList.remove("show"), 3000);
+// A toast in the server's words (an error's message) or in the desk's (toastSay: a key).
+function toast(text, error = false) { $("toast").textContent = text; showToast(error); }
+function toastSay(key, params = null, error = false) { say($("toast"), key, params); showToast(error); }
+function showToast(error) {
+  const box = $("toast"); box.classList.toggle("error", error); box.classList.add("show");
+  clearTimeout(toast.timer); toast.timer = setTimeout(() => box.classList.remove("show"), 3000);
 }
-function announce(text) { $("announce").textContent = text; }
 
 function tick() {
   const now = Date.now() / 1000 + desk.skew;
@@ -434,8 +460,19 @@ function wire() {
   });
 }
 
+// The agent's language first (the words of everything drawn after), then the socket.
+async function language() {
+  let chosen = null;
+  try {
+    const me = await fetch("/api/v1/auth/me").then((r) => (r.ok ? r.json() : {}));
+    chosen = me.user?.language ?? null;
+  } catch { /* English */ }
+  try { await setup({ language: chosen, tags: [] }); } catch (err) { console.warn("desk: no catalogue", err); }
+}
+
 wire();
+window.desk = desk; // for tests and the curious
+await language();
 render();
 socket.connect();
 setInterval(tick, 250);
-window.desk = desk; // for tests and the curious

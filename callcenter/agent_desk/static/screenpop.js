@@ -3,7 +3,11 @@
 // past the CRM's budget it is the "unidentified caller" card (`screen_pop_pending`) and a
 // `screen_pop` frame fills it in. A desk that (re)connects mid-contact asks the REST API.
 
+// Its words are the catalogues' "desk.pop.*" keys; the customer's record is shown as the
+// CRM wrote it, in elements marked data-user-content.
+
 import { recordingPlayer } from "/static/common/player.js";
+import { dateTime, number, render as say, t } from "/static/i18n/i18n.js";
 
 const pops = new Map(); // contact_id -> {pop, pending}
 const asked = new Set(); // contacts already fetched over REST
@@ -14,8 +18,10 @@ const h = (tag, cls, ...kids) => {
   for (const kid of kids.flat()) if (kid !== null && kid !== undefined && kid !== false) node.append(kid);
   return node;
 };
-const when = (at) => (at ? new Date(at * 1000).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" }) : "");
-const money = (v) => (v === null || v === undefined ? "–" : Number(v).toLocaleString(undefined, { maximumFractionDigits: 0 }));
+const data = (tag, cls, ...kids) => { const node = h(tag, cls, ...kids); node.dataset.userContent = ""; return node; };
+const said = (tag, cls, key, params = null) => say(h(tag, cls), key, params);
+const when = (at) => (at ? dateTime(at, { dateStyle: "short", timeStyle: "short" }) : "");
+const money = (v) => (v === null || v === undefined ? "–" : number(Number(v), { maximumFractionDigits: 0 }));
 
 /** Keep the pop a server frame carries (offer, screen_pop, welcome's offers). */
 export function notePop(frame) {
@@ -38,7 +44,7 @@ export function customerName(contactId) {
   const cust = pop?.customer;
   if (!cust || !cust.identified) return null;
   const name = [cust.first_name, cust.name].filter(Boolean).join(" ");
-  return pop.verified ? name : `${name} (unverified)`;
+  return pop.verified ? name : t("desk.pop.name_unverified", { name });
 }
 
 /** Fill `node` with the card of `contact` (an offer or a contact); hide it when none. */
@@ -64,60 +70,71 @@ async function fetchPop(contactId, rerender) {
 function card(pop, pending, contact) {
   const cust = pop.customer || {};
   if (!pop.identified) {
-    return [h("h3", "pop-name", "Unidentified caller"),
-      h("p", "muted", pending ? "Looking up the caller…" : `Number ${contact.caller || "withheld"}`), ivr(pop.ivr)];
+    return [h("h3", "pop-name", t("desk.unidentified")),
+      pending ? said("p", "muted", "desk.pop.looking_up")
+        : contact.caller ? said("p", "muted", "desk.pop.number", { number: contact.caller }) : said("p", "muted", "desk.pop.number_withheld"),
+      ivr(pop.ivr)];
   }
   const tickets = pop.open_tickets || [];
   return [
-    h("h3", "pop-name", [cust.first_name, cust.name].filter(Boolean).join(" ")),
+    data("h3", "pop-name", [cust.first_name, cust.name].filter(Boolean).join(" ")),
     identity(pop),
-    h("div", "badges", h("span", `badge pop-tier ${cust.tier || ""}`, cust.tier || "no tier"),
-      cust.segment ? h("span", "badge pop-segment", cust.segment) : null,
-      cust.churn_risk ? h("span", `badge risk-${cust.churn_risk}`, `churn ${cust.churn_risk}`) : null),
-    pop.repeat ? h("div", "warn pop-repeat", repeatText(pop.repeat)) : null,
-    h("dl", "facts", h("dt", "", "Account"), h("dd", "", cust.account_number || "–"),
-      h("dt", "", "Language"), h("dd", "", cust.language || "–"),
-      h("dt", "", "CLV"), h("dd", "", money(cust.clv)), h("dt", "", "Value"), h("dd", "", cust.value_cell || "–")),
-    h("b", "", `Open tickets (${tickets.length})`),
-    h("ul", "pop-tickets", tickets.map((t) => h("li", "", `${t.kind}: ${t.subject} (${t.status})`))),
-    h("b", "", "Last contacts"),
+    h("div", "badges", cust.tier ? data("span", `badge pop-tier ${cust.tier}`, cust.tier) : said("span", "badge pop-tier", "desk.pop.no_tier"),
+      cust.segment ? data("span", "badge pop-segment", cust.segment) : null,
+      cust.churn_risk ? said("span", `badge risk-${cust.churn_risk}`, "desk.pop.churn", { risk: cust.churn_risk }) : null),
+    pop.repeat ? repeatText(pop.repeat) : null,
+    h("dl", "facts", said("dt", "", "desk.pop.account"), data("dd", "", cust.account_number || "–"),
+      said("dt", "", "desk.pop.language"), data("dd", "", cust.language || "–"),
+      said("dt", "", "desk.pop.clv"), h("dd", "", money(cust.clv)), said("dt", "", "desk.pop.value"), data("dd", "", cust.value_cell || "–")),
+    said("b", "", "desk.pop.open_tickets", { count: tickets.length }),
+    data("ul", "pop-tickets", tickets.map((k) => h("li", "", `${k.kind}: ${k.subject} (${k.status})`))),
+    said("b", "", "desk.pop.last_contacts"),
     (pop.recent_contacts || []).length ? h("ul", "pop-history", pop.recent_contacts.map(contactLine))
-      : h("p", "muted pop-history", "No earlier contacts"),
+      : said("p", "muted pop-history", "desk.pop.no_earlier_contacts"),
     ivr(pop.ivr),
   ];
 }
 
 // A card found by the caller's number or what a chat customer typed is a candidate: the
 // agent confirms who it is by asking before telling anything personal.
-const PROOF = { pin: "account number and PIN", dob: "account number and date of birth", token: "the bank's web login" };
+const PROOF = { pin: "desk.pop.verified.pin", dob: "desk.pop.verified.dob", token: "desk.pop.verified.token" };
 function identity(pop) {
-  if (pop.verified) return h("div", "pop-verified", `Verified by ${PROOF[pop.verified_by] || pop.verified_by}`);
-  return h("div", "warn pop-unverified", "Unverified: the contact's number or typed details match this customer. Confirm their identity before disclosing anything.");
+  if (PROOF[pop.verified_by] && pop.verified) return said("div", "pop-verified", PROOF[pop.verified_by]);
+  if (pop.verified) return said("div", "pop-verified", "desk.pop.verified.other", { how: pop.verified_by || "" });
+  return said("div", "warn pop-unverified", "desk.pop.unverified");
 }
 
 function repeatText(r) {
-  const days = r.days_since < 1 ? "today" : `${Math.round(r.days_since)} d ago`;
-  return r.reason === "open_ticket" ? `Repeat contact (${days}) about open ticket ${r.ticket_id}` : `Repeat contact: called ${days}`;
+  const days = Math.round(r.days_since);
+  const box = h("div", "warn pop-repeat");
+  if (r.reason === "open_ticket") {
+    return r.days_since < 1 ? say(box, "desk.pop.repeat.ticket_today", { ticket: String(r.ticket_id) })
+      : say(box, "desk.pop.repeat.ticket_days", { days, ticket: String(r.ticket_id) });
+  }
+  return r.days_since < 1 ? say(box, "desk.pop.repeat.called_today") : say(box, "desk.pop.repeat.called_days", { days });
 }
 
+// A past contact: when (in the agent's language), then what the log says of it, as written.
 function contactLine(c) {
   const notes = (c.notes || []).map((n) => n.text).join(" · ");
-  return h("li", "", `${when(c.arrived_at)} ${c.channel || ""} ${c.disposition || c.end_reason || ""}`,
-    notes ? h("div", "muted", notes) : null, (c.recordings || []).map((r) => recording(c, r)));
+  return h("li", "", `${when(c.arrived_at)} `, data("span", "", `${c.channel || ""} ${c.disposition || c.end_reason || ""}`),
+    notes ? data("div", "muted", notes) : null, (c.recordings || []).map((r) => recording(c, r)));
 }
 
 // A past contact's recording: played on demand (an agent hears their own contacts' where the
 // center allows; the player says so plainly when the server refuses or the file is gone).
 const players = new Map(); // url -> the player, kept across re-renders so playback goes on
 function recording(c, r) {
-  const name = r.kind === "voicemail" ? "Voicemail" : `Call recording${r.part > 1 ? ` ${r.part}` : ""}`;
-  if (!players.has(r.url)) players.set(r.url, recordingPlayer(r, `${name} of ${when(c.arrived_at)}`, { preload: "none" }));
+  const name = r.kind === "voicemail" ? t("desk.pop.voicemail")
+    : r.part > 1 ? t("desk.pop.call_recording_part", { part: r.part }) : t("desk.pop.call_recording");
+  const label = t("desk.pop.recording_of", { name, when: when(c.arrived_at) });
+  if (!players.has(r.url)) players.set(r.url, recordingPlayer(r, label, { preload: "none" }));
   return h("div", "pop-recording", h("span", "muted", name), players.get(r.url));
 }
 
 function ivr(trail) {
   if (!trail || !(trail.path || []).length) return null;
   const inputs = (trail.inputs || []).map((i) => h("li", "", `${i.node}: ${i.digits ?? i.speech ?? ""}`));
-  return h("div", "pop-ivr", h("b", "", "IVR"), h("div", "muted", trail.path.join(" → ")),
-    inputs.length ? h("ul", "", inputs) : null);
+  return h("div", "pop-ivr", said("b", "", "desk.pop.ivr"), data("div", "muted", trail.path.join(" → ")),
+    inputs.length ? data("ul", "", inputs) : null);
 }

@@ -1,5 +1,8 @@
 // A small SVG chart: bars (stacked or side by side) and lines on a shared x axis.
-// series: [{label, values, color, kind: "bar"|"line", axis: "left"|"right"}]; no dependencies.
+// series: [{label, values, color, kind: "bar"|"line", axis: "left"|"right"}]; no dependencies
+// but the page module of the words (a series' label is already in the page's language).
+import { setup, t } from "/static/i18n/i18n.js";
+
 const NS = "http://www.w3.org/2000/svg";
 
 function el(name, attrs, text) {
@@ -32,7 +35,7 @@ export function drawChart(svg, labels, series, { rightMax = null, rightFormat = 
   for (let k = 0; k <= 4; k++) {
     const y = T + (k * (H - T - B)) / 4;
     svg.append(el("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#e6ebf1" }));
-    svg.append(el("text", { x: L - 6, y: y + 4, "text-anchor": "end" }, +(lmax * (1 - k / 4)).toFixed(1)));
+    svg.append(el("text", { x: L - 6, y: y + 4, "text-anchor": "end" }, String(+(lmax * (1 - k / 4)).toFixed(1))));
     if (right.length) svg.append(el("text", { x: W - R + 6, y: y + 4 }, rightFormat(rmax * (1 - k / 4))));
   }
   const bars = left.filter((s) => s.kind === "bar");
@@ -71,6 +74,14 @@ export function legend(node, series) {
 
 export const fmt = {
   pct: (v) => (v == null ? "–" : `${(100 * v).toFixed(1)}%`),
-  s: (v) => (v == null ? "–" : `${Math.round(v)} s`),
+  s: (v) => (v == null ? "–" : t("reports.seconds", { seconds: String(Math.round(v)) })),
   n: (v) => (v == null ? "–" : Number.isInteger(v) ? String(v) : v.toFixed(2)),
 };
+
+/** The user's own language (user.language of /api/v1/auth/me), loaded before the page draws. */
+export async function startLanguage() {
+  try {
+    const me = await fetch("/api/v1/auth/me", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : {}));
+    await setup({ language: me.user?.language ?? null, tags: [] });
+  } catch (err) { console.warn("reports: no catalogue", err); }
+}

@@ -2,6 +2,8 @@
 // Points come from the server (one a minute, six hours kept): {t, waiting, service_level,
 // queues: {name: {waiting, service_level}}}. Thresholds from the config draw dashed lines,
 // and the stretches where the queue (or the center) was in trouble are shaded red.
+import { t } from "/static/i18n/i18n.js";
+
 const NS = "http://www.w3.org/2000/svg";
 const W = 800, H = 220, L = 34, R = 44, T = 14, B = 22;
 
@@ -13,7 +15,8 @@ const mk = (tag, attrs = {}, text) => {
 };
 // Times in the center's zone (the wallboard passes the frames' timezone), not the browser's.
 let zone;
-const hhmm = (t) => new Date(t * 1000).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: zone });
+let locale = "en-GB";
+const hhmm = (at) => new Date(at * 1000).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", timeZone: zone });
 
 // The values of one queue (or of the whole center when queue is "") at each point.
 export function pick(series, queue) {
@@ -30,13 +33,13 @@ export function level(p, th) {
   return "";
 }
 
-export function drawChart(svg, series, thresholds, queue = "", timeZone = undefined) {
-  zone = timeZone;
+export function drawChart(svg, series, thresholds, queue = "", timeZone = undefined, timeLocale = "en-GB") {
+  zone = timeZone; locale = timeLocale;
   const th = thresholds || {};
   const pts = pick(series || [], queue);
   svg.dataset.points = String(pts.length);
   if (pts.length < 2) {
-    svg.replaceChildren(mk("text", { x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#8a9bb0", "font-size": 13 }, "collecting points (one a minute)…"));
+    svg.replaceChildren(mk("text", { x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#8a9bb0", "font-size": 13 }, t("wallboard.chart.collecting")));
     svg.dataset.troubleBands = "0";
     return;
   }
@@ -88,5 +91,8 @@ export function drawChart(svg, series, thresholds, queue = "", timeZone = undefi
   svg.dataset.lastWaiting = String(last.waiting);
   svg.dataset.lastSl = last.sl === null ? "" : String(last.sl);
   svg.dataset.troubleBands = String(bands);
-  svg.setAttribute("aria-label", `${queue || "all queues"}: ${last.waiting} waiting now, service level ${last.sl === null ? "none yet" : `${Math.round(last.sl * 100)}%`}, ${hhmm(t0)} to ${hhmm(t1)}`);
+  svg.setAttribute("aria-label", t("wallboard.chart.label", {
+    queue: queue || t("wallboard.chart.all_queues"), waiting: last.waiting,
+    level: last.sl === null ? t("wallboard.chart.no_level") : `${Math.round(last.sl * 100)}%`, from: hhmm(t0), to: hhmm(t1),
+  }));
 }
