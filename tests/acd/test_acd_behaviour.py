@@ -483,7 +483,11 @@ def test_a_call_whose_agent_is_gone_goes_back_to_the_front_of_its_queue() -> Non
     assert acd.engine.position("c1") == (1, acd.engine.position("c1")[1])  # type: ignore[index]
     assert acd.engine.position("c2")[0] == 2  # type: ignore[index]
     kinds = acd.types("c1")
-    assert kinds[kinds.index("contact.requeued") :][:3] == ["contact.requeued", "contact.wrap_up", "contact.queued"]
+    assert kinds[kinds.index("contact.requeued") :][:3] == [
+        "contact.requeued",
+        "contact.wrap_up",
+        "contact.queued",
+    ]
     assert "contact.ended" not in kinds
     acd.agent("bob")  # the next free agent is offered it first
     offer = acd.last_offer()
