@@ -25,6 +25,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 from desk_socket import Desk
 from msgspec.structs import replace
 from telsupport import free_port, needs_sipp, run_sipp, tone_power, until
+from test_tel_callback_dial import Customer, queue_a_callback
 from tone_track import ToneTrack
 from voicesupport import center_of, contact_events, offer_for, ready_agent, voice_config
 
@@ -351,3 +352,98 @@ async def _survey_then_hang_up(client: Any, call: Any, cid: str, sipp: Any) -> N
     rc, out = await sipp
     assert rc == 0, out
     await until(lambda: not client.app[TELEPHONY].front.calls, timeout=5)
+
+
+async def test_a_dialled_callback_pauses_when_the_desk_reloads_and_resumes_on_its_new_audio(
+    aiohttp_client: Any, tmp_path: Path, prompts: Path, pages: list[DeskPage]
+) -> None:
+    port = free_port()
+    config = voice_config(tmp_path, prompts, dial_uri=f"sip:{{number}}@127.0.0.1:{port}", dial_from="bank")
+    config = replace(config, desk=replace(config.desk, reconnect_grace_s=20.0))
+    client = await aiohttp_client(create_app(config))
+    center = center_of(client)
+    await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
+    cid = await queue_a_callback(client)
+    customer = Customer("uas_answer_wait_bye.xml", port, tmp_path)
+    await customer.start()
+    page = await DeskPage.open(client)
+    pages.append(page)
+    await until(lambda: client.app[AGENT_LEGS].is_desk("alice"), timeout=10)
+    await center.submit(m.AgentReady(agent_id="alice"))
+    offer = await offer_for(center, "alice")
+    assert offer.contact_id == cid
+    assert (await page.desk.ask("accept", offer_id=offer.offer_id))["type"] == "ack"
+    await until(lambda: cid in client.app[TELEPHONY].callbacks.calls, timeout=5)
+    callback = client.app[TELEPHONY].callbacks.calls[cid]
+    await until(lambda: callback.bridge is not None, timeout=10)
+    await until(lambda: page.own_voice() > 25, timeout=10)  # the customer echoes her voice
+
+    await page.leave(audio_first=True)  # the page reloads
+    await until(lambda: callback.bridge is None, timeout=5)
+    assert callback.channel is not None
+    sent = callback.channel.frames_out
+    await asyncio.sleep(1.0)
+    assert callback.channel.frames_out - sent >= 40  # the customer hears comfort audio
+    assert not callback.channel.ended and center.engine.contacts[cid].agent_id == "alice"
+
+    page = await DeskPage.open(client)
+    pages.append(page)
+    await until(lambda: callback.bridge is not None, timeout=10)
+    await until(lambda: page.own_voice() > 25, timeout=10)  # talking again
+    kinds = await kinds_of(client, cid)
+    assert kinds.count("contact.bridged") == 2 and kinds.count("contact.dialing") == 1
+    assert kinds.index("contact.agent_audio_lost") < kinds.index("contact.agent_audio_back")
+    assert "contact.ended" not in kinds
+    assert (await page.desk.ask("end", contact_id=cid))["type"] == "ack"
+    rc, out = await customer.finished()  # our BYE, answered
+    assert rc == 0, out
+    events = await contact_events(client, cid)
+    assert [(e.data["reason"], e.data.get("by")) for e in events if e.type == "contact.ended"] == [
+        ("completed", "agent")
+    ]
+    await client.close()
+
+
+async def test_a_dialled_callback_whose_desk_does_not_come_back_goes_to_the_next_agent(
+    aiohttp_client: Any, tmp_path: Path, prompts: Path, pages: list[DeskPage]
+) -> None:
+    port = free_port()
+    config = voice_config(tmp_path, prompts, dial_uri=f"sip:{{number}}@127.0.0.1:{port}", dial_from="bank")
+    config = replace(config, desk=replace(config.desk, reconnect_grace_s=1.5))
+    client = await aiohttp_client(create_app(config))
+    center = center_of(client)
+    await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
+    cid = await queue_a_callback(client)
+    customer = Customer("uas_answer_wait_bye.xml", port, tmp_path)
+    await customer.start()
+    page = await DeskPage.open(client)
+    pages.append(page)
+    await until(lambda: client.app[AGENT_LEGS].is_desk("alice"), timeout=10)
+    await center.submit(m.AgentReady(agent_id="alice"))
+    offer = await offer_for(center, "alice")
+    assert (await page.desk.ask("accept", offer_id=offer.offer_id))["type"] == "ack"
+    await until(lambda: cid in client.app[TELEPHONY].callbacks.calls, timeout=5)
+    callback = client.app[TELEPHONY].callbacks.calls[cid]
+    await until(lambda: page.own_voice() > 25, timeout=10)
+    bob = await bob_at_his_desk(client, pages)
+
+    await page.leave(audio_first=True)  # a closed tab: no desk within the grace
+    await until(lambda: center.engine.contacts[cid].agent_id != "alice", timeout=10)
+    assert callback.channel is not None and not callback.channel.ended
+    requeued_on_alices_desk(client, cid)
+    offered = await bob.desk.until("offer", timeout=10)
+    assert (offered["contact_id"], offered["channel"]) == (cid, "callback")
+    assert (await bob.desk.ask("accept", offer_id=offered["offer_id"]))["type"] == "ack"
+    await until(lambda: bob.own_voice() > 25, timeout=10)  # the same call, now with Bob
+    assert (await bob.desk.ask("end", contact_id=cid))["type"] == "ack"
+    rc, out = await customer.finished()
+    assert rc == 0, out
+    events = await contact_events(client, cid)
+    kinds = [e.type for e in events]
+    assert kinds.count("contact.dialing") == 1  # not dialled again
+    assert kinds.index("contact.agent_audio_gone") < kinds.index("contact.requeued")
+    assert [e.agent_id for e in events if e.type == "contact.bridged"] == ["alice", "bob"]
+    assert [(e.data["reason"], e.data.get("by")) for e in events if e.type == "contact.ended"] == [
+        ("completed", "agent")
+    ]
+    await client.close()
