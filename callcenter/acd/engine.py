@@ -332,11 +332,7 @@ class AcdEngine(Timers):
         self._finish(contact, "abandoned", now)
 
     def _ended(self, e: m.ContactEnded, now: float) -> None:
-        contact = self._live_contact(e.contact_id)
-        if contact.state != "connected":
-            raise m.IllegalTransition(
-                f"contact {contact.contact_id} is not connected (it is {contact.state})"
-            )
+        contact = self._connected_contact(e.contact_id)
         if e.reason not in ENDED_REASONS:
             raise m.BadInput(f"a connected contact ends {' or '.join(ENDED_REASONS)}, not {e.reason!r}")
         agent = self.agents[contact.agent_id]  # type: ignore[index]
@@ -372,11 +368,7 @@ class AcdEngine(Timers):
         self._after_contact(agent, contact, now)
 
     def _requeued(self, e: m.ContactRequeued, now: float) -> None:
-        contact = self._live_contact(e.contact_id)
-        if contact.state != "connected":
-            raise m.IllegalTransition(
-                f"contact {contact.contact_id} is not connected (it is {contact.state})"
-            )
+        contact = self._connected_contact(e.contact_id)
         if e.reason not in REQUEUED_REASONS:
             raise m.BadInput(f"a contact is requeued for {' or '.join(REQUEUED_REASONS)}, not {e.reason!r}")
         qs = self.queues[contact.queue]
@@ -553,6 +545,12 @@ class AcdEngine(Timers):
                 DEFERRED_PRIORITY_CLASS,
             )
         return priority_for(cfg, e.attributes, priority_class=pclass, head_start_s=e.head_start_s)
+
+    def _connected_contact(self, contact_id: str) -> Contact:
+        contact = self._live_contact(contact_id)
+        if contact.state != "connected":
+            raise m.IllegalTransition(f"contact {contact_id} is not connected (it is {contact.state})")
+        return contact
 
     def _find_offer(self, offer_id: str, agent_id: str) -> Offer:
         offer = self.offers.get(offer_id)

@@ -144,6 +144,15 @@ async def call_to_alice(client: Any, tmp_path: Path, pages: list[DeskPage]) -> t
     return sipp, call, offer.contact_id
 
 
+async def open_center(
+    aiohttp_client: Any, tmp_path: Path, prompts: Path, *, grace_s: float, **telephony: Any
+) -> Any:
+    """The voice center with the desk's reconnect grace at ``grace_s``."""
+    config = voice_config(tmp_path, prompts, **telephony)
+    config = replace(config, desk=replace(config.desk, reconnect_grace_s=grace_s))
+    return await aiohttp_client(create_app(config))
+
+
 async def kinds_of(client: Any, contact_id: str) -> list[str]:
     return [e.type for e in await contact_events(client, contact_id)]
 
@@ -151,9 +160,7 @@ async def kinds_of(client: Any, contact_id: str) -> list[str]:
 async def test_a_reloaded_desk_pauses_the_call_and_its_new_audio_resumes_it(
     aiohttp_client: Any, tmp_path: Path, prompts: Path, pages: list[DeskPage]
 ) -> None:
-    config = voice_config(tmp_path, prompts)
-    config = replace(config, desk=replace(config.desk, reconnect_grace_s=20.0))
-    client = await aiohttp_client(create_app(config))
+    client = await open_center(aiohttp_client, tmp_path, prompts, grace_s=20.0)
     center = center_of(client)
     sipp, call, cid = await call_to_alice(client, tmp_path, pages)
 
@@ -228,9 +235,7 @@ def requeued_on_alices_desk(client: Any, cid: str) -> None:
 async def test_a_desk_that_does_not_come_back_sends_the_call_to_the_next_agent(
     aiohttp_client: Any, tmp_path: Path, prompts: Path, pages: list[DeskPage], audio_first: bool
 ) -> None:
-    config = voice_config(tmp_path, prompts)
-    config = replace(config, desk=replace(config.desk, reconnect_grace_s=1.5))
-    client = await aiohttp_client(create_app(config))
+    client = await open_center(aiohttp_client, tmp_path, prompts, grace_s=1.5)
     center = center_of(client)
     sipp, call, cid = await call_to_alice(client, tmp_path, pages)
     bob = await bob_at_his_desk(client, pages)  # free, but the call is Alice's
@@ -267,9 +272,7 @@ async def test_a_desk_that_does_not_come_back_sends_the_call_to_the_next_agent(
 async def test_a_desk_gone_before_its_audio_came_sends_the_call_to_the_next_agent(
     aiohttp_client: Any, tmp_path: Path, prompts: Path, pages: list[DeskPage]
 ) -> None:
-    config = voice_config(tmp_path, prompts)
-    config = replace(config, desk=replace(config.desk, reconnect_grace_s=1.5))
-    client = await aiohttp_client(create_app(config))
+    client = await open_center(aiohttp_client, tmp_path, prompts, grace_s=1.5)
     center = center_of(client)
     await ready_agent(center, "alice", {"sales": 1})
     desk = await Desk.open(client.make_url("/"), "alice")  # her page, its audio never up
@@ -304,9 +307,7 @@ async def test_a_desk_gone_earlier_does_not_send_a_later_call_back(
 ) -> None:
     """Alice's desk went away once (its grace ran out); she comes back, accepts a call and
     her audio connects a moment later: the old departure does not take the call from her."""
-    config = voice_config(tmp_path, prompts)
-    config = replace(config, desk=replace(config.desk, reconnect_grace_s=0.5))
-    client = await aiohttp_client(create_app(config))
+    client = await open_center(aiohttp_client, tmp_path, prompts, grace_s=0.5)
     center = center_of(client)
     await ready_agent(center, "alice", {"sales": 1})
     first = await Desk.open(client.make_url("/"), "alice")
@@ -354,13 +355,14 @@ async def _survey_then_hang_up(client: Any, call: Any, cid: str, sipp: Any) -> N
     await until(lambda: not client.app[TELEPHONY].front.calls, timeout=5)
 
 
-async def test_a_dialled_callback_pauses_when_the_desk_reloads_and_resumes_on_its_new_audio(
-    aiohttp_client: Any, tmp_path: Path, prompts: Path, pages: list[DeskPage]
-) -> None:
+async def alice_on_a_dialled_callback(
+    aiohttp_client: Any, tmp_path: Path, prompts: Path, pages: list[DeskPage], *, grace_s: float
+) -> tuple[Any, str, Customer, Any]:
+    """A callback waits in sales; Alice's page (its audio up) accepts it, the server dials
+    the customer (a sipp UAS that answers, echoes and waits for our BYE) and they talk."""
     port = free_port()
-    config = voice_config(tmp_path, prompts, dial_uri=f"sip:{{number}}@127.0.0.1:{port}", dial_from="bank")
-    config = replace(config, desk=replace(config.desk, reconnect_grace_s=20.0))
-    client = await aiohttp_client(create_app(config))
+    dial = {"dial_uri": f"sip:{{number}}@127.0.0.1:{port}", "dial_from": "bank"}
+    client = await open_center(aiohttp_client, tmp_path, prompts, grace_s=grace_s, **dial)
     center = center_of(client)
     await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
     cid = await queue_a_callback(client)
@@ -377,6 +379,16 @@ async def test_a_dialled_callback_pauses_when_the_desk_reloads_and_resumes_on_it
     callback = client.app[TELEPHONY].callbacks.calls[cid]
     await until(lambda: callback.bridge is not None, timeout=10)
     await until(lambda: page.own_voice() > 25, timeout=10)  # the customer echoes her voice
+    return client, cid, customer, callback
+
+
+async def test_a_dialled_callback_pauses_when_the_desk_reloads_and_resumes_on_its_new_audio(
+    aiohttp_client: Any, tmp_path: Path, prompts: Path, pages: list[DeskPage]
+) -> None:
+    client, cid, customer, callback = await alice_on_a_dialled_callback(
+        aiohttp_client, tmp_path, prompts, pages, grace_s=20.0
+    )
+    center, page = center_of(client), pages[-1]
 
     await page.leave(audio_first=True)  # the page reloads
     await until(lambda: callback.bridge is None, timeout=5)
@@ -407,24 +419,10 @@ async def test_a_dialled_callback_pauses_when_the_desk_reloads_and_resumes_on_it
 async def test_a_dialled_callback_whose_desk_does_not_come_back_goes_to_the_next_agent(
     aiohttp_client: Any, tmp_path: Path, prompts: Path, pages: list[DeskPage]
 ) -> None:
-    port = free_port()
-    config = voice_config(tmp_path, prompts, dial_uri=f"sip:{{number}}@127.0.0.1:{port}", dial_from="bank")
-    config = replace(config, desk=replace(config.desk, reconnect_grace_s=1.5))
-    client = await aiohttp_client(create_app(config))
-    center = center_of(client)
-    await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
-    cid = await queue_a_callback(client)
-    customer = Customer("uas_answer_wait_bye.xml", port, tmp_path)
-    await customer.start()
-    page = await DeskPage.open(client)
-    pages.append(page)
-    await until(lambda: client.app[AGENT_LEGS].is_desk("alice"), timeout=10)
-    await center.submit(m.AgentReady(agent_id="alice"))
-    offer = await offer_for(center, "alice")
-    assert (await page.desk.ask("accept", offer_id=offer.offer_id))["type"] == "ack"
-    await until(lambda: cid in client.app[TELEPHONY].callbacks.calls, timeout=5)
-    callback = client.app[TELEPHONY].callbacks.calls[cid]
-    await until(lambda: page.own_voice() > 25, timeout=10)
+    client, cid, customer, callback = await alice_on_a_dialled_callback(
+        aiohttp_client, tmp_path, prompts, pages, grace_s=1.5
+    )
+    center, page = center_of(client), pages[-1]
     bob = await bob_at_his_desk(client, pages)
 
     await page.leave(audio_first=True)  # a closed tab: no desk within the grace
