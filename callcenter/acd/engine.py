@@ -39,6 +39,7 @@ DEFAULT_PRIORITY_CLASS = 1
 DEFERRED_PRIORITY_CLASS = 9  # a voicemail comes after the live contacts waiting beside it
 CHANNELS = ("voice", "chat", "callback", "voicemail")
 ENDED_REASONS = ("completed", "dial_failed")  # what ``ContactEnded`` may say
+REQUEUED_REASONS = ("agent_gone",)  # what ``ContactRequeued`` may say
 
 
 def priority_for(
@@ -331,11 +332,7 @@ class AcdEngine(Timers):
         self._finish(contact, "abandoned", now)
 
     def _ended(self, e: m.ContactEnded, now: float) -> None:
-        contact = self._live_contact(e.contact_id)
-        if contact.state != "connected":
-            raise m.IllegalTransition(
-                f"contact {contact.contact_id} is not connected (it is {contact.state})"
-            )
+        contact = self._connected_contact(e.contact_id)
         if e.reason not in ENDED_REASONS:
             raise m.BadInput(f"a connected contact ends {' or '.join(ENDED_REASONS)}, not {e.reason!r}")
         agent = self.agents[contact.agent_id]  # type: ignore[index]
@@ -368,6 +365,24 @@ class AcdEngine(Timers):
             self._place(contact, e.to_queue, now)
         else:
             self._place_targeted(contact, e.to_agent, now)  # type: ignore[arg-type]
+        self._after_contact(agent, contact, now)
+
+    def _requeued(self, e: m.ContactRequeued, now: float) -> None:
+        contact = self._connected_contact(e.contact_id)
+        if e.reason not in REQUEUED_REASONS:
+            raise m.BadInput(f"a contact is requeued for {' or '.join(REQUEUED_REASONS)}, not {e.reason!r}")
+        qs = self.queues[contact.queue]
+        if self._closed(qs, now):
+            raise m.IllegalTransition(f"queue {contact.queue} is closed; contact {contact.contact_id} ends")
+        agent = self.agents[contact.agent_id]  # type: ignore[index]
+        if e.reason == "agent_gone":
+            agent.pending_not_ready = "disconnected"
+        data = {"reason": e.reason, "from_agent": agent.agent_id}
+        self._log_contact(contact, "contact.requeued", now, agent.agent_id, data)
+        self._release(agent, contact, now)
+        contact.agent_id = None
+        contact.queued_at = now  # its wait starts over (max wait); its place in line does not
+        self._place(contact, contact.queue, now)
         self._after_contact(agent, contact, now)
 
     def _callback(self, e: m.CallbackRequested, now: float) -> None:
@@ -505,6 +520,7 @@ class AcdEngine(Timers):
         m.ContactAbandoned: _abandoned,
         m.ContactEnded: _ended,
         m.ContactTransferred: _transferred,
+        m.ContactRequeued: _requeued,
         m.CallbackRequested: _callback,
         m.VoicemailCalledBack: _called_back,
         m.ContactHeld: _held,
@@ -529,6 +545,12 @@ class AcdEngine(Timers):
                 DEFERRED_PRIORITY_CLASS,
             )
         return priority_for(cfg, e.attributes, priority_class=pclass, head_start_s=e.head_start_s)
+
+    def _connected_contact(self, contact_id: str) -> Contact:
+        contact = self._live_contact(contact_id)
+        if contact.state != "connected":
+            raise m.IllegalTransition(f"contact {contact_id} is not connected (it is {contact.state})")
+        return contact
 
     def _find_offer(self, offer_id: str, agent_id: str) -> Offer:
         offer = self.offers.get(offer_id)

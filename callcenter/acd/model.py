@@ -174,6 +174,17 @@ class ContactTransferred(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     to_agent: str | None = None
 
 
+class ContactRequeued(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A connected contact goes back to its queue through no fault of the customer (its
+    agent's desk is gone for good: ``agent_gone``). It keeps its arrival time and priority,
+    so it is offered before the contacts that came after it; its agent lets it go as after
+    a transfer and, for ``agent_gone``, becomes NOT_READY (``disconnected``). Refused
+    (``IllegalTransition``) when the queue is closed: the caller's adapter then ends it."""
+
+    contact_id: str
+    reason: str = "agent_gone"
+
+
 class CallbackRequested(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A waiting caller asked to be called back: they keep their place in line."""
 

@@ -143,6 +143,7 @@ ACD_INPUTS: tuple[type, ...] = (
     m.ContactAbandoned,
     m.ContactEnded,
     m.ContactTransferred,
+    m.ContactRequeued,
     m.CallbackRequested,
     m.ContactHeld,
     m.ContactMoved,

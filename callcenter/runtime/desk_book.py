@@ -120,6 +120,8 @@ class DeskBook:
             self._dirty.add(agent)
         elif kind == "contact.transferred":
             line.reason = "transferred"
+        elif kind == "contact.requeued":  # its agent is gone: the call waits for another
+            line.reason = "requeued"
 
     def settle(self, engine: Any) -> None:
         """After one input's commands: say what became of the contacts its events touched."""

@@ -15,8 +15,11 @@ caller's frames go to the recognizer while a menu listens, keys become
   until the next agent; an agent's phone leg hanging up ends the contact as ended by the
   agent, while the desk's browser audio ending (a reload, a dropped connection) only
   pauses the bridge: comfort audio, ``contact.agent_audio_lost``, and the desk's next leg
-  resumes it (``contact.agent_audio_back``); a desk gone for good (its grace ran out)
-  ends the contact by ``system`` after ``contact.agent_audio_gone``;
+  resumes it (``contact.agent_audio_back``); a desk gone for good (its grace ran out),
+  or gone after the agent accepted but before its audio ever came (``before_audio``), is
+  ``contact.agent_audio_gone``: the call goes back to its queue first in line
+  (``ContactRequeued``, on comfort audio) for the next agent, or, if the queue is closed,
+  ends by ``system``;
 - ``FinishContact``: the bridge stops and the flow goes on (a survey) or hangs up.
 - ``OverflowContact`` to voicemail: the overflow's message (or ``telephony.voicemail_prompt``)
   is said, then the caller is recorded for up to ``telephony.voicemail_max_s``; the hang-up
@@ -47,6 +50,7 @@ from callcenter.core.events import InteractionEvent
 from callcenter.ivr import messages as ivr
 from callcenter.recordings.files import facts as recording_facts
 from callcenter.runtime.ivr_runner_ports import IvrCall
+from callcenter.runtime.voice_legs import claim_leg, desk_audio_lost, end_contact, requeue_or_end
 from callcenter.runtime.voice_media import PromptPlayer, SpeechListener, VoicemailTaker
 from callcenter.speech.recognition import Recognition
 from callcenter.telephony.bridge import Bridge, BridgeResult
@@ -371,12 +375,22 @@ class VoiceCall:
 
     async def _connect(self, command: m.ConnectContact) -> None:
         legs, wait, agent = self.front.legs, self.front.telephony.agent_leg_wait_s, command.agent_id
-        leg = await legs.claim(agent, wait)
-        if leg is None and not self.channel.ended:  # said once; the caller waits on comfort audio
-            self._record("contact.agent_audio_missing", agent=agent, waited_s=wait)
-        while leg is None and not self.channel.ended:
-            leg = await legs.claim(agent, wait)
+        since = legs.gone_count(agent)  # a desk departure from before this call is not its own
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
+            leg = await claim_leg(
+                legs,
+                agent,
+                wait,
+                since=since,
+                over=self._caller_left,
+                missing=lambda: self._record("contact.agent_audio_missing", agent=agent, waited_s=wait),
+            )
+            if leg is None and not self.channel.ended:  # the desk went before its audio came
+                waited = round(loop.time() - started, 1)
+                self._record("contact.agent_audio_gone", agent=agent, waited_s=waited, before_audio=True)
+                self._agent_gone(command)
             while leg is not None:
                 desk = legs.is_desk(agent)
                 try:
@@ -386,7 +400,7 @@ class VoiceCall:
                 if not (desk and result.ended_by == "agent"):
                     self._after_bridge(command, result)
                     return
-                leg = await self._desk_audio_lost(command, result.reason)
+                leg = await self._desk_audio_lost(command, result.reason, since)
         finally:
             if self._connecting is asyncio.current_task():
                 self._connecting = None
@@ -425,43 +439,46 @@ class VoiceCall:
             return
         self._reader = asyncio.ensure_future(self._read())
         if result.ended_by == "agent":  # the agent's phone hung up
-            self._spawn(self._end_contact(command, by="agent"))
+            self._spawn(end_contact(self.front.center, command.contact_id, by="agent"))
 
-    async def _desk_audio_lost(self, command: m.ConnectContact, reason: str) -> CallChannel | None:
+    async def _desk_audio_lost(
+        self, command: m.ConnectContact, reason: str, since: int
+    ) -> CallChannel | None:
         """The desk's browser audio ended in the call (a reload, a dropped connection, a
         closed tab): not a hang-up. The caller hears comfort audio and stays connected to
         the agent in the ACD; the desk's next leg resumes the bridge. None when the caller
         left meanwhile, or when the desk is gone for good (its grace ran out): then the
-        contact ends as a lost agent's does."""
+        call goes back to its queue (``_agent_gone``)."""
         legs, wait, agent = self.front.legs, self.front.telephony.agent_leg_wait_s, command.agent_id
         self._reader = asyncio.ensure_future(self._read())  # a caller hanging up is heard
         self.player.comfort(True)
-        self._record("contact.agent_audio_lost", agent=agent, reason=reason)
         log.info("call %s: desk audio of %s ended (%s); the caller waits", command.contact_id, agent, reason)
-        loop = asyncio.get_running_loop()
-        lost_at = loop.time()
-        leg = None
-        while leg is None and not self.channel.ended and not legs.desk_is_gone(agent):
-            leg = await legs.claim(agent, wait, until_desk_gone=True)
-        waited = round(loop.time() - lost_at, 1)
-        if leg is not None:
-            self._record("contact.agent_audio_back", agent=agent, waited_s=waited)
-            return leg
-        if not self.channel.ended:
-            self._record("contact.agent_audio_gone", agent=agent, waited_s=waited)
-            log.warning(
-                "call %s: the desk of %s did not come back within its grace period; the contact ends",
-                command.contact_id,
-                agent,
-            )
-            self._spawn(self._end_contact(command, by="system"))
-        return None
+        leg = await desk_audio_lost(
+            legs,
+            agent,
+            wait,
+            since=since,
+            over=self._caller_left,
+            record=lambda kind, **data: self._record(kind, agent=agent, **data),
+            reason=reason,
+        )
+        if leg is None and not self.channel.ended:
+            self._agent_gone(command)
+        return leg
 
-    async def _end_contact(self, command: m.ConnectContact, *, by: str) -> None:
-        try:
-            await self.front.center.submit(m.ContactEnded(contact_id=command.contact_id, by=by))
-        except m.AcdError as exc:  # ended meanwhile from the desk
-            log.info("call %s: %s", command.contact_id, exc)
+    def _agent_gone(self, command: m.ConnectContact) -> None:
+        """The agent's desk is gone for good and the caller is still here: on comfort
+        audio, the call goes back to its queue, first in line, for the next agent (or, if
+        the queue will not have it, ends by ``system``: the caller goes to the survey)."""
+        log.warning(
+            "call %s: the desk of %s is gone; back to the queue", command.contact_id, command.agent_id
+        )
+        self.queued, self.held, self.agent_id = True, False, None
+        self.player.comfort(True)
+        self._spawn(requeue_or_end(self.front.center, command.contact_id, command.agent_id))
+
+    def _caller_left(self) -> bool:
+        return self.channel.ended
 
     async def _stop_reader(self) -> None:
         if self._reader is not None:

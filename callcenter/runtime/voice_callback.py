@@ -14,7 +14,10 @@ of the voice front still holds), it dials ``attributes["callback_number"]`` at
   ``contact.recording``); the customer hanging up ends the contact ``completed`` by
   ``customer``, the agent's leg hanging up ends it by ``agent`` and hangs up the customer,
   the desk's End hangs up the customer; a transfer puts the customer on comfort audio
-  until the next agent's ``contact.connected``;
+  until the next agent's ``contact.connected``; the desk's browser audio ending (a reload)
+  pauses the bridge on comfort audio until the desk's next leg, and a desk gone for good
+  (before its audio came, or in the call) sends the contact back to its queue first in
+  line for the next agent, as an inbound call's (``runtime/voice_call.py``);
 - failed (busy, declined, no answer within ``dial_ring_s``, ...): ``contact.dial_failed``
   (``status``: the SIP status or null, ``reason``: ``busy``, ``no_answer``, ...), a
   ``contact`` frame ``dial_failed``, and the contact ends in the ACD as ``ContactEnded(
@@ -34,15 +37,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable
+from functools import partial
 from typing import Any, TypeVar
 
-from callcenter.acd import model as m
 from callcenter.core.desk_frames import Contact
 from callcenter.core.events import InteractionEvent
 from callcenter.recordings.files import facts as recording_facts
 from callcenter.runtime.bus import EventBus, Subscription
 from callcenter.runtime.center import Center
 from callcenter.runtime.voice import VoiceFront
+from callcenter.runtime.voice_legs import claim_leg, desk_audio_lost, end_contact, requeue_or_end
 from callcenter.telephony.bridge import Bridge, BridgeResult
 from callcenter.telephony.config import TelephonyConfig
 from callcenter.telephony.media import CallChannel, HungUp
@@ -151,10 +155,7 @@ class CallbackDialling:
             self.center.desks.deliver(agent_id, frame)
 
     async def end_contact(self, contact_id: str, by: str, reason: str = "completed") -> None:
-        try:
-            await self.center.submit(m.ContactEnded(contact_id=contact_id, by=by, reason=reason))
-        except m.AcdError as exc:  # ended meanwhile (the desk's End)
-            log.info("callback %s: %s", contact_id, exc)
+        await end_contact(self.center, contact_id, by=by, reason=reason)
 
 
 class CallbackCall:
@@ -258,41 +259,67 @@ class CallbackCall:
     async def _serve(self, agent_id: str) -> None:
         channel = self.channel
         assert channel is not None
-        legs = self.owner.front.legs
-        while not channel.ended and not self.finished.is_set():
-            leg = await self._waiting(self._claim(agent_id))
-            if leg is None:
-                break
-            if channel.ended or self.finished.is_set():  # in the same instant
-                legs.release(agent_id)
-                break
-            try:
-                result = await self._bridged(agent_id, leg)
-            finally:
-                legs.release(agent_id)
-            if result.ended_by == "caller":
-                await self.owner.end_contact(self.contact_id, "customer")
-                return
-            if result.ended_by == "agent":
-                await self.owner.end_contact(self.contact_id, "agent")
-                return
-            if self.finished.is_set():
-                return
-            next_agent = await self._waiting(self.next_agent.get())  # transferred
-            if next_agent is None or channel.ended or self.finished.is_set():
+        while not self._over() and await self._with_agent(agent_id):
+            next_agent = await self._waiting(self.next_agent.get())  # transferred, or requeued
+            if next_agent is None or self._over():
                 break
             agent_id = self.agent_id = next_agent
         if channel.ended and not self.finished.is_set():  # hung up while waiting for a leg
             await self.owner.end_contact(self.contact_id, "customer")
 
-    async def _claim(self, agent_id: str) -> CallChannel:
-        legs, wait = self.owner.front.legs, self.owner.telephony.agent_leg_wait_s
-        leg = await legs.claim(agent_id, wait)
-        if leg is None:
-            self.owner.record("contact.agent_audio_missing", self.contact_id, agent_id, waited_s=wait)
-        while leg is None:
-            leg = await legs.claim(agent_id, wait)
-        return leg
+    async def _with_agent(self, agent_id: str) -> bool:
+        """Bridge the customer to ``agent_id``'s leg (pausing on comfort audio while the
+        desk's audio is lost) until the call is over (False) or goes on to another agent
+        (True): transferred, or back in its queue because the agent's desk is gone."""
+        legs, wait, contact_id = self.owner.front.legs, self.owner.telephony.agent_leg_wait_s, self.contact_id
+        since = legs.gone_count(agent_id)  # a desk departure from before this call is not its own
+
+        def record(kind: str, **data: Any) -> None:
+            self.owner.record(kind, contact_id, agent_id, **data)
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        missing = partial(record, "contact.agent_audio_missing", waited_s=wait)
+        leg = await self._waiting(
+            claim_leg(legs, agent_id, wait, since=since, over=self._over, missing=missing)
+        )
+        if leg is None and not self._over():  # the desk went before its audio came
+            record("contact.agent_audio_gone", waited_s=round(loop.time() - started, 1), before_audio=True)
+        while leg is not None:
+            if self._over():  # in the same instant
+                legs.release(agent_id)
+                return False
+            desk = legs.is_desk(agent_id)
+            try:
+                result = await self._bridged(agent_id, leg)
+            finally:
+                legs.release(agent_id)
+            if desk and result.ended_by == "agent" and not self._over():  # lost audio, not a hang-up
+                leg = await self._waiting(
+                    desk_audio_lost(
+                        legs,
+                        agent_id,
+                        wait,
+                        since=since,
+                        over=self._over,
+                        record=record,
+                        reason=result.reason,
+                    )
+                )
+                continue
+            if result.ended_by in ("caller", "agent"):
+                await self.owner.end_contact(
+                    contact_id, "customer" if result.ended_by == "caller" else "agent"
+                )
+                return False
+            return not self.finished.is_set()  # transferred
+        if self._over():
+            return False
+        return await requeue_or_end(self.owner.center, contact_id, agent_id)
+
+    def _over(self) -> bool:
+        """The customer hung up or the contact ended."""
+        return self.channel is None or self.channel.ended or self.finished.is_set()
 
     async def _bridged(self, agent_id: str, leg: CallChannel) -> BridgeResult:
         assert self.channel is not None

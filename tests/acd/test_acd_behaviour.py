@@ -467,3 +467,48 @@ def test_a_callback_whose_dialled_call_failed_ends_dial_failed_and_frees_its_age
     ended = [e.data for e in acd.log if e.type == "contact.ended"]
     assert ended == [{"reason": "dial_failed", "by": "system"}]
     assert acd.state("ann") == "WRAP_UP"
+
+
+def test_a_call_whose_agent_is_gone_goes_back_to_the_front_of_its_queue() -> None:
+    acd = Acd([queue(wrap_up_s=30)])
+    acd.agent("ann")
+    acd.arrive("c1", at=0)
+    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"), at=1)
+    acd.arrive("c2", at=2)  # came later: it waits behind c1 once c1 is back
+    acd.arrive("c3", at=3)
+    acd(m.AgentDisconnected(agent_id="ann"), at=40)  # her desk's grace ran out
+    acd(m.ContactRequeued(contact_id="c1", reason="agent_gone"), at=41)
+    assert (acd.state("ann"), acd.engine.agents["ann"].reason) == ("NOT_READY", "disconnected")
+    assert "c1" not in acd.engine.agents["ann"].contacts
+    assert acd.engine.position("c1") == (1, acd.engine.position("c1")[1])  # type: ignore[index]
+    assert acd.engine.position("c2")[0] == 2  # type: ignore[index]
+    kinds = acd.types("c1")
+    assert kinds[kinds.index("contact.requeued") :][:3] == [
+        "contact.requeued",
+        "contact.wrap_up",
+        "contact.queued",
+    ]
+    assert "contact.ended" not in kinds
+    acd.agent("bob")  # the next free agent is offered it first
+    offer = acd.last_offer()
+    assert (offer.contact_id, offer.agent_id) == ("c1", "bob")
+    acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id="bob"), at=45)
+    assert acd.engine.contacts["c1"].agent_id == "bob" and acd.state("bob") == "ON_CONTACT"
+
+
+def test_a_requeue_needs_a_connected_contact_and_an_open_queue_else_nothing_changes() -> None:
+    acd = Acd([queue(hours="bank")])
+    acd.agent("ann")
+    acd.arrive("c1")
+    with pytest.raises(m.IllegalTransition):  # still ringing: not connected
+        acd(m.ContactRequeued(contact_id="c1"))
+    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    with pytest.raises(m.BadInput):
+        acd(m.ContactRequeued(contact_id="c1", reason="bored"))
+    acd.hours.closed.add("bank")
+    before = acd.fingerprint()
+    with pytest.raises(m.IllegalTransition):  # closed: the adapter ends the contact instead
+        acd(m.ContactRequeued(contact_id="c1"))
+    assert acd.fingerprint() == before and acd.engine.contacts["c1"].agent_id == "ann"
+    with pytest.raises(m.UnknownContact):
+        acd(m.ContactRequeued(contact_id="nobody"))

@@ -143,6 +143,7 @@ def _next_input(r: random.Random, e: AcdEngine, n: int) -> object:
             [
                 m.CallbackRequested(contact_id=_pick(r, waiting), number="+15550002"),
                 m.ContactHeld(contact_id=_pick(r, connected), on=r.random() < 0.5),
+                m.ContactRequeued(contact_id=_pick(r, connected)),
             ]
         )
     if kind == 15:

@@ -67,6 +67,7 @@ INPUTS: list[object] = [
     m.ContactAbandoned(contact_id="c-1"),
     m.ContactEnded(contact_id="c-1", by="customer", reason="dial_failed"),
     m.ContactTransferred(contact_id="c-1", by_agent="ann", to_agent="bob"),
+    m.ContactRequeued(contact_id="c-1", reason="agent_gone"),
     m.CallbackRequested(contact_id="c-1", number="+15550199"),
     m.ContactHeld(contact_id="c-1", on=False),
     m.ContactMoved(contact_id="c-1", to_queue="cards", by="sup"),

@@ -82,3 +82,22 @@ async def test_a_desk_leg_is_known_as_such_and_a_wait_for_it_ends_when_the_desk_
     legs.release("alice")
     await phone.hangup()
     assert not clock.active
+
+
+async def test_a_wait_ends_only_on_a_desk_departure_said_after_it_started() -> None:
+    clock = MediaClock()
+    legs = AgentLegs()
+    legs.desk_gone("alice")  # an old departure: her desk came back since, its audio not yet
+    since = legs.gone_count("alice")
+    waiting = asyncio.ensure_future(legs.claim("alice", timeout=5.0, gone_after=since))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()  # the old departure does not end it
+    legs.desk_gone("alice")  # this one is news: the wait gives up at once
+    assert await asyncio.wait_for(waiting, 1.0) is None
+    assert legs.gone_count("alice") == since + 1
+    desk = Leg("desk", clock)
+    legs.register("alice", desk, desk=True)  # a later call's wait takes the new count
+    assert await legs.claim("alice", timeout=1.0, gone_after=legs.gone_count("alice")) is desk
+    legs.release("alice")
+    await desk.hangup()
+    assert not clock.active
