@@ -30,7 +30,9 @@ CONTACT = "20260302-0017"  # an id of digits: the check would let letters pass o
 
 def a_call(contact_id: str, start: float) -> list[InteractionEvent]:
     def ev(kind: str, t: float, agent: str | None = None, **more: Any) -> InteractionEvent:
-        return InteractionEvent(type=kind, at=start + t, contact_id=contact_id, queue="cards", agent_id=agent, data=more)
+        return InteractionEvent(
+            type=kind, at=start + t, contact_id=contact_id, queue="cards", agent_id=agent, data=more
+        )
 
     return [
         ev("contact.arrived", 0, channel="voice", caller="+972501234567"),
@@ -44,7 +46,9 @@ def a_call(contact_id: str, start: float) -> list[InteractionEvent]:
     ]
 
 
-async def test_a_chinese_supervisor_reads_the_days_contacts_and_a_timeline(browser: Any, live_server: Any) -> None:
+async def test_a_chinese_supervisor_reads_the_days_contacts_and_a_timeline(
+    browser: Any, live_server: Any
+) -> None:
     for event in a_call(CONTACT, START):
         live_server.app[LOG].append(event)
     await live_server.app[LOG].flush()
@@ -73,7 +77,9 @@ async def test_a_chinese_supervisor_reads_the_days_contacts_and_a_timeline(brows
         await page.wait_for_url(f"**/contacts/{CONTACT}")
         await page.get_by_role("cell", name="contact.recording").wait_for(timeout=5000)
         assert await page.title() == ZH["recordings.page_title"].replace("{contact_id}", CONTACT)
-        await expect(page.locator("#title")).to_have_text(ZH["recordings.heading"].replace("{contact_id}", CONTACT))
+        await expect(page.locator("#title")).to_have_text(
+            ZH["recordings.heading"].replace("{contact_id}", CONTACT)
+        )
         await expect(page.locator("#summary")).to_contain_text(ZH["recordings.fact.end_reason"])
         await expect(page.locator("#summary")).to_contain_text(ZH["recordings.state.ended"])
         events = page.locator("#timeline tbody tr")

@@ -61,7 +61,9 @@ class Relay:
         self.held.clear()
 
 
-async def test_a_chinese_agent_takes_a_voicemail_and_is_refused_in_chinese(browser: Any, live_server: Any) -> None:
+async def test_a_chinese_agent_takes_a_voicemail_and_is_refused_in_chinese(
+    browser: Any, live_server: Any
+) -> None:
     server = live_server
     center = server.app[CENTER]
     await set_language(server.make_url("/"), "alice", "zh-CN")
@@ -97,7 +99,9 @@ async def test_a_chinese_agent_takes_a_voicemail_and_is_refused_in_chinese(brows
         await expect(desk.locator("#ws-status")).to_contain_text(ZH["desk.channel.voicemail"])
         call_back = panel.get_by_role("button", name=ZH["desk.voicemail.call_back"], exact=True)
         await expect(call_back).to_be_enabled()
-        await expect(call_back).to_have_attribute("title", ZH["desk.voicemail.call_back_title"].replace("{caller}", NOA))
+        await expect(call_back).to_have_attribute(
+            "title", ZH["desk.voicemail.call_back_title"].replace("{caller}", NOA)
+        )
         # the message's file is not there: the panel says so, in Chinese
         await expect(panel.get_by_role("status")).to_have_text(ZH["desk.voicemail.cannot_play"])
         await assert_translated(desk, step="the voicemail panel")
@@ -119,3 +123,27 @@ async def test_a_chinese_agent_takes_a_voicemail_and_is_refused_in_chinese(brows
     finally:
         await context.close()
     assert errors == []
+
+
+async def test_the_panel_speaks_english_on_a_page_without_a_language(browser: Any, live_server: Any) -> None:
+    """Built on a page that has loaded no catalogue (a bare document of the server), the
+    panel says its words in English, the caller's number marked as the caller's data."""
+    page = await browser.new_page()
+    await page.goto(str(live_server.make_url("/static/i18n/i18n.js")))  # same origin, no setup
+    await page.evaluate(
+        """async () => {
+             const { voicemailPanel } = await import("/static/desk/voicemail.js");
+             const contact = { contact_id: "vm-en", status: "connected", channel: "voicemail",
+                               caller: "+972501234567", seconds: 61 };
+             document.body.replaceChildren(voicemailPanel(contact, async () => null));
+           }"""
+    )
+    panel = page.get_by_role("region", name="Voicemail from +972501234567, 1:01")
+    await expect(panel).to_be_visible()
+    assert await panel.locator("h2 bdi[data-user-content]").all_text_contents() == ["+972501234567", "1:01"]
+    call_back = panel.get_by_role("button", name="Call back", exact=True)
+    await expect(call_back).to_have_attribute("title", "Call +972501234567 back")
+    await expect(panel.get_by_role("status")).to_have_text(
+        "The message cannot be played (the recording is missing or unreadable)."
+    )
+    await page.close()
