@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-A key names a face (common, chat, desk, wallboard, reports, login) and a place
+A key names a face (common, chat, desk, wallboard, reports, recordings, login) and a place
 (``chat.status.connected``, ``common.language_name``); its text may hold placeholders in
 braces (``{name} joined the chat``) that the page fills in.
 English (``en``) is the default and the reference: every catalogue holds exactly its keys,
@@ -22,7 +22,7 @@ from pathlib import Path
 
 CATALOGUES = Path(__file__).with_name("catalogues")
 DEFAULT = "en"
-KEY = re.compile(r"^(common|chat|desk|wallboard|reports|login)(\.[a-z0-9_]+)+$")
+KEY = re.compile(r"^(common|chat|desk|wallboard|reports|recordings|login)(\.[a-z0-9_]+)+$")
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 

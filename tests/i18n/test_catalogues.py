@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "callcenter"
 # A key in a page or in Python: a quoted literal of the catalogues' shape (keys are always
 # written out whole, never assembled, so this finds each one; docs/i18n.md).
-QUOTED_KEY = re.compile(r"""["'`]((?:common|chat|desk|wallboard|reports|login)(?:\.[a-z0-9_]+)+)["'`]""")
+QUOTED_KEY = re.compile(
+    r"""["'`]((?:common|chat|desk|wallboard|reports|recordings|login)(?:\.[a-z0-9_]+)+)["'`]"""
+)
 
 
 @pytest.fixture

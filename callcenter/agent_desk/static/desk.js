@@ -26,8 +26,10 @@ const fmtClock = (s) => { s = Math.max(0, Math.floor(s)); return `${Math.floor(s
 
 // The desk's words: catalogue keys, written out whole (docs/i18n.md); codes map to keys
 // through these tables, and a code without a key is shown as the server wrote it.
-const CHANNEL = { voice: "desk.channel.voice", callback: "desk.channel.callback", chat: "desk.channel.chat" };
-const OFFER_CHANNEL = { voice: "desk.offer.channel.voice", callback: "desk.offer.channel.callback", chat: "desk.offer.channel.chat" };
+const CHANNEL = { voice: "desk.channel.voice", callback: "desk.channel.callback", chat: "desk.channel.chat",
+  voicemail: "desk.channel.voicemail" };
+const OFFER_CHANNEL = { voice: "desk.offer.channel.voice", callback: "desk.offer.channel.callback", chat: "desk.offer.channel.chat",
+  voicemail: "desk.offer.channel.voicemail" };
 const STATUS = { connected: "desk.status.connected", held: "desk.status.held", dialing: "desk.status.dialing",
   dial_failed: "desk.status.dial_failed", wrap_up: "desk.status.wrap_up", closed: "desk.status.closed" };
 const STATE = { LOGGED_OUT: "desk.state.logged_out", NOT_READY: "desk.state.not_ready", AVAILABLE: "desk.state.available",
@@ -61,7 +63,7 @@ class DeskSocket {
     ws.onmessage = (ev) => this.receive(JSON.parse(ev.data));
     ws.onclose = (ev) => {
       this.onStatus(false);
-      for (const { reject } of this.pending.values()) reject(new Error("connection lost"));
+      for (const { reject } of this.pending.values()) reject(Object.assign(new Error("connection lost"), { code: "connection_lost" }));
       this.pending.clear();
       if (ev.code === 4401 || ev.code === 4403) { location.href = "/login?next=/desk"; return; }
       setTimeout(() => this.connect(), this.backoff);
@@ -81,7 +83,7 @@ class DeskSocket {
   request(type, fields = {}) {
     const id = this.next++;
     return new Promise((resolve, reject) => {
-      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) { reject(new Error("not connected")); return; }
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) { reject(Object.assign(new Error("not connected"), { code: "not_connected" })); return; }
       this.pending.set(id, { resolve, reject });
       this.ws.send(JSON.stringify({ type, id, ...fields }));
     });
@@ -92,7 +94,7 @@ const socket = new DeskSocket(onFrame, (up) => { say($("conn"), up ? "desk.conn.
 
 async function act(type, fields) {
   try { return await socket.request(type, fields); }
-  catch (err) { toast(err.message || String(err), true); return null; }
+  catch (err) { toastError(err); return null; }
 }
 
 // --- server frames -------------------------------------------------------------------
@@ -164,7 +166,7 @@ const ON = {
   },
   webrtc_state(f) { deskAudio.onServerState(f); },
   ack() {}, // answers without a waiting request (a request from before a reconnect)
-  error(f) { toast(f.message, true); },
+  error(f) { toastError(f); },
 };
 
 function onFrame(f) {
@@ -414,7 +416,34 @@ async function transfer(c) {
 }
 function firstOffer() { return desk.offers.values().next().value; }
 
-// A toast in the server's words (an error's message) or in the desk's (toastSay: a key).
+// A toast in the desk's words (toastSay: a key). A refusal (an error frame, or a request
+// that could not be sent) says the sentence for its code; only a code the desk does not
+// know is shown in the server's English words.
+const ERROR = {
+  bad_json: "desk.error.bad_json", bad_frame: "desk.error.bad_frame", frame_too_large: "desk.error.frame_too_large",
+  too_deep: "desk.error.too_deep", too_long: "desk.error.too_long", bad_number: "desk.error.bad_number",
+  rate_limited: "desk.error.rate_limited", unknown_type: "desk.error.unknown_type", bad_field: "desk.error.bad_field",
+  hello_first: "desk.error.hello_first", protocol_version: "desk.error.protocol_version", forbidden: "desk.error.forbidden",
+  refused: "desk.error.refused", not_yours: "desk.error.forbidden", contact_ended: "desk.error.contact_ended",
+  not_in_wrap_up: "desk.error.not_in_wrap_up", not_a_chat: "desk.error.not_a_chat",
+  not_a_voicemail: "desk.error.not_a_voicemail", no_number: "desk.error.no_number", no_audio: "desk.error.no_audio",
+  illegal_transition: "desk.error.illegal_transition", unknown_offer: "desk.error.unknown_offer",
+  unknown_contact: "desk.error.unknown_contact", unknown_agent: "desk.error.unknown_agent",
+  unknown_queue: "desk.error.unknown_queue", unknown_skill: "desk.error.unknown_skill",
+  duplicate_contact: "desk.error.duplicate_contact", duplicate_login: "desk.error.duplicate_login",
+  bad_input: "desk.error.bad_input", acd_error: "desk.error.acd_error", internal_error: "desk.error.internal_error",
+  cluster_unavailable: "desk.error.cluster_unavailable", stale_fencing_token: "desk.error.cluster_unavailable",
+  log_backlogged: "desk.error.log_backlogged", connection_lost: "desk.error.connection_lost",
+  not_connected: "desk.error.not_connected",
+};
+// The codes that name the field at fault.
+const ERROR_FIELD = { bad_field: "desk.error.bad_field_named", too_long: "desk.error.too_long_named",
+  bad_number: "desk.error.bad_number_named" };
+function toastError(err) {
+  const key = (err.field && ERROR_FIELD[err.code]) || ERROR[err.code];
+  if (key) { toastSay(key, err.field ? { field: err.field } : null, true); return; }
+  toast(err.message || String(err), true);
+}
 function toast(text, error = false) { $("toast").textContent = text; showToast(error); }
 function toastSay(key, params = null, error = false) { say($("toast"), key, params); showToast(error); }
 function showToast(error) {
