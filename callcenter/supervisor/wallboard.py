@@ -111,7 +111,7 @@ class WallboardFeed:
                     abandon_rate=f["abandon_rate"],
                     status=self._status(snap.waiting, snap.longest_wait_s, f["service_level"]),
                     today=f,
-                    waiting_by_channel=waiting_by_channel(engine, snap),
+                    waiting_by_channel=waiting_by_channel(snap),
                     open=is_open,
                     opens_at=opens.timestamp() if opens is not None else None,
                 )
@@ -200,17 +200,10 @@ class WallboardFeed:
                     sender.send(frame)
 
 
-def waiting_by_channel(engine: Any, snap: m.QueueSnapshot) -> dict[str, int]:
-    """Waiting contacts of one queue by channel: the engine's own count when its snapshot
-    has one (``waiting_by_channel``), else counted from the queue's waiting contacts."""
-    given = getattr(snap, "waiting_by_channel", None)
-    if given is not None:
-        return {ch: n for ch, n in dict(given).items() if n}
-    out: dict[str, int] = {}
-    state = engine.queues.get(snap.name)
-    for contact in state.waiting.values() if state is not None else ():
-        out[contact.channel] = out.get(contact.channel, 0) + 1
-    return out
+def waiting_by_channel(snap: m.QueueSnapshot) -> dict[str, int]:
+    """Waiting contacts of one queue by channel, as the engine counts them (voicemails
+    held while the queue is closed included), without the channels that have none."""
+    return {ch: n for ch, n in snap.waiting_by_channel.items() if n}
 
 
 @lru_cache(maxsize=8)

@@ -155,4 +155,4 @@ def test_outside_its_hours_the_stock_desk_takes_a_message_and_says_when_it_opens
     call.send(DigitsReceived(digits="5"))  # the stock exchange desk keeps office hours
     assert call.prompts()[-1].startswith("The stock exchange desk is closed. It opens tomorrow at 7:00. ")
     call.finish_prompt()
-    assert call.of(StartVoicemail) == [StartVoicemail(max_s=120)]
+    assert call.of(StartVoicemail) == [StartVoicemail(max_s=120, queue="stocks")]  # waits there as work

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -105,16 +104,18 @@ async def test_no_estimated_wait_without_anyone_waiting_and_waiting_per_channel(
     assert general["waiting_by_channel"] == {"voice": 2, "chat": 1}
 
 
-def test_the_engine_count_per_channel_is_taken_when_the_snapshot_has_one() -> None:
-    """A queue snapshot that carries ``waiting_by_channel`` (the deferred voicemail channel's
-    engine) is read as it is; a plain one is counted from the queue's waiting contacts."""
-    engine = SimpleNamespace(queues={"q": SimpleNamespace(waiting={})})
-    given = SimpleNamespace(name="q", waiting=4, waiting_by_channel={"voice": 1, "voicemail": 3, "chat": 0})
-    assert waiting_by_channel(engine, given) == {"voice": 1, "voicemail": 3}  # type: ignore[arg-type]
-    contacts = {"a": SimpleNamespace(channel="voice"), "b": SimpleNamespace(channel="callback")}
-    engine = SimpleNamespace(queues={"q": SimpleNamespace(waiting=contacts)})
-    plain = m.QueueSnapshot(name="q", waiting=2, longest_wait_s=0.0, ewt_s=None, agents={})
-    assert waiting_by_channel(engine, plain) == {"voice": 1, "callback": 1}
+def test_the_count_per_channel_is_the_engines_without_empty_channels() -> None:
+    """The tile's "1 call · 3 voicemails" is the engine's own count (``waiting_by_channel`` of
+    its queue snapshot, which counts voicemails held while the queue is closed)."""
+    snap = m.QueueSnapshot(
+        name="q",
+        waiting=4,
+        longest_wait_s=0.0,
+        ewt_s=None,
+        agents={},
+        waiting_by_channel={"voice": 1, "voicemail": 3, "chat": 0},
+    )
+    assert waiting_by_channel(snap) == {"voice": 1, "voicemail": 3}
 
 
 async def test_an_agent_row_names_the_customer(aiohttp_client: Any, tmp_path: Path) -> None:

@@ -37,7 +37,15 @@ from typing import Any
 
 from callcenter.appkeys import CENTER, LOG
 from callcenter.config.hours import HoursTable
+from callcenter.i18n.catalogue import catalogue
 from callcenter.runtime.center import Center
+
+
+def reason_words(face: str, code: str) -> str:
+    """How an English page words a not-ready reason: the server's own reasons (``logged_in``,
+    ``disconnected``, ...) through the catalogue, the configured ones as they are."""
+    return catalogue("en").get(f"{face}.reason.{code}", code)
+
 
 SLACK_S = 2  # timers may differ by this many seconds (rounding, a tick of 250 ms or 1 s)
 TODAY_MAX = 20
@@ -294,7 +302,11 @@ class Shift:
             differ("connection", shown["online"], "online")
         if shown["state"] != truth["state"]:
             differ("status pill", shown["state"], truth["state"])
-        if truth["state"] == "NOT_READY" and truth["reason"] and truth["reason"] not in (shown["pill"] or ""):
+        if (
+            truth["state"] == "NOT_READY"
+            and truth["reason"]
+            and reason_words("desk", truth["reason"]) not in (shown["pill"] or "")
+        ):
             differ("status pill reason", shown["pill"], truth["reason"])
         timer = clock_s(shown["timer"])
         if timer is None or abs(timer - truth["timer"]) > SLACK_S:
@@ -368,7 +380,11 @@ class Shift:
                 continue
             if row["state"] != a.state.value:
                 out.append((where, "state", row["state"], a.state.value))
-            if a.state.value == "NOT_READY" and a.reason and a.reason not in row["text"]:
+            if (
+                a.state.value == "NOT_READY"
+                and a.reason
+                and reason_words("wallboard", a.reason) not in row["text"]
+            ):
                 out.append((where, "reason", row["text"], a.reason))
             t = clock_s(row["time"])
             if t is None or abs(t - (now - a.since)) > SLACK_S:

@@ -343,7 +343,7 @@ function chatPanel(c, typing) {
   const transcript = el("div", { class: "transcript", role: "log", "aria-label": t("desk.chat_label"), "aria-live": "polite" },
     ...c.transcript.map((m) => data("div", m.text, { class: `msg ${m.from}` })));
   const open = ALLOWED[c.status]?.includes("end");
-  const input = el("input", { id: "chat-reply", placeholder: t("desk.reply"), "aria-label": t("desk.reply"), disabled: !open });
+  const input = el("input", { id: "chat-reply", placeholder: t("desk.reply"), "aria-label": t("desk.reply_label"), disabled: !open });
   input.addEventListener("keydown", async (ev) => {
     if (ev.key === "Enter" && input.value.trim()) {
       const text = input.value; input.value = "";
