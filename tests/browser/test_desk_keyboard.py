@@ -138,4 +138,7 @@ async def test_the_desk_works_by_keyboard_with_names_a_screen_reader_says(browse
         line for line in tree.splitlines() if re.match(r"\s*- (button|combobox|textbox|option)\s*(:|$)", line)
     ]
     assert unnamed == [], tree
+    # where a call can go is named in full (the queue, the colleague), not "queue" each time
+    transfer = await page.get_by_role("combobox", name="Transfer to").aria_snapshot()
+    assert '- option "queue cards"' in transfer, transfer
     assert errors == []

@@ -317,8 +317,9 @@ function controls(c) {
     voice ? el("button", { id: "btn-hold", class: `btn ${held ? "on" : ""}`, title: t("desk.hold_title"), "aria-pressed": held ? "true" : "false", disabled: !can.has("hold"), onclick: () => toggleHold(c) }, t(held ? "desk.retrieve" : "desk.hold")) : null,
     el("select", { id: "transfer-to", "aria-label": t("desk.transfer_to"), disabled: !can.has("transfer") },
       el("option", { value: "" }, t("desk.transfer_to")),
-      ...desk.queues.map((q) => say(el("option", { value: `queue:${q}` }), "desk.transfer.queue", { queue: q })),
-      ...desk.agents.filter((a) => a !== desk.agent?.username).map((a) => say(el("option", { value: `agent:${a}` }), "desk.transfer.agent", { agent: a }))),
+      // plain text, not render()'s <bdi>: an option's name is its own text nodes only
+      ...desk.queues.map((q) => el("option", { value: `queue:${q}`, "data-user-content": "" }, t("desk.transfer.queue", { queue: q }))),
+      ...desk.agents.filter((a) => a !== desk.agent?.username).map((a) => el("option", { value: `agent:${a}`, "data-user-content": "" }, t("desk.transfer.agent", { agent: a })))),
     el("button", { id: "btn-transfer", class: "btn", disabled: !can.has("transfer"), onclick: () => transfer(c) }, t("desk.transfer.button")),
     el("button", { id: "btn-end", class: "btn bad", title: t("desk.end_title"), disabled: !can.has("end"), onclick: () => endContact(c) }, t("desk.end")));
 }
