@@ -66,6 +66,34 @@ async def run_sipp(
     return process.returncode or 0, out.decode("utf-8", "replace")
 
 
+async def bank_call(
+    scenario: str,
+    port: int,
+    workdir: Path,
+    number: str,
+    *,
+    pause_ms: int | str | None = None,
+    timeout: float = 30.0,
+) -> tuple[int, str]:
+    """One sipp caller dialling ``number`` with its RTP echoed back from a free media port
+    (``pause_ms``: the scenario's ``-d`` pause, where it has one)."""
+    pause = ("-d", str(pause_ms)) if pause_ms is not None else ()
+    return await run_sipp(
+        scenario,
+        port,
+        workdir,
+        "-m",
+        "1",
+        "-mp",
+        str(free_port()),
+        "-rtp_echo",
+        "-s",
+        number,
+        *pause,
+        timeout=timeout,
+    )
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 

@@ -24,7 +24,7 @@ import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from desk_socket import Desk
 from msgspec.structs import replace
-from telsupport import free_port, needs_sipp, run_sipp, tone_power, until
+from telsupport import bank_call, free_port, needs_sipp, tone_power, until
 from test_tel_callback_dial import Customer, queue_a_callback
 from tone_track import ToneTrack
 from voicesupport import center_of, contact_events, offer_for, ready_agent, voice_config
@@ -111,16 +111,10 @@ def call_in(client: Any, tmp_path: Path) -> Any:
     """sipp keys into sales, then stays on the line until we hang up."""
     telephony = client.app[TELEPHONY]
     return asyncio.ensure_future(
-        run_sipp(
+        bank_call(
             "bank_keys_stay.xml",
             telephony.sip.port,
             tmp_path,
-            "-m",
-            "1",
-            "-mp",
-            str(free_port()),
-            "-rtp_echo",
-            "-s",
             BANK,
             timeout=75,
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telsupport import free_port, needs_sipp, open_fds, run_sipp, until
+from telsupport import bank_call, free_port, needs_sipp, open_fds, until
 from voicesupport import AgentPhone, center_of, contact_events, offer_for, ready_agent, voice_config
 
 from callcenter.acd import model as m
@@ -46,19 +46,12 @@ class Stage:
         folder = self.tmp_path / f"sipp-{scenario}-{hold_ms}-{free_port()}"
         folder.mkdir()
         future: asyncio.Future[tuple[int, str]] = asyncio.ensure_future(
-            run_sipp(
+            bank_call(
                 scenario,
                 self.telephony.sip.port,
                 folder,
-                "-m",
-                "1",
-                "-mp",
-                str(free_port()),
-                "-rtp_echo",
-                "-s",
                 BANK,
-                "-d",
-                str(hold_ms),
+                pause_ms=hold_ms,
             )
         )
         return future

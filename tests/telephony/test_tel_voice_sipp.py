@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telsupport import free_port, needs_sipp, open_fds, run_sipp, tone_power, until
+from telsupport import bank_call, free_port, needs_sipp, open_fds, run_sipp, tone_power, until
 from voicesupport import AgentPhone, center_of, contact_events, offer_for, ready_agent, voice_config
 
 from callcenter.acd import model as m
@@ -53,19 +53,12 @@ async def _keyed_call(client: Any, phone: AgentPhone, tmp_path: Path) -> None:
     fds = open_fds()
 
     sipp = asyncio.ensure_future(
-        run_sipp(
+        bank_call(
             "bank_keys.xml",
             telephony.sip.port,
             tmp_path,
-            "-m",
-            "1",
-            "-mp",
-            str(free_port()),
-            "-rtp_echo",
-            "-s",
             BANK,
-            "-d",
-            "5000",
+            pause_ms=5000,
         )
     )
     offer = await offer_for(center, "alice")

@@ -18,7 +18,7 @@ import pytest
 from demo_center import demo_config
 from desk_socket import Desk
 from msgspec.structs import replace
-from telsupport import free_port, needs_sipp, run_sipp, until
+from telsupport import bank_call, free_port, needs_sipp, until
 from test_tel_callback_dial import Customer
 from voicesupport import AgentPhone, center_of, contact_events
 
@@ -76,19 +76,12 @@ async def test_a_message_left_at_night_is_offered_at_the_opening_and_called_back
     await phone.dial()
     try:
         assert (await desk.ask("set_state", state="ready"))["type"] == "ack"
-        rc, out = await run_sipp(
+        rc, out = await bank_call(
             "voicemail_keys.xml",
             telephony.sip.port,
             tmp_path,
-            "-m",
-            "1",
-            "-mp",
-            str(free_port()),
-            "-rtp_echo",
-            "-s",
             BANK,
-            "-d",
-            "22000",
+            pause_ms=22000,
             timeout=60.0,
         )
         assert rc == 0, out
