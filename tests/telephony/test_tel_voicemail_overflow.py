@@ -37,7 +37,8 @@ def internet_takes_messages(tmp_path: Path, prompts: Path) -> CenterConfig:
     )
     overflow = OverflowConfig(on_closed=OverflowTarget(to="voicemail"))
     queues = [replace(q, overflow=overflow) if q.name == "internet" else q for q in config.queues]
-    return replace(config, queues=queues)
+    changed: CenterConfig = replace(config, queues=queues)
+    return changed
 
 
 async def key_into_internet(client: Any, phone: StreamPhone) -> str:
