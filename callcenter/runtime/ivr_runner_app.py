@@ -26,7 +26,7 @@ from callcenter.core.api import Operation
 from callcenter.core.errors import ConfigError
 from callcenter.ivr import FlowSet, load_flows
 from callcenter.runtime.ivr_runner import IvrRunner
-from callcenter.speech.flow_prompts import recognition_languages
+from callcenter.speech.config import recognition_languages
 from callcenter.speech.vosk_recognizer import VoskRecognizer
 
 log = logging.getLogger(__name__)

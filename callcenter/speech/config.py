@@ -14,9 +14,13 @@ speech:
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePath
+
 import msgspec
 
 KOREAN_DEMO_MODEL = "korean-demo"
+_MODEL_LANGUAGE = re.compile(r"vosk-model-(?:small-)?([a-z]{2})(?:[-_.]|$)", re.I)
 
 
 class SpeechConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -39,3 +43,17 @@ class SpeechConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
             raise ValueError("cache_dir must not be empty")
         if self.model_path is not None and not self.model_path.strip():
             raise ValueError("model_path must not be empty; omit it to turn speech input off")
+
+
+def recognition_languages(speech: SpeechConfig) -> frozenset[str] | None:
+    """The languages speech recognition is on for, as the flows' prompts need to know
+    (``ivr/spoken.py``): none without ``model_path``; ``ko`` for ``korean-demo``; for a vosk
+    model folder, the language its name gives (``vosk-model-small-en-us-0.15``: ``en``);
+    None when the name does not say (the flows' speech parts are then kept)."""
+    path = speech.model_path
+    if path is None:
+        return frozenset()
+    if path == KOREAN_DEMO_MODEL:
+        return frozenset({"ko"})
+    found = _MODEL_LANGUAGE.search(PurePath(path).name)
+    return frozenset({found.group(1).lower()}) if found else None

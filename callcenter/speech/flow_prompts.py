@@ -13,10 +13,8 @@ the flow's language, else the espeak-ng voice named by the language (``ko``).
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePath
 
 from callcenter.config.model import CenterConfig
 from callcenter.ivr.loader import FlowSet
@@ -32,24 +30,8 @@ from callcenter.ivr.model import (
     Transfer,
     Voicemail,
 )
-from callcenter.speech.config import KOREAN_DEMO_MODEL, SpeechConfig
+from callcenter.speech.config import SpeechConfig
 from callcenter.speech.prompts import PromptBuildStats, PromptRenderer, build_prompts
-
-_MODEL_LANGUAGE = re.compile(r"vosk-model-(?:small-)?([a-z]{2})(?:[-_.]|$)", re.I)
-
-
-def recognition_languages(speech: SpeechConfig) -> frozenset[str] | None:
-    """The languages speech recognition is on for, as the flows' prompts need to know
-    (``ivr/spoken.py``): none without ``model_path``; ``ko`` for ``korean-demo``; for a vosk
-    model folder, the language its name gives (``vosk-model-small-en-us-0.15``: ``en``);
-    None when the name does not say (the flows' speech parts are then kept)."""
-    path = speech.model_path
-    if path is None:
-        return frozenset()
-    if path == KOREAN_DEMO_MODEL:
-        return frozenset({"ko"})
-    found = _MODEL_LANGUAGE.search(PurePath(path).name)
-    return frozenset({found.group(1).lower()}) if found else None
 
 
 def flow_voice(flow: Flow, speech: SpeechConfig) -> str | None:

@@ -16,8 +16,7 @@ from callcenter.config.hours import HoursTable, closed_message
 from callcenter.config.model import HoursConfig
 from callcenter.ivr import PlayPrompt, load_flows
 from callcenter.ivr.spoken import speech_promised, spoken_text
-from callcenter.speech.config import SpeechConfig
-from callcenter.speech.flow_prompts import recognition_languages
+from callcenter.speech.config import SpeechConfig, recognition_languages
 from tests.ivr.conftest import HOURS, QUEUES, Call, write
 
 ROOT = Path(__file__).resolve().parents[2]
