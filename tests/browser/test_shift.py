@@ -66,9 +66,25 @@ def shift_config(tmp_path: Path, prompts: Path, dial_port: int) -> Any:
     hours = {  # the bank's office hours are over; the 24-hour queues are open
         "bank": HoursConfig(timezone="Asia/Jerusalem", always_open=False),
         "always": HoursConfig(timezone="Asia/Jerusalem", always_open=True),
+        # the stock exchange desk keeps a calendar of its own (closed too: the bank's menu
+        # still sends its callers to voicemail), so that it alone can open at the end
+        "stocks": HoursConfig(timezone="Asia/Jerusalem", always_open=False),
     }
-    queues = [replace(q, wrap_up_s=WRAP_UP_S.get(q.name, 20.0)) for q in config.queues]
-    return replace(config, hours=hours, queues=queues, speech=replace(config.speech, cache_dir=str(prompts)))
+    queues = [
+        replace(q, wrap_up_s=WRAP_UP_S.get(q.name, 20.0), hours="stocks" if q.name == "stocks" else q.hours)
+        for q in config.queues
+    ]
+    # Alice covers the stock exchange desk too: its voicemail comes to her when it opens
+    users = [
+        replace(u, skills={**u.skills, "stocks": 1}) if u.username == "alice" else u for u in config.users
+    ]
+    return replace(
+        config,
+        hours=hours,
+        queues=queues,
+        users=users,
+        speech=replace(config.speech, cache_dir=str(prompts)),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +106,7 @@ class Sipp:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.processes: list[asyncio.subprocess.Process] = []
+        self.phones: list[asyncio.subprocess.Process] = []  # customers' phones (``answer``)
         for pcap in PCAPS.glob("*.pcap"):
             (workdir / pcap.name).symlink_to(pcap)
 
@@ -122,7 +139,9 @@ class Sipp:
 
     async def answer(self, port: int) -> asyncio.subprocess.Process:
         """A customer's phone on ``port`` that answers one call and waits for our BYE."""
-        return await self.start("uas_answer_wait_bye.xml", "-p", str(port), "-rtp_echo")
+        phone = await self.start("uas_answer_wait_bye.xml", "-p", str(port), "-rtp_echo")
+        self.phones.append(phone)
+        return phone
 
     async def kill_all(self) -> None:
         for process in self.processes:
@@ -293,6 +312,64 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
                     f"wrap-up of {what} ends", lambda: engine.agents["alice"].state.value != "WRAP_UP"
                 )
                 await shift.check(f"Alice ends the wrap-up of {what}")
+
+            async def handle_voicemail(vm: str) -> None:
+                caller = engine.contacts[vm].caller or ""
+                left_s = next(
+                    float(d["seconds"])
+                    for k, c, d in shift.seen.kinds
+                    if k == "contact.voicemail" and c == vm
+                )
+                await shift.open_calendar("stocks")
+                await shift.check("the stock exchange desk opens")
+                await accept(vm, "the voicemail")
+                # the message as the desk's player has it: the recording of the sipp caller
+                player = "#workspace section.voicemail audio"
+                loaded = await desk.wait_for_function(
+                    """(sel) => { const a = document.querySelector(sel);
+                      if (!a) return null;
+                      if (a.error) return { error: a.error.code, src: a.currentSrc };
+                      return a.readyState >= 1 && a.duration > 0 ? { duration: a.duration } : null; }""",
+                    arg=player,
+                    timeout=5000,
+                )
+                media = await loaded.json_value()
+                assert "duration" in media, f"the voicemail's player cannot load the message: {media}"
+                assert abs(media["duration"] - left_s) < 1.0, (
+                    f"the player's message lasts {media['duration']:.1f} s, the server recorded {left_s:.1f} s"
+                )
+                card = await desk.locator("#card").text_content(timeout=5000)
+                assert await desk.locator("#card").is_visible() and caller in (card or ""), (
+                    f"the caller's card beside the voicemail: {card!r}, caller {caller!r}"
+                )
+                await desk.evaluate(
+                    "(sel) => { const a = document.querySelector(sel); a.muted = true; return a.play(); }",
+                    player,
+                )
+                await logged(shift, "contact.voicemail_handled", vm)
+                handled = [d for k, c, d in shift.seen.kinds if k == "contact.voicemail_handled" and c == vm]
+                assert handled[0].get("handling") == "listened", handled
+                await shift.check("Alice plays the voicemail")
+                # Call back: the callback dialler rings the caller's phone, a sipp UAS that
+                # answers and waits for the server's BYE (the phone set up for the earlier
+                # callback may still be waiting: that caller was still on the line when
+                # Alice took it, so nobody dialled it)
+                waiting = [p for p in sipp.phones if p.returncode is None]
+                phone = waiting[0] if waiting else await sipp.answer(dial_port)
+                await desk.click("#workspace section.voicemail button:text-is('Call back')")
+                await until("the voicemail is called back", lambda: vm not in engine.contacts)
+                cb = next(cid for cid, ch in engine.agents["alice"].contacts.items() if ch == "callback")
+                contacts.append(cb)
+                await logged(shift, "contact.ended", vm)
+                ended = [d for k, c, d in shift.seen.kinds if k == "contact.ended" and c == vm]
+                assert ended[0].get("reason") == "called_back", ended
+                await shift.check("Alice calls the caller of the voicemail back")
+                await logged(shift, "contact.dial_answered", cb)
+                await shift.check("the caller of the voicemail answers")
+                await end(cb, "the call back of the voicemail", "resolved")
+                await wrap_up_done("the call back of the voicemail")
+                await asyncio.wait_for(phone.wait(), 5)
+                assert phone.returncode == 0, f"the caller's phone: sipp exited {phone.returncode}"
 
             async def chat(n: int) -> Customer:
                 customer = Customer(customers, f"shift-{n:02d}@example.org", f"Customer {n:02d}")
@@ -521,6 +598,12 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
                     "a contact of channel voicemail",
                 )
             await shift.check("after the voicemail")
+
+            # The stock exchange desk opens: the voicemail comes to Alice, who plays it beside
+            # the caller's card and calls the caller back with one button. -----------------
+            phases.append(("voicemail handled", time.monotonic()))
+            if left:
+                await handle_voicemail(left[0])
             assert errors == [], errors
         except BaseException:  # a step that could not be done: what disagreed until then
             print(f"\n{shift.report()}")
