@@ -11,7 +11,9 @@ transfer to Bob and one from Bob (Bob's desk is a desk WebSocket), a caller who 
 called back (the server dials a sipp phone when Alice accepts), a caller who leaves a
 voicemail at the closed stock-exchange desk, a reload of the desk in mid-call and a dropped
 desk WebSocket. The bank calendar is closed (sales, internet and stocks are closed queues);
-the 24-hour queues are open. Every wait is bounded; the sipp processes are killed at the end
+the 24-hour queues are open. At the end the stock-exchange desk opens: its voicemail is
+offered to Alice, who plays it at her desk beside the caller's card and calls the caller
+back with one button (the server dials a sipp phone), then wraps up. Every wait is bounded; the sipp processes are killed at the end
 whatever happens; the wall time is printed."""
 
 from __future__ import annotations
@@ -315,14 +317,17 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
 
             async def handle_voicemail(vm: str) -> None:
                 caller = engine.contacts[vm].caller or ""
-                left_s = next(
+                recorded = [
                     float(d["seconds"])
                     for k, c, d in shift.seen.kinds
                     if k == "contact.voicemail" and c == vm
-                )
+                ]
+                assert recorded, f"no contact.voicemail (the message's length) in the log for {vm}"
+                left_s = recorded[0]
                 await shift.open_calendar("stocks")
                 await shift.check("the stock exchange desk opens")
                 await accept(vm, "the voicemail")
+                assert not engine.queues["stocks"].waiting, "the stock desk's queue still has work waiting"
                 # the message as the desk's player has it: the recording of the sipp caller
                 player = "#workspace section.voicemail audio"
                 loaded = await desk.wait_for_function(
@@ -365,6 +370,12 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
                 assert ended[0].get("reason") == "called_back", ended
                 await shift.check("Alice calls the caller of the voicemail back")
                 await logged(shift, "contact.dial_answered", cb)
+                dialled = [
+                    d.get("number") for k, c, d in shift.seen.kinds if k == "contact.dialing" and c == cb
+                ]
+                assert dialled == [caller], (
+                    f"the dialler called {dialled}, the voicemail was left by {caller!r}"
+                )
                 await shift.check("the caller of the voicemail answers")
                 await end(cb, "the call back of the voicemail", "resolved")
                 await wrap_up_done("the call back of the voicemail")
