@@ -567,17 +567,25 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
             await desk.select_option("#reason", "break")
             await desk.click("#btn-not-ready")
             await until("alice on a break", lambda: engine.agents["alice"].reason == "break")
-            await sipp.call("shift_cards_callback.xml", "5550103", sip_port)
+            asker = await sipp.call("shift_cards_callback.xml", "5550103", sip_port)
             await until("a call waits in cards", lambda: bool(engine.queues["cards"].waiting), 20)
             cid = next(iter(engine.queues["cards"].waiting))
             contacts.append(cid)
             await shift.check("a call waits in cards while Alice is on a break")
             await until("the call becomes a callback", lambda: engine.contacts[cid].channel == "callback", 10)
             await shift.check("the waiting caller asks to be called back")
-            await sipp.answer(dial_port)
+            # the caller hears the goodbye and is hung up on: only then is it a call to make
+            # (a caller still on the line when the callback is taken is bridged as he is)
+            assert await asyncio.wait_for(asker.wait(), 15) == 0
+            phone = await sipp.answer(dial_port)
             await desk.click("#btn-ready")
             await accept(cid, "the callback")
+            await logged(shift, "contact.dial_answered", cid)  # the server dialled, the phone answered
+            dialled = [d.get("number") for k, c, d in shift.seen.kinds if k == "contact.dialing" and c == cid]
+            assert dialled == ["5550103"], dialled
+            await shift.check("the customer answers the callback")
             await end(cid, "the callback", "resolved")
+            assert await asyncio.wait_for(phone.wait(), 10) == 0  # the phone got our BYE
             await until("cards wrap-up runs out", lambda: engine.agents["alice"].state.value != "WRAP_UP", 6)
             await shift.check("the wrap-up of the callback runs out")
 
