@@ -581,8 +581,8 @@ async def test_a_shift_at_the_desk_tells_the_truth_at_every_step(
             await desk.click("#btn-ready")
             await accept(cid, "the callback")
             await logged(shift, "contact.dial_answered", cid)  # the server dialled, the phone answered
-            dialled = [d.get("number") for k, c, d in shift.seen.kinds if k == "contact.dialing" and c == cid]
-            assert dialled == ["5550103"], dialled
+            numbers = [d.get("number") for k, c, d in shift.seen.kinds if k == "contact.dialing" and c == cid]
+            assert numbers == ["5550103"], numbers
             await shift.check("the customer answers the callback")
             await end(cid, "the callback", "resolved")
             assert await asyncio.wait_for(phone.wait(), 10) == 0  # the phone got our BYE
