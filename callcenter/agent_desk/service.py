@@ -21,6 +21,7 @@ from callcenter.acd import model as m
 from callcenter.agent_desk import protocol as p
 from callcenter.agent_desk import today
 from callcenter.agent_desk.webrtc import AudioError, DeskAudio
+from callcenter.config.hours import center_zone
 from callcenter.core import desk_frames as f
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
@@ -49,7 +50,7 @@ class DeskService:
         self.db = db  # where "Today" and chat transcripts are read from (the interaction log)
         self.log = log
         self.desk = center.config.desk
-        self.zone = today.center_zone(center.config)
+        self.zone = center_zone(center.config)
         self._closing: set[asyncio.Task[bool]] = set()
 
     # Hub callbacks --------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.config.model import CenterConfig
+from callcenter.config.hours import day_bounds
 from callcenter.core import desk_frames as f
 from callcenter.crm_link.schema import customers
 from callcenter.storage.schema import events
@@ -27,15 +26,9 @@ HISTORY_MAX = 200  # the "Today" list shows the newest; a day of chats can be lo
 TRANSCRIPT_MAX = 500
 
 
-def center_zone(config: CenterConfig) -> ZoneInfo:
-    """The center's time zone: where its day starts (docs/metrics.md, ``wallboard.timezone``)."""
-    return ZoneInfo(config.wallboard.timezone)
-
-
 def day_start(zone: ZoneInfo, now: float) -> float:
     """Midnight of the center's day that holds ``now``, as epoch seconds."""
-    day = datetime.fromtimestamp(now, zone).date()
-    return datetime.combine(day, time(0), tzinfo=zone).timestamp()
+    return day_bounds(zone, now)[0]
 
 
 async def history(db: AsyncEngine, agent: str, since: float) -> list[f.HistoryItem]:

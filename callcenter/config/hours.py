@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callcenter.config.model import WEEKDAYS, HoursConfig, parse_span
+from callcenter.config.model import WEEKDAYS, CenterConfig, HoursConfig, parse_span
 
 DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 SEARCH_DAYS = 400  # closed dates can close a calendar for a while; beyond this it never opens
@@ -207,3 +207,17 @@ class HoursTable:
         if name is None or name not in self._calendars:
             return ""
         return closed_message(self._calendars[name], now, language)
+
+
+def center_zone(config: CenterConfig) -> ZoneInfo:
+    """The center's time zone, where its day starts (``wallboard.timezone``, docs/metrics.md):
+    the desk's "Today", the wallboard's and the reports' day."""
+    return ZoneInfo(config.wallboard.timezone)
+
+
+def day_bounds(zone: ZoneInfo, now: float) -> tuple[float, float]:
+    """[start, end) of the local day in ``zone`` holding ``now``, as epoch seconds."""
+    local = datetime.fromtimestamp(now, zone).date()
+    after = local + timedelta(days=1)
+    start = datetime(local.year, local.month, local.day, tzinfo=zone)
+    return start.timestamp(), datetime(after.year, after.month, after.day, tzinfo=zone).timestamp()

@@ -18,7 +18,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +25,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from callcenter.appkeys import BUS, CLOCK, CONFIG, DB, LOG
+from callcenter.config.hours import center_zone, day_bounds
 from callcenter.core.events import StoredEvent
 from callcenter.runtime.bus import BusMessage
 from callcenter.storage import schema
@@ -54,10 +54,7 @@ class LiveMetrics:
 
     def day(self, now: float) -> tuple[float, float]:
         """[start, end) of the local day holding ``now``."""
-        local = datetime.fromtimestamp(now, self.zone).date()
-        start = datetime(local.year, local.month, local.day, tzinfo=self.zone)
-        after = local + timedelta(days=1)
-        return start.timestamp(), datetime(after.year, after.month, after.day, tzinfo=self.zone).timestamp()
+        return day_bounds(self.zone, now)
 
     def today(self, now: float) -> tuple[dict[str, Counts], dict[str, Counts], Counts]:
         """Today's counts per queue, per agent and in all, agents' time booked up to ``now``."""
@@ -108,7 +105,7 @@ def install(app: web.Application) -> None:
 async def _live_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     fold = MetricsFold(service_level_s={q.name: q.service_level_s for q in config.queues})
-    live = LiveMetrics(fold, ZoneInfo(config.wallboard.timezone), [q.name for q in config.queues])
+    live = LiveMetrics(fold, center_zone(config), [q.name for q in config.queues])
     sub = app[BUS].subscribe("contact.*", "agent.*", "ivr.*")
     now = app[CLOCK].now()
     try:

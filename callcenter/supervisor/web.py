@@ -28,6 +28,7 @@ from aiohttp import web
 
 from callcenter.appkeys import CLOCK, CONFIG, DB, LOG
 from callcenter.auth.guard import Refused, api_route, encode, json_error, require, session_of, unavailable
+from callcenter.config.hours import center_zone
 from callcenter.core.api import Operation, Param, Who
 from callcenter.storage.log import LogUnavailable
 from callcenter.supervisor import live, prometheus
@@ -65,7 +66,7 @@ def _thresholds(app: web.Application) -> dict[str, float]:
 
 
 def _zone(app: web.Application) -> ZoneInfo:
-    return ZoneInfo(app[CONFIG].wallboard.timezone)
+    return center_zone(app[CONFIG])
 
 
 async def metrics(request: web.Request) -> web.Response:
