@@ -32,7 +32,8 @@ MOUNT = """async ([contact]) => {
   const { voicemailPanel } = await import("/static/desk/voicemail.js");
   window.sent = [];
   const act = async (type, fields) => { window.sent.push({ type, ...fields }); return { type: "ack" }; };
-  document.body.replaceChildren(voicemailPanel(contact, act));
+  // beside the login page, not over it: its script may still touch its own elements
+  document.body.append(voicemailPanel(contact, act));
 }"""
 
 
