@@ -29,8 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _machine import machine
 
-from callcenter.acd import model as m
+from callcenter.acd.commands import OfferContact
 from callcenter.acd.engine import AcdEngine
+from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactArrived, ContactEnded, OfferAccepted
 from callcenter.config.model import QueueConfig, RoutingStep, Strategy
 from callcenter.core.events import RecordEvent
 from callcenter.core.ids import SequentialIds
@@ -67,20 +68,18 @@ def build(agents: int, waiting: int, seed: int = 7) -> tuple[AcdEngine, random.R
     now = 0.0
     for a in range(agents):
         skills = {s: rng.randint(1, 5) for s in rng.sample(SKILLS, 3)}
-        engine.handle(m.AgentLoggedIn(agent_id=f"a{a}", skills=skills), now)
-        engine.handle(m.AgentReady(agent_id=f"a{a}"), now)
+        engine.handle(AgentLoggedIn(agent_id=f"a{a}", skills=skills), now)
+        engine.handle(AgentReady(agent_id=f"a{a}"), now)
     engine.take_commands()
     n = 0
     # keep arriving until every agent is busy and `waiting` contacts wait
     while sum(len(q.waiting) for q in engine.queues.values()) < waiting:
         n += 1
         now += 0.001
-        engine.handle(
-            m.ContactArrived(contact_id=f"c{n}", channel="voice", queue=f"q{rng.randrange(50)}"), now
-        )
+        engine.handle(ContactArrived(contact_id=f"c{n}", channel="voice", queue=f"q{rng.randrange(50)}"), now)
         for cmd in engine.take_commands():
-            if isinstance(cmd, m.OfferContact):
-                engine.handle(m.OfferAccepted(offer_id=cmd.offer_id, agent_id=cmd.agent_id), now)
+            if isinstance(cmd, OfferContact):
+                engine.handle(OfferAccepted(offer_id=cmd.offer_id, agent_id=cmd.agent_id), now)
         engine.take_commands()
     connected = [c.contact_id for c in engine.contacts.values() if c.state == "connected"]
     return engine, rng, connected
@@ -112,26 +111,26 @@ def _round(
             if cid not in engine.contacts or engine.contacts[cid].state != "connected":
                 continue
             t0 = time.perf_counter_ns()
-            engine.handle(m.ContactEnded(contact_id=cid), now)
+            engine.handle(ContactEnded(contact_id=cid), now)
             cmds = engine.take_commands()
             times.append(time.perf_counter_ns() - t0)
             for cmd in cmds:
-                if isinstance(cmd, m.OfferContact):
+                if isinstance(cmd, OfferContact):
                     t0 = time.perf_counter_ns()
-                    engine.handle(m.OfferAccepted(offer_id=cmd.offer_id, agent_id=cmd.agent_id), now)
+                    engine.handle(OfferAccepted(offer_id=cmd.offer_id, agent_id=cmd.agent_id), now)
                     engine.take_commands()
                     times.append(time.perf_counter_ns() - t0)
                     connected.append(cmd.contact_id)
             n += 1
             t0 = time.perf_counter_ns()
             engine.handle(
-                m.ContactArrived(contact_id=f"c{n}", channel="voice", queue=f"q{rng.randrange(50)}"), now
+                ContactArrived(contact_id=f"c{n}", channel="voice", queue=f"q{rng.randrange(50)}"), now
             )
             cmds = engine.take_commands()
             times.append(time.perf_counter_ns() - t0)
             for cmd in cmds:  # a new contact may find a free agent
-                if isinstance(cmd, m.OfferContact):
-                    engine.handle(m.OfferAccepted(offer_id=cmd.offer_id, agent_id=cmd.agent_id), now)
+                if isinstance(cmd, OfferContact):
+                    engine.handle(OfferAccepted(offer_id=cmd.offer_id, agent_id=cmd.agent_id), now)
                     engine.take_commands()
                     connected.append(cmd.contact_id)
     finally:
@@ -157,8 +156,8 @@ def ewt_accuracy(
         [q], [], ids=SequentialIds(), rng=random.Random(1), hours=AlwaysOpen(), default_aht=aht
     )
     for a in range(agents):
-        engine.handle(m.AgentLoggedIn(agent_id=f"a{a}"), 0.0)
-        engine.handle(m.AgentReady(agent_id=f"a{a}"), 0.0)
+        engine.handle(AgentLoggedIn(agent_id=f"a{a}"), 0.0)
+        engine.handle(AgentReady(agent_id=f"a{a}"), 0.0)
     engine.take_commands()
     lam = load * agents / aht
     events: list[tuple[float, int, str, str]] = []  # (time, seq, kind, id)
@@ -176,16 +175,16 @@ def ewt_accuracy(
         now, _, kind, ident = heapq.heappop(events)
         if kind == "arrive":
             arrived[ident] = now
-            engine.handle(m.ContactArrived(contact_id=ident, channel="voice", queue="q"), now)
+            engine.handle(ContactArrived(contact_id=ident, channel="voice", queue="q"), now)
         else:
-            engine.handle(m.ContactEnded(contact_id=ident), now)
+            engine.handle(ContactEnded(contact_id=ident), now)
         for cmd in engine.take_commands():
             if isinstance(cmd, RecordEvent) and cmd.event.type == "contact.queued":
                 ewt = cmd.event.data.get("ewt_s")
                 if ewt is not None:
                     told[cmd.event.contact_id] = ewt  # type: ignore[index]
-            elif isinstance(cmd, m.OfferContact):
-                engine.handle(m.OfferAccepted(offer_id=cmd.offer_id, agent_id=cmd.agent_id), now)
+            elif isinstance(cmd, OfferContact):
+                engine.handle(OfferAccepted(offer_id=cmd.offer_id, agent_id=cmd.agent_id), now)
                 waited[cmd.contact_id] = now - arrived[cmd.contact_id]
                 heapq.heappush(
                     events, (now + rng.expovariate(1 / aht), seq := seq + 1, "end", cmd.contact_id)

@@ -28,8 +28,20 @@ from typing import Any, cast
 
 import simpy
 
-from callcenter.acd import model as m
+from callcenter.acd.commands import ConnectContact, OfferContact
 from callcenter.acd.engine import AcdEngine
+from callcenter.acd.errors import AcdError
+from callcenter.acd.messages import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    ContactAbandoned,
+    ContactArrived,
+    ContactEnded,
+    OfferAccepted,
+    OfferDeclined,
+)
 from callcenter.config.hours import HoursTable
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import SequentialIds
@@ -129,9 +141,9 @@ class _Model:
                 kind = type(cmd)
                 if kind is RecordEvent:
                     append(cmd.event)
-                elif kind is m.OfferContact:
+                elif kind is OfferContact:
                     self.offered(cmd)
-                elif kind is m.ConnectContact:
+                elif kind is ConnectContact:
                     _, handle, _, _ = self.agents[cmd.agent_id]
                     self.connected[cmd.contact_id].succeed((cmd.agent_id, handle()))
         due = self.engine.next_deadline()
@@ -187,9 +199,7 @@ class _Model:
             yield env.timeout(ivr)
         connected = self.connected[cid] = env.event()
         self.feed(
-            m.ContactArrived(
-                contact_id=cid, channel=kind.channel, queue=queue, attributes=attrs, caller=caller
-            )
+            ContactArrived(contact_id=cid, channel=kind.channel, queue=queue, attributes=attrs, caller=caller)
         )
         patience = self.patience() if self.patience is not None else None
         if not connected.triggered:
@@ -200,7 +210,7 @@ class _Model:
                 if not connected.triggered:
                     c = self.engine.contacts.get(cid)
                     if c is not None and c.state in ("waiting", "offered"):
-                        self.feed(m.ContactAbandoned(contact_id=cid))
+                        self.feed(ContactAbandoned(contact_id=cid))
                     if not connected.triggered:
                         del self.connected[cid]
                         return
@@ -209,14 +219,14 @@ class _Model:
         del self.connected[cid]
         yield env.timeout(handle)
         contact = self.engine.contacts[cid]
-        self.feed(m.ContactEnded(contact_id=cid))
+        self.feed(ContactEnded(contact_id=cid))
         wrap = self.agents[agent_id][2]()
         if 0 < wrap < self.engine.queues[contact.queue].cfg.wrap_up_s:
             env.process(self.ready_after(agent_id, wrap))
 
     # Agents -----------------------------------------------------------------------------------------
 
-    def offered(self, offer: m.OfferContact) -> None:
+    def offered(self, offer: OfferContact) -> None:
         group, _, _, answer = self.agents[offer.agent_id]
         r = self.rng.random()
         if r < group.decline_rate:
@@ -229,21 +239,21 @@ class _Model:
             delay = answer()
             if delay == 0:
                 self.engine.handle(
-                    m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id), self.env.now
+                    OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id), self.env.now
                 )
             else:
                 self.env.process(self.accept(offer, delay))
 
-    def accept(self, offer: m.OfferContact, delay: float) -> Proc:
+    def accept(self, offer: OfferContact, delay: float) -> Proc:
         yield self.env.timeout(delay)
-        with contextlib.suppress(m.AcdError):  # the caller hung up while it rang
-            self.feed(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
+        with contextlib.suppress(AcdError):  # the caller hung up while it rang
+            self.feed(OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
 
-    def decline(self, offer: m.OfferContact, delay: float) -> Proc:
+    def decline(self, offer: OfferContact, delay: float) -> Proc:
         yield self.env.timeout(delay)
         try:
-            self.feed(m.OfferDeclined(offer_id=offer.offer_id, agent_id=offer.agent_id))
-        except m.AcdError:
+            self.feed(OfferDeclined(offer_id=offer.offer_id, agent_id=offer.agent_id))
+        except AcdError:
             return
         yield from self.ready_after(offer.agent_id, RETRY_AFTER_MISS_S)
 
@@ -251,27 +261,27 @@ class _Model:
         yield self.env.timeout(delay)
         a = self.engine.agents.get(agent_id)
         if a is not None and a.state.value in ("NOT_READY", "WRAP_UP"):
-            self.feed(m.AgentReady(agent_id=agent_id))
+            self.feed(AgentReady(agent_id=agent_id))
 
     def shift(self, agent_id: str, group: AgentGroup) -> Proc:
         env = self.env
         for period in work_periods(self.s, group):
             yield env.timeout(period.on - env.now)
             self.feed(
-                m.AgentLoggedIn(agent_id=agent_id, skills=group.skills, chat_capacity=group.chat_capacity)
+                AgentLoggedIn(agent_id=agent_id, skills=group.skills, chat_capacity=group.chat_capacity)
             )
-            self.feed(m.AgentReady(agent_id=agent_id))
+            self.feed(AgentReady(agent_id=agent_id))
             for start, end in period.breaks:
                 yield env.timeout(start - env.now)
-                self.feed(m.AgentNotReady(agent_id=agent_id, reason="break"))
+                self.feed(AgentNotReady(agent_id=agent_id, reason="break"))
                 yield from self.ready_after(agent_id, end - env.now)
             if period.off is not None:
                 yield env.timeout(period.off - env.now)
                 while (a := self.engine.agents[agent_id]).contacts:
-                    self.feed(m.AgentNotReady(agent_id=agent_id, reason="end of shift"))
+                    self.feed(AgentNotReady(agent_id=agent_id, reason="end of shift"))
                     yield env.timeout(30)
                 if a.state.value != "LOGGED_OUT":
-                    self.feed(m.AgentLoggedOut(agent_id=agent_id))
+                    self.feed(AgentLoggedOut(agent_id=agent_id))
 
     # The run ----------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import ContactArrived
 from callcenter.core.context import Context
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import SequentialIds
@@ -51,6 +51,7 @@ from callcenter.ivr import (
     StopRecognition,
     load_flows,
 )
+from callcenter.ivr.flow import Branch, Collect, Menu, Queue, Survey
 from callcenter.ivr.messages import (
     CallerHungUp,
     HangUp,
@@ -59,7 +60,6 @@ from callcenter.ivr.messages import (
     StartVoicemail,
     TransferExternal,
 )
-from callcenter.ivr.model import Branch, Collect, Menu, Queue, Survey
 from simulator.scenario import KEYPAD
 
 if TYPE_CHECKING:
@@ -380,8 +380,8 @@ class IvrCallers:
 
         return min(keyed, key=lambda o: (clash(o), dist.get(o.next, 1_000_000)), default=None)
 
-    def _arrived(self, c: _Caller, cmd: RouteToQueue) -> m.ContactArrived:
-        return m.ContactArrived(
+    def _arrived(self, c: _Caller, cmd: RouteToQueue) -> ContactArrived:
+        return ContactArrived(
             contact_id=cmd.contact_id,
             channel=cmd.channel,
             queue=cmd.queue,

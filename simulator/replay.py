@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentLoggedOut, AgentNotReady, AgentReady
 from callcenter.config.model import PriorityRule, QueueConfig, RoutingStep, SkillConfig
 from callcenter.core.events import InteractionEvent
 from simulator.anonymous_bank import CallRecord, patience_estimate, usable
@@ -247,7 +247,7 @@ class _Replay(_Simulation):
         if a is None or a.state.value == "LOGGED_OUT":
             self.on_login(agent_id, now)
         else:  # still finishing the last session's call: stays on
-            self.feed(m.AgentReady(agent_id=agent_id), now)
+            self.feed(AgentReady(agent_id=agent_id), now)
 
     def on_session_end(self, payload: tuple[str, int], now: float) -> None:
         agent_id, n = payload
@@ -255,10 +255,10 @@ class _Replay(_Simulation):
         if self.session_of.get(agent_id) != n or a is None or a.state.value == "LOGGED_OUT":
             return  # a later session has begun, or the agent is gone already
         if a.contacts:  # finish the call first
-            self.feed(m.AgentNotReady(agent_id=agent_id, reason="end of shift"), now)
+            self.feed(AgentNotReady(agent_id=agent_id, reason="end of shift"), now)
             self.at(now + 30, "session_end", payload)
             return
-        self.feed(m.AgentLoggedOut(agent_id=agent_id), now)
+        self.feed(AgentLoggedOut(agent_id=agent_id), now)
 
 
 def run_replay(

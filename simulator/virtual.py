@@ -26,8 +26,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from callcenter.acd import model as m
+from callcenter.acd.commands import ConnectContact, FinishContact, OfferContact
 from callcenter.acd.engine import AcdEngine
+from callcenter.acd.errors import AcdError
+from callcenter.acd.messages import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    ContactAbandoned,
+    ContactArrived,
+    ContactEnded,
+    OfferAccepted,
+    OfferDeclined,
+)
 from callcenter.config.hours import HoursTable
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import SequentialIds
@@ -184,7 +196,7 @@ class _Simulation:
         handlers = {kind: getattr(self, f"on_{kind}") for kind in self.KINDS}
         if self.callers is not None:
             handlers.update({kind: getattr(self.callers, f"on_{kind}") for kind in self.callers.KINDS})
-        on_arrive, collect, acd_error = self.on_arrive, self.collect, m.AcdError
+        on_arrive, collect, acd_error = self.on_arrive, self.collect, AcdError
         end, skip_late = self.t0 + self.s.duration, not self.s.drain
         progress, t0, step = self.progress, self.t0, self.s.duration / 100
         next_report = t0
@@ -255,7 +267,7 @@ class _Simulation:
                 kind = type(cmd)
                 if kind is RecordEvent:
                     append(cmd.event)
-                elif kind is m.OfferContact:
+                elif kind is OfferContact:
                     self.on_offered(cmd, now)
                 else:
                     self._command(cmd, now)
@@ -264,14 +276,14 @@ class _Simulation:
 
     def _command(self, cmd: Any, now: float) -> None:
         kind = type(cmd)
-        if kind is m.ConnectContact:
+        if kind is ConnectContact:
             agent = self.agents[cmd.agent_id]
             self.connected[cmd.contact_id] = cmd.agent_id
             handle = self.service_for.pop(cmd.contact_id, None)
             if handle is None:
                 handle = agent.handle()
             self.at(now + handle, "end", cmd.contact_id)
-        elif kind is m.FinishContact:
+        elif kind is FinishContact:
             self.connected.pop(cmd.contact_id, None)
             if self.callers is not None:
                 self.callers.completed(cmd.contact_id, cmd.reason, now)
@@ -316,7 +328,7 @@ class _Simulation:
         if ivr > 0:
             self.at(now + ivr, "queue", (cid, queue, kind.channel, attrs, caller))
         else:  # straight to the queue: no IVR time to wait
-            arrived = m.ContactArrived(
+            arrived = ContactArrived(
                 contact_id=cid, channel=kind.channel, queue=queue, attributes=attrs, caller=caller
             )
             self.enqueue(arrived, now)
@@ -329,11 +341,11 @@ class _Simulation:
     def on_queue(self, payload: tuple[str, str, str, dict[str, str], str], now: float) -> None:
         cid, queue, channel, attrs, caller = payload
         self.enqueue(
-            m.ContactArrived(contact_id=cid, channel=channel, queue=queue, attributes=attrs, caller=caller),
+            ContactArrived(contact_id=cid, channel=channel, queue=queue, attributes=attrs, caller=caller),
             now,
         )
 
-    def enqueue(self, arrived: m.ContactArrived, now: float) -> None:
+    def enqueue(self, arrived: ContactArrived, now: float) -> None:
         """The contact joins its queue; its patience starts."""
         cid = arrived.contact_id
         self.feed(arrived, now)
@@ -348,14 +360,14 @@ class _Simulation:
     def on_abandon(self, cid: str, now: float) -> None:
         c = self.engine.contacts.get(cid)
         if c is not None and c.state in ("waiting", "offered"):
-            self.feed(m.ContactAbandoned(contact_id=cid), now)
+            self.feed(ContactAbandoned(contact_id=cid), now)
 
     def on_end(self, cid: str, now: float) -> None:
         agent_id = self.connected.get(cid)
         if agent_id is None:
             return
         contact = self.engine.contacts[cid]
-        self.feed(m.ContactEnded(contact_id=cid), now)
+        self.feed(ContactEnded(contact_id=cid), now)
         wrap = self.agents[agent_id].wrap()
         queue_wrap = self.engine.queues[contact.queue].cfg.wrap_up_s
         if 0 < wrap < queue_wrap:
@@ -363,7 +375,7 @@ class _Simulation:
 
     # Agents -------------------------------------------------------------------------------------
 
-    def on_offered(self, offer: m.OfferContact, now: float) -> None:
+    def on_offered(self, offer: OfferContact, now: float) -> None:
         agent = self.agents[offer.agent_id]
         r = self.rng.random()
         g = agent.group
@@ -374,43 +386,43 @@ class _Simulation:
         else:
             delay = agent.answer()
             if delay == 0:
-                self.engine.handle(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id), now)
+                self.engine.handle(OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id), now)
                 self.more = True  # collect() takes what this yields
             else:
                 self.at(now + delay, "accept", offer)
 
-    def on_accept(self, offer: m.OfferContact, now: float) -> None:
-        self.feed(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id), now)
+    def on_accept(self, offer: OfferContact, now: float) -> None:
+        self.feed(OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id), now)
 
-    def on_decline(self, offer: m.OfferContact, now: float) -> None:
-        self.feed(m.OfferDeclined(offer_id=offer.offer_id, agent_id=offer.agent_id), now)
+    def on_decline(self, offer: OfferContact, now: float) -> None:
+        self.feed(OfferDeclined(offer_id=offer.offer_id, agent_id=offer.agent_id), now)
         self.at(now + RETRY_AFTER_MISS_S, "ready", offer.agent_id)
 
     def on_login(self, agent_id: str, now: float) -> None:
         g = self.agents[agent_id].group
-        self.feed(m.AgentLoggedIn(agent_id=agent_id, skills=g.skills, chat_capacity=g.chat_capacity), now)
-        self.feed(m.AgentReady(agent_id=agent_id), now)
+        self.feed(AgentLoggedIn(agent_id=agent_id, skills=g.skills, chat_capacity=g.chat_capacity), now)
+        self.feed(AgentReady(agent_id=agent_id), now)
 
     def on_ready(self, agent_id: str, now: float) -> None:
         a = self.engine.agents.get(agent_id)
         if a is not None and a.state.value in ("NOT_READY", "WRAP_UP"):
-            self.feed(m.AgentReady(agent_id=agent_id), now)
+            self.feed(AgentReady(agent_id=agent_id), now)
 
     on_wrap_done = on_ready
 
     def on_break(self, agent_id: str, now: float) -> None:
-        self.feed(m.AgentNotReady(agent_id=agent_id, reason="break"), now)
+        self.feed(AgentNotReady(agent_id=agent_id, reason="break"), now)
 
     def on_logout(self, agent_id: str, now: float) -> None:
         a = self.engine.agents.get(agent_id)
         if a is None:
             return
         if a.contacts:  # finish the contact first
-            self.feed(m.AgentNotReady(agent_id=agent_id, reason="end of shift"), now)
+            self.feed(AgentNotReady(agent_id=agent_id, reason="end of shift"), now)
             self.at(now + 30, "logout", agent_id)
             return
         if a.state.value != "LOGGED_OUT":
-            self.feed(m.AgentLoggedOut(agent_id=agent_id), now)
+            self.feed(AgentLoggedOut(agent_id=agent_id), now)
 
 
 def run_virtual(scenario: Scenario, progress: Callable[[float], None] | None = None) -> VirtualRun:

@@ -26,11 +26,42 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from callcenter.acd import model as m
 from callcenter.acd.agents import Agent, State, pool_of
-from callcenter.acd.records import Contact, HoursLike, Offer, QueueState, RandomSource
+from callcenter.acd.commands import ConnectContact, event_data
+from callcenter.acd.contacts import Contact, HoursLike, Offer, QueueState, RandomSource
+from callcenter.acd.errors import (
+    BadInput,
+    DuplicateContact,
+    DuplicateLogin,
+    IllegalTransition,
+    NotYours,
+    UnknownOffer,
+)
+from callcenter.acd.messages import (
+    AgentDisconnected,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    AgentSkillsChanged,
+    AttributesChanged,
+    CallbackRequested,
+    ContactAbandoned,
+    ContactArrived,
+    ContactEnded,
+    ContactHeld,
+    ContactMoved,
+    ContactRequeued,
+    ContactsRestored,
+    ContactTransferred,
+    OfferAccepted,
+    OfferDeclined,
+    PriorityChanged,
+    VoicemailCalledBack,
+)
 from callcenter.acd.state import WORKING
 from callcenter.acd.timers import Timers
+from callcenter.acd.views import AgentSnapshot, CenterSnapshot, ContactPosition, QueueSnapshot
 from callcenter.config.model import CenterConfig, QueueConfig
 from callcenter.core.ids import IdGenerator
 
@@ -76,7 +107,7 @@ class AcdEngine(Timers):
         """Apply one input. Raises ``AcdError`` (state unchanged) if it cannot be applied."""
         handler = self._HANDLERS.get(type(event))
         if handler is None:
-            raise m.BadInput(f"the ACD does not take {type(event).__name__}")
+            raise BadInput(f"the ACD does not take {type(event).__name__}")
         handler(self, event, now)
 
     def take_commands(self) -> list[Any]:
@@ -95,7 +126,7 @@ class AcdEngine(Timers):
         pos = qs.positions.rank(c.key) + 1
         return pos, self._ewt(qs, pos)
 
-    def queue_snapshot(self, name: str, now: float) -> m.QueueSnapshot:
+    def queue_snapshot(self, name: str, now: float) -> QueueSnapshot:
         qs = self.queues[name]
         longest = max((now - c.queued_at for c in qs.waiting.values()), default=0.0)
         by_channel: dict[str, int] = {}
@@ -109,7 +140,7 @@ class AcdEngine(Timers):
             if a.state is State.LOGGED_OUT or steps.isdisjoint(a.matches):
                 continue
             counts[a.state.value.lower()] += 1
-        return m.QueueSnapshot(
+        return QueueSnapshot(
             name=name,
             waiting=len(qs.waiting),
             longest_wait_s=longest,
@@ -119,15 +150,15 @@ class AcdEngine(Timers):
             held=held,
         )
 
-    def snapshot(self, now: float) -> m.CenterSnapshot:
+    def snapshot(self, now: float) -> CenterSnapshot:
         """Every queue's figures and every waiting contact's position and estimated wait
         (costs one pass over the waiting contacts; ``position()`` is the cheap one)."""
-        return m.CenterSnapshot(
+        return CenterSnapshot(
             at=now,
             queues={name: self.queue_snapshot(name, now) for name in self.queues},
             waiting={
                 name: tuple(
-                    m.ContactPosition(
+                    ContactPosition(
                         contact_id=c.contact_id,
                         queue=name,
                         channel=c.channel,
@@ -141,9 +172,9 @@ class AcdEngine(Timers):
             },
         )
 
-    def agent_snapshot(self, agent_id: str) -> m.AgentSnapshot:
+    def agent_snapshot(self, agent_id: str) -> AgentSnapshot:
         a = self._agent(agent_id)
-        return m.AgentSnapshot(
+        return AgentSnapshot(
             agent_id=a.agent_id,
             name=a.name,
             state=a.state.value,
@@ -157,13 +188,13 @@ class AcdEngine(Timers):
 
     # Agents ------------------------------------------------------------------------------------------
 
-    def _login(self, e: m.AgentLoggedIn, now: float) -> None:
+    def _login(self, e: AgentLoggedIn, now: float) -> None:
         existing = self.agents.get(e.agent_id)
         if existing is not None and existing.state is not State.LOGGED_OUT:
-            raise m.DuplicateLogin(f"agent {e.agent_id} is already logged in")
+            raise DuplicateLogin(f"agent {e.agent_id} is already logged in")
         self._check_skills(e.skills)
         if e.chat_capacity < 0 or e.voicemail_capacity < 0:
-            raise m.BadInput("chat_capacity and voicemail_capacity must not be negative")
+            raise BadInput("chat_capacity and voicemail_capacity must not be negative")
         agent = Agent(
             agent_id=e.agent_id,
             name=e.name or e.agent_id,
@@ -182,18 +213,16 @@ class AcdEngine(Timers):
         self._index_agent(agent)
         self._set_state(agent, "login", now, reason="logged_in")
 
-    def _logout(self, e: m.AgentLoggedOut, now: float) -> None:
+    def _logout(self, e: AgentLoggedOut, now: float) -> None:
         agent = self._agent(e.agent_id)
         self._allowed(agent, "logout")
         if agent.contacts:
-            raise m.IllegalTransition(
-                f"agent {agent.agent_id} still has {len(agent.contacts)} contact(s) open"
-            )
+            raise IllegalTransition(f"agent {agent.agent_id} still has {len(agent.contacts)} contact(s) open")
         self._withdraw_agent_offer(agent, "logged_out", now)
         agent.pending_not_ready = None
         self._set_state(agent, "logout", now, reason=None)
 
-    def _ready(self, e: m.AgentReady, now: float) -> None:
+    def _ready(self, e: AgentReady, now: float) -> None:
         agent = self._agent(e.agent_id)
         self._allowed(agent, "ready")
         agent.pending_not_ready = None
@@ -203,7 +232,7 @@ class AcdEngine(Timers):
         self._set_state(agent, "ready", now, reason=None, refresh=False)
         self._free_agent(agent, now)
 
-    def _not_ready(self, e: m.AgentNotReady, now: float) -> None:
+    def _not_ready(self, e: AgentNotReady, now: float) -> None:
         agent = self._agent(e.agent_id)
         self._allowed(agent, "not_ready")
         agent.pending_not_ready = e.reason
@@ -211,7 +240,7 @@ class AcdEngine(Timers):
         self._withdraw_agent_offer(agent, "agent_not_ready", now)
         self._set_state(agent, "not_ready", now, reason=e.reason)
 
-    def _disconnected(self, e: m.AgentDisconnected, now: float) -> None:
+    def _disconnected(self, e: AgentDisconnected, now: float) -> None:
         agent = self._agent(e.agent_id)
         self._allowed(agent, "disconnect")
         agent.pending_not_ready = "disconnected"
@@ -219,7 +248,7 @@ class AcdEngine(Timers):
         self._withdraw_agent_offer(agent, "agent_gone", now)
         self._set_state(agent, "disconnect", now, reason="disconnected")
 
-    def _skills_changed(self, e: m.AgentSkillsChanged, now: float) -> None:
+    def _skills_changed(self, e: AgentSkillsChanged, now: float) -> None:
         agent = self._agent(e.agent_id)
         self._check_skills(e.skills)
         working = agent.state in WORKING
@@ -234,21 +263,21 @@ class AcdEngine(Timers):
             self._count_staffed(agent, +1)
         if present:
             self._count_logged_in(agent, +1)
-        self._log_agent(agent, "agent.skills_changed", now, m.event_data(skills=dict(e.skills), by=e.by))
+        self._log_agent(agent, "agent.skills_changed", now, event_data(skills=dict(e.skills), by=e.by))
         self._free_agent(agent, now)
 
     # Contacts ----------------------------------------------------------------------------------------
 
-    def _arrived(self, e: m.ContactArrived, now: float, *, restored: bool = False) -> None:
+    def _arrived(self, e: ContactArrived, now: float, *, restored: bool = False) -> None:
         if e.contact_id in self.contacts:
-            raise m.DuplicateContact(f"contact {e.contact_id} is already known")
+            raise DuplicateContact(f"contact {e.contact_id} is already known")
         qs = self._queue(e.queue)
         if e.channel not in CHANNELS:
-            raise m.BadInput(f"unknown channel {e.channel!r} (voice, chat, callback or voicemail)")
+            raise BadInput(f"unknown channel {e.channel!r} (voice, chat, callback or voicemail)")
         if e.channel not in qs.cfg.channels:
-            raise m.BadInput(f"queue {e.queue} does not take {e.channel} contacts")
+            raise BadInput(f"queue {e.queue} does not take {e.channel} contacts")
         if e.channel == "voicemail" and e.voicemail is None and not restored:
-            raise m.BadInput("a voicemail contact needs its message (voicemail)")
+            raise BadInput("a voicemail contact needs its message (voicemail)")
         pclass, head_start = self._priority_for(qs.cfg, e)
         arrived_at = e.arrived_at if e.arrived_at is not None else now
         self._seq += 1
@@ -270,7 +299,7 @@ class AcdEngine(Timers):
         self.contacts[e.contact_id] = contact
         if e.voicemail is not None and not restored:
             vm = e.voicemail
-            data = m.event_data(
+            data = event_data(
                 path=vm.path,
                 seconds=vm.seconds,
                 bytes=vm.bytes,
@@ -281,7 +310,7 @@ class AcdEngine(Timers):
             self._log_contact(contact, "contact.voicemail", now, None, data)
         self._enter_queue(contact, e.queue, now, head_start=head_start, restored=restored)
 
-    def _accepted(self, e: m.OfferAccepted, now: float) -> None:
+    def _accepted(self, e: OfferAccepted, now: float) -> None:
         offer = self._find_offer(e.offer_id, e.agent_id)
         agent, contact = self.agents[offer.agent_id], self.contacts[offer.contact_id]
         self._allowed(agent, "accept")
@@ -296,7 +325,7 @@ class AcdEngine(Timers):
         data = {"offer_id": offer.offer_id, "wait_s": round(now - contact.queued_at, 3)}
         self._log_contact(contact, "contact.connected", now, agent.agent_id, data)
         self._commands.append(
-            m.ConnectContact(
+            ConnectContact(
                 contact_id=contact.contact_id,
                 agent_id=agent.agent_id,
                 offer_id=offer.offer_id,
@@ -309,7 +338,7 @@ class AcdEngine(Timers):
         else:
             self._refresh(agent)
 
-    def _declined(self, e: m.OfferDeclined, now: float) -> None:
+    def _declined(self, e: OfferDeclined, now: float) -> None:
         offer = self._find_offer(e.offer_id, e.agent_id)
         agent = self.agents[offer.agent_id]
         self._allowed(agent, "decline")
@@ -317,10 +346,10 @@ class AcdEngine(Timers):
         agent.pending_not_ready = "declined"
         self._set_state(agent, "decline", now, reason="declined")
 
-    def _abandoned(self, e: m.ContactAbandoned, now: float) -> None:
+    def _abandoned(self, e: ContactAbandoned, now: float) -> None:
         contact = self._live_contact(e.contact_id)
         if contact.state == "connected":
-            raise m.IllegalTransition(f"contact {contact.contact_id} is connected; end it instead")
+            raise IllegalTransition(f"contact {contact.contact_id} is connected; end it instead")
         if contact.state == "offered":
             offer = self.offers[contact.offer_id]  # type: ignore[index]
             agent = self.agents[offer.agent_id]
@@ -331,34 +360,34 @@ class AcdEngine(Timers):
             self._leave_queue(contact)
         self._finish(contact, "abandoned", now)
 
-    def _ended(self, e: m.ContactEnded, now: float) -> None:
+    def _ended(self, e: ContactEnded, now: float) -> None:
         contact = self._connected_contact(e.contact_id)
         if e.reason not in ENDED_REASONS:
-            raise m.BadInput(f"a connected contact ends {' or '.join(ENDED_REASONS)}, not {e.reason!r}")
+            raise BadInput(f"a connected contact ends {' or '.join(ENDED_REASONS)}, not {e.reason!r}")
         agent = self.agents[contact.agent_id]  # type: ignore[index]
         self._release(agent, contact, now)
         self._finish(contact, e.reason, now, by=e.by)
         self._after_contact(agent, contact, now)
 
-    def _transferred(self, e: m.ContactTransferred, now: float) -> None:
+    def _transferred(self, e: ContactTransferred, now: float) -> None:
         contact = self._live_contact(e.contact_id)
         if contact.state != "connected" or contact.agent_id != e.by_agent:
-            raise m.NotYours(f"contact {contact.contact_id} is not connected to {e.by_agent}")
+            raise NotYours(f"contact {contact.contact_id} is not connected to {e.by_agent}")
         if (e.to_queue is None) == (e.to_agent is None):
-            raise m.BadInput("a transfer names exactly one of to_queue and to_agent")
+            raise BadInput("a transfer names exactly one of to_queue and to_agent")
         if e.to_queue is not None:
             qs = self._queue(e.to_queue)
             if contact.channel not in qs.cfg.channels:
-                raise m.BadInput(f"queue {e.to_queue} does not take {contact.channel} contacts")
+                raise BadInput(f"queue {e.to_queue} does not take {contact.channel} contacts")
         else:
             target = self._agent(e.to_agent)  # type: ignore[arg-type]
             if target.state is State.LOGGED_OUT:
-                raise m.IllegalTransition(f"agent {target.agent_id} is logged out")
+                raise IllegalTransition(f"agent {target.agent_id} is logged out")
             if target.agent_id == e.by_agent:
-                raise m.BadInput("a contact cannot be transferred to the agent who has it")
+                raise BadInput("a contact cannot be transferred to the agent who has it")
         agent = self.agents[e.by_agent]
         self._release(agent, contact, now)
-        data = m.event_data(to_queue=e.to_queue, to_agent=e.to_agent, by_agent=e.by_agent)
+        data = event_data(to_queue=e.to_queue, to_agent=e.to_agent, by_agent=e.by_agent)
         self._log_contact(contact, "contact.transferred", now, agent.agent_id, data)
         contact.agent_id = None
         if e.to_queue is not None:
@@ -367,13 +396,13 @@ class AcdEngine(Timers):
             self._place_targeted(contact, e.to_agent, now)  # type: ignore[arg-type]
         self._after_contact(agent, contact, now)
 
-    def _requeued(self, e: m.ContactRequeued, now: float) -> None:
+    def _requeued(self, e: ContactRequeued, now: float) -> None:
         contact = self._connected_contact(e.contact_id)
         if e.reason not in REQUEUED_REASONS:
-            raise m.BadInput(f"a contact is requeued for {' or '.join(REQUEUED_REASONS)}, not {e.reason!r}")
+            raise BadInput(f"a contact is requeued for {' or '.join(REQUEUED_REASONS)}, not {e.reason!r}")
         qs = self.queues[contact.queue]
         if self._closed(qs, now):
-            raise m.IllegalTransition(f"queue {contact.queue} is closed; contact {contact.contact_id} ends")
+            raise IllegalTransition(f"queue {contact.queue} is closed; contact {contact.contact_id} ends")
         agent = self.agents[contact.agent_id]  # type: ignore[index]
         if e.reason == "agent_gone":
             agent.pending_not_ready = "disconnected"
@@ -385,27 +414,27 @@ class AcdEngine(Timers):
         self._place(contact, contact.queue, now)
         self._after_contact(agent, contact, now)
 
-    def _callback(self, e: m.CallbackRequested, now: float) -> None:
+    def _callback(self, e: CallbackRequested, now: float) -> None:
         contact = self._live_contact(e.contact_id)
         if contact.state not in ("waiting", "offered") or contact.channel != "voice":
-            raise m.IllegalTransition(f"contact {contact.contact_id} is not a waiting call")
+            raise IllegalTransition(f"contact {contact.contact_id} is not a waiting call")
         if not e.number.strip():
-            raise m.BadInput("a callback needs a number")
+            raise BadInput("a callback needs a number")
         contact.channel = "callback"
         contact.attributes["callback_number"] = e.number
         self._log_contact(contact, "contact.callback_requested", now, None, {"number": e.number})
 
-    def _called_back(self, e: m.VoicemailCalledBack, now: float) -> None:
+    def _called_back(self, e: VoicemailCalledBack, now: float) -> None:
         vm = self._live_contact(e.contact_id)
         if vm.channel != "voicemail" or vm.state != "connected" or vm.agent_id != e.agent_id:
-            raise m.NotYours(f"contact {vm.contact_id} is not a voicemail connected to {e.agent_id}")
+            raise NotYours(f"contact {vm.contact_id} is not a voicemail connected to {e.agent_id}")
         if not e.number.strip():
-            raise m.BadInput("a callback needs a number")
+            raise BadInput("a callback needs a number")
         if e.callback_id in self.contacts or e.callback_id in self._ended_ids:
-            raise m.DuplicateContact(f"contact {e.callback_id} is already known")
+            raise DuplicateContact(f"contact {e.callback_id} is already known")
         agent = self.agents[e.agent_id]
         if len(agent.contacts) > 1:  # the call will be exclusive, as every call is
-            raise m.IllegalTransition(f"agent {agent.agent_id} has other contacts open; end them first")
+            raise IllegalTransition(f"agent {agent.agent_id} has other contacts open; end them first")
         if agent.offer_id is not None:  # a ringing chat or voicemail goes to another agent
             self._withdraw_agent_offer(agent, "agent_busy", now)
             self._set_state(agent, "withdraw", now, reason=None, refresh=False)
@@ -436,7 +465,7 @@ class AcdEngine(Timers):
         self._log_contact(cb, "contact.queued", now, None, queued)
         self._log_contact(cb, "contact.connected", now, agent.agent_id, {"wait_s": 0.0, **data})
         self._commands.append(
-            m.ConnectContact(
+            ConnectContact(
                 contact_id=cb.contact_id,
                 agent_id=agent.agent_id,
                 offer_id="",
@@ -450,31 +479,31 @@ class AcdEngine(Timers):
         self._finish(vm, "called_back", now, by="agent")
         self._after_contact(agent, vm, now)
 
-    def _held(self, e: m.ContactHeld, now: float) -> None:
+    def _held(self, e: ContactHeld, now: float) -> None:
         contact = self._live_contact(e.contact_id)
         if contact.state != "connected":
-            raise m.IllegalTransition(f"contact {contact.contact_id} is not connected")
+            raise IllegalTransition(f"contact {contact.contact_id} is not connected")
         self._log_contact(contact, "contact.held" if e.on else "contact.retrieved", now, contact.agent_id, {})
 
-    def _moved(self, e: m.ContactMoved, now: float) -> None:
+    def _moved(self, e: ContactMoved, now: float) -> None:
         contact = self._live_contact(e.contact_id)
         if contact.state != "waiting":
-            raise m.IllegalTransition(f"contact {contact.contact_id} is not waiting (it is {contact.state})")
+            raise IllegalTransition(f"contact {contact.contact_id} is not waiting (it is {contact.state})")
         qs = self._queue(e.to_queue)
         if contact.channel not in qs.cfg.channels:
-            raise m.BadInput(f"queue {e.to_queue} does not take {contact.channel} contacts")
+            raise BadInput(f"queue {e.to_queue} does not take {contact.channel} contacts")
         old = contact.queue
         self._leave_queue(contact)
-        data = m.event_data(from_queue=old, to_queue=e.to_queue, by=e.by)
+        data = event_data(from_queue=old, to_queue=e.to_queue, by=e.by)
         self._log_contact(contact, "contact.moved", now, None, data)
         self._place(contact, e.to_queue, now)
 
-    def _attributes(self, e: m.AttributesChanged, now: float) -> None:
+    def _attributes(self, e: AttributesChanged, now: float) -> None:
         contact = self._live_contact(e.contact_id)
         if contact.state != "waiting":
-            raise m.IllegalTransition(f"contact {contact.contact_id} is not waiting (it is {contact.state})")
+            raise IllegalTransition(f"contact {contact.contact_id} is not waiting (it is {contact.state})")
         if not e.attributes:
-            raise m.BadInput("give the attributes to change")
+            raise BadInput("give the attributes to change")
         changed = {k: str(v) for k, v in e.attributes.items() if contact.attributes.get(k) != str(v)}
         if not changed:
             return
@@ -482,12 +511,12 @@ class AcdEngine(Timers):
         data = {"attributes": changed, "by": e.by}
         self._log_contact(contact, "contact.attributes_changed", now, None, data)
 
-    def _priority(self, e: m.PriorityChanged, now: float) -> None:
+    def _priority(self, e: PriorityChanged, now: float) -> None:
         contact = self._live_contact(e.contact_id)
         if contact.state != "waiting":
-            raise m.IllegalTransition(f"contact {contact.contact_id} is not waiting (it is {contact.state})")
+            raise IllegalTransition(f"contact {contact.contact_id} is not waiting (it is {contact.state})")
         if e.priority_class is None and e.head_start_s is None:
-            raise m.BadInput("give a priority_class or a head_start_s")
+            raise BadInput("give a priority_class or a head_start_s")
         queue = contact.queue
         self._leave_queue(contact)
         if e.priority_class is not None:
@@ -495,44 +524,44 @@ class AcdEngine(Timers):
         if e.head_start_s is not None:
             contact.vtime -= e.head_start_s
         contact.rekey()
-        data = m.event_data(priority_class=e.priority_class, head_start_s=e.head_start_s, by=e.by)
+        data = event_data(priority_class=e.priority_class, head_start_s=e.head_start_s, by=e.by)
         self._log_contact(contact, "contact.priority_changed", now, None, data)
         self._place(contact, queue, now, log=False)
 
-    def _restored(self, e: m.ContactsRestored, now: float) -> None:
+    def _restored(self, e: ContactsRestored, now: float) -> None:
         for arrival in e.contacts:
             if arrival.contact_id in self.contacts:
-                raise m.DuplicateContact(f"contact {arrival.contact_id} is already known")
+                raise DuplicateContact(f"contact {arrival.contact_id} is already known")
             self._queue(arrival.queue)
         for arrival in e.contacts:
             self._arrived(arrival, now, restored=True)
 
     _HANDLERS: ClassVar[dict[type, Callable[[AcdEngine, Any, float], None]]] = {
-        m.AgentLoggedIn: _login,
-        m.AgentLoggedOut: _logout,
-        m.AgentReady: _ready,
-        m.AgentNotReady: _not_ready,
-        m.AgentSkillsChanged: _skills_changed,
-        m.AgentDisconnected: _disconnected,
-        m.ContactArrived: _arrived,
-        m.OfferAccepted: _accepted,
-        m.OfferDeclined: _declined,
-        m.ContactAbandoned: _abandoned,
-        m.ContactEnded: _ended,
-        m.ContactTransferred: _transferred,
-        m.ContactRequeued: _requeued,
-        m.CallbackRequested: _callback,
-        m.VoicemailCalledBack: _called_back,
-        m.ContactHeld: _held,
-        m.ContactMoved: _moved,
-        m.AttributesChanged: _attributes,
-        m.PriorityChanged: _priority,
-        m.ContactsRestored: _restored,
+        AgentLoggedIn: _login,
+        AgentLoggedOut: _logout,
+        AgentReady: _ready,
+        AgentNotReady: _not_ready,
+        AgentSkillsChanged: _skills_changed,
+        AgentDisconnected: _disconnected,
+        ContactArrived: _arrived,
+        OfferAccepted: _accepted,
+        OfferDeclined: _declined,
+        ContactAbandoned: _abandoned,
+        ContactEnded: _ended,
+        ContactTransferred: _transferred,
+        ContactRequeued: _requeued,
+        CallbackRequested: _callback,
+        VoicemailCalledBack: _called_back,
+        ContactHeld: _held,
+        ContactMoved: _moved,
+        AttributesChanged: _attributes,
+        PriorityChanged: _priority,
+        ContactsRestored: _restored,
     }
 
     # Helpers -----------------------------------------------------------------------------------------
 
-    def _priority_for(self, cfg: QueueConfig, e: m.ContactArrived) -> tuple[int, float]:
+    def _priority_for(self, cfg: QueueConfig, e: ContactArrived) -> tuple[int, float]:
         pclass = e.priority_class
         if pclass is None and e.channel == "voicemail":
             pclass = next(
@@ -549,13 +578,13 @@ class AcdEngine(Timers):
     def _connected_contact(self, contact_id: str) -> Contact:
         contact = self._live_contact(contact_id)
         if contact.state != "connected":
-            raise m.IllegalTransition(f"contact {contact_id} is not connected (it is {contact.state})")
+            raise IllegalTransition(f"contact {contact_id} is not connected (it is {contact.state})")
         return contact
 
     def _find_offer(self, offer_id: str, agent_id: str) -> Offer:
         offer = self.offers.get(offer_id)
         if offer is None:
-            raise m.UnknownOffer(f"offer {offer_id!r} is not ringing (answered, taken back or unknown)")
+            raise UnknownOffer(f"offer {offer_id!r} is not ringing (answered, taken back or unknown)")
         if offer.agent_id != agent_id:
-            raise m.NotYours(f"offer {offer_id} is not for {agent_id}")
+            raise NotYours(f"offer {offer_id} is not for {agent_id}")
         return offer

@@ -11,10 +11,10 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from callcenter.acd import model as m
 from callcenter.acd.agents import Agent, State
+from callcenter.acd.commands import FinishContact, OfferContact, OverflowContact, WithdrawOffer, event_data
+from callcenter.acd.contacts import OPENS, Contact, Key, Offer, QueueState, fill_opening
 from callcenter.acd.index import SortedBag
-from callcenter.acd.records import OPENS, Contact, Key, Offer, QueueState, fill_opening
 from callcenter.acd.state import EngineState
 from callcenter.config.model import OverflowTarget
 
@@ -59,12 +59,10 @@ class Matching(EngineState):
         self, contact: Contact, queue: str, reason: str, target: OverflowTarget, now: float
     ) -> None:
         contact.queue = queue
-        data = m.event_data(
-            reason=reason, to=target.to, to_queue=target.queue, message=target.message or None
-        )
+        data = event_data(reason=reason, to=target.to, to_queue=target.queue, message=target.message or None)
         self._log_contact(contact, "contact.overflowed", now, None, data)
         self._commands.append(
-            m.OverflowContact(contact_id=contact.contact_id, queue=queue, reason=reason, target=target)
+            OverflowContact(contact_id=contact.contact_id, queue=queue, reason=reason, target=target)
         )
         if target.to == "queue" and contact.hops < MAX_OVERFLOW_HOPS:
             contact.hops += 1
@@ -251,7 +249,7 @@ class Matching(EngineState):
         }
         self._log_contact(contact, "contact.offered", now, agent.agent_id, data)
         self._commands.append(
-            m.OfferContact(
+            OfferContact(
                 offer_id=offer_id,
                 contact_id=contact.contact_id,
                 agent_id=agent.agent_id,
@@ -293,7 +291,7 @@ class Matching(EngineState):
         data = {"offer_id": offer.offer_id, "reason": reason}
         self._log_contact(contact, kind, now, agent.agent_id, data)
         self._commands.append(
-            m.WithdrawOffer(
+            WithdrawOffer(
                 offer_id=offer.offer_id, contact_id=contact.contact_id, agent_id=agent.agent_id, reason=reason
             )
         )
@@ -340,7 +338,7 @@ class Matching(EngineState):
         contact.state = "ended"
         data = {"reason": reason} if by is None else {"reason": reason, "by": by}
         self._log_contact(contact, "contact.ended", now, None, data)
-        self._commands.append(m.FinishContact(contact_id=contact.contact_id, reason=reason))
+        self._commands.append(FinishContact(contact_id=contact.contact_id, reason=reason))
         del self.contacts[contact.contact_id]
         self._ended_ids.add(contact.contact_id)
         self._ended_order.append(contact.contact_id)

@@ -23,8 +23,8 @@ from typing import Any
 import msgspec
 
 from callcenter.acd.agents import Agent, State
+from callcenter.acd.contacts import Contact, Offer
 from callcenter.acd.index import SortedBag
-from callcenter.acd.records import Contact, Offer
 from callcenter.acd.state import WORKING, EngineState
 
 

@@ -13,10 +13,18 @@ import heapq
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from callcenter.acd import model as m
 from callcenter.acd.agents import AFTER_CONTACT, POOL_SETS, TRANSITIONS, Agent, State, pool_of
+from callcenter.acd.contacts import Contact, HoursLike, Offer, QueueState, RandomSource, step_text
+from callcenter.acd.errors import (
+    BadInput,
+    ContactEndedAlready,
+    IllegalTransition,
+    UnknownAgent,
+    UnknownContact,
+    UnknownQueue,
+    UnknownSkill,
+)
 from callcenter.acd.index import AgentPools, SortedBag
-from callcenter.acd.records import Contact, HoursLike, Offer, QueueState, RandomSource, step_text
 from callcenter.config.model import QueueConfig
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import IdGenerator
@@ -48,7 +56,7 @@ class EngineState:
         ``PositionUpdated`` for those whose position or rounded wait estimate changed
         (None: never; ``position()`` and ``snapshot()`` answer at any time)."""
         if position_updates_s is not None and position_updates_s <= 0:
-            raise m.BadInput("position_updates_s must be positive")
+            raise BadInput("position_updates_s must be positive")
         self._ids = ids
         self._rng = rng
         self._hours = hours
@@ -98,8 +106,8 @@ class EngineState:
 
     # State changes and the pools -----------------------------------------------------------------
 
-    def _illegal(self, agent: Agent, action: str) -> m.IllegalTransition:
-        return m.IllegalTransition(
+    def _illegal(self, agent: Agent, action: str) -> IllegalTransition:
+        return IllegalTransition(
             f"agent {agent.agent_id} cannot {action.replace('_', ' ')} while {agent.state.value}"
         )
 
@@ -228,7 +236,7 @@ class EngineState:
     def _requirement(self, require: Mapping[str, int], strategy: str, channels: Sequence[str]) -> int:
         for skill in require:
             if skill not in self.skills:
-                raise m.UnknownSkill(f"routing step requires unknown skill {skill!r}")
+                raise UnknownSkill(f"routing step requires unknown skill {skill!r}")
         key = tuple(sorted(require.items()))
         req = self._req_ids.get(key)
         if req is None:
@@ -247,9 +255,9 @@ class EngineState:
     def _check_skills(self, skills: Mapping[str, int]) -> None:
         for skill, level in skills.items():
             if skill not in self.skills:
-                raise m.UnknownSkill(f"unknown skill {skill!r}")
+                raise UnknownSkill(f"unknown skill {skill!r}")
             if not isinstance(level, int) or not 1 <= level <= 5:
-                raise m.BadInput(f"skill level for {skill!r} is {level!r}; levels run from 1 to 5")
+                raise BadInput(f"skill level for {skill!r} is {level!r}; levels run from 1 to 5")
 
     def _ewt(self, qs: QueueState, position: int) -> float | None:
         staffed = self._staffed[qs.reqs[-1]]
@@ -260,21 +268,21 @@ class EngineState:
     def _agent(self, agent_id: str) -> Agent:
         agent = self.agents.get(agent_id)
         if agent is None:
-            raise m.UnknownAgent(f"unknown agent {agent_id!r}")
+            raise UnknownAgent(f"unknown agent {agent_id!r}")
         return agent
 
     def _queue(self, name: str) -> QueueState:
         qs = self.queues.get(name)
         if qs is None:
-            raise m.UnknownQueue(f"unknown queue {name!r} (known: {', '.join(sorted(self.queues))})")
+            raise UnknownQueue(f"unknown queue {name!r} (known: {', '.join(sorted(self.queues))})")
         return qs
 
     def _live_contact(self, contact_id: str) -> Contact:
         contact = self.contacts.get(contact_id)
         if contact is None:
             if contact_id in self._ended_ids:
-                raise m.ContactEndedAlready(f"contact {contact_id} has already ended")
-            raise m.UnknownContact(f"unknown contact {contact_id!r}")
+                raise ContactEndedAlready(f"contact {contact_id} has already ended")
+            raise UnknownContact(f"unknown contact {contact_id!r}")
         return contact
 
     def _arm(self, kind: str, ident: str, when: float, token: int) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 
-from callcenter.acd import model as m
 from callcenter.acd.agents import State
+from callcenter.acd.commands import PositionUpdated
+from callcenter.acd.contacts import Contact, QueueState
 from callcenter.acd.matching import Matching
-from callcenter.acd.records import Contact, QueueState
 
 
 class Timers(Matching):
@@ -166,7 +166,7 @@ class Timers(Matching):
                 self._pos_told[c.contact_id] = shown
                 if told.get(c.contact_id) != shown:
                     self._commands.append(
-                        m.PositionUpdated(
+                        PositionUpdated(
                             contact_id=c.contact_id,
                             queue=name,
                             channel=c.channel,

@@ -17,7 +17,19 @@ import msgspec
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import (
+    AgentDisconnected,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    ContactEnded,
+    ContactHeld,
+    ContactTransferred,
+    OfferAccepted,
+    OfferDeclined,
+    VoicemailCalledBack,
+)
 from callcenter.agent_desk import protocol as p
 from callcenter.agent_desk import today
 from callcenter.agent_desk.webrtc import AudioError, DeskAudio
@@ -61,7 +73,7 @@ class DeskService:
         c = self.center
         if isinstance(msg, p.SetState):
             if msg.state == "ready":
-                await c.submit(m.AgentReady(agent_id=agent))
+                await c.submit(AgentReady(agent_id=agent))
             elif msg.state == "not_ready":
                 reason = msg.reason or (
                     self.desk.not_ready_reasons[0] if self.desk.not_ready_reasons else "break"
@@ -72,22 +84,22 @@ class DeskService:
                         f"unknown reason {reason!r} (one of {', '.join(self.desk.not_ready_reasons)})",
                         field="reason",
                     )
-                await c.submit(m.AgentNotReady(agent_id=agent, reason=reason))
+                await c.submit(AgentNotReady(agent_id=agent, reason=reason))
             else:
-                await c.submit(m.AgentLoggedOut(agent_id=agent))
+                await c.submit(AgentLoggedOut(agent_id=agent))
             return f.Ack(state=c.engine.agents[agent].state.value)
         if isinstance(msg, p.Accept):
-            await c.submit(m.OfferAccepted(offer_id=msg.offer_id, agent_id=agent))
+            await c.submit(OfferAccepted(offer_id=msg.offer_id, agent_id=agent))
         elif isinstance(msg, p.Decline):
             await c.submit(
-                m.OfferDeclined(offer_id=msg.offer_id, agent_id=agent, reason=msg.reason or "declined")
+                OfferDeclined(offer_id=msg.offer_id, agent_id=agent, reason=msg.reason or "declined")
             )
         elif isinstance(msg, p.WrapUpDone):
             if self._in_wrap_up(agent, msg.contact_id):
-                await c.submit(m.AgentReady(agent_id=agent))
+                await c.submit(AgentReady(agent_id=agent))
         elif isinstance(msg, p.Hold):
             self._own_live(agent, msg.contact_id)
-            await c.submit(m.ContactHeld(contact_id=msg.contact_id, on=msg.on))
+            await c.submit(ContactHeld(contact_id=msg.contact_id, on=msg.on))
         elif isinstance(msg, p.Mute):
             self._own_live(agent, msg.contact_id)
             if self.audio is not None:
@@ -95,13 +107,13 @@ class DeskService:
             self._note(agent, msg.contact_id, "contact.muted" if msg.on else "contact.unmuted", {})
         elif isinstance(msg, p.Transfer):
             await c.submit(
-                m.ContactTransferred(
+                ContactTransferred(
                     contact_id=msg.contact_id, by_agent=agent, to_queue=msg.to_queue, to_agent=msg.to_agent
                 )
             )
         elif isinstance(msg, p.End):
             self._own_live(agent, msg.contact_id)
-            await c.submit(m.ContactEnded(contact_id=msg.contact_id, by="agent"))
+            await c.submit(ContactEnded(contact_id=msg.contact_id, by="agent"))
         elif isinstance(msg, p.Note):
             self._own(agent, msg.contact_id)
             self._note(agent, msg.contact_id, "contact.note", {"text": msg.text, "by": agent})
@@ -207,7 +219,7 @@ class DeskService:
             task.add_done_callback(self._closing.discard)
         a = self.center.engine.agents.get(agent)
         if a is not None and a.state.value != "LOGGED_OUT":
-            self.center.post(m.AgentDisconnected(agent_id=agent))
+            self.center.post(AgentDisconnected(agent_id=agent))
 
     async def ensure_logged_in(
         self, agent: str, name: str, skills: dict[str, int], chat_capacity: int
@@ -215,7 +227,7 @@ class DeskService:
         a = self.center.engine.agents.get(agent)
         if a is None or a.state.value == "LOGGED_OUT":
             await self.center.submit(
-                m.AgentLoggedIn(
+                AgentLoggedIn(
                     agent_id=agent,
                     name=name,
                     skills=skills,
@@ -258,7 +270,7 @@ class DeskService:
                 "no_number", f"the caller of {msg.contact_id} left no number to call back", field="contact_id"
             )
         await c.submit(
-            m.VoicemailCalledBack(
+            VoicemailCalledBack(
                 contact_id=msg.contact_id, agent_id=agent, callback_id=c.ids.new("contact"), number=number
             )
         )

@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from callcenter.acd import model as m
+from callcenter.acd.commands import ConnectContact, FinishContact, OverflowContact
+from callcenter.acd.errors import AcdError
+from callcenter.acd.messages import ContactAbandoned, ContactArrived, ContactEnded, ContactsRestored
 from callcenter.chat.ivr_channel import ChatIvrChannel
 from callcenter.chat.login_token import LoginTokenError, check_login_token
 from callcenter.chat.protocol import AgentJoined, ChatProtocolError, Message, Option, Prompt, Queued, Start
@@ -129,7 +131,7 @@ class ChatBackend:
             attributes["name"] = session.name
         try:
             await self.center.submit(  # its arrival was logged when the chat started
-                m.ContactArrived(
+                ContactArrived(
                     contact_id=session.contact_id,
                     channel="chat",
                     queue=topic[1],
@@ -137,7 +139,7 @@ class ChatBackend:
                     attributes=attributes,
                 )
             )
-        except m.AcdError as exc:
+        except AcdError as exc:
             log.warning("chat %s could not queue: %s", session.contact_id, exc)
             session.queued = False
             self._prompt(session, "chat.server.topic_unavailable")
@@ -168,9 +170,9 @@ class ChatBackend:
                 self.log(session, "contact.ended", {"reason": "customer_left_menu"})
             return
         if contact.state == "connected":
-            await self.center.submit(m.ContactEnded(contact_id=session.contact_id, by="customer"))
+            await self.center.submit(ContactEnded(contact_id=session.contact_id, by="customer"))
         else:
-            await self.center.submit(m.ContactAbandoned(contact_id=session.contact_id))
+            await self.center.submit(ContactAbandoned(contact_id=session.contact_id))
 
     async def resumed(self, session: ChatSession) -> None:
         """A chat carried by another node (dead, or the customer came back here) resumes: a
@@ -212,13 +214,13 @@ class ChatBackend:
             log.warning("chat login token refused: %s", exc.code)
             raise ChatProtocolError(exc.code, exc.message, field="login_token") from None
 
-    async def _back_in_line(self, session: ChatSession, arrival: m.ContactArrived, was: str) -> None:
+    async def _back_in_line(self, session: ChatSession, arrival: ContactArrived, was: str) -> None:
         session.queued = True
         self.center.attach(session.contact_id, _Endpoint(self, session))
         self.log(session, "contact.resumed", {"after_restart": True, "was": was})
         try:
-            await self.center.submit(m.ContactsRestored(contacts=(arrival,)))
-        except m.AcdError as exc:  # its queue cannot take it now: over, with the reason
+            await self.center.submit(ContactsRestored(contacts=(arrival,)))
+        except AcdError as exc:  # its queue cannot take it now: over, with the reason
             log.warning("chat %s could not go back in line: %s", session.contact_id, exc)
             self.center.detach(session.contact_id)
             self.log(session, "contact.ended", {"reason": "system_restart", "was": was, "detail": exc.code})
@@ -281,13 +283,13 @@ class _Endpoint:
         self.session = session
 
     def on_routing(self, command: Any) -> None:
-        if isinstance(command, m.ConnectContact):
+        if isinstance(command, ConnectContact):
             agent = self.backend.center.engine.agents.get(command.agent_id)
             self.session.send(AgentJoined(name=agent.name if agent else command.agent_id))
-        elif isinstance(command, m.OverflowContact):
+        elif isinstance(command, OverflowContact):
             if command.target.message:
                 self.session.send(Message(from_="system", text=command.target.message))
-        elif isinstance(command, m.FinishContact) and self.backend.sessions is not None:
+        elif isinstance(command, FinishContact) and self.backend.sessions is not None:
             self.backend.sessions.finish(
                 self.session, command.reason, ask_rating=command.reason == "completed"
             )

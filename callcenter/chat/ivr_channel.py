@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from callcenter.acd import model as m
+from callcenter.acd.commands import ConnectContact, FinishContact, OverflowContact
 from callcenter.chat.protocol import AgentJoined, AgentLeft, Message, Option, Prompt
 from callcenter.i18n.catalogue import english
 from callcenter.ivr import messages as ivr
@@ -67,12 +67,12 @@ class ChatIvrChannel:
         if isinstance(command, ivr.RouteToQueue):
             self.with_agent = True
             self.session.queued = True
-        elif isinstance(command, m.ConnectContact):
+        elif isinstance(command, ConnectContact):
             agent = self.backend.center.engine.agents.get(command.agent_id)
             self.session.send(AgentJoined(name=agent.name if agent else command.agent_id))
-        elif isinstance(command, m.OverflowContact) and command.target.message:
+        elif isinstance(command, OverflowContact) and command.target.message:
             self.session.send(Message(from_="system", text=command.target.message))
-        elif isinstance(command, m.FinishContact):
+        elif isinstance(command, FinishContact):
             self.with_agent = False
             if command.reason == "completed":
                 self.session.send(AgentLeft())

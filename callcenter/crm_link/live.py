@@ -45,8 +45,8 @@ from typing import Any
 
 import msgspec
 
-from callcenter.acd import model as m
 from callcenter.acd.engine import priority_for
+from callcenter.acd.messages import AttributesChanged, ContactMoved, PriorityChanged
 from callcenter.config.model import QueueConfig
 from callcenter.core.desk_frames import DeskFrame, Offer, ScreenPop
 from callcenter.core.errors import EngineError
@@ -291,20 +291,18 @@ class LiveCrm:
             # what the card tells, for the offer (what the IVR gave wins, as on arrival)
             learnt = {k: v for k, v in crm.items() if k not in queued.attributes}
             if learnt and not await self._give(
-                m.AttributesChanged(contact_id=contact_id, attributes=learnt, by="crm")
+                AttributesChanged(contact_id=contact_id, attributes=learnt, by="crm")
             ):
                 return
             if rule is not None:
-                if not await self._give(m.ContactMoved(contact_id=contact_id, to_queue=target, by="crm")):
+                if not await self._give(ContactMoved(contact_id=contact_id, to_queue=target, by="crm")):
                     return
                 self._routed(contact_id, queued.queue, target, rule, context_id, late=True)
             pclass = after[0] if after[0] != before[0] else None
             head = after[1] - before[1] if after[1] != before[1] else None
             if pclass is not None or head is not None:
                 await self._give(
-                    m.PriorityChanged(
-                        contact_id=contact_id, by="crm", priority_class=pclass, head_start_s=head
-                    )
+                    PriorityChanged(contact_id=contact_id, by="crm", priority_class=pclass, head_start_s=head)
                 )
         except Exception:
             log.exception("applying the late CRM answer for %s failed; its routing is unchanged", contact_id)
@@ -319,7 +317,7 @@ class LiveCrm:
             cfg, attributes, priority_class=queued.priority_class, head_start_s=queued.head_start_s
         )
 
-    async def _give(self, event: m.AttributesChanged | m.ContactMoved | m.PriorityChanged) -> bool:
+    async def _give(self, event: AttributesChanged | ContactMoved | PriorityChanged) -> bool:
         """Hand ``event`` to the ACD; False when it refused (the contact is offered,
         connected or gone by now: its routing stays as it is)."""
         assert self._submit is not None

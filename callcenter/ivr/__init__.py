@@ -2,6 +2,7 @@
 interpreter that walks them. See docs/ivr.md for the flow file reference."""
 
 from callcenter.ivr.conditions import Condition, HoursPort, QueueStatusPort
+from callcenter.ivr.flow import Flow
 from callcenter.ivr.loader import FlowSet, load_flows
 from callcenter.ivr.messages import (
     CallerHungUp,
@@ -33,7 +34,6 @@ from callcenter.ivr.messages import (
     VerifyCustomer,
     VoicemailRecorded,
 )
-from callcenter.ivr.model import Flow
 from callcenter.ivr.session import IvrSession
 
 __all__ = [

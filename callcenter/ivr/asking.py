@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from callcenter.ivr.model import KEYS, Collect, Menu, MenuOption, Survey, normalise
+from callcenter.ivr.flow import KEYS, Collect, Menu, MenuOption, Survey, normalise
 
 AskingNode = Menu | Collect | Survey
 _RATINGS = "12345"

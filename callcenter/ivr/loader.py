@@ -32,7 +32,7 @@ from typing import Any
 
 from callcenter.config.yamlnodes import Problems, Reader, read_document
 from callcenter.core.errors import ConfigError
-from callcenter.ivr.model import (
+from callcenter.ivr.flow import (
     ENDING_KINDS,
     NODE_KINDS,
     WAITING_KINDS,

@@ -52,6 +52,25 @@ from callcenter.ivr.conditions import (
     calendars,
     evaluate,
 )
+from callcenter.ivr.flow import (
+    KEYS,
+    Branch,
+    Callback,
+    Collect,
+    Flow,
+    HangUpNode,
+    Lookup,
+    Menu,
+    Node,
+    Queue,
+    Say,
+    SetVars,
+    Survey,
+    Transfer,
+    Verify,
+    Voicemail,
+    disclosure,
+)
 from callcenter.ivr.messages import (
     CallerHungUp,
     ContactCompleted,
@@ -80,25 +99,6 @@ from callcenter.ivr.messages import (
     VerificationCompleted,
     VerifyCustomer,
     VoicemailRecorded,
-)
-from callcenter.ivr.model import (
-    KEYS,
-    Branch,
-    Callback,
-    Collect,
-    Flow,
-    HangUpNode,
-    Lookup,
-    Menu,
-    Node,
-    Queue,
-    Say,
-    SetVars,
-    Survey,
-    Transfer,
-    Verify,
-    Voicemail,
-    disclosure,
 )
 from callcenter.ivr.variables import flatten, mask, wait_vars
 

@@ -18,7 +18,7 @@ import re
 
 import msgspec
 
-from callcenter.ivr.model import Flow, Node
+from callcenter.ivr.flow import Flow, Node
 
 SPEECH_PART = re.compile(r"\[\[(?P<spoken>.*?)(?:\|(?P<keys>.*?))?\]\]", re.S)
 TEXT_FIELDS = ("text", "prompt", "no_input", "no_match", "announce")

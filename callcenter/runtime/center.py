@@ -29,8 +29,16 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from callcenter.acd import model as m
+from callcenter.acd.commands import (
+    ConnectContact,
+    FinishContact,
+    OfferContact,
+    OverflowContact,
+    WithdrawOffer,
+)
 from callcenter.acd.engine import AcdEngine
+from callcenter.acd.errors import AcdError
+from callcenter.acd.messages import ContactArrived, VoicemailLeft
 from callcenter.config.hours import HoursTable
 from callcenter.config.model import CenterConfig
 from callcenter.core import desk_frames as df
@@ -46,7 +54,7 @@ from callcenter.storage.log import InteractionLog
 log = logging.getLogger(__name__)
 
 
-class LogBacklogged(m.AcdError):
+class LogBacklogged(AcdError):
     """New contacts wait: the interaction log holds as many unwritten events as it may."""
 
     code = "log_backlogged"
@@ -120,11 +128,11 @@ class Center:
         self.engine = self.new_engine(ids, rng or random.Random())
         router = CommandRouter()
         router.register(RecordEvent, self._record)
-        router.register(m.OfferContact, self._offer)
-        router.register(m.WithdrawOffer, self._withdrawn)
-        router.register(m.ConnectContact, self._connected)
-        router.register(m.OverflowContact, self._to_endpoint)
-        router.register(m.FinishContact, self._finished)
+        router.register(OfferContact, self._offer)
+        router.register(WithdrawOffer, self._withdrawn)
+        router.register(ConnectContact, self._connected)
+        router.register(OverflowContact, self._to_endpoint)
+        router.register(FinishContact, self._finished)
         self._router = router
         self.acd: Driver[AcdEngine] = Driver(self.engine, clock, self._dispatch, name="acd")
         self.desks: DeskSink | None = None
@@ -163,7 +171,7 @@ class Center:
 
     async def submit(self, event: object) -> None:
         """Hand an input to the ACD and wait until it is applied (raises ``AcdError`` if not)."""
-        if isinstance(event, m.ContactArrived):
+        if isinstance(event, ContactArrived):
             self._admit()
         await self.acd.submit(event)
 
@@ -198,7 +206,7 @@ class Center:
         context_id: str | None = None,
         priority_class: int | None = None,
         head_start_s: float | None = None,
-        voicemail: m.VoicemailLeft | None = None,
+        voicemail: VoicemailLeft | None = None,
         parent_id: str | None = None,
     ) -> None:
         """Log the arrival and queue the contact (raises ``AcdError`` if the ACD refuses).
@@ -233,7 +241,7 @@ class Center:
             )
             given = {**crm_attributes, **given}
         await self.submit(
-            m.ContactArrived(
+            ContactArrived(
                 contact_id=contact_id,
                 channel=channel,
                 queue=queue,
@@ -277,7 +285,7 @@ class Center:
         if self.desks is not None:
             self.desks.deliver(agent_id, frame)
 
-    def _offer(self, c: m.OfferContact) -> None:
+    def _offer(self, c: OfferContact) -> None:
         extra = df.voicemail_fields(c.channel, c.contact_id, c.attributes)
         frame = df.Offer(
             offer_id=c.offer_id,
@@ -296,7 +304,7 @@ class Center:
         else:
             self._desk(c.agent_id, frame)
 
-    def _withdrawn(self, c: m.WithdrawOffer) -> None:
+    def _withdrawn(self, c: WithdrawOffer) -> None:
         if self.crm is not None:
             self.crm.withdrawn(c.offer_id)
         self._desk(
@@ -304,7 +312,7 @@ class Center:
             df.OfferWithdrawn(offer_id=c.offer_id, contact_id=c.contact_id, reason=c.reason),
         )
 
-    def _connected(self, c: m.ConnectContact) -> None:
+    def _connected(self, c: ConnectContact) -> None:
         self._agent_of[c.contact_id] = c.agent_id
         self.handled_by[c.contact_id] = c.agent_id
         if len(self.handled_by) > 50_000:
@@ -315,7 +323,7 @@ class Center:
         self.book.connected(c.agent_id, c.contact_id, c.channel, c.queue, caller, extra)
         self._to_endpoint(c)
 
-    def _finished(self, c: m.FinishContact) -> None:
+    def _finished(self, c: FinishContact) -> None:
         self._agent_of.pop(c.contact_id, None)  # its desk hears of it from the book (wrap-up, closed)
         self._to_endpoint(c)
         self._endpoints.pop(c.contact_id, None)

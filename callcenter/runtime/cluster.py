@@ -39,8 +39,10 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from callcenter.acd import model as m
+from callcenter.acd.commands import FinishContact, OfferContact
 from callcenter.acd.engine import AcdEngine
+from callcenter.acd.errors import AcdError, BadInput
+from callcenter.acd.messages import ContactAbandoned, ContactArrived, ContactEnded
 from callcenter.config.model import CenterConfig
 from callcenter.core.clock import Clock
 from callcenter.core.desk_frames import DeskFrame
@@ -88,13 +90,13 @@ async def finish(tasks: list[asyncio.Task[None]], ask_to_stop: Callable[[], None
         log.error("task %s did not stop; shutting down without it", task.get_name())
 
 
-class ClusterUnavailable(m.AcdError):
+class ClusterUnavailable(AcdError):
     """The cluster cannot take this input now (Redis unreachable, no routing leader)."""
 
     code = "cluster_unavailable"
 
 
-class StaleToken(m.AcdError):
+class StaleToken(AcdError):
     code = "stale_fencing_token"
 
 
@@ -155,7 +157,7 @@ class ClusterCenter(Center):
         if hasattr(self, "relay"):
             self.relay.desks = hub
 
-    def _offer(self, c: m.OfferContact) -> None:
+    def _offer(self, c: OfferContact) -> None:
         desks = self.relay.desks
         if desks is not None and c.agent_id in desks.present():  # the screen pop is looked up once
             super()._offer(c)
@@ -251,7 +253,7 @@ class ClusterCenter(Center):
             if commands:
                 self.cluster.dispatch(commands)
                 for c in commands:
-                    if isinstance(c, m.FinishContact):
+                    if isinstance(c, FinishContact):
                         st.owners.pop(c.contact_id, None)
         finally:
             self.writing = False
@@ -270,10 +272,10 @@ class ClusterCenter(Center):
         if contact is None or self.state.owners.get(contact_id, owner) != owner:
             return  # ended meanwhile, or its customer resumed it on another node
         if contact.state == "connected":
-            self.engine.handle(m.ContactEnded(contact_id=contact_id, by=NODE_LOST), now)
+            self.engine.handle(ContactEnded(contact_id=contact_id, by=NODE_LOST), now)
             return
         self._lost = (contact_id, {"reason": NODE_LOST, "was": contact.state, "node": owner})
-        self.engine.handle(m.ContactAbandoned(contact_id=contact_id), now)
+        self.engine.handle(ContactAbandoned(contact_id=contact_id), now)
 
     def _own(self, contact_id: str, owner: str) -> None:
         """A chat's customer resumed it on the node ``owner``: that node carries it now."""
@@ -299,7 +301,7 @@ class ClusterCenter(Center):
     def _track(self, entry: Entry) -> None:
         body, st = entry.body, self.state
         assert st is not None
-        if isinstance(body, m.ContactArrived) and body.channel != "callback":
+        if isinstance(body, ContactArrived) and body.channel != "callback":
             st.owners[body.contact_id] = entry.node
 
     # Public methods for adapters (cluster versions) -----------------------------------------
@@ -395,7 +397,7 @@ class ClusterDriver(Driver[AcdEngine]):
         try:
             blob = encode_forwarded(Forwarded(node=self.center.owner, req=req, kind=kind, body=body))
         except WireError as exc:
-            raise m.BadInput(str(exc)) from None
+            raise BadInput(str(exc)) from None
         self._outbox.append(blob)
         self._wake.set()
 

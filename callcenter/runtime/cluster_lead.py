@@ -25,7 +25,7 @@ from typing import Any
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentDisconnected
 from callcenter.core.clock import TimerHandle
 from callcenter.runtime.cluster import ClusterCenter, finish
 from callcenter.runtime.cluster_wire import (
@@ -336,7 +336,7 @@ class Lead:
                 self._absent_since.pop(agent_id, None)
             elif self._gone_for(agent_id, now):
                 log.warning("agent %s has no desk on any live node: NOT_READY", agent_id)
-                c.post(m.AgentDisconnected(agent_id=agent_id))
+                c.post(AgentDisconnected(agent_id=agent_id))
         for name in [n for n in self._absent_since if n in owners]:
             del self._absent_since[name]
         carrying = set(st.owners.values())

@@ -38,8 +38,29 @@ import msgspec
 from redis.exceptions import RedisError
 
 from callcenter import __version__
-from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
+from callcenter.acd.messages import (
+    AgentDisconnected,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    AgentSkillsChanged,
+    AttributesChanged,
+    CallbackRequested,
+    ContactAbandoned,
+    ContactArrived,
+    ContactEnded,
+    ContactHeld,
+    ContactMoved,
+    ContactRequeued,
+    ContactsRestored,
+    ContactTransferred,
+    OfferAccepted,
+    OfferDeclined,
+    PriorityChanged,
+    VoicemailCalledBack,
+)
 from callcenter.acd.snapshot import EngineSnapshot, export_engine, restore_engine
 from callcenter.config.model import CenterConfig
 from callcenter.core.events import InteractionEvent
@@ -131,26 +152,26 @@ class ReplicaState:
 # Bodies ---------------------------------------------------------------------------------------
 
 ACD_INPUTS: tuple[type, ...] = (
-    m.AgentLoggedIn,
-    m.AgentLoggedOut,
-    m.AgentReady,
-    m.AgentNotReady,
-    m.AgentSkillsChanged,
-    m.AgentDisconnected,
-    m.ContactArrived,
-    m.OfferAccepted,
-    m.OfferDeclined,
-    m.ContactAbandoned,
-    m.ContactEnded,
-    m.ContactTransferred,
-    m.ContactRequeued,
-    m.CallbackRequested,
-    m.ContactHeld,
-    m.ContactMoved,
-    m.AttributesChanged,
-    m.PriorityChanged,
-    m.ContactsRestored,
-    m.VoicemailCalledBack,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentReady,
+    AgentNotReady,
+    AgentSkillsChanged,
+    AgentDisconnected,
+    ContactArrived,
+    OfferAccepted,
+    OfferDeclined,
+    ContactAbandoned,
+    ContactEnded,
+    ContactTransferred,
+    ContactRequeued,
+    CallbackRequested,
+    ContactHeld,
+    ContactMoved,
+    AttributesChanged,
+    PriorityChanged,
+    ContactsRestored,
+    VoicemailCalledBack,
 )
 _INPUT_NAMES = {cls: cls.__name__ for cls in ACD_INPUTS}
 Decoders = dict[str, msgspec.msgpack.Decoder[Any]]

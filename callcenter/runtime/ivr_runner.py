@@ -32,7 +32,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from callcenter.acd import model as m
+from callcenter.acd.commands import ConnectContact, FinishContact, OverflowContact
+from callcenter.acd.errors import AcdError
+from callcenter.acd.messages import ContactAbandoned, ContactEnded
 from callcenter.config.hours import HoursTable
 from callcenter.core.clock import TimerHandle
 from callcenter.core.context import Context
@@ -218,16 +220,16 @@ class _Run:
     # ContactEndpoint (called in the ACD writer's task) ---------------------------------
 
     def on_routing(self, command: Any) -> None:
-        if isinstance(command, m.ConnectContact | m.FinishContact):
+        if isinstance(command, ConnectContact | FinishContact):
             self._stop_announcing()
         if not self._closed:
             self.channel.on_routing(command)
-        if isinstance(command, m.FinishContact):
+        if isinstance(command, FinishContact):
             self._routed = None
             if not self.ended:
                 self.post(ivr.ContactCompleted(reason=command.reason))
         elif (
-            isinstance(command, m.OverflowContact)
+            isinstance(command, OverflowContact)
             and command.target.to == "callback"
             and self.channel.kind == "voice"
         ):
@@ -353,7 +355,7 @@ class _Run:
                 priority_class=c.priority_class,
                 head_start_s=c.head_start_s,
             )
-        except m.AcdError as exc:
+        except AcdError as exc:
             log.warning("IVR %s: the ACD refused queue %s: %s", self.contact_id, c.queue, exc)
             self.center.detach(self.contact_id)
             self.post(ivr.ContactCompleted(reason="routing_failed"))
@@ -375,7 +377,7 @@ class _Run:
                 attributes=attributes,
                 context_id=c.context_id,
             )
-        except m.AcdError as exc:
+        except AcdError as exc:
             log.warning("IVR %s: the ACD refused the callback in %s: %s", self.contact_id, c.queue, exc)
             return
         self._acd_had = self._callback = True
@@ -388,13 +390,13 @@ class _Run:
         if contact is None or self._callback or contact.channel == "callback":
             return  # gone, or waiting to be called back (the caller may hang up)
         event: object = (
-            m.ContactEnded(contact_id=self.contact_id, by="customer")
+            ContactEnded(contact_id=self.contact_id, by="customer")
             if contact.state == "connected"
-            else m.ContactAbandoned(contact_id=self.contact_id)
+            else ContactAbandoned(contact_id=self.contact_id)
         )
         try:
             await self.center.submit(event)
-        except m.AcdError as exc:
+        except AcdError as exc:
             log.warning("IVR %s: ending the contact in the ACD failed: %s", self.contact_id, exc)
 
     # Announcements -----------------------------------------------------------------------

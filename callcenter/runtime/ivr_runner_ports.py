@@ -23,8 +23,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from callcenter.crm_link.model import CustomerCard, LookupBy
+from callcenter.ivr.flow import Flow
 from callcenter.ivr.messages import IvrInput, PlayPrompt
-from callcenter.ivr.model import Flow
 
 
 class IvrCall(Protocol):
@@ -118,7 +118,7 @@ class IvrChannel(Protocol):
         """What routing did with the contact: ``ivr.RouteToQueue`` (told just before the
         contact is handed to the ACD, so it comes before any ACD outcome: start music on
         hold), ``ivr.OfferCallback`` (after the callback contact was queued), then the
-        ACD's ``acd.model.ConnectContact`` (bridge to / show the agent),
+        ACD's ``acd.commands.ConnectContact`` (bridge to / show the agent),
         ``OverflowContact`` and ``FinishContact`` (the agent part is over; the session may
         go on to a survey, so do not hang up on it: ``hang_up`` follows when the session
         ends)."""

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import ContactArrived, ContactsRestored
 from callcenter.core.clock import TimerHandle
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
@@ -55,7 +55,7 @@ class Recovery:
 
 @dataclass
 class HeldChat:
-    arrival: m.ContactArrived
+    arrival: ContactArrived
     was: str  # waiting, ringing or connected
     deadline: float
     timer: TimerHandle | None = None
@@ -167,7 +167,7 @@ def _strings(attributes: dict[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in attributes.items() if v is not None}
 
 
-async def _chat_arrival(db: AsyncEngine, row: dict[str, Any], now: float) -> m.ContactArrived:
+async def _chat_arrival(db: AsyncEngine, row: dict[str, Any], now: float) -> ContactArrived:
     """The chat's arrival as the engine first took it: a chat enters the ACD when it is
     queued, so its order key is (class, first queued time - head start, sequence)."""
     found = await queued_with(db, row["contact_id"])
@@ -178,7 +178,7 @@ async def _chat_arrival(db: AsyncEngine, row: dict[str, Any], now: float) -> m.C
         if row["agent_id"]:
             attributes["previous_agent"] = row["agent_id"]
     attributes["resumed_after_restart"] = "true"
-    return m.ContactArrived(
+    return ContactArrived(
         contact_id=row["contact_id"],
         channel="chat",
         queue=row["queue"],
@@ -194,7 +194,7 @@ async def recover(center: Center, db: AsyncEngine, *, chats: HeldChats | None = 
     """Settle the contacts a previous run left open (see module docstring). Without
     ``chats`` (cluster mode, whose chats resume from Redis) every chat is closed."""
     result = Recovery()
-    restorable: list[m.ContactArrived] = []
+    restorable: list[ContactArrived] = []
     now = center.clock.now()
     rows = await open_contacts(db)
     holdable = {
@@ -211,7 +211,7 @@ async def recover(center: Center, db: AsyncEngine, *, chats: HeldChats | None = 
         if row["channel"] in ("callback", "voicemail") and queue in center.engine.queues:
             found = await queued_with(db, cid)
             restorable.append(
-                m.ContactArrived(
+                ContactArrived(
                     contact_id=cid,
                     channel=row["channel"],
                     queue=queue,
@@ -241,7 +241,7 @@ async def recover(center: Center, db: AsyncEngine, *, chats: HeldChats | None = 
             )
             result.closed.append(cid)
     if restorable:
-        await center.submit(m.ContactsRestored(contacts=tuple(restorable)))
+        await center.submit(ContactsRestored(contacts=tuple(restorable)))
     if result.restored or result.closed or result.held:
         data: dict[str, Any] = {"restored": result.restored, "closed": result.closed}
         if result.held:

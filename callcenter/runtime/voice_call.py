@@ -43,7 +43,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from callcenter.acd import model as m
+from callcenter.acd.commands import ConnectContact, FinishContact, OverflowContact
+from callcenter.acd.errors import AcdError
+from callcenter.acd.messages import CallbackRequested, VoicemailLeft
 from callcenter.core.context import Context
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
@@ -196,18 +198,18 @@ class VoiceCall:
             self.player.comfort(True)
             if self.front.telephony.callback_key and self.channel.info.caller:
                 self._say_own(self._callback_words()[0])
-        elif isinstance(command, m.ConnectContact):
+        elif isinstance(command, ConnectContact):
             self.queued = False
             self.agent_id = command.agent_id
             self._connecting = asyncio.ensure_future(self._connect(command))
-        elif isinstance(command, m.OverflowContact):
+        elif isinstance(command, OverflowContact):
             # the queue sends the call elsewhere: say why
             if command.target.to == "voicemail":
                 self._take_overflow_message(command)
             elif command.target.message:
                 self.player.comfort(False)
                 self._say_own(command.target.message)
-        elif isinstance(command, m.FinishContact):
+        elif isinstance(command, FinishContact):
             self.queued, self.held = False, False
             self.player.comfort(False)
             if self.bridge is not None:
@@ -288,7 +290,7 @@ class VoiceCall:
             elif self.call is not None:
                 self.call.post(ivr.VoicemailRecorded(path=str(path), seconds=seconds))
 
-    def _take_overflow_message(self, command: m.OverflowContact) -> None:
+    def _take_overflow_message(self, command: OverflowContact) -> None:
         """The queue sends the call to voicemail: say so, then record (``_prompt_done``)."""
         cfg = self.front.telephony
         self.queued = False
@@ -315,7 +317,7 @@ class VoiceCall:
         vm_id = center.ids.new("contact")
         parent = self.call.context_id if self.call is not None else None
         context = Context(id=center.ids.new("context"), parent_id=parent)
-        message = m.VoicemailLeft(
+        message = VoicemailLeft(
             path=relative,
             seconds=seconds,
             bytes=size,
@@ -334,7 +336,7 @@ class VoiceCall:
                 parent_id=context.parent_id,
                 voicemail=message,
             )
-        except m.AcdError as exc:  # the file is kept; the log says why nobody will be offered it
+        except AcdError as exc:  # the file is kept; the log says why nobody will be offered it
             log.warning("call %s: the voicemail could not be queued in %s: %s", from_contact, queue, exc)
             self._record("voicemail.refused", path=relative, seconds=seconds, queue=queue, reason=str(exc))
 
@@ -345,9 +347,9 @@ class VoiceCall:
         self.callback_taken = True
         try:
             await self.front.center.submit(
-                m.CallbackRequested(contact_id=contact_id, number=self.channel.info.caller)
+                CallbackRequested(contact_id=contact_id, number=self.channel.info.caller)
             )
-        except m.AcdError as exc:  # connected meanwhile, or no longer waiting
+        except AcdError as exc:  # connected meanwhile, or no longer waiting
             log.info("call %s: callback not taken: %s", contact_id, exc)
             self.callback_taken = False
             return
@@ -373,7 +375,7 @@ class VoiceCall:
 
     # The agent bridge ---------------------------------------------------------------------
 
-    async def _connect(self, command: m.ConnectContact) -> None:
+    async def _connect(self, command: ConnectContact) -> None:
         legs, wait, agent = self.front.legs, self.front.telephony.agent_leg_wait_s, command.agent_id
         since = legs.gone_count(agent)  # a desk departure from before this call is not its own
         loop = asyncio.get_running_loop()
@@ -405,7 +407,7 @@ class VoiceCall:
             if self._connecting is asyncio.current_task():
                 self._connecting = None
 
-    async def _bridged(self, command: m.ConnectContact, leg: CallChannel) -> BridgeResult:
+    async def _bridged(self, command: ConnectContact, leg: CallChannel) -> BridgeResult:
         await self._stop_reader()
         self.player.flush()  # what was queued for the wait (announcements) is moot now
         self.player.pause()
@@ -433,7 +435,7 @@ class VoiceCall:
             self._record("contact.recording", agent=command.agent_id, **facts)
         return result
 
-    def _after_bridge(self, command: m.ConnectContact, result: BridgeResult) -> None:
+    def _after_bridge(self, command: ConnectContact, result: BridgeResult) -> None:
         if result.ended_by == "caller":
             self._caller_gone(result.reason)
             return
@@ -441,9 +443,7 @@ class VoiceCall:
         if result.ended_by == "agent":  # the agent's phone hung up
             self._spawn(end_contact(self.front.center, command.contact_id, by="agent"))
 
-    async def _desk_audio_lost(
-        self, command: m.ConnectContact, reason: str, since: int
-    ) -> CallChannel | None:
+    async def _desk_audio_lost(self, command: ConnectContact, reason: str, since: int) -> CallChannel | None:
         """The desk's browser audio ended in the call (a reload, a dropped connection, a
         closed tab): not a hang-up. The caller hears comfort audio and stays connected to
         the agent in the ACD; the desk's next leg resumes the bridge. None when the caller
@@ -466,7 +466,7 @@ class VoiceCall:
             self._agent_gone(command)
         return leg
 
-    def _agent_gone(self, command: m.ConnectContact) -> None:
+    def _agent_gone(self, command: ConnectContact) -> None:
         """The agent's desk is gone for good and the caller is still here: on comfort
         audio, the call goes back to its queue, first in line, for the next agent (or, if
         the queue will not have it, ends by ``system``: the caller goes to the survey)."""

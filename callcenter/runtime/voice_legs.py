@@ -49,7 +49,8 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from callcenter.acd import model as m
+from callcenter.acd.errors import AcdError
+from callcenter.acd.messages import ContactEnded, ContactRequeued
 from callcenter.telephony.media import CallChannel
 
 log = logging.getLogger(__name__)
@@ -244,8 +245,8 @@ async def requeue_or_end(center: Submitter, contact_id: str, agent_id: str) -> b
     goes back to its queue, first in line (``ContactRequeued``), to be offered to the next
     agent; if the queue will not have it (closed), it ends by ``system``. True if requeued."""
     try:
-        await center.submit(m.ContactRequeued(contact_id=contact_id, reason="agent_gone"))
-    except m.AcdError as exc:
+        await center.submit(ContactRequeued(contact_id=contact_id, reason="agent_gone"))
+    except AcdError as exc:
         log.warning("contact %s: not requeued after %s left (%s); it ends", contact_id, agent_id, exc)
     else:
         log.info(
@@ -259,6 +260,6 @@ async def requeue_or_end(center: Submitter, contact_id: str, agent_id: str) -> b
 async def end_contact(center: Submitter, contact_id: str, *, by: str, reason: str = "completed") -> None:
     """``ContactEnded``; a contact ended meanwhile (the desk's End) is only logged."""
     try:
-        await center.submit(m.ContactEnded(contact_id=contact_id, by=by, reason=reason))
-    except m.AcdError as exc:
+        await center.submit(ContactEnded(contact_id=contact_id, by=by, reason=reason))
+    except AcdError as exc:
         log.info("contact %s: %s", contact_id, exc)

@@ -17,8 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from callcenter.config.model import CenterConfig
-from callcenter.ivr.loader import FlowSet
-from callcenter.ivr.model import (
+from callcenter.ivr.flow import (
     Callback,
     Collect,
     Flow,
@@ -30,6 +29,7 @@ from callcenter.ivr.model import (
     Transfer,
     Voicemail,
 )
+from callcenter.ivr.loader import FlowSet
 from callcenter.speech.config import SpeechConfig
 from callcenter.speech.prompts import PromptBuildStats, PromptRenderer, build_prompts
 

@@ -27,7 +27,16 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import WSMsgType, web
 
-from callcenter.acd import model as m
+from callcenter.acd.errors import AcdError
+from callcenter.acd.messages import (
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    AgentSkillsChanged,
+    ContactMoved,
+    PriorityChanged,
+)
+from callcenter.acd.views import QueueSnapshot
 from callcenter.appkeys import CENTER, CONFIG
 from callcenter.auth.guard import api_route, encode, read_body, read_json
 from callcenter.auth.web import Refused, json_error, require, session_of
@@ -200,7 +209,7 @@ class WallboardFeed:
                     sender.send(frame)
 
 
-def waiting_by_channel(snap: m.QueueSnapshot) -> dict[str, int]:
+def waiting_by_channel(snap: QueueSnapshot) -> dict[str, int]:
     """Waiting contacts of one queue by channel, as the engine counts them (voicemails
     held while the queue is closed included), without the channels that have none."""
     return {ch: n for ch, n in snap.waiting_by_channel.items() if n}
@@ -292,13 +301,13 @@ async def force_state(request: web.Request) -> web.Response:
     if state == "not_ready" and reason not in reasons:
         return json_error(400, f"reason must be one of {', '.join(reasons)}", "reason")
     event = {
-        "ready": m.AgentReady(agent_id=agent_id),
-        "logged_out": m.AgentLoggedOut(agent_id=agent_id),
-        "not_ready": m.AgentNotReady(agent_id=agent_id, reason=reason),
+        "ready": AgentReady(agent_id=agent_id),
+        "logged_out": AgentLoggedOut(agent_id=agent_id),
+        "not_ready": AgentNotReady(agent_id=agent_id, reason=reason),
     }[state]
     try:
         await center.submit(event)
-    except m.AcdError as exc:
+    except AcdError as exc:
         return json_error(409 if exc.code == "illegal_transition" else 404, str(exc))
     center.record(
         InteractionEvent(
@@ -343,8 +352,8 @@ async def change_skills(request: web.Request) -> web.Response:
         return json_error(404, f"no agent {agent_id!r} is logged in")
     before = dict(agent.skills)
     try:
-        await center.submit(m.AgentSkillsChanged(agent_id=agent_id, skills=skills, by=principal.username))
-    except m.AcdError as exc:
+        await center.submit(AgentSkillsChanged(agent_id=agent_id, skills=skills, by=principal.username))
+    except AcdError as exc:
         return json_error(404 if exc.code == "unknown_agent" else 400, str(exc))
     center.record(
         InteractionEvent(
@@ -365,7 +374,7 @@ async def _contact_action(
     contact_id = request.match_info["contact_id"]
     try:
         await center.submit(event)
-    except m.AcdError as exc:
+    except AcdError as exc:
         status = {"unknown_contact": 404, "unknown_queue": 400, "bad_input": 400}.get(exc.code, 409)
         return json_error(status, str(exc))
     center.record(
@@ -385,7 +394,7 @@ async def move_contact(request: web.Request) -> web.Response:
     """Move a waiting contact to another queue; it keeps its waiting time."""
     principal = await require(request, *SUPERVISOR_ROLES)
     to_queue = (await read_body(request, MoveContact)).to_queue
-    event = m.ContactMoved(
+    event = ContactMoved(
         contact_id=request.match_info["contact_id"], to_queue=to_queue, by=principal.username
     )
     return await _contact_action(request, event, "move", {"to_queue": to_queue})
@@ -398,7 +407,7 @@ async def raise_priority(request: web.Request) -> web.Response:
     pclass, head = body.priority_class, body.head_start_s
     if pclass is None and head is None:
         return json_error(400, "give priority_class or head_start_s", "priority_class")
-    event = m.PriorityChanged(
+    event = PriorityChanged(
         contact_id=request.match_info["contact_id"],
         by=principal.username,
         priority_class=pclass,

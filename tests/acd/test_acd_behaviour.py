@@ -3,9 +3,40 @@
 from __future__ import annotations
 
 import pytest
-from acd_harness import Acd, OverflowConfig, OverflowTarget, PriorityRule, RoutingStep, m, queue
+from acd_harness import Acd, OverflowConfig, OverflowTarget, PriorityRule, RoutingStep, queue
 
 from callcenter.acd.agents import TRANSITIONS, State
+from callcenter.acd.commands import FinishContact, PositionUpdated, WithdrawOffer
+from callcenter.acd.errors import (
+    BadInput,
+    ContactEndedAlready,
+    DuplicateContact,
+    DuplicateLogin,
+    IllegalTransition,
+    NotYours,
+    UnknownAgent,
+    UnknownContact,
+    UnknownOffer,
+    UnknownQueue,
+    UnknownSkill,
+)
+from callcenter.acd.messages import (
+    AgentDisconnected,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    AgentSkillsChanged,
+    AttributesChanged,
+    CallbackRequested,
+    ContactAbandoned,
+    ContactArrived,
+    ContactEnded,
+    ContactRequeued,
+    ContactTransferred,
+    OfferAccepted,
+    OfferDeclined,
+)
 
 
 @pytest.mark.parametrize(("state", "action"), sorted(TRANSITIONS, key=str))
@@ -33,30 +64,30 @@ def test_inputs_outside_the_table_are_refused_and_change_nothing(state: State) -
     acd = Acd()
     acd.agent("a")
     if state is State.LOGGED_OUT:
-        acd(m.AgentNotReady(agent_id="a"))
-        acd(m.AgentLoggedOut(agent_id="a"))
+        acd(AgentNotReady(agent_id="a"))
+        acd(AgentLoggedOut(agent_id="a"))
     elif state is State.NOT_READY:
-        acd(m.AgentNotReady(agent_id="a"))
+        acd(AgentNotReady(agent_id="a"))
     elif state in (State.OFFERED, State.ON_CONTACT, State.WRAP_UP):
         acd.arrive("c1")
         if state is not State.OFFERED:
-            acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a"))
+            acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a"))
         if state is State.WRAP_UP:
             acd.engine.queues["general"].cfg = queue(wrap_up_s=30)
-            acd(m.ContactEnded(contact_id="c1"))
+            acd(ContactEnded(contact_id="c1"))
     assert acd.state("a") == state.value
     allowed = {action for (s, action) in TRANSITIONS if s is state}
     probes = {
-        "logout": m.AgentLoggedOut(agent_id="a"),
-        "ready": m.AgentReady(agent_id="a"),
-        "not_ready": m.AgentNotReady(agent_id="a"),
-        "disconnect": m.AgentDisconnected(agent_id="a"),
+        "logout": AgentLoggedOut(agent_id="a"),
+        "ready": AgentReady(agent_id="a"),
+        "not_ready": AgentNotReady(agent_id="a"),
+        "disconnect": AgentDisconnected(agent_id="a"),
     }
     for action, event in probes.items():
         if action in allowed:
             continue
         before = acd.fingerprint()
-        with pytest.raises(m.IllegalTransition):
+        with pytest.raises(IllegalTransition):
             acd(event)
         assert acd.fingerprint() == before
 
@@ -64,11 +95,11 @@ def test_inputs_outside_the_table_are_refused_and_change_nothing(state: State) -
 def test_a_contact_is_offered_to_the_longest_idle_agent_with_a_trace() -> None:
     acd = Acd()
     acd.agent("ann", billing=2)
-    acd(m.AgentReady(agent_id="ann"), at=10)
+    acd(AgentReady(agent_id="ann"), at=10)
     acd.agent("bob", billing=2)
     acd.now = 20
-    acd(m.AgentLoggedIn(agent_id="cy", skills={"billing": 2}))
-    acd(m.AgentReady(agent_id="cy"), at=30)
+    acd(AgentLoggedIn(agent_id="cy", skills={"billing": 2}))
+    acd(AgentReady(agent_id="cy"), at=30)
     acd.arrive("c1", at=40)
     offer = acd.last_offer()
     assert offer.agent_id == "ann" and offer.ring_deadline == 60.0
@@ -93,7 +124,7 @@ def test_decline_is_like_a_miss_but_says_declined() -> None:
     acd = Acd()
     acd.agent("ann")
     acd.arrive("c1")
-    acd(m.OfferDeclined(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    acd(OfferDeclined(offer_id=acd.last_offer().offer_id, agent_id="ann"))
     assert acd.engine.agents["ann"].reason == "declined"
     assert acd.engine.contacts["c1"].state == "waiting"
 
@@ -102,12 +133,12 @@ def test_wrap_up_then_ready_and_ended_early_by_the_agent() -> None:
     acd = Acd([queue(wrap_up_s=30)])
     acd.agent("ann")
     acd.arrive("c1", at=0)
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"), at=2)
-    acd(m.ContactEnded(contact_id="c1"), at=62)
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"), at=2)
+    acd(ContactEnded(contact_id="c1"), at=62)
     assert acd.state("ann") == "WRAP_UP" and acd.engine.next_deadline() == 92
     acd.arrive("c2", at=70)
     assert acd.last_offer().contact_id == "c1"  # nobody is offered c2 during wrap-up
-    acd(m.AgentReady(agent_id="ann"), at=75)  # ends wrap-up early
+    acd(AgentReady(agent_id="ann"), at=75)  # ends wrap-up early
     assert acd.last_offer().contact_id == "c2" and acd.state("ann") == "OFFERED"
 
 
@@ -117,12 +148,12 @@ def test_chats_share_an_agent_up_to_capacity_but_a_call_is_exclusive() -> None:
     for cid in ("t1", "t2", "t3"):
         acd.arrive(cid, channel="chat")
         if acd.engine.agents["ann"].offer_id:
-            acd(m.OfferAccepted(offer_id=acd.engine.agents["ann"].offer_id, agent_id="ann"))
+            acd(OfferAccepted(offer_id=acd.engine.agents["ann"].offer_id, agent_id="ann"))
     assert sorted(acd.engine.agents["ann"].contacts) == ["t1", "t2"]
     assert acd.engine.contacts["t3"].state == "waiting"
     acd.arrive("v1")  # a call waits for an agent with no contacts at all
     assert acd.engine.contacts["v1"].state == "waiting"
-    acd(m.ContactEnded(contact_id="t1"))
+    acd(ContactEnded(contact_id="t1"))
     assert acd.last_offer().contact_id == "t3"  # the freed chat slot goes to the waiting chat
 
 
@@ -150,8 +181,8 @@ def test_priority_head_start_and_fifo_within_a_class() -> None:
     for _ in range(5):
         offer = acd.last_offer()
         order.append(offer.contact_id)
-        acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id="ann"))
-        acd(m.ContactEnded(contact_id=offer.contact_id))
+        acd(OfferAccepted(offer_id=offer.offer_id, agent_id="ann"))
+        acd(ContactEnded(contact_id=offer.contact_id))
     assert order == ["urgent", "vip", "early", "later", "vip-late"]
 
 
@@ -182,8 +213,8 @@ def test_round_robin_takes_turns() -> None:
         acd.arrive(f"c{i}")
         offer = acd.last_offer()
         got.append(offer.agent_id)
-        acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
-        acd(m.ContactEnded(contact_id=offer.contact_id))
+        acd(OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
+        acd(ContactEnded(contact_id=offer.contact_id))
     assert got == ["a", "b", "c", "a", "b", "c"]
 
 
@@ -197,8 +228,8 @@ def test_random_strategy_is_reproducible_from_the_seed() -> None:
             acd.arrive(f"c{i}")
             offer = acd.last_offer()
             out.append(offer.agent_id)
-            acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
-            acd(m.ContactEnded(contact_id=offer.contact_id))
+            acd(OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
+            acd(ContactEnded(contact_id=offer.contact_id))
         return out
 
     assert picks(3) == picks(3) and len(set(picks(3))) > 1
@@ -223,7 +254,7 @@ def test_overflows_closed_full_no_agents_and_max_wait() -> None:
     assert first.channel == "callback" and first.state == "waiting" and first.queue == "general"
     acd.hours.closed.add("office")
     acd.arrive("night", at=70)
-    assert [c for c in acd.commands if isinstance(c, m.FinishContact)][-1].reason == "voicemail"
+    assert [c for c in acd.commands if isinstance(c, FinishContact)][-1].reason == "voicemail"
 
 
 def test_a_chat_past_its_max_wait_with_a_callback_overflow_keeps_waiting() -> None:
@@ -231,7 +262,7 @@ def test_a_chat_past_its_max_wait_with_a_callback_overflow_keeps_waiting() -> No
     the engine goes on (it used to fire the overflow again and again, without end)."""
     ov = OverflowConfig(on_max_wait=OverflowTarget(to="callback"))
     acd = Acd([queue(channels=["chat"], overflow=ov, max_wait_s=10)])
-    acd(m.ContactArrived(contact_id="c1", channel="chat", queue="general", caller="+15550199"))
+    acd(ContactArrived(contact_id="c1", channel="chat", queue="general", caller="+15550199"))
     acd.advance_to(30)
     chat = acd.engine.contacts["c1"]
     assert (chat.channel, chat.state) == ("chat", "waiting") and acd.engine.next_deadline() is None
@@ -243,22 +274,22 @@ def test_transfers_to_a_queue_and_to_a_named_agent() -> None:
     acd.agent("sam", sales=2)
     acd.arrive("c1")
     offer = acd.last_offer()
-    acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
+    acd(OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
     first = offer.agent_id
-    acd(m.ContactTransferred(contact_id="c1", by_agent=first, to_queue="sales"))
+    acd(ContactTransferred(contact_id="c1", by_agent=first, to_queue="sales"))
     assert acd.last_offer().agent_id == "sam" and acd.state(first) == "AVAILABLE"
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="sam"))
-    acd(m.ContactTransferred(contact_id="c1", by_agent="sam", to_agent="ann"))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="sam"))
+    acd(ContactTransferred(contact_id="c1", by_agent="sam", to_agent="ann"))
     assert acd.last_offer().agent_id == "ann" and "transferred" in acd.last_offer().trace
-    with pytest.raises(m.NotYours):
-        acd(m.ContactTransferred(contact_id="c1", by_agent="sam", to_queue="general"))
+    with pytest.raises(NotYours):
+        acd(ContactTransferred(contact_id="c1", by_agent="sam", to_queue="general"))
 
 
 def test_callback_keeps_the_place_in_line() -> None:
     acd = Acd()
     acd.arrive("c1", at=0)
     acd.arrive("c2", at=1)
-    acd(m.CallbackRequested(contact_id="c1", number="+15550199"), at=5)
+    acd(CallbackRequested(contact_id="c1", number="+15550199"), at=5)
     assert acd.engine.position("c1")[0] == 1  # type: ignore[index]
     acd.agent("ann")
     offer = acd.last_offer()
@@ -273,9 +304,9 @@ def test_abandon_while_ringing_frees_the_agent() -> None:
     acd = Acd()
     acd.agent("ann")
     acd.arrive("c1")
-    acd(m.ContactAbandoned(contact_id="c1"))
+    acd(ContactAbandoned(contact_id="c1"))
     assert acd.state("ann") == "AVAILABLE" and "c1" not in acd.engine.contacts
-    assert [c.reason for c in acd.commands if isinstance(c, m.WithdrawOffer)] == ["abandoned"]
+    assert [c.reason for c in acd.commands if isinstance(c, WithdrawOffer)] == ["abandoned"]
 
 
 def test_a_desk_that_disappears_gives_its_offer_back() -> None:
@@ -284,7 +315,7 @@ def test_a_desk_that_disappears_gives_its_offer_back() -> None:
     acd.agent("bob")
     acd.arrive("c1")
     first = acd.last_offer().agent_id
-    acd(m.AgentDisconnected(agent_id=first))
+    acd(AgentDisconnected(agent_id=first))
     assert acd.engine.agents[first].reason == "disconnected"
     assert acd.last_offer().agent_id != first and acd.last_offer().contact_id == "c1"
 
@@ -294,7 +325,7 @@ def test_skills_change_at_run_time() -> None:
     acd.agent("ann", billing=3)
     acd.arrive("c1")
     assert acd.offers() == []
-    acd(m.AgentSkillsChanged(agent_id="ann", skills={"cards": 3}, by="sam"))
+    acd(AgentSkillsChanged(agent_id="ann", skills={"cards": 3}, by="sam"))
     assert acd.last_offer().agent_id == "ann"
 
 
@@ -305,46 +336,46 @@ def test_position_and_ewt_move_as_the_queue_moves() -> None:
     for busy in ("b1", "b2"):  # both agents busy: the next four wait
         acd.arrive(busy)
         offer = acd.last_offer()
-        acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
+        acd(OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
     for i in range(4):
         acd.arrive(f"c{i}", at=i)
     assert [acd.engine.position(f"c{i}")[0] for i in range(4)] == [1, 2, 3, 4]  # type: ignore[index]
     assert acd.engine.position("c3")[1] == pytest.approx(4 * 180 / 2)  # type: ignore[index]
-    acd(m.ContactAbandoned(contact_id="c0"))
+    acd(ContactAbandoned(contact_id="c0"))
     assert acd.engine.position("c3")[0] == 3  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
     ("event", "error"),
     [
-        (m.ContactArrived(contact_id="x", channel="voice", queue="nowhere"), m.UnknownQueue),
-        (m.AgentReady(agent_id="ghost"), m.UnknownAgent),
-        (m.AgentLoggedIn(agent_id="ann", skills={"juggling": 3}), m.DuplicateLogin),
-        (m.AgentLoggedIn(agent_id="zed", skills={"juggling": 3}), m.UnknownSkill),
-        (m.AgentLoggedIn(agent_id="zed", skills={"billing": 9}), m.BadInput),
-        (m.ContactArrived(contact_id="c1", channel="voice", queue="general"), m.DuplicateContact),
-        (m.ContactArrived(contact_id="c9", channel="fax", queue="general"), m.BadInput),
-        (m.OfferAccepted(offer_id="o-999", agent_id="ann"), m.UnknownOffer),
-        (m.ContactEnded(contact_id="gone"), m.ContactEndedAlready),
-        (m.ContactEnded(contact_id="c1"), m.IllegalTransition),
-        (m.ContactAbandoned(contact_id="nope"), m.UnknownContact),
-        (m.AgentLoggedOut(agent_id="ann"), m.IllegalTransition),
+        (ContactArrived(contact_id="x", channel="voice", queue="nowhere"), UnknownQueue),
+        (AgentReady(agent_id="ghost"), UnknownAgent),
+        (AgentLoggedIn(agent_id="ann", skills={"juggling": 3}), DuplicateLogin),
+        (AgentLoggedIn(agent_id="zed", skills={"juggling": 3}), UnknownSkill),
+        (AgentLoggedIn(agent_id="zed", skills={"billing": 9}), BadInput),
+        (ContactArrived(contact_id="c1", channel="voice", queue="general"), DuplicateContact),
+        (ContactArrived(contact_id="c9", channel="fax", queue="general"), BadInput),
+        (OfferAccepted(offer_id="o-999", agent_id="ann"), UnknownOffer),
+        (ContactEnded(contact_id="gone"), ContactEndedAlready),
+        (ContactEnded(contact_id="c1"), IllegalTransition),
+        (ContactAbandoned(contact_id="nope"), UnknownContact),
+        (AgentLoggedOut(agent_id="ann"), IllegalTransition),
     ],
 )
 def test_bad_input_is_a_named_error_and_changes_nothing(event: object, error: type) -> None:
     acd = Acd()
     acd.agent("ann", ready=False)
-    acd(m.AgentReady(agent_id="ann"))
+    acd(AgentReady(agent_id="ann"))
     acd.agent("bob", ready=False)
     acd.arrive("gone")
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
-    acd(m.ContactEnded(contact_id="gone"))
-    acd(m.AgentNotReady(agent_id="ann"))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    acd(ContactEnded(contact_id="gone"))
+    acd(AgentNotReady(agent_id="ann"))
     acd.arrive("c1")
-    acd(m.AgentReady(agent_id="ann"))
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))  # ann has c1
-    if error is m.IllegalTransition and isinstance(event, m.ContactEnded):
-        event = m.ContactAbandoned(contact_id="c1")  # abandoning a connected contact is refused
+    acd(AgentReady(agent_id="ann"))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))  # ann has c1
+    if error is IllegalTransition and isinstance(event, ContactEnded):
+        event = ContactAbandoned(contact_id="c1")  # abandoning a connected contact is refused
     before = acd.fingerprint()
     with pytest.raises(error):
         acd(event)
@@ -357,8 +388,8 @@ def test_accepting_someone_elses_offer_is_refused() -> None:
     acd.agent("bob", ready=False)
     acd.arrive("c1")
     before = acd.fingerprint()
-    with pytest.raises(m.NotYours):
-        acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="bob"))
+    with pytest.raises(NotYours):
+        acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="bob"))
     assert acd.fingerprint() == before
 
 
@@ -376,13 +407,13 @@ def test_contacts_widening_at_the_same_instant_keep_their_priority_order() -> No
 def test_each_contact_is_one_causal_chain_from_the_ivr_context_and_ids_never_repeat() -> None:
     acd = Acd()
     acd.agent("ann")
-    acd(m.ContactArrived(contact_id="c1", channel="voice", queue="general", context_id="ivr-7"))
-    acd(m.OfferDeclined(offer_id=acd.last_offer().offer_id, agent_id="ann"))
-    acd(m.AgentReady(agent_id="ann"))
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
-    acd(m.ContactEnded(contact_id="c1"))
-    acd(m.AgentNotReady(agent_id="ann"))
-    acd(m.AgentLoggedOut(agent_id="ann"))
+    acd(ContactArrived(contact_id="c1", channel="voice", queue="general", context_id="ivr-7"))
+    acd(OfferDeclined(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    acd(AgentReady(agent_id="ann"))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    acd(ContactEnded(contact_id="c1"))
+    acd(AgentNotReady(agent_id="ann"))
+    acd(AgentLoggedOut(agent_id="ann"))
     acd.agent("ann")  # a second login continues the agent's chain with fresh ids
     chain = [(e.context_id, e.parent_id) for e in acd.log if e.contact_id == "c1"]
     assert [e.type for e in acd.log if e.contact_id == "c1"][-1] == "contact.ended"
@@ -400,7 +431,7 @@ def _busy_center(**engine_kw: object) -> Acd:
     acd = Acd(**engine_kw)  # type: ignore[arg-type]
     acd.agent("ann")
     acd.arrive("b1")
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
     return acd
 
 
@@ -423,13 +454,13 @@ def test_position_updates_come_at_a_bounded_rate_and_only_when_something_changed
     acd = _busy_center(position_updates_s=15)
     acd.arrive("c1", at=1)
     acd.arrive("c2", at=2)
-    told = [c for c in acd.advance_to(16) if isinstance(c, m.PositionUpdated)]
+    told = [c for c in acd.advance_to(16) if isinstance(c, PositionUpdated)]
     assert [(c.contact_id, c.position) for c in told] == [("c1", 1), ("c2", 2)]
-    assert not [c for c in acd.advance_to(31) if isinstance(c, m.PositionUpdated)]  # nothing moved
-    acd(m.ContactAbandoned(contact_id="c1"), at=33)
-    told = [c for c in acd.advance_to(46) if isinstance(c, m.PositionUpdated)]
+    assert not [c for c in acd.advance_to(31) if isinstance(c, PositionUpdated)]  # nothing moved
+    acd(ContactAbandoned(contact_id="c1"), at=33)
+    told = [c for c in acd.advance_to(46) if isinstance(c, PositionUpdated)]
     assert [(c.contact_id, c.position) for c in told] == [("c2", 1)]  # told once, within 15 s
-    acd(m.ContactAbandoned(contact_id="c2"))
+    acd(ContactAbandoned(contact_id="c2"))
     acd.advance_to(100)
     assert acd.engine.next_deadline() is None  # nobody waits: the announcements stop
 
@@ -437,20 +468,20 @@ def test_position_updates_come_at_a_bounded_rate_and_only_when_something_changed
 def test_attributes_learnt_while_waiting_join_the_contact_and_its_offer() -> None:
     acd = Acd()
     acd.arrive("c1", attributes={"identified": "no", "intent": "cards"}, at=1)
-    acd(m.AttributesChanged(contact_id="c1", attributes={"identified": "yes", "tier": "top"}, by="crm"), at=2)
+    acd(AttributesChanged(contact_id="c1", attributes={"identified": "yes", "tier": "top"}, by="crm"), at=2)
     changed = [e for e in acd.log if e.type == "contact.attributes_changed"]
     assert [e.data for e in changed] == [{"attributes": {"identified": "yes", "tier": "top"}, "by": "crm"}]
     before = acd.fingerprint()
-    acd(m.AttributesChanged(contact_id="c1", attributes={"tier": "top"}, by="crm"))  # nothing new
+    acd(AttributesChanged(contact_id="c1", attributes={"tier": "top"}, by="crm"))  # nothing new
     assert acd.fingerprint() == before
     assert len([e for e in acd.log if e.type == "contact.attributes_changed"]) == 1  # nothing logged
-    with pytest.raises(m.BadInput):
-        acd(m.AttributesChanged(contact_id="c1", attributes={}, by="crm"))
+    with pytest.raises(BadInput):
+        acd(AttributesChanged(contact_id="c1", attributes={}, by="crm"))
     acd.agent("ann")
     assert acd.last_offer().attributes == {"identified": "yes", "intent": "cards", "tier": "top"}
     before = acd.fingerprint()
-    with pytest.raises(m.IllegalTransition, match="not waiting"):  # ringing: it stays as offered
-        acd(m.AttributesChanged(contact_id="c1", attributes={"tier": "regular"}, by="crm"))
+    with pytest.raises(IllegalTransition, match="not waiting"):  # ringing: it stays as offered
+        acd(AttributesChanged(contact_id="c1", attributes={"tier": "regular"}, by="crm"))
     assert acd.fingerprint() == before
 
 
@@ -458,12 +489,12 @@ def test_a_callback_whose_dialled_call_failed_ends_dial_failed_and_frees_its_age
     acd = Acd([queue(wrap_up_s=30)])
     acd.agent("ann")
     acd.arrive("c1", channel="callback")
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
     before = acd.fingerprint()
-    with pytest.raises(m.BadInput, match="completed or dial_failed"):
-        acd(m.ContactEnded(contact_id="c1", reason="vanished"))
+    with pytest.raises(BadInput, match="completed or dial_failed"):
+        acd(ContactEnded(contact_id="c1", reason="vanished"))
     assert acd.fingerprint() == before
-    acd(m.ContactEnded(contact_id="c1", by="system", reason="dial_failed"))
+    acd(ContactEnded(contact_id="c1", by="system", reason="dial_failed"))
     ended = [e.data for e in acd.log if e.type == "contact.ended"]
     assert ended == [{"reason": "dial_failed", "by": "system"}]
     assert acd.state("ann") == "WRAP_UP"
@@ -473,11 +504,11 @@ def test_a_call_whose_agent_is_gone_goes_back_to_the_front_of_its_queue() -> Non
     acd = Acd([queue(wrap_up_s=30)])
     acd.agent("ann")
     acd.arrive("c1", at=0)
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"), at=1)
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"), at=1)
     acd.arrive("c2", at=2)  # came later: it waits behind c1 once c1 is back
     acd.arrive("c3", at=3)
-    acd(m.AgentDisconnected(agent_id="ann"), at=40)  # her desk's grace ran out
-    acd(m.ContactRequeued(contact_id="c1", reason="agent_gone"), at=41)
+    acd(AgentDisconnected(agent_id="ann"), at=40)  # her desk's grace ran out
+    acd(ContactRequeued(contact_id="c1", reason="agent_gone"), at=41)
     assert (acd.state("ann"), acd.engine.agents["ann"].reason) == ("NOT_READY", "disconnected")
     assert "c1" not in acd.engine.agents["ann"].contacts
     assert acd.engine.position("c1") == (1, acd.engine.position("c1")[1])  # type: ignore[index]
@@ -492,7 +523,7 @@ def test_a_call_whose_agent_is_gone_goes_back_to_the_front_of_its_queue() -> Non
     acd.agent("bob")  # the next free agent is offered it first
     offer = acd.last_offer()
     assert (offer.contact_id, offer.agent_id) == ("c1", "bob")
-    acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id="bob"), at=45)
+    acd(OfferAccepted(offer_id=offer.offer_id, agent_id="bob"), at=45)
     assert acd.engine.contacts["c1"].agent_id == "bob" and acd.state("bob") == "ON_CONTACT"
 
 
@@ -500,15 +531,15 @@ def test_a_requeue_needs_a_connected_contact_and_an_open_queue_else_nothing_chan
     acd = Acd([queue(hours="bank")])
     acd.agent("ann")
     acd.arrive("c1")
-    with pytest.raises(m.IllegalTransition):  # still ringing: not connected
-        acd(m.ContactRequeued(contact_id="c1"))
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
-    with pytest.raises(m.BadInput):
-        acd(m.ContactRequeued(contact_id="c1", reason="bored"))
+    with pytest.raises(IllegalTransition):  # still ringing: not connected
+        acd(ContactRequeued(contact_id="c1"))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="ann"))
+    with pytest.raises(BadInput):
+        acd(ContactRequeued(contact_id="c1", reason="bored"))
     acd.hours.closed.add("bank")
     before = acd.fingerprint()
-    with pytest.raises(m.IllegalTransition):  # closed: the adapter ends the contact instead
-        acd(m.ContactRequeued(contact_id="c1"))
+    with pytest.raises(IllegalTransition):  # closed: the adapter ends the contact instead
+        acd(ContactRequeued(contact_id="c1"))
     assert acd.fingerprint() == before and acd.engine.contacts["c1"].agent_id == "ann"
-    with pytest.raises(m.UnknownContact):
-        acd(m.ContactRequeued(contact_id="nobody"))
+    with pytest.raises(UnknownContact):
+        acd(ContactRequeued(contact_id="nobody"))

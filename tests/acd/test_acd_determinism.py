@@ -10,8 +10,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
+from callcenter.acd.errors import AcdError
+from callcenter.acd.messages import (
+    AgentLoggedIn,
+    AgentNotReady,
+    AgentReady,
+    AgentSkillsChanged,
+    ContactAbandoned,
+    ContactArrived,
+    ContactEnded,
+    OfferAccepted,
+    OfferDeclined,
+)
 from callcenter.config.model import QueueConfig, RoutingStep, Strategy
 from callcenter.core.ids import SequentialIds
 
@@ -49,28 +60,28 @@ def _next_input(r: random.Random, e: AcdEngine, n: int) -> object | None:
     k, agent = r.random(), f"a{r.randrange(8)}"
     if k < 0.1:
         skills = {s: r.randint(1, 5) for s in r.sample(SKILLS, r.randint(1, 3))}
-        return m.AgentLoggedIn(agent_id=agent, skills=skills, chat_capacity=r.randint(0, 2))
+        return AgentLoggedIn(agent_id=agent, skills=skills, chat_capacity=r.randint(0, 2))
     if k < 0.25:
-        return m.AgentReady(agent_id=agent)
+        return AgentReady(agent_id=agent)
     if k < 0.27:
-        return m.AgentNotReady(agent_id=agent)
+        return AgentNotReady(agent_id=agent)
     if k < 0.3:
-        return m.AgentSkillsChanged(agent_id=agent, skills={s: r.randint(1, 5) for s in r.sample(SKILLS, 2)})
+        return AgentSkillsChanged(agent_id=agent, skills={s: r.randint(1, 5) for s in r.sample(SKILLS, 2)})
     if k < 0.42:
-        return m.ContactArrived(
+        return ContactArrived(
             contact_id=f"c{n}", channel=r.choice(["voice", "chat"]), queue=f"q{r.randrange(5)}"
         )
     offers = sorted(e.offers)
     if k < 0.75 and offers:
         o = e.offers[r.choice(offers)]
-        cls = m.OfferAccepted if r.random() < 0.85 else m.OfferDeclined
+        cls = OfferAccepted if r.random() < 0.85 else OfferDeclined
         return cls(offer_id=o.offer_id, agent_id=o.agent_id)
     connected = sorted(c.contact_id for c in e.contacts.values() if c.state == "connected")
     if k < 0.95 and connected:
-        return m.ContactEnded(contact_id=r.choice(connected))
+        return ContactEnded(contact_id=r.choice(connected))
     waiting = sorted(c.contact_id for c in e.contacts.values() if c.state == "waiting")
     if waiting:
-        return m.ContactAbandoned(contact_id=r.choice(waiting))
+        return ContactAbandoned(contact_id=r.choice(waiting))
     return None
 
 
@@ -88,7 +99,7 @@ def digest(seed: int, inputs: int = 3000) -> str:
         if event is not None:
             try:
                 e.handle(event, now)
-            except m.AcdError as err:
+            except AcdError as err:
                 h.update(f"refused {err.code}".encode())
         for cmd in e.take_commands():
             h.update(repr(cmd).encode())

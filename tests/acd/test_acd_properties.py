@@ -9,12 +9,32 @@ from __future__ import annotations
 
 from collections import Counter
 
-from acd_harness import Acd, RoutingStep, m, queue
+from acd_harness import Acd, RoutingStep, queue
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from callcenter.acd.agents import pool_of
+from callcenter.acd.errors import AcdError
+from callcenter.acd.messages import (
+    AgentDisconnected,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    AgentSkillsChanged,
+    AttributesChanged,
+    ContactAbandoned,
+    ContactArrived,
+    ContactEnded,
+    ContactMoved,
+    ContactTransferred,
+    OfferAccepted,
+    OfferDeclined,
+    PriorityChanged,
+    VoicemailCalledBack,
+    VoicemailLeft,
+)
 
 AGENTS = ["a0", "a1", "a2", "a3", "a4"]
 SKILLS = st.dictionaries(st.sampled_from(["billing", "cards"]), st.integers(1, 5), min_size=1)
@@ -52,14 +72,14 @@ class AcdMachine(RuleBasedStateMachine):
         before = self.acd.fingerprint()
         try:
             self.acd(event)
-        except m.AcdError:
+        except AcdError:
             assert self.acd.fingerprint() == before, f"refused {event} but state changed"
         self.check_fifo()
 
     @rule(agent=st.sampled_from(AGENTS), skills=SKILLS, chats=st.integers(0, 3), vms=st.integers(0, 2))
     def login(self, agent: str, skills: dict[str, int], chats: int, vms: int) -> None:
         self.attempt(
-            m.AgentLoggedIn(agent_id=agent, skills=skills, chat_capacity=chats, voicemail_capacity=vms)
+            AgentLoggedIn(agent_id=agent, skills=skills, chat_capacity=chats, voicemail_capacity=vms)
         )
 
     @rule(closed=st.booleans())
@@ -69,9 +89,9 @@ class AcdMachine(RuleBasedStateMachine):
     @rule()
     def voicemail(self) -> None:
         self.n += 1
-        message = m.VoicemailLeft(path="voicemail/x.wav", seconds=3.0, bytes=48_044, from_contact="x")
+        message = VoicemailLeft(path="voicemail/x.wav", seconds=3.0, bytes=48_044, from_contact="x")
         self.attempt(
-            m.ContactArrived(
+            ContactArrived(
                 contact_id=f"c{self.n}", channel="voicemail", queue="q2", caller="+1555", voicemail=message
             )
         )
@@ -82,28 +102,28 @@ class AcdMachine(RuleBasedStateMachine):
         by = c.agent_id if c is not None and c.agent_id else "a0"
         self.n += 1
         self.attempt(
-            m.VoicemailCalledBack(contact_id=f"c{i}", agent_id=by, callback_id=f"c{self.n}", number="+1555")
+            VoicemailCalledBack(contact_id=f"c{i}", agent_id=by, callback_id=f"c{self.n}", number="+1555")
         )
 
     @rule(agent=st.sampled_from(AGENTS))
     def ready(self, agent: str) -> None:
-        self.attempt(m.AgentReady(agent_id=agent))
+        self.attempt(AgentReady(agent_id=agent))
 
     @rule(agent=st.sampled_from(AGENTS), reason=st.sampled_from(["break", "lunch"]))
     def not_ready(self, agent: str, reason: str) -> None:
-        self.attempt(m.AgentNotReady(agent_id=agent, reason=reason))
+        self.attempt(AgentNotReady(agent_id=agent, reason=reason))
 
     @rule(agent=st.sampled_from(AGENTS))
     def logout(self, agent: str) -> None:
-        self.attempt(m.AgentLoggedOut(agent_id=agent))
+        self.attempt(AgentLoggedOut(agent_id=agent))
 
     @rule(agent=st.sampled_from(AGENTS))
     def disconnect(self, agent: str) -> None:
-        self.attempt(m.AgentDisconnected(agent_id=agent))
+        self.attempt(AgentDisconnected(agent_id=agent))
 
     @rule(agent=st.sampled_from(AGENTS), skills=SKILLS)
     def skills(self, agent: str, skills: dict[str, int]) -> None:
-        self.attempt(m.AgentSkillsChanged(agent_id=agent, skills=skills))
+        self.attempt(AgentSkillsChanged(agent_id=agent, skills=skills))
 
     @rule(
         q=st.sampled_from(["q1", "q2"]),
@@ -113,28 +133,26 @@ class AcdMachine(RuleBasedStateMachine):
     def arrive(self, q: str, channel: str, pclass: int | None) -> None:
         self.n += 1
         self.attempt(
-            m.ContactArrived(
+            ContactArrived(
                 contact_id=f"c{self.n}", channel=channel, queue=q, caller="+1555", priority_class=pclass
             )
         )
 
     @rule(i=st.integers(0, 50), to=st.sampled_from(["q1", "q2"]))
     def move(self, i: int, to: str) -> None:
-        self.attempt(m.ContactMoved(contact_id=f"c{i}", to_queue=to, by="sup"))
+        self.attempt(ContactMoved(contact_id=f"c{i}", to_queue=to, by="sup"))
 
     @rule(i=st.integers(0, 50), pclass=st.sampled_from([None, 0, 2]), head=st.sampled_from([None, 5.0, 90.0]))
     def reprioritise(self, i: int, pclass: int | None, head: float | None) -> None:
-        self.attempt(
-            m.PriorityChanged(contact_id=f"c{i}", by="crm", priority_class=pclass, head_start_s=head)
-        )
+        self.attempt(PriorityChanged(contact_id=f"c{i}", by="crm", priority_class=pclass, head_start_s=head))
 
     @rule(i=st.integers(0, 50), tier=st.sampled_from(["top", "regular"]))
     def learn(self, i: int, tier: str) -> None:
-        self.attempt(m.AttributesChanged(contact_id=f"c{i}", attributes={"tier": tier}, by="crm"))
+        self.attempt(AttributesChanged(contact_id=f"c{i}", attributes={"tier": tier}, by="crm"))
 
     @rule(i=st.integers(0, 50))
     def abandon(self, i: int) -> None:
-        self.attempt(m.ContactAbandoned(contact_id=f"c{i}"))
+        self.attempt(ContactAbandoned(contact_id=f"c{i}"))
 
     @rule(i=st.integers(0, 10), decline=st.booleans())
     def answer(self, i: int, decline: bool) -> None:
@@ -142,19 +160,19 @@ class AcdMachine(RuleBasedStateMachine):
         if not offers:
             return
         o = offers[i % len(offers)]
-        cls = m.OfferDeclined if decline else m.OfferAccepted
+        cls = OfferDeclined if decline else OfferAccepted
         self.attempt(cls(offer_id=o.offer_id, agent_id=o.agent_id))
 
     @rule(i=st.integers(0, 50))
     def end(self, i: int) -> None:
-        self.attempt(m.ContactEnded(contact_id=f"c{i}"))
+        self.attempt(ContactEnded(contact_id=f"c{i}"))
 
     @rule(i=st.integers(0, 50), to=st.sampled_from(["q1", "q2", "a0", "a1"]))
     def transfer(self, i: int, to: str) -> None:
         c = self.acd.engine.contacts.get(f"c{i}")
         by = c.agent_id if c is not None and c.agent_id else "a0"
         kw = {"to_queue": to} if to.startswith("q") else {"to_agent": to}
-        self.attempt(m.ContactTransferred(contact_id=f"c{i}", by_agent=by, **kw))
+        self.attempt(ContactTransferred(contact_id=f"c{i}", by_agent=by, **kw))
 
     @rule(dt=st.sampled_from([0.5, 5.0, 16.0, 31.0, 120.0]))
     def time_passes(self, dt: float) -> None:

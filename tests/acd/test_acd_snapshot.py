@@ -10,8 +10,31 @@ import random
 import msgspec
 import pytest
 
-from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
+from callcenter.acd.errors import AcdError
+from callcenter.acd.messages import (
+    AgentDisconnected,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    AgentSkillsChanged,
+    AttributesChanged,
+    CallbackRequested,
+    ContactAbandoned,
+    ContactArrived,
+    ContactEnded,
+    ContactHeld,
+    ContactMoved,
+    ContactRequeued,
+    ContactsRestored,
+    ContactTransferred,
+    OfferAccepted,
+    OfferDeclined,
+    PriorityChanged,
+    VoicemailCalledBack,
+    VoicemailLeft,
+)
 from callcenter.acd.snapshot import EngineSnapshot, export_engine, restore_engine
 from callcenter.config.model import (
     OverflowConfig,
@@ -93,7 +116,7 @@ def _next_input(r: random.Random, e: AcdEngine, n: int) -> object:
     kind = r.randrange(21)
     if kind == 0:
         skills = {s: r.randint(1, 5) for s in r.sample(SKILLS, r.randint(1, 3))}
-        return m.AgentLoggedIn(
+        return AgentLoggedIn(
             agent_id=agent,
             skills=skills,
             chat_capacity=r.randint(0, 2),
@@ -101,22 +124,20 @@ def _next_input(r: random.Random, e: AcdEngine, n: int) -> object:
             voicemail_capacity=r.randint(0, 2),
         )
     if kind in (1, 2):
-        return m.AgentReady(agent_id=agent)
+        return AgentReady(agent_id=agent)
     if kind == 3:
-        return r.choice([m.AgentNotReady(agent_id=agent, reason="lunch"), m.AgentLoggedOut(agent_id=agent)])
+        return r.choice([AgentNotReady(agent_id=agent, reason="lunch"), AgentLoggedOut(agent_id=agent)])
     if kind == 4:
         return r.choice(
             [
-                m.AgentSkillsChanged(
-                    agent_id=agent, skills={s: r.randint(1, 5) for s in r.sample(SKILLS, 2)}
-                ),
-                m.AgentDisconnected(agent_id=agent),
+                AgentSkillsChanged(agent_id=agent, skills={s: r.randint(1, 5) for s in r.sample(SKILLS, 2)}),
+                AgentDisconnected(agent_id=agent),
             ]
         )
     if kind in (5, 6, 7):
         channel = r.choice(["voice", "chat", "callback", "voicemail"])
-        message = m.VoicemailLeft(path=f"voicemail/v{n}.wav", seconds=3.0, bytes=48044, from_contact=f"v{n}")
-        return m.ContactArrived(
+        message = VoicemailLeft(path=f"voicemail/v{n}.wav", seconds=3.0, bytes=48044, from_contact=f"v{n}")
+        return ContactArrived(
             contact_id=f"c{n}",
             channel=channel,
             voicemail=message if channel == "voicemail" else None,
@@ -128,47 +149,45 @@ def _next_input(r: random.Random, e: AcdEngine, n: int) -> object:
     if kind in (8, 9, 10) and offers:
         o = e.offers[r.choice(offers)]
         if r.random() < 0.85:
-            return m.OfferAccepted(offer_id=o.offer_id, agent_id=o.agent_id)
-        return m.OfferDeclined(offer_id=o.offer_id, agent_id=o.agent_id)
+            return OfferAccepted(offer_id=o.offer_id, agent_id=o.agent_id)
+        return OfferDeclined(offer_id=o.offer_id, agent_id=o.agent_id)
     if kind in (11, 12) and connected:
-        return m.ContactEnded(contact_id=r.choice(connected), reason=r.choice(["completed", "dial_failed"]))
+        return ContactEnded(contact_id=r.choice(connected), reason=r.choice(["completed", "dial_failed"]))
     if kind == 13:
         cid = _pick(r, connected)
         by = e.contacts[cid].agent_id if cid in e.contacts else "nobody"
         if r.random() < 0.5:
-            return m.ContactTransferred(contact_id=cid, by_agent=by or "", to_queue=f"q{r.randrange(5)}")
-        return m.ContactTransferred(contact_id=cid, by_agent=by or "", to_agent=r.choice(AGENTS))
+            return ContactTransferred(contact_id=cid, by_agent=by or "", to_queue=f"q{r.randrange(5)}")
+        return ContactTransferred(contact_id=cid, by_agent=by or "", to_agent=r.choice(AGENTS))
     if kind == 14:
         return r.choice(
             [
-                m.CallbackRequested(contact_id=_pick(r, waiting), number="+15550002"),
-                m.ContactHeld(contact_id=_pick(r, connected), on=r.random() < 0.5),
-                m.ContactRequeued(contact_id=_pick(r, connected)),
+                CallbackRequested(contact_id=_pick(r, waiting), number="+15550002"),
+                ContactHeld(contact_id=_pick(r, connected), on=r.random() < 0.5),
+                ContactRequeued(contact_id=_pick(r, connected)),
             ]
         )
     if kind == 15:
-        return m.ContactMoved(contact_id=_pick(r, waiting), to_queue=f"q{r.randrange(5)}", by="sup")
+        return ContactMoved(contact_id=_pick(r, waiting), to_queue=f"q{r.randrange(5)}", by="sup")
     if kind == 16:
-        return m.AttributesChanged(contact_id=_pick(r, waiting), attributes={"tier": "top"}, by="crm")
+        return AttributesChanged(contact_id=_pick(r, waiting), attributes={"tier": "top"}, by="crm")
     if kind == 17:
-        return m.PriorityChanged(
+        return PriorityChanged(
             contact_id=_pick(r, waiting), by="crm", priority_class=r.choice([None, 0]), head_start_s=5.0
         )
     if kind == 18:
         arrivals = tuple(
-            m.ContactArrived(
+            ContactArrived(
                 contact_id=f"r{n}-{i}", channel=r.choice(["chat", "voicemail"]), queue=f"q{i}", arrived_at=1.0
             )
             for i in range(r.randint(1, 3))
         )
-        return m.ContactsRestored(contacts=arrivals)
+        return ContactsRestored(contacts=arrivals)
     if kind == 19:
         cid = _pick(r, sorted(c for c in connected if e.contacts[c].channel == "voicemail"))
         by = e.contacts[cid].agent_id if cid in e.contacts else "nobody"
-        return m.VoicemailCalledBack(
-            contact_id=cid, agent_id=by or "", callback_id=f"b{n}", number="+15550003"
-        )
-    return m.ContactAbandoned(contact_id=_pick(r, contacts))
+        return VoicemailCalledBack(contact_id=cid, agent_id=by or "", callback_id=f"b{n}", number="+15550003")
+    return ContactAbandoned(contact_id=_pick(r, contacts))
 
 
 def _step(e: AcdEngine, event: object, now: float) -> list[object]:
@@ -179,7 +198,7 @@ def _step(e: AcdEngine, event: object, now: float) -> list[object]:
         out += e.take_commands()
     try:
         e.handle(event, now)
-    except m.AcdError as err:
+    except AcdError as err:
         out.append(("refused", err.code, str(err)))
     out += e.take_commands()
     return out
@@ -220,10 +239,10 @@ def test_an_engine_rebuilt_from_a_snapshot_goes_on_exactly_as_the_original(seed:
 
 def test_a_snapshot_restores_only_into_a_fresh_engine() -> None:
     a = _engine(CountedIds(), random.Random(0))
-    a.handle(m.AgentLoggedIn(agent_id="a0", skills={"billing": 3}), 0.0)
+    a.handle(AgentLoggedIn(agent_id="a0", skills={"billing": 3}), 0.0)
     a.take_commands()
     with pytest.raises(RuntimeError, match="freshly built"):
         restore_engine(a, export_engine(a))
-    a.handle(m.AgentReady(agent_id="a0"), 1.0)
+    a.handle(AgentReady(agent_id="a0"), 1.0)
     with pytest.raises(RuntimeError, match="take the engine's commands"):
         export_engine(a)

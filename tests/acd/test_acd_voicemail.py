@@ -8,9 +8,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from acd_harness import Acd, OverflowConfig, OverflowTarget, m, queue
+from acd_harness import Acd, OverflowConfig, OverflowTarget, queue
 
-MESSAGE = m.VoicemailLeft(path="voicemail/c-1.wav", seconds=12.5, bytes=200_044, from_contact="call-1")
+from callcenter.acd.commands import ConnectContact, FinishContact, WithdrawOffer
+from callcenter.acd.errors import AcdError, BadInput, IllegalTransition
+from callcenter.acd.messages import (
+    AgentLoggedIn,
+    AgentReady,
+    ContactArrived,
+    ContactEnded,
+    ContactsRestored,
+    OfferAccepted,
+    VoicemailCalledBack,
+    VoicemailLeft,
+)
+
+MESSAGE = VoicemailLeft(path="voicemail/c-1.wav", seconds=12.5, bytes=200_044, from_contact="call-1")
 OPENS_AT = 8 * 3600.0  # the test's opening instant, a whole minute
 
 
@@ -24,9 +37,9 @@ def night_queue(**kw: Any) -> Acd:
     return Acd([queue(hours="bank", overflow=overflow, max_wait_s=60.0, max_size=1, wrap_up_s=10.0, **kw)])
 
 
-def leave(acd: Acd, cid: str = "vm-1", at: float | None = None, message: m.VoicemailLeft = MESSAGE) -> None:
+def leave(acd: Acd, cid: str = "vm-1", at: float | None = None, message: VoicemailLeft = MESSAGE) -> None:
     acd(
-        m.ContactArrived(
+        ContactArrived(
             contact_id=cid, channel="voicemail", queue="general", caller="+15550100", voicemail=message
         ),
         at=at,
@@ -89,31 +102,31 @@ def test_live_contacts_come_before_messages_left_earlier() -> None:
     acd = night_queue()
     acd.agent("a1", ready=False)
     leave(acd, "vm-1", at=1.0)
-    acd(m.ContactArrived(contact_id="call-2", channel="voice", queue="general", caller="+1555"), at=50.0)
-    acd(m.AgentReady(agent_id="a1"))
+    acd(ContactArrived(contact_id="call-2", channel="voice", queue="general", caller="+1555"), at=50.0)
+    acd(AgentReady(agent_id="a1"))
     assert acd.last_offer("a1").contact_id == "call-2"
 
 
 def test_voicemails_take_their_own_capacity_beside_chats() -> None:
     acd = Acd([queue()])
-    acd(m.AgentLoggedIn(agent_id="a1", skills={"billing": 3}, chat_capacity=1, voicemail_capacity=1))
-    acd(m.AgentReady(agent_id="a1"))
+    acd(AgentLoggedIn(agent_id="a1", skills={"billing": 3}, chat_capacity=1, voicemail_capacity=1))
+    acd(AgentReady(agent_id="a1"))
     leave(acd, "vm-1")
     leave(acd, "vm-2")
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
-    acd(m.ContactArrived(contact_id="chat-1", channel="chat", queue="general"))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
+    acd(ContactArrived(contact_id="chat-1", channel="chat", queue="general"))
     assert acd.last_offer().contact_id == "chat-1"  # room for a chat beside the message
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
-    acd(m.ContactArrived(contact_id="call-1", channel="voice", queue="general"))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
+    acd(ContactArrived(contact_id="call-1", channel="voice", queue="general"))
     assert [o.contact_id for o in acd.offers()] == ["vm-1", "chat-1"]  # vm-2 and the call wait
-    acd(m.ContactEnded(contact_id="vm-1"))
+    acd(ContactEnded(contact_id="vm-1"))
     assert acd.last_offer().contact_id == "vm-2"
 
 
 def test_an_agent_with_no_voicemail_capacity_is_offered_none() -> None:
     acd = Acd([queue()])
-    acd(m.AgentLoggedIn(agent_id="a1", skills={"billing": 3}, voicemail_capacity=0))
-    acd(m.AgentReady(agent_id="a1"))
+    acd(AgentLoggedIn(agent_id="a1", skills={"billing": 3}, voicemail_capacity=0))
+    acd(AgentReady(agent_id="a1"))
     leave(acd)
     assert acd.offers() == []
 
@@ -122,11 +135,11 @@ def test_call_back_ends_the_message_and_connects_the_callback_to_the_same_agent(
     acd = night_queue()
     acd.agent("a1")
     leave(acd, at=1.0)
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
-    out = acd(m.VoicemailCalledBack(contact_id="vm-1", agent_id="a1", callback_id="cb-1", number="+15550100"))
-    connect = next(c for c in out if isinstance(c, m.ConnectContact))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
+    out = acd(VoicemailCalledBack(contact_id="vm-1", agent_id="a1", callback_id="cb-1", number="+15550100"))
+    connect = next(c for c in out if isinstance(c, ConnectContact))
     assert (connect.contact_id, connect.agent_id, connect.channel) == ("cb-1", "a1", "callback")
-    finish = next(c for c in out if isinstance(c, m.FinishContact))
+    finish = next(c for c in out if isinstance(c, FinishContact))
     assert (finish.contact_id, finish.reason) == ("vm-1", "called_back")
     assert acd.state("a1") == "ON_CONTACT" and dict(acd.engine.agents["a1"].contacts) == {"cb-1": "callback"}
     cb = acd.engine.contacts["cb-1"]
@@ -136,7 +149,7 @@ def test_call_back_ends_the_message_and_connects_the_callback_to_the_same_agent(
     assert handled.data == {"handling": "called_back", "callback_id": "cb-1", "by": "a1"}
     connected = next(e for e in acd.log if e.type == "contact.connected" and e.contact_id == "cb-1")
     assert connected.agent_id == "a1"
-    acd(m.ContactEnded(contact_id="cb-1"))
+    acd(ContactEnded(contact_id="cb-1"))
     assert acd.state("a1") == "WRAP_UP"  # the callback's wrap-up, then ready again
     acd.advance_to(acd.now + 10)
     assert acd.state("a1") == "AVAILABLE"
@@ -146,11 +159,11 @@ def test_call_back_takes_back_a_ringing_chat() -> None:
     acd = Acd([queue()])
     acd.agent("a1", chats=1)
     leave(acd)
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
-    acd(m.ContactArrived(contact_id="chat-1", channel="chat", queue="general"))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
+    acd(ContactArrived(contact_id="chat-1", channel="chat", queue="general"))
     assert acd.state("a1") == "OFFERED"
-    out = acd(m.VoicemailCalledBack(contact_id="vm-1", agent_id="a1", callback_id="cb-1", number="+1555"))
-    withdrawn = next(c for c in out if isinstance(c, m.WithdrawOffer))
+    out = acd(VoicemailCalledBack(contact_id="vm-1", agent_id="a1", callback_id="cb-1", number="+1555"))
+    withdrawn = next(c for c in out if isinstance(c, WithdrawOffer))
     assert (withdrawn.contact_id, withdrawn.reason) == ("chat-1", "agent_busy")
     assert acd.state("a1") == "ON_CONTACT" and acd.engine.contacts["chat-1"].state == "waiting"
 
@@ -159,15 +172,15 @@ def test_call_back_waits_for_the_agent_s_other_contacts_to_end() -> None:
     acd = Acd([queue()])
     acd.agent("a1", chats=1)
     leave(acd)
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
-    acd(m.ContactArrived(contact_id="chat-1", channel="chat", queue="general"))
-    acd(m.OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
+    acd(ContactArrived(contact_id="chat-1", channel="chat", queue="general"))
+    acd(OfferAccepted(offer_id=acd.last_offer().offer_id, agent_id="a1"))
     before = acd.fingerprint()
-    with pytest.raises(m.IllegalTransition, match="other contacts open"):
-        acd(m.VoicemailCalledBack(contact_id="vm-1", agent_id="a1", callback_id="cb-1", number="+1555"))
+    with pytest.raises(IllegalTransition, match="other contacts open"):
+        acd(VoicemailCalledBack(contact_id="vm-1", agent_id="a1", callback_id="cb-1", number="+1555"))
     assert acd.fingerprint() == before
-    acd(m.ContactEnded(contact_id="chat-1"))
-    acd(m.VoicemailCalledBack(contact_id="vm-1", agent_id="a1", callback_id="cb-1", number="+1555"))
+    acd(ContactEnded(contact_id="chat-1"))
+    acd(VoicemailCalledBack(contact_id="vm-1", agent_id="a1", callback_id="cb-1", number="+1555"))
     assert dict(acd.engine.agents["a1"].contacts) == {"cb-1": "callback"}
 
 
@@ -181,35 +194,35 @@ def test_call_back_refusals_change_nothing(who: str, number: str, code: str) -> 
     acd.agent("a2")
     leave(acd)
     offer = acd.last_offer()
-    acd(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
+    acd(OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
     if offer.agent_id != "a1":
         who = {"a1": "a2", "a2": "a1"}[who]
     before = acd.fingerprint()
-    with pytest.raises(m.AcdError) as err:
-        acd(m.VoicemailCalledBack(contact_id="vm-1", agent_id=who, callback_id="cb-1", number=number))
+    with pytest.raises(AcdError) as err:
+        acd(VoicemailCalledBack(contact_id="vm-1", agent_id=who, callback_id="cb-1", number=number))
     assert err.value.code == code
     assert acd.fingerprint() == before
 
 
 def test_a_voicemail_needs_its_message_and_a_queue_that_takes_it() -> None:
     acd = Acd([queue(), queue("calls", channels=["voice"])])
-    with pytest.raises(m.BadInput, match="needs its message"):
-        acd(m.ContactArrived(contact_id="vm-1", channel="voicemail", queue="general"))
-    with pytest.raises(m.BadInput, match="does not take voicemail"):
+    with pytest.raises(BadInput, match="needs its message"):
+        acd(ContactArrived(contact_id="vm-1", channel="voicemail", queue="general"))
+    with pytest.raises(BadInput, match="does not take voicemail"):
         leave_in(acd, "calls")
 
 
 def leave_in(acd: Acd, queue_name: str) -> None:
-    acd(m.ContactArrived(contact_id="vm-x", channel="voicemail", queue=queue_name, voicemail=MESSAGE))
+    acd(ContactArrived(contact_id="vm-x", channel="voicemail", queue=queue_name, voicemail=MESSAGE))
 
 
 def test_a_restored_voicemail_waits_again_without_a_second_message_event() -> None:
     acd = night_queue()
     acd.hours.closed.add("bank")
-    restored = m.ContactArrived(
+    restored = ContactArrived(
         contact_id="vm-1", channel="voicemail", queue="general", caller="+1555", arrived_at=5.0
     )
-    acd(m.ContactsRestored(contacts=(restored,)), at=100.0)
+    acd(ContactsRestored(contacts=(restored,)), at=100.0)
     assert acd.engine.contacts["vm-1"].held
     assert "contact.voicemail" not in acd.types("vm-1")
     acd.agent("a1")

@@ -15,7 +15,8 @@ import aiohttp
 import pytest
 from demo_center import demo_config
 
-from callcenter.acd import model as m
+from callcenter.acd.errors import UnknownOffer
+from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactAbandoned, ContactEnded, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import BUS, CENTER, CLOCK, LOG
 from callcenter.core.clock import VirtualClock
@@ -31,15 +32,15 @@ async def test_a_contact_path_through_the_running_acd_is_logged(aiohttp_client, 
     center = app[CENTER]
     live = app[BUS].subscribe("contact.*")
 
-    await center.submit(m.AgentLoggedIn(agent_id="alice", skills={"cards": 4, "banking": 4}))
-    await center.submit(m.AgentReady(agent_id="alice"))
+    await center.submit(AgentLoggedIn(agent_id="alice", skills={"cards": 4, "banking": 4}))
+    await center.submit(AgentReady(agent_id="alice"))
     await center.contact_arrived(contact_id="c-1", channel="voice", queue="cards", caller="+972501234567")
     offer = next(iter(center.engine.offers.values()))
     assert offer.agent_id == "alice"
-    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
-    with pytest.raises(m.UnknownOffer):  # answered already: a second accept is refused
-        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="bob"))
-    await center.submit(m.ContactEnded(contact_id="c-1", by="caller"))
+    await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+    with pytest.raises(UnknownOffer):  # answered already: a second accept is refused
+        await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="bob"))
+    await center.submit(ContactEnded(contact_id="c-1", by="caller"))
     assert (await asyncio.wait_for(live.get(), 2)).topic == "contact.arrived"
 
     await app[LOG].flush()
@@ -143,7 +144,7 @@ async def test_a_repeat_caller_with_an_open_complaint_goes_to_the_complaints_que
         contact_id="c-first", channel="voice", queue="general", caller="+972501234567"
     )
     assert center.engine.contacts["c-first"].queue == "general"  # not a repeat yet
-    await center.submit(m.ContactAbandoned(contact_id="c-first"))
+    await center.submit(ContactAbandoned(contact_id="c-first"))
     await app[LOG].flush()
     clock.advance_to(NOW + 3600)
     await center.contact_arrived(

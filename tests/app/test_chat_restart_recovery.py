@@ -13,7 +13,7 @@ from typing import Any
 
 from demo_center import demo_config
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentLoggedIn, AgentReady
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.core.clock import VirtualClock
@@ -84,8 +84,8 @@ async def test_a_chat_with_an_agent_goes_back_at_the_head_of_its_queue(
     assert talk[-1]["position"] == 1  # ahead of the chat that arrived before it
     assert {"type": "message", "from": "customer", "text": "I am talk"} in talk
     center = app[CENTER]
-    await center.submit(m.AgentLoggedIn(agent_id="bob", skills={"banking": 3}))
-    await center.submit(m.AgentReady(agent_id="bob"))
+    await center.submit(AgentLoggedIn(agent_id="bob", skills={"banking": 3}))
+    await center.submit(AgentReady(agent_id="bob"))
     [offer] = center.engine.offers.values()
     assert offer.contact_id == "talk"
     assert center.engine.contacts["talk"].attributes["previous_agent"] == "alice"

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from demo_center import demo_config
 from msgspec.structs import replace
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentLoggedIn, AgentReady
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.core.clock import VirtualClock
@@ -127,8 +127,8 @@ async def test_a_callback_accepted_before_a_restart_waits_for_its_closed_queue_t
     types = [e.type for e in await app[LOG].read(contact_id="cb-sales")]
     assert "contact.overflowed" not in types and "contact.ended" not in types  # not sent away by on_closed
     # carol (sales) is at her desk when the desk opens: the promise is kept
-    await app[CENTER].submit(m.AgentLoggedIn(agent_id="carol", skills={"sales": 3}))
-    await app[CENTER].submit(m.AgentReady(agent_id="carol"))
+    await app[CENTER].submit(AgentLoggedIn(agent_id="carol", skills={"sales": 3}))
+    await app[CENTER].submit(AgentReady(agent_id="carol"))
     [offer] = engine.offers.values()
     assert offer.contact_id == "cb-sales"
     await client.close()

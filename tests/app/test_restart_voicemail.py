@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from demo_center import demo_config
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentLoggedIn, AgentReady
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.core.clock import VirtualClock
@@ -67,8 +67,8 @@ async def test_a_voicemail_in_hand_at_a_crash_waits_again_for_the_opening(
     vm = center.engine.contacts["vm-1"]
     assert (vm.channel, vm.state, vm.held, vm.caller) == ("voicemail", "waiting", True, "+15550111")
     assert vm.attributes["voicemail_seconds"] == "12.5" and vm.priority_class == 9
-    await center.submit(m.AgentLoggedIn(agent_id="carol", skills={"stocks": 3}))
-    await center.submit(m.AgentReady(agent_id="carol"))
+    await center.submit(AgentLoggedIn(agent_id="carol", skills={"stocks": 3}))
+    await center.submit(AgentReady(agent_id="carol"))
     assert not center.engine.offers  # closed: the message waits
     clock.advance_to(SATURDAY_20)  # the ACD's minute tick fires into its inbox
     await center.acd.idle()

@@ -22,14 +22,14 @@ from browser_support import login
 from i18n_check import assert_translated, set_language
 from playwright.async_api import expect
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentNotReady, VoicemailLeft
 from callcenter.appkeys import CENTER
 from callcenter.i18n import catalogue
 
 pytestmark = pytest.mark.browser
 ZH = catalogue.catalogue("zh-CN")
 NOA = "+972501234567"  # the demo CRM's Noa Levi
-MESSAGE = m.VoicemailLeft(path="voicemail/zh-vm.wav", seconds=42.4, bytes=678_444, from_contact="zh-call")
+MESSAGE = VoicemailLeft(path="voicemail/zh-vm.wav", seconds=42.4, bytes=678_444, from_contact="zh-call")
 
 
 class Relay:
@@ -111,7 +111,7 @@ async def test_a_chinese_agent_takes_a_voicemail_and_is_refused_in_chinese(
         await assert_translated(desk, step="the voicemail's wrap-up")
 
         relay.holding = True  # the desk does not hear that the agent is put Not ready
-        await center.submit(m.AgentNotReady(agent_id="alice", reason="break"))
+        await center.submit(AgentNotReady(agent_id="alice", reason="break"))
         await desk.get_by_role("button", name=ZH["desk.wrap_ready_label"]).click()
         toast = desk.locator("#toast.show.error")
         await expect(toast).to_have_text(ZH["desk.error.not_in_wrap_up"])

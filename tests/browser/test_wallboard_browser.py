@@ -20,7 +20,7 @@ from demo_center import demo_config
 from msgspec.structs import replace
 from stream_phone import StreamPhone
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactTransferred, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import BUS, CENTER, LOG
 from callcenter.runtime.voice_app import TELEPHONY
@@ -46,7 +46,7 @@ async def test_wallboard_follows_the_center(browser, live_server, tmp_path: Path
         await center.contact_arrived(contact_id=f"c-{i}", channel="voice", queue="general", caller=f"+1{i}")
     await page.wait_for_selector("article[data-queue='general'] b.waiting:text('4')", timeout=3000)
     await page.wait_for_selector("article[data-queue='general'].warning", timeout=3000)
-    await center.submit(m.AgentLoggedIn(agent_id="bob", name="Bob Levi", skills={"banking": 3}))
+    await center.submit(AgentLoggedIn(agent_id="bob", name="Bob Levi", skills={"banking": 3}))
     await page.wait_for_selector("tr[data-agent='bob'] .st.NOT_READY", timeout=3000)
     await page.select_option("select[aria-label='Force state of bob']", "ready")
     await page.wait_for_selector(
@@ -84,8 +84,8 @@ async def test_wallboard_chart_marks_trouble_and_a_supervisor_changes_skills(
     await page.wait_for_function("document.querySelector('#chart').dataset.lastWaiting === '0'", timeout=3000)
     assert "cards: 0 waiting now" in (await page.get_attribute("#chart", "aria-label") or "")
 
-    await center.submit(m.AgentLoggedIn(agent_id="erez", name="Erez Cohen", skills={"english": 2}))
-    await center.submit(m.AgentReady(agent_id="erez"))
+    await center.submit(AgentLoggedIn(agent_id="erez", name="Erez Cohen", skills={"english": 2}))
+    await center.submit(AgentReady(agent_id="erez"))
     await center.contact_arrived(contact_id="lost-card", channel="voice", queue="cards", caller="+9725")
     await page.wait_for_selector(
         "tr[data-agent='erez'] .st.AVAILABLE", timeout=3000
@@ -137,7 +137,7 @@ async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, t
     page = await browser.new_page(viewport={"width": 1400, "height": 900})
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     async with aiohttp.ClientSession(base_url=str(server.make_url("/"))) as lines:
-        await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
+        await center.submit(AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
         agent = StreamPhone(lines, "alice", "agent-alice", 1000.0)
         await agent.dial()
         caller = StreamPhone(lines, "+972541234567", "+15550100", 500.0)
@@ -154,9 +154,9 @@ async def test_a_supervisor_listens_to_a_live_call_from_the_wallboard(browser, t
                 (c := center.engine.contacts.get(call.contact_id or "")) is not None and c.queue == "sales"
             )
         )
-        await center.submit(m.AgentReady(agent_id="alice"))
+        await center.submit(AgentReady(agent_id="alice"))
         offer = next(o for o in center.engine.offers.values() if o.contact_id == call.contact_id)
-        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+        await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
         await until(lambda: call.bridge is not None)
 
         await login(page, server, "/wallboard", "sam")
@@ -238,9 +238,9 @@ async def test_the_wallboard_tells_the_center_time_and_the_truth_in_another_zone
         assert await page.locator("article[data-queue='general']").get_attribute("data-open") == "true"
 
         await center.submit(
-            m.AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4, "cards": 3})
+            AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4, "cards": 3})
         )
-        await center.submit(m.AgentReady(agent_id="alice"))
+        await center.submit(AgentReady(agent_id="alice"))
         await page.wait_for_selector(
             "article[data-queue='general'] .agents-count:text('1 available')", timeout=3000
         )
@@ -250,9 +250,9 @@ async def test_the_wallboard_tells_the_center_time_and_the_truth_in_another_zone
             contact_id="t-1", channel="voice", queue="general", caller="+972501234567"
         )
         offer = next(iter(center.engine.offers.values()))
-        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+        await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
         await page.wait_for_selector("tr[data-agent='alice'] td.customer:text('Noa Levi')", timeout=3000)
-        await center.submit(m.ContactTransferred(contact_id="t-1", by_agent="alice", to_queue="cards"))
+        await center.submit(ContactTransferred(contact_id="t-1", by_agent="alice", to_queue="cards"))
         for i in range(2):
             await center.contact_arrived(
                 contact_id=f"v-{i}", channel="voice", queue="cards", caller=f"+1555000{i}"

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from msgspec.structs import replace
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactEnded, OfferAccepted
 from callcenter.agent_desk.routes import SERVICE
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
@@ -63,16 +63,16 @@ async def test_a_chat_walks_the_flow_by_buttons_and_text_talks_to_the_agent_and_
     assert (contact.attributes["name"], contact.attributes["intent"]) == ("Noa", "internet")
     assert any(o["key"] == "3" for o in menu["options"])
 
-    await center.submit(m.AgentLoggedIn(agent_id="bob", skills={"internet": 4}, name="Bob Levi"))
-    await center.submit(m.AgentReady(agent_id="bob"))
+    await center.submit(AgentLoggedIn(agent_id="bob", skills={"internet": 4}, name="Bob Levi"))
+    await center.submit(AgentReady(agent_id="bob"))
     offer = next(iter(center.engine.offers.values()))
-    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="bob"))
+    await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="bob"))
     assert (await frames_until(ws, "agent_joined"))[-1]["name"] == "Bob Levi"
     await ws.send_json({"type": "text", "text": "my login fails"})  # to the agent now, not the IVR
     assert app[SERVICE].chats.agent_says(cid, "Bob Levi", "Try again now, please.")
     assert (await frames_until(ws, "message"))[-1]["text"] == "Try again now, please."
 
-    await center.submit(m.ContactEnded(contact_id=cid, by="agent"))
+    await center.submit(ContactEnded(contact_id=cid, by="agent"))
     survey = await frames_until(ws, "prompt", "How satisfied")
     assert survey[0]["type"] == "agent_left"
     assert [o["key"] for o in survey[-1]["options"]] == ["1", "2", "3", "4", "5"]

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 from desk_socket import Desk
 from msgspec.structs import replace
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import ContactArrived
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.runtime.cluster import ClusterCenter
@@ -115,7 +115,7 @@ async def test_commands_with_a_stale_fencing_token_are_refused(nodes: list[TestS
     assert isinstance(center, ClusterCenter)
     token = leader.app[CLUSTER].lease.token
     assert token is not None
-    ghost = m.ContactArrived(contact_id="ghost", channel="chat", queue="cards", caller="x@y.z")
+    ghost = ContactArrived(contact_id="ghost", channel="chat", queue="cards", caller="x@y.z")
     stale = Entry(token - 1, center.clock.now(), "in", node=center.owner, body=ghost)
     with pytest.raises(Fenced, match="FENCED"):  # Redis refuses a holder whose term is over
         await Lead(center, token - 1, None).append([stale])
@@ -147,7 +147,7 @@ async def test_messages_of_another_version_or_shape_are_refused_and_the_nodes_go
     assert isinstance(center, ClusterCenter)
     token = leader.app[CLUSTER].lease.token
     assert token is not None
-    arrival = m.ContactArrived(contact_id="v2", channel="chat", queue="cards", caller="x@y.z")
+    arrival = ContactArrived(contact_id="v2", channel="chat", queue="cards", caller="x@y.z")
     newer = msgspec.msgpack.decode(encode_forwarded(Forwarded(center.owner, 0, "in", arrival)))
     newer["v"] = WIRE_VERSION + 1
     bad_shape = msgspec.msgpack.decode(encode_entry(Entry(token, center.clock.now(), "in", body=arrival)))

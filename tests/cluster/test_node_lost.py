@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 from desk_socket import Desk
 from sqlalchemy import select
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import ContactAbandoned
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.config.loader import load_config
@@ -79,7 +79,7 @@ async def test_the_contacts_of_a_dead_node_end_node_lost_not_abandoned(
                 await asyncio.sleep(0.05)
         queue = center.engine.contacts[waiting].queue
         await center.contact_arrived(contact_id="leaves", channel="chat", queue=queue, caller="l@e.com")
-        await center.submit(m.ContactAbandoned(contact_id="leaves"))  # a customer who gives up
+        await center.submit(ContactAbandoned(contact_id="leaves"))  # a customer who gives up
 
         doomed.kill()
         async with asyncio.timeout(20):  # its presence expires, then the holder reaps

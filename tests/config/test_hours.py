@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callcenter.acd.records import fill_opening
+from callcenter.acd.contacts import fill_opening
 from callcenter.config.hours import HoursTable, describe_opening, is_open, next_opening
 from callcenter.config.model import HoursConfig
 

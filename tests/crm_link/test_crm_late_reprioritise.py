@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactEnded, OfferAccepted
 from callcenter.config.model import CenterConfig, PriorityRule, QueueConfig
 from callcenter.core.clock import VirtualClock
 from callcenter.core.desk_frames import DeskFrame
@@ -125,7 +125,7 @@ class Running:
         return await self.log.read(contact_id=contact_id)
 
     async def ready(self, agent_id: str = "alice") -> None:
-        await self.center.submit(m.AgentReady(agent_id=agent_id))
+        await self.center.submit(AgentReady(agent_id=agent_id))
 
 
 async def add_noa(store: SqlCrmStore, *, complaint: bool) -> str:
@@ -199,7 +199,7 @@ async def test_a_top_tier_caller_whose_crm_answered_late_goes_ahead_of_the_regul
     assert kinds(events).index("contact.identified") < kinds(events).index("contact.priority_changed")
     assert next(e for e in events if e.type == "contact.identified").data["late"] is True
 
-    await running.center.submit(m.AgentLoggedIn(agent_id="alice"))
+    await running.center.submit(AgentLoggedIn(agent_id="alice"))
     offered = []
     for _ in range(3):  # alice takes the calls one after the other, in the order they are offered
         await running.ready()
@@ -207,8 +207,8 @@ async def test_a_top_tier_caller_whose_crm_answered_late_goes_ahead_of_the_regul
         offered.append(offer["contact_id"])
         if offer["contact_id"] == "c-noa":
             assert offer["attributes"]["tier"] == "top"
-        await running.center.submit(m.OfferAccepted(offer_id=offer["offer_id"], agent_id="alice"))
-        await running.center.submit(m.ContactEnded(contact_id=offer["contact_id"]))
+        await running.center.submit(OfferAccepted(offer_id=offer["offer_id"], agent_id="alice"))
+        await running.center.submit(ContactEnded(contact_id=offer["contact_id"]))
     assert offered == ["c-noa", "c-1", "c-2"]
 
 
@@ -260,7 +260,7 @@ async def test_a_late_answer_for_a_contact_already_ringing_changes_nothing_in_ro
     noa = await add_noa(crm_store, complaint=True)
     await write_events(contact_events("c-old", noa, NOW - 2 * DAY))  # late, she would go to complaints
     running = await start()
-    await running.center.submit(m.AgentLoggedIn(agent_id="alice"))
+    await running.center.submit(AgentLoggedIn(agent_id="alice"))
     await running.ready()
     await running.arrive("c-noa", NOA, NOW)
     offer = await running.desks.next("offer")  # at the budget, with the placeholder card
@@ -276,7 +276,7 @@ async def test_a_late_answer_for_a_contact_already_ringing_changes_nothing_in_ro
     assert next(e for e in events if e.type == "contact.identified").data["late"] is True
     assert not {"contact.moved", "contact.crm_routed", "contact.priority_changed"} & set(kinds(events))
 
-    await running.center.submit(m.OfferAccepted(offer_id=offer["offer_id"], agent_id="alice"))
+    await running.center.submit(OfferAccepted(offer_id=offer["offer_id"], agent_id="alice"))
     connected = await running.desks.next("contact")
     assert (connected["contact_id"], connected["status"], connected["queue"]) == (
         "c-noa",

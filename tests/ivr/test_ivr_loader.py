@@ -8,7 +8,7 @@ import pytest
 
 from callcenter.core.errors import ConfigError
 from callcenter.ivr import FlowSet, load_flows
-from callcenter.ivr.model import Menu
+from callcenter.ivr.flow import Menu
 
 QUEUES = {"general", "cards", "sales"}
 HOURS = {"bank"}

@@ -18,7 +18,7 @@ from demo_center import demo_config
 from msgspec.structs import replace
 from wav_files import write_wav
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactEnded, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.core.clock import VirtualClock
@@ -48,13 +48,13 @@ class Center:
         """``contact_id`` arrives, is offered to ``agent`` alone and connected; then ends."""
         center = self.app[CENTER]
         if agent not in center.engine.agents:
-            await center.submit(m.AgentLoggedIn(agent_id=agent, skills={"cards": 4, "banking": 4}))
-        await center.submit(m.AgentReady(agent_id=agent))
+            await center.submit(AgentLoggedIn(agent_id=agent, skills={"cards": 4, "banking": 4}))
+        await center.submit(AgentReady(agent_id=agent))
         await center.contact_arrived(contact_id=contact_id, channel="voice", queue="cards", caller=caller)
         offer = next(o for o in center.engine.offers.values() if o.contact_id == contact_id)
-        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id=agent))
+        await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id=agent))
         if end:
-            await center.submit(m.ContactEnded(contact_id=contact_id, by="caller"))
+            await center.submit(ContactEnded(contact_id=contact_id, by="caller"))
 
     def recorded(self, contact_id: str, agent: str | None, path: Path | str, *, kind: str = "call") -> None:
         data = (
@@ -189,7 +189,7 @@ async def test_an_agent_hears_a_voicemail_while_it_is_theirs_even_without_own_re
         assert [(r["kind"], r["url"]) for r in listed["recordings"]] == [("voicemail", url)]
         assert (await center.http["bob"].get(url)).status == 200
         assert (await center.http["carol"].get(url)).status == 403
-        await center.app[CENTER].submit(m.ContactEnded(contact_id="vm-1", by="agent"))
+        await center.app[CENTER].submit(ContactEnded(contact_id="vm-1", by="agent"))
         assert (await center.http["bob"].get(url)).status == 403  # handled, no longer live
 
 

@@ -13,8 +13,30 @@ import msgspec
 import pytest
 from msgspec.structs import replace
 
-from callcenter.acd import model as m
 from callcenter.acd.engine import AcdEngine
+from callcenter.acd.messages import (
+    AgentDisconnected,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    AgentSkillsChanged,
+    AttributesChanged,
+    CallbackRequested,
+    ContactAbandoned,
+    ContactArrived,
+    ContactEnded,
+    ContactHeld,
+    ContactMoved,
+    ContactRequeued,
+    ContactsRestored,
+    ContactTransferred,
+    OfferAccepted,
+    OfferDeclined,
+    PriorityChanged,
+    VoicemailCalledBack,
+    VoicemailLeft,
+)
 from callcenter.acd.snapshot import export_engine
 from callcenter.config.hours import HoursTable
 from callcenter.config.model import (
@@ -43,7 +65,7 @@ from callcenter.runtime.cluster_wire import (
     replica_state,
 )
 
-ARRIVAL = m.ContactArrived(
+ARRIVAL = ContactArrived(
     contact_id="c-1",
     channel="voice",
     queue="billing",
@@ -55,32 +77,32 @@ ARRIVAL = m.ContactArrived(
     arrived_at=1_700_000_000.25,
 )
 INPUTS: list[object] = [
-    m.AgentLoggedIn(agent_id="ann", skills={"billing": 3, "cards": 1}, chat_capacity=2, name="Ann"),
-    m.AgentLoggedOut(agent_id="ann"),
-    m.AgentReady(agent_id="ann"),
-    m.AgentNotReady(agent_id="ann", reason="lunch"),
-    m.AgentSkillsChanged(agent_id="ann", skills={"billing": 5}, by="sup"),
-    m.AgentDisconnected(agent_id="ann"),
+    AgentLoggedIn(agent_id="ann", skills={"billing": 3, "cards": 1}, chat_capacity=2, name="Ann"),
+    AgentLoggedOut(agent_id="ann"),
+    AgentReady(agent_id="ann"),
+    AgentNotReady(agent_id="ann", reason="lunch"),
+    AgentSkillsChanged(agent_id="ann", skills={"billing": 5}, by="sup"),
+    AgentDisconnected(agent_id="ann"),
     ARRIVAL,
-    m.OfferAccepted(offer_id="o-1", agent_id="ann"),
-    m.OfferDeclined(offer_id="o-1", agent_id="ann", reason="busy"),
-    m.ContactAbandoned(contact_id="c-1"),
-    m.ContactEnded(contact_id="c-1", by="customer", reason="dial_failed"),
-    m.ContactTransferred(contact_id="c-1", by_agent="ann", to_agent="bob"),
-    m.ContactRequeued(contact_id="c-1", reason="agent_gone"),
-    m.CallbackRequested(contact_id="c-1", number="+15550199"),
-    m.ContactHeld(contact_id="c-1", on=False),
-    m.ContactMoved(contact_id="c-1", to_queue="cards", by="sup"),
-    m.AttributesChanged(contact_id="c-1", attributes={"account": "42"}, by="crm"),
-    m.PriorityChanged(contact_id="c-1", by="crm", priority_class=None, head_start_s=30.0),
-    m.ContactsRestored(contacts=(ARRIVAL, replace(ARRIVAL, contact_id="c-2", channel="chat", caller=None))),
+    OfferAccepted(offer_id="o-1", agent_id="ann"),
+    OfferDeclined(offer_id="o-1", agent_id="ann", reason="busy"),
+    ContactAbandoned(contact_id="c-1"),
+    ContactEnded(contact_id="c-1", by="customer", reason="dial_failed"),
+    ContactTransferred(contact_id="c-1", by_agent="ann", to_agent="bob"),
+    ContactRequeued(contact_id="c-1", reason="agent_gone"),
+    CallbackRequested(contact_id="c-1", number="+15550199"),
+    ContactHeld(contact_id="c-1", on=False),
+    ContactMoved(contact_id="c-1", to_queue="cards", by="sup"),
+    AttributesChanged(contact_id="c-1", attributes={"account": "42"}, by="crm"),
+    PriorityChanged(contact_id="c-1", by="crm", priority_class=None, head_start_s=30.0),
+    ContactsRestored(contacts=(ARRIVAL, replace(ARRIVAL, contact_id="c-2", channel="chat", caller=None))),
     replace(
         ARRIVAL,
         contact_id="vm-1",
         channel="voicemail",
-        voicemail=m.VoicemailLeft(path="voicemail/c-9.wav", seconds=12.5, bytes=200_044, from_contact="c-9"),
+        voicemail=VoicemailLeft(path="voicemail/c-9.wav", seconds=12.5, bytes=200_044, from_contact="c-9"),
     ),
-    m.VoicemailCalledBack(contact_id="vm-1", agent_id="ann", callback_id="c-3", number="+15550199"),
+    VoicemailCalledBack(contact_id="vm-1", agent_id="ann", callback_id="c-3", number="+15550199"),
 ]
 EVENT = InteractionEvent(
     type="contact.queued",
@@ -213,11 +235,11 @@ def test_a_replica_comes_back_as_it_was_and_goes_on_alike() -> None:
     engine = _engine(config, ids, rng)
     now = 100.0
     for i, agent in enumerate(["ann", "bob", "cy"]):
-        engine.handle(m.AgentLoggedIn(agent_id=agent, skills={"billing": 2, "cards": 2 + i % 2}), now)
-        engine.handle(m.AgentReady(agent_id=agent), now)
+        engine.handle(AgentLoggedIn(agent_id=agent, skills={"billing": 2, "cards": 2 + i % 2}), now)
+        engine.handle(AgentReady(agent_id=agent), now)
     for i in range(5):
-        engine.handle(m.ContactArrived(contact_id=f"c{i}", channel="voice", queue="billing"), now + i)
-    engine.handle(m.ContactArrived(contact_id="k", channel="chat", queue="cards"), now + 6)
+        engine.handle(ContactArrived(contact_id=f"c{i}", channel="voice", queue="billing"), now + i)
+    engine.handle(ContactArrived(contact_id="k", channel="chat", queue="cards"), now + 6)
     engine.take_commands()
     state = ReplicaState(
         engine=engine,
@@ -242,8 +264,8 @@ def test_a_replica_comes_back_as_it_was_and_goes_on_alike() -> None:
     assert list(back.handled_by.items()) == [("old2", "bob"), ("old1", "ann")]
     for e in (engine, back.engine):  # an offer is declined: the random strategy draws again
         offer = next(o for o in e.offers.values() if o.contact_id == "c0")
-        e.handle(m.OfferDeclined(offer_id=offer.offer_id, agent_id=offer.agent_id), now + 10)
-        e.handle(m.AgentReady(agent_id=offer.agent_id), now + 11)
+        e.handle(OfferDeclined(offer_id=offer.offer_id, agent_id=offer.agent_id), now + 10)
+        e.handle(AgentReady(agent_id=offer.agent_id), now + 11)
     assert back.engine.take_commands() == engine.take_commands()
     assert export_engine(back.engine) == export_engine(engine)
 

@@ -17,7 +17,8 @@ import pytest
 from demo_center import demo_config
 from msgspec.structs import replace
 
-from callcenter.acd import model as m
+from callcenter.acd.commands import ConnectContact, FinishContact, OverflowContact
+from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactEnded, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, CONFIG, CRM_STORE, IVR_RUNNER, LOG
 from callcenter.core.clock import VirtualClock
@@ -125,19 +126,19 @@ async def test_a_caller_walks_into_a_queue_hears_the_line_talks_to_an_agent_and_
     assert channel.said[-1] == "You are number 1 in line."
     assert len([s for s in channel.said if s == "You are number 1 in line."]) == 2
 
-    await center.submit(m.AgentLoggedIn(agent_id="carol", skills={"sales": 3}))
-    await center.submit(m.AgentReady(agent_id="carol"))
+    await center.submit(AgentLoggedIn(agent_id="carol", skills={"sales": 3}))
+    await center.submit(AgentReady(agent_id="carol"))
     offer = next(iter(center.engine.offers.values()))
-    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="carol"))
+    await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="carol"))
     await settle(runner)
-    assert isinstance(channel.routing[-1], m.ConnectContact)
+    assert isinstance(channel.routing[-1], ConnectContact)
     clock.advance(600)  # no announcements while talking to the agent
     await settle(runner)
     assert channel.said[-1] == "You are number 1 in line."
 
-    await center.submit(m.ContactEnded(contact_id=call.contact_id, by="agent"))
+    await center.submit(ContactEnded(contact_id=call.contact_id, by="agent"))
     await settle(runner)
-    assert isinstance(channel.routing[-1], m.FinishContact)
+    assert isinstance(channel.routing[-1], FinishContact)
     assert channel.said[-1].startswith("Before you go, how satisfied were you")
     assert channel.hung_up == []
     await press(runner, call, "5")
@@ -222,7 +223,7 @@ async def test_a_closed_queue_sends_the_caller_away_with_its_reason(server) -> N
     channel, call = await dial(runner)
     await press(runner, call, "1")
     await press(runner, call, "2")  # sales is closed on Saturday morning: disconnect with a message
-    [overflow] = [r for r in channel.routing if isinstance(r, m.OverflowContact)]
+    [overflow] = [r for r in channel.routing if isinstance(r, OverflowContact)]
     assert overflow.target.message == "Our advisers are not available now. They are back today at 20:00."
     assert channel.hung_up == ["overflow_disconnect"]
     assert not any(s.startswith("Before you go") for s in channel.said)  # no survey
@@ -272,8 +273,8 @@ async def test_announcements_pause_while_a_desk_rings_and_resume_when_it_is_not_
     runner, center = app[IVR_RUNNER], app[CENTER]
     channel, call = await dial(runner)
     await press(runner, call, "1")
-    await center.submit(m.AgentLoggedIn(agent_id="carol", skills={"sales": 3}))
-    await center.submit(m.AgentReady(agent_id="carol"))
+    await center.submit(AgentLoggedIn(agent_id="carol", skills={"sales": 3}))
+    await center.submit(AgentReady(agent_id="carol"))
     await press(runner, call, "2")  # offered to carol at once: nothing to announce
     assert center.engine.contacts[call.contact_id].state == "offered"
     assert "You are number 1 in line." not in channel.said

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from callcenter.core.errors import ConfigError
-from callcenter.ivr.model import Menu
+from callcenter.ivr.flow import Menu
 from simulator.cli import main
 from simulator.ivr_caller import CHARS_PER_S, load_flow
 from simulator.scenario import load_scenario

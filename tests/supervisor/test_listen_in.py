@@ -22,7 +22,7 @@ from msgspec.structs import replace
 from stream_phone import StreamPhone
 from tone_track import ToneTrack
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentLoggedIn, AgentReady, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS, BUS, CENTER, LOG
 from callcenter.config.model import CenterConfig
@@ -203,7 +203,7 @@ async def test_a_supervisor_listens_to_a_live_call_and_is_never_heard(aiohttp_cl
             await (await sam.post("/api/v1/auth/login", json={"username": "sam", "password": "sam"})).json()
         )["csrf_token"]
         headers = {"X-CSRF-Token": csrf}
-        await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
+        await center.submit(AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
         agent = StreamPhone(lines, "alice", "agent-alice", AGENT_HZ)
         await agent.dial()
         await until(lambda: app[AGENT_LEGS].get("alice") is not None)
@@ -228,9 +228,9 @@ async def test_a_supervisor_listens_to_a_live_call_and_is_never_heard(aiohttp_cl
             f"/api/v1/supervisor/contacts/{contact_id}/listen", json={"sdp": "v=0 m=audio"}, headers=headers
         )
         assert waiting.status == 409 and "not on a live call" in (await waiting.json())["error"]["message"]
-        await center.submit(m.AgentReady(agent_id="alice"))
+        await center.submit(AgentReady(agent_id="alice"))
         offer = next(o for o in center.engine.offers.values() if o.contact_id == contact_id)
-        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+        await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
         await until(lambda: call.bridge is not None)
 
         bad = await sam.post(

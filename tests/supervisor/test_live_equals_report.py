@@ -13,7 +13,14 @@ import aiohttp
 import pytest
 from demo_center import demo_config
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentReady,
+    ContactAbandoned,
+    ContactEnded,
+    OfferAccepted,
+)
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.core.clock import VirtualClock
@@ -85,28 +92,28 @@ async def test_a_day_of_the_real_engine_on_the_board_equals_its_report(started) 
         clock.advance_to(T0 + t)
         await center.acd.idle()
         for offer in list(center.engine.offers.values()):
-            await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
+            await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id=offer.agent_id))
 
-    await center.submit(m.AgentLoggedIn(agent_id="alice", skills={"cards": 4, "banking": 3}))
-    await center.submit(m.AgentLoggedIn(agent_id="bob", skills={"cards": 2, "banking": 3}))
+    await center.submit(AgentLoggedIn(agent_id="alice", skills={"cards": 4, "banking": 3}))
+    await center.submit(AgentLoggedIn(agent_id="bob", skills={"cards": 2, "banking": 3}))
     for agent in ("alice", "bob"):
-        await center.submit(m.AgentReady(agent_id=agent))
+        await center.submit(AgentReady(agent_id=agent))
     for i, (queue, t) in enumerate(
         [("cards", 0), ("general", 5), ("cards", 8), ("general", 30), ("cards", 40)]
     ):
         await at(t)
         await center.contact_arrived(contact_id=f"c{i}", channel="voice", queue=queue, caller=f"+97250{i}")
     await at(50)
-    await center.submit(m.ContactAbandoned(contact_id="c4"))
+    await center.submit(ContactAbandoned(contact_id="c4"))
     for t in (300, 1300, 2300):  # each agent ends its contact; wrap-up ends by the engine's timer
         await at(t)
         for agent in ("alice", "bob"):
             busy = [c for c in center.engine.agents[agent].contacts]
             for contact in busy:
-                await center.submit(m.ContactEnded(contact_id=contact))
+                await center.submit(ContactEnded(contact_id=contact))
     await at(4000)
     for agent in ("alice", "bob"):
-        await center.submit(m.AgentLoggedOut(agent_id=agent))
+        await center.submit(AgentLoggedOut(agent_id=agent))
     frame, by_queue = await board_and_report(started, 5)
     assert frame["today"]["answered"] == 4 and frame["today"]["abandoned"] == 1
     assert frame["today"]["handled"] == 4 and frame["today"]["occupancy"] is not None

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import WSMsgType
 from demo_center import demo_config
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactAbandoned, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 
@@ -58,13 +58,13 @@ async def test_the_board_follows_events_within_a_second(app_client) -> None:  # 
     frame, delay = await next_update(ws, lambda f: queue(f, "cards")["waiting"] == 1)
     assert delay < 1.0
 
-    await center.submit(m.AgentLoggedIn(agent_id="alice", skills={"cards": 4}))
+    await center.submit(AgentLoggedIn(agent_id="alice", skills={"cards": 4}))
     frame, delay = await next_update(ws, lambda f: any(a["agent_id"] == "alice" for a in f["agents"]))
     assert delay < 1.0 and queue(frame, "cards")["agents"]["not_ready"] == 1
 
-    await center.submit(m.AgentReady(agent_id="alice"))
+    await center.submit(AgentReady(agent_id="alice"))
     offer = next(iter(center.engine.offers.values()))
-    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+    await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
     frame, delay = await next_update(ws, lambda f: queue(f, "cards")["answered_today"] == 1)
     cards = queue(frame, "cards")
     assert (
@@ -81,7 +81,7 @@ async def test_the_board_follows_events_within_a_second(app_client) -> None:  # 
 
 async def test_force_state_is_logged_with_who_did_it(app_client) -> None:  # type: ignore[no-untyped-def]
     app = app_client.server.app
-    await app[CENTER].submit(m.AgentLoggedIn(agent_id="bob", skills={"banking": 3}))
+    await app[CENTER].submit(AgentLoggedIn(agent_id="bob", skills={"banking": 3}))
     session, csrf = await logged_in(app_client, "sam")
     url = "/api/v1/supervisor/agents/bob/state"
     ok = await session.post(url, json={"state": "ready"}, headers={"X-CSRF-Token": csrf})
@@ -131,7 +131,7 @@ async def test_supervisors_move_and_prioritise_waiting_contacts(app_client) -> N
         "/api/v1/supervisor/contacts/w-0/move", json={"to_queue": "nowhere"}, headers=headers
     )
     assert bad.status == 400 and "unknown queue" in (await bad.json())["error"]["message"]
-    await center.submit(m.ContactAbandoned(contact_id="w-0"))
+    await center.submit(ContactAbandoned(contact_id="w-0"))
     gone = await session.post(
         "/api/v1/supervisor/contacts/w-0/priority", json={"head_start_s": 60}, headers=headers
     )
@@ -158,8 +158,8 @@ async def test_supervisors_move_and_prioritise_waiting_contacts(app_client) -> N
 async def test_a_skills_change_routes_at_once_and_is_logged_with_who_did_it(app_client) -> None:  # type: ignore[no-untyped-def]
     app = app_client.server.app
     center = app[CENTER]
-    await center.submit(m.AgentLoggedIn(agent_id="dana", skills={"english": 2}))
-    await center.submit(m.AgentReady(agent_id="dana"))
+    await center.submit(AgentLoggedIn(agent_id="dana", skills={"english": 2}))
+    await center.submit(AgentReady(agent_id="dana"))
     await center.contact_arrived(contact_id="lost-card", channel="voice", queue="cards", caller="+9725")
     assert center.engine.offers == {}  # nobody with cards or banking: the contact waits
     session, csrf = await logged_in(app_client, "sam")

@@ -14,7 +14,14 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from demo_center import demo_config
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import (
+    AgentLoggedIn,
+    AgentNotReady,
+    AgentReady,
+    ContactTransferred,
+    OfferAccepted,
+)
+from callcenter.acd.views import QueueSnapshot
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.core.clock import VirtualClock
@@ -53,7 +60,7 @@ async def snapshot(client: Any) -> dict[str, Any]:
 
 async def accept(center: Any, agent_id: str) -> None:
     offer = next(o for o in center.engine.offers.values() if o.agent_id == agent_id)
-    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id=agent_id))
+    await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id=agent_id))
 
 
 def queue(frame: dict[str, Any], name: str) -> dict[str, Any]:
@@ -86,14 +93,14 @@ async def test_no_estimated_wait_without_anyone_waiting_and_waiting_per_channel(
 ) -> None:
     client = await board_client(aiohttp_client, tmp_path, MONDAY_11)
     center = client.server.app[CENTER]
-    await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4}))
-    await center.submit(m.AgentReady(agent_id="alice"))  # idle, and nobody waits
+    await center.submit(AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4}))
+    await center.submit(AgentReady(agent_id="alice"))  # idle, and nobody waits
     assert center.engine.queue_snapshot("general", MONDAY_11).ewt_s is not None  # the engine's guess
     empty = queue(await snapshot(client), "general")
     assert empty["waiting"] == 0 and empty["agents"]["available"] == 1
     assert empty["ewt_s"] is None and empty["waiting_by_channel"] == {}
 
-    await center.submit(m.AgentNotReady(agent_id="alice", reason="break"))
+    await center.submit(AgentNotReady(agent_id="alice", reason="break"))
 
     await center.contact_arrived(contact_id="v-1", channel="voice", queue="general", caller="+15550001")
     await center.contact_arrived(contact_id="v-2", channel="voice", queue="general", caller="+15550002")
@@ -107,7 +114,7 @@ async def test_no_estimated_wait_without_anyone_waiting_and_waiting_per_channel(
 def test_the_count_per_channel_is_the_engines_without_empty_channels() -> None:
     """The tile's "1 call · 3 voicemails" is the engine's own count (``waiting_by_channel`` of
     its queue snapshot, which counts voicemails held while the queue is closed)."""
-    snap = m.QueueSnapshot(
+    snap = QueueSnapshot(
         name="q",
         waiting=4,
         longest_wait_s=0.0,
@@ -121,13 +128,13 @@ def test_the_count_per_channel_is_the_engines_without_empty_channels() -> None:
 async def test_an_agent_row_names_the_customer(aiohttp_client: Any, tmp_path: Path) -> None:
     client = await board_client(aiohttp_client, tmp_path, MONDAY_11)
     center = client.server.app[CENTER]
-    await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4}))
-    await center.submit(m.AgentLoggedIn(agent_id="bob", name="Bob Levi", skills={"banking": 3}))
+    await center.submit(AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4}))
+    await center.submit(AgentLoggedIn(agent_id="bob", name="Bob Levi", skills={"banking": 3}))
     await center.contact_arrived(contact_id="c-noa", channel="voice", queue="general", caller=NOA)
-    await center.submit(m.AgentReady(agent_id="alice"))
+    await center.submit(AgentReady(agent_id="alice"))
     await accept(center, "alice")
     await center.contact_arrived(contact_id="c-anon", channel="voice", queue="general", caller="+15550199")
-    await center.submit(m.AgentReady(agent_id="bob"))
+    await center.submit(AgentReady(agent_id="bob"))
     await accept(center, "bob")
     rows = {a["agent_id"]: a for a in (await snapshot(client))["agents"]}
     assert rows["alice"]["contact_id"] == "c-noa" and rows["alice"]["customer"] == "Noa Levi"
@@ -141,12 +148,12 @@ async def test_a_transferred_contact_is_one_contact_and_an_offer_in_each_queue(
     app = client.server.app
     center = app[CENTER]
     await center.submit(
-        m.AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4, "cards": 3})
+        AgentLoggedIn(agent_id="alice", name="Alice Cohen", skills={"banking": 4, "cards": 3})
     )
-    await center.submit(m.AgentReady(agent_id="alice"))
+    await center.submit(AgentReady(agent_id="alice"))
     await center.contact_arrived(contact_id="t-1", channel="voice", queue="general", caller="+15550123")
     await accept(center, "alice")
-    await center.submit(m.ContactTransferred(contact_id="t-1", by_agent="alice", to_queue="cards"))
+    await center.submit(ContactTransferred(contact_id="t-1", by_agent="alice", to_queue="cards"))
     await app[LOG].flush()
 
     frame = await snapshot(client)

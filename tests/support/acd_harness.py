@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from callcenter.acd import model as m
+from callcenter.acd.commands import OfferContact
 from callcenter.acd.engine import AcdEngine
+from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactArrived
 from callcenter.config.model import OverflowConfig, OverflowTarget, PriorityRule, QueueConfig, RoutingStep
 from callcenter.core.events import RecordEvent
 from callcenter.core.ids import SequentialIds
@@ -31,7 +32,7 @@ def queue(name: str = "general", **kw: Any) -> QueueConfig:
     return QueueConfig(name=name, **kw)
 
 
-__all__ = ["OverflowConfig", "OverflowTarget", "PriorityRule", "RoutingStep", "m"]
+__all__ = ["OverflowConfig", "OverflowTarget", "PriorityRule", "RoutingStep"]
 
 
 class Acd:
@@ -74,9 +75,9 @@ class Acd:
 
     # conveniences
     def agent(self, agent_id: str, *, ready: bool = True, chats: int = 1, **skills: int) -> None:
-        self(m.AgentLoggedIn(agent_id=agent_id, skills=skills or {"billing": 3}, chat_capacity=chats))
+        self(AgentLoggedIn(agent_id=agent_id, skills=skills or {"billing": 3}, chat_capacity=chats))
         if ready:
-            self(m.AgentReady(agent_id=agent_id))
+            self(AgentReady(agent_id=agent_id))
 
     def arrive(
         self,
@@ -87,14 +88,14 @@ class Acd:
         **kw: Any,
     ) -> list[Any]:
         return self(
-            m.ContactArrived(contact_id=cid, channel=channel, queue=queue_name, caller="+15550100", **kw),
+            ContactArrived(contact_id=cid, channel=channel, queue=queue_name, caller="+15550100", **kw),
             at=at,
         )
 
-    def offers(self) -> list[m.OfferContact]:
-        return [c for c in self.commands if isinstance(c, m.OfferContact)]
+    def offers(self) -> list[OfferContact]:
+        return [c for c in self.commands if isinstance(c, OfferContact)]
 
-    def last_offer(self, agent_id: str | None = None) -> m.OfferContact:
+    def last_offer(self, agent_id: str | None = None) -> OfferContact:
         return [o for o in self.offers() if agent_id is None or o.agent_id == agent_id][-1]
 
     def state(self, agent_id: str) -> str:

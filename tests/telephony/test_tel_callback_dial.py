@@ -30,8 +30,8 @@ from voicesupport import (
     voice_config,
 )
 
-from callcenter.acd import model as m
 from callcenter.acd.agents import State
+from callcenter.acd.messages import ContactEnded, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS, IVR_RUNNER
 from callcenter.runtime.voice_app import TELEPHONY
@@ -409,10 +409,10 @@ async def test_a_transfer_moves_the_dialled_customer_to_the_next_agents_leg(
         await ready_agent(center, "dan", {"sales": 1})
         assert (await desk.ask("transfer", contact_id=cid, to_agent="dan"))["type"] == "ack"
         offer = await offer_for(center, "dan")
-        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="dan"))
+        await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="dan"))
         await until(lambda: dan.tone_frames(1000) > 20, timeout=10)  # dan's voice, echoed back
         assert client.app[AGENT_LEGS].in_use("dan") and not client.app[AGENT_LEGS].in_use(AGENT)
-        await center.submit(m.ContactEnded(contact_id=cid, by="agent"))  # dan ends it
+        await center.submit(ContactEnded(contact_id=cid, by="agent"))  # dan ends it
         rc, out = await customer.finished()  # our BYE
         assert rc == 0, out
     await dan.hang_up()

@@ -29,7 +29,7 @@ from test_tel_callback_dial import Customer, queue_a_callback
 from tone_track import ToneTrack
 from voicesupport import center_of, contact_events, offer_for, ready_agent, voice_config
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentLoggedIn, AgentReady
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS
 from callcenter.runtime.voice_app import TELEPHONY
@@ -307,7 +307,7 @@ async def test_a_desk_gone_earlier_does_not_send_a_later_call_back(
     first = await Desk.open(client.make_url("/"), "alice")
     await first.close()
     await until(lambda: center.engine.agents["alice"].reason == "disconnected", timeout=5)
-    await center.submit(m.AgentReady(agent_id="alice"))
+    await center.submit(AgentReady(agent_id="alice"))
     desk = await Desk.open(client.make_url("/"), "alice")  # back, her audio not yet
     sipp = call_in(client, tmp_path)
     offer = await offer_for(center, "alice")
@@ -358,14 +358,14 @@ async def alice_on_a_dialled_callback(
     dial = {"dial_uri": f"sip:{{number}}@127.0.0.1:{port}", "dial_from": "bank"}
     client = await open_center(aiohttp_client, tmp_path, prompts, grace_s=grace_s, **dial)
     center = center_of(client)
-    await center.submit(m.AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
+    await center.submit(AgentLoggedIn(agent_id="alice", name="Alice", skills={"sales": 1}))
     cid = await queue_a_callback(client)
     customer = Customer("uas_answer_wait_bye.xml", port, tmp_path)
     await customer.start()
     page = await DeskPage.open(client)
     pages.append(page)
     await until(lambda: client.app[AGENT_LEGS].is_desk("alice"), timeout=10)
-    await center.submit(m.AgentReady(agent_id="alice"))
+    await center.submit(AgentReady(agent_id="alice"))
     offer = await offer_for(center, "alice")
     assert offer.contact_id == cid
     assert (await page.desk.ask("accept", offer_id=offer.offer_id))["type"] == "ack"

@@ -13,7 +13,7 @@ import pytest
 from telsupport import bank_call, free_port, needs_sipp, open_fds, until
 from voicesupport import AgentPhone, center_of, contact_events, offer_for, ready_agent, voice_config
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentReady, ContactEnded, ContactHeld, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import IVR_RUNNER, PROMPTS
 from callcenter.runtime.voice_app import TELEPHONY
@@ -144,11 +144,11 @@ async def test_caller_hangs_up_offered_connected_and_on_hold_and_the_agent_ends_
         # connected, then on hold: music to the caller, nothing to the agent; caller hangs up
         sipp = stage.call("bank_keys.xml", 3000)
         offer = await offer_for(center, "alice")
-        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+        await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
         call = next(iter(stage.telephony.front.calls.values()))
         await until(lambda: call.bridge is not None)
         await until(lambda: phone.tone_frames() > 10)  # talking: the agent hears the echo
-        await center.submit(m.ContactHeld(contact_id=offer.contact_id, on=True))
+        await center.submit(ContactHeld(contact_id=offer.contact_id, on=True))
         await until(lambda: call.bridge is not None and call.bridge.held)
         await asyncio.sleep(0.3)  # let audio already under way drain
         heard, sent = phone.tone_frames(), call.channel.frames_out
@@ -161,15 +161,15 @@ async def test_caller_hangs_up_offered_connected_and_on_hold_and_the_agent_ends_
         events = await contact_events(client, offer.contact_id)
         assert "contact.held" in [e.type for e in events]
         assert ends(events) == [("completed", "customer")]
-        await center.submit(m.AgentReady(agent_id="alice"))  # wrap-up done
+        await center.submit(AgentReady(agent_id="alice"))  # wrap-up done
 
         # the agent ends the call from the desk: the caller goes on to the survey
         sipp = stage.call("bank_keys.xml", 2500)
         offer = await offer_for(center, "alice")
-        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+        await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
         call = next(iter(stage.telephony.front.calls.values()))
         await until(lambda: call.bridge is not None)
-        await center.submit(m.ContactEnded(contact_id=offer.contact_id, by="agent"))
+        await center.submit(ContactEnded(contact_id=offer.contact_id, by="agent"))
         await until(lambda: call.bridge is None)
         rc, out = await sipp
         assert rc == 0, out
@@ -195,7 +195,7 @@ async def test_shutdown_hangs_up_every_call_and_their_ends_reach_the_log(
     await phone.dial()
     sipp = stage.call("bank_keys.xml", 30000)  # would stay 30 s; the server stops first
     offer = await offer_for(center, "alice")
-    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+    await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
     call = next(iter(stage.telephony.front.calls.values()))
     await until(lambda: call.bridge is not None)
     sip = stage.telephony.sip

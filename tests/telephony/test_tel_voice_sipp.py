@@ -13,7 +13,7 @@ import pytest
 from telsupport import bank_call, free_port, needs_sipp, open_fds, run_sipp, tone_power, until
 from voicesupport import AgentPhone, center_of, contact_events, offer_for, ready_agent, voice_config
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS
 from callcenter.runtime.voice_app import TELEPHONY
@@ -63,7 +63,7 @@ async def _keyed_call(client: Any, phone: AgentPhone, tmp_path: Path) -> None:
     )
     offer = await offer_for(center, "alice")
     assert center.engine.contacts[offer.contact_id].queue == "sales"  # 1 English, 2 new customer
-    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+    await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
     rc, out = await sipp
     assert rc == 0, out
 
@@ -155,7 +155,7 @@ async def test_an_agents_sip_phone_is_their_leg_and_hears_the_caller(
         )
     )
     offer = await offer_for(center, "bob")
-    await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="bob"))
+    await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="bob"))
     for sipp in (caller, phone):
         rc, out = await sipp
         assert rc == 0, out

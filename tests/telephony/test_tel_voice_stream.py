@@ -24,7 +24,7 @@ from voicesupport import (
     voice_config,
 )
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import ContactTransferred, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS, BUS, IVR_RUNNER, PROMPTS
 from callcenter.runtime.voice_app import TELEPHONY
@@ -128,13 +128,13 @@ async def test_a_transfer_moves_the_caller_to_the_next_agents_leg_whose_hang_up_
         offer = next(iter(center.engine.offers.values()))
         first = offer.agent_id
         second = "bob" if first == "alice" else "alice"
-        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id=first))
+        await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id=first))
         await until(lambda: phones[first].tone_frames(500) > 10)  # the agent hears the caller
         await until(lambda: caller.tone_frames(1000) > 10)  # and the caller the agent
 
-        await center.submit(m.ContactTransferred(contact_id=cid, by_agent=first, to_agent=second))
+        await center.submit(ContactTransferred(contact_id=cid, by_agent=first, to_agent=second))
         offer = await offer_for(center, second)
-        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id=second))
+        await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id=second))
         await until(lambda: phones[second].tone_frames(500) > 10)
         assert client.app[AGENT_LEGS].in_use(second) and not client.app[AGENT_LEGS].in_use(first)
 
@@ -227,7 +227,7 @@ async def test_a_leg_that_comes_after_the_accept_is_bridged_and_the_wait_is_logg
         cid = await key_into_sales(client, caller)
         offer = await offer_for(center, "alice")
         missing = client.app[BUS].subscribe("contact.agent_audio_missing")
-        await center.submit(m.OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
+        await center.submit(OfferAccepted(offer_id=offer.offer_id, agent_id="alice"))
         said = await asyncio.wait_for(missing.get(), 5)  # no leg within agent_leg_wait_s
         assert (said.payload["contact_id"], said.payload["agent_id"]) == (cid, "alice")
         missing.close()

@@ -12,7 +12,7 @@ from msgspec.structs import replace
 from stream_phone import StreamPhone as BasePhone
 from telsupport import tone_power, until
 
-from callcenter.acd import model as m
+from callcenter.acd.messages import AgentLoggedIn, AgentReady
 from callcenter.appkeys import AGENT_LEGS, CENTER, LOG
 from callcenter.config.model import CenterConfig
 from callcenter.core.events import StoredEvent
@@ -42,8 +42,8 @@ def voice_config(tmp_path: Path, prompts: Path, *, open_hours: bool = True, **te
 
 
 async def ready_agent(center: Center, agent: str, skills: dict[str, int]) -> None:
-    await center.submit(m.AgentLoggedIn(agent_id=agent, name=agent.title(), skills=skills))
-    await center.submit(m.AgentReady(agent_id=agent))
+    await center.submit(AgentLoggedIn(agent_id=agent, name=agent.title(), skills=skills))
+    await center.submit(AgentReady(agent_id=agent))
 
 
 async def offer_for(center: Center, agent: str, timeout: float = 15.0) -> Any:

@@ -1,72 +1,14 @@
-"""The ACD's inputs (named in the past tense), commands (named as orders) and errors.
+"""The ACD's inputs, named in the past tense: what happened to an agent or a contact.
 
-Inputs, commands and snapshots are frozen, keyword-only ``msgspec.Struct``s with
-``gc=False`` (see ``core/events.py``). Every refusal is an ``AcdError`` with a stable
-``code``; the engine's state is unchanged when one is raised.
+Inputs, commands and views are frozen, keyword-only ``msgspec.Struct``s with ``gc=False``
+(see ``core/events.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import msgspec
-
-from callcenter.config.model import OverflowTarget
-from callcenter.core.errors import EngineError
-
-# Errors ----------------------------------------------------------------------------------
-
-
-class AcdError(EngineError):
-    code = "acd_error"
-
-
-class UnknownAgent(AcdError):
-    code = "unknown_agent"
-
-
-class UnknownQueue(AcdError):
-    code = "unknown_queue"
-
-
-class UnknownSkill(AcdError):
-    code = "unknown_skill"
-
-
-class UnknownContact(AcdError):
-    code = "unknown_contact"
-
-
-class ContactEndedAlready(AcdError):
-    code = "contact_ended"
-
-
-class DuplicateContact(AcdError):
-    code = "duplicate_contact"
-
-
-class DuplicateLogin(AcdError):
-    code = "duplicate_login"
-
-
-class IllegalTransition(AcdError):
-    code = "illegal_transition"
-
-
-class UnknownOffer(AcdError):
-    code = "unknown_offer"
-
-
-class NotYours(AcdError):
-    code = "not_yours"
-
-
-class BadInput(AcdError):
-    code = "bad_input"
-
-
-# Inputs ------------------------------------------------------------------------------------
 
 
 class AgentLoggedIn(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -226,104 +168,3 @@ class ContactsRestored(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """After a restart: contacts that were waiting when the node stopped, in their order."""
 
     contacts: tuple[ContactArrived, ...]
-
-
-# Commands ------------------------------------------------------------------------------------
-
-
-class OfferContact(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    offer_id: str
-    contact_id: str
-    agent_id: str
-    queue: str
-    channel: str
-    ring_deadline: float
-    trace: str
-    caller: str | None
-    attributes: Mapping[str, str]
-
-
-class WithdrawOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    offer_id: str
-    contact_id: str
-    agent_id: str
-    reason: str  # timed_out, declined, abandoned, agent_not_ready, agent_gone, logged_out
-
-
-class ConnectContact(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    contact_id: str
-    agent_id: str
-    offer_id: str
-    queue: str
-    channel: str
-
-
-class OverflowContact(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """The contact leaves its queue for ``target``; adapters act on callback, voicemail,
-    disconnect (play ``target.message`` and hang up); a queue move needs nothing from them."""
-
-    contact_id: str
-    queue: str
-    reason: str  # closed, full, max_wait, no_agents
-    target: OverflowTarget
-
-
-class FinishContact(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """The contact is over as far as routing goes; adapters release what they hold."""
-
-    contact_id: str
-    reason: str
-
-
-class PositionUpdated(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Tell a waiting customer where they are: sent at a bounded rate, and only to contacts
-    whose position or (rounded) estimated wait changed since they were last told."""
-
-    contact_id: str
-    queue: str
-    channel: str
-    position: int
-    ewt_s: float | None
-
-
-class ContactPosition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    contact_id: str
-    queue: str
-    channel: str
-    position: int
-    ewt_s: float | None
-    waited_s: float
-
-
-class AgentSnapshot(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    agent_id: str
-    name: str
-    state: str
-    reason: str | None
-    since: float
-    skills: Mapping[str, int]
-    contacts: tuple[str, ...]
-    offer_id: str | None
-    handled: int
-
-
-class QueueSnapshot(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    name: str
-    waiting: int
-    longest_wait_s: float
-    ewt_s: float | None
-    agents: Mapping[str, int]
-    waiting_by_channel: Mapping[str, int] = msgspec.field(default_factory=dict)  # only channels waiting
-    held: int = 0  # voicemails waiting for the queue's opening hours (counted in ``waiting`` too)
-
-
-class CenterSnapshot(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Every queue's figures and every waiting contact's place, in queue order."""
-
-    at: float
-    queues: Mapping[str, QueueSnapshot]
-    waiting: Mapping[str, tuple[ContactPosition, ...]]
-
-
-def event_data(**values: Any) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
