@@ -229,7 +229,7 @@ async def running_center(folder: Path, telephony: TelephonyConfig) -> AsyncItera
     from callcenter.appkeys import LOG, PROMPTS
     from callcenter.config.loader import load_config
     from callcenter.config.model import HoursConfig
-    from callcenter.runtime.voice_app import TELEPHONY
+    from callcenter.runtime.voice.install import TELEPHONY
 
     config = load_config(ROOT / "config" / "callcenter.yaml")
     config = replace(

@@ -32,12 +32,12 @@ from callcenter.core.ids import RandomIds
 from callcenter.crm_link import web as crm_web
 from callcenter.i18n import routes as i18n_routes
 from callcenter.recordings import web as recordings_web
-from callcenter.runtime import voice_app
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
-from callcenter.runtime.ivr_runner_app import install as install_ivr_admin
-from callcenter.runtime.ivr_runner_app import ivr_ctx
+from callcenter.runtime.ivr_runner.install import install as install_ivr_admin
+from callcenter.runtime.ivr_runner.install import ivr_ctx
 from callcenter.runtime.recovery import HeldChats, recover
+from callcenter.runtime.voice import install as voice_app
 from callcenter.speech.server import speech_ctx
 from callcenter.storage import database, migrate
 from callcenter.storage.chat_resume import SqlChatResume
@@ -65,7 +65,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     resume: list[Context] = [chat_resume_ctx]
     if config.bus.kind == "redis" or config.cluster.enabled:
         # the cluster extra (redis) is imported only by a configuration that uses it
-        from callcenter.runtime import cluster_app
+        from callcenter.runtime.cluster import install as cluster_app
 
         bus = cluster_app.redis_bus_ctx if config.bus.kind == "redis" else bus_ctx
         center = cluster_app.cluster_center_ctx if config.cluster.enabled else center_ctx
@@ -218,7 +218,7 @@ async def healthz(request: web.Request) -> web.Response:
         "interaction_log": log_health,
     }
     if app[CONFIG].cluster.enabled:
-        from callcenter.runtime.cluster_app import CLUSTER
+        from callcenter.runtime.cluster.install import CLUSTER
 
         cluster = app[CLUSTER].health()
         body["cluster"] = cluster

@@ -17,9 +17,9 @@ from callcenter.crm_link.ports import CrmDirectory
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.runtime.bus import EventBus
 from callcenter.runtime.center import Center
-from callcenter.runtime.ivr_runner import IvrRunner
+from callcenter.runtime.ivr_runner.runner import IvrRunner
 from callcenter.runtime.recovery import HeldChats
-from callcenter.runtime.voice_legs import AgentLegs
+from callcenter.runtime.voice.agent_legs import AgentLegs
 from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
 from callcenter.speech.vosk_recognizer import VoskRecognizer
 from callcenter.storage.chat_resume import SqlChatResume
@@ -43,9 +43,9 @@ CRM_STORE = web.AppKey("crm_store", SqlCrmStore)
 # only when a vosk model is configured and loads (else absent: digits only).
 PROMPTS = web.AppKey("prompt_renderer", Pyttsx3Renderer)
 RECOGNIZER = web.AppKey("speech_recognizer", VoskRecognizer)
-# The IVR runner (``runtime/ivr_runner_app.py``): chat and voice front-ends start sessions on it.
+# The IVR runner (``runtime/ivr_runner/install.py``): chat and voice front-ends start sessions on it.
 IVR_RUNNER = web.AppKey("ivr_runner", IvrRunner)
-# Agents' audio legs (``runtime/voice_legs.py``): the desk's WebRTC leg or an agent's phone
+# Agents' audio legs (``runtime/voice/agent_legs.py``): the desk's WebRTC leg or an agent's phone
 # registers here; the voice bridge claims it when a call is connected to that agent.
 AGENT_LEGS = web.AppKey("agent_legs", AgentLegs)
 # The operations of ``/api/v1`` (``core.api``), described at ``GET /api/v1/openapi.json``:

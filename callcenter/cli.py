@@ -125,7 +125,7 @@ def cmd_check_config(path: Path) -> int:
 
 def _check_flows(config: CenterConfig) -> tuple[str, list[str]]:
     """The IVR flows of ``ivr_dir`` checked against the config: (summary, problems)."""
-    from callcenter.runtime.ivr_runner_app import load_center_flows
+    from callcenter.runtime.ivr_runner.install import load_center_flows
 
     if not Path(config.ivr_dir).is_dir():
         return f"no IVR flows ({config.ivr_dir} not found)", []

@@ -12,7 +12,7 @@ engine's random source, and drawing again would change both the entry and the so
 Not to be confused with ``AcdEngine.snapshot(now)``, the queue figures for wallboards.
 
 The injected ids and random source are not part of it: whoever builds the engine passes
-them, in the state they were in when the snapshot was taken (``runtime/cluster_wire.py``
+them, in the state they were in when the snapshot was taken (``runtime/cluster/wire.py``
 keeps both beside the engine). A rebuilt engine goes on exactly as the original would.
 """
 

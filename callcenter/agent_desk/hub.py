@@ -39,7 +39,7 @@ from callcenter.core.desk_frames import Ack, DeskFrame, Welcome
 from callcenter.core.errors import EngineError
 from callcenter.core.frame_rate import CLOSE_FLOODING, FrameRate, Verdict, rate_limited_frame
 from callcenter.core.ws_frames import ErrorFrame
-from callcenter.runtime.ws_sender import WsSender, send_now
+from callcenter.web.ws_sender import WsSender, send_now
 
 log = logging.getLogger(__name__)
 

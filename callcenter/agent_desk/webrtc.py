@@ -11,7 +11,7 @@ may trickle its own (``webrtc_ice``). A new offer from the same agent (a reloade
 replaces the old connection.
 
 The connection outlives calls: its ``WebRtcLeg`` (a ``CallChannel``) is registered as the
-agent's leg in the agent-leg registry (``runtime/voice_legs.py``: ``register`` once the
+agent's leg in the agent-leg registry (``runtime/voice/agent_legs.py``: ``register`` once the
 connection is up, ``unregister`` when it goes) and the voice runtime bridges each call to
 it. Inbound audio (Opus, 48 kHz stereo, or whatever was negotiated) is resampled to 8 kHz
 mono 16-bit and delivered as 20 ms frames only while the registry says the leg carries a
@@ -26,7 +26,7 @@ When the browser closes its audio (``close_agent``: a reloaded page or a closed 
 the leg up, the peer closes and the leg ends with ``HungUp`` (``desk_closed``,
 ``agent_gone``, ``replaced``...), so a bridge never waits on a dead agent. The leg is
 registered as desk audio, so a call on it takes that end as lost audio and waits for the
-desk's next leg (``runtime/voice_legs.py``). ``desk_gone`` is for a desk whose reconnect
+desk's next leg (``runtime/voice/agent_legs.py``). ``desk_gone`` is for a desk whose reconnect
 grace ran out: it tells the registry first (a call waiting for the audio gives up), then
 closes the connection (``agent_gone``) if it is still up. ``set_muted`` makes the leg
 deliver silence (the log says muted: it is); a new call starts unmuted.

@@ -34,7 +34,7 @@ from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
 from callcenter.i18n.catalogue import english
 from callcenter.runtime.center import Center
-from callcenter.runtime.ivr_runner import IvrRunner
+from callcenter.runtime.ivr_runner.runner import IvrRunner
 from callcenter.runtime.recovery import HeldChats
 
 log = logging.getLogger(__name__)

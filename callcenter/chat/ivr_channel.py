@@ -15,7 +15,7 @@ from callcenter.acd.commands import ConnectContact, FinishContact, OverflowConta
 from callcenter.chat.protocol import AgentJoined, AgentLeft, Message, Option, Prompt
 from callcenter.i18n.catalogue import english
 from callcenter.ivr import messages as ivr
-from callcenter.runtime.ivr_runner_ports import IvrCall
+from callcenter.runtime.ivr_runner.ports import IvrCall
 
 if TYPE_CHECKING:
     from callcenter.chat.backend import ChatBackend

@@ -16,8 +16,8 @@ from callcenter.chat.resume_store import DbChatStore
 from callcenter.chat.sessions import ChatSessions, ChatStore
 
 if TYPE_CHECKING:  # the cluster extra (redis) is imported only in cluster mode
-    from callcenter.runtime.cluster import ClusterCenter
-    from callcenter.runtime.cluster_chat import RedisChatStore
+    from callcenter.runtime.cluster.chat_store import RedisChatStore
+    from callcenter.runtime.cluster.node_center import ClusterCenter
 
 STATIC = Path(__file__).with_name("static")
 SESSIONS = web.AppKey("chat_sessions", ChatSessions)
@@ -37,9 +37,9 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     redis_store: RedisChatStore | None = None
     grace_s = 120.0
     clustered: ClusterCenter | None = None
-    if app[CONFIG].cluster.enabled:  # any node can resume the chat (runtime/cluster_chat.py)
-        from callcenter.runtime.cluster import ClusterCenter
-        from callcenter.runtime.cluster_chat import RedisChatStore
+    if app[CONFIG].cluster.enabled:  # any node can resume the chat (runtime/cluster/chat_store.py)
+        from callcenter.runtime.cluster.chat_store import RedisChatStore
+        from callcenter.runtime.cluster.node_center import ClusterCenter
 
         assert isinstance(center, ClusterCenter)
         clustered = center

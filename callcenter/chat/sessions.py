@@ -9,7 +9,7 @@ customer's words is the backend's business (IVR in text mode, queue, agent): thi
 only carries frames.
 
 A ``ChatStore`` keeps what a resume needs as the session changes: in cluster mode in Redis
-(``runtime/cluster_chat.py``), so the customer may reconnect to any node, even after the
+(``runtime/cluster/chat_store.py``), so the customer may reconnect to any node, even after the
 node it was on died; on a single node in the database (``chat/resume_store.py``), so the
 token still works after the server restarted.
 """
@@ -42,7 +42,7 @@ from callcenter.chat.protocol import (
 )
 from callcenter.config.model import LimitsConfig
 from callcenter.i18n.catalogue import DEFAULT, resolve
-from callcenter.runtime.ws_sender import WsSender
+from callcenter.web.ws_sender import WsSender
 
 log = logging.getLogger(__name__)
 

@@ -144,7 +144,7 @@ class Center:
 
     def new_engine(self, ids: IdGenerator, rng: random.Random) -> AcdEngine:
         """An engine for this center's configuration (a cluster node also rebuilds one from a
-        snapshot, ``runtime/cluster_wire.py``)."""
+        snapshot, ``runtime/cluster/wire.py``)."""
         return AcdEngine.from_config(self.config, ids=ids, rng=rng, hours=HoursTable(self.config.hours))
 
     # Lifecycle ----------------------------------------------------------------------------------

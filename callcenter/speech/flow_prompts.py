@@ -109,7 +109,7 @@ def prompts_build_command(config: CenterConfig) -> int:
     """``callcenter prompts build``: print what was rendered; exit 1 if any prompt failed."""
     import sys
 
-    from callcenter.runtime.ivr_runner_app import load_center_flows
+    from callcenter.runtime.ivr_runner.install import load_center_flows
     from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
 
     flows = load_center_flows(config)  # ConfigError: the CLI prints every problem

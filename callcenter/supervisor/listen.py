@@ -36,7 +36,7 @@ from callcenter.auth.web import json_error, require
 from callcenter.core.api import Operation, Who
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
-from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.supervisor.bodies import ListenEnded, ListenOffer, ListenStarted
 from callcenter.supervisor.live import METRICS
 from callcenter.telephony.bridge import Bridge

@@ -46,7 +46,6 @@ from callcenter.core.client_json import InputRefused
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ws_frames import ErrorFrame
 from callcenter.runtime.center import Center
-from callcenter.runtime.ws_sender import WsSender
 from callcenter.supervisor import listen
 from callcenter.supervisor import live as live_metrics
 from callcenter.supervisor.bodies import (
@@ -70,6 +69,7 @@ from callcenter.supervisor.wallboard_frames import (
     Thresholds,
     Update,
 )
+from callcenter.web.ws_sender import WsSender
 
 STATIC = Path(__file__).with_name("static") / "wallboard"
 SUPERVISOR_ROLES = ("supervisor",)

@@ -663,7 +663,7 @@ async def logged(shift: Shift, kind: str, cid: str, timeout: float = WAIT_S) -> 
 
 
 def center_sip_port(app: Any) -> int:
-    from callcenter.runtime.voice_app import TELEPHONY
+    from callcenter.runtime.voice.install import TELEPHONY
 
     sip = app[TELEPHONY].sip
     assert sip is not None

@@ -23,7 +23,7 @@ from stream_phone import StreamPhone
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactTransferred, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import BUS, CENTER, LOG
-from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.supervisor.listen import LISTEN
 from callcenter.supervisor.live import LIVE
 

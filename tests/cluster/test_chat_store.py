@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 
 from callcenter.chat.protocol import Message, Prompt, Session, Start
 from callcenter.chat.sessions import MAX_HISTORY, ChatSession
-from callcenter.runtime.cluster import ClusterCenter
-from callcenter.runtime.cluster_chat import RedisChatStore
-from callcenter.runtime.redis_keys import RedisKeys
+from callcenter.runtime.cluster.chat_store import RedisChatStore
+from callcenter.runtime.cluster.node_center import ClusterCenter
+from callcenter.runtime.cluster.redis_keys import RedisKeys
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(20)]
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
-from callcenter.runtime.cluster_app import CLUSTER
+from callcenter.runtime.cluster.install import CLUSTER
 from tests.app.test_restart_recovery import write_crashed_log
 from tests.cluster.conftest import node_config
 

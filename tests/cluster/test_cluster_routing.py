@@ -19,10 +19,10 @@ from msgspec.structs import replace
 from callcenter.acd.messages import ContactArrived
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
-from callcenter.runtime.cluster import ClusterCenter
-from callcenter.runtime.cluster_app import CLUSTER, ClusterConflict
-from callcenter.runtime.cluster_lead import Fenced, Lead
-from callcenter.runtime.cluster_wire import WIRE_VERSION, Entry, Forwarded, encode_entry, encode_forwarded
+from callcenter.runtime.cluster.install import CLUSTER, ClusterConflict
+from callcenter.runtime.cluster.leader import Fenced, Lead
+from callcenter.runtime.cluster.node_center import ClusterCenter
+from callcenter.runtime.cluster.wire import WIRE_VERSION, Entry, Forwarded, encode_entry, encode_forwarded
 from tests.cluster.conftest import node_config, start_chat
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]

@@ -20,7 +20,7 @@ from desk_socket import Desk
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.config.loader import load_config
-from callcenter.runtime.cluster_app import CLUSTER
+from callcenter.runtime.cluster.install import CLUSTER
 from tests.cluster.conftest import start_chat
 from tests.cluster.nodes import Node, free_port, leader_of, make_nodes, write_config
 

@@ -20,7 +20,7 @@ from callcenter.acd.messages import ContactAbandoned
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
 from callcenter.config.loader import load_config
-from callcenter.runtime.cluster_app import CLUSTER
+from callcenter.runtime.cluster.install import CLUSTER
 from callcenter.storage import database, schema
 from callcenter.supervisor.metrics import MetricsFold
 from tests.cluster.conftest import start_chat

@@ -17,8 +17,8 @@ from msgspec.structs import replace
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER
-from callcenter.runtime.cluster import ClusterUnavailable
-from callcenter.runtime.cluster_app import CLUSTER
+from callcenter.runtime.cluster.install import CLUSTER
+from callcenter.runtime.cluster.node_center import ClusterUnavailable
 from tests.cluster.conftest import node_config
 from tests.cluster.nodes import free_port
 from tests.conftest import service_env

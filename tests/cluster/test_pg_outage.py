@@ -21,7 +21,7 @@ from callcenter.appkeys import BUS, CENTER, LOG
 from callcenter.config.model import CenterConfig
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import LogBacklogged
-from callcenter.runtime.cluster_app import CLUSTER
+from callcenter.runtime.cluster.install import CLUSTER
 from callcenter.storage import database, schema
 from tests.cluster.conftest import node_config
 from tests.cluster.tcp_proxy import TcpProxy

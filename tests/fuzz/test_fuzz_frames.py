@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from callcenter.agent_desk.protocol import CLIENT_TYPES
 from callcenter.config.model import LimitsConfig
-from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.runtime.voice.install import TELEPHONY
 
 FUZZ = settings(
     deadline=None,

@@ -46,8 +46,8 @@ from callcenter.config.model import (
     SkillConfig,
 )
 from callcenter.core.events import InteractionEvent
-from callcenter.runtime import cluster_wire
-from callcenter.runtime.cluster_wire import (
+from callcenter.runtime.cluster import wire as cluster_wire
+from callcenter.runtime.cluster.wire import (
     ACD_INPUTS,
     WIRE_VERSION,
     ClusterIds,

@@ -23,9 +23,9 @@ from callcenter.app import create_app
 from callcenter.appkeys import CENTER, CONFIG, CRM_STORE, IVR_RUNNER, LOG
 from callcenter.core.clock import VirtualClock
 from callcenter.ivr import messages as ivr
-from callcenter.runtime.ivr_runner import IvrRunner, NoFlow
-from callcenter.runtime.ivr_runner_app import reload_flows
-from callcenter.runtime.ivr_runner_ports import IvrCall
+from callcenter.runtime.ivr_runner.install import reload_flows
+from callcenter.runtime.ivr_runner.ports import IvrCall
+from callcenter.runtime.ivr_runner.runner import IvrRunner, NoFlow
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY_10 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()  # 10:00 in Jerusalem: open

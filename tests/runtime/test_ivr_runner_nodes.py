@@ -18,8 +18,8 @@ from callcenter.app import create_app
 from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
 from callcenter.core.clock import VirtualClock
 from callcenter.ivr import messages as ivr
-from callcenter.runtime.ivr_runner import IvrRunner
-from callcenter.runtime.ivr_runner_ports import IvrCall
+from callcenter.runtime.ivr_runner.ports import IvrCall
+from callcenter.runtime.ivr_runner.runner import IvrRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY_10 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from callcenter.runtime.lease import FencingGate, LeaseKeeper, RoutingLease
-from callcenter.runtime.redis_bus import RedisBus
-from callcenter.runtime.redis_keys import RedisKeys
+from callcenter.runtime.cluster.lease import FencingGate, LeaseKeeper, RoutingLease
+from callcenter.runtime.cluster.redis_bus import RedisBus
+from callcenter.runtime.cluster.redis_keys import RedisKeys
 
 pytestmark = pytest.mark.redis
 

@@ -26,7 +26,7 @@ from callcenter.acd.messages import AgentLoggedIn, AgentReady, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS, BUS, CENTER, LOG
 from callcenter.config.model import CenterConfig
-from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.speech.codecs import rms_dbfs, sine, tone_power
 from callcenter.supervisor.listen import LISTEN
 from callcenter.telephony.bridge import Bridge

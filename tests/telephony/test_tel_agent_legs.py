@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from callcenter.runtime.voice_legs import AgentLegs
+from callcenter.runtime.voice.agent_legs import AgentLegs
 from callcenter.telephony.media import CallInfo, ChannelCore
 from callcenter.telephony.pacer import MediaClock
 

@@ -34,7 +34,7 @@ from callcenter.acd.agents import State
 from callcenter.acd.messages import ContactEnded, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS, IVR_RUNNER
-from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.runtime.voice.install import TELEPHONY
 
 pytestmark = [needs_sipp, pytest.mark.timeout(90)]
 

@@ -32,7 +32,7 @@ from voicesupport import center_of, contact_events, offer_for, ready_agent, voic
 from callcenter.acd.messages import AgentLoggedIn, AgentReady
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS
-from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.runtime.voice.install import TELEPHONY
 
 pytestmark = [needs_sipp, pytest.mark.timeout(90)]
 

@@ -16,7 +16,7 @@ from voicesupport import center_of, contact_events, voice_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import IVR_RUNNER, PROMPTS, RECOGNIZER
-from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.speech.vosk_recognizer import default_korean_model_path
 
 KOREAN_LINE = "+15550182"

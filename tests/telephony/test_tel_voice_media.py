@@ -13,7 +13,7 @@ import pytest
 from telsupport import tone, tone_power, until
 
 from callcenter.ivr.messages import PlayPrompt
-from callcenter.runtime.voice_media import PromptAudio, PromptPlayer, SpeechListener, VoicemailTaker
+from callcenter.runtime.voice.call_media import PromptAudio, PromptPlayer, SpeechListener, VoicemailTaker
 from callcenter.speech.codecs import write_wav
 from callcenter.speech.prompts import PromptRenderError
 from callcenter.speech.recognition import Recognition

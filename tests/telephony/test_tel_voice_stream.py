@@ -27,7 +27,7 @@ from voicesupport import (
 from callcenter.acd.messages import ContactTransferred, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS, BUS, IVR_RUNNER, PROMPTS
-from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.telephony.audiosocket import KIND_AUDIO, KIND_DTMF, KIND_HANGUP, KIND_UUID, frame
 
 pytestmark = pytest.mark.timeout(60)
@@ -168,7 +168,7 @@ async def test_telephony_off_has_no_media_stream_and_a_busy_sip_port_is_one_clea
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
-        caplog.set_level(logging.ERROR, logger="callcenter.runtime.voice_app")
+        caplog.set_level(logging.ERROR, logger="callcenter.runtime.voice.install")
         client = await aiohttp_client(create_app(voice_config(tmp_path / "busy", prompts, sip_port=port)))
         telephony = client.app[TELEPHONY]
         assert telephony.sip is None and telephony.audiosocket is not None

@@ -25,7 +25,7 @@ from voicesupport import AgentPhone, center_of, contact_events
 from callcenter.app import create_app
 from callcenter.config.model import CenterConfig
 from callcenter.core.clock import VirtualClock
-from callcenter.runtime.voice_app import TELEPHONY
+from callcenter.runtime.voice.install import TELEPHONY
 
 pytestmark = [needs_sipp, pytest.mark.timeout(120)]
 

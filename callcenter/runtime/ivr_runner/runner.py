@@ -11,7 +11,7 @@ it, and a bug in one flow step cannot stall the others). Front-ends implement
 Commands go: prompts, recognition, voicemail, transfer and hang-up to the channel;
 ``RecordEvent`` to ``Center.record`` (log + bus); ``LookupCustomer`` to the CRM directory
 (not found when there is none); ``VerifyCustomer`` to the directory and the credentials
-(``runtime/ivr_verify.py``); ``RouteToQueue`` and ``OfferCallback`` to the ACD through
+(``runtime/ivr_runner/verify.py``); ``RouteToQueue`` and ``OfferCallback`` to the ACD through
 ``Center.contact_arrived``. The run is then the contact's ``ContactEndpoint``: the ACD's
 connect/overflow/finish come back to the channel and to the session (``ContactCompleted``
 with the ACD's reason), and while the contact waits the runner reads its position and
@@ -44,9 +44,9 @@ from callcenter.ivr import Flow, FlowSet, IvrSession
 from callcenter.ivr import messages as ivr
 from callcenter.runtime.center import Center
 from callcenter.runtime.driver import Driver
-from callcenter.runtime.ivr_lookup import SelfService, answer_lookup
-from callcenter.runtime.ivr_runner_ports import IvrCall, IvrChannel, IvrDirectory
-from callcenter.runtime.ivr_verify import Credentials, answer_verification
+from callcenter.runtime.ivr_runner.lookup import SelfService, answer_lookup
+from callcenter.runtime.ivr_runner.ports import IvrCall, IvrChannel, IvrDirectory
+from callcenter.runtime.ivr_runner.verify import Credentials, answer_verification
 
 log = logging.getLogger(__name__)
 

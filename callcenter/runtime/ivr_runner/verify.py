@@ -15,7 +15,7 @@ import logging
 from typing import Protocol
 
 from callcenter.ivr.messages import VerificationCompleted, VerifyCustomer
-from callcenter.runtime.ivr_runner_ports import IvrDirectory
+from callcenter.runtime.ivr_runner.ports import IvrDirectory
 
 log = logging.getLogger(__name__)
 

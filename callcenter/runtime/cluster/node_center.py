@@ -51,10 +51,12 @@ from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import RandomIds
 from callcenter.runtime.bus import EventBus
 from callcenter.runtime.center import Center, DeskSink
-from callcenter.runtime.cluster_check import Checks
-from callcenter.runtime.cluster_log import LogCatchUp, Writes
-from callcenter.runtime.cluster_relay import Relay
-from callcenter.runtime.cluster_wire import (
+from callcenter.runtime.cluster.frame_relay import Relay
+from callcenter.runtime.cluster.lease import FencingGate
+from callcenter.runtime.cluster.log_catchup import LogCatchUp, Writes
+from callcenter.runtime.cluster.redis_keys import RedisKeys
+from callcenter.runtime.cluster.replica_check import Checks
+from callcenter.runtime.cluster.wire import (
     ClusterIds,
     Entry,
     Forwarded,
@@ -69,8 +71,6 @@ from callcenter.runtime.cluster_wire import (
     write_head,
 )
 from callcenter.runtime.driver import Driver, Rejected
-from callcenter.runtime.lease import FencingGate
-from callcenter.runtime.redis_keys import RedisKeys
 from callcenter.storage.log import InteractionLog
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """One voice contact's life on its ``CallChannel``: IVR, queue, agent bridge, survey.
 
-``VoiceCall`` is the ``IvrChannel`` (``runtime/ivr_runner_ports.py``) of a call. The IVR
+``VoiceCall`` is the ``IvrChannel`` (``runtime/ivr_runner/ports.py``) of a call. The IVR
 runner drives it: prompts are spoken by ``PromptPlayer`` (barge-in cuts them), the
 caller's frames go to the recognizer while a menu listens, keys become
 ``DigitsReceived``. Routing tells it what happened:
@@ -51,16 +51,16 @@ from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
 from callcenter.ivr import messages as ivr
 from callcenter.recordings.files import facts as recording_facts
-from callcenter.runtime.ivr_runner_ports import IvrCall
-from callcenter.runtime.voice_legs import claim_leg, desk_audio_lost, end_contact, requeue_or_end
-from callcenter.runtime.voice_media import PromptPlayer, SpeechListener, VoicemailTaker
+from callcenter.runtime.ivr_runner.ports import IvrCall
+from callcenter.runtime.voice.agent_legs import claim_leg, desk_audio_lost, end_contact, requeue_or_end
+from callcenter.runtime.voice.call_media import PromptPlayer, SpeechListener, VoicemailTaker
 from callcenter.speech.recognition import Recognition
 from callcenter.telephony.bridge import Bridge, BridgeResult
 from callcenter.telephony.media import AudioFrame, CallChannel, DigitPressed, HungUp
 from callcenter.telephony.recorder import recording_path
 
 if TYPE_CHECKING:
-    from callcenter.runtime.voice import VoiceFront
+    from callcenter.runtime.voice.front import VoiceFront
 
 log = logging.getLogger(__name__)
 

@@ -29,9 +29,12 @@ from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG
 from callcenter.config.model import CenterConfig
 from callcenter.core.errors import CallcenterError
 from callcenter.crm_link import web as crm_web
-from callcenter.runtime.cluster import ClusterCenter, ClusterUnavailable, finish
-from callcenter.runtime.cluster_lead import Fenced, Lead
-from callcenter.runtime.cluster_wire import (
+from callcenter.runtime.cluster.leader import Fenced, Lead
+from callcenter.runtime.cluster.lease import LeaseKeeper, RoutingLease
+from callcenter.runtime.cluster.node_center import ClusterCenter, ClusterUnavailable, finish
+from callcenter.runtime.cluster.redis_bus import RedisBus
+from callcenter.runtime.cluster.redis_keys import RedisKeys
+from callcenter.runtime.cluster.wire import (
     STOP_TIMEOUT_S,
     bounded,
     config_hash,
@@ -39,9 +42,6 @@ from callcenter.runtime.cluster_wire import (
     stop_tasks,
     text,
 )
-from callcenter.runtime.lease import LeaseKeeper, RoutingLease
-from callcenter.runtime.redis_bus import RedisBus
-from callcenter.runtime.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
 

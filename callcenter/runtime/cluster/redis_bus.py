@@ -21,8 +21,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from callcenter.runtime.bus import BusMessage, MemorySubscription, matches
-from callcenter.runtime.cluster_wire import raise_if_cancelled, stop_tasks, write_head
-from callcenter.runtime.redis_keys import RedisKeys
+from callcenter.runtime.cluster.redis_keys import RedisKeys
+from callcenter.runtime.cluster.wire import raise_if_cancelled, stop_tasks, write_head
 
 log = logging.getLogger(__name__)
 

@@ -101,7 +101,7 @@ class IvrChannel(Protocol):
     def start_voicemail(self, max_s: float, queue: str | None = None) -> None:
         """Record the caller (after a tone) for up to ``max_s`` seconds; report
         ``VoicemailRecorded(path, seconds)``. A call's message then waits in ``queue`` as a
-        ``voicemail`` contact (``runtime/voice_call.py``). Chat reports its next typed text
+        ``voicemail`` contact (``runtime/voice/call.py``). Chat reports its next typed text
         as the message (path ``chat:<contact id>``)."""
         ...
 

@@ -26,13 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.bus import EventBus, Subscription
-from callcenter.runtime.cluster_wire import id_after, text
-from callcenter.runtime.redis_keys import RedisKeys
+from callcenter.runtime.cluster.redis_keys import RedisKeys
+from callcenter.runtime.cluster.wire import id_after, text
 from callcenter.storage import schema
 from callcenter.storage.log import MAX_PENDING, InteractionLog
 
 if TYPE_CHECKING:
-    from callcenter.runtime.cluster import ClusterCenter
+    from callcenter.runtime.cluster.node_center import ClusterCenter
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from callcenter.chat.protocol import Start
 from callcenter.chat.sessions import MAX_HISTORY, ChatSession, Frame
-from callcenter.runtime.cluster import ClusterCenter
-from callcenter.runtime.cluster_wire import raise_if_cancelled, stop_tasks, text, write_head
+from callcenter.runtime.cluster.node_center import ClusterCenter
+from callcenter.runtime.cluster.wire import raise_if_cancelled, stop_tasks, text, write_head
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from callcenter.crm_link.model import CustomerCard
 from callcenter.ivr.messages import LookupCompleted, LookupCustomer
-from callcenter.runtime.ivr_runner_ports import IvrDirectory
+from callcenter.runtime.ivr_runner.ports import IvrDirectory
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from callcenter.appkeys import AGENT_LEGS, BUS, CENTER, CONFIG, IVR_RUNNER, PROMPTS, RECOGNIZER
-from callcenter.runtime.ivr_runner import IvrRunner
-from callcenter.runtime.ivr_runner_ports import IvrChannel
-from callcenter.runtime.voice import SessionStarter, VoiceFront
-from callcenter.runtime.voice_callback import CallbackDialling
-from callcenter.runtime.voice_legs import AgentLegs
-from callcenter.runtime.voice_media import PromptAudio
+from callcenter.runtime.ivr_runner.ports import IvrChannel
+from callcenter.runtime.ivr_runner.runner import IvrRunner
+from callcenter.runtime.voice.agent_legs import AgentLegs
+from callcenter.runtime.voice.call_media import PromptAudio
+from callcenter.runtime.voice.callback_dial import CallbackDialling
+from callcenter.runtime.voice.front import SessionStarter, VoiceFront
 from callcenter.speech.flow_prompts import flow_voice
 from callcenter.telephony.audiosocket import AudioSocketServer
 from callcenter.telephony.carriers import AddressAllowList, CarrierKeys

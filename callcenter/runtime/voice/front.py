@@ -23,10 +23,10 @@ from typing import Any, Protocol
 
 from callcenter.runtime.bus import EventBus, Subscription
 from callcenter.runtime.center import Center
-from callcenter.runtime.ivr_runner_ports import IvrChannel
-from callcenter.runtime.voice_call import VoiceCall
-from callcenter.runtime.voice_legs import AgentLegs
-from callcenter.runtime.voice_media import PromptAudio
+from callcenter.runtime.ivr_runner.ports import IvrChannel
+from callcenter.runtime.voice.agent_legs import AgentLegs
+from callcenter.runtime.voice.call import VoiceCall
+from callcenter.runtime.voice.call_media import PromptAudio
 from callcenter.speech.recognition import SpeechRecognizer
 from callcenter.telephony.bridge import hold_music
 from callcenter.telephony.config import TelephonyConfig

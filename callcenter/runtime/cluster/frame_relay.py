@@ -21,8 +21,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from callcenter.core.desk_frames import DeskFrame
-from callcenter.runtime.cluster_wire import bounded, raise_if_cancelled, stop_tasks
-from callcenter.runtime.redis_keys import RedisKeys
+from callcenter.runtime.cluster.redis_keys import RedisKeys
+from callcenter.runtime.cluster.wire import bounded, raise_if_cancelled, stop_tasks
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Agents' audio legs: which ``CallChannel`` carries a given agent's voice.
 
 When the ACD connects a call to an agent (``ConnectContact``), the voice runtime
-(``callcenter/runtime/voice.py``) asks this registry for the agent's leg and bridges the
+(``callcenter/runtime/voice/front.py``) asks this registry for the agent's leg and bridges the
 caller to it (``callcenter/telephony/bridge.py``). Whoever owns an agent's audio registers
 it here: the desk's WebRTC leg (``callcenter/agent_desk/webrtc.py``), or a SIP phone or a
 media-stream connection that dialled the agent line (``agent-<agent id>``, when

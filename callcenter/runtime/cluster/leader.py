@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.acd.messages import AgentDisconnected
 from callcenter.core.clock import TimerHandle
-from callcenter.runtime.cluster import ClusterCenter, finish
-from callcenter.runtime.cluster_wire import (
+from callcenter.runtime.cluster.node_center import ClusterCenter, finish
+from callcenter.runtime.cluster.wire import (
     APPEND_FENCED,
     STORE_FENCED,
     Entry,

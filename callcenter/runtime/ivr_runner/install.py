@@ -25,7 +25,7 @@ from callcenter.config.model import CenterConfig
 from callcenter.core.api import Operation
 from callcenter.core.errors import ConfigError
 from callcenter.ivr import FlowSet, load_flows
-from callcenter.runtime.ivr_runner import IvrRunner
+from callcenter.runtime.ivr_runner.runner import IvrRunner
 from callcenter.speech.config import recognition_languages
 from callcenter.speech.vosk_recognizer import VoskRecognizer
 

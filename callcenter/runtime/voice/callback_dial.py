@@ -17,7 +17,7 @@ of the voice front still holds), it dials ``attributes["callback_number"]`` at
   until the next agent's ``contact.connected``; the desk's browser audio ending (a reload)
   pauses the bridge on comfort audio until the desk's next leg, and a desk gone for good
   (before its audio came, or in the call) sends the contact back to its queue first in
-  line for the next agent, as an inbound call's (``runtime/voice_call.py``);
+  line for the next agent, as an inbound call's (``runtime/voice/call.py``);
 - failed (busy, declined, no answer within ``dial_ring_s``, ...): ``contact.dial_failed``
   (``status``: the SIP status or null, ``reason``: ``busy``, ``no_answer``, ...), a
   ``contact`` frame ``dial_failed``, and the contact ends in the ACD as ``ContactEnded(
@@ -45,8 +45,8 @@ from callcenter.core.events import InteractionEvent
 from callcenter.recordings.files import facts as recording_facts
 from callcenter.runtime.bus import EventBus, Subscription
 from callcenter.runtime.center import Center
-from callcenter.runtime.voice import VoiceFront
-from callcenter.runtime.voice_legs import claim_leg, desk_audio_lost, end_contact, requeue_or_end
+from callcenter.runtime.voice.agent_legs import claim_leg, desk_audio_lost, end_contact, requeue_or_end
+from callcenter.runtime.voice.front import VoiceFront
 from callcenter.telephony.bridge import Bridge, BridgeResult
 from callcenter.telephony.config import TelephonyConfig
 from callcenter.telephony.media import CallChannel, HungUp
