@@ -32,7 +32,7 @@ from _machine import machine
 from callcenter.acd.commands import OfferContact
 from callcenter.acd.engine import AcdEngine
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactArrived, ContactEnded, OfferAccepted
-from callcenter.config.model import QueueConfig, RoutingStep, Strategy
+from callcenter.config.sections import QueueConfig, RoutingStep, Strategy
 from callcenter.core.events import RecordEvent
 from callcenter.core.ids import SequentialIds
 

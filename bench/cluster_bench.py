@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from callcenter.acd import model as m  # noqa: E402
 from callcenter.config.loader import load_config  # noqa: E402
-from callcenter.config.model import CenterConfig  # noqa: E402
+from callcenter.config.sections import CenterConfig  # noqa: E402
 from callcenter.core.clock import SystemClock  # noqa: E402
 from callcenter.core.desk_frames import Contact, DeskFrame, Offer, State  # noqa: E402
 from callcenter.runtime.cluster.install import ClusterNode, redis_client  # noqa: E402

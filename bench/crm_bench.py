@@ -35,9 +35,9 @@ from _machine import machine
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.config.crm import CrmConfig
 from callcenter.core.desk_frames import DeskFrame, Offer
 from callcenter.core.events import InteractionEvent
-from callcenter.crm_link.config import CrmConfig
 from callcenter.crm_link.live import LiveCrm
 from callcenter.crm_link.records import create_ticket
 from callcenter.crm_link.screen_pop import load_screen_pop

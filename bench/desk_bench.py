@@ -50,7 +50,7 @@ from callcenter.auth.passwords import hash_password
 from callcenter.auth.schema import users
 from callcenter.auth.store import create_session
 from callcenter.config.loader import load_config
-from callcenter.config.model import CenterConfig, UserConfig
+from callcenter.config.sections import CenterConfig, UserConfig
 from callcenter.core.desk_frames import DeskFrame, Offer
 
 ROOT = Path(__file__).resolve().parents[1]

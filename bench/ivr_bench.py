@@ -33,8 +33,8 @@ from callcenter.ivr import (
     PromptFinished,
     QueueStatusChanged,
     SessionStarted,
-    load_flows,
 )
+from callcenter.ivr.loader import load_flows
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
 from simpy_baseline import day_profile, run_bare_fifo, run_simpy_model
 
-from callcenter.config.model import QueueConfig, RoutingStep, SkillConfig
+from callcenter.config.sections import QueueConfig, RoutingStep, SkillConfig
 from simulator.distributions import Dist, exponential, fixed
 from simulator.live import run_live, users_yaml
 from simulator.scenario import AgentGroup, Arrivals, ContactType, Scenario, Seconds

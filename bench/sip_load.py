@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _machine import machine
 
-from callcenter.telephony.config import TelephonyConfig
+from callcenter.config.telephony import TelephonyConfig
 from callcenter.telephony.media import CallChannel
 from callcenter.telephony.sip_server import SipServer
 
@@ -228,7 +228,7 @@ async def running_center(folder: Path, telephony: TelephonyConfig) -> AsyncItera
     from callcenter.app import create_app
     from callcenter.appkeys import LOG, PROMPTS
     from callcenter.config.loader import load_config
-    from callcenter.config.model import HoursConfig
+    from callcenter.config.sections import HoursConfig
     from callcenter.runtime.voice.install import TELEPHONY
 
     config = load_config(ROOT / "config" / "callcenter.yaml")

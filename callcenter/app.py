@@ -23,14 +23,13 @@ from callcenter.appkeys import BUS, CENTER, CHAT_RESUME, CLOCK, CONFIG, DB, HELD
 from callcenter.auth import web as auth_web
 from callcenter.auth.guard import api_route, encode, json_error
 from callcenter.chat import routes as chat_routes
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.core.api import ApiRoutes, Operation
 from callcenter.core.client_json import clean_text
 from callcenter.core.clock import Clock, SystemClock
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import RandomIds
 from callcenter.crm_link import web as crm_web
-from callcenter.i18n import routes as i18n_routes
 from callcenter.recordings import web as recordings_web
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
@@ -44,6 +43,7 @@ from callcenter.storage.chat_resume import SqlChatResume
 from callcenter.storage.log import SqlInteractionLog
 from callcenter.supervisor import wallboard
 from callcenter.supervisor import web as supervisor_web
+from callcenter.web import i18n_routes as i18n_routes
 
 log = logging.getLogger(__name__)
 Context = Callable[[web.Application], AsyncIterator[None]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.core.api import ApiRoutes
 from callcenter.core.clock import Clock
 from callcenter.crm_link.ports import CrmDirectory

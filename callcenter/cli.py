@@ -14,7 +14,7 @@ from msgspec.structs import replace
 
 from callcenter import __version__
 from callcenter.config.loader import DEFAULT_CONFIG_PATH, check_config, load_config
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.core.errors import CallcenterError, ConfigError
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from callcenter.acd.erlang import ErlangC, erlang_a
-from callcenter.config.model import QueueConfig, RoutingStep
+from callcenter.config.sections import QueueConfig, RoutingStep
 from simulator.distributions import Dist, exponential, fixed
 from simulator.scenario import AgentGroup, Arrivals, ContactType, Scenario, Seconds
 from simulator.summary import summarise

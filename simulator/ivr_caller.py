@@ -49,9 +49,9 @@ from callcenter.ivr import (
     SpeechRecognized,
     StartRecognition,
     StopRecognition,
-    load_flows,
 )
 from callcenter.ivr.flow import Branch, Collect, Menu, Queue, Survey
+from callcenter.ivr.loader import load_flows
 from callcenter.ivr.messages import (
     CallerHungUp,
     HangUp,

@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from callcenter.acd.messages import AgentLoggedOut, AgentNotReady, AgentReady
-from callcenter.config.model import PriorityRule, QueueConfig, RoutingStep, SkillConfig
+from callcenter.config.sections import PriorityRule, QueueConfig, RoutingStep, SkillConfig
 from callcenter.core.events import InteractionEvent
 from simulator.anonymous_bank import CallRecord, patience_estimate, usable
 from simulator.distributions import exponential, fixed

@@ -17,7 +17,7 @@ import msgspec
 from msgspec.structs import replace
 
 from callcenter.config.loader import load_config
-from callcenter.config.model import WEEKDAYS, QueueConfig, SkillConfig, parse_span
+from callcenter.config.sections import WEEKDAYS, QueueConfig, SkillConfig, parse_span
 from callcenter.config.yamlnodes import Problems, Reader, read_document
 from callcenter.core.errors import ConfigError
 from simulator.distributions import Dist, exponential, fixed

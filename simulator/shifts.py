@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from callcenter.config.model import parse_span
+from callcenter.config.sections import parse_span
 from simulator.scenario import AgentGroup, Scenario
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from callcenter.config.model import OverflowTarget
+from callcenter.config.sections import OverflowTarget
 
 
 class OfferContact(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from callcenter.acd.index import SortedBag
-from callcenter.config.model import QueueConfig
+from callcenter.config.sections import QueueConfig
 from callcenter.core.templates import render_known
 
 Key = tuple[int, float, int, str]

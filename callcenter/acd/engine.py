@@ -62,7 +62,7 @@ from callcenter.acd.messages import (
 from callcenter.acd.state import WORKING
 from callcenter.acd.timers import Timers
 from callcenter.acd.views import AgentSnapshot, CenterSnapshot, ContactPosition, QueueSnapshot
-from callcenter.config.model import CenterConfig, QueueConfig
+from callcenter.config.sections import CenterConfig, QueueConfig
 from callcenter.core.ids import IdGenerator
 
 __all__ = ["AcdEngine", "Contact", "HoursLike", "Offer", "QueueState", "RandomSource", "priority_for"]

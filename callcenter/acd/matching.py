@@ -16,7 +16,7 @@ from callcenter.acd.commands import FinishContact, OfferContact, OverflowContact
 from callcenter.acd.contacts import OPENS, Contact, Key, Offer, QueueState, fill_opening
 from callcenter.acd.index import SortedBag
 from callcenter.acd.state import EngineState
-from callcenter.config.model import OverflowTarget
+from callcenter.config.sections import OverflowTarget
 
 MAX_OVERFLOW_HOPS = 5
 _ON_CONTACT = State.ON_CONTACT

@@ -25,7 +25,7 @@ from callcenter.acd.errors import (
     UnknownSkill,
 )
 from callcenter.acd.index import AgentPools, SortedBag
-from callcenter.config.model import QueueConfig
+from callcenter.config.sections import QueueConfig
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import IdGenerator
 

@@ -34,7 +34,7 @@ from callcenter.agent_desk.protocol import (
     ProtocolError,
     parse_client_frame,
 )
-from callcenter.config.model import LimitsConfig
+from callcenter.config.sections import LimitsConfig
 from callcenter.core.desk_frames import Ack, DeskFrame, Welcome
 from callcenter.core.errors import EngineError
 from callcenter.core.frame_rate import CLOSE_FLOODING, FrameRate, Verdict, rate_limited_frame

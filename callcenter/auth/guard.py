@@ -36,7 +36,7 @@ from yarl import URL
 
 from callcenter.appkeys import CLOCK, CONFIG, DB, OPENAPI
 from callcenter.auth.store import Principal, session_user
-from callcenter.config.model import LimitsConfig
+from callcenter.config.sections import LimitsConfig
 from callcenter.core.api import Operation, convert_body
 from callcenter.core.client_json import InputRefused, decode_json
 

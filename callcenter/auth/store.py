@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.auth.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
 from callcenter.auth.schema import sessions, users
-from callcenter.config.model import UserConfig
+from callcenter.config.sections import UserConfig
 
 IDLE_S = 8 * 3600.0
 MAX_S = 12 * 3600.0

@@ -40,7 +40,7 @@ from callcenter.chat.protocol import (
     Typing,
     parse,
 )
-from callcenter.config.model import LimitsConfig
+from callcenter.config.sections import LimitsConfig
 from callcenter.i18n.catalogue import DEFAULT, resolve
 from callcenter.web.ws_sender import WsSender
 

@@ -1,10 +1,8 @@
 """Configuration: YAML files under ``config/`` loaded into typed, frozen objects.
 
-``model`` holds the frozen structs (pure; engines take them directly), ``loader`` reads and
-cross-checks the files, ``yamlnodes`` keeps line numbers for error messages.
+``sections`` holds the frozen structs (pure; engines take them directly), with the
+sections of the adapters beside it (``crm``, ``speech``, ``telephony``, ``recordings``);
+``hours`` reads opening hours; ``loader`` reads and cross-checks the files and
+``yamlnodes`` keeps line numbers for error messages. Nothing is imported here, so that an
+engine taking its config types does not load the YAML reader.
 """
-
-from callcenter.config.loader import DEFAULT_CONFIG_PATH, load_config
-from callcenter.config.model import CenterConfig
-
-__all__ = ["DEFAULT_CONFIG_PATH", "CenterConfig", "load_config"]

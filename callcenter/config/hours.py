@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callcenter.config.model import WEEKDAYS, CenterConfig, HoursConfig, parse_span
+from callcenter.config.sections import WEEKDAYS, CenterConfig, HoursConfig, parse_span
 
 DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 SEARCH_DAYS = 400  # closed dates can close a calendar for a while; beyond this it never opens

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from msgspec.structs import replace
 
-from callcenter.config.model import CenterConfig, QueueConfig
+from callcenter.config.sections import CenterConfig, QueueConfig
+from callcenter.config.speech import KOREAN_DEMO_MODEL
 from callcenter.config.yamlnodes import Problems, Reader, read_document
-from callcenter.speech.config import KOREAN_DEMO_MODEL
 
 DEFAULT_CONFIG_PATH = Path("config/callcenter.yaml")
 

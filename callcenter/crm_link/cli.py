@@ -19,11 +19,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.config.crm import CrmConfig
 from callcenter.config.loader import DEFAULT_CONFIG_PATH, load_config
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.core.errors import CallcenterError, ConfigError
 from callcenter.core.ids import RandomIds
-from callcenter.crm_link.config import CrmConfig
 from callcenter.crm_link.csv_import import import_csv
 from callcenter.crm_link.scores import refresh_scores
 from callcenter.crm_link.seed import DEFAULT_UNTIL, seed

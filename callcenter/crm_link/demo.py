@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.crm_link.config import CrmConfig
+from callcenter.config.crm import CrmConfig
 from callcenter.crm_link.schema import contact_points, customer_credentials, customers, orders, tickets
 from callcenter.crm_link.scores import refresh_scores
 from callcenter.crm_link.seed import seed

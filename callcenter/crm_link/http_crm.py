@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from callcenter.crm_link.config import ExternalCrmConfig
+from callcenter.config.crm import ExternalCrmConfig
 from callcenter.crm_link.model import CustomerCard, LookupBy
 from callcenter.crm_link.phone import InvalidEmail, InvalidPhone, normalize_email, normalize_phone
 from callcenter.crm_link.ports import CrmUnavailable

@@ -47,12 +47,12 @@ import msgspec
 
 from callcenter.acd.engine import priority_for
 from callcenter.acd.messages import AttributesChanged, ContactMoved, PriorityChanged
-from callcenter.config.model import QueueConfig
+from callcenter.config.crm import CrmConfig
+from callcenter.config.sections import QueueConfig
 from callcenter.core.desk_frames import DeskFrame, Offer, ScreenPop
 from callcenter.core.errors import EngineError
 from callcenter.core.events import InteractionEvent
 from callcenter.crm_link.budget import lookup_with_budget
-from callcenter.crm_link.config import CrmConfig
 from callcenter.crm_link.model import CustomerCard, LookupBy, contact_attributes, unidentified_card
 from callcenter.crm_link.ports import CrmDirectory
 from callcenter.crm_link.screen_pop import build_screen_pop, load_screen_pop

@@ -34,9 +34,10 @@ from functools import cache
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, ValidationResult
 
+from callcenter.config.crm import parse_country_code
+
 _SEPARATORS = re.compile(r"[\s\-./()\[\]]")
 _WITHHELD = frozenset({"anonymous", "unknown", "private", "restricted", "withheld", "unavailable"})
-_COUNTRY = re.compile(r"^\+[1-9][0-9]{0,2}$")
 _E164 = re.compile(r"^\+[0-9]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 E164_MAX_DIGITS = 15
@@ -52,17 +53,6 @@ class InvalidEmail(ValueError):
 
 
 @cache
-def parse_country_code(code: str) -> str:
-    """``"+972"`` -> ``"972"``; ``ValueError`` unless it is ``+`` and the calling code of a
-    country (``+800`` and other non-geographic codes have no national numbers to read)."""
-    if not _COUNTRY.match(code):
-        raise ValueError(f"country code {code!r} must be '+' and 1-3 digits, e.g. '+1' or '+972'")
-    region = phonenumbers.region_code_for_country_code(int(code[1:]))
-    if region in ("ZZ", "001"):
-        raise ValueError(f"country code {code!r} is not the calling code of a country, e.g. '+1' or '+972'")
-    return code[1:]
-
-
 def normalize_phone(raw: str, default_country_code: str = "+1") -> str:
     """The E.164 form (``"+972501234567"``) of ``raw``, or ``InvalidPhone`` with the reason."""
     country = parse_country_code(default_country_code)

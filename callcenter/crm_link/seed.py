@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from callcenter.crm_link.phone import parse_country_code
+from callcenter.config.crm import parse_country_code
 from callcenter.crm_link.schema import contact_points, customers, orders, tickets
 
 DEFAULT_UNTIL = date(2025, 1, 1)

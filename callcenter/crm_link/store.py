@@ -16,9 +16,9 @@ from sqlalchemy import Select, String, and_, bindparam, cast, delete, func, inse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from callcenter.config.crm import CrmConfig
 from callcenter.core.ids import IdGenerator, RandomIds
 from callcenter.crm_link.bodies import CrmInputError, CustomerIn, CustomerPatch, customer_values
-from callcenter.crm_link.config import CrmConfig
 from callcenter.crm_link.model import CustomerCard, LookupBy, RecentContact
 from callcenter.crm_link.phone import InvalidEmail, InvalidPhone, normalize_email, normalize_phone
 from callcenter.crm_link.records import self_service_answer

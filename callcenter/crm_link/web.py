@@ -31,6 +31,7 @@ from msgspec import Meta
 
 from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_DIRECTORY, CRM_STORE, DB, LOG
 from callcenter.auth.guard import api_route, encode, json_error, read_json, require, unavailable
+from callcenter.config.crm import LOOKUP_KEYS, CrmConfig
 from callcenter.core.api import Operation, Param, Who
 from callcenter.core.client_json import instant_in_range
 from callcenter.crm_link.bodies import (
@@ -49,7 +50,6 @@ from callcenter.crm_link.bodies import (
     as_response,
     crm_convert,
 )
-from callcenter.crm_link.config import LOOKUP_KEYS, CrmConfig
 from callcenter.crm_link.demo import ensure_demo_customers
 from callcenter.crm_link.history import contact_history, contact_summary
 from callcenter.crm_link.http_crm import HttpCrmDirectory, WebhookSender

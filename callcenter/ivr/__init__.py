@@ -3,7 +3,6 @@ interpreter that walks them. See docs/ivr.md for the flow file reference."""
 
 from callcenter.ivr.conditions import Condition, HoursPort, QueueStatusPort
 from callcenter.ivr.flow import Flow
-from callcenter.ivr.loader import FlowSet, load_flows
 from callcenter.ivr.messages import (
     CallerHungUp,
     ContactCompleted,
@@ -42,7 +41,6 @@ __all__ = [
     "ContactCompleted",
     "DigitsReceived",
     "Flow",
-    "FlowSet",
     "HangUp",
     "HoursPort",
     "IvrCommand",
@@ -71,5 +69,4 @@ __all__ = [
     "VerificationCompleted",
     "VerifyCustomer",
     "VoicemailRecorded",
-    "load_flows",
 ]

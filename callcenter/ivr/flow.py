@@ -18,7 +18,7 @@ from typing import ClassVar, Literal
 
 import msgspec
 
-from callcenter.config.model import Channel
+from callcenter.config.sections import Channel
 from callcenter.core.templates import check_template
 from callcenter.ivr.conditions import Condition
 

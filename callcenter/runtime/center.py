@@ -40,7 +40,7 @@ from callcenter.acd.engine import AcdEngine
 from callcenter.acd.errors import AcdError
 from callcenter.acd.messages import ContactArrived, VoicemailLeft
 from callcenter.config.hours import HoursTable
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.core import desk_frames as df
 from callcenter.core.clock import Clock
 from callcenter.core.events import InteractionEvent, RecordEvent

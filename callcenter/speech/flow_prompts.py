@@ -16,7 +16,8 @@ import asyncio
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
+from callcenter.config.speech import SpeechConfig
 from callcenter.ivr.flow import (
     Callback,
     Collect,
@@ -30,7 +31,6 @@ from callcenter.ivr.flow import (
     Voicemail,
 )
 from callcenter.ivr.loader import FlowSet
-from callcenter.speech.config import SpeechConfig
 from callcenter.speech.prompts import PromptBuildStats, PromptRenderer, build_prompts
 
 

@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from callcenter.config.speech import KOREAN_DEMO_MODEL
 from callcenter.speech.codecs import Resampler
-from callcenter.speech.config import KOREAN_DEMO_MODEL
 from callcenter.speech.recognition import Recognition
 
 log = logging.getLogger(__name__)

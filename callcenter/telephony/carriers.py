@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from yarl import URL
 
-from callcenter.telephony.config import CarrierConfig
+from callcenter.config.telephony import CarrierConfig
 
 log = logging.getLogger(__name__)
 

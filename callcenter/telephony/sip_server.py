@@ -24,7 +24,7 @@ import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 
-from callcenter.telephony.config import TelephonyConfig
+from callcenter.config.telephony import TelephonyConfig
 from callcenter.telephony.media import CallChannel, CallInfo, run_call
 from callcenter.telephony.pacer import MediaClock
 from callcenter.telephony.sdp import NoCommonCodec, SdpError, answer_sdp, parse_offer

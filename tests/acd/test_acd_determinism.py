@@ -23,7 +23,7 @@ from callcenter.acd.messages import (
     OfferAccepted,
     OfferDeclined,
 )
-from callcenter.config.model import QueueConfig, RoutingStep, Strategy
+from callcenter.config.sections import QueueConfig, RoutingStep, Strategy
 from callcenter.core.ids import SequentialIds
 
 SKILLS = ["billing", "cards", "english", "sales"]

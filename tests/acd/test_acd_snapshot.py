@@ -36,7 +36,7 @@ from callcenter.acd.messages import (
     VoicemailLeft,
 )
 from callcenter.acd.snapshot import EngineSnapshot, export_engine, restore_engine
-from callcenter.config.model import (
+from callcenter.config.sections import (
     OverflowConfig,
     OverflowTarget,
     PriorityRule,

@@ -19,7 +19,7 @@ from demo_center import demo_config, media_stream_path
 from msgspec.structs import replace
 
 from callcenter.app import create_app
-from callcenter.config.model import MetricsConfig
+from callcenter.config.sections import MetricsConfig
 
 pytestmark = pytest.mark.timeout(120)
 

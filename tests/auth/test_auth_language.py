@@ -13,7 +13,7 @@ from msgspec.structs import replace
 from callcenter.appkeys import DB, LOG
 from callcenter.auth import store
 from callcenter.config.loader import load_config
-from callcenter.config.model import UserConfig
+from callcenter.config.sections import UserConfig
 from callcenter.core.errors import ConfigError
 
 ME = "/api/v1/auth/me"

@@ -14,7 +14,7 @@ from callcenter.auth import store
 from callcenter.auth.cli import hash_password_command
 from callcenter.auth.passwords import hash_password, needs_rehash, verify_password
 from callcenter.auth.schema import users
-from callcenter.config.model import UserConfig
+from callcenter.config.sections import UserConfig
 
 
 def test_passwords_hash_with_scrypt_and_verify() -> None:

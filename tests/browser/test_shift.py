@@ -38,7 +38,7 @@ from shift_support import Shift
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER
-from callcenter.config.model import HoursConfig
+from callcenter.config.sections import HoursConfig
 from callcenter.supervisor import wallboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]

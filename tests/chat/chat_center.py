@@ -10,7 +10,7 @@ from typing import Any
 from demo_center import demo_config
 from msgspec.structs import replace
 
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 
 MONDAY_10 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()  # the bank's queues are open
 

@@ -20,7 +20,7 @@ from callcenter.agent_desk.routes import SERVICE
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
 from callcenter.chat import routes as chat_routes
-from callcenter.config.model import HoursConfig
+from callcenter.config.sections import HoursConfig
 from callcenter.core.clock import VirtualClock
 from tests.chat.chat_center import MONDAY_10, center_config, frames_until
 

@@ -16,7 +16,7 @@ from msgspec.structs import replace
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER
 from callcenter.config.hours import closed_message
-from callcenter.config.model import HoursConfig
+from callcenter.config.sections import HoursConfig
 from callcenter.core.clock import VirtualClock
 from tests.chat.chat_center import center_config
 

@@ -16,7 +16,7 @@ from demo_center import demo_config
 from msgspec.structs import replace
 from redis.asyncio import Redis
 
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.storage import database, migrate
 
 ROOT = Path(__file__).resolve().parents[2]

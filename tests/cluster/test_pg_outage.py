@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from callcenter.app import create_app
 from callcenter.appkeys import BUS, CENTER, LOG
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import LogBacklogged
 from callcenter.runtime.cluster.install import CLUSTER

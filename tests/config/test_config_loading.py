@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from callcenter.config.loader import load_config
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import pytest
 
 from callcenter.acd.contacts import fill_opening
 from callcenter.config.hours import HoursTable, describe_opening, is_open, next_opening
-from callcenter.config.model import HoursConfig
+from callcenter.config.sections import HoursConfig
 
 TZ = ZoneInfo("Asia/Jerusalem")
 BANK = HoursConfig(

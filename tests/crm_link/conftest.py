@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.config.crm import CrmConfig
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import SequentialIds
-from callcenter.crm_link.config import CrmConfig
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.storage import database, migrate
 from callcenter.storage.log import SqlInteractionLog

@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient
 from demo_center import demo_config
 
 from callcenter.app import create_app
+from callcenter.config.crm import CrmConfig
 from callcenter.core.clock import VirtualClock
 from callcenter.crm_link import web as crm_web
-from callcenter.crm_link.config import CrmConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_750_000_000.0
@@ -188,8 +188,8 @@ async def test_a_contact_ending_is_sent_to_the_crm_webhook(
     from aiohttp import web
 
     from callcenter.appkeys import BUS, LOG
+    from callcenter.config.crm import ExternalCrmConfig
     from callcenter.core.events import InteractionEvent
-    from callcenter.crm_link.config import ExternalCrmConfig
     from callcenter.runtime.center import event_payload
 
     received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

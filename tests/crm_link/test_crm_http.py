@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from callcenter.config.crm import ExternalCrmConfig
 from callcenter.crm_link.budget import lookup_with_budget
-from callcenter.crm_link.config import ExternalCrmConfig
 from callcenter.crm_link.http_crm import BreakerState, CircuitBreaker, HttpCrmDirectory, WebhookSender
 from callcenter.crm_link.ports import CrmUnavailable
 

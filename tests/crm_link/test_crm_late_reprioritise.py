@@ -22,12 +22,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactEnded, OfferAccepted
-from callcenter.config.model import CenterConfig, PriorityRule, QueueConfig
+from callcenter.config.crm import CrmConfig, CrmRouteRule
+from callcenter.config.sections import CenterConfig, PriorityRule, QueueConfig
 from callcenter.core.clock import VirtualClock
 from callcenter.core.desk_frames import DeskFrame
 from callcenter.core.events import StoredEvent
 from callcenter.core.ids import SequentialIds
-from callcenter.crm_link.config import CrmConfig, CrmRouteRule
 from callcenter.crm_link.live import LiveCrm
 from callcenter.crm_link.model import CustomerCard, LookupBy
 from callcenter.crm_link.records import create_ticket

@@ -17,11 +17,11 @@ import msgspec
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.config.crm import CrmConfig, CrmRouteRule
 from callcenter.config.loader import check_config
 from callcenter.core.desk_frames import DeskFrame, Offer
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import SequentialIds
-from callcenter.crm_link.config import CrmConfig, CrmRouteRule
 from callcenter.crm_link.live import LiveCrm
 from callcenter.crm_link.model import CustomerCard, LookupBy
 from callcenter.crm_link.ports import CrmUnavailable

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.config.crm import CrmConfig
 from callcenter.core.ids import SequentialIds
-from callcenter.crm_link.config import CrmConfig
 from callcenter.crm_link.csv_import import RowError, import_csv
 from callcenter.crm_link.model import contact_attributes
 from callcenter.crm_link.schema import customer_scores

@@ -25,7 +25,7 @@ from msgspec.structs import replace
 from yarl import URL
 
 from callcenter.app import create_app
-from callcenter.config.model import LimitsConfig
+from callcenter.config.sections import LimitsConfig
 from callcenter.core.clock import VirtualClock
 
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from callcenter.agent_desk.protocol import CLIENT_TYPES
-from callcenter.config.model import LimitsConfig
+from callcenter.config.sections import LimitsConfig
 from callcenter.runtime.voice.install import TELEPHONY
 
 FUZZ = settings(

@@ -13,7 +13,8 @@ import pytest
 from callcenter.core.context import Context
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import SequentialIds
-from callcenter.ivr import Flow, IvrSession, PlayPrompt, PromptFinished, SessionStarted, load_flows
+from callcenter.ivr import Flow, IvrSession, PlayPrompt, PromptFinished, SessionStarted
+from callcenter.ivr.loader import load_flows
 
 QUEUES = {"general", "english", "cards", "internet", "stocks", "sales"}
 HOURS = {"bank", "always"}

@@ -22,8 +22,8 @@ from callcenter.ivr import (
     StartVoicemail,
     VerificationCompleted,
     VerifyCustomer,
-    load_flows,
 )
+from callcenter.ivr.loader import load_flows
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "callcenter.yaml"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from callcenter.core.errors import ConfigError
-from callcenter.ivr import FlowSet, load_flows
 from callcenter.ivr.flow import Menu
+from callcenter.ivr.loader import FlowSet, load_flows
 
 QUEUES = {"general", "cards", "sales"}
 HOURS = {"bank"}

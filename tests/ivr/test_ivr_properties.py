@@ -32,8 +32,8 @@ from callcenter.ivr import (
     SessionStarted,
     SpeechRecognized,
     VoicemailRecorded,
-    load_flows,
 )
+from callcenter.ivr.loader import load_flows
 
 ROOT = Path(__file__).resolve().parents[2]
 

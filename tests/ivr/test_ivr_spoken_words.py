@@ -13,10 +13,11 @@ import pytest
 
 from callcenter.cli import main
 from callcenter.config.hours import HoursTable, closed_message
-from callcenter.config.model import HoursConfig
-from callcenter.ivr import PlayPrompt, load_flows
+from callcenter.config.sections import HoursConfig
+from callcenter.config.speech import SpeechConfig, recognition_languages
+from callcenter.ivr import PlayPrompt
+from callcenter.ivr.loader import load_flows
 from callcenter.ivr.spoken import speech_promised, spoken_text
-from callcenter.speech.config import SpeechConfig, recognition_languages
 from tests.ivr.conftest import HOURS, QUEUES, Call, write
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,8 +17,8 @@ from callcenter.ivr import (
     SpeechRecognized,
     VerificationCompleted,
     VerifyCustomer,
-    load_flows,
 )
+from callcenter.ivr.loader import load_flows
 
 PIN_FLOW = """
 start: menu

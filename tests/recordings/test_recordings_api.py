@@ -21,9 +21,9 @@ from wav_files import write_wav
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactEnded, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, LOG
+from callcenter.config.recordings import RecordingsConfig
 from callcenter.core.clock import VirtualClock
 from callcenter.core.events import InteractionEvent
-from callcenter.recordings.config import RecordingsConfig
 from callcenter.recordings.files import facts
 
 pytestmark = pytest.mark.timeout(60)

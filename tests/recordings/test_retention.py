@@ -17,9 +17,9 @@ from wav_files import write_wav
 
 from callcenter.app import create_app
 from callcenter.appkeys import CLOCK, DB, LOG
+from callcenter.config.recordings import DAY_S, RecordingsConfig
 from callcenter.core.clock import VirtualClock
 from callcenter.core.events import InteractionEvent
-from callcenter.recordings.config import DAY_S, RecordingsConfig
 from callcenter.recordings.files import facts
 from callcenter.recordings.retention import Sweeper
 from callcenter.recordings.web import SCHEDULE

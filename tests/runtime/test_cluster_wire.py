@@ -39,7 +39,7 @@ from callcenter.acd.messages import (
 )
 from callcenter.acd.snapshot import export_engine
 from callcenter.config.hours import HoursTable
-from callcenter.config.model import (
+from callcenter.config.sections import (
     CenterConfig,
     QueueConfig,
     RoutingStep,

@@ -140,7 +140,7 @@ async def test_voice_callers_key_through_the_real_ivr_over_the_media_stream(  # 
 ) -> None:
     from msgspec.structs import replace
 
-    from callcenter.config.model import UserConfig
+    from callcenter.config.sections import UserConfig
 
     (tmp_path / "calls.csv").write_text("at\n0\n1.5\n")
     path = tmp_path / "voice.yaml"

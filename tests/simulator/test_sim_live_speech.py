@@ -16,10 +16,10 @@ from msgspec.structs import replace
 
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
-from callcenter.config.model import UserConfig
+from callcenter.config.sections import UserConfig
+from callcenter.config.speech import KOREAN_DEMO_MODEL
 from callcenter.core.errors import ConfigError
 from callcenter.speech import codecs
-from callcenter.speech.config import KOREAN_DEMO_MODEL
 from callcenter.speech.vosk_recognizer import default_korean_model_path
 from simulator.live import run_live
 from simulator.live_cli import live_summary

@@ -10,7 +10,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from callcenter.config.model import QueueConfig, RoutingStep, SkillConfig
+from callcenter.config.sections import QueueConfig, RoutingStep, SkillConfig
 from simulator.distributions import Dist, exponential, fixed
 from simulator.scenario import AgentGroup, Arrivals, Break, ContactType, IvrBehaviour, Scenario, Seconds
 from simulator.virtual import run_virtual

@@ -10,7 +10,7 @@ import pytest
 
 from callcenter.cli import main
 from callcenter.config.loader import load_config
-from callcenter.ivr import load_flows
+from callcenter.ivr.loader import load_flows
 from callcenter.speech.codecs import read_wav
 from callcenter.speech.flow_prompts import flow_voice, prompt_batches, static_texts
 from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer

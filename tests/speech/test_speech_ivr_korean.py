@@ -24,8 +24,8 @@ from callcenter.ivr import (
     SessionStarted,
     SpeechRecognized,
     StartRecognition,
-    load_flows,
 )
+from callcenter.ivr.loader import load_flows
 from callcenter.speech import codecs
 from callcenter.speech.prompts import build_prompts
 from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer

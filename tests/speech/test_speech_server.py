@@ -15,7 +15,7 @@ from msgspec.structs import replace
 
 from callcenter.app import create_app
 from callcenter.appkeys import IVR_RUNNER, PROMPTS, RECOGNIZER
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.speech.codecs import read_wav
 from callcenter.speech.vosk_recognizer import default_korean_model_path
 

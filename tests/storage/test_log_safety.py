@@ -229,7 +229,7 @@ async def test_shutdown_with_the_database_away_spills_and_the_next_start_replays
 
 
 def test_spill_file_default_sits_beside_the_database() -> None:
-    from callcenter.config.model import StorageConfig
+    from callcenter.config.sections import StorageConfig
 
     assert str(StorageConfig(url="sqlite+aiosqlite:////srv/cc/center.db").spill_file()) == (
         "/srv/cc/center.db.unwritten.jsonl"

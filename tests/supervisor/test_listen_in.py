@@ -25,7 +25,7 @@ from tone_track import ToneTrack
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import AGENT_LEGS, BUS, CENTER, LOG
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.speech.codecs import rms_dbfs, sine, tone_power
 from callcenter.supervisor.listen import LISTEN

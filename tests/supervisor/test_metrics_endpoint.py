@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from callcenter.app import create_app
 from callcenter.appkeys import CENTER, CLOCK
-from callcenter.config.model import MetricsConfig
+from callcenter.config.sections import MetricsConfig
 from callcenter.core.events import InteractionEvent
 from callcenter.supervisor import web as supervisor_web
 

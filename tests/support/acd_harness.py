@@ -8,7 +8,7 @@ from typing import Any
 from callcenter.acd.commands import OfferContact
 from callcenter.acd.engine import AcdEngine
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactArrived
-from callcenter.config.model import OverflowConfig, OverflowTarget, PriorityRule, QueueConfig, RoutingStep
+from callcenter.config.sections import OverflowConfig, OverflowTarget, PriorityRule, QueueConfig, RoutingStep
 from callcenter.core.events import RecordEvent
 from callcenter.core.ids import SequentialIds
 

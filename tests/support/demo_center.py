@@ -18,7 +18,7 @@ import yaml
 from msgspec.structs import replace
 
 from callcenter.config.loader import load_config
-from callcenter.config.model import CenterConfig, HoursConfig
+from callcenter.config.sections import CenterConfig, HoursConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "config" / "callcenter.yaml"

@@ -37,7 +37,7 @@ from typing import Any
 
 from callcenter.appkeys import CENTER, LOG
 from callcenter.config.hours import HoursTable
-from callcenter.config.model import HoursConfig
+from callcenter.config.sections import HoursConfig
 from callcenter.i18n.catalogue import catalogue
 from callcenter.runtime.center import Center
 

@@ -13,9 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from telsupport import tone, tone_power
 
+from callcenter.config.telephony import CarrierConfig
 from callcenter.speech import codecs
 from callcenter.telephony.carriers import SIGNATURE_HEADER, CarrierKeys, sign
-from callcenter.telephony.config import CarrierConfig
 from callcenter.telephony.media import AudioFrame, CallChannel, CallInfo, DigitPressed, HungUp
 from callcenter.telephony.media_stream import media_stream_handler
 

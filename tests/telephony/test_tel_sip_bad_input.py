@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from telsupport import free_port, until
 
-from callcenter.telephony.config import TelephonyConfig
+from callcenter.config.telephony import TelephonyConfig
 from callcenter.telephony.media import CallChannel
 from callcenter.telephony.sip_server import SipServer
 from callcenter.telephony.sipmsg import SipParseError, parse_message

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from telsupport import free_port, open_fds, until
 
-from callcenter.telephony.config import TelephonyConfig
+from callcenter.config.telephony import TelephonyConfig
 from callcenter.telephony.media import CallChannel, HungUp
 from callcenter.telephony.sip_dial import SipDialer
 from callcenter.telephony.sip_server import SipServer

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from telsupport import free_port, needs_sipp, open_fds, run_sipp, tone, tone_power, until
 
-from callcenter.telephony.config import TelephonyConfig
+from callcenter.config.telephony import TelephonyConfig
 from callcenter.telephony.media import AudioFrame, CallChannel, CallInfo, DigitPressed, HungUp
 from callcenter.telephony.sip_server import SipServer
 

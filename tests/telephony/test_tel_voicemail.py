@@ -23,7 +23,7 @@ from test_tel_callback_dial import Customer
 from voicesupport import AgentPhone, center_of, contact_events
 
 from callcenter.app import create_app
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.core.clock import VirtualClock
 from callcenter.runtime.voice.install import TELEPHONY
 

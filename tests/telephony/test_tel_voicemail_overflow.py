@@ -17,7 +17,7 @@ from voicesupport import StreamPhone, center_of, contact_events, voice_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import IVR_RUNNER, LOG
-from callcenter.config.model import CenterConfig, OverflowConfig, OverflowTarget
+from callcenter.config.sections import CenterConfig, OverflowConfig, OverflowTarget
 from callcenter.runtime.voice.install import TELEPHONY
 
 pytestmark = pytest.mark.timeout(60)

@@ -14,7 +14,7 @@ from telsupport import tone_power, until
 
 from callcenter.acd.messages import AgentLoggedIn, AgentReady
 from callcenter.appkeys import AGENT_LEGS, CENTER, LOG
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.core.events import StoredEvent
 from callcenter.runtime.center import Center
 

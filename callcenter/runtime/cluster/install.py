@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.agent_desk.routes import SERVICE
 from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.core.errors import CallcenterError
 from callcenter.crm_link import web as crm_web
 from callcenter.runtime.cluster.leader import Fenced, Lead

@@ -43,7 +43,7 @@ from callcenter.acd.commands import FinishContact, OfferContact
 from callcenter.acd.engine import AcdEngine
 from callcenter.acd.errors import AcdError, BadInput
 from callcenter.acd.messages import ContactAbandoned, ContactArrived, ContactEnded
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.core.clock import Clock
 from callcenter.core.desk_frames import DeskFrame
 from callcenter.core.errors import EngineError

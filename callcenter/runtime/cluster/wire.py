@@ -62,7 +62,7 @@ from callcenter.acd.messages import (
     VoicemailCalledBack,
 )
 from callcenter.acd.snapshot import EngineSnapshot, export_engine, restore_engine
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import prefix_for
 from callcenter.storage.database import clean_value

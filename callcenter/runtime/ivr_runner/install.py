@@ -21,12 +21,12 @@ from aiohttp import web
 from callcenter.appkeys import CENTER, CONFIG, CRM_DIRECTORY, CRM_STORE, IVR_RUNNER, RECOGNIZER
 from callcenter.auth.guard import api_route, encode, require_role
 from callcenter.auth.store import Principal
-from callcenter.config.model import CenterConfig
+from callcenter.config.sections import CenterConfig
+from callcenter.config.speech import recognition_languages
 from callcenter.core.api import Operation
 from callcenter.core.errors import ConfigError
-from callcenter.ivr import FlowSet, load_flows
+from callcenter.ivr.loader import FlowSet, load_flows
 from callcenter.runtime.ivr_runner.runner import IvrRunner
-from callcenter.speech.config import recognition_languages
 from callcenter.speech.vosk_recognizer import VoskRecognizer
 
 log = logging.getLogger(__name__)

@@ -40,8 +40,9 @@ from callcenter.core.clock import TimerHandle
 from callcenter.core.context import Context
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent, RecordEvent
-from callcenter.ivr import Flow, FlowSet, IvrSession
+from callcenter.ivr import Flow, IvrSession
 from callcenter.ivr import messages as ivr
+from callcenter.ivr.loader import FlowSet
 from callcenter.runtime.center import Center
 from callcenter.runtime.driver import Driver
 from callcenter.runtime.ivr_runner.lookup import SelfService, answer_lookup

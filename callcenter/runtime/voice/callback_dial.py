@@ -40,6 +40,7 @@ from collections.abc import Awaitable
 from functools import partial
 from typing import Any, TypeVar
 
+from callcenter.config.telephony import TelephonyConfig
 from callcenter.core.desk_frames import Contact
 from callcenter.core.events import InteractionEvent
 from callcenter.recordings.files import facts as recording_facts
@@ -48,7 +49,6 @@ from callcenter.runtime.center import Center
 from callcenter.runtime.voice.agent_legs import claim_leg, desk_audio_lost, end_contact, requeue_or_end
 from callcenter.runtime.voice.front import VoiceFront
 from callcenter.telephony.bridge import Bridge, BridgeResult
-from callcenter.telephony.config import TelephonyConfig
 from callcenter.telephony.media import CallChannel, HungUp
 from callcenter.telephony.recorder import recording_path
 from callcenter.telephony.sip_dial import SipDialer

@@ -14,13 +14,13 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from callcenter.config.crm import CrmConfig
+from callcenter.config.recordings import RecordingsConfig
+from callcenter.config.speech import SpeechConfig
+from callcenter.config.telephony import TelephonyConfig, secret_from
 from callcenter.core.client_json import JsonLimits
 from callcenter.core.frame_rate import FrameRate
-from callcenter.crm_link.config import CrmConfig
 from callcenter.i18n.catalogue import check_language
-from callcenter.recordings.config import RecordingsConfig
-from callcenter.speech.config import SpeechConfig
-from callcenter.telephony.config import TelephonyConfig, secret_from
 
 Strategy = Literal["longest-idle", "least-occupied", "round-robin", "best-skill-match", "random"]
 Channel = Literal["voice", "chat", "callback"]  # what callers come in by (an IVR flow's entry)

@@ -31,8 +31,21 @@ from __future__ import annotations
 import re
 
 import msgspec
+import phonenumbers
 
-from callcenter.crm_link.phone import parse_country_code
+_COUNTRY = re.compile(r"^\+[1-9][0-9]{0,2}$")
+
+
+def parse_country_code(code: str) -> str:
+    """``"+972"`` -> ``"972"``; ``ValueError`` unless it is ``+`` and the calling code of a
+    country (``+800`` and other non-geographic codes have no national numbers to read)."""
+    if not _COUNTRY.match(code):
+        raise ValueError(f"country code {code!r} must be '+' and 1-3 digits, e.g. '+1' or '+972'")
+    region = phonenumbers.region_code_for_country_code(int(code[1:]))
+    if region in ("ZZ", "001"):
+        raise ValueError(f"country code {code!r} is not the calling code of a country, e.g. '+1' or '+972'")
+    return code[1:]
+
 
 LOOKUP_KEYS = ("caller_number", "email", "account_number", "customer_id")
 # the keys ``model.contact_attributes`` gives; route rules may match only these
