@@ -14,7 +14,7 @@ from callcenter.auth.guard import api_route, encode, json_error
 from callcenter.core.api import Operation, Param
 from callcenter.i18n import catalogue
 
-STATIC = Path(__file__).with_name("static")
+STATIC = Path(catalogue.__file__).with_name("static")  # the page module ships with the catalogues
 CACHE = {"Cache-Control": "no-cache"}  # revalidated, so an upgrade's new words are seen
 
 
