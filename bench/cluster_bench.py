@@ -40,7 +40,7 @@ from redis.asyncio import Redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callcenter.acd import model as m  # noqa: E402
+from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactEnded, OfferAccepted  # noqa: E402
 from callcenter.config.loader import load_config  # noqa: E402
 from callcenter.config.sections import CenterConfig  # noqa: E402
 from callcenter.core.clock import SystemClock  # noqa: E402
@@ -84,11 +84,11 @@ class BenchDesks:
     def deliver(self, agent_id: str, frame: DeskFrame) -> None:
         if isinstance(frame, Offer):
             self.run.offered(frame.contact_id)
-            self.center.post(m.OfferAccepted(offer_id=frame.offer_id, agent_id=agent_id))
+            self.center.post(OfferAccepted(offer_id=frame.offer_id, agent_id=agent_id))
         elif isinstance(frame, Contact) and frame.status == "connected":
-            self.center.post(m.ContactEnded(contact_id=frame.contact_id, by="agent"))
+            self.center.post(ContactEnded(contact_id=frame.contact_id, by="agent"))
         elif isinstance(frame, State) and frame.state == "WRAP_UP":
-            self.center.post(m.AgentReady(agent_id=agent_id))
+            self.center.post(AgentReady(agent_id=agent_id))
 
 
 @dataclass
@@ -172,8 +172,8 @@ async def routing(
     for i in range(agents):
         center, desk = nodes[i % n_nodes].center, desks[i % n_nodes]
         desk.agents.add(f"agent-{i}")
-        await center.submit(m.AgentLoggedIn(agent_id=f"agent-{i}", skills={"cards": 3, "banking": 2}))
-        await center.submit(m.AgentReady(agent_id=f"agent-{i}"))
+        await center.submit(AgentLoggedIn(agent_id=f"agent-{i}", skills={"cards": 3, "banking": 2}))
+        await center.submit(AgentReady(agent_id=f"agent-{i}"))
     gate = asyncio.Semaphore(64)
 
     async def arrive(k: int, tag: str) -> None:

@@ -44,7 +44,7 @@ from sqlalchemy import select
 
 from callcenter.agent_desk.routes import HUB
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, DB
+from callcenter.appkeys import DB
 from callcenter.auth.guard import COOKIE
 from callcenter.auth.passwords import hash_password
 from callcenter.auth.schema import users
@@ -52,6 +52,7 @@ from callcenter.auth.store import create_session
 from callcenter.config.loader import load_config
 from callcenter.config.sections import CenterConfig, UserConfig
 from callcenter.core.desk_frames import DeskFrame, Offer
+from callcenter.runtime.keys import CENTER
 
 ROOT = Path(__file__).resolve().parents[1]
 

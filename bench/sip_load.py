@@ -225,8 +225,8 @@ async def running_center(folder: Path, telephony: TelephonyConfig) -> AsyncItera
     """The demo center with telephony on ``telephony``'s ports; yields its SIP server."""
     from aiohttp import web
 
-    from callcenter.app import create_app
-    from callcenter.appkeys import LOG, PROMPTS
+    from callcenter.app import SQL_LOG, create_app
+    from callcenter.appkeys import PROMPTS
     from callcenter.config.loader import load_config
     from callcenter.config.sections import HoursConfig
     from callcenter.runtime.voice.install import TELEPHONY
@@ -253,8 +253,8 @@ async def running_center(folder: Path, telephony: TelephonyConfig) -> AsyncItera
         server = app[TELEPHONY].sip
         assert server is not None
         yield server
-        await app[LOG].flush()
-        print(f"center: {app[LOG].last_seq} interaction events logged")
+        await app[SQL_LOG].flush()
+        print(f"center: {app[SQL_LOG].last_seq} interaction events logged")
     finally:
         await runner.cleanup()
 

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from callcenter import __version__
 from callcenter.agent_desk import routes as desk_routes
-from callcenter.appkeys import BUS, CENTER, CHAT_RESUME, CLOCK, CONFIG, DB, HELD_CHATS, LOG, OPENAPI
+from callcenter.appkeys import BUS, CHAT_RESUME, CLOCK, CONFIG, DB, LOG, OPENAPI
 from callcenter.auth import web as auth_web
 from callcenter.auth.guard import api_route, encode, json_error
 from callcenter.chat import routes as chat_routes
@@ -35,6 +35,7 @@ from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
 from callcenter.runtime.ivr_runner.install import install as install_ivr_admin
 from callcenter.runtime.ivr_runner.install import ivr_ctx
+from callcenter.runtime.keys import CENTER, HELD_CHATS
 from callcenter.runtime.recovery import HeldChats, recover
 from callcenter.runtime.voice import install as voice_app
 from callcenter.speech.server import speech_ctx
@@ -46,6 +47,9 @@ from callcenter.supervisor import web as supervisor_web
 from callcenter.web import i18n_routes as i18n_routes
 
 log = logging.getLogger(__name__)
+# The root's own handle on the log adapter it built (``/healthz`` reads its health); the
+# rest of the center sees the log through ``appkeys.LOG``, typed by the port.
+SQL_LOG = web.AppKey("sql_interaction_log", SqlInteractionLog)
 Context = Callable[[web.Application], AsyncIterator[None]]
 
 
@@ -139,7 +143,7 @@ async def log_ctx(app: web.Application) -> AsyncIterator[None]:
         now=clock.now,
     )
     await interaction_log.start()  # appends what the last run spilled, first
-    app[LOG] = interaction_log
+    app[LOG] = app[SQL_LOG] = interaction_log
     interaction_log.append(
         InteractionEvent(type="server.started", at=clock.now(), data={"version": __version__})
     )
@@ -204,7 +208,7 @@ async def healthz(request: web.Request) -> web.Response:
     """200 when the database answers and events reach it; else 503 with the reason."""
     app = request.app
     db_ok, db_detail = await database.check(app[DB])
-    log_health = app[LOG].health()
+    log_health = app[SQL_LOG].health()
     ok = db_ok and bool(log_health["ok"])
     body = {
         "status": "ok" if ok else "unavailable",

@@ -3,6 +3,11 @@
 A web module (``crm_link/web.py``, ``agent_desk/routes.py`` ...) exposes
 ``install(app: web.Application) -> None`` that adds its routes and ``cleanup_ctx``
 entries; it reads shared resources through these keys, which ``app.py`` fills first.
+
+Every key is typed by a port (``callcenter.ports``) or a core type, never by an adapter:
+which adapter stands behind a key is the composition root's choice. The running center's
+own parts (the ACD center, the IVR runner, the agents' audio legs) have their keys in
+``runtime/keys.py``.
 """
 
 from __future__ import annotations
@@ -13,41 +18,30 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.config.sections import CenterConfig
 from callcenter.core.api import ApiRoutes
 from callcenter.core.clock import Clock
-from callcenter.crm_link.ports import CrmDirectory
-from callcenter.crm_link.store import SqlCrmStore
-from callcenter.runtime.bus import EventBus
-from callcenter.runtime.center import Center
-from callcenter.runtime.ivr_runner.runner import IvrRunner
-from callcenter.runtime.recovery import HeldChats
-from callcenter.runtime.voice.agent_legs import AgentLegs
-from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
-from callcenter.speech.vosk_recognizer import VoskRecognizer
-from callcenter.storage.chat_resume import SqlChatResume
-from callcenter.storage.log import SqlInteractionLog
+from callcenter.ports.chat_resume import ChatResume
+from callcenter.ports.crm_directory import CrmDirectory, CustomerAnswers
+from callcenter.ports.event_bus import EventBus
+from callcenter.ports.interaction_log import InteractionLog
+from callcenter.ports.prompts import PromptRenderer
+from callcenter.ports.recognition import SpeechRecognizer
 
 CONFIG = web.AppKey("config", CenterConfig)
 CLOCK = web.AppKey("clock", Clock)
 DB = web.AppKey("db", AsyncEngine)
-LOG = web.AppKey("interaction_log", SqlInteractionLog)
+LOG = web.AppKey("interaction_log", InteractionLog)
 BUS = web.AppKey("bus", EventBus)
-CENTER = web.AppKey("center", Center)
 # Single node only (cluster mode keeps chats' resume data in Redis): what a chat's resume
-# needs, in the database, and the chats a restart set aside for their customers.
-CHAT_RESUME = web.AppKey("chat_resume", SqlChatResume)
-HELD_CHATS = web.AppKey("held_chats", HeldChats)
+# needs, in the database.
+CHAT_RESUME = web.AppKey("chat_resume", ChatResume)
 # The CRM (``crm_link``): the directory answers lookups (the local store, or the outside CRM
-# when ``crm.external`` has lookup URLs); the store is always the center's own database.
+# when ``crm.external`` has lookup URLs); the answers (self-service, PIN and date of birth
+# checks) always come from the center's own customer store.
 CRM_DIRECTORY = web.AppKey("crm_directory", CrmDirectory)
-CRM_STORE = web.AppKey("crm_store", SqlCrmStore)
+CRM_ANSWERS = web.AppKey("crm_answers", CustomerAnswers)
 # Speech (``speech/server.py``): the prompt renderer (TTS worker) always; the recognizer
 # only when a vosk model is configured and loads (else absent: digits only).
-PROMPTS = web.AppKey("prompt_renderer", Pyttsx3Renderer)
-RECOGNIZER = web.AppKey("speech_recognizer", VoskRecognizer)
-# The IVR runner (``runtime/ivr_runner/install.py``): chat and voice front-ends start sessions on it.
-IVR_RUNNER = web.AppKey("ivr_runner", IvrRunner)
-# Agents' audio legs (``runtime/voice/agent_legs.py``): the desk's WebRTC leg or an agent's phone
-# registers here; the voice bridge claims it when a call is connected to that agent.
-AGENT_LEGS = web.AppKey("agent_legs", AgentLegs)
+PROMPTS = web.AppKey("prompt_renderer", PromptRenderer)
+RECOGNIZER = web.AppKey("speech_recognizer", SpeechRecognizer)
 # The operations of ``/api/v1`` (``core.api``), described at ``GET /api/v1/openapi.json``:
 # app.py creates it and ``auth.guard.api_route`` adds each route's description.
 OPENAPI = web.AppKey("openapi", ApiRoutes)

@@ -36,8 +36,8 @@ from callcenter.agent_desk.webrtc import AudioError, DeskAudio
 from callcenter.config.hours import center_zone
 from callcenter.core import desk_frames as f
 from callcenter.core.events import InteractionEvent
+from callcenter.ports.interaction_log import InteractionLog
 from callcenter.runtime.center import Center
-from callcenter.storage.log import InteractionLog
 
 log = logging.getLogger(__name__)
 

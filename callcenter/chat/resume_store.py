@@ -13,11 +13,11 @@ from collections.abc import Callable
 
 from callcenter.chat.protocol import Start
 from callcenter.chat.sessions import MAX_HISTORY, ChatSession, Frame
-from callcenter.storage.chat_resume import SqlChatResume
+from callcenter.ports.chat_resume import ChatResume
 
 
 class DbChatStore:
-    def __init__(self, resume: SqlChatResume, resumable: Callable[[str], bool]) -> None:
+    def __init__(self, resume: ChatResume, resumable: Callable[[str], bool]) -> None:
         self.resume = resume
         self.resumable = resumable
         self._next: dict[str, int] = {}  # token -> number of its next frame

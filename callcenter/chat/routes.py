@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from callcenter.agent_desk.routes import SERVICE
-from callcenter.appkeys import CENTER, CHAT_RESUME, CONFIG, HELD_CHATS, IVR_RUNNER
+from callcenter.appkeys import CHAT_RESUME, CONFIG
 from callcenter.chat.backend import ChatBackend
 from callcenter.chat.resume_store import DbChatStore
 from callcenter.chat.sessions import ChatSessions, ChatStore
+from callcenter.runtime.keys import CENTER, HELD_CHATS, IVR_RUNNER
 
 if TYPE_CHECKING:  # the cluster extra (redis) is imported only in cluster mode
     from callcenter.runtime.cluster.chat_store import RedisChatStore

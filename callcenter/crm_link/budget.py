@@ -13,8 +13,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from callcenter.crm_link.model import CustomerCard, LookupBy, unidentified_card
-from callcenter.crm_link.ports import CrmDirectory
+from callcenter.ports.crm_directory import CrmDirectory
+from callcenter.ports.customer_card import CustomerCard, LookupBy, unidentified_card
 
 log = logging.getLogger(__name__)
 

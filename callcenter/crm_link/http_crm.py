@@ -27,9 +27,9 @@ from urllib.parse import quote
 import aiohttp
 
 from callcenter.config.crm import ExternalCrmConfig
-from callcenter.crm_link.model import CustomerCard, LookupBy
 from callcenter.crm_link.phone import InvalidEmail, InvalidPhone, normalize_email, normalize_phone
-from callcenter.crm_link.ports import CrmUnavailable
+from callcenter.ports.crm_directory import CrmUnavailable
+from callcenter.ports.customer_card import CustomerCard, LookupBy
 
 log = logging.getLogger(__name__)
 

@@ -53,11 +53,11 @@ from callcenter.core.desk_frames import DeskFrame, Offer, ScreenPop
 from callcenter.core.errors import EngineError
 from callcenter.core.events import InteractionEvent
 from callcenter.crm_link.budget import lookup_with_budget
-from callcenter.crm_link.model import CustomerCard, LookupBy, contact_attributes, unidentified_card
-from callcenter.crm_link.ports import CrmDirectory
 from callcenter.crm_link.screen_pop import build_screen_pop, load_screen_pop
 from callcenter.crm_link.store import SqlCrmStore
-from callcenter.storage.log import LogUnavailable
+from callcenter.ports.crm_directory import CrmDirectory
+from callcenter.ports.customer_card import CustomerCard, LookupBy, contact_attributes, unidentified_card
+from callcenter.ports.interaction_log import LogUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from callcenter.crm_link.analytics import ContactRecord, is_repeat_contact
 from callcenter.crm_link.history import contact_history, customer_of, ivr_trail, verification_of
-from callcenter.crm_link.model import CustomerCard, contact_attributes, unidentified_card
 from callcenter.crm_link.records import list_tickets, open_ticket_ids
 from callcenter.crm_link.store import SqlCrmStore
+from callcenter.ports.customer_card import CustomerCard, contact_attributes, unidentified_card
 
 DAY_S = 86400.0
 

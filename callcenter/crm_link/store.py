@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from callcenter.config.crm import CrmConfig
 from callcenter.core.ids import IdGenerator, RandomIds
 from callcenter.crm_link.bodies import CrmInputError, CustomerIn, CustomerPatch, customer_values
-from callcenter.crm_link.model import CustomerCard, LookupBy, RecentContact
 from callcenter.crm_link.phone import InvalidEmail, InvalidPhone, normalize_email, normalize_phone
 from callcenter.crm_link.records import self_service_answer
 from callcenter.crm_link.schema import (
@@ -30,6 +29,7 @@ from callcenter.crm_link.schema import (
     tickets,
 )
 from callcenter.crm_link.verification import birth_dates, hash_pin, pin_matches
+from callcenter.ports.customer_card import CustomerCard, LookupBy, RecentContact
 from callcenter.storage.schema import contacts
 
 DAY_S = 86400.0

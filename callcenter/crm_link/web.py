@@ -29,7 +29,7 @@ import aiohttp
 from aiohttp import web
 from msgspec import Meta
 
-from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_DIRECTORY, CRM_STORE, DB, LOG
+from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_ANSWERS, CRM_DIRECTORY, DB, LOG
 from callcenter.auth.guard import api_route, encode, json_error, read_json, require, unavailable
 from callcenter.config.crm import LOOKUP_KEYS, CrmConfig
 from callcenter.core.api import Operation, Param, Who
@@ -54,18 +54,21 @@ from callcenter.crm_link.demo import ensure_demo_customers
 from callcenter.crm_link.history import contact_history, contact_summary
 from callcenter.crm_link.http_crm import HttpCrmDirectory, WebhookSender
 from callcenter.crm_link.live import LiveCrm
-from callcenter.crm_link.model import LookupBy
-from callcenter.crm_link.ports import CrmUnavailable
 from callcenter.crm_link.records import create_ticket, list_tickets, patch_ticket
 from callcenter.crm_link.screen_pop import load_screen_pop
 from callcenter.crm_link.store import SqlCrmStore
-from callcenter.storage.log import LogUnavailable
+from callcenter.ports.crm_directory import CrmUnavailable
+from callcenter.ports.customer_card import LookupBy
+from callcenter.ports.interaction_log import LogUnavailable
 
-__all__ = ["CRM_DIRECTORY", "CRM_STORE", "ROUTES", "crm_ctx", "install", "live_crm"]
+__all__ = ["CRM_ANSWERS", "CRM_DIRECTORY", "CRM_STORE", "ROUTES", "crm_ctx", "install", "live_crm"]
 
 log = logging.getLogger(__name__)
 
 CRM_CONFIG = web.AppKey("crm_config", CrmConfig)
+# The center's own customer store, for this package's routes (the rest of the center sees it
+# through the ports of ``appkeys``: ``CRM_DIRECTORY`` and ``CRM_ANSWERS``).
+CRM_STORE = web.AppKey("crm_store", SqlCrmStore)
 ROLES = ("agent", "supervisor")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Guard = Callable[..., Awaitable[Any]]
@@ -119,6 +122,7 @@ async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
     store = SqlCrmStore(app[DB], config, now=clock.now)
     await ensure_demo_customers(app[DB], config, clock.now())
     app[CRM_STORE] = store
+    app[CRM_ANSWERS] = store
     app[CRM_DIRECTORY] = store
     external = config.external
     session = aiohttp.ClientSession() if external is not None else None

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from callcenter.appkeys import CONFIG, DB, LOG
 from callcenter.auth.guard import Refused, encode, require, session_of
 from callcenter.core.api import Operation, Param
+from callcenter.ports.interaction_log import LogUnavailable
 from callcenter.recordings.index import logged_recordings
-from callcenter.storage.log import LogUnavailable
 from callcenter.storage.schema import contacts, events
 
 STATIC = Path(__file__).with_name("static")

@@ -28,7 +28,7 @@ import msgspec
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from callcenter.appkeys import CENTER, CLOCK, CONFIG, DB, LOG
+from callcenter.appkeys import CLOCK, CONFIG, DB, LOG
 from callcenter.auth.guard import Refused, api_route, encode, session_of
 from callcenter.auth.store import Principal
 from callcenter.core.api import Operation, Param
@@ -45,6 +45,7 @@ from callcenter.recordings.index import (
 )
 from callcenter.recordings.retention import RetentionSchedule, Sweeper
 from callcenter.recordings.timeline import STATIC, contact_page, flushed
+from callcenter.runtime.keys import CENTER
 
 COMMON = Path(__file__).parents[1] / "static"
 SCHEDULE = web.AppKey("recordings_retention", RetentionSchedule)

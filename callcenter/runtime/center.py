@@ -45,11 +45,11 @@ from callcenter.core import desk_frames as df
 from callcenter.core.clock import Clock
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import IdGenerator
-from callcenter.runtime.bus import EventBus
+from callcenter.ports.event_bus import EventBus
+from callcenter.ports.interaction_log import InteractionLog
 from callcenter.runtime.desk_book import DeskBook
 from callcenter.runtime.dispatch import CommandRouter
 from callcenter.runtime.driver import Driver
-from callcenter.storage.log import InteractionLog
 
 log = logging.getLogger(__name__)
 

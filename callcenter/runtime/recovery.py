@@ -36,9 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.acd.messages import ContactArrived, ContactsRestored
 from callcenter.core.clock import TimerHandle
 from callcenter.core.events import InteractionEvent
+from callcenter.ports.chat_resume import ChatResume
 from callcenter.runtime.center import Center
 from callcenter.storage import schema
-from callcenter.storage.chat_resume import SqlChatResume
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class HeldChats:
     ``take`` hands a chat's arrival to the one who resumes it; a chat not taken by its
     deadline ends ``abandoned``, ``after_restart: true``, and its resume record is deleted."""
 
-    def __init__(self, center: Center, resume: SqlChatResume, window_s: float) -> None:
+    def __init__(self, center: Center, resume: ChatResume, window_s: float) -> None:
         self.center = center
         self.resume = resume
         self.window_s = window_s

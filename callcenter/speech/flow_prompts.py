@@ -31,7 +31,8 @@ from callcenter.ivr.flow import (
     Voicemail,
 )
 from callcenter.ivr.loader import FlowSet
-from callcenter.speech.prompts import PromptBuildStats, PromptRenderer, build_prompts
+from callcenter.ports.prompts import PromptRenderer
+from callcenter.speech.prompts import PromptBuildStats, build_prompts
 
 
 def flow_voice(flow: Flow, speech: SpeechConfig) -> str | None:

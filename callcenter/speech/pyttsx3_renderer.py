@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import callcenter
-from callcenter.speech.prompts import PromptCache, PromptRenderError, prompt_key
+from callcenter.ports.prompts import PromptRenderError
+from callcenter.speech.prompts import PromptCache, prompt_key
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.config.speech import KOREAN_DEMO_MODEL
+from callcenter.ports.recognition import Recognition
 from callcenter.speech.codecs import Resampler
-from callcenter.speech.recognition import Recognition
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -31,6 +30,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.core.client_json import clean_text
+from callcenter.ports.chat_resume import ResumeRecord
 from callcenter.storage.schema import chat_resume, chat_resume_frames
 
 log = logging.getLogger(__name__)
@@ -54,21 +54,6 @@ def token_sha256(token: str) -> str:
 def _text(value: str | None) -> str | None:
     """Text the database takes (``clean_text``: lone surrogates and NUL become U+FFFD)."""
     return None if value is None else clean_text(value)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ResumeRecord:
-    contact_id: str
-    name: str | None
-    email: str | None
-    phone: str | None
-    entry: str | None
-    queued: bool
-    rated: bool
-    ended: bool
-    held_since: float | None
-    frames: list[dict[str, Any]] = field(default_factory=list)
-    next_n: int = 0
 
 
 class SqlChatResume:

@@ -48,7 +48,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import (
@@ -61,8 +61,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.client_json import clean_text
-from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent, StoredEvent
+from callcenter.ports.interaction_log import LogUnavailable
 from callcenter.storage import dead_letter, log_batch, schema, spill
 from callcenter.storage.projections import Row
 
@@ -75,10 +75,6 @@ STALL_AFTER = 30.0  # seconds the oldest unwritten event may wait before health 
 CLOSE_TIMEOUT = 10.0  # seconds close() tries to write before spilling
 _SPLIT_AFTER = 3  # failures in a row of one batch before it is split to find a bad event
 _BACKOFF_MIN, _BACKOFF_MAX = 0.1, 10.0
-
-
-class LogUnavailable(CallcenterError):
-    """Events are not reaching the database within the bound; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +98,6 @@ def _is_data_error(exc: BaseException) -> bool:
     if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
         return True  # a parameter could not be bound (encoded)
     return not isinstance(exc, SQLAlchemyError | OSError | TimeoutError)
-
-
-class InteractionLog(Protocol):
-    def append(self, event: InteractionEvent) -> None: ...
-    async def flush(self, timeout: float | None = None) -> None: ...
-    async def read(
-        self, *, after: int = 0, limit: int = 1000, contact_id: str | None = None
-    ) -> list[StoredEvent]: ...
 
 
 def stored(row: Any) -> StoredEvent:

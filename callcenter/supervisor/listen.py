@@ -30,12 +30,13 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.agent_desk.webrtc import AudioError, DeskAudio, check_sdp
-from callcenter.appkeys import CENTER, CONFIG
+from callcenter.appkeys import CONFIG
 from callcenter.auth.guard import api_route, encode, read_body
 from callcenter.auth.web import json_error, require
 from callcenter.core.api import Operation, Who
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import Center
+from callcenter.runtime.keys import CENTER
 from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.supervisor.bodies import ListenEnded, ListenOffer, ListenStarted
 from callcenter.supervisor.live import METRICS

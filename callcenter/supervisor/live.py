@@ -27,9 +27,10 @@ from sqlalchemy import select
 from callcenter.appkeys import BUS, CLOCK, CONFIG, DB, LOG
 from callcenter.config.hours import center_zone, day_bounds
 from callcenter.core.events import StoredEvent
-from callcenter.runtime.bus import BusMessage
+from callcenter.ports.event_bus import BusMessage
+from callcenter.ports.interaction_log import LogUnavailable
 from callcenter.storage import schema
-from callcenter.storage.log import LogUnavailable, stored
+from callcenter.storage.log import stored
 from callcenter.supervisor import prometheus
 from callcenter.supervisor.cells import Counts, WindowCounts, figures
 from callcenter.supervisor.metrics import MetricsFold, normalise

@@ -37,7 +37,7 @@ from callcenter.acd.messages import (
     PriorityChanged,
 )
 from callcenter.acd.views import QueueSnapshot
-from callcenter.appkeys import CENTER, CONFIG
+from callcenter.appkeys import CONFIG
 from callcenter.auth.guard import api_route, encode, read_body, read_json
 from callcenter.auth.web import Refused, json_error, require, session_of
 from callcenter.config import hours
@@ -46,6 +46,7 @@ from callcenter.core.client_json import InputRefused
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ws_frames import ErrorFrame
 from callcenter.runtime.center import Center
+from callcenter.runtime.keys import CENTER
 from callcenter.supervisor import listen
 from callcenter.supervisor import live as live_metrics
 from callcenter.supervisor.bodies import (

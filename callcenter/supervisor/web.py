@@ -30,7 +30,7 @@ from callcenter.appkeys import CLOCK, CONFIG, DB, LOG
 from callcenter.auth.guard import Refused, api_route, encode, json_error, require, session_of, unavailable
 from callcenter.config.hours import center_zone
 from callcenter.core.api import Operation, Param, Who
-from callcenter.storage.log import LogUnavailable
+from callcenter.ports.interaction_log import LogUnavailable
 from callcenter.supervisor import live, prometheus
 from callcenter.supervisor.bodies import Report, Staffing
 from callcenter.supervisor.live import METRICS, REGISTRY

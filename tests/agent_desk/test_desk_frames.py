@@ -25,10 +25,11 @@ from desk_socket import logged_in
 
 from callcenter.agent_desk.protocol import ClientMessage
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import LOG
 from callcenter.chat import protocol as chat
 from callcenter.core.desk_frames import DeskFrame
 from callcenter.core.ws_frames import FrameError, tags
+from callcenter.runtime.keys import CENTER
 from callcenter.supervisor.wallboard_frames import WallboardFrame
 
 

@@ -27,9 +27,10 @@ from desk_socket import Desk
 from msgspec.structs import replace
 
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, CLOCK, LOG
+from callcenter.appkeys import CLOCK, LOG
 from callcenter.core.clock import VirtualClock
 from callcenter.core.events import InteractionEvent
+from callcenter.runtime.keys import CENTER
 
 ZONE = ZoneInfo("Asia/Jerusalem")  # the demo's wallboard.timezone: the center's day
 NOA = "+972501234567"  # the demo CRM's Noa Levi

@@ -18,8 +18,9 @@ from demo_center import demo_config
 from callcenter.acd.errors import UnknownOffer
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactAbandoned, ContactEnded, OfferAccepted
 from callcenter.app import create_app
-from callcenter.appkeys import BUS, CENTER, CLOCK, LOG
+from callcenter.appkeys import BUS, CLOCK, LOG
 from callcenter.core.clock import VirtualClock
+from callcenter.runtime.keys import CENTER
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,9 +15,10 @@ from demo_center import demo_config
 
 from callcenter.acd.messages import AgentLoggedIn, AgentReady
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import LOG
 from callcenter.core.clock import VirtualClock
 from callcenter.core.events import InteractionEvent
+from callcenter.runtime.keys import CENTER
 from callcenter.storage import database, migrate
 from callcenter.storage.chat_resume import SqlChatResume, token_sha256
 from callcenter.storage.log import SqlInteractionLog

@@ -30,7 +30,8 @@ from demo_center import demo_config, media_stream_path
 from msgspec.structs import replace
 
 from callcenter.app import create_app
-from callcenter.appkeys import BUS, CENTER, LOG
+from callcenter.appkeys import BUS, LOG
+from callcenter.runtime.keys import CENTER
 from callcenter.speech import codecs
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from browser_support import login, screenshot
 
-from callcenter.appkeys import CENTER, CRM_STORE, LOG
+from callcenter.appkeys import LOG
 from callcenter.crm_link.live import LiveCrm
-from callcenter.crm_link.model import CustomerCard, LookupBy
 from callcenter.crm_link.store import SqlCrmStore
+from callcenter.crm_link.web import CRM_STORE
+from callcenter.ports.customer_card import CustomerCard, LookupBy
+from callcenter.runtime.keys import CENTER
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ import pytest
 from browser_support import login
 from playwright.async_api import expect
 
-from callcenter.appkeys import CENTER
+from callcenter.runtime.keys import CENTER
 
 pytestmark = pytest.mark.browser
 

@@ -23,7 +23,7 @@ from msgspec.structs import replace
 from playwright.async_api import expect
 
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER
+from callcenter.runtime.keys import CENTER
 
 pytestmark = pytest.mark.browser
 

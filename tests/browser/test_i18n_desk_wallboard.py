@@ -17,8 +17,8 @@ from browser_support import login
 from i18n_check import assert_translated, page_language, set_language, untranslated
 from playwright.async_api import expect
 
-from callcenter.appkeys import CENTER
 from callcenter.i18n import catalogue
+from callcenter.runtime.keys import CENTER
 
 pytestmark = pytest.mark.browser
 ZH = catalogue.catalogue("zh-CN")

@@ -23,8 +23,8 @@ from i18n_check import assert_translated, set_language
 from playwright.async_api import expect
 
 from callcenter.acd.messages import AgentNotReady, VoicemailLeft
-from callcenter.appkeys import CENTER
 from callcenter.i18n import catalogue
+from callcenter.runtime.keys import CENTER
 
 pytestmark = pytest.mark.browser
 ZH = catalogue.catalogue("zh-CN")

@@ -20,9 +20,10 @@ from msgspec.structs import replace
 from wav_files import write_wav
 
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import LOG
 from callcenter.core.events import InteractionEvent
 from callcenter.recordings.files import facts
+from callcenter.runtime.keys import CENTER
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 ZONE = ZoneInfo("Asia/Jerusalem")

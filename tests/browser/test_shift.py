@@ -37,8 +37,8 @@ from msgspec.structs import replace
 from shift_support import Shift
 
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER
 from callcenter.config.sections import HoursConfig
+from callcenter.runtime.keys import CENTER
 from callcenter.supervisor import wallboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]

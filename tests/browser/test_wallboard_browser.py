@@ -22,7 +22,8 @@ from stream_phone import StreamPhone
 
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactTransferred, OfferAccepted
 from callcenter.app import create_app
-from callcenter.appkeys import BUS, CENTER, LOG
+from callcenter.appkeys import BUS, LOG
+from callcenter.runtime.keys import CENTER
 from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.supervisor.listen import LISTEN
 from callcenter.supervisor.live import LIVE

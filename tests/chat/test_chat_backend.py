@@ -18,10 +18,11 @@ from msgspec.structs import replace
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactEnded, OfferAccepted
 from callcenter.agent_desk.routes import SERVICE
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
+from callcenter.appkeys import LOG
 from callcenter.chat import routes as chat_routes
 from callcenter.config.sections import HoursConfig
 from callcenter.core.clock import VirtualClock
+from callcenter.runtime.keys import CENTER, IVR_RUNNER
 from tests.chat.chat_center import MONDAY_10, center_config, frames_until
 
 ROOT = Path(__file__).resolve().parents[2]

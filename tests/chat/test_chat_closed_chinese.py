@@ -14,10 +14,10 @@ import pytest
 from msgspec.structs import replace
 
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER
 from callcenter.config.hours import closed_message
 from callcenter.config.sections import HoursConfig
 from callcenter.core.clock import VirtualClock
+from callcenter.runtime.keys import CENTER
 from tests.chat.chat_center import center_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
+from callcenter.appkeys import LOG
 from callcenter.chat.login_token import make_login_token
 from callcenter.core.clock import VirtualClock
+from callcenter.runtime.keys import CENTER, IVR_RUNNER
 from tests.chat.chat_center import MONDAY_10, center_config, frames_until
 
 pytestmark = pytest.mark.timeout(60)

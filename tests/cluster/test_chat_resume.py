@@ -18,11 +18,12 @@ from aiohttp.test_utils import TestServer
 from desk_socket import Desk
 
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import LOG
 from callcenter.chat.routes import SESSIONS
 from callcenter.config.loader import load_config
 from callcenter.runtime.cluster.install import CLUSTER
 from callcenter.runtime.cluster.node_center import ClusterCenter
+from callcenter.runtime.keys import CENTER
 from tests.cluster.conftest import node_config
 from tests.cluster.nodes import Node, free_port, make_nodes, write_config
 

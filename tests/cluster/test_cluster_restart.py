@@ -10,8 +10,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import LOG
 from callcenter.runtime.cluster.install import CLUSTER
+from callcenter.runtime.keys import CENTER
 from tests.app.test_restart_recovery import write_crashed_log
 from tests.cluster.conftest import node_config
 

@@ -18,11 +18,12 @@ from msgspec.structs import replace
 
 from callcenter.acd.messages import ContactArrived
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import LOG
 from callcenter.runtime.cluster.install import CLUSTER, ClusterConflict
 from callcenter.runtime.cluster.leader import Fenced, Lead
 from callcenter.runtime.cluster.node_center import ClusterCenter
 from callcenter.runtime.cluster.wire import WIRE_VERSION, Entry, Forwarded, encode_entry, encode_forwarded
+from callcenter.runtime.keys import CENTER
 from tests.cluster.conftest import node_config, start_chat
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]

@@ -18,9 +18,10 @@ from aiohttp.test_utils import TestServer
 from desk_socket import Desk
 
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import LOG
 from callcenter.config.loader import load_config
 from callcenter.runtime.cluster.install import CLUSTER
+from callcenter.runtime.keys import CENTER
 from tests.cluster.conftest import start_chat
 from tests.cluster.nodes import Node, free_port, leader_of, make_nodes, write_config
 

@@ -16,9 +16,9 @@ from aiohttp.test_utils import TestServer
 from msgspec.structs import replace
 
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER
 from callcenter.runtime.cluster.install import CLUSTER
 from callcenter.runtime.cluster.node_center import ClusterUnavailable
+from callcenter.runtime.keys import CENTER
 from tests.cluster.conftest import node_config
 from tests.cluster.nodes import free_port
 from tests.conftest import service_env

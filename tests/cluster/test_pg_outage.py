@@ -16,12 +16,13 @@ from aiohttp.test_utils import TestServer
 from msgspec.structs import replace
 from sqlalchemy import select
 
-from callcenter.app import create_app
-from callcenter.appkeys import BUS, CENTER, LOG
+from callcenter.app import SQL_LOG, create_app
+from callcenter.appkeys import BUS
 from callcenter.config.sections import CenterConfig
 from callcenter.core.events import InteractionEvent
 from callcenter.runtime.center import LogBacklogged
 from callcenter.runtime.cluster.install import CLUSTER
+from callcenter.runtime.keys import CENTER
 from callcenter.storage import database, schema
 from tests.cluster.conftest import node_config
 from tests.cluster.tcp_proxy import TcpProxy
@@ -80,7 +81,7 @@ async def table(url: str, after: int) -> list[tuple[int, str, str | None]]:
 
 async def ride_out_outage(server: TestServer, proxy: TcpProxy, direct_url: str) -> None:
     """The outage, the same for both modes (see module docstring)."""
-    center, log_ = server.app[CENTER], server.app[LOG]
+    center, log_ = server.app[CENTER], server.app[SQL_LOG]
     async with aiohttp.ClientSession() as http:
         await wait_health(http, server, 200)
         await center.contact_arrived(contact_id="chat-1", channel="chat", queue="cards", caller="a@b.c")
@@ -166,7 +167,7 @@ async def test_contacts_on_a_follower_are_refused_when_the_holders_log_is_full(
                 contact_id=f"chat-{i}", channel="chat", queue="cards", caller=f"{i}@b.c"
             )
         await center.acd.idle()
-        follower.app[LOG].max_pending = 3  # what the follower keeps for the holder counts too
+        follower.app[SQL_LOG].max_pending = 3  # what the follower keeps for the holder counts too
         with pytest.raises(LogBacklogged, match="lease holder has not logged"):
             await center.contact_arrived(contact_id="chat-x", channel="chat", queue="cards", caller="x@y.z")
         await proxy.restore()

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from callcenter.config.crm import ExternalCrmConfig
 from callcenter.crm_link.budget import lookup_with_budget
 from callcenter.crm_link.http_crm import BreakerState, CircuitBreaker, HttpCrmDirectory, WebhookSender
-from callcenter.crm_link.ports import CrmUnavailable
+from callcenter.ports.crm_directory import CrmUnavailable
 
 
 class FakeCrm:

@@ -29,9 +29,9 @@ from callcenter.core.desk_frames import DeskFrame
 from callcenter.core.events import StoredEvent
 from callcenter.core.ids import SequentialIds
 from callcenter.crm_link.live import LiveCrm
-from callcenter.crm_link.model import CustomerCard, LookupBy
 from callcenter.crm_link.records import create_ticket
 from callcenter.crm_link.store import SqlCrmStore
+from callcenter.ports.customer_card import CustomerCard, LookupBy
 from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
 from callcenter.storage.log import SqlInteractionLog

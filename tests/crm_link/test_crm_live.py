@@ -23,10 +23,10 @@ from callcenter.core.desk_frames import DeskFrame, Offer
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import SequentialIds
 from callcenter.crm_link.live import LiveCrm
-from callcenter.crm_link.model import CustomerCard, LookupBy
-from callcenter.crm_link.ports import CrmUnavailable
 from callcenter.crm_link.records import add_order, create_ticket
 from callcenter.crm_link.store import SqlCrmStore
+from callcenter.ports.crm_directory import CrmUnavailable
+from callcenter.ports.customer_card import CustomerCard, LookupBy
 from callcenter.storage import database, migrate
 from tests.crm_link.conftest import DAY, NOW, contact_events
 

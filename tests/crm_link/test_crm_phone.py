@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from callcenter.config.crm import parse_country_code
 from callcenter.crm_link.phone import (
     InvalidEmail,
     InvalidPhone,
     normalize_email,
     normalize_phone,
-    parse_country_code,
 )
 
 

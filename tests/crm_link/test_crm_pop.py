@@ -12,12 +12,12 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.crm_link.budget import lookup_with_budget
-from callcenter.crm_link.model import CustomerCard, LookupBy
-from callcenter.crm_link.ports import CrmUnavailable
 from callcenter.crm_link.records import create_ticket, patch_ticket
 from callcenter.crm_link.schema import customer_scores
 from callcenter.crm_link.screen_pop import load_screen_pop
 from callcenter.crm_link.store import SqlCrmStore
+from callcenter.ports.crm_directory import CrmUnavailable
+from callcenter.ports.customer_card import CustomerCard, LookupBy
 from tests.crm_link.conftest import DAY, NOW, contact_events
 
 

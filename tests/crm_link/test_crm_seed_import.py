@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.config.crm import CrmConfig
 from callcenter.core.ids import SequentialIds
 from callcenter.crm_link.csv_import import RowError, import_csv
-from callcenter.crm_link.model import contact_attributes
 from callcenter.crm_link.schema import customer_scores
 from callcenter.crm_link.scores import refresh_scores, segment_of
 from callcenter.crm_link.seed import phone_number, seed
 from callcenter.crm_link.store import SqlCrmStore
+from callcenter.ports.customer_card import contact_attributes
 from callcenter.storage import database, migrate
 from tests.crm_link.conftest import NOW
 

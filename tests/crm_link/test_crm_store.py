@@ -11,10 +11,10 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.crm_link.bodies import CrmInputError
-from callcenter.crm_link.model import contact_attributes
 from callcenter.crm_link.records import create_ticket
 from callcenter.crm_link.schema import customer_scores
 from callcenter.crm_link.store import SqlCrmStore
+from callcenter.ports.customer_card import contact_attributes
 from tests.crm_link.conftest import DAY, NOW, contact_events
 
 ADA = {

@@ -20,11 +20,12 @@ from wav_files import write_wav
 
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactEnded, OfferAccepted
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import LOG
 from callcenter.config.recordings import RecordingsConfig
 from callcenter.core.clock import VirtualClock
 from callcenter.core.events import InteractionEvent
 from callcenter.recordings.files import facts
+from callcenter.runtime.keys import CENTER
 
 pytestmark = pytest.mark.timeout(60)
 NOW = 1_750_000_000.0  # a Sunday evening in Jerusalem: the demo's queues are open

@@ -20,12 +20,14 @@ from msgspec.structs import replace
 from callcenter.acd.commands import ConnectContact, FinishContact, OverflowContact
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactEnded, OfferAccepted
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, CONFIG, CRM_STORE, IVR_RUNNER, LOG
+from callcenter.appkeys import CONFIG, LOG
 from callcenter.core.clock import VirtualClock
+from callcenter.crm_link.web import CRM_STORE
 from callcenter.ivr import messages as ivr
 from callcenter.runtime.ivr_runner.install import reload_flows
 from callcenter.runtime.ivr_runner.ports import IvrCall
 from callcenter.runtime.ivr_runner.runner import IvrRunner, NoFlow
+from callcenter.runtime.keys import CENTER, IVR_RUNNER
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY_10 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()  # 10:00 in Jerusalem: open

@@ -15,11 +15,12 @@ from demo_center import demo_config
 from msgspec.structs import replace
 
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, IVR_RUNNER, LOG
+from callcenter.appkeys import LOG
 from callcenter.core.clock import VirtualClock
 from callcenter.ivr import messages as ivr
 from callcenter.runtime.ivr_runner.ports import IvrCall
 from callcenter.runtime.ivr_runner.runner import IvrRunner
+from callcenter.runtime.keys import CENTER, IVR_RUNNER
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY_10 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()

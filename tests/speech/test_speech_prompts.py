@@ -10,14 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.ports.prompts import PromptRenderError
 from callcenter.speech import codecs
-from callcenter.speech.prompts import (
-    PromptBuildStats,
-    PromptCache,
-    PromptRenderError,
-    build_prompts,
-    prompt_key,
-)
+from callcenter.speech.prompts import PromptBuildStats, PromptCache, build_prompts, prompt_key
 from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
 
 needs_tts = pytest.mark.skipif(

@@ -14,8 +14,9 @@ from demo_center import demo_config
 from msgspec.structs import replace
 
 from callcenter.app import create_app
-from callcenter.appkeys import IVR_RUNNER, PROMPTS, RECOGNIZER
+from callcenter.appkeys import PROMPTS, RECOGNIZER
 from callcenter.config.sections import CenterConfig
+from callcenter.runtime.keys import IVR_RUNNER
 from callcenter.speech.codecs import read_wav
 from callcenter.speech.vosk_recognizer import default_korean_model_path
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.ports.recognition import Recognition
 from callcenter.speech import codecs
 from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
-from callcenter.speech.recognition import Recognition
 from callcenter.speech.vosk_recognizer import (
     VoskRecognizer,
     default_korean_model_path,

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.events import InteractionEvent
+from callcenter.ports.interaction_log import LogUnavailable
 from callcenter.storage import database, migrate, schema
-from callcenter.storage.log import LogUnavailable, SqlInteractionLog
+from callcenter.storage.log import SqlInteractionLog
 from tests.conftest import PG_HOST, PG_PORT, pg_admin
 
 

@@ -24,8 +24,9 @@ from tone_track import ToneTrack
 
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, OfferAccepted
 from callcenter.app import create_app
-from callcenter.appkeys import AGENT_LEGS, BUS, CENTER, LOG
+from callcenter.appkeys import BUS, LOG
 from callcenter.config.sections import CenterConfig
+from callcenter.runtime.keys import AGENT_LEGS, CENTER
 from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.speech.codecs import rms_dbfs, sine, tone_power
 from callcenter.supervisor.listen import LISTEN

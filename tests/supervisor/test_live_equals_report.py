@@ -22,9 +22,10 @@ from callcenter.acd.messages import (
     OfferAccepted,
 )
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import LOG
 from callcenter.core.clock import VirtualClock
 from callcenter.runtime.center import Center
+from callcenter.runtime.keys import CENTER
 from callcenter.supervisor.live import LIVE
 
 ROOT = Path(__file__).resolve().parents[2]

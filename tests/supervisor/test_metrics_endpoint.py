@@ -16,9 +16,10 @@ from msgspec.structs import replace
 from prometheus_client.parser import text_string_to_metric_families
 
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, CLOCK
+from callcenter.appkeys import CLOCK
 from callcenter.config.sections import MetricsConfig
 from callcenter.core.events import InteractionEvent
+from callcenter.runtime.keys import CENTER
 from callcenter.supervisor import web as supervisor_web
 
 ROOT = Path(__file__).resolve().parents[2]

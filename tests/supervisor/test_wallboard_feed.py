@@ -15,7 +15,8 @@ from demo_center import demo_config
 
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactAbandoned, OfferAccepted
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import LOG
+from callcenter.runtime.keys import CENTER
 
 ROOT = Path(__file__).resolve().parents[2]
 

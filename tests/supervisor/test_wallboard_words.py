@@ -23,8 +23,9 @@ from callcenter.acd.messages import (
 )
 from callcenter.acd.views import QueueSnapshot
 from callcenter.app import create_app
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import LOG
 from callcenter.core.clock import VirtualClock
+from callcenter.runtime.keys import CENTER
 from callcenter.supervisor.wallboard import waiting_by_channel
 
 ZONE = ZoneInfo("Asia/Jerusalem")  # the demo's wallboard.timezone and its bank calendar

@@ -35,11 +35,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from callcenter.appkeys import CENTER, LOG
+from callcenter.appkeys import LOG
 from callcenter.config.hours import HoursTable
 from callcenter.config.sections import HoursConfig
 from callcenter.i18n.catalogue import catalogue
 from callcenter.runtime.center import Center
+from callcenter.runtime.keys import CENTER
 
 
 def reason_words(face: str, code: str) -> str:

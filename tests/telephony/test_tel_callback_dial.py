@@ -33,7 +33,7 @@ from voicesupport import (
 from callcenter.acd.agents import State
 from callcenter.acd.messages import ContactEnded, OfferAccepted
 from callcenter.app import create_app
-from callcenter.appkeys import AGENT_LEGS, IVR_RUNNER
+from callcenter.runtime.keys import AGENT_LEGS, IVR_RUNNER
 from callcenter.runtime.voice.install import TELEPHONY
 
 pytestmark = [needs_sipp, pytest.mark.timeout(90)]

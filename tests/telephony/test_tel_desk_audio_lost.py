@@ -31,7 +31,7 @@ from voicesupport import center_of, contact_events, offer_for, ready_agent, voic
 
 from callcenter.acd.messages import AgentLoggedIn, AgentReady
 from callcenter.app import create_app
-from callcenter.appkeys import AGENT_LEGS
+from callcenter.runtime.keys import AGENT_LEGS
 from callcenter.runtime.voice.install import TELEPHONY
 
 pytestmark = [needs_sipp, pytest.mark.timeout(90)]

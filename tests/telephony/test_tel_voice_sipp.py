@@ -15,7 +15,7 @@ from voicesupport import AgentPhone, center_of, contact_events, offer_for, ready
 
 from callcenter.acd.messages import OfferAccepted
 from callcenter.app import create_app
-from callcenter.appkeys import AGENT_LEGS
+from callcenter.runtime.keys import AGENT_LEGS
 from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.speech.codecs import rms_dbfs
 

@@ -13,10 +13,11 @@ from stream_phone import StreamPhone as BasePhone
 from telsupport import tone_power, until
 
 from callcenter.acd.messages import AgentLoggedIn, AgentReady
-from callcenter.appkeys import AGENT_LEGS, CENTER, LOG
+from callcenter.appkeys import LOG
 from callcenter.config.sections import CenterConfig
 from callcenter.core.events import StoredEvent
 from callcenter.runtime.center import Center
+from callcenter.runtime.keys import AGENT_LEGS, CENTER
 
 ROOT = Path(__file__).resolve().parents[2]
 

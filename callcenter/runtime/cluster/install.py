@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.agent_desk.routes import SERVICE
-from callcenter.appkeys import BUS, CENTER, CLOCK, CONFIG, DB, LOG
+from callcenter.appkeys import BUS, CLOCK, CONFIG, DB, LOG
 from callcenter.config.sections import CenterConfig
 from callcenter.core.errors import CallcenterError
 from callcenter.crm_link import web as crm_web
@@ -42,6 +42,7 @@ from callcenter.runtime.cluster.wire import (
     stop_tasks,
     text,
 )
+from callcenter.runtime.keys import CENTER
 
 log = logging.getLogger(__name__)
 

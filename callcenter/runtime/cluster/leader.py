@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.acd.messages import AgentDisconnected
 from callcenter.core.clock import TimerHandle
+from callcenter.ports.interaction_log import LogUnavailable
 from callcenter.runtime.cluster.node_center import ClusterCenter, finish
 from callcenter.runtime.cluster.wire import (
     APPEND_FENCED,
@@ -42,7 +43,6 @@ from callcenter.runtime.cluster.wire import (
     text,
 )
 from callcenter.runtime.recovery import recover
-from callcenter.storage.log import LogUnavailable
 
 log = logging.getLogger(__name__)
 

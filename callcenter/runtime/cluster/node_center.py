@@ -49,7 +49,8 @@ from callcenter.core.desk_frames import DeskFrame
 from callcenter.core.errors import EngineError
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import RandomIds
-from callcenter.runtime.bus import EventBus
+from callcenter.ports.event_bus import EventBus
+from callcenter.ports.interaction_log import InteractionLog
 from callcenter.runtime.center import Center, DeskSink
 from callcenter.runtime.cluster.frame_relay import Relay
 from callcenter.runtime.cluster.lease import FencingGate
@@ -71,7 +72,6 @@ from callcenter.runtime.cluster.wire import (
     write_head,
 )
 from callcenter.runtime.driver import Driver, Rejected
-from callcenter.storage.log import InteractionLog
 
 log = logging.getLogger(__name__)
 

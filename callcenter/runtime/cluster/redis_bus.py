@@ -20,7 +20,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from callcenter.runtime.bus import BusMessage, MemorySubscription, matches
+from callcenter.ports.event_bus import BusMessage
+from callcenter.runtime.bus import MemorySubscription, matches
 from callcenter.runtime.cluster.redis_keys import RedisKeys
 from callcenter.runtime.cluster.wire import raise_if_cancelled, stop_tasks, write_head
 

@@ -18,7 +18,7 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
-from callcenter.appkeys import CENTER, CONFIG, CRM_DIRECTORY, CRM_STORE, IVR_RUNNER, RECOGNIZER
+from callcenter.appkeys import CONFIG, CRM_ANSWERS, CRM_DIRECTORY, RECOGNIZER
 from callcenter.auth.guard import api_route, encode, require_role
 from callcenter.auth.store import Principal
 from callcenter.config.sections import CenterConfig
@@ -26,15 +26,16 @@ from callcenter.config.speech import recognition_languages
 from callcenter.core.api import Operation
 from callcenter.core.errors import ConfigError
 from callcenter.ivr.loader import FlowSet, load_flows
+from callcenter.ports.recognition import SpeechRecognizer
 from callcenter.runtime.ivr_runner.runner import IvrRunner
-from callcenter.speech.vosk_recognizer import VoskRecognizer
+from callcenter.runtime.keys import CENTER, IVR_RUNNER
 
 log = logging.getLogger(__name__)
 
 NO_FLOWS = FlowSet(flows={}, entries={})
 
 
-def load_center_flows(config: CenterConfig, recognizer: VoskRecognizer | None = None) -> FlowSet:
+def load_center_flows(config: CenterConfig, recognizer: SpeechRecognizer | None = None) -> FlowSet:
     """The flows of ``config.ivr_dir`` checked against the config; raises ``ConfigError``."""
     flows = load_flows(
         config.ivr_dir,
@@ -49,7 +50,7 @@ def load_center_flows(config: CenterConfig, recognizer: VoskRecognizer | None = 
 
 
 def reload_flows(
-    runner: IvrRunner, config: CenterConfig, recognizer: VoskRecognizer | None = None
+    runner: IvrRunner, config: CenterConfig, recognizer: SpeechRecognizer | None = None
 ) -> list[str]:
     """Load ``config.ivr_dir`` again; on errors keep the running flows and return them
     (``file:line: field: message``); an empty list means the new flows run."""
@@ -109,7 +110,7 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         log.error("IVR flows in %s did not load; running without IVR:\n%s", config.ivr_dir, exc)
         flows = NO_FLOWS
     center = app[CENTER]
-    store = app.get(CRM_STORE)  # self-service answers and PIN / date of birth checks
+    store = app.get(CRM_ANSWERS)  # self-service answers and PIN / date of birth checks
     runner = IvrRunner(
         center, flows, directory=lambda: app.get(CRM_DIRECTORY), answers=store, credentials=store
     )

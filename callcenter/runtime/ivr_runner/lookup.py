@@ -14,20 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
-from callcenter.crm_link.model import CustomerCard
 from callcenter.ivr.messages import LookupCompleted, LookupCustomer
+from callcenter.ports.crm_directory import SelfService
 from callcenter.runtime.ivr_runner.ports import IvrDirectory
 
 log = logging.getLogger(__name__)
-
-
-class SelfService(Protocol):
-    """Self-service answers (``crm_link.store.SqlCrmStore.answer`` in the server): a
-    mapping, or None when there is no such answer for this customer."""
-
-    async def answer(self, want: str, card: CustomerCard) -> Mapping[str, Any] | None: ...
 
 
 async def answer_lookup(

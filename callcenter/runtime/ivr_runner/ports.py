@@ -2,7 +2,7 @@
 
 ``IvrChannel`` is what a front-end implements for one contact; ``IvrCall`` is the handle
 the runner gives it to report what happened. ``IvrDirectory`` is the CRM as the runner
-asks it (``callcenter.crm_link.ports.CrmDirectory`` fits).
+asks it (``callcenter.ports.crm_directory.CrmDirectory`` fits).
 
 Calling contract
 ----------------
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from callcenter.crm_link.model import CustomerCard, LookupBy
 from callcenter.ivr.flow import Flow
 from callcenter.ivr.messages import IvrInput, PlayPrompt
+from callcenter.ports.customer_card import CustomerCard, LookupBy
 
 
 class IvrCall(Protocol):

@@ -43,11 +43,12 @@ from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.ivr import Flow, IvrSession
 from callcenter.ivr import messages as ivr
 from callcenter.ivr.loader import FlowSet
+from callcenter.ports.crm_directory import Credentials, SelfService
 from callcenter.runtime.center import Center
 from callcenter.runtime.driver import Driver
-from callcenter.runtime.ivr_runner.lookup import SelfService, answer_lookup
+from callcenter.runtime.ivr_runner.lookup import answer_lookup
 from callcenter.runtime.ivr_runner.ports import IvrCall, IvrChannel, IvrDirectory
-from callcenter.runtime.ivr_runner.verify import Credentials, answer_verification
+from callcenter.runtime.ivr_runner.verify import answer_verification
 
 log = logging.getLogger(__name__)
 

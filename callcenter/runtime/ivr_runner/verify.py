@@ -12,21 +12,12 @@ wrong answer). Nothing here logs the secret.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
 from callcenter.ivr.messages import VerificationCompleted, VerifyCustomer
+from callcenter.ports.crm_directory import Credentials
 from callcenter.runtime.ivr_runner.ports import IvrDirectory
 
 log = logging.getLogger(__name__)
-
-
-class Credentials(Protocol):
-    """``crm_link.store.SqlCrmStore`` in the server."""
-
-    async def check_secret(self, customer_id: str | None, method: str, secret: str) -> bool:
-        """True when ``secret`` is the customer's PIN (``pin``) or date of birth (``dob``).
-        ``customer_id`` None (no such account) does the same work and answers False."""
-        ...
 
 
 async def answer_verification(

@@ -50,11 +50,11 @@ from callcenter.core.context import Context
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
 from callcenter.ivr import messages as ivr
+from callcenter.ports.recognition import Recognition
 from callcenter.recordings.files import facts as recording_facts
 from callcenter.runtime.ivr_runner.ports import IvrCall
 from callcenter.runtime.voice.agent_legs import claim_leg, desk_audio_lost, end_contact, requeue_or_end
 from callcenter.runtime.voice.call_media import PromptPlayer, SpeechListener, VoicemailTaker
-from callcenter.speech.recognition import Recognition
 from callcenter.telephony.bridge import Bridge, BridgeResult
 from callcenter.telephony.media import AudioFrame, CallChannel, DigitPressed, HungUp
 from callcenter.telephony.recorder import recording_path

@@ -24,9 +24,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from callcenter.ivr.messages import PlayPrompt
+from callcenter.ports.prompts import PromptRenderer
+from callcenter.ports.recognition import Recognition, RecognitionStream, SpeechRecognizer
 from callcenter.speech.codecs import read_wav, resample, sine
-from callcenter.speech.prompts import PromptRenderer
-from callcenter.speech.recognition import Recognition, RecognitionStream, SpeechRecognizer
 from callcenter.telephony.media import SAMPLE_RATE, CallChannel
 
 log = logging.getLogger(__name__)

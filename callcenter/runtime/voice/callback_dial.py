@@ -43,8 +43,8 @@ from typing import Any, TypeVar
 from callcenter.config.telephony import TelephonyConfig
 from callcenter.core.desk_frames import Contact
 from callcenter.core.events import InteractionEvent
+from callcenter.ports.event_bus import EventBus, Subscription
 from callcenter.recordings.files import facts as recording_facts
-from callcenter.runtime.bus import EventBus, Subscription
 from callcenter.runtime.center import Center
 from callcenter.runtime.voice.agent_legs import claim_leg, desk_audio_lost, end_contact, requeue_or_end
 from callcenter.runtime.voice.front import VoiceFront

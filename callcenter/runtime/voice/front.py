@@ -22,13 +22,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from callcenter.config.telephony import TelephonyConfig
-from callcenter.runtime.bus import EventBus, Subscription
+from callcenter.ports.event_bus import EventBus, Subscription
+from callcenter.ports.recognition import SpeechRecognizer
 from callcenter.runtime.center import Center
 from callcenter.runtime.ivr_runner.ports import IvrChannel
 from callcenter.runtime.voice.agent_legs import AgentLegs
 from callcenter.runtime.voice.call import VoiceCall
 from callcenter.runtime.voice.call_media import PromptAudio
-from callcenter.speech.recognition import SpeechRecognizer
 from callcenter.telephony.bridge import hold_music
 from callcenter.telephony.media import AudioFrame, CallChannel, HungUp
 from callcenter.telephony.pacer import MediaClock

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from callcenter.appkeys import AGENT_LEGS, BUS, CENTER, CONFIG, IVR_RUNNER, PROMPTS, RECOGNIZER
+from callcenter.appkeys import BUS, CONFIG, PROMPTS, RECOGNIZER
 from callcenter.runtime.ivr_runner.ports import IvrChannel
 from callcenter.runtime.ivr_runner.runner import IvrRunner
+from callcenter.runtime.keys import AGENT_LEGS, CENTER, IVR_RUNNER
 from callcenter.runtime.voice.agent_legs import AgentLegs
 from callcenter.runtime.voice.call_media import PromptAudio
 from callcenter.runtime.voice.callback_dial import CallbackDialling

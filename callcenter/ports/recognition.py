@@ -52,6 +52,10 @@ class SpeechRecognizer(Protocol):
         """A new stream that only hears the ``grammar`` phrases (and no-match)."""
         ...
 
+    def knows(self, word: str) -> bool:
+        """Whether the model's vocabulary has ``word`` (flows are checked against it)."""
+        ...
+
     async def close(self) -> None:
         """Release threads; streams must be finished first."""
         ...
