@@ -84,8 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "db":
             return asyncio.run(cmd_db(config, args.db_command))
         if args.command == "prompts":
-            from callcenter.speech.flow_prompts import prompts_build_command
-
             return prompts_build_command(config)
     except ConfigError as exc:
         for problem in exc.problems:
@@ -125,7 +123,7 @@ def cmd_check_config(path: Path) -> int:
 
 def _check_flows(config: CenterConfig) -> tuple[str, list[str]]:
     """The IVR flows of ``ivr_dir`` checked against the config: (summary, problems)."""
-    from callcenter.runtime.ivr_runner.install import load_center_flows
+    from callcenter.ivr.loader import load_center_flows
 
     if not Path(config.ivr_dir).is_dir():
         return f"no IVR flows ({config.ivr_dir} not found)", []
@@ -196,3 +194,41 @@ async def cmd_db(config: CenterConfig, action: str) -> int:
     finally:
         await engine.dispose()
     return 0
+
+
+def prompts_build_command(config: CenterConfig) -> int:
+    """``callcenter prompts build``: print what was rendered; exit 1 if any prompt failed."""
+    from callcenter.ivr.loader import load_center_flows
+    from callcenter.speech.flow_prompts import build_flow_prompts, prompt_batches
+    from callcenter.speech.prompts import PromptBuildStats
+    from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
+
+    flows = load_center_flows(config)  # ConfigError: the CLI prints every problem
+    speech = config.speech
+    batches = list(prompt_batches(flows, config))
+
+    async def run() -> list[tuple[str | None, PromptBuildStats]]:
+        renderer = Pyttsx3Renderer(speech.cache_dir, voice=speech.tts_voice, rate=speech.tts_rate)
+        try:
+            return await build_flow_prompts(batches, renderer)
+        finally:
+            await renderer.close()
+
+    results = asyncio.run(run())
+    failed = 0
+    for voice, stats in results:
+        print(
+            f"voice {voice or 'default'}: {stats.total} prompts, {stats.rendered} rendered, "
+            f"{stats.already_cached} already cached, {len(stats.failed)} failed, {stats.seconds:.1f} s"
+        )
+        for text, error in stats.failed:
+            print(f"  failed: {text!r}: {error}", file=sys.stderr)
+        failed += len(stats.failed)
+    total = sum(s.total for _, s in results)
+    rendered = sum(s.rendered for _, s in results)
+    seconds = sum(s.seconds for _, s in results)
+    print(
+        f"{len(flows)} flows: {total} static prompts, {rendered} rendered, {total - rendered - failed} "
+        f"already cached, {failed} failed in {seconds:.1f} s; cache: {speech.cache_dir}"
+    )
+    return 1 if failed else 0

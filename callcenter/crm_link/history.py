@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.crm_link.records import ticket_dict
 from callcenter.crm_link.schema import tickets
-from callcenter.recordings.index import Logged, logged_recordings
+from callcenter.storage.recording_index import Logged, logged_recordings
 from callcenter.storage.schema import contacts, events
 
 HISTORY_EVENTS = ("contact.note", "contact.disposition", "ivr.survey")

@@ -24,12 +24,15 @@ bury its file under follow-on reports.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from callcenter.config.sections import CenterConfig
+from callcenter.config.speech import recognition_languages
 from callcenter.config.yamlnodes import Problems, Reader, read_document
 from callcenter.core.errors import ConfigError
 from callcenter.ivr.flow import (
@@ -57,6 +60,8 @@ from callcenter.ivr.flow import (
 from callcenter.ivr.spoken import base_language, promises, with_speech
 
 Vocabulary = Iterable[str] | Callable[[str], bool] | None
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,3 +483,18 @@ def _cycle_path(group: list[str], members: set[str], succ: Mapping[str, list[str
 def _known(names: Iterable[str]) -> str:
     names = sorted(names)
     return f" (known: {', '.join(names)})" if names else " (none are defined)"
+
+
+def load_center_flows(config: CenterConfig, vocabulary: Callable[[str], bool] | None = None) -> FlowSet:
+    """The flows of ``config.ivr_dir`` checked against the config (and, with ``vocabulary``,
+    the speech recognizer's words); raises ``ConfigError``; warnings go to the log."""
+    flows = load_flows(
+        config.ivr_dir,
+        queues={q.name for q in config.queues},
+        hours=set(config.hours),
+        vocabulary=vocabulary,
+        speech_languages=recognition_languages(config.speech),
+    )
+    for warning in flows.warnings:
+        log.warning("IVR flows: %s", warning)
+    return flows

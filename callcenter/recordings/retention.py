@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.clock import Clock, TimerHandle
 from callcenter.core.events import InteractionEvent
-from callcenter.recordings.files import inside
-from callcenter.recordings.index import DELETED, KINDS
+from callcenter.storage.recording_files import inside
+from callcenter.storage.recording_index import DELETED, KINDS
 from callcenter.storage.schema import events
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from callcenter.appkeys import CONFIG, DB, LOG
 from callcenter.auth.guard import Refused, encode, require, session_of
 from callcenter.core.api import Operation, Param
 from callcenter.ports.interaction_log import LogUnavailable
-from callcenter.recordings.index import logged_recordings
+from callcenter.storage.recording_index import logged_recordings
 from callcenter.storage.schema import contacts, events
 
 STATIC = Path(__file__).with_name("static")

@@ -34,8 +34,11 @@ from callcenter.auth.store import Principal
 from callcenter.core.api import Operation, Param
 from callcenter.core.events import InteractionEvent
 from callcenter.recordings import timeline
-from callcenter.recordings.files import inside
-from callcenter.recordings.index import (
+from callcenter.recordings.retention import RetentionSchedule, Sweeper
+from callcenter.recordings.timeline import STATIC, contact_page, flushed
+from callcenter.runtime.keys import CENTER
+from callcenter.storage.recording_files import inside
+from callcenter.storage.recording_index import (
     ACCESSED,
     Logged,
     deletions,
@@ -43,9 +46,6 @@ from callcenter.recordings.index import (
     known_contact,
     logged_recordings,
 )
-from callcenter.recordings.retention import RetentionSchedule, Sweeper
-from callcenter.recordings.timeline import STATIC, contact_page, flushed
-from callcenter.runtime.keys import CENTER
 
 COMMON = Path(__file__).parents[1] / "static"
 SCHEDULE = web.AppKey("recordings_retention", RetentionSchedule)

@@ -12,7 +12,6 @@ the flow's language, else the espeak-ng voice named by the language (``ko``).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -104,41 +103,3 @@ async def build_flow_prompts(
     for batch in batches:
         results.append((batch.voice, await build_prompts(batch.texts, renderer, voice=batch.voice)))
     return results
-
-
-def prompts_build_command(config: CenterConfig) -> int:
-    """``callcenter prompts build``: print what was rendered; exit 1 if any prompt failed."""
-    import sys
-
-    from callcenter.runtime.ivr_runner.install import load_center_flows
-    from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
-
-    flows = load_center_flows(config)  # ConfigError: the CLI prints every problem
-    speech = config.speech
-    batches = list(prompt_batches(flows, config))
-
-    async def run() -> list[tuple[str | None, PromptBuildStats]]:
-        renderer = Pyttsx3Renderer(speech.cache_dir, voice=speech.tts_voice, rate=speech.tts_rate)
-        try:
-            return await build_flow_prompts(batches, renderer)
-        finally:
-            await renderer.close()
-
-    results = asyncio.run(run())
-    failed = 0
-    for voice, stats in results:
-        print(
-            f"voice {voice or 'default'}: {stats.total} prompts, {stats.rendered} rendered, "
-            f"{stats.already_cached} already cached, {len(stats.failed)} failed, {stats.seconds:.1f} s"
-        )
-        for text, error in stats.failed:
-            print(f"  failed: {text!r}: {error}", file=sys.stderr)
-        failed += len(stats.failed)
-    total = sum(s.total for _, s in results)
-    rendered = sum(s.rendered for _, s in results)
-    seconds = sum(s.seconds for _, s in results)
-    print(
-        f"{len(flows)} flows: {total} static prompts, {rendered} rendered, {total - rendered - failed} "
-        f"already cached, {failed} failed in {seconds:.1f} s; cache: {speech.cache_dir}"
-    )
-    return 1 if failed else 0

@@ -22,8 +22,8 @@ from wav_files import write_wav
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
 from callcenter.core.events import InteractionEvent
-from callcenter.recordings.files import facts
 from callcenter.runtime.keys import CENTER
+from callcenter.storage.recording_files import facts
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 ZONE = ZoneInfo("Asia/Jerusalem")

@@ -24,8 +24,8 @@ from callcenter.appkeys import LOG
 from callcenter.config.recordings import RecordingsConfig
 from callcenter.core.clock import VirtualClock
 from callcenter.core.events import InteractionEvent
-from callcenter.recordings.files import facts
 from callcenter.runtime.keys import CENTER
+from callcenter.storage.recording_files import facts
 
 pytestmark = pytest.mark.timeout(60)
 NOW = 1_750_000_000.0  # a Sunday evening in Jerusalem: the demo's queues are open

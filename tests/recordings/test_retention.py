@@ -20,11 +20,11 @@ from callcenter.appkeys import CLOCK, DB, LOG
 from callcenter.config.recordings import DAY_S, RecordingsConfig
 from callcenter.core.clock import VirtualClock
 from callcenter.core.events import InteractionEvent
-from callcenter.recordings.files import facts
 from callcenter.recordings.retention import Sweeper
 from callcenter.recordings.web import SCHEDULE
 from callcenter.storage import database, migrate
 from callcenter.storage.log import SqlInteractionLog
+from callcenter.storage.recording_files import facts
 
 pytestmark = pytest.mark.timeout(60)
 NOW = 1_750_000_000.0

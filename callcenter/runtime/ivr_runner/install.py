@@ -22,10 +22,9 @@ from callcenter.appkeys import CONFIG, CRM_ANSWERS, CRM_DIRECTORY, RECOGNIZER
 from callcenter.auth.guard import api_route, encode, require_role
 from callcenter.auth.store import Principal
 from callcenter.config.sections import CenterConfig
-from callcenter.config.speech import recognition_languages
 from callcenter.core.api import Operation
 from callcenter.core.errors import ConfigError
-from callcenter.ivr.loader import FlowSet, load_flows
+from callcenter.ivr.loader import FlowSet, load_center_flows
 from callcenter.ports.recognition import SpeechRecognizer
 from callcenter.runtime.ivr_runner.runner import IvrRunner
 from callcenter.runtime.keys import CENTER, IVR_RUNNER
@@ -35,27 +34,13 @@ log = logging.getLogger(__name__)
 NO_FLOWS = FlowSet(flows={}, entries={})
 
 
-def load_center_flows(config: CenterConfig, recognizer: SpeechRecognizer | None = None) -> FlowSet:
-    """The flows of ``config.ivr_dir`` checked against the config; raises ``ConfigError``."""
-    flows = load_flows(
-        config.ivr_dir,
-        queues={q.name for q in config.queues},
-        hours=set(config.hours),
-        vocabulary=recognizer.knows if recognizer is not None else None,
-        speech_languages=recognition_languages(config.speech),
-    )
-    for warning in flows.warnings:
-        log.warning("IVR flows: %s", warning)
-    return flows
-
-
 def reload_flows(
     runner: IvrRunner, config: CenterConfig, recognizer: SpeechRecognizer | None = None
 ) -> list[str]:
     """Load ``config.ivr_dir`` again; on errors keep the running flows and return them
     (``file:line: field: message``); an empty list means the new flows run."""
     try:
-        flows = load_center_flows(config, recognizer)
+        flows = load_center_flows(config, _vocabulary(recognizer))
     except ConfigError as exc:
         log.error("IVR flows not reloaded, the previous %d flows stay:\n%s", len(runner.flows), exc)
         return list(exc.problems)
@@ -105,7 +90,7 @@ RELOAD = Operation(
 async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     try:
-        flows = load_center_flows(config, app.get(RECOGNIZER))
+        flows = load_center_flows(config, _vocabulary(app.get(RECOGNIZER)))
     except ConfigError as exc:
         log.error("IVR flows in %s did not load; running without IVR:\n%s", config.ivr_dir, exc)
         flows = NO_FLOWS
@@ -131,3 +116,7 @@ def _add_sighup(loop: asyncio.AbstractEventLoop, reload: Callable[[], object]) -
     except (RuntimeError, ValueError, NotImplementedError):  # not the main thread, or no signals
         return False
     return True
+
+
+def _vocabulary(recognizer: SpeechRecognizer | None) -> Callable[[str], bool] | None:
+    return recognizer.knows if recognizer is not None else None

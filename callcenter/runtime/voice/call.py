@@ -51,10 +51,10 @@ from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
 from callcenter.ivr import messages as ivr
 from callcenter.ports.recognition import Recognition
-from callcenter.recordings.files import facts as recording_facts
 from callcenter.runtime.ivr_runner.ports import IvrCall
 from callcenter.runtime.voice.agent_legs import claim_leg, desk_audio_lost, end_contact, requeue_or_end
 from callcenter.runtime.voice.call_media import PromptPlayer, SpeechListener, VoicemailTaker
+from callcenter.storage.recording_files import facts as recording_facts
 from callcenter.telephony.bridge import Bridge, BridgeResult
 from callcenter.telephony.media import AudioFrame, CallChannel, DigitPressed, HungUp
 from callcenter.telephony.recorder import recording_path

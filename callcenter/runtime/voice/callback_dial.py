@@ -44,10 +44,10 @@ from callcenter.config.telephony import TelephonyConfig
 from callcenter.core.desk_frames import Contact
 from callcenter.core.events import InteractionEvent
 from callcenter.ports.event_bus import EventBus, Subscription
-from callcenter.recordings.files import facts as recording_facts
 from callcenter.runtime.center import Center
 from callcenter.runtime.voice.agent_legs import claim_leg, desk_audio_lost, end_contact, requeue_or_end
 from callcenter.runtime.voice.front import VoiceFront
+from callcenter.storage.recording_files import facts as recording_facts
 from callcenter.telephony.bridge import Bridge, BridgeResult
 from callcenter.telephony.media import CallChannel, HungUp
 from callcenter.telephony.recorder import recording_path
