@@ -81,6 +81,7 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
     i18n_routes.install(app)  # the pages' words: /api/v1/i18n, /static/i18n
     desk_routes.install(app)
     chat_routes.install(app)
+    app.cleanup_ctx.append(link_desks_to_chats)
     install_ivr_admin(app)  # POST /api/v1/admin/ivr/reload
     wallboard.install(app)
     supervisor_web.install(app)
@@ -199,6 +200,21 @@ async def close_client_sockets(app: web.Application) -> None:
             await closing()
         except Exception:
             log.exception("closing client sockets at shutdown")
+
+
+async def link_desks_to_chats(app: web.Application) -> AsyncIterator[None]:
+    """What an agent types at the desk goes to the chat backend; in a cluster, through the
+    relay, which passes it on to this node's chats or to the node carrying the chat."""
+    service, chats = app[desk_routes.SERVICE], app[chat_routes.BACKEND]
+    service.chats = chats
+    center = app[CENTER]
+    if app[CONFIG].cluster.enabled:
+        from callcenter.runtime.cluster.node_center import ClusterCenter
+
+        assert isinstance(center, ClusterCenter)
+        center.relay.chats = chats  # this node's chats
+        service.chats = center.relay
+    yield
 
 
 # Routes ------------------------------------------------------------------------------

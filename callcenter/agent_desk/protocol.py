@@ -19,12 +19,12 @@ import msgspec
 from callcenter.core.client_json import JsonLimits
 from callcenter.core.desk_frames import PROTOCOL_REVISION, PROTOCOL_VERSION
 from callcenter.core.ws_frames import NON_BLANK, ClientFrame, FrameError, decode_frame, tags
+from callcenter.telephony.sdp_limits import MAX_SDP
 
 __all__ = ["PROTOCOL_REVISION", "PROTOCOL_VERSION"]
 
 MAX_FRAME_BYTES = 64 * 1024  # the default of limits.frame_max_bytes
 MAX_TEXT = 4000
-MAX_SDP = 32 * 1024
 LIMITS = JsonLimits(max_bytes=MAX_FRAME_BYTES)
 
 Text = Annotated[str, msgspec.Meta(pattern=NON_BLANK, max_length=MAX_TEXT)]

@@ -13,11 +13,11 @@ from aiohttp import web
 
 from callcenter.agent_desk.hub import DeskHub
 from callcenter.agent_desk.service import DeskService
-from callcenter.agent_desk.webrtc import DeskAudio
 from callcenter.appkeys import CONFIG, DB, LOG
 from callcenter.auth.web import Refused, require, session_of
 from callcenter.core.desk_frames import WebRtcState
 from callcenter.runtime.keys import AGENT_LEGS, CENTER
+from callcenter.telephony.webrtc import DeskAudio
 
 STATIC = Path(__file__).with_name("static")
 HUB = web.AppKey("desk_hub", DeskHub)

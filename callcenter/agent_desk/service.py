@@ -32,12 +32,12 @@ from callcenter.acd.messages import (
 )
 from callcenter.agent_desk import protocol as p
 from callcenter.agent_desk import today
-from callcenter.agent_desk.webrtc import AudioError, DeskAudio
 from callcenter.config.hours import center_zone
 from callcenter.core import desk_frames as f
 from callcenter.core.events import InteractionEvent
 from callcenter.ports.interaction_log import InteractionLog
 from callcenter.runtime.center import Center
+from callcenter.telephony.webrtc import AudioError, DeskAudio
 
 log = logging.getLogger(__name__)
 

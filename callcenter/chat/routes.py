@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from callcenter.agent_desk.routes import SERVICE
 from callcenter.appkeys import CHAT_RESUME, CONFIG
 from callcenter.chat.backend import ChatBackend
 from callcenter.chat.resume_store import DbChatStore
@@ -17,11 +16,13 @@ from callcenter.chat.sessions import ChatSessions, ChatStore
 from callcenter.runtime.keys import CENTER, HELD_CHATS, IVR_RUNNER
 
 if TYPE_CHECKING:  # the cluster extra (redis) is imported only in cluster mode
-    from callcenter.runtime.cluster.chat_store import RedisChatStore
+    from callcenter.chat.redis_store import RedisChatStore
     from callcenter.runtime.cluster.node_center import ClusterCenter
 
 STATIC = Path(__file__).with_name("static")
 SESSIONS = web.AppKey("chat_sessions", ChatSessions)
+# What agents say reaches the chats through it; the root links it to the desk (app.py).
+BACKEND = web.AppKey("chat_backend", ChatBackend)
 
 
 def install(app: web.Application) -> None:
@@ -39,7 +40,7 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     grace_s = 120.0
     clustered: ClusterCenter | None = None
     if app[CONFIG].cluster.enabled:  # any node can resume the chat (runtime/cluster/chat_store.py)
-        from callcenter.runtime.cluster.chat_store import RedisChatStore
+        from callcenter.chat.redis_store import RedisChatStore
         from callcenter.runtime.cluster.node_center import ClusterCenter
 
         assert isinstance(center, ClusterCenter)
@@ -59,7 +60,7 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
         limits=app[CONFIG].limits,
     )
     backend.sessions = sessions
-    app[SERVICE].chats = backend
+    app[BACKEND] = backend
     app[SESSIONS] = sessions
     if clustered is not None:
         clustered.on_disowned = sessions.disown

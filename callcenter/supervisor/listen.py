@@ -29,7 +29,6 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.agent_desk.webrtc import AudioError, DeskAudio, check_sdp
 from callcenter.appkeys import CONFIG
 from callcenter.auth.guard import api_route, encode, read_body
 from callcenter.auth.web import json_error, require
@@ -41,6 +40,7 @@ from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.supervisor.bodies import ListenEnded, ListenOffer, ListenStarted
 from callcenter.supervisor.live import METRICS
 from callcenter.telephony.bridge import Bridge
+from callcenter.telephony.webrtc import AudioError, DeskAudio, check_sdp
 
 log = logging.getLogger(__name__)
 ROLES = ("supervisor",)

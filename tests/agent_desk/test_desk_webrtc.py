@@ -19,11 +19,11 @@ from msgspec.structs import replace
 from tone_track import ToneTrack
 
 from callcenter.agent_desk.routes import AUDIO
-from callcenter.agent_desk.webrtc import AudioError, DeskAudio
 from callcenter.app import create_app
 from callcenter.runtime.keys import AGENT_LEGS
 from callcenter.speech.codecs import rms_dbfs, sine, tone_power
 from callcenter.telephony.media import AudioFrame, CallChannel, HungUp
+from callcenter.telephony.webrtc import AudioError, DeskAudio
 
 RATE = 8000
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ import pytest
 from redis.asyncio import Redis
 
 from callcenter.chat.protocol import Message, Prompt, Session, Start
+from callcenter.chat.redis_store import RedisChatStore
 from callcenter.chat.sessions import MAX_HISTORY, ChatSession
-from callcenter.runtime.cluster.chat_store import RedisChatStore
 from callcenter.runtime.cluster.node_center import ClusterCenter
 from callcenter.runtime.cluster.redis_keys import RedisKeys
 

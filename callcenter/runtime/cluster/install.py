@@ -24,7 +24,6 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.agent_desk.routes import SERVICE
 from callcenter.appkeys import BUS, CLOCK, CONFIG, DB, LOG
 from callcenter.config.sections import CenterConfig
 from callcenter.core.errors import CallcenterError
@@ -286,7 +285,8 @@ async def cluster_center_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def install_relay(app: web.Application) -> None:
-    """In cluster mode, after the desk and chat routes: their frames reach other nodes."""
+    """In cluster mode, after the desk and chat routes are linked (app.py): their frames
+    reach other nodes."""
     if app[CONFIG].cluster.enabled:
         app.cleanup_ctx.append(_relay_ctx)
 
@@ -294,10 +294,6 @@ def install_relay(app: web.Application) -> None:
 async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
     center = app[CENTER]
     assert isinstance(center, ClusterCenter)
-    service = app[SERVICE]
-    if service.chats is not None:
-        center.relay.chats = service.chats  # this node's chats
-    service.chats = center.relay
     center.relay.start()
     yield
     await center.relay.stop()

@@ -3,7 +3,7 @@
 When the ACD connects a call to an agent (``ConnectContact``), the voice runtime
 (``callcenter/runtime/voice/front.py``) asks this registry for the agent's leg and bridges the
 caller to it (``callcenter/telephony/bridge.py``). Whoever owns an agent's audio registers
-it here: the desk's WebRTC leg (``callcenter/agent_desk/webrtc.py``), or a SIP phone or a
+it here: the desk's WebRTC leg (``callcenter/telephony/webrtc.py``), or a SIP phone or a
 media-stream connection that dialled the agent line (``agent-<agent id>``, when
 ``telephony.agent_lines`` is on).
 

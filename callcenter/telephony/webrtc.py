@@ -52,7 +52,6 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
-from callcenter.agent_desk.protocol import MAX_SDP
 from callcenter.telephony.media import (
     FRAME_BYTES,
     FRAME_SAMPLES,
@@ -63,6 +62,7 @@ from callcenter.telephony.media import (
     ChannelCore,
 )
 from callcenter.telephony.pacer import MediaClock
+from callcenter.telephony.sdp_limits import MAX_SDP
 
 log = logging.getLogger(__name__)
 
