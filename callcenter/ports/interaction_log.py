@@ -21,3 +21,6 @@ class InteractionLog(Protocol):
     async def read(
         self, *, after: int = 0, limit: int = 1000, contact_id: str | None = None
     ) -> list[StoredEvent]: ...
+
+
+MAX_PENDING = 200_000  # unwritten events kept while the database is away (~1 KB each)

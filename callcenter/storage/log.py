@@ -62,14 +62,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.client_json import clean_text
 from callcenter.core.events import InteractionEvent, StoredEvent
-from callcenter.ports.interaction_log import LogUnavailable
+from callcenter.ports.interaction_log import MAX_PENDING, LogUnavailable
 from callcenter.storage import dead_letter, log_batch, schema, spill
 from callcenter.storage.projections import Row
+from callcenter.storage.schema import stored
 
 log = logging.getLogger(__name__)
 
 _RENUMBERED = "renumbered"
-MAX_PENDING = 200_000  # unwritten events kept while the database is away (~1 KB each)
 FLUSH_TIMEOUT = 5.0  # seconds a reader waits on flush() by default
 STALL_AFTER = 30.0  # seconds the oldest unwritten event may wait before health says so
 CLOSE_TIMEOUT = 10.0  # seconds close() tries to write before spilling
@@ -98,21 +98,6 @@ def _is_data_error(exc: BaseException) -> bool:
     if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
         return True  # a parameter could not be bound (encoded)
     return not isinstance(exc, SQLAlchemyError | OSError | TimeoutError)
-
-
-def stored(row: Any) -> StoredEvent:
-    m = row._mapping
-    return StoredEvent(
-        seq=m["seq"],
-        at=m["at"],
-        contact_id=m["contact_id"],
-        agent_id=m["agent_id"],
-        queue=m["queue"],
-        type=m["type"],
-        data=m["data"],
-        context_id=m["context_id"],
-        parent_id=m["parent_id"],
-    )
 
 
 class SqlInteractionLog:

@@ -3,6 +3,8 @@ them; this module is what the code queries against, and the two are kept equal b
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -15,6 +17,8 @@ from sqlalchemy import (
     Table,
     Text,
 )
+
+from callcenter.core.events import StoredEvent
 
 metadata = MetaData()
 
@@ -107,3 +111,18 @@ dead_events = Table(
     Column("context_id", Text),
     Column("parent_id", Text),
 )
+
+
+def stored(row: Any) -> StoredEvent:
+    m = row._mapping
+    return StoredEvent(
+        seq=m["seq"],
+        at=m["at"],
+        contact_id=m["contact_id"],
+        agent_id=m["agent_id"],
+        queue=m["queue"],
+        type=m["type"],
+        data=m["data"],
+        context_id=m["context_id"],
+        parent_id=m["parent_id"],
+    )

@@ -30,7 +30,7 @@ from callcenter.core.events import StoredEvent
 from callcenter.ports.event_bus import BusMessage
 from callcenter.ports.interaction_log import LogUnavailable
 from callcenter.storage import schema
-from callcenter.storage.log import stored
+from callcenter.storage.schema import stored
 from callcenter.supervisor import prometheus
 from callcenter.supervisor.cells import Counts, WindowCounts, figures
 from callcenter.supervisor.metrics import MetricsFold, normalise

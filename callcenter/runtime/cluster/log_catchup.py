@@ -26,11 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.events import InteractionEvent
 from callcenter.ports.event_bus import EventBus, Subscription
-from callcenter.ports.interaction_log import InteractionLog
+from callcenter.ports.interaction_log import MAX_PENDING, InteractionLog
 from callcenter.runtime.cluster.redis_keys import RedisKeys
 from callcenter.runtime.cluster.wire import id_after, text
 from callcenter.storage import schema
-from callcenter.storage.log import MAX_PENDING
 
 if TYPE_CHECKING:
     from callcenter.runtime.cluster.node_center import ClusterCenter
