@@ -22,6 +22,11 @@ The session sits in one phase at a time:
 * ``queued``: handed to the ACD; announcements on ``QueueStatusChanged``; on
   ``ContactCompleted`` the flow continues at the queue node's ``after`` (a survey).
 
+What each phase does with each input (the timer's expiry included) is one table,
+``HANDLING`` in ``callcenter.ivr.handling``: ``handle`` and ``handle_timer`` look the pair
+up in ``_dispatch`` and run the handler it names. (``idle`` is the phase between nodes;
+no input finds a running session resting in it.)
+
 Nodes that do not wait (set, branch, a lookup without a value) run straight through, at
 most ``MAX_STEPS`` at a time; load-time validation already rejects such loops.
 Identity has a level: ``unverified`` (the caller's number, a chat's typed details, or
@@ -37,8 +42,8 @@ Keys pressed while a barge-in prompt plays cut it off and count as input; keys l
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Literal, TypeVar
 
 from callcenter.core.context import Context
 from callcenter.core.events import InteractionEvent, RecordEvent
@@ -71,6 +76,7 @@ from callcenter.ivr.flow import (
     Voicemail,
     disclosure,
 )
+from callcenter.ivr.handling import AFTER_PROMPT, HANDLING, PHASES, TIMER, After, Input, Phase, handler_name
 from callcenter.ivr.messages import (
     CallerHungUp,
     ContactCompleted,
@@ -105,9 +111,7 @@ from callcenter.ivr.variables import flatten, mask, wait_vars
 N = TypeVar("N")
 MAX_STEPS = 200
 VOICEMAIL_GRACE_S = 15.0
-Phase = Literal["idle", "prompt", "input", "lookup", "verifying", "recording", "queued"]
 _PLACEHOLDER_NAMES = re.compile(r"\{([a-z0-9_.]+)\}")
-After = Literal["next", "listen", "record", "hangup", "transfer", "none"]
 
 
 def prompt_guard_s(text: str) -> float:
@@ -177,41 +181,14 @@ class IvrSession:
             raise SessionNotStarted(f"{type(event).__name__} before SessionStarted")
         if self.state == "ended":
             raise SessionEnded(f"{type(event).__name__} after the session ended ({self.end_reason})")
-        handler = _HANDLERS.get(type(event))
-        if handler is None:
-            raise IvrError(f"not an IVR input: {type(event).__name__}", code="ivr_unknown_input")
-        self._goto(handler(self, event, now), now)
+        self._dispatch(type(event), event, now)
 
     def handle_timer(self, now: float) -> None:
         """Run the timer if it is due; calling it early or after the end does nothing."""
         if self.state != "running" or self._deadline is None or now < self._deadline:
             return
         self._deadline = None
-        if self._phase == "prompt":
-            self._goto(self._prompt_done(now), now)
-        elif self._phase == "input":
-            self._goto(self._timed_out(now), now)
-        elif self._phase == "lookup":
-            lookup = self._node(Lookup)
-            self._record(
-                "ivr.lookup",
-                now,
-                {
-                    "node": self.node_id,
-                    "by": lookup.by,
-                    "want": lookup.want,
-                    "found": False,
-                    "timed_out": True,
-                },
-            )
-            self._goto(lookup.not_found, now)
-        elif self._phase == "recording":
-            self._record("ivr.voicemail", now, {"node": self.node_id, "recorded": False})
-            self._goto(self._node(Voicemail).next, now)
-        elif self._phase == "verifying":
-            self._request_id, self._phase = None, "idle"
-            self._verify_failed(self._verifying or "", now, reason="timed_out")
-            self._goto(self._node(Verify).failed, now)
+        self._dispatch(TIMER, None, now)
 
     def take_commands(self) -> list[IvrCommand]:
         """Commands produced since the last call, in the order they must be carried out."""
@@ -221,7 +198,15 @@ class IvrSession:
     def next_deadline(self) -> float | None:
         return self._deadline if self.state == "running" else None
 
-    # Inputs ---------------------------------------------------------------------------------
+    # Inputs: the handlers of the HANDLING table (handling.py) ------------------------------
+
+    def _dispatch(self, on: Input, event: Any, now: float) -> None:
+        """The one place an input meets the phase: run the handler ``HANDLING`` names for
+        the pair, then walk to the node it returns."""
+        handler = _DISPATCH.get((self._phase, on))
+        if handler is None:
+            raise IvrError(f"not an IVR input: {type(event).__name__}", code="ivr_unknown_input")
+        self._goto(handler(self, event, now), now)
 
     def _start(self, event: SessionStarted, now: float) -> None:
         self.state = "running"
@@ -239,22 +224,32 @@ class IvrSession:
         )
         self._goto(self.flow.start, now)
 
-    def _on_digits(self, event: DigitsReceived, now: float) -> str | None:
+    def _check_keys(self, event: DigitsReceived, now: float) -> None:
         if not event.digits or any(k not in KEYS for k in event.digits):
             raise IvrError(f"keys must be 0-9, * or #, not {event.digits!r}", code="ivr_bad_keys")
+
+    def _barge_in_keys(self, event: DigitsReceived, now: float) -> str | None:
+        self._check_keys(event, now)
         node = self._current()
-        if self._phase == "prompt" and self._after == "next" and isinstance(node, Say) and node.barge_in:
+        if self._after == "next" and isinstance(node, Say) and node.barge_in:
             self._stop_prompt()
             self._typeahead += event.digits
             return node.next
-        if not self._accepts_input(node):
+        if not self._barge_in_question(node):
             return None
         return self._keys(event.digits, now)
 
-    def _on_speech(self, event: SpeechRecognized, now: float) -> str | None:
-        node = self._current()
-        if not self._accepts_input(node):
+    def _take_keys(self, event: DigitsReceived, now: float) -> str | None:
+        self._check_keys(event, now)
+        return self._keys(event.digits, now)
+
+    def _barge_in_speech(self, event: SpeechRecognized, now: float) -> str | None:
+        if not self._barge_in_question(self._current()):
             return None
+        return self._take_speech(event, now)
+
+    def _take_speech(self, event: SpeechRecognized, now: float) -> str | None:
+        node = self._current()
         self._input_stop_prompt()
         if isinstance(node, Collect):
             keys = asking.typed_digits(event.text)
@@ -278,21 +273,34 @@ class IvrSession:
             return self._no_match(now, {"speech": event.text, "confidence": event.confidence})
         return self._rated(node, rating, "speech", now)
 
-    def _on_prompt_finished(self, event: PromptFinished, now: float) -> str | None:
+    def _ignore(self, event: Any, now: float) -> None:
+        return None
+
+    def _prompt_finished(self, event: PromptFinished, now: float) -> str | None:
         if event.prompt_id != self._prompt_id:
             return None  # a stopped or earlier prompt; nothing waits for it
         self._prompt_id = None
-        return self._prompt_done(now) if self._phase == "prompt" else None
+        return self._prompt_done(now)
 
-    def _on_hangup(self, event: CallerHungUp, now: float) -> str | None:
+    def _forget_prompt(self, event: PromptFinished, now: float) -> None:
+        if event.prompt_id == self._prompt_id:
+            self._prompt_id = None
+
+    def _prompt_timed_out(self, event: None, now: float) -> str | None:
+        return self._prompt_done(now)
+
+    def _hung_up(self, event: CallerHungUp, now: float) -> None:
         self._end("caller_hung_up", now, hang_up=False)
-        return None
 
-    def _on_lookup(self, event: LookupCompleted, now: float) -> str | None:
+    def _late_lookup(self, event: LookupCompleted, now: float) -> None:
         if event.request_id not in self._requests:
             raise UnexpectedInput(f"no lookup {event.request_id!r} was asked by this session")
-        if event.request_id != self._request_id or self._phase != "lookup":
-            return None  # answered after it timed out: the flow has moved on
+        # else answered after it timed out: the flow has moved on
+
+    def _lookup_answered(self, event: LookupCompleted, now: float) -> str | None:
+        self._late_lookup(event, now)
+        if event.request_id != self._request_id:
+            return None  # an earlier lookup's answer, after it timed out
         node = self._node(Lookup)
         self._request_id = None
         self._deadline = None
@@ -306,11 +314,24 @@ class IvrSession:
             self._record("contact.identified", now, {"customer_id": customer_id, "by": node.by})
         return node.found if event.found else node.not_found
 
-    def _on_verification(self, event: VerificationCompleted, now: float) -> str | None:
+    def _lookup_timed_out(self, event: None, now: float) -> str:
+        lookup = self._node(Lookup)
+        self._record(
+            "ivr.lookup",
+            now,
+            {"node": self.node_id, "by": lookup.by, "want": lookup.want, "found": False, "timed_out": True},
+        )
+        return lookup.not_found
+
+    def _late_verification(self, event: VerificationCompleted, now: float) -> None:
         if event.request_id not in self._requests:
             raise UnexpectedInput(f"no verification {event.request_id!r} was asked by this session")
-        if event.request_id != self._request_id or self._phase != "verifying":
-            return None  # answered after it timed out: the flow has moved on
+        # else answered after it timed out: the flow has moved on
+
+    def _verification_answered(self, event: VerificationCompleted, now: float) -> str | None:
+        self._late_verification(event, now)
+        if event.request_id != self._request_id:
+            return None  # an earlier verification's answer, after it timed out
         node = self._node(Verify)
         method, self._verifying = self._verifying or node.method, None
         self._request_id, self._deadline, self._phase = None, None, "idle"
@@ -331,6 +352,11 @@ class IvrSession:
             return node.failed
         self._preface = render(node.no_match, self.variables)
         return node.ask
+
+    def _verification_timed_out(self, event: None, now: float) -> str:
+        self._request_id, self._phase = None, "idle"
+        self._verify_failed(self._verifying or "", now, reason="timed_out")
+        return self._node(Verify).failed
 
     def _verified(
         self, node: Verify, method: str, customer_id: str, customer: Mapping[str, Any], now: float
@@ -361,9 +387,10 @@ class IvrSession:
         for name in _PLACEHOLDER_NAMES.findall(node.account + node.secret):
             self.variables.pop(name, None)
 
-    def _on_voicemail(self, event: VoicemailRecorded, now: float) -> str | None:
-        if self._phase != "recording":
-            raise UnexpectedInput("no voicemail is being recorded")
+    def _refuse_voicemail(self, event: VoicemailRecorded, now: float) -> None:
+        raise UnexpectedInput("no voicemail is being recorded")
+
+    def _voicemail_recorded(self, event: VoicemailRecorded, now: float) -> str:
         node = self._node(Voicemail)
         self._deadline = None
         self._record(
@@ -373,9 +400,14 @@ class IvrSession:
         )
         return node.next
 
-    def _on_completed(self, event: ContactCompleted, now: float) -> str | None:
-        if self._phase != "queued":
-            raise UnexpectedInput("the contact was not handed to a queue")
+    def _voicemail_timed_out(self, event: None, now: float) -> str:
+        self._record("ivr.voicemail", now, {"node": self.node_id, "recorded": False})
+        return self._node(Voicemail).next
+
+    def _refuse_completed(self, event: ContactCompleted, now: float) -> None:
+        raise UnexpectedInput("the contact was not handed to a queue")
+
+    def _contact_completed(self, event: ContactCompleted, now: float) -> str | None:
         node = self._node(Queue)
         if event.reason != "completed":
             self._end(event.reason, now, hang_up=True)
@@ -386,9 +418,10 @@ class IvrSession:
         self._phase = "idle"
         return node.after
 
-    def _on_queue_status(self, event: QueueStatusChanged, now: float) -> str | None:
-        if self._phase != "queued":
-            raise UnexpectedInput("the contact is not waiting in a queue")
+    def _refuse_queue_status(self, event: QueueStatusChanged, now: float) -> None:
+        raise UnexpectedInput("the contact is not waiting in a queue")
+
+    def _queue_status(self, event: QueueStatusChanged, now: float) -> None:
         for stale in ("ewt_s", "ewt_minutes"):  # an estimate may go away (no agents left)
             self.variables.pop(stale, None)
         self.variables.update(wait_vars(event.position, event.ewt_s))
@@ -400,11 +433,9 @@ class IvrSession:
 
     # Asking: menus, collect, survey ---------------------------------------------------------
 
-    def _accepts_input(self, node: Node) -> bool:
-        if not isinstance(node, Menu | Collect | Survey):
-            return False
-        prompting = self._phase == "prompt" and self._after == "listen"
-        return self._phase == "input" or (prompting and node.barge_in)
+    def _barge_in_question(self, node: Node) -> bool:
+        """In phase ``prompt``: the prompt asks a question the caller may answer before it ends."""
+        return isinstance(node, Menu | Collect | Survey) and self._after == "listen" and node.barge_in
 
     def _input_stop_prompt(self) -> None:
         if self._phase == "prompt":
@@ -476,7 +507,7 @@ class IvrSession:
         self._deadline = None
         return target
 
-    def _timed_out(self, now: float) -> str | None:
+    def _input_timed_out(self, event: None, now: float) -> str | None:
         node = self._current()
         if isinstance(node, Collect) and self._buffer:
             return self._collected(node, now)
@@ -694,29 +725,38 @@ class IvrSession:
         return None
 
     def _prompt_done(self, now: float) -> str | None:
+        """What follows a prompt: the handler ``AFTER_PROMPT`` names for why it played."""
         node = self._current()
         self._prompt_id = None
         self._deadline = None
         after, self._after, self._phase = self._after, "none", "idle"
-        if after == "next":
-            assert isinstance(node, Say)
-            return node.next
-        if after == "listen":
-            assert isinstance(node, Menu | Collect | Survey)
-            self._phase = "input"
-            self._deadline = now + node.timeout_s
-        elif after == "record":
-            assert isinstance(node, Voicemail)
-            self._commands.append(StartVoicemail(max_s=node.max_s, queue=node.queue))
-            self._phase = "recording"
-            self._deadline = now + node.max_s + VOICEMAIL_GRACE_S
-        elif after == "transfer":
-            assert isinstance(node, Transfer)
-            self._commands.append(TransferExternal(uri=node.uri))
-            self._end("transferred", now, hang_up=False, data={"uri": node.uri})
-        elif after == "hangup":
-            reason = node.reason if isinstance(node, HangUpNode) else "callback"
-            self._end(reason, now, hang_up=True)
+        return _AFTER_PROMPT[after](self, node, now)
+
+    def _say_next(self, node: Node, now: float) -> str:
+        assert isinstance(node, Say)
+        return node.next
+
+    def _listen(self, node: Node, now: float) -> None:
+        assert isinstance(node, Menu | Collect | Survey)
+        self._phase = "input"
+        self._deadline = now + node.timeout_s
+
+    def _start_recording(self, node: Node, now: float) -> None:
+        assert isinstance(node, Voicemail)
+        self._commands.append(StartVoicemail(max_s=node.max_s, queue=node.queue))
+        self._phase = "recording"
+        self._deadline = now + node.max_s + VOICEMAIL_GRACE_S
+
+    def _transfer(self, node: Node, now: float) -> None:
+        assert isinstance(node, Transfer)
+        self._commands.append(TransferExternal(uri=node.uri))
+        self._end("transferred", now, hang_up=False, data={"uri": node.uri})
+
+    def _hang_up(self, node: Node, now: float) -> None:
+        reason = node.reason if isinstance(node, HangUpNode) else "callback"
+        self._end(reason, now, hang_up=True)
+
+    def _stay(self, node: Node, now: float) -> None:
         return None
 
     # Helpers ----------------------------------------------------------------------------------
@@ -782,14 +822,19 @@ class IvrSession:
         )
 
 
-_HANDLERS: dict[type, Any] = {
-    DigitsReceived: IvrSession._on_digits,
-    SpeechRecognized: IvrSession._on_speech,
-    PromptFinished: IvrSession._on_prompt_finished,
-    CallerHungUp: IvrSession._on_hangup,
-    LookupCompleted: IvrSession._on_lookup,
-    VerificationCompleted: IvrSession._on_verification,
-    VoicemailRecorded: IvrSession._on_voicemail,
-    ContactCompleted: IvrSession._on_completed,
-    QueueStatusChanged: IvrSession._on_queue_status,
+Handler = Callable[[IvrSession, Any, float], str | None]
+
+
+def _handler(name: str) -> Handler:
+    handler: Handler = getattr(IvrSession, f"_{name}")
+    return handler
+
+
+# HANDLING and AFTER_PROMPT (handling.py) with their names resolved to the methods above
+_DISPATCH: Final[dict[tuple[Phase, Input], Handler]] = {
+    (phase, on): _handler(name)
+    for on in HANDLING
+    for phase in PHASES
+    if (name := handler_name(phase, on)) is not None
 }
+_AFTER_PROMPT: Final[dict[After, Handler]] = {after: _handler(name) for after, name in AFTER_PROMPT.items()}
