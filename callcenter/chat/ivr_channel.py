@@ -9,23 +9,33 @@ system messages), and the end of the session ends the chat.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from callcenter.acd.commands import ConnectContact, FinishContact, OverflowContact
 from callcenter.chat.protocol import AgentJoined, AgentLeft, Message, Option, Prompt
 from callcenter.i18n.catalogue import english
 from callcenter.ivr import messages as ivr
+from callcenter.runtime.center import Center
 from callcenter.runtime.ivr_runner.ports import IvrCall
 
 if TYPE_CHECKING:
-    from callcenter.chat.backend import ChatBackend
-    from callcenter.chat.sessions import ChatSession
+    from callcenter.chat.sessions import ChatSession, ChatSessions
+
+
+class ChatLink(Protocol):
+    """What a chat's IVR channel needs of the chat backend (``backend.ChatBackend``)."""
+
+    center: Center
+    ivr: dict[str, ChatIvrChannel]
+    sessions: ChatSessions | None
+
+    def log(self, session: ChatSession, kind: str, data: dict[str, Any]) -> None: ...
 
 
 class ChatIvrChannel:
     kind = "chat"
 
-    def __init__(self, backend: ChatBackend, session: ChatSession) -> None:
+    def __init__(self, backend: ChatLink, session: ChatSession) -> None:
         self.backend = backend
         self.session = session
         self.call: IvrCall | None = None

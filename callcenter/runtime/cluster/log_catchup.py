@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -28,11 +28,8 @@ from callcenter.core.events import InteractionEvent
 from callcenter.ports.event_bus import EventBus, Subscription
 from callcenter.ports.interaction_log import MAX_PENDING, InteractionLog
 from callcenter.runtime.cluster.redis_keys import RedisKeys
-from callcenter.runtime.cluster.wire import id_after, text
+from callcenter.runtime.cluster.wire import ReplicaState, id_after, text
 from callcenter.storage import schema
-
-if TYPE_CHECKING:
-    from callcenter.runtime.cluster.node_center import ClusterCenter
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +72,19 @@ class LogCatchUp:
         return len(missing)
 
 
+class CatchingUp(Protocol):
+    """What the log writer needs of the node (``node_center.ClusterCenter``): whether this
+    node writes the log now, where its replica stands, and what it holds back."""
+
+    writing: bool
+    state: ReplicaState | None
+    log_catch_up: LogCatchUp
+
+
 class Writes:
     """Passes log appends and bus publishes through only while this node is the writer."""
 
-    def __init__(self, center: ClusterCenter, log_: InteractionLog, bus: EventBus) -> None:
+    def __init__(self, center: CatchingUp, log_: InteractionLog, bus: EventBus) -> None:
         self._center, self._log, self._bus = center, log_, bus
 
     # InteractionLog

@@ -41,26 +41,32 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from callcenter.acd.commands import ConnectContact, FinishContact, OverflowContact
 from callcenter.acd.errors import AcdError
 from callcenter.acd.messages import CallbackRequested, VoicemailLeft
+from callcenter.config.telephony import TelephonyConfig
 from callcenter.core.context import Context
 from callcenter.core.errors import CallcenterError
 from callcenter.core.events import InteractionEvent
 from callcenter.ivr import messages as ivr
-from callcenter.ports.recognition import Recognition
+from callcenter.ports.recognition import Recognition, SpeechRecognizer
+from callcenter.runtime.center import Center
 from callcenter.runtime.ivr_runner.ports import IvrCall
-from callcenter.runtime.voice.agent_legs import claim_leg, desk_audio_lost, end_contact, requeue_or_end
-from callcenter.runtime.voice.call_media import PromptPlayer, SpeechListener, VoicemailTaker
+from callcenter.runtime.voice.agent_legs import (
+    AgentLegs,
+    claim_leg,
+    desk_audio_lost,
+    end_contact,
+    requeue_or_end,
+)
+from callcenter.runtime.voice.call_media import PromptAudio, PromptPlayer, SpeechListener, VoicemailTaker
 from callcenter.storage.recording_files import facts as recording_facts
 from callcenter.telephony.bridge import Bridge, BridgeResult
 from callcenter.telephony.media import AudioFrame, CallChannel, DigitPressed, HungUp
+from callcenter.telephony.pacer import MediaClock
 from callcenter.telephony.recorder import recording_path
-
-if TYPE_CHECKING:
-    from callcenter.runtime.voice.front import VoiceFront
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +74,24 @@ OWN_PROMPT = "voice-"  # prompt ids of the front-end's own words (not the flow's
 IVR_KEYS = frozenset("0123456789*#")  # A-D exist on the line but not in flows
 
 
+class CallFront(Protocol):
+    """What a call needs of the front-end that carries it (``front.VoiceFront``)."""
+
+    center: Center
+    telephony: TelephonyConfig
+    legs: AgentLegs
+    clock: MediaClock
+    music: bytes
+    audio: PromptAudio
+    recognizer: SpeechRecognizer | None
+
+    async def start_session(self, call: VoiceCall) -> None: ...
+
+
 class VoiceCall:
     kind = "voice"
 
-    def __init__(self, front: VoiceFront, channel: CallChannel, *, voice: str | None = None) -> None:
+    def __init__(self, front: CallFront, channel: CallChannel, *, voice: str | None = None) -> None:
         """``voice``: the TTS voice of the flow that answers the call (None: the default)."""
         self.front = front
         self.channel = channel
