@@ -16,7 +16,8 @@ from callcenter.agent_desk.service import DeskService
 from callcenter.appkeys import CONFIG, DB, LOG
 from callcenter.auth.web import Refused, require, session_of
 from callcenter.core.desk_frames import WebRtcState
-from callcenter.runtime.keys import AGENT_LEGS, CENTER
+from callcenter.runtime.keys import CENTER
+from callcenter.runtime.voice.keys import AGENT_LEGS
 from callcenter.telephony.webrtc import DeskAudio
 
 STATIC = Path(__file__).with_name("static")

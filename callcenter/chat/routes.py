@@ -13,7 +13,8 @@ from callcenter.appkeys import CHAT_RESUME, CONFIG
 from callcenter.chat.backend import ChatBackend
 from callcenter.chat.resume_store import DbChatStore
 from callcenter.chat.sessions import ChatSessions, ChatStore
-from callcenter.runtime.keys import CENTER, HELD_CHATS, IVR_RUNNER
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
+from callcenter.runtime.keys import CENTER, HELD_CHATS
 
 if TYPE_CHECKING:  # the cluster extra (redis) is imported only in cluster mode
     from callcenter.chat.redis_store import RedisChatStore

@@ -20,7 +20,7 @@ from tone_track import ToneTrack
 
 from callcenter.agent_desk.routes import AUDIO
 from callcenter.app import create_app
-from callcenter.runtime.keys import AGENT_LEGS
+from callcenter.runtime.voice.keys import AGENT_LEGS
 from callcenter.speech.codecs import rms_dbfs, sine, tone_power
 from callcenter.telephony.media import AudioFrame, CallChannel, HungUp
 from callcenter.telephony.webrtc import AudioError, DeskAudio

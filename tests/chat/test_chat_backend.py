@@ -22,7 +22,8 @@ from callcenter.appkeys import LOG
 from callcenter.chat import routes as chat_routes
 from callcenter.config.sections import HoursConfig
 from callcenter.core.clock import VirtualClock
-from callcenter.runtime.keys import CENTER, IVR_RUNNER
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
+from callcenter.runtime.keys import CENTER
 from tests.chat.chat_center import MONDAY_10, center_config, frames_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,8 @@ from callcenter.app import create_app
 from callcenter.appkeys import LOG
 from callcenter.chat.login_token import make_login_token
 from callcenter.core.clock import VirtualClock
-from callcenter.runtime.keys import CENTER, IVR_RUNNER
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
+from callcenter.runtime.keys import CENTER
 from tests.chat.chat_center import MONDAY_10, center_config, frames_until
 
 pytestmark = pytest.mark.timeout(60)

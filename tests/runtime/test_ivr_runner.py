@@ -25,9 +25,10 @@ from callcenter.core.clock import VirtualClock
 from callcenter.crm_link.web import CRM_STORE
 from callcenter.ivr import messages as ivr
 from callcenter.runtime.ivr_runner.install import reload_flows
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
 from callcenter.runtime.ivr_runner.ports import IvrCall
 from callcenter.runtime.ivr_runner.runner import IvrRunner, NoFlow
-from callcenter.runtime.keys import CENTER, IVR_RUNNER
+from callcenter.runtime.keys import CENTER
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY_10 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()  # 10:00 in Jerusalem: open

@@ -18,9 +18,10 @@ from callcenter.app import create_app
 from callcenter.appkeys import LOG
 from callcenter.core.clock import VirtualClock
 from callcenter.ivr import messages as ivr
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
 from callcenter.runtime.ivr_runner.ports import IvrCall
 from callcenter.runtime.ivr_runner.runner import IvrRunner
-from callcenter.runtime.keys import CENTER, IVR_RUNNER
+from callcenter.runtime.keys import CENTER
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY_10 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()

@@ -16,7 +16,7 @@ from msgspec.structs import replace
 from callcenter.app import create_app
 from callcenter.appkeys import PROMPTS, RECOGNIZER
 from callcenter.config.sections import CenterConfig
-from callcenter.runtime.keys import IVR_RUNNER
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
 from callcenter.speech.codecs import read_wav
 from callcenter.speech.vosk_recognizer import default_korean_model_path
 

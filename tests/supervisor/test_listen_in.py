@@ -26,8 +26,9 @@ from callcenter.acd.messages import AgentLoggedIn, AgentReady, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import BUS, LOG
 from callcenter.config.sections import CenterConfig
-from callcenter.runtime.keys import AGENT_LEGS, CENTER
+from callcenter.runtime.keys import CENTER
 from callcenter.runtime.voice.install import TELEPHONY
+from callcenter.runtime.voice.keys import AGENT_LEGS
 from callcenter.speech.codecs import rms_dbfs, sine, tone_power
 from callcenter.supervisor.listen import LISTEN
 from callcenter.telephony.bridge import Bridge

@@ -33,8 +33,9 @@ from voicesupport import (
 from callcenter.acd.agents import State
 from callcenter.acd.messages import ContactEnded, OfferAccepted
 from callcenter.app import create_app
-from callcenter.runtime.keys import AGENT_LEGS, IVR_RUNNER
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
 from callcenter.runtime.voice.install import TELEPHONY
+from callcenter.runtime.voice.keys import AGENT_LEGS
 
 pytestmark = [needs_sipp, pytest.mark.timeout(90)]
 

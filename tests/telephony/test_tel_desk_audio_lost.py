@@ -31,8 +31,8 @@ from voicesupport import center_of, contact_events, offer_for, ready_agent, voic
 
 from callcenter.acd.messages import AgentLoggedIn, AgentReady
 from callcenter.app import create_app
-from callcenter.runtime.keys import AGENT_LEGS
 from callcenter.runtime.voice.install import TELEPHONY
+from callcenter.runtime.voice.keys import AGENT_LEGS
 
 pytestmark = [needs_sipp, pytest.mark.timeout(90)]
 

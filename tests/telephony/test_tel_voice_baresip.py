@@ -16,7 +16,7 @@ from voicesupport import center_of, contact_events, voice_config
 
 from callcenter.app import create_app
 from callcenter.appkeys import PROMPTS, RECOGNIZER
-from callcenter.runtime.keys import IVR_RUNNER
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
 from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.speech.vosk_recognizer import default_korean_model_path
 

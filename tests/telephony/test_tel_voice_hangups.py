@@ -16,7 +16,7 @@ from voicesupport import AgentPhone, center_of, contact_events, offer_for, ready
 from callcenter.acd.messages import AgentReady, ContactEnded, ContactHeld, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import PROMPTS
-from callcenter.runtime.keys import IVR_RUNNER
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
 from callcenter.runtime.voice.install import TELEPHONY
 
 pytestmark = [needs_sipp, pytest.mark.timeout(90)]

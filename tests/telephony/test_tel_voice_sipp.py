@@ -15,8 +15,8 @@ from voicesupport import AgentPhone, center_of, contact_events, offer_for, ready
 
 from callcenter.acd.messages import OfferAccepted
 from callcenter.app import create_app
-from callcenter.runtime.keys import AGENT_LEGS
 from callcenter.runtime.voice.install import TELEPHONY
+from callcenter.runtime.voice.keys import AGENT_LEGS
 from callcenter.speech.codecs import rms_dbfs
 
 pytestmark = [needs_sipp, pytest.mark.timeout(60)]

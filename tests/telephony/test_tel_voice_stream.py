@@ -27,8 +27,9 @@ from voicesupport import (
 from callcenter.acd.messages import ContactTransferred, OfferAccepted
 from callcenter.app import create_app
 from callcenter.appkeys import BUS, PROMPTS
-from callcenter.runtime.keys import AGENT_LEGS, IVR_RUNNER
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
 from callcenter.runtime.voice.install import TELEPHONY
+from callcenter.runtime.voice.keys import AGENT_LEGS
 from callcenter.telephony.audiosocket import KIND_AUDIO, KIND_DTMF, KIND_HANGUP, KIND_UUID, frame
 
 pytestmark = pytest.mark.timeout(60)

@@ -18,7 +18,7 @@ from voicesupport import StreamPhone, center_of, contact_events, voice_config
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
 from callcenter.config.sections import CenterConfig, OverflowConfig, OverflowTarget
-from callcenter.runtime.keys import IVR_RUNNER
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
 from callcenter.runtime.voice.install import TELEPHONY
 
 pytestmark = pytest.mark.timeout(60)

@@ -17,7 +17,8 @@ from callcenter.appkeys import LOG
 from callcenter.config.sections import CenterConfig
 from callcenter.core.events import StoredEvent
 from callcenter.runtime.center import Center
-from callcenter.runtime.keys import AGENT_LEGS, CENTER
+from callcenter.runtime.keys import CENTER
+from callcenter.runtime.voice.keys import AGENT_LEGS
 
 ROOT = Path(__file__).resolve().parents[2]
 

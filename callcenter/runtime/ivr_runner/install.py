@@ -26,8 +26,9 @@ from callcenter.core.api import Operation
 from callcenter.core.errors import ConfigError
 from callcenter.ivr.loader import FlowSet, load_center_flows
 from callcenter.ports.recognition import SpeechRecognizer
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
 from callcenter.runtime.ivr_runner.runner import IvrRunner
-from callcenter.runtime.keys import CENTER, IVR_RUNNER
+from callcenter.runtime.keys import CENTER
 
 log = logging.getLogger(__name__)
 

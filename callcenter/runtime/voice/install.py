@@ -23,13 +23,15 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from callcenter.appkeys import BUS, CONFIG, PROMPTS, RECOGNIZER
+from callcenter.runtime.ivr_runner.keys import IVR_RUNNER
 from callcenter.runtime.ivr_runner.ports import IvrChannel
 from callcenter.runtime.ivr_runner.runner import IvrRunner
-from callcenter.runtime.keys import AGENT_LEGS, CENTER, IVR_RUNNER
+from callcenter.runtime.keys import CENTER
 from callcenter.runtime.voice.agent_legs import AgentLegs
 from callcenter.runtime.voice.call_media import PromptAudio
 from callcenter.runtime.voice.callback_dial import CallbackDialling
 from callcenter.runtime.voice.front import SessionStarter, VoiceFront
+from callcenter.runtime.voice.keys import AGENT_LEGS
 from callcenter.speech.flow_prompts import flow_voice
 from callcenter.telephony.audiosocket import AudioSocketServer
 from callcenter.telephony.carriers import AddressAllowList, CarrierKeys
