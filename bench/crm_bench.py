@@ -38,8 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.config.crm import CrmConfig
 from callcenter.core.desk_frames import DeskFrame, Offer
 from callcenter.core.events import InteractionEvent
-from callcenter.crm_link.live import LiveCrm
-from callcenter.crm_link.records import create_ticket
+from callcenter.crm_link.caller_lookup import LiveCrm
+from callcenter.crm_link.customer_activity import create_ticket
 from callcenter.crm_link.screen_pop import load_screen_pop
 from callcenter.crm_link.seed import phone_number, seed
 from callcenter.crm_link.store import SqlCrmStore

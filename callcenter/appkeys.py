@@ -22,7 +22,7 @@ from callcenter.ports.chat_resume import ChatResume
 from callcenter.ports.crm_directory import CrmDirectory, CustomerAnswers
 from callcenter.ports.event_bus import EventBus
 from callcenter.ports.interaction_log import InteractionLog
-from callcenter.ports.prompts import PromptRenderer
+from callcenter.ports.prompt_renderer import PromptRenderer
 from callcenter.ports.recognition import SpeechRecognizer
 
 CONFIG = web.AppKey("config", CenterConfig)

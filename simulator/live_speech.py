@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 
-from callcenter.ports.prompts import PromptRenderError
+from callcenter.ports.prompt_renderer import PromptRenderError
 from callcenter.speech import codecs
 from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer
 from simulator.live_desk import ServerGone

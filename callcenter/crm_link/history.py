@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from callcenter.crm_link.records import ticket_dict
+from callcenter.crm_link.customer_activity import ticket_dict
 from callcenter.crm_link.schema import tickets
 from callcenter.storage.recording_index import Logged, logged_recordings
 from callcenter.storage.schema import contacts, events

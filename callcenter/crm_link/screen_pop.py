@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callcenter.crm_link.analytics import ContactRecord, is_repeat_contact
+from callcenter.crm_link.customer_activity import list_tickets, open_ticket_ids
 from callcenter.crm_link.history import contact_history, customer_of, ivr_trail, verification_of
-from callcenter.crm_link.records import list_tickets, open_ticket_ids
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.ports.customer_card import CustomerCard, contact_attributes, unidentified_card
 

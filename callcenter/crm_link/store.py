@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from callcenter.config.crm import CrmConfig
 from callcenter.core.ids import IdGenerator, RandomIds
 from callcenter.crm_link.bodies import CrmInputError, CustomerIn, CustomerPatch, customer_values
+from callcenter.crm_link.customer_activity import self_service_answer
 from callcenter.crm_link.phone import InvalidEmail, InvalidPhone, normalize_email, normalize_phone
-from callcenter.crm_link.records import self_service_answer
 from callcenter.crm_link.schema import (
     contact_points,
     customer_credentials,

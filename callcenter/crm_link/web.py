@@ -50,11 +50,11 @@ from callcenter.crm_link.bodies import (
     as_response,
     crm_convert,
 )
+from callcenter.crm_link.caller_lookup import LiveCrm
+from callcenter.crm_link.customer_activity import create_ticket, list_tickets, patch_ticket
 from callcenter.crm_link.demo import ensure_demo_customers
 from callcenter.crm_link.history import contact_history, contact_summary
 from callcenter.crm_link.http_crm import HttpCrmDirectory, WebhookSender
-from callcenter.crm_link.live import LiveCrm
-from callcenter.crm_link.records import create_ticket, list_tickets, patch_ticket
 from callcenter.crm_link.screen_pop import load_screen_pop
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.ports.crm_directory import CrmUnavailable

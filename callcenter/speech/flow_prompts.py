@@ -30,7 +30,7 @@ from callcenter.ivr.flow import (
     Voicemail,
 )
 from callcenter.ivr.loader import FlowSet
-from callcenter.ports.prompts import PromptRenderer
+from callcenter.ports.prompt_renderer import PromptRenderer
 from callcenter.speech.prompts import PromptBuildStats, build_prompts
 
 

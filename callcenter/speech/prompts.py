@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from callcenter.ports.prompts import PromptRenderer, PromptRenderError
+from callcenter.ports.prompt_renderer import PromptRenderer, PromptRenderError
 
 
 def prompt_key(text: str, voice: str | None, rate: int | None) -> str:

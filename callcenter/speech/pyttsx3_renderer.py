@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import callcenter
-from callcenter.ports.prompts import PromptRenderError
+from callcenter.ports.prompt_renderer import PromptRenderError
 from callcenter.speech.prompts import PromptCache, prompt_key
 
 log = logging.getLogger(__name__)

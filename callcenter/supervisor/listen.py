@@ -38,7 +38,7 @@ from callcenter.runtime.center import Center
 from callcenter.runtime.keys import CENTER
 from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.supervisor.bodies import ListenEnded, ListenOffer, ListenStarted
-from callcenter.supervisor.live import METRICS
+from callcenter.supervisor.live_metrics import METRICS
 from callcenter.telephony.bridge import Bridge
 from callcenter.telephony.webrtc import AudioError, DeskAudio, check_sdp
 

@@ -47,8 +47,7 @@ from callcenter.core.events import InteractionEvent
 from callcenter.core.ws_frames import ErrorFrame
 from callcenter.runtime.center import Center
 from callcenter.runtime.keys import CENTER
-from callcenter.supervisor import listen
-from callcenter.supervisor import live as live_metrics
+from callcenter.supervisor import listen, live_metrics
 from callcenter.supervisor.bodies import (
     AgentSkillsNow,
     AgentStateNow,
@@ -59,7 +58,7 @@ from callcenter.supervisor.bodies import (
     SkillsChange,
 )
 from callcenter.supervisor.listen import ListenIn
-from callcenter.supervisor.live import LIVE, LiveMetrics
+from callcenter.supervisor.live_metrics import LIVE, LiveMetrics
 from callcenter.supervisor.metrics import Counts, figures
 from callcenter.supervisor.wallboard_frames import (
     AgentRow,

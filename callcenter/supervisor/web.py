@@ -31,9 +31,10 @@ from callcenter.auth.guard import Refused, api_route, encode, json_error, requir
 from callcenter.config.hours import center_zone
 from callcenter.core.api import Operation, Param, Who
 from callcenter.ports.interaction_log import LogUnavailable
-from callcenter.supervisor import live, prometheus
+from callcenter.supervisor import live_metrics as live
+from callcenter.supervisor import prometheus
 from callcenter.supervisor.bodies import Report, Staffing
-from callcenter.supervisor.live import METRICS, REGISTRY
+from callcenter.supervisor.live_metrics import METRICS, REGISTRY
 from callcenter.supervisor.reports import ReportError, build_report, fold_range, parse_request, to_csv
 from callcenter.supervisor.staffing import (
     Forecast,

@@ -12,7 +12,7 @@ import pytest
 from browser_support import login, screenshot
 
 from callcenter.appkeys import LOG
-from callcenter.crm_link.live import LiveCrm
+from callcenter.crm_link.caller_lookup import LiveCrm
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.crm_link.web import CRM_STORE
 from callcenter.ports.customer_card import CustomerCard, LookupBy

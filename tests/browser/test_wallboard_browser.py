@@ -26,7 +26,7 @@ from callcenter.appkeys import BUS, LOG
 from callcenter.runtime.keys import CENTER
 from callcenter.runtime.voice.install import TELEPHONY
 from callcenter.supervisor.listen import LISTEN
-from callcenter.supervisor.live import LIVE
+from callcenter.supervisor.live_metrics import LIVE
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser

@@ -28,8 +28,8 @@ from callcenter.core.clock import VirtualClock
 from callcenter.core.desk_frames import DeskFrame
 from callcenter.core.events import StoredEvent
 from callcenter.core.ids import SequentialIds
-from callcenter.crm_link.live import LiveCrm
-from callcenter.crm_link.records import create_ticket
+from callcenter.crm_link.caller_lookup import LiveCrm
+from callcenter.crm_link.customer_activity import create_ticket
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.ports.customer_card import CustomerCard, LookupBy
 from callcenter.runtime.bus import MemoryBus

@@ -22,8 +22,8 @@ from callcenter.config.loader import check_config
 from callcenter.core.desk_frames import DeskFrame, Offer
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import SequentialIds
-from callcenter.crm_link.live import LiveCrm
-from callcenter.crm_link.records import add_order, create_ticket
+from callcenter.crm_link.caller_lookup import LiveCrm
+from callcenter.crm_link.customer_activity import add_order, create_ticket
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.ports.crm_directory import CrmUnavailable
 from callcenter.ports.customer_card import CustomerCard, LookupBy

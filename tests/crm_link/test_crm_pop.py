@@ -12,7 +12,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.crm_link.budget import lookup_with_budget
-from callcenter.crm_link.records import create_ticket, patch_ticket
+from callcenter.crm_link.customer_activity import create_ticket, patch_ticket
 from callcenter.crm_link.schema import customer_scores
 from callcenter.crm_link.screen_pop import load_screen_pop
 from callcenter.crm_link.store import SqlCrmStore

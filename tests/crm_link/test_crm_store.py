@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.crm_link.bodies import CrmInputError
-from callcenter.crm_link.records import create_ticket
+from callcenter.crm_link.customer_activity import create_ticket
 from callcenter.crm_link.schema import customer_scores
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.ports.customer_card import contact_attributes

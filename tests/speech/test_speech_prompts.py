@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.ports.prompts import PromptRenderError
+from callcenter.ports.prompt_renderer import PromptRenderError
 from callcenter.speech import codecs
 from callcenter.speech.prompts import PromptBuildStats, PromptCache, build_prompts, prompt_key
 from callcenter.speech.pyttsx3_renderer import Pyttsx3Renderer

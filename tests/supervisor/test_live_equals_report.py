@@ -26,7 +26,7 @@ from callcenter.appkeys import LOG
 from callcenter.core.clock import VirtualClock
 from callcenter.runtime.center import Center
 from callcenter.runtime.keys import CENTER
-from callcenter.supervisor.live import LIVE
+from callcenter.supervisor.live_metrics import LIVE
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY_START = 1_772_402_400.0  # 2026-03-02 00:00 in Asia/Jerusalem (the demo's zone)

@@ -13,7 +13,7 @@ import pytest
 from telsupport import tone, tone_power, until
 
 from callcenter.ivr.messages import PlayPrompt
-from callcenter.ports.prompts import PromptRenderError
+from callcenter.ports.prompt_renderer import PromptRenderError
 from callcenter.ports.recognition import Recognition
 from callcenter.runtime.voice.call_media import PromptAudio, PromptPlayer, SpeechListener, VoicemailTaker
 from callcenter.speech.codecs import write_wav

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from callcenter.ivr.messages import PlayPrompt
-from callcenter.ports.prompts import PromptRenderer
+from callcenter.ports.prompt_renderer import PromptRenderer
 from callcenter.ports.recognition import Recognition, RecognitionStream, SpeechRecognizer
 from callcenter.speech.codecs import read_wav, resample, sine
 from callcenter.telephony.media import SAMPLE_RATE, CallChannel
