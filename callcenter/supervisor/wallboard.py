@@ -45,6 +45,7 @@ from callcenter.core.api import Operation, Who, convert_body
 from callcenter.core.client_json import InputRefused
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ws_frames import ErrorFrame
+from callcenter.metrics.fold import Counts, figures
 from callcenter.runtime.center import Center
 from callcenter.runtime.ws_sender import WsSender
 from callcenter.supervisor import listen
@@ -60,7 +61,6 @@ from callcenter.supervisor.bodies import (
 )
 from callcenter.supervisor.listen import ListenIn
 from callcenter.supervisor.live import LIVE, LiveMetrics
-from callcenter.supervisor.metrics import Counts, figures
 from callcenter.supervisor.wallboard_frames import (
     AgentRow,
     Board,
