@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
 
 from callcenter.core.events import InteractionEvent
-from callcenter.supervisor.metrics import MetricsFold
+from callcenter.metrics.fold import MetricsFold
 from callcenter.supervisor.reports import ReportRequest, build_report
 
 QUEUES = ["general", "cards", "internet", "stocks"]

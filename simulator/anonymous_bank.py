@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from callcenter.supervisor.staffing import DEFAULT_AHT_S, Forecast, ForecastRow
+from callcenter.metrics.forecast import DEFAULT_AHT_S, Forecast, ForecastRow
 
 FILE_NAME = "anonymous_bank_february_1999.tsv"
 NOT_HAPPENED = "0:00:00"

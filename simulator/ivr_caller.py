@@ -28,9 +28,10 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from random import Random
+from typing import Any, Protocol
 
+from callcenter.acd.engine import AcdEngine
 from callcenter.acd.messages import ContactArrived
 from callcenter.core.context import Context
 from callcenter.core.events import InteractionEvent, RecordEvent
@@ -51,7 +52,6 @@ from callcenter.ivr import (
     StopRecognition,
 )
 from callcenter.ivr.flow import Branch, Collect, Menu, Queue, Survey
-from callcenter.ivr.loader import load_flows
 from callcenter.ivr.messages import (
     CallerHungUp,
     HangUp,
@@ -60,10 +60,7 @@ from callcenter.ivr.messages import (
     StartVoicemail,
     TransferExternal,
 )
-from simulator.scenario import KEYPAD
-
-if TYPE_CHECKING:
-    from simulator.virtual import _Simulation
+from simulator.scenario import KEYPAD, Scenario
 
 CHARS_PER_S = 15.0  # espeak-ng speaks about 175 words a minute
 THINK_S = 1.5
@@ -74,13 +71,26 @@ HEARD_CONFIDENCE = 0.9
 ENDS_IN_IVR = (OfferCallback, StartVoicemail, TransferExternal)
 
 
-def load_flow(path: Path, *, queues: set[str], hours: set[str]) -> Flow:
-    """The flow in file ``path`` (its folder is loaded, so cross-checks apply)."""
-    flows = load_flows(path.parent, queues=queues, hours=hours)
-    for flow in flows.flows.values():
-        if Path(flow.file).resolve() == path.resolve():
-            return flow
-    raise ValueError(f"{path}: no flow loaded from this file")
+class EventLog(Protocol):
+    @property
+    def events(self) -> list[InteractionEvent]: ...
+
+
+class Simulation(Protocol):
+    """What the callers need of the virtual run that holds them (``virtual._Simulation``)."""
+
+    @property
+    def s(self) -> Scenario: ...
+    @property
+    def engine(self) -> AcdEngine: ...
+    @property
+    def run(self) -> EventLog: ...
+    @property
+    def rng(self) -> Random: ...
+    @property
+    def hear_rng(self) -> Random: ...
+    def at(self, t: float, kind: str, payload: Any) -> None: ...
+    def enqueue(self, arrived: ContactArrived, now: float) -> None: ...
 
 
 def _next_nodes(node: Any) -> Iterable[str]:
@@ -193,7 +203,7 @@ class _Caller:
 class IvrCallers:
     KINDS = ("ivr_prompt_done", "ivr_input", "ivr_lookup", "ivr_timer", "ivr_caller_hangup")
 
-    def __init__(self, sim: _Simulation, flow: Flow) -> None:
+    def __init__(self, sim: Simulation, flow: Flow) -> None:
         self.sim = sim
         self.flow = flow
         self.dist = distances(flow)

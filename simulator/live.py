@@ -35,25 +35,14 @@ import aiohttp
 
 from callcenter.core.events import InteractionEvent
 from simulator.arrivals import Arrival, poisson, read_trace
+from simulator.live_caller import Caller
 from simulator.live_desk import LOGINS_AT_ONCE, DeskAgent, ServerGone
 from simulator.live_speech import Speaker, SpeechTally, spoken_phrases
 from simulator.live_voice import VoiceLine, rename, voice_call
-from simulator.scenario import AgentGroup, ContactType, Scenario
+from simulator.scenario import AgentGroup, Scenario
 
 DRAIN_TIMEOUT_S = 60.0
 RECEIVE_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    n: int
-    kind: ContactType
-    queue: str
-    ivr_s: float
-    hangup_after_s: float | None  # hangs up in the IVR after this long
-    patience_s: float | None
-    rating: int
-    speaks: bool = False  # answers the IVR by speech (the contact type's ``say``)
 
 
 @dataclass

@@ -50,7 +50,7 @@ def live_summary(run: LiveRun) -> dict[str, Any]:
 
 
 def cmd_live(args: argparse.Namespace, scenario: Scenario) -> int:
-    from simulator.cli import progress_bar, write_outputs
+    from simulator.output import progress_bar, write_outputs
 
     if not args.url:
         print("callcenter-sim: --mode live needs --url of the running server", file=sys.stderr)

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import TYPE_CHECKING, Any
+import random
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import aiohttp
 
-from simulator.scenario import AgentGroup
+from simulator.scenario import AgentGroup, Scenario
 from simulator.shifts import Period, work_periods
-
-if TYPE_CHECKING:
-    from simulator.live import Live
 
 RETRY_AFTER_MISS_S = 10.0
 REPLY_TIMEOUT_S = 30.0
@@ -34,6 +33,52 @@ async def _until(reader: asyncio.Task[None], moment: Any) -> None:
         timer.cancel()
         reader.result()
         raise ServerGone("the desk socket closed")
+
+
+class _Started(Protocol):
+    @property
+    def start_epoch(self) -> float: ...
+
+
+class _PickUps(Protocol):
+    def agent_accepted(
+        self, caller: str | None, contact_id: str, queue: str = "", attributes: dict[str, Any] | None = None
+    ) -> None: ...
+    def agent_ended(self, caller: str | None) -> None: ...
+
+
+class Live(Protocol):
+    """What a desk needs of the live run it works in (``live.Live``)."""
+
+    @property
+    def s(self) -> Scenario: ...
+    @property
+    def run(self) -> _Started: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def password(self) -> Callable[[str], str]: ...
+    @property
+    def agent_rng(self) -> random.Random: ...
+    @property
+    def clock_started(self) -> asyncio.Event: ...
+    @property
+    def login_gate(self) -> asyncio.Semaphore: ...
+    @property
+    def voice(self) -> _PickUps: ...
+    def now(self) -> float: ...
+    async def sleep(self, scenario_seconds: float) -> None: ...
+    async def sleep_until(self, epoch: float) -> None: ...
+    def record(
+        self,
+        type_: str,
+        *,
+        contact_id: str | None = None,
+        agent_id: str | None = None,
+        queue: str | None = None,
+        **data: Any,
+    ) -> None: ...
+    def fail(self, reason: str) -> None: ...
 
 
 class ServerGone(Exception):

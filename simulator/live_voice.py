@@ -22,17 +22,16 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import aiohttp
 import msgspec
 
 from callcenter.core.events import InteractionEvent
+from simulator.live_caller import Caller
 from simulator.live_desk import ServerGone
-from simulator.scenario import KEYPAD
-
-if TYPE_CHECKING:
-    from simulator.live import Caller, Live
+from simulator.live_speech import Speaker, SpeechTally
+from simulator.scenario import KEYPAD, Scenario
 
 RATING_TIMEOUT_S = 30.0
 
@@ -63,6 +62,40 @@ class VoiceLine:
         done = self.hung_up.get(caller or "")
         if done is not None:
             done.set()
+
+
+class _Run(Protocol):
+    @property
+    def contact_ids(self) -> list[str]: ...
+    @property
+    def speech(self) -> SpeechTally: ...
+
+
+class Live(Protocol):
+    """What a voice caller needs of the live run it calls in (``live.Live``)."""
+
+    @property
+    def s(self) -> Scenario: ...
+    @property
+    def run(self) -> _Run: ...
+    @property
+    def speed(self) -> float: ...
+    @property
+    def voice(self) -> VoiceLine: ...
+    @property
+    def speaker(self) -> Speaker | None: ...
+    @property
+    def media_stream_url(self) -> str: ...
+    def record(
+        self,
+        type_: str,
+        *,
+        contact_id: str | None = None,
+        agent_id: str | None = None,
+        queue: str | None = None,
+        **data: Any,
+    ) -> None: ...
+    def fail(self, reason: str) -> None: ...
 
 
 async def voice_call(live: Live, http: aiohttp.ClientSession, who: Caller) -> None:

@@ -72,7 +72,7 @@ def replay_summary(
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from simulator.anonymous_bank import usable
-    from simulator.cli import progress_bar, write_outputs
+    from simulator.output import progress_bar, write_outputs
     from simulator.replay import select_days
 
     records = select_days(load_records(args.records), args.first, args.last)

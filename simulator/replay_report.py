@@ -1,6 +1,6 @@
 """Simulated against recorded figures of a replay, per hour of the day and per priority.
 
-Both sides are folded into ``callcenter.supervisor.tally.Tally`` with the same service
+Both sides are folded into ``callcenter.metrics.tally.Tally`` with the same service
 level threshold, so a figure means the same on both: a contact counts in the hour (of
 the data's clock) it joined the queue; the recorded wait is the data's ``q_time`` (0 for
 calls served straight from the VRU), the simulated one runs from ``contact.queued`` to
@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callcenter.core.events import InteractionEvent
-from callcenter.supervisor.tally import Tally
+from callcenter.metrics.tally import Tally
 from simulator.replay import ReplayPlan
 
 FIGURES = ("offered", "answered", "abandoned", "abandon_rate", "service_level", "asa_seconds")

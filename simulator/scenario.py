@@ -20,6 +20,8 @@ from callcenter.config.loader import load_config
 from callcenter.config.sections import WEEKDAYS, QueueConfig, SkillConfig, parse_span
 from callcenter.config.yamlnodes import Problems, Reader, read_document
 from callcenter.core.errors import ConfigError
+from callcenter.ivr import Flow
+from callcenter.ivr.loader import load_flows
 from simulator.distributions import Dist, exponential, fixed
 
 
@@ -230,8 +232,6 @@ def _check_flow(s: Scenario, problems: Problems) -> None:
     """The IVR flow loads against the scenario's queues (its own file:line problems)."""
     if s.ivr.flow is None:
         return
-    from simulator.ivr_caller import load_flow
-
     try:
         load_flow(Path(s.ivr.flow), queues={q.name for q in s.queues}, hours=set(s.hours))
     except ConfigError as exc:
@@ -239,6 +239,15 @@ def _check_flow(s: Scenario, problems: Problems) -> None:
     except (OSError, ValueError) as exc:
         problems.items.append(f"{s.ivr.flow}: {exc}")
     problems.raise_if_any()
+
+
+def load_flow(path: Path, *, queues: set[str], hours: set[str]) -> Flow:
+    """The flow in file ``path`` (its folder is loaded, so cross-checks apply)."""
+    flows = load_flows(path.parent, queues=queues, hours=hours)
+    for flow in flows.flows.values():
+        if Path(flow.file).resolve() == path.resolve():
+            return flow
+    raise ValueError(f"{path}: no flow loaded from this file")
 
 
 def _with_center(s: Scenario, skills: list[SkillConfig], queues: list[QueueConfig]) -> Scenario:

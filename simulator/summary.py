@@ -1,6 +1,6 @@
 """Figures of a run, folded from its interaction events.
 
-The per-slice figures are ``callcenter.supervisor.tally.Tally``'s (the same definitions as
+The per-slice figures are ``callcenter.metrics.tally.Tally``'s (the same definitions as
 the live wallboard); IVR hang-ups are counted apart. Occupancy: agents' time on contacts,
 ringing or wrapping up / that plus time available.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.core.events import InteractionEvent
-from callcenter.supervisor.tally import Tally
+from callcenter.metrics.tally import Tally
 
 BUSY = {"ON_CONTACT", "OFFERED", "WRAP_UP"}
 

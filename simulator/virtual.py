@@ -1,7 +1,8 @@
 """Virtual mode: the real ACD engine on a virtual clock, with simulated callers and agents.
 
 One heap of future happenings keyed by (time, sequence) drives everything; the engine is
-called directly (it is pure), and its ``RecordEvent`` commands are the run's interaction
+called directly (it is pure; not through the server's ``runtime/driver.py``, and
+docs/simulator.md lists what that skips), and its ``RecordEvent`` commands are the run's interaction
 log, the same events the server writes. All randomness comes from one generator seeded by
 the scenario, and the order of happenings is fully determined, so the same seed gives the
 identical event log.
@@ -44,8 +45,8 @@ from callcenter.config.hours import HoursTable
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import SequentialIds
 from simulator.arrivals import Arrival, poisson, read_trace
-from simulator.ivr_caller import IvrCallers, SpeechCount, load_flow
-from simulator.scenario import AgentGroup, Scenario
+from simulator.ivr_caller import IvrCallers, SpeechCount
+from simulator.scenario import AgentGroup, Scenario, load_flow
 from simulator.shifts import work_periods
 
 RETRY_AFTER_MISS_S = 10.0

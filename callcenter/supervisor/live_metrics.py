@@ -27,13 +27,13 @@ from sqlalchemy import select
 from callcenter.appkeys import BUS, CLOCK, CONFIG, DB, LOG
 from callcenter.config.hours import center_zone, day_bounds
 from callcenter.core.events import StoredEvent
+from callcenter.metrics.cells import Counts, WindowCounts, figures
+from callcenter.metrics.fold import MetricsFold, normalise
 from callcenter.ports.event_bus import BusMessage
 from callcenter.ports.interaction_log import LogUnavailable
 from callcenter.storage import schema
 from callcenter.storage.schema import stored
 from callcenter.supervisor import prometheus
-from callcenter.supervisor.cells import Counts, WindowCounts, figures
-from callcenter.supervisor.metrics import MetricsFold, normalise
 
 LIVE_DAYS = 8
 PRUNE_EVERY_S = 3600.0

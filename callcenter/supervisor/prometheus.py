@@ -25,7 +25,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from callcenter.supervisor.metrics import AGENT_STATES, WAIT_BUCKETS_S, MetricsFold
+from callcenter.metrics.fold import AGENT_STATES, WAIT_BUCKETS_S, MetricsFold
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -31,9 +31,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.core.client_json import instant_in_range
+from callcenter.metrics.fold import BUCKET_S, REPEAT_WINDOW_S, Counts, MetricsFold, figures
 from callcenter.storage import schema
 from callcenter.storage.schema import stored
-from callcenter.supervisor.metrics import BUCKET_S, REPEAT_WINDOW_S, Counts, MetricsFold, figures
 
 INTERVALS = {"15": 900.0, "30": 1800.0, "60": 3600.0, "day": 86400.0}
 MAX_DAYS = {"15": 93, "30": 186, "60": 372, "day": 732}

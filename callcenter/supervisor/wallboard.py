@@ -45,6 +45,7 @@ from callcenter.core.api import Operation, Who, convert_body
 from callcenter.core.client_json import InputRefused
 from callcenter.core.events import InteractionEvent
 from callcenter.core.ws_frames import ErrorFrame
+from callcenter.metrics.fold import Counts, figures
 from callcenter.runtime.center import Center
 from callcenter.runtime.keys import CENTER
 from callcenter.supervisor import listen, live_metrics
@@ -59,7 +60,6 @@ from callcenter.supervisor.bodies import (
 )
 from callcenter.supervisor.listen import ListenIn
 from callcenter.supervisor.live_metrics import LIVE, LiveMetrics
-from callcenter.supervisor.metrics import Counts, figures
 from callcenter.supervisor.wallboard_frames import (
     AgentRow,
     Board,

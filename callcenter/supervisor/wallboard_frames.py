@@ -1,6 +1,6 @@
 """The frames of the wallboard feed (``/ws/supervisor``): a ``snapshot`` on connect, then
 ``update``s with the same fields; the feed takes no frames (each gets an ``error``,
-``read_only``). Figures (``today``) are the dicts of ``supervisor/cells.figures``, the same
+``read_only``). Figures (``today``) are the dicts of ``metrics/cells.figures``, the same
 as the reports API's: a queue's ``offered`` counts each contact offered to it (a transferred
 contact once in every queue it reached), the board's ``today.contacts`` counts each contact
 once.

@@ -30,21 +30,14 @@ from callcenter.appkeys import CLOCK, CONFIG, DB, LOG
 from callcenter.auth.guard import Refused, api_route, encode, json_error, require, session_of, unavailable
 from callcenter.config.hours import center_zone
 from callcenter.core.api import Operation, Param, Who
+from callcenter.metrics.forecast import Forecast, StaffingError, parse_forecast_csv
 from callcenter.ports.interaction_log import LogUnavailable
 from callcenter.supervisor import live_metrics as live
 from callcenter.supervisor import prometheus
 from callcenter.supervisor.bodies import Report, Staffing
 from callcenter.supervisor.live_metrics import METRICS, REGISTRY
 from callcenter.supervisor.reports import ReportError, build_report, fold_range, parse_request, to_csv
-from callcenter.supervisor.staffing import (
-    Forecast,
-    StaffingError,
-    Target,
-    forecast_from_log,
-    parse_forecast_csv,
-    staffing_table,
-    summary,
-)
+from callcenter.supervisor.staffing import Target, forecast_from_log, staffing_table, summary
 
 STATIC = Path(__file__).with_name("static") / "reports"
 ROLES = ("supervisor",)

@@ -24,7 +24,8 @@ from browser_support import login, screenshot
 
 from callcenter.appkeys import LOG
 from callcenter.core.events import InteractionEvent
-from callcenter.supervisor.staffing import Forecast, ForecastRow, Target, staffing_table
+from callcenter.metrics.forecast import Forecast, ForecastRow
+from callcenter.supervisor.staffing import Target, staffing_table
 
 pytestmark = pytest.mark.browser
 ZONE = ZoneInfo("Asia/Jerusalem")

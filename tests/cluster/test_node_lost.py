@@ -20,10 +20,10 @@ from callcenter.acd.messages import ContactAbandoned
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
 from callcenter.config.loader import load_config
+from callcenter.metrics.fold import MetricsFold
 from callcenter.runtime.cluster.install import CLUSTER
 from callcenter.runtime.keys import CENTER
 from callcenter.storage import database, schema
-from callcenter.supervisor.metrics import MetricsFold
 from tests.cluster.conftest import start_chat
 from tests.cluster.nodes import Node, free_port, make_nodes, write_config
 

@@ -14,8 +14,8 @@ import pytest
 from callcenter.core.errors import ConfigError
 from callcenter.ivr.flow import Menu
 from simulator.cli import main
-from simulator.ivr_caller import CHARS_PER_S, load_flow
-from simulator.scenario import load_scenario
+from simulator.ivr_caller import CHARS_PER_S
+from simulator.scenario import load_flow, load_scenario
 from simulator.virtual import VirtualRun, run_virtual
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import msgspec
 
 from callcenter.core.events import InteractionEvent
-from callcenter.supervisor.metrics import MetricsFold
+from callcenter.metrics.fold import MetricsFold
 
 T0 = 1_772_431_200.0  # 2026-03-02 06:00 UTC, on a 15-minute edge
 

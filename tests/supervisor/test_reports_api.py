@@ -17,8 +17,8 @@ from desk_socket import logged_in
 
 from callcenter.app import create_app
 from callcenter.appkeys import LOG
+from callcenter.metrics.fold import MetricsFold
 from callcenter.supervisor import web as supervisor_web
-from callcenter.supervisor.metrics import MetricsFold
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_772_431_200.0  # 2026-03-02 06:00 UTC = 08:00 in Asia/Jerusalem (the demo's zone)

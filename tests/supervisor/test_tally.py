@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.supervisor.tally import Tally
+from callcenter.metrics.tally import Tally
 
 
 def test_figures_on_a_hand_computed_slice() -> None:

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from callcenter.core.events import InteractionEvent
-from callcenter.supervisor.cells import BUCKET_S, Counts, Slices, WindowCounts, figures
-from callcenter.supervisor.metrics import MetricsFold
+from callcenter.metrics.cells import BUCKET_S, Counts, Slices, WindowCounts, figures
+from callcenter.metrics.fold import MetricsFold
 
 T0 = 1_772_431_200.0
 QUEUES = ("general", "cards", "english")

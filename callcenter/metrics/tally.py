@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from callcenter.supervisor.metrics import Counts, figures
+from callcenter.metrics.cells import Counts, figures
 
 
 @dataclass

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.core.events import InteractionEvent, StoredEvent
-from callcenter.supervisor.cells import (
+from callcenter.metrics.cells import (
     BUCKET_S,
     CellKey,
     Cells,
