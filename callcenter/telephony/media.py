@@ -20,17 +20,17 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from callcenter.telephony.pacer import MediaClock
+# the clock's tick is the frame's length; named here too, with the frame's other figures
+from callcenter.telephony.pacer import FRAME_SECONDS as FRAME_SECONDS
+from callcenter.telephony.pacer import MediaClock
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 8000
 FRAME_SAMPLES = 160
 FRAME_BYTES = 320
-FRAME_SECONDS = 0.02
 SILENCE = bytes(FRAME_BYTES)
 MAX_FEED_BACKLOG = 5
 DIGITS = frozenset("0123456789*#ABCD")

@@ -13,9 +13,9 @@ import asyncio
 import logging
 from typing import Protocol
 
-from callcenter.telephony.media import FRAME_SECONDS
-
 log = logging.getLogger(__name__)
+
+FRAME_SECONDS = 0.02  # one media frame (``media``: 160 samples at 8 kHz), one tick
 
 
 class FrameSink(Protocol):

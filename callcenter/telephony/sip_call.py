@@ -22,6 +22,7 @@ from callcenter.speech import codecs
 from callcenter.telephony.media import SILENCE, CallInfo, ChannelCore
 from callcenter.telephony.rtp import DigitReceiver, JitterBuffer, build_rtp, parse_rtp
 from callcenter.telephony.sdp import Negotiated, Offer
+from callcenter.telephony.sip_transactions import DialogEvent, DialogState, InviteServerTx, dialog_step
 from callcenter.telephony.sipmsg import SipRequest
 
 if TYPE_CHECKING:
@@ -77,9 +78,9 @@ class SipCall(ChannelCore):
         self.invite = invite
         self.peer = peer
         self.local_tag = local_tag
-        self.state = "ringing"  # ringing -> answered -> confirmed; ended via ChannelCore.end
+        self.state = DialogState.EARLY  # see sip_transactions.DIALOG
         self.local_cseq = 0
-        self.last_ok: bytes | None = None
+        self.invite_tx: InviteServerTx[Peer] | None = None  # the last INVITE we answer
         self.sdp_version = 1
         self.offer = offer
         self.negotiated = negotiated
@@ -134,6 +135,17 @@ class SipCall(ChannelCore):
         self.deliver_hold(offer.held)
         self.last_rtp = asyncio.get_running_loop().time()
 
+    @property
+    def confirmed(self) -> bool:
+        return self.state is DialogState.CONFIRMED
+
+    def dialog(self, event: DialogEvent) -> bool:
+        """Move the dialog by ``event`` (``DIALOG``); False when the table ignores it here."""
+        state = dialog_step(self.state, event)
+        changed = state is not self.state
+        self.state = state
+        return changed
+
     # Media in
 
     def on_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -160,7 +172,7 @@ class SipCall(ChannelCore):
     # Media out
 
     def _send_frame(self, pcm: bytes) -> None:
-        if self._send is None or self.rtp_transport is None or self.state == "ringing":
+        if self._send is None or self.rtp_transport is None or self.state is DialogState.EARLY:
             return
         if pcm is SILENCE:
             if not self._silence_payload:

@@ -35,7 +35,16 @@ from callcenter.telephony.media import CallInfo
 from callcenter.telephony.sdp import Negotiated, Offer, SdpError, parse_offer
 from callcenter.telephony.sip_call import Peer, SipCall
 from callcenter.telephony.sip_server import ALLOW, SipServer
-from callcenter.telephony.sip_transport import T1, TIMEOUT, Retransmitter
+from callcenter.telephony.sip_transactions import (
+    T1,
+    DialogEvent,
+    DialogState,
+    InviteClientTx,
+    NonInviteClientTx,
+    Report,
+    TxState,
+)
+from callcenter.telephony.sip_transport import TxDriver
 from callcenter.telephony.sipmsg import SipParseError, SipRequest, SipResponse, parse_name_addr
 
 log = logging.getLogger(__name__)
@@ -141,10 +150,9 @@ class _Dial:
         self.invite: SipRequest | None = None
         self.call: SipCall | None = None
         self.peer: Peer | None = None
-        self.provisional = False
         self.final: asyncio.Future[SipResponse] = asyncio.get_running_loop().create_future()
-        self.invite_tx: Retransmitter | None = None
-        self.cancel_tx: Retransmitter | None = None
+        self.invite_tx: TxDriver[InviteClientTx[Peer]] | None = None
+        self.cancel_tx: TxDriver[NonInviteClientTx[Peer]] | None = None
         self.ack: bytes | None = None  # our ACK of the 2xx, re-sent for each retransmission
 
     async def run(self) -> DialResult:
@@ -155,7 +163,8 @@ class _Dial:
             raise
         finally:
             self._stop_timers()
-            if self.call is not None and self.call.state == "ringing":
+            if self.call is not None and self.call.state is DialogState.EARLY:
+                self.call.dialog(DialogEvent.END)
                 self.call.end("cancel")
                 self.call.release()
             if self.call is None or self.call.ended:  # an answered call keeps it until it ends
@@ -205,10 +214,11 @@ class _Dial:
         self.invite.body = offer_sdp(
             address=self.server.config.media_address, port=call.rtp_port, session_id=secrets.randbelow(10**9)
         )
-        data, peer = self.invite.to_bytes(), self.peer
+        tx = InviteClientTx(to=self.peer, reliable=False, message=self.invite.to_bytes())
         self.server.expect_responses(self.call_id, self._on_response)
         self.server.stats["dial_invites"] += 1
-        self.invite_tx = Retransmitter(lambda: peer.send(data), reliable=False, on_timeout=self._timer_b)
+        self.invite_tx = TxDriver(tx, self._timer_b)
+        self.invite_tx.apply(tx.start(self.invite_tx.now()))
         try:
             response = await asyncio.wait_for(asyncio.shield(self.final), self.ring_s)
         except TimeoutError:
@@ -223,8 +233,8 @@ class _Dial:
         except SipParseError:
             return True
         if method == "CANCEL":
-            if response.status >= 200 and self.cancel_tx is not None:
-                self.cancel_tx.stop()
+            if self.cancel_tx is not None:
+                self.cancel_tx.apply(self.cancel_tx.tx.response(response.status, self.cancel_tx.now()))
             return True
         if method != "INVITE":
             return False  # e.g. the answer to our BYE: the server's client transaction
@@ -237,29 +247,32 @@ class _Dial:
                 number,
             )
             return True
-        if response.status < 200:
-            if not self.provisional:
-                self.server.stats["dial_provisional"] += 1
-            self.provisional = True
-            if self.invite_tx is not None:
-                self.invite_tx.stop()
-            return True
-        if response.status >= 300:
-            self._ack_failure(response)
-        elif self.ack is not None:
+        if 200 <= response.status < 300 and self.ack is not None:
             self._send(self.ack)  # a retransmitted 2xx: our ACK was lost
             return True
-        else:
-            self._answered(response)
-        if not self.final.done():
-            self.final.set_result(response)
+        driver = self.invite_tx
+        if driver is None:
+            return True
+        # a 3xx-6xx is ACKed with the INVITE's branch and Request-URI (RFC 3261 17.1.1.3)
+        ack = b"" if response.status < 300 else self._failure_ack(response)
+        for report in driver.apply(driver.tx.response(response.status, driver.now(), ack=ack)):
+            if report is Report.PROVISIONAL:
+                self.server.stats["dial_provisional"] += 1
+                continue
+            if report is Report.SUCCESS:
+                self._answered(response)
+            if not self.final.done():
+                self.final.set_result(response)
         return True
+
+    @property
+    def provisional(self) -> bool:
+        """The far end rings (a 1xx came and no final response yet)."""
+        return self.invite_tx is not None and self.invite_tx.tx.state is TxState.PROCEEDING
 
     def _answered(self, response: SipResponse) -> None:
         """ACK a 2xx (a new transaction, to the far end's Contact) and confirm the dialog."""
         assert self.call is not None and self.invite is not None
-        if self.invite_tx is not None:
-            self.invite_tx.stop()
         to = response.need("To")
         try:
             target, _ = parse_name_addr(response.get("Contact") or f"<{self.uri}>", "Contact")
@@ -268,14 +281,11 @@ class _Dial:
         ack = self._request("ACK", target, "z9hG4bK" + secrets.token_hex(8), to)
         self.ack = ack.to_bytes()
         self._send(self.ack)
-        self.call.state = "confirmed"
+        self.call.dialog(DialogEvent.ACCEPTED)
         self.server.confirm_outbound(self.call, target=target, local=self.local, remote=to)
 
-    def _ack_failure(self, response: SipResponse) -> None:
-        """ACK a 3xx-6xx: same branch and Request-URI as the INVITE (RFC 3261 17.1.1.3)."""
-        if self.invite_tx is not None:
-            self.invite_tx.stop()
-        self._send(self._request("ACK", self.uri, self.branch, response.need("To")).to_bytes())
+    def _failure_ack(self, response: SipResponse) -> bytes:
+        return self._request("ACK", self.uri, self.branch, response.need("To")).to_bytes()
 
     # Outcomes
 
@@ -327,11 +337,10 @@ class _Dial:
         if self.invite is None or self.peer is None or self.final.done():
             return
         cancel = self._request("CANCEL", self.uri, self.branch, self.to).to_bytes()
-        peer = self.peer
         self.server.stats["dial_cancels"] += 1
-        self.cancel_tx = Retransmitter(
-            lambda: peer.send(cancel), reliable=False, on_timeout=lambda: None, timeout=TIMEOUT
-        )
+        tx = NonInviteClientTx(to=self.peer, reliable=False, message=cancel)
+        self.cancel_tx = TxDriver(tx)
+        self.cancel_tx.apply(tx.start(self.cancel_tx.now()))
 
     async def _give_up(self) -> None:
         """Cancelled from outside (the desk's End, shutdown): BYE if answered; CANCEL if it
@@ -340,7 +349,7 @@ class _Dial:
         call = self.call
         if call is None or call.ended:
             return
-        if call.state == "confirmed":
+        if call.confirmed:
             self.server.hang_up(call, "cancel")
             return
         if not self.provisional or self.final.done():
@@ -348,7 +357,7 @@ class _Dial:
         self._cancel()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.final), _CANCEL_WAIT)
-        if call.state == "confirmed" and not call.ended:
+        if call.confirmed and not call.ended:  # a 2xx crossed the CANCEL
             self.server.hang_up(call, "cancel")
 
     def _stop_timers(self) -> None:

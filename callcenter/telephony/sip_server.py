@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from callcenter.config.telephony import TelephonyConfig
@@ -29,7 +29,14 @@ from callcenter.telephony.media import CallChannel, CallInfo, run_call
 from callcenter.telephony.pacer import MediaClock
 from callcenter.telephony.sdp import NoCommonCodec, SdpError, answer_sdp, parse_offer
 from callcenter.telephony.sip_call import Peer, SipCall
-from callcenter.telephony.sip_transport import TIMEOUT, Retransmitter, SipListeners
+from callcenter.telephony.sip_transactions import (
+    DialogEvent,
+    DialogState,
+    InviteServerTx,
+    NonInviteClientTx,
+    ResponseCache,
+)
+from callcenter.telephony.sip_transport import SipListeners, TxDriver, send_output
 from callcenter.telephony.sipmsg import (
     SipParseError,
     SipRequest,
@@ -48,7 +55,6 @@ OnCall = Callable[[CallChannel], Awaitable[None]]
 OnResponse = Callable[[SipResponse], bool]  # True: the dialer consumed it
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 _NOT_ALLOWED = {"REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "PRACK", "UPDATE"}
-_TX_CACHE = 4096
 
 
 def _branch(message: SipRequest | SipResponse) -> str:
@@ -67,11 +73,13 @@ class SipServer:
         self._on_call = on_call
         self._listeners = SipListeners(self._on_message)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._pending_ack: dict[str, Retransmitter] = {}
-        self._client_tx: dict[str, Retransmitter] = {}
+        # the shells of live transactions: final responses awaiting their ACK (by Call-ID)
+        # and our BYEs awaiting their response (by branch)
+        self._pending_ack: dict[str, TxDriver[InviteServerTx[Peer]]] = {}
+        self._client_tx: dict[str, TxDriver[NonInviteClientTx[Peer]]] = {}
         self._response_hooks: dict[str, OnResponse] = {}  # Call-ID of a call we place -> dialer
         self._outbound: dict[str, tuple[str, str, str]] = {}  # Call-ID -> (target, From, To)
-        self._tx_cache: OrderedDict[tuple[str, str, str], tuple[bytes, float]] = OrderedDict()
+        self._tx_cache = ResponseCache()
         self._next_rtp = config.rtp_port_min + (config.rtp_port_min % 2)
 
     # Public methods for the composition root
@@ -88,13 +96,15 @@ class SipServer:
 
     async def stop(self, grace: float = 2.0) -> None:
         for call in list(self.calls.values()):
-            if call.state == "ringing":
+            if call.state is DialogState.EARLY:
                 self._reply(call.invite, call.peer, 503, "Service Unavailable")
                 self._finish(call, "shutdown")
             else:
                 self._hang_up(call, "shutdown")
-        for retransmitter in [*self._pending_ack.values(), *self._client_tx.values()]:
-            retransmitter.stop()
+        for pending in self._pending_ack.values():
+            pending.stop()
+        for client in self._client_tx.values():
+            client.stop()
         self._pending_ack.clear()
         self._client_tx.clear()
         if self._tasks:  # handlers see their HungUp and get a moment to finish
@@ -212,26 +222,27 @@ class SipServer:
             self._reply(request, peer, 501, "Not Implemented", headers=[("Allow", ALLOW)])
 
     def _on_response(self, response: SipResponse) -> None:
-        if response.status < 200:
-            return
-        retransmitter = self._client_tx.pop(_branch(response), None)
-        if retransmitter is not None:
-            retransmitter.stop()
+        branch = _branch(response)
+        driver = self._client_tx.get(branch)
+        if driver is not None:
+            driver.apply(driver.tx.response(response.status, driver.now()))
+            if driver.tx.done:
+                del self._client_tx[branch]
 
     # INVITE, ACK, CANCEL
 
     def _on_invite(self, request: SipRequest, peer: Peer) -> None:
         call = self.calls.get(request.call_id)
         if tag_of(request.need("To")) is not None:
-            if call is None or call.state == "ringing":
+            if call is None or call.state is DialogState.EARLY:
                 self._reply(request, peer, 481, "Call/Transaction Does Not Exist")
             elif request.cseq[0] <= call.invite.cseq[0] and _branch(request) == _branch(call.invite):
-                self._resend_ok(call)
+                self._invite_again(call)
             else:
                 self._on_reinvite(call, request, peer)
             return
         if call is not None:  # a retransmission of the INVITE: the last response again
-            self._resend_ok(call) if call.state != "ringing" else self._ringing(call)
+            self._invite_again(call)
             return
         self._new_call(request, peer)
 
@@ -279,6 +290,7 @@ class SipServer:
             negotiated=negotiated,
             hangup_hook=lambda c: self._hang_up(c, "server"),
         )
+        call.invite_tx = InviteServerTx(to=peer, reliable=peer.reliable, message=self._ringing_bytes(call))
         self.calls[request.call_id] = call
         self.stats["invites"] += 1
         self._reply(request, peer, 100, "Trying")
@@ -320,20 +332,29 @@ class SipServer:
                 continue
         return False
 
-    def _ringing(self, call: SipCall) -> None:
-        self._reply(
-            call.invite,
-            call.peer,
-            180,
-            "Ringing",
-            to_tag=call.local_tag,
-            headers=[("Contact", self._contact(call))],
+    def _ringing_bytes(self, call: SipCall) -> bytes:
+        return self._response(
+            call.invite, 180, "Ringing", to_tag=call.local_tag, headers=[("Contact", self._contact(call))]
         )
 
-    def _answer(self, call: SipCall) -> None:
-        if call.ended or call.state != "ringing":
+    def _ringing(self, call: SipCall) -> None:
+        if call.invite_tx is not None:
+            send_output(call.invite_tx.provisional(asyncio.get_running_loop().time()))
+
+    def _invite_again(self, call: SipCall) -> None:
+        """A retransmitted INVITE: its transaction sends the last response again."""
+        tx = call.invite_tx
+        if tx is None:
             return
-        call.state = "answered"
+        driver = self._pending_ack.get(call.info.call_id)
+        if driver is not None and driver.tx is tx:
+            driver.apply(tx.request_again(driver.now()))
+        else:  # no timer of its own (proceeding or confirmed)
+            send_output(tx.request_again(asyncio.get_running_loop().time()))
+
+    def _answer(self, call: SipCall) -> None:
+        if call.ended or not call.dialog(DialogEvent.ANSWER):
+            return
         self.stats["answered"] += 1
         self._send_ok(call, call.invite)
         self._watch_rtp(call)
@@ -360,14 +381,11 @@ class SipServer:
         old = self._pending_ack.pop(call.info.call_id, None)
         if old is not None:
             old.stop()
-        self._pending_ack[call.info.call_id] = Retransmitter(
-            lambda: call.peer.send(data), reliable=call.peer.reliable, on_timeout=lambda: self._no_ack(call)
-        )
-        call.last_ok = data
-
-    def _resend_ok(self, call: SipCall) -> None:
-        if call.last_ok is not None:
-            call.peer.send(call.last_ok)
+        tx = call.invite_tx
+        assert tx is not None  # made with the call, and anew for each re-INVITE
+        driver = TxDriver(tx, lambda: self._no_ack(call))
+        self._pending_ack[call.info.call_id] = driver
+        driver.apply(tx.final(data, driver.now(), success=True))
 
     def _forget_ack(self, key: str) -> None:
         self._pending_ack.pop(key, None)
@@ -381,12 +399,12 @@ class SipServer:
         self._hang_up(call, "no_ack")
 
     def _on_ack(self, request: SipRequest) -> None:
-        retransmitter = self._pending_ack.pop(request.call_id, None)
-        if retransmitter is not None:
-            retransmitter.stop()
+        driver = self._pending_ack.pop(request.call_id, None)
+        if driver is not None:
+            driver.apply(driver.tx.ack(driver.now()))
         call = self.calls.get(request.call_id)
-        if call is not None and call.state == "answered":
-            call.state = "confirmed"
+        if call is not None:
+            call.dialog(DialogEvent.ACK)
 
     def _on_cancel(self, request: SipRequest, peer: Peer) -> None:
         call = self.calls.get(request.call_id)
@@ -394,15 +412,17 @@ class SipServer:
             self._reply(request, peer, 481, "Call/Transaction Does Not Exist")
             return
         self._reply(request, peer, 200, "OK")
-        if call.state != "ringing":
+        tx = call.invite_tx
+        if call.state is not DialogState.EARLY or tx is None:
             return  # already answered: the caller must send BYE (RFC 3261 9.2)
         self.stats["cancelled"] += 1
         final = build_response(call.invite, 487, "Request Terminated", to_tag=call.local_tag).to_bytes()
         key = call.info.call_id
         self._finish(call, "cancel")
-        self._pending_ack[key] = Retransmitter(
-            lambda: peer.send(final), reliable=peer.reliable, on_timeout=lambda: self._forget_ack(key)
-        )
+        tx.to, tx.reliable = peer, peer.reliable  # the 487 goes back the way the CANCEL came
+        driver = TxDriver(tx, lambda: self._forget_ack(key))
+        self._pending_ack[key] = driver
+        driver.apply(tx.final(final, driver.now(), success=False))
 
     # In-dialog requests
 
@@ -424,11 +444,12 @@ class SipServer:
             self.stats["reinvites"] += 1
         call.invite = request
         call.peer = peer
+        call.invite_tx = InviteServerTx(to=peer, reliable=peer.reliable)
         self._send_ok(call, request)
 
     def _on_bye(self, request: SipRequest, peer: Peer) -> None:
         call = self.calls.get(request.call_id)
-        if call is None or call.state == "ringing":
+        if call is None or call.state is DialogState.EARLY:
             self._reply(request, peer, 481, "Call/Transaction Does Not Exist")
             return
         self._reply(request, peer, 200, "OK")
@@ -505,9 +526,10 @@ class SipServer:
             ],
         ).to_bytes()
         peer = call.peer
-        self._client_tx[branch] = Retransmitter(
-            lambda: peer.send(bye), reliable=peer.reliable, on_timeout=lambda: self._forget_client_tx(branch)
-        )
+        tx = NonInviteClientTx(to=peer, reliable=peer.reliable, message=bye)
+        driver = TxDriver(tx, lambda: self._forget_client_tx(branch))
+        self._client_tx[branch] = driver
+        driver.apply(tx.start(driver.now()))
         self.stats["server_bye"] += 1
         self._finish(call, reason)
 
@@ -515,9 +537,10 @@ class SipServer:
         self.calls.pop(call.info.call_id, None)
         self._outbound.pop(call.info.call_id, None)
         self._response_hooks.pop(call.info.call_id, None)
-        retransmitter = self._pending_ack.pop(call.info.call_id, None)
-        if retransmitter is not None:
-            retransmitter.stop()
+        driver = self._pending_ack.pop(call.info.call_id, None)
+        if driver is not None:
+            driver.stop()
+        call.dialog(DialogEvent.END)
         call.end(reason)
         call.release()
 
@@ -554,31 +577,34 @@ class SipServer:
     ) -> None:
         if request.method == "ACK":
             return
+        data = self._response(request, status, reason, to_tag=to_tag, headers=headers)
+        if request.method != "INVITE" and status >= 200:
+            key = (_branch(request), request.method, request.call_id)
+            self._tx_cache.remember(key, data, asyncio.get_running_loop().time())
+        peer.send(data)
+
+    def _response(
+        self,
+        request: SipRequest,
+        status: int,
+        reason: str,
+        *,
+        to_tag: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> bytes:
         if to_tag is None and status > 100 and tag_of(request.need("To")) is None:
             call = self.calls.get(request.call_id)
             to_tag = call.local_tag if call is not None else secrets.token_hex(6)
-        data = build_response(
+        return build_response(
             request, status, reason, to_tag=to_tag, headers=[("Server", "callcenter"), *(headers or [])]
         ).to_bytes()
-        if request.method != "INVITE" and status >= 200:
-            self._remember(request, data)
-        peer.send(data)
-
-    def _remember(self, request: SipRequest, data: bytes) -> None:
-        now = asyncio.get_running_loop().time()
-        self._tx_cache[(_branch(request), request.method, request.call_id)] = (data, now + TIMEOUT)
-        while self._tx_cache:
-            key, (_, expiry) = next(iter(self._tx_cache.items()))
-            if len(self._tx_cache) <= _TX_CACHE and expiry > now:
-                break
-            del self._tx_cache[key]
 
     def _replay_cached(self, request: SipRequest, peer: Peer) -> bool:
         branch = _branch(request)
-        cached = self._tx_cache.get((branch, request.method, request.call_id)) if branch else None
+        cached = self._tx_cache.replay((branch, request.method, request.call_id)) if branch else None
         if cached is None:
             return False
-        peer.send(cached[0])
+        peer.send(cached)
         return True
 
     def _refuse_unparsable(self, data: bytes, peer: Peer, exc: SipParseError) -> None:

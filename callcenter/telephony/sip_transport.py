@@ -1,8 +1,9 @@
-"""SIP transports (UDP and TCP listeners) and RFC 3261 retransmission timers.
+"""SIP transports (UDP and TCP listeners) and the loop timers of the transaction layer.
 
 Transports only move bytes: each whole message is handed to ``on_message(data, peer)``
 with a ``Peer`` that knows how to answer. UDP messages are datagrams; TCP streams are cut
-by ``StreamFramer`` and a connection that cannot be framed is closed.
+by ``StreamFramer`` and a connection that cannot be framed is closed. ``TxDriver`` is the
+I/O shell of one sans-I/O transaction (``sip_transactions``): one loop timer per deadline.
 """
 
 from __future__ import annotations
@@ -10,66 +11,65 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import cast
+from typing import Generic, TypeVar, cast
 
 from callcenter.telephony.sip_call import Peer
+from callcenter.telephony.sip_transactions import Output, Report, Transaction
 from callcenter.telephony.sipmsg import SipParseError, StreamFramer
 
 log = logging.getLogger(__name__)
 
-T1 = 0.5
-T2 = 4.0
-TIMEOUT = 64 * T1
-
 OnMessage = Callable[[bytes, Peer], None]
+TxT = TypeVar("TxT", bound=Transaction[Peer])
 
 
-class Retransmitter:
-    """Re-sends a message over UDP at T1, 2*T1, ... capped at T2 until ``stop`` or until
-    ``timeout`` passes (Timers A/B, E/F and G/H of RFC 3261 17), then calls ``on_timeout``.
-    Over a reliable transport it only arms the timeout."""
+def send_output(output: Output[Peer]) -> None:
+    """Send what a transaction returned when it arms no timer (see ``TxDriver``)."""
+    for item in output.sends:
+        item.to.send(item.data)
 
-    def __init__(
-        self,
-        send: Callable[[], None],
-        *,
-        reliable: bool,
-        on_timeout: Callable[[], None],
-        timeout: float = TIMEOUT,
-    ) -> None:
-        self._send = send
-        self._loop = asyncio.get_running_loop()
-        self._deadline = self._loop.time() + timeout
+
+class TxDriver(Generic[TxT]):
+    """The I/O half of one pure transaction (``sip_transactions``): sends what it returns
+    through the ``Peer`` it names and keeps one loop timer on its ``deadline``. Feed it with
+    ``driver.apply(driver.tx.<event>(..., driver.now()))``, which returns the reports for the
+    caller to act on. Its own timer can only report ``Report.TIMEOUT``: it calls
+    ``on_timeout``."""
+
+    def __init__(self, tx: TxT, on_timeout: Callable[[], None] | None = None) -> None:
+        self.tx = tx
         self._on_timeout = on_timeout
-        self._interval = T1
+        self._loop = asyncio.get_running_loop()
         self._handle: asyncio.TimerHandle | None = None
-        self._reliable = reliable
-        self.sent = 0
-        send()
-        self._arm()
+        self._armed_at: float | None = None
 
-    def _arm(self) -> None:
-        wait = self._interval if not self._reliable else self._deadline - self._loop.time()
-        self._handle = self._loop.call_at(min(self._loop.time() + wait, self._deadline), self._fire)
+    def now(self) -> float:
+        return self._loop.time()
 
-    def _fire(self) -> None:
-        if self._loop.time() >= self._deadline - 1e-3:
-            self._handle = None
-            self._on_timeout()
-            return
-        self._send()
-        self.sent += 1
-        self._interval = min(self._interval * 2, T2)
-        self._arm()
+    def apply(self, output: Output[Peer]) -> tuple[Report, ...]:
+        send_output(output)
+        deadline = self.tx.deadline
+        if deadline != self._armed_at:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._handle = None if deadline is None else self._loop.call_at(deadline, self._fire)
+            self._armed_at = deadline
+        return output.reports
 
     def stop(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        """Abandon the transaction: its timer is cancelled, it reports nothing more."""
+        self.apply(self.tx.abandon(self.now()))
 
     @property
     def running(self) -> bool:
         return self._handle is not None
+
+    def _fire(self) -> None:
+        self._handle = None
+        self._armed_at = None
+        reports = self.apply(self.tx.on_timer(self._loop.time()))
+        if Report.TIMEOUT in reports and self._on_timeout is not None:
+            self._on_timeout()
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
