@@ -18,8 +18,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from callcenter.config.model import QueueConfig, RoutingStep, SkillConfig
-
 from callcenter.acd.commands import OfferContact
 from callcenter.acd.engine import AcdEngine
 from callcenter.acd.messages import (
@@ -34,6 +32,7 @@ from callcenter.acd.messages import (
     OfferDeclined,
 )
 from callcenter.config.hours import HoursTable
+from callcenter.config.sections import QueueConfig, RoutingStep, SkillConfig
 from callcenter.core.clock import VirtualClock
 from callcenter.core.events import InteractionEvent, RecordEvent
 from callcenter.core.ids import SequentialIds
