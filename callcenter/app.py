@@ -31,11 +31,11 @@ from callcenter.core.events import InteractionEvent
 from callcenter.core.ids import RandomIds
 from callcenter.crm_link import web as crm_web
 from callcenter.recordings import web as recordings_web
-from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
 from callcenter.runtime.ivr_runner.install import install as install_ivr_admin
 from callcenter.runtime.ivr_runner.install import ivr_ctx
 from callcenter.runtime.keys import CENTER, HELD_CHATS
+from callcenter.runtime.memory_bus import MemoryBus
 from callcenter.runtime.recovery import HeldChats, recover
 from callcenter.runtime.voice import install as voice_app
 from callcenter.speech.server import speech_ctx

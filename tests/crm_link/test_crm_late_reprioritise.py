@@ -32,8 +32,8 @@ from callcenter.crm_link.caller_lookup import LiveCrm
 from callcenter.crm_link.customer_activity import create_ticket
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.ports.customer_card import CustomerCard, LookupBy
-from callcenter.runtime.bus import MemoryBus
 from callcenter.runtime.center import Center
+from callcenter.runtime.memory_bus import MemoryBus
 from callcenter.storage.log import SqlInteractionLog
 from tests.crm_link.conftest import DAY, NOW, contact_events
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from callcenter.runtime.bus import MemoryBus
+from callcenter.runtime.memory_bus import MemoryBus
 
 
 async def test_subscribers_get_matching_topics_in_order() -> None:

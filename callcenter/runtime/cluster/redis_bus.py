@@ -21,9 +21,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from callcenter.ports.event_bus import BusMessage
-from callcenter.runtime.bus import MemorySubscription, matches
 from callcenter.runtime.cluster.redis_keys import RedisKeys
 from callcenter.runtime.cluster.wire import raise_if_cancelled, stop_tasks, write_head
+from callcenter.runtime.memory_bus import MemorySubscription, matches
 
 log = logging.getLogger(__name__)
 
