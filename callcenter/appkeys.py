@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.config.model import CenterConfig
 from callcenter.core.api import ApiRoutes
 from callcenter.core.clock import Clock
+from callcenter.core.ids import IdGenerator
 from callcenter.crm_link.ports import CrmDirectory
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.runtime.bus import EventBus
@@ -27,6 +28,7 @@ from callcenter.storage.log import SqlInteractionLog
 
 CONFIG = web.AppKey("config", CenterConfig)
 CLOCK = web.AppKey("clock", Clock)
+IDS = web.AppKey("ids", IdGenerator)  # the unique ids a running server mints (``runtime/ids.py``)
 DB = web.AppKey("db", AsyncEngine)
 LOG = web.AppKey("interaction_log", SqlInteractionLog)
 BUS = web.AppKey("bus", EventBus)

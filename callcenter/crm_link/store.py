@@ -16,7 +16,7 @@ from sqlalchemy import Select, String, and_, bindparam, cast, delete, func, inse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from callcenter.core.ids import IdGenerator, RandomIds
+from callcenter.core.ids import IdGenerator
 from callcenter.crm_link.bodies import CrmInputError, CustomerIn, CustomerPatch, customer_values
 from callcenter.crm_link.config import CrmConfig
 from callcenter.crm_link.model import CustomerCard, LookupBy, RecentContact
@@ -106,12 +106,12 @@ class SqlCrmStore:
         config: CrmConfig | None = None,
         *,
         now: Callable[[], float],
-        ids: IdGenerator | None = None,
+        ids: IdGenerator,
     ) -> None:
         self.engine = engine
         self.config = config or CrmConfig()
         self.now = now
-        self.ids = ids or RandomIds(lambda: int(now() * 1000))
+        self.ids = ids
 
     # Public methods for lookups ------------------------------------------------------
 
