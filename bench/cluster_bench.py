@@ -43,13 +43,13 @@ sys.path.insert(0, str(ROOT))
 from callcenter.acd.messages import AgentLoggedIn, AgentReady, ContactEnded, OfferAccepted  # noqa: E402
 from callcenter.config.loader import load_config  # noqa: E402
 from callcenter.config.sections import CenterConfig  # noqa: E402
-from callcenter.core.clock import SystemClock  # noqa: E402
 from callcenter.core.desk_frames import Contact, DeskFrame, Offer, State  # noqa: E402
 from callcenter.runtime.cluster.install import ClusterNode, redis_client  # noqa: E402
 from callcenter.runtime.cluster.node_center import ClusterCenter, ClusterUnavailable  # noqa: E402
 from callcenter.runtime.cluster.redis_bus import RedisBus  # noqa: E402
 from callcenter.runtime.cluster.redis_keys import RedisKeys  # noqa: E402
 from callcenter.runtime.cluster.wire import config_hash  # noqa: E402
+from callcenter.runtime.system_clock import SystemClock  # noqa: E402
 from callcenter.storage import database, migrate  # noqa: E402
 from callcenter.storage.log import SqlInteractionLog  # noqa: E402
 from tests.cluster.nodes import free_port, leader_of, make_nodes, write_config  # noqa: E402

@@ -43,6 +43,7 @@ from callcenter.crm_link.customer_activity import create_ticket
 from callcenter.crm_link.screen_pop import load_screen_pop
 from callcenter.crm_link.seed import phone_number, seed
 from callcenter.crm_link.store import SqlCrmStore
+from callcenter.runtime.ids import RandomIds
 from callcenter.storage import database, migrate
 from callcenter.storage.log import SqlInteractionLog
 
@@ -194,7 +195,12 @@ async def run(url: str, customers: int, lookups: int, label: str, pops: int, liv
     try:
         seeded = await _prepare(engine, customers)
         print(f"{label}: seeded {customers:,} customers in {seeded:.1f} s", flush=True)
-        store = SqlCrmStore(engine, CrmConfig(default_country_code="+972"), now=lambda: NOW)
+        store = SqlCrmStore(
+            engine,
+            CrmConfig(default_country_code="+972"),
+            now=lambda: NOW,
+            ids=RandomIds(lambda: int(NOW * 1000)),
+        )
         await _lookups(store, customers, 50)  # warm the pool and the page cache
         samples = await _lookups(store, customers, lookups)
         out = {"p50": statistics.median(samples), "p99": _pct(samples, 0.99), "seed_s": seeded}

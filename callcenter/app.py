@@ -19,24 +19,25 @@ from aiohttp import web
 
 from callcenter import __version__
 from callcenter.agent_desk import routes as desk_routes
-from callcenter.appkeys import BUS, CHAT_RESUME, CLOCK, CONFIG, DB, LOG, OPENAPI
+from callcenter.appkeys import BUS, CHAT_RESUME, CLOCK, CONFIG, DB, IDS, LOG, OPENAPI
 from callcenter.auth import web as auth_web
 from callcenter.auth.guard import api_route, encode, json_error
 from callcenter.chat import routes as chat_routes
 from callcenter.config.sections import CenterConfig
 from callcenter.core.api import ApiRoutes, Operation
 from callcenter.core.client_json import clean_text
-from callcenter.core.clock import Clock, SystemClock
+from callcenter.core.clock import Clock
 from callcenter.core.events import InteractionEvent
-from callcenter.core.ids import RandomIds
 from callcenter.crm_link import web as crm_web
 from callcenter.recordings import web as recordings_web
 from callcenter.runtime.center import Center
+from callcenter.runtime.ids import RandomIds
 from callcenter.runtime.ivr_runner.install import install as install_ivr_admin
 from callcenter.runtime.ivr_runner.install import ivr_ctx
 from callcenter.runtime.keys import CENTER, HELD_CHATS
 from callcenter.runtime.memory_bus import MemoryBus
 from callcenter.runtime.recovery import HeldChats, recover
+from callcenter.runtime.system_clock import SystemClock
 from callcenter.runtime.voice import install as voice_app
 from callcenter.speech.server import speech_ctx
 from callcenter.storage import database, migrate
@@ -105,6 +106,9 @@ def create_app(config: CenterConfig, *, clock: Clock | None = None) -> web.Appli
 async def clock_ctx(app: web.Application) -> AsyncIterator[None]:
     if CLOCK not in app:
         app[CLOCK] = SystemClock(asyncio.get_running_loop())
+    if IDS not in app:
+        clock = app[CLOCK]
+        app[IDS] = RandomIds(lambda: int(clock.now() * 1000))
     yield
 
 
@@ -178,9 +182,7 @@ async def chat_resume_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def center_ctx(app: web.Application) -> AsyncIterator[None]:
     clock = app[CLOCK]
-    center = Center(
-        app[CONFIG], clock=clock, log=app[LOG], bus=app[BUS], ids=RandomIds(lambda: int(clock.now() * 1000))
-    )
+    center = Center(app[CONFIG], clock=clock, log=app[LOG], bus=app[BUS], ids=app[IDS])
     center.use_crm(crm_web.live_crm(app))  # arrivals get CRM attributes, offers a screen pop
     center.start()
     held = HeldChats(center, app[CHAT_RESUME], app[CONFIG].chat.resume_after_restart_s)

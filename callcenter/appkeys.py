@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.config.sections import CenterConfig
 from callcenter.core.api import ApiRoutes
 from callcenter.core.clock import Clock
+from callcenter.core.ids import IdGenerator
 from callcenter.ports.chat_resume import ChatResume
 from callcenter.ports.crm_directory import CrmDirectory, CustomerAnswers
 from callcenter.ports.event_bus import EventBus
@@ -27,6 +28,7 @@ from callcenter.ports.recognition import SpeechRecognizer
 
 CONFIG = web.AppKey("config", CenterConfig)
 CLOCK = web.AppKey("clock", Clock)
+IDS = web.AppKey("ids", IdGenerator)  # the unique ids a running server mints (``runtime/ids.py``)
 DB = web.AppKey("db", AsyncEngine)
 LOG = web.AppKey("interaction_log", InteractionLog)
 BUS = web.AppKey("bus", EventBus)

@@ -1,20 +1,32 @@
-"""Clocks. Engines never read a clock: time is handed to them as ``now`` (seconds since the
-Unix epoch, float). Drivers and adapters read it from a ``Clock``.
+"""Clocks. Engines never read a clock: time is handed to them as ``now`` (seconds on the
+epoch scale, float). Drivers and adapters read it from a ``Clock``.
 
-A clock also schedules callbacks (``call_at``), because the single-writer driver re-arms
-exactly one timer from the engine's ``next_deadline()``. Two implementations:
+A clock has two time lines:
 
-* ``SystemClock`` reads the wall clock and schedules on an asyncio loop handed to it.
+* ``now()`` is the wall clock: what a log line or a report says happened at. An NTP step
+  moves it, backwards too.
+* ``monotonic()`` never steps: wall time when the clock was made plus the monotonic time
+  elapsed since. Engines run on it (the driver hands it to them as ``now``), so their
+  deadlines mean "so many seconds from now" even if the wall clock is set back an hour.
+
+A clock also schedules callbacks, because the single-writer driver re-arms exactly one
+timer from the engine's ``next_deadline()``: ``call_at_monotonic`` for a time on the
+monotonic line (engine deadlines), ``call_at`` for a time on the wall line (an adapter's
+``now() + delay``). Either way the wait is kept by a monotonic timer, so a step after
+arming changes nothing. Two implementations:
+
+* ``SystemClock`` (``callcenter/runtime/system_clock.py``) reads the system's clocks and
+  schedules on an asyncio loop.
 * ``VirtualClock`` only moves when told to (``advance``/``advance_to``) and runs due
   callbacks in (time, sequence) order, so equal-time timers fire in the order they were set.
+  It never steps: its two lines are one.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 
 class TimerHandle(Protocol):
@@ -23,30 +35,22 @@ class TimerHandle(Protocol):
 
 class Clock(Protocol):
     def now(self) -> float:
-        """Seconds since the Unix epoch."""
+        """Wall time: seconds since the Unix epoch."""
+        ...
+
+    def monotonic(self) -> float:
+        """Step-free time on the epoch scale (see module docstring); engines run on it."""
         ...
 
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
-        """Run ``callback`` once at ``when`` (epoch seconds); past times run as soon as possible."""
+        """Run ``callback`` once at ``when`` on the wall line (``now()``); past times run as
+        soon as possible."""
         ...
 
-
-class SystemClock:
-    """Wall-clock time; timers on the given asyncio loop (passed in, not imported)."""
-
-    def __init__(self, loop: Any) -> None:
-        self._loop = loop
-
-    def now(self) -> float:
-        return datetime.now(UTC).timestamp()
-
-    def now_ms(self) -> int:
-        return int(self.now() * 1000)
-
-    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
-        delay = max(0.0, when - self.now())
-        handle: TimerHandle = self._loop.call_at(self._loop.time() + delay, callback)
-        return handle
+    def call_at_monotonic(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        """Run ``callback`` once when ``monotonic()`` reaches ``when``; past times run as soon
+        as possible."""
+        ...
 
 
 class _VirtualTimer:
@@ -72,6 +76,9 @@ class VirtualClock:
     def now(self) -> float:
         return self._now
 
+    def monotonic(self) -> float:
+        return self._now
+
     def now_ms(self) -> int:
         return int(self._now * 1000)
 
@@ -80,6 +87,9 @@ class VirtualClock:
         self._seq += 1
         heapq.heappush(self._heap, (timer.when, self._seq, timer))
         return timer
+
+    def call_at_monotonic(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        return self.call_at(when, callback)
 
     def next_timer(self) -> float | None:
         """When the earliest pending timer is due, or ``None``."""

@@ -1,10 +1,12 @@
 """``callcenter crm seed | import | refresh``. The main CLI hooks these in with two lines::
 
     crm_cli.add_cli(sub)                      # in _parser(), with the other subcommands
-    if args.command == "crm": return crm_cli.run_cli(args)
+    if args.command == "crm": return crm_cli.run_cli(args, ids=RandomIds(...))
 
 Each subcommand takes ``--config`` like the others and uses the configured database,
 which must be at the current schema (on SQLite with ``upgrade_on_start`` it is upgraded).
+The caller hands in the ids new customers get (``runtime/ids.py``'s ``RandomIds`` in the
+main CLI): an adapter mints none of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from callcenter.config.crm import CrmConfig
 from callcenter.config.loader import DEFAULT_CONFIG_PATH, load_config
 from callcenter.config.sections import CenterConfig
 from callcenter.core.errors import CallcenterError, ConfigError
-from callcenter.core.ids import RandomIds
+from callcenter.core.ids import IdGenerator
 from callcenter.crm_link.csv_import import import_csv
 from callcenter.crm_link.scores import refresh_scores
 from callcenter.crm_link.seed import DEFAULT_UNTIL, seed
@@ -57,11 +59,12 @@ def add_cli(subparsers: Any) -> None:
             )
 
 
-def run_cli(args: argparse.Namespace) -> int:
-    """Run the ``crm`` subcommand in ``args``; the exit status (0 ok, 1 failed, 2 some rows bad)."""
+def run_cli(args: argparse.Namespace, *, ids: IdGenerator) -> int:
+    """Run the ``crm`` subcommand in ``args``, naming imported customers with ``ids``; the
+    exit status (0 ok, 1 failed, 2 some rows bad)."""
     try:
         config = load_config(args.config)
-        return asyncio.run(_run(config, args))
+        return asyncio.run(_run(config, args, ids))
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -76,7 +79,7 @@ def crm_config(config: CenterConfig) -> CrmConfig:
     return found if isinstance(found, CrmConfig) else CrmConfig()
 
 
-async def _run(config: CenterConfig, args: argparse.Namespace) -> int:
+async def _run(config: CenterConfig, args: argparse.Namespace, ids: IdGenerator) -> int:
     from callcenter.storage import database, migrate
 
     engine = await database.open_checked(config.storage.url)
@@ -89,12 +92,12 @@ async def _run(config: CenterConfig, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        return await _command(engine, crm_config(config), args)
+        return await _command(engine, crm_config(config), args, ids)
     finally:
         await engine.dispose()
 
 
-async def _command(engine: AsyncEngine, crm: CrmConfig, args: argparse.Namespace) -> int:
+async def _command(engine: AsyncEngine, crm: CrmConfig, args: argparse.Namespace, ids: IdGenerator) -> int:
     started = time.perf_counter()
     if args.crm_command == "seed":
         stats = await seed(
@@ -118,7 +121,7 @@ async def _command(engine: AsyncEngine, crm: CrmConfig, args: argparse.Namespace
             args.file,
             country_code=crm.default_country_code,
             now=now,
-            ids=RandomIds(lambda: int(time.time() * 1000)),
+            ids=ids,
         )
         for error in report.errors:
             print(f"{args.file}: {error}", file=sys.stderr)

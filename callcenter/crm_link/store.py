@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callcenter.config.crm import CrmConfig
-from callcenter.core.ids import IdGenerator, RandomIds
+from callcenter.core.ids import IdGenerator
 from callcenter.crm_link.bodies import CrmInputError, CustomerIn, CustomerPatch, customer_values
 from callcenter.crm_link.customer_activity import self_service_answer
 from callcenter.crm_link.phone import InvalidEmail, InvalidPhone, normalize_email, normalize_phone
@@ -106,12 +106,12 @@ class SqlCrmStore:
         config: CrmConfig | None = None,
         *,
         now: Callable[[], float],
-        ids: IdGenerator | None = None,
+        ids: IdGenerator,
     ) -> None:
         self.engine = engine
         self.config = config or CrmConfig()
         self.now = now
-        self.ids = ids or RandomIds(lambda: int(now() * 1000))
+        self.ids = ids
 
     # Public methods for lookups ------------------------------------------------------
 

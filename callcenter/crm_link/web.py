@@ -29,7 +29,7 @@ import aiohttp
 from aiohttp import web
 from msgspec import Meta
 
-from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_ANSWERS, CRM_DIRECTORY, DB, LOG
+from callcenter.appkeys import BUS, CLOCK, CONFIG, CRM_ANSWERS, CRM_DIRECTORY, DB, IDS, LOG
 from callcenter.auth.guard import api_route, encode, json_error, read_json, require, unavailable
 from callcenter.config.crm import LOOKUP_KEYS, CrmConfig
 from callcenter.core.api import Operation, Param, Who
@@ -119,7 +119,7 @@ async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
     store is empty; with a webhook URL, start the sender and its bus feed."""
     config = app[CRM_CONFIG] if CRM_CONFIG in app else app[CONFIG].crm
     clock = app[CLOCK]
-    store = SqlCrmStore(app[DB], config, now=clock.now)
+    store = SqlCrmStore(app[DB], config, now=clock.now, ids=app[IDS])
     await ensure_demo_customers(app[DB], config, clock.now())
     app[CRM_STORE] = store
     app[CRM_ANSWERS] = store

@@ -1,6 +1,6 @@
 """The event bus port: how projections, wallboards and other nodes hear what happened.
 
-``runtime.bus.MemoryBus`` serves one process; ``runtime.cluster.redis_bus.RedisBus`` a cluster.
+``runtime.memory_bus.MemoryBus`` serves one process; ``runtime.cluster.redis_bus.RedisBus`` a cluster.
 """
 
 from __future__ import annotations

@@ -11,6 +11,12 @@ After every input the driver takes the engine's commands and hands them, in orde
 ``dispatch`` (a plain callable; it must not block — it queues I/O elsewhere), then re-arms
 its one timer from ``engine.next_deadline()`` on the injected ``Clock``.
 
+Two time lines (``core/clock.py``): the engine runs on the clock's step-free line
+(``monotonic()``), so its deadlines and the timer armed for them (``call_at_monotonic``)
+agree even when the wall clock is stepped; the events it logs are stamped on the wall line
+(``on_the_wall``): an event stamped with the step's ``now`` gets the wall time read at that
+step, one stamped earlier or later keeps its distance from it.
+
 An input the engine refuses (``EngineError``) leaves the engine unchanged; ``submit``
 raises it to the caller and ``post`` logs it. Any other exception is a bug in the engine:
 it is logged with its traceback and reported to the submitter, and the driver keeps
@@ -24,8 +30,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
+import msgspec
+
 from callcenter.core.clock import Clock, TimerHandle
 from callcenter.core.errors import EngineError
+from callcenter.core.events import RecordEvent
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +51,21 @@ Dispatch = Callable[[Sequence[Any]], None]
 
 _TIMER = object()
 _STOP = object()
+
+
+def on_the_wall(commands: list[Any], now: float, wall: float) -> list[Any]:
+    """``commands`` with the events they log moved from the engine's time line (``now``)
+    to the wall clock's (``wall`` read at the same step); unchanged when the two agree."""
+    if wall == now:
+        return commands
+    moved: list[Any] = []
+    for c in commands:
+        if isinstance(c, RecordEvent):
+            at = c.event.at
+            event = msgspec.structs.replace(c.event, at=wall if at == now else at + (wall - now))
+            c = msgspec.structs.replace(c, event=event)
+        moved.append(c)
+    return moved
 
 
 class Rejected(EngineError):
@@ -112,7 +136,7 @@ class Driver(Generic[E]):
                 self._inbox.task_done()
 
     def _step(self, item: object, future: asyncio.Future[None] | None) -> None:
-        now = self._clock.now()
+        now, wall = self._clock.monotonic(), self._clock.now()
         try:
             if item is _TIMER:
                 self._armed_at = None
@@ -134,7 +158,7 @@ class Driver(Generic[E]):
         commands = self.engine.take_commands()
         if commands:
             try:
-                self._dispatch(commands)
+                self._dispatch(on_the_wall(commands, now, wall))
             except Exception:
                 log.exception("%s: dispatching %d commands failed", self.name, len(commands))
         self._rearm()
@@ -157,7 +181,7 @@ class Driver(Generic[E]):
             self._timer = None
         self._armed_at = deadline
         if deadline is not None:
-            self._timer = self._clock.call_at(deadline, self._fire)
+            self._timer = self._clock.call_at_monotonic(deadline, self._fire)
 
     def _fire(self) -> None:
         self._timer = None

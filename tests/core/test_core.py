@@ -7,10 +7,12 @@ import asyncio
 import msgspec
 import pytest
 
-from callcenter.core.clock import SystemClock, VirtualClock
+from callcenter.core.clock import VirtualClock
 from callcenter.core.context import Context
 from callcenter.core.events import InteractionEvent, RecordEvent
-from callcenter.core.ids import RandomIds, SequentialIds
+from callcenter.core.ids import SequentialIds
+from callcenter.runtime.ids import RandomIds
+from callcenter.runtime.system_clock import SystemClock
 
 
 def test_virtual_clock_fires_equal_times_in_the_order_set() -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.crm_link.cli import add_cli, run_cli
+from callcenter.crm_link.cli import add_cli
+from callcenter.crm_link.cli import run_cli as crm_run_cli
+from callcenter.runtime.ids import RandomIds
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """The ``crm`` subcommand with the ids the main CLI hands it."""
+    return crm_run_cli(args, ids=RandomIds(lambda: 0))
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

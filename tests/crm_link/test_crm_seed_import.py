@@ -17,6 +17,7 @@ from callcenter.crm_link.scores import refresh_scores, segment_of
 from callcenter.crm_link.seed import phone_number, seed
 from callcenter.crm_link.store import SqlCrmStore
 from callcenter.ports.customer_card import contact_attributes
+from callcenter.runtime.ids import RandomIds
 from callcenter.storage import database, migrate
 from tests.crm_link.conftest import NOW
 
@@ -46,7 +47,12 @@ async def test_seeded_callers_are_found_by_their_number_and_scored(crm_engine: A
     stats = await refresh_scores(crm_engine, NOW)
     assert stats.customers == 500 and sum(stats.pyramid.values()) == 500
     assert stats.pyramid["top"] == 5 and stats.pyramid["key"] == 20  # 1 % and 4 %
-    store = SqlCrmStore(crm_engine, CrmConfig(default_country_code="+972"), now=lambda: NOW)
+    store = SqlCrmStore(
+        crm_engine,
+        CrmConfig(default_country_code="+972"),
+        now=lambda: NOW,
+        ids=RandomIds(lambda: int(NOW * 1000)),
+    )
     number = phone_number(123, 7, "972")
     card = await store.lookup("caller_number", "0" + number[4:])  # as a national number
     assert card is not None and card.customer_id == "cus-00000123" and card.account_number == "AC00000123"

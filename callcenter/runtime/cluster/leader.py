@@ -8,7 +8,8 @@ A term starts when this node takes the lease (token ``t``):
    shows open are settled (``runtime/recovery.py``), as after an embedded restart;
 3. a ``term`` entry opens the term, and a snapshot is stored so joiners start from it;
 4. then, until the lease is lost: inputs forwarded by any node are read in stream order
-   from where the last term stopped and appended with the time stamped now; a timer entry
+   from where the last term stopped and appended with the time stamped now (the clock's
+   step-free line for the engine, its wall clock for the log); a timer entry
    is appended when the engine's next deadline passes; a snapshot is stored every
    ``snapshot_every_s``; contacts carried by nodes that died are closed and agents whose
    desk is on no live node become NOT_READY.
@@ -78,7 +79,7 @@ class Lead:
         c.my_tokens.add(self.token)
         fresh = await self._catch_up()
         await self._log_what_was_not()
-        await self.append([Entry(self.token, c.clock.now(), "term", node=c.owner)])
+        await self.append([Entry(self.token, c.clock.monotonic(), "term", node=c.owner, wall=c.clock.now())])
         await self.snapshot()
         c.after_apply = self._rearm
         c.on_mark = self._send_digest
@@ -187,13 +188,29 @@ class Lead:
                 raise Fenced(str(exc)) from None
             raise
         self._marks += 1
+        clock = self.center.clock
         await self.append(
-            [Entry(self.token, self.center.clock.now(), "mark", node=self.center.owner, body=self._marks)]
+            [
+                Entry(
+                    self.token,
+                    clock.monotonic(),
+                    "mark",
+                    node=self.center.owner,
+                    body=self._marks,
+                    wall=clock.now(),
+                )
+            ]
         )
 
     def _send_digest(self, mark: int, value: str) -> None:
+        clock = self.center.clock
         entry = Entry(
-            self.token, self.center.clock.now(), "digest", node=self.center.owner, body=(mark, value)
+            self.token,
+            clock.monotonic(),
+            "digest",
+            node=self.center.owner,
+            body=(mark, value),
+            wall=clock.now(),
         )
         task = asyncio.create_task(self._append_quietly(entry), name="lead-digest")
         self._digest_tasks.add(task)
@@ -232,12 +249,13 @@ class Lead:
                     entries.append(
                         Entry(
                             self.token,
-                            c.clock.now(),
+                            c.clock.monotonic(),
                             fwd.kind,
                             node=fwd.node,
                             req=fwd.req,
                             body=fwd.body,
                             src=item_id.decode(),
+                            wall=c.clock.now(),
                         )
                     )
                 if entries:
@@ -265,7 +283,7 @@ class Lead:
         self._armed_at = deadline
         self._timer_sent = False
         if deadline is not None:
-            self._timer = self.center.clock.call_at(deadline, self._fire)
+            self._timer = self.center.clock.call_at_monotonic(deadline, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
@@ -275,7 +293,10 @@ class Lead:
 
     async def _send_timer(self) -> None:
         try:
-            await self.append([Entry(self.token, self.center.clock.now(), "timer", node=self.center.owner)])
+            clock = self.center.clock
+            await self.append(
+                [Entry(self.token, clock.monotonic(), "timer", node=self.center.owner, wall=clock.now())]
+            )
         except (RedisError, OSError) as exc:
             log.warning("lead: timer entry failed: %s", exc)
             self._armed_at = None  # re-armed at the next apply
@@ -318,7 +339,7 @@ class Lead:
         assert st is not None
         owners, agents = await self.live_nodes()
         owners.add(c.owner)
-        now = c.clock.now()
+        now = c.clock.monotonic()  # for how long: the step-free line
         chat_wait = c.config.cluster.chat_grace_s  # its customer may resume it on another node
         for cid, owner in list(st.owners.items()):
             contact = c.engine.contacts.get(cid)

@@ -48,7 +48,6 @@ from callcenter.core.clock import Clock
 from callcenter.core.desk_frames import DeskFrame
 from callcenter.core.errors import EngineError
 from callcenter.core.events import InteractionEvent, RecordEvent
-from callcenter.core.ids import RandomIds
 from callcenter.ports.event_bus import EventBus
 from callcenter.ports.interaction_log import InteractionLog
 from callcenter.runtime.center import Center, DeskSink
@@ -71,7 +70,8 @@ from callcenter.runtime.cluster.wire import (
     replica_state,
     write_head,
 )
-from callcenter.runtime.driver import Driver, Rejected
+from callcenter.runtime.driver import Driver, Rejected, on_the_wall
+from callcenter.runtime.ids import RandomIds
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +249,8 @@ class ClusterCenter(Center):
             log.exception("replica failed on %r", entry.body)
             error = Rejected(f"internal error handling {type(entry.body).__name__}: {exc}")
         commands = self.engine.take_commands()
+        if commands and entry.wall is not None:  # the log's stamps: the holder's wall clock
+            commands = on_the_wall(commands, now, entry.wall)
         try:
             if commands:
                 self.cluster.dispatch(commands)

@@ -4,7 +4,9 @@
 - ``Entry``: what the holder sequenced (applied stream): an ACD input, a timer tick, an
   event to log, the start of a term, a check mark or digest. It carries the holder's
   fencing token and the time the holder stamped on it, so every replica applies the same
-  thing at the same time.
+  thing at the same time: ``now`` on the holder's step-free line, which the engine runs on,
+  and ``wall``, its wall clock then, which the events the entry logs are stamped with
+  (``core/clock.py``).
 - ``ReplicaState``: an engine replica and what the center derived from it, as of one
   applied-stream id; the holder stores its image (``ReplicaImage``: the engine's typed
   snapshot, ``acd/snapshot.py``, with its ids and random source) in Redis so a joining
@@ -120,6 +122,7 @@ class Entry(msgspec.Struct, frozen=True):
     req: int = 0
     body: Any = None
     src: str = ""  # the inputs-stream id it was sequenced from
+    wall: float | None = None  # the holder's wall clock at ``now`` (None: log at ``now``)
 
 
 class ClusterIds:
@@ -240,6 +243,7 @@ class _EntryOut(msgspec.Struct, frozen=True):
     t: str
     body: Any
     src: str
+    wall: float | None
 
 
 class _EntryIn(_Versioned, frozen=True):
@@ -251,6 +255,7 @@ class _EntryIn(_Versioned, frozen=True):
     t: str
     body: msgspec.Raw
     src: str
+    wall: float | None = None
 
 
 class ReplicaImage(_Versioned, frozen=True, kw_only=True):
@@ -327,12 +332,12 @@ def decode_forwarded(blob: bytes) -> Forwarded:
 
 def encode_entry(e: Entry) -> bytes:
     tag = _body_tag(e.kind, e.body)
-    return _encode(_EntryOut(WIRE_VERSION, e.token, e.now, e.kind, e.node, e.req, tag, e.body, e.src))
+    return _encode(_EntryOut(WIRE_VERSION, e.token, e.now, e.kind, e.node, e.req, tag, e.body, e.src, e.wall))
 
 
 def decode_entry(blob: bytes) -> Entry:
     w = _decode(_entry_in, blob, "entry")
-    return Entry(w.token, w.now, w.kind, w.node, w.req, _body(w.kind, w.t, w.body, "entry"), w.src)
+    return Entry(w.token, w.now, w.kind, w.node, w.req, _body(w.kind, w.t, w.body, "entry"), w.src, w.wall)
 
 
 def encode_replica(state: ReplicaState) -> bytes:
