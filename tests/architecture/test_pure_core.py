@@ -18,7 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PURE = ("core", "acd", "ivr")
-ALLOWED_PACKAGES = {"core", "acd", "ivr", "config"}  # callcenter packages the pure ones may load
+# callcenter packages the pure ones may load: their config types, and the words catalogue
+# (i18n/catalogue.py: names and checks of the shipped languages, read only when asked)
+# that the config checks a user's language against
+ALLOWED_PACKAGES = {"core", "acd", "ivr", "config", "i18n"}
 IMPORTED = (
     "callcenter.core",
     "callcenter.acd",
