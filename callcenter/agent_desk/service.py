@@ -193,8 +193,8 @@ class DeskService:
             agent=f.AgentInfo(username=agent, name=a.name if a else agent),
             state=a.state.value if a else "LOGGED_OUT",
             reason=a.reason if a else None,
-            since=a.since if a else center.clock.now(),
-            server_time=center.clock.now(),
+            since=a.since if a else center.clock.monotonic(),
+            server_time=center.clock.monotonic(),  # the engine's line, which since and deadlines use
             offers=[o for o in offers if o is not None],
             contacts=contacts,
             reasons=list(self.desk.not_ready_reasons),

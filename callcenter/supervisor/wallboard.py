@@ -95,11 +95,12 @@ class WallboardFeed:
     def snapshot(self, frame: type[Board] = Snapshot) -> Board:
         """What the board shows now, as a ``Snapshot`` (or an ``Update``) frame."""
         engine, now = self.center.engine, self.center.clock.now()
+        line = self.center.clock.monotonic()  # the engine's time line: waits, agents' since
         by_queue, by_agent, total = self.live.today(now)
         config = self.center.config
         queues = []
         for q in config.queues:
-            snap = engine.queue_snapshot(q.name, now)
+            snap = engine.queue_snapshot(q.name, line)
             f = figures(by_queue.get(q.name, _EMPTY))
             calendar = config.hours.get(q.hours) if q.hours is not None else None
             is_open = calendar is None or hours.is_open(calendar, now)
@@ -148,7 +149,7 @@ class WallboardFeed:
         zone = _zone(self.cfg.timezone)
         return frame(
             center=self.center.config.server.name,
-            server_time=now,
+            server_time=line,  # the page's clock offset for the agents' since (engine line)
             queues=queues,
             agents=agents,
             today=figures(total),

@@ -69,7 +69,7 @@ class _QueueEwt:
     def ewt_s(self, queue: str) -> float | None:
         if queue not in self._center.engine.queues:
             return None
-        return self._center.engine.queue_snapshot(queue, self._center.clock.now()).ewt_s
+        return self._center.engine.queue_snapshot(queue, self._center.clock.monotonic()).ewt_s
 
 
 class IvrRunner:
