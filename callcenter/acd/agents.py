@@ -37,6 +37,8 @@ class State(StrEnum):
     WRAP_UP = "WRAP_UP"
 
 
+WORKING = frozenset({State.AVAILABLE, State.OFFERED, State.ON_CONTACT, State.WRAP_UP})
+
 SETTLE = "SETTLE"
 AFTER_CONTACT = "AFTER_CONTACT"
 

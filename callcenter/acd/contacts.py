@@ -1,34 +1,62 @@
-"""What the ACD engine keeps per contact, per offer and per queue, and what it is given.
+"""What the ACD engine keeps per contact, per offer and per queue; the contacts' one
+transition table; the book of the contacts it holds.
 
 ``Contact.key`` is the contact's order key ``(priority class, virtual enqueue time,
 sequence, contact id)``; it is stored, not derived, because every index operation needs it:
 whoever changes ``priority_class`` or ``vtime`` calls ``rekey()``.
+
+A contact's state is one of NEW, WAITING, OFFERED, CONNECTED, ENDED (plain strings: they
+are what ``Contact.state`` holds, what snapshots carry and what callers compare). What may
+happen in each state is the ``CONTACT_TRANSITIONS`` table; ``move()`` applies a row and
+refuses a pair that is not in it with ``IllegalTransition``. The inputs check first, with
+their own words ("contact c1 is not waiting"); the table is what every change goes through.
+A voicemail held while its queue is closed is WAITING with ``held`` set: it keeps its
+place and position, only routing passes it by.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final
 
+from callcenter.acd.errors import ContactEndedAlready, IllegalTransition, UnknownContact
 from callcenter.acd.index import SortedBag
 from callcenter.config.sections import QueueConfig
 from callcenter.core.templates import render_known
 
 Key = tuple[int, float, int, str]
 
+NEW: Final = "new"  # made from an arrival, not placed yet (between inputs: never seen)
+WAITING: Final = "waiting"  # in a queue's waiting line, or waiting for one named agent
+OFFERED: Final = "offered"  # ringing at an agent
+CONNECTED: Final = "connected"  # with an agent
+ENDED: Final = "ended"  # finished; the engine forgets it
+CONTACT_STATES = (NEW, WAITING, OFFERED, CONNECTED, ENDED)
 
-class RandomSource(Protocol):
-    def random(self) -> float: ...
+CONTACT_TRANSITIONS: dict[tuple[str, str], str] = {
+    (NEW, "queue"): WAITING,  # arrived (or overflowed on arrival, or became a callback)
+    (WAITING, "queue"): WAITING,  # moved, reprioritised, overflowed on max wait
+    (CONNECTED, "queue"): WAITING,  # transferred to a queue, requeued (its agent gone)
+    (CONNECTED, "target"): WAITING,  # transferred to a named agent: waits for that one only
+    (WAITING, "offer"): OFFERED,
+    (OFFERED, "take_back"): WAITING,  # declined, timed out, agent not ready or gone: keeps its key
+    (OFFERED, "accept"): CONNECTED,
+    (NEW, "call_back"): CONNECTED,  # a voicemail's callback: connected to its agent when made
+    (NEW, "end"): ENDED,  # overflowed away on arrival (disconnect, voicemail)
+    (WAITING, "end"): ENDED,  # abandoned, overflowed away on max wait
+    (OFFERED, "end"): ENDED,  # abandoned while ringing
+    (CONNECTED, "end"): ENDED,  # completed, dial failed, called back
+}
 
 
-class HoursLike(Protocol):
-    """``callcenter.config.hours.HoursTable`` fits."""
-
-    def is_open(self, name: str | None, now: float) -> bool: ...
-
-    def opening(self, name: str | None, now: float) -> str:
-        """When a closed calendar opens next, as words ("tomorrow at 7:00"); "" if unknown."""
-        ...
+def move(contact: Contact, action: str) -> None:
+    """Apply ``action`` to the contact's state by the table."""
+    new = CONTACT_TRANSITIONS.get((contact.state, action))
+    if new is None:
+        raise IllegalTransition(
+            f"contact {contact.contact_id} cannot {action.replace('_', ' ')} while {contact.state}"
+        )
+    contact.state = new
 
 
 OPENS = "{opens}"  # where a closed queue's overflow message says when it opens
@@ -54,7 +82,7 @@ class Contact:
     arrived_at: float
     queued_at: float
     pool: str  # "voice", "chat" or "voicemail": fixed for its life (a call may become a callback)
-    state: str = "new"  # waiting, offered, connected, ended
+    state: str = NEW  # changed by ``move()`` only
     step: int = 0
     epoch: int = 0  # bumps whenever its place changes: stale step timers are ignored
     placements: int = 0  # bumps on each queue entry: stale max-wait timers are ignored
@@ -98,3 +126,35 @@ class QueueState:
 def step_text(cfg: QueueConfig, step: int) -> str:
     need = ", ".join(f"{k}>={v}" for k, v in sorted(cfg.steps[step].require.items())) or "any agent"
     return f"step {step + 1}/{len(cfg.steps)} ({need})"
+
+
+class ContactBook:
+    """The contacts the engine holds, from arrival to their end, and the ids of those that
+    ended lately (so that a late input about one is told so rather than "unknown")."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[str, Contact] = {}
+        self.ended_ids: set[str] = set()
+        self.ended_order: list[str] = []
+
+    def live(self, contact_id: str) -> Contact:
+        contact = self.contacts.get(contact_id)
+        if contact is None:
+            if contact_id in self.ended_ids:
+                raise ContactEndedAlready(f"contact {contact_id} has already ended")
+            raise UnknownContact(f"unknown contact {contact_id!r}")
+        return contact
+
+    def known(self, contact_id: str) -> bool:
+        """Held now or ended lately."""
+        return contact_id in self.contacts or contact_id in self.ended_ids
+
+    def forget(self, contact: Contact) -> None:
+        """The contact has ended: drop it, remembering its id."""
+        del self.contacts[contact.contact_id]
+        self.ended_ids.add(contact.contact_id)
+        self.ended_order.append(contact.contact_id)
+        if len(self.ended_order) > 200_000:  # remember recent ones to name late events
+            for old in self.ended_order[:100_000]:
+                self.ended_ids.discard(old)
+            del self.ended_order[:100_000]

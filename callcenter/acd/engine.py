@@ -16,85 +16,92 @@ enqueue time, sequence) per (queue, routing step, pool); free agents are indexed
 current step; an agent who becomes free takes the oldest contact among the steps it meets.
 See docs/acd.md.
 
-The engine is built in layers, one module each: ``state`` (what it knows, agent state
-changes, the free-agent indexes, the log), ``matching`` (queues, overflow, matching,
-offers), ``timers`` and, here, the inputs and the public queries.
+``AcdEngine`` is a facade over parts, each built here and given the others it talks to:
+``Requirements`` (the routing steps' skill requirements and who meets them),
+``ContactBook`` (the contacts held), ``WaitingLines`` (who waits where, positions, the
+estimated wait), ``AgentPool`` (agents, their state table, the free-agent indexes),
+``EventChain`` (the commands and the log's causal chains), ``TimerHeap`` (the deadlines),
+``Router`` (placement, overflow, matching, offers), ``Timers`` (what each timer kind does)
+and ``Inputs`` (one handler per input). This file holds the public methods and queries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from callcenter.acd.agents import Agent, State, pool_of
-from callcenter.acd.commands import ConnectContact, event_data
-from callcenter.acd.contacts import Contact, HoursLike, Offer, QueueState, RandomSource
-from callcenter.acd.errors import (
-    BadInput,
-    DuplicateContact,
-    DuplicateLogin,
-    IllegalTransition,
-    NotYours,
-    UnknownOffer,
-)
-from callcenter.acd.messages import (
-    AgentDisconnected,
-    AgentLoggedIn,
-    AgentLoggedOut,
-    AgentNotReady,
-    AgentReady,
-    AgentSkillsChanged,
-    AttributesChanged,
-    CallbackRequested,
-    ContactAbandoned,
-    ContactArrived,
-    ContactEnded,
-    ContactHeld,
-    ContactMoved,
-    ContactRequeued,
-    ContactsRestored,
-    ContactTransferred,
-    OfferAccepted,
-    OfferDeclined,
-    PriorityChanged,
-    VoicemailCalledBack,
-)
-from callcenter.acd.state import WORKING
-from callcenter.acd.timers import Timers
+from callcenter.acd.agent_pool import AgentPool
+from callcenter.acd.agents import State
+from callcenter.acd.contacts import WAITING, Contact, ContactBook, Offer, QueueState
+from callcenter.acd.errors import BadInput
+from callcenter.acd.event_chain import EventChain
+from callcenter.acd.inputs import Inputs, priority_for
+from callcenter.acd.ports import HoursLike, RandomSource
+from callcenter.acd.requirements import Requirements
+from callcenter.acd.routing import Router
+from callcenter.acd.timers import TimerHeap, Timers
 from callcenter.acd.views import AgentSnapshot, CenterSnapshot, ContactPosition, QueueSnapshot
+from callcenter.acd.waiting_lines import WaitingLines
 from callcenter.config.sections import CenterConfig, QueueConfig
 from callcenter.core.ids import IdGenerator
 
 __all__ = ["AcdEngine", "Contact", "HoursLike", "Offer", "QueueState", "RandomSource", "priority_for"]
-DEFAULT_PRIORITY_CLASS = 1
-DEFERRED_PRIORITY_CLASS = 9  # a voicemail comes after the live contacts waiting beside it
-CHANNELS = ("voice", "chat", "callback", "voicemail")
-ENDED_REASONS = ("completed", "dial_failed")  # what ``ContactEnded`` may say
-REQUEUED_REASONS = ("agent_gone",)  # what ``ContactRequeued`` may say
 
 
-def priority_for(
-    cfg: QueueConfig,
-    attributes: Mapping[str, str],
-    *,
-    priority_class: int | None = None,
-    head_start_s: float | None = None,
-) -> tuple[int, float]:
-    """(priority class, head start in seconds) that a contact with ``attributes`` gets on
-    arrival in the queue ``cfg``: what the arrival gives explicitly, else the first of the
-    queue's ``priority_rules`` that matches and gives one. Pure; the CRM's late answer
-    (crm_link/live.py) reuses it so both paths decide alike."""
-    pclass, head = priority_class, head_start_s
-    for rule in cfg.priority_rules:
-        if all(attributes.get(k) == v for k, v in rule.when.items()):
-            if pclass is None and rule.priority_class is not None:
-                pclass = rule.priority_class
-            if head is None and rule.head_start_s:
-                head = rule.head_start_s
-    return (DEFAULT_PRIORITY_CLASS if pclass is None else pclass), (head or 0.0)
+class AcdEngine:
+    _HANDLERS: ClassVar[dict[type, Callable[[Inputs, Any, float], None]]] = Inputs.HANDLERS
 
+    def __init__(
+        self,
+        queues: Sequence[QueueConfig],
+        skills: Sequence[str],
+        *,
+        ids: IdGenerator,
+        rng: RandomSource,
+        hours: HoursLike,
+        default_aht: float = 180.0,
+        aht_weight: float = 0.05,
+        position_updates_s: float | None = None,
+    ) -> None:
+        """``position_updates_s``: every so many seconds while contacts wait, emit
+        ``PositionUpdated`` for those whose position or rounded wait estimate changed
+        (None: never; ``position()`` and ``snapshot()`` answer at any time)."""
+        if position_updates_s is not None and position_updates_s <= 0:
+            raise BadInput("position_updates_s must be positive")
+        self._ids = ids  # the cluster's replica check counts the ids minted (runtime/cluster_check.py)
+        self.chain = EventChain(ids)
+        self.book = ContactBook()
+        self.requirements = Requirements(skills)
+        self.lines = WaitingLines(queues, self.requirements, self.book, hours, default_aht=default_aht)
+        self.agent_pool = AgentPool(self.requirements, self.lines, rng, self.chain)
+        self.timer_heap = TimerHeap(position_updates_s)
+        self.router = Router(
+            self.requirements,
+            self.lines,
+            self.agent_pool,
+            self.book,
+            self.timer_heap,
+            self.chain,
+            ids,
+            aht_weight=aht_weight,
+        )
+        self.timers = Timers(self.timer_heap, self.router, self.lines, self.agent_pool, self.book, self.chain)
+        self.inputs = Inputs(
+            self.requirements,
+            self.lines,
+            self.agent_pool,
+            self.book,
+            self.router,
+            self.timer_heap,
+            self.chain,
+        )
+        # what callers read: the parts' own tables (read-only outside the engine)
+        self.skills = self.requirements.skills
+        self.queues = self.lines.queues
+        self.agents = self.agent_pool.agents
+        self.contacts = self.book.contacts
+        self.offers = self.router.offers
 
-class AcdEngine(Timers):
     @classmethod
     def from_config(
         cls, cfg: CenterConfig, *, ids: IdGenerator, rng: RandomSource, hours: HoursLike, **kwargs: Any
@@ -108,23 +115,29 @@ class AcdEngine(Timers):
         handler = self._HANDLERS.get(type(event))
         if handler is None:
             raise BadInput(f"the ACD does not take {type(event).__name__}")
-        handler(self, event, now)
+        handler(self.inputs, event, now)
+
+    def handle_timer(self, now: float) -> None:
+        """Fire every timer due at ``now``: ring timeouts, step changes, max waits, wrap-ups,
+        position announcements, the opening-hours tick (see ``timers.py``)."""
+        self.timers.handle_timer(now)
+
+    def next_deadline(self) -> float | None:
+        """When ``handle_timer`` is next due (None: nothing is pending)."""
+        return self.timers.next_deadline()
 
     def take_commands(self) -> list[Any]:
         """Commands produced since the last call, in order; the caller must carry them out."""
-        out, self._commands = self._commands, []
-        return out
+        return self.chain.take()
 
     # Public queries (read-only; safe from the writer's own task) ------------------------------
 
     def position(self, contact_id: str) -> tuple[int, float | None] | None:
         """(1-based position in its queue, estimated wait in seconds) of a waiting contact."""
         c = self.contacts.get(contact_id)
-        if c is None or c.state != "waiting":
+        if c is None or c.state != WAITING:
             return None
-        qs = self.queues[c.queue]
-        pos = qs.positions.rank(c.key) + 1
-        return pos, self._ewt(qs, pos)
+        return self.lines.position(c)
 
     def queue_snapshot(self, name: str, now: float) -> QueueSnapshot:
         qs = self.queues[name]
@@ -144,7 +157,7 @@ class AcdEngine(Timers):
             name=name,
             waiting=len(qs.waiting),
             longest_wait_s=longest,
-            ewt_s=self._ewt(qs, len(qs.waiting) + 1),
+            ewt_s=self.lines.ewt(qs, len(qs.waiting) + 1),
             agents=counts,
             waiting_by_channel=by_channel,
             held=held,
@@ -166,14 +179,14 @@ class AcdEngine(Timers):
                         ewt_s=ewt,
                         waited_s=now - c.queued_at,
                     )
-                    for pos, c, ewt in self._ranked(qs)
+                    for pos, c, ewt in self.lines.ranked(qs)
                 )
                 for name, qs in self.queues.items()
             },
         )
 
     def agent_snapshot(self, agent_id: str) -> AgentSnapshot:
-        a = self._agent(agent_id)
+        a = self.agent_pool.agent(agent_id)
         return AgentSnapshot(
             agent_id=a.agent_id,
             name=a.name,
@@ -186,405 +199,15 @@ class AcdEngine(Timers):
             handled=a.handled,
         )
 
-    # Agents ------------------------------------------------------------------------------------------
+    # For tests that stand in for the clock (tests/support/shift_support.py) ---------------------
 
-    def _login(self, e: AgentLoggedIn, now: float) -> None:
-        existing = self.agents.get(e.agent_id)
-        if existing is not None and existing.state is not State.LOGGED_OUT:
-            raise DuplicateLogin(f"agent {e.agent_id} is already logged in")
-        self._check_skills(e.skills)
-        if e.chat_capacity < 0 or e.voicemail_capacity < 0:
-            raise BadInput("chat_capacity and voicemail_capacity must not be negative")
-        agent = Agent(
-            agent_id=e.agent_id,
-            name=e.name or e.agent_id,
-            skills=dict(e.skills),
-            chat_capacity=e.chat_capacity,
-            voicemail_capacity=e.voicemail_capacity,
-            state=State.LOGGED_OUT,
-            since=now,
-            idle_since=now,
-            ctx=existing.ctx if existing else None,
-        )
-        if existing is not None:
-            agent.handled, agent.handle_time = existing.handled, existing.handle_time
-        self.agents[e.agent_id] = agent
-        self._agent_seq.setdefault(e.agent_id, len(self._agent_seq))
-        self._index_agent(agent)
-        self._set_state(agent, "login", now, reason="logged_in")
+    @property
+    def _hours(self) -> HoursLike:
+        return self.lines.hours
 
-    def _logout(self, e: AgentLoggedOut, now: float) -> None:
-        agent = self._agent(e.agent_id)
-        self._allowed(agent, "logout")
-        if agent.contacts:
-            raise IllegalTransition(f"agent {agent.agent_id} still has {len(agent.contacts)} contact(s) open")
-        self._withdraw_agent_offer(agent, "logged_out", now)
-        agent.pending_not_ready = None
-        self._set_state(agent, "logout", now, reason=None)
+    @_hours.setter
+    def _hours(self, hours: HoursLike) -> None:
+        self.lines.hours = hours
 
-    def _ready(self, e: AgentReady, now: float) -> None:
-        agent = self._agent(e.agent_id)
-        self._allowed(agent, "ready")
-        agent.pending_not_ready = None
-        if agent.state in (State.NOT_READY, State.WRAP_UP):
-            agent.idle_since = now
-            agent.wrap_up_until = None
-        self._set_state(agent, "ready", now, reason=None, refresh=False)
-        self._free_agent(agent, now)
-
-    def _not_ready(self, e: AgentNotReady, now: float) -> None:
-        agent = self._agent(e.agent_id)
-        self._allowed(agent, "not_ready")
-        agent.pending_not_ready = e.reason
-        agent.wrap_up_until = None
-        self._withdraw_agent_offer(agent, "agent_not_ready", now)
-        self._set_state(agent, "not_ready", now, reason=e.reason)
-
-    def _disconnected(self, e: AgentDisconnected, now: float) -> None:
-        agent = self._agent(e.agent_id)
-        self._allowed(agent, "disconnect")
-        agent.pending_not_ready = "disconnected"
-        agent.wrap_up_until = None
-        self._withdraw_agent_offer(agent, "agent_gone", now)
-        self._set_state(agent, "disconnect", now, reason="disconnected")
-
-    def _skills_changed(self, e: AgentSkillsChanged, now: float) -> None:
-        agent = self._agent(e.agent_id)
-        self._check_skills(e.skills)
-        working = agent.state in WORKING
-        present = agent.state is not State.LOGGED_OUT
-        if working:
-            self._count_staffed(agent, -1)
-        if present:
-            self._count_logged_in(agent, -1)
-        agent.skills = dict(e.skills)
-        self._index_agent(agent)
-        if working:
-            self._count_staffed(agent, +1)
-        if present:
-            self._count_logged_in(agent, +1)
-        self._log_agent(agent, "agent.skills_changed", now, event_data(skills=dict(e.skills), by=e.by))
-        self._free_agent(agent, now)
-
-    # Contacts ----------------------------------------------------------------------------------------
-
-    def _arrived(self, e: ContactArrived, now: float, *, restored: bool = False) -> None:
-        if e.contact_id in self.contacts:
-            raise DuplicateContact(f"contact {e.contact_id} is already known")
-        qs = self._queue(e.queue)
-        if e.channel not in CHANNELS:
-            raise BadInput(f"unknown channel {e.channel!r} (voice, chat, callback or voicemail)")
-        if e.channel not in qs.cfg.channels:
-            raise BadInput(f"queue {e.queue} does not take {e.channel} contacts")
-        if e.channel == "voicemail" and e.voicemail is None and not restored:
-            raise BadInput("a voicemail contact needs its message (voicemail)")
-        pclass, head_start = self._priority_for(qs.cfg, e)
-        arrived_at = e.arrived_at if e.arrived_at is not None else now
-        self._seq += 1
-        contact = Contact(
-            contact_id=e.contact_id,
-            channel=e.channel,
-            queue=e.queue,
-            attributes=dict(e.attributes),
-            caller=e.caller,
-            priority_class=pclass,
-            vtime=arrived_at - head_start,
-            seq=self._seq,
-            arrived_at=arrived_at,
-            queued_at=now,
-            pool=pool_of(e.channel),
-            ctx=e.context_id,
-        )
-        contact.rekey()
-        self.contacts[e.contact_id] = contact
-        if e.voicemail is not None and not restored:
-            vm = e.voicemail
-            data = event_data(
-                path=vm.path,
-                seconds=vm.seconds,
-                bytes=vm.bytes,
-                from_contact=vm.from_contact,
-                caller=e.caller,
-                capped=vm.capped or None,
-            )
-            self._log_contact(contact, "contact.voicemail", now, None, data)
-        self._enter_queue(contact, e.queue, now, head_start=head_start, restored=restored)
-
-    def _accepted(self, e: OfferAccepted, now: float) -> None:
-        offer = self._find_offer(e.offer_id, e.agent_id)
-        agent, contact = self.agents[offer.agent_id], self.contacts[offer.contact_id]
-        self._allowed(agent, "accept")
-        del self.offers[offer.offer_id]
-        agent.offer_id = None
-        agent.contacts[contact.contact_id] = contact.channel
-        agent.offers_received += 1
-        contact.state, contact.agent_id, contact.offer_id = "connected", agent.agent_id, None
-        contact.connected_at = now
-        contact.epoch += 1
-        self._set_state(agent, "accept", now, reason=None, refresh=False)
-        data = {"offer_id": offer.offer_id, "wait_s": round(now - contact.queued_at, 3)}
-        self._log_contact(contact, "contact.connected", now, agent.agent_id, data)
-        self._commands.append(
-            ConnectContact(
-                contact_id=contact.contact_id,
-                agent_id=agent.agent_id,
-                offer_id=offer.offer_id,
-                queue=contact.queue,
-                channel=contact.channel,
-            )
-        )
-        if contact.pool != "voice":
-            self._free_agent(agent, now)  # room for another chat or voicemail?
-        else:
-            self._refresh(agent)
-
-    def _declined(self, e: OfferDeclined, now: float) -> None:
-        offer = self._find_offer(e.offer_id, e.agent_id)
-        agent = self.agents[offer.agent_id]
-        self._allowed(agent, "decline")
-        self._take_back(offer, "declined", now)
-        agent.pending_not_ready = "declined"
-        self._set_state(agent, "decline", now, reason="declined")
-
-    def _abandoned(self, e: ContactAbandoned, now: float) -> None:
-        contact = self._live_contact(e.contact_id)
-        if contact.state == "connected":
-            raise IllegalTransition(f"contact {contact.contact_id} is connected; end it instead")
-        if contact.state == "offered":
-            offer = self.offers[contact.offer_id]  # type: ignore[index]
-            agent = self.agents[offer.agent_id]
-            self._withdraw(offer, "abandoned", now, requeue=False)
-            self._set_state(agent, "withdraw", now, reason=agent.pending_not_ready, refresh=False)
-            self._free_agent(agent, now)
-        else:
-            self._leave_queue(contact)
-        self._finish(contact, "abandoned", now)
-
-    def _ended(self, e: ContactEnded, now: float) -> None:
-        contact = self._connected_contact(e.contact_id)
-        if e.reason not in ENDED_REASONS:
-            raise BadInput(f"a connected contact ends {' or '.join(ENDED_REASONS)}, not {e.reason!r}")
-        agent = self.agents[contact.agent_id]  # type: ignore[index]
-        self._release(agent, contact, now)
-        self._finish(contact, e.reason, now, by=e.by)
-        self._after_contact(agent, contact, now)
-
-    def _transferred(self, e: ContactTransferred, now: float) -> None:
-        contact = self._live_contact(e.contact_id)
-        if contact.state != "connected" or contact.agent_id != e.by_agent:
-            raise NotYours(f"contact {contact.contact_id} is not connected to {e.by_agent}")
-        if (e.to_queue is None) == (e.to_agent is None):
-            raise BadInput("a transfer names exactly one of to_queue and to_agent")
-        if e.to_queue is not None:
-            qs = self._queue(e.to_queue)
-            if contact.channel not in qs.cfg.channels:
-                raise BadInput(f"queue {e.to_queue} does not take {contact.channel} contacts")
-        else:
-            target = self._agent(e.to_agent)  # type: ignore[arg-type]
-            if target.state is State.LOGGED_OUT:
-                raise IllegalTransition(f"agent {target.agent_id} is logged out")
-            if target.agent_id == e.by_agent:
-                raise BadInput("a contact cannot be transferred to the agent who has it")
-        agent = self.agents[e.by_agent]
-        self._release(agent, contact, now)
-        data = event_data(to_queue=e.to_queue, to_agent=e.to_agent, by_agent=e.by_agent)
-        self._log_contact(contact, "contact.transferred", now, agent.agent_id, data)
-        contact.agent_id = None
-        if e.to_queue is not None:
-            self._place(contact, e.to_queue, now)
-        else:
-            self._place_targeted(contact, e.to_agent, now)  # type: ignore[arg-type]
-        self._after_contact(agent, contact, now)
-
-    def _requeued(self, e: ContactRequeued, now: float) -> None:
-        contact = self._connected_contact(e.contact_id)
-        if e.reason not in REQUEUED_REASONS:
-            raise BadInput(f"a contact is requeued for {' or '.join(REQUEUED_REASONS)}, not {e.reason!r}")
-        qs = self.queues[contact.queue]
-        if self._closed(qs, now):
-            raise IllegalTransition(f"queue {contact.queue} is closed; contact {contact.contact_id} ends")
-        agent = self.agents[contact.agent_id]  # type: ignore[index]
-        if e.reason == "agent_gone":
-            agent.pending_not_ready = "disconnected"
-        data = {"reason": e.reason, "from_agent": agent.agent_id}
-        self._log_contact(contact, "contact.requeued", now, agent.agent_id, data)
-        self._release(agent, contact, now)
-        contact.agent_id = None
-        contact.queued_at = now  # its wait starts over (max wait); its place in line does not
-        self._place(contact, contact.queue, now)
-        self._after_contact(agent, contact, now)
-
-    def _callback(self, e: CallbackRequested, now: float) -> None:
-        contact = self._live_contact(e.contact_id)
-        if contact.state not in ("waiting", "offered") or contact.channel != "voice":
-            raise IllegalTransition(f"contact {contact.contact_id} is not a waiting call")
-        if not e.number.strip():
-            raise BadInput("a callback needs a number")
-        contact.channel = "callback"
-        contact.attributes["callback_number"] = e.number
-        self._log_contact(contact, "contact.callback_requested", now, None, {"number": e.number})
-
-    def _called_back(self, e: VoicemailCalledBack, now: float) -> None:
-        vm = self._live_contact(e.contact_id)
-        if vm.channel != "voicemail" or vm.state != "connected" or vm.agent_id != e.agent_id:
-            raise NotYours(f"contact {vm.contact_id} is not a voicemail connected to {e.agent_id}")
-        if not e.number.strip():
-            raise BadInput("a callback needs a number")
-        if e.callback_id in self.contacts or e.callback_id in self._ended_ids:
-            raise DuplicateContact(f"contact {e.callback_id} is already known")
-        agent = self.agents[e.agent_id]
-        if len(agent.contacts) > 1:  # the call will be exclusive, as every call is
-            raise IllegalTransition(f"agent {agent.agent_id} has other contacts open; end them first")
-        if agent.offer_id is not None:  # a ringing chat or voicemail goes to another agent
-            self._withdraw_agent_offer(agent, "agent_busy", now)
-            self._set_state(agent, "withdraw", now, reason=None, refresh=False)
-        self._seq += 1
-        cb = Contact(
-            contact_id=e.callback_id,
-            channel="callback",
-            queue=vm.queue,
-            attributes={**vm.attributes, "callback_number": e.number, "voicemail_of": vm.contact_id},
-            caller=e.number,
-            priority_class=DEFAULT_PRIORITY_CLASS,
-            vtime=now,
-            seq=self._seq,
-            arrived_at=now,
-            queued_at=now,
-            pool=pool_of("callback"),
-            ctx=vm.ctx,  # the callback's chain goes on from the voicemail's
-            state="connected",
-            agent_id=agent.agent_id,
-            connected_at=now,
-        )
-        cb.rekey()
-        self.contacts[cb.contact_id] = cb
-        agent.contacts[cb.contact_id] = cb.channel
-        self._log_contact(cb, "contact.arrived", now, None, {"channel": "callback", "caller": e.number})
-        data = {"channel": "callback", "number": e.number, "from_contact": vm.contact_id}
-        queued = {**data, "position": 1, "ewt_s": 0.0, "attributes": dict(cb.attributes)}
-        self._log_contact(cb, "contact.queued", now, None, queued)
-        self._log_contact(cb, "contact.connected", now, agent.agent_id, {"wait_s": 0.0, **data})
-        self._commands.append(
-            ConnectContact(
-                contact_id=cb.contact_id,
-                agent_id=agent.agent_id,
-                offer_id="",
-                queue=cb.queue,
-                channel=cb.channel,
-            )
-        )
-        handled = {"handling": "called_back", "callback_id": cb.contact_id, "by": agent.agent_id}
-        self._log_contact(vm, "contact.voicemail_handled", now, agent.agent_id, handled)
-        self._release(agent, vm, now)
-        self._finish(vm, "called_back", now, by="agent")
-        self._after_contact(agent, vm, now)
-
-    def _held(self, e: ContactHeld, now: float) -> None:
-        contact = self._live_contact(e.contact_id)
-        if contact.state != "connected":
-            raise IllegalTransition(f"contact {contact.contact_id} is not connected")
-        self._log_contact(contact, "contact.held" if e.on else "contact.retrieved", now, contact.agent_id, {})
-
-    def _moved(self, e: ContactMoved, now: float) -> None:
-        contact = self._live_contact(e.contact_id)
-        if contact.state != "waiting":
-            raise IllegalTransition(f"contact {contact.contact_id} is not waiting (it is {contact.state})")
-        qs = self._queue(e.to_queue)
-        if contact.channel not in qs.cfg.channels:
-            raise BadInput(f"queue {e.to_queue} does not take {contact.channel} contacts")
-        old = contact.queue
-        self._leave_queue(contact)
-        data = event_data(from_queue=old, to_queue=e.to_queue, by=e.by)
-        self._log_contact(contact, "contact.moved", now, None, data)
-        self._place(contact, e.to_queue, now)
-
-    def _attributes(self, e: AttributesChanged, now: float) -> None:
-        contact = self._live_contact(e.contact_id)
-        if contact.state != "waiting":
-            raise IllegalTransition(f"contact {contact.contact_id} is not waiting (it is {contact.state})")
-        if not e.attributes:
-            raise BadInput("give the attributes to change")
-        changed = {k: str(v) for k, v in e.attributes.items() if contact.attributes.get(k) != str(v)}
-        if not changed:
-            return
-        contact.attributes.update(changed)
-        data = {"attributes": changed, "by": e.by}
-        self._log_contact(contact, "contact.attributes_changed", now, None, data)
-
-    def _priority(self, e: PriorityChanged, now: float) -> None:
-        contact = self._live_contact(e.contact_id)
-        if contact.state != "waiting":
-            raise IllegalTransition(f"contact {contact.contact_id} is not waiting (it is {contact.state})")
-        if e.priority_class is None and e.head_start_s is None:
-            raise BadInput("give a priority_class or a head_start_s")
-        queue = contact.queue
-        self._leave_queue(contact)
-        if e.priority_class is not None:
-            contact.priority_class = e.priority_class
-        if e.head_start_s is not None:
-            contact.vtime -= e.head_start_s
-        contact.rekey()
-        data = event_data(priority_class=e.priority_class, head_start_s=e.head_start_s, by=e.by)
-        self._log_contact(contact, "contact.priority_changed", now, None, data)
-        self._place(contact, queue, now, log=False)
-
-    def _restored(self, e: ContactsRestored, now: float) -> None:
-        for arrival in e.contacts:
-            if arrival.contact_id in self.contacts:
-                raise DuplicateContact(f"contact {arrival.contact_id} is already known")
-            self._queue(arrival.queue)
-        for arrival in e.contacts:
-            self._arrived(arrival, now, restored=True)
-
-    _HANDLERS: ClassVar[dict[type, Callable[[AcdEngine, Any, float], None]]] = {
-        AgentLoggedIn: _login,
-        AgentLoggedOut: _logout,
-        AgentReady: _ready,
-        AgentNotReady: _not_ready,
-        AgentSkillsChanged: _skills_changed,
-        AgentDisconnected: _disconnected,
-        ContactArrived: _arrived,
-        OfferAccepted: _accepted,
-        OfferDeclined: _declined,
-        ContactAbandoned: _abandoned,
-        ContactEnded: _ended,
-        ContactTransferred: _transferred,
-        ContactRequeued: _requeued,
-        CallbackRequested: _callback,
-        VoicemailCalledBack: _called_back,
-        ContactHeld: _held,
-        ContactMoved: _moved,
-        AttributesChanged: _attributes,
-        PriorityChanged: _priority,
-        ContactsRestored: _restored,
-    }
-
-    # Helpers -----------------------------------------------------------------------------------------
-
-    def _priority_for(self, cfg: QueueConfig, e: ContactArrived) -> tuple[int, float]:
-        pclass = e.priority_class
-        if pclass is None and e.channel == "voicemail":
-            pclass = next(
-                (
-                    r.priority_class
-                    for r in cfg.priority_rules
-                    if r.priority_class is not None
-                    and all(e.attributes.get(k) == v for k, v in r.when.items())
-                ),
-                DEFERRED_PRIORITY_CLASS,
-            )
-        return priority_for(cfg, e.attributes, priority_class=pclass, head_start_s=e.head_start_s)
-
-    def _connected_contact(self, contact_id: str) -> Contact:
-        contact = self._live_contact(contact_id)
-        if contact.state != "connected":
-            raise IllegalTransition(f"contact {contact_id} is not connected (it is {contact.state})")
-        return contact
-
-    def _find_offer(self, offer_id: str, agent_id: str) -> Offer:
-        offer = self.offers.get(offer_id)
-        if offer is None:
-            raise UnknownOffer(f"offer {offer_id!r} is not ringing (answered, taken back or unknown)")
-        if offer.agent_id != agent_id:
-            raise NotYours(f"offer {offer_id} is not for {agent_id}")
-        return offer
+    def _arm(self, kind: str, ident: str, when: float, token: int) -> None:
+        self.timer_heap.arm(kind, ident, when, token)

@@ -22,10 +22,11 @@ from typing import Any
 
 import msgspec
 
-from callcenter.acd.agents import Agent, State
-from callcenter.acd.contacts import Contact, Offer
+from callcenter.acd.agents import WORKING, Agent, State
+from callcenter.acd.contacts import WAITING, Contact, Offer
+from callcenter.acd.engine import AcdEngine
 from callcenter.acd.index import SortedBag
-from callcenter.acd.state import WORKING, EngineState
+from callcenter.acd.timers import Timer
 
 
 class AgentRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,9 +109,6 @@ class FreeAgent(msgspec.Struct, frozen=True, array_like=True):
     placements: list[Placement]
 
 
-Timer = tuple[float, int, str, str, int]  # (when, sequence, kind, id, token)
-
-
 class EngineSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     agents: list[AgentRecord]  # in the engine's order
     contacts: list[ContactRecord]
@@ -128,73 +126,76 @@ class EngineSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     hours_armed: bool = False
 
 
-def export_engine(engine: EngineState) -> EngineSnapshot:
+def export_engine(engine: AcdEngine) -> EngineSnapshot:
     """What ``engine`` holds, copied out. Call it between inputs (after ``take_commands()``)."""
-    if engine._commands or engine._deferred is not None:
+    pool, heap, lines, book = engine.agent_pool, engine.timer_heap, engine.lines, engine.book
+    if engine.chain.commands or engine.router.deferred is not None:
         raise RuntimeError("take the engine's commands before exporting it")
     return EngineSnapshot(
-        agents=[_agent_record(a, engine._agent_seq[aid]) for aid, a in engine.agents.items()],
-        contacts=[_contact_record(c) for c in engine.contacts.values()],
-        offers=[OfferRecord(**_values(o, OfferRecord)) for o in engine.offers.values()],
-        queues=[QueueRecord(name=n, aht=qs.aht, waiting=list(qs.waiting)) for n, qs in engine.queues.items()],
+        agents=[_agent_record(a, pool.seq[aid]) for aid, a in pool.agents.items()],
+        contacts=[_contact_record(c) for c in book.contacts.values()],
+        offers=[OfferRecord(**_values(o, OfferRecord)) for o in engine.router.offers.values()],
+        queues=[QueueRecord(name=n, aht=qs.aht, waiting=list(qs.waiting)) for n, qs in lines.queues.items()],
         free=[
             FreeAgent(aid, [Placement(*key, entry) for key, entry in placed])
-            for aid, placed in engine._pools.placements()
+            for aid, placed in pool.free.placements()
         ],
-        timers=list(engine._timers),
-        seq=engine._seq,
-        offer_seq=engine._offer_seq,
-        last_offered=dict(engine._last_offered),
-        positions_armed=engine._pos_armed,
-        positions_told=dict(engine._pos_told),
-        ended_order=list(engine._ended_order),
-        ended_ids=sorted(engine._ended_ids),
-        hours_armed=engine._hours_armed,
+        timers=list(heap.heap),
+        seq=heap.seq,
+        offer_seq=pool.offer_seq,
+        last_offered=dict(pool.last_offered),
+        positions_armed=heap.positions_armed,
+        positions_told=dict(lines.told),
+        ended_order=list(book.ended_order),
+        ended_ids=sorted(book.ended_ids),
+        hours_armed=heap.hours_armed,
     )
 
 
-def restore_engine(engine: EngineState, snap: EngineSnapshot) -> None:
+def restore_engine(engine: AcdEngine, snap: EngineSnapshot) -> None:
     """Load ``snap`` into ``engine``, freshly built from the configuration the snapshot's
     engine had (the caller checks that: the cluster compares configuration hashes)."""
-    if engine.agents or engine.contacts or engine._timers:
+    pool, heap, lines, book = engine.agent_pool, engine.timer_heap, engine.lines, engine.book
+    requirements = engine.requirements
+    if pool.agents or book.contacts or heap.heap:
         raise RuntimeError("restore into a freshly built engine")
     for r in snap.agents:
         agent = _agent(r)
-        engine.agents[r.agent_id] = agent
-        engine._agent_seq[r.agent_id] = r.seq
-        engine._index_agent(agent)
+        pool.agents[r.agent_id] = agent
+        pool.seq[r.agent_id] = r.seq
+        pool.index(agent)
         if agent.state in WORKING:
-            engine._count_staffed(agent, +1)
+            requirements.count_staffed(agent, +1)
         if agent.state is not State.LOGGED_OUT:
-            engine._count_logged_in(agent, +1)
+            requirements.count_logged_in(agent, +1)
     for c in snap.contacts:
         contact = _contact(c)
-        engine.contacts[c.contact_id] = contact
-        if contact.state == "waiting" and contact.target_agent is not None:
-            engine._targeted.setdefault(contact.target_agent, SortedBag()).add(contact.key)
+        book.contacts[c.contact_id] = contact
+        if contact.state == WAITING and contact.target_agent is not None:
+            lines.targeted.setdefault(contact.target_agent, SortedBag()).add(contact.key)
     for q in snap.queues:
-        qs = engine.queues[q.name]
+        qs = lines.queues[q.name]
         qs.aht = q.aht
         for cid in q.waiting:
-            contact = engine.contacts[cid]
+            contact = book.contacts[cid]
             qs.waiting[cid] = contact
             qs.voicemails += contact.pool == "voicemail"
             qs.positions.add(contact.key)
             if not contact.held:
-                engine._bag(contact.queue, contact.step, contact.pool).add(contact.key)
+                lines.bag(contact.queue, contact.step, contact.pool).add(contact.key)
     for o in snap.offers:
-        engine.offers[o.offer_id] = Offer(**_values(o, OfferRecord))
-    pools = engine._pools
+        engine.router.offers[o.offer_id] = Offer(**_values(o, OfferRecord))
+    free = pool.free
     for f in snap.free:
-        pools.put(f.agent_id, [(pools.bag((p.req, p.pool, p.strategy)), p.entry) for p in f.placements])
-    engine._timers = [tuple(t) for t in snap.timers]  # type: ignore[misc]
-    engine._seq, engine._offer_seq = snap.seq, snap.offer_seq
-    engine._last_offered = dict(snap.last_offered)
-    engine._pos_armed = snap.positions_armed
-    engine._pos_told = dict(snap.positions_told)
-    engine._ended_order = list(snap.ended_order)
-    engine._ended_ids = set(snap.ended_ids)
-    engine._hours_armed = snap.hours_armed
+        free.put(f.agent_id, [(free.bag((p.req, p.pool, p.strategy)), p.entry) for p in f.placements])
+    heap.heap[:] = [tuple(t) for t in snap.timers]  # type: ignore[misc]
+    heap.seq, pool.offer_seq = snap.seq, snap.offer_seq
+    pool.last_offered.update(snap.last_offered)
+    heap.positions_armed = snap.positions_armed
+    lines.told = dict(snap.positions_told)
+    book.ended_order[:] = snap.ended_order
+    book.ended_ids.update(snap.ended_ids)
+    heap.hours_armed = snap.hours_armed
 
 
 def _agent_record(a: Agent, seq: int) -> AgentRecord:

@@ -199,7 +199,7 @@ def test_strategies_choose_the_agent_they_promise(strategy: str, expected: str) 
     acd.agent("fresh", billing=2)
     for name in ("old", "expert"):  # give them handled time
         acd.engine.agents[name].handle_time = 500.0
-        acd.engine._refresh(acd.engine.agents[name])
+        acd.engine.agent_pool.refresh(acd.engine.agents[name])
     acd.arrive("c1", at=100)
     assert acd.last_offer().agent_id == expected
 

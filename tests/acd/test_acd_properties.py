@@ -195,7 +195,7 @@ class AcdMachine(RuleBasedStateMachine):
             c = e.contacts[offer.contact_id]
             if c.target_agent is not None or "transferred" in offer.trace:
                 continue
-            bag = e._waiting_bags.get((c.queue, e.offers[offer.offer_id].step, pool_of(c.channel)))
+            bag = e.lines.bags.get((c.queue, e.offers[offer.offer_id].step, pool_of(c.channel)))
             if bag:
                 assert c.key < bag.items[0] or e.contacts[bag.items[0][3]].target_agent, (c.key, bag.items[0])
 

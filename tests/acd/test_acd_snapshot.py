@@ -225,7 +225,10 @@ def test_an_engine_rebuilt_from_a_snapshot_goes_on_exactly_as_the_original(seed:
     b = _engine(CountedIds(ids.n), rng_b)
     restore_engine(b, snap)
     assert export_engine(b) == export_engine(a)
-    assert (b._staffed, b._logged_in) == (a._staffed, a._logged_in)
+    assert (b.requirements.staffed, b.requirements.logged_in) == (
+        a.requirements.staffed,
+        a.requirements.logged_in,
+    )
 
     kinds: set[str] = set()
     for i in range(n, n + 1500):

@@ -111,7 +111,7 @@ class Acd:
                 sorted((k, repr(v)) for k, v in e.agents.items()),
                 sorted((k, repr(v)) for k, v in e.contacts.items()),
                 sorted((k, repr(v)) for k, v in e.offers.items()),
-                sorted(e._timers),
+                sorted(e.timer_heap.heap),
                 {k: list(v.positions.items) for k, v in e.queues.items()},
             )
         )
