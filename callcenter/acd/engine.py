@@ -39,7 +39,8 @@ from callcenter.acd.inputs import Inputs, priority_for
 from callcenter.acd.ports import HoursLike, RandomSource
 from callcenter.acd.requirements import Requirements
 from callcenter.acd.routing import Router
-from callcenter.acd.timers import TimerHeap, Timers
+from callcenter.acd.timer_heap import TimerHeap
+from callcenter.acd.timers import Timers
 from callcenter.acd.views import AgentSnapshot, CenterSnapshot, ContactPosition, QueueSnapshot
 from callcenter.acd.waiting_lines import WaitingLines
 from callcenter.config.sections import CenterConfig, QueueConfig

@@ -46,7 +46,7 @@ from callcenter.acd.messages import (
 )
 from callcenter.acd.requirements import Requirements
 from callcenter.acd.routing import Router
-from callcenter.acd.timers import TimerHeap
+from callcenter.acd.timer_heap import TimerHeap
 from callcenter.acd.waiting_lines import WaitingLines
 from callcenter.config.sections import QueueConfig
 

@@ -32,7 +32,7 @@ from callcenter.acd.contacts import (
 )
 from callcenter.acd.event_chain import EventChain
 from callcenter.acd.requirements import Requirements
-from callcenter.acd.timers import TimerHeap
+from callcenter.acd.timer_heap import TimerHeap
 from callcenter.acd.waiting_lines import WaitingLines
 from callcenter.config.sections import OverflowTarget
 from callcenter.core.ids import IdGenerator

@@ -26,7 +26,7 @@ from callcenter.acd.agents import WORKING, Agent, State
 from callcenter.acd.contacts import WAITING, Contact, Offer
 from callcenter.acd.engine import AcdEngine
 from callcenter.acd.index import SortedBag
-from callcenter.acd.timers import Timer
+from callcenter.acd.timer_heap import Timer
 
 
 class AgentRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -22,52 +22,18 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple
 
 from callcenter.acd.agent_pool import AgentPool
 from callcenter.acd.agents import State
 from callcenter.acd.commands import PositionUpdated
 from callcenter.acd.contacts import OFFERED, WAITING, ContactBook
 from callcenter.acd.event_chain import EventChain
+from callcenter.acd.routing import Router
+from callcenter.acd.timer_heap import TimerHeap
 from callcenter.acd.waiting_lines import WaitingLines
 
-if TYPE_CHECKING:  # routing arms its timers on the heap defined here
-    from callcenter.acd.routing import Router
-
-Timer = tuple[float, int, str, str, int]  # (when, sequence, kind, id, token)
 _WRAP_UP = State.WRAP_UP
-
-
-class TimerHeap:
-    """The pending deadlines. One sequence numbers both the timers and the contacts (it
-    breaks ties in both orders); snapshots keep it as one."""
-
-    def __init__(self, positions_every: float | None) -> None:
-        self.heap: list[Timer] = []
-        self.seq = 0
-        self.positions_every = positions_every
-        self.positions_armed = False
-        self.hours_armed = False  # the minute tick that moves voicemails in and out of routing
-
-    def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
-
-    def arm(self, kind: str, ident: str, when: float, token: int) -> None:
-        self.seq += 1
-        heapq.heappush(self.heap, (when, self.seq, kind, ident, token))
-
-    def arm_positions(self, now: float) -> None:
-        if self.positions_every is not None and not self.positions_armed:
-            self.positions_armed = True
-            self.arm("positions", "", now + self.positions_every, 0)
-
-    def arm_hours(self, now: float) -> None:
-        """Look at opening hours again at the next whole minute (calendars open and close on
-        whole minutes) while voicemails wait."""
-        if not self.hours_armed:
-            self.hours_armed = True
-            self.arm("hours", "", (now // 60 + 1) * 60, 0)
 
 
 class TimerKind(NamedTuple):
