@@ -33,6 +33,8 @@ from callcenter.ivr import (
     PromptFinished,
     QueueStatusChanged,
     SessionStarted,
+    VerificationCompleted,
+    VerifyCustomer,
 )
 from callcenter.ivr.loader import load_flows
 
@@ -82,7 +84,17 @@ def one_call(flow: Flow, n: int, ids: SequentialIds) -> int:
     send(DigitsReceived(digits="1"))
     lookup(customer={"id": f"cu{n}", "first_name": "Ada", "tier": "top"})
     finish()  # hello
-    send(DigitsReceived(digits="1"))  # balance
+    send(DigitsReceived(digits="1"))  # balance: the caller proves who they are first
+    finish()  # account number?
+    send(DigitsReceived(digits="12345678#"))
+    finish()  # PIN?
+    send(DigitsReceived(digits="2468#"))
+    check = next(c for c in last if isinstance(c, VerifyCustomer))
+    card = {"id": f"cu{n}", "first_name": "Ada", "tier": "top"}
+    send(
+        VerificationCompleted(request_id=check.request_id, verified=True, customer=card, customer_id=f"cu{n}")
+    )
+    finish()  # thank you
     lookup(answer={"balance": 100, "currency": "dollars"})
     finish()
     finish()  # anything else?
